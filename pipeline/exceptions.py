@@ -1,0 +1,48 @@
+"""Every error the pipeline raises on purpose derives from :class:`PipelineError`.
+
+Messages say what went wrong *and* what the user can do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PipelineError",
+    "ConfigurationError",
+    "RegistryError",
+    "BrokerError",
+    "WarehouseError",
+    "WarehouseUnavailable",
+    "ReplayFileError",
+]
+
+
+class PipelineError(Exception):
+    """Root of the project's exception tree."""
+
+
+class ConfigurationError(PipelineError):
+    """A setting is missing, malformed or inconsistent with another one."""
+
+
+class RegistryError(PipelineError):
+    """The admin-unit registry (GeoJSON) is invalid: unknown parent, duplicate code, bad polygon."""
+
+
+class BrokerError(PipelineError):
+    """The Kafka broker could not be started, reached or administered."""
+
+
+class WarehouseError(PipelineError):
+    """ClickHouse (chDB or server) rejected a statement; the original code is kept in ``code``."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class WarehouseUnavailable(WarehouseError):
+    """ClickHouse cannot be reached right now; retry later (offsets are not committed)."""
+
+
+class ReplayFileError(PipelineError):
+    """A replay file cannot be opened or has no usable records."""

@@ -1,0 +1,1 @@
+"""Geography: coordinate systems, the local metric projection, spatial hashing, admin units."""
