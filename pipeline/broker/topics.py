@@ -1,0 +1,38 @@
+"""Topic creation (idempotent) and the bootstrap address of a configured broker."""
+
+from __future__ import annotations
+
+from ..exceptions import BrokerError, ConfigurationError
+
+__all__ = ["bootstrap_servers", "ensure_topics"]
+
+
+def bootstrap_servers(broker_url: str) -> str:
+    """``kafka://h1:9092,h2:9092`` → ``h1:9092,h2:9092``."""
+    if broker_url.startswith("kafka://"):
+        return broker_url[len("kafka://"):]
+    raise ConfigurationError(
+        f"broker URL {broker_url!r} not understood; use 'embedded' or 'kafka://host:port'"
+    )
+
+
+def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    """Create the topics that do not exist yet."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hotspot-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [n for n in dict.fromkeys(names) if n not in existing]
+        if missing:
+            admin.create_topics(
+                [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing]
+            )
+    except TopicAlreadyExistsError:
+        pass  # another worker created it between our list and create
+    except KafkaError as exc:
+        raise BrokerError(f"cannot create topics on {bootstrap}: {exc}") from exc
+    finally:
+        admin.close()

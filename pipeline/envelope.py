@@ -1,0 +1,157 @@
+"""The normalised envelope on ``alerts.normalized``: one JSON object per alert.
+
+This is a contract for consumers outside the project (its JSON Schema is in ``schemas/``).
+Units are named by their registry codes, never by internal indices, and personal fields only
+appear as pseudonyms. Encoding and decoding run over whole batches with C-level ``map``.
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter
+
+import msgspec
+import numpy as np
+
+from .alerts import CATEGORIES, CATEGORY_CODE, SOURCE_CODE, SOURCES, AlertBatch
+from .geo.admin_units import AdminRegistry
+
+__all__ = ["NormalizedAlert", "EnvelopeBatch", "encode_envelopes", "decode_envelopes"]
+
+
+class NormalizedAlert(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
+    """One normalised alert (WGS84, epoch-ms event time, pseudonymised personal fields)."""
+
+    alert_id: str  # "<source>:<source_id>", unique across feeds
+    source: str
+    source_id: str
+    event_ms: int
+    lat: float
+    lon: float
+    category: str
+    severity: float  # 0..1 weight towards hotspots
+    tile: str  # coarse tile "ix:iy", the Kafka key
+    halo: bool = False  # a copy for a neighbouring tile's correlator; never stored twice
+    grid: str | None = None  # registry codes of the four levels
+    community: str | None = None
+    street: str | None = None
+    district: str | None = None
+    station_id: str | None = None  # responsible police station
+    device: str | None = None  # alarm device, pseudonym
+    household: str | None = None  # pseudonym
+    caller: str | None = None  # caller phone, pseudonym
+    priority: int | None = None  # 110 priority 1..4
+    camera_id: str | None = None
+    confidence: float | None = None
+    reporter_id: str | None = None  # grid worker
+    status: str | None = None  # grid report lifecycle step
+    report_ref: str | None = None  # grid report the step belongs to
+
+
+#: envelope field ← extras column (wire name after normalisation)
+_EXTRA_FIELDS = {
+    "device": "device_id",
+    "household": "household_id",
+    "caller": "caller_phone",
+    "priority": "priority",
+    "camera_id": "camera_id",
+    "confidence": "confidence",
+    "reporter_id": "reporter_id",
+    "status": "status",
+}
+_FIELDS = NormalizedAlert.__struct_fields__
+
+
+def _none_if_empty(codes: np.ndarray) -> np.ndarray:
+    out = codes.astype(object)
+    out[codes == ""] = None
+    return out
+
+
+def encode_envelopes(
+    alerts: AlertBatch,
+    source_id: np.ndarray,
+    extras: dict[str, np.ndarray],
+    registry: AdminRegistry,
+    rows: np.ndarray,
+    tiles: np.ndarray,
+    halo: np.ndarray,
+) -> list[bytes]:
+    """JSON values for ``rows`` of ``alerts`` (a row may repeat: halo copies)."""
+    n = len(rows)
+    units = registry.unit_codes(alerts.grid[rows])
+    station = _none_if_empty(units["station_id"])
+    if "station_id" in extras:  # the CAD system's own assignment wins over the registry's
+        given = extras["station_id"][rows]
+        station = np.where(given != None, given, station)  # noqa: E711 - elementwise
+    report_ref = None
+    if "reporter_id" in extras:
+        parent = extras["parent_report_id"][rows]
+        report_ref = np.where(parent != None, parent, source_id[rows])  # noqa: E711
+    columns = {
+        "alert_id": alerts.alert_id[rows],
+        "source": np.array(SOURCES, dtype=object)[alerts.source[rows]],
+        "source_id": source_id[rows],
+        "event_ms": alerts.event_ms[rows].tolist(),
+        "lat": alerts.lat[rows].tolist(),
+        "lon": alerts.lon[rows].tolist(),
+        "category": np.array(CATEGORIES, dtype=object)[alerts.category[rows]],
+        "severity": np.round(alerts.severity[rows].astype(np.float64), 4).tolist(),
+        "tile": tiles,
+        "halo": halo.tolist(),
+        "grid": _none_if_empty(units["grid"]),
+        "community": _none_if_empty(units["community"]),
+        "street": _none_if_empty(units["street"]),
+        "district": _none_if_empty(units["district"]),
+        "station_id": station,
+        "report_ref": report_ref,
+    }
+    for field, column in _EXTRA_FIELDS.items():
+        if column in extras:
+            values = extras[column][rows]
+            columns[field] = values.tolist() if values.dtype != object else values
+    absent = [None] * n
+    args = [absent if columns.get(name) is None else columns[name] for name in _FIELDS]
+    envelopes = map(NormalizedAlert, *args)
+    return list(map(msgspec.json.Encoder().encode, envelopes))
+
+
+class EnvelopeBatch(msgspec.Struct):
+    """Decoded envelopes: the alerts as columns, plus the envelope objects for sinks."""
+
+    alerts: AlertBatch
+    envelopes: list[NormalizedAlert]
+    halo: np.ndarray
+
+
+_DECODER = msgspec.json.Decoder(NormalizedAlert)
+
+
+def _codes(names: list[str], vocabulary: dict[str, int], dtype) -> np.ndarray:
+    uniques, inverse = np.unique(np.array(names, dtype=object), return_inverse=True)
+    return np.array([vocabulary[u] for u in uniques], dtype=dtype)[inverse]
+
+
+def decode_envelopes(values: list[bytes], registry: AdminRegistry) -> EnvelopeBatch:
+    """Envelopes back into columns. Values come from this project's own topic: a value that
+    does not decode is a bug upstream, so it raises rather than being dead-lettered."""
+    envelopes = list(map(_DECODER.decode, values))
+
+    def column(name, dtype=object):
+        return np.array(list(map(attrgetter(name), envelopes)), dtype=dtype)
+
+    n = len(envelopes)
+    if n == 0:
+        return EnvelopeBatch(AlertBatch.empty(), [], np.empty(0, dtype=bool))
+    grid_codes = column("grid")
+    grid_codes[grid_codes == None] = ""  # noqa: E711
+    alerts = AlertBatch(
+        alert_id=column("alert_id"),
+        source=_codes(list(map(attrgetter("source"), envelopes)), SOURCE_CODE, np.int8),
+        event_ms=column("event_ms", np.int64),
+        lat=column("lat", np.float64),
+        lon=column("lon", np.float64),
+        category=_codes(list(map(attrgetter("category"), envelopes)), CATEGORY_CODE, np.int16),
+        severity=column("severity", np.float32),
+        grid=registry.grid_index_of(grid_codes),
+    )
+    return EnvelopeBatch(alerts, envelopes, column("halo", bool))

@@ -1,0 +1,188 @@
+"""The one settings object. Nothing else in the project reads the environment.
+
+Values come, highest priority first, from keyword arguments, environment variables
+(``HOTSPOT_<FIELD>``, nested with ``__``: ``HOTSPOT_TOPICS__CAMERA=cams``), a TOML file named
+by ``HOTSPOT_SETTINGS_FILE`` (or passed to :func:`load_settings`), and the defaults below, which
+run the embedded mode: a Tansu broker on loopback and chDB under ``./var``.
+
+>>> s = Settings()
+>>> s.broker_url, s.warehouse_url.startswith("chdb://")
+('embedded', True)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .alerts import SOURCES
+from .exceptions import ConfigurationError
+
+__all__ = ["Settings", "TopicNames", "Area", "load_settings"]
+
+CoordinateSystem = Literal["wgs84", "gcj02"]
+
+
+class TopicNames(BaseModel):
+    """Kafka topic names. Input feeds are keyed by feed name (see ``pipeline.alerts.SOURCES``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alarm_phone: str = "alerts.alarm_phone"
+    dispatch_110: str = "alerts.dispatch_110"
+    camera: str = "alerts.camera"
+    grid_report: str = "alerts.grid_report"
+    normalized: str = "alerts.normalized"
+    deadletter: str = "alerts.deadletter"
+    incidents: str = "incidents.correlated"
+    flags: str = "hotspots.flags"
+
+    def feed(self, source: str) -> str:
+        return getattr(self, source)
+
+    def feeds(self) -> dict[str, str]:
+        """Input topic per feed name."""
+        return {source: self.feed(source) for source in SOURCES}
+
+    def all(self) -> list[str]:
+        return list(self.model_dump().values())
+
+
+class Area(BaseModel):
+    """WGS84 bounding box alerts must fall in; anything outside is dead-lettered."""
+
+    model_config = ConfigDict(frozen=True)
+
+    min_lat: float
+    min_lon: float
+    max_lat: float
+    max_lon: float
+
+    def contains(self, lat, lon):  # NumPy arrays in, boolean array out
+        return (lat >= self.min_lat) & (lat <= self.max_lat) & (lon >= self.min_lon) & (
+            lon <= self.max_lon
+        )
+
+
+class Settings(BaseSettings):
+    """Every knob of the pipeline, with its unit and default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOTSPOT_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    # --- where things live -------------------------------------------------------------------
+    data_dir: Path = Field(Path("var"), description="Local state: chDB data, keys, demo output.")
+    broker_url: str = Field(
+        "embedded",
+        description="'embedded' starts Tansu on a free loopback port; otherwise "
+        "'kafka://host:port[,host:port]' of a running cluster.",
+    )
+    warehouse_url: str = Field(
+        "",
+        description="'chdb:///path' (embedded ClickHouse) or "
+        "'clickhouse://user:pass@host:9000/db'. Empty means chdb under data_dir/warehouse.",
+    )
+    registry_path: Path | None = Field(
+        None, description="Admin-unit registry (GeoJSON). Empty means data_dir/registry.geojson."
+    )
+
+    # --- Kafka ---------------------------------------------------------------------------------
+    app_id: str = Field("hotspot", description="Faust app id, also the consumer group.")
+    topics: TopicNames = TopicNames()
+    partitions: int = Field(4, ge=1, description="Partitions of topics the project creates.")
+    batch_max: int = Field(2000, ge=1, description="Most messages an agent takes at once.")
+    batch_within_s: float = Field(0.2, gt=0, description="Longest wait to fill a batch, seconds.")
+    web_port: int = Field(0, ge=0, description="Faust web port; 0 picks a free one.")
+
+    # --- ingest contracts ----------------------------------------------------------------------
+    coordinate_systems: dict[str, CoordinateSystem] = Field(
+        default_factory=lambda: dict.fromkeys(SOURCES, "wgs84"),
+        description="Datum each feed's producers send; gcj02 is converted to WGS84 on ingest.",
+    )
+    area: Area | None = Field(
+        None, description="Accepted WGS84 box; empty means the registry's extent plus area_margin_m."
+    )
+    area_margin_m: float = Field(2000.0, ge=0, description="Margin around the registry, metres.")
+    max_future_s: float = Field(600.0, ge=0, description="Event time at most this far ahead, s.")
+    max_age_s: float = Field(
+        7 * 86400.0,
+        ge=0,
+        description="Event time at most this far behind the wall clock, s; 0 disables "
+        "(replays of old history).",
+    )
+    dedupe_horizon_s: float = Field(
+        86400.0, gt=0, description="Same feed and id within this much event time is a duplicate."
+    )
+    tile_m: float = Field(4000.0, gt=0, description="Side of the coarse tiles keying normalized.")
+    halo_m: float = Field(600.0, ge=0, description="Alerts this close to a tile edge are copied.")
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description="HMAC key for personal fields. Empty: a random key kept in data_dir, so "
+        "pseudonyms stay stable across restarts of one installation.",
+    )
+
+    @field_validator("coordinate_systems")
+    @classmethod
+    def _known_feeds(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - set(SOURCES)
+        if unknown:
+            raise ValueError(f"unknown feeds {sorted(unknown)}; feeds are {list(SOURCES)}")
+        return {**dict.fromkeys(SOURCES, "wgs84"), **value}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings]
+        toml_file = os.environ.get("HOTSPOT_SETTINGS_FILE")
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    # --- derived values ------------------------------------------------------------------------
+    @property
+    def resolved_warehouse_url(self) -> str:
+        return self.warehouse_url or f"chdb://{(self.data_dir / 'warehouse').resolve()}"
+
+    @property
+    def resolved_registry_path(self) -> Path:
+        return self.registry_path or self.data_dir / "registry.geojson"
+
+    def pseudonym_secret(self) -> bytes:
+        """The HMAC key: the configured one, or one generated once and kept in data_dir."""
+        if self.pseudonym_key is not None:
+            return self.pseudonym_key.get_secret_value().encode()
+        key_file = self.data_dir / "pseudonym.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip().encode()
+
+
+def load_settings(file: Path | None = None, **overrides) -> Settings:
+    """Settings from a TOML file (optional), the environment and ``overrides``."""
+    if file is not None:
+        if not file.exists():
+            raise ConfigurationError(f"settings file {file} does not exist; pass an existing TOML")
+        os.environ["HOTSPOT_SETTINGS_FILE"] = str(file)
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid settings: {exc}") from exc

@@ -1,0 +1,41 @@
+"""One warehouse interface, two backends: chDB in-process, or a ClickHouse server."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["Warehouse"]
+
+
+class Warehouse(ABC):
+    """ClickHouse reached one way or another. ``database`` is where the project's tables live."""
+
+    database: str
+
+    @abstractmethod
+    def execute(self, sql: str) -> None:
+        """Run a statement that returns nothing (DDL, INSERT … SELECT)."""
+
+    @abstractmethod
+    def query(self, sql: str) -> list[tuple]:
+        """Rows of a SELECT, as tuples of Python values."""
+
+    @abstractmethod
+    def insert(self, table: str, columns: Mapping[str, np.ndarray | Sequence]) -> None:
+        """Insert one columnar batch (all columns of equal length) into ``database.table``."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def query_columns(self, sql: str) -> dict[str, list]:
+        """A SELECT's result as ``{column: values}``; column names from the statement's aliases."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

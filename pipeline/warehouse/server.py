@@ -1,0 +1,68 @@
+"""A ClickHouse server over the native protocol (clickhouse-driver)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+
+from ..exceptions import WarehouseError, WarehouseUnavailable
+from .base import Warehouse
+
+__all__ = ["ServerWarehouse"]
+
+
+class ServerWarehouse(Warehouse):
+    def __init__(self, url: str) -> None:
+        from clickhouse_driver import Client
+
+        parts = urlparse(url)
+        self.database = (parts.path or "/hotspot").lstrip("/") or "hotspot"
+        self._client = Client(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 9000,
+            user=unquote(parts.username or "default"),
+            password=unquote(parts.password or ""),
+            connect_timeout=5,
+            settings={"use_numpy": False},
+        )
+        self.execute(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+
+    def _call(self, sql: str, data=None, **kwargs):
+        from clickhouse_driver import errors
+
+        try:
+            return self._client.execute(sql, data, **kwargs) if data is not None else (
+                self._client.execute(sql, **kwargs)
+            )
+        except (errors.NetworkError, errors.SocketTimeoutError, ConnectionError, EOFError) as exc:
+            raise WarehouseUnavailable(f"ClickHouse server unreachable: {exc}") from exc
+        except errors.ServerException as exc:
+            raise WarehouseError(f"ClickHouse rejected the statement: {exc}", code=exc.code) from exc
+
+    def execute(self, sql: str) -> None:
+        self._call(sql)
+
+    def query(self, sql: str) -> list[tuple]:
+        return self._call(sql)
+
+    def query_columns(self, sql: str) -> dict[str, list]:
+        rows, types = self._call(sql, with_column_types=True)
+        return {name: [r[i] for r in rows] for i, (name, _) in enumerate(types)}
+
+    def insert(self, table: str, columns: Mapping[str, np.ndarray | Sequence]) -> None:
+        data = [_plain(values) for values in columns.values()]
+        if not data or len(data[0]) == 0:
+            return
+        names = ", ".join(columns)
+        self._call(f"INSERT INTO {self.database}.{table} ({names}) VALUES", data, columnar=True)
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+
+def _plain(values: np.ndarray | Sequence) -> list:
+    if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+        return values.astype("datetime64[ms]").astype(object).tolist()
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
