@@ -78,7 +78,7 @@ def encode_envelopes(
 ) -> list[bytes]:
     """JSON values for ``rows`` of ``alerts`` (a row may repeat: halo copies)."""
     n = len(rows)
-    units = registry.unit_codes(alerts.grid[rows])
+    units = registry.unit_columns(alerts.grid[rows])
     station = _none_if_empty(units["station_id"])
     if "station_id" in extras:  # the CAD system's own assignment wins over the registry's
         given = extras["station_id"][rows]
@@ -98,10 +98,10 @@ def encode_envelopes(
         "severity": np.round(alerts.severity[rows].astype(np.float64), 4).tolist(),
         "tile": tiles,
         "halo": halo.tolist(),
-        "grid": _none_if_empty(units["grid"]),
-        "community": _none_if_empty(units["community"]),
-        "street": _none_if_empty(units["street"]),
-        "district": _none_if_empty(units["district"]),
+        "grid": _none_if_empty(units["grid_code"]),
+        "community": _none_if_empty(units["community_code"]),
+        "street": _none_if_empty(units["street_code"]),
+        "district": _none_if_empty(units["district_code"]),
         "station_id": station,
         "report_ref": report_ref,
     }

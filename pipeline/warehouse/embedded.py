@@ -5,6 +5,7 @@ Only one process may hold a data directory at a time; the worker holds it while 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from ..exceptions import WarehouseError
 from .base import Warehouse
 
 __all__ = ["EmbeddedWarehouse"]
+
+_insert_ids = itertools.count()
 
 
 class EmbeddedWarehouse(Warehouse):
@@ -55,8 +58,17 @@ class EmbeddedWarehouse(Warehouse):
         if batch.num_rows == 0:
             return
         names = ", ".join(columns)
-        # chDB's Python() table function finds the object by its variable name in this frame.
-        self._run(f"INSERT INTO {self.database}.{table} ({names}) SELECT {names} FROM Python(batch)")
+        # chDB's Python() table function finds the object by variable name, searching frames
+        # that may belong to other threads; a module global with a name unique to this insert
+        # cannot be confused with anybody's local ``batch``.
+        variable = f"_hotspot_insert_{next(_insert_ids)}"
+        globals()[variable] = batch
+        try:
+            self._run(
+                f"INSERT INTO {self.database}.{table} ({names}) SELECT {names} FROM Python({variable})"
+            )
+        finally:
+            del globals()[variable]
 
     def close(self) -> None:
         self._session.close()

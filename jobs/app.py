@@ -1,0 +1,51 @@
+"""The Faust app: topics, agents and web views, built from a :class:`~jobs.runtime.Runtime`.
+
+Built by a factory rather than at import time, so settings decide everything and tests can
+build several apps in one process.
+"""
+
+from __future__ import annotations
+
+import faust
+from prometheus_client import generate_latest
+
+from pipeline.alerts import SOURCES
+from pipeline.broker.embedded import free_port
+
+from .agents import alerts_sink_agent, deadletter_sink_agent, normalize_agent
+from .runtime import Runtime
+
+__all__ = ["build_app"]
+
+
+def build_app(runtime: Runtime) -> faust.App:
+    settings = runtime.settings
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{runtime.bootstrap}",
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        datadir=str(settings.data_dir / "faust"),
+        topic_partitions=settings.partitions,
+        topic_allow_declare=False,  # the runtime created the topics with their partitions
+        consumer_auto_offset_reset="earliest",
+        web_port=settings.web_port or free_port(),
+        web_host="127.0.0.1",
+        broker_commit_every=settings.batch_max,
+        broker_commit_interval=1.0,
+    )
+    topics = settings.topics
+    for source in SOURCES:
+        topic = app.topic(topics.feed(source))
+        app.agent(topic, name=f"normalize_{source}")(normalize_agent(app, runtime, source))
+    app.agent(app.topic(topics.normalized), name="sink_alerts")(alerts_sink_agent(app, runtime))
+    app.agent(app.topic(topics.deadletter), name="sink_deadletters")(
+        deadletter_sink_agent(app, runtime)
+    )
+
+    @app.page("/metrics")
+    async def metrics(web, request):
+        return web.bytes(generate_latest(runtime.metrics.registry), content_type="text/plain")
+
+    return app

@@ -1,0 +1,94 @@
+"""``hotspot demo``: everything embedded, a simulated city, the worker, then what it found."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.alerts import SOURCES
+from pipeline.replay import read_jsonl, send_records
+from pipeline.settings import Settings
+from pipeline.sim import run_simulation
+
+from .runtime import Runtime, open_runtime
+from .worker import run_worker
+
+__all__ = ["run_demo"]
+
+
+def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
+    console = Console()
+    if data_dir.exists():
+        shutil.rmtree(data_dir)  # a demo starts from nothing, so its figures are reproducible
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=hours)
+    with console.status("simulating the city"):
+        files = run_simulation(
+            data_dir / "sim", seed=seed, start=start, duration=timedelta(hours=hours), scale=scale,
+            n_hotspots=max(1, round(hours)),
+        )
+    settings = Settings(data_dir=data_dir, registry_path=files.registry, partitions=2)
+    with open_runtime(settings) as runtime:
+        with console.status("sending the simulated feeds to the embedded broker"):
+            sent = send_records(read_jsonl(files.replay), runtime.bootstrap)
+        console.print(f"sent {sent:,} messages to Tansu on {runtime.bootstrap}")
+        began = time.perf_counter()
+        with console.status("worker running until every message is processed"):
+            run_worker(runtime, until_drained=True)
+        elapsed = time.perf_counter() - began
+        console.print(f"worker processed everything in {elapsed:.1f} s")
+        _report(console, runtime, files)
+
+
+def _report(console: Console, runtime: Runtime, files) -> None:
+    db = runtime.warehouse.database
+    query = runtime.warehouse.query
+    stored = dict(query(f"SELECT source, count() FROM {db}.alerts FINAL GROUP BY source"))
+    dead = dict(query(f"SELECT source, count() FROM {db}.deadletters FINAL GROUP BY source"))
+    metrics = runtime.metrics
+
+    feeds = Table(title="Feeds")
+    for column in ("feed", "received", "stored", "dead letters", "duplicates", "unknown enum"):
+        feeds.add_column(column, justify="right" if column != "feed" else "left")
+    for source in SOURCES:
+        feeds.add_row(
+            source,
+            f"{metrics.received.labels(source)._value.get():,.0f}",
+            f"{stored.get(source, 0):,}",
+            f"{dead.get(source, 0):,}",
+            f"{metrics.duplicates.labels(source)._value.get():,.0f}",
+            f"{metrics.unknown_enum.labels(source)._value.get():,.0f}",
+        )
+    console.print(feeds)
+
+    reasons = Table(title="Dead letters by reason")
+    reasons.add_column("reason")
+    reasons.add_column("count", justify="right")
+    for reason, count in query(
+        f"SELECT reason, count() AS n FROM {db}.deadletters FINAL GROUP BY reason ORDER BY n DESC"
+    ):
+        reasons.add_row(reason, f"{count:,}")
+    console.print(reasons)
+
+    top = Table(title="Busiest communities (severity-weighted alerts)")
+    for column in ("community", "street", "district", "station", "alerts", "weight"):
+        top.add_column(column)
+    for row in query(
+        f"SELECT community_code, any(street_code), any(district_code), any(station_id), "
+        f"count() AS n, round(sum(severity), 1) AS w FROM {db}.alerts FINAL "
+        f"WHERE community_code != '' GROUP BY community_code ORDER BY w DESC LIMIT 8"
+    ):
+        top.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    console.print(top)
+
+    console.print(
+        f"[bold]Where the data is[/bold]\n"
+        f"  warehouse (chDB)   {runtime.settings.resolved_warehouse_url}\n"
+        f"  admin registry     {files.registry}\n"
+        f"  replay file        {files.replay}\n"
+        f"  ground truth       {files.truth}"
+    )

@@ -1,0 +1,101 @@
+"""Turn a normalised batch into Kafka records: envelopes keyed by tile, and dead letters.
+
+Records go out through the Faust app's producer; the agent awaits every delivery before its
+batch is acknowledged, so offsets are committed only for input whose output is on the broker
+(at-least-once; everything downstream is idempotent on ``alert_id``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import msgspec
+import numpy as np
+
+from pipeline.deadletter import DeadLetter, Reason
+from pipeline.envelope import encode_envelopes
+from pipeline.feeds.decode import Reject
+from pipeline.geo.projection import LocalProjection
+from pipeline.geo.tiles import halo_copies, tile_keys
+from pipeline.normalize import NormalizedBatch
+
+from .runtime import Runtime
+
+__all__ = ["tile_partition", "publish_normalized", "publish_deadletters", "city_projection"]
+
+_DEADLETTER_ENCODER = msgspec.json.Encoder()
+
+
+def city_projection(runtime: Runtime) -> LocalProjection:
+    min_lat, min_lon, max_lat, max_lon = runtime.registry.bbox
+    return LocalProjection((min_lat + max_lat) / 2, (min_lon + max_lon) / 2)
+
+
+def tile_partition(ix: np.ndarray, iy: np.ndarray, partitions: int) -> np.ndarray:
+    """Partition of each tile: a fixed integer hash, the same in every worker and every run."""
+    mixed = (ix.astype(np.int64) * 73_856_093) ^ (iy.astype(np.int64) * 19_349_663)
+    return np.mod(mixed, partitions)
+
+
+def _routed_rows(batch: NormalizedBatch, projection: LocalProjection, runtime: Runtime):
+    """Rows to publish with tile key and partition; halo copies only where they add a partition."""
+    settings = runtime.settings
+    x, y = projection.to_xy(batch.alerts.lat, batch.alerts.lon)
+    row, ix, iy, halo = halo_copies(x, y, settings.tile_m, settings.halo_m)
+    partition = tile_partition(ix, iy, settings.partitions)
+    # a halo copy is only useful in a partition the alert does not already reach
+    _, first = np.unique(np.stack([row, partition]), axis=1, return_index=True)
+    keep = np.zeros(len(row), dtype=bool)
+    keep[first] = True
+    order = np.flatnonzero(keep)
+    return row[order], tile_keys(ix[order], iy[order]), partition[order], halo[order]
+
+
+async def publish_normalized(app, runtime: Runtime, batch: NormalizedBatch,
+                             projection: LocalProjection) -> list[asyncio.Future]:
+    if len(batch.alerts) == 0:
+        return []
+    rows, keys, partitions, halo = _routed_rows(batch, projection, runtime)
+    tiles = np.char.decode(keys, "ascii").astype(object)
+    values = encode_envelopes(
+        batch.alerts, batch.source_id, batch.extras, runtime.registry, rows, tiles, halo
+    )
+    topic = runtime.settings.topics.normalized
+    timestamps = (batch.alerts.event_ms[rows] / 1000.0).tolist()
+    return [
+        await app.producer.send(topic, key, value, partition, ts, None)
+        for key, value, partition, ts in zip(
+            keys.tolist(), values, partitions.tolist(), timestamps, strict=True
+        )
+    ]
+
+
+async def publish_deadletters(
+    app, runtime: Runtime, source: str, messages: Sequence, rejects: Sequence[Reject],
+    alert_ids: dict[int, str] | None = None,
+) -> list[asyncio.Future]:
+    """``messages`` are the Faust messages of the batch; ``rejects`` index into them."""
+    now_ms = int(time.time() * 1000)
+    futures = []
+    for reject in rejects:
+        message = messages[reject.index]
+        record = DeadLetter(
+            reason=Reason(reject.reason),
+            detail=reject.detail,
+            source=source,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            received_ms=now_ms,
+            payload_sealed=runtime.sealer.seal(message.value or b""),
+            key_sealed=runtime.sealer.seal(message.key) if message.key else None,
+            alert_id=(alert_ids or {}).get(reject.index),
+        )
+        runtime.metrics.deadlettered.labels(source, record.reason.value).inc()
+        futures.append(await app.producer.send(
+            runtime.settings.topics.deadletter, None, _DEADLETTER_ENCODER.encode(record),
+            None, None, None,
+        ))
+    return futures

@@ -1,0 +1,111 @@
+"""Everything a worker holds while it runs, opened in order and closed in reverse.
+
+``open_runtime`` starts the embedded broker when the settings ask for it, creates the topics,
+opens and migrates the warehouse, loads the admin registry and rebuilds the dedupe index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.broker import EmbeddedBroker, bootstrap_servers, ensure_topics
+from pipeline.deadletter import Sealer
+from pipeline.exceptions import ConfigurationError
+from pipeline.geo.admin_units import AdminRegistry, load_registry
+from pipeline.metrics import Metrics
+from pipeline.normalize import NormalizeContext
+from pipeline.settings import Settings
+from pipeline.warehouse import Warehouse, migrate, open_warehouse
+
+__all__ = ["Runtime", "open_runtime", "Progress"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """Highest offset processed per (topic, partition): lets a caller wait until drained."""
+
+    done: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def mark(self, topic: str, partition: int, offset: int) -> None:
+        key = (topic, partition)
+        if offset > self.done.get(key, -1):
+            self.done[key] = offset
+
+    def reached(self, end_offsets: dict[tuple[str, int], int]) -> bool:
+        """True when every partition's last message (end offset - 1) has been processed."""
+        return all(self.done.get(tp, -1) >= end - 1 for tp, end in end_offsets.items() if end > 0)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    bootstrap: str
+    registry: AdminRegistry
+    warehouse: Warehouse
+    normalize: NormalizeContext
+    sealer: Sealer
+    metrics: Metrics = field(default_factory=Metrics)
+    progress: Progress = field(default_factory=Progress)
+
+
+def load_admin_registry(settings: Settings) -> AdminRegistry:
+    path = settings.resolved_registry_path
+    if not path.exists():
+        raise ConfigurationError(
+            f"admin registry {path} not found; run `hotspot simulate` to create a synthetic "
+            "city, or set HOTSPOT_REGISTRY_PATH to your registry GeoJSON"
+        )
+    return load_registry(path)
+
+
+def seed_dedupe(ctx: NormalizeContext, warehouse: Warehouse) -> int:
+    """Re-learn the ids delivered within the horizon before this worker (re)started."""
+    db = warehouse.database
+    horizon_s = ctx.dedupe.horizon_ms / 1000
+    cols = warehouse.query_columns(
+        f"SELECT alert_id, toUnixTimestamp64Milli(event_time) AS ms FROM {db}.alerts "
+        f"WHERE event_time >= (SELECT max(event_time) FROM {db}.alerts) - {horizon_s}"
+    )
+    ids = np.array(cols["alert_id"], dtype=object)
+    ctx.dedupe.seed(ids, np.array(cols["ms"], dtype=np.int64))
+    return len(ids)
+
+
+@contextlib.contextmanager
+def open_runtime(settings: Settings) -> Iterator[Runtime]:
+    with contextlib.ExitStack() as stack:
+        if settings.broker_url == "embedded":
+            broker = stack.enter_context(
+                EmbeddedBroker(log_file=_ensure_dir(settings) / "tansu.log")
+            )
+            bootstrap = broker.bootstrap
+            log.info("embedded Tansu broker on %s", bootstrap)
+        else:
+            bootstrap = bootstrap_servers(settings.broker_url)
+        ensure_topics(bootstrap, settings.topics.all(), settings.partitions)
+        warehouse = stack.enter_context(open_warehouse(settings.resolved_warehouse_url))
+        migrate(warehouse)
+        registry = load_admin_registry(settings)
+        ctx = NormalizeContext.from_settings(settings, registry)
+        seeded = seed_dedupe(ctx, warehouse)
+        log.info("dedupe index seeded with %d ids from the warehouse", seeded)
+        yield Runtime(
+            settings=settings,
+            bootstrap=bootstrap,
+            registry=registry,
+            warehouse=warehouse,
+            normalize=ctx,
+            sealer=Sealer(settings.pseudonym_secret()),
+        )
+
+
+def _ensure_dir(settings: Settings):
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings.data_dir

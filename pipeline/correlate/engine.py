@@ -1,0 +1,225 @@
+"""The correlation engine: batches of alerts in; late alerts, incidents and flag events out.
+
+Transport-agnostic: the Faust agent and the backfill job both call :meth:`Correlator.process`
+with :class:`~pipeline.alerts.AlertBatch` es, and get the same output for the same alerts
+however the stream is cut into batches (see :mod:`pipeline.correlate.window`). All results are
+computed at slide boundaries from canonically ordered rows (event time, then alert key), so
+neither batch cuts nor arrival order within the allowed lateness change a single bit.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.alerts import CATEGORIES, SOURCES, AlertBatch
+from pipeline.geo.projection import LocalProjection
+
+from .baseline import Baseline
+from .buffer import COLUMNS, AlertBuffer, alert_keys
+from .exceptions import InvalidBatchError, SnapshotError
+from .flags import FlagEvent, FlagTracker
+from .incidents import Incident, build_incidents, link_components
+from .lattice import Lattice
+from .params import CorrelationParams
+from .scoring import score_cells
+from .window import EventWindow
+
+__all__ = ["Correlator", "CorrelationOutput"]
+
+_SNAPSHOT_FORMAT = 1
+_HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationOutput:
+    """What one call produced. ``late`` rows go to the dead-letter topic with reason ``late``;
+    ``duplicates`` counts redelivered alerts that were ignored."""
+
+    late: AlertBatch
+    incidents: list[Incident]
+    flags: list[FlagEvent]
+    duplicates: int = 0
+
+
+def _validate(batch: AlertBatch) -> None:
+    checks = [
+        (batch.event_ms.dtype == np.int64, "event_ms must be int64 epoch milliseconds"),
+        (np.isfinite(batch.lat).all() and np.isfinite(batch.lon).all(),
+         "lat/lon hold NaN or inf; dead-letter those alerts before correlating"),
+        (np.isfinite(batch.severity).all() and ((batch.severity >= 0) & (batch.severity <= 1)).all(),
+         "severity must lie in [0, 1]"),
+        (((batch.source >= 0) & (batch.source < len(SOURCES))).all(),
+         "source codes must index pipeline.alerts.SOURCES"),
+        (((batch.category >= 0) & (batch.category < len(CATEGORIES))).all(),
+         "category codes must index pipeline.alerts.CATEGORIES"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise InvalidBatchError(f"invalid AlertBatch: {message}")
+
+
+class Correlator:
+    """Event-time correlation of one tile's alerts.
+
+    ``baseline`` is owned by the correlator from here on: it learns from the stream (if set to)
+    and its learned state is part of :meth:`snapshot`.
+    """
+
+    def __init__(self, params: CorrelationParams, projection: LocalProjection,
+                 baseline: Baseline) -> None:
+        self.params = params
+        self.projection = projection
+        self.baseline = baseline
+        self.lattice = Lattice(params.cell_m)
+        self._buffer = AlertBuffer()
+        self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms)
+        self._flags = FlagTracker(params, self.lattice, projection)
+        self._last_closed: int | None = None
+        self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
+
+    @property
+    def watermark(self) -> int:
+        return self._window.watermark
+
+    def process(self, batch: AlertBatch) -> CorrelationOutput:
+        """Admit a batch (in arrival order) and close every boundary the watermark passed."""
+        _validate(batch)
+        keys = alert_keys(batch.alert_id)
+        late, dup = self._window.admit(batch.event_ms, keys, self._buffer.col("key"))
+        fresh = ~late & ~dup
+        x, y = self.projection.to_xy(batch.lat[fresh], batch.lon[fresh])
+        self._buffer.append(batch.take(fresh), keys[fresh], x, y)
+        for name, n in (("alerts", len(batch)), ("late", late.sum()), ("duplicates", dup.sum())):
+            self.stats[name] += int(n)
+        incidents, flags = self._close_due()
+        return CorrelationOutput(batch.take(late), incidents, flags, int(dup.sum()))
+
+    def advance_to(self, event_ms: int) -> CorrelationOutput:
+        """Move the watermark as if an alert at ``event_ms`` had arrived (idle stream, or the
+        end of a backfill: pass the last event time plus window and gap to flush everything)."""
+        self._window.advance(event_ms)
+        incidents, flags = self._close_due()
+        return CorrelationOutput(AlertBatch.empty(), incidents, flags)
+
+    # --- boundaries ---------------------------------------------------------------------------
+
+    def _close_due(self) -> tuple[list[Incident], list[FlagEvent]]:
+        incidents: list[Incident] = []
+        flags: list[FlagEvent] = []
+        t = self._buffer.col("event_ms")
+        if len(t):
+            self._window.start(int(t.min()))
+        closed = False
+        while (b := self._window.pop_due()) is not None:  # loop per slide, not per event
+            incidents += self._close_incidents(b)
+            flags += self._close_hotspots(b)
+            self._learn(b)
+            self._skip_idle(b)
+            closed = True
+        if closed:
+            self._evict()
+        self.stats["incidents"] += len(incidents)
+        self.stats["flag_events"] += len(flags)
+        return incidents, flags
+
+    def _rows(self, mask: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Selected buffer rows in canonical order (event time, then key), and their columns."""
+        idx = np.flatnonzero(mask)
+        idx = idx[np.lexsort((self._buffer.col("key")[idx], self._buffer.col("event_ms")[idx]))]
+        return idx, {name: self._buffer.col(name)[idx] for name in COLUMNS}
+
+    def _close_incidents(self, b: int) -> list[Incident]:
+        p = self.params
+        idx, rows = self._rows(self._buffer.col("pending") & (self._buffer.col("event_ms") <= b))
+        roots = link_components(rows["x"], rows["y"], rows["event_ms"], p.incident_radius_m,
+                                p.incident_gap_ms)
+        consumed, incidents = build_incidents(rows, roots, b, p.incident_gap_ms, self.projection)
+        self._buffer.col("pending")[idx[consumed]] = False
+        return incidents
+
+    def _counted(self, start_ms: int, end_ms: int) -> np.ndarray:
+        t = self._buffer.col("event_ms")
+        return (t > start_ms) & (t <= end_ms) & (self._buffer.col("severity") > 0)
+
+    def _close_hotspots(self, b: int) -> list[FlagEvent]:
+        _, rows = self._rows(self._counted(b - self.params.window_ms, b))
+        scores = score_cells(rows, self._flags.open_cells(), self.lattice, self.baseline, b,
+                             self.params)
+        return self._flags.step(b, scores, rows)
+
+    def _learn(self, b: int) -> None:
+        """Feed the slide's counted alerts to the baseline (each alert exactly once)."""
+        since = b - self.params.slide_ms if self._last_closed is None else self._last_closed
+        _, rows = self._rows(self._counted(since, b))
+        ix, iy = self.lattice.index(rows["x"], rows["y"])
+        cells, counts = np.unique(self.lattice.cell_id(ix, iy), return_counts=True)
+        self.baseline.observe(cells, counts, (b - since) / _HOUR_MS)
+        self._last_closed = b
+
+    def _skip_idle(self, b: int) -> None:
+        """Jump over following boundaries that would have nothing to do."""
+        nxt = b + self.params.slide_ms
+        t = self._buffer.col("event_ms")
+        busy = (len(self._flags.open_cells()) > 0
+                or (self._buffer.col("pending") & (t <= nxt)).any()
+                or self._counted(nxt - self.params.window_ms, nxt).any())
+        if not busy:
+            later = t[t > b]
+            self._window.skip_to(int(later.min()) if len(later) else None)
+
+    def _evict(self) -> None:
+        horizon = self._window.horizon_ms()
+        keep = self._buffer.col("pending") | (self._buffer.col("event_ms") > horizon)
+        if not keep.all():
+            self._buffer.compact(keep)
+
+    # --- snapshot / restore -------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """All state needed to continue identically after a restart, as bytes."""
+        header = {
+            "format": _SNAPSHOT_FORMAT, "params": self.params.to_dict(),
+            "projection": [self.projection.lat0, self.projection.lon0],
+            "window": self._window.state(), "flags": self._flags.state(),
+            "last_closed": self._last_closed, "stats": self.stats,
+        }
+        arrays = {f"buffer.{k}": v for k, v in self._buffer.state().items()}
+        arrays |= {f"baseline.{k}": v for k, v in self.baseline.state().items()}
+        out = io.BytesIO()
+        np.savez(out, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
+        return out.getvalue()
+
+    @classmethod
+    def restore(cls, data: bytes, params: CorrelationParams, projection: LocalProjection,
+                baseline: Baseline) -> Correlator:
+        """A correlator that continues exactly where the one that made ``data`` stopped.
+
+        ``params`` and ``projection`` must equal the snapshot's (else results would differ);
+        ``baseline`` supplies the configuration, its learned state comes from the snapshot.
+        """
+        try:
+            npz = np.load(io.BytesIO(data), allow_pickle=False)
+            header = json.loads(npz["header"].tobytes())
+        except (OSError, ValueError, KeyError) as exc:
+            raise SnapshotError(f"not a correlator snapshot ({exc}); start from scratch") from exc
+        if header.get("format") != _SNAPSHOT_FORMAT:
+            raise SnapshotError(f"snapshot format {header.get('format')} is not "
+                                f"{_SNAPSHOT_FORMAT}; replay from the committed offsets instead")
+        if header["params"] != params.to_dict() or header["projection"] != [
+                projection.lat0, projection.lon0]:
+            raise SnapshotError("snapshot was taken with other params or projection; restore "
+                                "with the same settings, or replay from the committed offsets")
+        engine = cls(params, projection, baseline)
+        engine._buffer = AlertBuffer.from_state(
+            {k: npz[f"buffer.{k}"] for k in COLUMNS})
+        baseline.load_state({k[len("baseline."):]: npz[k] for k in npz.files
+                             if k.startswith("baseline.")})
+        engine._window.load_state(header["window"])
+        engine._flags.load_state(header["flags"])
+        engine._last_closed = header["last_closed"]
+        engine.stats = header["stats"]
+        return engine

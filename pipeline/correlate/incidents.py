@@ -1,0 +1,166 @@
+"""Incidents: alerts from any feeds linked by closeness in space and time.
+
+Two alerts are linked when they are within ``incident_radius_m`` and ``incident_gap_s`` of each
+other; an incident is a connected component of that graph (single linkage), so a camera firing
+every few seconds at one object, the 110 call about it and the neighbour's alarm phone become
+one incident. Components are found by union-find over the spatial-hash pairs.
+
+An incident is emitted once, at the first boundary ``b`` with ``last event < b - gap``: every
+alert that could still link to it would need an event time ``<= last + gap < b``, and those
+have all arrived when ``b`` closes (see :mod:`pipeline.correlate.window`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import msgspec
+import numba
+import numpy as np
+
+from pipeline.alerts import CATEGORIES, SOURCES
+from pipeline.geo.projection import LocalProjection
+from pipeline.geo.spatial_hash import pairs_within
+
+__all__ = ["Incident", "link_components", "build_incidents", "incident_id", "incident_schema"]
+
+
+class Incident(msgspec.Struct, frozen=True, kw_only=True):
+    """One correlated incident, as published on ``incidents.correlated``."""
+
+    incident_id: str
+    first_event_ms: int
+    last_event_ms: int
+    boundary_ms: int  # event time of the slide boundary at which it was emitted
+    lat: float  # centroid, WGS84
+    lon: float
+    n_alerts: int
+    n_sources: int  # distinct feeds: corroboration
+    source_counts: dict[str, int]
+    category_counts: dict[str, int]
+    max_severity: float
+    grid: int  # registry index of the grid cell of the member nearest the centroid, -1 if none
+
+    def to_json(self) -> bytes:
+        return msgspec.json.encode(self)
+
+
+def incident_schema() -> dict:
+    """JSON Schema of :class:`Incident` (for ``schemas/``)."""
+    return msgspec.json.schema(Incident)
+
+
+def incident_id(first_alert_id: str) -> str:
+    """Stable id from the incident's earliest alert: the same alerts always give the same id."""
+    return "inc-" + hashlib.blake2b(first_alert_id.encode(), digest_size=8).hexdigest()
+
+
+# --- kernels ---------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _find(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]  # path halving
+        i = parent[i]
+    return i
+
+
+@numba.njit(cache=True)
+def _union_find(n, pi, pj):
+    """Component root of every node; the root is the smallest index of its component."""
+    parent = np.arange(n)
+    for k in range(pi.shape[0]):
+        a = _find(parent, pi[k])
+        b = _find(parent, pj[k])
+        if a < b:
+            parent[b] = a
+        elif b < a:
+            parent[a] = b
+    for i in range(n):
+        parent[i] = _find(parent, i)
+    return parent
+
+
+@numba.njit(cache=True)
+def _component_sums(comp, n_comp, x, y, event_ms, source, category, severity, n_src, n_cat):
+    first = np.full(n_comp, np.iinfo(np.int64).max)
+    last = np.full(n_comp, np.iinfo(np.int64).min)
+    sx = np.zeros(n_comp)
+    sy = np.zeros(n_comp)
+    size = np.zeros(n_comp, np.int64)
+    by_src = np.zeros((n_comp, n_src), np.int64)
+    by_cat = np.zeros((n_comp, n_cat), np.int64)
+    max_sev = np.zeros(n_comp, np.float32)
+    for i in range(comp.shape[0]):
+        c = comp[i]
+        first[c] = min(first[c], event_ms[i])
+        last[c] = max(last[c], event_ms[i])
+        sx[c] += x[i]
+        sy[c] += y[i]
+        size[c] += 1
+        by_src[c, source[i]] += 1
+        by_cat[c, category[i]] += 1
+        max_sev[c] = max(max_sev[c], severity[i])
+    return first, last, sx / size, sy / size, size, by_src, by_cat, max_sev
+
+
+@numba.njit(cache=True)
+def _nearest_member(comp, n_comp, x, y, cx, cy):
+    best = np.full(n_comp, -1, np.int64)
+    best_d = np.full(n_comp, np.inf)
+    for i in range(comp.shape[0]):
+        c = comp[i]
+        d = (x[i] - cx[c]) ** 2 + (y[i] - cy[c]) ** 2
+        if d < best_d[c]:  # strict: ties keep the earliest member
+            best_d[c] = d
+            best[c] = i
+    return best
+
+
+# --- Python layer ----------------------------------------------------------------------------
+
+
+def link_components(
+    x: np.ndarray, y: np.ndarray, event_ms: np.ndarray, radius_m: float, gap_ms: int
+) -> np.ndarray:
+    """Component of every alert: the index of the component's first row (rows are expected in
+    canonical order, so that is its earliest alert). Returns an int64 array."""
+    pi, pj = pairs_within(x, y, radius_m, event_ms, gap_ms)
+    return _union_find(len(x), pi, pj)
+
+
+def _counts(row: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
+    return {names[k]: int(row[k]) for k in np.flatnonzero(row)}
+
+
+def build_incidents(
+    rows: dict[str, np.ndarray], roots: np.ndarray, boundary_ms: int, gap_ms: int,
+    projection: LocalProjection,
+) -> tuple[np.ndarray, list[Incident]]:
+    """Incidents complete at ``boundary_ms``, from rows in canonical order and their roots.
+
+    Returns a mask of the rows they consume and the incidents, ordered by first event time and
+    id. Components whose last alert is within ``gap_ms`` of the boundary are left for later.
+    """
+    heads, comp = np.unique(roots, return_inverse=True)
+    n = len(heads)
+    first, last, cx, cy, size, by_src, by_cat, max_sev = _component_sums(
+        comp, n, rows["x"], rows["y"], rows["event_ms"], rows["source"].astype(np.int64),
+        rows["category"].astype(np.int64), rows["severity"], len(SOURCES), len(CATEGORIES),
+    )
+    done = last < boundary_ms - gap_ms
+    nearest = _nearest_member(comp, n, rows["x"], rows["y"], cx, cy)
+    lat, lon = projection.to_latlon(cx, cy)
+    out = []
+    for c in np.flatnonzero(done):
+        out.append(Incident(
+            incident_id=incident_id(str(rows["alert_id"][heads[c]])),
+            first_event_ms=int(first[c]), last_event_ms=int(last[c]), boundary_ms=boundary_ms,
+            lat=float(lat[c]), lon=float(lon[c]), n_alerts=int(size[c]),
+            n_sources=int((by_src[c] > 0).sum()), source_counts=_counts(by_src[c], SOURCES),
+            category_counts=_counts(by_cat[c], CATEGORIES), max_severity=round(float(max_sev[c]), 6),
+            grid=int(rows["grid"][nearest[c]]),
+        ))
+    out.sort(key=lambda inc: (inc.first_event_ms, inc.incident_id))
+    return done[comp], out

@@ -1,0 +1,160 @@
+"""Hotspot scores of lattice cells at one slide boundary.
+
+For each tested cell (one holding a counted alert, or anchoring an open flag):
+
+* ``count``: alerts with severity > 0 within ``hotspot_radius_m`` of the cell centre in the
+  window; ``n_sources`` the distinct feeds among them; ``mean_severity`` their mean severity.
+* ``expected``: the baseline's count for that disk and window (rates of the cells whose centres
+  lie in the disk, integrated over the hours of week the window overlaps).
+* ``p_value``: Poisson upper tail ``P(X >= count | expected)``, on the raw count so the test
+  stays a calibrated count test; severity and corroboration enter the score, not the test.
+* ``significant``: Benjamini-Hochberg at ``bh_q`` over all cells tested at this boundary.
+* ``score = -log10(p) * (1 + gain * (n_sources - 1)) * (0.5 + mean_severity)``: increasing in
+  the count, in the number of corroborating feeds and in severity, decreasing in the expected
+  count. A single feed at mean severity 0.5 scores exactly ``-log10(p)``.
+* ``gi_z``: Getis-Ord Gi* of per-cell counts over the rectangle of tested cells, a secondary
+  statistic reported on flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import gammainc
+
+from pipeline.alerts import SOURCES
+from pipeline.geo.spatial_hash import neighbour_sums
+
+from .baseline import Baseline, hour_of_week
+from .getis_ord import gi_star_lattice
+from .lattice import Lattice
+from .params import CorrelationParams
+
+__all__ = ["CellScores", "poisson_upper_tail", "benjamini_hochberg", "hotspot_score",
+           "score_cells"]
+
+_HOUR_MS = 3_600_000
+_TINY_P = 1e-300  # keeps -log10(p) finite when the tail underflows
+# Gi* runs on the rectangle around the tested cells; a stray far-away alert could make that
+# rectangle huge, and a statistic over mostly empty land means little, so beyond this: NaN.
+_MAX_GI_CELLS = 4_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class CellScores:
+    """Per tested cell, sorted by ``cell_id``; every field is an array of the same length."""
+
+    cell_id: np.ndarray
+    ix: np.ndarray
+    iy: np.ndarray
+    count: np.ndarray
+    n_sources: np.ndarray
+    mean_severity: np.ndarray
+    expected: np.ndarray
+    p_value: np.ndarray
+    significant: np.ndarray
+    score: np.ndarray
+    gi_z: np.ndarray
+
+    def find(self, cell_id: int) -> int:
+        """Row of ``cell_id`` (it must have been tested)."""
+        return int(np.searchsorted(self.cell_id, cell_id))
+
+
+def poisson_upper_tail(count: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """``P(X >= count)`` for ``X ~ Poisson(expected)``; 1 where ``count <= 0``.
+
+    Uses the identity ``P(X >= k) = P(k, mu)``, the regularised lower incomplete gamma.
+
+    >>> poisson_upper_tail(np.array([0, 1, 3]), np.array([2.0, 2.0, 2.0])).round(6).tolist()
+    [1.0, 0.864665, 0.323324]
+    """
+    count = np.asarray(count, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    return np.where(count > 0, gammainc(np.maximum(count, 1.0), expected), 1.0)
+
+
+def benjamini_hochberg(p: np.ndarray, q: float) -> np.ndarray:
+    """Boolean mask of discoveries at false discovery rate ``q`` (step-up procedure).
+
+    >>> benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.5]), 0.05).tolist()
+    [True, False, False, False]
+    """
+    p = np.asarray(p, dtype=np.float64)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    below = p[order] <= q * np.arange(1, m + 1) / m
+    k = np.flatnonzero(below).max() + 1 if below.any() else 0
+    out = np.zeros(m, bool)
+    out[order[:k]] = True
+    return out
+
+
+def hotspot_score(p: np.ndarray, n_sources: np.ndarray, mean_severity: np.ndarray,
+                  gain: float) -> np.ndarray:
+    """``-log10(p) * (1 + gain * (n_sources - 1)) * (0.5 + mean_severity)``."""
+    corroboration = 1.0 + gain * np.maximum(np.asarray(n_sources) - 1, 0)
+    return -np.log10(np.maximum(p, _TINY_P)) * corroboration * (0.5 + mean_severity)
+
+
+def _expected_counts(baseline: Baseline, lattice: Lattice, ix, iy, start_ms: int, end_ms: int,
+                     params: CorrelationParams) -> np.ndarray:
+    """Baseline count for the disk of each cell over the window ``(start_ms, end_ms]``."""
+    offsets = lattice.disk_offsets(params.hotspot_radius_m)
+    disk_ids = lattice.cell_id((ix[:, None] + offsets[:, 0]).ravel(),
+                               (iy[:, None] + offsets[:, 1]).ravel())
+    disk_km2 = np.pi * (params.hotspot_radius_m / 1000.0) ** 2
+    total = np.zeros(len(ix))
+    for hour in range(start_ms - start_ms % _HOUR_MS, end_ms, _HOUR_MS):  # 1-2 hours per window
+        overlap_h = (min(hour + _HOUR_MS, end_ms) - max(hour, start_ms)) / _HOUR_MS
+        how = int(hour_of_week(hour, params.utc_offset_min))
+        rates = baseline.expected(disk_ids, how).reshape(len(ix), len(offsets))
+        total += rates.mean(axis=1) * disk_km2 * overlap_h
+    return total
+
+
+def _gi_on_rectangle(cell_ix, cell_iy, counts, ix, iy, offsets) -> np.ndarray:
+    """Gi* of per-cell counts over the bounding rectangle of the tested cells."""
+    x0, y0 = ix.min(), iy.min()
+    shape = (int(ix.max() - x0 + 1), int(iy.max() - y0 + 1))
+    if shape[0] * shape[1] > _MAX_GI_CELLS:
+        return np.full(len(ix), np.nan)
+    grid = np.zeros(shape)
+    inside = (cell_ix >= x0) & (cell_ix < x0 + grid.shape[0]) & (cell_iy >= y0) & (
+        cell_iy < y0 + grid.shape[1])
+    np.add.at(grid, (cell_ix[inside] - x0, cell_iy[inside] - y0), counts[inside])
+    return gi_star_lattice(grid, offsets)[ix - x0, iy - y0]
+
+
+def score_cells(rows: dict[str, np.ndarray], extra_cells: np.ndarray, lattice: Lattice,
+                baseline: Baseline, boundary_ms: int, params: CorrelationParams) -> CellScores:
+    """Scores of the cells holding counted ``rows`` (the window's alerts with severity > 0,
+    in canonical order) plus ``extra_cells`` (ids of open flags' cells)."""
+    pix, piy = lattice.index(rows["x"], rows["y"])
+    point_cells = lattice.cell_id(pix, piy)
+    cell_id = np.union1d(point_cells, extra_cells).astype(np.int64)
+    ix, iy = lattice.unpack(cell_id)
+    cx, cy = lattice.centre(ix, iy)
+    by_src, sev = neighbour_sums(cx, cy, rows["x"], rows["y"], params.hotspot_radius_m,
+                                 rows["source"], len(SOURCES), rows["severity"])
+    count = by_src.sum(axis=1)
+    n_sources = (by_src > 0).sum(axis=1)
+    mean_sev = sev.sum(axis=1) / np.maximum(count, 1)
+    expected = _expected_counts(baseline, lattice, ix, iy, boundary_ms - params.window_ms,
+                                boundary_ms, params)
+    p = poisson_upper_tail(count, expected)
+    tested = count > 0
+    significant = np.zeros(len(cell_id), bool)
+    significant[tested] = benjamini_hochberg(p[tested], params.bh_q)
+    score = hotspot_score(p, n_sources, mean_sev, params.corroboration_gain)
+    offsets = lattice.disk_offsets(params.hotspot_radius_m)
+    if len(cell_id):
+        per_cell_ids, per_cell_n = np.unique(point_cells, return_counts=True)
+        uix, uiy = lattice.unpack(per_cell_ids)
+        gi_z = _gi_on_rectangle(uix, uiy, per_cell_n.astype(np.float64), ix, iy, offsets)
+    else:
+        gi_z = np.empty(0)
+    return CellScores(cell_id=cell_id, ix=ix, iy=iy, count=count, n_sources=n_sources,
+                      mean_severity=mean_sev, expected=expected, p_value=p,
+                      significant=significant, score=score, gi_z=gi_z)

@@ -1,0 +1,288 @@
+"""Neighbour joins on the local projection: all pairs within a radius (and a time gap), and
+per-query neighbour counts, via a spatial hash with a sort-based layout.
+
+Points are hashed into square cells a little larger than the query radius, so every neighbour
+of a point lies in its own cell or one of the eight around it. The layout is a counting sort by
+hash bucket (``order`` plus bucket ``start`` offsets): no Python dicts, memory ``O(n)`` whatever
+the extent of the data, and buckets are scanned as contiguous slices. Points are time-sorted
+before the (stable) counting sort, so each bucket is time-sorted and a time gap becomes a binary
+search plus a short scan instead of a filter over the whole bucket.
+
+Several cells may share a bucket (hash collision); every point keeps its integer cell
+coordinates and a scan only accepts points of the cell it is looking for, so collisions cost
+time, never correctness. Results are exact: the same pair set as the brute-force test
+``dx*dx + dy*dy <= r*r and |t_i - t_j| <= t_gap``.
+
+Coordinates are metres (project lat/lon with :class:`pipeline.geo.projection.LocalProjection`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["pairs_within", "count_pairs_within", "neighbour_sums"]
+
+# Cells are the radius times this factor. With cells exactly ``r`` wide, rounding in ``x / cell``
+# could put two points less than ``r`` apart two cells apart; the margin (far above the relative
+# rounding error of metre coordinates, far below anything that costs time) rules that out.
+_CELL_MARGIN = 1.0 + 2.0**-20
+# Below this cell width (metres) the cell index of city-scale coordinates would be needlessly
+# large; any width >= r is exact, so r = 0 (exact duplicates only) uses this one.
+_MIN_CELL = 1.0
+# Forward half of the 3x3 stencil: each unordered pair of neighbouring cells is visited once.
+_FORWARD = np.array([[1, -1], [1, 0], [1, 1], [0, 1]], dtype=np.int64)
+_STENCIL = np.array([[dx, dy] for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int64)
+
+
+# --- kernels ---------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _bucket(cx, cy, mask):
+    # Teschner et al. (2003) spatial hash; int64 products wrap, which is all a hash needs.
+    return ((cx * 73856093) ^ (cy * 19349663)) & mask
+
+
+@numba.njit(cache=True)
+def _layout(x, y, cell, n_buckets):
+    """Cell coordinates, and a stable counting sort of the points by bucket.
+
+    Returns ``(order, start, cx, cy)``: ``order[k]`` is the input index at sorted position
+    ``k``, bucket ``b`` occupies sorted positions ``start[b]:start[b + 1]``, and ``cx, cy`` are
+    the cell coordinates in sorted order.
+    """
+    n = x.shape[0]
+    mask = n_buckets - 1
+    cxi = np.empty(n, np.int64)
+    cyi = np.empty(n, np.int64)
+    start = np.zeros(n_buckets + 1, np.int64)
+    for i in range(n):
+        cxi[i] = np.int64(math.floor(x[i] / cell))
+        cyi[i] = np.int64(math.floor(y[i] / cell))
+        start[_bucket(cxi[i], cyi[i], mask) + 1] += 1
+    for b in range(n_buckets):
+        start[b + 1] += start[b]
+    fill = start[:-1].copy()
+    order = np.empty(n, np.int64)
+    cx = np.empty(n, np.int64)
+    cy = np.empty(n, np.int64)
+    for i in range(n):
+        b = _bucket(cxi[i], cyi[i], mask)
+        k = fill[b]
+        fill[b] += 1
+        order[k] = i
+        cx[k] = cxi[i]
+        cy[k] = cyi[i]
+    return order, start, cx, cy
+
+
+@numba.njit(cache=True)
+def _lower_bound(t, lo, hi, value):
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if t[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True)
+def _scan_point(p, xs, ys, ts, cx, cy, start, forward, r2, gap, mask, out_i, out_j, order, pos):
+    """Pairs of sorted point ``p`` with points after it (own cell) or in forward cells.
+
+    Counts them; when ``out_i`` is non-empty also writes them from ``pos`` on (fill pass).
+    """
+    fill = out_i.shape[0] > 0
+    found = 0
+    b = _bucket(cx[p], cy[p], mask)
+    for q in range(p + 1, start[b + 1]):
+        if ts[q] - ts[p] > gap:
+            break  # the bucket is time-sorted
+        if cx[q] == cx[p] and cy[q] == cy[p]:
+            dx = xs[q] - xs[p]
+            dy = ys[q] - ys[p]
+            if dx * dx + dy * dy <= r2:
+                if fill:
+                    out_i[pos + found] = min(order[p], order[q])
+                    out_j[pos + found] = max(order[p], order[q])
+                found += 1
+    for k in range(forward.shape[0]):
+        tx = cx[p] + forward[k, 0]
+        ty = cy[p] + forward[k, 1]
+        bb = _bucket(tx, ty, mask)
+        q = _lower_bound(ts, start[bb], start[bb + 1], ts[p] - gap)
+        while q < start[bb + 1] and ts[q] - ts[p] <= gap:
+            if cx[q] == tx and cy[q] == ty:
+                dx = xs[q] - xs[p]
+                dy = ys[q] - ys[p]
+                if dx * dx + dy * dy <= r2:
+                    if fill:
+                        out_i[pos + found] = min(order[p], order[q])
+                        out_j[pos + found] = max(order[p], order[q])
+                    found += 1
+            q += 1
+    return found
+
+
+@numba.njit(cache=True)
+def _pair_counts(xs, ys, ts, cx, cy, start, forward, r2, gap):
+    n = xs.shape[0]
+    mask = start.shape[0] - 2
+    counts = np.empty(n, np.int64)
+    none = np.empty(0, np.int64)
+    for p in range(n):
+        counts[p] = _scan_point(p, xs, ys, ts, cx, cy, start, forward, r2, gap, mask,
+                                none, none, none, 0)
+    return counts
+
+
+@numba.njit(cache=True)
+def _pair_fill(xs, ys, ts, cx, cy, start, forward, r2, gap, order, offsets, out_i, out_j):
+    mask = start.shape[0] - 2
+    for p in range(xs.shape[0]):
+        _scan_point(p, xs, ys, ts, cx, cy, start, forward, r2, gap, mask,
+                    out_i, out_j, order, offsets[p])
+
+
+@numba.njit(cache=True)
+def _neighbour_sums(qx, qy, xs, ys, labels, weights, cx, cy, start, stencil, cell, r2,
+                    counts, sums):
+    mask = start.shape[0] - 2
+    for i in range(qx.shape[0]):
+        qcx = np.int64(math.floor(qx[i] / cell))
+        qcy = np.int64(math.floor(qy[i] / cell))
+        for k in range(stencil.shape[0]):
+            tx = qcx + stencil[k, 0]
+            ty = qcy + stencil[k, 1]
+            b = _bucket(tx, ty, mask)
+            for q in range(start[b], start[b + 1]):
+                if cx[q] == tx and cy[q] == ty:
+                    dx = xs[q] - qx[i]
+                    dy = ys[q] - qy[i]
+                    if dx * dx + dy * dy <= r2:
+                        counts[i, labels[q]] += 1
+                        sums[i, labels[q]] += weights[q]
+
+
+# --- Python layer: validate, lay out, call ---------------------------------------------------
+
+
+def _coords(name: str, a: np.ndarray, n: int | None = None) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim != 1 or a.dtype.kind != "f":
+        raise ValueError(f"{name} must be a 1-d float array; convert with {name}.astype(np.float64)")
+    if n is not None and a.shape[0] != n:
+        raise ValueError(f"{name} has {a.shape[0]} values but x has {n}; pass aligned arrays")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} holds NaN or inf; drop those rows before the join")
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _radius(r: float) -> float:
+    if not (math.isfinite(r) and r >= 0):
+        raise ValueError(f"radius must be finite and >= 0 metres, got {r!r}")
+    return float(r)
+
+
+def _n_buckets(n: int) -> int:
+    # A power of two (so the hash reduces with a mask) at least twice the points: few collisions.
+    return 1 << max(4, int(2 * max(n, 1) - 1).bit_length())
+
+
+def _prepare_pairs(x, y, r, t, t_gap):
+    x = _coords("x", x)
+    y = _coords("y", y, x.shape[0])
+    r = _radius(r)
+    if t is None:
+        t = np.zeros(x.shape[0], np.int64)
+        t_gap = 0
+    t = np.asarray(t)
+    if t.ndim != 1 or t.dtype.kind not in "iu" or t.shape[0] != x.shape[0]:
+        raise ValueError("t must be a 1-d integer array aligned with x (e.g. event_ms as int64)")
+    if t_gap < 0:
+        raise ValueError(f"t_gap must be >= 0 (same unit as t), got {t_gap!r}")
+    t = t.astype(np.int64, copy=False)
+    by_time = np.argsort(t, kind="stable")
+    x, y, t = x[by_time], y[by_time], t[by_time]
+    order, start, cx, cy = _layout(x, y, max(r, _MIN_CELL) * _CELL_MARGIN, _n_buckets(len(x)))
+    xs, ys, ts = x[order], y[order], t[order]
+    args = (xs, ys, ts, cx, cy, start, _FORWARD, r * r, np.int64(t_gap))
+    return args, by_time[order]
+
+
+def count_pairs_within(
+    x: np.ndarray, y: np.ndarray, r: float, t: np.ndarray | None = None, t_gap: int = 0
+) -> int:
+    """Number of pairs ``i < j`` within ``r`` metres (and ``|t_i - t_j| <= t_gap``), no output.
+
+    The first pass of :func:`pairs_within` alone: what to call when only the size matters.
+    """
+    args, _ = _prepare_pairs(x, y, r, t, t_gap)
+    return int(_pair_counts(*args).sum())
+
+
+def pairs_within(
+    x: np.ndarray, y: np.ndarray, r: float, t: np.ndarray | None = None, t_gap: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs ``(i, j)``, ``i < j``, with ``dx² + dy² <= r²`` and, when ``t`` is given,
+    ``|t_i - t_j| <= t_gap``. Returns two int64 arrays of equal length.
+
+    Two passes (count, then fill at prefix-sum offsets) so the output is allocated exactly once
+    at its exact size. The pair order is deterministic for a given input order.
+
+    >>> i, j = pairs_within(np.array([0.0, 3.0, 9.0]), np.zeros(3), r=5.0)
+    >>> list(zip(i.tolist(), j.tolist()))
+    [(0, 1)]
+    """
+    args, order = _prepare_pairs(x, y, r, t, t_gap)
+    counts = _pair_counts(*args)
+    offsets = np.zeros(len(counts), np.int64)
+    np.cumsum(counts[:-1], out=offsets[1:])
+    total = int(counts.sum())
+    out_i = np.empty(total, np.int64)
+    out_j = np.empty(total, np.int64)
+    _pair_fill(*args, order, offsets, out_i, out_j)
+    return out_i, out_j
+
+
+def neighbour_sums(
+    qx: np.ndarray,
+    qy: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    r: float,
+    labels: np.ndarray,
+    n_labels: int,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each query point, the points within ``r`` metres, counted and summed per label.
+
+    ``labels`` (ints in ``[0, n_labels)``) split the counts, e.g. by source; ``weights``
+    (default 1) are summed alongside. Returns ``(counts, sums)``, both ``(len(qx), n_labels)``:
+    int64 counts and float64 weight sums. Sums add points in a fixed order for a given input
+    order, so the same input gives bit-identical sums.
+    """
+    qx = _coords("qx", qx)
+    qy = _coords("qy", qy, qx.shape[0])
+    x = _coords("x", x)
+    y = _coords("y", y, x.shape[0])
+    r = _radius(r)
+    labels = np.asarray(labels)
+    if labels.shape != x.shape or labels.dtype.kind not in "iu":
+        raise ValueError("labels must be an integer array aligned with x (e.g. batch.source)")
+    if len(labels) and (labels.min() < 0 or labels.max() >= n_labels):
+        raise ValueError(f"labels must lie in [0, {n_labels}); pass a larger n_labels")
+    if weights is None:
+        weights = np.ones(x.shape[0])
+    weights = _coords("weights", np.asarray(weights, dtype=np.float64), x.shape[0])
+    cell = max(r, _MIN_CELL) * _CELL_MARGIN
+    order, start, cx, cy = _layout(x, y, cell, _n_buckets(len(x)))
+    counts = np.zeros((len(qx), n_labels), np.int64)
+    sums = np.zeros((len(qx), n_labels), np.float64)
+    _neighbour_sums(qx, qy, x[order], y[order], labels[order].astype(np.int64), weights[order],
+                    cx, cy, start, _STENCIL, cell, r * r, counts, sums)
+    return counts, sums

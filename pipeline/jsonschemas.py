@@ -1,0 +1,76 @@
+"""JSON Schemas of every wire format, generated from the decoders' own types.
+
+``schemas/wire/*.schema.json`` are committed so producers outside the project can code against
+them; ``hotspot schemas`` rewrites them and ``hotspot schemas --check`` (and a test) fails
+when they are stale.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import msgspec
+
+from .deadletter import DeadLetter
+from .envelope import NormalizedAlert
+from .feeds.decode import FEEDS
+
+__all__ = ["SCHEMA_DIR", "wire_schemas", "write_schemas", "stale_schemas"]
+
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas" / "wire"
+
+
+def _schema(title: str, struct: type, description: str) -> dict:
+    schema = msgspec.json.schema(struct)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+        "description": description,
+        **schema,
+    }
+
+
+def wire_schemas() -> dict[str, dict]:
+    """File name → schema, for every topic the project reads or writes."""
+    schemas = {
+        f"{name}.schema.json": _schema(
+            f"alerts.{name}", spec.wire_type,
+            f"One message on the alerts.{name} topic (JSON, one alert per message). "
+            "Extra fields are ignored.",
+        )
+        for name, spec in FEEDS.items()
+    }
+    schemas["normalized.schema.json"] = _schema(
+        "alerts.normalized", NormalizedAlert,
+        "The normalised envelope, keyed by coarse spatial tile. Personal fields are pseudonyms.",
+    )
+    schemas["deadletter.schema.json"] = _schema(
+        "alerts.deadletter", DeadLetter,
+        "A message that could not become an alert, with its reason and its original bytes "
+        "sealed (Fernet) under a key derived from the pseudonymisation secret.",
+    )
+    return schemas
+
+
+def _render(schema: dict) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in wire_schemas().items():
+        path = directory / name
+        path.write_text(_render(schema))
+        written.append(path)
+    return written
+
+
+def stale_schemas(directory: Path = SCHEMA_DIR) -> list[str]:
+    """Names of committed schema files that differ from what the types generate."""
+    return [
+        name
+        for name, schema in wire_schemas().items()
+        if not (directory / name).exists() or (directory / name).read_text() != _render(schema)
+    ]

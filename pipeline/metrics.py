@@ -1,0 +1,38 @@
+"""Prometheus metrics of the worker (served on the Faust web server at ``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    """One registry per worker, so tests and two workers in a process do not collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.received = Counter(
+            "hotspot_received_total", "Raw messages taken from a feed", ["feed"],
+            registry=self.registry,
+        )
+        self.normalized = Counter(
+            "hotspot_normalized_total", "Alerts published to alerts.normalized", ["feed"],
+            registry=self.registry,
+        )
+        self.deadlettered = Counter(
+            "hotspot_deadlettered_total", "Messages sent to the dead-letter topic",
+            ["feed", "reason"], registry=self.registry,
+        )
+        self.duplicates = Counter(
+            "hotspot_duplicates_total", "Alerts dropped as duplicates", ["feed"],
+            registry=self.registry,
+        )
+        self.unknown_enum = Counter(
+            "hotspot_unknown_enum_total", "Enum values replaced by their neutral value", ["feed"],
+            registry=self.registry,
+        )
+        self.warehouse_rows = Counter(
+            "hotspot_warehouse_rows_total", "Rows written to the warehouse", ["table"],
+            registry=self.registry,
+        )

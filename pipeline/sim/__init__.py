@@ -1,0 +1,42 @@
+"""A synthetic city and its four alert feeds, with planted hotspots, bad input and ground truth.
+
+>>> from pipeline.sim import CityConfig, SimConfig, build_city, simulate  # doctest: +SKIP
+>>> city = build_city(CityConfig(seed=1))                                  # doctest: +SKIP
+>>> sim = simulate(city, SimConfig(seed=1))                                # doctest: +SKIP
+>>> for record in sim.records(): ...                                       # doctest: +SKIP
+
+Or, in one call, a folder with ``registry.geojson``, ``replay.jsonl`` and ``truth.json``:
+:func:`run_simulation`.
+"""
+
+from pipeline.sim.city import City, CityConfig, build_city
+from pipeline.sim.config import SHANGHAI, FaultRates, Hotspot, PerSource, SimConfig
+from pipeline.sim.files import SimulationFiles, run_simulation
+from pipeline.sim.registry import registry_geojson, write_registry
+from pipeline.sim.simulate import SimRecord, Simulation, scale_for_total, simulate
+from pipeline.sim.truth import GroundTruth, write_truth
+from pipeline.sim.writer import read_replay_jsonl, send_to_kafka, write_replay_jsonl
+
+__all__ = [
+    "SHANGHAI",
+    "CityConfig",
+    "City",
+    "build_city",
+    "registry_geojson",
+    "write_registry",
+    "Hotspot",
+    "FaultRates",
+    "PerSource",
+    "SimConfig",
+    "SimRecord",
+    "Simulation",
+    "simulate",
+    "scale_for_total",
+    "GroundTruth",
+    "write_truth",
+    "write_replay_jsonl",
+    "read_replay_jsonl",
+    "send_to_kafka",
+    "SimulationFiles",
+    "run_simulation",
+]
