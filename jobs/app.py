@@ -34,6 +34,11 @@ def build_app(runtime: Runtime) -> faust.App:
         web_host="127.0.0.1",
         broker_commit_every=settings.batch_max,
         broker_commit_interval=1.0,
+        # The broker holds a join open for part of this timeout waiting for other members, so it
+        # bounds how long a (re)start takes before the first message is processed.
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
     )
     topics = settings.topics
     for source in SOURCES:

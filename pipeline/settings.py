@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="Partitions of topics the project creates.")
     batch_max: int = Field(2000, ge=1, description="Most messages an agent takes at once.")
     batch_within_s: float = Field(0.2, gt=0, description="Longest wait to fill a batch, seconds.")
+    rebalance_timeout_s: float = Field(
+        6.0, gt=0, description="Consumer-group rebalance timeout, s: bounds a worker's start-up."
+    )
+    session_timeout_s: float = Field(
+        10.0, gt=0, description="Consumer-group session timeout, s: how fast a dead worker's "
+        "partitions move to the others."
+    )
     web_port: int = Field(0, ge=0, description="Faust web port; 0 picks a free one.")
 
     # --- ingest contracts ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pipeline.geo.projection import LocalProjection
 
 from .baseline import Baseline
 from .buffer import COLUMNS, AlertBuffer, alert_keys
+from .bursts import collapse_bursts
 from .exceptions import InvalidBatchError, SnapshotError
 from .flags import FlagEvent, FlagTracker
 from .incidents import Incident, build_incidents, link_components
@@ -146,7 +147,8 @@ class Correlator:
         return (t > start_ms) & (t <= end_ms) & (self._buffer.col("severity") > 0)
 
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
-        _, rows = self._rows(self._counted(b - self.params.window_ms, b))
+        _, alerts = self._rows(self._counted(b - self.params.window_ms, b))
+        rows = collapse_bursts(alerts, self.params.burst_radius_m, self.params.burst_gap_ms)
         scores = score_cells(rows, self._flags.open_cells(), self.lattice, self.baseline, b,
                              self.params)
         return self._flags.step(b, scores, rows)

@@ -22,6 +22,8 @@ from pipeline.alerts import CATEGORIES, SOURCES
 from pipeline.geo.projection import LocalProjection
 from pipeline.geo.spatial_hash import pairs_within
 
+from .components import components
+
 __all__ = ["Incident", "link_components", "build_incidents", "incident_id", "incident_schema"]
 
 
@@ -56,30 +58,6 @@ def incident_id(first_alert_id: str) -> str:
 
 
 # --- kernels ---------------------------------------------------------------------------------
-
-
-@numba.njit(cache=True)
-def _find(parent, i):
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]  # path halving
-        i = parent[i]
-    return i
-
-
-@numba.njit(cache=True)
-def _union_find(n, pi, pj):
-    """Component root of every node; the root is the smallest index of its component."""
-    parent = np.arange(n)
-    for k in range(pi.shape[0]):
-        a = _find(parent, pi[k])
-        b = _find(parent, pj[k])
-        if a < b:
-            parent[b] = a
-        elif b < a:
-            parent[a] = b
-    for i in range(n):
-        parent[i] = _find(parent, i)
-    return parent
 
 
 @numba.njit(cache=True)
@@ -127,7 +105,7 @@ def link_components(
     """Component of every alert: the index of the component's first row (rows are expected in
     canonical order, so that is its earliest alert). Returns an int64 array."""
     pi, pj = pairs_within(x, y, radius_m, event_ms, gap_ms)
-    return _union_find(len(x), pi, pj)
+    return components(len(x), pi, pj)
 
 
 def _counts(row: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:

@@ -25,6 +25,11 @@ class CorrelationParams:
         most this far apart in space *and* time are linked; incidents are the connected
         components.
 
+    Bursts
+        ``burst_radius_m`` (50 m) and ``burst_gap_s`` (120 s): alerts of one source and
+        category this close in space and time (chained) count once for hotspot scoring, so a
+        camera re-firing at one object is one event, not a hotspot.
+
     Hotspots
         ``cell_m`` (250 m): side of the square scoring lattice on the local projection.
         ``hotspot_radius_m`` (500 m): alerts within this distance of a cell centre count for
@@ -53,6 +58,8 @@ class CorrelationParams:
     lateness_s: int = 120
     incident_radius_m: float = 150.0
     incident_gap_s: int = 600
+    burst_radius_m: float = 50.0
+    burst_gap_s: int = 120
     cell_m: float = 250.0
     hotspot_radius_m: float = 500.0
     bh_q: float = 0.01
@@ -67,7 +74,8 @@ class CorrelationParams:
     utc_offset_min: int = 480
 
     def __post_init__(self) -> None:
-        for name in ("window_s", "slide_s", "incident_gap_s", "close_after_slides"):
+        for name in ("window_s", "slide_s", "incident_gap_s", "burst_gap_s",
+                     "close_after_slides"):
             if getattr(self, name) <= 0:
                 raise CorrelationError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if self.lateness_s < 0:
@@ -76,7 +84,8 @@ class CorrelationParams:
             raise CorrelationError(
                 f"window_s ({self.window_s}) must be a multiple of slide_s ({self.slide_s})"
             )
-        for name in ("incident_radius_m", "cell_m", "hotspot_radius_m", "merge_radius_m"):
+        for name in ("incident_radius_m", "burst_radius_m", "cell_m", "hotspot_radius_m",
+                     "merge_radius_m"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise CorrelationError(f"{name} must be a positive number of metres, got {v!r}")
@@ -100,6 +109,10 @@ class CorrelationParams:
     @property
     def incident_gap_ms(self) -> int:
         return self.incident_gap_s * 1000
+
+    @property
+    def burst_gap_ms(self) -> int:
+        return self.burst_gap_s * 1000
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)

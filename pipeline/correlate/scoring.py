@@ -2,8 +2,9 @@
 
 For each tested cell (one holding a counted alert, or anchoring an open flag):
 
-* ``count``: alerts with severity > 0 within ``hotspot_radius_m`` of the cell centre in the
-  window; ``n_sources`` the distinct feeds among them; ``mean_severity`` their mean severity.
+* ``count``: events with severity > 0 within ``hotspot_radius_m`` of the cell centre in the
+  window, an event being an alert or a burst of repeats (:mod:`pipeline.correlate.bursts`);
+  ``n_sources`` the distinct feeds among them; ``mean_severity`` their mean severity.
 * ``expected``: the baseline's count for that disk and window (rates of the cells whose centres
   lie in the disk, integrated over the hours of week the window overlaps).
 * ``p_value``: Poisson upper tail ``P(X >= count | expected)``, on the raw count so the test

@@ -46,21 +46,24 @@ class EventWindow:
     ]:
         """Classify a batch in arrival order and advance the watermark.
 
-        Returns boolean masks ``(late, duplicate)`` over the batch. A duplicate is a non-late
-        alert whose key is already retained or appeared earlier in the batch (first one wins).
+        Returns boolean masks ``(late, duplicate)`` over the batch. A duplicate's key is
+        already retained or appeared earlier in the batch (first one wins); it is checked
+        first, so a redelivery after a restart is ignored, not dead-lettered as late. Only
+        redeliveries of alerts about to leave the window may be classified either way
+        (neither changes results).
         """
-        seen_before = np.maximum.accumulate(np.concatenate([[self.max_event_ms], event_ms]))
-        prior = seen_before[:-1]
-        # Before the first alert there is no watermark (and subtracting from int64 min wraps).
-        late = (prior != _NO_TIME) & (event_ms < prior - self.lateness_ms)
-        if len(event_ms):
-            self.max_event_ms = int(seen_before[-1])
         duplicate = np.isin(keys, retained)
         _, first = np.unique(keys, return_index=True)
         repeated = np.ones(len(keys), bool)
         repeated[first] = False
         duplicate |= repeated
-        return late, duplicate & ~late
+        seen_before = np.maximum.accumulate(np.concatenate([[self.max_event_ms], event_ms]))
+        prior = seen_before[:-1]
+        # Before the first alert there is no watermark (and subtracting from int64 min wraps).
+        late = (prior != _NO_TIME) & (event_ms < prior - self.lateness_ms) & ~duplicate
+        if len(event_ms):
+            self.max_event_ms = int(seen_before[-1])
+        return late, duplicate
 
     def advance(self, event_ms: int) -> None:
         """Move the watermark as if an alert at ``event_ms`` had arrived (never backwards)."""

@@ -64,8 +64,11 @@ class _Builder:
     def build(self) -> AdminUnits:
         code, name, level, parent, station, geom = zip(*self.rows, strict=True)
         return AdminUnits(
-            code=np.array(code), name=np.array(name), level=np.array(level),
-            parent=np.array(parent, dtype=np.int32), station=np.array(station, dtype=np.int32),
+            code=np.array(code),
+            name=np.array(name),
+            level=np.array(level),
+            parent=np.array(parent, dtype=np.int32),
+            station=np.array(station, dtype=np.int32),
             geometry=np.array(geom, dtype=object),
         )
 
@@ -109,17 +112,21 @@ def _street(b: _Builder, geom, code, name, parent, land, n, rng) -> None:
     row, station = len(b.rows), len(b.rows) + 1
     b.add(code, name, "street", parent, station, geom)
     station_xy = random_points_in(geom, 1, rng, land.density)[0]
-    b.add(f"P-{code}", f"{name.removesuffix(' Street')} Police Station", "station", row, -1,
-          Point(station_xy))
+    b.add(
+        f"P-{code}",
+        f"{name.removesuffix(' Street')} Police Station",
+        "station",
+        row,
+        -1,
+        Point(station_xy),
+    )
     children = tessellate(geom, _count(n.communities_per_street, 1, rng), rng, land.density)
     names = place_names(len(children), "Community", rng)
     for c, (cell, cname) in enumerate(zip(children, names, strict=True), 1):
         _community(b, cell, f"{code}C{c:02d}", cname, row, station, n, rng)
 
 
-def build_admin_units(
-    land: Landscape, counts: UnitCounts, rng: np.random.Generator
-) -> AdminUnits:
+def build_admin_units(land: Landscape, counts: UnitCounts, rng: np.random.Generator) -> AdminUnits:
     """Tessellate the city rectangle into the four-level grid, compounds and stations."""
     b = _Builder()
     city = box(-land.half_width, -land.half_height, land.half_width, land.half_height)

@@ -1,7 +1,7 @@
 """The synthetic city: its settings, and one object holding its geography and population.
 
 >>> city = build_city(CityConfig(seed=7, households=2_000, cameras=200))
->>> sorted(set(city.units.level))[:3]
+>>> sorted(set(city.units.level.tolist()))[:3]
 ['community', 'compound', 'district']
 """
 
@@ -60,14 +60,19 @@ class City:
     def bbox(self) -> tuple[float, float, float, float]:
         """``(min_lon, min_lat, max_lon, max_lat)`` of the city rectangle, GeoJSON order."""
         lat, lon = self.to_latlon(
-            np.array([[-self.land.half_width, -self.land.half_height],
-                      [self.land.half_width, self.land.half_height]])
+            np.array(
+                [
+                    [-self.land.half_width, -self.land.half_height],
+                    [self.land.half_width, self.land.half_height],
+                ]
+            )
         )
         return float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])
 
 
-def build_city(cfg: CityConfig = CityConfig()) -> City:
-    """Draw the whole city from ``cfg.seed``: landscape, admin units, population."""
+def build_city(cfg: CityConfig | None = None) -> City:
+    """Draw the whole city from ``cfg.seed`` (default config if None)."""
+    cfg = cfg if cfg is not None else CityConfig()
     rng = np.random.default_rng(cfg.seed)
     # Independent child streams: changing the camera count does not move the admin borders.
     r_land, r_units, r_homes, r_cams = rng.spawn(4)

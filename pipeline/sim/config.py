@@ -96,9 +96,9 @@ class SimConfig:
             raise ConfigurationError("SimConfig.start must be tz-aware, e.g. tzinfo=SHANGHAI")
         if self.duration <= timedelta(0) or self.scale <= 0:
             raise ConfigurationError("SimConfig.duration and scale must be positive")
-        unknown = set(self.gcj02_sources).union(
-            *(h.feeds for h in self.hotspots or ())
-        ) - set(SOURCES)
+        unknown = set(self.gcj02_sources).union(*(h.feeds for h in self.hotspots or ())) - set(
+            SOURCES
+        )
         if unknown:
             raise ConfigurationError(f"unknown feeds {sorted(unknown)}; use some of {SOURCES}")
 

@@ -21,8 +21,12 @@ __all__ = ["DELAY_CAP_MS", "Messages", "schedule"]
 _MINUTE_MS = 60_000
 DELAY_CAP_MS = 4 * _MINUTE_MS
 # Median delivery delay (ms) and log-spread per feed.
-_DELAY = {"alarm_phone": (2_000.0, 0.8), "dispatch_110": (40_000.0, 0.6),
-          "camera": (800.0, 0.7), "grid_report": (5_000.0, 1.0)}
+_DELAY = {
+    "alarm_phone": (2_000.0, 0.8),
+    "dispatch_110": (40_000.0, 0.6),
+    "camera": (800.0, 0.7),
+    "grid_report": (5_000.0, 1.0),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,8 +55,9 @@ def _one_feed(code: int, source: str, event_ms: np.ndarray, rates: FaultRates, r
     dup = np.flatnonzero(fault == Fault.DUPLICATE)
     fault[dup] = Fault.NONE  # the original is clean; its copy carries the fault
     soon = rng.random(len(dup)) < 0.5
-    again = np.where(soon, rng.uniform(0.05, 5.0, len(dup)) * 1000,
-                     rng.uniform(2, 60, len(dup)) * _MINUTE_MS).astype(np.int64)
+    again = np.where(
+        soon, rng.uniform(0.05, 5.0, len(dup)) * 1000, rng.uniform(2, 60, len(dup)) * _MINUTE_MS
+    ).astype(np.int64)
     rows = np.concatenate([np.arange(n), dup])
     m = len(rows)
     return Messages(
@@ -69,9 +74,12 @@ def schedule(
     event_ms: dict[str, np.ndarray], rates: FaultRates, rng: np.random.Generator
 ) -> Messages:
     """All messages of all feeds (``event_ms`` in SOURCES order), sorted by arrival."""
-    parts = [_one_feed(code, source, ms, rates, rng)
-             for code, (source, ms) in enumerate(event_ms.items())]
-    merged = Messages(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                         for f in fields(Messages)})
+    parts = [
+        _one_feed(code, source, ms, rates, rng)
+        for code, (source, ms) in enumerate(event_ms.items())
+    ]
+    merged = Messages(
+        **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Messages)}
+    )
     order = np.argsort(merged.arrival_ms, kind="stable")  # ties keep feed, then row order
     return Messages(**{f.name: getattr(merged, f.name)[order] for f in fields(Messages)})

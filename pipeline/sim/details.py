@@ -26,10 +26,16 @@ Details = dict[str, np.ndarray]
 
 # P(priority 1..4) per 110 category: violence and fire are urgent, fraud and theft can wait.
 _PRIORITY: dict[str, tuple[float, float, float, float]] = {
-    "robbery": (.6, .3, .1, 0), "assault": (.4, .4, .2, 0), "fire": (.7, .25, .05, 0),
-    "burglary": (.1, .4, .4, .1), "theft": (.02, .2, .5, .28), "dispute": (.05, .25, .45, .25),
-    "traffic": (.1, .3, .4, .2), "fraud": (.01, .1, .4, .49), "public_order": (.05, .3, .45, .2),
-    "other": (.02, .1, .38, .5),
+    "robbery": (0.6, 0.3, 0.1, 0),
+    "assault": (0.4, 0.4, 0.2, 0),
+    "fire": (0.7, 0.25, 0.05, 0),
+    "burglary": (0.1, 0.4, 0.4, 0.1),
+    "theft": (0.02, 0.2, 0.5, 0.28),
+    "dispute": (0.05, 0.25, 0.45, 0.25),
+    "traffic": (0.1, 0.3, 0.4, 0.2),
+    "fraud": (0.01, 0.1, 0.4, 0.49),
+    "public_order": (0.05, 0.3, 0.45, 0.2),
+    "other": (0.02, 0.1, 0.38, 0.5),
 }
 _SUMMARY: dict[str, tuple[str, ...]] = {
     "theft": ("E-bike stolen outside a shop", "Wallet taken on a bus", "Phone snatched"),
@@ -37,8 +43,11 @@ _SUMMARY: dict[str, tuple[str, ...]] = {
     "burglary": ("Door forced, flat ransacked", "Break-in at a ground-floor shop"),
     "assault": ("Man injured in a fight", "Caller assaulted by a stranger"),
     "fraud": ("Telecom fraud, money transferred", "Fake customer-service call"),
-    "dispute": ("Neighbours arguing over noise", "Dispute between shop and customer",
-                "Family dispute"),
+    "dispute": (
+        "Neighbours arguing over noise",
+        "Dispute between shop and customer",
+        "Family dispute",
+    ),
     "traffic": ("Two-car collision, no injuries", "Scooter hit by a car", "Road blocked"),
     "fire": ("Smoke from a kitchen", "Fire in a rubbish bin"),
     "public_order": ("Drunk people shouting", "Group gathering, blocking the street"),
@@ -83,16 +92,19 @@ def _dispatch(city: City, ev: FeedEvents, rng) -> Details:
         rows = np.flatnonzero(ev.category == code)
         priority[rows] = rng.choice(4, len(rows), p=_PRIORITY[cat]) + 1
         summary[rows] = np.array(_SUMMARY[cat], dtype=object)[
-            rng.integers(0, len(_SUMMARY[cat]), len(rows))]
+            rng.integers(0, len(_SUMMARY[cat]), len(rows))
+        ]
     cell = locate(city.units, ev.xy)
     station = np.where(cell >= 0, city.units.station[np.maximum(cell, 0)], -1)
     day = np.datetime_as_string((ev.event_ms + LOCAL_OFFSET_MS).astype("datetime64[ms]"), "D")
     return {
-        "id": np.char.add(np.char.add("110-", np.char.replace(day, "-", "")),
-                          np.char.add("-", _ids("", n, 6))),
+        "id": np.char.add(
+            np.char.add("110-", np.char.replace(day, "-", "")), np.char.add("-", _ids("", n, 6))
+        ),
         "priority": priority,
-        "station_id": _optional(city.units.code[np.maximum(station, 0)],
-                                (station >= 0) & (rng.random(n) < 0.9)),
+        "station_id": _optional(
+            city.units.code[np.maximum(station, 0)], (station >= 0) & (rng.random(n) < 0.9)
+        ),
         "caller_phone": _optional(mobile_numbers(n, rng), rng.random(n) < 0.85),
         "summary": _optional(summary, rng.random(n) < 0.7),
     }
@@ -130,12 +142,17 @@ def _grid(city: City, ev: FeedEvents, rng) -> Details:
     }
 
 
-_DESCRIBE = {"alarm_phone": _alarm, "dispatch_110": _dispatch, "camera": _camera,
-             "grid_report": _grid}
+_DESCRIBE = {
+    "alarm_phone": _alarm,
+    "dispatch_110": _dispatch,
+    "camera": _camera,
+    "grid_report": _grid,
+}
 
 
-def describe(source: str, city: City, ev: FeedEvents, cfg: SimConfig,
-             rng: np.random.Generator) -> Details:
+def describe(
+    source: str, city: City, ev: FeedEvents, cfg: SimConfig, rng: np.random.Generator
+) -> Details:
     """Every wire detail of a sorted feed table, plus ``lat``/``lon``, ``iso`` and ``keyless``."""
     details = _DESCRIBE[source](city, ev, rng)
     lat, lon = city.to_latlon(ev.xy)

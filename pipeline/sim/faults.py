@@ -102,7 +102,12 @@ def _malformed(obj: dict, data: bytes, u1: float, u2: float) -> bytes:
 
 
 def encode_faulty(
-    source: str, fault: int, obj: dict, event_ms: int, u1: float, u2: float,
+    source: str,
+    fault: int,
+    obj: dict,
+    event_ms: int,
+    u1: float,
+    u2: float,
     encode=msgspec.json.encode,
 ) -> bytes:
     """Wire bytes of ``obj`` with ``fault`` applied (time-only faults leave it untouched)."""

@@ -21,17 +21,49 @@ __all__ = ["DAILY_EVENTS", "FeedEvents", "daily_rate", "baseline_events"]
 #: Distinct events a day at scale 1 per feed, and the category mix (shares sum to 1).
 DAILY_EVENTS: dict[str, tuple[float, dict[str, float]]] = {
     # ~15 % of alarms get re-pressed (follow-ups), bringing the feed to ~200 messages.
-    "alarm_phone": (175.0, {"test": 0.32, "intrusion": 0.25, "panic": 0.18, "gas": 0.12,
-                            "fire": 0.11, "tamper": 0.02}),
-    "dispatch_110": (3000.0, {"dispute": 0.24, "theft": 0.22, "traffic": 0.20, "fraud": 0.08,
-                              "public_order": 0.08, "assault": 0.05, "burglary": 0.04,
-                              "other": 0.05, "fire": 0.02, "robbery": 0.02}),
+    "alarm_phone": (
+        175.0,
+        {"test": 0.32, "intrusion": 0.25, "panic": 0.18, "gas": 0.12, "fire": 0.11, "tamper": 0.02},
+    ),
+    "dispatch_110": (
+        3000.0,
+        {
+            "dispute": 0.24,
+            "theft": 0.22,
+            "traffic": 0.20,
+            "fraud": 0.08,
+            "public_order": 0.08,
+            "assault": 0.05,
+            "burglary": 0.04,
+            "other": 0.05,
+            "fire": 0.02,
+            "robbery": 0.02,
+        },
+    ),
     # Each detection fires 2.5 alerts on average (repeats), plus ~2k offline/online a day.
-    "camera": (79_000.0, {"plate_hit": 0.46, "loitering": 0.20, "crowd": 0.15,
-                          "intrusion": 0.12, "face_hit": 0.06, "fight": 0.01}),
+    "camera": (
+        79_000.0,
+        {
+            "plate_hit": 0.46,
+            "loitering": 0.20,
+            "crowd": 0.15,
+            "intrusion": 0.12,
+            "face_hit": 0.06,
+            "fight": 0.01,
+        },
+    ),
     # Initial reports; dispatched and resolved updates bring it to ~2000 messages.
-    "grid_report": (900.0, {"safety_hazard": 0.25, "dispute": 0.20, "illegal_business": 0.20,
-                            "public_order": 0.15, "fire_hazard": 0.10, "other": 0.10}),
+    "grid_report": (
+        900.0,
+        {
+            "safety_hazard": 0.25,
+            "dispute": 0.20,
+            "illegal_business": 0.20,
+            "public_order": 0.15,
+            "fire_hazard": 0.10,
+            "other": 0.10,
+        },
+    ),
 }
 
 
@@ -63,8 +95,9 @@ class FeedEvents:
     def concat(cls, parts: list[FeedEvents]) -> FeedEvents:
         if not parts:
             return cls.new([], np.empty((0, 2)), [], [])
-        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                      for f in fields(cls)})
+        return cls(
+            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)}
+        )
 
     @classmethod
     def new(cls, event_ms, xy, category, entity, hotspot: int = -1) -> FeedEvents:
@@ -86,12 +119,17 @@ class FeedEvents:
         new_row = np.empty_like(order)
         new_row[order] = np.arange(len(order))
         origin = np.where(out.origin >= 0, new_row[np.maximum(out.origin, 0)], -1)
-        return FeedEvents(**{**{f.name: getattr(out, f.name) for f in fields(out)},
-                             "origin": origin})
+        return FeedEvents(
+            **{**{f.name: getattr(out, f.name) for f in fields(out)}, "origin": origin}
+        )
 
 
 def baseline_events(
-    source: str, places: Places, scale: float, start_ms: int, end_ms: int,
+    source: str,
+    places: Places,
+    scale: float,
+    start_ms: int,
+    end_ms: int,
     rng: np.random.Generator,
 ) -> FeedEvents:
     """The feed's normal activity over ``[start_ms, end_ms)``, category by category."""

@@ -43,12 +43,19 @@ def run_simulation(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     town = build_city(city or CityConfig(seed=seed))
-    cfg = SimConfig(seed=seed, start=start, duration=duration, scale=scale,
-                    n_hotspots=n_hotspots, hotspots=hotspots,
-                    faults=faults if faults is not None else FaultRates())
+    cfg = SimConfig(
+        seed=seed,
+        start=start,
+        duration=duration,
+        scale=scale,
+        n_hotspots=n_hotspots,
+        hotspots=hotspots,
+        faults=faults if faults is not None else FaultRates(),
+    )
     sim = simulate(town, cfg)
-    files = SimulationFiles(out_dir / "registry.geojson", out_dir / "replay.jsonl",
-                            out_dir / "truth.json", 0)
+    files = SimulationFiles(
+        out_dir / "registry.geojson", out_dir / "replay.jsonl", out_dir / "truth.json", 0
+    )
     write_registry(town, files.registry)
     n = write_replay_jsonl(sim.records(), files.replay)
     write_truth(sim.truth, files.truth)

@@ -51,13 +51,19 @@ def _key(camera: np.ndarray, t_ms: np.ndarray, start_ms: int) -> np.ndarray:
 
 
 def camera_outages(
-    events: FeedEvents, cameras_xy: np.ndarray, scale: float, start_ms: int, end_ms: int,
+    events: FeedEvents,
+    cameras_xy: np.ndarray,
+    scale: float,
+    start_ms: int,
+    end_ms: int,
     rng: np.random.Generator,
 ) -> tuple[FeedEvents, FeedEvents]:
     """Camera events minus those during outages, and the offline/online events themselves."""
     cam, lo, hi = _outage_table(len(cameras_xy), scale, start_ms, end_ms, rng)
     if (end_ms - start_ms) >= 1 << (_TIME_BITS - 1) or len(cameras_xy) >= 1 << 20:
         raise ValueError("camera outages support runs up to 25 days and 1M cameras")
+    if len(cam) == 0:
+        return events, FeedEvents.concat([])
     key = _key(cam, lo, start_ms)
     ev_key = _key(events.entity, events.event_ms, start_ms)
     i = np.searchsorted(key, ev_key, side="right") - 1
@@ -74,8 +80,12 @@ def camera_outages(
 
 
 def repeats(
-    events: FeedEvents, share: float, extra_mean: float, gap_s: tuple[float, float],
-    end_ms: int, rng: np.random.Generator,
+    events: FeedEvents,
+    share: float,
+    extra_mean: float,
+    gap_s: tuple[float, float],
+    end_ms: int,
+    rng: np.random.Generator,
 ) -> FeedEvents:
     """Re-sends of ``share`` of the events: a geometric number (mean ``extra_mean``) each,
     spaced by uniform gaps in ``gap_s`` seconds; same place, entity and category, new ids."""
@@ -87,8 +97,12 @@ def repeats(
     first = np.repeat(np.cumsum(extra) - extra, extra)  # index of each group's first repeat
     within = cum - (cum[first] - gaps[first])
     src = events.take(row)
-    out = replace(src, event_ms=src.event_ms + within.astype(np.int64), origin=row,
-                  status=np.zeros(len(row), dtype=np.int8))
+    out = replace(
+        src,
+        event_ms=src.event_ms + within.astype(np.int64),
+        origin=row,
+        status=np.zeros(len(row), dtype=np.int8),
+    )
     return out.take(out.event_ms < end_ms)
 
 
@@ -99,13 +113,22 @@ def grid_updates(events: FeedEvents, end_ms: int, rng: np.random.Generator) -> F
     t_disp = events.event_ms + rng.uniform(10, 120, n) * _MINUTE_MS
     # Dispatched cases take hours to close; the rest are settled on the spot or not at all.
     resolved = np.where(dispatched, rng.random(n) < 0.85, rng.random(n) < 0.5)
-    t_res = np.where(dispatched, t_disp + rng.lognormal(np.log(180.0), 0.8, n) * _MINUTE_MS,
-                     events.event_ms + rng.uniform(5, 60, n) * _MINUTE_MS)
+    t_res = np.where(
+        dispatched,
+        t_disp + rng.lognormal(np.log(180.0), 0.8, n) * _MINUTE_MS,
+        events.event_ms + rng.uniform(5, 60, n) * _MINUTE_MS,
+    )
     rows = np.concatenate([np.flatnonzero(dispatched), np.flatnonzero(resolved)])
     times = np.concatenate([t_disp[dispatched], t_res[resolved]]).astype(np.int64)
     status = np.concatenate([np.ones(dispatched.sum()), np.full(resolved.sum(), 2)])
     src = events.take(rows)
-    out = FeedEvents(event_ms=times, xy=src.xy, category=src.category, entity=src.entity,
-                     hotspot=src.hotspot, origin=rows.astype(np.int64),
-                     status=status.astype(np.int8))
+    out = FeedEvents(
+        event_ms=times,
+        xy=src.xy,
+        category=src.category,
+        entity=src.entity,
+        hotspot=src.hotspot,
+        origin=rows.astype(np.int64),
+        status=status.astype(np.int8),
+    )
     return out.take(times < end_ms)

@@ -29,8 +29,13 @@ __all__ = ["PlantedHotspot", "draw_hotspots", "plant_hotspots"]
 
 _PLANTED_MIX: dict[str, dict[str, float]] = {
     "alarm_phone": {"panic": 0.6, "intrusion": 0.4},
-    "dispatch_110": {"assault": 0.25, "public_order": 0.25, "dispute": 0.25, "theft": 0.15,
-                     "robbery": 0.10},
+    "dispatch_110": {
+        "assault": 0.25,
+        "public_order": 0.25,
+        "dispute": 0.25,
+        "theft": 0.15,
+        "robbery": 0.10,
+    },
     "camera": {"crowd": 0.45, "fight": 0.25, "loitering": 0.20, "intrusion": 0.10},
     "grid_report": {"public_order": 0.5, "dispute": 0.3, "safety_hazard": 0.2},
 }
@@ -60,12 +65,18 @@ def draw_hotspots(city: City, cfg: SimConfig, rng: np.random.Generator) -> tuple
         offset = rng.uniform(0.0, (cfg.duration - length).total_seconds())
         start = cfg.start + timedelta(minutes=int(offset // 60))
         feeds = tuple(s for s in SOURCES if s in ("dispatch_110", "camera") or rng.random() < 0.6)
-        out.append(Hotspot(
-            lat=round(float(lat[0]), 6), lon=round(float(lon[0]), 6),
-            radius_m=round(float(rng.uniform(150.0, 400.0)), 1), start=start,
-            end=start + length, multiplier=round(float(rng.uniform(3.0, 8.0)), 2), feeds=feeds,
-            id=f"HS{i + 1:02d}",
-        ))
+        out.append(
+            Hotspot(
+                lat=round(float(lat[0]), 6),
+                lon=round(float(lon[0]), 6),
+                radius_m=round(float(rng.uniform(150.0, 400.0)), 1),
+                start=start,
+                end=start + length,
+                multiplier=round(float(rng.uniform(3.0, 8.0)), 2),
+                feeds=feeds,
+                id=f"HS{i + 1:02d}",
+            )
+        )
     return tuple(out)
 
 

@@ -24,9 +24,15 @@ _CALL_JITTER_M = 30.0  # callers give an approximate location; CAD geocodes to ~
 
 # 110 call locations: mixture weights over (homes, commercial cameras, any road camera).
 _CALL_MIX: dict[str, tuple[float, float, float]] = {
-    "theft": (0.3, 0.5, 0.2), "robbery": (0.3, 0.4, 0.3), "burglary": (1.0, 0.0, 0.0),
-    "assault": (0.4, 0.4, 0.2), "fraud": (0.9, 0.1, 0.0), "dispute": (0.7, 0.2, 0.1),
-    "traffic": (0.0, 0.1, 0.9), "fire": (0.8, 0.1, 0.1), "public_order": (0.3, 0.6, 0.1),
+    "theft": (0.3, 0.5, 0.2),
+    "robbery": (0.3, 0.4, 0.3),
+    "burglary": (1.0, 0.0, 0.0),
+    "assault": (0.4, 0.4, 0.2),
+    "fraud": (0.9, 0.1, 0.0),
+    "dispute": (0.7, 0.2, 0.1),
+    "traffic": (0.0, 0.1, 0.9),
+    "fire": (0.8, 0.1, 0.1),
+    "public_order": (0.3, 0.6, 0.1),
     "other": (0.5, 0.2, 0.3),
 }
 
@@ -45,15 +51,18 @@ class Anchors:
         d2 = ((self.xy - centre_xy) ** 2).sum(axis=1)
         return float(self.weight[d2 <= radius_m * radius_m].sum())
 
-    def sample(self, n: int, rng: np.random.Generator, within: tuple[np.ndarray, float] | None
-               = None) -> tuple[np.ndarray, np.ndarray]:
+    def sample(
+        self, n: int, rng: np.random.Generator, within: tuple[np.ndarray, float] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``n`` event locations and entities; ``within`` restricts to anchors in a disc."""
         weight = self.weight
         if within is not None:
             d2 = ((self.xy - within[0]) ** 2).sum(axis=1)
             weight = np.where(d2 <= within[1] ** 2, weight, 0.0)
         idx = rng.choice(len(weight), size=n, p=weight / weight.sum())
-        xy = self.xy[idx] + rng.normal(0.0, self.jitter_m, (n, 2)) if self.jitter_m else self.xy[idx]
+        xy = self.xy[idx]
+        if self.jitter_m:
+            xy = xy + rng.normal(0.0, self.jitter_m, (n, 2))
         return xy, self.entity[idx]
 
 
@@ -75,24 +84,38 @@ class Places:
 
     def _cell_points(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         units = self.city.units
-        xy = [random_points_in(units.geometry[row], _CELL_POINTS, rng)
-              for row in self.city.workers.grid]  # loop per grid cell
+        xy = [
+            random_points_in(units.geometry[row], _CELL_POINTS, rng)
+            for row in self.city.workers.grid
+        ]  # loop per grid cell
         return np.concatenate(xy), np.repeat(np.arange(len(xy)), _CELL_POINTS)
 
     def _anchors(self, source: str, category: str) -> Anchors:
         city = self.city
         if source == "alarm_phone":
-            return Anchors(city.households.xy[self._subscribers], _normalised(self._alarm_weight),
-                           self._subscribers.astype(np.int64), 0.0)
+            return Anchors(
+                city.households.xy[self._subscribers],
+                _normalised(self._alarm_weight),
+                self._subscribers.astype(np.int64),
+                0.0,
+            )
         if source == "camera":
-            return Anchors(city.cameras.xy, _normalised(self._camera_weight(category)),
-                           np.arange(len(city.cameras.xy), dtype=np.int64), 0.0)
+            return Anchors(
+                city.cameras.xy,
+                _normalised(self._camera_weight(category)),
+                np.arange(len(city.cameras.xy), dtype=np.int64),
+                0.0,
+            )
         if source == "grid_report":
             # Busier cells (more homes) generate more reports, but every worker reports some.
             homes = np.bincount(city.households.grid, minlength=len(city.units.code))
             w = 1.0 + homes[city.workers.grid] / max(homes[city.workers.grid].mean(), 1.0)
-            return Anchors(self._cell_xy, _normalised(w[self._cell_worker]),
-                           self._cell_worker.astype(np.int64), 0.0)
+            return Anchors(
+                self._cell_xy,
+                _normalised(w[self._cell_worker]),
+                self._cell_worker.astype(np.int64),
+                0.0,
+            )
         return self._call_anchors(category)
 
     def _camera_weight(self, kind: str) -> np.ndarray:
@@ -107,9 +130,15 @@ class Places:
     def _call_anchors(self, category: str) -> Anchors:
         city = self.city
         sets = (city.households.xy, city.cameras.xy[city.cameras.commercial], city.cameras.xy)
-        parts = [(xy, np.full(len(xy), share / len(xy)))
-                 for xy, share in zip(sets, _CALL_MIX[category], strict=True)
-                 if share > 0 and len(xy)]
+        parts = [
+            (xy, np.full(len(xy), share / len(xy)))
+            for xy, share in zip(sets, _CALL_MIX[category], strict=True)
+            if share > 0 and len(xy)
+        ]
         xy = np.concatenate([p[0] for p in parts])
-        return Anchors(xy, _normalised(np.concatenate([p[1] for p in parts])),
-                       np.full(len(xy), -1, dtype=np.int64), _CALL_JITTER_M)
+        return Anchors(
+            xy,
+            _normalised(np.concatenate([p[1] for p in parts])),
+            np.full(len(xy), -1, dtype=np.int64),
+            _CALL_JITTER_M,
+        )

@@ -16,8 +16,15 @@ from pipeline.sim.landscape import Landscape
 from pipeline.sim.names import mobile_numbers
 from pipeline.sim.tessellation import random_points_in
 
-__all__ = ["Households", "Cameras", "Workers", "locate", "place_households",
-           "place_cameras", "assign_workers"]
+__all__ = [
+    "Households",
+    "Cameras",
+    "Workers",
+    "locate",
+    "place_households",
+    "place_cameras",
+    "assign_workers",
+]
 
 _IN_COMPOUND_SHARE = 0.7  # most urban households live in gated residential compounds
 _HUB_CAMERA_REACH = 1.5  # a camera within 1.5 hub sigmas counts as covering a commercial area
@@ -64,8 +71,12 @@ def locate(units: AdminUnits, xy: np.ndarray) -> np.ndarray:
 
 def _addresses(units: AdminUnits, home: np.ndarray, in_compound: np.ndarray, rng) -> list[str]:
     n = len(home)
-    b, u, fl, no = (rng.integers(1, 30, n), rng.integers(1, 4, n),
-                    rng.integers(1, 25, n), rng.integers(1, 300, n))
+    b, u, fl, no = (
+        rng.integers(1, 30, n),
+        rng.integers(1, 4, n),
+        rng.integers(1, 25, n),
+        rng.integers(1, 300, n),
+    )
     out = []
     for i in range(n):
         street = units.parent[units.parent[home[i]]] if in_compound[i] else units.parent[home[i]]
@@ -92,7 +103,8 @@ def place_households(
         mine = compounds[units.parent[compounds] == row]
         k_in = int(rng.binomial(k, _IN_COMPOUND_SHARE)) if len(mine) else 0
         area = shapely.area(units.geometry[mine])
-        for c, kc in zip(mine, rng.multinomial(k_in, area / area.sum()) if k_in else [], strict=False):
+        per_compound = rng.multinomial(k_in, area / area.sum()) if k_in else []
+        for c, kc in zip(mine, per_compound, strict=False):
             xy.append(random_points_in(units.geometry[c], int(kc), rng))
             home += [c] * int(kc)
             in_compound += [True] * int(kc)
@@ -113,19 +125,23 @@ def place_households(
     )
 
 
-def place_cameras(
-    units: AdminUnits, land: Landscape, n: int, rng: np.random.Generator
-) -> Cameras:
+def place_cameras(units: AdminUnits, land: Landscape, n: int, rng: np.random.Generator) -> Cameras:
     """``n`` cameras on the road lattice, more where it is dense, a fifth at main junctions."""
     hw, hh = land.half_width, land.half_height
     k = n * 12  # rejection candidates; density acceptance keeps roughly one in six
     vertical = rng.random(k) < 0.5
     main = rng.random(k) < 0.55
     along = rng.uniform(-1.0, 1.0, k) * np.where(vertical, hh, hw)
-    lines_x = np.where(main, land.main_x[rng.integers(0, len(land.main_x), k)],
-                       land.minor_x[rng.integers(0, len(land.minor_x), k)])
-    lines_y = np.where(main, land.main_y[rng.integers(0, len(land.main_y), k)],
-                       land.minor_y[rng.integers(0, len(land.minor_y), k)])
+    lines_x = np.where(
+        main,
+        land.main_x[rng.integers(0, len(land.main_x), k)],
+        land.minor_x[rng.integers(0, len(land.minor_x), k)],
+    )
+    lines_y = np.where(
+        main,
+        land.main_y[rng.integers(0, len(land.main_y), k)],
+        land.minor_y[rng.integers(0, len(land.minor_y), k)],
+    )
     junction = main & (rng.random(k) < 0.35)
     x = np.where(vertical, lines_x, np.where(junction, lines_x, along))
     y = np.where(vertical, np.where(junction, lines_y, along), lines_y)
@@ -137,8 +153,10 @@ def place_cameras(
     serial = np.char.zfill(np.arange(len(xy)).astype(str), 7)
     reach = land.hub_strength(xy[:, 0], xy[:, 1]) > np.exp(-0.5 * _HUB_CAMERA_REACH**2)
     return Cameras(
-        camera_id=np.char.add(np.char.add("330100", np.char.zfill(district.astype(str), 2)),
-                              np.char.add("00132", serial)),
+        camera_id=np.char.add(
+            np.char.add("330100", np.char.zfill(district.astype(str), 2)),
+            np.char.add("00132", serial),
+        ),
         xy=xy,
         grid=grid,
         main_road=main[keep],

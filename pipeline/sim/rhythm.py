@@ -104,7 +104,10 @@ def expected_count(per_day: float, profile: tuple[float, ...], start_ms: int, en
 
 
 def poisson_times(
-    per_day: float, profile: tuple[float, ...], start_ms: int, end_ms: int,
+    per_day: float,
+    profile: tuple[float, ...],
+    start_ms: int,
+    end_ms: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Sorted event times (epoch ms, int64) of a Poisson process following ``profile``."""

@@ -40,8 +40,7 @@ from pipeline.sim.wire import TOPICS, wire_objects
 __all__ = ["SimRecord", "Simulation", "simulate", "scale_for_total"]
 
 #: Messages per distinct event (repeats, status updates, camera notices), measured at scale 1.
-_MESSAGES_PER_EVENT = {"alarm_phone": 1.2, "dispatch_110": 1.0, "camera": 2.52,
-                       "grid_report": 2.2}
+_MESSAGES_PER_EVENT = {"alarm_phone": 1.2, "dispatch_110": 1.0, "camera": 2.52, "grid_report": 2.2}
 _CHUNK = 65_536
 
 
@@ -54,14 +53,13 @@ class SimRecord(NamedTuple):
     timestamp_ms: int  # arrival time; the Kafka record timestamp
 
 
-def scale_for_total(
-    messages: int, duration: timedelta, start: datetime = SimConfig().start
-) -> float:
+def scale_for_total(messages: int, duration: timedelta, start: datetime | None = None) -> float:
     """The ``scale`` giving about ``messages`` messages from ``start`` over ``duration``.
 
     Follows the day rhythm: four night hours need a larger scale than four evening hours.
+    ``start`` defaults to SimConfig's.
     """
-    lo = round(start.timestamp() * 1000)
+    lo = round((start or SimConfig().start).timestamp() * 1000)
     hi = lo + round(duration.total_seconds() * 1000)
     at_scale_1 = sum(
         expected_count(daily_rate(s, c, 1.0), PROFILES[s, c], lo, hi) * _MESSAGES_PER_EVENT[s]
@@ -98,15 +96,25 @@ class Simulation:
             pos = np.flatnonzero(src == code)
             ev, det = self.events[source], self.details[source]
             objs = wire_objects(source, ev, det, rows[pos])
-            keys = [None if nk else i.encode() for i, nk in
-                    zip(det["id"][rows[pos]].tolist(), det["keyless"][rows[pos]].tolist(),
-                        strict=True)]
+            keys = [
+                None if nk else i.encode()
+                for i, nk in zip(
+                    det["id"][rows[pos]].tolist(), det["keyless"][rows[pos]].tolist(), strict=True
+                )
+            ]
             faults = m.fault[lo:hi][pos]
             values = [encode(o) for o in objs]
             for j in np.flatnonzero((faults != Fault.NONE) & (faults != Fault.DUPLICATE)):
                 p = lo + pos[j]
-                values[j] = encode_faulty(source, int(faults[j]), objs[j],
-                                          int(ev.event_ms[rows[pos[j]]]), m.u1[p], m.u2[p], encode)
+                values[j] = encode_faulty(
+                    source,
+                    int(faults[j]),
+                    objs[j],
+                    int(ev.event_ms[rows[pos[j]]]),
+                    m.u1[p],
+                    m.u2[p],
+                    encode,
+                )
             topic = TOPICS[source]
             stamps = m.arrival_ms[lo:hi][pos].tolist()
             for j, p in enumerate(pos.tolist()):
@@ -114,8 +122,14 @@ class Simulation:
         return out  # type: ignore[return-value]
 
 
-def _feed(source: str, city: City, places: Places, planted: list[FeedEvents], cfg: SimConfig,
-          rng: np.random.Generator) -> FeedEvents:
+def _feed(
+    source: str,
+    city: City,
+    places: Places,
+    planted: list[FeedEvents],
+    cfg: SimConfig,
+    rng: np.random.Generator,
+) -> FeedEvents:
     """A feed's final, time-sorted table: baseline + planted events, then their follow-ups."""
     s, e = cfg.start_ms, cfg.end_ms
     first = FeedEvents.concat([baseline_events(source, places, cfg.scale, s, e, rng), *planted])
@@ -130,24 +144,34 @@ def _feed(source: str, city: City, places: Places, planted: list[FeedEvents], cf
     return FeedEvents.concat([first, *extra]).sorted()
 
 
-def simulate(city: City, cfg: SimConfig = SimConfig()) -> Simulation:
-    """Generate a run over ``city``; see the module docstring for reproducibility."""
+def simulate(city: City, cfg: SimConfig | None = None) -> Simulation:
+    """Generate a run over ``city`` (default config if None); reproducible, see above."""
+    cfg = cfg if cfg is not None else SimConfig()
     rng = np.random.default_rng(cfg.seed)
     r_places, r_spots, r_plant, r_feeds, r_details, r_delivery = rng.spawn(6)
     places = Places(city, r_places)
     spots = cfg.hotspots if cfg.hotspots is not None else draw_hotspots(city, cfg, r_spots)
     planted_truth, planted = plant_hotspots(places, spots, cfg, r_plant)
-    events = {source: _feed(source, city, places, planted[source], cfg, r)
-              for source, r in zip(SOURCES, r_feeds.spawn(len(SOURCES)), strict=True)}
-    details = {source: describe(source, city, events[source], cfg, r)
-               for source, r in zip(SOURCES, r_details.spawn(len(SOURCES)), strict=True)}
+    events = {
+        source: _feed(source, city, places, planted[source], cfg, r)
+        for source, r in zip(SOURCES, r_feeds.spawn(len(SOURCES)), strict=True)
+    }
+    details = {
+        source: describe(source, city, events[source], cfg, r)
+        for source, r in zip(SOURCES, r_details.spawn(len(SOURCES)), strict=True)
+    }
     messages = schedule({s: events[s].event_ms for s in SOURCES}, cfg.faults, r_delivery)
     truth = _truth(city, cfg, planted_truth, events, messages)
     return Simulation(city, cfg, events, details, messages, truth)
 
 
-def _truth(city: City, cfg: SimConfig, planted: list[PlantedHotspot],
-           events: dict[str, FeedEvents], messages: Messages) -> GroundTruth:
+def _truth(
+    city: City,
+    cfg: SimConfig,
+    planted: list[PlantedHotspot],
+    events: dict[str, FeedEvents],
+    messages: Messages,
+) -> GroundTruth:
     spots = []
     for i, p in enumerate(planted):
         feeds = {}
@@ -160,23 +184,41 @@ def _truth(city: City, cfg: SimConfig, planted: list[PlantedHotspot],
                 "planted_messages": int(mine.sum()),
             }
         s = p.spec
-        spots.append({"id": s.id, "lat": s.lat, "lon": s.lon, "radius_m": s.radius_m,
-                      "start": s.start.isoformat(), "end": s.end.isoformat(),
-                      "multiplier": s.multiplier, "feeds": feeds})
+        spots.append(
+            {
+                "id": s.id,
+                "lat": s.lat,
+                "lon": s.lon,
+                "radius_m": s.radius_m,
+                "start": s.start.isoformat(),
+                "end": s.end.isoformat(),
+                "multiplier": s.multiplier,
+                "feeds": feeds,
+            }
+        )
     fault_counts = np.bincount(messages.fault, minlength=len(Fault))
     per_topic = np.bincount(messages.source, minlength=len(SOURCES))
     units = city.units
     return GroundTruth(
         seed=cfg.seed,
         config=cfg.to_json(),
-        city={"bbox": list(city.bbox()), "center": list(city.config.center),
-              "size_m": list(city.config.size_m),
-              "units": {lvl: int((units.level == lvl).sum()) for lvl in sorted(set(units.level))},
-              "households": len(city.households.xy), "cameras": len(city.cameras.xy)},
+        city={
+            "bbox": list(city.bbox()),
+            "center": list(city.config.center),
+            "size_m": list(city.config.size_m),
+            "units": {lvl: int((units.level == lvl).sum()) for lvl in sorted(set(units.level))},
+            "households": len(city.households.xy),
+            "cameras": len(city.cameras.xy),
+        },
         hotspots=spots,
         faults={f.name.lower(): int(fault_counts[f]) for f in Fault if f is not Fault.NONE},
         messages={TOPICS[s]: int(per_topic[c]) for c, s in enumerate(SOURCES)},
-        events={s: {"first": int((events[s].origin < 0).sum()),
-                    "follow_up": int((events[s].origin >= 0).sum()),
-                    "daily_rate_scale_1": DAILY_EVENTS[s][0]} for s in SOURCES},
+        events={
+            s: {
+                "first": int((events[s].origin < 0).sum()),
+                "follow_up": int((events[s].origin >= 0).sum()),
+                "daily_rate_scale_1": DAILY_EVENTS[s][0],
+            }
+            for s in SOURCES
+        },
     )

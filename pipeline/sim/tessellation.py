@@ -52,8 +52,14 @@ def _clipped_cells(parent: Polygon, seeds: np.ndarray) -> list[Polygon]:
     span = 10.0 * max(maxx - minx, maxy - miny)
     cx, cy = (minx + maxx) / 2.0, (miny + maxy) / 2.0
     # Four far-away guard points make every real seed's region finite.
-    guards = np.array([[cx - span, cy - span], [cx + span, cy - span],
-                       [cx + span, cy + span], [cx - span, cy + span]])
+    guards = np.array(
+        [
+            [cx - span, cy - span],
+            [cx + span, cy - span],
+            [cx + span, cy + span],
+            [cx - span, cy + span],
+        ]
+    )
     vor = Voronoi(np.concatenate([seeds, guards]))
     cells = []
     for i in range(len(seeds)):

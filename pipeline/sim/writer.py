@@ -39,9 +39,14 @@ def _is_object(value: bytes) -> bool:
 
 
 def _line(record: SimRecord) -> bytes:
-    head = b'{"topic":' + _encode(record.topic) + b',"key":' + _encode(
-        None if record.key is None else record.key.decode()
-    ) + b',"ts":' + str(record.timestamp_ms).encode()
+    head = (
+        b'{"topic":'
+        + _encode(record.topic)
+        + b',"key":'
+        + _encode(None if record.key is None else record.key.decode())
+        + b',"ts":'
+        + str(record.timestamp_ms).encode()
+    )
     if _is_object(record.value):
         return head + b',"value":' + record.value + b"}\n"
     return head + b',"value":' + _encode(record.value.decode()) + b',"raw":true}\n'
@@ -103,16 +108,21 @@ def send_to_kafka(
     try:
         producer = producer_factory(bootstrap, linger_ms, batch_size)
     except KafkaError as exc:
-        raise BrokerError(f"cannot connect to Kafka at {bootstrap!r}: {exc}; is it running?") from exc
+        raise BrokerError(
+            f"cannot connect to Kafka at {bootstrap!r}: {exc}; is the broker running?"
+        ) from exc
     n = 0
     try:
         for r in records:
-            producer.send(topic_prefix + r.topic, key=r.key, value=r.value,
-                          timestamp_ms=r.timestamp_ms)
+            producer.send(
+                topic_prefix + r.topic, key=r.key, value=r.value, timestamp_ms=r.timestamp_ms
+            )
             n += 1
         producer.flush()
     except KafkaError as exc:
-        raise BrokerError(f"sending to Kafka at {bootstrap!r} failed after {n} records: {exc}") from exc
+        raise BrokerError(
+            f"sending to Kafka at {bootstrap!r} failed after {n} records: {exc}"
+        ) from exc
     finally:
         producer.close()
     return n

@@ -1,0 +1,33 @@
+"""The growable alert columns and the alert-id keys."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.correlate.buffer import AlertBuffer, alert_keys
+
+from .helpers import make_batch
+
+
+def test_keys_are_stable_and_ignore_numpy_padding():
+    a = alert_keys(np.array(["camera:1", "camera:2", "x"], dtype=object))
+    b = alert_keys(np.array(["x", "camera:1"]))
+    assert a[0] == b[1] and a[2] == b[0] and a[0] != a[1]
+    # FNV-1a 64 of "a" is a published constant.
+    assert alert_keys(np.array(["a"]))[0] == 0xAF63DC4C8601EC8C
+
+
+def test_append_grows_and_compact_keeps_order():
+    buf = AlertBuffer(capacity=4)
+    for k in range(3):
+        b = make_batch(np.arange(3.0), np.zeros(3), [k * 10, k * 10 + 1, k * 10 + 2],
+                       ids=[f"id-{k}-{i}" + "x" * k * 20 for i in range(3)])
+        buf.append(b, alert_keys(b.alert_id), np.arange(3.0), np.zeros(3))
+    assert len(buf) == 9
+    assert buf.col("event_ms").tolist() == [0, 1, 2, 10, 11, 12, 20, 21, 22]
+    assert buf.col("alert_id")[8] == "id-2-2" + "x" * 40  # the id column widened
+    buf.compact(buf.col("event_ms") % 2 == 0)
+    assert buf.col("event_ms").tolist() == [0, 2, 10, 12, 20, 22]
+    again = AlertBuffer.from_state(buf.state())
+    assert again.col("alert_id").tolist() == buf.col("alert_id").tolist()
+    assert again.col("pending").all()

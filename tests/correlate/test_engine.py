@@ -1,0 +1,138 @@
+"""The Correlator end to end: hotspots found, late and duplicate alerts, bounded state,
+snapshot/restore, and results independent of batch cuts and arrival order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.alerts import AlertBatch
+from pipeline.correlate import Baseline, CorrelationParams, Correlator
+from pipeline.correlate.exceptions import InvalidBatchError, SnapshotError
+
+from .helpers import MIN, PROJECTION, city_scenario
+
+PARAMS = CorrelationParams()
+SCENE, RATE = city_scenario(seed=3)
+FLUSH = 60 * MIN  # past the last alert: every window and incident gap has closed
+
+
+def engine() -> Correlator:
+    return Correlator(PARAMS, PROJECTION, Baseline(0.0625, RATE))
+
+
+def run(batches: list[AlertBatch], c: Correlator | None = None):
+    c = c or engine()
+    incidents, flags, late = [], [], []
+    for b in batches:
+        out = c.process(b)
+        incidents += out.incidents
+        flags += out.flags
+        late += out.late.alert_id.tolist()
+    out = c.advance_to(int(SCENE.event_ms.max()) + FLUSH)
+    return incidents + out.incidents, flags + out.flags, late, c
+
+
+def cut(batch: AlertBatch, edges) -> list[AlertBatch]:
+    edges = [0, *sorted(edges), len(batch)]
+    return [batch.take(np.arange(a, b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+REFERENCE = run(cut(SCENE, range(250, len(SCENE), 250)))
+
+
+def test_planted_hotspot_is_flagged_and_closed():
+    incidents, flags, late, c = REFERENCE
+    assert late == []
+    assert len({f.flag_id for f in flags}) == 1, [(f.status, f.cell_id) for f in flags]
+    opened = [f for f in flags if f.status == "open"]
+    closed = [f for f in flags if f.status == "close"]
+    assert len(opened) == len(closed) == 1
+    onset = int(SCENE.event_ms.min()) + 90 * MIN
+    assert onset < opened[0].boundary_ms <= onset + 10 * MIN
+    assert [f.version for f in flags] == list(range(1, len(flags) + 1))
+    assert opened[0].n_sources == 3 and opened[0].score >= PARAMS.open_score
+    x, y = PROJECTION.to_xy(np.array([opened[0].lat]), np.array([opened[0].lon]))
+    assert np.hypot(x[0] - 700, y[0] + 400) < 500
+    assert sum(i.n_alerts for i in incidents) == len(SCENE)  # every alert in one incident
+    assert len({i.incident_id for i in incidents}) == len(incidents)
+    camera = [i for i in incidents if i.source_counts.get("camera", 0) >= 10]
+    assert len(camera) == 1 and camera[0].n_alerts >= 10  # repeats collapse into one
+    assert c.stats["alerts"] == len(SCENE) and len(c._buffer) == 0  # all flushed and freed
+
+
+def test_late_alerts_are_returned_and_change_nothing():
+    stale = SCENE.take(np.arange(0, 200, 20))
+    stale = AlertBatch(**{**{f: getattr(stale, f) for f in stale.__slots__},
+                          "alert_id": np.array([f"late:{i}" for i in range(len(stale))],
+                                               dtype=object)})
+    batches = cut(SCENE, range(250, len(SCENE), 250))
+    with_late = batches[:5] + [stale] + batches[5:]
+    incidents, flags, late, c = run(with_late)
+    assert late == stale.alert_id.tolist() and c.stats["late"] == len(stale)
+    assert incidents == REFERENCE[0] and flags == REFERENCE[1]
+
+
+def test_redelivered_alerts_are_ignored():
+    batches = cut(SCENE, range(40, len(SCENE), 40))
+    again = batches[:4] + [batches[3], batches[3].take(np.arange(5))] + batches[4:]
+    incidents, flags, _, c = run(again)
+    assert c.stats["duplicates"] == 45
+    assert incidents == REFERENCE[0] and flags == REFERENCE[1]
+
+
+def test_state_stays_bounded():
+    c = engine()
+    peak = 0
+    for b in cut(SCENE, range(100, len(SCENE), 100)):
+        c.process(b)
+        peak = max(peak, len(c._buffer))
+    per_minute = len(SCENE) / (3 * 60)
+    window = (PARAMS.window_s + PARAMS.lateness_s + 2 * PARAMS.slide_s) / 60 + 100 / per_minute
+    assert peak < 1.3 * window * per_minute + 100  # the hotspot adds 90
+
+
+def test_snapshot_restore_continues_identically():
+    batches = cut(SCENE, range(250, len(SCENE), 250))
+    first = engine()
+    head_inc, head_flags = [], []
+    for b in batches[:6]:
+        out = first.process(b)
+        head_inc += out.incidents
+        head_flags += out.flags
+    data = first.snapshot()
+    restored = Correlator.restore(data, PARAMS, PROJECTION, Baseline(0.0625, RATE))
+    tail_inc, tail_flags, _, _ = run(batches[6:], restored)
+    assert head_inc + tail_inc == REFERENCE[0]
+    assert head_flags + tail_flags == REFERENCE[1]
+
+
+def test_restore_refuses_other_params_and_garbage():
+    data = engine().snapshot()
+    with pytest.raises(SnapshotError, match="other params"):
+        Correlator.restore(data, CorrelationParams(window_s=600), PROJECTION,
+                           Baseline(0.0625, RATE))
+    with pytest.raises(SnapshotError, match="not a correlator snapshot"):
+        Correlator.restore(b"nonsense", PARAMS, PROJECTION, Baseline(0.0625, RATE))
+
+
+def test_invalid_batches_say_what_to_fix():
+    bad = SCENE.take(np.arange(3))
+    bad.lat[1] = np.nan
+    with pytest.raises(InvalidBatchError, match="dead-letter"):
+        engine().process(bad)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sets(st.integers(1, len(SCENE) - 1), max_size=40), st.integers(0, 2**32 - 1))
+def test_results_do_not_depend_on_batch_cuts_or_order_within_lateness(edges, seed):
+    # Arrival order: each alert delayed by less than the allowed lateness, so none is late.
+    rng = np.random.default_rng(seed)
+    delay = rng.integers(0, PARAMS.lateness_ms, len(SCENE))
+    arrival = SCENE.take(np.argsort(SCENE.event_ms + delay, kind="stable"))
+    incidents, flags, late, _ = run(cut(arrival, edges))
+    assert late == []
+    assert incidents == REFERENCE[0]
+    assert flags == REFERENCE[1]
