@@ -10,7 +10,7 @@ import faust
 from .app import build_app
 from .runtime import Runtime
 
-__all__ = ["run_worker", "end_offsets"]
+__all__ = ["run_worker", "end_offsets", "committed_offsets"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,26 @@ def end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]
         return {(tp.topic, tp.partition): end for tp, end in consumer.end_offsets(partitions).items()}
     finally:
         consumer.close()
+
+
+def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+    """Offsets the consumer group has committed (the next offset it would read)."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+        return {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items()}
+    finally:
+        admin.close()
+
+
+def _drained(runtime: Runtime, topics: list[str]) -> bool:
+    """Every partition's last message was processed in this run or committed by an earlier one."""
+    ends = end_offsets(runtime.bootstrap, topics)
+    committed = committed_offsets(runtime.bootstrap, runtime.settings.app_id)
+    pending = {tp: end for tp, end in ends.items() if committed.get(tp, -1) < end}
+    return runtime.progress.reached(pending)
 
 
 def run_worker(runtime: Runtime, *, until_drained: bool = False, loglevel: str = "warning") -> None:
@@ -52,10 +72,7 @@ def _stop_when_drained(app: faust.App, worker: faust.Worker, runtime: Runtime) -
     @app.task
     async def stop_when_drained() -> None:
         for stage in stages:  # downstream topics only grow while upstream is still working
-            while True:
-                ends = await asyncio.to_thread(end_offsets, runtime.bootstrap, stage)
-                if runtime.progress.reached(ends):
-                    break
+            while not await asyncio.to_thread(_drained, runtime, stage):
                 await asyncio.sleep(0.25)
         log.info("drained: stopping the worker")
         asyncio.ensure_future(worker.stop())

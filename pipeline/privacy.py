@@ -31,9 +31,11 @@ class Pseudonymizer:
         self._mac = partial(hmac.digest, secret, digest="sha256")
 
     def _one(self, namespace: bytes, value: str | None) -> str | None:
-        if value is None or value == "":
+        # Strip first: a blank value is "no value", not one pseudonym shared by every blank.
+        value = None if value is None else value.strip()
+        if not value:
             return None
-        return self._mac(namespace + value.strip().encode()).hex()[: self.digest_chars]
+        return self._mac(namespace + value.encode()).hex()[: self.digest_chars]
 
     def pseudonymize(self, field: str, values: np.ndarray, *, phone: bool = False) -> np.ndarray:
         """Pseudonyms for one field; the field name salts the MAC so ids of different kinds differ."""

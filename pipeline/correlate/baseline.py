@@ -57,8 +57,9 @@ class Baseline:
         self.cell_km2 = float(cell_km2)
         self.prior_rate = float(prior_rate_km2_h)
         self.prior_hours = float(prior_hours)
-        self.profile = np.ones(HOURS_PER_WEEK) if profile is None else np.asarray(
-            profile, dtype=np.float64)
+        self.profile = (
+            np.ones(HOURS_PER_WEEK) if profile is None else np.asarray(profile, dtype=np.float64)
+        )
         if self.profile.shape != (HOURS_PER_WEEK,) or not (self.profile > 0).all():
             raise ValueError("profile must hold 168 positive factors, Monday 00:00 first")
         ids = np.empty(0, np.int64) if cell_ids is None else np.asarray(cell_ids, np.int64)
@@ -76,7 +77,8 @@ class Baseline:
         known = (self._ids[pos] == cell_ids) if len(self._ids) else np.zeros(len(cell_ids), bool)
         counts = np.where(known, self._counts[pos] if len(self._ids) else 0.0, 0.0)
         level = (counts / self.cell_km2 + self.prior_rate * self.prior_hours) / (
-            self.hours + self.prior_hours)
+            self.hours + self.prior_hours
+        )
         return level * self.profile[hour_of_week]
 
     def observe(self, cell_ids: np.ndarray, counts: np.ndarray, hours: float) -> None:
@@ -91,8 +93,16 @@ class Baseline:
 
     @classmethod
     def fit(
-        cls, cell_ids: np.ndarray, event_ms: np.ndarray, start_ms: int, end_ms: int,
-        cell_km2: float, prior_rate_km2_h: float, *, utc_offset_min: int, **kwargs,
+        cls,
+        cell_ids: np.ndarray,
+        event_ms: np.ndarray,
+        start_ms: int,
+        end_ms: int,
+        cell_km2: float,
+        prior_rate_km2_h: float,
+        *,
+        utc_offset_min: int,
+        **kwargs,
     ) -> Baseline:
         """Fit levels and profile from the counted alerts of history ``[start_ms, end_ms)``.
 
@@ -104,16 +114,26 @@ class Baseline:
             raise ValueError("history must span some time: end_ms > start_ms")
         hour_starts = np.arange(start_ms - start_ms % _HOUR_MS, end_ms, _HOUR_MS)
         overlap = np.minimum(hour_starts + _HOUR_MS, end_ms) - np.maximum(hour_starts, start_ms)
-        exposure = np.bincount(hour_of_week(hour_starts, utc_offset_min),
-                               weights=overlap / _HOUR_MS, minlength=HOURS_PER_WEEK)
+        exposure = np.bincount(
+            hour_of_week(hour_starts, utc_offset_min),
+            weights=overlap / _HOUR_MS,
+            minlength=HOURS_PER_WEEK,
+        )
         hours = float(exposure.sum())
         per_how = np.bincount(hour_of_week(event_ms, utc_offset_min), minlength=HOURS_PER_WEEK)
         mean_rate = (len(event_ms) + 1.0) / (hours + 1.0)
         profile = (per_how + mean_rate) / (exposure + 1.0) / mean_rate
         profile /= np.average(profile, weights=exposure + 1.0)
         ids, counts = np.unique(np.asarray(cell_ids, np.int64), return_counts=True)
-        return cls(cell_km2, prior_rate_km2_h, profile=profile, cell_ids=ids,
-                   counts=counts.astype(np.float64), hours=hours, **kwargs)
+        return cls(
+            cell_km2,
+            prior_rate_km2_h,
+            profile=profile,
+            cell_ids=ids,
+            counts=counts.astype(np.float64),
+            hours=hours,
+            **kwargs,
+        )
 
     def state(self) -> dict[str, np.ndarray]:
         return {"ids": self._ids, "counts": self._counts, "hours": np.array([self.hours])}

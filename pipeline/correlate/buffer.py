@@ -55,8 +55,9 @@ def alert_keys(alert_id: np.ndarray) -> np.ndarray:
     """
     text = np.asarray(alert_id).astype(np.str_)
     width = max(text.dtype.itemsize // 4, 1)
-    codes = text.view(np.uint32).reshape(len(text), width) if len(text) else np.zeros((0, 1),
-                                                                                      np.uint32)
+    codes = (
+        text.view(np.uint32).reshape(len(text), width) if len(text) else np.zeros((0, 1), np.uint32)
+    )
     out = np.empty(len(text), np.uint64)
     _fnv1a(codes, out)
     return out
@@ -80,9 +81,17 @@ class AlertBuffer:
         n = len(batch)
         self._reserve(self._size + n, np.asarray(batch.alert_id).astype(np.str_).dtype)
         new = {
-            "key": key, "alert_id": batch.alert_id, "source": batch.source,
-            "event_ms": batch.event_ms, "x": x, "y": y, "lat": batch.lat, "lon": batch.lon,
-            "category": batch.category, "severity": batch.severity, "grid": batch.grid,
+            "key": key,
+            "alert_id": batch.alert_id,
+            "source": batch.source,
+            "event_ms": batch.event_ms,
+            "x": x,
+            "y": y,
+            "lat": batch.lat,
+            "lon": batch.lon,
+            "category": batch.category,
+            "severity": batch.severity,
+            "grid": batch.grid,
             "pending": True,
         }
         for name, values in new.items():
@@ -92,7 +101,7 @@ class AlertBuffer:
     def compact(self, keep: np.ndarray) -> None:
         """Keep only rows where ``keep`` (a mask over the live rows) is true, in order."""
         n = int(keep.sum())
-        for name, arr in self._cols.items():
+        for arr in self._cols.values():
             arr[:n] = arr[: self._size][keep]
         self._size = n
 
@@ -118,8 +127,11 @@ class AlertBuffer:
         while new_cap < size:
             new_cap *= 2
         for name, arr in self._cols.items():
-            dtype = max(arr.dtype, id_dtype, key=lambda d: d.itemsize) if name == "alert_id" \
+            dtype = (
+                max(arr.dtype, id_dtype, key=lambda d: d.itemsize)
+                if name == "alert_id"
                 else arr.dtype
+            )
             grown = np.empty(new_cap, dtype)
             grown[: self._size] = arr[: self._size]
             self._cols[name] = grown

@@ -19,8 +19,9 @@ from .components import components
 __all__ = ["collapse_bursts"]
 
 
-def collapse_bursts(rows: dict[str, np.ndarray], radius_m: float,
-                    gap_ms: int) -> dict[str, np.ndarray]:
+def collapse_bursts(
+    rows: dict[str, np.ndarray], radius_m: float, gap_ms: int
+) -> dict[str, np.ndarray]:
     """One row per burst, the burst's first (rows are in canonical order), carrying the burst's
     maximum severity. Returns the same columns as ``rows``."""
     n = len(rows["x"])

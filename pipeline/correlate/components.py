@@ -38,9 +38,11 @@ def components(n: int, pi: np.ndarray, pj: np.ndarray) -> np.ndarray:
     >>> components(5, np.array([3, 1]), np.array([1, 4])).tolist()
     [0, 1, 2, 1, 1]
     """
-    pi = np.asarray(pi, dtype=np.int64)
-    pj = np.asarray(pj, dtype=np.int64)
-    if pi.shape != pj.shape or (len(pi) and (min(pi.min(), pj.min()) < 0 or
-                                            max(pi.max(), pj.max()) >= n)):
+    pi, pj = np.asarray(pi), np.asarray(pj)
+    if pi.dtype.kind not in "iu" or pj.dtype != pi.dtype:
+        raise ValueError("edges must be integer arrays of one dtype (pairs_within returns such)")
+    if pi.shape != pj.shape or (
+        len(pi) and (min(pi.min(), pj.min()) < 0 or max(pi.max(), pj.max()) >= n)
+    ):
         raise ValueError(f"edges must be two aligned arrays of node indices in [0, {n})")
     return _union_find(n, pi, pj)

@@ -49,14 +49,23 @@ class CorrelationOutput:
 def _validate(batch: AlertBatch) -> None:
     checks = [
         (batch.event_ms.dtype == np.int64, "event_ms must be int64 epoch milliseconds"),
-        (np.isfinite(batch.lat).all() and np.isfinite(batch.lon).all(),
-         "lat/lon hold NaN or inf; dead-letter those alerts before correlating"),
-        (np.isfinite(batch.severity).all() and ((batch.severity >= 0) & (batch.severity <= 1)).all(),
-         "severity must lie in [0, 1]"),
-        (((batch.source >= 0) & (batch.source < len(SOURCES))).all(),
-         "source codes must index pipeline.alerts.SOURCES"),
-        (((batch.category >= 0) & (batch.category < len(CATEGORIES))).all(),
-         "category codes must index pipeline.alerts.CATEGORIES"),
+        (
+            np.isfinite(batch.lat).all() and np.isfinite(batch.lon).all(),
+            "lat/lon hold NaN or inf; dead-letter those alerts before correlating",
+        ),
+        (
+            np.isfinite(batch.severity).all()
+            and ((batch.severity >= 0) & (batch.severity <= 1)).all(),
+            "severity must lie in [0, 1]",
+        ),
+        (
+            ((batch.source >= 0) & (batch.source < len(SOURCES))).all(),
+            "source codes must index pipeline.alerts.SOURCES",
+        ),
+        (
+            ((batch.category >= 0) & (batch.category < len(CATEGORIES))).all(),
+            "category codes must index pipeline.alerts.CATEGORIES",
+        ),
     ]
     for ok, message in checks:
         if not ok:
@@ -70,8 +79,9 @@ class Correlator:
     and its learned state is part of :meth:`snapshot`.
     """
 
-    def __init__(self, params: CorrelationParams, projection: LocalProjection,
-                 baseline: Baseline) -> None:
+    def __init__(
+        self, params: CorrelationParams, projection: LocalProjection, baseline: Baseline
+    ) -> None:
         self.params = params
         self.projection = projection
         self.baseline = baseline
@@ -118,7 +128,6 @@ class Correlator:
         while (b := self._window.pop_due()) is not None:  # loop per slide, not per event
             incidents += self._close_incidents(b)
             flags += self._close_hotspots(b)
-            self._learn(b)
             self._skip_idle(b)
             closed = True
         if closed:
@@ -136,8 +145,9 @@ class Correlator:
     def _close_incidents(self, b: int) -> list[Incident]:
         p = self.params
         idx, rows = self._rows(self._buffer.col("pending") & (self._buffer.col("event_ms") <= b))
-        roots = link_components(rows["x"], rows["y"], rows["event_ms"], p.incident_radius_m,
-                                p.incident_gap_ms)
+        roots = link_components(
+            rows["x"], rows["y"], rows["event_ms"], p.incident_radius_m, p.incident_gap_ms
+        )
         consumed, incidents = build_incidents(rows, roots, b, p.incident_gap_ms, self.projection)
         self._buffer.col("pending")[idx[consumed]] = False
         return incidents
@@ -149,15 +159,18 @@ class Correlator:
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
         _, alerts = self._rows(self._counted(b - self.params.window_ms, b))
         rows = collapse_bursts(alerts, self.params.burst_radius_m, self.params.burst_gap_ms)
-        scores = score_cells(rows, self._flags.open_cells(), self.lattice, self.baseline, b,
-                             self.params)
+        scores = score_cells(
+            rows, self._flags.open_cells(), self.lattice, self.baseline, b, self.params
+        )
+        self._learn(b, rows)
         return self._flags.step(b, scores, rows)
 
-    def _learn(self, b: int) -> None:
-        """Feed the slide's counted alerts to the baseline (each alert exactly once)."""
+    def _learn(self, b: int, rows: dict[str, np.ndarray]) -> None:
+        """Feed the baseline the events (bursts counted once, like scoring does) that began
+        since the last closed boundary, so each is learnt exactly once."""
         since = b - self.params.slide_ms if self._last_closed is None else self._last_closed
-        _, rows = self._rows(self._counted(since, b))
-        ix, iy = self.lattice.index(rows["x"], rows["y"])
+        new = rows["event_ms"] > since
+        ix, iy = self.lattice.index(rows["x"][new], rows["y"][new])
         cells, counts = np.unique(self.lattice.cell_id(ix, iy), return_counts=True)
         self.baseline.observe(cells, counts, (b - since) / _HOUR_MS)
         self._last_closed = b
@@ -166,9 +179,11 @@ class Correlator:
         """Jump over following boundaries that would have nothing to do."""
         nxt = b + self.params.slide_ms
         t = self._buffer.col("event_ms")
-        busy = (len(self._flags.open_cells()) > 0
-                or (self._buffer.col("pending") & (t <= nxt)).any()
-                or self._counted(nxt - self.params.window_ms, nxt).any())
+        busy = (
+            len(self._flags.open_cells()) > 0
+            or (self._buffer.col("pending") & (t <= nxt)).any()
+            or self._counted(nxt - self.params.window_ms, nxt).any()
+        )
         if not busy:
             later = t[t > b]
             self._window.skip_to(int(later.min()) if len(later) else None)
@@ -184,10 +199,13 @@ class Correlator:
     def snapshot(self) -> bytes:
         """All state needed to continue identically after a restart, as bytes."""
         header = {
-            "format": _SNAPSHOT_FORMAT, "params": self.params.to_dict(),
+            "format": _SNAPSHOT_FORMAT,
+            "params": self.params.to_dict(),
             "projection": [self.projection.lat0, self.projection.lon0],
-            "window": self._window.state(), "flags": self._flags.state(),
-            "last_closed": self._last_closed, "stats": self.stats,
+            "window": self._window.state(),
+            "flags": self._flags.state(),
+            "last_closed": self._last_closed,
+            "stats": self.stats,
         }
         arrays = {f"buffer.{k}": v for k, v in self._buffer.state().items()}
         arrays |= {f"baseline.{k}": v for k, v in self.baseline.state().items()}
@@ -196,8 +214,9 @@ class Correlator:
         return out.getvalue()
 
     @classmethod
-    def restore(cls, data: bytes, params: CorrelationParams, projection: LocalProjection,
-                baseline: Baseline) -> Correlator:
+    def restore(
+        cls, data: bytes, params: CorrelationParams, projection: LocalProjection, baseline: Baseline
+    ) -> Correlator:
         """A correlator that continues exactly where the one that made ``data`` stopped.
 
         ``params`` and ``projection`` must equal the snapshot's (else results would differ);
@@ -209,17 +228,23 @@ class Correlator:
         except (OSError, ValueError, KeyError) as exc:
             raise SnapshotError(f"not a correlator snapshot ({exc}); start from scratch") from exc
         if header.get("format") != _SNAPSHOT_FORMAT:
-            raise SnapshotError(f"snapshot format {header.get('format')} is not "
-                                f"{_SNAPSHOT_FORMAT}; replay from the committed offsets instead")
+            raise SnapshotError(
+                f"snapshot format {header.get('format')} is not "
+                f"{_SNAPSHOT_FORMAT}; replay from the committed offsets instead"
+            )
         if header["params"] != params.to_dict() or header["projection"] != [
-                projection.lat0, projection.lon0]:
-            raise SnapshotError("snapshot was taken with other params or projection; restore "
-                                "with the same settings, or replay from the committed offsets")
+            projection.lat0,
+            projection.lon0,
+        ]:
+            raise SnapshotError(
+                "snapshot was taken with other params or projection; restore "
+                "with the same settings, or replay from the committed offsets"
+            )
         engine = cls(params, projection, baseline)
-        engine._buffer = AlertBuffer.from_state(
-            {k: npz[f"buffer.{k}"] for k in COLUMNS})
-        baseline.load_state({k[len("baseline."):]: npz[k] for k in npz.files
-                             if k.startswith("baseline.")})
+        engine._buffer = AlertBuffer.from_state({k: npz[f"buffer.{k}"] for k in COLUMNS})
+        baseline.load_state(
+            {k[len("baseline.") :]: npz[k] for k in npz.files if k.startswith("baseline.")}
+        )
         engine._window.load_state(header["window"])
         engine._flags.load_state(header["flags"])
         engine._last_closed = header["last_closed"]

@@ -54,13 +54,22 @@ class DetectionReport:
 def _matches(flag_xy, flag_t, spot_xy, radius, start, end) -> np.ndarray:
     """(n_flags, n_spots) mask: flag centre within radius[s] and opened within [start, end]."""
     d2 = ((flag_xy[:, None, :] - spot_xy[None, :, :]) ** 2).sum(axis=2)
-    return (d2 <= radius[None, :] ** 2) & (flag_t[:, None] >= start[None, :]) & (
-        flag_t[:, None] <= end[None, :])
+    return (
+        (d2 <= radius[None, :] ** 2)
+        & (flag_t[:, None] >= start[None, :])
+        & (flag_t[:, None] <= end[None, :])
+    )
 
 
 def evaluate_detection(
-    flags: Sequence[FlagEvent], planted: Sequence[PlantedHotspot], projection: LocalProjection,
-    *, area_km2: float, span_ms: int, match_radius_m: float = 500.0, grace_ms: int = 1_800_000,
+    flags: Sequence[FlagEvent],
+    planted: Sequence[PlantedHotspot],
+    projection: LocalProjection,
+    *,
+    area_km2: float,
+    span_ms: int,
+    match_radius_m: float = 500.0,
+    grace_ms: int = 1_800_000,
 ) -> DetectionReport:
     """Recall, median time to first flag and false-flag rate (see the module docstring)."""
     if area_km2 <= 0 or span_ms <= 0:
@@ -69,8 +78,9 @@ def evaluate_detection(
     fx, fy = projection.to_xy(np.array([f.lat for f in opens]), np.array([f.lon for f in opens]))
     flag_xy = np.stack([fx, fy], axis=1)
     flag_t = np.array([f.opened_ms for f in opens], dtype=np.int64)
-    sx, sy = projection.to_xy(np.array([s.lat for s in planted]),
-                              np.array([s.lon for s in planted]))
+    sx, sy = projection.to_xy(
+        np.array([s.lat for s in planted]), np.array([s.lon for s in planted])
+    )
     spot_xy = np.stack([sx, sy], axis=1)
     radius = np.array([s.radius_m for s in planted]) + match_radius_m
     start = np.array([s.start_ms for s in planted], dtype=np.int64)
@@ -85,9 +95,12 @@ def evaluate_detection(
     explained = _matches(flag_xy, flag_t, spot_xy, radius, start, end + grace_ms).any(axis=1)
     false_flags = int((~explained).sum())
     return DetectionReport(
-        planted=len(planted), detected=len(found),
+        planted=len(planted),
+        detected=len(found),
         recall=len(found) / len(planted) if planted else float("nan"),
-        delays_s=tuple(delays), median_delay_s=float(np.median(found)) if found else None,
-        flags_opened=len(opens), false_flags=false_flags,
+        delays_s=tuple(delays),
+        median_delay_s=float(np.median(found)) if found else None,
+        flags_opened=len(opens),
+        false_flags=false_flags,
         false_flags_per_10km2_day=false_flags / (area_km2 / 10.0) / (span_ms / _DAY_MS),
     )

@@ -97,8 +97,9 @@ def _names(counts: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
 class FlagTracker:
     """Open flags and the transitions of each boundary."""
 
-    def __init__(self, params: CorrelationParams, lattice: Lattice,
-                 projection: LocalProjection) -> None:
+    def __init__(
+        self, params: CorrelationParams, lattice: Lattice, projection: LocalProjection
+    ) -> None:
         self.params = params
         self.lattice = lattice
         self.projection = projection
@@ -107,8 +108,9 @@ class FlagTracker:
     def open_cells(self) -> np.ndarray:
         return np.array([f.cell_id for f in self._open], dtype=np.int64)
 
-    def step(self, boundary_ms: int, scores: CellScores,
-             rows: dict[str, np.ndarray]) -> list[FlagEvent]:
+    def step(
+        self, boundary_ms: int, scores: CellScores, rows: dict[str, np.ndarray]
+    ) -> list[FlagEvent]:
         """Events of one boundary: closes and updates of open flags, then new flags.
 
         ``scores`` must include every open flag's cell; ``rows`` are the counted alerts of the
@@ -121,16 +123,16 @@ class FlagTracker:
             count, score = int(scores.count[k]), float(scores.score[k])
             f.cool = f.cool + 1 if score < self.params.close_score else 0
             closing = count == 0 or f.cool >= self.params.close_after_slides
-            event = self._event(f, "close" if closing else "update", boundary_ms, scores, k,
-                                rows)
+            event = self._event(f, "close" if closing else "update", boundary_ms, scores, k, rows)
             if closing or self._changed(f, event):
                 events.append(self._emit(f, event))
             if not closing:
                 still_open.append(f)
         self._open = still_open
         for k in self._new_hot_cells(scores):
-            f = _Open(flag_id(int(scores.cell_id[k]), boundary_ms), int(scores.cell_id[k]),
-                      boundary_ms)
+            f = _Open(
+                flag_id(int(scores.cell_id[k]), boundary_ms), int(scores.cell_id[k]), boundary_ms
+            )
             events.append(self._emit(f, self._event(f, "open", boundary_ms, scores, k, rows)))
             self._open.append(f)
         return events
@@ -138,8 +140,12 @@ class FlagTracker:
     def _new_hot_cells(self, scores: CellScores) -> list[int]:
         """Rows of cells that open flags: hot, best first, none within the radius of a flag."""
         p = self.params
-        hot = (scores.significant & (scores.score >= p.open_score) & (scores.count >= p.min_count)
-               & (scores.count >= p.min_rate_ratio * scores.expected))
+        hot = (
+            scores.significant
+            & (scores.score >= p.open_score)
+            & (scores.count >= p.min_count)
+            & (scores.count >= p.min_rate_ratio * scores.expected)
+        )
         cand = np.flatnonzero(hot)
         cand = cand[np.lexsort((scores.cell_id[cand], -scores.score[cand]))]
         ix, iy = self.lattice.unpack(self.open_cells())
@@ -165,8 +171,15 @@ class FlagTracker:
         f.version = event.version
         return event
 
-    def _event(self, f: _Open, status: Status, boundary_ms: int, scores: CellScores, k: int,
-               rows: dict[str, np.ndarray]) -> FlagEvent:
+    def _event(
+        self,
+        f: _Open,
+        status: Status,
+        boundary_ms: int,
+        scores: CellScores,
+        k: int,
+        rows: dict[str, np.ndarray],
+    ) -> FlagEvent:
         cx, cy = self.lattice.centre(scores.ix[k : k + 1], scores.iy[k : k + 1])
         d2 = (rows["x"] - cx[0]) ** 2 + (rows["y"] - cy[0]) ** 2
         near = d2 <= self.params.hotspot_radius_m**2
@@ -174,16 +187,27 @@ class FlagTracker:
         lat, lon = self.projection.to_latlon(cx, cy)
         gi = float(scores.gi_z[k])
         return FlagEvent(
-            flag_id=f.flag_id, version=f.version + 1, status=status, boundary_ms=boundary_ms,
-            opened_ms=f.opened_ms, lat=float(lat[0]), lon=float(lon[0]),
-            radius_m=self.params.hotspot_radius_m, cell_id=f.cell_id,
-            score=float(scores.score[k]), p_value=float(scores.p_value[k]),
-            gi_z=gi if math.isfinite(gi) else None, observed=int(scores.count[k]),
-            expected=float(scores.expected[k]), n_sources=int(scores.n_sources[k]),
-            source_counts=_names(np.bincount(rows["source"][near], minlength=len(SOURCES)),
-                                 SOURCES),
-            category_counts=_names(np.bincount(rows["category"][near],
-                                               minlength=len(CATEGORIES)), CATEGORIES),
+            flag_id=f.flag_id,
+            version=f.version + 1,
+            status=status,
+            boundary_ms=boundary_ms,
+            opened_ms=f.opened_ms,
+            lat=float(lat[0]),
+            lon=float(lon[0]),
+            radius_m=self.params.hotspot_radius_m,
+            cell_id=f.cell_id,
+            score=float(scores.score[k]),
+            p_value=float(scores.p_value[k]),
+            gi_z=gi if math.isfinite(gi) else None,
+            observed=int(scores.count[k]),
+            expected=float(scores.expected[k]),
+            n_sources=int(scores.n_sources[k]),
+            source_counts=_names(
+                np.bincount(rows["source"][near], minlength=len(SOURCES)), SOURCES
+            ),
+            category_counts=_names(
+                np.bincount(rows["category"][near], minlength=len(CATEGORIES)), CATEGORIES
+            ),
             grid=int(rows["grid"][near][np.argmin(d2[near])]) if near.any() else -1,
             first_event_ms=int(t.min()) if len(t) else None,
             last_event_ms=int(t.max()) if len(t) else None,

@@ -113,7 +113,10 @@ def _counts(row: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
 
 
 def build_incidents(
-    rows: dict[str, np.ndarray], roots: np.ndarray, boundary_ms: int, gap_ms: int,
+    rows: dict[str, np.ndarray],
+    roots: np.ndarray,
+    boundary_ms: int,
+    gap_ms: int,
     projection: LocalProjection,
 ) -> tuple[np.ndarray, list[Incident]]:
     """Incidents complete at ``boundary_ms``, from rows in canonical order and their roots.
@@ -124,21 +127,37 @@ def build_incidents(
     heads, comp = np.unique(roots, return_inverse=True)
     n = len(heads)
     first, last, cx, cy, size, by_src, by_cat, max_sev = _component_sums(
-        comp, n, rows["x"], rows["y"], rows["event_ms"], rows["source"].astype(np.int64),
-        rows["category"].astype(np.int64), rows["severity"], len(SOURCES), len(CATEGORIES),
+        comp,
+        n,
+        rows["x"],
+        rows["y"],
+        rows["event_ms"],
+        rows["source"].astype(np.int64),
+        rows["category"].astype(np.int64),
+        rows["severity"],
+        len(SOURCES),
+        len(CATEGORIES),
     )
     done = last < boundary_ms - gap_ms
     nearest = _nearest_member(comp, n, rows["x"], rows["y"], cx, cy)
     lat, lon = projection.to_latlon(cx, cy)
     out = []
     for c in np.flatnonzero(done):
-        out.append(Incident(
-            incident_id=incident_id(str(rows["alert_id"][heads[c]])),
-            first_event_ms=int(first[c]), last_event_ms=int(last[c]), boundary_ms=boundary_ms,
-            lat=float(lat[c]), lon=float(lon[c]), n_alerts=int(size[c]),
-            n_sources=int((by_src[c] > 0).sum()), source_counts=_counts(by_src[c], SOURCES),
-            category_counts=_counts(by_cat[c], CATEGORIES), max_severity=round(float(max_sev[c]), 6),
-            grid=int(rows["grid"][nearest[c]]),
-        ))
+        out.append(
+            Incident(
+                incident_id=incident_id(str(rows["alert_id"][heads[c]])),
+                first_event_ms=int(first[c]),
+                last_event_ms=int(last[c]),
+                boundary_ms=boundary_ms,
+                lat=float(lat[c]),
+                lon=float(lon[c]),
+                n_alerts=int(size[c]),
+                n_sources=int((by_src[c] > 0).sum()),
+                source_counts=_counts(by_src[c], SOURCES),
+                category_counts=_counts(by_cat[c], CATEGORIES),
+                max_severity=round(float(max_sev[c]), 6),
+                grid=int(rows["grid"][nearest[c]]),
+            )
+        )
     out.sort(key=lambda inc: (inc.first_event_ms, inc.incident_id))
     return done[comp], out

@@ -33,8 +33,10 @@ class Lattice:
         return (self.cell_m / 1000.0) ** 2
 
     def index(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (np.floor(x / self.cell_m).astype(np.int64),
-                np.floor(y / self.cell_m).astype(np.int64))
+        return (
+            np.floor(x / self.cell_m).astype(np.int64),
+            np.floor(y / self.cell_m).astype(np.int64),
+        )
 
     def cell_id(self, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
         if len(ix) and (np.abs(ix).max() >= _OFFSET or np.abs(iy).max() >= _OFFSET):

@@ -74,8 +74,7 @@ class CorrelationParams:
     utc_offset_min: int = 480
 
     def __post_init__(self) -> None:
-        for name in ("window_s", "slide_s", "incident_gap_s", "burst_gap_s",
-                     "close_after_slides"):
+        for name in ("window_s", "slide_s", "incident_gap_s", "burst_gap_s", "close_after_slides"):
             if getattr(self, name) <= 0:
                 raise CorrelationError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if self.lateness_s < 0:
@@ -84,8 +83,13 @@ class CorrelationParams:
             raise CorrelationError(
                 f"window_s ({self.window_s}) must be a multiple of slide_s ({self.slide_s})"
             )
-        for name in ("incident_radius_m", "burst_radius_m", "cell_m", "hotspot_radius_m",
-                     "merge_radius_m"):
+        for name in (
+            "incident_radius_m",
+            "burst_radius_m",
+            "cell_m",
+            "hotspot_radius_m",
+            "merge_radius_m",
+        ):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise CorrelationError(f"{name} must be a positive number of metres, got {v!r}")

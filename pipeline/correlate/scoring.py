@@ -32,8 +32,7 @@ from .getis_ord import gi_star_lattice
 from .lattice import Lattice
 from .params import CorrelationParams
 
-__all__ = ["CellScores", "poisson_upper_tail", "benjamini_hochberg", "hotspot_score",
-           "score_cells"]
+__all__ = ["CellScores", "poisson_upper_tail", "benjamini_hochberg", "hotspot_score", "score_cells"]
 
 _HOUR_MS = 3_600_000
 _TINY_P = 1e-300  # keeps -log10(p) finite when the tail underflows
@@ -92,19 +91,28 @@ def benjamini_hochberg(p: np.ndarray, q: float) -> np.ndarray:
     return out
 
 
-def hotspot_score(p: np.ndarray, n_sources: np.ndarray, mean_severity: np.ndarray,
-                  gain: float) -> np.ndarray:
+def hotspot_score(
+    p: np.ndarray, n_sources: np.ndarray, mean_severity: np.ndarray, gain: float
+) -> np.ndarray:
     """``-log10(p) * (1 + gain * (n_sources - 1)) * (0.5 + mean_severity)``."""
     corroboration = 1.0 + gain * np.maximum(np.asarray(n_sources) - 1, 0)
     return -np.log10(np.maximum(p, _TINY_P)) * corroboration * (0.5 + mean_severity)
 
 
-def _expected_counts(baseline: Baseline, lattice: Lattice, ix, iy, start_ms: int, end_ms: int,
-                     params: CorrelationParams) -> np.ndarray:
+def _expected_counts(
+    baseline: Baseline,
+    lattice: Lattice,
+    ix,
+    iy,
+    start_ms: int,
+    end_ms: int,
+    params: CorrelationParams,
+) -> np.ndarray:
     """Baseline count for the disk of each cell over the window ``(start_ms, end_ms]``."""
     offsets = lattice.disk_offsets(params.hotspot_radius_m)
-    disk_ids = lattice.cell_id((ix[:, None] + offsets[:, 0]).ravel(),
-                               (iy[:, None] + offsets[:, 1]).ravel())
+    disk_ids = lattice.cell_id(
+        (ix[:, None] + offsets[:, 0]).ravel(), (iy[:, None] + offsets[:, 1]).ravel()
+    )
     disk_km2 = np.pi * (params.hotspot_radius_m / 1000.0) ** 2
     total = np.zeros(len(ix))
     for hour in range(start_ms - start_ms % _HOUR_MS, end_ms, _HOUR_MS):  # 1-2 hours per window
@@ -122,14 +130,24 @@ def _gi_on_rectangle(cell_ix, cell_iy, counts, ix, iy, offsets) -> np.ndarray:
     if shape[0] * shape[1] > _MAX_GI_CELLS:
         return np.full(len(ix), np.nan)
     grid = np.zeros(shape)
-    inside = (cell_ix >= x0) & (cell_ix < x0 + grid.shape[0]) & (cell_iy >= y0) & (
-        cell_iy < y0 + grid.shape[1])
+    inside = (
+        (cell_ix >= x0)
+        & (cell_ix < x0 + grid.shape[0])
+        & (cell_iy >= y0)
+        & (cell_iy < y0 + grid.shape[1])
+    )
     np.add.at(grid, (cell_ix[inside] - x0, cell_iy[inside] - y0), counts[inside])
     return gi_star_lattice(grid, offsets)[ix - x0, iy - y0]
 
 
-def score_cells(rows: dict[str, np.ndarray], extra_cells: np.ndarray, lattice: Lattice,
-                baseline: Baseline, boundary_ms: int, params: CorrelationParams) -> CellScores:
+def score_cells(
+    rows: dict[str, np.ndarray],
+    extra_cells: np.ndarray,
+    lattice: Lattice,
+    baseline: Baseline,
+    boundary_ms: int,
+    params: CorrelationParams,
+) -> CellScores:
     """Scores of the cells holding counted ``rows`` (the window's alerts with severity > 0,
     in canonical order) plus ``extra_cells`` (ids of open flags' cells)."""
     pix, piy = lattice.index(rows["x"], rows["y"])
@@ -137,13 +155,22 @@ def score_cells(rows: dict[str, np.ndarray], extra_cells: np.ndarray, lattice: L
     cell_id = np.union1d(point_cells, extra_cells).astype(np.int64)
     ix, iy = lattice.unpack(cell_id)
     cx, cy = lattice.centre(ix, iy)
-    by_src, sev = neighbour_sums(cx, cy, rows["x"], rows["y"], params.hotspot_radius_m,
-                                 rows["source"], len(SOURCES), rows["severity"])
+    by_src, sev = neighbour_sums(
+        cx,
+        cy,
+        rows["x"],
+        rows["y"],
+        params.hotspot_radius_m,
+        rows["source"],
+        len(SOURCES),
+        rows["severity"],
+    )
     count = by_src.sum(axis=1)
     n_sources = (by_src > 0).sum(axis=1)
     mean_sev = sev.sum(axis=1) / np.maximum(count, 1)
-    expected = _expected_counts(baseline, lattice, ix, iy, boundary_ms - params.window_ms,
-                                boundary_ms, params)
+    expected = _expected_counts(
+        baseline, lattice, ix, iy, boundary_ms - params.window_ms, boundary_ms, params
+    )
     p = poisson_upper_tail(count, expected)
     tested = count > 0
     significant = np.zeros(len(cell_id), bool)
@@ -156,6 +183,16 @@ def score_cells(rows: dict[str, np.ndarray], extra_cells: np.ndarray, lattice: L
         gi_z = _gi_on_rectangle(uix, uiy, per_cell_n.astype(np.float64), ix, iy, offsets)
     else:
         gi_z = np.empty(0)
-    return CellScores(cell_id=cell_id, ix=ix, iy=iy, count=count, n_sources=n_sources,
-                      mean_severity=mean_sev, expected=expected, p_value=p,
-                      significant=significant, score=score, gi_z=gi_z)
+    return CellScores(
+        cell_id=cell_id,
+        ix=ix,
+        iy=iy,
+        count=count,
+        n_sources=n_sources,
+        mean_severity=mean_sev,
+        expected=expected,
+        p_value=p,
+        significant=significant,
+        score=score,
+        gi_z=gi_z,
+    )

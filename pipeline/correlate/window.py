@@ -41,9 +41,9 @@ class EventWindow:
             return _NO_TIME
         return self.max_event_ms - self.lateness_ms
 
-    def admit(self, event_ms: np.ndarray, keys: np.ndarray, retained: np.ndarray) -> tuple[
-        np.ndarray, np.ndarray
-    ]:
+    def admit(
+        self, event_ms: np.ndarray, keys: np.ndarray, retained: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Classify a batch in arrival order and advance the watermark.
 
         Returns boolean masks ``(late, duplicate)`` over the batch. A duplicate's key is
@@ -95,8 +95,8 @@ class EventWindow:
         or ``None``. Boundaries before it that are already closable have empty windows.
         """
         limit = _ceil_to(self.watermark, self.slide_ms)
-        target = limit if next_event_ms is None else min(
-            _ceil_to(next_event_ms, self.slide_ms), limit
+        target = (
+            limit if next_event_ms is None else min(_ceil_to(next_event_ms, self.slide_ms), limit)
         )
         if self.next_boundary is not None and target > self.next_boundary:
             self.next_boundary = target

@@ -11,7 +11,12 @@ __all__ = ["EventTime", "SourceId", "Latitude", "Longitude", "enum_field"]
 
 #: Event time: ISO 8601 with an explicit UTC offset, or integer epoch milliseconds.
 EventTime = (
-    Annotated[int, Meta(description="Event time in epoch milliseconds (UTC).")]
+    # Bounded to int64: a larger integer would otherwise decode and then overflow the batch's
+    # int64 column, raising for the whole batch instead of rejecting the one message.
+    Annotated[
+        int,
+        Meta(ge=-(2**63), le=2**63 - 1, description="Event time in epoch milliseconds (UTC)."),
+    ]
     | Annotated[
         datetime,
         Meta(tz=True, description="Event time, ISO 8601 with an explicit UTC offset."),

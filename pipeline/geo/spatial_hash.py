@@ -96,61 +96,63 @@ def _scan_point(p, xs, ys, ts, cx, cy, start, forward, r2, gap, mask, out_i, out
 
     Counts them; when ``out_i`` is non-empty also writes them from ``pos`` on (fill pass).
     """
+    # Locals, not array reads in the loops: in the fill pass the compiler cannot prove the
+    # output arrays do not alias the inputs, and would reload these after every store.
     fill = out_i.shape[0] > 0
+    px, py, pt, pcx, pcy = xs[p], ys[p], ts[p], cx[p], cy[p]
+    me = order[p] if fill else 0
     found = 0
-    b = _bucket(cx[p], cy[p], mask)
-    for q in range(p + 1, start[b + 1]):
-        if ts[q] - ts[p] > gap:
-            break  # the bucket is time-sorted
-        if cx[q] == cx[p] and cy[q] == cy[p]:
-            dx = xs[q] - xs[p]
-            dy = ys[q] - ys[p]
-            if dx * dx + dy * dy <= r2:
-                if fill:
-                    out_i[pos + found] = min(order[p], order[q])
-                    out_j[pos + found] = max(order[p], order[q])
-                found += 1
-    for k in range(forward.shape[0]):
-        tx = cx[p] + forward[k, 0]
-        ty = cy[p] + forward[k, 1]
-        bb = _bucket(tx, ty, mask)
-        q = _lower_bound(ts, start[bb], start[bb + 1], ts[p] - gap)
-        while q < start[bb + 1] and ts[q] - ts[p] <= gap:
+    for k in range(forward.shape[0] + 1):
+        if k == 0:  # own cell: only points after p, so each pair is seen once
+            tx, ty = pcx, pcy
+            b = _bucket(tx, ty, mask)
+            q, end = p + 1, start[b + 1]
+        else:
+            tx, ty = pcx + forward[k - 1, 0], pcy + forward[k - 1, 1]
+            b = _bucket(tx, ty, mask)
+            q, end = _lower_bound(ts, start[b], start[b + 1], pt - gap), start[b + 1]
+        while q < end and ts[q] - pt <= gap:  # buckets are time-sorted
             if cx[q] == tx and cy[q] == ty:
-                dx = xs[q] - xs[p]
-                dy = ys[q] - ys[p]
+                dx = xs[q] - px
+                dy = ys[q] - py
                 if dx * dx + dy * dy <= r2:
                     if fill:
-                        out_i[pos + found] = min(order[p], order[q])
-                        out_j[pos + found] = max(order[p], order[q])
+                        other = order[q]
+                        out_i[pos + found] = min(me, other)
+                        out_j[pos + found] = max(me, other)
                     found += 1
             q += 1
     return found
 
 
-@numba.njit(cache=True)
+# The two passes run points in parallel: each point's pairs go to its own slice of the output
+# (prefix-sum offsets), so the result is identical whatever the thread count or scheduling.
+@numba.njit(cache=True, parallel=True)
 def _pair_counts(xs, ys, ts, cx, cy, start, forward, r2, gap):
     n = xs.shape[0]
     mask = start.shape[0] - 2
     counts = np.empty(n, np.int64)
-    none = np.empty(0, np.int64)
-    for p in range(n):
-        counts[p] = _scan_point(p, xs, ys, ts, cx, cy, start, forward, r2, gap, mask,
-                                none, none, none, 0)
+    none = np.empty(0, np.int32)
+    for p in numba.prange(n):
+        counts[p] = _scan_point(
+            p, xs, ys, ts, cx, cy, start, forward, r2, gap, mask, none, none, none, 0
+        )
     return counts
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _pair_fill(xs, ys, ts, cx, cy, start, forward, r2, gap, order, offsets, out_i, out_j):
     mask = start.shape[0] - 2
-    for p in range(xs.shape[0]):
-        _scan_point(p, xs, ys, ts, cx, cy, start, forward, r2, gap, mask,
-                    out_i, out_j, order, offsets[p])
+    for p in numba.prange(xs.shape[0]):
+        _scan_point(
+            p, xs, ys, ts, cx, cy, start, forward, r2, gap, mask, out_i, out_j, order, offsets[p]
+        )
 
 
 @numba.njit(cache=True)
-def _neighbour_sums(qx, qy, xs, ys, labels, weights, cx, cy, start, stencil, cell, r2,
-                    counts, sums):
+def _neighbour_sums(
+    qx, qy, xs, ys, labels, weights, cx, cy, start, stencil, cell, r2, counts, sums
+):
     mask = start.shape[0] - 2
     for i in range(qx.shape[0]):
         qcx = np.int64(math.floor(qx[i] / cell))
@@ -174,7 +176,9 @@ def _neighbour_sums(qx, qy, xs, ys, labels, weights, cx, cy, start, stencil, cel
 def _coords(name: str, a: np.ndarray, n: int | None = None) -> np.ndarray:
     a = np.asarray(a)
     if a.ndim != 1 or a.dtype.kind != "f":
-        raise ValueError(f"{name} must be a 1-d float array; convert with {name}.astype(np.float64)")
+        raise ValueError(
+            f"{name} must be a 1-d float array; convert with {name}.astype(np.float64)"
+        )
     if n is not None and a.shape[0] != n:
         raise ValueError(f"{name} has {a.shape[0]} values but x has {n}; pass aligned arrays")
     if not np.isfinite(a).all():
@@ -229,7 +233,8 @@ def pairs_within(
     x: np.ndarray, y: np.ndarray, r: float, t: np.ndarray | None = None, t_gap: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """All pairs ``(i, j)``, ``i < j``, with ``dx² + dy² <= r²`` and, when ``t`` is given,
-    ``|t_i - t_j| <= t_gap``. Returns two int64 arrays of equal length.
+    ``|t_i - t_j| <= t_gap``. Returns two index arrays of equal length: int32 when there are
+    fewer than 2**31 points (half the memory of int64), int64 otherwise.
 
     Two passes (count, then fill at prefix-sum offsets) so the output is allocated exactly once
     at its exact size. The pair order is deterministic for a given input order.
@@ -243,9 +248,12 @@ def pairs_within(
     offsets = np.zeros(len(counts), np.int64)
     np.cumsum(counts[:-1], out=offsets[1:])
     total = int(counts.sum())
-    out_i = np.empty(total, np.int64)
-    out_j = np.empty(total, np.int64)
-    _pair_fill(*args, order, offsets, out_i, out_j)
+    # Pair arrays dominate memory (and first-touch page faults dominate their cost): int32
+    # indices halve both whenever they suffice.
+    dtype = np.int32 if len(order) <= np.iinfo(np.int32).max else np.int64
+    out_i = np.empty(total, dtype)
+    out_j = np.empty(total, dtype)
+    _pair_fill(*args, order.astype(dtype), offsets, out_i, out_j)
     return out_i, out_j
 
 
@@ -283,6 +291,20 @@ def neighbour_sums(
     order, start, cx, cy = _layout(x, y, cell, _n_buckets(len(x)))
     counts = np.zeros((len(qx), n_labels), np.int64)
     sums = np.zeros((len(qx), n_labels), np.float64)
-    _neighbour_sums(qx, qy, x[order], y[order], labels[order].astype(np.int64), weights[order],
-                    cx, cy, start, _STENCIL, cell, r * r, counts, sums)
+    _neighbour_sums(
+        qx,
+        qy,
+        x[order],
+        y[order],
+        labels[order].astype(np.int64),
+        weights[order],
+        cx,
+        cy,
+        start,
+        _STENCIL,
+        cell,
+        r * r,
+        counts,
+        sums,
+    )
     return counts, sums

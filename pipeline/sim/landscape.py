@@ -44,7 +44,9 @@ class Landscape:
         return np.exp(-(dx * dx + dy * dy) / (2.0 * self.hub_sigma**2)).sum(axis=-1)
 
 
-def _road_positions(half: float, spacing: tuple[float, float], rng: np.random.Generator):
+def _road_positions(
+    half: float, spacing: tuple[float, float], rng: np.random.Generator
+) -> np.ndarray:
     gaps = rng.uniform(*spacing, int(2 * half / spacing[0]) + 2)
     pos = -half + np.cumsum(gaps)
     return pos[pos < half]

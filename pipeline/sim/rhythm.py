@@ -89,7 +89,9 @@ def _hour_bins(start_ms: int, end_ms: int) -> tuple[np.ndarray, np.ndarray, np.n
     return lo, hi - lo, hour
 
 
-def _bin_means(per_day: float, profile: tuple[float, ...], start_ms: int, end_ms: int):
+def _bin_means(
+    per_day: float, profile: tuple[float, ...], start_ms: int, end_ms: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lo, length, hour = _hour_bins(start_ms, end_ms)
     weights = np.asarray(profile, dtype=np.float64)
     means = per_day / 24.0 * weights[hour] / weights.mean() * (length / HOUR_MS)

@@ -4,6 +4,11 @@ Field names are a contract with the decoders (``schemas/``); they are spelled on
 Messages are compact JSON with keys in contract order and optional fields omitted when absent.
 Times are either ISO 8601 with the city's offset ("2026-03-01T21:14:03.250+08:00") or integer
 epoch milliseconds, per message.
+
+Grid-report status updates are messages of their own. Re-using the original ``report_id`` would
+collide with the identity rule (same source + id = duplicate, dropped), so each update gets the
+original id plus a status suffix ("GR-000123-2" dispatched, "GR-000123-3" resolved) and carries
+the original in ``parent_report_id``. Camera ``offline``/``online`` notices have confidence 1.0.
 """
 
 from __future__ import annotations

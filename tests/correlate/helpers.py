@@ -12,8 +12,9 @@ T0 = 1_700_000_040_000  # a multiple of 60 s, so boundaries fall on round offset
 MIN = 60_000
 
 
-def make_batch(x, y, t, *, ids=None, source="dispatch_110", category="theft", severity=0.5,
-               grid=7) -> AlertBatch:
+def make_batch(
+    x, y, t, *, ids=None, source="dispatch_110", category="theft", severity=0.5, grid=7
+) -> AlertBatch:
     """Alerts at projected metres ``x, y`` and event times ``t`` (ms)."""
     x = np.asarray(x, dtype=np.float64)
     n = len(x)
@@ -28,16 +29,17 @@ def make_batch(x, y, t, *, ids=None, source="dispatch_110", category="theft", se
         alert_id=np.array(ids if ids is not None else [f"a:{i}" for i in range(n)], dtype=object),
         source=column(source, np.int8, SOURCE_CODE),
         event_ms=np.asarray(t, dtype=np.int64),
-        lat=lat, lon=lon,
+        lat=lat,
+        lon=lon,
         category=column(category, np.int16, CATEGORY_CODE),
         severity=column(severity, np.float32),
         grid=column(grid, np.int32),
     )
 
 
-def city_scenario(seed: int = 0, hours: float = 3.0, hotspot: bool = True) -> tuple[
-    AlertBatch, float
-]:
+def city_scenario(
+    seed: int = 0, hours: float = 3.0, hotspot: bool = True
+) -> tuple[AlertBatch, float]:
     """Background alerts over 6 x 6 km (2 alerts/h/km², a tenth with severity 0), plus a
     hotspot of 90 alerts from three feeds within ~150 m during 20 minutes in the middle, and
     a camera firing 10 times in 30 s. Returns the alerts in event-time order and the rate."""
@@ -67,9 +69,15 @@ def city_scenario(seed: int = 0, hours: float = 3.0, hotspot: bool = True) -> tu
     batch = make_batch(x[order], y[order], t[order], source=0, category=0)
     return AlertBatch(
         alert_id=np.array([f"s{seed}:{i}" for i in range(len(t))], dtype=object),
-        source=src[order].astype(np.int8), event_ms=batch.event_ms, lat=batch.lat,
-        lon=batch.lon, category=np.where(src[order] == SOURCE_CODE["camera"],
-                                         CATEGORY_CODE["loitering"],
-                                         rng.integers(0, 20, len(t))).astype(np.int16),
-        severity=sev[order].astype(np.float32), grid=rng.integers(0, 50, len(t)).astype(np.int32),
+        source=src[order].astype(np.int8),
+        event_ms=batch.event_ms,
+        lat=batch.lat,
+        lon=batch.lon,
+        category=np.where(
+            src[order] == SOURCE_CODE["camera"],
+            CATEGORY_CODE["loitering"],
+            rng.integers(0, 20, len(t)),
+        ).astype(np.int16),
+        severity=sev[order].astype(np.float32),
+        grid=rng.integers(0, 50, len(t)).astype(np.int32),
     ), rate

@@ -34,8 +34,9 @@ def test_state_round_trip():
     b.observe(np.array([7, 3, 7]), np.array([1.0, 2.0, 3.0]), 1.5)
     c = Baseline(0.0625, 2.0)
     c.load_state(b.state())
-    np.testing.assert_array_equal(c.expected(np.array([3, 7, 8]), 0),
-                                  b.expected(np.array([3, 7, 8]), 0))
+    np.testing.assert_array_equal(
+        c.expected(np.array([3, 7, 8]), 0), b.expected(np.array([3, 7, 8]), 0)
+    )
 
 
 def test_fit_levels_and_profile():

@@ -20,8 +20,12 @@ def test_keys_are_stable_and_ignore_numpy_padding():
 def test_append_grows_and_compact_keeps_order():
     buf = AlertBuffer(capacity=4)
     for k in range(3):
-        b = make_batch(np.arange(3.0), np.zeros(3), [k * 10, k * 10 + 1, k * 10 + 2],
-                       ids=[f"id-{k}-{i}" + "x" * k * 20 for i in range(3)])
+        b = make_batch(
+            np.arange(3.0),
+            np.zeros(3),
+            [k * 10, k * 10 + 1, k * 10 + 2],
+            ids=[f"id-{k}-{i}" + "x" * k * 20 for i in range(3)],
+        )
         buf.append(b, alert_keys(b.alert_id), np.arange(3.0), np.zeros(3))
     assert len(buf) == 9
     assert buf.col("event_ms").tolist() == [0, 1, 2, 10, 11, 12, 20, 21, 22]

@@ -65,9 +65,12 @@ def test_planted_hotspot_is_flagged_and_closed():
 
 def test_late_alerts_are_returned_and_change_nothing():
     stale = SCENE.take(np.arange(0, 200, 20))
-    stale = AlertBatch(**{**{f: getattr(stale, f) for f in stale.__slots__},
-                          "alert_id": np.array([f"late:{i}" for i in range(len(stale))],
-                                               dtype=object)})
+    stale = AlertBatch(
+        **{
+            **{f: getattr(stale, f) for f in stale.__slots__},
+            "alert_id": np.array([f"late:{i}" for i in range(len(stale))], dtype=object),
+        }
+    )
     batches = cut(SCENE, range(250, len(SCENE), 250))
     with_late = batches[:5] + [stale] + batches[5:]
     incidents, flags, late, c = run(with_late)
@@ -112,8 +115,9 @@ def test_snapshot_restore_continues_identically():
 def test_restore_refuses_other_params_and_garbage():
     data = engine().snapshot()
     with pytest.raises(SnapshotError, match="other params"):
-        Correlator.restore(data, CorrelationParams(window_s=600), PROJECTION,
-                           Baseline(0.0625, RATE))
+        Correlator.restore(
+            data, CorrelationParams(window_s=600), PROJECTION, Baseline(0.0625, RATE)
+        )
     with pytest.raises(SnapshotError, match="not a correlator snapshot"):
         Correlator.restore(b"nonsense", PARAMS, PROJECTION, Baseline(0.0625, RATE))
 

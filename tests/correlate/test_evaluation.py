@@ -18,10 +18,26 @@ DAY = 1440 * MIN
 def flag(x: float, y: float, opened: int, status: str = "open", fid: str = "f") -> FlagEvent:
     lat, lon = PROJECTION.to_latlon(np.array([x]), np.array([y]))
     return FlagEvent(
-        flag_id=fid, version=1, status=status, boundary_ms=opened, opened_ms=opened,
-        lat=float(lat[0]), lon=float(lon[0]), radius_m=500.0, cell_id=1, score=9.0,
-        p_value=1e-9, gi_z=3.0, observed=9, expected=1.0, n_sources=2, source_counts={},
-        category_counts={}, grid=-1, first_event_ms=None, last_event_ms=None,
+        flag_id=fid,
+        version=1,
+        status=status,
+        boundary_ms=opened,
+        opened_ms=opened,
+        lat=float(lat[0]),
+        lon=float(lon[0]),
+        radius_m=500.0,
+        cell_id=1,
+        score=9.0,
+        p_value=1e-9,
+        gi_z=3.0,
+        observed=9,
+        expected=1.0,
+        n_sources=2,
+        source_counts={},
+        category_counts={},
+        grid=-1,
+        first_event_ms=None,
+        last_event_ms=None,
     )
 
 
@@ -31,8 +47,11 @@ def spot(x: float, y: float, start: int, end: int) -> PlantedHotspot:
 
 
 def test_hand_made_case():
-    planted = [spot(0, 0, T0, T0 + 30 * MIN), spot(5000, 0, T0, T0 + 30 * MIN),
-               spot(0, 5000, T0 + 60 * MIN, T0 + 90 * MIN)]
+    planted = [
+        spot(0, 0, T0, T0 + 30 * MIN),
+        spot(5000, 0, T0, T0 + 30 * MIN),
+        spot(0, 5000, T0 + 60 * MIN, T0 + 90 * MIN),
+    ]
     flags = [
         flag(650, 0, T0 + 4 * MIN, fid="a"),  # 650 m < 200 + 500: detects spot 0 after 4 min
         flag(650, 0, T0 + 5 * MIN, "update", fid="a"),  # not an opening
@@ -51,8 +70,7 @@ def test_hand_made_case():
 
 
 def test_no_planted_hotspots_every_opening_is_false():
-    r = evaluate_detection([flag(0, 0, T0, fid="a")], [], PROJECTION, area_km2=10.0,
-                           span_ms=DAY)
+    r = evaluate_detection([flag(0, 0, T0, fid="a")], [], PROJECTION, area_km2=10.0, span_ms=DAY)
     assert math.isnan(r.recall) and r.false_flags == 1 and r.false_flags_per_10km2_day == 1.0
     assert r.median_delay_s is None
 

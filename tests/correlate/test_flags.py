@@ -24,18 +24,29 @@ def scores(cells: dict[tuple[int, int], tuple]) -> CellScores:
     iy = np.array([k[1] for k in keys], np.int64)
     vals = [cells[k] + (1.0,) * (4 - len(cells[k])) for k in keys]
     return CellScores(
-        cell_id=LATTICE.cell_id(ix, iy), ix=ix, iy=iy,
-        count=np.array([v[0] for v in vals]), n_sources=np.ones(len(keys), np.int64),
-        mean_severity=np.full(len(keys), 0.5), expected=np.array([v[3] for v in vals]),
-        p_value=np.full(len(keys), 1e-6), significant=np.array([v[2] for v in vals]),
-        score=np.array([float(v[1]) for v in vals]), gi_z=np.full(len(keys), 2.5),
+        cell_id=LATTICE.cell_id(ix, iy),
+        ix=ix,
+        iy=iy,
+        count=np.array([v[0] for v in vals]),
+        n_sources=np.ones(len(keys), np.int64),
+        mean_severity=np.full(len(keys), 0.5),
+        expected=np.array([v[3] for v in vals]),
+        p_value=np.full(len(keys), 1e-6),
+        significant=np.array([v[2] for v in vals]),
+        score=np.array([float(v[1]) for v in vals]),
+        gi_z=np.full(len(keys), 2.5),
     )
 
 
 def rows(n: int, x: float = 125.0, y: float = 125.0) -> dict[str, np.ndarray]:
-    return {"x": np.full(n, x), "y": np.full(n, y), "source": np.ones(n, np.int64),
-            "category": np.full(n, 3, np.int64), "grid": np.full(n, 11, np.int32),
-            "event_ms": T0 - np.arange(n, dtype=np.int64) * MIN}
+    return {
+        "x": np.full(n, x),
+        "y": np.full(n, y),
+        "source": np.ones(n, np.int64),
+        "category": np.full(n, 3, np.int64),
+        "grid": np.full(n, 11, np.int32),
+        "event_ms": T0 - np.arange(n, dtype=np.int64) * MIN,
+    }
 
 
 def step(tracker, k, cells, n_rows):
@@ -73,13 +84,26 @@ def test_close_when_no_activity_and_event_content():
 
 def test_adjacent_hot_cells_make_one_flag_far_ones_their_own():
     t = FlagTracker(PARAMS, LATTICE, PROJECTION)
-    events = t.step(T0, scores({(0, 0): (8, 7.0, True), (1, 0): (9, 9.0, True),
-                                (3, 1): (8, 7.5, True), (20, 0): (8, 6.5, True)}), rows(9))
+    events = t.step(
+        T0,
+        scores(
+            {
+                (0, 0): (8, 7.0, True),
+                (1, 0): (9, 9.0, True),
+                (3, 1): (8, 7.5, True),
+                (20, 0): (8, 6.5, True),
+            }
+        ),
+        rows(9),
+    )
     cells = [LATTICE.unpack(np.array([e.cell_id]))[0][0] for e in events]
     assert [e.status for e in events] == ["open", "open"] and cells == [1, 20]
     # Later a neighbour gets hotter than the flag's cell: it feeds the open flag, no new one.
-    events = t.step(T0 + MIN, scores({(1, 0): (9, 9.0, True), (2, 1): (20, 30.0, True),
-                                      (20, 0): (8, 6.5, True)}), rows(9))
+    events = t.step(
+        T0 + MIN,
+        scores({(1, 0): (9, 9.0, True), (2, 1): (20, 30.0, True), (20, 0): (8, 6.5, True)}),
+        rows(9),
+    )
     assert events == []
 
 

@@ -55,13 +55,18 @@ def test_random_lat2w_grids(rook, seed):
 def test_lattice_version_matches_esda_with_disk_neighbours():
     rng = np.random.default_rng(5)
     counts = rng.poisson(1.5, (8, 6)).astype(np.float64)
-    offsets = np.array([(dx, dy) for dx in range(-2, 3) for dy in range(-2, 3)
-                        if dx * dx + dy * dy <= 4])
+    offsets = np.array(
+        [(dx, dy) for dx in range(-2, 3) for dy in range(-2, 3) if dx * dx + dy * dy <= 4]
+    )
     nx, ny = counts.shape
     neighbours = {
-        ix * ny + iy: [(ix + dx) * ny + iy + dy for dx, dy in offsets
-                       if (dx, dy) != (0, 0) and 0 <= ix + dx < nx and 0 <= iy + dy < ny]
-        for ix in range(nx) for iy in range(ny)
+        ix * ny + iy: [
+            (ix + dx) * ny + iy + dy
+            for dx, dy in offsets
+            if (dx, dy) != (0, 0) and 0 <= ix + dx < nx and 0 <= iy + dy < ny
+        ]
+        for ix in range(nx)
+        for iy in range(ny)
     }
     w = libpysal.weights.W(neighbours, silence_warnings=True)
     expected = esda_zs(counts.ravel(), w).reshape(counts.shape)

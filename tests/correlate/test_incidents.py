@@ -48,21 +48,52 @@ def test_components_match_brute_force(seed, n):
 def rows_of(batch):
     x, y = PROJECTION.to_xy(batch.lat, batch.lon)
     order = np.lexsort((alert_keys(batch.alert_id), batch.event_ms))
-    cols = {"x": x, "y": y, "key": alert_keys(batch.alert_id), "alert_id": batch.alert_id,
-            "source": batch.source, "event_ms": batch.event_ms, "category": batch.category,
-            "severity": batch.severity, "grid": batch.grid}
+    cols = {
+        "x": x,
+        "y": y,
+        "key": alert_keys(batch.alert_id),
+        "alert_id": batch.alert_id,
+        "source": batch.source,
+        "event_ms": batch.event_ms,
+        "category": batch.category,
+        "severity": batch.severity,
+        "grid": batch.grid,
+    }
     return {k: np.asarray(v)[order] for k, v in cols.items()}
 
 
 def scene():
     """A camera firing 5 times at one object, a 110 call about it, an alarm 1 km away."""
-    camera = make_batch(np.full(5, 10.0), np.full(5, 20.0), T0 + np.arange(5) * 3000,
-                        ids=[f"camera:c7-{i}" for i in range(5)], source="camera",
-                        category="loitering", severity=0.3, grid=4)
-    call = make_batch([110.0], [20.0], [T0 + 2 * MIN], ids=["dispatch_110:88"],
-                      source="dispatch_110", category="dispute", severity=0.6, grid=5)
-    alarm = make_batch([1010.0], [20.0], [T0 + 1 * MIN], ids=["alarm_phone:3"],
-                       source="alarm_phone", category="panic", severity=0.9, grid=9)
+    camera = make_batch(
+        np.full(5, 10.0),
+        np.full(5, 20.0),
+        T0 + np.arange(5) * 3000,
+        ids=[f"camera:c7-{i}" for i in range(5)],
+        source="camera",
+        category="loitering",
+        severity=0.3,
+        grid=4,
+    )
+    call = make_batch(
+        [110.0],
+        [20.0],
+        [T0 + 2 * MIN],
+        ids=["dispatch_110:88"],
+        source="dispatch_110",
+        category="dispute",
+        severity=0.6,
+        grid=5,
+    )
+    alarm = make_batch(
+        [1010.0],
+        [20.0],
+        [T0 + 1 * MIN],
+        ids=["alarm_phone:3"],
+        source="alarm_phone",
+        category="panic",
+        severity=0.9,
+        grid=9,
+    )
     return rows_of(AlertBatch.concat([camera, call, alarm]))
 
 

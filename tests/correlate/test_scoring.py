@@ -24,8 +24,12 @@ from .helpers import MIN, T0
 def test_poisson_upper_tail_matches_scipy():
     n = np.array([0, 1, 2, 5, 10, 40, 200])
     for mu in (0.01, 0.7, 3.0, 25.0, 180.0):
-        np.testing.assert_allclose(poisson_upper_tail(n, np.full(len(n), mu)),
-                                   poisson.sf(n - 1, mu), rtol=1e-10, atol=1e-300)
+        np.testing.assert_allclose(
+            poisson_upper_tail(n, np.full(len(n), mu)),
+            poisson.sf(n - 1, mu),
+            rtol=1e-10,
+            atol=1e-300,
+        )
 
 
 def reference_bh(p, q):
@@ -48,13 +52,16 @@ def test_score_is_monotone(p, k, sev, frac):
     base = hotspot_score(np.array([p]), np.array([k]), np.array([sev]), 0.5)[0]
     assert hotspot_score(np.array([p * frac]), np.array([k]), np.array([sev]), 0.5)[0] >= base
     assert hotspot_score(np.array([p]), np.array([min(k + 1, 4)]), np.array([sev]), 0.5)[0] >= base
-    assert hotspot_score(np.array([p]), np.array([k]), np.array([sev + (1 - sev) * frac]),
-                         0.5)[0] >= base
+    assert (
+        hotspot_score(np.array([p]), np.array([k]), np.array([sev + (1 - sev) * frac]), 0.5)[0]
+        >= base
+    )
 
 
 def test_single_source_mid_severity_scores_minus_log10_p():
-    assert hotspot_score(np.array([1e-4]), np.array([1]), np.array([0.5]), 0.5)[0] == \
-        pytest.approx(4.0)
+    assert hotspot_score(np.array([1e-4]), np.array([1]), np.array([0.5]), 0.5)[0] == pytest.approx(
+        4.0
+    )
 
 
 def test_score_cells_on_a_hand_made_window():
@@ -78,7 +85,8 @@ def test_score_cells_on_a_hand_made_window():
     np.testing.assert_allclose(s.expected, [mu, mu])
     np.testing.assert_allclose(s.p_value, poisson.sf([7, 0], mu), rtol=1e-10)
     np.testing.assert_allclose(
-        s.score, -np.log10(s.p_value) * np.array([1.5, 1.0]) * (0.5 + s.mean_severity))
+        s.score, -np.log10(s.p_value) * np.array([1.5, 1.0]) * (0.5 + s.mean_severity)
+    )
     assert s.significant.tolist() == [True, False]
     assert s.gi_z[0] > s.gi_z[1]
 
@@ -87,8 +95,10 @@ def test_open_flag_cells_are_scored_even_when_empty():
     params = CorrelationParams()
     lattice = Lattice(250.0)
     extra = lattice.cell_id(np.array([40]), np.array([40]))
-    rows = {k: np.empty(0, dt) for k, dt in
-            (("x", float), ("y", float), ("source", np.int8), ("severity", np.float32))}
+    rows = {
+        k: np.empty(0, dt)
+        for k, dt in (("x", float), ("y", float), ("source", np.int8), ("severity", np.float32))
+    }
     s = score_cells(rows, extra, lattice, Baseline(lattice.cell_km2, 1.0), T0, params)
     assert s.cell_id.tolist() == extra.tolist() and s.count.tolist() == [0]
     assert s.p_value.tolist() == [1.0] and not s.significant.any()

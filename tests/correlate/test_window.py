@@ -48,8 +48,11 @@ def test_lateness_does_not_depend_on_batch_cuts(times, data):
     cuts = sorted(data.draw(st.sets(st.integers(1, len(times)), max_size=6)))
     pieces = EventWindow(1800, 60, 100)
     late_pieces = np.concatenate(
-        [admit_all(pieces, times[a:b])[0] for a, b in zip([0, *cuts], [*cuts, len(times)],
-                                                            strict=True)])
+        [
+            admit_all(pieces, times[a:b])[0]
+            for a, b in zip([0, *cuts], [*cuts, len(times)], strict=True)
+        ]
+    )
     assert late_pieces.tolist() == late_whole.tolist()
     assert pieces.watermark == whole.watermark == max(times) - 100
 

@@ -21,7 +21,7 @@ def brute_pairs(x, y, r, t=None, t_gap=0):
 
 
 def as_set(i, j):
-    assert i.dtype == np.int64 and j.dtype == np.int64
+    assert i.dtype == np.int32 and j.dtype == np.int32  # fewer than 2**31 points
     assert (i < j).all()
     pairs = list(zip(i.tolist(), j.tolist(), strict=True))
     assert len(pairs) == len(set(pairs)), "a pair was emitted twice"

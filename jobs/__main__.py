@@ -1,0 +1,5 @@
+"""``python -m jobs`` is the ``hotspot`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,96 @@
+"""Shared fixtures: a real Tansu broker, a small simulated city, workers as real processes.
+
+Every test that talks to Kafka gets its own topic names and consumer group, so tests sharing
+the session's broker never see each other's messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipeline.alerts import SOURCES
+from pipeline.broker import EmbeddedBroker, ensure_topics
+from pipeline.settings import Settings, TopicNames
+
+PSEUDONYM_KEY = "test-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory) -> EmbeddedBroker:
+    """One Tansu process for the session, on a free loopback port."""
+    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    with EmbeddedBroker(log_file=log) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def city(tmp_path_factory):
+    """A simulated city (registry, one hour of feeds, ground truth), ending a minute ago."""
+    from pipeline.sim import run_simulation
+
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1, minutes=1)
+    return run_simulation(
+        tmp_path_factory.mktemp("city"), seed=11, start=start, duration=timedelta(hours=1),
+        scale=0.2, n_hotspots=1,
+    )
+
+
+@dataclass
+class WorkerConfig:
+    """Settings for one test's worker: unique topics and group, its own data directory."""
+
+    settings: Settings
+    bootstrap: str
+
+    def env(self) -> dict[str, str]:
+        s = self.settings
+        return {
+            **os.environ,
+            "HOTSPOT_DATA_DIR": str(s.data_dir),
+            "HOTSPOT_BROKER_URL": f"kafka://{self.bootstrap}",
+            "HOTSPOT_REGISTRY_PATH": str(s.registry_path),
+            "HOTSPOT_APP_ID": s.app_id,
+            "HOTSPOT_TOPICS": json.dumps(s.topics.model_dump()),
+            "HOTSPOT_PARTITIONS": str(s.partitions),
+            "HOTSPOT_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        }
+
+    def run_worker(self, timeout_s: float = 240) -> subprocess.CompletedProcess:
+        """``hotspot worker --until-drained`` as a separate process; fails the test on error."""
+        result = subprocess.run(
+            [sys.executable, "-m", "jobs", "worker", "--until-drained", "--log-level", "warning"],
+            env=self.env(), capture_output=True, text=True, timeout=timeout_s,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"worker exited {result.returncode}:\n{result.stderr[-4000:]}")
+        return result
+
+
+@pytest.fixture
+def worker_config(tmp_path, broker, city) -> WorkerConfig:
+    tag = uuid.uuid4().hex[:8]
+    topics = TopicNames(**{name: f"{tag}.{topic}" for name, topic in TopicNames().model_dump().items()})
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        broker_url=f"kafka://{broker.bootstrap}",
+        registry_path=city.registry,
+        app_id=f"test-{tag}",
+        topics=topics,
+        partitions=2,
+        pseudonym_key=PSEUDONYM_KEY,
+    )
+    ensure_topics(broker.bootstrap, topics.all(), settings.partitions)
+    return WorkerConfig(settings, broker.bootstrap)
+
+
+def feed_topics(settings: Settings) -> dict[str, str]:
+    return {f"alerts.{source}": settings.topics.feed(source) for source in SOURCES}

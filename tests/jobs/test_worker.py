@@ -1,0 +1,250 @@
+"""The worker end to end: real Tansu broker, worker as its own process, chDB read back after.
+
+Feeds are produced with kafka-python exactly as an outside producer would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import msgspec
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from pipeline.alerts import SOURCES
+from pipeline.deadletter import DeadLetter, Sealer
+from pipeline.envelope import NormalizedAlert
+from pipeline.replay import read_jsonl, send_records
+from pipeline.warehouse import open_warehouse
+from tests.conftest import PSEUDONYM_KEY, feed_topics
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def read_topic(bootstrap: str, topic: str) -> list:
+    """Every record of every partition of ``topic``, from the beginning to the current end."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        records = []
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+            assert time.monotonic() < deadline, f"could not read {topic} to its end"
+        return records
+    finally:
+        consumer.close()
+
+
+def produce(bootstrap: str, messages: list[tuple[str, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    for topic, value in messages:
+        producer.send(topic, value=value)
+    producer.flush()
+    producer.close()
+
+
+def envelopes(bootstrap: str, topic: str) -> list[NormalizedAlert]:
+    decoder = msgspec.json.Decoder(NormalizedAlert)
+    return [decoder.decode(r.value) for r in read_topic(bootstrap, topic)]
+
+
+def deadletters(bootstrap: str, topic: str) -> list[DeadLetter]:
+    decoder = msgspec.json.Decoder(DeadLetter)
+    return [decoder.decode(r.value) for r in read_topic(bootstrap, topic)]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# --- hand-made messages --------------------------------------------------------------------------
+
+
+def camera(alert_id: str, **overrides) -> dict:
+    return {"alert_id": alert_id, "camera_id": "cam-1", "detected_at": now_ms() - 60_000,
+            "kind": "fight", "confidence": 0.9, "lat": 30.25, "lon": 120.15, **overrides}
+
+
+def alarm(event_id: str, **overrides) -> dict:
+    return {"event_id": event_id, "device_id": "dev-77", "household_id": "HH-0042",
+            "trigger": "panic", "triggered_at": "2026-11-23T08:00:00+08:00", "lat": 30.25,
+            "lon": 120.15, "caller_phone": "13912345678", "address": "12 Lotus Lane, Room 3",
+            **overrides}
+
+
+def dispatch(incident_id: str, **overrides) -> dict:
+    return {"incident_id": incident_id, "received_at": now_ms() - 30_000, "category": "theft",
+            "priority": 2, "lat": 30.26, "lon": 120.16, "caller_phone": "+86 137-0000-1111",
+            "summary": "caller at 5 Pine Road says bike stolen", **overrides}
+
+
+def grid(report_id: str, grid_code: str, **overrides) -> dict:
+    return {"report_id": report_id, "reporter_id": "gw-1", "reported_at": now_ms() - 90_000,
+            "category": "dispute", "status": "reported", "grid_code": grid_code, **overrides}
+
+
+def encode(obj: dict) -> bytes:
+    return json.dumps(obj).encode()
+
+
+@pytest.fixture
+def located(worker_config):
+    """A point inside the test city and a grid code of its registry."""
+    from pipeline.geo.admin_units import load_registry
+
+    registry = load_registry(worker_config.settings.registry_path)
+    return (float(registry.grid_centroid_lat[0]), float(registry.grid_centroid_lon[0]),
+            str(registry.grids.codes[0]))
+
+
+# --- tests ---------------------------------------------------------------------------------------
+
+
+def test_every_bad_input_class_is_dead_lettered_and_the_good_ones_all_arrive(
+    worker_config, located
+):
+    lat, lon, grid_code = located
+    topics = worker_config.settings.topics
+    here = {"lat": lat, "lon": lon}
+    good = {
+        "camera": [camera(f"c{i}", **here) for i in range(6)],
+        "alarm_phone": [alarm("a1", **here), alarm("a2", trigger="smoke", **here)],
+        "dispatch_110": [dispatch("d1", **here)],
+        "grid_report": [grid("g1", grid_code), grid("g2", grid_code, **here)],
+    }
+    bad = [  # (feed, raw value, expected reason)
+        ("camera", b'{"alert_id": "x1", "camera_id": ', "malformed_json"),
+        ("camera", b"\xff\xfe not json", "malformed_json"),
+        ("camera", encode({k: v for k, v in camera("x2", **here).items() if k != "lat"}),
+         "missing_field"),
+        ("camera", encode(camera("x3", lat="north", lon=lon)), "wrong_type"),
+        ("camera", encode(camera("x4", confidence=1.7, **here)), "invalid_value"),
+        ("camera", encode(camera("x5", lat=0.0, lon=0.0)), "out_of_area"),
+        ("camera", encode(camera("x6", detected_at=now_ms() + 86_400_000, **here)), "future_time"),
+        ("camera", encode(camera("x7", detected_at="2001-01-01T00:00:00+08:00", **here)),
+         "stale_time"),
+        ("alarm_phone", encode(alarm("x8", triggered_at="2026-11-23T08:00:00", **here)),
+         "invalid_value"),
+        ("dispatch_110", encode(dispatch("x9", priority="high", **here)), "wrong_type"),
+        ("grid_report", encode(grid("x10", "NO-SUCH-CELL")), "unknown_grid_code"),
+    ]
+    messages = []
+    for i, (feed, value, _) in enumerate(bad):  # each bad message sits between good ones
+        messages.append((topics.feed(feed), value))
+        if i < len(good["camera"]):
+            messages.append((topics.camera, encode(good["camera"][i])))
+    for feed in ("alarm_phone", "dispatch_110", "grid_report"):
+        messages += [(topics.feed(feed), encode(m)) for m in good[feed]]
+    produce(worker_config.bootstrap, messages)
+
+    worker_config.run_worker()
+
+    delivered = {e.alert_id for e in envelopes(worker_config.bootstrap, topics.normalized)}
+    id_field = {"camera": "alert_id", "alarm_phone": "event_id", "dispatch_110": "incident_id",
+                "grid_report": "report_id"}
+    expected = {f"{feed}:{m[id_field[feed]]}" for feed, ms in good.items() for m in ms}
+    assert delivered == expected
+
+    letters = deadletters(worker_config.bootstrap, topics.deadletter)
+    sealer = Sealer(PSEUDONYM_KEY.encode())
+    got = sorted((d.topic, sealer.open(d.payload_sealed), d.reason.value) for d in letters)
+    want = sorted((topics.feed(feed), value, reason) for feed, value, reason in bad)
+    assert got == want
+    offsets = {(d.topic, d.partition, d.offset) for d in letters}
+    assert len(offsets) == len(bad), "each dead letter names its own source message"
+
+    with open_warehouse(worker_config.settings.resolved_warehouse_url) as wh:
+        stored = {r[0] for r in wh.query(f"SELECT alert_id FROM {wh.database}.alerts FINAL")}
+        reasons = sorted(r[0] for r in wh.query(f"SELECT reason FROM {wh.database}.deadletters"))
+    assert stored == expected
+    assert reasons == sorted(reason for _, _, reason in bad)
+
+
+def test_a_simulated_city_flows_through_all_four_feeds(worker_config, city):
+    settings = worker_config.settings
+    sent = send_records(read_jsonl(city.replay), worker_config.bootstrap, feed_topics(settings))
+    assert sent == city.records
+
+    worker_config.run_worker()
+
+    normalized = envelopes(worker_config.bootstrap, settings.topics.normalized)
+    primary = [e for e in normalized if not e.halo]
+    assert {e.source for e in primary} == set(SOURCES)
+    assert len({e.alert_id for e in primary}) == len(primary), "no alert published twice"
+    letters = deadletters(worker_config.bootstrap, settings.topics.deadletter)
+    assert len(primary) + len(letters) <= sent
+    truth = json.loads(city.truth.read_text())
+    assert letters, "the simulated feeds carry bad input"
+
+    with open_warehouse(settings.resolved_warehouse_url) as wh:
+        db = wh.database
+        stored, with_units = wh.query(
+            f"SELECT count(), countIf(community_code != '' AND station_id != '') "
+            f"FROM {db}.alerts FINAL"
+        )[0]
+        by_source = dict(wh.query(f"SELECT source, count() FROM {db}.alerts FINAL GROUP BY source"))
+    assert stored == len(primary)
+    assert with_units == stored, "every stored alert is tagged with its units and station"
+    assert set(by_source) == set(SOURCES)
+    assert truth  # the ground truth file is readable JSON
+
+
+def _clear_personal_values(city) -> set[str]:
+    values = set()
+    for record in read_jsonl(city.replay):
+        if record.topic not in ("alerts.alarm_phone", "alerts.dispatch_110"):
+            continue
+        try:
+            obj = json.loads(record.value)
+        except ValueError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        for field in ("caller_phone", "household_id", "device_id", "address", "summary"):
+            if isinstance(obj.get(field), str) and len(obj[field]) >= 6:
+                values.add(obj[field])
+    return values
+
+
+def test_no_personal_data_in_clear_in_any_output_topic_or_table(worker_config, city):
+    settings = worker_config.settings
+    send_records(read_jsonl(city.replay), worker_config.bootstrap, feed_topics(settings))
+    worker_config.run_worker()
+
+    clear = _clear_personal_values(city)
+    assert len(clear) > 10, "the simulated city has callers and households to protect"
+    outputs = [settings.topics.normalized, settings.topics.deadletter]
+    blob = b"\n".join(
+        (r.key or b"") + b" " + (r.value or b"")
+        for topic in outputs for r in read_topic(worker_config.bootstrap, topic)
+    ).decode("utf-8", errors="replace")
+    with open_warehouse(settings.resolved_warehouse_url) as wh:
+        for table in ("alerts", "deadletters"):
+            rows = wh.query(f"SELECT * FROM {wh.database}.{table}")
+            blob += "\n".join(" ".join(map(str, row)) for row in rows)
+    leaked = sorted(v for v in clear if v in blob)
+    assert leaked == []
+    digits_only = {"".join(ch for ch in v if ch.isdigit()) for v in clear}
+    assert sorted(d for d in digits_only if len(d) >= 11 and d in blob) == []
+
+
+def test_a_duplicate_is_dropped_across_a_worker_restart(worker_config, located):
+    lat, lon, _ = located
+    topics = worker_config.settings.topics
+    first = encode(camera("dup-1", lat=lat, lon=lon))
+    produce(worker_config.bootstrap, [(topics.camera, first)])
+    worker_config.run_worker()
+
+    produce(worker_config.bootstrap, [(topics.camera, first),
+                                      (topics.camera, encode(camera("new-2", lat=lat, lon=lon)))])
+    worker_config.run_worker()
+
+    primary = [e.alert_id for e in envelopes(worker_config.bootstrap, topics.normalized)
+               if not e.halo]
+    assert sorted(primary) == ["camera:dup-1", "camera:new-2"]

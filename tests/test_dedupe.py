@@ -1,0 +1,90 @@
+"""DedupeIndex: first sightings within and across batches, seeding after a restart, pruning."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.dedupe import DedupeIndex
+
+
+def ids(*names) -> np.ndarray:
+    return np.array(names, dtype=object)
+
+
+def ms(*values) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def test_first_occurrence_in_a_batch_is_kept():
+    d = DedupeIndex(1000)
+    keep = d.first_sightings(ids("b", "a", "b", "c", "a", "a"), ms(1, 2, 3, 4, 5, 6))
+    assert keep.tolist() == [True, True, False, True, False, False]
+    assert len(d) == 3
+
+
+def test_known_ids_are_dropped_in_later_batches():
+    d = DedupeIndex(1000)
+    d.first_sightings(ids("a", "b"), ms(10, 20))
+    assert d.first_sightings(ids("c", "a", "c", "b", "d"), ms(30, 31, 32, 33, 34)).tolist() == [
+        True, False, False, False, True
+    ]
+    assert len(d) == 4
+
+
+def test_empty_batch():
+    d = DedupeIndex(1000)
+    keep = d.first_sightings(ids(), ms())
+    assert keep.dtype == bool and keep.tolist() == [] and len(d) == 0
+
+
+def test_seed_makes_ids_known():
+    d = DedupeIndex(1000)
+    d.seed(ids("camera:a", "camera:b"), ms(100, 200))
+    assert len(d) == 2
+    assert d.first_sightings(ids("camera:b", "camera:c"), ms(300, 300)).tolist() == [False, True]
+    d.seed(ids(), ms())  # nothing to remember is fine
+    assert len(d) == 3
+
+
+def test_prune_forgets_ids_older_than_the_horizon_of_the_newest_event():
+    d = DedupeIndex(horizon_ms=100)
+    d.first_sightings(ids("old", "edge", "new"), ms(0, 900, 1000))
+    d.prune()  # cutoff = 1000 - 100 = 900, kept inclusive
+    assert len(d) == 2
+    assert d.first_sightings(ids("old", "edge", "new"), ms(0, 900, 1000)).tolist() == [
+        True, False, False
+    ]
+
+
+def test_prune_runs_by_itself_every_n_batches():
+    d = DedupeIndex(horizon_ms=10, prune_every=3)
+    d.first_sightings(ids("a"), ms(0))
+    d.first_sightings(ids("b"), ms(100))
+    assert len(d) == 2  # two batches: no prune yet
+    d.first_sightings(ids("c"), ms(200))  # third batch prunes: a and b are > 10 ms older
+    assert len(d) == 1
+    assert d.first_sightings(ids("a"), ms(0)).tolist() == [True]
+
+
+def test_prune_on_an_empty_index_is_harmless():
+    d = DedupeIndex(100)
+    d.prune()
+    assert len(d) == 0
+    assert d.first_sightings(ids("x"), ms(5)).tolist() == [True]
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=10), max_size=6))
+def test_matches_a_set_based_reference(batches):
+    d = DedupeIndex(10**9)
+    seen: set[str] = set()
+    for t, batch in enumerate(batches):
+        keep = d.first_sightings(np.array(batch, dtype=object), np.full(len(batch), t, np.int64))
+        want = []
+        for name in batch:
+            want.append(name not in seen)
+            seen.add(name)
+        assert keep.tolist() == want
+    assert len(d) == len(seen)
