@@ -39,6 +39,15 @@ def build_app(runtime: Runtime) -> faust.App:
         broker_rebalance_timeout=settings.rebalance_timeout_s,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+        # Agents work in batches: let the fetcher and the stream buffers hold several batches
+        # so an agent never waits on a half-empty buffer (defaults hold ~4k messages).
+        broker_max_poll_records=settings.batch_max * 4,
+        stream_buffer_maxsize=settings.batch_max * 8,
+        consumer_max_fetch_size=8 * 1024 * 1024,
+        stream_wait_empty=False,
+        producer_linger=0.005,
+        producer_max_batch_size=1024 * 1024,
+        producer_max_request_size=8 * 1024 * 1024,
     )
     topics = settings.topics
     for source in SOURCES:

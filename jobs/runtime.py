@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -32,11 +33,22 @@ class Progress:
     """Highest offset processed per (topic, partition): lets a caller wait until drained."""
 
     done: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: per topic: (monotonic time of the first batch, of the last batch, messages processed)
+    timing: dict[str, tuple[float, float, int]] = field(default_factory=dict)
 
     def mark(self, topic: str, partition: int, offset: int) -> None:
         key = (topic, partition)
         if offset > self.done.get(key, -1):
             self.done[key] = offset
+
+    def mark_batch(self, messages) -> None:
+        """Record a processed batch of Faust messages (offsets and timing)."""
+        now = time.monotonic()
+        for message in messages:
+            self.mark(message.topic, message.partition, message.offset)
+        for topic in {m.topic for m in messages}:
+            first, _, count = self.timing.get(topic, (now, now, 0))
+            self.timing[topic] = (first, now, count + sum(m.topic == topic for m in messages))
 
     def reached(self, end_offsets: dict[tuple[str, int], int]) -> bool:
         """True when every partition's last message (end offset - 1) has been processed."""

@@ -34,13 +34,18 @@ def broker(tmp_path_factory) -> EmbeddedBroker:
 
 @pytest.fixture(scope="session")
 def city(tmp_path_factory):
-    """A simulated city (registry, one hour of feeds, ground truth), ending a minute ago."""
+    """A simulated city (registry, three hours of all four feeds, ground truth).
+
+    Yesterday 09:00-12:00 Shanghai time: recent enough to pass the staleness check, and in
+    daytime whenever the tests run, so every feed (grid reports are daytime) has messages.
+    """
     from pipeline.sim import run_simulation
 
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1, minutes=1)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    start = datetime(yesterday.year, yesterday.month, yesterday.day, 1, tzinfo=UTC)
     return run_simulation(
-        tmp_path_factory.mktemp("city"), seed=11, start=start, duration=timedelta(hours=1),
-        scale=0.2, n_hotspots=1,
+        tmp_path_factory.mktemp("city"), seed=11, start=start, duration=timedelta(hours=3),
+        scale=0.3, n_hotspots=1,
     )
 
 

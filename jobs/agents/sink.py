@@ -32,9 +32,7 @@ def alerts_sink_agent(app, runtime: Runtime):
                 rows = alert_rows(primary)
                 await asyncio.to_thread(runtime.warehouse.insert, "alerts", rows)
                 runtime.metrics.warehouse_rows.labels("alerts").inc(len(primary))
-            for event in events:
-                runtime.progress.mark(event.message.topic, event.message.partition,
-                                      event.message.offset)
+            runtime.progress.mark_batch([event.message for event in events])
 
     return sink_alerts
 
@@ -52,9 +50,7 @@ def deadletter_sink_agent(app, runtime: Runtime):
                 runtime.warehouse.insert, "deadletters", deadletter_rows(records)
             )
             runtime.metrics.warehouse_rows.labels("deadletters").inc(len(records))
-            for event in events:
-                runtime.progress.mark(event.message.topic, event.message.partition,
-                                      event.message.offset)
+            runtime.progress.mark_batch([event.message for event in events])
 
     return sink_deadletters
 

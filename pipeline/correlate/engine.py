@@ -94,7 +94,13 @@ class Correlator:
 
     @property
     def watermark(self) -> int:
+        """Max event time seen minus the allowed lateness (epoch ms)."""
         return self._window.watermark
+
+    @property
+    def retained(self) -> int:
+        """Alerts held in state: the open window plus incidents not yet emitted."""
+        return len(self._buffer)
 
     def process(self, batch: AlertBatch) -> CorrelationOutput:
         """Admit a batch (in arrival order) and close every boundary the watermark passed."""

@@ -60,7 +60,7 @@ def test_planted_hotspot_is_flagged_and_closed():
     assert len({i.incident_id for i in incidents}) == len(incidents)
     camera = [i for i in incidents if i.source_counts.get("camera", 0) >= 10]
     assert len(camera) == 1 and camera[0].n_alerts >= 10  # repeats collapse into one
-    assert c.stats["alerts"] == len(SCENE) and len(c._buffer) == 0  # all flushed and freed
+    assert c.stats["alerts"] == len(SCENE) and c.retained == 0  # all flushed and freed
 
 
 def test_late_alerts_are_returned_and_change_nothing():
@@ -91,7 +91,7 @@ def test_state_stays_bounded():
     peak = 0
     for b in cut(SCENE, range(100, len(SCENE), 100)):
         c.process(b)
-        peak = max(peak, len(c._buffer))
+        peak = max(peak, c.retained)
     per_minute = len(SCENE) / (3 * 60)
     window = (PARAMS.window_s + PARAMS.lateness_s + 2 * PARAMS.slide_s) / 60 + 100 / per_minute
     assert peak < 1.3 * window * per_minute + 100  # the hotspot adds 90

@@ -1,0 +1,126 @@
+"""Ingest benchmark: alerts/s through the normalise stage of one worker, against the ceiling.
+
+Same broker, same messages, same run:
+
+* ceiling  — raw ``aiokafka`` consumption of the four feed topics plus decoding every value
+             (``msgspec.json.decode``): what Python can pull off this broker at best;
+* pipeline — the real worker (Faust agents: decode, validate, normalise, publish envelopes and
+             dead letters; sinks writing chDB in the same process), timed from its first batch to
+             its last on the feed topics.
+
+Each is run ``--runs`` times; medians and their ratio are printed.
+
+    .venv/bin/python benchmarks/ingest.py --messages 200000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+
+from pipeline.alerts import SOURCES
+from pipeline.broker import EmbeddedBroker, ensure_topics
+from pipeline.replay import read_jsonl, send_records
+from pipeline.settings import Settings, TopicNames
+from pipeline.sim import run_simulation, scale_for_total
+
+FEED_TOPICS = [TopicNames().feed(s) for s in SOURCES]
+
+
+def simulate(out: Path, messages: int) -> tuple[Path, Path, int]:
+    duration = timedelta(hours=6)
+    start = datetime.now(UTC).replace(microsecond=0) - duration
+    files = run_simulation(out, seed=3, start=start, duration=duration,
+                           scale=scale_for_total(messages, duration, start), n_hotspots=2)
+    return files.registry, files.replay, files.records
+
+
+async def _ceiling(bootstrap: str, total: int) -> float:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in FEED_TOPICS
+                      for p in sorted(consumer.partitions_for_topic(t) or ())]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        decode = msgspec.json.decode
+        seen = 0
+        began = time.perf_counter()
+        while seen < total:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=20_000)).values():
+                for record in records:
+                    try:
+                        decode(record.value)
+                    except msgspec.DecodeError:
+                        pass  # malformed input is part of the realistic mix
+                seen += len(records)
+        return seen / (time.perf_counter() - began)
+    finally:
+        await consumer.stop()
+
+
+def _pipeline_run(settings: Settings, queue) -> None:
+    from jobs.runtime import open_runtime
+    from jobs.worker import run_worker
+
+    with open_runtime(settings) as runtime:
+        run_worker(runtime, until_drained=True, loglevel="error")
+        timing = [runtime.progress.timing[t] for t in FEED_TOPICS if t in runtime.progress.timing]
+    first = min(t[0] for t in timing)
+    last = max(t[1] for t in timing)
+    queue.put((sum(t[2] for t in timing), last - first))
+
+
+def pipeline(bootstrap: str, registry: Path, work: Path) -> float:
+    tag = uuid.uuid4().hex[:6]
+    settings = Settings(
+        data_dir=work / f"run-{tag}", broker_url=f"kafka://{bootstrap}", registry_path=registry,
+        app_id=f"bench-{tag}", partitions=4, max_age_s=0,
+    )
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_pipeline_run, args=(settings, queue))
+    process.start()
+    count, seconds = queue.get(timeout=1800)
+    process.join()
+    return count / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+        work = Path(tmp)
+        registry, replay, total = simulate(work / "sim", args.messages)
+        ensure_topics(broker.bootstrap, TopicNames().all(), 4)
+        sent = send_records(read_jsonl(replay), broker.bootstrap)
+        print(f"{sent:,} messages of the four feeds on Tansu {broker.bootstrap}")
+        ceiling, ours = [], []
+        for run in range(args.runs):
+            ceiling.append(asyncio.run(_ceiling(broker.bootstrap, sent)))
+            ours.append(pipeline(broker.bootstrap, registry, work))
+            print(f"run {run + 1}: ceiling {ceiling[-1]:>10,.0f}/s   pipeline {ours[-1]:>10,.0f}/s")
+        c, p = statistics.median(ceiling), statistics.median(ours)
+        print(f"\nmedian of {args.runs} runs, {sent:,} messages each")
+        print(f"  raw aiokafka + decode (ceiling) {c:>10,.0f} alerts/s")
+        print(f"  normalise stage, one worker     {p:>10,.0f} alerts/s")
+        print(f"  pipeline / ceiling              {p / c:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()
