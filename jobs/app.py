@@ -46,7 +46,8 @@ def build_app(runtime: Runtime) -> faust.App:
         consumer_max_fetch_size=8 * 1024 * 1024,
         stream_wait_empty=False,
         producer_linger=0.005,
-        producer_max_batch_size=1024 * 1024,
+        # below Apache Kafka's default message.max.bytes (1 MiB), which bounds a record batch
+        producer_max_batch_size=256 * 1024,
         producer_max_request_size=8 * 1024 * 1024,
     )
     topics = settings.topics

@@ -33,8 +33,21 @@ class Progress:
     """Highest offset processed per (topic, partition): lets a caller wait until drained."""
 
     done: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: highest offset this worker produced per (topic, partition)
+    produced: dict[tuple[str, int], int] = field(default_factory=dict)
     #: per topic: (monotonic time of the first batch, of the last batch, messages processed)
     timing: dict[str, tuple[float, float, int]] = field(default_factory=dict)
+
+    def mark_produced(self, records) -> None:
+        """Record the delivery reports (``RecordMetadata``) of messages this worker sent."""
+        for record in records:
+            key = (record.topic, record.partition)
+            if record.offset > self.produced.get(key, -1):
+                self.produced[key] = record.offset
+
+    def consumed_own_output(self) -> bool:
+        """True when every message this worker produced has come back and been processed."""
+        return all(self.done.get(tp, -1) >= offset for tp, offset in self.produced.items())
 
     def mark(self, topic: str, partition: int, offset: int) -> None:
         key = (topic, partition)

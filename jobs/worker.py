@@ -6,29 +6,14 @@ import asyncio
 import logging
 
 import faust
+from faust.types import TP
 
 from .app import build_app
 from .runtime import Runtime
 
-__all__ = ["run_worker", "end_offsets", "committed_offsets"]
+__all__ = ["run_worker", "committed_offsets"]
 
 log = logging.getLogger(__name__)
-
-
-def end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]:
-    """Current end offset of every partition of ``topics``."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        return {(tp.topic, tp.partition): end for tp, end in consumer.end_offsets(partitions).items()}
-    finally:
-        consumer.close()
 
 
 def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
@@ -43,17 +28,28 @@ def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
         admin.close()
 
 
-def _drained(runtime: Runtime, topics: list[str]) -> bool:
-    """Every partition's last message was processed in this run or committed by an earlier one."""
-    ends = end_offsets(runtime.bootstrap, topics)
-    committed = committed_offsets(runtime.bootstrap, runtime.settings.app_id)
-    pending = {tp: end for tp, end in ends.items() if committed.get(tp, -1) < end}
-    return runtime.progress.reached(pending)
+def _high_watermarks(app: faust.App, topics: list[str]) -> dict[tuple[str, int], int] | None:
+    """End of every assigned partition of ``topics``, as the last fetch response gave it.
+
+    Taken from fetch responses rather than a ListOffsets request: Tansu has been seen answering
+    ListOffsets with an end below messages it had already served. A fetch response may predate
+    this worker's own output, which :meth:`Progress.consumed_own_output` covers.
+    None until every partition has been fetched at least once.
+    """
+    marks = {}
+    for tp in app.consumer.assignment():
+        if tp.topic in topics:
+            mark = app.consumer.highwater(TP(tp.topic, tp.partition))
+            if mark is None:
+                return None
+            marks[(tp.topic, tp.partition)] = mark
+    return marks or None
 
 
 def run_worker(runtime: Runtime, *, until_drained: bool = False, loglevel: str = "warning") -> None:
     """Run the worker. With ``until_drained`` it stops once every message already in the input
-    topics, and everything they produced, has been processed (the demo and the tests use it)."""
+    topics, and everything they produced, has been processed (the demo and the tests use it).
+    It assumes it is the only worker of its group."""
     app = build_app(runtime)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     if until_drained:
@@ -71,8 +67,20 @@ def _stop_when_drained(app: faust.App, worker: faust.Worker, runtime: Runtime) -
 
     @app.task
     async def stop_when_drained() -> None:
+        committed = await asyncio.to_thread(
+            committed_offsets, runtime.bootstrap, runtime.settings.app_id
+        )
         for stage in stages:  # downstream topics only grow while upstream is still working
-            while not await asyncio.to_thread(_drained, runtime, stage):
+            while not _drained(app, runtime, stage, committed):
                 await asyncio.sleep(0.25)
         log.info("drained: stopping the worker")
         asyncio.ensure_future(worker.stop())
+
+
+def _drained(app, runtime: Runtime, stage: list[str], committed: dict) -> bool:
+    """Every partition's last message was processed in this run or committed before it."""
+    marks = _high_watermarks(app, stage)
+    if marks is None:
+        return False
+    pending = {tp: end for tp, end in marks.items() if committed.get(tp, -1) < end}
+    return runtime.progress.reached(pending) and runtime.progress.consumed_own_output()

@@ -34,7 +34,7 @@ def normalize_agent(app, runtime: Runtime, source: str):
             futures += await publish_deadletters(
                 app, runtime, source, messages, batch.rejects, batch.alert_ids_of_rejects
             )
-            await asyncio.gather(*futures)
+            runtime.progress.mark_produced(await asyncio.gather(*futures))
             metrics.received.labels(source).inc(len(values))
             metrics.normalized.labels(source).inc(len(batch.alerts))
             metrics.duplicates.labels(source).inc(batch.duplicates)
