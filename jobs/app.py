@@ -12,7 +12,7 @@ from prometheus_client import generate_latest
 from pipeline.alerts import SOURCES
 from pipeline.broker.embedded import free_port
 
-from .agents import alerts_sink_agent, deadletter_sink_agent, normalize_agent
+from .agents import alerts_sink_agent, correlate_agent, normalize_agent, record_sink_agent
 from .runtime import Runtime
 
 __all__ = ["build_app"]
@@ -54,10 +54,12 @@ def build_app(runtime: Runtime) -> faust.App:
     for source in SOURCES:
         topic = app.topic(topics.feed(source))
         app.agent(topic, name=f"normalize_{source}")(normalize_agent(app, runtime, source))
-    app.agent(app.topic(topics.normalized), name="sink_alerts")(alerts_sink_agent(app, runtime))
-    app.agent(app.topic(topics.deadletter), name="sink_deadletters")(
-        deadletter_sink_agent(app, runtime)
-    )
+    normalized = app.topic(topics.normalized)
+    app.agent(normalized, name="correlate")(correlate_agent(app, runtime))
+    app.agent(normalized, name="sink_alerts")(alerts_sink_agent(app, runtime))
+    for table, topic in (("deadletters", topics.deadletter), ("incidents", topics.incidents),
+                         ("flags", topics.flags)):
+        app.agent(app.topic(topic), name=f"sink_{table}")(record_sink_agent(app, runtime, table))
 
     @app.page("/metrics")
     async def metrics(web, request):

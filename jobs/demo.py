@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ from .worker import run_worker
 
 __all__ = ["run_demo"]
 
+REPLAY_WALL_S = 45.0  # how long the replay of the simulated hours takes, seconds
+
 
 def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
     console = Console()
@@ -32,15 +35,28 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
             n_hotspots=max(1, round(hours)),
         )
     settings = Settings(data_dir=data_dir, registry_path=files.registry, partitions=2)
+    # The feeds are replayed at their recorded pace, sped up, while the worker runs: as live
+    # traffic, interleaved the way it arrived, so event-time lateness means what it means live.
+    speed = hours * 3600.0 / REPLAY_WALL_S
     with open_runtime(settings) as runtime:
-        with console.status("sending the simulated feeds to the embedded broker"):
-            sent = send_records(read_jsonl(files.replay), runtime.bootstrap)
-        console.print(f"sent {sent:,} messages to Tansu on {runtime.bootstrap}")
+        sent, done, ready = [0], threading.Event(), threading.Event()
+
+        def replay() -> None:
+            try:
+                ready.wait()
+                sent[0] = send_records(read_jsonl(files.replay), runtime.bootstrap, speed=speed)
+            finally:
+                done.set()
+
+        sender = threading.Thread(target=replay, name="replay", daemon=True)
         began = time.perf_counter()
-        with console.status("worker running until every message is processed"):
-            run_worker(runtime, until_drained=True)
+        with console.status(f"replaying {hours:g} h of city life at {speed:.0f}x with the worker"):
+            sender.start()
+            run_worker(runtime, until_drained=True, inputs_complete=done, ready=ready)
+        sender.join()
         elapsed = time.perf_counter() - began
-        console.print(f"worker processed everything in {elapsed:.1f} s")
+        console.print(f"replayed {sent[0]:,} messages through Tansu on {runtime.bootstrap} "
+                      f"and processed them in {elapsed:.1f} s")
         _report(console, runtime, files)
 
 
@@ -73,6 +89,23 @@ def _report(console: Console, runtime: Runtime, files) -> None:
     ):
         reasons.add_row(reason, f"{count:,}")
     console.print(reasons)
+
+    flags = Table(title="Hotspot flags (latest version of each)")
+    for column in ("flag", "status", "score", "observed / expected", "sources", "community",
+                   "station", "opened (UTC)"):
+        flags.add_column(column)
+    for row in query(
+        f"SELECT flag_id, status, round(score, 1), concat(toString(observed), ' / ', "
+        f"toString(round(expected, 1))), n_sources, community_code, station_id, "
+        f"formatDateTime(opened_time, '%H:%i') FROM {db}.flags FINAL "
+        f"ORDER BY score DESC LIMIT 10"
+    ):
+        flags.add_row(*map(str, row))
+    console.print(flags)
+    incidents, corroborated = query(
+        f"SELECT count(), countIf(n_sources > 1) FROM {db}.incidents FINAL"
+    )[0]
+    console.print(f"{incidents:,} incidents, {corroborated:,} corroborated by several feeds")
 
     top = Table(title="Busiest communities (severity-weighted alerts)")
     for column in ("community", "street", "district", "station", "alerts", "weight"):

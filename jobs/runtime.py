@@ -45,9 +45,13 @@ class Progress:
             if record.offset > self.produced.get(key, -1):
                 self.produced[key] = record.offset
 
-    def consumed_own_output(self) -> bool:
-        """True when every message this worker produced has come back and been processed."""
-        return all(self.done.get(tp, -1) >= offset for tp, offset in self.produced.items())
+    def consumed_own_output(self, topics: list[str]) -> bool:
+        """True when every message this worker produced to ``topics`` has been processed."""
+        return all(
+            self.done.get(tp, -1) >= offset
+            for tp, offset in self.produced.items()
+            if tp[0] in topics
+        )
 
     def mark(self, topic: str, partition: int, offset: int) -> None:
         key = (topic, partition)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 import faust
 from faust.types import TP
@@ -46,14 +47,25 @@ def _high_watermarks(app: faust.App, topics: list[str]) -> dict[tuple[str, int],
     return marks or None
 
 
-def run_worker(runtime: Runtime, *, until_drained: bool = False, loglevel: str = "warning") -> None:
-    """Run the worker. With ``until_drained`` it stops once every message already in the input
-    topics, and everything they produced, has been processed (the demo and the tests use it).
+def run_worker(
+    runtime: Runtime,
+    *,
+    until_drained: bool = False,
+    inputs_complete: threading.Event | None = None,
+    ready: threading.Event | None = None,
+    loglevel: str = "warning",
+) -> None:
+    """Run the worker. With ``until_drained`` it stops once every message in the input topics,
+    and everything they produced, has been processed (the demo and the tests use it); with
+    ``inputs_complete`` too, only after that event is set (a producer still sending).
+    ``ready`` is set once the worker holds its partitions and consumes.
     It assumes it is the only worker of its group."""
     app = build_app(runtime)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    if ready is not None:
+        _signal_ready(app, runtime, ready)
     if until_drained:
-        _stop_when_drained(app, worker, runtime)
+        _stop_when_drained(app, worker, runtime, inputs_complete)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:  # mode's worker always ends with SystemExit
@@ -61,12 +73,29 @@ def run_worker(runtime: Runtime, *, until_drained: bool = False, loglevel: str =
             raise
 
 
-def _stop_when_drained(app: faust.App, worker: faust.Worker, runtime: Runtime) -> None:
+def _signal_ready(app: faust.App, runtime: Runtime, ready: threading.Event) -> None:
+    feeds = set(runtime.settings.topics.feeds().values())
+
+    @app.task
+    async def signal_ready() -> None:
+        while app.rebalancing or not feeds <= {tp.topic for tp in app.consumer.assignment()}:
+            await asyncio.sleep(0.05)
+        ready.set()
+
+
+def _stop_when_drained(
+    app: faust.App, worker: faust.Worker, runtime: Runtime, inputs_complete: threading.Event | None
+) -> None:
     topics = runtime.settings.topics
-    stages = [list(topics.feeds().values()), [topics.normalized, topics.deadletter]]
+    stages = [
+        list(topics.feeds().values()),
+        [topics.normalized, topics.deadletter, topics.incidents, topics.flags],
+    ]
 
     @app.task
     async def stop_when_drained() -> None:
+        while inputs_complete is not None and not inputs_complete.is_set():
+            await asyncio.sleep(0.25)
         committed = await asyncio.to_thread(
             committed_offsets, runtime.bootstrap, runtime.settings.app_id
         )
@@ -83,4 +112,4 @@ def _drained(app, runtime: Runtime, stage: list[str], committed: dict) -> bool:
     if marks is None:
         return False
     pending = {tp: end for tp, end in marks.items() if committed.get(tp, -1) < end}
-    return runtime.progress.reached(pending) and runtime.progress.consumed_own_output()
+    return runtime.progress.reached(pending) and runtime.progress.consumed_own_output(stage)

@@ -32,6 +32,12 @@ class Metrics:
             "hotspot_unknown_enum_total", "Enum values replaced by their neutral value", ["feed"],
             registry=self.registry,
         )
+        self.flags = Counter(
+            "hotspot_flag_events_total", "Flag events published", registry=self.registry
+        )
+        self.incidents = Counter(
+            "hotspot_incidents_total", "Incidents published", registry=self.registry
+        )
         self.warehouse_rows = Counter(
             "hotspot_warehouse_rows_total", "Rows written to the warehouse", ["table"],
             registry=self.registry,

@@ -26,6 +26,7 @@ from pydantic_settings import (
 )
 
 from .alerts import SOURCES
+from .correlate.params import CorrelationParams
 from .exceptions import ConfigurationError
 
 __all__ = ["Settings", "TopicNames", "Area", "load_settings"]
@@ -132,7 +133,18 @@ class Settings(BaseSettings):
         86400.0, gt=0, description="Same feed and id within this much event time is a duplicate."
     )
     tile_m: float = Field(4000.0, gt=0, description="Side of the coarse tiles keying normalized.")
-    halo_m: float = Field(600.0, ge=0, description="Alerts this close to a tile edge are copied.")
+    halo_m: float = Field(
+        800.0, ge=0, description="Alerts this close to a tile edge are copied to the neighbour "
+        "tiles' partitions: at least the hotspot radius plus half a lattice cell diagonal."
+    )
+    correlation: CorrelationParams = Field(
+        default_factory=CorrelationParams,
+        description="Windows, incident linking, hotspot scoring and flag thresholds.",
+    )
+    baseline_prior_rate_km2_h: float = Field(
+        5.0, gt=0, description="City-wide fallback rate of counted alerts, per km² per hour, "
+        "used until a cell has history."
+    )
     pseudonym_key: SecretStr | None = Field(
         None,
         description="HMAC key for personal fields. Empty: a random key kept in data_dir, so "

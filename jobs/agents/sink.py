@@ -1,24 +1,32 @@
-"""Sink agents: normalised alerts and dead letters into the warehouse, in batches.
+"""Sink agents: topics into warehouse tables, in batches.
 
-Writes are idempotent (ReplacingMergeTree keyed by alert id, or by Kafka coordinates for dead
-letters), so a batch re-delivered after a crash leaves the tables as if written once. Halo
-copies exist for correlators only and are never stored.
+Writes are idempotent (ReplacingMergeTree keyed by alert id, incident id, flag id and version,
+or Kafka coordinates for dead letters), so a batch re-delivered after a crash leaves the tables
+as if written once. Halo copies of alerts exist for correlators only and are never stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from itertools import compress
 
 import msgspec
 
+from pipeline.correlate import FlagEvent, Incident
 from pipeline.deadletter import DeadLetter
 from pipeline.envelope import decode_envelopes
-from pipeline.sinks import alert_rows, deadletter_rows
+from pipeline.sinks import alert_rows, deadletter_rows, flag_rows, incident_rows
 
 from ..runtime import Runtime
 
-__all__ = ["alerts_sink_agent", "deadletter_sink_agent"]
+__all__ = ["alerts_sink_agent", "record_sink_agent", "RECORD_SINKS"]
+
+
+async def _write(runtime: Runtime, table: str, rows: dict, count: int) -> None:
+    if count:
+        await asyncio.to_thread(runtime.warehouse.insert, table, rows)
+        runtime.metrics.warehouse_rows.labels(table).inc(count)
 
 
 def alerts_sink_agent(app, runtime: Runtime):
@@ -28,29 +36,31 @@ def alerts_sink_agent(app, runtime: Runtime):
         async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
             batch = decode_envelopes([e.message.value for e in events], runtime.registry)
             primary = list(compress(batch.envelopes, ~batch.halo))
-            if primary:
-                rows = alert_rows(primary)
-                await asyncio.to_thread(runtime.warehouse.insert, "alerts", rows)
-                runtime.metrics.warehouse_rows.labels("alerts").inc(len(primary))
+            await _write(runtime, "alerts", alert_rows(primary), len(primary))
             runtime.progress.mark_batch([event.message for event in events])
 
     return sink_alerts
 
 
-_DEADLETTER_DECODER = msgspec.json.Decoder(DeadLetter)
+#: table → (record type, rows builder taking (records, registry))
+RECORD_SINKS: dict[str, tuple[type, Callable]] = {
+    "deadletters": (DeadLetter, lambda records, registry: deadletter_rows(records)),
+    "incidents": (Incident, incident_rows),
+    "flags": (FlagEvent, flag_rows),
+}
 
 
-def deadletter_sink_agent(app, runtime: Runtime):
+def record_sink_agent(app, runtime: Runtime, table: str):
+    """Sink for a topic of msgspec records (dead letters, incidents, flags) into ``table``."""
     settings = runtime.settings
+    record_type, build_rows = RECORD_SINKS[table]
+    decoder = msgspec.json.Decoder(record_type)
 
-    async def sink_deadletters(stream):
+    async def sink_records(stream):
         async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
-            records = [_DEADLETTER_DECODER.decode(e.message.value) for e in events]
-            await asyncio.to_thread(
-                runtime.warehouse.insert, "deadletters", deadletter_rows(records)
-            )
-            runtime.metrics.warehouse_rows.labels("deadletters").inc(len(records))
+            records = list(map(decoder.decode, (e.message.value for e in events)))
+            await _write(runtime, table, build_rows(records, runtime.registry), len(records))
             runtime.progress.mark_batch([event.message for event in events])
 
-    return sink_deadletters
-
+    sink_records.__name__ = f"sink_{table}"
+    return sink_records

@@ -37,7 +37,8 @@ class Baseline:
     ``cell_km2`` is the lattice cell area; ``prior_rate_km2_h`` the fallback rate (alerts per
     hour per km²); ``prior_hours`` its weight; ``profile`` 168 factors of mean 1 (default flat);
     ``cell_ids``/``counts``/``hours`` the history: counts per cell over ``hours`` of exposure;
-    ``learn``: whether :meth:`observe` adds the stream to the history.
+    ``learn``: whether :meth:`observe` adds the stream to the history; ``dispersion``: the
+    negative-binomial ``alpha`` scoring uses for window counts (0: Poisson).
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class Baseline:
         counts: np.ndarray | None = None,
         hours: float = 0.0,
         learn: bool = True,
+        dispersion: float = 0.0,
     ) -> None:
         if not (cell_km2 > 0 and prior_rate_km2_h > 0 and prior_hours > 0 and hours >= 0):
             raise ValueError("cell_km2, prior_rate_km2_h and prior_hours must be > 0, hours >= 0")
@@ -68,6 +70,9 @@ class Baseline:
         self._counts = np.bincount(inverse, weights=cnt, minlength=len(self._ids))
         self.hours = float(hours)
         self.learn = learn
+        if not dispersion >= 0:
+            raise ValueError(f"dispersion must be >= 0, got {dispersion!r}")
+        self.dispersion = float(dispersion)
 
     def expected(self, cell_ids: np.ndarray, hour_of_week: int) -> np.ndarray:
         """Expected alerts per hour per km² of each cell at that hour of week."""

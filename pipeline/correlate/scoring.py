@@ -7,8 +7,11 @@ For each tested cell (one holding a counted alert, or anchoring an open flag):
   ``n_sources`` the distinct feeds among them; ``mean_severity`` their mean severity.
 * ``expected``: the baseline's count for that disk and window (rates of the cells whose centres
   lie in the disk, integrated over the hours of week the window overlaps).
-* ``p_value``: Poisson upper tail ``P(X >= count | expected)``, on the raw count so the test
-  stays a calibrated count test; severity and corroboration enter the score, not the test.
+* ``p_value``: upper tail ``P(X >= count | expected)`` on the raw count, so the test stays a
+  calibrated count test (severity and corroboration enter the score, not the test). ``X`` is
+  negative binomial with mean ``expected`` and variance ``expected + alpha * expected**2``,
+  ``alpha`` the baseline's ``dispersion`` (fitted from history: busy places vary more than
+  Poisson from one half hour to the next); ``alpha = 0`` is the Poisson tail.
 * ``significant``: Benjamini-Hochberg at ``bh_q`` over all cells tested at this boundary.
 * ``score = -log10(p) * (1 + gain * (n_sources - 1)) * (0.5 + mean_severity)``: increasing in
   the count, in the number of corroborating feeds and in severity, decreasing in the expected
@@ -22,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammainc
+from scipy.special import betainc, gammainc
 
 from pipeline.alerts import SOURCES
 from pipeline.geo.spatial_hash import neighbour_sums
@@ -32,7 +35,14 @@ from .getis_ord import gi_star_lattice
 from .lattice import Lattice
 from .params import CorrelationParams
 
-__all__ = ["CellScores", "poisson_upper_tail", "benjamini_hochberg", "hotspot_score", "score_cells"]
+__all__ = [
+    "CellScores",
+    "poisson_upper_tail",
+    "count_upper_tail",
+    "benjamini_hochberg",
+    "hotspot_score",
+    "score_cells",
+]
 
 _HOUR_MS = 3_600_000
 _TINY_P = 1e-300  # keeps -log10(p) finite when the tail underflows
@@ -73,6 +83,28 @@ def poisson_upper_tail(count: np.ndarray, expected: np.ndarray) -> np.ndarray:
     count = np.asarray(count, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     return np.where(count > 0, gammainc(np.maximum(count, 1.0), expected), 1.0)
+
+
+def count_upper_tail(count: np.ndarray, expected: np.ndarray, alpha: float) -> np.ndarray:
+    """``P(X >= count)`` for ``X`` negative binomial (NB2) with mean ``expected`` and variance
+    ``expected + alpha * expected**2``; the Poisson tail when ``alpha == 0``; 1 where
+    ``count <= 0``.
+
+    With ``r = 1 / alpha``, ``P(X >= k) = I_x(k, r)`` at ``x = mu / (mu + r)``, the regularised
+    incomplete beta: computed as a lower tail, so tiny p-values keep their precision.
+
+    >>> count_upper_tail(np.array([0, 1, 3]), np.array([2.0, 2.0, 2.0]), 0.5).round(6).tolist()
+    [1.0, 0.75, 0.3125]
+    """
+    if alpha < 0:
+        raise ValueError(f"dispersion alpha must be >= 0, got {alpha!r}")
+    if alpha == 0:
+        return poisson_upper_tail(count, expected)
+    count = np.asarray(count, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    r = 1.0 / alpha
+    tail = betainc(np.maximum(count, 1.0), r, expected / (expected + r))
+    return np.where(count > 0, tail, 1.0)
 
 
 def benjamini_hochberg(p: np.ndarray, q: float) -> np.ndarray:
@@ -171,7 +203,7 @@ def score_cells(
     expected = _expected_counts(
         baseline, lattice, ix, iy, boundary_ms - params.window_ms, boundary_ms, params
     )
-    p = poisson_upper_tail(count, expected)
+    p = count_upper_tail(count, expected, baseline.dispersion)
     tested = count > 0
     significant = np.zeros(len(cell_id), bool)
     significant[tested] = benjamini_hochberg(p[tested], params.bh_q)

@@ -23,6 +23,7 @@ class _Line(msgspec.Struct):
     value: msgspec.Raw
     key: str | None = None
     raw: bool = False
+    ts: int | None = None  # arrival time, epoch ms (the Kafka record timestamp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class ReplayRecord:
     topic: str
     key: bytes | None
     value: bytes
+    timestamp_ms: int | None = None  # when it arrived (recorded); paces a replay
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,4 +58,4 @@ def read_jsonl(path: Path, bad_lines: list[BadLine] | None = None) -> Iterator[R
                     bad_lines.append(BadLine(number, str(exc)))
                 continue
             key = parsed.key.encode() if parsed.key is not None else None
-            yield ReplayRecord(parsed.topic, key, value)
+            yield ReplayRecord(parsed.topic, key, value, parsed.ts)

@@ -15,7 +15,7 @@ import numpy as np
 from ..deadletter import DeadLetter
 from ..envelope import NormalizedAlert
 
-__all__ = ["alert_rows", "deadletter_rows"]
+__all__ = ["alert_rows", "deadletter_rows", "incident_rows", "flag_rows"]
 
 _ALERT_TEXT = {  # warehouse column ← envelope field
     "alert_id": "alert_id",
@@ -74,3 +74,54 @@ def deadletter_rows(records: Sequence[DeadLetter]) -> dict[str, object]:
         "received_time": _ms(list(map(attrgetter("received_ms"), records))),
         "payload_sealed": _texts(records, "payload_sealed"),
     }
+
+
+def _unit_columns(grid: np.ndarray, registry) -> dict[str, object]:
+    units = registry.unit_columns(np.asarray(grid, dtype=np.int32))
+    return {name: values.tolist() for name, values in units.items()}
+
+
+def incident_rows(incidents: Sequence, registry) -> dict[str, object]:
+    """Warehouse rows of :class:`pipeline.correlate.Incident` records."""
+    def col(name):
+        return list(map(attrgetter(name), incidents))
+
+    rows: dict[str, object] = {
+        "incident_id": col("incident_id"),
+        "first_time": _ms(col("first_event_ms")),
+        "last_time": _ms(col("last_event_ms")),
+        "boundary_time": _ms(col("boundary_ms")),
+        "lat": col("lat"),
+        "lon": col("lon"),
+        "n_alerts": col("n_alerts"),
+        "n_sources": col("n_sources"),
+        "source_counts": col("source_counts"),
+        "category_counts": col("category_counts"),
+        "max_severity": col("max_severity"),
+    }
+    return rows | _unit_columns(col("grid"), registry)
+
+
+def flag_rows(flags: Sequence, registry) -> dict[str, object]:
+    """Warehouse rows of :class:`pipeline.correlate.FlagEvent` records (one per version)."""
+    def col(name):
+        return list(map(attrgetter(name), flags))
+
+    def optional_ms(name):  # None becomes NaT, stored as NULL
+        return np.array([-(2**63) if v is None else v for v in col(name)], np.int64).astype(
+            "datetime64[ms]"
+        )
+
+    rows: dict[str, object] = {
+        name: col(name)
+        for name in ("flag_id", "version", "status", "lat", "lon", "radius_m", "cell_id", "score",
+                     "p_value", "gi_z", "observed", "expected", "n_sources", "source_counts",
+                     "category_counts")
+    }
+    rows |= {
+        "boundary_time": _ms(col("boundary_ms")),
+        "opened_time": _ms(col("opened_ms")),
+        "first_time": optional_ms("first_event_ms"),
+        "last_time": optional_ms("last_event_ms"),
+    }
+    return rows | _unit_columns(col("grid"), registry)

@@ -75,8 +75,11 @@ class EmbeddedWarehouse(Warehouse):
 
 
 def _arrow(values: np.ndarray | Sequence) -> pa.Array:
-    if isinstance(values, np.ndarray) and values.dtype.kind == "M":
-        return pa.array(values.astype("datetime64[ms]"), type=pa.timestamp("ms", tz="UTC"))
+    if isinstance(values, np.ndarray) and values.dtype.kind == "M":  # NaT becomes NULL
+        return pa.array(values.astype("datetime64[ms]"), type=pa.timestamp("ms", tz="UTC"),
+                        mask=np.isnat(values))
+    if len(values) and isinstance(values[0], dict):  # Arrow would infer a struct, not a map
+        return pa.array([list(d.items()) for d in values], type=pa.map_(pa.string(), pa.int64()))
     return pa.array(values)
 
 

@@ -1,0 +1,242 @@
+"""A baseline fitted from a history period: a rate per cell and hour of week, and a dispersion.
+
+The city-wide multiplicative model of :class:`~pipeline.correlate.baseline.Baseline` misses
+places whose day differs from the city's (a shopping street peaks in the evening, an office
+block at noon), so here each cell gets its own hour-of-day shape, shrunk where data is thin:
+
+* ``level(c) = (N_c / km² + k_L * city_rate) / (H + k_L)``: the cell's mean rate, pulled
+  towards the city-wide rate of the history (``k_L`` hours of pseudo-exposure);
+* ``r(c, d) = (N_{c,d} / km² + k_D * level(c) * P(d)) / (E_d + k_D)`` per local hour of day
+  ``d``, pulled towards the level times the city's hour-of-day profile ``P`` (``k_D`` hours);
+* ``rate(c, w) = r(c, hod(w)) * P(w) / P(hod(w))``: the city's day-of-week modulation on top
+  (flat unless the history spans weeks that differ by weekday).
+
+Cells never seen in history get ``level = k_L * city_rate / (H + k_L)`` times the profile.
+
+``dispersion`` is the negative-binomial ``alpha`` (``Var = mu + alpha * mu**2``) of window
+counts in scoring disks, estimated out of sample: each history day's disk counts are compared
+with the baseline fitted on the other days (method of moments), so it covers both the data's
+own extra-Poisson variation and the error of a fitted rate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.alerts import AlertBatch
+from pipeline.geo.projection import LocalProjection
+
+from .baseline import HOURS_PER_WEEK, Baseline, hour_of_week
+from .buffer import alert_keys
+from .bursts import collapse_bursts
+from .lattice import Lattice
+from .params import CorrelationParams
+
+__all__ = ["CellHourBaseline", "counted_events", "fit_cell_hours", "estimate_dispersion"]
+
+_HOUR_MS = 3_600_000
+_DAY_MS = 86_400_000
+
+
+class CellHourBaseline(Baseline):
+    """A :class:`Baseline` with a fitted rate per known cell and hour of week.
+
+    The table is configuration, not learned state: it does not learn from the stream (refit it
+    from the warehouse instead), and a snapshot restores into a baseline built with the same
+    table. ``table`` is ``(len(table_ids), 168)`` alerts per hour per km².
+    """
+
+    def __init__(
+        self,
+        cell_km2: float,
+        fallback: np.ndarray,
+        table_ids: np.ndarray,
+        table: np.ndarray,
+        *,
+        dispersion: float = 0.0,
+    ) -> None:
+        fallback = np.asarray(fallback, np.float64)
+        if fallback.shape != (HOURS_PER_WEEK,) or not (fallback > 0).all():
+            raise ValueError("fallback must hold 168 positive rates, Monday 00:00 first")
+        super().__init__(
+            cell_km2,
+            float(fallback.mean()),
+            profile=fallback / fallback.mean(),
+            learn=False,
+            dispersion=dispersion,
+        )
+        order = np.argsort(table_ids)
+        self._table_ids = np.asarray(table_ids, np.int64)[order]
+        self._table = np.asarray(table, np.float64)[order]
+        if self._table.shape != (len(self._table_ids), HOURS_PER_WEEK):
+            raise ValueError("table must be (len(table_ids), 168)")
+
+    def expected(self, cell_ids: np.ndarray, hour_of_week: int) -> np.ndarray:
+        cell_ids = np.asarray(cell_ids, dtype=np.int64)
+        out = np.full(len(cell_ids), self.prior_rate * self.profile[hour_of_week])
+        if len(self._table_ids):
+            pos = np.minimum(np.searchsorted(self._table_ids, cell_ids), len(self._table_ids) - 1)
+            known = self._table_ids[pos] == cell_ids
+            out[known] = self._table[pos[known], hour_of_week]
+        return out
+
+
+def counted_events(
+    alerts: AlertBatch, projection: LocalProjection, params: CorrelationParams
+) -> dict[str, np.ndarray]:
+    """What scoring counts, for a whole history: severity > 0, bursts collapsed, canonical
+    order (event time, then key). Columns ``x, y, event_ms, source, category, severity``."""
+    keep = alerts.severity > 0
+    a = alerts.take(keep)
+    keys = alert_keys(a.alert_id)
+    order = np.lexsort((keys, a.event_ms))
+    x, y = projection.to_xy(a.lat[order], a.lon[order])
+    rows = {
+        "x": x,
+        "y": y,
+        "event_ms": a.event_ms[order],
+        "source": a.source[order],
+        "category": a.category[order],
+        "severity": a.severity[order],
+    }
+    return collapse_bursts(rows, params.burst_radius_m, params.burst_gap_ms)
+
+
+def _exposure(start_ms: int, end_ms: int, utc_offset_min: int) -> np.ndarray:
+    """Hours of ``[start_ms, end_ms)`` in each hour of week."""
+    starts = np.arange(start_ms - start_ms % _HOUR_MS, end_ms, _HOUR_MS)
+    overlap = np.minimum(starts + _HOUR_MS, end_ms) - np.maximum(starts, start_ms)
+    return np.bincount(
+        hour_of_week(starts, utc_offset_min), weights=overlap / _HOUR_MS, minlength=HOURS_PER_WEEK
+    )
+
+
+def _hod_sum(per_how: np.ndarray) -> np.ndarray:
+    """Sum over the seven days: ``(..., 168)`` -> ``(..., 24)``."""
+    return per_how.reshape(*per_how.shape[:-1], 7, 24).sum(axis=-2)
+
+
+def fit_cell_hours(
+    cell_ids: np.ndarray,
+    event_ms: np.ndarray,
+    start_ms: int,
+    end_ms: int,
+    cell_km2: float,
+    *,
+    utc_offset_min: int,
+    level_prior_hours: float = 24.0,
+    hod_prior_hours: float = 7.0,
+    dispersion: float = 0.0,
+) -> CellHourBaseline:
+    """Fit the model of the module docstring from counted events of ``[start_ms, end_ms)``."""
+    if end_ms <= start_ms:
+        raise ValueError("history must span some time: end_ms > start_ms")
+    return _fit(
+        cell_ids,
+        event_ms,
+        _exposure(start_ms, end_ms, utc_offset_min),
+        cell_km2,
+        utc_offset_min=utc_offset_min,
+        level_prior_hours=level_prior_hours,
+        hod_prior_hours=hod_prior_hours,
+        dispersion=dispersion,
+    )
+
+
+def _fit(
+    cell_ids: np.ndarray,
+    event_ms: np.ndarray,
+    exposure: np.ndarray,
+    cell_km2: float,
+    *,
+    utc_offset_min: int,
+    level_prior_hours: float,
+    hod_prior_hours: float,
+    dispersion: float,
+) -> CellHourBaseline:
+    hours = exposure.sum()
+    seen = exposure > 0
+    ids, inverse = np.unique(np.asarray(cell_ids, np.int64), return_inverse=True)
+    counts = np.zeros((len(ids), HOURS_PER_WEEK))
+    np.add.at(counts, (inverse, hour_of_week(event_ms, utc_offset_min)), 1.0)
+    counts /= cell_km2  # per km² from here on
+    n_cells = max(len(ids), 1)
+    # City profile per hour of week, per cell-km² of the cells with history; hours never seen
+    # take the mean, so a partial week still gives every hour a rate.
+    city = np.where(seen, counts.sum(axis=0) / n_cells / np.maximum(exposure, 1e-12), np.nan)
+    city_rate = counts.sum() / n_cells / hours
+    city = np.where(seen, city, city_rate)
+    level = (counts.sum(axis=1) + level_prior_hours * city_rate) / (hours + level_prior_hours)
+    hod_city = _hod_sum(city * exposure) / np.maximum(_hod_sum(exposure), 1e-12)
+    hod_city = np.where(_hod_sum(exposure) > 0, hod_city, city_rate)
+    shape = hod_city / city_rate  # city's hour-of-day profile, mean 1 over exposure
+    prior = level[:, None] * shape[None, :]
+    hod_rate = (_hod_sum(counts) + hod_prior_hours * prior) / (_hod_sum(exposure) + hod_prior_hours)
+    how = np.arange(HOURS_PER_WEEK)
+    weekday = city / np.tile(hod_city, 7)  # day-of-week modulation of each hour
+    table = hod_rate[:, how % 24] * weekday[None, :]
+    unseen_level = level_prior_hours * city_rate / (hours + level_prior_hours)
+    fallback = unseen_level * np.tile(shape, 7) * weekday
+    return CellHourBaseline(cell_km2, fallback, ids, table, dispersion=dispersion)
+
+
+def _disk_grid(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sums over disk ``offsets`` on the last two axes (shifted adds, zero outside)."""
+    pad = int(np.abs(offsets).max()) if len(offsets) else 0
+    padded = np.pad(values, [(0, 0)] * (values.ndim - 2) + [(pad, pad), (pad, pad)])
+    nx, ny = values.shape[-2:]
+    out = np.zeros_like(values)
+    for dx, dy in offsets.tolist():  # loop per disk offset (13 for the defaults)
+        out += padded[..., pad + dx : pad + dx + nx, pad + dy : pad + dy + ny]
+    return out
+
+
+def estimate_dispersion(
+    rows: dict[str, np.ndarray],
+    start_ms: int,
+    end_ms: int,
+    lattice: Lattice,
+    params: CorrelationParams,
+    **fit_kwargs,
+) -> float:
+    """NB2 ``alpha`` of disk counts in tiled windows, each day held out in turn (see module).
+
+    Needs at least two whole days of history; returns 0 (Poisson) otherwise.
+    """
+    days = (end_ms - start_ms) // _DAY_MS
+    if days < 2 or not len(rows["x"]):
+        return 0.0
+    ix, iy = lattice.index(rows["x"], rows["y"])
+    x0, y0 = ix.min(), iy.min()
+    shape = (int(ix.max() - x0 + 1), int(iy.max() - y0 + 1))
+    grid_ids = lattice.cell_id(*[a.ravel() for a in np.meshgrid(
+        np.arange(x0, x0 + shape[0]), np.arange(y0, y0 + shape[1]), indexing="ij"
+    )])
+    offsets = lattice.disk_offsets(params.hotspot_radius_m)
+    cells = lattice.cell_id(ix, iy)
+    t = rows["event_ms"]
+    win = params.window_ms
+    num = den = 0.0
+    full = _exposure(start_ms, end_ms, params.utc_offset_min)
+    fit = {"level_prior_hours": 24.0, "hod_prior_hours": 7.0, **fit_kwargs, "dispersion": 0.0}
+    for d in range(days):  # loop per held-out day
+        lo, hi = start_ms + d * _DAY_MS, start_ms + (d + 1) * _DAY_MS
+        test = (t >= lo) & (t < hi)
+        # The held-out day is absent from training, not quiet: remove its exposure too.
+        exposure = full - _exposure(lo, hi, params.utc_offset_min)
+        train = _fit(cells[~test], t[~test], exposure, lattice.cell_km2,
+                     utc_offset_min=params.utc_offset_min, **fit)
+        n_win = (hi - lo) // win
+        k = ((t[test] - lo) // win).astype(np.int64)
+        observed = np.zeros((n_win, *shape))
+        np.add.at(observed, (k, ix[test] - x0, iy[test] - y0), 1.0)
+        w_start = lo + np.arange(n_win) * win
+        hows = hour_of_week(w_start, params.utc_offset_min)
+        rate = np.stack([train.expected(grid_ids, int(h)).reshape(shape) for h in hows])
+        mu = _disk_grid(rate, offsets) / len(offsets)
+        mu *= np.pi * (params.hotspot_radius_m / 1000.0) ** 2 * win / _HOUR_MS
+        n = _disk_grid(observed, offsets)
+        num += float(((n - mu) ** 2 - n).sum())
+        den += float((mu**2).sum())
+    return max(num / den, 0.0) if den > 0 else 0.0
+
