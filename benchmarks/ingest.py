@@ -77,7 +77,8 @@ def _pipeline_run(settings: Settings, queue) -> None:
 
     with open_runtime(settings) as runtime:
         run_worker(runtime, until_drained=True, loglevel="error")
-        timing = [runtime.progress.timing[t] for t in FEED_TOPICS if t in runtime.progress.timing]
+        agents = [f"normalize_{source}" for source in SOURCES]
+        timing = [runtime.progress.timing[a] for a in agents if a in runtime.progress.timing]
     first = min(t[0] for t in timing)
     last = max(t[1] for t in timing)
     queue.put((sum(t[2] for t in timing), last - first))

@@ -51,15 +51,18 @@ def build_app(runtime: Runtime) -> faust.App:
         producer_max_request_size=8 * 1024 * 1024,
     )
     topics = settings.topics
+
+    def add(name: str, topic: str, function) -> None:
+        runtime.progress.register(name, topic)
+        app.agent(app.topic(topic), name=name)(function)
+
     for source in SOURCES:
-        topic = app.topic(topics.feed(source))
-        app.agent(topic, name=f"normalize_{source}")(normalize_agent(app, runtime, source))
-    normalized = app.topic(topics.normalized)
-    app.agent(normalized, name="correlate")(correlate_agent(app, runtime))
-    app.agent(normalized, name="sink_alerts")(alerts_sink_agent(app, runtime))
+        add(f"normalize_{source}", topics.feed(source), normalize_agent(app, runtime, source))
+    add("correlate", topics.normalized, correlate_agent(app, runtime))
+    add("sink_alerts", topics.normalized, alerts_sink_agent(app, runtime))
     for table, topic in (("deadletters", topics.deadletter), ("incidents", topics.incidents),
                          ("flags", topics.flags)):
-        app.agent(app.topic(topic), name=f"sink_{table}")(record_sink_agent(app, runtime, table))
+        add(f"sink_{table}", topic, record_sink_agent(app, runtime, table))
 
     @app.page("/metrics")
     async def metrics(web, request):

@@ -30,13 +30,39 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Progress:
-    """Highest offset processed per (topic, partition): lets a caller wait until drained."""
+    """What the agents have processed and produced: lets a caller wait until drained.
 
-    done: dict[tuple[str, int], int] = field(default_factory=dict)
+    Several agents may read one topic (the correlator and the alerts sink both read
+    ``alerts.normalized``); a partition counts as processed up to the offset *every* agent
+    registered for its topic has reached.
+    """
+
+    #: topic -> names of the agents that read it
+    readers: dict[str, set[str]] = field(default_factory=dict)
+    #: highest offset processed per (agent, topic, partition)
+    marks: dict[tuple[str, str, int], int] = field(default_factory=dict)
     #: highest offset this worker produced per (topic, partition)
     produced: dict[tuple[str, int], int] = field(default_factory=dict)
-    #: per topic: (monotonic time of the first batch, of the last batch, messages processed)
+    #: per agent: (monotonic time of its first batch, of its last batch, messages processed)
     timing: dict[str, tuple[float, float, int]] = field(default_factory=dict)
+
+    def register(self, agent: str, topic: str) -> None:
+        self.readers.setdefault(topic, set()).add(agent)
+
+    def done(self, topic: str, partition: int) -> int:
+        """Offset every reader of ``topic`` has processed in ``partition`` (-1: none)."""
+        readers = self.readers.get(topic) or {""}
+        return min(self.marks.get((agent, topic, partition), -1) for agent in readers)
+
+    def mark_batch(self, agent: str, messages) -> None:
+        """Record a batch of Faust messages that ``agent`` has processed."""
+        now = time.monotonic()
+        for message in messages:
+            key = (agent, message.topic, message.partition)
+            if message.offset > self.marks.get(key, -1):
+                self.marks[key] = message.offset
+        first, _, count = self.timing.get(agent, (now, now, 0))
+        self.timing[agent] = (first, now, count + len(messages))
 
     def mark_produced(self, records) -> None:
         """Record the delivery reports (``RecordMetadata``) of messages this worker sent."""
@@ -48,28 +74,12 @@ class Progress:
     def consumed_own_output(self, topics: list[str]) -> bool:
         """True when every message this worker produced to ``topics`` has been processed."""
         return all(
-            self.done.get(tp, -1) >= offset
-            for tp, offset in self.produced.items()
-            if tp[0] in topics
+            self.done(*tp) >= offset for tp, offset in self.produced.items() if tp[0] in topics
         )
-
-    def mark(self, topic: str, partition: int, offset: int) -> None:
-        key = (topic, partition)
-        if offset > self.done.get(key, -1):
-            self.done[key] = offset
-
-    def mark_batch(self, messages) -> None:
-        """Record a processed batch of Faust messages (offsets and timing)."""
-        now = time.monotonic()
-        for message in messages:
-            self.mark(message.topic, message.partition, message.offset)
-        for topic in {m.topic for m in messages}:
-            first, _, count = self.timing.get(topic, (now, now, 0))
-            self.timing[topic] = (first, now, count + sum(m.topic == topic for m in messages))
 
     def reached(self, end_offsets: dict[tuple[str, int], int]) -> bool:
         """True when every partition's last message (end offset - 1) has been processed."""
-        return all(self.done.get(tp, -1) >= end - 1 for tp, end in end_offsets.items() if end > 0)
+        return all(self.done(*tp) >= end - 1 for tp, end in end_offsets.items() if end > 0)
 
 
 @dataclass

@@ -15,6 +15,7 @@ import msgspec
 from .deadletter import DeadLetter
 from .envelope import NormalizedAlert
 from .feeds.decode import FEEDS
+from .outputs import FlagMessage, IncidentMessage
 
 __all__ = ["SCHEMA_DIR", "wire_schemas", "write_schemas", "stale_schemas"]
 
@@ -49,6 +50,15 @@ def wire_schemas() -> dict[str, dict]:
         "alerts.deadletter", DeadLetter,
         "A message that could not become an alert, with its reason and its original bytes "
         "sealed (Fernet) under a key derived from the pseudonymisation secret.",
+    )
+    schemas["incident.schema.json"] = _schema(
+        "incidents.correlated", IncidentMessage,
+        "A correlated incident: alerts of any feeds linked in space and time. Keyed by id.",
+    )
+    schemas["flag.schema.json"] = _schema(
+        "hotspots.flags", FlagMessage,
+        "One version of a hotspot flag (open, update, close), keyed by flag_id; the highest "
+        "version of a flag is its current state.",
     )
     return schemas
 

@@ -99,3 +99,13 @@ def worker_config(tmp_path, broker, city) -> WorkerConfig:
 
 def feed_topics(settings: Settings) -> dict[str, str]:
     return {f"alerts.{source}": settings.topics.feed(source) for source in SOURCES}
+
+
+@pytest.fixture
+def located(worker_config):
+    """A point inside the test city and a grid code of its registry."""
+    from pipeline.geo.admin_units import load_registry
+
+    registry = load_registry(worker_config.settings.registry_path)
+    return (float(registry.grid_centroid_lat[0]), float(registry.grid_centroid_lon[0]),
+            str(registry.grids.codes[0]))

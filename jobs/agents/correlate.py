@@ -16,6 +16,7 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
 from pipeline.correlate import Baseline, CorrelationOutput, Correlator
@@ -23,6 +24,7 @@ from pipeline.correlate.exceptions import SnapshotError
 from pipeline.deadletter import Reason
 from pipeline.envelope import decode_envelopes
 from pipeline.feeds.decode import Reject
+from pipeline.outputs import flag_messages, incident_messages
 
 from ..publish import city_projection, publish_deadletters, tile_partition
 from ..runtime import Runtime
@@ -104,6 +106,9 @@ def _late_rejects(output: CorrelationOutput, alert_ids: np.ndarray, halo: np.nda
     return [Reject(int(i), Reason.LATE, _LATE) for i in late]
 
 
+encode = msgspec.json.Encoder().encode
+
+
 def correlate_agent(app, runtime: Runtime):
     settings = runtime.settings
     correlators = PartitionCorrelators(runtime)
@@ -121,7 +126,7 @@ def correlate_agent(app, runtime: Runtime):
                         app, runtime, correlators, partition, messages
                     )
                 runtime.progress.mark_produced(await asyncio.gather(*futures))
-                runtime.progress.mark_batch([event.message for event in events])
+                runtime.progress.mark_batch("correlate", [event.message for event in events])
         finally:
             correlators.save_all()
 
@@ -132,8 +137,10 @@ def correlate_agent(app, runtime: Runtime):
         decoded = decode_envelopes([m.value for m in messages], runtime.registry)
         output = await asyncio.to_thread(correlators.get(partition).process, decoded.alerts)
         incidents, flags = _owned(output, partition, correlators)
-        futures = [await _send(topics.incidents, i.incident_id, i.to_json()) for i in incidents]
-        futures += [await _send(topics.flags, f.flag_id, f.to_json()) for f in flags]
+        incidents = incident_messages(incidents, runtime.registry)
+        flags = flag_messages(flags, runtime.registry)
+        futures = [await _send(topics.incidents, i.incident_id, encode(i)) for i in incidents]
+        futures += [await _send(topics.flags, f.flag_id, encode(f)) for f in flags]
         rejects = _late_rejects(output, decoded.alerts.alert_id, decoded.halo)
         futures += await publish_deadletters(
             app, runtime, "normalized", messages, rejects,

@@ -39,7 +39,7 @@ def normalize_agent(app, runtime: Runtime, source: str):
             metrics.normalized.labels(source).inc(len(batch.alerts))
             metrics.duplicates.labels(source).inc(batch.duplicates)
             metrics.unknown_enum.labels(source).inc(batch.unknown_enum)
-            runtime.progress.mark_batch(messages)
+            runtime.progress.mark_batch(f"normalize_{source}", messages)
 
     normalize_feed.__name__ = f"normalize_{source}"
     return normalize_feed

@@ -13,9 +13,9 @@ from itertools import compress
 
 import msgspec
 
-from pipeline.correlate import FlagEvent, Incident
 from pipeline.deadletter import DeadLetter
 from pipeline.envelope import decode_envelopes
+from pipeline.outputs import FlagMessage, IncidentMessage
 from pipeline.sinks import alert_rows, deadletter_rows, flag_rows, incident_rows
 
 from ..runtime import Runtime
@@ -37,16 +37,16 @@ def alerts_sink_agent(app, runtime: Runtime):
             batch = decode_envelopes([e.message.value for e in events], runtime.registry)
             primary = list(compress(batch.envelopes, ~batch.halo))
             await _write(runtime, "alerts", alert_rows(primary), len(primary))
-            runtime.progress.mark_batch([event.message for event in events])
+            runtime.progress.mark_batch("sink_alerts", [event.message for event in events])
 
     return sink_alerts
 
 
-#: table → (record type, rows builder taking (records, registry))
+#: table → (record type, rows builder)
 RECORD_SINKS: dict[str, tuple[type, Callable]] = {
-    "deadletters": (DeadLetter, lambda records, registry: deadletter_rows(records)),
-    "incidents": (Incident, incident_rows),
-    "flags": (FlagEvent, flag_rows),
+    "deadletters": (DeadLetter, deadletter_rows),
+    "incidents": (IncidentMessage, incident_rows),
+    "flags": (FlagMessage, flag_rows),
 }
 
 
@@ -59,8 +59,8 @@ def record_sink_agent(app, runtime: Runtime, table: str):
     async def sink_records(stream):
         async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
             records = list(map(decoder.decode, (e.message.value for e in events)))
-            await _write(runtime, table, build_rows(records, runtime.registry), len(records))
-            runtime.progress.mark_batch([event.message for event in events])
+            await _write(runtime, table, build_rows(records), len(records))
+            runtime.progress.mark_batch(f"sink_{table}", [event.message for event in events])
 
     sink_records.__name__ = f"sink_{table}"
     return sink_records

@@ -4,14 +4,16 @@ The city-wide multiplicative model of :class:`~pipeline.correlate.baseline.Basel
 places whose day differs from the city's (a shopping street peaks in the evening, an office
 block at noon), so here each cell gets its own hour-of-day shape, shrunk where data is thin:
 
-* ``level(c) = (N_c / km² + k_L * city_rate) / (H + k_L)``: the cell's mean rate, pulled
-  towards the city-wide rate of the history (``k_L`` hours of pseudo-exposure);
-* ``r(c, d) = (N_{c,d} / km² + k_D * level(c) * P(d)) / (E_d + k_D)`` per local hour of day
-  ``d``, pulled towards the level times the city's hour-of-day profile ``P`` (``k_D`` hours);
+* ``level(c) = (N_c + k_L) / (H + k_L / city_rate)``: the cell's mean rate, a gamma-Poisson
+  posterior pulled towards the city-wide rate of the history by ``k_L`` pseudo-events;
+* ``r(c, d) = (N_{c,d} + k_D) / (E_d + k_D / (level(c) * P(d)))`` per local hour of day ``d``,
+  pulled towards the level times the city's hour-of-day profile ``P`` by ``k_D`` pseudo-events.
+  Prior strength in events (not hours) means a busy cell's hundreds of events decide its own
+  evening peak, while a cell with two events keeps mostly the city's shape;
 * ``rate(c, w) = r(c, hod(w)) * P(w) / P(hod(w))``: the city's day-of-week modulation on top
   (flat unless the history spans weeks that differ by weekday).
 
-Cells never seen in history get ``level = k_L * city_rate / (H + k_L)`` times the profile.
+Cells never seen in history get ``level = k_L / (H + k_L / city_rate)`` times the profile.
 
 ``dispersion`` is the negative-binomial ``alpha`` (``Var = mu + alpha * mu**2``) of window
 counts in scoring disks, estimated out of sample: each history day's disk counts are compared
@@ -124,23 +126,29 @@ def fit_cell_hours(
     cell_km2: float,
     *,
     utc_offset_min: int,
-    level_prior_hours: float = 24.0,
-    hod_prior_hours: float = 7.0,
+    level_prior_events: float = 2.0,
+    hod_prior_events: float = 3.0,
     dispersion: float = 0.0,
 ) -> CellHourBaseline:
     """Fit the model of the module docstring from counted events of ``[start_ms, end_ms)``."""
     if end_ms <= start_ms:
         raise ValueError("history must span some time: end_ms > start_ms")
     return _fit(
-        cell_ids,
-        event_ms,
+        np.asarray(cell_ids, np.int64),
+        np.asarray(event_ms, np.int64),
         _exposure(start_ms, end_ms, utc_offset_min),
         cell_km2,
         utc_offset_min=utc_offset_min,
-        level_prior_hours=level_prior_hours,
-        hod_prior_hours=hod_prior_hours,
+        level_prior_events=level_prior_events,
+        hod_prior_events=hod_prior_events,
         dispersion=dispersion,
     )
+
+
+def _shrunk(counts: np.ndarray, hours: np.ndarray, prior_rate: np.ndarray, events: float):
+    """Gamma-Poisson posterior mean rate: a gamma prior with mean ``prior_rate`` worth
+    ``events`` pseudo-events, so a busy cell's own data dominate and a quiet one's prior."""
+    return (counts + events) / (hours + events / prior_rate)
 
 
 def _fit(
@@ -150,34 +158,32 @@ def _fit(
     cell_km2: float,
     *,
     utc_offset_min: int,
-    level_prior_hours: float,
-    hod_prior_hours: float,
+    level_prior_events: float,
+    hod_prior_events: float,
     dispersion: float,
 ) -> CellHourBaseline:
-    hours = exposure.sum()
-    seen = exposure > 0
-    ids, inverse = np.unique(np.asarray(cell_ids, np.int64), return_inverse=True)
-    counts = np.zeros((len(ids), HOURS_PER_WEEK))
+    ids, inverse = np.unique(cell_ids, return_inverse=True)
+    counts = np.zeros((len(ids), HOURS_PER_WEEK))  # events per cell (not yet per km²)
     np.add.at(counts, (inverse, hour_of_week(event_ms, utc_offset_min)), 1.0)
-    counts /= cell_km2  # per km² from here on
     n_cells = max(len(ids), 1)
-    # City profile per hour of week, per cell-km² of the cells with history; hours never seen
-    # take the mean, so a partial week still gives every hour a rate.
-    city = np.where(seen, counts.sum(axis=0) / n_cells / np.maximum(exposure, 1e-12), np.nan)
-    city_rate = counts.sum() / n_cells / hours
-    city = np.where(seen, city, city_rate)
-    level = (counts.sum(axis=1) + level_prior_hours * city_rate) / (hours + level_prior_hours)
-    hod_city = _hod_sum(city * exposure) / np.maximum(_hod_sum(exposure), 1e-12)
-    hod_city = np.where(_hod_sum(exposure) > 0, hod_city, city_rate)
-    shape = hod_city / city_rate  # city's hour-of-day profile, mean 1 over exposure
-    prior = level[:, None] * shape[None, :]
-    hod_rate = (_hod_sum(counts) + hod_prior_hours * prior) / (_hod_sum(exposure) + hod_prior_hours)
-    how = np.arange(HOURS_PER_WEEK)
-    weekday = city / np.tile(hod_city, 7)  # day-of-week modulation of each hour
-    table = hod_rate[:, how % 24] * weekday[None, :]
-    unseen_level = level_prior_hours * city_rate / (hours + level_prior_hours)
-    fallback = unseen_level * np.tile(shape, 7) * weekday
-    return CellHourBaseline(cell_km2, fallback, ids, table, dispersion=dispersion)
+    # City rate per cell-hour of the cells with history, per hour of week, with one hour of
+    # pseudo-exposure at the mean: an hour never seen (or seen empty) still gets a rate > 0.
+    city_rate = (counts.sum() + 1.0) / n_cells / exposure.sum()
+    city = (counts.sum(axis=0) / n_cells + city_rate) / (exposure + 1.0)
+    hod_exposure = _hod_sum(exposure)
+    hod_city = _hod_sum(city * (exposure + 1.0)) / (hod_exposure + 7.0)
+    shape = hod_city / city_rate  # the city's hour-of-day profile, mean 1 over exposure
+    weekday = city / np.tile(hod_city, 7)  # day-of-week modulation of each hour of week
+    level = _shrunk(counts.sum(axis=1), exposure.sum(), city_rate, level_prior_events)
+    hod = _shrunk(
+        _hod_sum(counts), hod_exposure, level[:, None] * shape[None, :], hod_prior_events
+    )
+    table = hod[:, np.arange(HOURS_PER_WEEK) % 24] * weekday[None, :]
+    unseen = _shrunk(0.0, exposure.sum(), city_rate, level_prior_events)
+    fallback = unseen * np.tile(shape, 7) * weekday
+    return CellHourBaseline(
+        cell_km2, fallback / cell_km2, ids, table / cell_km2, dispersion=dispersion
+    )
 
 
 def _disk_grid(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -218,7 +224,7 @@ def estimate_dispersion(
     win = params.window_ms
     num = den = 0.0
     full = _exposure(start_ms, end_ms, params.utc_offset_min)
-    fit = {"level_prior_hours": 24.0, "hod_prior_hours": 7.0, **fit_kwargs, "dispersion": 0.0}
+    fit = {"level_prior_events": 2.0, "hod_prior_events": 3.0, **fit_kwargs, "dispersion": 0.0}
     for d in range(days):  # loop per held-out day
         lo, hi = start_ms + d * _DAY_MS, start_ms + (d + 1) * _DAY_MS
         test = (t >= lo) & (t < hi)

@@ -76,13 +76,15 @@ def deadletter_rows(records: Sequence[DeadLetter]) -> dict[str, object]:
     }
 
 
-def _unit_columns(grid: np.ndarray, registry) -> dict[str, object]:
-    units = registry.unit_columns(np.asarray(grid, dtype=np.int32))
-    return {name: values.tolist() for name, values in units.items()}
+_UNIT_COLUMNS = ("grid_code", "community_code", "street_code", "district_code", "station_id")
 
 
-def incident_rows(incidents: Sequence, registry) -> dict[str, object]:
-    """Warehouse rows of :class:`pipeline.correlate.Incident` records."""
+def _unit_columns(records: Sequence) -> dict[str, object]:
+    return {name: _texts(records, name) for name in _UNIT_COLUMNS}
+
+
+def incident_rows(incidents: Sequence) -> dict[str, object]:
+    """Warehouse rows of :class:`pipeline.outputs.IncidentMessage` records."""
     def col(name):
         return list(map(attrgetter(name), incidents))
 
@@ -99,11 +101,11 @@ def incident_rows(incidents: Sequence, registry) -> dict[str, object]:
         "category_counts": col("category_counts"),
         "max_severity": col("max_severity"),
     }
-    return rows | _unit_columns(col("grid"), registry)
+    return rows | _unit_columns(incidents)
 
 
-def flag_rows(flags: Sequence, registry) -> dict[str, object]:
-    """Warehouse rows of :class:`pipeline.correlate.FlagEvent` records (one per version)."""
+def flag_rows(flags: Sequence) -> dict[str, object]:
+    """Warehouse rows of :class:`pipeline.outputs.FlagMessage` records (one per version)."""
     def col(name):
         return list(map(attrgetter(name), flags))
 
@@ -124,4 +126,4 @@ def flag_rows(flags: Sequence, registry) -> dict[str, object]:
         "first_time": optional_ms("first_event_ms"),
         "last_time": optional_ms("last_event_ms"),
     }
-    return rows | _unit_columns(col("grid"), registry)
+    return rows | _unit_columns(flags)

@@ -5,12 +5,15 @@ Feeds are produced with kafka-python exactly as an outside producer would.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import msgspec
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer
+from aiokafka import TopicPartition as AioTopicPartition
+from kafka import KafkaProducer
 
 from pipeline.alerts import SOURCES
 from pipeline.deadletter import DeadLetter, Sealer
@@ -25,33 +28,36 @@ pytestmark = pytest.mark.timeout(600)
 def read_topic(bootstrap: str, topic: str) -> list:
     """Every record of every partition of ``topic``, from the beginning to its end.
 
-    The end is the high watermark of fetch responses, read until a poll brings nothing new:
-    Tansu has answered ListOffsets with an end below records it already served. A fetch from
-    the middle of a record batch may hand back its earlier records too, hence the dict.
+    Read with aiokafka, the client the worker itself uses. kafka-python 3.0's consumer was seen
+    fetching nothing from a Tansu partition that aiokafka read five records from, and Tansu's
+    ListOffsets answered ends below records already served; so the end is the high watermark
+    of fetch responses, and reading stops when a fetch at that end brings nothing new. A fetch
+    from the middle of a record batch may hand back earlier records too, hence the dict.
     """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             max_partition_fetch_bytes=32 << 20, fetch_max_bytes=64 << 20)
+    return asyncio.run(_read_topic(bootstrap, topic))
+
+
+async def _read_topic(bootstrap: str, topic: str) -> list:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        partitions = [AioTopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
+        await consumer.seek_to_beginning(*partitions)
         records = {}
         deadline = time.monotonic() + 60
         while True:
-            polled = consumer.poll(timeout_ms=500)
-            for batch in polled.values():
+            fetched = await consumer.getmany(timeout_ms=500)
+            for batch in fetched.values():
                 records.update(((r.partition, r.offset), r) for r in batch)
             marks = [consumer.highwater(tp) for tp in partitions]
-            caught_up = all(m is not None and consumer.position(tp) >= m
-                            for tp, m in zip(partitions, marks, strict=True))
-            if caught_up and not polled:
+            positions = [await consumer.position(tp) for tp in partitions]
+            if not fetched and all(m is not None and p >= m for p, m in zip(positions, marks)):
                 break
             assert time.monotonic() < deadline, f"could not read {topic} to its end"
-        expected = sum(marks) - sum(consumer.beginning_offsets(partitions).values())
-        assert len(records) == expected, f"read {len(records)} of {expected} records of {topic}"
         return [records[k] for k in sorted(records)]
     finally:
-        consumer.close()
+        await consumer.stop()
 
 
 def produce(bootstrap: str, messages: list[tuple[str, bytes]]) -> None:
@@ -104,16 +110,6 @@ def grid(report_id: str, grid_code: str, **overrides) -> dict:
 
 def encode(obj: dict) -> bytes:
     return json.dumps(obj).encode()
-
-
-@pytest.fixture
-def located(worker_config):
-    """A point inside the test city and a grid code of its registry."""
-    from pipeline.geo.admin_units import load_registry
-
-    registry = load_registry(worker_config.settings.registry_path)
-    return (float(registry.grid_centroid_lat[0]), float(registry.grid_centroid_lon[0]),
-            str(registry.grids.codes[0]))
 
 
 # --- tests ---------------------------------------------------------------------------------------
@@ -190,7 +186,10 @@ def test_a_simulated_city_flows_through_all_four_feeds(worker_config, city):
     primary = [e for e in normalized if not e.halo]
     assert {e.source for e in primary} == set(SOURCES)
     assert len({e.alert_id for e in primary}) == len(primary), "no alert published twice"
-    letters = deadletters(worker_config.bootstrap, settings.topics.deadletter)
+    # dumped at once, the feeds reach the correlator far out of event-time order, so many
+    # alerts are also dead-lettered as late there; only the ingest rejects are counted here
+    letters = [d for d in deadletters(worker_config.bootstrap, settings.topics.deadletter)
+               if d.reason.value != "late"]
     assert len(primary) + len(letters) <= sent
     truth = json.loads(city.truth.read_text())
     assert letters, "the simulated feeds carry bad input"
