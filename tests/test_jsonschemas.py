@@ -58,7 +58,8 @@ def test_stale_check_notices_missing_and_edited_files(tmp_path):
 
 def test_there_is_a_schema_per_feed_and_per_output_topic():
     assert set(wire_schemas()) == {f"{name}.schema.json" for name in FEEDS} | {
-        "normalized.schema.json", "deadletter.schema.json"
+        "normalized.schema.json", "deadletter.schema.json", "incident.schema.json",
+        "flag.schema.json",
     }
 
 

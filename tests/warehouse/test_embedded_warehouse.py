@@ -57,23 +57,25 @@ def envelopes() -> list[NormalizedAlert]:
 
 def test_migrate_applies_every_file_once_and_records_it(wh, schema_dir):
     names = sorted(p.name for p in schema_dir.glob("*.sql"))
-    assert names == ["0001_alerts.sql", "0002_deadletters.sql"]
+    assert names[:4] == [
+        "0001_alerts.sql", "0002_deadletters.sql", "0003_incidents.sql", "0004_flags.sql"
+    ]
     assert migrate(wh, schema_dir) == names
     recorded = wh.query("SELECT name FROM hotspot.schema_migrations ORDER BY name")
     assert [r[0] for r in recorded] == names
     assert migrate(wh, schema_dir) == []
-    assert wh.query("SELECT count() FROM hotspot.schema_migrations") == [(2,)]
+    assert wh.query("SELECT count() FROM hotspot.schema_migrations") == [(len(names),)]
     tables = {r[0] for r in wh.query("SELECT name FROM system.tables WHERE database = 'hotspot'")}
-    assert {"alerts", "deadletters", "schema_migrations"} <= tables
+    assert {"alerts", "deadletters", "incidents", "flags", "schema_migrations"} <= tables
 
 
 def test_a_new_migration_file_is_applied_alone(wh, schema_dir):
     migrate(wh, schema_dir)
-    (schema_dir / "0003_extra.sql").write_text(
+    (schema_dir / "9999_extra.sql").write_text(
         "-- a comment line\nCREATE TABLE IF NOT EXISTS {db}.extra (x UInt8) ENGINE = Memory;\n"
         "INSERT INTO {db}.extra VALUES (7);\n"
     )
-    assert migrate(wh, schema_dir) == ["0003_extra.sql"]
+    assert migrate(wh, schema_dir) == ["9999_extra.sql"]
     assert wh.query("SELECT x FROM hotspot.extra") == [(7,)]
 
 
