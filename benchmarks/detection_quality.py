@@ -50,8 +50,12 @@ def oracle_detectable(spot: dict, window_s: float, min_count: int) -> bool:
 def simulate_all(root: Path, city_seed: int, days: int) -> tuple[Path, list[Path], Path]:
     city = CityConfig(seed=city_seed)
     history = run_simulation(
-        root / "history", seed=1000 + city_seed, city=city, duration=timedelta(days=7),
-        start=HISTORY_START, n_hotspots=0,
+        root / "history",
+        seed=1000 + city_seed,
+        city=city,
+        duration=timedelta(days=7),
+        start=HISTORY_START,
+        n_hotspots=0,
     )
     planted = [
         run_simulation(root / f"day{d}", seed=d + 1, city=city, start=EVAL_START).replay.parent
@@ -86,17 +90,25 @@ def main() -> None:
             if ok:
                 detectable_hits.append(delay is not None)
             planted_n = sum(f["planted"] for f in spot["feeds"].values())
-            print(f"  {day.name} {spot['id']} x{spot['multiplier']} {spot['start'][11:16]}"
-                  f" planted={planted_n} oracle_detectable={ok} delay_s={delay}")
+            print(
+                f"  {day.name} {spot['id']} x{spot['multiplier']} {spot['start'][11:16]}"
+                f" planted={planted_n} oracle_detectable={ok} delay_s={delay}"
+            )
         delays += [d for d in r.delays_s if d is not None]
         false_planted += r.false_flags
     q = evaluate_run(quiet / "replay.jsonl", quiet / "truth.json", registry, baseline, params)
     print(f"recall (all planted): {sum(hits)}/{len(hits)} = {np.mean(hits):.2f}")
-    print(f"recall (oracle-detectable): {sum(detectable_hits)}/{len(detectable_hits)}"
-          f" = {np.mean(detectable_hits) if detectable_hits else float('nan'):.2f}")
-    print(f"median time to first flag: {np.median(delays) / 60 if delays else float('nan'):.1f} min")
-    print(f"false flags per 10 km² per day, quiet day: {q.false_flags_per_10km2_day:.2f}"
-          f" ({q.false_flags} flags)")
+    print(
+        f"recall (oracle-detectable): {sum(detectable_hits)}/{len(detectable_hits)}"
+        f" = {np.mean(detectable_hits) if detectable_hits else float('nan'):.2f}"
+    )
+    print(
+        f"median time to first flag: {np.median(delays) / 60 if delays else float('nan'):.1f} min"
+    )
+    print(
+        f"false flags per 10 km² per day, quiet day: {q.false_flags_per_10km2_day:.2f}"
+        f" ({q.false_flags} flags)"
+    )
     width, height = json.loads((quiet / "truth.json").read_text())["city"]["size_m"]
     area_days = width * height / 1e7 * len(planted)  # 10 km² units x one day each
     print(f"false flags per 10 km² per day, planted days: {false_planted / area_days:.2f}")

@@ -119,12 +119,14 @@ def deadletter_show(
     reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
 ) -> None:
     """Print recent dead letters with their original bytes opened (needs the pseudonym key)."""
-    from pipeline.deadletter import Sealer
+    from pipeline.deadletter import Reason, Sealer
     from pipeline.warehouse import open_warehouse
 
+    if reason is not None and reason not in set(Reason):
+        raise typer.BadParameter(f"reason must be one of {', '.join(Reason)}")
     settings = _settings(settings_file)
     sealer = Sealer(settings.pseudonym_secret())
-    where = f"WHERE reason = '{reason}'" if reason else ""
+    where = f"WHERE reason = '{Reason(reason).value}'" if reason else ""
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         rows = wh.query(
             f"SELECT received_time, reason, topic, partition, offset, detail, payload_sealed "

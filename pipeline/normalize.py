@@ -15,6 +15,7 @@ backfill job calls it on lines of a file. Steps, each vectorised over the batch:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -44,7 +45,7 @@ class NormalizeContext:
     gcj02_feeds: frozenset[str] = frozenset()
     max_future_ms: int = 600_000
     max_age_ms: int = 0  # 0: no lower bound on event time
-    clock_ms: callable = field(default=lambda: int(time.time() * 1000))
+    clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
     decoders: dict[str, msgspec.json.Decoder] = field(default_factory=dict)
 
     @classmethod

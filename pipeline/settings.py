@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
@@ -169,7 +170,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources = [init_settings, env_settings]
-        toml_file = os.environ.get("HOTSPOT_SETTINGS_FILE")
+        toml_file = _settings_file.get() or os.environ.get("HOTSPOT_SETTINGS_FILE")
         if toml_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
@@ -195,13 +196,18 @@ class Settings(BaseSettings):
         return key_file.read_text().strip().encode()
 
 
+#: the TOML file of the :func:`load_settings` call in progress (sources are class-level hooks)
+_settings_file: ContextVar[str | None] = ContextVar("hotspot_settings_file", default=None)
+
+
 def load_settings(file: Path | None = None, **overrides) -> Settings:
     """Settings from a TOML file (optional), the environment and ``overrides``."""
-    if file is not None:
-        if not file.exists():
-            raise ConfigurationError(f"settings file {file} does not exist; pass an existing TOML")
-        os.environ["HOTSPOT_SETTINGS_FILE"] = str(file)
+    if file is not None and not file.exists():
+        raise ConfigurationError(f"settings file {file} does not exist; pass an existing TOML")
+    token = _settings_file.set(str(file) if file is not None else None)
     try:
         return Settings(**overrides)
     except ValueError as exc:
         raise ConfigurationError(f"invalid settings: {exc}") from exc
+    finally:
+        _settings_file.reset(token)

@@ -14,16 +14,23 @@ from pipeline.sim import SHANGHAI, CityConfig, Hotspot, run_simulation
 
 CITY = CityConfig(seed=5, size_m=(6_000.0, 5_000.0), households=3_000, cameras=300)
 START = datetime(2026, 3, 1, 18, tzinfo=SHANGHAI)
-SPOT = Hotspot(lat=30.25, lon=120.15, radius_m=250.0, start=START + timedelta(minutes=50),
-               end=START + timedelta(minutes=90), multiplier=8.0)
+SPOT = Hotspot(
+    lat=30.25,
+    lon=120.15,
+    radius_m=250.0,
+    start=START + timedelta(minutes=50),
+    end=START + timedelta(minutes=90),
+    multiplier=8.0,
+)
 
 
 @pytest.fixture(scope="module")
 def small_city(tmp_path_factory) -> Path:
     """Two evening hours of a small city at full scale, one strong hotspot, default faults."""
     out = tmp_path_factory.mktemp("offline")
-    run_simulation(out, seed=5, city=CITY, duration=timedelta(hours=2), start=START,
-                   hotspots=(SPOT,))
+    run_simulation(
+        out, seed=5, city=CITY, duration=timedelta(hours=2), start=START, hotspots=(SPOT,)
+    )
     return out
 
 
@@ -34,8 +41,13 @@ def reference(small_city):
 
 def _run(folder: Path, batch_size: int):
     registry = load_registry(folder / "registry.geojson")
-    return run_offline(folder / "replay.jsonl", registry, Baseline(0.0625, 2.0),
-                       CorrelationParams(), batch_size=batch_size)
+    return run_offline(
+        folder / "replay.jsonl",
+        registry,
+        Baseline(0.0625, 2.0),
+        CorrelationParams(),
+        batch_size=batch_size,
+    )
 
 
 def test_results_do_not_depend_on_batch_size(small_city, reference):

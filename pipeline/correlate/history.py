@@ -175,9 +175,7 @@ def _fit(
     shape = hod_city / city_rate  # the city's hour-of-day profile, mean 1 over exposure
     weekday = city / np.tile(hod_city, 7)  # day-of-week modulation of each hour of week
     level = _shrunk(counts.sum(axis=1), exposure.sum(), city_rate, level_prior_events)
-    hod = _shrunk(
-        _hod_sum(counts), hod_exposure, level[:, None] * shape[None, :], hod_prior_events
-    )
+    hod = _shrunk(_hod_sum(counts), hod_exposure, level[:, None] * shape[None, :], hod_prior_events)
     table = hod[:, np.arange(HOURS_PER_WEEK) % 24] * weekday[None, :]
     unseen = _shrunk(0.0, exposure.sum(), city_rate, level_prior_events)
     fallback = unseen * np.tile(shape, 7) * weekday
@@ -215,9 +213,14 @@ def estimate_dispersion(
     ix, iy = lattice.index(rows["x"], rows["y"])
     x0, y0 = ix.min(), iy.min()
     shape = (int(ix.max() - x0 + 1), int(iy.max() - y0 + 1))
-    grid_ids = lattice.cell_id(*[a.ravel() for a in np.meshgrid(
-        np.arange(x0, x0 + shape[0]), np.arange(y0, y0 + shape[1]), indexing="ij"
-    )])
+    grid_ids = lattice.cell_id(
+        *[
+            a.ravel()
+            for a in np.meshgrid(
+                np.arange(x0, x0 + shape[0]), np.arange(y0, y0 + shape[1]), indexing="ij"
+            )
+        ]
+    )
     offsets = lattice.disk_offsets(params.hotspot_radius_m)
     cells = lattice.cell_id(ix, iy)
     t = rows["event_ms"]
@@ -230,8 +233,14 @@ def estimate_dispersion(
         test = (t >= lo) & (t < hi)
         # The held-out day is absent from training, not quiet: remove its exposure too.
         exposure = full - _exposure(lo, hi, params.utc_offset_min)
-        train = _fit(cells[~test], t[~test], exposure, lattice.cell_km2,
-                     utc_offset_min=params.utc_offset_min, **fit)
+        train = _fit(
+            cells[~test],
+            t[~test],
+            exposure,
+            lattice.cell_km2,
+            utc_offset_min=params.utc_offset_min,
+            **fit,
+        )
         n_win = (hi - lo) // win
         k = ((t[test] - lo) // win).astype(np.int64)
         observed = np.zeros((n_win, *shape))
@@ -245,4 +254,3 @@ def estimate_dispersion(
         num += float(((n - mu) ** 2 - n).sum())
         den += float((mu**2).sum())
     return max(num / den, 0.0) if den > 0 else 0.0
-

@@ -26,8 +26,9 @@ def test_shrinkage_on_a_hand_made_week():
     t1 = np.concatenate([np.repeat(hours, 2), np.repeat(evening, 40)]) + 60_000
     t = np.concatenate([t1, [start + 3 * H + 600_000]])
     cells = np.concatenate([np.ones(len(t1), np.int64), [2]])
-    b = fit_cell_hours(cells, t, start, end, KM2, utc_offset_min=480,
-                       level_prior_events=2.0, hod_prior_events=3.0)
+    b = fit_cell_hours(
+        cells, t, start, end, KM2, utc_offset_min=480, level_prior_events=2.0, hod_prior_events=3.0
+    )
     n1, n = len(t1), len(t)
     city_rate = (n + 1) / 2 / 168  # events per cell-hour over the two cells with history
     per_how = np.full(168, 2.0)  # events of both cells in each hour of week (one week)
@@ -56,8 +57,14 @@ def test_shrinkage_on_a_hand_made_week():
 
 
 def test_fitted_baseline_does_not_learn_from_the_stream():
-    b = fit_cell_hours(np.array([1]), np.array([MONDAY_CST]), MONDAY_CST, MONDAY_CST + 24 * H,
-                       KM2, utc_offset_min=480)
+    b = fit_cell_hours(
+        np.array([1]),
+        np.array([MONDAY_CST]),
+        MONDAY_CST,
+        MONDAY_CST + 24 * H,
+        KM2,
+        utc_offset_min=480,
+    )
     before = b.expected(np.array([1, 5]), 0).copy()
     b.observe(np.array([1, 5]), np.array([100.0, 100.0]), 1.0)
     np.testing.assert_array_equal(b.expected(np.array([1, 5]), 0), before)
