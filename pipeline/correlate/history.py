@@ -166,12 +166,16 @@ def _fit(
     counts = np.zeros((len(ids), HOURS_PER_WEEK))  # events per cell (not yet per km²)
     np.add.at(counts, (inverse, hour_of_week(event_ms, utc_offset_min)), 1.0)
     n_cells = max(len(ids), 1)
-    # City rate per cell-hour of the cells with history, per hour of week, with one hour of
-    # pseudo-exposure at the mean: an hour never seen (or seen empty) still gets a rate > 0.
-    city_rate = (counts.sum() + 1.0) / n_cells / exposure.sum()
-    city = (counts.sum(axis=0) / n_cells + city_rate) / (exposure + 1.0)
+    # City rate per cell-hour of the cells with history, per hour of week, with one event of
+    # pseudo-data at the mean: an hour never seen (or seen empty) still gets a rate > 0, and a
+    # seen hour's thousands of events are not diluted.
+    cell_hours = n_cells * exposure
+    city_rate = (counts.sum() + 1.0) / cell_hours.sum()
+    city = (counts.sum(axis=0) + 1.0) / (cell_hours + 1.0 / city_rate)
     hod_exposure = _hod_sum(exposure)
-    hod_city = _hod_sum(city * (exposure + 1.0)) / (hod_exposure + 7.0)
+    hod_city = _hod_sum(city * (cell_hours + 1.0 / city_rate)) / _hod_sum(
+        cell_hours + 1.0 / city_rate
+    )
     shape = hod_city / city_rate  # the city's hour-of-day profile, mean 1 over exposure
     weekday = city / np.tile(hod_city, 7)  # day-of-week modulation of each hour of week
     level = _shrunk(counts.sum(axis=1), exposure.sum(), city_rate, level_prior_events)

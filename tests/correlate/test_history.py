@@ -34,8 +34,9 @@ def test_shrinkage_on_a_hand_made_week():
     per_how = np.full(168, 2.0)  # events of both cells in each hour of week (one week)
     per_how[np.arange(7) * 24 + 20] += 40
     per_how[3] += 1
-    city = (per_how / 2 + city_rate) / 2  # one pseudo-hour at the mean
-    shape = city.reshape(7, 24).mean(axis=0) / city_rate
+    pseudo = 1 / city_rate  # one pseudo-event at the mean per hour of week
+    city = (per_how + 1) / (2 + pseudo)
+    shape = (city * (2 + pseudo)).reshape(7, 24).sum(axis=0) / (7 * (2 + pseudo)) / city_rate
     hod_counts = np.full(24, 14.0)
     hod_counts[20] += 280
     level1 = (n1 + 2) / (168 + 2 / city_rate)
