@@ -39,12 +39,14 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
     # traffic, interleaved the way it arrived, so event-time lateness means what it means live.
     speed = hours * 3600.0 / REPLAY_WALL_S
     with open_runtime(settings) as runtime:
-        sent, done, ready = [0], threading.Event(), threading.Event()
+        sent, done, ready, stop = [0], threading.Event(), threading.Event(), threading.Event()
 
         def replay() -> None:
             try:
                 ready.wait()
-                sent[0] = send_records(read_jsonl(files.replay), runtime.bootstrap, speed=speed)
+                sent[0] = send_records(
+                    read_jsonl(files.replay), runtime.bootstrap, speed=speed, stop=stop
+                )
             finally:
                 done.set()
 
@@ -53,6 +55,8 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
         with console.status(f"replaying {hours:g} h of city life at {speed:.0f}x with the worker"):
             sender.start()
             run_worker(runtime, until_drained=True, inputs_complete=done, ready=ready)
+        stop.set()  # the worker also ends on Ctrl-C: then the replay must not go on
+        ready.set()
         sender.join()
         elapsed = time.perf_counter() - began
         console.print(f"replayed {sent[0]:,} messages through Tansu on {runtime.bootstrap} "
