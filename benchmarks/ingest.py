@@ -33,7 +33,9 @@ from pipeline.replay import read_jsonl, send_records
 from pipeline.settings import Settings, TopicNames
 from pipeline.sim import run_simulation, scale_for_total
 
-FEED_TOPICS = [TopicNames().feed(s) for s in SOURCES]
+def run_topics(tag: str) -> TopicNames:
+    """Fresh topics per run, so no run reads another run's output."""
+    return TopicNames(**{k: f"{tag}.{v}" for k, v in TopicNames().model_dump().items()})
 
 
 def simulate(out: Path, messages: int) -> tuple[Path, Path, int]:
@@ -44,14 +46,14 @@ def simulate(out: Path, messages: int) -> tuple[Path, Path, int]:
     return files.registry, files.replay, files.records
 
 
-async def _ceiling(bootstrap: str, total: int) -> float:
+async def _ceiling(bootstrap: str, topics: TopicNames, total: int) -> float:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
     await consumer.start()
     try:
-        partitions = [TopicPartition(t, p) for t in FEED_TOPICS
+        partitions = [TopicPartition(t, p) for t in topics.feeds().values()
                       for p in sorted(consumer.partitions_for_topic(t) or ())]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
@@ -84,11 +86,11 @@ def _pipeline_run(settings: Settings, queue) -> None:
     queue.put((sum(t[2] for t in timing), last - first))
 
 
-def pipeline(bootstrap: str, registry: Path, work: Path) -> float:
-    tag = uuid.uuid4().hex[:6]
+def pipeline(bootstrap: str, topics: TopicNames, registry: Path, work: Path) -> float:
+    tag = topics.camera.split(".")[0]
     settings = Settings(
         data_dir=work / f"run-{tag}", broker_url=f"kafka://{bootstrap}", registry_path=registry,
-        app_id=f"bench-{tag}", partitions=4, max_age_s=0,
+        app_id=f"bench-{tag}", partitions=4, max_age_s=0, topics=topics,
     )
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -108,16 +110,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
         work = Path(tmp)
         registry, replay, total = simulate(work / "sim", args.messages)
-        ensure_topics(broker.bootstrap, TopicNames().all(), 4)
-        sent = send_records(read_jsonl(replay), broker.bootstrap)
-        print(f"{sent:,} messages of the four feeds on Tansu {broker.bootstrap}")
         ceiling, ours = [], []
         for run in range(args.runs):
-            ceiling.append(asyncio.run(_ceiling(broker.bootstrap, sent)))
-            ours.append(pipeline(broker.bootstrap, registry, work))
+            topics = run_topics(uuid.uuid4().hex[:6])
+            ensure_topics(broker.bootstrap, topics.all(), 4)
+            renamed = {f"alerts.{s}": topics.feed(s) for s in SOURCES}
+            sent = send_records(read_jsonl(replay), broker.bootstrap, renamed)
+            ceiling.append(asyncio.run(_ceiling(broker.bootstrap, topics, sent)))
+            ours.append(pipeline(broker.bootstrap, topics, registry, work))
             print(f"run {run + 1}: ceiling {ceiling[-1]:>10,.0f}/s   pipeline {ours[-1]:>10,.0f}/s")
         c, p = statistics.median(ceiling), statistics.median(ours)
-        print(f"\nmedian of {args.runs} runs, {sent:,} messages each")
+        print(f"\nmedian of {args.runs} runs, {sent:,} messages each on Tansu")
         print(f"  raw aiokafka + decode (ceiling) {c:>10,.0f} alerts/s")
         print(f"  normalise stage, one worker     {p:>10,.0f} alerts/s")
         print(f"  pipeline / ceiling              {p / c:>10.2f}")
