@@ -7,6 +7,7 @@ appear as pseudonyms. Encoding and decoding run over whole batches with C-level 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from operator import attrgetter
 
 import msgspec
@@ -115,7 +116,8 @@ def encode_envelopes(
     return list(map(msgspec.json.Encoder().encode, envelopes))
 
 
-class EnvelopeBatch(msgspec.Struct):
+@dataclass(frozen=True, slots=True)
+class EnvelopeBatch:
     """Decoded envelopes: the alerts as columns, plus the envelope objects for sinks."""
 
     alerts: AlertBatch
