@@ -32,6 +32,7 @@ class Reason(StrEnum):
     STALE_TIME = "stale_time"
     UNKNOWN_GRID_CODE = "unknown_grid_code"
     LATE = "late"
+    INTERNAL_ERROR = "internal_error"  # the worker failed on it: a bug to report, not bad input
 
 
 class DeadLetter(msgspec.Struct, frozen=True, gc=False):

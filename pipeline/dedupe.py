@@ -34,15 +34,23 @@ class DedupeIndex:
 
         Keeps the first occurrence of each id in the batch unless the id is already known.
         """
+        keep = self.unseen(alert_ids)
+        self.remember(alert_ids[keep], event_ms[keep])
+        return keep
+
+    def unseen(self, alert_ids: np.ndarray) -> np.ndarray:
+        """Mask of first occurrences of ids not known yet; remembers nothing (see remember)."""
         keep = np.zeros(len(alert_ids), dtype=bool)
         if len(alert_ids) == 0:
             return keep
         _, first = np.unique(alert_ids, return_index=True)
         keep[first] = True
         known = np.fromiter(map(self._seen.__contains__, alert_ids), bool, len(alert_ids))
-        keep &= ~known
-        self._remember(alert_ids[keep], event_ms[keep])
-        return keep
+        return keep & ~known
+
+    def remember(self, alert_ids: np.ndarray, event_ms: np.ndarray) -> None:
+        """Record ids as delivered (call once their batch has been fully processed)."""
+        self._remember(alert_ids, event_ms)
 
     def _remember(self, alert_ids: np.ndarray, event_ms: np.ndarray) -> None:
         if len(alert_ids) == 0:

@@ -31,7 +31,7 @@ from .geo.gcj02 import gcj02_to_wgs84
 from .privacy import Pseudonymizer
 from .settings import Area, Settings
 
-__all__ = ["NormalizeContext", "NormalizedBatch", "normalize"]
+__all__ = ["NormalizeContext", "NormalizedBatch", "normalize", "normalize_each"]
 
 
 @dataclass
@@ -169,7 +169,7 @@ def normalize(source: str, values: list[bytes], ctx: NormalizeContext) -> Normal
     )
 
     alert_id = np.char.add(f"{source}:", decoded.source_id.astype(str)).astype(object)
-    fresh = ctx.dedupe.first_sightings(alert_id, decoded.event_ms)
+    fresh = ctx.dedupe.unseen(alert_id)
     duplicates = int(len(fresh) - np.count_nonzero(fresh))
     decoded, alert_id = decoded.take(fresh), alert_id[fresh]
 
@@ -184,14 +184,52 @@ def normalize(source: str, values: list[bytes], ctx: NormalizeContext) -> Normal
         grid=ctx.registry.locate(decoded.lat, decoded.lon),
     )
     rejects.sort(key=lambda r: r.index)
+    extras = _extras(decoded, ctx)
+    # remembered last: if anything above raised, a retry must not see these as duplicates
+    ctx.dedupe.remember(alert_id, decoded.event_ms)
     return NormalizedBatch(
         source=source,
         alerts=alerts,
         source_id=decoded.source_id,
         index=decoded.index,
-        extras=_extras(decoded, ctx),
+        extras=extras,
         rejects=rejects,
         alert_ids_of_rejects=ids,
         duplicates=duplicates,
         unknown_enum=decoded.unknown_enum,
+    )
+
+
+def normalize_each(source: str, values: list[bytes], ctx: NormalizeContext) -> NormalizedBatch:
+    """Normalise value by value: the fallback when :func:`normalize` raised on a whole batch.
+
+    That is a bug, not bad input, but one message must not stop the worker: every value that
+    still fails on its own becomes an ``internal_error`` dead letter (original bytes sealed),
+    and all the others go through. Slow, and only ever run on a batch that failed.
+    """
+    parts: list[tuple[int, NormalizedBatch]] = []
+    failed: list[Reject] = []
+    for slot, value in enumerate(values):
+        try:
+            parts.append((slot, normalize(source, [value], ctx)))
+        except Exception as exc:  # noqa: BLE001 - isolating an unknown failure is the point
+            # the exception's text may quote the value, which may be personal data
+            failed.append(Reject(slot, Reason.INTERNAL_ERROR, f"{type(exc).__name__}; see log"))
+    extras_keys = parts[0][1].extras.keys() if parts else ()
+    return NormalizedBatch(
+        source=source,
+        alerts=AlertBatch.concat([p.alerts for _, p in parts]),
+        source_id=np.concatenate([p.source_id for _, p in parts] or [np.empty(0, object)]),
+        index=np.concatenate([p.index + slot for slot, p in parts] or [np.empty(0, np.int64)]),
+        extras={k: np.concatenate([p.extras[k] for _, p in parts]) for k in extras_keys},
+        rejects=sorted(
+            [Reject(r.index + slot, r.reason, r.detail) for slot, p in parts for r in p.rejects]
+            + failed,
+            key=lambda r: r.index,
+        ),
+        alert_ids_of_rejects={
+            i + slot: alert_id for slot, p in parts for i, alert_id in p.alert_ids_of_rejects.items()
+        },
+        duplicates=sum(p.duplicates for _, p in parts),
+        unknown_enum=sum(p.unknown_enum for _, p in parts),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from pipeline.normalize import normalize
+from pipeline.normalize import normalize, normalize_each
 
 from ..publish import city_projection, publish_deadletters, publish_normalized
 from ..runtime import Runtime
@@ -28,8 +28,9 @@ def normalize_agent(app, runtime: Runtime, source: str):
             try:
                 batch = normalize(source, values, runtime.normalize)
             except Exception:  # a bug, not bad input: keep the worker alive, keep the evidence
-                log.exception("normalising a batch of %d %s messages failed", len(values), source)
-                raise
+                log.exception("normalising %d %s messages failed; retrying one by one",
+                              len(values), source)
+                batch = normalize_each(source, values, runtime.normalize)
             futures = await publish_normalized(app, runtime, batch, projection)
             futures += await publish_deadletters(
                 app, runtime, source, messages, batch.rejects, batch.alert_ids_of_rejects
