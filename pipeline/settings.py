@@ -12,13 +12,14 @@ run the embedded mode: a Tansu broker on loopback and chDB under ``./var``.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -159,6 +160,21 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown feeds {sorted(unknown)}; feeds are {list(SOURCES)}")
         return {**dict.fromkeys(SOURCES, "wgs84"), **value}
+
+    @model_validator(mode="after")
+    def _halo_covers_the_scoring_disk(self) -> Settings:
+        # A correlator must see every alert within the hotspot radius of the cells it owns,
+        # including across its tiles' edges: the halo is what brings those alerts to it.
+        c = self.correlation
+        needed = c.hotspot_radius_m + c.cell_m * math.sqrt(2) / 2
+        if self.halo_m < needed:
+            raise ValueError(
+                f"halo_m ({self.halo_m:.0f} m) is below hotspot_radius_m + half a cell diagonal "
+                f"({needed:.0f} m): raise halo_m, or flags near tile edges would be missed"
+            )
+        if 2 * self.halo_m > self.tile_m:
+            raise ValueError(f"halo_m ({self.halo_m:.0f} m) must be at most half of tile_m")
+        return self
 
     @classmethod
     def settings_customise_sources(

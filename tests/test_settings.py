@@ -127,3 +127,10 @@ def test_missing_settings_file_is_a_configuration_error(tmp_path):
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_settings(tmp_path / "nope.toml")
     assert "HOTSPOT_SETTINGS_FILE" not in os.environ
+
+
+def test_a_halo_narrower_than_the_scoring_disk_is_refused():
+    with pytest.raises(ValueError, match="halo_m"):
+        Settings(halo_m=300.0)
+    with pytest.raises(ValueError, match="half of tile_m"):
+        Settings(halo_m=900.0, tile_m=1500.0)
