@@ -122,9 +122,7 @@ def correlate_agent(app, runtime: Runtime):
                     by_partition[event.message.partition].append(event.message)
                 futures = []
                 for partition, messages in sorted(by_partition.items()):
-                    futures += await _correlate_partition(
-                        app, runtime, correlators, partition, messages
-                    )
+                    futures += await _correlate_partition(partition, messages)
                 runtime.progress.mark_produced(await asyncio.gather(*futures))
                 runtime.progress.mark_batch("correlate", [event.message for event in events])
         finally:
@@ -133,19 +131,27 @@ def correlate_agent(app, runtime: Runtime):
     async def _send(topic: str, key: str, value: bytes):
         return await app.producer.send(topic, key.encode(), value, None, None, None)
 
-    async def _correlate_partition(app, runtime, correlators, partition, messages):
+    async def _correlate_partition(partition: int, messages: list) -> list:
         decoded = decode_envelopes([m.value for m in messages], runtime.registry)
-        output = await asyncio.to_thread(correlators.get(partition).process, decoded.alerts)
+        try:
+            output = await asyncio.to_thread(correlators.get(partition).process, decoded.alerts)
+        except Exception:  # a bug: keep correlating the rest, dead-letter this batch visibly
+            log.exception("partition %d: correlating %d alerts failed", partition, len(messages))
+            failed = [Reject(i, Reason.INTERNAL_ERROR, "correlator failed; see log")
+                      for i in np.flatnonzero(~decoded.halo).tolist()]
+            return await publish_deadletters(app, runtime, "correlate", messages, failed)
         incidents, flags = _owned(output, partition, correlators)
         incidents = incident_messages(incidents, runtime.registry)
         flags = flag_messages(flags, runtime.registry)
         futures = [await _send(topics.incidents, i.incident_id, encode(i)) for i in incidents]
         futures += [await _send(topics.flags, f.flag_id, encode(f)) for f in flags]
         rejects = _late_rejects(output, decoded.alerts.alert_id, decoded.halo)
-        futures += await publish_deadletters(
-            app, runtime, "normalized", messages, rejects,
-            {r.index: decoded.alerts.alert_id[r.index] for r in rejects},
-        )
+        alert_ids = {r.index: decoded.alerts.alert_id[r.index] for r in rejects}
+        for source in {decoded.envelopes[r.index].source for r in rejects}:
+            futures += await publish_deadletters(
+                app, runtime, source, messages,
+                [r for r in rejects if decoded.envelopes[r.index].source == source], alert_ids,
+            )
         runtime.metrics.flags.inc(len(flags))
         runtime.metrics.incidents.inc(len(incidents))
         return futures

@@ -11,12 +11,22 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from ..exceptions import BrokerError
 
 __all__ = ["EmbeddedBroker", "free_port"]
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the parent dies."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -50,6 +60,8 @@ class EmbeddedBroker:
             # own process group: a Ctrl-C meant for us is not delivered to the broker first,
             # so it cannot die while we are still flushing to it
             start_new_session=True,
+            # and if we are killed outright (SIGKILL, OOM), the kernel stops it for us
+            preexec_fn=_die_with_parent,
         )
         atexit.register(self.stop)
         self._wait_until_ready(timeout_s)
