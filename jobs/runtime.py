@@ -117,6 +117,14 @@ def seed_dedupe(ctx: NormalizeContext, warehouse: Warehouse) -> int:
     return len(ids)
 
 
+def store_admin_units(registry: AdminRegistry, warehouse: Warehouse) -> int:
+    """Write the registry's units to the warehouse (idempotent), for dashboards and joins."""
+    rows = dict(registry.units_table())
+    rows["loaded_at"] = np.full(len(rows["code"]), np.datetime64(time.time_ns() // 1_000_000, "ms"))
+    warehouse.insert("admin_units", rows)
+    return len(rows["code"])
+
+
 @contextlib.contextmanager
 def open_runtime(settings: Settings) -> Iterator[Runtime]:
     with contextlib.ExitStack() as stack:
@@ -132,6 +140,7 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
         warehouse = stack.enter_context(open_warehouse(settings.resolved_warehouse_url))
         migrate(warehouse)
         registry = load_admin_registry(settings)
+        store_admin_units(registry, warehouse)
         ctx = NormalizeContext.from_settings(settings, registry)
         seeded = seed_dedupe(ctx, warehouse)
         log.info("dedupe index seeded with %d ids from the warehouse", seeded)

@@ -18,6 +18,7 @@ from kafka import KafkaProducer
 from pipeline.alerts import SOURCES
 from pipeline.deadletter import DeadLetter, Sealer
 from pipeline.envelope import NormalizedAlert
+from pipeline.geo.admin_units import load_registry
 from pipeline.replay import read_jsonl, send_records
 from pipeline.warehouse import open_warehouse
 from tests.conftest import PSEUDONYM_KEY, feed_topics
@@ -201,10 +202,13 @@ def test_a_simulated_city_flows_through_all_four_feeds(worker_config, city):
             f"FROM {db}.alerts FINAL"
         )[0]
         by_source = dict(wh.query(f"SELECT source, count() FROM {db}.alerts FINAL GROUP BY source"))
+        units = dict(wh.query(f"SELECT level, count() FROM {db}.admin_units FINAL GROUP BY level"))
     assert stored == len(primary)
     assert with_units == stored, "every stored alert is tagged with its units and station"
     assert set(by_source) == set(SOURCES)
     assert truth  # the ground truth file is readable JSON
+    registry = load_registry(city.registry)
+    assert units["grid"] == len(registry.grids) and units["district"] == len(registry.districts)
 
 
 def _clear_personal_values(city) -> set[str]:
