@@ -1,5 +1,8 @@
 """Hotspot flags: a state machine per hotspot that opens, updates and closes with hysteresis.
 
+Each cell is scored at its most significant scale (window and radius, see
+:mod:`pipeline.correlate.scoring`); every event reports that scale.
+
 * **open**: a cell whose score reaches ``open_score`` that is also Benjamini-Hochberg
   significant, holds at least ``min_count`` alerts and at least ``min_rate_ratio`` times its
   expected count. Hot cells are taken best score first; a hot cell within ``merge_radius_m``
@@ -46,12 +49,13 @@ class FlagEvent(msgspec.Struct, frozen=True, kw_only=True):
     opened_ms: int  # boundary at which the flag opened
     lat: float  # flag centre: the centre of its lattice cell, WGS84
     lon: float
-    radius_m: float
+    radius_m: float  # the scale that made the cell hot: disk radius (m) ...
+    window_s: int  # ... and window length (s); see CorrelationParams.windows_s / radii_m
     cell_id: int
     score: float
     p_value: float
     gi_z: float | None  # Getis-Ord Gi* of the cell; None when undefined (uniform counts)
-    observed: int  # counted alerts within radius_m in the window
+    observed: int  # counted alerts within radius_m in the last window_s
     expected: float  # baseline count for the same disk and window
     n_sources: int
     source_counts: dict[str, int]
@@ -182,7 +186,8 @@ class FlagTracker:
     ) -> FlagEvent:
         cx, cy = self.lattice.centre(scores.ix[k : k + 1], scores.iy[k : k + 1])
         d2 = (rows["x"] - cx[0]) ** 2 + (rows["y"] - cy[0]) ** 2
-        near = d2 <= self.params.hotspot_radius_m**2
+        radius, window_s = float(scores.radius_m[k]), int(scores.window_s[k])
+        near = (d2 <= radius**2) & (rows["event_ms"] > boundary_ms - window_s * 1000)
         t = rows["event_ms"][near]
         lat, lon = self.projection.to_latlon(cx, cy)
         gi = float(scores.gi_z[k])
@@ -194,7 +199,8 @@ class FlagTracker:
             opened_ms=f.opened_ms,
             lat=float(lat[0]),
             lon=float(lon[0]),
-            radius_m=self.params.hotspot_radius_m,
+            radius_m=radius,
+            window_s=window_s,
             cell_id=f.cell_id,
             score=float(scores.score[k]),
             p_value=float(scores.p_value[k]),

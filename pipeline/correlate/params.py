@@ -32,15 +32,25 @@ class CorrelationParams:
 
     Hotspots
         ``cell_m`` (250 m): side of the square scoring lattice on the local projection.
-        ``hotspot_radius_m`` (500 m): alerts within this distance of a cell centre count for
-        the cell; also the flag radius and the merge distance of adjacent hot cells.
-        ``bh_q`` (0.01): Benjamini-Hochberg false discovery rate across the cells tested at
-        one boundary. ``open_score`` (6.0) / ``close_score`` (3.0): score thresholds to open a
-        flag and to start counting towards closing it; ``close_after_slides`` (3): consecutive
-        boundaries below ``close_score`` that close a flag (hysteresis). ``min_count`` (3):
-        fewest counted alerts in the disk for a flag to open. ``min_rate_ratio`` (2.0): the
-        observed count must also be at least this multiple of the expected one, so a large
-        area with a slightly wrong baseline cannot open flags on sheer volume.
+        ``hotspot_radius_m`` (500 m): the reference disk of the baseline's dispersion fit (over
+        ``window_s``) and of the Getis-Ord statistic; every scoring radius is at most this.
+        ``windows_s`` ((300, 600, 1800) s = 5, 10, 30 min) and ``radii_m`` ((250.0, 500.0) m):
+        the scales of the multi-scale scan. At each boundary every tested cell is scored for
+        every (window, radius) pair: alerts of the last ``window`` seconds within ``radius``
+        of the cell centre, against the baseline scaled to that window length and disk area.
+        Each cell keeps its most significant scale, and a flag reports it (``window_s``,
+        ``radius_m``). Strictly increasing, windows positive multiples of ``slide_s`` and at
+        most ``window_s`` (the retention), radii positive and at most ``hotspot_radius_m``.
+        ``bh_q`` (0.01): false discovery rate at one boundary. A cell's p-value is its best
+        scale's times the number of scales (Bonferroni across scales), then Benjamini-Hochberg
+        runs across the cells tested at the boundary.
+        ``open_score`` (7.0) / ``close_score`` (3.0): score thresholds to open a flag and to
+        start counting towards closing it; ``close_after_slides`` (3): consecutive boundaries
+        below ``close_score`` that close a flag (hysteresis). ``min_count`` (3): fewest
+        counted alerts in the disk (at the cell's scale) for a flag to open.
+        ``min_rate_ratio`` (2.0): the observed count must also be at least this multiple of the
+        expected one, so a large area with a slightly wrong baseline cannot open flags on
+        sheer volume.
         ``corroboration_gain`` (0.5): each distinct source beyond the first multiplies the
         score by ``1 + gain`` more (see :mod:`pipeline.correlate.scoring`).
         ``merge_radius_m`` (1000 m = 2 x hotspot radius): a hot cell this close to an open
@@ -62,8 +72,10 @@ class CorrelationParams:
     burst_gap_s: int = 120
     cell_m: float = 250.0
     hotspot_radius_m: float = 500.0
+    windows_s: tuple[int, ...] = (300, 600, 1800)
+    radii_m: tuple[float, ...] = (250.0, 500.0)
     bh_q: float = 0.01
-    open_score: float = 6.0
+    open_score: float = 7.0
     close_score: float = 3.0
     close_after_slides: int = 3
     min_count: int = 3
@@ -93,10 +105,38 @@ class CorrelationParams:
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise CorrelationError(f"{name} must be a positive number of metres, got {v!r}")
+        self._check_scales()
         if not 0 < self.bh_q < 1:
             raise CorrelationError(f"bh_q must lie in (0, 1), got {self.bh_q!r}")
         if self.close_score > self.open_score:
             raise CorrelationError("close_score must not exceed open_score (hysteresis)")
+
+    def _check_scales(self) -> None:
+        # Settings may hand over lists (JSON, environment); store tuples so the object hashes.
+        object.__setattr__(self, "windows_s", tuple(int(w) for w in self.windows_s))
+        object.__setattr__(self, "radii_m", tuple(float(r) for r in self.radii_m))
+        for name, values in (("windows_s", self.windows_s), ("radii_m", self.radii_m)):
+            if not values or any(b <= a for a, b in zip(values[:-1], values[1:], strict=True)):
+                raise CorrelationError(
+                    f"{name} must be a non-empty, strictly increasing tuple, got {values!r}"
+                )
+        for w in self.windows_s:
+            if w <= 0 or w % self.slide_s or w > self.window_s:
+                raise CorrelationError(
+                    f"windows_s entries must be positive multiples of slide_s ({self.slide_s}) "
+                    f"and at most window_s ({self.window_s}), got {w!r}; raise window_s too"
+                )
+        for r in self.radii_m:
+            if not (math.isfinite(r) and 0 < r <= self.hotspot_radius_m):
+                raise CorrelationError(
+                    f"radii_m entries must be positive metres, at most hotspot_radius_m "
+                    f"({self.hotspot_radius_m}), got {r!r}"
+                )
+
+    @property
+    def scales(self) -> list[tuple[int, float]]:
+        """Every (window_s, radius_m) pair scored, windows outer."""
+        return [(w, r) for w in self.windows_s for r in self.radii_m]
 
     @property
     def window_ms(self) -> int:
@@ -118,5 +158,6 @@ class CorrelationParams:
     def burst_gap_ms(self) -> int:
         return self.burst_gap_s * 1000
 
-    def to_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, float | int | list]:
+        """Plain JSON values (tuples as lists), so a snapshot header compares equal."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

@@ -1,23 +1,33 @@
-"""Hotspot scores of lattice cells at one slide boundary.
+"""Hotspot scores of lattice cells at one slide boundary: a prospective space-time scan over
+a few scales.
 
-For each tested cell (one holding a counted alert, or anchoring an open flag):
+For each tested cell (one holding a counted alert, or anchoring an open flag) and each scale
+``(w, r)`` of ``params.windows_s`` x ``params.radii_m``:
 
-* ``count``: events with severity > 0 within ``hotspot_radius_m`` of the cell centre in the
-  window, an event being an alert or a burst of repeats (:mod:`pipeline.correlate.bursts`);
-  ``n_sources`` the distinct feeds among them; ``mean_severity`` their mean severity.
+* ``count``: events with severity > 0 within ``r`` metres of the cell centre in the last ``w``
+  seconds, an event being an alert or a burst of repeats (:mod:`pipeline.correlate.bursts`);
+  ``n_sources`` the distinct feeds among them; ``mean_severity`` their mean severity. One
+  neighbour join per radius: rows carry their window as part of the label.
 * ``expected``: the baseline's count for that disk and window (rates of the cells whose centres
-  lie in the disk, integrated over the hours of week the window overlaps).
-* ``p_value``: upper tail ``P(X >= count | expected)`` on the raw count, so the test stays a
-  calibrated count test (severity and corroboration enter the score, not the test). ``X`` is
-  negative binomial with mean ``expected`` and variance ``expected + alpha * expected**2``,
-  ``alpha`` the baseline's ``dispersion`` (fitted from history: busy places vary more than
-  Poisson from one half hour to the next); ``alpha = 0`` is the Poisson tail.
-* ``significant``: Benjamini-Hochberg at ``bh_q`` over all cells tested at this boundary.
-* ``score = -log10(p) * (1 + gain * (n_sources - 1)) * (0.5 + mean_severity)``: increasing in
-  the count, in the number of corroborating feeds and in severity, decreasing in the expected
-  count. A single feed at mean severity 0.5 scores exactly ``-log10(p)``.
-* ``gi_z``: Getis-Ord Gi* of per-cell counts over the rectangle of tested cells, a secondary
-  statistic reported on flags.
+  lie in the disk, times the disk area, integrated over the hours of week the window overlaps).
+* the scale's p-value: upper tail ``P(X >= count | expected)`` on the raw count, so the test
+  stays a calibrated count test (severity and corroboration enter the score, not the test).
+  ``X`` is negative binomial with mean ``expected`` and variance
+  ``expected + alpha * expected**2``, ``alpha`` the baseline's ``dispersion`` (fitted from
+  history); ``alpha = 0`` is the Poisson tail.
+
+Each cell keeps its most significant scale (``window_s``, ``radius_m``; ties to the shortest
+window, then the smallest disk), and its counts, expectation and sources at that scale.
+
+* ``p_value``: the best scale's p-value times the number of scales ``S`` (Bonferroni across
+  the scales of a cell, capped at 1).
+* ``significant``: Benjamini-Hochberg at ``bh_q`` over those p-values of all cells tested at
+  this boundary; ``n_tests`` is cells x ``S``, every test made.
+* ``score = -log10(p_value) * (1 + gain * (n_sources - 1)) * (0.5 + mean_severity)``:
+  increasing in the count, in the number of corroborating feeds and in severity, decreasing in
+  the expected count. A single feed at mean severity 0.5 scores exactly ``-log10(p_value)``.
+* ``gi_z``: Getis-Ord Gi* of per-cell counts over the rectangle of tested cells (disk of
+  ``hotspot_radius_m``), a secondary statistic reported on flags.
 """
 
 from __future__ import annotations
@@ -66,6 +76,9 @@ class CellScores:
     significant: np.ndarray
     score: np.ndarray
     gi_z: np.ndarray
+    window_s: np.ndarray  # the scale each cell was scored at: window (s) ...
+    radius_m: np.ndarray  # ... and disk radius (m)
+    n_tests: int = 0  # tests at this boundary: tested cells x scales (Bonferroni, then BH)
 
     def find(self, cell_id: int) -> int:
         """Row of ``cell_id`` (it must have been tested)."""
@@ -138,14 +151,17 @@ def _expected_counts(
     iy,
     start_ms: int,
     end_ms: int,
+    radius_m: float,
     params: CorrelationParams,
 ) -> np.ndarray:
-    """Baseline count for the disk of each cell over the window ``(start_ms, end_ms]``."""
-    offsets = lattice.disk_offsets(params.hotspot_radius_m)
+    """Baseline count for the ``radius_m`` disk of each cell over the window
+    ``(start_ms, end_ms]``: the mean rate of the cells whose centres lie in the disk, times the
+    disk area, integrated over the hours of week the window overlaps."""
+    offsets = lattice.disk_offsets(radius_m)
     disk_ids = lattice.cell_id(
         (ix[:, None] + offsets[:, 0]).ravel(), (iy[:, None] + offsets[:, 1]).ravel()
     )
-    disk_km2 = np.pi * (params.hotspot_radius_m / 1000.0) ** 2
+    disk_km2 = np.pi * (radius_m / 1000.0) ** 2
     total = np.zeros(len(ix))
     for hour in range(start_ms - start_ms % _HOUR_MS, end_ms, _HOUR_MS):  # 1-2 hours per window
         overlap_h = (min(hour + _HOUR_MS, end_ms) - max(hour, start_ms)) / _HOUR_MS
@@ -153,6 +169,36 @@ def _expected_counts(
         rates = baseline.expected(disk_ids, how).reshape(len(ix), len(offsets))
         total += rates.mean(axis=1) * disk_km2 * overlap_h
     return total
+
+
+def _scale_counts(
+    cx: np.ndarray,
+    cy: np.ndarray,
+    rows: dict[str, np.ndarray],
+    boundary_ms: int,
+    params: CorrelationParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell and scale (``params.scales`` order): counts by source and severity sums.
+
+    One neighbour join per radius: each row is labelled with its source and the shortest
+    window holding it, and cumulative sums over the windows give the nested window counts.
+    Returns ``(by_src, sev)`` of shapes ``(cells, scales, sources)`` and ``(cells, scales)``.
+    """
+    n_src, n_win = len(SOURCES), len(params.windows_s)
+    age = boundary_ms - rows["event_ms"]  # in [0, window_ms) for the rows passed in
+    bins = np.searchsorted(np.asarray(params.windows_s, np.int64) * 1000, age, side="right")
+    bins = np.minimum(bins, n_win - 1)  # rows older than the longest window do not occur
+    labels = rows["source"].astype(np.int64) * n_win + bins
+    by_src = np.zeros((len(cx), n_win, len(params.radii_m), n_src), np.int64)
+    sev = np.zeros((len(cx), n_win, len(params.radii_m)))
+    for j, radius in enumerate(params.radii_m):  # loop per radius: two by default
+        c, w = neighbour_sums(
+            cx, cy, rows["x"], rows["y"], radius, labels, n_src * n_win, rows["severity"]
+        )
+        c = c.reshape(len(cx), n_src, n_win).transpose(0, 2, 1)
+        by_src[:, :, j, :] = np.cumsum(c, axis=1)
+        sev[:, :, j] = np.cumsum(w.reshape(len(cx), n_src, n_win).sum(axis=1), axis=1)
+    return by_src.reshape(len(cx), -1, n_src), sev.reshape(len(cx), -1)
 
 
 def _gi_on_rectangle(cell_ix, cell_iy, counts, ix, iy, offsets) -> np.ndarray:
@@ -181,29 +227,37 @@ def score_cells(
     params: CorrelationParams,
 ) -> CellScores:
     """Scores of the cells holding counted ``rows`` (the window's alerts with severity > 0,
-    in canonical order) plus ``extra_cells`` (ids of open flags' cells)."""
+    in canonical order) plus ``extra_cells`` (ids of open flags' cells), each at its most
+    significant scale of ``params.scales``."""
     pix, piy = lattice.index(rows["x"], rows["y"])
     point_cells = lattice.cell_id(pix, piy)
     cell_id = np.union1d(point_cells, extra_cells).astype(np.int64)
     ix, iy = lattice.unpack(cell_id)
     cx, cy = lattice.centre(ix, iy)
-    by_src, sev = neighbour_sums(
-        cx,
-        cy,
-        rows["x"],
-        rows["y"],
-        params.hotspot_radius_m,
-        rows["source"],
-        len(SOURCES),
-        rows["severity"],
-    )
-    count = by_src.sum(axis=1)
-    n_sources = (by_src > 0).sum(axis=1)
-    mean_sev = sev.sum(axis=1) / np.maximum(count, 1)
-    expected = _expected_counts(
-        baseline, lattice, ix, iy, boundary_ms - params.window_ms, boundary_ms, params
-    )
-    p = count_upper_tail(count, expected, baseline.dispersion)
+    scales = params.scales
+    by_src, sev = _scale_counts(cx, cy, rows, boundary_ms, params)
+    count_all = by_src.sum(axis=2)
+    expected_all = np.stack(
+        [
+            _expected_counts(
+                baseline, lattice, ix, iy, boundary_ms - w * 1000, boundary_ms, r, params
+            )
+            for w, r in scales
+        ],
+        axis=1,
+    ).reshape(len(cell_id), len(scales))
+    p_all = count_upper_tail(count_all, expected_all, baseline.dispersion)
+    # Most significant scale per cell; ties go to the first (shortest window, smallest disk).
+    best = np.argmin(p_all, axis=1) if len(cell_id) else np.zeros(0, np.int64)
+    rows_ix = np.arange(len(cell_id))
+    count = count_all[rows_ix, best]
+    src = by_src[rows_ix, best]
+    n_sources = (src > 0).sum(axis=1)
+    mean_sev = sev[rows_ix, best] / np.maximum(count, 1)
+    # Bonferroni across the scales of a cell (the minimum of S p-values), then BH across the
+    # cells: one test per cell with a count, so a single hot spot that lights up several
+    # scales cannot lower the BH bar for the others.
+    p = np.minimum(p_all[rows_ix, best] * len(scales), 1.0)
     tested = count > 0
     significant = np.zeros(len(cell_id), bool)
     significant[tested] = benjamini_hochberg(p[tested], params.bh_q)
@@ -215,6 +269,8 @@ def score_cells(
         gi_z = _gi_on_rectangle(uix, uiy, per_cell_n.astype(np.float64), ix, iy, offsets)
     else:
         gi_z = np.empty(0)
+    scale_w = np.array([w for w, _ in scales], np.int64)
+    scale_r = np.array([r for _, r in scales], np.float64)
     return CellScores(
         cell_id=cell_id,
         ix=ix,
@@ -222,9 +278,12 @@ def score_cells(
         count=count,
         n_sources=n_sources,
         mean_severity=mean_sev,
-        expected=expected,
+        expected=expected_all[rows_ix, best],
         p_value=p,
         significant=significant,
         score=score,
         gi_z=gi_z,
+        window_s=scale_w[best],
+        radius_m=scale_r[best],
+        n_tests=int(tested.sum()) * len(scales),
     )

@@ -116,9 +116,9 @@ def flag_rows(flags: Sequence) -> dict[str, object]:
 
     rows: dict[str, object] = {
         name: col(name)
-        for name in ("flag_id", "version", "status", "lat", "lon", "radius_m", "cell_id", "score",
-                     "p_value", "gi_z", "observed", "expected", "n_sources", "source_counts",
-                     "category_counts")
+        for name in ("flag_id", "version", "status", "lat", "lon", "radius_m", "window_s",
+                     "cell_id", "score", "p_value", "gi_z", "observed", "expected", "n_sources",
+                     "source_counts", "category_counts")
     }
     rows |= {
         "boundary_time": _ms(col("boundary_ms")),

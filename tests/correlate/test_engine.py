@@ -116,7 +116,10 @@ def test_restore_refuses_other_params_and_garbage():
     data = engine().snapshot()
     with pytest.raises(SnapshotError, match="other params"):
         Correlator.restore(
-            data, CorrelationParams(window_s=600), PROJECTION, Baseline(0.0625, RATE)
+            data,
+            CorrelationParams(window_s=600, windows_s=(300, 600)),
+            PROJECTION,
+            Baseline(0.0625, RATE),
         )
     with pytest.raises(SnapshotError, match="not a correlator snapshot"):
         Correlator.restore(b"nonsense", PARAMS, PROJECTION, Baseline(0.0625, RATE))

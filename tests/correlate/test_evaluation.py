@@ -26,6 +26,7 @@ def flag(x: float, y: float, opened: int, status: str = "open", fid: str = "f") 
         lat=float(lat[0]),
         lon=float(lon[0]),
         radius_m=500.0,
+        window_s=1800,
         cell_id=1,
         score=9.0,
         p_value=1e-9,

@@ -14,7 +14,7 @@ from pipeline.correlate.scoring import CellScores
 from .helpers import MIN, PROJECTION, T0
 
 LATTICE = Lattice(250.0)
-PARAMS = CorrelationParams()
+PARAMS = CorrelationParams(open_score=6.0)  # the hand-set scores below sit around 6
 
 
 def scores(cells: dict[tuple[int, int], tuple]) -> CellScores:
@@ -35,6 +35,8 @@ def scores(cells: dict[tuple[int, int], tuple]) -> CellScores:
         significant=np.array([v[2] for v in vals]),
         score=np.array([float(v[1]) for v in vals]),
         gi_z=np.full(len(keys), 2.5),
+        window_s=np.full(len(keys), 1800, np.int64),
+        radius_m=np.full(len(keys), 500.0),
     )
 
 

@@ -65,7 +65,7 @@ def test_single_source_mid_severity_scores_minus_log10_p():
 
 
 def test_score_cells_on_a_hand_made_window():
-    params = CorrelationParams()
+    params = CorrelationParams(windows_s=(1800,), radii_m=(500.0,))  # the old single scale
     lattice = Lattice(250.0)
     rate = 2.0  # alerts per hour per km2
     baseline = Baseline(lattice.cell_km2, rate)
@@ -77,6 +77,7 @@ def test_score_cells_on_a_hand_made_window():
         "severity": np.array([0.5, 0.5, 1.0, 0.2] * 2 + [0.4], dtype=np.float32),
     }
     boundary = T0 + 30 * MIN - T0 % (60 * MIN)  # a window within one local hour or two
+    rows["event_ms"] = np.full(9, boundary - 10 * MIN, np.int64)
     s = score_cells(rows, np.array([], np.int64), lattice, baseline, boundary, params)
     assert lattice.unpack(s.cell_id)[0].tolist() == [0, 8]
     assert s.count.tolist() == [8, 1] and s.n_sources.tolist() == [2, 1]
@@ -97,7 +98,13 @@ def test_open_flag_cells_are_scored_even_when_empty():
     extra = lattice.cell_id(np.array([40]), np.array([40]))
     rows = {
         k: np.empty(0, dt)
-        for k, dt in (("x", float), ("y", float), ("source", np.int8), ("severity", np.float32))
+        for k, dt in (
+            ("x", float),
+            ("y", float),
+            ("source", np.int8),
+            ("severity", np.float32),
+            ("event_ms", np.int64),
+        )
     }
     s = score_cells(rows, extra, lattice, Baseline(lattice.cell_km2, 1.0), T0, params)
     assert s.cell_id.tolist() == extra.tolist() and s.count.tolist() == [0]

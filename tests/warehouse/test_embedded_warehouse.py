@@ -57,8 +57,9 @@ def envelopes() -> list[NormalizedAlert]:
 
 def test_migrate_applies_every_file_once_and_records_it(wh, schema_dir):
     names = sorted(p.name for p in schema_dir.glob("*.sql"))
-    assert names[:4] == [
-        "0001_alerts.sql", "0002_deadletters.sql", "0003_incidents.sql", "0004_flags.sql"
+    assert names[:6] == [
+        "0001_alerts.sql", "0002_deadletters.sql", "0003_incidents.sql", "0004_flags.sql",
+        "0005_admin_units.sql", "0006_flag_scale.sql",
     ]
     assert migrate(wh, schema_dir) == names
     recorded = wh.query("SELECT name FROM hotspot.schema_migrations ORDER BY name")
