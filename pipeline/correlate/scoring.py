@@ -198,7 +198,8 @@ def _scale_counts(
         c = c.reshape(len(cx), n_src, n_win).transpose(0, 2, 1)
         by_src[:, :, j, :] = np.cumsum(c, axis=1)
         sev[:, :, j] = np.cumsum(w.reshape(len(cx), n_src, n_win).sum(axis=1), axis=1)
-    return by_src.reshape(len(cx), -1, n_src), sev.reshape(len(cx), -1)
+    n_scales = n_win * len(params.radii_m)  # explicit: -1 cannot be inferred for 0 cells
+    return by_src.reshape(len(cx), n_scales, n_src), sev.reshape(len(cx), n_scales)
 
 
 def _gi_on_rectangle(cell_ix, cell_iy, counts, ix, iy, offsets) -> np.ndarray:

@@ -143,3 +143,29 @@ def test_results_do_not_depend_on_batch_cuts_or_order_within_lateness(edges, see
     assert late == []
     assert incidents == REFERENCE[0]
     assert flags == REFERENCE[1]
+
+
+def test_regression_boundary_with_no_counted_alerts_does_not_crash():
+    """A partition holding only severity-0 alerts (camera online/offline, halo copies of them)
+    closes boundaries with no cell to score; the multi-scale reshape once failed on that."""
+    import numpy as np
+
+    from pipeline.alerts import CATEGORY_CODE, SOURCE_CODE, AlertBatch
+    from pipeline.correlate import Baseline, CorrelationParams, Correlator
+    from pipeline.geo.projection import LocalProjection
+
+    n = 5
+    t0 = 1_700_000_000_000
+    batch = AlertBatch(
+        alert_id=np.array([f"camera:{i}" for i in range(n)], dtype=object),
+        source=np.full(n, SOURCE_CODE["camera"], np.int8),
+        event_ms=t0 + np.arange(n, dtype=np.int64) * 20 * 60_000,
+        lat=np.full(n, 30.25), lon=np.full(n, 120.15),
+        category=np.full(n, CATEGORY_CODE["online"], np.int16),
+        severity=np.zeros(n, np.float32),
+        grid=np.zeros(n, np.int32),
+    )
+    params = CorrelationParams()
+    engine = Correlator(params, LocalProjection(30.25, 120.15), Baseline(0.0625, 5.0))
+    out = engine.process(batch)
+    assert out.flags == [] and len(out.late) == 0

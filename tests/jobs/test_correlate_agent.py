@@ -57,8 +57,9 @@ def test_a_planted_cluster_is_flagged_and_routed_to_its_station(worker_config, l
     later = {"alert_id": "tick", "camera_id": "cam-tick", "detected_at": t0 + 40 * MINUTE,
              "kind": "online", "confidence": 1.0, "lat": lat, "lon": lon}
     too_late = {**later, "alert_id": "late-1", "kind": "fight", "detected_at": t0 + 5 * MINUTE}
-    produce(worker_config.bootstrap, [(topics.camera, encode(later))])
-    produce(worker_config.bootstrap, [(topics.camera, encode(too_late))])
+    # one partition, so the late alert surely arrives after the one that moved the watermark
+    produce(worker_config.bootstrap, [(topics.camera, encode(later)),
+                                      (topics.camera, encode(too_late))], partition=0)
     worker_config.run_worker()
 
     flag_records = read_topic(worker_config.bootstrap, topics.flags)

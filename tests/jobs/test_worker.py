@@ -61,10 +61,11 @@ async def _read_topic(bootstrap: str, topic: str) -> list:
         await consumer.stop()
 
 
-def produce(bootstrap: str, messages: list[tuple[str, bytes]]) -> None:
+def produce(bootstrap: str, messages: list[tuple[str, bytes]], partition: int | None = None) -> None:
+    """Send ``(topic, value)`` pairs; one ``partition`` for all keeps their order."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     for topic, value in messages:
-        producer.send(topic, value=value)
+        producer.send(topic, value=value, partition=partition)
     producer.flush()
     producer.close()
 
@@ -191,6 +192,7 @@ def test_a_simulated_city_flows_through_all_four_feeds(worker_config, city):
     # alerts are also dead-lettered as late there; only the ingest rejects are counted here
     letters = [d for d in deadletters(worker_config.bootstrap, settings.topics.deadletter)
                if d.reason.value != "late"]
+    assert [d for d in letters if d.reason.value == "internal_error"] == []
     assert len(primary) + len(letters) <= sent
     truth = json.loads(city.truth.read_text())
     assert letters, "the simulated feeds carry bad input"
