@@ -8,7 +8,6 @@ import re
 
 import numpy as np
 import pytest
-import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,34 +26,7 @@ KEY = b"normalize-test-key-0123456789abcdef"
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
 # --- a 1 km x 1 km city in Shanghai: 1 district, 1 street, 2 communities, 4 grid cells -------
-LON0, LAT0, STEP = 121.40, 31.20, 0.005
-
-
-def _feature(code, level, parent, geometry, station=None):
-    props = {"code": code, "name": code, "level": level, "parent": parent}
-    if station:
-        props["station_id"] = station
-    return {"type": "Feature", "properties": props, "geometry": geometry}
-
-
-def _box(i0, j0, i1, j1):
-    return shapely.geometry.mapping(
-        shapely.box(LON0 + i0 * STEP, LAT0 + j0 * STEP, LON0 + i1 * STEP, LAT0 + j1 * STEP)
-    )
-
-
-def tiny_city() -> dict:
-    feats = [
-        _feature("D1", "district", None, _box(0, 0, 2, 2)),
-        _feature("S1", "street", "D1", _box(0, 0, 2, 2), "PS1"),
-        _feature("PS1", "station", "S1", {"type": "Point", "coordinates": [121.405, 31.205]}),
-    ]
-    for c in range(2):
-        feats.append(_feature(f"C{c + 1}", "community", "S1", _box(c, 0, c + 1, 2)))
-        for g in range(2):
-            cell = _box(c, g, c + 1, g + 1)
-            feats.append(_feature(f"C{c + 1}G{g + 1}", "grid", f"C{c + 1}", cell))
-    return {"type": "FeatureCollection", "features": feats}
+from tests.tiny_city import LAT0, LON0, STEP, tiny_city  # noqa: E402
 
 
 REGISTRY = load_registry(tiny_city())
