@@ -57,10 +57,11 @@ class Progress:
     def mark_batch(self, agent: str, messages) -> None:
         """Record a batch of Faust messages that ``agent`` has processed."""
         now = time.monotonic()
-        for message in messages:
-            key = (agent, message.topic, message.partition)
-            if message.offset > self.marks.get(key, -1):
-                self.marks[key] = message.offset
+        # a batch holds each partition's messages in offset order: the last one is the highest
+        last = {(agent, m.topic, m.partition): m.offset for m in messages}
+        for key, offset in last.items():
+            if offset > self.marks.get(key, -1):
+                self.marks[key] = offset
         first, _, count = self.timing.get(agent, (now, now, 0))
         self.timing[agent] = (first, now, count + len(messages))
 

@@ -40,8 +40,10 @@ _ALERT_NUMBERS = {"lat": ("lat", np.float64), "lon": ("lon", np.float64),
                   "confidence": ("confidence", np.float32)}
 
 
-def _texts(records: Sequence, field: str) -> list[str]:
-    return [v or "" for v in map(attrgetter(field), records)]
+def _texts(records: Sequence, field: str) -> np.ndarray:
+    values = np.array(list(map(attrgetter(field), records)), dtype=object)
+    values[values == None] = ""  # noqa: E711 - elementwise comparison
+    return values
 
 
 def _numbers(records: Sequence, field: str, dtype) -> np.ndarray:
