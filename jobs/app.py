@@ -1,4 +1,13 @@
-"""The Faust app: topics, agents and web views, built from a :class:`~jobs.runtime.Runtime`.
+"""The Faust app: the worker's frame (lifecycle, web views, timers), built from a
+:class:`~jobs.runtime.Runtime`.
+
+Messages do not go through Faust agents: Faust's per-event streams (an ``Event``, an ack and
+sensor calls per message, a future per produced record) held the worker to about 5k alerts/s
+on this machine against 300k/s for raw aiokafka (benchmarks/README.md, issue 6). The app's
+Kafka consumer and producer are therefore switched off, and its one extra service is the
+:class:`~jobs.consumer.BatchConsumer`, which polls every input topic in one consumer group
+(the app id) and hands each stage a whole poll. The app starts and stops it, serves
+``/metrics``, and owns the timers and tasks.
 
 Built by a factory rather than at import time, so settings decide everything and tests can
 build several apps in one process.
@@ -6,63 +15,65 @@ build several apps in one process.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import faust
+from faust.app.base import BootStrategy
+from mode import ServiceT
 from prometheus_client import generate_latest
 
 from pipeline.alerts import SOURCES
 from pipeline.broker.embedded import free_port
 
-from .agents import alerts_sink_agent, correlate_agent, normalize_agent, record_sink_agent
+from .agents import correlate_stage, normalize_stage, record_sink_stage
+from .consumer import BatchConsumer
+from .producer import BatchProducer
 from .runtime import Runtime
 
-__all__ = ["build_app"]
+__all__ = ["build_app", "PipelineApp"]
 
 
-def build_app(runtime: Runtime) -> faust.App:
+class _FrameOnly(BootStrategy):
+    """Sensors, web server, timers; no Faust consumer or producer (the pipeline has its own)."""
+
+    enable_kafka = False
+
+
+class PipelineApp(faust.App):
+    """A Faust app whose message processing is a :class:`BatchConsumer` service."""
+
+    BootStrategy = _FrameOnly
+    pipeline: BatchConsumer
+
+    def on_init_dependencies(self) -> Iterable[ServiceT]:
+        return [*super().on_init_dependencies(), self.pipeline]
+
+
+def build_app(runtime: Runtime) -> PipelineApp:
     settings = runtime.settings
-    app = faust.App(
+    app = PipelineApp(
         settings.app_id,
         broker=f"kafka://{runtime.bootstrap}",
-        value_serializer="raw",
-        key_serializer="raw",
         store="memory://",
         datadir=str(settings.data_dir / "faust"),
-        topic_partitions=settings.partitions,
         topic_allow_declare=False,  # the runtime created the topics with their partitions
-        consumer_auto_offset_reset="earliest",
         web_port=settings.web_port or free_port(),
         web_host="127.0.0.1",
-        broker_commit_every=settings.batch_max,
-        broker_commit_interval=1.0,
-        # The broker holds a join open for part of this timeout waiting for other members, so it
-        # bounds how long a (re)start takes before the first message is processed.
-        broker_rebalance_timeout=settings.rebalance_timeout_s,
-        broker_session_timeout=settings.session_timeout_s,
-        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
-        # Agents work in batches: let the fetcher and the stream buffers hold several batches
-        # so an agent never waits on a half-empty buffer (defaults hold ~4k messages).
-        broker_max_poll_records=settings.batch_max * 4,
-        stream_buffer_maxsize=settings.batch_max * 8,
-        consumer_max_fetch_size=8 * 1024 * 1024,
-        stream_wait_empty=False,
-        producer_linger=0.005,
-        # below Apache Kafka's default message.max.bytes (1 MiB), which bounds a record batch
-        producer_max_batch_size=256 * 1024,
-        producer_max_request_size=8 * 1024 * 1024,
+    )
+    producer = BatchProducer(
+        runtime.bootstrap,
+        linger_ms=settings.producer_linger_ms,
+        max_batch_bytes=settings.producer_batch_bytes,
+        max_request_bytes=8 << 20,
     )
     topics = settings.topics
-
-    def add(name: str, topic: str, function) -> None:
-        runtime.progress.register(name, topic)
-        app.agent(app.topic(topic), name=name)(function)
-
-    for source in SOURCES:
-        add(f"normalize_{source}", topics.feed(source), normalize_agent(app, runtime, source))
-    add("correlate", topics.normalized, correlate_agent(app, runtime))
-    add("sink_alerts", topics.normalized, alerts_sink_agent(app, runtime))
-    for table, topic in (("deadletters", topics.deadletter), ("incidents", topics.incidents),
-                         ("flags", topics.flags)):
-        add(f"sink_{table}", topic, record_sink_agent(app, runtime, table))
+    stages = [normalize_stage(runtime, producer, source) for source in SOURCES]
+    stages.append(correlate_stage(runtime, producer))
+    stages += [record_sink_stage(runtime, table, topic) for table, topic in (
+        ("deadletters", topics.deadletter), ("incidents", topics.incidents),
+        ("flags", topics.flags),
+    )]
+    app.pipeline = BatchConsumer(runtime, producer, stages, loop=app.loop, beacon=app.beacon)
 
     @app.page("/metrics")
     async def metrics(web, request):

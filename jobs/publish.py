@@ -1,15 +1,15 @@
 """Turn a normalised batch into Kafka records: envelopes keyed by tile, and dead letters.
 
-Records go out through the Faust app's producer; the agent awaits every delivery before its
-batch is acknowledged, so offsets are committed only for input whose output is on the broker
-(at-least-once; everything downstream is idempotent on ``alert_id``).
+Records go out through the worker's :class:`~jobs.producer.BatchProducer`, whole batches per
+partition; a stage awaits every delivery before its poll is committed, so offsets are committed
+only for input whose output is on the broker (at-least-once; everything downstream is
+idempotent on ``alert_id``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 import msgspec
 import numpy as np
@@ -21,6 +21,7 @@ from pipeline.geo.projection import LocalProjection
 from pipeline.geo.tiles import halo_copies, tile_keys
 from pipeline.normalize import NormalizedBatch
 
+from .producer import BatchProducer, Delivery
 from .runtime import Runtime
 
 __all__ = ["tile_partition", "publish_normalized", "publish_deadletters", "city_projection"]
@@ -53,8 +54,8 @@ def _routed_rows(batch: NormalizedBatch, projection: LocalProjection, runtime: R
     return row[order], tile_keys(ix[order], iy[order]), partition[order], halo[order]
 
 
-async def publish_normalized(app, runtime: Runtime, batch: NormalizedBatch,
-                             projection: LocalProjection) -> list[asyncio.Future]:
+async def publish_normalized(producer: BatchProducer, runtime: Runtime, batch: NormalizedBatch,
+                             projection: LocalProjection) -> list[Awaitable[Delivery]]:
     if len(batch.alerts) == 0:
         return []
     rows, keys, partitions, halo = _routed_rows(batch, projection, runtime)
@@ -62,24 +63,25 @@ async def publish_normalized(app, runtime: Runtime, batch: NormalizedBatch,
     values = encode_envelopes(
         batch.alerts, batch.source_id, batch.extras, runtime.registry, rows, tiles, halo
     )
-    topic = runtime.settings.topics.normalized
-    timestamps = (batch.alerts.event_ms[rows] / 1000.0).tolist()
-    return [
-        await app.producer.send(topic, key, value, partition, ts, None)
-        for key, value, partition, ts in zip(
-            keys.tolist(), values, partitions.tolist(), timestamps, strict=True
-        )
-    ]
+    return await producer.send(
+        runtime.settings.topics.normalized, partitions, keys.tolist(), values,
+        batch.alerts.event_ms[rows].tolist(),
+    )
 
 
 async def publish_deadletters(
-    app, runtime: Runtime, source: str, messages: Sequence, rejects: Sequence[Reject],
-    alert_ids: dict[int, str] | None = None,
-) -> list[asyncio.Future]:
-    """``messages`` are the Faust messages of the batch; ``rejects`` index into them."""
+    producer: BatchProducer, runtime: Runtime, source: str, messages: Sequence,
+    rejects: Sequence[Reject], alert_ids: dict[int, str] | None = None,
+) -> list[Awaitable[Delivery]]:
+    """``messages`` are the consumer records of the batch; ``rejects`` index into them.
+
+    A dead letter goes to the partition of its input's partition (modulo the partition count),
+    so each input partition's dead letters stay in order."""
+    if not rejects:
+        return []
     now_ms = int(time.time() * 1000)
-    futures = []
-    for reject in rejects:
+    values, partitions = [], []
+    for reject in rejects:  # per rejected message only: bad input is a small share
         message = messages[reject.index]
         record = DeadLetter(
             reason=Reason(reject.reason),
@@ -94,8 +96,8 @@ async def publish_deadletters(
             alert_id=(alert_ids or {}).get(reject.index),
         )
         runtime.metrics.deadlettered.labels(source, record.reason.value).inc()
-        futures.append(await app.producer.send(
-            runtime.settings.topics.deadletter, None, _DEADLETTER_ENCODER.encode(record),
-            None, None, None,
-        ))
-    return futures
+        values.append(_DEADLETTER_ENCODER.encode(record))
+        partitions.append(message.partition)
+    topic = runtime.settings.topics.deadletter
+    count = len(await producer.partitions(topic))
+    return await producer.send(topic, np.array(partitions) % count, [None] * len(values), values)

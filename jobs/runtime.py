@@ -54,19 +54,20 @@ class Progress:
         readers = self.readers.get(topic) or {""}
         return min(self.marks.get((agent, topic, partition), -1) for agent in readers)
 
-    def mark_batch(self, agent: str, messages) -> None:
-        """Record a batch of Faust messages that ``agent`` has processed."""
+    def mark_offsets(self, agent: str, topic: str, last: dict[int, int], count: int) -> None:
+        """Record that ``agent`` processed ``count`` messages of ``topic``, up to ``last``
+        (partition -> highest offset processed)."""
         now = time.monotonic()
-        # a batch holds each partition's messages in offset order: the last one is the highest
-        last = {(agent, m.topic, m.partition): m.offset for m in messages}
-        for key, offset in last.items():
+        for partition, offset in last.items():
+            key = (agent, topic, partition)
             if offset > self.marks.get(key, -1):
                 self.marks[key] = offset
-        first, _, count = self.timing.get(agent, (now, now, 0))
-        self.timing[agent] = (first, now, count + len(messages))
+        first, _, seen = self.timing.get(agent, (now, now, 0))
+        self.timing[agent] = (first, now, seen + count)
 
     def mark_produced(self, records) -> None:
-        """Record the delivery reports (``RecordMetadata``) of messages this worker sent."""
+        """Record the delivery reports (topic, partition, last offset) of what this worker
+        sent."""
         for record in records:
             key = (record.topic, record.partition)
             if record.offset > self.produced.get(key, -1):

@@ -7,9 +7,8 @@ import logging
 import threading
 
 import faust
-from faust.types import TP
 
-from .app import build_app
+from .app import PipelineApp, build_app
 from .runtime import Runtime
 
 __all__ = ["run_worker", "committed_offsets"]
@@ -29,7 +28,7 @@ def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
         admin.close()
 
 
-def _high_watermarks(app: faust.App, topics: list[str]) -> dict[tuple[str, int], int] | None:
+def _high_watermarks(app: PipelineApp, topics: list[str]) -> dict[tuple[str, int], int] | None:
     """End of every assigned partition of ``topics``, as the last fetch response gave it.
 
     Taken from fetch responses rather than a ListOffsets request: Tansu has been seen answering
@@ -38,9 +37,9 @@ def _high_watermarks(app: faust.App, topics: list[str]) -> dict[tuple[str, int],
     None until every partition has been fetched at least once.
     """
     marks = {}
-    for tp in app.consumer.assignment():
+    for tp in app.pipeline.assignment():
         if tp.topic in topics:
-            mark = app.consumer.highwater(TP(tp.topic, tp.partition))
+            mark = app.pipeline.highwater(tp)
             if mark is None:
                 return None
             marks[(tp.topic, tp.partition)] = mark
@@ -73,18 +72,19 @@ def run_worker(
             raise
 
 
-def _signal_ready(app: faust.App, runtime: Runtime, ready: threading.Event) -> None:
+def _signal_ready(app: PipelineApp, runtime: Runtime, ready: threading.Event) -> None:
     feeds = set(runtime.settings.topics.feeds().values())
 
     @app.task
     async def signal_ready() -> None:
-        while app.rebalancing or not feeds <= {tp.topic for tp in app.consumer.assignment()}:
+        while not feeds <= {tp.topic for tp in app.pipeline.assignment()}:
             await asyncio.sleep(0.05)
         ready.set()
 
 
 def _stop_when_drained(
-    app: faust.App, worker: faust.Worker, runtime: Runtime, inputs_complete: threading.Event | None
+    app: PipelineApp, worker: faust.Worker, runtime: Runtime,
+    inputs_complete: threading.Event | None,
 ) -> None:
     topics = runtime.settings.topics
     stages = [

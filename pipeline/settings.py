@@ -104,8 +104,22 @@ class Settings(BaseSettings):
     app_id: str = Field("hotspot", description="Faust app id, also the consumer group.")
     topics: TopicNames = TopicNames()
     partitions: int = Field(4, ge=1, description="Partitions of topics the project creates.")
-    batch_max: int = Field(2000, ge=1, description="Most messages an agent takes at once.")
-    batch_within_s: float = Field(0.2, gt=0, description="Longest wait to fill a batch, seconds.")
+    batch_max: int = Field(
+        20_000, ge=1, description="Most messages the worker takes in one poll (all topics)."
+    )
+    batch_within_s: float = Field(
+        0.05, gt=0, description="Longest a poll (and a broker fetch) waits for messages, s."
+    )
+    fetch_max_bytes: int = Field(
+        8 << 20, ge=1 << 16, description="Most bytes one fetch brings per partition."
+    )
+    producer_linger_ms: int = Field(
+        2, ge=0, description="How long the producer waits to fill a request, ms."
+    )
+    producer_batch_bytes: int = Field(
+        512 << 10, ge=1 << 14, description="Record batch size, bytes (below the broker's "
+        "message.max.bytes, 1 MiB by default)."
+    )
     rebalance_timeout_s: float = Field(
         6.0, gt=0, description="Consumer-group rebalance timeout, s: bounds a worker's start-up."
     )
@@ -121,7 +135,8 @@ class Settings(BaseSettings):
         description="Datum each feed's producers send; gcj02 is converted to WGS84 on ingest.",
     )
     area: Area | None = Field(
-        None, description="Accepted WGS84 box; empty means the registry's extent plus area_margin_m."
+        None,
+        description="Accepted WGS84 box; empty means the registry's extent plus area_margin_m.",
     )
     area_margin_m: float = Field(2000.0, ge=0, description="Margin around the registry, metres.")
     max_future_s: float = Field(600.0, ge=0, description="Event time at most this far ahead, s.")

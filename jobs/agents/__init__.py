@@ -1,7 +1,8 @@
-"""Faust agents: normalise the four feeds, correlate, and sink everything into the warehouse."""
+"""The worker's stages: normalise the four feeds, correlate, and sink everything into the
+warehouse. Each takes a whole poll of its topic (see :mod:`jobs.consumer`)."""
 
-from .correlate import correlate_agent
-from .normalize import normalize_agent
-from .sink import alerts_sink_agent, record_sink_agent
+from .correlate import correlate_stage
+from .normalize import normalize_stage
+from .sink import alerts_sink, record_sink_stage
 
-__all__ = ["correlate_agent", "normalize_agent", "alerts_sink_agent", "record_sink_agent"]
+__all__ = ["correlate_stage", "normalize_stage", "alerts_sink", "record_sink_stage"]

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from pathlib import Path
 
 import msgspec
 import numpy as np
 
+from pipeline.alerts import SOURCES
 from pipeline.correlate import Baseline, CorrelationOutput, Correlator
 from pipeline.correlate.exceptions import SnapshotError
 from pipeline.deadletter import Reason
@@ -26,10 +26,13 @@ from pipeline.envelope import decode_envelopes
 from pipeline.feeds.decode import Reject
 from pipeline.outputs import flag_messages, incident_messages
 
+from ..consumer import Polled, Stage
+from ..producer import BatchProducer
 from ..publish import city_projection, publish_deadletters, tile_partition
 from ..runtime import Runtime
+from .sink import alerts_sink
 
-__all__ = ["correlate_agent", "PartitionCorrelators"]
+__all__ = ["correlate_stage", "PartitionCorrelators"]
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +72,22 @@ class PartitionCorrelators:
                 log.warning("partition %d: %s", partition, exc)
         return Correlator(self.params, self.projection, self._baseline())
 
-    def save_all(self) -> None:
+    def save_all(self, partitions: set[int] | None = None) -> None:
         self._snapshot_dir.mkdir(parents=True, exist_ok=True)
         for partition, correlator in self._by_partition.items():
+            if partitions is not None and partition not in partitions:
+                continue
             path = self._snapshot_path(partition)
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(correlator.snapshot())
             tmp.replace(path)  # atomic: a crash mid-write never leaves half a snapshot
+
+    def release(self, partitions: set[int] | None) -> None:
+        """Snapshot and forget the correlators of partitions this worker no longer holds
+        (None: all of them, the worker stops)."""
+        self.save_all(partitions)
+        for partition in set(self._by_partition) if partitions is None else partitions:
+            self._by_partition.pop(partition, None)
 
     def owns(self, partition: int, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """Which points lie in a tile that this partition owns."""
@@ -109,51 +121,65 @@ def _late_rejects(output: CorrelationOutput, alert_ids: np.ndarray, halo: np.nda
 encode = msgspec.json.Encoder().encode
 
 
-def correlate_agent(app, runtime: Runtime):
-    settings = runtime.settings
+def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
+    """The stage on ``alerts.normalized``: envelopes are decoded once, then correlated per
+    partition and written to the warehouse's alerts table side by side. One read of the topic
+    serves both (it used to be two Faust agents, each decoding every envelope)."""
     correlators = PartitionCorrelators(runtime)
-    topics = settings.topics
+    store_alerts = alerts_sink(runtime)
+    topics = runtime.settings.topics
 
-    async def correlate(stream):
+    async def correlate(polled: Polled) -> None:
+        decoded = decode_envelopes(polled.values, runtime.registry)
+        parts = [_correlate_partition(int(p), polled, decoded)
+                 for p in np.unique(polled.partitions)]
+        outputs = await asyncio.gather(store_alerts(decoded), *parts)
+        deliveries = [d for part in outputs[1:] for d in part]
+        runtime.progress.mark_produced(await asyncio.gather(*deliveries))
+
+    async def _correlate_partition(partition: int, polled: Polled, decoded) -> list:
+        rows = np.flatnonzero(polled.partitions == partition)
+        alerts, halo = decoded.alerts.take(rows), decoded.halo[rows]
+        records = _Rows(polled.records, rows)
         try:
-            async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
-                by_partition = defaultdict(list)
-                for event in events:
-                    by_partition[event.message.partition].append(event.message)
-                futures = []
-                for partition, messages in sorted(by_partition.items()):
-                    futures += await _correlate_partition(partition, messages)
-                runtime.progress.mark_produced(await asyncio.gather(*futures))
-                runtime.progress.mark_batch("correlate", [event.message for event in events])
-        finally:
-            correlators.save_all()
-
-    async def _send(topic: str, key: str, value: bytes):
-        return await app.producer.send(topic, key.encode(), value, None, None, None)
-
-    async def _correlate_partition(partition: int, messages: list) -> list:
-        decoded = decode_envelopes([m.value for m in messages], runtime.registry)
-        try:
-            output = await asyncio.to_thread(correlators.get(partition).process, decoded.alerts)
+            output = await asyncio.to_thread(correlators.get(partition).process, alerts)
         except Exception:  # a bug: keep correlating the rest, dead-letter this batch visibly
-            log.exception("partition %d: correlating %d alerts failed", partition, len(messages))
+            log.exception("partition %d: correlating %d alerts failed", partition, len(rows))
             failed = [Reject(i, Reason.INTERNAL_ERROR, "correlator failed; see log")
-                      for i in np.flatnonzero(~decoded.halo).tolist()]
-            return await publish_deadletters(app, runtime, "correlate", messages, failed)
+                      for i in np.flatnonzero(~halo).tolist()]
+            return await publish_deadletters(producer, runtime, "correlate", records, failed)
         incidents, flags = _owned(output, partition, correlators)
         incidents = incident_messages(incidents, runtime.registry)
         flags = flag_messages(flags, runtime.registry)
-        futures = [await _send(topics.incidents, i.incident_id, encode(i)) for i in incidents]
-        futures += [await _send(topics.flags, f.flag_id, encode(f)) for f in flags]
-        rejects = _late_rejects(output, decoded.alerts.alert_id, decoded.halo)
-        alert_ids = {r.index: decoded.alerts.alert_id[r.index] for r in rejects}
-        for source in {decoded.envelopes[r.index].source for r in rejects}:
-            futures += await publish_deadletters(
-                app, runtime, source, messages,
-                [r for r in rejects if decoded.envelopes[r.index].source == source], alert_ids,
+        deliveries = await producer.send_keyed(
+            topics.incidents, [i.incident_id.encode() for i in incidents],
+            list(map(encode, incidents)),
+        )
+        deliveries += await producer.send_keyed(
+            topics.flags, [f.flag_id.encode() for f in flags], list(map(encode, flags))
+        )
+        rejects = _late_rejects(output, alerts.alert_id, halo)
+        alert_ids = {r.index: alerts.alert_id[r.index] for r in rejects}
+        for code in sorted({int(alerts.source[r.index]) for r in rejects}):
+            deliveries += await publish_deadletters(
+                producer, runtime, SOURCES[code], records,
+                [r for r in rejects if alerts.source[r.index] == code], alert_ids,
             )
         runtime.metrics.flags.inc(len(flags))
         runtime.metrics.incidents.inc(len(incidents))
-        return futures
+        return deliveries
 
-    return correlate
+    return Stage("correlate", topics.normalized, correlate, correlators.release)
+
+
+class _Rows:
+    """``records[rows[i]]`` as a sequence, without copying the records of a whole poll."""
+
+    def __init__(self, records: list, rows: np.ndarray) -> None:
+        self.records, self.rows = records, rows
+
+    def __getitem__(self, i: int):
+        return self.records[self.rows[i]]
+
+    def __len__(self) -> int:
+        return len(self.rows)

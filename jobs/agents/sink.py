@@ -1,4 +1,4 @@
-"""Sink agents: topics into warehouse tables, in batches.
+"""Sink stages: topics into warehouse tables, in batches.
 
 Writes are idempotent (ReplacingMergeTree keyed by alert id, incident id, flag id and version,
 or Kafka coordinates for dead letters), so a batch re-delivered after a crash leaves the tables
@@ -8,19 +8,20 @@ as if written once. Halo copies of alerts exist for correlators only and are nev
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from itertools import compress
 
 import msgspec
 
 from pipeline.deadletter import DeadLetter
-from pipeline.envelope import decode_envelopes
+from pipeline.envelope import EnvelopeBatch
 from pipeline.outputs import FlagMessage, IncidentMessage
 from pipeline.sinks import alert_rows, deadletter_rows, flag_rows, incident_rows
 
+from ..consumer import Polled, Stage
 from ..runtime import Runtime
 
-__all__ = ["alerts_sink_agent", "record_sink_agent", "RECORD_SINKS"]
+__all__ = ["alerts_sink", "record_sink_stage", "RECORD_SINKS"]
 
 
 async def _write(runtime: Runtime, table: str, rows: dict, count: int) -> None:
@@ -29,15 +30,12 @@ async def _write(runtime: Runtime, table: str, rows: dict, count: int) -> None:
         runtime.metrics.warehouse_rows.labels(table).inc(count)
 
 
-def alerts_sink_agent(app, runtime: Runtime):
-    settings = runtime.settings
+def alerts_sink(runtime: Runtime) -> Callable[[EnvelopeBatch], Awaitable[None]]:
+    """Writes the primary (non-halo) envelopes of a decoded batch to the alerts table."""
 
-    async def sink_alerts(stream):
-        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
-            batch = decode_envelopes([e.message.value for e in events], runtime.registry)
-            primary = list(compress(batch.envelopes, ~batch.halo))
-            await _write(runtime, "alerts", alert_rows(primary), len(primary))
-            runtime.progress.mark_batch("sink_alerts", [event.message for event in events])
+    async def sink_alerts(batch: EnvelopeBatch) -> None:
+        primary = list(compress(batch.envelopes, ~batch.halo))
+        await _write(runtime, "alerts", alert_rows(primary), len(primary))
 
     return sink_alerts
 
@@ -50,17 +48,13 @@ RECORD_SINKS: dict[str, tuple[type, Callable]] = {
 }
 
 
-def record_sink_agent(app, runtime: Runtime, table: str):
+def record_sink_stage(runtime: Runtime, table: str, topic: str) -> Stage:
     """Sink for a topic of msgspec records (dead letters, incidents, flags) into ``table``."""
-    settings = runtime.settings
     record_type, build_rows = RECORD_SINKS[table]
     decoder = msgspec.json.Decoder(record_type)
 
-    async def sink_records(stream):
-        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
-            records = list(map(decoder.decode, (e.message.value for e in events)))
-            await _write(runtime, table, build_rows(records), len(records))
-            runtime.progress.mark_batch(f"sink_{table}", [event.message for event in events])
+    async def sink_records(polled: Polled) -> None:
+        records = list(map(decoder.decode, polled.values))
+        await _write(runtime, table, build_rows(records), len(records))
 
-    sink_records.__name__ = f"sink_{table}"
-    return sink_records
+    return Stage(f"sink_{table}", topic, sink_records)
