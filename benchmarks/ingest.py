@@ -79,7 +79,7 @@ def _pipeline_run(settings: Settings, queue) -> None:
 
     with open_runtime(settings) as runtime:
         run_worker(runtime, until_drained=True, loglevel="error")
-        agents = [f"normalize_{source}" for source in SOURCES]
+        agents = ["normalize"]
         timing = [runtime.progress.timing[a] for a in agents if a in runtime.progress.timing]
     first = min(t[0] for t in timing)
     last = max(t[1] for t in timing)

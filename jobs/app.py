@@ -22,7 +22,6 @@ from faust.app.base import BootStrategy
 from mode import ServiceT
 from prometheus_client import generate_latest
 
-from pipeline.alerts import SOURCES
 from pipeline.broker.embedded import free_port
 
 from .agents import correlate_stage, normalize_stage, record_sink_stage
@@ -67,8 +66,7 @@ def build_app(runtime: Runtime) -> PipelineApp:
         max_request_bytes=8 << 20,
     )
     topics = settings.topics
-    stages = [normalize_stage(runtime, producer, source) for source in SOURCES]
-    stages.append(correlate_stage(runtime, producer))
+    stages = [normalize_stage(runtime, producer), correlate_stage(runtime, producer)]
     stages += [record_sink_stage(runtime, table, topic) for table, topic in (
         ("deadletters", topics.deadletter), ("incidents", topics.incidents),
         ("flags", topics.flags),

@@ -30,6 +30,7 @@ from aiokafka.errors import KafkaError
 
 from pipeline.settings import Settings
 
+from .alignment import TimeAligner
 from .producer import BatchProducer
 from .runtime import Runtime
 
@@ -61,31 +62,65 @@ class Polled:
 
 @dataclass(frozen=True, slots=True)
 class Stage:
-    """What the worker does with one topic's records. ``handle`` returns once its outputs are
-    delivered and written; ``revoked`` is told which of its partitions this worker lost
-    (None: all, the worker stops)."""
+    """What the worker does with the records of its topics. ``handle`` gets one
+    :class:`Polled` per topic that had records and returns once its outputs are delivered and
+    written; ``revoked`` is told which partitions (of its first topic) this worker lost
+    (None: all, the worker stops). With ``aligned``, its topics' records are released in
+    timestamp order across partitions (see :mod:`jobs.alignment`)."""
 
     name: str
-    topic: str
-    handle: Callable[[Polled], Awaitable[None]]
+    topics: tuple[str, ...]
+    handle: Callable[[list[Polled]], Awaitable[None]]
     revoked: Callable[[set[int] | None], None] | None = None
+    aligned: bool = False
+
+
+class _Lane:
+    """A stage, the records it has yet to take, and its batch in progress."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+        self.pending: dict[TopicPartition, list] = {}
+        self.task: asyncio.Task | None = None
+
+    def take(self) -> list[Polled]:
+        by_topic: dict[str, dict[int, list]] = {}
+        for tp, records in self.pending.items():
+            by_topic.setdefault(tp.topic, {})[tp.partition] = records
+        self.pending = {}
+        return [Polled.of(topic, by_topic[topic]) for topic in self.stage.topics
+                if topic in by_topic]
+
+    def backlog(self) -> int:
+        return sum(map(len, self.pending.values()))
 
 
 class BatchConsumer(mode.Service):
-    """Polls every stage's topic in one consumer group and runs the stages on each poll."""
+    """Polls every stage's topic in one consumer group and feeds each stage whole polls.
+
+    Stages work side by side: while the correlator works on one batch, the normalise stage
+    takes the next. A busy stage's records wait in its lane and go to it together when it is
+    free; a lane (or the aligner) holding more than ``batch_max`` records per partition has its
+    partitions paused, which bounds memory.
+    """
 
     def __init__(self, runtime: Runtime, producer: BatchProducer, stages: Iterable[Stage],
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self.runtime = runtime
         self.producer = producer
-        self.stages = {stage.topic: stage for stage in stages}
+        self.lanes = [_Lane(stage) for stage in stages]
+        self.lane_of = {topic: lane for lane in self.lanes for topic in lane.stage.topics}
+        aligned = {t for lane in self.lanes if lane.stage.aligned for t in lane.stage.topics}
+        self.aligner = TimeAligner(aligned)
         self.consumer: AIOKafkaConsumer | None = None
-        self._lock = asyncio.Lock()  # held while a poll is handled; rebalancing waits for it
+        self._lock = asyncio.Lock()  # rebalancing waits for the dispatch in progress
         self._stopping = False
+        self._holding = False  # no new batches start (rebalancing, stopping)
         self._loop_task: asyncio.Task | None = None
-        for stage in self.stages.values():
-            runtime.progress.register(stage.name, stage.topic)
+        for lane in self.lanes:
+            for topic in lane.stage.topics:
+                runtime.progress.register(lane.stage.name, topic)
 
     def assignment(self) -> set[TopicPartition]:
         return set() if self.consumer is None else self.consumer.assignment()
@@ -96,7 +131,7 @@ class BatchConsumer(mode.Service):
     async def on_start(self) -> None:
         await self.producer.start()
         self.consumer = _consumer(self.runtime.bootstrap, self.runtime.settings)
-        self.consumer.subscribe(list(self.stages), listener=_Rebalance(self))
+        self.consumer.subscribe(list(self.lane_of), listener=_Rebalance(self))
         await self.consumer.start()
         self._loop_task = asyncio.ensure_future(self._run())
 
@@ -104,9 +139,10 @@ class BatchConsumer(mode.Service):
         self._stopping = True
         if self._loop_task is not None:
             await asyncio.wait([self._loop_task], timeout=60)
-        for stage in self.stages.values():
-            if stage.revoked is not None:
-                stage.revoked(None)
+        await self._finish_running()
+        for lane in self.lanes:
+            if lane.stage.revoked is not None:
+                lane.stage.revoked(None)
         if self.consumer is not None:
             await self.consumer.stop()
         await self.producer.stop()
@@ -117,49 +153,85 @@ class BatchConsumer(mode.Service):
             polled = await self.consumer.getmany(
                 timeout_ms=int(settings.batch_within_s * 1000), max_records=settings.batch_max
             )
-            if polled:
-                async with self._lock:
-                    await self._handle(polled)
+            async with self._lock:
+                ready = self.aligner.add(polled)
+                ready.update(await self.aligner.release(self.consumer))
+                for tp, records in ready.items():
+                    self.lane_of[tp.topic].pending.setdefault(tp, []).extend(records)
+                self._dispatch()
+                self._flow_control()
 
-    async def _handle(self, polled: dict[TopicPartition, list]) -> None:
-        by_topic: dict[str, dict[int, list]] = {}
-        for tp, records in polled.items():
-            by_topic.setdefault(tp.topic, {})[tp.partition] = records
-        batches = [Polled.of(topic, parts) for topic, parts in by_topic.items()]
-        done = await asyncio.gather(*(self._stage(batch) for batch in batches))
-        offsets = {
-            TopicPartition(batch.topic, p): offset + 1
-            for batch, ok in zip(batches, done, strict=True) if ok
-            for p, offset in batch.last_offsets.items()
+    def _dispatch(self) -> None:
+        """Start every free stage that has records waiting."""
+        for lane in self.lanes:
+            if lane.pending and lane.task is None and not self._holding:
+                lane.task = asyncio.ensure_future(self._work(lane, lane.take()))
+
+    def _flow_control(self) -> None:
+        limit = self.runtime.settings.batch_max
+        full = self.aligner.full(limit) | {
+            tp for lane in self.lanes if lane.backlog() >= limit for tp in lane.pending
         }
-        if offsets:
-            try:
-                await self.consumer.commit(offsets)
-            except KafkaError as exc:  # redelivered after the rebalance; sinks are idempotent
-                log.warning("committing offsets failed (%s); they will be processed again", exc)
-        if not all(done):
-            await asyncio.sleep(1.0)  # a failing dependency: do not spin
+        paused = self.consumer.paused()
+        if full - paused:
+            self.consumer.pause(*(full - paused))
+        if paused - full:
+            self.consumer.resume(*(paused - full))
 
-    async def _stage(self, batch: Polled) -> bool:
-        stage = self.stages[batch.topic]
+    async def _work(self, lane: _Lane, polls: list[Polled]) -> None:
+        stage = lane.stage
         try:
-            await stage.handle(batch)
+            await stage.handle(polls)
         except Exception:  # noqa: BLE001 - a failing batch must not stop the worker
             log.exception("%s: a batch of %d records failed; it will be retried",
-                          stage.name, len(batch.records))
+                          stage.name, sum(len(p.records) for p in polls))
+            self._rewind(lane, polls)
+            await asyncio.sleep(1.0)  # a failing dependency: do not spin
+        else:
+            await self._commit(polls)
+            for batch in polls:
+                self.runtime.progress.mark_offsets(stage.name, batch.topic, batch.last_offsets,
+                                                   len(batch.records))
+        finally:
+            lane.task = None
+        self._dispatch()
+
+    async def _commit(self, polls: list[Polled]) -> None:
+        offsets = {TopicPartition(batch.topic, p): offset + 1
+                   for batch in polls for p, offset in batch.last_offsets.items()}
+        try:
+            await self.consumer.commit(offsets)
+        except KafkaError as exc:  # redelivered after the rebalance; sinks are idempotent
+            log.warning("committing offsets failed (%s); they will be processed again", exc)
+
+    def _rewind(self, lane: _Lane, polls: list[Polled]) -> None:
+        """Fetch a failed batch again, from its first record in each partition."""
+        for batch in polls:
             for partition, first in _firsts(batch).items():
-                self.consumer.seek(TopicPartition(batch.topic, partition), first)
-            return False
-        self.runtime.progress.mark_offsets(stage.name, batch.topic, batch.last_offsets,
-                                           len(batch.records))
-        return True
+                tp = TopicPartition(batch.topic, partition)
+                self.aligner.forget({tp})
+                lane.pending.pop(tp, None)
+                self.consumer.seek(tp, first)
+
+    async def _finish_running(self) -> None:
+        self._holding = True
+        running = [lane.task for lane in self.lanes if lane.task is not None]
+        if running:
+            await asyncio.wait(running, timeout=60)
 
     async def revoke(self, revoked: set[TopicPartition]) -> None:
-        async with self._lock:  # the poll in progress is handled and committed first
-            for stage in self.stages.values():
-                lost = {tp.partition for tp in revoked if tp.topic == stage.topic}
-                if lost and stage.revoked is not None:
-                    stage.revoked(lost)
+        """Finish and commit the batches in progress; forget what was fetched but not taken
+        (it is fetched again from the committed offsets)."""
+        async with self._lock:
+            await self._finish_running()
+            self.aligner.forget(revoked)
+            for lane in self.lanes:
+                for tp in revoked:
+                    lane.pending.pop(tp, None)
+                lost = {tp.partition for tp in revoked if tp.topic == lane.stage.topics[0]}
+                if lost and lane.stage.revoked is not None:
+                    lane.stage.revoked(lost)
+            self._holding = self._stopping
 
 
 def _firsts(batch: Polled) -> dict[int, int]:

@@ -54,18 +54,36 @@ def _routed_rows(batch: NormalizedBatch, projection: LocalProjection, runtime: R
     return row[order], tile_keys(ix[order], iy[order]), partition[order], halo[order]
 
 
-async def publish_normalized(producer: BatchProducer, runtime: Runtime, batch: NormalizedBatch,
-                             projection: LocalProjection) -> list[Awaitable[Delivery]]:
-    if len(batch.alerts) == 0:
+async def publish_normalized(
+    producer: BatchProducer, runtime: Runtime,
+    batches: Sequence[tuple[NormalizedBatch, np.ndarray]], projection: LocalProjection,
+) -> list[Awaitable[Delivery]]:
+    """Publish the envelopes of several feeds' batches, each partition in arrival order.
+
+    Each batch comes with the arrival rank of each of its input slots across all the batches:
+    a correlator judges lateness in the order its partition delivers alerts, so the feeds'
+    alerts are interleaved as they arrived, not one feed after another.
+    """
+    keys, values, partitions, stamps, ranks = [], [], [], [], []
+    for batch, arrival in batches:
+        if len(batch.alerts) == 0:
+            continue
+        rows, tile_keys_, parts, halo = _routed_rows(batch, projection, runtime)
+        tiles = np.char.decode(tile_keys_, "ascii").astype(object)
+        values += encode_envelopes(
+            batch.alerts, batch.source_id, batch.extras, runtime.registry, rows, tiles, halo
+        )
+        keys += tile_keys_.tolist()
+        partitions.append(parts)
+        stamps.append(batch.alerts.event_ms[rows])
+        ranks.append(arrival[batch.index[rows]])
+    if not values:
         return []
-    rows, keys, partitions, halo = _routed_rows(batch, projection, runtime)
-    tiles = np.char.decode(keys, "ascii").astype(object)
-    values = encode_envelopes(
-        batch.alerts, batch.source_id, batch.extras, runtime.registry, rows, tiles, halo
-    )
+    order = np.argsort(np.concatenate(ranks), kind="stable")
     return await producer.send(
-        runtime.settings.topics.normalized, partitions, keys.tolist(), values,
-        batch.alerts.event_ms[rows].tolist(),
+        runtime.settings.topics.normalized, np.concatenate(partitions)[order],
+        [keys[i] for i in order], [values[i] for i in order],
+        np.concatenate(stamps)[order].tolist(),
     )
 
 

@@ -114,7 +114,10 @@ _LATE = "event time behind the watermark (max event time seen - allowed lateness
 
 def _late_rejects(output: CorrelationOutput, alert_ids: np.ndarray, halo: np.ndarray):
     """Dead letters for late primaries (a halo copy's lateness is its owner's business)."""
-    late = np.flatnonzero(np.isin(alert_ids, output.late.alert_id) & ~halo)
+    if len(output.late) == 0:
+        return []
+    # fixed-width strings: np.isin on object arrays compares every pair (seconds per batch)
+    late = np.flatnonzero(np.isin(alert_ids.astype(str), output.late.alert_id.astype(str)) & ~halo)
     return [Reject(int(i), Reason.LATE, _LATE) for i in late]
 
 
@@ -129,7 +132,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
     store_alerts = alerts_sink(runtime)
     topics = runtime.settings.topics
 
-    async def correlate(polled: Polled) -> None:
+    async def correlate(polls: list[Polled]) -> None:
+        (polled,) = polls
         decoded = decode_envelopes(polled.values, runtime.registry)
         parts = [_correlate_partition(int(p), polled, decoded)
                  for p in np.unique(polled.partitions)]
@@ -169,7 +173,7 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         runtime.metrics.incidents.inc(len(incidents))
         return deliveries
 
-    return Stage("correlate", topics.normalized, correlate, correlators.release)
+    return Stage("correlate", (topics.normalized,), correlate, correlators.release)
 
 
 class _Rows:

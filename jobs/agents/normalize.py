@@ -1,11 +1,19 @@
-"""Normalise stage: one per feed topic, a poll's records in, envelopes and dead letters out."""
+"""Normalise stage: the four feed topics in, envelopes and dead letters out.
+
+One stage for all four feeds, so that a poll's alerts reach ``alerts.normalized`` interleaved
+in arrival order (record timestamps), whichever feed they came from.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from operator import attrgetter
 
-from pipeline.normalize import normalize, normalize_each
+import numpy as np
+
+from pipeline.alerts import SOURCES
+from pipeline.normalize import NormalizedBatch, normalize, normalize_each
 
 from ..consumer import Polled, Stage
 from ..producer import BatchProducer
@@ -16,28 +24,48 @@ __all__ = ["normalize_stage"]
 
 log = logging.getLogger(__name__)
 
+_timestamp = attrgetter("timestamp")
 
-def normalize_stage(runtime: Runtime, producer: BatchProducer, source: str) -> Stage:
-    """The stage for feed ``source``: normalise, publish, wait for the delivery reports."""
+
+def _arrival_ranks(polls: list[Polled]) -> list[np.ndarray]:
+    """Per poll, the rank of each record in timestamp order across all polls (ties keep
+    partition and offset order)."""
+    stamps = [np.fromiter(map(_timestamp, p.records), np.int64, len(p.records)) for p in polls]
+    merged = np.concatenate(stamps)
+    ranks = np.empty(len(merged), np.int64)
+    ranks[np.argsort(merged, kind="stable")] = np.arange(len(merged))
+    return np.split(ranks, np.cumsum([len(s) for s in stamps])[:-1])
+
+
+def normalize_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
+    """Normalise, publish envelopes and dead letters, wait for the delivery reports."""
     projection = city_projection(runtime)
     metrics = runtime.metrics
+    feeds = runtime.settings.topics.feeds()
+    source_of = {topic: source for source, topic in feeds.items()}
 
-    async def normalize_feed(polled: Polled) -> None:
-        values = polled.values
+    def _normalize(source: str, values: list[bytes]) -> NormalizedBatch:
         try:
-            batch = normalize(source, values, runtime.normalize)
+            return normalize(source, values, runtime.normalize)
         except Exception:  # a bug, not bad input: keep the worker alive, keep the evidence
             log.exception("normalising %d %s messages failed; retrying one by one",
                           len(values), source)
-            batch = normalize_each(source, values, runtime.normalize)
-        deliveries = await publish_normalized(producer, runtime, batch, projection)
-        deliveries += await publish_deadletters(
-            producer, runtime, source, polled.records, batch.rejects, batch.alert_ids_of_rejects
-        )
-        runtime.progress.mark_produced(await asyncio.gather(*deliveries))
-        metrics.received.labels(source).inc(len(values))
-        metrics.normalized.labels(source).inc(len(batch.alerts))
-        metrics.duplicates.labels(source).inc(batch.duplicates)
-        metrics.unknown_enum.labels(source).inc(batch.unknown_enum)
+            return normalize_each(source, values, runtime.normalize)
 
-    return Stage(f"normalize_{source}", runtime.settings.topics.feed(source), normalize_feed)
+    async def normalize_feeds(polls: list[Polled]) -> None:
+        normalized, deliveries = [], []
+        for poll, ranks in zip(polls, _arrival_ranks(polls), strict=True):
+            source = source_of[poll.topic]
+            batch = _normalize(source, poll.values)
+            normalized.append((batch, ranks))
+            deliveries += await publish_deadletters(
+                producer, runtime, source, poll.records, batch.rejects, batch.alert_ids_of_rejects
+            )
+            metrics.received.labels(source).inc(len(poll.values))
+            metrics.normalized.labels(source).inc(len(batch.alerts))
+            metrics.duplicates.labels(source).inc(batch.duplicates)
+            metrics.unknown_enum.labels(source).inc(batch.unknown_enum)
+        deliveries += await publish_normalized(producer, runtime, normalized, projection)
+        runtime.progress.mark_produced(await asyncio.gather(*deliveries))
+
+    return Stage("normalize", tuple(feeds[s] for s in SOURCES), normalize_feeds, aligned=True)

@@ -53,8 +53,9 @@ def record_sink_stage(runtime: Runtime, table: str, topic: str) -> Stage:
     record_type, build_rows = RECORD_SINKS[table]
     decoder = msgspec.json.Decoder(record_type)
 
-    async def sink_records(polled: Polled) -> None:
+    async def sink_records(polls: list[Polled]) -> None:
+        (polled,) = polls
         records = list(map(decoder.decode, polled.values))
         await _write(runtime, table, build_rows(records), len(records))
 
-    return Stage(f"sink_{table}", topic, sink_records)
+    return Stage(f"sink_{table}", (topic,), sink_records)
