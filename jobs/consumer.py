@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from itertools import chain
@@ -180,6 +181,7 @@ class BatchConsumer(mode.Service):
 
     async def _work(self, lane: _Lane, polls: list[Polled]) -> None:
         stage = lane.stage
+        began = time.perf_counter()
         try:
             await stage.handle(polls)
         except Exception:  # noqa: BLE001 - a failing batch must not stop the worker
@@ -188,6 +190,9 @@ class BatchConsumer(mode.Service):
             self._rewind(lane, polls)
             await asyncio.sleep(1.0)  # a failing dependency: do not spin
         else:
+            metrics = self.runtime.metrics
+            metrics.stage_seconds.labels(stage.name).observe(time.perf_counter() - began)
+            metrics.stage_records.labels(stage.name).inc(sum(len(p.records) for p in polls))
             await self._commit(polls)
             for batch in polls:
                 self.runtime.progress.mark_offsets(stage.name, batch.topic, batch.last_offsets,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 __all__ = ["Metrics"]
 
@@ -37,6 +37,15 @@ class Metrics:
         )
         self.incidents = Counter(
             "hotspot_incidents_total", "Incidents published", registry=self.registry
+        )
+        self.stage_seconds = Histogram(
+            "hotspot_stage_seconds", "Time a stage took over one batch (outputs delivered and "
+            "written)", ["stage"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
+        self.stage_records = Counter(
+            "hotspot_stage_records_total", "Records a stage has taken", ["stage"],
+            registry=self.registry,
         )
         self.warehouse_rows = Counter(
             "hotspot_warehouse_rows_total", "Rows written to the warehouse", ["table"],
