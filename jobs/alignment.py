@@ -12,14 +12,25 @@ are neither processed nor committed: after a rebalance or a failure they are fet
 
 from __future__ import annotations
 
+import asyncio
 from operator import attrgetter
 
 import numpy as np
 from aiokafka import TopicPartition
+from aiokafka.errors import IllegalStateError
 
 __all__ = ["TimeAligner"]
 
 _timestamp = attrgetter("timestamp")
+
+
+async def _position(consumer, tp: TopicPartition) -> int:
+    """The partition's position, or -1 while it is not known yet. Never waits long: the
+    caller holds the lock a rebalance waits for, and a position is only settled after it."""
+    try:
+        return await asyncio.wait_for(consumer.position(tp), timeout=0.05)
+    except (TimeoutError, IllegalStateError):  # not known yet, or no longer assigned
+        return -1
 
 
 class TimeAligner:
@@ -77,7 +88,7 @@ class TimeAligner:
                 out.append(tp)
                 continue
             end = consumer.highwater(tp)
-            if end is None or await consumer.position(tp) < end:
+            if end is None or await _position(consumer, tp) < end:
                 out.append(tp)
         return out
 
