@@ -149,13 +149,15 @@ def _pipeline_run(settings: Settings, queue) -> None:
     with open_runtime(settings) as runtime:
         run_worker(runtime, until_drained=True, loglevel="error")
         timing = runtime.progress.timing
-        metrics = runtime.metrics
-        busy = metrics.stage_seconds.labels("normalize")._sum.get()
-        taken = metrics.stage_records.labels("normalize")._value.get()
+        sample = runtime.metrics.registry.get_sample_value
+        busy = sample("hotspot_stage_seconds_sum", {"stage": "normalize"})
+        taken = sample("hotspot_stage_records_total", {"stage": "normalize"})
+        stages = {name: sample("hotspot_stage_seconds_sum", {"stage": name})
+                  for name in timing}
     first = timing["normalize"][0]
     last = max(t[1] for t in timing.values())
     # the normalise stage's own rate: records over the time it spent on its batches
-    queue.put((timing["normalize"][2], last - first, taken / busy, peak_rss_mib()))
+    queue.put((timing["normalize"][2], last - first, taken / busy, peak_rss_mib(), stages))
 
 
 def throughput_run(broker, work: Path, replay: Path, registry: Path) -> dict:
@@ -165,9 +167,11 @@ def throughput_run(broker, work: Path, replay: Path, registry: Path) -> dict:
     sent = send_records(read_jsonl(replay), broker.bootstrap, renamed)
     ceiling = asyncio.run(_ceiling(broker.bootstrap, topics, sent))
     naive = in_child(_naive_run, broker.bootstrap, topics, sent, str(work / f"naive-{id(topics)}"))
-    count, seconds, normalize_rate, rss = in_child(
+    count, seconds, normalize_rate, rss, busy = in_child(
         _pipeline_run, settings_for(work, broker.bootstrap, topics, registry)
     )
+    print(f"  worker busy s per stage (wall {seconds:.1f} s): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in sorted(busy.items())), flush=True)
     return {"messages": sent, "ceiling": ceiling, "naive": naive, "pipeline": count / seconds,
             "normalize": normalize_rate, "rss_mib": rss, "load": os.getloadavg()[0]}
 

@@ -4,13 +4,15 @@ Same broker, same messages, same run:
 
 * ceiling  — raw ``aiokafka`` consumption of the four feed topics plus decoding every value
              (``msgspec.json.decode``): what Python can pull off this broker at best;
-* pipeline — the real worker (Faust agents: decode, validate, normalise, publish envelopes and
-             dead letters; sinks writing chDB in the same process), timed from its first batch to
-             its last on the feed topics.
+* pipeline — the real worker (normalise stage: decode, validate, normalise, publish envelopes
+             and dead letters; correlator and sinks writing chDB in the same process), timed from
+             its first batch to its last on the feed topics.
 
 Each is run ``--runs`` times; medians and their ratio are printed.
 
-    .venv/bin/python benchmarks/ingest.py --messages 200000 --runs 3
+    PYTHONPATH=. .venv/bin/python benchmarks/ingest.py --messages 200000 --runs 3
+
+(``PYTHONPATH=.`` measures this checkout, not whatever copy the venv has installed.)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pipeline.broker import EmbeddedBroker, ensure_topics
 from pipeline.replay import read_jsonl, send_records
 from pipeline.settings import Settings, TopicNames
 from pipeline.sim import run_simulation, scale_for_total
+
 
 def run_topics(tag: str) -> TopicNames:
     """Fresh topics per run, so no run reads another run's output."""
