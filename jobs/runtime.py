@@ -30,11 +30,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Progress:
-    """What the agents have processed and produced: lets a caller wait until drained.
+    """What the stages (agents) have processed and produced: lets a caller wait until drained.
 
-    Several agents may read one topic (the correlator and the alerts sink both read
-    ``alerts.normalized``); a partition counts as processed up to the offset *every* agent
-    registered for its topic has reached.
+    Several stages may read one topic; a partition counts as processed up to the offset
+    *every* stage registered for its topic has reached.
     """
 
     #: topic -> names of the agents that read it
