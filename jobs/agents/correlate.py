@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 import numpy as np
@@ -134,11 +135,21 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
 
     async def correlate(polls: list[Polled]) -> None:
         (polled,) = polls
-        decoded = decode_envelopes(polled.values, runtime.registry)
+        deliveries = []
+        try:
+            decoded = decode_envelopes(polled.values, runtime.registry)
+        except Exception:  # noqa: BLE001 - someone else's record on our topic: isolate it
+            log.exception("%d envelopes did not decode; dead-lettering the bad ones",
+                          len(polled.values))
+            polled, rejects = _decodable(polled, runtime)
+            deliveries += await publish_deadletters(
+                producer, runtime, "correlate", rejects.records, rejects.rejects
+            )
+            decoded = decode_envelopes(polled.values, runtime.registry)
         parts = [_correlate_partition(int(p), polled, decoded)
                  for p in np.unique(polled.partitions)]
         outputs = await asyncio.gather(store_alerts(decoded), *parts)
-        deliveries = [d for part in outputs[1:] for d in part]
+        deliveries += [d for part in outputs[1:] for d in part]
         runtime.progress.mark_produced(await asyncio.gather(*deliveries))
 
     async def _correlate_partition(partition: int, polled: Polled, decoded) -> list:
@@ -174,6 +185,36 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         return deliveries
 
     return Stage("correlate", (topics.normalized,), correlate, correlators.release)
+
+
+class _Rejected(NamedTuple):
+    records: list
+    rejects: list[Reject]
+
+
+def _decodable(polled: Polled, runtime: Runtime) -> tuple[Polled, _Rejected]:
+    """The records of ``polled`` that decode as envelopes, and dead letters for the others.
+
+    Slow (one value at a time): only run on a batch that failed to decode as a whole, which
+    means a record on ``alerts.normalized`` that this pipeline did not write."""
+    good, bad = [], []
+    for i, value in enumerate(polled.values):
+        try:
+            decode_envelopes([value], runtime.registry)
+            good.append(i)
+        except msgspec.ValidationError as exc:  # JSON, but not an envelope
+            bad.append((i, Reason.INVALID_VALUE, f"not a normalised envelope: {exc}"))
+        except msgspec.DecodeError as exc:
+            bad.append((i, Reason.MALFORMED_JSON, f"not a normalised envelope: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - a bug or an unknown code: keep the evidence
+            bad.append((i, Reason.INTERNAL_ERROR, f"envelope failed to decode: {exc!r}"[:300]))
+    rows = np.array(good, dtype=np.int64)
+    kept = Polled(polled.topic, [polled.records[i] for i in good],
+                  [polled.values[i] for i in good], polled.partitions[rows],
+                  polled.last_offsets)
+    records = [polled.records[i] for i, _, _ in bad]
+    return kept, _Rejected(records, [Reject(j, reason, detail)
+                                     for j, (_, reason, detail) in enumerate(bad)])
 
 
 class _Rows:

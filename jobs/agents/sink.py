@@ -8,6 +8,7 @@ as if written once. Halo copies of alerts exist for correlators only and are nev
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from itertools import compress
 
@@ -22,6 +23,8 @@ from ..consumer import Polled, Stage
 from ..runtime import Runtime
 
 __all__ = ["alerts_sink", "record_sink_stage", "RECORD_SINKS"]
+
+log = logging.getLogger(__name__)
 
 
 async def _write(runtime: Runtime, table: str, rows: dict, count: int) -> None:
@@ -53,9 +56,23 @@ def record_sink_stage(runtime: Runtime, table: str, topic: str) -> Stage:
     record_type, build_rows = RECORD_SINKS[table]
     decoder = msgspec.json.Decoder(record_type)
 
+    def decode_each(polled: Polled) -> list:
+        """Slow path, for a batch holding a record this pipeline did not write: skip it."""
+        records = []
+        for record, value in zip(polled.records, polled.values, strict=True):
+            try:
+                records.append(decoder.decode(value))
+            except msgspec.DecodeError as exc:
+                log.error("%s[%d]@%d is not a %s record, not stored: %s", record.topic,
+                          record.partition, record.offset, record_type.__name__, exc)
+        return records
+
     async def sink_records(polls: list[Polled]) -> None:
         (polled,) = polls
-        records = list(map(decoder.decode, polled.values))
+        try:
+            records = list(map(decoder.decode, polled.values))
+        except msgspec.DecodeError:
+            records = decode_each(polled)
         await _write(runtime, table, build_rows(records), len(records))
 
     return Stage(f"sink_{table}", (topic,), sink_records)

@@ -1,0 +1,41 @@
+"""The poll loop keeps going past records it cannot use (jobs/consumer.py and its stages).
+
+Real Tansu broker, worker as its own process. A record that this pipeline did not write lands
+on ``alerts.normalized`` and on ``hotspots.flags``: the envelope is dead-lettered with its
+reason, the flag record is skipped, and every good alert is still stored.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.warehouse import open_warehouse
+from tests.jobs.test_worker import camera, deadletters, encode, produce
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def test_a_foreign_record_on_our_topics_is_isolated_and_the_rest_is_stored(
+    worker_config, located
+):
+    lat, lon, _ = located
+    topics = worker_config.settings.topics
+    good = [camera(f"c{i}", lat=lat, lon=lon) for i in range(5)]
+    produce(worker_config.bootstrap, [(topics.camera, encode(m)) for m in good])
+    produce(worker_config.bootstrap, [
+        (topics.normalized, b'{"not": "an envelope"}'),
+        (topics.normalized, b"\xff garbage"),
+        (topics.flags, b"garbage"),
+    ])
+
+    worker_config.run_worker()
+
+    letters = deadletters(worker_config.bootstrap, topics.deadletter)
+    assert sorted((d.topic, d.reason.value) for d in letters) == [
+        (topics.normalized, "invalid_value"), (topics.normalized, "malformed_json"),
+    ]
+    with open_warehouse(worker_config.settings.resolved_warehouse_url) as wh:
+        stored = {r[0] for r in wh.query(f"SELECT alert_id FROM {wh.database}.alerts FINAL")}
+        flags = wh.query(f"SELECT count() FROM {wh.database}.flags")[0][0]
+    assert stored == {f"camera:c{i}" for i in range(5)}
+    assert flags == 0
