@@ -27,7 +27,7 @@ from operator import attrgetter
 import mode
 import numpy as np
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 
 from pipeline.settings import Settings
 
@@ -101,8 +101,8 @@ class BatchConsumer(mode.Service):
 
     Stages work side by side: while the correlator works on one batch, the normalise stage
     takes the next. A busy stage's records wait in its lane and go to it together when it is
-    free; a lane (or the aligner) holding more than ``batch_max`` records per partition has its
-    partitions paused, which bounds memory.
+    free; a lane holding ``batch_max`` records, or an aligned partition holding that many, has
+    its partitions paused, which bounds memory.
     """
 
     def __init__(self, runtime: Runtime, producer: BatchProducer, stages: Iterable[Stage],
@@ -135,6 +135,12 @@ class BatchConsumer(mode.Service):
         self.consumer.subscribe(list(self.lane_of), listener=_Rebalance(self))
         await self.consumer.start()
         self._loop_task = asyncio.ensure_future(self._run())
+        self._loop_task.add_done_callback(self._loop_ended)
+
+    def _loop_ended(self, task: asyncio.Task) -> None:
+        """A poll loop that died of a bug crashes the worker, rather than leave it idle."""
+        if not task.cancelled() and task.exception() is not None:
+            asyncio.ensure_future(self.crash(task.exception()))
 
     async def on_stop(self) -> None:
         self._stopping = True
@@ -151,9 +157,15 @@ class BatchConsumer(mode.Service):
     async def _run(self) -> None:
         settings = self.runtime.settings
         while not self._stopping:
-            polled = await self.consumer.getmany(
-                timeout_ms=int(settings.batch_within_s * 1000), max_records=settings.batch_max
-            )
+            try:
+                polled = await self.consumer.getmany(
+                    timeout_ms=int(settings.batch_within_s * 1000),
+                    max_records=settings.batch_max,
+                )
+            except KafkaError as exc:  # the broker away for a while: keep trying
+                log.warning("polling failed (%s); retrying in 1 s", exc)
+                await asyncio.sleep(1.0)
+                continue
             async with self._lock:
                 ready = self.aligner.add(polled)
                 ready.update(await self.aligner.release(self.consumer))
@@ -216,7 +228,10 @@ class BatchConsumer(mode.Service):
                 tp = TopicPartition(batch.topic, partition)
                 self.aligner.forget({tp})
                 lane.pending.pop(tp, None)
-                self.consumer.seek(tp, first)
+                try:
+                    self.consumer.seek(tp, first)
+                except IllegalStateError:  # revoked meanwhile: its next owner starts over
+                    pass
 
     async def _finish_running(self) -> None:
         self._holding = True
