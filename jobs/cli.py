@@ -138,6 +138,11 @@ def deadletter_show(
         typer.echo(f"{when} {why:<16} {topic}[{partition}]@{offset} {detail}\n    {payload}")
 
 
+from .commands import register  # noqa: E402 - the commands need `app` defined above
+
+register(app)
+
+
 def main() -> None:
     try:
         app()

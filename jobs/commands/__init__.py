@@ -1,0 +1,18 @@
+"""Operator commands of the ``hotspot`` CLI, one module per topic (registered in jobs/cli.py)."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the operator commands to the ``hotspot`` app."""
+    from .backfill import backfill
+    from .export import export
+    from .replay import replay
+
+    app.command()(backfill)
+    app.command()(replay)
+    app.command()(export)
