@@ -3,7 +3,7 @@
 Rows come in a fixed order (by id, then version) with times as ISO 8601 UTC and without
 columns that only say when this run wrote them (``ingest_time``), so the exports of two runs or
 two tools over the same input can be compared with ``diff``. Flags are the latest version of
-each flag unless every version is asked for.
+each flag (the table keeps only that one once its parts merge).
 """
 
 from __future__ import annotations
@@ -54,14 +54,14 @@ def _iso(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
-def _select(what: str, database: str, since_ms: int, until_ms: int, all_versions: bool) -> str:
+def _select(what: str, database: str, since_ms: int, until_ms: int) -> str:
     table, when, columns, times, order = EXPORTS[what]
     names = [c.strip() for c in columns.split(",")]
-    select = ", ".join(f"toUnixTimestamp64Milli({c}) AS {c}" if c in times else c for c in names)
-    final = "" if (what == "flags" and all_versions) else "FINAL"
-    distinct = "DISTINCT " if final == "" else ""
+    # aliases must differ from the columns: ClickHouse applies them in WHERE too
+    select = ", ".join(f"toUnixTimestamp64Milli({c}) AS {c}_ms" if c in times else c
+                       for c in names)
     return (
-        f"SELECT {distinct}{select} FROM {database}.{table} {final} "
+        f"SELECT {select} FROM {database}.{table} FINAL "
         f"WHERE {when} >= fromUnixTimestamp64Milli(toInt64({int(since_ms)}), 'UTC') "
         f"AND {when} < fromUnixTimestamp64Milli(toInt64({int(until_ms)}), 'UTC') "
         f"ORDER BY {order}"
@@ -69,14 +69,15 @@ def _select(what: str, database: str, since_ms: int, until_ms: int, all_versions
 
 
 def export_rows(
-    warehouse: Warehouse, what: str, since_ms: int, until_ms: int, *, all_versions: bool = False
+    warehouse: Warehouse, what: str, since_ms: int, until_ms: int
 ) -> Iterator[dict]:
     """Rows of ``what`` (flags, incidents or alerts) in ``[since_ms, until_ms)``, as dicts."""
     if what not in EXPORTS:
         raise ConfigurationError(f"cannot export {what!r}; choose one of {', '.join(EXPORTS)}")
-    cols = warehouse.query_columns(_select(what, warehouse.database, since_ms, until_ms,
-                                           all_versions))
-    for name in EXPORTS[what][3]:
+    cols = warehouse.query_columns(_select(what, warehouse.database, since_ms, until_ms))
+    times = EXPORTS[what][3]
+    cols = {name[:-3] if name[:-3] in times else name: values for name, values in cols.items()}
+    for name in times:
         cols[name] = list(map(_iso, cols[name]))
     for name in ("source_counts", "category_counts"):
         if name in cols:  # Arrow maps arrive as lists of pairs

@@ -10,9 +10,14 @@ __all__ = ["register"]
 def register(app: typer.Typer) -> None:
     """Add the operator commands to the ``hotspot`` app."""
     from .backfill import backfill
+    from .baseline import baseline_app
     from .export import export
     from .replay import replay
+    from .report import map_command, top
 
     app.command()(backfill)
     app.command()(replay)
     app.command()(export)
+    app.command()(top)
+    app.command("map")(map_command)
+    app.add_typer(baseline_app, name="baseline")

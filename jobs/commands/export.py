@@ -21,8 +21,6 @@ def export(
     until: Annotated[str, typer.Option(help="End time, excluded (ISO 8601 or epoch ms).")],
     out: Annotated[Path | None, typer.Option(help="Output file (else standard output).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
-    all_versions: Annotated[bool, typer.Option(help="Flags: every version, not the latest.")
-                            ] = False,
     settings_file: Annotated[Path | None, typer.Option("--settings", help="TOML settings.")] = None,
 ) -> None:
     """Write warehouse rows of a time range, in a fixed order, for comparing runs."""
@@ -35,7 +33,6 @@ def export(
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
     settings = load_settings(settings_file)
     with open_warehouse(settings.resolved_warehouse_url) as warehouse:
-        rows = export_rows(warehouse, what, parse_time(since), parse_time(until),
-                           all_versions=all_versions)
+        rows = export_rows(warehouse, what, parse_time(since), parse_time(until))
         n = write_export(rows, out if out is not None else sys.stdout, fmt)
     typer.echo(f"{n:,} {what} written to {out or 'standard output'}", err=True)

@@ -75,7 +75,7 @@ def warehouse_rows(url: str) -> dict[str, list]:
         return {
             "alerts": rows(f"SELECT {ALERT_COLUMNS} FROM {db}.alerts FINAL"),
             "incidents": rows(f"SELECT * FROM {db}.incidents FINAL"),
-            "flags": rows(f"SELECT DISTINCT * FROM {db}.flags"),
+            "flags": rows(f"SELECT * FROM {db}.flags FINAL"),
             "deadletters": sorted(Counter(wh.query(
                 f"SELECT reason, source, alert_id, detail FROM {db}.deadletters FINAL"
             )).items()),
