@@ -23,12 +23,15 @@ def backfill(
                                                 "(.parquet) with topic, key, value, ts.")],
     settings_file: Annotated[Path | None, typer.Option("--settings", help="TOML settings.")] = None,
     clock: Annotated[str, typer.Option(
-        help="What future/stale event times are judged against: 'wall' (now, as a live worker "
-        "would now) or 'arrival' (the recorded arrival time, as the live worker did then).")
-    ] = "wall",
+        help="What future/stale event times are judged against: 'arrival' (the recorded arrival "
+        "time, as the live worker did then) or 'wall' (now, as a live worker would now).")
+    ] = "arrival",
     flush: Annotated[bool, typer.Option(
         help="At the end, close every window so all flags and incidents are final; "
         "--no-flush stops where a live worker that read the same input would stand.")] = True,
+    correlate: Annotated[bool, typer.Option(
+        help="--no-correlate stores alerts and dead letters only (a fast load of history).")
+    ] = True,
     chunk: Annotated[int, typer.Option(help="Records per chunk.", min=1)] = 100_000,
     threads: Annotated[int, typer.Option(help="Numba threads for the kernels.", min=1)] = 1,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -56,7 +59,7 @@ def backfill(
         with RecordProgress("backfill", total, console=console, enabled=progress) as bar:
             report, broken = backfill_files(
                 settings, registry, warehouse, files, clock=clock, flush=flush,
-                chunk_records=chunk, progress=bar.advance,
+                chunk_records=chunk, correlate=correlate, progress=bar.advance,
             )
     elapsed = time.perf_counter() - began
     for bad in broken:

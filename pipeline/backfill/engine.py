@@ -29,6 +29,7 @@ import numpy as np
 from ..alerts import SOURCES, AlertBatch
 from ..correlate import Baseline, CorrelationOutput, Correlator
 from ..deadletter import DeadLetter, Reason, Sealer
+from ..feeds.decode import Reject
 from ..geo.admin_units import AdminRegistry
 from ..normalize import NormalizeContext, NormalizedBatch, normalize, normalize_each
 from ..outputs import flag_messages, incident_messages
@@ -45,6 +46,7 @@ __all__ = ["Backfill", "BackfillReport", "CLOCKS"]
 log = logging.getLogger(__name__)
 
 CLOCKS = ("wall", "arrival")
+_NORMALIZE_BATCH = 8192
 _LATE = "event time behind the watermark (max event time seen - allowed lateness)"
 
 
@@ -65,13 +67,43 @@ class BackfillReport:
     bad_lines: list[BadLine] = field(default_factory=list)
 
 
+def _concat(parts: list[NormalizedBatch], sizes: list[int]) -> NormalizedBatch:
+    """One batch of consecutive slices' results, indices shifted to the whole input."""
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64).tolist()
+    return NormalizedBatch(
+        source=parts[0].source,
+        alerts=AlertBatch.concat([p.alerts for p in parts]),
+        source_id=np.concatenate([p.source_id for p in parts]),
+        index=np.concatenate([p.index + s for p, s in zip(parts, starts, strict=True)]),
+        extras={k: np.concatenate([p.extras[k] for p in parts]) for k in parts[0].extras},
+        rejects=[Reject(r.index + s, r.reason, r.detail)
+                 for p, s in zip(parts, starts, strict=True) for r in p.rejects],
+        alert_ids_of_rejects={i + s: a for p, s in zip(parts, starts, strict=True)
+                              for i, a in p.alert_ids_of_rejects.items()},
+        duplicates=sum(p.duplicates for p in parts),
+        unknown_enum=sum(p.unknown_enum for p in parts),
+    )
+
+
+def _members(ids: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """``np.isin`` for object (str) ids through a hash set: isin sorts objects, far slower."""
+    if not len(of):
+        return np.zeros(len(ids), bool)
+    wanted = set(of.tolist())
+    return np.fromiter(map(wanted.__contains__, ids.tolist()), bool, len(ids))
+
+
 class Backfill:
     """Feed :meth:`run` chunks of records; call :meth:`finish` at the end (see module).
 
-    ``clock``: ``"wall"`` judges future and stale event times by the wall clock, as a live
-    worker does now; ``"arrival"`` by the newest recorded arrival time (``ts``) read so far,
-    as the live worker did when the records arrived (the wall clock where no ``ts`` exists).
-    ``baseline`` makes one baseline per partition's correlator.
+    ``clock``: ``"arrival"`` (default) judges future and stale event times by the newest
+    recorded arrival time (``ts``) read so far, as the live worker did when the records
+    arrived (the wall clock until a ``ts`` is seen); ``"wall"`` by the wall clock, as a live
+    worker reading the same records now would. For history, ``"wall"`` lets an event stamped
+    two days ahead through (it is in the past by now), and that one alert would make every
+    later alert of its tile late.
+    ``baseline`` makes one baseline per partition's correlator. Without ``correlate`` only
+    alerts and dead letters are stored (a fast load of history, e.g. to fit a baseline on).
     """
 
     def __init__(
@@ -81,7 +113,8 @@ class Backfill:
         warehouse: Warehouse,
         baseline: Callable[[], Baseline],
         *,
-        clock: str = "wall",
+        clock: str = "arrival",
+        correlate: bool = True,
     ) -> None:
         if clock not in CLOCKS:
             raise ValueError(f"clock must be one of {CLOCKS}, got {clock!r}")
@@ -98,7 +131,7 @@ class Backfill:
         self.sealer = Sealer(settings.pseudonym_secret())
         self.correlators = [
             Correlator(settings.correlation, self.routing.projection, baseline())
-            for _ in range(settings.partitions)
+            for _ in range(settings.partitions if correlate else 0)
         ]
         self._feed_of = {topic: source for source, topic in settings.topics.feeds().items()}
         self._feed_of |= {f"alerts.{source}": source for source in SOURCES}
@@ -149,10 +182,22 @@ class Backfill:
             if len(alerts):
                 self.report.newest_event_ms = max(self.report.newest_event_ms or -(2**62),
                                                   int(alerts.event_ms.max()))
-            dead += self._correlate(alerts, lines)
+            if self.correlators:
+                dead += self._correlate(alerts, lines)
         self._store_dead(dead)
 
     def _normalize(self, source: str, values: list) -> NormalizedBatch:
+        # Slices of at most _NORMALIZE_BATCH values: the decoder restarts after each rejected
+        # value by slicing the rest of its batch, so its cost grows with batch size x rejects.
+        # Dedupe and clocks give the same result for any cut of one feed's values in order.
+        parts = [self._normalize_part(source, values[i : i + _NORMALIZE_BATCH])
+                 for i in range(0, len(values), _NORMALIZE_BATCH)]
+        if len(parts) == 1:
+            return parts[0]
+        return _concat(parts, [min(len(values) - i, _NORMALIZE_BATCH)
+                               for i in range(0, len(values), _NORMALIZE_BATCH)])
+
+    def _normalize_part(self, source: str, values: list) -> NormalizedBatch:
         try:
             return normalize(source, values, self.ctx)
         except Exception:  # a bug, not bad input: keep going, keep the evidence (as live)
@@ -200,7 +245,7 @@ class Backfill:
                                       Reason.INTERNAL_ERROR, "correlator failed; see log")
                 continue
             self._publish(partition, output)
-            late = np.isin(alerts.alert_id[rows], output.late.alert_id) & ~halo
+            late = _members(alerts.alert_id[rows], output.late.alert_id) & ~halo
             self.report.late += int(late.sum())
             dead += self._letters(partition, alerts, rows[late], lines, Reason.LATE, _LATE)
         return dead

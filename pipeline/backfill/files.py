@@ -54,9 +54,10 @@ def backfill_files(
     warehouse: Warehouse,
     paths: Sequence[Path],
     *,
-    clock: str = "wall",
+    clock: str = "arrival",
     flush: bool = True,
     chunk_records: int = 100_000,
+    correlate: bool = True,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> tuple[BackfillReport, list[FileBadLine]]:
     """Backfill ``paths`` in order as one stream; broken lines are reported per file.
@@ -64,7 +65,7 @@ def backfill_files(
     ``progress(records, newest_event_ms)`` is called after every chunk.
     """
     engine = Backfill(settings, registry, warehouse, lambda: newest_baseline(warehouse, settings),
-                      clock=clock)
+                      clock=clock, correlate=correlate)
     broken: list[FileBadLine] = []
     for path in paths:
         bad: list[BadLine] = []

@@ -4,7 +4,8 @@ The live run: the test city replayed into a real Tansu broker with ``hotspot rep
 then ``hotspot worker --until-drained`` as its own process; then one tick alert per partition,
 far enough in event time to close every window, and the worker again (so its correlator
 snapshots are restored on the way). The backfill: the same file plus the same ticks through
-``hotspot backfill --no-flush`` into another warehouse. Both warehouses are read back and
+``hotspot backfill --no-flush --clock wall`` (the live worker's clock) into another
+warehouse. Both warehouses are read back and
 compared row by row.
 
 Lateness is set beyond the input's span for both runs: a live worker reading a backlog
@@ -104,7 +105,8 @@ def test_backfill_gives_the_rows_of_a_live_run(worker_config, city, tmp_path, mo
     worker_config.run_worker()
 
     offline = {**live, "HOTSPOT_DATA_DIR": str(tmp_path / "backfill")}
-    hotspot("backfill", str(whole), "--no-flush", "--no-progress", env=offline)
+    hotspot("backfill", str(whole), "--no-flush", "--clock", "wall", "--no-progress",
+            env=offline)
 
     expected = warehouse_rows(settings.resolved_warehouse_url)
     got = warehouse_rows(f"chdb://{(tmp_path / 'backfill' / 'warehouse').resolve()}")
