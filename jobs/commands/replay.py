@@ -133,7 +133,9 @@ def _warehouse_source(settings: Settings, since: str | None, until: str | None, 
                           settings.partitions)
     warehouse = open_warehouse(settings.resolved_warehouse_url)
     since_ms, until_ms = parse_time(since), parse_time(until)
-    total = stored_count(warehouse, since_ms, until_ms, feeds)
+    stored = stored_count(warehouse, since_ms, until_ms, feeds)
+    typer.echo(f"{stored:,} stored alerts (plus their halo copies) to "
+               f"{settings.topics.normalized}", err=True)
     chunks = warehouse_chunks(warehouse, routing, settings.topics.normalized, since_ms,
                               until_ms, feeds)
-    return chunks, total, warehouse
+    return chunks, None, warehouse  # halo copies make the record count unknown up front
