@@ -67,3 +67,31 @@ def test_map_writes_a_png(backfilled_city, span, tmp_path):
     result = hotspot(backfilled_city, "map", "--out", str(out))
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "flags" in result.stdout and "alerts" in result.stdout
+
+
+def test_replay_reports_broken_lines_and_sends_every_valid_one(broker, city, tmp_path):
+    from pipeline.broker import ensure_topics
+    from pipeline.replay import read_jsonl
+    from tests.jobs.test_worker import read_topic
+
+    lines = city.replay.read_bytes().splitlines()[:300]
+    cameras = [line for line in lines if line.startswith(b'{"topic":"alerts.camera"')]
+    path = tmp_path / "broken.jsonl"
+    path.write_bytes(b"\n".join([*cameras[:50], b'{"topic": "alerts.camera", "val',
+                                 *cameras[50:], b"\xff\xfe"]) + b"\n")
+    topic = f"{tmp_path.name[-20:]}.camera"
+    ensure_topics(broker.bootstrap, [topic], 1)
+    env = {**os.environ, "HOTSPOT_BROKER_URL": f"kafka://{broker.bootstrap}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs", "replay", str(path), "--max", "--no-progress",
+         "--topic-map", json.dumps({"alerts.camera": topic})],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    reported = [line for line in result.stderr.splitlines() if line.startswith(str(path))]
+    assert [line[len(str(path)):].split(":")[1] for line in reported] == ["51", str(
+        len(cameras) + 2)]
+    assert f"sent {len(cameras):,} records; 2 broken lines" in result.stdout
+    clean = tmp_path / "clean.jsonl"
+    clean.write_bytes(b"\n".join(cameras) + b"\n")
+    assert [r.value for r in read_topic(broker.bootstrap, topic)] == [
+        r.value for r in read_jsonl(clean)]
