@@ -19,24 +19,33 @@ SettingsFile = Annotated[Path | None, typer.Option("--settings", help="TOML sett
 
 def top(
     settings_file: SettingsFile = None,
+    bootstrap: Annotated[str | None, typer.Option(
+        help="Read the flags topic on this Kafka HOST:PORT instead of the warehouse: works "
+        "next to an embedded worker, which holds the chDB directory.")] = None,
     refresh: Annotated[float, typer.Option(help="Seconds between refreshes.", min=0.2)] = 2.0,
     once: Annotated[bool, typer.Option(help="Print the table once and exit.")] = False,
     limit: Annotated[int, typer.Option(help="Most flags shown.", min=1)] = 30,
 ) -> None:
     """The open hotspot flags: place, units, station, score, counts by feed, age (Ctrl-C ends).
 
-    Reads the warehouse: a ClickHouse server, or a chDB directory no worker holds.
+    Reads the warehouse (a ClickHouse server, or a chDB directory no worker holds), or with
+    --bootstrap the flags topic.
     """
     from rich.console import Console
     from rich.live import Live
 
-    from pipeline.report import flags_table, open_flags
-    from pipeline.warehouse import open_warehouse
+    from pipeline.report import flags_table
 
     from ..runtime import load_admin_registry
 
     settings = load_settings(settings_file)
     registry = load_admin_registry(settings) if settings.resolved_registry_path.exists() else None
+    if bootstrap:
+        _top_from_topic(bootstrap, settings.topics.flags, registry, refresh, once, limit)
+        return
+    from pipeline.report import open_flags
+    from pipeline.warehouse import open_warehouse
+
     with open_warehouse(settings.resolved_warehouse_url) as warehouse:
 
         def render():
@@ -53,6 +62,38 @@ def top(
                     live.update(render())
             except KeyboardInterrupt:
                 pass
+
+
+def _top_from_topic(bootstrap: str, topic: str, registry, refresh: float, once: bool,
+                    limit: int) -> None:
+    import asyncio
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from pipeline.report import flags_table
+    from pipeline.report.flag_feed import FlagFeed
+
+    def table(feed: FlagFeed):
+        flags, clock = feed.open_flags(limit)
+        return flags_table(flags, registry, clock, title=f"Open hotspot flags on {topic}")
+
+    async def run() -> None:
+        async with FlagFeed(bootstrap, topic) as feed:
+            while not await feed.poll():  # read what is there before showing anything
+                pass
+            if once:
+                Console().print(table(feed))
+                return
+            with Live(table(feed), refresh_per_second=4, screen=False) as live:
+                while True:
+                    await feed.poll(timeout_ms=int(refresh * 1000))
+                    live.update(table(feed))
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
 
 
 def map_command(
