@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 CLOCKS = ("wall", "arrival")
 _NORMALIZE_BATCH = 8192
+_CLOCK_SLICE_MS = 60_000
 _LATE = "event time behind the watermark (max event time seen - allowed lateness)"
 
 
@@ -83,6 +84,21 @@ def _concat(parts: list[NormalizedBatch], sizes: list[int]) -> NormalizedBatch:
         duplicates=sum(p.duplicates for p in parts),
         unknown_enum=sum(p.unknown_enum for p in parts),
     )
+
+
+def _by_source(parts: list[NormalizedBatch]) -> dict[str, list[NormalizedBatch]]:
+    out: dict[str, list[NormalizedBatch]] = {}
+    for part in parts:  # loop per normalised slice
+        if len(part.alerts):
+            out.setdefault(part.source, []).append(part)
+    return out
+
+
+def _joined(parts: list[NormalizedBatch]) -> NormalizedBatch:
+    """The alerts of one feed's slices as one batch, for row building (indices not kept)."""
+    if len(parts) == 1:
+        return parts[0]
+    return _concat(parts, [0] * len(parts))
 
 
 def _members(ids: np.ndarray, of: np.ndarray) -> np.ndarray:
@@ -126,6 +142,7 @@ class Backfill:
         )
         self.ctx = NormalizeContext.from_settings(settings, registry)
         self._arrival_ms: int | None = None
+        self.clock = clock
         if clock == "arrival":
             self.ctx.clock_ms = self._arrival_clock
         self.sealer = Sealer(settings.pseudonym_secret())
@@ -153,24 +170,25 @@ class Backfill:
     def process(self, chunk: RecordChunk) -> None:
         """Normalise, correlate and store one chunk of records (in file order)."""
         self.report.records += len(chunk)
-        stamped = chunk.ts[chunk.ts != NO_TIMESTAMP]
-        if len(stamped):
-            newest = int(stamped.max())
-            self._arrival_ms = newest if self._arrival_ms is None else max(self._arrival_ms, newest)
         ingest_ms = int(time.time() * 1000)
         feeds = np.array([self._feed_of.get(t, "") for t in chunk.topic.tolist()], dtype=object)
         parts, positions, dead = [], [], []
-        for source in SOURCES:
-            index = np.flatnonzero(feeds == source)
-            if not len(index):
-                continue
-            self.report.by_feed[source] += len(index)
-            batch = self._normalize(source, [chunk.values[i] for i in index.tolist()])
-            dead += self._rejects(batch, chunk, index)
-            parts.append(batch)
-            positions.append(index[batch.index])
+        for lo, hi, clock_ms in self._clock_slices(chunk):
+            if clock_ms is not None:
+                self._arrival_ms = clock_ms
+            for source in SOURCES:
+                index = lo + np.flatnonzero(feeds[lo:hi] == source)
+                if not len(index):
+                    continue
+                self.report.by_feed[source] += len(index)
+                batch = self._normalize(source, list(map(chunk.values.__getitem__,
+                                                         index.tolist())))
+                dead += self._rejects(batch, chunk, index)
+                parts.append(batch)
+                positions.append(index[batch.index])
         self._skipped(chunk, feeds)
-        stored = [alert_columns(b, self.registry, ingest_ms) for b in parts if len(b.alerts)]
+        stored = [alert_columns(_joined(same), self.registry, ingest_ms)
+                  for same in _by_source(parts).values()]
         if stored:
             self._insert("alerts", {k: np.concatenate([s[k] for s in stored]) for k in stored[0]})
         if parts:
@@ -185,6 +203,26 @@ class Backfill:
             if self.correlators:
                 dead += self._correlate(alerts, lines)
         self._store_dead(dead)
+
+    def _clock_slices(self, chunk: RecordChunk) -> list[tuple[int, int, int | None]]:
+        """``(start, end, clock)`` runs of the chunk normalised with one worker clock.
+
+        The wall clock is read when normalising; the arrival clock is the newest arrival in
+        the run, and runs span at most a minute of arrival time, so no record is judged by a
+        clock more than a minute ahead of its own arrival (as a live worker takes its batches
+        within a fraction of a second of their arrival).
+        """
+        if self.clock != "arrival" or not len(chunk):
+            return [(0, len(chunk), None)]
+        newest = np.maximum.accumulate(chunk.ts)  # each record's clock; no ts keeps the last
+        if self._arrival_ms is not None:
+            newest = np.maximum(newest, self._arrival_ms)
+        if newest[-1] == NO_TIMESTAMP:
+            return [(0, len(chunk), None)]
+        minute = newest // _CLOCK_SLICE_MS
+        cuts = [0, *(np.flatnonzero(np.diff(minute)) + 1).tolist(), len(chunk)]
+        return [(lo, hi, None if newest[hi - 1] == NO_TIMESTAMP else int(newest[hi - 1]))
+                for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
 
     def _normalize(self, source: str, values: list) -> NormalizedBatch:
         # Slices of at most _NORMALIZE_BATCH values: the decoder restarts after each rejected
