@@ -96,6 +96,20 @@ class Settings(BaseSettings):
         description="'chdb:///path' (embedded ClickHouse) or "
         "'clickhouse://user:pass@host:9000/db'. Empty means chdb under data_dir/warehouse.",
     )
+    warehouse_retry_initial_s: float = Field(
+        0.5, gt=0, description="First wait before retrying a failed warehouse write, s; doubles "
+        "(warehouse_retry_multiplier) on each failure up to warehouse_retry_max_s."
+    )
+    warehouse_retry_max_s: float = Field(30.0, gt=0, description="Longest wait between retries, s.")
+    warehouse_retry_multiplier: float = Field(2.0, ge=1, description="Backoff growth per attempt.")
+    warehouse_retry_unavailable_attempts: int = Field(
+        0, ge=0, description="Attempts while ClickHouse is unreachable; 0 retries for ever (the "
+        "worker blocks and commits no offsets until the warehouse is back)."
+    )
+    warehouse_retry_rejected_attempts: int = Field(
+        5, ge=1, description="Attempts for a transient rejection (too many parts, memory limit, "
+        "timeout); other rejected statements are never retried."
+    )
     registry_path: Path | None = Field(
         None, description="Admin-unit registry (GeoJSON). Empty means data_dir/registry.geojson."
     )
@@ -121,7 +135,8 @@ class Settings(BaseSettings):
         description="Datum each feed's producers send; gcj02 is converted to WGS84 on ingest.",
     )
     area: Area | None = Field(
-        None, description="Accepted WGS84 box; empty means the registry's extent plus area_margin_m."
+        None,
+        description="Accepted WGS84 box; empty means the registry's extent plus area_margin_m.",
     )
     area_margin_m: float = Field(2000.0, ge=0, description="Margin around the registry, metres.")
     max_future_s: float = Field(600.0, ge=0, description="Event time at most this far ahead, s.")
@@ -174,6 +189,15 @@ class Settings(BaseSettings):
             )
         if 2 * self.halo_m > self.tile_m:
             raise ValueError(f"halo_m ({self.halo_m:.0f} m) must be at most half of tile_m")
+        return self
+
+    @model_validator(mode="after")
+    def _retry_backoff_is_ordered(self) -> Settings:
+        if self.warehouse_retry_max_s < self.warehouse_retry_initial_s:
+            raise ValueError(
+                f"warehouse_retry_max_s ({self.warehouse_retry_max_s} s) is below "
+                f"warehouse_retry_initial_s ({self.warehouse_retry_initial_s} s): raise it"
+            )
         return self
 
     @classmethod

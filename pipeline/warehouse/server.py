@@ -18,6 +18,7 @@ class ServerWarehouse(Warehouse):
         from clickhouse_driver import Client
 
         parts = urlparse(url)
+        self.address = f"{parts.hostname or '127.0.0.1'}:{parts.port or 9000}"
         self.database = (parts.path or "/hotspot").lstrip("/") or "hotspot"
         self._client = Client(
             host=parts.hostname or "127.0.0.1",
@@ -33,13 +34,20 @@ class ServerWarehouse(Warehouse):
         from clickhouse_driver import errors
 
         try:
-            return self._client.execute(sql, data, **kwargs) if data is not None else (
-                self._client.execute(sql, **kwargs)
-            )
-        except (errors.NetworkError, errors.SocketTimeoutError, ConnectionError, EOFError) as exc:
-            raise WarehouseUnavailable(f"ClickHouse server unreachable: {exc}") from exc
+            if data is None:
+                return self._client.execute(sql, **kwargs)
+            return self._client.execute(sql, data, **kwargs)
+        except (errors.NetworkError, errors.SocketTimeoutError, OSError, EOFError) as exc:
+            # the client reconnects on its next call: the caller may simply retry
+            raise WarehouseUnavailable(
+                f"ClickHouse server {self.address} unreachable: {exc}. Start it, or check "
+                "HOTSPOT_WAREHOUSE_URL; writes are retried until it answers",
+                code=getattr(exc, "code", None),
+            ) from exc
         except errors.ServerException as exc:
-            raise WarehouseError(f"ClickHouse rejected the statement: {exc}", code=exc.code) from exc
+            raise WarehouseError(
+                f"ClickHouse server {self.address} rejected the statement: {exc}", code=exc.code
+            ) from exc
 
     def execute(self, sql: str) -> None:
         self._call(sql)
