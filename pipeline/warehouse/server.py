@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import unquote, urlparse
 
@@ -11,6 +12,9 @@ from ..exceptions import WarehouseError, WarehouseUnavailable
 from .base import Warehouse
 
 __all__ = ["ServerWarehouse"]
+
+#: ``INSERT … VALUES (…)`` with the rows in the statement's text
+_INLINE_VALUES = re.compile(r"\s*INSERT\b.*\bVALUES\s*\(", re.IGNORECASE | re.DOTALL)
 
 
 class ServerWarehouse(Warehouse):
@@ -50,6 +54,13 @@ class ServerWarehouse(Warehouse):
             ) from exc
 
     def execute(self, sql: str) -> None:
+        if _INLINE_VALUES.match(sql):
+            # over the native protocol the server then waits for data blocks the statement has
+            # already given (18.16 does): the call would hang instead of failing
+            raise WarehouseError(
+                "INSERT … VALUES with inline rows is not supported by the server backend; "
+                "use Warehouse.insert() with columns, or INSERT … SELECT"
+            )
         self._call(sql)
 
     def query(self, sql: str) -> list[tuple]:
