@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from urllib.parse import unquote, urlparse
 
@@ -32,15 +33,19 @@ class ServerWarehouse(Warehouse):
             connect_timeout=5,
             settings={"use_numpy": False},
         )
+        # one connection, one statement at a time: the sink agents insert from several threads
+        # at once, and the client refuses (or garbles) simultaneous queries on a connection
+        self._lock = threading.Lock()
         self.execute(f"CREATE DATABASE IF NOT EXISTS {self.database}")
 
     def _call(self, sql: str, data=None, **kwargs):
         from clickhouse_driver import errors
 
         try:
-            if data is None:
-                return self._client.execute(sql, **kwargs)
-            return self._client.execute(sql, data, **kwargs)
+            with self._lock:
+                if data is None:
+                    return self._client.execute(sql, **kwargs)
+                return self._client.execute(sql, data, **kwargs)
         except (errors.NetworkError, errors.SocketTimeoutError, OSError, EOFError) as exc:
             # the client reconnects on its next call: the caller may simply retry
             raise WarehouseUnavailable(

@@ -159,3 +159,16 @@ def test_inline_insert_values_fail_fast_instead_of_hanging(server_wh):
     """Regression: over the native protocol 18.16 waited for data after ``VALUES (7)``."""
     with pytest.raises(WarehouseError, match="inline rows"):
         server_wh.execute(f"INSERT INTO {server_wh.database}.events (alert_id) VALUES ('x')")
+
+
+def test_inserts_from_several_threads_at_once_all_land(server_wh):
+    """Regression: the sink agents insert from several threads into one ServerWarehouse; the
+    client refused simultaneous queries on its one connection."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda k: server_wh.insert("events", batch([f"{k}-{i}" for i in range(50)])),
+                      range(16)))
+    assert server_wh.query(f"SELECT uniqExact(alert_id) FROM {server_wh.database}.events") == [
+        (800,)
+    ]
