@@ -21,7 +21,7 @@ _FROM64 = "toDateTime64($__fromTime, 3, 'UTC')"
 _TO64 = "toDateTime64($__toTime, 3, 'UTC')"
 
 _CAMERAS = f"""
-    SELECT camera_id, argMax(district_code, event_time) AS district_code
+    SELECT camera_id, argMax(district_code, event_time) AS camera_district
     FROM alerts
     WHERE source = 'camera' AND camera_id != '' AND event_time <= $__toTime
       AND event_time >= $__toTime - INTERVAL 7 DAY AND {in_districts()}
@@ -46,10 +46,10 @@ _DOWN_SECONDS = f"""
 
 
 def _online_rate(group_by_district: bool) -> str:
-    key = "c.district_code AS district_code, d.name AS district, " if group_by_district else ""
+    key = "c.camera_district AS district_code, d.name AS district, " if group_by_district else ""
     tail = (
-        f"LEFT JOIN {unit_names('district')} AS d ON d.code = c.district_code "
-        "GROUP BY c.district_code, d.name ORDER BY c.district_code"
+        f"LEFT JOIN {unit_names('district')} AS d ON d.code = c.camera_district "
+        "GROUP BY c.camera_district, d.name ORDER BY c.camera_district"
         if group_by_district else ""
     )
     return f"""

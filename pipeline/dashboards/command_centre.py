@@ -84,7 +84,7 @@ _CORROBORATED_COUNT = f"""
 
 def command_centre() -> Dashboard:
     panels = (
-        stat("Open flags", Query(_OPEN_FLAG_COUNT), width=6,
+        stat("Flags open now", Query(_OPEN_FLAG_COUNT), width=6,
              steps=(Threshold("green"), Threshold("orange", 1), Threshold("red", 5))),
         stat("Corroborated incidents", Query(_CORROBORATED_COUNT), width=6,
              description="Incidents reported by at least two different feeds."),

@@ -80,7 +80,6 @@ def compounds() -> Dashboard:
         timeseries("Compounds by rating per month", Query(_PER_MONTH, time_series=True),
                    bars=True, overrides=_SERIES_COLOURS, width=12, height=9),
         table("Red two months running", Query(_RED_TWICE), width=12, height=9,
-              overrides=(_RATING_CELLS,),
               description="Compounds rated red in a month and in the month before it."),
     )
     return Dashboard(
