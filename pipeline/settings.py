@@ -114,8 +114,11 @@ class RatingThresholds(BaseModel):
         description="Property-crime categories counted, per feed. Camera analytics are left "
         "out by default: their intrusion alerts are too noisy to rate a compound.",
     )
-    yellow_at: int = Field(2, ge=1, description="Alerts in a month that make a compound yellow.")
-    red_at: int = Field(4, ge=1, description="Alerts in a month that make a compound red.")
+    # Defaults from the synthetic city at scale 1 (two simulated days, times 15): a compound's
+    # monthly count has median ~15, 75th percentile ~30, 95th ~75; so about a quarter of
+    # compounds are yellow or red and one in ten to fifteen red. Calibrate on real history.
+    yellow_at: int = Field(30, ge=1, description="Alerts in a month that make a compound yellow.")
+    red_at: int = Field(60, ge=1, description="Alerts in a month that make a compound red.")
     utc_offset_min: int = Field(480, description="Local time of calendar months, minutes.")
 
     @field_validator("categories")

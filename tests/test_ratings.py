@@ -89,7 +89,7 @@ def test_thresholds_are_validated():
         RatingThresholds(categories={"dispatch_110": ("jaywalking",)})
     with pytest.raises(ValueError, match="unknown feed"):
         RatingThresholds(categories={"radio": ("theft",)})
-    assert Settings(ratings={"red_at": 9}).ratings.red_at == 9
+    assert Settings(ratings={"red_at": 90}).ratings.red_at == 90
 
 
 def test_counting_places_points_in_compounds_and_months():
@@ -195,3 +195,22 @@ def test_rating_again_replaces_the_month(warehouse):
 def test_a_registry_without_compounds_is_refused(warehouse):
     with pytest.raises(ConfigurationError, match="no compounds"):
         rate_compounds(warehouse, load_registry(tiny_city()), _recent_months(), THRESHOLDS)
+
+
+def test_counts_match_a_brute_force_point_in_polygon(city):
+    """Random points over the simulated city: counts equal shapely's, compound by compound."""
+    registry = load_registry(city.registry)
+    rng = np.random.default_rng(4)
+    min_lat, min_lon, max_lat, max_lon = registry.bbox
+    lat = rng.uniform(min_lat, max_lat, 20_000)
+    lon = rng.uniform(min_lon, max_lon, 20_000)
+    ms = rng.integers(0, 2_000, 20_000)
+    counts = count_in_compounds(lat, lon, ms, registry, np.array([0, 1_000, 2_000]))
+    early = ms < 1_000
+    expected = np.array([
+        [int(shapely.covers(g, shapely.points(lon[sel], lat[sel])).sum())
+         for g in registry.compounds.geometry]
+        for sel in (early, ~early)
+    ])
+    assert counts.sum() > 500
+    np.testing.assert_array_equal(counts, expected)
