@@ -132,3 +132,39 @@ def test_open_flags_name_their_station_and_community(city_warehouse):
     assert rows["flag"], "the snapshot is taken while the planted hotspot is flagged"
     assert all(rows["station"]) and all(rows["station_name"])
     assert all(rows["community"]) and all(rows["community_name"])
+
+
+def test_time_to_resolve_pairs_each_report_with_its_resolution(city_warehouse):
+    """Median hours per interval, recomputed from the grid-report steps with NumPy."""
+    cw = city_warehouse
+    steps = cw.warehouse.query_columns(
+        "SELECT report_ref, status, toUnixTimestamp64Milli(event_time) AS ms FROM alerts FINAL "
+        "WHERE source = 'grid_report' AND report_ref != ''"
+    )
+    ref = np.array(steps["report_ref"], dtype=object)
+    status = np.array(steps["status"], dtype=object)
+    ms = np.array(steps["ms"], dtype=np.int64)
+    reported = dict(zip(ref[status == "reported"], ms[status == "reported"], strict=True))
+    resolved = {}
+    for r, t in zip(ref[status == "resolved"], ms[status == "resolved"], strict=True):
+        resolved[r] = min(t, resolved.get(r, t))
+    hours = sorted((resolved[r] - reported[r]) // 1000 / 3600 for r in resolved if r in reported)
+    assert hours, "the city resolves some reports within its three hours"
+    ctx = QueryContext(cw.start, cw.snapshot, interval_s=6 * 3600,
+                       variables={"district": ALL})
+    rows = _rows(cw, "hotspot-grid-reports", "Time to resolve (target 30 h)", ctx)
+    assert len(rows["time"]) == 1  # one six-hour interval covers the whole range
+    assert rows["median_hours"][0] == pytest.approx(float(np.quantile(hours, 0.5)), abs=0.02)
+    share = _rows(cw, "hotspot-grid-reports", "Resolved within 30 h", ctx)["within_target"]
+    assert share == [1.0]  # the simulator resolves within hours
+
+
+def test_alerts_per_minute_add_up_to_the_alerts_in_range(city_warehouse):
+    cw = city_warehouse
+    rows = _rows(cw, "hotspot-command-centre", "Alerts per minute by feed")
+    total = cw.warehouse.query(
+        f"SELECT count() FROM alerts FINAL WHERE event_time >= toDateTime("
+        f"{int(cw.start.timestamp())}) AND event_time <= toDateTime({int(cw.snapshot.timestamp())})"
+    )[0][0]
+    assert sum(rows["alerts_per_minute"]) == pytest.approx(total)  # 60 s interval: per minute
+    assert {"dispatch_110", "camera", "grid_report"} <= set(rows["source"])
