@@ -44,7 +44,7 @@ class Query:
             "refId": self.ref,
             "datasource": DATASOURCE,
             "editorType": "sql",
-            "queryType": "timeseries" if self.time_series else "table",
+            "queryType": "timeSeries" if self.time_series else "table",
             "format": 0 if self.time_series else 1,
             "rawSql": _tidy(self.sql),
         }
