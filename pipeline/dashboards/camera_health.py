@@ -10,7 +10,7 @@ from a day before the range so outages that began earlier count too.
 from __future__ import annotations
 
 from .dashboard import Dashboard, district_variable
-from .fragments import in_districts, unit_names
+from .fragments import in_districts, nested, unit_names
 from .panels import Query, Threshold, bargauge, geomap, heatmap_layer, markers_layer, stat, table
 
 __all__ = ["camera_health", "ONLINE_TARGET"]
@@ -48,8 +48,8 @@ _DOWN_SECONDS = f"""
 def _online_rate(group_by_district: bool) -> str:
     key = "c.camera_district AS district_code, d.name AS district, " if group_by_district else ""
     tail = (
-        f"LEFT JOIN {unit_names('district')} AS d ON d.code = c.camera_district "
-        "GROUP BY c.camera_district, d.name ORDER BY c.camera_district"
+        f"LEFT JOIN {unit_names('district')} AS d ON d.code = c.camera_district\n"
+        "        GROUP BY c.camera_district, d.name\n        ORDER BY c.camera_district"
         if group_by_district else ""
     )
     return f"""
@@ -57,8 +57,8 @@ def _online_rate(group_by_district: bool) -> str:
                round(1 - sum(down.down_s)
                    / (count() * greatest(1, dateDiff('second', $__fromTime, $__toTime))), 4)
                    AS online_rate
-        FROM ({_CAMERAS}) AS c
-        LEFT JOIN ({_DOWN_SECONDS}) AS down ON down.camera_id = c.camera_id
+        FROM {nested(_CAMERAS, 8)} AS c
+        LEFT JOIN {nested(_DOWN_SECONDS, 8)} AS down ON down.camera_id = c.camera_id
         {tail}
     """
 
@@ -81,14 +81,14 @@ _CLUSTERS = f"""
            count() AS offline_cameras, groupUniqArray(o.grid_code) AS grid_cells,
            min(o.offline_since) AS oldest_outage, round(avg(o.lat), 6) AS lat,
            round(avg(o.lon), 6) AS lon
-    FROM ({_OFFLINE_NOW}) AS o
+    FROM {nested(_OFFLINE_NOW)} AS o
     LEFT JOIN {unit_names('community')} AS c ON c.code = o.community_code
     GROUP BY o.community_code, c.name, o.station_id
     ORDER BY offline_cameras DESC
     LIMIT 50
 """
 
-_OFFLINE_COUNT = f"SELECT count() AS offline_now FROM ({_OFFLINE_NOW})"
+_OFFLINE_COUNT = f"SELECT count() AS offline_now FROM {nested(_OFFLINE_NOW, 0)}"
 
 _TARGET_STEPS = (Threshold("red"), Threshold("green", ONLINE_TARGET))
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["unit_names", "in_districts", "in_sources"]
+import textwrap
+
+__all__ = ["unit_names", "in_districts", "in_sources", "nested"]
 
 
 def unit_names(level: str) -> str:
@@ -22,3 +24,10 @@ def in_districts(column: str = "district_code") -> str:
 def in_sources(column: str = "source") -> str:
     """True for the feeds selected in ``$source`` (no filter at all when All)."""
     return f"$__conditionalAll({column} IN (${{source:singlequote}}), $source)"
+
+
+def nested(sql: str, depth: int = 4) -> str:
+    """``(sql)`` as a subquery of a query indented by ``depth``: the subquery's lines one level
+    deeper, so the SQL stays readable in Grafana's editor."""
+    body = textwrap.indent(textwrap.dedent(sql).strip(), " " * (depth + 4))
+    return "(\n" + body + "\n" + " " * depth + ")"

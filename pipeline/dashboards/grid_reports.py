@@ -9,7 +9,7 @@ of one report share ``report_ref``. Time to resolve is the first ``resolved`` st
 from __future__ import annotations
 
 from .dashboard import Dashboard, district_variable
-from .fragments import in_districts, unit_names
+from .fragments import in_districts, nested, unit_names
 from .panels import Query, Threshold, barchart, by_name, stat, table, timeseries
 
 __all__ = ["grid_reports", "RESOLVE_TARGET_H"]
@@ -52,21 +52,21 @@ _TIME_TO_RESOLVE = f"""
     SELECT $__timeInterval(resolved_time) AS time,
            round(quantile(0.5)(hours), 2) AS median_hours,
            round(quantile(0.9)(hours), 2) AS p90_hours
-    FROM ({_RESOLVED})
+    FROM {nested(_RESOLVED)}
     GROUP BY time
     ORDER BY time
 """
 
 _WITHIN_TARGET = f"""
     SELECT round(countIf(hours <= {RESOLVE_TARGET_H}) / greatest(count(), 1), 4) AS within_target
-    FROM ({_RESOLVED})
+    FROM {nested(_RESOLVED)}
 """
 
 _BY_STREET = f"""
     SELECT r.street_code AS street, s.name AS street_name, count() AS resolved,
            round(quantile(0.5)(r.hours), 2) AS median_hours,
            countIf(r.hours > {RESOLVE_TARGET_H}) AS over_target
-    FROM ({_RESOLVED}) AS r
+    FROM {nested(_RESOLVED)} AS r
     LEFT JOIN {unit_names('street')} AS s ON s.code = r.street_code
     GROUP BY r.street_code, s.name
     ORDER BY over_target DESC, median_hours DESC
