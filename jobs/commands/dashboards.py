@@ -64,7 +64,7 @@ def preview(
     from pipeline.dashboards import ALL, QueryContext, all_dashboards
     from pipeline.dashboards.preview import preview_dashboard
     from pipeline.settings import load_settings
-    from pipeline.warehouse import migrate, open_warehouse
+    from pipeline.warehouse import open_warehouse
 
     settings = load_settings(settings_file)
     until = _moment(end) if end else datetime.now(UTC)
@@ -76,7 +76,6 @@ def preview(
         raise typer.BadParameter(f"no dashboard {dashboard!r}")
     failed = 0
     with open_warehouse(settings.resolved_warehouse_url) as wh:
-        migrate(wh)
         wh.execute(f"USE {wh.database}")  # panels name tables as Grafana's data source sees them
         for board in boards:
             for r in preview_dashboard(wh, board, ctx):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.dashboards import ALL, AllValues, QueryContext, expand
 from pipeline.dashboards.exceptions import MacroError
@@ -121,3 +124,36 @@ def test_a_range_needs_aware_datetimes_in_order():
         QueryContext(datetime(2026, 1, 1), datetime(2026, 1, 2))
     with pytest.raises(MacroError, match="before it starts"):
         QueryContext(END, START)
+
+
+@pytest.fixture(scope="module")
+def stamps(tmp_path_factory):
+    """A chDB table of event times, one every 7.3 s over two hours, millisecond precision."""
+    from pipeline.warehouse.embedded import EmbeddedWarehouse
+
+    wh = EmbeddedWarehouse(tmp_path_factory.mktemp("macros-chdb"))
+    wh.execute("CREATE TABLE hotspot.t (ts DateTime64(3, 'UTC')) ENGINE = Memory")
+    ms = START.timestamp() * 1000 + np.arange(0, 7_200_000, 7_300)
+    wh.insert("t", {"ts": ms.astype(np.int64).astype("datetime64[ms]")})
+    yield wh, ms.astype(np.int64)
+    wh.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(lo=st.integers(0, 7_200_000), span=st.integers(0, 7_200_000),
+       interval=st.sampled_from([1, 10, 60, 300]))
+def test_expanded_filters_select_what_the_plugin_would_on_chdb(stamps, lo, span, interval):
+    """``$__timeFilter`` compares with the range cut to whole seconds (so the last partial
+    second is out, as with the plugin), ``$__timeFilter_ms`` with milliseconds, and
+    ``$__timeInterval`` buckets every row into its interval."""
+    wh, ms = stamps
+    start = START + timedelta(milliseconds=lo)
+    ctx = QueryContext(start, start + timedelta(milliseconds=span), interval_s=interval)
+    sql = ("SELECT countIf($__timeFilter(ts)), countIf($__timeFilter_ms(ts)), "
+           "uniqExact($__timeInterval(ts)) FROM hotspot.t")
+    got = wh.query(expand(sql, ctx))[0]
+    sec = ms // 1000
+    by_seconds = int(((ms >= ctx.from_s * 1000) & (ms <= ctx.to_s * 1000)).sum())
+    by_ms = int(((ms >= ctx.from_ms) & (ms <= ctx.to_ms)).sum())
+    buckets = len(np.unique(sec // interval))
+    assert got == (by_seconds, by_ms, buckets)
