@@ -28,7 +28,7 @@ OUTAGE_S = 3.0
 POLICY = RetryPolicy(initial_s=0.05, max_s=0.4, multiplier=2.0)
 RECEIVED_DDL = (
     "CREATE TABLE IF NOT EXISTS {db}.received (alert_id String, partition UInt32, "
-    "offset UInt64) ENGINE = ReplacingMergeTree ORDER BY alert_id"
+    "offset UInt64, written DateTime DEFAULT now()) ENGINE = ReplacingMergeTree ORDER BY alert_id"
 )
 
 
@@ -100,6 +100,18 @@ async def sink(bootstrap: str, topic: str, group: str, warehouse, state: SinkSta
         await consumer.stop()
 
 
+def group_offsets(bootstrap: str, group: str) -> dict[int, int]:
+    """The consumer group's committed offsets, as the broker holds them."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        offsets = admin.list_group_offsets({group: None})[group]
+        return {tp.partition: meta.offset for tp, meta in offsets.items()}
+    finally:
+        admin.close()
+
+
 @pytest.fixture
 def outage_setup(clickhouse_server, broker):
     tag = uuid.uuid4().hex[:10]
@@ -133,13 +145,17 @@ def test_a_killed_warehouse_blocks_the_sink_and_every_alert_lands_once(
         killed = time.monotonic()
         committed_at_kill, produced_at_kill = state.total, len(produced)
         await asyncio.sleep(OUTAGE_S)
+        # what the broker holds as committed, the server still down
+        committed_in_outage = await asyncio.to_thread(group_offsets, broker.bootstrap, group)
+        restart_wall = time.time()
         # restart on the loop's (main) thread: the server dies with the thread that started it
         clickhouse_server.start()
         restarted = time.monotonic()
         await asyncio.wait_for(sinking, timeout=120)
         await producing
         return {"killed": killed, "restarted": restarted, "committed_at_kill": committed_at_kill,
-                "produced_at_kill": produced_at_kill}
+                "produced_at_kill": produced_at_kill, "restart_wall": restart_wall,
+                "committed_in_outage": committed_in_outage}
 
     with caplog.at_level(logging.WARNING, logger="pipeline.warehouse.retry"):
         marks = asyncio.run(scenario())
@@ -152,6 +168,18 @@ def test_a_killed_warehouse_blocks_the_sink_and_every_alert_lands_once(
     assert len(retries) >= 4, f"only {len(retries)} retries logged during a {OUTAGE_S} s outage"
     during = [t for t in state.commit_times if marks["killed"] < t < marks["restarted"]]
     assert len(during) <= 1, f"{len(during)} commits while the warehouse was down"
+    # every message the broker had as committed during the outage had been written before the
+    # server died (``written`` is the server's clock at insert; rewrites after the restart are
+    # later), so no offset was committed past unwritten data
+    first_written = {(p, o): w for p, o, w in warehouse.query(
+        f"SELECT partition, offset, min(toUnixTimestamp(written)) FROM {db}.received "
+        "GROUP BY partition, offset"
+    )}
+    committed = marks["committed_in_outage"]
+    assert sum(committed.values()) >= marks["committed_at_kill"] > 0
+    for partition, end in committed.items():
+        late = [o for o in range(end) if first_written[partition, o] >= int(marks["restart_wall"])]
+        assert not late, f"partition {partition}: offsets {late[:5]} committed before written"
     # and once it was back every alert arrived, each exactly once
     assert state.total == n
     assert warehouse.query(f"SELECT count(), uniqExact(alert_id) FROM {db}.received FINAL") == [
