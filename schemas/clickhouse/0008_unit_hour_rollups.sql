@@ -53,6 +53,9 @@ GROUP BY hour, district_code, street_code, community_code, grid_code, station_id
 
 -- The rollup as plain numbers. Counts of different keys are disjoint (an alert has one set of
 -- units), so summing `alerts` over grids gives a community's, a street's or a district's count.
+-- For one level, merging the states at that level is cheaper than summing this view (which
+-- finalises every full key first): SELECT community_code, hour, uniqExactMerge(alerts)
+-- FROM unit_hour_states GROUP BY community_code, hour (benchmarks/warehouse_rollups.py).
 CREATE VIEW IF NOT EXISTS {db}.unit_hour_counts AS
 SELECT
     hour, district_code, street_code, community_code, grid_code, station_id, source, category,
