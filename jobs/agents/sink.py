@@ -7,7 +7,6 @@ as if written once. Halo copies of alerts exist for correlators only and are nev
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from itertools import compress
 
@@ -25,7 +24,12 @@ __all__ = ["alerts_sink_agent", "record_sink_agent", "RECORD_SINKS"]
 
 async def _write(runtime: Runtime, table: str, rows: dict, count: int) -> None:
     if count:
-        await asyncio.to_thread(runtime.warehouse.insert, table, rows)
+        # Returns only once the batch is written: while ClickHouse is down this blocks (with
+        # backoff), so the batch's messages stay unacknowledged and their offsets uncommitted.
+        from pipeline.warehouse.retry import RetryPolicy, insert_with_retry
+
+        policy = RetryPolicy.from_settings(runtime.settings)
+        await insert_with_retry(runtime.warehouse, table, rows, policy)
         runtime.metrics.warehouse_rows.labels(table).inc(count)
 
 
