@@ -80,5 +80,5 @@ def backfill(
     for what, count in rows:
         summary.add_row(what, f"{count:,}")
     summary.add_row("newest event time", format_ms(report.newest_event_ms))
-    summary.add_row("alerts per second", f"{report.records / max(elapsed, 1e-9):,.0f}")
+    summary.add_row("records per second", f"{report.records / max(elapsed, 1e-9):,.0f}")
     Console().print(summary)
