@@ -33,12 +33,9 @@ def backfill(
         help="--no-correlate stores alerts and dead letters only (a fast load of history).")
     ] = True,
     chunk: Annotated[int, typer.Option(help="Records per chunk.", min=1)] = 100_000,
-    threads: Annotated[int, typer.Option(help="Numba threads for the kernels.", min=1)] = 1,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Normalise, correlate and store replay files in this process, as a live run would."""
-    import numba
-
     from pipeline.backfill.files import backfill_files, count_records
     from pipeline.warehouse import migrate, open_warehouse
 
@@ -46,8 +43,6 @@ def backfill(
 
     if clock not in CLOCKS:
         raise typer.BadParameter(f"clock must be one of {', '.join(CLOCKS)}")
-    # Thread start-up per kernel call costs more than the kernels on small slides.
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     settings = load_settings(settings_file)
     registry = load_admin_registry(settings)
     console = Console(stderr=True)
