@@ -137,21 +137,14 @@ def backfilled_city(tmp_path_factory, city):
     """Settings of a warehouse holding the test city, backfilled in process without a final
     flush (so some flags are still open). chDB opens one directory per process at a time:
     open it with ``open_warehouse(settings.resolved_warehouse_url)`` and close it again."""
-    import numba
-
     from pipeline.backfill.files import backfill_files
     from pipeline.geo.admin_units import load_registry
     from pipeline.warehouse import migrate, open_warehouse
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("backfilled"), registry_path=city.registry,
                         pseudonym_key=PSEUDONYM_KEY, partitions=2)
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        with open_warehouse(settings.resolved_warehouse_url) as warehouse:
-            migrate(warehouse)
-            backfill_files(settings, load_registry(city.registry), warehouse, [city.replay],
-                           flush=False)
-    finally:
-        numba.set_num_threads(threads)
+    with open_warehouse(settings.resolved_warehouse_url) as warehouse:
+        migrate(warehouse)
+        backfill_files(settings, load_registry(city.registry), warehouse, [city.replay],
+                       flush=False)
     return settings

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-import numba
-import pytest
-
 from pipeline.backfill.files import backfill_files
 from pipeline.geo.admin_units import load_registry
 from pipeline.settings import Settings
 from pipeline.warehouse import migrate, open_warehouse
 from tests.conftest import PSEUDONYM_KEY
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)  # small slides: thread start-up would dominate
-    yield
-    numba.set_num_threads(before)
 
 
 def backfilled(city, data, chunk_records: int, partitions: int = 2):
