@@ -225,9 +225,9 @@ class Backfill:
                 for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
 
     def _normalize(self, source: str, values: list) -> NormalizedBatch:
-        # Slices of at most _NORMALIZE_BATCH values: the decoder restarts after each rejected
-        # value by slicing the rest of its batch, so its cost grows with batch size x rejects.
-        # Dedupe and clocks give the same result for any cut of one feed's values in order.
+        # Slices of at most _NORMALIZE_BATCH values bound the intermediate lists and keep a
+        # one-by-one retry after a bug small. Dedupe and clocks give the same result for any
+        # cut of one feed's values in order.
         parts = [self._normalize_part(source, values[i : i + _NORMALIZE_BATCH])
                  for i in range(0, len(values), _NORMALIZE_BATCH)]
         if len(parts) == 1:
