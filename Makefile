@@ -19,6 +19,7 @@ demo: install
 	$(BIN)/hotspot demo
 
 test: install
+	sh infra/ci/install-clickhouse-server.sh
 	$(BIN)/python -m pytest -q
 
 lint: install

@@ -27,11 +27,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from .alerts import SOURCES
+from .alerts import SOURCE_CATEGORIES, SOURCES
 from .correlate.params import CorrelationParams
 from .exceptions import ConfigurationError
 
-__all__ = ["Settings", "TopicNames", "Area", "load_settings"]
+__all__ = [
+    "Settings", "TopicNames", "Area", "GrafanaSettings", "RatingThresholds", "load_settings",
+]
 
 CoordinateSystem = Literal["wgs84", "gcj02"]
 
@@ -77,6 +79,73 @@ class Area(BaseModel):
         )
 
 
+class GrafanaSettings(BaseModel):
+    """Where ``hotspot dashboards push`` publishes the data source and the dashboards."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str = Field("", description="Grafana base URL, e.g. 'http://grafana:3000'.")
+    token: SecretStr | None = Field(
+        None, description="Service-account token (Editor or Admin): HOTSPOT_GRAFANA__TOKEN."
+    )
+    folder: str = Field("Hotspot", description="Folder the dashboards go to.")
+    clickhouse_url: str = Field(
+        "",
+        description="ClickHouse as Grafana reaches it, 'clickhouse://user:pass@host:9000/db'. "
+        "Empty: warehouse_url (which must then be a clickhouse:// URL, not chdb).",
+    )
+    timeout_s: float = Field(10.0, gt=0, description="HTTP timeout per request, seconds.")
+
+
+class RatingThresholds(BaseModel):
+    """Monthly three-colour rating of residential compounds from property-crime alerts.
+
+    A compound is ``red`` with at least ``red_at`` counted alerts in a calendar month (local
+    time, ``utc_offset_min``), ``yellow`` with at least ``yellow_at``, else ``green``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    categories: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: {
+            "dispatch_110": ("theft", "burglary", "robbery", "fraud"),
+            "alarm_phone": ("intrusion",),
+        },
+        description="Property-crime categories counted, per feed. Camera analytics are left "
+        "out by default: their intrusion alerts are too noisy to rate a compound.",
+    )
+    # Defaults from the synthetic city at scale 1 (two simulated days, times 15): a compound's
+    # monthly count has median ~15, 75th percentile ~30, 95th ~75; so about a quarter of
+    # compounds are yellow or red and one in ten to fifteen red. Calibrate on real history.
+    yellow_at: int = Field(30, ge=1, description="Alerts in a month that make a compound yellow.")
+    red_at: int = Field(60, ge=1, description="Alerts in a month that make a compound red.")
+    utc_offset_min: int = Field(480, description="Local time of calendar months, minutes.")
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for feed, cats in value.items():
+            if feed not in SOURCE_CATEGORIES:
+                raise ValueError(f"unknown feed {feed!r}; feeds are {list(SOURCE_CATEGORIES)}")
+            unknown = set(cats) - set(SOURCE_CATEGORIES[feed])
+            if unknown:
+                raise ValueError(
+                    f"{feed} has no categories {sorted(unknown)}; it has "
+                    f"{list(SOURCE_CATEGORIES[feed])}"
+                )
+        if not any(value.values()):
+            raise ValueError("ratings need at least one counted category")
+        return value
+
+    @model_validator(mode="after")
+    def _red_above_yellow(self) -> RatingThresholds:
+        if self.red_at <= self.yellow_at:
+            raise ValueError(
+                f"ratings.red_at ({self.red_at}) must be above ratings.yellow_at ({self.yellow_at})"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Every knob of the pipeline, with its unit and default."""
 
@@ -95,6 +164,20 @@ class Settings(BaseSettings):
         "",
         description="'chdb:///path' (embedded ClickHouse) or "
         "'clickhouse://user:pass@host:9000/db'. Empty means chdb under data_dir/warehouse.",
+    )
+    warehouse_retry_initial_s: float = Field(
+        0.5, gt=0, description="First wait before retrying a failed warehouse write, s; doubles "
+        "(warehouse_retry_multiplier) on each failure up to warehouse_retry_max_s."
+    )
+    warehouse_retry_max_s: float = Field(30.0, gt=0, description="Longest wait between retries, s.")
+    warehouse_retry_multiplier: float = Field(2.0, ge=1, description="Backoff growth per attempt.")
+    warehouse_retry_unavailable_attempts: int = Field(
+        0, ge=0, description="Attempts while ClickHouse is unreachable; 0 retries for ever (the "
+        "worker blocks and commits no offsets until the warehouse is back)."
+    )
+    warehouse_retry_rejected_attempts: int = Field(
+        5, ge=1, description="Attempts for a transient rejection (too many parts, memory limit, "
+        "timeout); other rejected statements are never retried."
     )
     registry_path: Path | None = Field(
         None, description="Admin-unit registry (GeoJSON). Empty means data_dir/registry.geojson."
@@ -168,6 +251,13 @@ class Settings(BaseSettings):
         "pseudonyms stay stable across restarts of one installation.",
     )
 
+    grafana: GrafanaSettings = Field(
+        default_factory=GrafanaSettings, description="Grafana for `hotspot dashboards push`."
+    )
+    ratings: RatingThresholds = Field(
+        default_factory=RatingThresholds, description="Three-colour compound ratings."
+    )
+
     @field_validator("coordinate_systems")
     @classmethod
     def _known_feeds(cls, value: dict[str, str]) -> dict[str, str]:
@@ -189,6 +279,15 @@ class Settings(BaseSettings):
             )
         if 2 * self.halo_m > self.tile_m:
             raise ValueError(f"halo_m ({self.halo_m:.0f} m) must be at most half of tile_m")
+        return self
+
+    @model_validator(mode="after")
+    def _retry_backoff_is_ordered(self) -> Settings:
+        if self.warehouse_retry_max_s < self.warehouse_retry_initial_s:
+            raise ValueError(
+                f"warehouse_retry_max_s ({self.warehouse_retry_max_s} s) is below "
+                f"warehouse_retry_initial_s ({self.warehouse_retry_initial_s} s): raise it"
+            )
         return self
 
     @classmethod

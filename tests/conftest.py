@@ -13,7 +13,6 @@ import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -83,7 +82,8 @@ class WorkerConfig:
 @pytest.fixture
 def worker_config(tmp_path, broker, city) -> WorkerConfig:
     tag = uuid.uuid4().hex[:8]
-    topics = TopicNames(**{name: f"{tag}.{topic}" for name, topic in TopicNames().model_dump().items()})
+    names = TopicNames().model_dump()
+    topics = TopicNames(**{name: f"{tag}.{topic}" for name, topic in names.items()})
     settings = Settings(
         data_dir=tmp_path / "data",
         broker_url=f"kafka://{broker.bootstrap}",
@@ -109,3 +109,42 @@ def located(worker_config):
     registry = load_registry(worker_config.settings.registry_path)
     return (float(registry.grid_centroid_lat[0]), float(registry.grid_centroid_lon[0]),
             str(registry.grids.codes[0]))
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory):
+    """One real clickhouse-server (Debian's 18.16 in CI) for the session, on free loopback ports.
+
+    ``make test`` installs it (infra/ci/install-clickhouse-server.sh); without it, and without
+    root to install it, the tests that need it skip. Killed with its process group at the end.
+    """
+    from tests.clickhouse_server import CONFIG, ClickHouseServer, find_binary
+
+    binary = find_binary()
+    if binary is None or not CONFIG.exists():
+        pytest.skip("clickhouse-server is not installed and cannot be here (needs root): run "
+                    "`sudo sh infra/ci/install-clickhouse-server.sh`")
+    server = ClickHouseServer(binary, tmp_path_factory.mktemp("clickhouse"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def backfilled_city(tmp_path_factory, city):
+    """Settings of a warehouse holding the test city, backfilled in process without a final
+    flush (so some flags are still open). chDB opens one directory per process at a time:
+    open it with ``open_warehouse(settings.resolved_warehouse_url)`` and close it again."""
+    from pipeline.backfill.files import backfill_files
+    from pipeline.geo.admin_units import load_registry
+    from pipeline.warehouse import migrate, open_warehouse
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("backfilled"), registry_path=city.registry,
+                        pseudonym_key=PSEUDONYM_KEY, partitions=2)
+    with open_warehouse(settings.resolved_warehouse_url) as warehouse:
+        migrate(warehouse)
+        backfill_files(settings, load_registry(city.registry), warehouse, [city.replay],
+                       flush=False)
+    return settings

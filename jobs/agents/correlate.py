@@ -49,8 +49,9 @@ class PartitionCorrelators:
         self._snapshot_dir = runtime.settings.data_dir / "correlator"
 
     def _baseline(self) -> Baseline:
-        cell_km2 = (self.params.cell_m / 1000.0) ** 2
-        return Baseline(cell_km2, self.runtime.settings.baseline_prior_rate_km2_h)
+        from pipeline.baseline_store import newest_baseline  # the newest `hotspot baseline fit`
+
+        return newest_baseline(self.runtime.warehouse, self.runtime.settings)
 
     def _snapshot_path(self, partition: int) -> Path:
         return self._snapshot_dir / f"{self.runtime.settings.topics.normalized}-{partition}.npz"

@@ -7,7 +7,6 @@ as if written once. Halo copies of alerts exist for correlators only and are nev
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from itertools import compress
@@ -29,7 +28,12 @@ log = logging.getLogger(__name__)
 
 async def _write(runtime: Runtime, table: str, rows: dict, count: int) -> None:
     if count:
-        await asyncio.to_thread(runtime.warehouse.insert, table, rows)
+        # Returns only once the batch is written: while ClickHouse is down this blocks (with
+        # backoff), so the batch's messages stay unacknowledged and their offsets uncommitted.
+        from pipeline.warehouse.retry import RetryPolicy, insert_with_retry
+
+        policy = RetryPolicy.from_settings(runtime.settings)
+        await insert_with_retry(runtime.warehouse, table, rows, policy)
         runtime.metrics.warehouse_rows.labels(table).inc(count)
 
 

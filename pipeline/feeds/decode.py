@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import repeat
+from itertools import islice, repeat
 from operator import attrgetter
 
 import msgspec
@@ -134,7 +134,9 @@ def _decode_all(
     while start < len(values):
         before = len(structs)
         try:
-            structs.extend(map(decoder.decode, values[start:]))
+            # islice, not values[start:]: a copy per reject would make a batch with many bad
+            # messages quadratic in its size
+            structs.extend(map(decoder.decode, islice(values, start, None)))
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             failed = start + len(structs) - before
             reason = (
@@ -196,7 +198,8 @@ def decode_batch(
 ) -> DecodedBatch:
     """Decode ``values`` (raw Kafka message values) of feed ``spec``."""
     structs, ok_index, rejects = _decode_all(decoder or spec.decoder(), values)
-    category, unknown = _category_codes(spec.name, list(map(attrgetter(spec.category_field), structs)))
+    categories = list(map(attrgetter(spec.category_field), structs))
+    category, unknown = _category_codes(spec.name, categories)
     if spec.optional_coords:
         lat, lon = _optional_float(structs, "lat"), _optional_float(structs, "lon")
     else:

@@ -8,8 +8,10 @@ from urllib.parse import urlparse
 from ..exceptions import ConfigurationError
 from .base import Warehouse
 from .migrations import migrate
+from .retry import RetryPolicy, call_with_retry, insert_with_retry
 
-__all__ = ["Warehouse", "open_warehouse", "migrate"]
+__all__ = ["Warehouse", "open_warehouse", "migrate", "RetryPolicy", "insert_with_retry",
+           "call_with_retry"]
 
 
 def open_warehouse(url: str) -> Warehouse:

@@ -25,7 +25,13 @@ class Warehouse(ABC):
 
     @abstractmethod
     def insert(self, table: str, columns: Mapping[str, np.ndarray | Sequence]) -> None:
-        """Insert one columnar batch (all columns of equal length) into ``database.table``."""
+        """Insert one columnar batch (all columns of equal length) into ``database.table``.
+
+        Raises :class:`~pipeline.exceptions.WarehouseUnavailable` when ClickHouse cannot be
+        reached (retry: every table is idempotent, so a batch written twice reads as once) and
+        :class:`~pipeline.exceptions.WarehouseError` with ClickHouse's code when it rejects the
+        statement. :func:`pipeline.warehouse.retry.insert_with_retry` does the retrying.
+        """
 
     @abstractmethod
     def close(self) -> None: ...

@@ -64,9 +64,8 @@ class EmbeddedWarehouse(Warehouse):
         variable = f"_hotspot_insert_{next(_insert_ids)}"
         globals()[variable] = batch
         try:
-            self._run(
-                f"INSERT INTO {self.database}.{table} ({names}) SELECT {names} FROM Python({variable})"
-            )
+            self._run(f"INSERT INTO {self.database}.{table} ({names}) "
+                      f"SELECT {names} FROM Python({variable})")
         finally:
             del globals()[variable]
 

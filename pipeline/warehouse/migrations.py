@@ -1,7 +1,17 @@
 """Apply the DDL in ``schemas/clickhouse/`` in file-name order, once each, with a record.
 
-Each file is one or more statements separated by ``;`` at line end; ``{db}`` is replaced by the
-warehouse database. Applied files are recorded in ``schema_migrations`` with their checksum, so
+Each file is one or more statements separated by ``;`` at line end. Placeholders:
+
+- ``{db}``: the warehouse database;
+- ``{h3_settings}``: a ``SETTINGS`` clause that pins the H3 functions' coordinate order, for the
+  end of a SELECT that calls them. ClickHouse 25.5 swapped ``geoToH3`` to ``(lat, lon, res)``
+  and 25.1 swapped ``h3ToGeo``'s result to ``(lat, lon)``, each with a setting to choose; older
+  servers have neither setting and always use ``(lon, lat)``. So DDL always writes
+  ``geoToH3(lon, lat, res)`` and reads ``h3ToGeo`` as ``(lon, lat)``, and the clause pins that
+  order where the server has the settings (it is empty where it has not: naming an unknown
+  setting is an error there). Same DDL, same cells, on chDB 26.x and servers >= 23.8.
+
+Applied files are recorded in ``schema_migrations`` with their checksum, so
 a changed file that was already applied is reported instead of silently ignored.
 """
 
@@ -13,9 +23,21 @@ from pathlib import Path
 from ..exceptions import WarehouseError
 from .base import Warehouse
 
-__all__ = ["SCHEMA_DIR", "migrate", "split_statements"]
+__all__ = ["SCHEMA_DIR", "migrate", "split_statements", "h3_settings"]
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
+
+#: setting → value that makes the H3 functions use (lon, lat), the order of servers before 25.1
+_H3_LON_LAT = {"geotoh3_argument_order": "'lon_lat'", "h3togeo_lon_lat_result_order": "1"}
+
+
+def h3_settings(warehouse: Warehouse) -> str:
+    """``SETTINGS …`` pinning (lon, lat) order for the H3 functions this server can configure."""
+    names = ", ".join(f"'{name}'" for name in _H3_LON_LAT)
+    rows = warehouse.query(f"SELECT name FROM system.settings WHERE name IN ({names})")
+    known = {row[0] for row in rows}
+    pinned = [f"{name} = {value}" for name, value in _H3_LON_LAT.items() if name in known]
+    return f"SETTINGS {', '.join(pinned)}" if pinned else ""
 
 
 def split_statements(sql: str) -> list[str]:
@@ -33,6 +55,7 @@ def migrate(warehouse: Warehouse, schema_dir: Path = SCHEMA_DIR) -> list[str]:
     )
     done = dict(warehouse.query(f"SELECT name, checksum FROM {db}.schema_migrations"))
     applied = []
+    placeholders = {"{db}": db, "{h3_settings}": h3_settings(warehouse)}
     for path in sorted(schema_dir.glob("*.sql")):
         text = path.read_text()
         checksum = hashlib.sha256(text.encode()).hexdigest()
@@ -43,7 +66,9 @@ def migrate(warehouse: Warehouse, schema_dir: Path = SCHEMA_DIR) -> list[str]:
                     "file instead of editing an applied one"
                 )
             continue
-        for statement in split_statements(text.replace("{db}", db)):
+        for name, value in placeholders.items():
+            text = text.replace(name, value)
+        for statement in split_statements(text):
             warehouse.execute(statement.rstrip(";"))
         warehouse.insert("schema_migrations", {"name": [path.name], "checksum": [checksum]})
         applied.append(path.name)

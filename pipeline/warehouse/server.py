@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Mapping, Sequence
 from urllib.parse import unquote, urlparse
 
@@ -12,12 +14,16 @@ from .base import Warehouse
 
 __all__ = ["ServerWarehouse"]
 
+#: ``INSERT … VALUES (…)`` with the rows in the statement's text
+_INLINE_VALUES = re.compile(r"\s*INSERT\b.*\bVALUES\s*\(", re.IGNORECASE | re.DOTALL)
+
 
 class ServerWarehouse(Warehouse):
     def __init__(self, url: str) -> None:
         from clickhouse_driver import Client
 
         parts = urlparse(url)
+        self.address = f"{parts.hostname or '127.0.0.1'}:{parts.port or 9000}"
         self.database = (parts.path or "/hotspot").lstrip("/") or "hotspot"
         self._client = Client(
             host=parts.hostname or "127.0.0.1",
@@ -27,21 +33,39 @@ class ServerWarehouse(Warehouse):
             connect_timeout=5,
             settings={"use_numpy": False},
         )
+        # one connection, one statement at a time: the sink agents insert from several threads
+        # at once, and the client refuses (or garbles) simultaneous queries on a connection
+        self._lock = threading.Lock()
         self.execute(f"CREATE DATABASE IF NOT EXISTS {self.database}")
 
     def _call(self, sql: str, data=None, **kwargs):
         from clickhouse_driver import errors
 
         try:
-            return self._client.execute(sql, data, **kwargs) if data is not None else (
-                self._client.execute(sql, **kwargs)
-            )
-        except (errors.NetworkError, errors.SocketTimeoutError, ConnectionError, EOFError) as exc:
-            raise WarehouseUnavailable(f"ClickHouse server unreachable: {exc}") from exc
+            with self._lock:
+                if data is None:
+                    return self._client.execute(sql, **kwargs)
+                return self._client.execute(sql, data, **kwargs)
+        except (errors.NetworkError, errors.SocketTimeoutError, OSError, EOFError) as exc:
+            # the client reconnects on its next call: the caller may simply retry
+            raise WarehouseUnavailable(
+                f"ClickHouse server {self.address} unreachable: {exc}. Start it, or check "
+                "HOTSPOT_WAREHOUSE_URL; writes are retried until it answers",
+                code=getattr(exc, "code", None),
+            ) from exc
         except errors.ServerException as exc:
-            raise WarehouseError(f"ClickHouse rejected the statement: {exc}", code=exc.code) from exc
+            raise WarehouseError(
+                f"ClickHouse server {self.address} rejected the statement: {exc}", code=exc.code
+            ) from exc
 
     def execute(self, sql: str) -> None:
+        if _INLINE_VALUES.match(sql):
+            # over the native protocol the server then waits for data blocks the statement has
+            # already given (18.16 does): the call would hang instead of failing
+            raise WarehouseError(
+                "INSERT … VALUES with inline rows is not supported by the server backend; "
+                "use Warehouse.insert() with columns, or INSERT … SELECT"
+            )
         self._call(sql)
 
     def query(self, sql: str) -> list[tuple]:

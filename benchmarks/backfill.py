@@ -1,0 +1,130 @@
+"""Backfill benchmark: records/s from a replay file into the embedded warehouse, on one core,
+side by side with plain decoding of the same file (the ceiling).
+
+Same simulated city, same files, same process, pinned to one CPU, Numba on one thread:
+
+* ceiling, JSON Lines — read the file and ``msgspec.json.decode`` every line (values included);
+* ceiling, Parquet    — ``pyarrow.parquet.read_table`` of the same records;
+* ingest              — ``backfill --no-correlate``: read, normalise, dead-letter, write alerts
+                        and dead letters to chDB;
+* end to end          — ``backfill``: the above plus tile routing, one correlator per
+                        partition, incidents and flags, and the final flush.
+
+Each is run ``--runs`` times into a fresh chDB directory (opened and migrated before the
+clock starts); medians and ratios to the ceiling of the same file format are printed.
+
+    .venv/bin/python benchmarks/backfill.py --hours 24 --scale 1 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+import numba
+import pyarrow.parquet as pq
+
+from pipeline.backfill.files import backfill_files
+from pipeline.geo.admin_units import load_registry
+from pipeline.replay.parquet import jsonl_to_parquet
+from pipeline.settings import Settings
+from pipeline.sim import run_simulation
+from pipeline.warehouse import migrate, open_warehouse
+
+
+def city(folder: Path, hours: float, scale: float) -> tuple[Path, Path, Path]:
+    """Registry, JSON Lines and Parquet replay of a simulated city (cached in ``folder``)."""
+    jsonl, parquet = folder / "replay.jsonl", folder / "replay.parquet"
+    if not parquet.exists():
+        start = datetime(2026, 11, 2, 16, tzinfo=UTC)  # a Tuesday, local midnight
+        run_simulation(folder, seed=7, start=start, duration=timedelta(hours=hours), scale=scale,
+                       n_hotspots=max(1, round(hours / 6)))
+        jsonl_to_parquet(jsonl, parquet, [])
+    return folder / "registry.geojson", jsonl, parquet
+
+
+def decode_jsonl(path: Path) -> int:
+    decode = msgspec.json.Decoder().decode
+    with path.open("rb") as lines:
+        return sum(1 for _ in map(decode, lines))
+
+
+def read_parquet(path: Path) -> int:
+    return pq.read_table(path).num_rows
+
+
+def backfill(registry: Path, path: Path, partitions: int, correlate: bool) -> tuple[float, int]:
+    """Seconds of ``backfill_files`` (the registry is loaded and chDB opened and migrated
+    before the clock starts: that is start-up, not throughput) and records read."""
+    loaded = load_registry(registry)
+    with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp:
+        # History: judged by arrival time, staleness off, so no record is rejected for its age.
+        settings = Settings(data_dir=Path(tmp), registry_path=registry, partitions=partitions,
+                            pseudonym_key="benchmark-key-0123456789", max_age_s=0)
+        with open_warehouse(settings.resolved_warehouse_url) as warehouse:
+            migrate(warehouse)
+            began = time.perf_counter()
+            report, _ = backfill_files(settings, loaded, warehouse, [path], correlate=correlate)
+            return time.perf_counter() - began, report.records
+
+
+def timed(runs: int, work: Callable[[], int]) -> tuple[float, int]:
+    times, n = [], 0
+    for _ in range(runs):
+        began = time.perf_counter()
+        n = work()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), n
+
+
+def timed_backfill(runs: int, work: Callable[[], tuple[float, int]]) -> tuple[float, int]:
+    results = [work() for _ in range(runs)]
+    return statistics.median(t for t, _ in results), results[0][1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hours", type=float, default=24.0)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=Path("var/bench/backfill"))
+    parser.add_argument("--skip-end-to-end", action="store_true")
+    args = parser.parse_args()
+
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, honestly
+    numba.set_num_threads(1)
+    folder = args.data / f"h{args.hours:g}-s{args.scale:g}"
+    folder.mkdir(parents=True, exist_ok=True)
+    registry, jsonl, parquet = city(folder, args.hours, args.scale)
+    load_registry(registry)  # warm: registry raster and Numba caches load once
+    backfill(registry, jsonl, args.partitions, correlate=False)
+
+    rows = []
+    for name, path, ceiling in (("JSON Lines", jsonl, decode_jsonl),
+                                ("Parquet", parquet, read_parquet)):
+        top, n = timed(args.runs, lambda p=path, c=ceiling: c(p))
+        rows.append((name, "ceiling (plain decode)", top, n, 1.0))
+        modes = [("ingest (--no-correlate)", False)]
+        if not args.skip_end_to_end:
+            modes.append(("end to end", True))
+        for label, correlate in modes:
+            took, n = timed_backfill(args.runs, lambda p=path, c=correlate: backfill(
+                registry, p, args.partitions, c))
+            rows.append((name, label, took, n, top / took))
+    print(f"\n{n:,} records, {args.hours:g} h at scale {args.scale:g}, {args.partitions} "
+          f"partitions, median of {args.runs} runs, one core")
+    print(f"{'file':<11} {'path':<26} {'s':>8} {'records/s':>12} {'vs ceiling':>11}")
+    for name, label, took, count, ratio in rows:
+        print(f"{name:<11} {label:<26} {took:8.2f} {count / took:12,.0f} {ratio:11.3f}")
+
+
+if __name__ == "__main__":
+    main()

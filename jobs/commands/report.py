@@ -1,0 +1,122 @@
+"""``hotspot top`` (open flags, refreshing) and ``hotspot map --out FILE.png``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.settings import load_settings
+
+from .replay import parse_time
+
+__all__ = ["top", "map_command"]
+
+SettingsFile = Annotated[Path | None, typer.Option("--settings", help="TOML settings.")]
+
+
+def top(
+    settings_file: SettingsFile = None,
+    bootstrap: Annotated[str | None, typer.Option(
+        help="Read the flags topic on this Kafka HOST:PORT instead of the warehouse: works "
+        "next to an embedded worker, which holds the chDB directory.")] = None,
+    refresh: Annotated[float, typer.Option(help="Seconds between refreshes.", min=0.2)] = 2.0,
+    once: Annotated[bool, typer.Option(help="Print the table once and exit.")] = False,
+    limit: Annotated[int, typer.Option(help="Most flags shown.", min=1)] = 30,
+) -> None:
+    """The open hotspot flags: place, units, station, score, counts by feed, age (Ctrl-C ends).
+
+    Reads the warehouse (a ClickHouse server, or a chDB directory no worker holds), or with
+    --bootstrap the flags topic.
+    """
+    from rich.console import Console
+    from rich.live import Live
+
+    from pipeline.report import flags_table
+
+    from ..runtime import load_admin_registry
+
+    settings = load_settings(settings_file)
+    registry = load_admin_registry(settings) if settings.resolved_registry_path.exists() else None
+    if bootstrap:
+        _top_from_topic(bootstrap, settings.topics.flags, registry, refresh, once, limit)
+        return
+    from pipeline.report import open_flags
+    from pipeline.warehouse import open_warehouse
+
+    with open_warehouse(settings.resolved_warehouse_url) as warehouse:
+
+        def render():
+            flags, clock = open_flags(warehouse, limit)
+            return flags_table(flags, registry, clock)
+
+        if once:
+            Console().print(render())
+            return
+        with Live(render(), refresh_per_second=4, screen=False) as live:
+            try:
+                while True:
+                    time.sleep(refresh)
+                    live.update(render())
+            except KeyboardInterrupt:
+                pass
+
+
+def _top_from_topic(bootstrap: str, topic: str, registry, refresh: float, once: bool,
+                    limit: int) -> None:
+    import asyncio
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from pipeline.report import flags_table
+    from pipeline.report.flag_feed import FlagFeed
+
+    def table(feed: FlagFeed):
+        flags, clock = feed.open_flags(limit)
+        return flags_table(flags, registry, clock, title=f"Open hotspot flags on {topic}")
+
+    async def run() -> None:
+        async with FlagFeed(bootstrap, topic) as feed:
+            while not await feed.poll():  # read what is there before showing anything
+                pass
+            if once:
+                Console().print(table(feed))
+                return
+            with Live(table(feed), refresh_per_second=4, screen=False) as live:
+                while True:
+                    await feed.poll(timeout_ms=int(refresh * 1000))
+                    live.update(table(feed))
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+
+
+def map_command(
+    out: Annotated[Path, typer.Option(help="PNG file to write.")],
+    since: Annotated[str | None, typer.Option(help="First event time (default: 24 h before "
+                                                   "the newest alert).")] = None,
+    until: Annotated[str | None, typer.Option(help="End event time (default: after the "
+                                                   "newest alert).")] = None,
+    settings_file: SettingsFile = None,
+) -> None:
+    """Draw alerts as a heat layer with the flags and admin boundaries into a PNG."""
+    from pipeline.report import draw_map
+    from pipeline.warehouse import open_warehouse
+
+    from ..runtime import load_admin_registry
+
+    settings = load_settings(settings_file)
+    registry = load_admin_registry(settings)
+    with open_warehouse(settings.resolved_warehouse_url) as warehouse:
+        newest = warehouse.query(f"SELECT toUnixTimestamp64Milli(max(event_time)), count() "
+                                 f"FROM {warehouse.database}.alerts")[0]
+        end = parse_time(until) if until else (int(newest[0]) + 1 if newest[1] else
+                                               int(time.time() * 1000))
+        start = parse_time(since) if since else end - 24 * 3_600_000
+        alerts, flags = draw_map(warehouse, registry, start, end, out)
+    typer.echo(f"{out}: {alerts:,} alerts, {flags} flags")

@@ -1,0 +1,339 @@
+"""The live pipeline in one process, without Kafka: normalise, route, correlate, sink.
+
+A live worker normalises each feed, publishes envelopes keyed by 4 km tile (with halo copies
+near tile edges) and runs one correlator per partition of ``alerts.normalized``, publishing
+only flags and incidents centred in tiles that partition owns; sinks write alerts, dead letters,
+incidents and flags. :class:`Backfill` runs the same functions in the same arrangement:
+:func:`~pipeline.normalize.normalize`, :class:`~pipeline.routing.TileRouting`, one
+:class:`~pipeline.correlate.Correlator` per partition, the same message and row builders. Only
+the transport differs: records arrive in large chunks in file order, and alerts go from stage
+to stage as columns instead of JSON.
+
+The correlator's results do not depend on batch cuts or on arrival order within the allowed
+lateness, so a backfill gives the flags, incidents and warehouse rows of a live run over the
+same input (an integration test compares them row by row). Dead letters keep their reason,
+detail, feed and alert id; their Kafka coordinates become the file's topic, partition 0 (late
+ones: the correlator's partition) and the line number as offset.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..alerts import SOURCES, AlertBatch
+from ..correlate import Baseline, CorrelationOutput, Correlator
+from ..deadletter import DeadLetter, Reason, Sealer
+from ..feeds.decode import Reject
+from ..geo.admin_units import AdminRegistry
+from ..normalize import NormalizeContext, NormalizedBatch, normalize, normalize_each
+from ..outputs import flag_messages, incident_messages
+from ..replay.chunks import NO_TIMESTAMP, RecordChunk
+from ..replay.jsonl import BadLine
+from ..routing import TileRouting, city_projection
+from ..settings import Settings
+from ..sinks import deadletter_rows, flag_rows, incident_rows
+from ..warehouse import Warehouse
+from .columns import alert_columns, as_enveloped
+
+__all__ = ["Backfill", "BackfillReport", "CLOCKS"]
+
+log = logging.getLogger(__name__)
+
+CLOCKS = ("wall", "arrival")
+_NORMALIZE_BATCH = 8192
+_CLOCK_SLICE_MS = 60_000
+_LATE = "event time behind the watermark (max event time seen - allowed lateness)"
+
+
+@dataclass
+class BackfillReport:
+    """What a backfill read, stored and rejected."""
+
+    records: int = 0
+    alerts: int = 0
+    duplicates: int = 0
+    incidents: int = 0
+    flag_events: int = 0
+    late: int = 0
+    newest_event_ms: int | None = None
+    deadletters: Counter = field(default_factory=Counter)  # reason -> count
+    by_feed: Counter = field(default_factory=Counter)  # feed -> records
+    skipped_topics: Counter = field(default_factory=Counter)  # topic -> records
+    bad_lines: list[BadLine] = field(default_factory=list)
+
+
+def _concat(parts: list[NormalizedBatch], sizes: list[int]) -> NormalizedBatch:
+    """One batch of consecutive slices' results, indices shifted to the whole input."""
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64).tolist()
+    return NormalizedBatch(
+        source=parts[0].source,
+        alerts=AlertBatch.concat([p.alerts for p in parts]),
+        source_id=np.concatenate([p.source_id for p in parts]),
+        index=np.concatenate([p.index + s for p, s in zip(parts, starts, strict=True)]),
+        extras={k: np.concatenate([p.extras[k] for p in parts]) for k in parts[0].extras},
+        rejects=[Reject(r.index + s, r.reason, r.detail)
+                 for p, s in zip(parts, starts, strict=True) for r in p.rejects],
+        alert_ids_of_rejects={i + s: a for p, s in zip(parts, starts, strict=True)
+                              for i, a in p.alert_ids_of_rejects.items()},
+        duplicates=sum(p.duplicates for p in parts),
+        unknown_enum=sum(p.unknown_enum for p in parts),
+    )
+
+
+def _by_source(parts: list[NormalizedBatch]) -> dict[str, list[NormalizedBatch]]:
+    out: dict[str, list[NormalizedBatch]] = {}
+    for part in parts:  # loop per normalised slice
+        if len(part.alerts):
+            out.setdefault(part.source, []).append(part)
+    return out
+
+
+def _joined(parts: list[NormalizedBatch]) -> NormalizedBatch:
+    """The alerts of one feed's slices as one batch, for row building (indices not kept)."""
+    if len(parts) == 1:
+        return parts[0]
+    return _concat(parts, [0] * len(parts))
+
+
+def _members(ids: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """``np.isin`` for object (str) ids through a hash set: isin sorts objects, far slower."""
+    if not len(of):
+        return np.zeros(len(ids), bool)
+    wanted = set(of.tolist())
+    return np.fromiter(map(wanted.__contains__, ids.tolist()), bool, len(ids))
+
+
+class Backfill:
+    """Feed :meth:`run` chunks of records; call :meth:`finish` at the end (see module).
+
+    ``clock``: ``"arrival"`` (default) judges future and stale event times by the newest
+    recorded arrival time (``ts``) read so far, as the live worker did when the records
+    arrived (the wall clock until a ``ts`` is seen); ``"wall"`` by the wall clock, as a live
+    worker reading the same records now would. For history, ``"wall"`` lets an event stamped
+    two days ahead through (it is in the past by now), and that one alert would make every
+    later alert of its tile late.
+    ``baseline`` makes one baseline per partition's correlator. Without ``correlate`` only
+    alerts and dead letters are stored (a fast load of history, e.g. to fit a baseline on).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: AdminRegistry,
+        warehouse: Warehouse,
+        baseline: Callable[[], Baseline],
+        *,
+        clock: str = "arrival",
+        correlate: bool = True,
+    ) -> None:
+        if clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {CLOCKS}, got {clock!r}")
+        self.settings = settings
+        self.registry = registry
+        self.warehouse = warehouse
+        self.routing = TileRouting(
+            city_projection(registry), settings.tile_m, settings.halo_m, settings.partitions
+        )
+        self.ctx = NormalizeContext.from_settings(settings, registry)
+        self._arrival_ms: int | None = None
+        self.clock = clock
+        if clock == "arrival":
+            self.ctx.clock_ms = self._arrival_clock
+        self.sealer = Sealer(settings.pseudonym_secret())
+        self.correlators = [
+            Correlator(settings.correlation, self.routing.projection, baseline())
+            for _ in range(settings.partitions if correlate else 0)
+        ]
+        self._feed_of = {topic: source for source, topic in settings.topics.feeds().items()}
+        self._feed_of |= {f"alerts.{source}": source for source in SOURCES}
+        self.report = BackfillReport()
+
+    def _arrival_clock(self) -> int:
+        return self._arrival_ms if self._arrival_ms is not None else int(time.time() * 1000)
+
+    # --- one chunk ----------------------------------------------------------------------------
+
+    def run(self, chunks: Iterable[RecordChunk], progress: Callable[[int], None] | None = None):
+        """Process every chunk; ``progress`` is called with each chunk's record count."""
+        for chunk in chunks:
+            self.process(chunk)
+            if progress is not None:
+                progress(len(chunk))
+        return self.report
+
+    def process(self, chunk: RecordChunk) -> None:
+        """Normalise, correlate and store one chunk of records (in file order)."""
+        self.report.records += len(chunk)
+        ingest_ms = int(time.time() * 1000)
+        feeds = np.array([self._feed_of.get(t, "") for t in chunk.topic.tolist()], dtype=object)
+        parts, positions, dead = [], [], []
+        for lo, hi, clock_ms in self._clock_slices(chunk):
+            if clock_ms is not None:
+                self._arrival_ms = clock_ms
+            for source in SOURCES:
+                index = lo + np.flatnonzero(feeds[lo:hi] == source)
+                if not len(index):
+                    continue
+                self.report.by_feed[source] += len(index)
+                batch = self._normalize(source, list(map(chunk.values.__getitem__,
+                                                         index.tolist())))
+                dead += self._rejects(batch, chunk, index)
+                parts.append(batch)
+                positions.append(index[batch.index])
+        self._skipped(chunk, feeds)
+        stored = [alert_columns(_joined(same), self.registry, ingest_ms)
+                  for same in _by_source(parts).values()]
+        if stored:
+            self._insert("alerts", {k: np.concatenate([s[k] for s in stored]) for k in stored[0]})
+        if parts:
+            order = np.argsort(np.concatenate(positions), kind="stable")  # back to file order
+            alerts = AlertBatch.concat([as_enveloped(b.alerts) for b in parts]).take(order)
+            lines = chunk.line[np.concatenate(positions)[order]]
+            self.report.alerts += len(alerts)
+            self.report.duplicates += sum(b.duplicates for b in parts)
+            if len(alerts):
+                self.report.newest_event_ms = max(self.report.newest_event_ms or -(2**62),
+                                                  int(alerts.event_ms.max()))
+            if self.correlators:
+                dead += self._correlate(alerts, lines)
+        self._store_dead(dead)
+
+    def _clock_slices(self, chunk: RecordChunk) -> list[tuple[int, int, int | None]]:
+        """``(start, end, clock)`` runs of the chunk normalised with one worker clock.
+
+        The wall clock is read when normalising; the arrival clock is the newest arrival in
+        the run, and runs span at most a minute of arrival time, so no record is judged by a
+        clock more than a minute ahead of its own arrival (as a live worker takes its batches
+        within a fraction of a second of their arrival).
+        """
+        if self.clock != "arrival" or not len(chunk):
+            return [(0, len(chunk), None)]
+        newest = np.maximum.accumulate(chunk.ts)  # each record's clock; no ts keeps the last
+        if self._arrival_ms is not None:
+            newest = np.maximum(newest, self._arrival_ms)
+        if newest[-1] == NO_TIMESTAMP:
+            return [(0, len(chunk), None)]
+        minute = newest // _CLOCK_SLICE_MS
+        cuts = [0, *(np.flatnonzero(np.diff(minute)) + 1).tolist(), len(chunk)]
+        return [(lo, hi, None if newest[hi - 1] == NO_TIMESTAMP else int(newest[hi - 1]))
+                for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+
+    def _normalize(self, source: str, values: list) -> NormalizedBatch:
+        # Slices of at most _NORMALIZE_BATCH values bound the intermediate lists and keep a
+        # one-by-one retry after a bug small. Dedupe and clocks give the same result for any
+        # cut of one feed's values in order.
+        parts = [self._normalize_part(source, values[i : i + _NORMALIZE_BATCH])
+                 for i in range(0, len(values), _NORMALIZE_BATCH)]
+        if len(parts) == 1:
+            return parts[0]
+        return _concat(parts, [min(len(values) - i, _NORMALIZE_BATCH)
+                               for i in range(0, len(values), _NORMALIZE_BATCH)])
+
+    def _normalize_part(self, source: str, values: list) -> NormalizedBatch:
+        try:
+            return normalize(source, values, self.ctx)
+        except Exception:  # a bug, not bad input: keep going, keep the evidence (as live)
+            log.exception("normalising %d %s records failed; retrying one by one",
+                          len(values), source)
+            return normalize_each(source, values, self.ctx)
+
+    def _skipped(self, chunk: RecordChunk, feeds: np.ndarray) -> None:
+        other = np.flatnonzero(feeds == "")
+        for topic, line in zip(chunk.topic[other].tolist(), chunk.line[other].tolist(),
+                               strict=True):  # loop per record of an unknown topic only
+            self.report.skipped_topics[topic] += 1
+            self.report.bad_lines.append(BadLine(line, f"topic {topic!r} is not a feed topic"))
+
+    def _rejects(self, batch: NormalizedBatch, chunk: RecordChunk, index: np.ndarray) -> list:
+        now_ms = int(time.time() * 1000)
+        out = []
+        for reject in batch.rejects:  # loop per dead letter: bad input is the rare case
+            i = int(index[reject.index])
+            key = chunk.key[i]
+            out.append(DeadLetter(
+                reason=Reason(reject.reason), detail=reject.detail, source=batch.source,
+                topic=str(chunk.topic[i]), partition=0, offset=int(chunk.line[i]),
+                received_ms=now_ms, payload_sealed=self.sealer.seal(bytes(chunk.values[i])),
+                key_sealed=self.sealer.seal(key.encode()) if key else None,
+                alert_id=batch.alert_ids_of_rejects.get(reject.index),
+            ))
+        return out
+
+    # --- correlation --------------------------------------------------------------------------
+
+    def _correlate(self, alerts: AlertBatch, lines: np.ndarray) -> list[DeadLetter]:
+        routed = self.routing.route(alerts.lat, alerts.lon)
+        dead: list[DeadLetter] = []
+        for partition, correlator in enumerate(self.correlators):
+            mine = routed.partition == partition
+            rows, halo = routed.row[mine], routed.halo[mine]
+            if not len(rows):
+                continue
+            try:
+                output = correlator.process(alerts.take(rows))
+            except Exception:  # a bug: keep correlating the rest, dead-letter it visibly (as live)
+                log.exception("partition %d: correlating %d alerts failed", partition, len(rows))
+                dead += self._letters(partition, alerts, rows[~halo], lines,
+                                      Reason.INTERNAL_ERROR, "correlator failed; see log")
+                continue
+            self._publish(partition, output)
+            late = _members(alerts.alert_id[rows], output.late.alert_id) & ~halo
+            self.report.late += int(late.sum())
+            dead += self._letters(partition, alerts, rows[late], lines, Reason.LATE, _LATE)
+        return dead
+
+    def _letters(self, partition: int, alerts: AlertBatch, rows: np.ndarray, lines,
+                 reason: Reason, detail: str) -> list[DeadLetter]:
+        """Dead letters of correlated alerts; no envelope bytes exist, so the sealed payload
+        is the alert id."""
+        now_ms = int(time.time() * 1000)
+        topic = self.settings.topics.normalized
+        return [
+            DeadLetter(
+                reason=reason, detail=detail, source=SOURCES[int(alerts.source[r])],
+                topic=topic, partition=partition, offset=int(lines[r]), received_ms=now_ms,
+                payload_sealed=self.sealer.seal(str(alerts.alert_id[r]).encode()),
+                alert_id=str(alerts.alert_id[r]),
+            )
+            for r in rows.tolist()  # loop per late alert: few
+        ]
+
+    def _publish(self, partition: int, output: CorrelationOutput) -> None:
+        incidents = incident_messages(self.routing.owned(partition, output.incidents),
+                                      self.registry)
+        flags = flag_messages(self.routing.owned(partition, output.flags), self.registry)
+        if incidents:
+            self._insert("incidents", incident_rows(incidents))
+        if flags:
+            self._insert("flags", flag_rows(flags))
+        self.report.incidents += len(incidents)
+        self.report.flag_events += len(flags)
+
+    def finish(self, *, flush: bool = True) -> BackfillReport:
+        """With ``flush``, advance every correlator past the newest event time read plus the
+        window, incident gap and lateness, so every flag and incident is final and stored.
+        Without, stop where a live worker that has read the same input would stand."""
+        newest = self.report.newest_event_ms
+        if flush and newest is not None:
+            p = self.settings.correlation
+            horizon = newest + p.window_ms + p.incident_gap_ms + p.lateness_ms + p.slide_ms
+            for partition, correlator in enumerate(self.correlators):
+                self._publish(partition, correlator.advance_to(horizon))
+        return self.report
+
+    # --- sinks --------------------------------------------------------------------------------
+
+    def _store_dead(self, dead: list[DeadLetter]) -> None:
+        for letter in dead:
+            self.report.deadletters[letter.reason.value] += 1
+        if dead:
+            self._insert("deadletters", deadletter_rows(dead))
+
+    def _insert(self, table: str, rows: dict) -> None:
+        self.warehouse.insert(table, rows)

@@ -1,0 +1,7 @@
+"""Quick looks for analysts and patrol leads: the open flags as a table, a map as a PNG."""
+
+from .flag_feed import FlagFeed
+from .map import draw_map
+from .top import OpenFlag, flags_table, open_flags
+
+__all__ = ["FlagFeed", "OpenFlag", "open_flags", "flags_table", "draw_map"]

@@ -1,0 +1,85 @@
+"""The open hotspot flags, read from the warehouse, as a terminal table.
+
+A flag is open while its latest version is not ``close``. Its age is measured against the
+stream's own clock (the newest flag boundary stored), so a backfilled day reads the same as a
+live one; live, that clock is within a slide of the wall clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.table import Table
+
+from ..geo.admin_units import AdminRegistry
+from ..warehouse import Warehouse
+
+__all__ = ["OpenFlag", "open_flags", "flags_table"]
+
+_FEEDS = {"alarm_phone": "alarm", "dispatch_110": "110", "camera": "cam", "grid_report": "grid"}
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFlag:
+    flag_id: str
+    version: int
+    score: float
+    observed: int
+    expected: float
+    lat: float
+    lon: float
+    radius_m: float
+    grid_code: str
+    community_code: str
+    street_code: str
+    district_code: str
+    station_id: str
+    source_counts: dict
+    opened_ms: int
+    boundary_ms: int
+
+
+def open_flags(warehouse: Warehouse, limit: int = 50) -> tuple[list[OpenFlag], int | None]:
+    """Open flags by score (highest first) and the stream clock (newest boundary, epoch ms)."""
+    db = warehouse.database
+    cols = warehouse.query_columns(
+        f"SELECT flag_id, version, score, observed, expected, lat, lon, radius_m, grid_code, "
+        f"community_code, street_code, district_code, station_id, source_counts, "
+        f"toUnixTimestamp64Milli(opened_time) AS opened_ms, "
+        f"toUnixTimestamp64Milli(boundary_time) AS boundary_ms "
+        f"FROM {db}.flags FINAL WHERE status != 'close' ORDER BY score DESC, flag_id "
+        f"LIMIT {int(limit)}"
+    )
+    clock = warehouse.query(f"SELECT toUnixTimestamp64Milli(max(boundary_time)), count() "
+                            f"FROM {db}.flags")[0]
+    cols["source_counts"] = [v if isinstance(v, dict) else dict(v) for v in cols["source_counts"]]
+    flags = [OpenFlag(*row) for row in zip(*cols.values(), strict=True)]
+    return flags, (int(clock[0]) if clock[1] else None)
+
+
+def _age(ms: int) -> str:
+    minutes = max(ms, 0) // 60_000
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def flags_table(flags: list[OpenFlag], registry: AdminRegistry | None, clock_ms: int | None,
+                title: str = "Open hotspot flags") -> Table:
+    """Place (community name), units, station, score, counts by feed and age of each flag."""
+    names = {}
+    if registry is not None:
+        names = dict(zip(registry.communities.codes.tolist(), registry.communities.names.tolist(),
+                         strict=True))
+    table = Table(title=title, caption=f"{len(flags)} open" if flags else "no open flags")
+    for column, justify in (("place", "left"), ("units (grid/community/street/district)", "left"),
+                            ("station", "left"), ("score", "right"), ("seen / expected", "right"),
+                            *((feed, "right") for feed in _FEEDS.values()), ("age", "right")):
+        table.add_column(column, justify=justify)
+    for f in flags:
+        place = names.get(f.community_code) or f.community_code or f"{f.lat:.4f}, {f.lon:.4f}"
+        units = " / ".join(u for u in (f.grid_code, f.community_code, f.street_code,
+                                       f.district_code) if u) or "outside the grid"
+        counts = [str(f.source_counts.get(feed, "")) for feed in _FEEDS]
+        age = _age(clock_ms - f.opened_ms) if clock_ms is not None else "-"
+        table.add_row(place, units, f.station_id or "-", f"{f.score:.1f}",
+                      f"{f.observed} / {f.expected:.1f}", *counts, age)
+    return table

@@ -1,0 +1,66 @@
+"""Sending replay chunks to a real Tansu broker: recorded times kept as record timestamps,
+topics renamed, a start time honoured, and paced sends spread over the recorded span."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+from pipeline.broker import ensure_topics
+from pipeline.replay.chunks import NO_TIMESTAMP, RecordChunk
+from pipeline.replay.sender import Pacing, send_chunks
+from tests.jobs.test_worker import read_topic
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def chunk(ts: list[int]) -> RecordChunk:
+    n = len(ts)
+    return RecordChunk(np.full(n, "alerts.camera", dtype=object), [f"k{i}" for i in range(n)],
+                       [f'{{"n": {i}}}'.encode() for i in range(n)], np.array(ts, np.int64),
+                       np.arange(1, n + 1))
+
+
+@pytest.fixture
+def topic(broker):
+    name = f"{uuid.uuid4().hex[:8]}.camera"
+    ensure_topics(broker.bootstrap, [name], 1)
+    return name
+
+
+def test_records_keep_their_times_keys_and_order(broker, topic):
+    t0 = int(time.time() * 1000) - 3_600_000
+    ts = [t0 + 1000 * i for i in range(50)] + [NO_TIMESTAMP]
+    seen = []
+    sent = send_chunks([chunk(ts[:20]), chunk(ts[20:])], broker.bootstrap,
+                       topic_map={"alerts.camera": topic},
+                       progress=lambda n, newest: seen.append((n, newest)))
+    records = read_topic(broker.bootstrap, topic)
+    assert sent == len(records) == 51
+    assert [r.timestamp for r in records[:50]] == ts[:50]
+    assert records[50].timestamp >= t0 + 3_600_000 - 60_000  # no recorded time: sent now
+    assert [r.key for r in records[:3]] == [b"k0", b"k1", b"k2"]
+    assert sum(n for n, _ in seen) == 51 and seen[-1][1] == ts[49]
+
+
+def test_start_skips_what_was_recorded_before_it(broker, topic):
+    t0 = int(time.time() * 1000) - 3_600_000
+    ts = [t0 + 1000 * i for i in range(30)]
+    sent = send_chunks([chunk(ts)], broker.bootstrap, topic_map={"alerts.camera": topic},
+                       pacing=Pacing(start_ms=t0 + 10_500))
+    assert sent == 19
+    assert [r.timestamp for r in read_topic(broker.bootstrap, topic)] == ts[11:]
+
+
+def test_paced_records_go_out_at_the_recorded_pace_times_speed(broker, topic):
+    t0 = int(time.time() * 1000) - 3_600_000
+    ts = [t0 + 3000 * i for i in range(21)]  # 60 s recorded
+    began = time.monotonic()
+    send_chunks([chunk(ts)], broker.bootstrap, topic_map={"alerts.camera": topic},
+                pacing=Pacing(speed=60.0))
+    assert time.monotonic() - began >= 1.0  # 60 s at 60x is at least one second
+    with pytest.raises(ValueError, match="speed"):
+        Pacing(speed=0)
