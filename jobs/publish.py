@@ -17,46 +17,20 @@ import numpy as np
 from pipeline.deadletter import DeadLetter, Reason
 from pipeline.envelope import encode_envelopes
 from pipeline.feeds.decode import Reject
-from pipeline.geo.projection import LocalProjection
-from pipeline.geo.tiles import halo_copies, tile_keys
 from pipeline.normalize import NormalizedBatch
+from pipeline.routing import TileRouting
 
 from .producer import BatchProducer, Delivery
 from .runtime import Runtime
 
-__all__ = ["tile_partition", "publish_normalized", "publish_deadletters", "city_projection"]
+__all__ = ["publish_normalized", "publish_deadletters"]
 
 _DEADLETTER_ENCODER = msgspec.json.Encoder()
 
 
-def city_projection(runtime: Runtime) -> LocalProjection:
-    min_lat, min_lon, max_lat, max_lon = runtime.registry.bbox
-    return LocalProjection((min_lat + max_lat) / 2, (min_lon + max_lon) / 2)
-
-
-def tile_partition(ix: np.ndarray, iy: np.ndarray, partitions: int) -> np.ndarray:
-    """Partition of each tile: a fixed integer hash, the same in every worker and every run."""
-    mixed = (ix.astype(np.int64) * 73_856_093) ^ (iy.astype(np.int64) * 19_349_663)
-    return np.mod(mixed, partitions)
-
-
-def _routed_rows(batch: NormalizedBatch, projection: LocalProjection, runtime: Runtime):
-    """Rows to publish with tile key and partition; halo copies only where they add a partition."""
-    settings = runtime.settings
-    x, y = projection.to_xy(batch.alerts.lat, batch.alerts.lon)
-    row, ix, iy, halo = halo_copies(x, y, settings.tile_m, settings.halo_m)
-    partition = tile_partition(ix, iy, settings.partitions)
-    # a halo copy is only useful in a partition the alert does not already reach
-    _, first = np.unique(np.stack([row, partition]), axis=1, return_index=True)
-    keep = np.zeros(len(row), dtype=bool)
-    keep[first] = True
-    order = np.flatnonzero(keep)
-    return row[order], tile_keys(ix[order], iy[order]), partition[order], halo[order]
-
-
 async def publish_normalized(
     producer: BatchProducer, runtime: Runtime,
-    batches: Sequence[tuple[NormalizedBatch, np.ndarray]], projection: LocalProjection,
+    batches: Sequence[tuple[NormalizedBatch, np.ndarray]], routing: TileRouting,
 ) -> list[Awaitable[Delivery]]:
     """Publish the envelopes of several feeds' batches, each partition in arrival order.
 
@@ -68,15 +42,16 @@ async def publish_normalized(
     for batch, arrival in batches:
         if len(batch.alerts) == 0:
             continue
-        rows, tile_keys_, parts, halo = _routed_rows(batch, projection, runtime)
-        tiles = np.char.decode(tile_keys_, "ascii").astype(object)
+        routed = routing.route(batch.alerts.lat, batch.alerts.lon)
+        tiles = np.char.decode(routed.key, "ascii").astype(object)
         values += encode_envelopes(
-            batch.alerts, batch.source_id, batch.extras, runtime.registry, rows, tiles, halo
+            batch.alerts, batch.source_id, batch.extras, runtime.registry, routed.row, tiles,
+            routed.halo,
         )
-        keys += tile_keys_.tolist()
-        partitions.append(parts)
-        stamps.append(batch.alerts.event_ms[rows])
-        ranks.append(arrival[batch.index[rows]])
+        keys += routed.key.tolist()
+        partitions.append(routed.partition)
+        stamps.append(batch.alerts.event_ms[routed.row])
+        ranks.append(arrival[batch.index[routed.row]])
     if not values:
         return []
     order = np.argsort(np.concatenate(ranks), kind="stable")

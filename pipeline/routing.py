@@ -2,20 +2,23 @@
 
 The live worker keys ``alerts.normalized`` by tile and runs one correlator per partition; a
 correlator publishes only flags and incidents whose centre lies in a tile its partition owns.
-The backfill does exactly the same in process, so both call these functions (copied from
-``jobs/publish.py`` and ``jobs/agents/correlate.py``; the jobs side should import them from
-here).
+The backfill does exactly the same in process: both call these functions, so a backfill and a
+live run route and own alerts identically.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .geo.admin_units import AdminRegistry
 from .geo.projection import LocalProjection
 from .geo.tiles import halo_copies, tile_keys
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 __all__ = ["TileRouting", "Routed", "city_projection", "tile_partition"]
 
@@ -50,6 +53,12 @@ class TileRouting:
     tile_m: float
     halo_m: float
     partitions: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings, registry: AdminRegistry) -> TileRouting:
+        """The routing of a deployment: its tiles, halo and partitions on the city's projection."""
+        return cls(city_projection(registry), settings.tile_m, settings.halo_m,
+                   settings.partitions)
 
     def route(self, lat: np.ndarray, lon: np.ndarray) -> Routed:
         """Own tile of every point, plus halo copies only where they add a partition."""

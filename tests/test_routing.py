@@ -1,4 +1,4 @@
-"""Tile routing and ownership: the pipeline's copy agrees with what the live worker does."""
+"""Tile routing and ownership, shared by the live worker and the backfill."""
 
 from __future__ import annotations
 
@@ -12,29 +12,26 @@ from pipeline.routing import TileRouting, tile_partition
 PROJECTION = LocalProjection(30.25, 120.15)
 
 
-def live_routed_rows(lat, lon, routing: TileRouting):
-    """jobs/publish.py's ``_routed_rows`` on the same settings (a copy lives there for now)."""
-    from types import SimpleNamespace
-
-    from jobs.publish import _routed_rows
-
-    runtime = SimpleNamespace(settings=SimpleNamespace(
-        tile_m=routing.tile_m, halo_m=routing.halo_m, partitions=routing.partitions))
-    batch = SimpleNamespace(alerts=SimpleNamespace(lat=lat, lon=lon))
-    return _routed_rows(batch, routing.projection, runtime)
+def test_tile_partitions_are_pinned():
+    """Changing the hash would move every tile, and its correlator state, to another partition
+    on upgrade: the values are part of the contract."""
+    ix, iy = np.array([0, 1, -1, 5, -7, 123]), np.array([0, 2, 3, -4, -1, 77])
+    assert tile_partition(ix, iy, 4).tolist() == [0, 3, 2, 1, 0, 0]
+    assert tile_partition(ix, iy, 7).tolist() == [0, 2, 5, 6, 6, 4]
 
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), partitions=st.integers(1, 6))
-def test_routing_equals_the_live_publisher(seed, partitions):
+def test_every_primary_row_lands_in_the_partition_that_owns_it(seed, partitions):
     rng = np.random.default_rng(seed)
     lat = 30.25 + rng.uniform(-0.1, 0.1, 300)
     lon = 120.15 + rng.uniform(-0.1, 0.1, 300)
     routing = TileRouting(PROJECTION, 4000.0, 800.0, partitions)
     routed = routing.route(lat, lon)
-    row, keys, partition, halo = live_routed_rows(lat, lon, routing)
-    assert np.array_equal(routed.row, row) and np.array_equal(routed.key, keys)
-    assert np.array_equal(routed.partition, partition) and np.array_equal(routed.halo, halo)
+    own = ~routed.halo
+    for p in range(partitions):
+        owned_rows = np.flatnonzero(routing.owns(p, lat, lon))
+        assert np.array_equal(np.sort(routed.row[own & (routed.partition == p)]), owned_rows)
 
 
 def test_every_alert_has_one_own_row_and_halo_copies_only_in_other_partitions():

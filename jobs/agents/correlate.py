@@ -26,10 +26,11 @@ from pipeline.deadletter import Reason
 from pipeline.envelope import decode_envelopes
 from pipeline.feeds.decode import Reject
 from pipeline.outputs import flag_messages, incident_messages
+from pipeline.routing import TileRouting
 
 from ..consumer import Polled, Stage
 from ..producer import BatchProducer
-from ..publish import city_projection, publish_deadletters, tile_partition
+from ..publish import publish_deadletters
 from ..runtime import Runtime
 from .sink import alerts_sink
 
@@ -43,7 +44,8 @@ class PartitionCorrelators:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.projection = city_projection(runtime)
+        self.routing = TileRouting.from_settings(runtime.settings, runtime.registry)
+        self.projection = self.routing.projection
         self.params = runtime.settings.correlation
         self._by_partition: dict[int, Correlator] = {}
         self._snapshot_dir = runtime.settings.data_dir / "correlator"
@@ -90,25 +92,6 @@ class PartitionCorrelators:
         self.save_all(partitions)
         for partition in set(self._by_partition) if partitions is None else partitions:
             self._by_partition.pop(partition, None)
-
-    def owns(self, partition: int, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        """Which points lie in a tile that this partition owns."""
-        settings = self.runtime.settings
-        x, y = self.projection.to_xy(lat, lon)
-        ix, iy = np.floor(x / settings.tile_m), np.floor(y / settings.tile_m)
-        return tile_partition(ix, iy, settings.partitions) == partition
-
-
-def _owned(output: CorrelationOutput, partition: int, correlators: PartitionCorrelators):
-    def keep(items):
-        if not items:
-            return []
-        lat = np.array([i.lat for i in items])
-        lon = np.array([i.lon for i in items])
-        return [i for i, own in zip(items, correlators.owns(partition, lat, lon), strict=True)
-                if own]
-
-    return keep(output.incidents), keep(output.flags)
 
 
 _LATE = "event time behind the watermark (max event time seen - allowed lateness)"
@@ -164,7 +147,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             failed = [Reject(i, Reason.INTERNAL_ERROR, "correlator failed; see log")
                       for i in np.flatnonzero(~halo).tolist()]
             return await publish_deadletters(producer, runtime, "correlate", records, failed)
-        incidents, flags = _owned(output, partition, correlators)
+        owned = correlators.routing.owned
+        incidents, flags = owned(partition, output.incidents), owned(partition, output.flags)
         incidents = incident_messages(incidents, runtime.registry)
         flags = flag_messages(flags, runtime.registry)
         deliveries = await producer.send_keyed(

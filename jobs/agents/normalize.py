@@ -14,10 +14,11 @@ import numpy as np
 
 from pipeline.alerts import SOURCES
 from pipeline.normalize import NormalizedBatch, normalize, normalize_each
+from pipeline.routing import TileRouting
 
 from ..consumer import Polled, Stage
 from ..producer import BatchProducer
-from ..publish import city_projection, publish_deadletters, publish_normalized
+from ..publish import publish_deadletters, publish_normalized
 from ..runtime import Runtime
 
 __all__ = ["normalize_stage"]
@@ -39,7 +40,7 @@ def _arrival_ranks(polls: list[Polled]) -> list[np.ndarray]:
 
 def normalize_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
     """Normalise, publish envelopes and dead letters, wait for the delivery reports."""
-    projection = city_projection(runtime)
+    routing = TileRouting.from_settings(runtime.settings, runtime.registry)
     metrics = runtime.metrics
     feeds = runtime.settings.topics.feeds()
     source_of = {topic: source for source, topic in feeds.items()}
@@ -65,7 +66,7 @@ def normalize_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             metrics.normalized.labels(source).inc(len(batch.alerts))
             metrics.duplicates.labels(source).inc(batch.duplicates)
             metrics.unknown_enum.labels(source).inc(batch.unknown_enum)
-        deliveries += await publish_normalized(producer, runtime, normalized, projection)
+        deliveries += await publish_normalized(producer, runtime, normalized, routing)
         runtime.progress.mark_produced(await asyncio.gather(*deliveries))
 
     return Stage("normalize", tuple(feeds[s] for s in SOURCES), normalize_feeds, aligned=True)

@@ -121,7 +121,7 @@ def _file_source(files: list[Path], broken: list):
 
 def _warehouse_source(settings: Settings, since: str | None, until: str | None, feeds):
     from pipeline.replay.warehouse import stored_count, warehouse_chunks
-    from pipeline.routing import TileRouting, city_projection
+    from pipeline.routing import TileRouting
     from pipeline.warehouse import open_warehouse
 
     from ..runtime import load_admin_registry
@@ -129,8 +129,7 @@ def _warehouse_source(settings: Settings, since: str | None, until: str | None, 
     if since is None or until is None:
         raise typer.BadParameter("--from-warehouse needs --since and --until")
     registry = load_admin_registry(settings)
-    routing = TileRouting(city_projection(registry), settings.tile_m, settings.halo_m,
-                          settings.partitions)
+    routing = TileRouting.from_settings(settings, registry)
     warehouse = open_warehouse(settings.resolved_warehouse_url)
     since_ms, until_ms = parse_time(since), parse_time(until)
     stored = stored_count(warehouse, since_ms, until_ms, feeds)

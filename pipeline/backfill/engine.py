@@ -35,7 +35,7 @@ from ..normalize import NormalizeContext, NormalizedBatch, normalize, normalize_
 from ..outputs import flag_messages, incident_messages
 from ..replay.chunks import NO_TIMESTAMP, RecordChunk
 from ..replay.jsonl import BadLine
-from ..routing import TileRouting, city_projection
+from ..routing import TileRouting
 from ..settings import Settings
 from ..sinks import deadletter_rows, flag_rows, incident_rows
 from ..warehouse import Warehouse
@@ -137,9 +137,7 @@ class Backfill:
         self.settings = settings
         self.registry = registry
         self.warehouse = warehouse
-        self.routing = TileRouting(
-            city_projection(registry), settings.tile_m, settings.halo_m, settings.partitions
-        )
+        self.routing = TileRouting.from_settings(settings, registry)
         self.ctx = NormalizeContext.from_settings(settings, registry)
         self._arrival_ms: int | None = None
         self.clock = clock

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from pipeline.geo.admin_units import load_registry
-from pipeline.routing import TileRouting, city_projection
+from pipeline.routing import TileRouting
 from pipeline.warehouse import open_warehouse
 
 pytestmark = pytest.mark.timeout(900)
@@ -42,8 +42,7 @@ ALERT_COLUMNS = (
 def ticks(settings, last_event_ms: int) -> list[bytes]:
     """One camera alert inside a tile of each partition, past every window of the input."""
     registry = load_registry(settings.registry_path)
-    routing = TileRouting(city_projection(registry), settings.tile_m, settings.halo_m,
-                          settings.partitions)
+    routing = TileRouting.from_settings(settings, registry)
     lat, lon = registry.grid_centroid_lat, registry.grid_centroid_lon
     p = settings.correlation
     at = last_event_ms + (LATENESS_S + p.window_s + p.incident_gap_s + 2 * p.slide_s) * 1000

@@ -10,15 +10,14 @@ from pipeline.envelope import decode_envelopes
 from pipeline.exceptions import ConfigurationError
 from pipeline.geo.admin_units import load_registry
 from pipeline.replay.warehouse import stored_count, warehouse_chunks
-from pipeline.routing import TileRouting, city_projection
+from pipeline.routing import TileRouting
 from pipeline.warehouse import open_warehouse
 
 
 def test_stored_alerts_come_back_as_routed_envelopes(backfilled_city, city):
     settings = backfilled_city
     registry = load_registry(city.registry)
-    routing = TileRouting(city_projection(registry), settings.tile_m, settings.halo_m,
-                          settings.partitions)
+    routing = TileRouting.from_settings(settings, registry)
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         db = wh.database
         lo, hi = wh.query(f"SELECT toUnixTimestamp64Milli(min(event_time)), "
