@@ -53,7 +53,9 @@ def worker(
 
 @app.command()
 def simulate(
-    out: Annotated[Path, typer.Option(help="Folder for registry.geojson, replay.jsonl, truth.json")],
+    out: Annotated[
+        Path, typer.Option(help="Folder for registry.geojson, replay.jsonl, truth.json")
+    ],
     hours: Annotated[float, typer.Option(help="Simulated duration, hours.")] = 24.0,
     scale: Annotated[float, typer.Option(help="1.0 = a mid-size city's normal day.")] = 1.0,
     seed: int = 7,

@@ -73,7 +73,9 @@ class AlertBatch:
         n = len(self.alert_id)
         for f in fields(self):
             if len(getattr(self, f.name)) != n:
-                raise ValueError(f"AlertBatch column {f.name!r} has a different length than alert_id")
+                raise ValueError(
+                    f"AlertBatch column {f.name!r} has a different length than alert_id"
+                )
 
     def __len__(self) -> int:
         return len(self.alert_id)

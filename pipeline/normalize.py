@@ -55,7 +55,9 @@ class NormalizeContext:
             area=settings.area or registry_area(registry, settings.area_margin_m),
             dedupe=DedupeIndex(int(settings.dedupe_horizon_s * 1000)),
             pseudonymizer=Pseudonymizer(settings.pseudonym_secret()),
-            gcj02_feeds=frozenset(s for s, cs in settings.coordinate_systems.items() if cs == "gcj02"),
+            gcj02_feeds=frozenset(
+                s for s, cs in settings.coordinate_systems.items() if cs == "gcj02"
+            ),
             max_future_ms=int(settings.max_future_s * 1000),
             max_age_ms=int(settings.max_age_s * 1000),
         )
@@ -97,7 +99,8 @@ def _reject_where(
     decoded: DecodedBatch, bad: np.ndarray, reason: Reason, detail: str, out: list[Reject],
     ids: dict[int, str],
 ) -> DecodedBatch:
-    for slot, source_id in zip(decoded.index[bad].tolist(), decoded.source_id[bad].tolist(), strict=True):
+    slots, source_ids = decoded.index[bad].tolist(), decoded.source_id[bad].tolist()
+    for slot, source_id in zip(slots, source_ids, strict=True):
         out.append(Reject(slot, reason, detail))
         ids[slot] = f"{decoded.source}:{source_id}"
     return decoded.take(~bad)
@@ -228,7 +231,9 @@ def normalize_each(source: str, values: list[bytes], ctx: NormalizeContext) -> N
             key=lambda r: r.index,
         ),
         alert_ids_of_rejects={
-            i + slot: alert_id for slot, p in parts for i, alert_id in p.alert_ids_of_rejects.items()
+            i + slot: alert_id
+            for slot, p in parts
+            for i, alert_id in p.alert_ids_of_rejects.items()
         },
         duplicates=sum(p.duplicates for _, p in parts),
         unknown_enum=sum(p.unknown_enum for _, p in parts),

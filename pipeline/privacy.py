@@ -8,7 +8,6 @@ that trivially different spellings of one number get one pseudonym.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from functools import partial
@@ -38,7 +37,8 @@ class Pseudonymizer:
         return self._mac(namespace + value.encode()).hex()[: self.digest_chars]
 
     def pseudonymize(self, field: str, values: np.ndarray, *, phone: bool = False) -> np.ndarray:
-        """Pseudonyms for one field; the field name salts the MAC so ids of different kinds differ."""
+        """Pseudonyms for one field; the field name salts the MAC, so ids of different kinds
+        differ."""
         if phone:
             values = np.array(
                 [None if v is None else _NOT_DIGIT.sub("", v) for v in values], dtype=object

@@ -17,7 +17,6 @@ from pipeline.settings import Area
 NOW = 1_714_528_800_000
 from tests.tiny_city import tiny_city  # noqa: E402
 
-
 REGISTRY = load_registry(tiny_city(second_station=True))
 
 

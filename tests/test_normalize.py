@@ -28,7 +28,6 @@ HEX32 = re.compile(r"[0-9a-f]{32}")
 # --- a 1 km x 1 km city in Shanghai: 1 district, 1 street, 2 communities, 4 grid cells -------
 from tests.tiny_city import LAT0, LON0, STEP, tiny_city  # noqa: E402
 
-
 REGISTRY = load_registry(tiny_city())
 AREA = Area(min_lat=31.19, min_lon=121.39, max_lat=31.22, max_lon=121.42)
 INSIDE = (31.2031, 121.4077)  # in C2G1

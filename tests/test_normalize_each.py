@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 
-from pipeline.dedupe import DedupeIndex
 from pipeline.deadletter import Reason
+from pipeline.dedupe import DedupeIndex
 from pipeline.normalize import NormalizeContext, normalize_each
 from pipeline.privacy import Pseudonymizer
 from pipeline.settings import Area
@@ -36,7 +36,9 @@ def test_the_failing_message_is_isolated_and_the_others_pass_once():
         dedupe=DedupeIndex(3_600_000), pseudonymizer=Pseudonymizer(b"k" * 16),
         clock_ms=lambda: 1_700_000_100_000,
     )
-    values = [camera("a", 120.1), b"{broken", camera("b", _Registry.poisoned_lon), camera("c", 120.2)]
+    values = [
+        camera("a", 120.1), b"{broken", camera("b", _Registry.poisoned_lon), camera("c", 120.2)
+    ]
     batch = normalize_each("camera", values, ctx)
     assert batch.alerts.alert_id.tolist() == ["camera:a", "camera:c"]
     assert batch.index.tolist() == [0, 3]

@@ -103,7 +103,9 @@ def test_toml_file_via_load_settings(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("HOTSPOT_SETTINGS_FILE", "placeholder")  # restored by monkeypatch
     s = load_settings(toml)
-    assert os.environ["HOTSPOT_SETTINGS_FILE"] == "placeholder", "load_settings leaves the environment alone"
+    assert os.environ["HOTSPOT_SETTINGS_FILE"] == "placeholder", (
+        "load_settings leaves the environment alone"
+    )
     assert s.broker_url == "kafka://k1:9092,k2:9092" and s.max_future_s == 30.0
     assert (s.topics.camera, s.topics.normalized) == ("cams.toml", "norm.toml")
     assert s.coordinate_systems["grid_report"] == "gcj02"

@@ -87,7 +87,9 @@ class EmbeddedBroker:
                 last_error = exc
                 time.sleep(0.1)
         self.stop()
-        raise BrokerError(f"Tansu did not answer on {self.bootstrap} in {timeout_s} s: {last_error}")
+        raise BrokerError(
+            f"Tansu did not answer on {self.bootstrap} in {timeout_s} s: {last_error}"
+        )
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..alerts import CATEGORY_CODE, SOURCE_CODE, SOURCES, CATEGORIES
+from ..alerts import CATEGORIES, CATEGORY_CODE, SOURCE_CODE, SOURCES
 
 __all__ = ["SEVERITY", "PRIORITY_FACTOR", "severity_of"]
 

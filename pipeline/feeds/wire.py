@@ -25,7 +25,9 @@ EventTime = (
 
 SourceId = Annotated[str, Meta(min_length=1, max_length=256, description="Source-unique id.")]
 Latitude = Annotated[float, Meta(description="Latitude, degrees (WGS84 unless configured GCJ-02).")]
-Longitude = Annotated[float, Meta(description="Longitude, degrees (WGS84 unless configured GCJ-02).")]
+Longitude = Annotated[
+    float, Meta(description="Longitude, degrees (WGS84 unless configured GCJ-02).")
+]
 
 
 def enum_field(values: tuple[str, ...], what: str):

@@ -33,14 +33,16 @@ def test_halo_copies_match_a_brute_force_reference(points):
     y = np.array([p[1] for p in points])
     row, ix, iy, halo = halo_copies(x, y, TILE, HALO)
     for i in range(len(points)):
-        got = {(int(a), int(b), bool(h)) for a, b, h in zip(ix[row == i], iy[row == i], halo[row == i])}
+        mine = row == i
+        got = {(int(a), int(b), bool(h))
+               for a, b, h in zip(ix[mine], iy[mine], halo[mine], strict=True)}
         assert got == brute_force(x[i], y[i])
         assert not halo[np.flatnonzero(row == i)[0]], "the own tile comes first"
 
 
 def test_a_corner_point_reaches_the_three_neighbours_and_keys_are_ix_colon_iy():
     row, ix, iy, halo = halo_copies(np.array([995.0]), np.array([-3.0]), TILE, HALO)
-    assert sorted(zip(ix.tolist(), iy.tolist())) == [(0, -1), (0, 0), (1, -1), (1, 0)]
+    assert sorted(zip(ix.tolist(), iy.tolist(), strict=True)) == [(0, -1), (0, 0), (1, -1), (1, 0)]
     assert halo.tolist() == [False, True, True, True]
     assert tile_keys(np.array([0, -3]), np.array([12, 4])).tolist() == [b"0:12", b"-3:4"]
 
