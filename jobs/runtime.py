@@ -21,7 +21,7 @@ from pipeline.geo.admin_units import AdminRegistry, load_registry
 from pipeline.metrics import Metrics
 from pipeline.normalize import NormalizeContext
 from pipeline.settings import Settings
-from pipeline.warehouse import Warehouse, migrate, open_warehouse
+from pipeline.warehouse import RetryPolicy, Warehouse, call_with_retry, migrate, open_warehouse
 
 __all__ = ["Runtime", "open_runtime", "Progress"]
 
@@ -138,8 +138,12 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
         else:
             bootstrap = bootstrap_servers(settings.broker_url)
         ensure_topics(bootstrap, settings.topics.all(), settings.partitions)
-        warehouse = stack.enter_context(open_warehouse(settings.resolved_warehouse_url))
-        migrate(warehouse)
+        # A server that is down at start-up is waited for, as a running worker waits for it.
+        retry = RetryPolicy.from_settings(settings)
+        warehouse = stack.enter_context(call_with_retry(
+            lambda: open_warehouse(settings.resolved_warehouse_url), retry, "connection"
+        ))
+        call_with_retry(lambda: migrate(warehouse), retry, "migration")
         registry = load_admin_registry(settings)
         store_admin_units(registry, warehouse)
         ctx = NormalizeContext.from_settings(settings, registry)

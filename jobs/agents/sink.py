@@ -17,6 +17,7 @@ from pipeline.deadletter import DeadLetter
 from pipeline.envelope import EnvelopeBatch
 from pipeline.outputs import FlagMessage, IncidentMessage
 from pipeline.sinks import alert_rows, deadletter_rows, flag_rows, incident_rows
+from pipeline.warehouse import RetryPolicy, insert_with_retry
 
 from ..consumer import Polled, Stage
 from ..runtime import Runtime
@@ -30,8 +31,6 @@ async def _write(runtime: Runtime, table: str, rows: dict, count: int) -> None:
     if count:
         # Returns only once the batch is written: while ClickHouse is down this blocks (with
         # backoff), so the batch's messages stay unacknowledged and their offsets uncommitted.
-        from pipeline.warehouse.retry import RetryPolicy, insert_with_retry
-
         policy = RetryPolicy.from_settings(runtime.settings)
         await insert_with_retry(runtime.warehouse, table, rows, policy)
         runtime.metrics.warehouse_rows.labels(table).inc(count)

@@ -172,3 +172,24 @@ def test_inserts_from_several_threads_at_once_all_land(server_wh):
     assert server_wh.query(f"SELECT uniqExact(alert_id) FROM {server_wh.database}.events") == [
         (800,)
     ]
+
+
+def test_opening_waits_for_a_server_that_is_down_at_start_up(clickhouse_server):
+    """What a worker does at start-up (jobs.runtime.open_runtime): the connection is retried
+    under the retry policy until the server answers, instead of failing the worker."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipeline.warehouse import RetryPolicy, call_with_retry, open_warehouse
+
+    policy = RetryPolicy(initial_s=0.2, max_s=0.5, unavailable_attempts=200)
+    clickhouse_server.kill()
+    with ThreadPoolExecutor(1) as pool:
+        opening = pool.submit(call_with_retry, lambda: open_warehouse(
+            clickhouse_server.url("startup")), policy, "connection")
+        time.sleep(1.5)
+        assert not opening.done(), "nothing answers yet: the opening must still be waiting"
+        # started from this thread: the server dies with the thread that started it
+        clickhouse_server.start()
+        with opening.result(timeout=60) as wh:
+            assert wh.query("SELECT 1") == [(1,)]
