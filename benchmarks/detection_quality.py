@@ -52,24 +52,28 @@ def oracle_detectable(spot: dict, window_s: float, min_count: int) -> bool:
     return planted >= min_count and poisson.sf(count - 1, base) < ORACLE_P
 
 
-def simulate_all(root: Path, city_seed: int, days: int) -> tuple[Path, list[Path], Path]:
+def simulate_all(
+    root: Path, city_seed: int, days: int, reuse: bool = False
+) -> tuple[Path, list[Path], Path]:
+    """Simulate (or, with ``reuse``, take the folders already under ``root`` from a run with
+    the same seeds) the history week, the planted days and the quiet day."""
     city = CityConfig(seed=city_seed)
-    history = run_simulation(
+
+    def run(folder: Path, **kwargs) -> Path:
+        if not (reuse and (folder / "truth.json").exists()):
+            run_simulation(folder, city=city, **kwargs)
+        return folder
+
+    history = run(
         root / "history",
         seed=1000 + city_seed,
-        city=city,
         duration=timedelta(days=7),
         start=HISTORY_START,
         n_hotspots=0,
     )
-    planted = [
-        run_simulation(root / f"day{d}", seed=d + 1, city=city, start=EVAL_START).replay.parent
-        for d in range(days)
-    ]
-    quiet = run_simulation(
-        root / "quiet", seed=999, city=city, start=EVAL_START, n_hotspots=0
-    ).replay.parent
-    return history.replay, planted, quiet
+    planted = [run(root / f"day{d}", seed=d + 1, start=EVAL_START) for d in range(days)]
+    quiet = run(root / "quiet", seed=999, start=EVAL_START, n_hotspots=0)
+    return history / "replay.jsonl", planted, quiet
 
 
 def parse_variant(text: str) -> CorrelationParams:
@@ -94,10 +98,13 @@ def main() -> None:
     ap.add_argument(
         "--variant", action="append", default=[], help='params overrides, e.g. "open_score=7"'
     )
+    ap.add_argument(
+        "--reuse", action="store_true", help="reuse the simulated folders already in --out"
+    )
     args = ap.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="detection-quality-"))
     t0 = time.perf_counter()
-    history, planted, quiet = simulate_all(root, args.city_seed, args.days)
+    history, planted, quiet = simulate_all(root, args.city_seed, args.days, args.reuse)
     registry = load_registry(quiet / "registry.geojson")
     for text in args.variant or [""]:
         params = parse_variant(text)

@@ -12,9 +12,12 @@ import typer
 from pipeline.exceptions import PipelineError
 from pipeline.settings import Settings, load_settings
 
+from .commands.evaluate import evaluate
+
 app = typer.Typer(help="Real-time alert correlation and hotspot flags.", no_args_is_help=True)
 deadletter_app = typer.Typer(help="Inspect dead letters.", no_args_is_help=True)
 app.add_typer(deadletter_app, name="deadletter")
+app.command()(evaluate)
 
 SettingsFile = Annotated[
     Path | None, typer.Option("--settings", help="TOML settings file (else HOTSPOT_SETTINGS_FILE).")
