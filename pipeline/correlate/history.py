@@ -15,10 +15,14 @@ block at noon), so here each cell gets its own hour-of-day shape, shrunk where d
 
 Cells never seen in history get ``level = k_L / (H + k_L / city_rate)`` times the profile.
 
+The same model is fitted per scoring radius on whole disks (:func:`fit_disks`, see
+:mod:`pipeline.correlate.disks`): scoring takes a disk's expected count from there when it is
+present (``CellHourBaseline.disks``), and from the per-cell rates otherwise.
+
 ``dispersion`` is the negative-binomial ``alpha`` (``Var = mu + alpha * mu**2``) of window
-counts in scoring disks, estimated out of sample: each history day's disk counts are compared
-with the baseline fitted on the other days (method of moments), so it covers both the data's
-own extra-Poisson variation and the error of a fitted rate.
+counts in ``hotspot_radius_m`` disks, estimated out of sample: each history day's disk counts
+are compared with the disk baseline fitted on the other days (method of moments), so it covers
+both the data's own extra-Poisson variation and the error of a fitted rate.
 """
 
 from __future__ import annotations

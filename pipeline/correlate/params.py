@@ -26,9 +26,10 @@ class CorrelationParams:
         components.
 
     Bursts
-        ``burst_radius_m`` (50 m) and ``burst_gap_s`` (120 s): alerts of one source and
-        category this close in space and time (chained) count once for hotspot scoring, so a
-        camera re-firing at one object is one event, not a hotspot.
+        ``burst_radius_m`` (50 m) and ``burst_gap_s`` (120 s): an alert with an earlier alert
+        of the same source and category this close in space and time is a repeat and does not
+        count for hotspot scoring, so a camera re-firing at one object is one event, not a
+        hotspot (see :mod:`pipeline.correlate.bursts`).
 
     Hotspots
         ``cell_m`` (250 m): side of the square scoring lattice on the local projection.

@@ -5,11 +5,13 @@ For each tested cell (one holding a counted alert, or anchoring an open flag) an
 ``(w, r)`` of ``params.windows_s`` x ``params.radii_m``:
 
 * ``count``: events with severity > 0 within ``r`` metres of the cell centre in the last ``w``
-  seconds, an event being an alert or a burst of repeats (:mod:`pipeline.correlate.bursts`);
+  seconds, an event being an alert that repeats no earlier one (:mod:`pipeline.correlate.bursts`);
   ``n_sources`` the distinct feeds among them; ``mean_severity`` their mean severity. One
   neighbour join per radius: rows carry their window as part of the label.
-* ``expected``: the baseline's count for that disk and window (rates of the cells whose centres
-  lie in the disk, times the disk area, integrated over the hours of week the window overlaps).
+* ``expected``: the baseline's count for that disk and window, integrated over the hours of
+  week the window overlaps: the disk's own fitted rate where the baseline has one
+  (:mod:`pipeline.correlate.disks`), else the mean rate of the cells whose centres lie in the
+  disk, times the disk area.
 * the scale's p-value: upper tail ``P(X >= count | expected)`` on the raw count, so the test
   stays a calibrated count test (severity and corroboration enter the score, not the test).
   ``X`` is negative binomial with mean ``expected`` and variance
