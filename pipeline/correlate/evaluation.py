@@ -102,9 +102,8 @@ def evaluate_detection(
     near = _matches(
         flag_xy, flag_t, spot_xy, radius, np.full_like(start, np.iinfo(np.int64).min), end
     )
-    covered = tuple(
-        bool(d is None and c) for d, c in zip(delays, (open_at_onset & near).any(axis=0), strict=True)
-    )
+    under_flag = (open_at_onset & near).any(axis=0)
+    covered = tuple(bool(d is None and c) for d, c in zip(delays, under_flag, strict=True))
     explained = _matches(flag_xy, flag_t, spot_xy, radius, start, end + grace_ms).any(axis=1)
     false_flags = int((~explained).sum())
     return DetectionReport(
