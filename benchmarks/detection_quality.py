@@ -126,9 +126,24 @@ def main() -> None:
     print(f"files in {root}; took {time.perf_counter() - t0:.0f} s")
 
 
+_FIT_FIELDS = (
+    "cell_m", "radii_m", "hotspot_radius_m", "window_s", "burst_radius_m", "burst_gap_s",
+    "utc_offset_min",
+)
+_fitted: dict[tuple, object] = {}
+
+
+def _baseline(history, registry, params):
+    """The history fit, shared by variants that differ only in what it does not depend on."""
+    key = tuple(getattr(params, f) for f in _FIT_FIELDS)
+    if key not in _fitted:
+        _fitted[key] = fit_history_baseline(history, registry, params)
+    return _fitted[key]
+
+
 def evaluate(params, history, planted, quiet, registry) -> None:
     """Print the quality figures of one parameter set."""
-    baseline = fit_history_baseline(history, registry, params)
+    baseline = _baseline(history, registry, params)
     print(f"history fitted: dispersion alpha = {baseline.dispersion:.3f}")
     delays, hits, detectable_hits, false_planted, n_covered = [], [], [], 0, 0
     for day in planted:
