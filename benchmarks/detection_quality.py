@@ -12,6 +12,10 @@ simulated day (on the quiet day and on the planted days).
 
 Each ``--variant`` (space-separated ``field=value`` overrides of :class:`CorrelationParams`,
 tuples comma-separated) is evaluated on the same simulated days; none means the defaults.
+``--out DIR --reuse`` keeps the simulated folders and reuses them on the next run (the same
+seeds give the same files); ``--hotspot-max-p 1.0`` plants every drawn hotspot, as the
+simulator did before it required them to stand out (see :mod:`pipeline.sim.hotspots`).
+Run with the worktree on the path (``PYTHONPATH=.``) so the checkout's ``pipeline`` is used.
 
 Targets: recall >= 0.9 for hotspots >= 3x baseline lasting >= 20 min; median time to first
 flag <= 5 min; <= 1 false flag per 10 km² per day without hotspots.
