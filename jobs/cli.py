@@ -15,12 +15,14 @@ from pipeline.settings import Settings, load_settings
 from .commands import dashboards as dashboards_commands
 from .commands import ratings as ratings_command
 from .commands import register as register_operator_commands
+from .commands.evaluate import evaluate
 
 app = typer.Typer(help="Real-time alert correlation and hotspot flags.", no_args_is_help=True)
 deadletter_app = typer.Typer(help="Inspect dead letters.", no_args_is_help=True)
 app.add_typer(deadletter_app, name="deadletter")
 app.add_typer(dashboards_commands.app, name="dashboards")
 app.command()(ratings_command.ratings)
+app.command()(evaluate)
 register_operator_commands(app)  # replay, backfill, export, baseline, top, map
 
 SettingsFile = Annotated[

@@ -30,6 +30,7 @@ from pipeline.correlate.history import (
     counted_events,
     estimate_dispersion,
     fit_cell_hours,
+    fit_disks,
 )
 from pipeline.correlate.lattice import Lattice
 from pipeline.dedupe import DedupeIndex
@@ -249,7 +250,7 @@ def fit_history_baseline(
     lattice = Lattice(params.cell_m)
     alpha = estimate_dispersion(rows, start, end, lattice, params, **fit_kwargs)
     ix, iy = lattice.index(rows["x"], rows["y"])
-    return fit_cell_hours(
+    cells = fit_cell_hours(
         lattice.cell_id(ix, iy),
         rows["event_ms"],
         start,
@@ -259,6 +260,18 @@ def fit_history_baseline(
         dispersion=alpha,
         **fit_kwargs,
     )
+    cells.disks = fit_disks(
+        rows["x"],
+        rows["y"],
+        rows["event_ms"],
+        start,
+        end,
+        lattice,
+        params.radii_m,
+        utc_offset_min=params.utc_offset_min,
+        **fit_kwargs,
+    )
+    return cells
 
 
 def _whole_days(event_ms: np.ndarray, utc_offset_min: int) -> tuple[int, int]:

@@ -86,6 +86,13 @@ class Baseline:
         )
         return level * self.profile[hour_of_week]
 
+    def disk_rates(
+        self, cell_ids: np.ndarray, hour_of_week: int, radius_m: float
+    ) -> np.ndarray | None:
+        """Expected alerts per hour per km² of the ``radius_m`` disk around each cell's centre,
+        where the baseline models whole disks; None: scoring averages the cells' rates."""
+        return None
+
     def observe(self, cell_ids: np.ndarray, counts: np.ndarray, hours: float) -> None:
         """Add ``hours`` of stream exposure with these counts per cell (no-op unless learning)."""
         if not self.learn:

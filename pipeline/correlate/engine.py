@@ -163,8 +163,11 @@ class Correlator:
         return (t > start_ms) & (t <= end_ms) & (self._buffer.col("severity") > 0)
 
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
-        _, alerts = self._rows(self._counted(b - self.params.window_ms, b))
-        rows = collapse_bursts(alerts, self.params.burst_radius_m, self.params.burst_gap_ms)
+        p = self.params
+        # A burst_gap of context before the window decides which of its alerts are repeats.
+        start = b - p.window_ms
+        _, alerts = self._rows(self._counted(start - p.burst_gap_ms, b))
+        rows = collapse_bursts(alerts, p.burst_radius_m, p.burst_gap_ms, since_ms=start)
         scores = score_cells(
             rows, self._flags.open_cells(), self.lattice, self.baseline, b, self.params
         )
@@ -195,7 +198,7 @@ class Correlator:
             self._window.skip_to(int(later.min()) if len(later) else None)
 
     def _evict(self) -> None:
-        horizon = self._window.horizon_ms()
+        horizon = self._window.horizon_ms() - self.params.burst_gap_ms  # repeat context
         keep = self._buffer.col("pending") | (self._buffer.col("event_ms") > horizon)
         if not keep.all():
             self._buffer.compact(keep)

@@ -15,10 +15,14 @@ block at noon), so here each cell gets its own hour-of-day shape, shrunk where d
 
 Cells never seen in history get ``level = k_L / (H + k_L / city_rate)`` times the profile.
 
+The same model is fitted per scoring radius on whole disks (:func:`fit_disks`, see
+:mod:`pipeline.correlate.disks`): scoring takes a disk's expected count from there when it is
+present (``CellHourBaseline.disks``), and from the per-cell rates otherwise.
+
 ``dispersion`` is the negative-binomial ``alpha`` (``Var = mu + alpha * mu**2``) of window
-counts in scoring disks, estimated out of sample: each history day's disk counts are compared
-with the baseline fitted on the other days (method of moments), so it covers both the data's
-own extra-Poisson variation and the error of a fitted rate.
+counts in ``hotspot_radius_m`` disks, estimated out of sample: each history day's disk counts
+are compared with the disk baseline fitted on the other days (method of moments), so it covers
+both the data's own extra-Poisson variation and the error of a fitted rate.
 """
 
 from __future__ import annotations
@@ -31,10 +35,17 @@ from pipeline.geo.projection import LocalProjection
 from .baseline import HOURS_PER_WEEK, Baseline, hour_of_week
 from .buffer import alert_keys
 from .bursts import collapse_bursts
+from .disks import disk_km2, disk_members
 from .lattice import Lattice
 from .params import CorrelationParams
 
-__all__ = ["CellHourBaseline", "counted_events", "fit_cell_hours", "estimate_dispersion"]
+__all__ = [
+    "CellHourBaseline",
+    "counted_events",
+    "fit_cell_hours",
+    "fit_disks",
+    "estimate_dispersion",
+]
 
 _HOUR_MS = 3_600_000
 _DAY_MS = 86_400_000
@@ -56,6 +67,7 @@ class CellHourBaseline(Baseline):
         table: np.ndarray,
         *,
         dispersion: float = 0.0,
+        disks: dict[float, CellHourBaseline] | None = None,
     ) -> None:
         fallback = np.asarray(fallback, np.float64)
         if fallback.shape != (HOURS_PER_WEEK,) or not (fallback > 0).all():
@@ -72,6 +84,13 @@ class CellHourBaseline(Baseline):
         self._table = np.asarray(table, np.float64)[order]
         if self._table.shape != (len(self._table_ids), HOURS_PER_WEEK):
             raise ValueError("table must be (len(table_ids), 168)")
+        #: Per scoring radius (m), a baseline of whole disks keyed by their centre cell, in
+        #: alerts per hour per km² of disk (see :mod:`pipeline.correlate.disks`).
+        self.disks = dict(disks or {})
+
+    def disk_rates(self, cell_ids: np.ndarray, hour_of_week: int, radius_m: float):
+        disk = self.disks.get(float(radius_m))
+        return None if disk is None else disk.expected(cell_ids, hour_of_week)
 
     def expected(self, cell_ids: np.ndarray, hour_of_week: int) -> np.ndarray:
         cell_ids = np.asarray(cell_ids, dtype=np.int64)
@@ -145,6 +164,40 @@ def fit_cell_hours(
     )
 
 
+def fit_disks(
+    x: np.ndarray,
+    y: np.ndarray,
+    event_ms: np.ndarray,
+    start_ms: int,
+    end_ms: int,
+    lattice: Lattice,
+    radii_m: tuple[float, ...],
+    *,
+    utc_offset_min: int,
+    level_prior_events: float = 2.0,
+    hod_prior_events: float = 3.0,
+) -> dict[float, CellHourBaseline]:
+    """Per radius, the model of the module docstring fitted on whole-disk counts: each event
+    counts for every cell whose centre lies within the radius (:mod:`.disks`)."""
+    if end_ms <= start_ms:
+        raise ValueError("history must span some time: end_ms > start_ms")
+    exposure = _exposure(start_ms, end_ms, utc_offset_min)
+    out = {}
+    for r in radii_m:  # loop per scoring radius: two by default
+        point, cell = disk_members(x, y, lattice, r)
+        out[float(r)] = _fit(
+            cell,
+            np.asarray(event_ms, np.int64)[point],
+            exposure,
+            disk_km2(r),
+            utc_offset_min=utc_offset_min,
+            level_prior_events=level_prior_events,
+            hod_prior_events=hod_prior_events,
+            dispersion=0.0,
+        )
+    return out
+
+
 def _shrunk(counts: np.ndarray, hours: np.ndarray, prior_rate: np.ndarray, events: float):
     """Gamma-Poisson posterior mean rate: a gamma prior with mean ``prior_rate`` worth
     ``events`` pseudo-events, so a busy cell's own data dominate and a quiet one's prior."""
@@ -188,17 +241,6 @@ def _fit(
     )
 
 
-def _disk_grid(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Sums over disk ``offsets`` on the last two axes (shifted adds, zero outside)."""
-    pad = int(np.abs(offsets).max()) if len(offsets) else 0
-    padded = np.pad(values, [(0, 0)] * (values.ndim - 2) + [(pad, pad), (pad, pad)])
-    nx, ny = values.shape[-2:]
-    out = np.zeros_like(values)
-    for dx, dy in offsets.tolist():  # loop per disk offset (13 for the defaults)
-        out += padded[..., pad + dx : pad + dx + nx, pad + dy : pad + dy + ny]
-    return out
-
-
 def estimate_dispersion(
     rows: dict[str, np.ndarray],
     start_ms: int,
@@ -225,8 +267,10 @@ def estimate_dispersion(
             )
         ]
     )
-    offsets = lattice.disk_offsets(params.hotspot_radius_m)
-    cells = lattice.cell_id(ix, iy)
+    radius = params.hotspot_radius_m
+    point, disk = disk_members(rows["x"], rows["y"], lattice, radius)
+    dix, diy = lattice.unpack(disk)
+    on_grid = (dix >= x0) & (dix < x0 + shape[0]) & (diy >= y0) & (diy < y0 + shape[1])
     t = rows["event_ms"]
     win = params.window_ms
     num = den = 0.0
@@ -234,27 +278,26 @@ def estimate_dispersion(
     fit = {"level_prior_events": 2.0, "hod_prior_events": 3.0, **fit_kwargs, "dispersion": 0.0}
     for d in range(days):  # loop per held-out day
         lo, hi = start_ms + d * _DAY_MS, start_ms + (d + 1) * _DAY_MS
-        test = (t >= lo) & (t < hi)
+        test = (t[point] >= lo) & (t[point] < hi)
         # The held-out day is absent from training, not quiet: remove its exposure too.
         exposure = full - _exposure(lo, hi, params.utc_offset_min)
         train = _fit(
-            cells[~test],
-            t[~test],
+            disk[~test],
+            t[point[~test]],
             exposure,
-            lattice.cell_km2,
+            disk_km2(radius),
             utc_offset_min=params.utc_offset_min,
             **fit,
         )
         n_win = (hi - lo) // win
-        k = ((t[test] - lo) // win).astype(np.int64)
-        observed = np.zeros((n_win, *shape))
-        np.add.at(observed, (k, ix[test] - x0, iy[test] - y0), 1.0)
+        sel = test & on_grid
+        k = ((t[point[sel]] - lo) // win).astype(np.int64)
+        n = np.zeros((n_win, *shape))
+        np.add.at(n, (k, dix[sel] - x0, diy[sel] - y0), 1.0)
         w_start = lo + np.arange(n_win) * win
         hows = hour_of_week(w_start, params.utc_offset_min)
         rate = np.stack([train.expected(grid_ids, int(h)).reshape(shape) for h in hows])
-        mu = _disk_grid(rate, offsets) / len(offsets)
-        mu *= np.pi * (params.hotspot_radius_m / 1000.0) ** 2 * win / _HOUR_MS
-        n = _disk_grid(observed, offsets)
+        mu = rate * disk_km2(radius) * win / _HOUR_MS
         num += float(((n - mu) ** 2 - n).sum())
         den += float((mu**2).sum())
     return max(num / den, 0.0) if den > 0 else 0.0

@@ -5,11 +5,13 @@ For each tested cell (one holding a counted alert, or anchoring an open flag) an
 ``(w, r)`` of ``params.windows_s`` x ``params.radii_m``:
 
 * ``count``: events with severity > 0 within ``r`` metres of the cell centre in the last ``w``
-  seconds, an event being an alert or a burst of repeats (:mod:`pipeline.correlate.bursts`);
+  seconds, an event being an alert that repeats no earlier one (:mod:`pipeline.correlate.bursts`);
   ``n_sources`` the distinct feeds among them; ``mean_severity`` their mean severity. One
   neighbour join per radius: rows carry their window as part of the label.
-* ``expected``: the baseline's count for that disk and window (rates of the cells whose centres
-  lie in the disk, times the disk area, integrated over the hours of week the window overlaps).
+* ``expected``: the baseline's count for that disk and window, integrated over the hours of
+  week the window overlaps: the disk's own fitted rate where the baseline has one
+  (:mod:`pipeline.correlate.disks`), else the mean rate of the cells whose centres lie in the
+  disk, times the disk area.
 * the scale's p-value: upper tail ``P(X >= count | expected)`` on the raw count, so the test
   stays a calibrated count test (severity and corroboration enter the score, not the test).
   ``X`` is negative binomial with mean ``expected`` and variance
@@ -155,9 +157,11 @@ def _expected_counts(
     params: CorrelationParams,
 ) -> np.ndarray:
     """Baseline count for the ``radius_m`` disk of each cell over the window
-    ``(start_ms, end_ms]``: the mean rate of the cells whose centres lie in the disk, times the
-    disk area, integrated over the hours of week the window overlaps."""
+    ``(start_ms, end_ms]``: the disk's own rate where the baseline models whole disks, else the
+    mean rate of the cells whose centres lie in the disk; times the disk area, integrated over
+    the hours of week the window overlaps."""
     offsets = lattice.disk_offsets(radius_m)
+    centres = lattice.cell_id(ix, iy)
     disk_ids = lattice.cell_id(
         (ix[:, None] + offsets[:, 0]).ravel(), (iy[:, None] + offsets[:, 1]).ravel()
     )
@@ -166,8 +170,10 @@ def _expected_counts(
     for hour in range(start_ms - start_ms % _HOUR_MS, end_ms, _HOUR_MS):  # 1-2 hours per window
         overlap_h = (min(hour + _HOUR_MS, end_ms) - max(hour, start_ms)) / _HOUR_MS
         how = int(hour_of_week(hour, params.utc_offset_min))
-        rates = baseline.expected(disk_ids, how).reshape(len(ix), len(offsets))
-        total += rates.mean(axis=1) * disk_km2 * overlap_h
+        rates = baseline.disk_rates(centres, how, radius_m)
+        if rates is None:
+            rates = baseline.expected(disk_ids, how).reshape(len(ix), len(offsets)).mean(axis=1)
+        total += rates * disk_km2 * overlap_h
     return total
 
 

@@ -85,6 +85,10 @@ class SimConfig:
     scale: float = 1.0
     hotspots: tuple[Hotspot, ...] | None = None  # None: draw `n_hotspots` at random
     n_hotspots: int = 4
+    # Drawn hotspots must stand out in principle (see pipeline.sim.hotspots): the expected
+    # count in the disc over its best window (span, at most 30 min) must exceed the exact
+    # baseline at Poisson p <= this, by at least 5 events; 1.0 accepts every draw.
+    hotspot_max_p: float = 1e-9
     faults: FaultRates = field(default_factory=FaultRates)
     # Share of messages whose time is ISO 8601 with +08:00 (the rest: epoch milliseconds).
     iso_share: PerSource = PerSource(alarm_phone=1.0, dispatch_110=1.0, camera=0.0, grid_report=0.9)
@@ -94,6 +98,8 @@ class SimConfig:
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:
             raise ConfigurationError("SimConfig.start must be tz-aware, e.g. tzinfo=SHANGHAI")
+        if not 0 < self.hotspot_max_p <= 1:
+            raise ConfigurationError("SimConfig.hotspot_max_p must lie in (0, 1]")
         if self.duration <= timedelta(0) or self.scale <= 0:
             raise ConfigurationError("SimConfig.duration and scale must be positive")
         unknown = set(self.gcj02_sources).union(*(h.feeds for h in self.hotspots or ())) - set(

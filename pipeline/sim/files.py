@@ -38,6 +38,7 @@ def run_simulation(
     hotspots: tuple[Hotspot, ...] | None = None,
     faults: FaultRates | None = None,
     city: CityConfig | None = None,
+    hotspot_max_p: float | None = None,
 ) -> SimulationFiles:
     """Build the city (seeded by ``seed`` too unless ``city`` is given), simulate, write files."""
     out_dir = Path(out_dir)
@@ -51,6 +52,7 @@ def run_simulation(
         n_hotspots=n_hotspots,
         hotspots=hotspots,
         faults=faults if faults is not None else FaultRates(),
+        **({} if hotspot_max_p is None else {"hotspot_max_p": hotspot_max_p}),
     )
     sim = simulate(town, cfg)
     files = SimulationFiles(

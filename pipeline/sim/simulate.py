@@ -150,7 +150,7 @@ def simulate(city: City, cfg: SimConfig | None = None) -> Simulation:
     rng = np.random.default_rng(cfg.seed)
     r_places, r_spots, r_plant, r_feeds, r_details, r_delivery = rng.spawn(6)
     places = Places(city, r_places)
-    spots = cfg.hotspots if cfg.hotspots is not None else draw_hotspots(city, cfg, r_spots)
+    spots = cfg.hotspots if cfg.hotspots is not None else draw_hotspots(city, cfg, r_spots, places)
     planted_truth, planted = plant_hotspots(places, spots, cfg, r_plant)
     events = {
         source: _feed(source, city, places, planted[source], cfg, r)
@@ -193,6 +193,7 @@ def _truth(
                 "start": s.start.isoformat(),
                 "end": s.end.isoformat(),
                 "multiplier": s.multiplier,
+                "oracle_p": p.oracle_p,
                 "feeds": feeds,
             }
         )

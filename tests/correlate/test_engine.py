@@ -14,7 +14,8 @@ from pipeline.correlate.exceptions import InvalidBatchError, SnapshotError
 
 from .helpers import MIN, PROJECTION, city_scenario
 
-PARAMS = CorrelationParams()
+# The thresholds these scenarios were written for (the defaults before disk baselines).
+PARAMS = CorrelationParams(open_score=7.0, close_score=3.0, bh_q=0.01)
 SCENE, RATE = city_scenario(seed=3)
 FLUSH = 60 * MIN  # past the last alert: every window and incident gap has closed
 

@@ -79,3 +79,17 @@ def test_no_planted_hotspots_every_opening_is_false():
 def test_rate_needs_an_area_and_a_span():
     with pytest.raises(ValueError, match="area_km2"):
         evaluate_detection([], [], PROJECTION, area_km2=0.0, span_ms=DAY)
+
+
+def test_a_hotspot_starting_under_an_open_flag_is_covered_without_a_delay():
+    planted = [spot(0, 0, T0 + 30 * MIN, T0 + 60 * MIN), spot(5000, 0, T0 + 30 * MIN, T0 + DAY)]
+    flags = [
+        flag(300, 0, T0, fid="a"),  # opened 30 min before spot 0, open at its onset
+        flag(300, 0, T0 + 40 * MIN, "close", fid="a"),
+        flag(5000, 0, T0, fid="b"),  # near spot 1 but closed before it began: no cover
+        flag(5000, 0, T0 + 20 * MIN, "close", fid="b"),
+    ]
+    r = evaluate_detection(flags, planted, PROJECTION, area_km2=50.0, span_ms=DAY)
+    assert r.covered == (True, False)
+    assert r.delays_s == (None, None)
+    assert (r.detected, r.recall, r.median_delay_s) == (1, 0.5, None)

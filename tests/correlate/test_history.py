@@ -87,13 +87,16 @@ def test_dispersion_is_small_for_poisson_and_large_for_gamma_mixed_counts():
     params = CorrelationParams()
     end = MONDAY_CST + 168 * H
     rows, lattice = _poisson_week(np.full((20, 20), 0.5), seed=1)
-    assert estimate_dispersion(rows, MONDAY_CST, end, lattice, params) < 0.02
+    # Poisson data: what remains is the error of a rate fitted per disk and hour of day from
+    # six training days (~40 events each, relative variance ~1/40), shrunk a little.
+    poisson = estimate_dispersion(rows, MONDAY_CST, end, lattice, params)
+    assert poisson < 0.03
     # Each cell-hour's rate drawn from a gamma with CV 0.7: alpha of single cells ~ 0.5, of
-    # 13-cell disks (independent cells) about 0.5 / 13 ~ 0.04; the estimate must see it.
+    # 13-cell disks (independent cells) about 0.5 / 13 ~ 0.04 on top; the estimate must see it.
     rng = np.random.default_rng(2)
     mixed = rng.gamma(2.0, 0.25, (168, 20, 20))
     rows, lattice = _poisson_week(mixed * 4, seed=3)
-    assert estimate_dispersion(rows, MONDAY_CST, end, lattice, params) > 0.02
+    assert estimate_dispersion(rows, MONDAY_CST, end, lattice, params) > poisson + 0.02
 
 
 @pytest.mark.parametrize("alpha", [0.01, 0.1, 0.5, 2.0])

@@ -14,7 +14,9 @@ from pipeline.correlate.scoring import benjamini_hochberg, score_cells
 
 from .helpers import MIN, PROJECTION, T0, make_batch
 
-SINGLE_SCALE = CorrelationParams(windows_s=(1800,), radii_m=(500.0,))  # the old defaults
+# The thresholds these scenarios were written for (the defaults before disk baselines).
+STRICT = {"open_score": 7.0, "close_score": 3.0, "bh_q": 0.01}
+SINGLE_SCALE = CorrelationParams(windows_s=(1800,), radii_m=(500.0,), **STRICT)  # old defaults
 RATE = 3.0  # alerts per hour per km²: quiet, but 8 alerts in a 500 m disk over 30 min is not rare
 
 
@@ -36,7 +38,7 @@ def small_hotspot_flags(params: CorrelationParams) -> list:
 
 
 def test_small_fresh_hotspot_is_flagged_at_the_short_scale_within_5_min():
-    opened, onset = small_hotspot_flags(CorrelationParams())
+    opened, onset = small_hotspot_flags(CorrelationParams(**STRICT))
     assert len(opened) == 1
     assert onset < opened[0].boundary_ms <= onset + 5 * MIN
     assert (opened[0].window_s, opened[0].radius_m) == (300, 250.0)
@@ -48,7 +50,7 @@ def test_small_fresh_hotspot_is_missed_by_the_old_single_scale():
 
 
 def test_every_scale_counts_in_the_false_discovery_control():
-    params = CorrelationParams()  # 3 windows x 2 radii = 6 scales
+    params = CorrelationParams(**STRICT)  # 3 windows x 2 radii = 6 scales
     lattice = Lattice(250.0)
     boundary = T0 + 30 * MIN - T0 % (60 * MIN)  # the 30-min window lies in one local hour
     # Cell (0, 0): two alerts at its centre 2 min ago; cell (4, 0): one alert 20 min ago.

@@ -122,3 +122,21 @@ def test_drawn_hotspots_are_within_the_documented_ranges(city):
         assert 3 <= s["multiplier"] <= 8 and 150 <= s["radius_m"] <= 400
         assert lat0 < s["lat"] < lat1 and lon0 < s["lon"] < lon1
         assert {"dispatch_110", "camera"} <= set(s["feeds"])
+
+
+def test_drawn_hotspots_stand_out_in_principle(city):
+    """Drawn hotspots are 3-8x their baseline *and* visible to an oracle that knows it; the
+    multiplier is never raised to get there, the place and time are drawn again."""
+    cfg = SimConfig(seed=9, start=START, duration=timedelta(days=1), n_hotspots=6)
+    sim = simulate(city, cfg)
+    for h in sim.truth.hotspots:
+        assert 3.0 <= h["multiplier"] <= 8.0
+        assert h["oracle_p"] <= cfg.hotspot_max_p
+    loose = simulate(city, SimConfig(seed=9, start=START, n_hotspots=6, hotspot_max_p=1.0))
+    # Without the rule, draws at quiet places and hours are kept: some stand out far less.
+    assert max(h["oracle_p"] for h in loose.truth.hotspots) > cfg.hotspot_max_p
+
+
+def test_explicit_hotspots_are_planted_as_given(pair, spot):
+    assert pair[0].truth.hotspots[0]["lat"] == spot.lat
+    assert 0.0 <= pair[0].truth.hotspots[0]["oracle_p"] <= 1.0

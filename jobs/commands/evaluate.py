@@ -1,0 +1,42 @@
+"""``hotspot evaluate``: detection quality of the engine on a simulated run with ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["evaluate"]
+
+
+def evaluate(
+    replay: Annotated[Path, typer.Option(help="Replay file (replay.jsonl of `hotspot simulate`).")],
+    truth: Annotated[Path, typer.Option(help="Its ground truth (truth.json).")],
+    registry: Annotated[Path, typer.Option(help="The city's admin registry (registry.geojson).")],
+    history: Annotated[
+        Path | None,
+        typer.Option(help="Replay of an earlier period of the same city to fit the baseline "
+                     "(else the city-wide fallback, learning from the stream)."),
+    ] = None,
+    settings_file: Annotated[
+        Path | None,
+        typer.Option("--settings", help="TOML settings file whose correlation params to use."),
+    ] = None,
+) -> None:
+    """Print recall, median time to first flag and false flags per 10 km² per day."""
+    from pipeline.offline import evaluate_replay
+    from pipeline.settings import load_settings
+
+    params = load_settings(settings_file).correlation if settings_file else None
+    r = evaluate_replay(replay, truth, registry, history, params)
+    delay = "n/a" if r.median_delay_s is None else f"{r.median_delay_s / 60:.1f} min"
+    typer.echo(f"planted hotspots:           {r.planted}")
+    typer.echo(f"detected:                   {r.detected}")
+    typer.echo(f"recall:                     {r.recall:.2f}")
+    typer.echo(f"median time to first flag:  {delay}")
+    typer.echo(f"flags opened:               {r.flags_opened}")
+    typer.echo(f"false flags:                {r.false_flags}")
+    typer.echo(f"false flags per 10 km²/day: {r.false_flags_per_10km2_day:.2f}")
+    for i, d in enumerate(r.delays_s):
+        typer.echo(f"  hotspot {i + 1}: " + ("missed" if d is None else f"{d / 60:.1f} min"))
