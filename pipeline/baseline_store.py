@@ -2,9 +2,11 @@
 
 ``hotspot baseline fit`` reads a period of stored alerts, fits a rate per lattice cell and
 hour of week with thin cells shrunk toward their district
-(:func:`~pipeline.correlate.district_fit.fit_by_district`) and writes it to the ``baselines``
-table. Correlators (live and backfill) start from :func:`newest_baseline`: the newest fit made
-with their lattice and calendar, or the city-wide fallback rate while there is none.
+(:func:`~pipeline.correlate.district_fit.fit_by_district`), plus the whole-disk baselines
+scoring reads first (:mod:`pipeline.correlate.disks`), and writes them to the ``baselines`` and
+``baseline_disks`` tables. Correlators (live and backfill) start from :func:`newest_baseline`:
+the newest fit made with their lattice and calendar, or the city-wide fallback rate while there
+is none.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import numpy as np
 
 from .alerts import CATEGORY_CODE, SOURCE_CODE, AlertBatch
 from .correlate import Baseline, CorrelationParams
+from .correlate.disks import disk_km2
 from .correlate.district_fit import CellRates, fit_by_district
+from .correlate.history import CellHourBaseline
 from .geo.admin_units import AdminRegistry
 from .geo.projection import LocalProjection
 from .settings import Settings
@@ -72,6 +76,15 @@ def store_fit(
     fit_id = uuid.uuid4().hex
     n = len(fit.cell_ids) + 1
     ms = np.array([time.time_ns() // 1_000_000, since_ms, until_ms]).astype("datetime64[ms]")
+    for radius_m, disk in fit.disks.items():  # loop per scoring radius: two by default
+        cells, rates, fallback = disk.rows()
+        m = len(cells) + 1
+        warehouse.insert("baseline_disks", {
+            "fit_id": [fit_id] * m,
+            "radius_m": np.full(m, radius_m),
+            "cell_id": np.append(cells, FALLBACK_CELL),
+            "rates": [row.tolist() for row in rates] + [fallback.tolist()],
+        })
     warehouse.insert("baselines", {
         "fit_id": [fit_id] * n,
         "fitted_time": np.full(n, ms[0]),
@@ -103,10 +116,31 @@ def newest_baseline(warehouse: Warehouse, settings: Settings) -> Baseline:
         f"SELECT cell_id, rates, dispersion FROM {db}.baselines FINAL "
         f"WHERE fit_id = '{newest[0][0]}' ORDER BY cell_id"
     )
-    cells = np.array(cols["cell_id"], dtype=np.int64)
-    rates = np.array(cols["rates"], dtype=np.float64)
-    fallback = cells == FALLBACK_CELL
+    cells, rates, fallback = _table(cols)
     return CellRates(
-        cell_km2, cells[~fallback], rates[~fallback], rates[fallback][0],
-        float(cols["dispersion"][0]),
+        cell_km2, cells, rates, fallback, float(cols["dispersion"][0]),
+        _stored_disks(warehouse, newest[0][0]),
     ).baseline()
+
+
+def _table(cols: dict[str, list]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stored rows as ``(cell_ids, rates, fallback)``; the fallback is the FALLBACK_CELL row."""
+    cells = np.array(cols["cell_id"], dtype=np.int64)
+    rates = np.array(cols["rates"], dtype=np.float64).reshape(len(cells), -1)
+    fallback = cells == FALLBACK_CELL
+    return cells[~fallback], rates[~fallback], rates[fallback][0]
+
+
+def _stored_disks(warehouse: Warehouse, fit_id: str) -> dict[float, CellHourBaseline]:
+    db = warehouse.database
+    cols = warehouse.query_columns(
+        f"SELECT radius_m, cell_id, rates FROM {db}.baseline_disks FINAL "
+        f"WHERE fit_id = '{fit_id}' ORDER BY radius_m, cell_id"
+    )
+    radius = np.array(cols["radius_m"], dtype=np.float64)
+    disks = {}
+    for r in np.unique(radius).tolist():  # loop per scoring radius
+        mine = np.flatnonzero(radius == r)
+        cells, rates, fallback = _table({k: [v[i] for i in mine] for k, v in cols.items()})
+        disks[float(r)] = CellHourBaseline(disk_km2(r), fallback, cells, rates)
+    return disks

@@ -53,6 +53,14 @@ def test_the_newest_stored_fit_is_loaded_as_it_was_fitted(backfilled_city, city)
     unseen = Lattice(params.cell_m).cell_id(np.array([10**5]), np.array([10**5]))
     assert np.allclose([loaded.expected(unseen, h)[0] for h in hours], fit.fallback)
     assert loaded.dispersion == fit.dispersion
+    # the whole-disk baselines scoring reads first come back too, per radius
+    assert set(loaded.disks) == set(params.radii_m) == set(fit.disks)
+    for r, disk in fit.disks.items():
+        cells = disk.rows()[0]
+        for h in (0, 40, 100):
+            assert np.allclose(loaded.disk_rates(cells, h, r), disk.expected(cells, h),
+                               rtol=1e-12)
+            assert np.allclose(loaded.disk_rates(unseen, h, r), disk.expected(unseen, h))
 
 
 def test_thin_cells_are_shrunk_toward_their_district(backfilled_city, city):

@@ -10,7 +10,7 @@ history get the city-wide fallback, and the dispersion is estimated on the whole
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +19,13 @@ from pipeline.geo.admin_units import AdminRegistry
 from pipeline.geo.projection import LocalProjection
 
 from .baseline import HOURS_PER_WEEK
-from .history import CellHourBaseline, counted_events, estimate_dispersion, fit_cell_hours
+from .history import (
+    CellHourBaseline,
+    counted_events,
+    estimate_dispersion,
+    fit_cell_hours,
+    fit_disks,
+)
 from .lattice import Lattice
 from .params import CorrelationParams
 
@@ -36,10 +42,12 @@ class CellRates:
     rates: np.ndarray
     fallback: np.ndarray
     dispersion: float
+    #: per scoring radius (m), the whole-disk baselines (:func:`~.history.fit_disks`)
+    disks: dict[float, CellHourBaseline] = field(default_factory=dict)
 
     def baseline(self) -> CellHourBaseline:
         return CellHourBaseline(self.cell_km2, self.fallback, self.cell_ids, self.rates,
-                                dispersion=self.dispersion)
+                                dispersion=self.dispersion, disks=self.disks)
 
 
 def rate_table(baseline: CellHourBaseline, cells: np.ndarray) -> np.ndarray:
@@ -96,4 +104,6 @@ def fit_by_district(
         np.concatenate(tables) if tables else np.empty((0, HOURS_PER_WEEK)),
         city.prior_rate * city.profile,
         alpha,
+        fit_disks(rows["x"], rows["y"], rows["event_ms"], start_ms, end_ms, lattice,
+                  params.radii_m, utc_offset_min=params.utc_offset_min),
     )

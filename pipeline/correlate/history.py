@@ -88,6 +88,11 @@ class CellHourBaseline(Baseline):
         #: alerts per hour per km² of disk (see :mod:`pipeline.correlate.disks`).
         self.disks = dict(disks or {})
 
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(cell_ids, rates, fallback)``: the fitted table (``(n, 168)`` alerts per hour per
+        km²) and the 168 rates of cells never seen; what it takes to store and rebuild it."""
+        return self._table_ids, self._table, self.prior_rate * self.profile
+
     def disk_rates(self, cell_ids: np.ndarray, hour_of_week: int, radius_m: float):
         disk = self.disks.get(float(radius_m))
         return None if disk is None else disk.expected(cell_ids, hour_of_week)
