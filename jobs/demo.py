@@ -64,6 +64,17 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
         _report(console, runtime, files)
 
 
+def _draw_map(runtime: Runtime, out: Path) -> None:
+    """The whole simulated span as a PNG: alert heat, flags and admin boundaries."""
+    from pipeline.report import draw_map
+
+    first, last = runtime.warehouse.query(
+        f"SELECT toUnixTimestamp64Milli(min(event_time)), toUnixTimestamp64Milli(max(event_time))"
+        f" FROM {runtime.warehouse.database}.alerts"
+    )[0]
+    draw_map(runtime.warehouse, runtime.registry, int(first), int(last) + 1, out)
+
+
 def _report(console: Console, runtime: Runtime, files) -> None:
     db = runtime.warehouse.database
     query = runtime.warehouse.query
@@ -122,8 +133,11 @@ def _report(console: Console, runtime: Runtime, files) -> None:
         top.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
     console.print(top)
 
+    picture = runtime.settings.data_dir / "hotspots.png"
+    _draw_map(runtime, picture)
     console.print(
         f"[bold]Where the data is[/bold]\n"
+        f"  map (PNG)          {picture}\n"
         f"  warehouse (chDB)   {runtime.settings.resolved_warehouse_url}\n"
         f"  admin registry     {files.registry}\n"
         f"  replay file        {files.replay}\n"
