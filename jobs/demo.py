@@ -22,6 +22,7 @@ from .worker import run_worker
 __all__ = ["run_demo"]
 
 REPLAY_WALL_S = 45.0  # how long the replay of the simulated hours takes, seconds
+HISTORY = timedelta(days=2)  # simulated history the baseline is fitted on before the replay
 
 
 def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
@@ -34,11 +35,19 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
             data_dir / "sim", seed=seed, start=start, duration=timedelta(hours=hours), scale=scale,
             n_hotspots=max(1, round(hours)),
         )
+        # The same city (same seed) in the days before, without hotspots: what a deployment
+        # fits its baseline on (`hotspot baseline fit`) before it trusts its flags.
+        history = run_simulation(
+            data_dir / "history", seed=seed, start=start - HISTORY, duration=HISTORY,
+            scale=scale, n_hotspots=0,
+        )
     settings = Settings(data_dir=data_dir, registry_path=files.registry, partitions=2)
     # The feeds are replayed at their recorded pace, sped up, while the worker runs: as live
     # traffic, interleaved the way it arrived, so event-time lateness means what it means live.
     speed = hours * 3600.0 / REPLAY_WALL_S
     with open_runtime(settings) as runtime:
+        with console.status(f"fitting the baseline on {HISTORY.days} simulated days of history"):
+            _fit_baseline(runtime, history.replay, start - HISTORY, start)
         sent, done, ready, stop = [0], threading.Event(), threading.Event(), threading.Event()
 
         def replay() -> None:
@@ -62,6 +71,23 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
         console.print(f"replayed {sent[0]:,} messages through Tansu on {runtime.bootstrap} "
                       f"and processed them in {elapsed:.1f} s")
         _report(console, runtime, files)
+
+
+def _fit_baseline(runtime: Runtime, replay: Path, since: datetime, until: datetime) -> None:
+    """Fit the history replay and store it as the newest baseline, which the correlators load
+    when they start."""
+    from pipeline.baseline_store import store_fit
+    from pipeline.correlate.district_fit import CellRates
+    from pipeline.offline import fit_history_baseline
+
+    params = runtime.settings.correlation
+    fitted = fit_history_baseline(replay, runtime.registry, params)
+    cells, rates, fallback = fitted.rows()
+    store_fit(
+        runtime.warehouse,
+        CellRates(fitted.cell_km2, cells, rates, fallback, fitted.dispersion, fitted.disks),
+        params, int(since.timestamp() * 1000), int(until.timestamp() * 1000),
+    )
 
 
 def _draw_map(runtime: Runtime, out: Path) -> None:
