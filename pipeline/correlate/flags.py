@@ -33,6 +33,7 @@ from pipeline.geo.projection import LocalProjection
 from .lattice import Lattice
 from .params import CorrelationParams
 from .scoring import CellScores
+from .suppression import suppress_near
 
 __all__ = ["FlagEvent", "FlagTracker", "flag_id", "flag_schema"]
 
@@ -153,16 +154,9 @@ class FlagTracker:
         cand = np.flatnonzero(hot)
         cand = cand[np.lexsort((scores.cell_id[cand], -scores.score[cand]))]
         ix, iy = self.lattice.unpack(self.open_cells())
-        taken = list(zip(ix.tolist(), iy.tolist(), strict=True))
-        r_cells2 = (p.merge_radius_m / p.cell_m) ** 2
-        chosen = []
-        for k in cand:  # loop per hot cell: a handful per boundary
-            here = (int(scores.ix[k]), int(scores.iy[k]))
-            if any((a - here[0]) ** 2 + (b - here[1]) ** 2 <= r_cells2 for a, b in taken):
-                continue
-            chosen.append(int(k))
-            taken.append(here)
-        return chosen
+        r_cells = p.merge_radius_m / p.cell_m
+        chosen = suppress_near(scores.ix[cand], scores.iy[cand], ix, iy, r_cells)
+        return cand[chosen].tolist()
 
     def _changed(self, f: _Open, event: FlagEvent) -> bool:
         moved = abs(event.score - f.last_score) >= self.params.update_score_delta
