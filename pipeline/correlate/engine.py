@@ -26,6 +26,7 @@ from .flags import FlagEvent, FlagTracker
 from .incidents import Incident, build_incidents, link_components
 from .lattice import Lattice
 from .params import CorrelationParams
+from .rate_cache import DiskRateCache
 from .scoring import score_cells
 from .window import EventWindow
 
@@ -89,6 +90,7 @@ class Correlator:
         self._buffer = AlertBuffer()
         self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms)
         self._flags = FlagTracker(params, self.lattice, projection)
+        self._rates = DiskRateCache(baseline, self.lattice)
         self._last_closed: int | None = None
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
@@ -169,7 +171,7 @@ class Correlator:
         _, alerts = self._rows(self._counted(start - p.burst_gap_ms, b))
         rows = collapse_bursts(alerts, p.burst_radius_m, p.burst_gap_ms, since_ms=start)
         scores = score_cells(
-            rows, self._flags.open_cells(), self.lattice, self.baseline, b, self.params
+            rows, self._flags.open_cells(), self.lattice, self.baseline, b, p, self._rates
         )
         self._learn(b, rows)
         return self._flags.step(b, scores, rows)
