@@ -23,7 +23,7 @@ from .buffer import COLUMNS, AlertBuffer, alert_keys
 from .bursts import collapse_bursts
 from .exceptions import InvalidBatchError, SnapshotError
 from .flags import FlagEvent, FlagTracker
-from .incidents import Incident, build_incidents, link_components
+from .incidents import Incident, LinkMemo, build_incidents, link_components_since
 from .lattice import Lattice
 from .params import CorrelationParams
 from .rate_cache import DiskRateCache
@@ -91,6 +91,7 @@ class Correlator:
         self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms)
         self._flags = FlagTracker(params, self.lattice, projection)
         self._rates = DiskRateCache(baseline, self.lattice)
+        self._links = LinkMemo()  # derived state, rebuilt after a restore
         self._last_closed: int | None = None
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
@@ -153,10 +154,12 @@ class Correlator:
     def _close_incidents(self, b: int) -> list[Incident]:
         p = self.params
         idx, rows = self._rows(self._buffer.col("pending") & (self._buffer.col("event_ms") <= b))
-        roots = link_components(
-            rows["x"], rows["y"], rows["event_ms"], p.incident_radius_m, p.incident_gap_ms
+        known = self._links.known_roots(rows["key"])
+        roots = link_components_since(
+            rows["x"], rows["y"], rows["event_ms"], p.incident_radius_m, p.incident_gap_ms, known
         )
         consumed, incidents = build_incidents(rows, roots, b, p.incident_gap_ms, self.projection)
+        self._links.remember(rows["key"], roots, consumed)
         self._buffer.col("pending")[idx[consumed]] = False
         return incidents
 
