@@ -20,7 +20,7 @@ from pipeline.geo.projection import LocalProjection
 
 from .baseline import Baseline
 from .buffer import COLUMNS, AlertBuffer, alert_keys
-from .bursts import collapse_bursts
+from .bursts import RepeatMemo, collapse_bursts
 from .exceptions import InvalidBatchError, SnapshotError
 from .flags import FlagEvent, FlagTracker
 from .incidents import Incident, LinkMemo, build_incidents, link_components_since
@@ -92,6 +92,7 @@ class Correlator:
         self._flags = FlagTracker(params, self.lattice, projection)
         self._rates = DiskRateCache(baseline, self.lattice)
         self._links = LinkMemo()  # derived state, rebuilt after a restore
+        self._repeats = RepeatMemo()  # likewise
         self._last_closed: int | None = None
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
@@ -172,7 +173,9 @@ class Correlator:
         # A burst_gap of context before the window decides which of its alerts are repeats.
         start = b - p.window_ms
         _, alerts = self._rows(self._counted(start - p.burst_gap_ms, b))
-        rows = collapse_bursts(alerts, p.burst_radius_m, p.burst_gap_ms, since_ms=start)
+        rows = collapse_bursts(
+            alerts, p.burst_radius_m, p.burst_gap_ms, since_ms=start, memo=self._repeats
+        )
         scores = score_cells(
             rows, self._flags.open_cells(), self.lattice, self.baseline, b, p, self._rates
         )
