@@ -43,7 +43,7 @@ from pipeline.alerts import SOURCES
 from pipeline.geo.spatial_hash import neighbour_sums
 
 from .baseline import Baseline, hour_of_week
-from .getis_ord import gi_star_lattice
+from .getis_ord import gi_star_lattice_at
 from .lattice import Lattice
 from .params import CorrelationParams
 from .rate_cache import DiskRateCache
@@ -219,7 +219,7 @@ def _gi_on_rectangle(cell_ix, cell_iy, counts, ix, iy, offsets) -> np.ndarray:
         & (cell_iy < y0 + grid.shape[1])
     )
     np.add.at(grid, (cell_ix[inside] - x0, cell_iy[inside] - y0), counts[inside])
-    return gi_star_lattice(grid, offsets)[ix - x0, iy - y0]
+    return gi_star_lattice_at(grid, offsets, ix - x0, iy - y0)
 
 
 def score_cells(
