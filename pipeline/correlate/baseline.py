@@ -73,6 +73,9 @@ class Baseline:
         if not dispersion >= 0:
             raise ValueError(f"dispersion must be >= 0, got {dispersion!r}")
         self.dispersion = float(dispersion)
+        #: Bumped whenever the rates change (learning, restoring state), so memoised rates
+        #: (:class:`pipeline.correlate.rate_cache.DiskRateCache`) know when to drop.
+        self.revision = 0
 
     def expected(self, cell_ids: np.ndarray, hour_of_week: int) -> np.ndarray:
         """Expected alerts per hour per km² of each cell at that hour of week."""
@@ -102,6 +105,7 @@ class Baseline:
         self._ids, inverse = np.unique(ids, return_inverse=True)
         self._counts = np.bincount(inverse, weights=cnt, minlength=len(self._ids))
         self.hours += hours
+        self.revision += 1
 
     @classmethod
     def fit(
@@ -154,3 +158,4 @@ class Baseline:
         self._ids = np.asarray(state["ids"], np.int64)
         self._counts = np.asarray(state["counts"], np.float64)
         self.hours = float(state["hours"][0])
+        self.revision += 1

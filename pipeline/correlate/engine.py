@@ -20,12 +20,13 @@ from pipeline.geo.projection import LocalProjection
 
 from .baseline import Baseline
 from .buffer import COLUMNS, AlertBuffer, alert_keys
-from .bursts import collapse_bursts
+from .bursts import RepeatMemo, collapse_bursts
 from .exceptions import InvalidBatchError, SnapshotError
 from .flags import FlagEvent, FlagTracker
-from .incidents import Incident, build_incidents, link_components
+from .incidents import Incident, LinkMemo, build_incidents, link_components_since
 from .lattice import Lattice
 from .params import CorrelationParams
+from .rate_cache import DiskRateCache
 from .scoring import score_cells
 from .window import EventWindow
 
@@ -89,6 +90,9 @@ class Correlator:
         self._buffer = AlertBuffer()
         self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms)
         self._flags = FlagTracker(params, self.lattice, projection)
+        self._rates = DiskRateCache(baseline, self.lattice)
+        self._links = LinkMemo()  # derived state, rebuilt after a restore
+        self._repeats = RepeatMemo()  # likewise
         self._last_closed: int | None = None
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
@@ -151,10 +155,12 @@ class Correlator:
     def _close_incidents(self, b: int) -> list[Incident]:
         p = self.params
         idx, rows = self._rows(self._buffer.col("pending") & (self._buffer.col("event_ms") <= b))
-        roots = link_components(
-            rows["x"], rows["y"], rows["event_ms"], p.incident_radius_m, p.incident_gap_ms
+        known = self._links.known_roots(rows["key"])
+        roots = link_components_since(
+            rows["x"], rows["y"], rows["event_ms"], p.incident_radius_m, p.incident_gap_ms, known
         )
         consumed, incidents = build_incidents(rows, roots, b, p.incident_gap_ms, self.projection)
+        self._links.remember(rows["key"], roots, consumed)
         self._buffer.col("pending")[idx[consumed]] = False
         return incidents
 
@@ -167,9 +173,11 @@ class Correlator:
         # A burst_gap of context before the window decides which of its alerts are repeats.
         start = b - p.window_ms
         _, alerts = self._rows(self._counted(start - p.burst_gap_ms, b))
-        rows = collapse_bursts(alerts, p.burst_radius_m, p.burst_gap_ms, since_ms=start)
+        rows = collapse_bursts(
+            alerts, p.burst_radius_m, p.burst_gap_ms, since_ms=start, memo=self._repeats
+        )
         scores = score_cells(
-            rows, self._flags.open_cells(), self.lattice, self.baseline, b, self.params
+            rows, self._flags.open_cells(), self.lattice, self.baseline, b, p, self._rates
         )
         self._learn(b, rows)
         return self._flags.step(b, scores, rows)

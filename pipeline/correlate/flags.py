@@ -33,6 +33,7 @@ from pipeline.geo.projection import LocalProjection
 from .lattice import Lattice
 from .params import CorrelationParams
 from .scoring import CellScores
+from .suppression import suppress_near
 
 __all__ = ["FlagEvent", "FlagTracker", "flag_id", "flag_schema"]
 
@@ -98,6 +99,26 @@ def _names(counts: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
     return {names[k]: int(counts[k]) for k in np.flatnonzero(counts)}
 
 
+class _Nearby:
+    """The rows of one boundary, indexed by x, so each flag event reads only the strip of rows
+    around its centre instead of the whole window (the subset keeps canonical order, so every
+    figure, and every tie, is what the whole window gives)."""
+
+    _MARGIN_M = 1.0  # the strip is a superset: the exact disk test runs on it
+
+    def __init__(self, rows: dict[str, np.ndarray]) -> None:
+        self.rows = rows
+        self._order = np.argsort(rows["x"], kind="stable")
+        self._x = rows["x"][self._order]
+
+    def around(self, cx: float, radius_m: float) -> dict[str, np.ndarray]:
+        lo, hi = np.searchsorted(
+            self._x, [cx - radius_m - self._MARGIN_M, cx + radius_m + self._MARGIN_M]
+        )
+        take = np.sort(self._order[lo:hi])
+        return {k: self.rows[k][take] for k in ("x", "y", "event_ms", "source", "category", "grid")}
+
+
 class FlagTracker:
     """Open flags and the transitions of each boundary."""
 
@@ -122,12 +143,13 @@ class FlagTracker:
         """
         events = []
         still_open = []
+        nearby = _Nearby(rows)
         for f in self._open:
             k = scores.find(f.cell_id)
             count, score = int(scores.count[k]), float(scores.score[k])
             f.cool = f.cool + 1 if score < self.params.close_score else 0
             closing = count == 0 or f.cool >= self.params.close_after_slides
-            event = self._event(f, "close" if closing else "update", boundary_ms, scores, k, rows)
+            event = self._event(f, "close" if closing else "update", boundary_ms, scores, k, nearby)
             if closing or self._changed(f, event):
                 events.append(self._emit(f, event))
             if not closing:
@@ -137,7 +159,7 @@ class FlagTracker:
             f = _Open(
                 flag_id(int(scores.cell_id[k]), boundary_ms), int(scores.cell_id[k]), boundary_ms
             )
-            events.append(self._emit(f, self._event(f, "open", boundary_ms, scores, k, rows)))
+            events.append(self._emit(f, self._event(f, "open", boundary_ms, scores, k, nearby)))
             self._open.append(f)
         return events
 
@@ -153,16 +175,9 @@ class FlagTracker:
         cand = np.flatnonzero(hot)
         cand = cand[np.lexsort((scores.cell_id[cand], -scores.score[cand]))]
         ix, iy = self.lattice.unpack(self.open_cells())
-        taken = list(zip(ix.tolist(), iy.tolist(), strict=True))
-        r_cells2 = (p.merge_radius_m / p.cell_m) ** 2
-        chosen = []
-        for k in cand:  # loop per hot cell: a handful per boundary
-            here = (int(scores.ix[k]), int(scores.iy[k]))
-            if any((a - here[0]) ** 2 + (b - here[1]) ** 2 <= r_cells2 for a, b in taken):
-                continue
-            chosen.append(int(k))
-            taken.append(here)
-        return chosen
+        r_cells = p.merge_radius_m / p.cell_m
+        chosen = suppress_near(scores.ix[cand], scores.iy[cand], ix, iy, r_cells)
+        return cand[chosen].tolist()
 
     def _changed(self, f: _Open, event: FlagEvent) -> bool:
         moved = abs(event.score - f.last_score) >= self.params.update_score_delta
@@ -182,11 +197,12 @@ class FlagTracker:
         boundary_ms: int,
         scores: CellScores,
         k: int,
-        rows: dict[str, np.ndarray],
+        nearby: _Nearby,
     ) -> FlagEvent:
         cx, cy = self.lattice.centre(scores.ix[k : k + 1], scores.iy[k : k + 1])
-        d2 = (rows["x"] - cx[0]) ** 2 + (rows["y"] - cy[0]) ** 2
         radius, window_s = float(scores.radius_m[k]), int(scores.window_s[k])
+        rows = nearby.around(float(cx[0]), radius)
+        d2 = (rows["x"] - cx[0]) ** 2 + (rows["y"] - cy[0]) ** 2
         near = (d2 <= radius**2) & (rows["event_ms"] > boundary_ms - window_s * 1000)
         t = rows["event_ms"][near]
         lat, lon = self.projection.to_latlon(cx, cy)

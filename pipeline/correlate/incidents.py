@@ -24,7 +24,15 @@ from pipeline.geo.spatial_hash import pairs_within
 
 from .components import components
 
-__all__ = ["Incident", "link_components", "build_incidents", "incident_id", "incident_schema"]
+__all__ = [
+    "Incident",
+    "LinkMemo",
+    "link_components",
+    "link_components_since",
+    "build_incidents",
+    "incident_id",
+    "incident_schema",
+]
 
 
 class Incident(msgspec.Struct, frozen=True, kw_only=True):
@@ -104,8 +112,72 @@ def link_components(
 ) -> np.ndarray:
     """Component of every alert: the index of the component's first row (rows are expected in
     canonical order, so that is its earliest alert). Returns an int64 array."""
-    pi, pj = pairs_within(x, y, radius_m, event_ms, gap_ms)
-    return components(len(x), pi, pj)
+    return link_components_since(x, y, event_ms, radius_m, gap_ms, np.full(len(x), -1))
+
+
+def link_components_since(
+    x: np.ndarray,
+    y: np.ndarray,
+    event_ms: np.ndarray,
+    radius_m: float,
+    gap_ms: int,
+    known_root: np.ndarray,
+) -> np.ndarray:
+    """:func:`link_components`, given the roots found at an earlier boundary.
+
+    ``known_root[i]`` is the row of ``i``'s root when ``i`` was linked before (-1 for rows new
+    since). Rows linked before keep their components (merged by their root edges), so only the
+    pairs that can involve a new row are searched: those among rows no more than ``gap_ms``
+    older than the oldest new row. The roots equal :func:`link_components` on all rows as long
+    as ``known_root`` holds the components of the old rows among themselves.
+    """
+    known_root = np.asarray(known_root, np.int64)
+    old = np.flatnonzero(known_root >= 0)
+    pi = pj = np.empty(0, np.int64)
+    new = known_root < 0
+    if new.any():
+        first = np.flatnonzero(event_ms >= event_ms[new].min() - gap_ms)
+        ci, cj = pairs_within(x[first], y[first], radius_m, event_ms[first], gap_ms)
+        pi, pj = first[ci], first[cj]
+    edges_i = np.concatenate([pi, old])
+    edges_j = np.concatenate([pj, known_root[old]])
+    return components(len(x), edges_i, edges_j)
+
+
+class LinkMemo:
+    """Roots of the alerts linked at the last boundary whose incidents are not emitted yet, by
+    alert key, so the next boundary only searches pairs involving new alerts.
+
+    Not part of a snapshot: an empty memo (after a restore) links every row afresh, which gives
+    the same roots.
+    """
+
+    def __init__(self) -> None:
+        self._keys = np.empty(0, np.uint64)
+        self._root_keys = np.empty(0, np.uint64)
+
+    def known_roots(self, keys: np.ndarray) -> np.ndarray:
+        """Per row (``keys`` of the rows to link, unique), the row of its remembered root, or
+        -1 where the row (or its root) was not linked before."""
+        out = np.full(len(keys), -1, np.int64)
+        if not len(self._keys) or not len(keys):
+            return out
+        pos = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        known = self._keys[pos] == keys
+        order = np.argsort(keys)
+        root_keys = self._root_keys[pos[known]]
+        at = np.minimum(np.searchsorted(keys[order], root_keys), len(keys) - 1)
+        found = keys[order][at] == root_keys
+        rows = np.flatnonzero(known)
+        out[rows[found]] = order[at[found]]
+        return out
+
+    def remember(self, keys: np.ndarray, roots: np.ndarray, consumed: np.ndarray) -> None:
+        """Keep the roots of the rows not consumed by an emitted incident."""
+        keep = ~consumed
+        order = np.argsort(keys[keep])
+        self._keys = keys[keep][order]
+        self._root_keys = keys[roots[keep]][order]
 
 
 def _counts(row: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:

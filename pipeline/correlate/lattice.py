@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -51,9 +52,19 @@ class Lattice:
         return (ix + 0.5) * self.cell_m, (iy + 0.5) * self.cell_m
 
     def disk_offsets(self, radius_m: float) -> np.ndarray:
-        """``(k, 2)`` cell offsets whose centres lie within ``radius_m`` of a cell's centre."""
-        k = int(radius_m // self.cell_m)
-        d = np.arange(-k, k + 1)
-        dx, dy = np.meshgrid(d, d, indexing="ij")
-        keep = (dx * dx + dy * dy) * self.cell_m**2 <= radius_m**2
-        return np.stack([dx[keep], dy[keep]], axis=1).astype(np.int64)
+        """``(k, 2)`` cell offsets whose centres lie within ``radius_m`` of a cell's centre.
+
+        Memoised (scoring asks for the same few radii at every slide): the array is read-only.
+        """
+        return _disk_offsets(float(self.cell_m), float(radius_m))
+
+
+@lru_cache(maxsize=64)
+def _disk_offsets(cell_m: float, radius_m: float) -> np.ndarray:
+    k = int(radius_m // cell_m)
+    d = np.arange(-k, k + 1)
+    dx, dy = np.meshgrid(d, d, indexing="ij")
+    keep = (dx * dx + dy * dy) * cell_m**2 <= radius_m**2
+    out = np.stack([dx[keep], dy[keep]], axis=1).astype(np.int64)
+    out.flags.writeable = False
+    return out

@@ -43,9 +43,10 @@ from pipeline.alerts import SOURCES
 from pipeline.geo.spatial_hash import neighbour_sums
 
 from .baseline import Baseline, hour_of_week
-from .getis_ord import gi_star_lattice
+from .getis_ord import gi_star_lattice_at
 from .lattice import Lattice
 from .params import CorrelationParams
+from .rate_cache import DiskRateCache
 
 __all__ = [
     "CellScores",
@@ -149,31 +150,27 @@ def hotspot_score(
 def _expected_counts(
     baseline: Baseline,
     lattice: Lattice,
-    ix,
-    iy,
+    ix: np.ndarray,
+    iy: np.ndarray,
     start_ms: int,
     end_ms: int,
     radius_m: float,
     params: CorrelationParams,
+    rates: DiskRateCache | None = None,
 ) -> np.ndarray:
-    """Baseline count for the ``radius_m`` disk of each cell over the window
-    ``(start_ms, end_ms]``: the disk's own rate where the baseline models whole disks, else the
-    mean rate of the cells whose centres lie in the disk; times the disk area, integrated over
-    the hours of week the window overlaps."""
-    offsets = lattice.disk_offsets(radius_m)
-    centres = lattice.cell_id(ix, iy)
-    disk_ids = lattice.cell_id(
-        (ix[:, None] + offsets[:, 0]).ravel(), (iy[:, None] + offsets[:, 1]).ravel()
-    )
+    """Baseline count for the ``radius_m`` disk of each cell (unique, sorted by cell id) over
+    the window ``(start_ms, end_ms]``: the disk's rate (:mod:`pipeline.correlate.rate_cache`;
+    ``rates`` memoises them) times the disk area, integrated over the hours of week the
+    window overlaps."""
+    if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
+        rates = DiskRateCache(baseline, lattice)
+    cell_id = lattice.cell_id(ix, iy)
     disk_km2 = np.pi * (radius_m / 1000.0) ** 2
-    total = np.zeros(len(ix))
+    total = np.zeros(len(cell_id))
     for hour in range(start_ms - start_ms % _HOUR_MS, end_ms, _HOUR_MS):  # 1-2 hours per window
         overlap_h = (min(hour + _HOUR_MS, end_ms) - max(hour, start_ms)) / _HOUR_MS
         how = int(hour_of_week(hour, params.utc_offset_min))
-        rates = baseline.disk_rates(centres, how, radius_m)
-        if rates is None:
-            rates = baseline.expected(disk_ids, how).reshape(len(ix), len(offsets)).mean(axis=1)
-        total += rates * disk_km2 * overlap_h
+        total += rates.rates(cell_id, how, radius_m) * disk_km2 * overlap_h
     return total
 
 
@@ -222,7 +219,7 @@ def _gi_on_rectangle(cell_ix, cell_iy, counts, ix, iy, offsets) -> np.ndarray:
         & (cell_iy < y0 + grid.shape[1])
     )
     np.add.at(grid, (cell_ix[inside] - x0, cell_iy[inside] - y0), counts[inside])
-    return gi_star_lattice(grid, offsets)[ix - x0, iy - y0]
+    return gi_star_lattice_at(grid, offsets, ix - x0, iy - y0)
 
 
 def score_cells(
@@ -232,10 +229,14 @@ def score_cells(
     baseline: Baseline,
     boundary_ms: int,
     params: CorrelationParams,
+    rates: DiskRateCache | None = None,
 ) -> CellScores:
     """Scores of the cells holding counted ``rows`` (the window's alerts with severity > 0,
     in canonical order) plus ``extra_cells`` (ids of open flags' cells), each at its most
-    significant scale of ``params.scales``."""
+    significant scale of ``params.scales``. ``rates``: a memo of ``baseline``'s disk rates
+    kept across slides (the engine keeps one); by default one for this call only."""
+    if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
+        rates = DiskRateCache(baseline, lattice)  # shared by the windows of this call at least
     pix, piy = lattice.index(rows["x"], rows["y"])
     point_cells = lattice.cell_id(pix, piy)
     cell_id = np.union1d(point_cells, extra_cells).astype(np.int64)
@@ -247,7 +248,7 @@ def score_cells(
     expected_all = np.stack(
         [
             _expected_counts(
-                baseline, lattice, ix, iy, boundary_ms - w * 1000, boundary_ms, r, params
+                baseline, lattice, ix, iy, boundary_ms - w * 1000, boundary_ms, r, params, rates
             )
             for w, r in scales
         ],
