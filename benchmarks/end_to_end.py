@@ -35,6 +35,7 @@ from pathlib import Path
 
 import msgspec
 import numpy as np
+from ingest import raw_ceiling  # the same ceiling as the ingest benchmark (script folder)
 
 from pipeline.alerts import SOURCES
 from pipeline.broker import EmbeddedBroker, ensure_topics
@@ -82,31 +83,6 @@ def peak_rss_mib() -> float:
 
 
 # --- the three contenders -----------------------------------------------------------------------
-
-
-async def _ceiling(bootstrap: str, topics: TopicNames, total: int) -> float:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(t, p) for t in topics.feeds().values()
-                      for p in sorted(consumer.partitions_for_topic(t) or ())]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        decode, seen, began = msgspec.json.decode, 0, time.perf_counter()
-        while seen < total:
-            for records in (await consumer.getmany(timeout_ms=1000, max_records=20_000)).values():
-                for record in records:
-                    try:
-                        decode(record.value)
-                    except msgspec.DecodeError:
-                        pass  # malformed input is part of the realistic mix
-                seen += len(records)
-        return seen / (time.perf_counter() - began)
-    finally:
-        await consumer.stop()
 
 
 def _naive_run(bootstrap: str, topics: TopicNames, total: int, datadir: str, queue) -> None:
@@ -165,7 +141,7 @@ def throughput_run(broker, work: Path, replay: Path, registry: Path) -> dict:
     ensure_topics(broker.bootstrap, topics.all(), PARTITIONS)
     renamed = {f"alerts.{s}": topics.feed(s) for s in SOURCES}
     sent = send_records(read_jsonl(replay), broker.bootstrap, renamed)
-    ceiling = asyncio.run(_ceiling(broker.bootstrap, topics, sent))
+    ceiling = asyncio.run(raw_ceiling(broker.bootstrap, topics, sent))
     naive = in_child(_naive_run, broker.bootstrap, topics, sent, str(work / f"naive-{id(topics)}"))
     count, seconds, normalize_rate, rss, busy = in_child(
         _pipeline_run, settings_for(work, broker.bootstrap, topics, registry)
