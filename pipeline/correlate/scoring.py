@@ -16,15 +16,18 @@ For each tested cell (one holding a counted alert, or anchoring an open flag) an
   stays a calibrated count test (severity and corroboration enter the score, not the test).
   ``X`` is negative binomial with mean ``expected`` and variance
   ``expected + alpha * expected**2``, ``alpha`` the baseline's ``dispersion`` (fitted from
-  history); ``alpha = 0`` is the Poisson tail.
+  history); ``alpha = 0`` is the Poisson tail. A flag needs ``min_count`` events, so only
+  scales holding that many are *tested*, each by its tail given that it reached ``min_count``
+  (:func:`selective_upper_tail`); the others get p-value 1.
 
-Each cell keeps its most significant scale (``window_s``, ``radius_m``; ties to the shortest
-window, then the smallest disk), and its counts, expectation and sources at that scale.
+Each cell keeps its most significant tested scale (``window_s``, ``radius_m``; ties to the
+shortest window, then the smallest disk; a cell tested at no scale keeps the scale of its
+smallest plain tail), and its counts, expectation and sources at that scale.
 
-* ``p_value``: the best scale's p-value times the number of scales ``S`` (Bonferroni across
-  the scales of a cell, capped at 1).
-* ``significant``: Benjamini-Hochberg at ``bh_q`` over those p-values of all cells tested at
-  this boundary; ``n_tests`` is cells x ``S``, every test made.
+* ``p_value``: the best scale's p-value times the number of scales tested at the cell
+  (Bonferroni across them, capped at 1).
+* ``significant``: Benjamini-Hochberg at ``bh_q`` over those p-values of the cells tested at
+  this boundary; ``n_tests`` counts every (cell, scale) test made.
 * ``score = -log10(p_value) * (1 + gain * (n_sources - 1)) * (0.5 + mean_severity)``:
   increasing in the count, in the number of corroborating feeds and in severity, decreasing in
   the expected count. A single feed at mean severity 0.5 scores exactly ``-log10(p_value)``.
@@ -53,6 +56,7 @@ __all__ = [
     "poisson_upper_tail",
     "count_upper_tail",
     "benjamini_hochberg",
+    "selective_upper_tail",
     "hotspot_score",
     "score_cells",
 ]
@@ -121,6 +125,28 @@ def count_upper_tail(count: np.ndarray, expected: np.ndarray, alpha: float) -> n
     r = 1.0 / alpha
     tail = betainc(np.maximum(count, 1.0), r, expected / (expected + r))
     return np.where(count > 0, tail, 1.0)
+
+
+def selective_upper_tail(
+    tail: np.ndarray, count: np.ndarray, expected: np.ndarray, alpha: float, min_count: int
+) -> np.ndarray:
+    """``P(X >= count | X >= min_count)`` from ``tail = P(X >= count)`` where
+    ``count >= min_count``; 1 (not tested) elsewhere. ``X`` as in :func:`count_upper_tail`.
+
+    A flag needs ``min_count`` events, so only the scales that reach it are tested, and each
+    by its tail *given* that it reached it: under the null this p-value is uniform among the
+    selected tests, so Benjamini-Hochberg over them keeps its meaning, while the many scales
+    holding one or two alerts no longer raise the bar for the rest. A sparse disk (expected
+    0.01) reaching ``min_count`` is then nothing special (conditional p-value about 1), where
+    the plain tail called 3 alerts there a 2e-7 event.
+
+    >>> count, mu = np.array([2, 3, 5]), np.full(3, 2.0)
+    >>> selective_upper_tail(count_upper_tail(count, mu, 0.0), count, mu, 0.0, 3).round(6)
+    array([1.      , 1.      , 0.162849])
+    """
+    reach = count_upper_tail(np.full(np.shape(count), min_count), expected, alpha)
+    conditional = np.divide(tail, reach, out=np.ones_like(tail), where=reach > 0)
+    return np.where(np.asarray(count) >= min_count, np.minimum(conditional, 1.0), 1.0)
 
 
 def benjamini_hochberg(p: np.ndarray, q: float) -> np.ndarray:
@@ -254,19 +280,25 @@ def score_cells(
         ],
         axis=1,
     ).reshape(len(cell_id), len(scales))
-    p_all = count_upper_tail(count_all, expected_all, baseline.dispersion)
-    # Most significant scale per cell; ties go to the first (shortest window, smallest disk).
-    best = np.argmin(p_all, axis=1) if len(cell_id) else np.zeros(0, np.int64)
+    tail = count_upper_tail(count_all, expected_all, baseline.dispersion)
+    p_all = selective_upper_tail(
+        tail, count_all, expected_all, baseline.dispersion, params.min_count
+    )
+    n_scales_tested = (count_all >= params.min_count).sum(axis=1)
+    tested = n_scales_tested > 0
+    # Most significant scale per cell (of those tested; of all, by the plain tail, for a cell
+    # tested at none); ties go to the first (shortest window, smallest disk).
+    rank = np.where(tested[:, None], p_all, tail)
+    best = np.argmin(rank, axis=1) if len(cell_id) else np.zeros(0, np.int64)
     rows_ix = np.arange(len(cell_id))
     count = count_all[rows_ix, best]
     src = by_src[rows_ix, best]
     n_sources = (src > 0).sum(axis=1)
     mean_sev = sev[rows_ix, best] / np.maximum(count, 1)
-    # Bonferroni across the scales of a cell (the minimum of S p-values), then BH across the
-    # cells: one test per cell with a count, so a single hot spot that lights up several
+    # Bonferroni across the scales a cell is tested at (the minimum of its p-values), then BH
+    # across the cells: one test per tested cell, so a single hot spot that lights up several
     # scales cannot lower the BH bar for the others.
-    p = np.minimum(p_all[rows_ix, best] * len(scales), 1.0)
-    tested = count > 0
+    p = np.minimum(p_all[rows_ix, best] * np.maximum(n_scales_tested, 1), 1.0)
     significant = np.zeros(len(cell_id), bool)
     significant[tested] = benjamini_hochberg(p[tested], params.bh_q)
     score = hotspot_score(p, n_sources, mean_sev, params.corroboration_gain)
@@ -293,5 +325,5 @@ def score_cells(
         gi_z=gi_z,
         window_s=scale_w[best],
         radius_m=scale_r[best],
-        n_tests=int(tested.sum()) * len(scales),
+        n_tests=int(n_scales_tested.sum()),
     )

@@ -1,5 +1,6 @@
 """The multi-scale scan: short windows and small disks find small, fresh hotspots, and every
-scale enters the false discovery control (Bonferroni across scales, then BH across cells)."""
+tested scale enters the false discovery control (Bonferroni across the scales that reach
+``min_count``, then BH across cells)."""
 
 from __future__ import annotations
 
@@ -49,32 +50,51 @@ def test_small_fresh_hotspot_is_missed_by_the_old_single_scale():
     assert opened == []
 
 
-def test_every_scale_counts_in_the_false_discovery_control():
-    params = CorrelationParams(**STRICT)  # 3 windows x 2 radii = 6 scales
+def test_every_tested_scale_counts_in_the_false_discovery_control():
+    params = CorrelationParams(**{**STRICT, "bh_q": 0.05})  # 6 scales, min_count 3
     lattice = Lattice(250.0)
     boundary = T0 + 30 * MIN - T0 % (60 * MIN)  # the 30-min window lies in one local hour
-    # Cell (0, 0): two alerts at its centre 2 min ago; cell (4, 0): one alert 20 min ago.
+    # Cell (0, 0): four alerts at its centre 2 min ago; cell (4, 0): one alert 20 min ago.
     rows = {
-        "x": np.array([125.0, 125.0, 1125.0]),
-        "y": np.full(3, 125.0),
-        "source": np.zeros(3, np.int8),
-        "severity": np.full(3, 0.5, np.float32),
-        "event_ms": boundary - np.array([2, 2, 20]) * MIN,
+        "x": np.array([125.0] * 4 + [1125.0]),
+        "y": np.full(5, 125.0),
+        "source": np.zeros(5, np.int8),
+        "severity": np.full(5, 0.5, np.float32),
+        "event_ms": boundary - np.array([2, 2, 2, 2, 20]) * MIN,
     }
     s = score_cells(rows, np.array([], np.int64), lattice, Baseline(0.0625, RATE), boundary, params)
-    assert s.n_tests == 12
+    # The first cell reaches min_count at all six scales; the second at none, so it is not
+    # tested (p = 1) and keeps the scale of its smallest plain tail, where its alert is.
+    assert s.n_tests == 6
     assert lattice.unpack(s.cell_id)[0].tolist() == [0, 4]
     assert s.window_s.tolist() == [300, 1800] and s.radius_m.tolist() == [250.0, 250.0]
-    assert s.count.tolist() == [2, 1]
-    # Brute force: the best scale of each cell, Poisson on a flat baseline, times 6 scales.
+    assert s.count.tolist() == [4, 1]
+    # Brute force: the best scale's Poisson tail given min_count reached, times 6 scales.
     mu = RATE * np.pi * 0.25**2 * np.array([5, 30]) / 60
-    expected_p = np.minimum(6 * poisson.sf([1, 0], mu), 1.0)
+    conditional = poisson.sf(3, mu[0]) / poisson.sf(2, mu[0])
     np.testing.assert_allclose(s.expected, mu, rtol=1e-12)
-    np.testing.assert_allclose(s.p_value, expected_p, rtol=1e-9)
-    # Alone, the first cell's best p-value (0.0012) passes BH at q = 0.01 over two cells
-    # (bar 0.005); counting the six scales it is tested at (0.0070), it does not.
-    assert benjamini_hochberg(expected_p / 6, params.bh_q).tolist() == [True, False]
+    np.testing.assert_allclose(s.p_value, [min(6 * conditional, 1.0), 1.0], rtol=1e-9)
+    # Alone, the first cell's best p-value passes BH at q = 0.05; counting the six scales it
+    # is tested at, it does not.
+    assert conditional < params.bh_q < 6 * conditional
     assert s.significant.tolist() == [False, False]
+
+
+def test_a_scale_below_min_count_is_not_tested():
+    params = CorrelationParams(**STRICT)
+    lattice = Lattice(250.0)
+    boundary = T0 + 30 * MIN - T0 % (60 * MIN)
+    # Two alerts where a quiet baseline expects 0.01: rare, but too few to ever open a flag.
+    rows = {
+        "x": np.array([125.0, 125.0]),
+        "y": np.full(2, 125.0),
+        "source": np.zeros(2, np.int8),
+        "severity": np.full(2, 0.5, np.float32),
+        "event_ms": np.full(2, boundary - MIN),
+    }
+    s = score_cells(rows, np.array([], np.int64), lattice, Baseline(0.0625, 0.1), boundary, params)
+    assert s.n_tests == 0 and s.count.tolist() == [2]
+    assert s.p_value.tolist() == [1.0] and not s.significant.any()
 
 
 @pytest.mark.parametrize(

@@ -84,7 +84,9 @@ def test_score_cells_on_a_hand_made_window():
     np.testing.assert_allclose(s.mean_severity, [0.55, 0.4], rtol=1e-6)
     mu = rate * np.pi * 0.25 * 0.5  # 0.785 km2 for half an hour, flat baseline
     np.testing.assert_allclose(s.expected, [mu, mu])
-    np.testing.assert_allclose(s.p_value, poisson.sf([7, 0], mu), rtol=1e-10)
+    # Cell (0, 0) is tested given it reached min_count (3); cell (8, 0), with one alert, is not.
+    tested = poisson.sf(7, mu) / poisson.sf(params.min_count - 1, mu)
+    np.testing.assert_allclose(s.p_value, [tested, 1.0], rtol=1e-10)
     np.testing.assert_allclose(
         s.score, -np.log10(s.p_value) * np.array([1.5, 1.0]) * (0.5 + s.mean_severity)
     )
