@@ -180,6 +180,11 @@ class LinkMemo:
         self._root_keys = keys[roots[keep]][order]
 
 
+def _text(alert_id: str | bytes) -> str:
+    """An id from an ``S`` column (the engine's UTF-8 bytes) or a ``str`` / ``U`` one."""
+    return alert_id.decode("utf-8") if isinstance(alert_id, bytes) else str(alert_id)
+
+
 def _counts(row: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
     return {names[k]: int(row[k]) for k in np.flatnonzero(row)}
 
@@ -217,7 +222,7 @@ def build_incidents(
     for c in np.flatnonzero(done):
         out.append(
             Incident(
-                incident_id=incident_id(str(rows["alert_id"][heads[c]])),
+                incident_id=incident_id(_text(rows["alert_id"][heads[c]])),
                 first_event_ms=int(first[c]),
                 last_event_ms=int(last[c]),
                 boundary_ms=boundary_ms,

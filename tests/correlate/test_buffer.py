@@ -29,7 +29,7 @@ def test_append_grows_and_compact_keeps_order():
         buf.append(b, alert_keys(b.alert_id), np.arange(3.0), np.zeros(3))
     assert len(buf) == 9
     assert buf.col("event_ms").tolist() == [0, 1, 2, 10, 11, 12, 20, 21, 22]
-    assert buf.col("alert_id")[8] == "id-2-2" + "x" * 40  # the id column widened
+    assert buf.col("alert_id")[8] == b"id-2-2" + b"x" * 40  # the id column widened (UTF-8)
     buf.compact(buf.col("event_ms") % 2 == 0)
     assert buf.col("event_ms").tolist() == [0, 2, 10, 12, 20, 22]
     again = AlertBuffer.from_state(buf.state())
