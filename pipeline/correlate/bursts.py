@@ -31,8 +31,8 @@ def repeat_mask(
     """Boolean mask of the rows (in canonical order) that repeat an earlier row.
 
     ``known``: per row 1 (a repeat) or 0 (not) where that is already decided, -1 where it must
-    be found; only pairs that can end at an undecided row are then searched (those among rows
-    no more than ``gap_ms`` older than the oldest undecided one).
+    be found; only pairs with an undecided row are then searched (among rows no more than
+    ``gap_ms`` older than the oldest undecided one).
     """
     n = len(rows["x"])
     todo = np.ones(n, bool) if known is None else known < 0
@@ -43,7 +43,9 @@ def repeat_mask(
     first = int(np.searchsorted(t, t[todo].min() - gap_ms))  # canonical order: t ascending
     tail = {k: rows[k][first:] for k in ("x", "y", "event_ms", "source", "category")}
     # Pairs come as (i, j) with i < j: row j is the later one in canonical order.
-    pi, pj = pairs_within(tail["x"], tail["y"], radius_m, tail["event_ms"], gap_ms)
+    pi, pj = pairs_within(
+        tail["x"], tail["y"], radius_m, tail["event_ms"], gap_ms, active=todo[first:]
+    )
     kind = tail["source"].astype(np.int64) * len(CATEGORIES) + tail["category"]
     later = pj[kind[pi] == kind[pj]] + first
     repeat[later[todo[later]]] = True
@@ -94,7 +96,8 @@ def collapse_bursts(
     """
     after = np.ones(len(rows["x"]), bool) if since_ms is None else rows["event_ms"] > since_ms
     use_memo = memo is not None and since_ms is not None
-    known = memo.known(rows["key"]) if use_memo else None
+    known = memo.known(rows["key"]) if use_memo else np.full(len(after), -1, np.int8)
+    known[~after] = 0  # context rows are never returned: they need not be decided
     repeat = repeat_mask(rows, radius_m, gap_ms, known)
     if use_memo:
         memo.remember(rows["key"][after], repeat[after])

@@ -36,10 +36,8 @@ _SNAPSHOT_FORMAT = 2  # 2: buffer rows canonical, ids as UTF-8 bytes, no lat/lon
 _HOUR_MS = 3_600_000
 # The buffer columns each step reads (copying every column at every slide cost more than the
 # steps themselves on large windows).
-_INCIDENT_COLUMNS = (
-    "key", "alert_id", "source", "event_ms", "x", "y", "category", "severity", "grid",
-)
 _SCORING_COLUMNS = ("key", "source", "event_ms", "x", "y", "category", "severity", "grid")
+_INCIDENT_COLUMNS = ("alert_id", *_SCORING_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,9 +127,10 @@ def link_components_since(
 
     ``known_root[i]`` is the row of ``i``'s root when ``i`` was linked before (-1 for rows new
     since). Rows linked before keep their components (merged by their root edges), so only the
-    pairs that can involve a new row are searched: those among rows no more than ``gap_ms``
-    older than the oldest new row. The roots equal :func:`link_components` on all rows as long
-    as ``known_root`` holds the components of the old rows among themselves.
+    pairs with a new row are searched (among rows no more than ``gap_ms`` older than the oldest
+    new row, scanning from the new rows alone). The roots equal :func:`link_components` on all
+    rows as long as ``known_root`` holds the components of the old rows among themselves: a
+    pair of two old rows then lies inside one of those components already.
     """
     known_root = np.asarray(known_root, np.int64)
     old = np.flatnonzero(known_root >= 0)
@@ -137,7 +138,14 @@ def link_components_since(
     new = known_root < 0
     if new.any():
         first = np.flatnonzero(event_ms >= event_ms[new].min() - gap_ms)
-        ci, cj = pairs_within(x[first], y[first], radius_m, event_ms[first], gap_ms)
+        ci, cj = pairs_within(
+            x[first],
+            y[first],
+            radius_m,
+            event_ms[first],
+            gap_ms,
+            active=None if new.all() else new[first],
+        )
         pi, pj = first[ci], first[cj]
     edges_i = np.concatenate([pi, old])
     edges_j = np.concatenate([pj, known_root[old]])
@@ -201,7 +209,11 @@ def build_incidents(
     Returns a mask of the rows they consume and the incidents, ordered by first event time and
     id. Components whose last alert is within ``gap_ms`` of the boundary are left for later.
     """
-    heads, comp = np.unique(roots, return_inverse=True)
+    # Roots are rows that are their own root (components() roots each at its smallest row), so
+    # the heads and each row's component rank come without sorting: np.unique's result.
+    is_head = roots == np.arange(len(roots))
+    heads = np.flatnonzero(is_head)
+    comp = (np.cumsum(is_head) - 1)[roots]
     n = len(heads)
     first, last, cx, cy, size, by_src, by_cat, max_sev = _component_sums(
         comp,
