@@ -100,22 +100,25 @@ def _names(counts: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
 
 
 class _Nearby:
-    """The rows of one boundary, indexed by x, so each flag event reads only the strip of rows
-    around its centre instead of the whole window (the subset keeps canonical order, so every
-    figure, and every tie, is what the whole window gives)."""
+    """The rows of one boundary, indexed by x, so each flag event reads only the rows around its
+    centre instead of the whole window (the subset keeps canonical order, so every figure, and
+    every tie, is what the whole window gives). The index is built on first use: most
+    boundaries emit no flag event."""
 
-    _MARGIN_M = 1.0  # the strip is a superset: the exact disk test runs on it
+    _MARGIN_M = 1.0  # the box is a superset: the exact disk test runs on it
 
     def __init__(self, rows: dict[str, np.ndarray]) -> None:
         self.rows = rows
-        self._order = np.argsort(rows["x"], kind="stable")
-        self._x = rows["x"][self._order]
+        self._order: np.ndarray | None = None
 
-    def around(self, cx: float, radius_m: float) -> dict[str, np.ndarray]:
-        lo, hi = np.searchsorted(
-            self._x, [cx - radius_m - self._MARGIN_M, cx + radius_m + self._MARGIN_M]
-        )
-        take = np.sort(self._order[lo:hi])
+    def around(self, cx: float, cy: float, radius_m: float) -> dict[str, np.ndarray]:
+        if self._order is None:
+            self._order = np.argsort(self.rows["x"])  # ties: any order, the subset is sorted
+            self._x = self.rows["x"][self._order]
+        reach = radius_m + self._MARGIN_M
+        lo, hi = np.searchsorted(self._x, [cx - reach, cx + reach])
+        strip = self._order[lo:hi]
+        take = np.sort(strip[np.abs(self.rows["y"][strip] - cy) <= reach])
         return {k: self.rows[k][take] for k in ("x", "y", "event_ms", "source", "category", "grid")}
 
 
@@ -201,7 +204,7 @@ class FlagTracker:
     ) -> FlagEvent:
         cx, cy = self.lattice.centre(scores.ix[k : k + 1], scores.iy[k : k + 1])
         radius, window_s = float(scores.radius_m[k]), int(scores.window_s[k])
-        rows = nearby.around(float(cx[0]), radius)
+        rows = nearby.around(float(cx[0]), float(cy[0]), radius)
         d2 = (rows["x"] - cx[0]) ** 2 + (rows["y"] - cy[0]) ** 2
         near = (d2 <= radius**2) & (rows["event_ms"] > boundary_ms - window_s * 1000)
         t = rows["event_ms"][near]
