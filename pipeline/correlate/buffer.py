@@ -19,7 +19,7 @@ from pipeline.alerts import AlertBatch
 
 from .key_set import KeySet
 
-__all__ = ["AlertBuffer", "COLUMNS", "alert_keys", "utf8_ids"]
+__all__ = ["AlertBuffer", "COLUMNS", "DERIVED", "alert_keys", "utf8_ids"]
 
 #: Column name -> dtype. ``key`` is a 64-bit hash of ``alert_id`` (dedup and tie-breaking in
 #: kernels, which cannot take strings); ``pending`` marks alerts not yet part of an emitted
@@ -37,6 +37,13 @@ COLUMNS: dict[str, np.dtype] = {
     "grid": np.dtype(np.int32),
     "pending": np.dtype(np.bool_),
 }
+
+#: Derived columns, not part of a snapshot (a restored buffer starts them at -1): ``root`` is
+#: the buffer row of the alert's incident root as linked at the last boundary (-1: not linked
+#: yet), kept pointing at the same alert when rows move; ``repeat`` is 1 or 0 once the alert's
+#: burst status is decided, -1 before (see :mod:`pipeline.correlate.bursts`). They let a
+#: boundary redo only the new alerts' share of linking and burst collapsing.
+DERIVED: dict[str, np.dtype] = {"root": np.dtype(np.int64), "repeat": np.dtype(np.int8)}
 
 
 @numba.njit(cache=True, nogil=True)
@@ -108,7 +115,9 @@ class AlertBuffer:
 
     def __init__(self, capacity: int = 1024) -> None:
         self._size = 0
-        self._cols = {name: np.empty(capacity, dtype) for name, dtype in COLUMNS.items()}
+        self._cols = {
+            name: np.empty(capacity, dtype) for name, dtype in (COLUMNS | DERIVED).items()
+        }
         self.keys = KeySet()
 
     def __len__(self) -> int:
@@ -141,6 +150,8 @@ class AlertBuffer:
             "severity": batch.severity,
             "grid": batch.grid,
             "pending": np.ones(n, bool),
+            "root": np.full(n, -1, np.int64),
+            "repeat": np.full(n, -1, np.int8),
         }
         # Retained rows at or after the batch's earliest event time interleave with it.
         lo = int(np.searchsorted(self.col("event_ms"), batch.event_ms[order[0]], side="left"))
@@ -159,6 +170,13 @@ class AlertBuffer:
             if merge is not None:
                 values = np.concatenate([arr[lo : self._size], values])[merge]
             arr[lo:end] = values
+        if merge is not None:  # roots pointing into the merged rows follow them
+            moved = np.empty(self._size - lo, np.int64)
+            old = merge < len(moved)
+            moved[merge[old]] = lo + np.flatnonzero(old)
+            root = self._cols["root"][lo:end]
+            shift = root >= lo
+            root[shift] = moved[root[shift] - lo]
         self._size = end
         self.keys.add(key)
 
@@ -171,6 +189,9 @@ class AlertBuffer:
         n = first + int(keep[first:].sum())
         for arr in self._cols.values():
             arr[first:n] = arr[first : self._size][keep[first:]]
+        root = self._cols["root"][:n]
+        shift = root >= first  # a kept row's root is kept too (incidents are consumed whole)
+        root[shift] = (np.cumsum(keep) - 1)[root[shift]]
         self._size = n
         self.keys.rebuild(self.col("key"))
 
@@ -185,6 +206,8 @@ class AlertBuffer:
         order = np.lexsort((cols["key"], cols["event_ms"]))  # canonical already; cheap insurance
         for name in COLUMNS:
             buf._cols[name][:n] = cols[name][order]
+        for name in DERIVED:
+            buf._cols[name][:n] = -1
         buf._size = n
         buf.keys.rebuild(buf.col("key"))
         return buf

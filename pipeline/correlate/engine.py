@@ -20,10 +20,10 @@ from pipeline.geo.projection import LocalProjection
 
 from .baseline import Baseline
 from .buffer import COLUMNS, AlertBuffer, alert_keys
-from .bursts import RepeatMemo, collapse_bursts
+from .bursts import burst_statuses
 from .exceptions import InvalidBatchError, SnapshotError
 from .flags import FlagEvent, FlagTracker
-from .incidents import Incident, LinkMemo, build_incidents, link_components_since
+from .incidents import Incident, build_incidents, link_components_since
 from .lattice import Lattice
 from .params import CorrelationParams
 from .rate_cache import DiskRateCache
@@ -95,8 +95,6 @@ class Correlator:
         self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms)
         self._flags = FlagTracker(params, self.lattice, projection)
         self._rates = DiskRateCache(baseline, self.lattice)
-        self._links = LinkMemo()  # derived state, rebuilt after a restore
-        self._repeats = RepeatMemo()  # likewise
         self._last_closed: int | None = None
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
@@ -156,14 +154,20 @@ class Correlator:
 
     def _close_incidents(self, b: int) -> list[Incident]:
         p = self.params
-        idx = np.flatnonzero(self._buffer.col("pending")[: self._buffer.through(b)])
+        through = self._buffer.through(b)
+        idx = np.flatnonzero(self._buffer.col("pending")[:through])
         rows = self._rows(idx, _INCIDENT_COLUMNS)
-        known = self._links.known_roots(rows["key"])
+        # Roots linked at the last boundary, as rows of this selection (-1: new since).
+        root = self._buffer.col("root")
+        at = np.full(through, -1, np.int64)
+        at[idx] = np.arange(len(idx))
+        known = root[idx]
+        known[known >= 0] = at[known[known >= 0]]
         roots = link_components_since(
             rows["x"], rows["y"], rows["event_ms"], p.incident_radius_m, p.incident_gap_ms, known
         )
         consumed, incidents = build_incidents(rows, roots, b, p.incident_gap_ms, self.projection)
-        self._links.remember(rows["key"], roots, consumed)
+        root[idx] = np.where(consumed, -1, idx[roots])
         self._buffer.col("pending")[idx[consumed]] = False
         return incidents
 
@@ -176,10 +180,16 @@ class Correlator:
         p = self.params
         # A burst_gap of context before the window decides which of its alerts are repeats.
         start = b - p.window_ms
-        alerts = self._rows(self._counted(start - p.burst_gap_ms, b), _SCORING_COLUMNS)
-        rows = collapse_bursts(
-            alerts, p.burst_radius_m, p.burst_gap_ms, since_ms=start, memo=self._repeats
+        idx = self._counted(start - p.burst_gap_ms, b)
+        alerts = self._rows(idx, _SCORING_COLUMNS)
+        # Statuses decided at earlier boundaries are final: only new alerts are decided here.
+        decided = self._buffer.col("repeat")
+        repeat = burst_statuses(
+            alerts, p.burst_radius_m, p.burst_gap_ms, since_ms=start, known=decided[idx]
         )
+        after = alerts["event_ms"] > start
+        decided[idx[after]] = repeat[after]
+        rows = {name: col[after & ~repeat] for name, col in alerts.items()}
         scores = score_cells(
             rows, self._flags.open_cells(), self.lattice, self.baseline, b, p, self._rates
         )

@@ -26,7 +26,6 @@ from .components import components
 
 __all__ = [
     "Incident",
-    "LinkMemo",
     "link_components",
     "link_components_since",
     "build_incidents",
@@ -150,42 +149,6 @@ def link_components_since(
     edges_i = np.concatenate([pi, old])
     edges_j = np.concatenate([pj, known_root[old]])
     return components(len(x), edges_i, edges_j)
-
-
-class LinkMemo:
-    """Roots of the alerts linked at the last boundary whose incidents are not emitted yet, by
-    alert key, so the next boundary only searches pairs involving new alerts.
-
-    Not part of a snapshot: an empty memo (after a restore) links every row afresh, which gives
-    the same roots.
-    """
-
-    def __init__(self) -> None:
-        self._keys = np.empty(0, np.uint64)
-        self._root_keys = np.empty(0, np.uint64)
-
-    def known_roots(self, keys: np.ndarray) -> np.ndarray:
-        """Per row (``keys`` of the rows to link, unique), the row of its remembered root, or
-        -1 where the row (or its root) was not linked before."""
-        out = np.full(len(keys), -1, np.int64)
-        if not len(self._keys) or not len(keys):
-            return out
-        pos = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
-        known = self._keys[pos] == keys
-        order = np.argsort(keys)
-        root_keys = self._root_keys[pos[known]]
-        at = np.minimum(np.searchsorted(keys[order], root_keys), len(keys) - 1)
-        found = keys[order][at] == root_keys
-        rows = np.flatnonzero(known)
-        out[rows[found]] = order[at[found]]
-        return out
-
-    def remember(self, keys: np.ndarray, roots: np.ndarray, consumed: np.ndarray) -> None:
-        """Keep the roots of the rows not consumed by an emitted incident."""
-        keep = ~consumed
-        order = np.argsort(keys[keep])
-        self._keys = keys[keep][order]
-        self._root_keys = keys[roots[keep]][order]
 
 
 def _text(alert_id: str | bytes) -> str:
