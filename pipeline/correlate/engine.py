@@ -36,7 +36,7 @@ _SNAPSHOT_FORMAT = 2  # 2: buffer rows canonical, ids as UTF-8 bytes, no lat/lon
 _HOUR_MS = 3_600_000
 # The buffer columns each step reads (copying every column at every slide cost more than the
 # steps themselves on large windows).
-_SCORING_COLUMNS = ("key", "source", "event_ms", "x", "y", "category", "severity", "grid")
+_SCORING_COLUMNS = ("source", "event_ms", "x", "y", "category", "severity", "grid")
 _INCIDENT_COLUMNS = ("alert_id", *_SCORING_COLUMNS)
 
 
@@ -176,7 +176,8 @@ class Correlator:
         lo, hi = self._buffer.through(start_ms), self._buffer.through(end_ms)
         return lo + np.flatnonzero(self._buffer.col("severity")[lo:hi] > 0)
 
-    def _close_hotspots(self, b: int) -> list[FlagEvent]:
+    def _events(self, b: int) -> dict[str, np.ndarray]:
+        """The window's events at ``b``: its alerts with severity > 0, bursts counted once."""
         p = self.params
         # A burst_gap of context before the window decides which of its alerts are repeats.
         start = b - p.window_ms
@@ -189,7 +190,11 @@ class Correlator:
         )
         after = alerts["event_ms"] > start
         decided[idx[after]] = repeat[after]
-        rows = {name: col[after & ~repeat] for name, col in alerts.items()}
+        return {name: col[after & ~repeat] for name, col in alerts.items()}
+
+    def _close_hotspots(self, b: int) -> list[FlagEvent]:
+        p = self.params
+        rows = self._events(b)  # its own call, so the unselected alerts are freed before scoring
         scores = score_cells(
             rows, self._flags.open_cells(), self.lattice, self.baseline, b, p, self._rates
         )

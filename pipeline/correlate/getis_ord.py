@@ -18,7 +18,7 @@ import numpy as np
 __all__ = ["gi_star", "gi_star_lattice", "gi_star_lattice_at"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _gi_star(y, indptr, indices, z):
     n = y.shape[0]
     total = 0.0
@@ -40,7 +40,7 @@ def _gi_star(y, indptr, indices, z):
         z[i] = (lag / total - expected) / np.sqrt(variance) if variance > 0 else np.nan
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _lattice_csr(nx, ny, offsets):
     """Neighbours (row-major unit ``ix * ny + iy``) at the given non-zero offsets, clipped."""
     indptr = np.zeros(nx * ny + 1, np.int64)
@@ -58,7 +58,7 @@ def _lattice_csr(nx, ny, offsets):
     return indptr, indices[:k]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _gi_star_at(grid, offsets, qx, qy, z):
     """:func:`_gi_star` on the lattice CSR of ``grid``, evaluated only at cells ``(qx, qy)``:
     the same operations in the same order (row-major sums, neighbours in offset order), so the

@@ -67,7 +67,7 @@ def incident_id(first_alert_id: str) -> str:
 # --- kernels ---------------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _component_sums(comp, n_comp, x, y, event_ms, source, category, severity, n_src, n_cat):
     first = np.full(n_comp, np.iinfo(np.int64).max)
     last = np.full(n_comp, np.iinfo(np.int64).min)
@@ -90,7 +90,7 @@ def _component_sums(comp, n_comp, x, y, event_ms, source, category, severity, n_
     return first, last, sx / size, sy / size, size, by_src, by_cat, max_sev
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _nearest_member(comp, n_comp, x, y, cx, cy):
     best = np.full(n_comp, -1, np.int64)
     best_d = np.full(n_comp, np.inf)
@@ -132,11 +132,13 @@ def link_components_since(
     pair of two old rows then lies inside one of those components already.
     """
     known_root = np.asarray(known_root, np.int64)
+    # Edges run to millions on dense windows: int32 row numbers whenever they suffice.
+    dtype = np.int32 if len(x) <= np.iinfo(np.int32).max else np.int64
     old = np.flatnonzero(known_root >= 0)
-    pi = pj = np.empty(0, np.int64)
+    pi = pj = np.empty(0, dtype)
     new = known_root < 0
     if new.any():
-        first = np.flatnonzero(event_ms >= event_ms[new].min() - gap_ms)
+        first = np.flatnonzero(event_ms >= event_ms[new].min() - gap_ms).astype(dtype)
         ci, cj = pairs_within(
             x[first],
             y[first],
@@ -146,8 +148,10 @@ def link_components_since(
             active=None if new.all() else new[first],
         )
         pi, pj = first[ci], first[cj]
-    edges_i = np.concatenate([pi, old])
-    edges_j = np.concatenate([pj, known_root[old]])
+        del ci, cj
+    edges_i = np.concatenate([pi, old.astype(dtype)])
+    edges_j = np.concatenate([pj, known_root[old].astype(dtype)])
+    del pi, pj
     return components(len(x), edges_i, edges_j)
 
 
