@@ -130,6 +130,22 @@ class AlertBuffer:
         """Number of leading rows with event time ``<= event_ms`` (rows are canonical)."""
         return int(np.searchsorted(self.col("event_ms"), event_ms, side="right"))
 
+    def linked_roots(self, idx: np.ndarray) -> np.ndarray:
+        """For pending rows ``idx`` (ascending, every row up to some event time): the position
+        in ``idx`` of each row's root as linked at the last boundary, -1 for rows not linked."""
+        known = self.col("root")[idx]
+        at = np.full(int(idx[-1]) + 1 if len(idx) else 0, -1, np.int64)
+        at[idx] = np.arange(len(idx))
+        linked = known >= 0
+        known[linked] = at[known[linked]]
+        return known
+
+    def remember_roots(self, idx: np.ndarray, roots: np.ndarray, consumed: np.ndarray) -> None:
+        """Keep the roots (positions in ``idx``) of the rows linked at this boundary; rows
+        ``consumed`` by an emitted incident stop being pending."""
+        self.col("root")[idx] = np.where(consumed, -1, idx[roots])
+        self.col("pending")[idx[consumed]] = False
+
     def append(self, batch: AlertBatch, key: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
         """Add the rows of ``batch`` (all pending) with their keys and projected coordinates,
         merged into canonical order. Keys must be new (the engine drops duplicates first)."""

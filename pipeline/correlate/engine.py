@@ -154,21 +154,14 @@ class Correlator:
 
     def _close_incidents(self, b: int) -> list[Incident]:
         p = self.params
-        through = self._buffer.through(b)
-        idx = np.flatnonzero(self._buffer.col("pending")[:through])
+        idx = np.flatnonzero(self._buffer.col("pending")[: self._buffer.through(b)])
         rows = self._rows(idx, _INCIDENT_COLUMNS)
-        # Roots linked at the last boundary, as rows of this selection (-1: new since).
-        root = self._buffer.col("root")
-        at = np.full(through, -1, np.int64)
-        at[idx] = np.arange(len(idx))
-        known = root[idx]
-        known[known >= 0] = at[known[known >= 0]]
+        known = self._buffer.linked_roots(idx)  # only the alerts new since are linked afresh
         roots = link_components_since(
             rows["x"], rows["y"], rows["event_ms"], p.incident_radius_m, p.incident_gap_ms, known
         )
         consumed, incidents = build_incidents(rows, roots, b, p.incident_gap_ms, self.projection)
-        root[idx] = np.where(consumed, -1, idx[roots])
-        self._buffer.col("pending")[idx[consumed]] = False
+        self._buffer.remember_roots(idx, roots, consumed)
         return incidents
 
     def _counted(self, start_ms: int, end_ms: int) -> np.ndarray:
