@@ -96,7 +96,7 @@ def _signature(event: FlagEvent) -> tuple[int, ...]:
 
 
 def _names(counts: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
-    return {names[k]: int(counts[k]) for k in np.flatnonzero(counts)}
+    return {names[k]: n for k, n in enumerate(counts.tolist()) if n}
 
 
 class _Nearby:
@@ -147,22 +147,25 @@ class FlagTracker:
         events = []
         still_open = []
         nearby = _Nearby(rows)
-        for f in self._open:
-            k = scores.find(f.cell_id)
+        ks = np.searchsorted(scores.cell_id, self.open_cells())  # scores.find, all at once
+        for f, k, place in zip(self._open, ks.tolist(), self._places(scores, ks), strict=True):
             count, score = int(scores.count[k]), float(scores.score[k])
             f.cool = f.cool + 1 if score < self.params.close_score else 0
             closing = count == 0 or f.cool >= self.params.close_after_slides
-            event = self._event(f, "close" if closing else "update", boundary_ms, scores, k, nearby)
+            status = "close" if closing else "update"
+            event = self._event(f, status, boundary_ms, scores, k, nearby, place)
             if closing or self._changed(f, event):
                 events.append(self._emit(f, event))
             if not closing:
                 still_open.append(f)
         self._open = still_open
-        for k in self._new_hot_cells(scores):
+        hot = self._new_hot_cells(scores)
+        for k, place in zip(hot, self._places(scores, hot), strict=True):
             f = _Open(
                 flag_id(int(scores.cell_id[k]), boundary_ms), int(scores.cell_id[k]), boundary_ms
             )
-            events.append(self._emit(f, self._event(f, "open", boundary_ms, scores, k, nearby)))
+            event = self._event(f, "open", boundary_ms, scores, k, nearby, place)
+            events.append(self._emit(f, event))
             self._open.append(f)
         return events
 
@@ -181,6 +184,14 @@ class FlagTracker:
         r_cells = p.merge_radius_m / p.cell_m
         chosen = suppress_near(scores.ix[cand], scores.iy[cand], ix, iy, r_cells)
         return cand[chosen].tolist()
+
+    def _places(self, scores: CellScores, ks) -> list[tuple[float, float, float, float]]:
+        """Centre ``(x, y, lat, lon)`` of the cells at rows ``ks`` of ``scores``: one projection
+        call per boundary instead of one per event (element-wise, so the same values)."""
+        ks = np.asarray(ks, np.int64)
+        cx, cy = self.lattice.centre(scores.ix[ks], scores.iy[ks])
+        lat, lon = self.projection.to_latlon(cx, cy)
+        return list(zip(cx.tolist(), cy.tolist(), lat.tolist(), lon.tolist(), strict=True))
 
     def _changed(self, f: _Open, event: FlagEvent) -> bool:
         moved = abs(event.score - f.last_score) >= self.params.update_score_delta
@@ -201,14 +212,14 @@ class FlagTracker:
         scores: CellScores,
         k: int,
         nearby: _Nearby,
+        place: tuple[float, float, float, float],
     ) -> FlagEvent:
-        cx, cy = self.lattice.centre(scores.ix[k : k + 1], scores.iy[k : k + 1])
+        cx, cy, lat, lon = place
         radius, window_s = float(scores.radius_m[k]), int(scores.window_s[k])
-        rows = nearby.around(float(cx[0]), float(cy[0]), radius)
-        d2 = (rows["x"] - cx[0]) ** 2 + (rows["y"] - cy[0]) ** 2
+        rows = nearby.around(cx, cy, radius)
+        d2 = (rows["x"] - cx) ** 2 + (rows["y"] - cy) ** 2
         near = (d2 <= radius**2) & (rows["event_ms"] > boundary_ms - window_s * 1000)
         t = rows["event_ms"][near]
-        lat, lon = self.projection.to_latlon(cx, cy)
         gi = float(scores.gi_z[k])
         return FlagEvent(
             flag_id=f.flag_id,
@@ -216,8 +227,8 @@ class FlagTracker:
             status=status,
             boundary_ms=boundary_ms,
             opened_ms=f.opened_ms,
-            lat=float(lat[0]),
-            lon=float(lon[0]),
+            lat=lat,
+            lon=lon,
             radius_m=radius,
             window_s=window_s,
             cell_id=f.cell_id,
