@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.backfill import CLOCKS
 from pipeline.settings import load_settings
 
 from .progress import RecordProgress, format_ms
@@ -36,6 +35,7 @@ def backfill(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Normalise, correlate and store replay files in this process, as a live run would."""
+    from pipeline.backfill import CLOCKS  # here, not at the top: pyarrow stays out of the worker
     from pipeline.backfill.files import backfill_files, count_records
     from pipeline.warehouse import migrate, open_warehouse
 

@@ -1,9 +1,13 @@
-"""The engine's retained alerts: growable NumPy columns with amortised append and compaction.
+"""The engine's retained alerts: growable NumPy columns in canonical order (event time, then
+key), with amortised append and compaction.
 
 Kafka batches are small and frequent, so re-concatenating every column per batch would copy the
-whole window each time. Columns here have spare capacity (doubling when full), appends copy only
-the new rows, and rows are removed by :meth:`AlertBuffer.compact`, which the window calls once
-per slide, never per event.
+whole window each time. Columns here have spare capacity (doubling when full), and appends
+rewrite only the new rows and the few retained rows they interleave with (alerts arrive nearly
+in event-time order: at most the allowed lateness out of it). Keeping the rows canonical means
+a slide boundary reads time ranges as contiguous slices instead of sorting the whole window.
+Rows are removed by :meth:`AlertBuffer.compact`, which the engine calls once per slide, never
+per event.
 """
 
 from __future__ import annotations
@@ -13,28 +17,36 @@ import numpy as np
 
 from pipeline.alerts import AlertBatch
 
-__all__ = ["AlertBuffer", "COLUMNS", "alert_keys"]
+from .key_set import KeySet
+
+__all__ = ["AlertBuffer", "COLUMNS", "DERIVED", "alert_keys", "utf8_ids"]
 
 #: Column name -> dtype. ``key`` is a 64-bit hash of ``alert_id`` (dedup and tie-breaking in
 #: kernels, which cannot take strings); ``pending`` marks alerts not yet part of an emitted
-#: incident. ``alert_id`` keeps the text (its width grows as needed).
+#: incident. ``alert_id`` keeps the text as UTF-8 bytes (a quarter of NumPy's UTF-32 ``U``
+#: for ASCII ids; its width grows as needed).
 COLUMNS: dict[str, np.dtype] = {
     "key": np.dtype(np.uint64),
-    "alert_id": np.dtype("U1"),
+    "alert_id": np.dtype("S1"),
     "source": np.dtype(np.int8),
     "event_ms": np.dtype(np.int64),
     "x": np.dtype(np.float64),
     "y": np.dtype(np.float64),
-    "lat": np.dtype(np.float64),
-    "lon": np.dtype(np.float64),
     "category": np.dtype(np.int16),
     "severity": np.dtype(np.float32),
     "grid": np.dtype(np.int32),
     "pending": np.dtype(np.bool_),
 }
 
+#: Derived columns, not part of a snapshot (a restored buffer starts them at -1): ``root`` is
+#: the buffer row of the alert's incident root as linked at the last boundary (-1: not linked
+#: yet), kept pointing at the same alert when rows move; ``repeat`` is 1 or 0 once the alert's
+#: burst status is decided, -1 before (see :mod:`pipeline.correlate.bursts`). They let a
+#: boundary redo only the new alerts' share of linking and burst collapsing.
+DERIVED: dict[str, np.dtype] = {"root": np.dtype(np.int64), "repeat": np.dtype(np.int8)}
 
-@numba.njit(cache=True)
+
+@numba.njit(cache=True, nogil=True)
 def _fnv1a(codes, out):
     # FNV-1a over the UTF-32 code units of each id; trailing NULs are NumPy padding, not text.
     for i in range(codes.shape[0]):
@@ -47,6 +59,29 @@ def _fnv1a(codes, out):
         out[i] = h
 
 
+@numba.njit(cache=True, nogil=True)
+def _merge_order(t_a, k_a, t_b, k_b):
+    """Positions in ``concat(a, b)`` of the merge of two runs sorted by ``(t, k)``."""
+    na, nb = t_a.shape[0], t_b.shape[0]
+    out = np.empty(na + nb, np.int64)
+    i = j = 0
+    for o in range(na + nb):
+        if j >= nb or (i < na and (t_a[i] < t_b[j] or (t_a[i] == t_b[j] and k_a[i] < k_b[j]))):
+            out[o] = i
+            i += 1
+        else:
+            out[o] = na + j
+            j += 1
+    return out
+
+
+def _codes(text: np.ndarray) -> np.ndarray:
+    width = max(text.dtype.itemsize // 4, 1)
+    if not len(text):
+        return np.zeros((0, 1), np.uint32)
+    return text.view(np.uint32).reshape(len(text), width)
+
+
 def alert_keys(alert_id: np.ndarray) -> np.ndarray:
     """64-bit FNV-1a hashes of alert ids (``str`` objects or a NumPy ``U`` array).
 
@@ -55,21 +90,35 @@ def alert_keys(alert_id: np.ndarray) -> np.ndarray:
     ('0xaf63dc4c8601ec8c', True)
     """
     text = np.asarray(alert_id).astype(np.str_)
-    width = max(text.dtype.itemsize // 4, 1)
-    codes = (
-        text.view(np.uint32).reshape(len(text), width) if len(text) else np.zeros((0, 1), np.uint32)
-    )
     out = np.empty(len(text), np.uint64)
-    _fnv1a(codes, out)
+    _fnv1a(_codes(text), out)
     return out
 
 
+def utf8_ids(alert_id: np.ndarray) -> np.ndarray:
+    """Alert ids as a NumPy ``S`` array of their UTF-8 bytes (``.decode()`` gives them back).
+
+    >>> utf8_ids(np.array(["a:1", "b:é"], dtype=object)).tolist()
+    [b'a:1', b'b:\\xc3\\xa9']
+    """
+    text = np.asarray(alert_id).astype(np.str_)
+    if not len(text):
+        return np.empty(0, "S1")
+    if _codes(text).max() < 128:  # ASCII, the usual case: a cast, no per-id call
+        return text.astype(np.bytes_)
+    return np.strings.encode(text, "utf-8")
+
+
 class AlertBuffer:
-    """Columns of retained alerts; ``col(name)`` is a view of the live rows."""
+    """Columns of retained alerts in canonical order; ``col(name)`` is a view of the live rows,
+    ``keys`` the set of their keys."""
 
     def __init__(self, capacity: int = 1024) -> None:
         self._size = 0
-        self._cols = {name: np.empty(capacity, dtype) for name, dtype in COLUMNS.items()}
+        self._cols = {
+            name: np.empty(capacity, dtype) for name, dtype in (COLUMNS | DERIVED).items()
+        }
+        self.keys = KeySet()
 
     def __len__(self) -> int:
         return self._size
@@ -77,34 +126,90 @@ class AlertBuffer:
     def col(self, name: str) -> np.ndarray:
         return self._cols[name][: self._size]
 
+    def through(self, event_ms: int) -> int:
+        """Number of leading rows with event time ``<= event_ms`` (rows are canonical)."""
+        return int(np.searchsorted(self.col("event_ms"), event_ms, side="right"))
+
+    def linked_roots(self, idx: np.ndarray) -> np.ndarray:
+        """For pending rows ``idx`` (ascending, every row up to some event time): the position
+        in ``idx`` of each row's root as linked at the last boundary, -1 for rows not linked."""
+        known = self.col("root")[idx]
+        at = np.full(int(idx[-1]) + 1 if len(idx) else 0, -1, np.int64)
+        at[idx] = np.arange(len(idx))
+        linked = known >= 0
+        known[linked] = at[known[linked]]
+        return known
+
+    def remember_roots(self, idx: np.ndarray, roots: np.ndarray, consumed: np.ndarray) -> None:
+        """Keep the roots (positions in ``idx``) of the rows linked at this boundary; rows
+        ``consumed`` by an emitted incident stop being pending."""
+        self.col("root")[idx] = np.where(consumed, -1, idx[roots])
+        self.col("pending")[idx[consumed]] = False
+
     def append(self, batch: AlertBatch, key: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
-        """Add the rows of ``batch`` (all pending) with their keys and projected coordinates."""
+        """Add the rows of ``batch`` (all pending) with their keys and projected coordinates,
+        merged into canonical order. Keys must be new (the engine drops duplicates first)."""
         n = len(batch)
-        self._reserve(self._size + n, np.asarray(batch.alert_id).astype(np.str_).dtype)
+        if not n:
+            return
+        ids = utf8_ids(batch.alert_id)
+        self._reserve(self._size + n, ids.dtype)
+        order = np.lexsort((key, batch.event_ms))
         new = {
             "key": key,
-            "alert_id": batch.alert_id,
+            "alert_id": ids,
             "source": batch.source,
             "event_ms": batch.event_ms,
             "x": x,
             "y": y,
-            "lat": batch.lat,
-            "lon": batch.lon,
             "category": batch.category,
             "severity": batch.severity,
             "grid": batch.grid,
-            "pending": True,
+            "pending": np.ones(n, bool),
+            "root": np.full(n, -1, np.int64),
+            "repeat": np.full(n, -1, np.int8),
         }
+        # Retained rows at or after the batch's earliest event time interleave with it.
+        lo = int(np.searchsorted(self.col("event_ms"), batch.event_ms[order[0]], side="left"))
+        end = self._size + n
+        merge = None
+        if lo < self._size:
+            merge = _merge_order(
+                self.col("event_ms")[lo:],
+                self.col("key")[lo:],
+                np.ascontiguousarray(batch.event_ms[order]),
+                np.ascontiguousarray(key[order]),
+            )
         for name, values in new.items():
-            self._cols[name][self._size : self._size + n] = values
-        self._size += n
+            arr = self._cols[name]
+            values = np.asarray(values)[order]
+            if merge is not None:
+                values = np.concatenate([arr[lo : self._size], values])[merge]
+            arr[lo:end] = values
+        if merge is not None:  # roots pointing into the merged rows follow them
+            moved = np.empty(self._size - lo, np.int64)
+            old = merge < len(moved)
+            moved[merge[old]] = lo + np.flatnonzero(old)
+            root = self._cols["root"][lo:end]
+            shift = root >= lo
+            root[shift] = moved[root[shift] - lo]
+        self._size = end
+        self.keys.add(key)
 
     def compact(self, keep: np.ndarray) -> None:
         """Keep only rows where ``keep`` (a mask over the live rows) is true, in order."""
-        n = int(keep.sum())
+        drop = np.flatnonzero(~keep)
+        if not len(drop):
+            return
+        first = int(drop[0])  # rows before it stay where they are
+        n = first + int(keep[first:].sum())
         for arr in self._cols.values():
-            arr[:n] = arr[: self._size][keep]
+            arr[first:n] = arr[first : self._size][keep[first:]]
+        root = self._cols["root"][:n]
+        shift = root >= first  # a kept row's root is kept too (incidents are consumed whole)
+        root[shift] = (np.cumsum(keep) - 1)[root[shift]]
         self._size = n
+        self.keys.rebuild(self.col("key"))
 
     def state(self) -> dict[str, np.ndarray]:
         return {name: self.col(name).copy() for name in COLUMNS}
@@ -114,17 +219,17 @@ class AlertBuffer:
         n = len(cols["key"])
         buf = cls(max(1024, n))
         buf._reserve(n, cols["alert_id"].dtype)
+        order = np.lexsort((cols["key"], cols["event_ms"]))  # canonical already; cheap insurance
         for name in COLUMNS:
-            buf._cols[name][:n] = cols[name]
+            buf._cols[name][:n] = cols[name][order]
+        for name in DERIVED:
+            buf._cols[name][:n] = -1
         buf._size = n
+        buf.keys.rebuild(buf.col("key"))
         return buf
 
     def _reserve(self, size: int, id_dtype: np.dtype) -> None:
-        cap = len(self._cols["key"])
-        wider = id_dtype.itemsize > self._cols["alert_id"].dtype.itemsize
-        if size <= cap and not wider:
-            return
-        new_cap = max(cap, 1024)
+        cap = new_cap = len(self._cols["key"])
         while new_cap < size:
             new_cap *= 2
         for name, arr in self._cols.items():
@@ -133,6 +238,7 @@ class AlertBuffer:
                 if name == "alert_id"
                 else arr.dtype
             )
-            grown = np.empty(new_cap, dtype)
-            grown[: self._size] = arr[: self._size]
-            self._cols[name] = grown
+            if new_cap != cap or dtype != arr.dtype:  # a wider id alone regrows only its column
+                grown = np.empty(new_cap, dtype)
+                grown[: self._size] = arr[: self._size]
+                self._cols[name] = grown

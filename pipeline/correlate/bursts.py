@@ -22,7 +22,7 @@ import numpy as np
 from pipeline.alerts import CATEGORIES
 from pipeline.geo.spatial_hash import pairs_within
 
-__all__ = ["RepeatMemo", "collapse_bursts", "repeat_mask"]
+__all__ = ["burst_statuses", "collapse_bursts", "repeat_mask"]
 
 
 def repeat_mask(
@@ -31,8 +31,8 @@ def repeat_mask(
     """Boolean mask of the rows (in canonical order) that repeat an earlier row.
 
     ``known``: per row 1 (a repeat) or 0 (not) where that is already decided, -1 where it must
-    be found; only pairs that can end at an undecided row are then searched (those among rows
-    no more than ``gap_ms`` older than the oldest undecided one).
+    be found; only pairs with an undecided row are then searched (among rows no more than
+    ``gap_ms`` older than the oldest undecided one).
     """
     n = len(rows["x"])
     todo = np.ones(n, bool) if known is None else known < 0
@@ -43,37 +43,34 @@ def repeat_mask(
     first = int(np.searchsorted(t, t[todo].min() - gap_ms))  # canonical order: t ascending
     tail = {k: rows[k][first:] for k in ("x", "y", "event_ms", "source", "category")}
     # Pairs come as (i, j) with i < j: row j is the later one in canonical order.
-    pi, pj = pairs_within(tail["x"], tail["y"], radius_m, tail["event_ms"], gap_ms)
+    pi, pj = pairs_within(
+        tail["x"], tail["y"], radius_m, tail["event_ms"], gap_ms, active=todo[first:]
+    )
     kind = tail["source"].astype(np.int64) * len(CATEGORIES) + tail["category"]
     later = pj[kind[pi] == kind[pj]] + first
     repeat[later[todo[later]]] = True
     return repeat
 
 
-class RepeatMemo:
-    """Whether each row returned by the last :func:`collapse_bursts` call was a repeat, by
-    alert key. A row's status depends only on the ``gap_ms`` before it, so once every alert up
-    to its event time is final it never changes; the next call then only decides new rows.
+def burst_statuses(
+    rows: dict[str, np.ndarray],
+    radius_m: float,
+    gap_ms: int,
+    since_ms: int | None = None,
+    known: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per row (canonical order): whether it repeats an earlier row.
 
-    Not part of a snapshot: an empty memo (after a restore) decides every row afresh.
+    With ``since_ms``, rows at or before it are context only: they can make a later row a
+    repeat but are not decided themselves (reported as False). ``known``: statuses decided
+    before, as in :func:`repeat_mask`. A row's status depends only on the ``gap_ms`` before
+    it, so once every alert up to its event time is final (a closed slide boundary) it never
+    changes: the engine keeps each alert's status and decides only new alerts.
     """
-
-    def __init__(self) -> None:
-        self._keys = np.empty(0, np.uint64)
-        self._repeat = np.empty(0, bool)
-
-    def known(self, keys: np.ndarray) -> np.ndarray:
-        """Per key: 1 a remembered repeat, 0 remembered as not one, -1 not remembered."""
-        out = np.full(len(keys), -1, np.int8)
-        if len(self._keys) and len(keys):
-            pos = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
-            hit = self._keys[pos] == keys
-            out[hit] = self._repeat[pos[hit]]
-        return out
-
-    def remember(self, keys: np.ndarray, repeat: np.ndarray) -> None:
-        order = np.argsort(keys)
-        self._keys, self._repeat = keys[order], repeat[order]
+    after = np.ones(len(rows["x"]), bool) if since_ms is None else rows["event_ms"] > since_ms
+    todo = np.full(len(after), -1, np.int8) if known is None else known.astype(np.int8)
+    todo[~after] = 0  # context rows are never returned: they need not be decided
+    return repeat_mask(rows, radius_m, gap_ms, todo) & after
 
 
 def collapse_bursts(
@@ -81,22 +78,14 @@ def collapse_bursts(
     radius_m: float,
     gap_ms: int,
     since_ms: int | None = None,
-    memo: RepeatMemo | None = None,
+    known: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The rows (canonical order) that are not repeats, same columns as ``rows``.
 
     With ``since_ms``, rows at or before it are context only: they can make a later row a
     repeat but are not returned. Pass rows from ``gap_ms`` before the period of interest.
-
-    ``memo`` (needs ``since_ms`` and a ``key`` column) carries the statuses of the rows after
-    ``since_ms`` to the next call. It is only exact when every row up to the latest event time
-    passed is final (a closed slide boundary): later calls trust what it remembers.
+    ``known``: see :func:`burst_statuses`.
     """
     after = np.ones(len(rows["x"]), bool) if since_ms is None else rows["event_ms"] > since_ms
-    use_memo = memo is not None and since_ms is not None
-    known = memo.known(rows["key"]) if use_memo else None
-    repeat = repeat_mask(rows, radius_m, gap_ms, known)
-    if use_memo:
-        memo.remember(rows["key"][after], repeat[after])
-    keep = ~repeat & after
+    keep = ~burst_statuses(rows, radius_m, gap_ms, since_ms, known) & after
     return {name: col[keep] for name, col in rows.items()}

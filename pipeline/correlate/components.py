@@ -8,7 +8,7 @@ import numpy as np
 __all__ = ["components"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _find(parent, i):
     while parent[i] != i:
         parent[i] = parent[parent[i]]  # path halving
@@ -16,7 +16,7 @@ def _find(parent, i):
     return i
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _union_find(n, pi, pj):
     parent = np.arange(n)
     for k in range(pi.shape[0]):

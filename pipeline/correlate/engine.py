@@ -20,10 +20,10 @@ from pipeline.geo.projection import LocalProjection
 
 from .baseline import Baseline
 from .buffer import COLUMNS, AlertBuffer, alert_keys
-from .bursts import RepeatMemo, collapse_bursts
+from .bursts import burst_statuses
 from .exceptions import InvalidBatchError, SnapshotError
 from .flags import FlagEvent, FlagTracker
-from .incidents import Incident, LinkMemo, build_incidents, link_components_since
+from .incidents import Incident, build_incidents, link_components_since
 from .lattice import Lattice
 from .params import CorrelationParams
 from .rate_cache import DiskRateCache
@@ -32,8 +32,12 @@ from .window import EventWindow
 
 __all__ = ["Correlator", "CorrelationOutput"]
 
-_SNAPSHOT_FORMAT = 1
+_SNAPSHOT_FORMAT = 2  # 2: buffer rows canonical, ids as UTF-8 bytes, no lat/lon columns
 _HOUR_MS = 3_600_000
+# The buffer columns each step reads (copying every column at every slide cost more than the
+# steps themselves on large windows).
+_SCORING_COLUMNS = ("source", "event_ms", "x", "y", "category", "severity", "grid")
+_INCIDENT_COLUMNS = ("alert_id", *_SCORING_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +95,6 @@ class Correlator:
         self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms)
         self._flags = FlagTracker(params, self.lattice, projection)
         self._rates = DiskRateCache(baseline, self.lattice)
-        self._links = LinkMemo()  # derived state, rebuilt after a restore
-        self._repeats = RepeatMemo()  # likewise
         self._last_closed: int | None = None
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
@@ -110,7 +112,7 @@ class Correlator:
         """Admit a batch (in arrival order) and close every boundary the watermark passed."""
         _validate(batch)
         keys = alert_keys(batch.alert_id)
-        late, dup = self._window.admit(batch.event_ms, keys, self._buffer.col("key"))
+        late, dup = self._window.admit(batch.event_ms, keys, self._buffer.keys)
         fresh = ~late & ~dup
         x, y = self.projection.to_xy(batch.lat[fresh], batch.lon[fresh])
         self._buffer.append(batch.take(fresh), keys[fresh], x, y)
@@ -133,7 +135,7 @@ class Correlator:
         flags: list[FlagEvent] = []
         t = self._buffer.col("event_ms")
         if len(t):
-            self._window.start(int(t.min()))
+            self._window.start(int(t[0]))  # rows are canonical: the first is the earliest
         closed = False
         while (b := self._window.pop_due()) is not None:  # loop per slide, not per event
             incidents += self._close_incidents(b)
@@ -146,36 +148,46 @@ class Correlator:
         self.stats["flag_events"] += len(flags)
         return incidents, flags
 
-    def _rows(self, mask: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Selected buffer rows in canonical order (event time, then key), and their columns."""
-        idx = np.flatnonzero(mask)
-        idx = idx[np.lexsort((self._buffer.col("key")[idx], self._buffer.col("event_ms")[idx]))]
-        return idx, {name: self._buffer.col(name)[idx] for name in COLUMNS}
+    def _rows(self, idx: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Columns ``names`` of buffer rows ``idx`` (ascending, so in canonical order)."""
+        return {name: self._buffer.col(name)[idx] for name in names}
 
     def _close_incidents(self, b: int) -> list[Incident]:
         p = self.params
-        idx, rows = self._rows(self._buffer.col("pending") & (self._buffer.col("event_ms") <= b))
-        known = self._links.known_roots(rows["key"])
+        idx = np.flatnonzero(self._buffer.col("pending")[: self._buffer.through(b)])
+        rows = self._rows(idx, _INCIDENT_COLUMNS)
+        known = self._buffer.linked_roots(idx)  # only the alerts new since are linked afresh
         roots = link_components_since(
             rows["x"], rows["y"], rows["event_ms"], p.incident_radius_m, p.incident_gap_ms, known
         )
         consumed, incidents = build_incidents(rows, roots, b, p.incident_gap_ms, self.projection)
-        self._links.remember(rows["key"], roots, consumed)
-        self._buffer.col("pending")[idx[consumed]] = False
+        self._buffer.remember_roots(idx, roots, consumed)
         return incidents
 
     def _counted(self, start_ms: int, end_ms: int) -> np.ndarray:
-        t = self._buffer.col("event_ms")
-        return (t > start_ms) & (t <= end_ms) & (self._buffer.col("severity") > 0)
+        """Buffer rows (ascending) with event time in ``(start_ms, end_ms]`` and severity > 0."""
+        lo, hi = self._buffer.through(start_ms), self._buffer.through(end_ms)
+        return lo + np.flatnonzero(self._buffer.col("severity")[lo:hi] > 0)
 
-    def _close_hotspots(self, b: int) -> list[FlagEvent]:
+    def _events(self, b: int) -> dict[str, np.ndarray]:
+        """The window's events at ``b``: its alerts with severity > 0, bursts counted once."""
         p = self.params
         # A burst_gap of context before the window decides which of its alerts are repeats.
         start = b - p.window_ms
-        _, alerts = self._rows(self._counted(start - p.burst_gap_ms, b))
-        rows = collapse_bursts(
-            alerts, p.burst_radius_m, p.burst_gap_ms, since_ms=start, memo=self._repeats
+        idx = self._counted(start - p.burst_gap_ms, b)
+        alerts = self._rows(idx, _SCORING_COLUMNS)
+        # Statuses decided at earlier boundaries are final: only new alerts are decided here.
+        decided = self._buffer.col("repeat")
+        repeat = burst_statuses(
+            alerts, p.burst_radius_m, p.burst_gap_ms, since_ms=start, known=decided[idx]
         )
+        after = alerts["event_ms"] > start
+        decided[idx[after]] = repeat[after]
+        return {name: col[after & ~repeat] for name, col in alerts.items()}
+
+    def _close_hotspots(self, b: int) -> list[FlagEvent]:
+        p = self.params
+        rows = self._events(b)  # its own call, so the unselected alerts are freed before scoring
         scores = score_cells(
             rows, self._flags.open_cells(), self.lattice, self.baseline, b, p, self._rates
         )
@@ -195,19 +207,20 @@ class Correlator:
     def _skip_idle(self, b: int) -> None:
         """Jump over following boundaries that would have nothing to do."""
         nxt = b + self.params.slide_ms
-        t = self._buffer.col("event_ms")
         busy = (
             len(self._flags.open_cells()) > 0
-            or (self._buffer.col("pending") & (t <= nxt)).any()
-            or self._counted(nxt - self.params.window_ms, nxt).any()
+            or self._buffer.col("pending")[: self._buffer.through(nxt)].any()
+            or len(self._counted(nxt - self.params.window_ms, nxt)) > 0
         )
         if not busy:
-            later = t[t > b]
-            self._window.skip_to(int(later.min()) if len(later) else None)
+            after = self._buffer.through(b)  # rows are canonical: the next one is the earliest
+            later = self._buffer.col("event_ms")[after:]
+            self._window.skip_to(int(later[0]) if len(later) else None)
 
     def _evict(self) -> None:
         horizon = self._window.horizon_ms() - self.params.burst_gap_ms  # repeat context
-        keep = self._buffer.col("pending") | (self._buffer.col("event_ms") > horizon)
+        keep = self._buffer.col("pending").copy()
+        keep[self._buffer.through(horizon) :] = True  # rows after the horizon stay
         if not keep.all():
             self._buffer.compact(keep)
 

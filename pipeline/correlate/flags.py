@@ -96,26 +96,29 @@ def _signature(event: FlagEvent) -> tuple[int, ...]:
 
 
 def _names(counts: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
-    return {names[k]: int(counts[k]) for k in np.flatnonzero(counts)}
+    return {names[k]: n for k, n in enumerate(counts.tolist()) if n}
 
 
 class _Nearby:
-    """The rows of one boundary, indexed by x, so each flag event reads only the strip of rows
-    around its centre instead of the whole window (the subset keeps canonical order, so every
-    figure, and every tie, is what the whole window gives)."""
+    """The rows of one boundary, indexed by x, so each flag event reads only the rows around its
+    centre instead of the whole window (the subset keeps canonical order, so every figure, and
+    every tie, is what the whole window gives). The index is built on first use: most
+    boundaries emit no flag event."""
 
-    _MARGIN_M = 1.0  # the strip is a superset: the exact disk test runs on it
+    _MARGIN_M = 1.0  # the box is a superset: the exact disk test runs on it
 
     def __init__(self, rows: dict[str, np.ndarray]) -> None:
         self.rows = rows
-        self._order = np.argsort(rows["x"], kind="stable")
-        self._x = rows["x"][self._order]
+        self._order: np.ndarray | None = None
 
-    def around(self, cx: float, radius_m: float) -> dict[str, np.ndarray]:
-        lo, hi = np.searchsorted(
-            self._x, [cx - radius_m - self._MARGIN_M, cx + radius_m + self._MARGIN_M]
-        )
-        take = np.sort(self._order[lo:hi])
+    def around(self, cx: float, cy: float, radius_m: float) -> dict[str, np.ndarray]:
+        if self._order is None:
+            self._order = np.argsort(self.rows["x"])  # ties: any order, the subset is sorted
+            self._x = self.rows["x"][self._order]
+        reach = radius_m + self._MARGIN_M
+        lo, hi = np.searchsorted(self._x, [cx - reach, cx + reach])
+        strip = self._order[lo:hi]
+        take = np.sort(strip[np.abs(self.rows["y"][strip] - cy) <= reach])
         return {k: self.rows[k][take] for k in ("x", "y", "event_ms", "source", "category", "grid")}
 
 
@@ -144,22 +147,25 @@ class FlagTracker:
         events = []
         still_open = []
         nearby = _Nearby(rows)
-        for f in self._open:
-            k = scores.find(f.cell_id)
+        ks = np.searchsorted(scores.cell_id, self.open_cells())  # scores.find, all at once
+        for f, k, place in zip(self._open, ks.tolist(), self._places(scores, ks), strict=True):
             count, score = int(scores.count[k]), float(scores.score[k])
             f.cool = f.cool + 1 if score < self.params.close_score else 0
             closing = count == 0 or f.cool >= self.params.close_after_slides
-            event = self._event(f, "close" if closing else "update", boundary_ms, scores, k, nearby)
+            status = "close" if closing else "update"
+            event = self._event(f, status, boundary_ms, scores, k, nearby, place)
             if closing or self._changed(f, event):
                 events.append(self._emit(f, event))
             if not closing:
                 still_open.append(f)
         self._open = still_open
-        for k in self._new_hot_cells(scores):
+        hot = self._new_hot_cells(scores)
+        for k, place in zip(hot, self._places(scores, hot), strict=True):
             f = _Open(
                 flag_id(int(scores.cell_id[k]), boundary_ms), int(scores.cell_id[k]), boundary_ms
             )
-            events.append(self._emit(f, self._event(f, "open", boundary_ms, scores, k, nearby)))
+            event = self._event(f, "open", boundary_ms, scores, k, nearby, place)
+            events.append(self._emit(f, event))
             self._open.append(f)
         return events
 
@@ -178,6 +184,14 @@ class FlagTracker:
         r_cells = p.merge_radius_m / p.cell_m
         chosen = suppress_near(scores.ix[cand], scores.iy[cand], ix, iy, r_cells)
         return cand[chosen].tolist()
+
+    def _places(self, scores: CellScores, ks) -> list[tuple[float, float, float, float]]:
+        """Centre ``(x, y, lat, lon)`` of the cells at rows ``ks`` of ``scores``: one projection
+        call per boundary instead of one per event (element-wise, so the same values)."""
+        ks = np.asarray(ks, np.int64)
+        cx, cy = self.lattice.centre(scores.ix[ks], scores.iy[ks])
+        lat, lon = self.projection.to_latlon(cx, cy)
+        return list(zip(cx.tolist(), cy.tolist(), lat.tolist(), lon.tolist(), strict=True))
 
     def _changed(self, f: _Open, event: FlagEvent) -> bool:
         moved = abs(event.score - f.last_score) >= self.params.update_score_delta
@@ -198,14 +212,14 @@ class FlagTracker:
         scores: CellScores,
         k: int,
         nearby: _Nearby,
+        place: tuple[float, float, float, float],
     ) -> FlagEvent:
-        cx, cy = self.lattice.centre(scores.ix[k : k + 1], scores.iy[k : k + 1])
+        cx, cy, lat, lon = place
         radius, window_s = float(scores.radius_m[k]), int(scores.window_s[k])
-        rows = nearby.around(float(cx[0]), radius)
-        d2 = (rows["x"] - cx[0]) ** 2 + (rows["y"] - cy[0]) ** 2
+        rows = nearby.around(cx, cy, radius)
+        d2 = (rows["x"] - cx) ** 2 + (rows["y"] - cy) ** 2
         near = (d2 <= radius**2) & (rows["event_ms"] > boundary_ms - window_s * 1000)
         t = rows["event_ms"][near]
-        lat, lon = self.projection.to_latlon(cx, cy)
         gi = float(scores.gi_z[k])
         return FlagEvent(
             flag_id=f.flag_id,
@@ -213,8 +227,8 @@ class FlagTracker:
             status=status,
             boundary_ms=boundary_ms,
             opened_ms=f.opened_ms,
-            lat=float(lat[0]),
-            lon=float(lon[0]),
+            lat=lat,
+            lon=lon,
             radius_m=radius,
             window_s=window_s,
             cell_id=f.cell_id,

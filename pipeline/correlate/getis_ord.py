@@ -3,7 +3,8 @@
 Matches PySAL esda's ``G_Local(y, w, transform="B", star=True).Zs``: for unit ``i`` with
 ``c_i`` neighbours counting itself, ``G_i = sum_{j in N(i) + i} y_j / sum y``, ``E = c_i / n``,
 ``V = c_i (n - c_i) / ((n - 1) n^2) * s^2 / ybar^2`` with the population variance ``s^2``, and
-``z_i = (G_i - E) / sqrt(V)``. A constant ``y`` has no spatial pattern: its z-scores are NaN.
+``z_i = (G_i - E) / sqrt(V)``. A constant ``y`` has no spatial pattern: its z-scores are NaN
+(all zeros included, where ``V`` would be ``0 / 0``).
 
 On the scoring lattice (:func:`gi_star_lattice`) the units are the cells of a rectangle and
 the neighbours the cells whose centres lie within the hotspot radius.
@@ -17,7 +18,7 @@ import numpy as np
 __all__ = ["gi_star", "gi_star_lattice", "gi_star_lattice_at"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _gi_star(y, indptr, indices, z):
     n = y.shape[0]
     total = 0.0
@@ -27,6 +28,8 @@ def _gi_star(y, indptr, indices, z):
         squares += y[i] * y[i]
     mean = total / n
     var = squares / n - mean * mean
+    if mean == 0.0:  # all zero (no alert left in the window): no pattern, and V would be 0/0
+        return
     for i in range(n):
         lag = y[i]
         for k in range(indptr[i], indptr[i + 1]):
@@ -37,7 +40,7 @@ def _gi_star(y, indptr, indices, z):
         z[i] = (lag / total - expected) / np.sqrt(variance) if variance > 0 else np.nan
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _lattice_csr(nx, ny, offsets):
     """Neighbours (row-major unit ``ix * ny + iy``) at the given non-zero offsets, clipped."""
     indptr = np.zeros(nx * ny + 1, np.int64)
@@ -55,7 +58,7 @@ def _lattice_csr(nx, ny, offsets):
     return indptr, indices[:k]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _gi_star_at(grid, offsets, qx, qy, z):
     """:func:`_gi_star` on the lattice CSR of ``grid``, evaluated only at cells ``(qx, qy)``:
     the same operations in the same order (row-major sums, neighbours in offset order), so the
@@ -70,6 +73,8 @@ def _gi_star_at(grid, offsets, qx, qy, z):
             squares += grid[ix, iy] * grid[ix, iy]
     mean = total / n
     var = squares / n - mean * mean
+    if mean == 0.0:  # all zero (open flags, no alert left in the window): z stays NaN
+        return
     for q in range(qx.shape[0]):
         ix, iy = qx[q], qy[q]
         lag = grid[ix, iy]

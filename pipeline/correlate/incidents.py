@@ -26,7 +26,6 @@ from .components import components
 
 __all__ = [
     "Incident",
-    "LinkMemo",
     "link_components",
     "link_components_since",
     "build_incidents",
@@ -68,7 +67,7 @@ def incident_id(first_alert_id: str) -> str:
 # --- kernels ---------------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _component_sums(comp, n_comp, x, y, event_ms, source, category, severity, n_src, n_cat):
     first = np.full(n_comp, np.iinfo(np.int64).max)
     last = np.full(n_comp, np.iinfo(np.int64).min)
@@ -91,7 +90,7 @@ def _component_sums(comp, n_comp, x, y, event_ms, source, category, severity, n_
     return first, last, sx / size, sy / size, size, by_src, by_cat, max_sev
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _nearest_member(comp, n_comp, x, y, cx, cy):
     best = np.full(n_comp, -1, np.int64)
     best_d = np.full(n_comp, np.inf)
@@ -127,57 +126,38 @@ def link_components_since(
 
     ``known_root[i]`` is the row of ``i``'s root when ``i`` was linked before (-1 for rows new
     since). Rows linked before keep their components (merged by their root edges), so only the
-    pairs that can involve a new row are searched: those among rows no more than ``gap_ms``
-    older than the oldest new row. The roots equal :func:`link_components` on all rows as long
-    as ``known_root`` holds the components of the old rows among themselves.
+    pairs with a new row are searched (among rows no more than ``gap_ms`` older than the oldest
+    new row, scanning from the new rows alone). The roots equal :func:`link_components` on all
+    rows as long as ``known_root`` holds the components of the old rows among themselves: a
+    pair of two old rows then lies inside one of those components already.
     """
     known_root = np.asarray(known_root, np.int64)
+    # Edges run to millions on dense windows: int32 row numbers whenever they suffice.
+    dtype = np.int32 if len(x) <= np.iinfo(np.int32).max else np.int64
     old = np.flatnonzero(known_root >= 0)
-    pi = pj = np.empty(0, np.int64)
+    pi = pj = np.empty(0, dtype)
     new = known_root < 0
     if new.any():
-        first = np.flatnonzero(event_ms >= event_ms[new].min() - gap_ms)
-        ci, cj = pairs_within(x[first], y[first], radius_m, event_ms[first], gap_ms)
+        first = np.flatnonzero(event_ms >= event_ms[new].min() - gap_ms).astype(dtype)
+        ci, cj = pairs_within(
+            x[first],
+            y[first],
+            radius_m,
+            event_ms[first],
+            gap_ms,
+            active=None if new.all() else new[first],
+        )
         pi, pj = first[ci], first[cj]
-    edges_i = np.concatenate([pi, old])
-    edges_j = np.concatenate([pj, known_root[old]])
+        del ci, cj
+    edges_i = np.concatenate([pi, old.astype(dtype)])
+    edges_j = np.concatenate([pj, known_root[old].astype(dtype)])
+    del pi, pj
     return components(len(x), edges_i, edges_j)
 
 
-class LinkMemo:
-    """Roots of the alerts linked at the last boundary whose incidents are not emitted yet, by
-    alert key, so the next boundary only searches pairs involving new alerts.
-
-    Not part of a snapshot: an empty memo (after a restore) links every row afresh, which gives
-    the same roots.
-    """
-
-    def __init__(self) -> None:
-        self._keys = np.empty(0, np.uint64)
-        self._root_keys = np.empty(0, np.uint64)
-
-    def known_roots(self, keys: np.ndarray) -> np.ndarray:
-        """Per row (``keys`` of the rows to link, unique), the row of its remembered root, or
-        -1 where the row (or its root) was not linked before."""
-        out = np.full(len(keys), -1, np.int64)
-        if not len(self._keys) or not len(keys):
-            return out
-        pos = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
-        known = self._keys[pos] == keys
-        order = np.argsort(keys)
-        root_keys = self._root_keys[pos[known]]
-        at = np.minimum(np.searchsorted(keys[order], root_keys), len(keys) - 1)
-        found = keys[order][at] == root_keys
-        rows = np.flatnonzero(known)
-        out[rows[found]] = order[at[found]]
-        return out
-
-    def remember(self, keys: np.ndarray, roots: np.ndarray, consumed: np.ndarray) -> None:
-        """Keep the roots of the rows not consumed by an emitted incident."""
-        keep = ~consumed
-        order = np.argsort(keys[keep])
-        self._keys = keys[keep][order]
-        self._root_keys = keys[roots[keep]][order]
+def _text(alert_id: str | bytes) -> str:
+    """An id from an ``S`` column (the engine's UTF-8 bytes) or a ``str`` / ``U`` one."""
+    return alert_id.decode("utf-8") if isinstance(alert_id, bytes) else str(alert_id)
 
 
 def _counts(row: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
@@ -196,7 +176,11 @@ def build_incidents(
     Returns a mask of the rows they consume and the incidents, ordered by first event time and
     id. Components whose last alert is within ``gap_ms`` of the boundary are left for later.
     """
-    heads, comp = np.unique(roots, return_inverse=True)
+    # Roots are rows that are their own root (components() roots each at its smallest row), so
+    # the heads and each row's component rank come without sorting: np.unique's result.
+    is_head = roots == np.arange(len(roots))
+    heads = np.flatnonzero(is_head)
+    comp = (np.cumsum(is_head) - 1)[roots]
     n = len(heads)
     first, last, cx, cy, size, by_src, by_cat, max_sev = _component_sums(
         comp,
@@ -217,7 +201,7 @@ def build_incidents(
     for c in np.flatnonzero(done):
         out.append(
             Incident(
-                incident_id=incident_id(str(rows["alert_id"][heads[c]])),
+                incident_id=incident_id(_text(rows["alert_id"][heads[c]])),
                 first_event_ms=int(first[c]),
                 last_event_ms=int(last[c]),
                 boundary_ms=boundary_ms,

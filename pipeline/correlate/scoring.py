@@ -218,6 +218,7 @@ def _scale_counts(
     bins = np.searchsorted(np.asarray(params.windows_s, np.int64) * 1000, age, side="right")
     bins = np.minimum(bins, n_win - 1)  # rows older than the longest window do not occur
     labels = rows["source"].astype(np.int64) * n_win + bins
+    del age, bins  # a window of a million alerts: every temporary is 8 MB
     by_src = np.zeros((len(cx), n_win, len(params.radii_m), n_src), np.int64)
     sev = np.zeros((len(cx), n_win, len(params.radii_m)))
     for j, radius in enumerate(params.radii_m):  # loop per radius: two by default
@@ -263,8 +264,7 @@ def score_cells(
     kept across slides (the engine keeps one); by default one for this call only."""
     if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
         rates = DiskRateCache(baseline, lattice)  # shared by the windows of this call at least
-    pix, piy = lattice.index(rows["x"], rows["y"])
-    point_cells = lattice.cell_id(pix, piy)
+    point_cells = lattice.cell_id(*lattice.index(rows["x"], rows["y"]))
     cell_id = np.union1d(point_cells, extra_cells).astype(np.int64)
     ix, iy = lattice.unpack(cell_id)
     cx, cy = lattice.centre(ix, iy)

@@ -12,7 +12,7 @@ import numpy as np
 __all__ = ["suppress_near"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _greedy(cand_ix, cand_iy, taken_ix, taken_iy, r2):
     n_taken = taken_ix.shape[0]
     tx = np.empty(n_taken + cand_ix.shape[0], np.int64)

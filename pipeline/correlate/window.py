@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .key_set import KeySet
+
 __all__ = ["EventWindow"]
 
 _NO_TIME = np.iinfo(np.int64).min
@@ -42,7 +44,7 @@ class EventWindow:
         return self.max_event_ms - self.lateness_ms
 
     def admit(
-        self, event_ms: np.ndarray, keys: np.ndarray, retained: np.ndarray
+        self, event_ms: np.ndarray, keys: np.ndarray, retained: KeySet | np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Classify a batch in arrival order and advance the watermark.
 
@@ -50,9 +52,13 @@ class EventWindow:
         already retained or appeared earlier in the batch (first one wins); it is checked
         first, so a redelivery after a restart is ignored, not dead-lettered as late. Only
         redeliveries of alerts about to leave the window may be classified either way
-        (neither changes results).
+        (neither changes results). ``retained``: the retained keys, as a :class:`KeySet` (what
+        the engine passes: time proportional to the batch) or an array.
         """
-        duplicate = np.isin(keys, retained)
+        if isinstance(retained, KeySet):
+            duplicate = retained.contains(keys)
+        else:
+            duplicate = np.isin(keys, retained)
         _, first = np.unique(keys, return_index=True)
         repeated = np.ones(len(keys), bool)
         repeated[first] = False

@@ -40,13 +40,13 @@ _STENCIL = np.array([[dx, dy] for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=
 # --- kernels ---------------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _bucket(cx, cy, mask):
     # Teschner et al. (2003) spatial hash; int64 products wrap, which is all a hash needs.
     return ((cx * 73856093) ^ (cy * 19349663)) & mask
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _layout(x, y, cell, n_buckets):
     """Cell coordinates, and a stable counting sort of the points by bucket.
 
@@ -79,7 +79,7 @@ def _layout(x, y, cell, n_buckets):
     return order, start, cx, cy
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _lower_bound(t, lo, hi, value):
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -90,29 +90,35 @@ def _lower_bound(t, lo, hi, value):
     return lo
 
 
-@numba.njit(cache=True)
-def _scan_point(p, xs, ys, ts, cx, cy, start, forward, r2, gap, mask, out_i, out_j, order, pos):
-    """Pairs of sorted point ``p`` with points after it (own cell) or in forward cells.
+@numba.njit(cache=True, nogil=True)
+def _scan_point(p, xs, ys, ts, cx, cy, start, cells, r2, gap, mask, act, out_i, out_j, order, pos):
+    """Pairs of sorted point ``p``, counted; when ``out_i`` is non-empty also written from
+    ``pos`` on (fill pass).
 
-    Counts them; when ``out_i`` is non-empty also writes them from ``pos`` on (fill pass).
+    Without ``act`` (empty): pairs with points after ``p`` in its own cell or in the forward
+    ``cells``, so each pair is seen once. With ``act`` (a flag per sorted point, ``p``
+    active): pairs with every point in the 3x3 ``cells``, earlier or later, except active
+    points before ``p``, which see that pair themselves.
     """
     # Locals, not array reads in the loops: in the fill pass the compiler cannot prove the
     # output arrays do not alias the inputs, and would reload these after every store.
     fill = out_i.shape[0] > 0
+    both = act.shape[0] > 0
     px, py, pt, pcx, pcy = xs[p], ys[p], ts[p], cx[p], cy[p]
     me = order[p] if fill else 0
     found = 0
-    for k in range(forward.shape[0] + 1):
-        if k == 0:  # own cell: only points after p, so each pair is seen once
+    for k in range(cells.shape[0] + (0 if both else 1)):
+        if k == 0 and not both:  # own cell: only points after p, so each pair is seen once
             tx, ty = pcx, pcy
             b = _bucket(tx, ty, mask)
             q, end = p + 1, start[b + 1]
         else:
-            tx, ty = pcx + forward[k - 1, 0], pcy + forward[k - 1, 1]
+            c = k if both else k - 1
+            tx, ty = pcx + cells[c, 0], pcy + cells[c, 1]
             b = _bucket(tx, ty, mask)
             q, end = _lower_bound(ts, start[b], start[b + 1], pt - gap), start[b + 1]
         while q < end and ts[q] - pt <= gap:  # buckets are time-sorted
-            if cx[q] == tx and cy[q] == ty:
+            if cx[q] == tx and cy[q] == ty and (not both or (q != p and (q > p or not act[q]))):
                 dx = xs[q] - px
                 dy = ys[q] - py
                 if dx * dx + dy * dy <= r2:
@@ -127,29 +133,58 @@ def _scan_point(p, xs, ys, ts, cx, cy, start, forward, r2, gap, mask, out_i, out
 
 # The two passes run points in parallel: each point's pairs go to its own slice of the output
 # (prefix-sum offsets), so the result is identical whatever the thread count or scheduling.
+# Small inputs take the serial twins instead: no thread pool, and the GIL is released, so the
+# correlators of several partitions (one thread each) overlap.
 @numba.njit(cache=True, parallel=True)
-def _pair_counts(xs, ys, ts, cx, cy, start, forward, r2, gap):
+def _pair_counts(xs, ys, ts, cx, cy, start, cells, r2, gap, act):
     n = xs.shape[0]
     mask = start.shape[0] - 2
-    counts = np.empty(n, np.int64)
+    counts = np.zeros(n, np.int64)
     none = np.empty(0, np.int32)
     for p in numba.prange(n):
-        counts[p] = _scan_point(
-            p, xs, ys, ts, cx, cy, start, forward, r2, gap, mask, none, none, none, 0
-        )
+        if act.shape[0] == 0 or act[p]:
+            counts[p] = _scan_point(
+                p, xs, ys, ts, cx, cy, start, cells, r2, gap, mask, act, none, none, none, 0
+            )
+    return counts
+
+
+@numba.njit(cache=True, nogil=True)
+def _pair_counts_serial(xs, ys, ts, cx, cy, start, cells, r2, gap, act):
+    mask = start.shape[0] - 2
+    counts = np.zeros(xs.shape[0], np.int64)
+    none = np.empty(0, np.int32)
+    for p in range(xs.shape[0]):
+        if act.shape[0] == 0 or act[p]:
+            counts[p] = _scan_point(
+                p, xs, ys, ts, cx, cy, start, cells, r2, gap, mask, act, none, none, none, 0
+            )
     return counts
 
 
 @numba.njit(cache=True, parallel=True)
-def _pair_fill(xs, ys, ts, cx, cy, start, forward, r2, gap, order, offsets, out_i, out_j):
+def _pair_fill(xs, ys, ts, cx, cy, start, cells, r2, gap, act, order, offsets, out_i, out_j):
     mask = start.shape[0] - 2
     for p in numba.prange(xs.shape[0]):
-        _scan_point(
-            p, xs, ys, ts, cx, cy, start, forward, r2, gap, mask, out_i, out_j, order, offsets[p]
-        )
+        if act.shape[0] == 0 or act[p]:
+            at = offsets[p]
+            _scan_point(
+                p, xs, ys, ts, cx, cy, start, cells, r2, gap, mask, act, out_i, out_j, order, at
+            )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
+def _pair_fill_serial(xs, ys, ts, cx, cy, start, cells, r2, gap, act, order, offsets, out_i, out_j):
+    mask = start.shape[0] - 2
+    for p in range(xs.shape[0]):
+        if act.shape[0] == 0 or act[p]:
+            at = offsets[p]
+            _scan_point(
+                p, xs, ys, ts, cx, cy, start, cells, r2, gap, mask, act, out_i, out_j, order, at
+            )
+
+
+@numba.njit(cache=True, nogil=True)
 def _neighbour_sums(
     qx, qy, xs, ys, labels, weights, cx, cy, start, stencil, cell, r2, counts, sums
 ):
@@ -203,12 +238,17 @@ def _n_buckets(n: int) -> int:
 PARALLEL_MIN_POINTS = 200_000
 
 
-def _use_threads_for(n: int) -> None:
+def _passes(work: int):
+    """The count and fill kernels for ``work`` scanned points: threaded from
+    :data:`PARALLEL_MIN_POINTS`, else the serial twins (which release the GIL)."""
+    if work < PARALLEL_MIN_POINTS:
+        return _pair_counts_serial, _pair_fill_serial
     # Numba's thread count is per calling thread, so this touches no other caller's setting.
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS if n >= PARALLEL_MIN_POINTS else 1)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    return _pair_counts, _pair_fill
 
 
-def _prepare_pairs(x, y, r, t, t_gap):
+def _prepare_pairs(x, y, r, t, t_gap, active):
     x = _coords("x", x)
     y = _coords("y", y, x.shape[0])
     r = _radius(r)
@@ -220,33 +260,56 @@ def _prepare_pairs(x, y, r, t, t_gap):
         raise ValueError("t must be a 1-d integer array aligned with x (e.g. event_ms as int64)")
     if t_gap < 0:
         raise ValueError(f"t_gap must be >= 0 (same unit as t), got {t_gap!r}")
+    if active is not None:
+        active = np.asarray(active)
+        if active.dtype != np.bool_ or active.shape != x.shape:
+            raise ValueError("active must be a boolean mask aligned with x")
     t = t.astype(np.int64, copy=False)
     by_time = np.argsort(t, kind="stable")
     x, y, t = x[by_time], y[by_time], t[by_time]
     order, start, cx, cy = _layout(x, y, max(r, _MIN_CELL) * _CELL_MARGIN, _n_buckets(len(x)))
     xs, ys, ts = x[order], y[order], t[order]
-    args = (xs, ys, ts, cx, cy, start, _FORWARD, r * r, np.int64(t_gap))
-    return args, by_time[order]
+    if active is None:
+        act, cells, work = np.empty(0, np.uint8), _FORWARD, len(xs)
+    else:
+        act = active[by_time][order].view(np.uint8)
+        cells, work = _STENCIL, int(active.sum())
+    args = (xs, ys, ts, cx, cy, start, cells, r * r, np.int64(t_gap), act)
+    return args, by_time[order], work
 
 
 def count_pairs_within(
-    x: np.ndarray, y: np.ndarray, r: float, t: np.ndarray | None = None, t_gap: int = 0
+    x: np.ndarray,
+    y: np.ndarray,
+    r: float,
+    t: np.ndarray | None = None,
+    t_gap: int = 0,
+    active: np.ndarray | None = None,
 ) -> int:
     """Number of pairs ``i < j`` within ``r`` metres (and ``|t_i - t_j| <= t_gap``), no output.
 
     The first pass of :func:`pairs_within` alone: what to call when only the size matters.
     """
-    args, _ = _prepare_pairs(x, y, r, t, t_gap)
-    _use_threads_for(len(args[0]))
-    return int(_pair_counts(*args).sum())
+    args, _, work = _prepare_pairs(x, y, r, t, t_gap, active)
+    counts, _ = _passes(work)
+    return int(counts(*args).sum())
 
 
 def pairs_within(
-    x: np.ndarray, y: np.ndarray, r: float, t: np.ndarray | None = None, t_gap: int = 0
+    x: np.ndarray,
+    y: np.ndarray,
+    r: float,
+    t: np.ndarray | None = None,
+    t_gap: int = 0,
+    active: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """All pairs ``(i, j)``, ``i < j``, with ``dx² + dy² <= r²`` and, when ``t`` is given,
     ``|t_i - t_j| <= t_gap``. Returns two index arrays of equal length: int32 when there are
     fewer than 2**31 points (half the memory of int64), int64 otherwise.
+
+    ``active`` (a boolean mask over the points): only the pairs with at least one active
+    point, found by scanning from the active points alone (so the cost follows them, not
+    ``len(x)``): what incremental callers need when only a few points are new.
 
     Two passes (count, then fill at prefix-sum offsets) so the output is allocated exactly once
     at its exact size. The pair order is deterministic for a given input order.
@@ -254,10 +317,14 @@ def pairs_within(
     >>> i, j = pairs_within(np.array([0.0, 3.0, 9.0]), np.zeros(3), r=5.0)
     >>> list(zip(i.tolist(), j.tolist()))
     [(0, 1)]
+    >>> new = np.array([False, False, True])
+    >>> i, j = pairs_within(np.array([0.0, 3.0, 6.0]), np.zeros(3), 5.0, active=new)
+    >>> list(zip(i.tolist(), j.tolist()))
+    [(1, 2)]
     """
-    args, order = _prepare_pairs(x, y, r, t, t_gap)
-    _use_threads_for(len(order))
-    counts = _pair_counts(*args)
+    args, order, work = _prepare_pairs(x, y, r, t, t_gap, active)
+    count_pass, fill_pass = _passes(work)
+    counts = count_pass(*args)
     offsets = np.zeros(len(counts), np.int64)
     np.cumsum(counts[:-1], out=offsets[1:])
     total = int(counts.sum())
@@ -266,7 +333,7 @@ def pairs_within(
     dtype = np.int32 if len(order) <= np.iinfo(np.int32).max else np.int64
     out_i = np.empty(total, dtype)
     out_j = np.empty(total, dtype)
-    _pair_fill(*args, order.astype(dtype), offsets, out_i, out_j)
+    fill_pass(*args, order.astype(dtype), offsets, out_i, out_j)
     return out_i, out_j
 
 

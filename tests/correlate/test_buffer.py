@@ -29,9 +29,36 @@ def test_append_grows_and_compact_keeps_order():
         buf.append(b, alert_keys(b.alert_id), np.arange(3.0), np.zeros(3))
     assert len(buf) == 9
     assert buf.col("event_ms").tolist() == [0, 1, 2, 10, 11, 12, 20, 21, 22]
-    assert buf.col("alert_id")[8] == "id-2-2" + "x" * 40  # the id column widened
+    assert buf.col("alert_id")[8] == b"id-2-2" + b"x" * 40  # the id column widened (UTF-8)
     buf.compact(buf.col("event_ms") % 2 == 0)
     assert buf.col("event_ms").tolist() == [0, 2, 10, 12, 20, 22]
     again = AlertBuffer.from_state(buf.state())
     assert again.col("alert_id").tolist() == buf.col("alert_id").tolist()
     assert again.col("pending").all()
+
+
+def _append(buf, t, ids):
+    b = make_batch(np.zeros(len(t)), np.zeros(len(t)), t, ids=ids)
+    buf.append(b, alert_keys(b.alert_id), np.zeros(len(t)), np.zeros(len(t)))
+
+
+def test_rows_stay_canonical_and_roots_follow_their_alerts():
+    buf = AlertBuffer(capacity=4)
+    _append(buf, [30, 10, 50, 20], ["c", "a", "e", "b"])
+    assert buf.col("event_ms").tolist() == [10, 20, 30, 50]
+    root = buf.col("root")
+    root[:] = [0, 0, 2, 2]  # a, b -> a; c, e -> c
+    _append(buf, [40, 25, 30], ["d", "b2", "c0"])  # interleaves with c and e
+    keys = buf.col("key")
+    t = buf.col("event_ms")
+    assert t.tolist() == sorted(t.tolist())
+    assert (np.lexsort((keys, t)) == np.arange(len(t))).all()  # ties broken by key
+    by_key = dict(zip(buf.col("alert_id").tolist(), buf.col("root").tolist(), strict=True))
+    ids = buf.col("alert_id").tolist()
+    assert ids[by_key[b"e"]] == b"c" and ids[by_key[b"b"]] == b"a"
+    assert by_key[b"d"] == -1 and buf.col("repeat").tolist() == [-1] * 7
+    buf.compact(np.array([i != b"b2" and i != b"a" for i in ids]) | (buf.col("root") == 0))
+    ids = buf.col("alert_id").tolist()
+    roots = dict(zip(ids, buf.col("root").tolist(), strict=True))
+    assert b"b2" not in roots and ids[roots[b"e"]] == b"c" and ids[roots[b"c"]] == b"c"
+    assert buf.keys.contains(alert_keys(np.array(["c", "b2"]))).tolist() == [True, False]

@@ -12,7 +12,7 @@ from pipeline.alerts import AlertBatch
 from pipeline.correlate import Baseline, CorrelationParams, Correlator
 from pipeline.correlate.exceptions import InvalidBatchError, SnapshotError
 
-from .helpers import MIN, PROJECTION, city_scenario
+from .helpers import MIN, PROJECTION, city_scenario, make_batch
 
 # The thresholds these scenarios were written for (the defaults before disk baselines).
 PARAMS = CorrelationParams(open_score=7.0, close_score=3.0, bh_q=0.01)
@@ -170,3 +170,17 @@ def test_regression_boundary_with_no_counted_alerts_does_not_crash():
     engine = Correlator(params, LocalProjection(30.25, 120.15), Baseline(0.0625, 5.0))
     out = engine.process(batch)
     assert out.flags == [] and len(out.late) == 0
+
+
+def test_open_flags_close_when_the_window_empties_at_once():
+    """Regression: two flags still open when their last alerts left the window together made
+    Gi* divide 0 by 0 (ZeroDivisionError in the kernel) instead of closing them."""
+    gx, gy = np.meshgrid(np.arange(5) * 60.0, np.arange(5) * 60.0)  # 60 m apart: no bursts
+    x = np.concatenate([gx.ravel(), gx.ravel() + 5000])
+    y = np.concatenate([gy.ravel(), gy.ravel()])
+    t0 = int(SCENE.event_ms.min())
+    c = Correlator(CorrelationParams(), PROJECTION, Baseline(0.0625, 0.01))
+    alerts = make_batch(x, y, np.full(len(x), t0), ids=[f"a:{i}" for i in range(len(x))])
+    flags = c.process(alerts).flags + c.advance_to(t0 + 300 * MIN).flags
+    opened = {f.flag_id for f in flags if f.status == "open"}
+    assert len(opened) == 2 and {f.flag_id for f in flags if f.status == "close"} == opened

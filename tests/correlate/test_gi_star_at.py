@@ -21,3 +21,11 @@ def test_gi_star_at_cells_is_bitwise_the_whole_lattice_at_them(seed):
 def test_query_cells_outside_the_grid_are_rejected():
     with pytest.raises(ValueError, match="inside counts"):
         gi_star_lattice_at(np.zeros((3, 3)), np.array([[1, 0]]), np.array([3]), np.array([0]))
+
+
+def test_an_all_zero_grid_gives_nan_not_a_division_error():
+    """Regression: Numba raised ZeroDivisionError (V = 0 / 0) when every count was zero."""
+    offsets = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]])
+    z = gi_star_lattice_at(np.zeros((3, 4)), offsets, np.array([0, 2]), np.array([1, 3]))
+    assert np.isnan(z).all()
+    assert np.isnan(gi_star_lattice(np.zeros((3, 4)), offsets)).all()

@@ -1,10 +1,11 @@
-"""Incremental incident linking (LinkMemo) gives the roots of linking every row afresh."""
+"""Incremental incident linking (roots remembered from the last boundary, as the engine keeps
+them in its buffer) gives the roots of linking every row afresh."""
 
 import numpy as np
 import pytest
 
 from pipeline.correlate.buffer import alert_keys
-from pipeline.correlate.incidents import LinkMemo, link_components, link_components_since
+from pipeline.correlate.incidents import link_components, link_components_since
 
 RADIUS, GAP = 150.0, 600_000
 
@@ -22,7 +23,7 @@ def _concat(a, b):
 @pytest.mark.parametrize("seed", range(8))
 def test_roots_match_a_fresh_link_over_five_boundaries(seed):
     rng = np.random.default_rng(seed)
-    memo = LinkMemo()
+    root_of: dict[int, int] = {}  # alert key -> its root's key, for rows not yet consumed
     pending = _rows(rng, 0, 0, 1)
     for step in range(5):  # each boundary adds rows, drops consumed ones
         t0 = step * 400_000  # steps shorter than GAP, so old rows both can and cannot link
@@ -30,14 +31,18 @@ def test_roots_match_a_fresh_link_over_five_boundaries(seed):
         x, y, t, keys = pending
         order = np.lexsort((keys, t))
         x, y, t, keys = x[order], y[order], t[order], keys[order]
-        roots = link_components_since(x, y, t, RADIUS, GAP, memo.known_roots(keys))
+        row_of = {int(k): i for i, k in enumerate(keys)}
+        known = np.array([row_of[root_of[int(k)]] if int(k) in root_of else -1 for k in keys])
+        roots = link_components_since(x, y, t, RADIUS, GAP, known)
         assert np.array_equal(roots, link_components(x, y, t, RADIUS, GAP))
         heads = np.unique(roots)
         consumed = np.isin(roots, heads[rng.random(len(heads)) < 0.3])
-        memo.remember(keys, roots, consumed)
+        root_of = {int(keys[i]): int(keys[roots[i]]) for i in np.flatnonzero(~consumed)}
         pending = tuple(a[~consumed] for a in (x, y, t, keys))
 
 
-def test_an_empty_memo_links_every_row():
-    keys = alert_keys(np.array(["a", "b", "c"], dtype=object))
-    assert LinkMemo().known_roots(keys).tolist() == [-1, -1, -1]
+def test_without_known_roots_every_row_is_linked_afresh():
+    rng = np.random.default_rng(3)
+    x, y, t, _ = _rows(rng, 80, 0, 900_000)
+    fresh = link_components_since(x, y, t, RADIUS, GAP, np.full(80, -1))
+    assert np.array_equal(fresh, link_components(x, y, t, RADIUS, GAP))

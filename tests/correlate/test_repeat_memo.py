@@ -1,10 +1,11 @@
-"""Burst collapsing with a RepeatMemo carried across slides equals collapsing afresh."""
+"""Burst collapsing with statuses remembered across slides (as the engine keeps them in its
+buffer) equals collapsing afresh."""
 
 import numpy as np
 import pytest
 
 from pipeline.correlate.buffer import alert_keys
-from pipeline.correlate.bursts import RepeatMemo, collapse_bursts, repeat_mask
+from pipeline.correlate.bursts import burst_statuses, collapse_bursts, repeat_mask
 
 RADIUS, GAP, WINDOW, SLIDE = 50.0, 120_000, 600_000, 60_000
 
@@ -28,14 +29,18 @@ def _stream(seed, n=1500, span_ms=1_800_000):
 @pytest.mark.parametrize("seed", range(5))
 def test_memo_over_slides_gives_the_same_rows(seed):
     rows = _stream(seed)
-    memo = RepeatMemo()
+    decided = np.full(len(rows["key"]), -1, np.int8)  # per alert, kept across slides
     for b in range(SLIDE, 1_800_000, SLIDE * 3 if seed % 2 else SLIDE):  # odd seeds skip slides
         start = b - WINDOW
-        inside = (rows["event_ms"] > start - GAP) & (rows["event_ms"] <= b)
+        inside = np.flatnonzero((rows["event_ms"] > start - GAP) & (rows["event_ms"] <= b))
         part = {k: v[inside] for k, v in rows.items()}
         fresh = collapse_bursts(part, RADIUS, GAP, since_ms=start)
-        memoised = collapse_bursts(part, RADIUS, GAP, since_ms=start, memo=memo)
-        assert np.array_equal(fresh["key"], memoised["key"])
+        remembered = collapse_bursts(part, RADIUS, GAP, since_ms=start, known=decided[inside])
+        assert np.array_equal(fresh["key"], remembered["key"])
+        repeat = burst_statuses(part, RADIUS, GAP, since_ms=start, known=decided[inside])
+        after = part["event_ms"] > start
+        decided[inside[after]] = repeat[after]
+    assert (decided >= 0).sum() > len(decided) // 2  # the statuses were really carried
 
 
 def test_decided_rows_are_not_redecided():

@@ -105,6 +105,18 @@ def test_pairs_match_brute_force(case):
     assert count_pairs_within(x, y, r, t, gap) == len(brute_pairs(x, y, r, t, gap))
 
 
+@settings(max_examples=300, deadline=None)
+@given(point_sets(), st.integers(0, 2**32 - 1))
+def test_active_pairs_are_the_pairs_touching_an_active_point(case, seed):
+    x, y, t, r, gap = case
+    active = np.random.default_rng(seed).random(len(x)) < 0.3
+    want = {(i, j) for i, j in brute_pairs(x, y, r, t, gap) if active[i] or active[j]}
+    assert as_set(*pairs_within(x, y, r, t, gap, active=active)) == want
+    assert count_pairs_within(x, y, r, t, gap, active=active) == len(want)
+    everyone = np.ones(len(x), bool)
+    assert as_set(*pairs_within(x, y, r, active=everyone)) == brute_pairs(x, y, r)
+
+
 @settings(max_examples=150, deadline=None)
 @given(point_sets(), st.integers(0, 2**32 - 1))
 def test_neighbour_sums_match_brute_force(case, seed):
