@@ -139,10 +139,8 @@ class Backfill:
         self.warehouse = warehouse
         self.routing = TileRouting.from_settings(settings, registry)
         self.ctx = NormalizeContext.from_settings(settings, registry)
-        self._arrival_ms: int | None = None
+        self._arrival_ms: int | None = None  # newest arrival read so far
         self.clock = clock
-        if clock == "arrival":
-            self.ctx.clock_ms = self._arrival_clock
         self.sealer = Sealer(settings.pseudonym_secret())
         self.correlators = [
             Correlator(settings.correlation, self.routing.projection, baseline())
@@ -151,9 +149,6 @@ class Backfill:
         self._feed_of = {topic: source for source, topic in settings.topics.feeds().items()}
         self._feed_of |= {f"alerts.{source}": source for source in SOURCES}
         self.report = BackfillReport()
-
-    def _arrival_clock(self) -> int:
-        return self._arrival_ms if self._arrival_ms is not None else int(time.time() * 1000)
 
     # --- one chunk ----------------------------------------------------------------------------
 
@@ -169,21 +164,19 @@ class Backfill:
         """Normalise, correlate and store one chunk of records (in file order)."""
         self.report.records += len(chunk)
         ingest_ms = int(time.time() * 1000)
-        feeds = np.array([self._feed_of.get(t, "") for t in chunk.topic.tolist()], dtype=object)
+        feeds = self._feeds(chunk.topic)
+        clocks = self._clocks(chunk)
         parts, positions, dead = [], [], []
-        for lo, hi, clock_ms in self._clock_slices(chunk):
-            if clock_ms is not None:
-                self._arrival_ms = clock_ms
-            for source in SOURCES:
-                index = lo + np.flatnonzero(feeds[lo:hi] == source)
-                if not len(index):
-                    continue
-                self.report.by_feed[source] += len(index)
-                batch = self._normalize(source, list(map(chunk.values.__getitem__,
-                                                         index.tolist())))
-                dead += self._rejects(batch, chunk, index)
-                parts.append(batch)
-                positions.append(index[batch.index])
+        for source in SOURCES:
+            index = np.flatnonzero(feeds == source)
+            if not len(index):
+                continue
+            self.report.by_feed[source] += len(index)
+            batch = self._normalize(source, list(map(chunk.values.__getitem__, index.tolist())),
+                                    None if clocks is None else clocks[index])
+            dead += self._rejects(batch, chunk, index)
+            parts.append(batch)
+            positions.append(index[batch.index])
         self._skipped(chunk, feeds)
         stored = [alert_columns(_joined(same), self.registry, ingest_ms)
                   for same in _by_source(parts).values()]
@@ -202,44 +195,54 @@ class Backfill:
                 dead += self._correlate(alerts, lines)
         self._store_dead(dead)
 
-    def _clock_slices(self, chunk: RecordChunk) -> list[tuple[int, int, int | None]]:
-        """``(start, end, clock)`` runs of the chunk normalised with one worker clock.
+    def _feeds(self, topics: np.ndarray) -> np.ndarray:
+        """The feed of each record, ``""`` for a topic that is no feed's."""
+        feeds = np.full(len(topics), "", dtype=object)
+        for topic in set(topics.tolist()):  # loop per distinct topic: a handful
+            if feed := self._feed_of.get(topic):
+                feeds[topics == topic] = feed
+        return feeds
 
-        The wall clock is read when normalising; the arrival clock is the newest arrival in
-        the run, and runs span at most a minute of arrival time, so no record is judged by a
+    def _clocks(self, chunk: RecordChunk) -> np.ndarray | None:
+        """Each record's worker clock (epoch ms), or None to read the wall clock.
+
+        The arrival clock of a record is the newest arrival (``ts``) read up to the end of its
+        run of records whose newest arrival falls in one minute, so no record is judged by a
         clock more than a minute ahead of its own arrival (as a live worker takes its batches
-        within a fraction of a second of their arrival).
+        within a fraction of a second of their arrival). Before any ``ts``: the wall clock.
         """
         if self.clock != "arrival" or not len(chunk):
-            return [(0, len(chunk), None)]
-        newest = np.maximum.accumulate(chunk.ts)  # each record's clock; no ts keeps the last
+            return None
+        newest = np.maximum.accumulate(chunk.ts)  # no ts keeps the last
         if self._arrival_ms is not None:
             newest = np.maximum(newest, self._arrival_ms)
-        if newest[-1] == NO_TIMESTAMP:
-            return [(0, len(chunk), None)]
-        minute = newest // _CLOCK_SLICE_MS
-        cuts = [0, *(np.flatnonzero(np.diff(minute)) + 1).tolist(), len(chunk)]
-        return [(lo, hi, None if newest[hi - 1] == NO_TIMESTAMP else int(newest[hi - 1]))
-                for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+        if newest[-1] != NO_TIMESTAMP:
+            self._arrival_ms = int(newest[-1])
+        step = np.diff(newest // _CLOCK_SLICE_MS) != 0
+        last = np.append(np.flatnonzero(step), len(newest) - 1)  # last record of each run
+        clocks = newest[last][np.concatenate([[0], np.cumsum(step)])]
+        return np.where(clocks == NO_TIMESTAMP, int(time.time() * 1000), clocks)
 
-    def _normalize(self, source: str, values: list) -> NormalizedBatch:
+    def _normalize(self, source: str, values: list, clocks: np.ndarray | None) -> NormalizedBatch:
         # Slices of at most _NORMALIZE_BATCH values bound the intermediate lists and keep a
-        # one-by-one retry after a bug small. Dedupe and clocks give the same result for any
-        # cut of one feed's values in order.
-        parts = [self._normalize_part(source, values[i : i + _NORMALIZE_BATCH])
+        # one-by-one retry after a bug small. Dedupe and per-record clocks give the same result
+        # for any cut of one feed's values in order.
+        parts = [self._normalize_part(source, values[i : i + _NORMALIZE_BATCH],
+                                      None if clocks is None else clocks[i : i + _NORMALIZE_BATCH])
                  for i in range(0, len(values), _NORMALIZE_BATCH)]
         if len(parts) == 1:
             return parts[0]
         return _concat(parts, [min(len(values) - i, _NORMALIZE_BATCH)
                                for i in range(0, len(values), _NORMALIZE_BATCH)])
 
-    def _normalize_part(self, source: str, values: list) -> NormalizedBatch:
+    def _normalize_part(self, source: str, values: list,
+                        clocks: np.ndarray | None) -> NormalizedBatch:
         try:
-            return normalize(source, values, self.ctx)
+            return normalize(source, values, self.ctx, clocks)
         except Exception:  # a bug, not bad input: keep going, keep the evidence (as live)
             log.exception("normalising %d %s records failed; retrying one by one",
                           len(values), source)
-            return normalize_each(source, values, self.ctx)
+            return normalize_each(source, values, self.ctx, clocks)
 
     def _skipped(self, chunk: RecordChunk, feeds: np.ndarray) -> None:
         other = np.flatnonzero(feeds == "")
