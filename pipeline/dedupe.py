@@ -44,9 +44,11 @@ class DedupeIndex:
         keep = np.zeros(len(alert_ids), dtype=bool)
         if len(alert_ids) == 0:
             return keep
-        _, first = np.unique(alert_ids, return_index=True)
-        keep[first] = True
-        known = np.fromiter(map(self._seen.__contains__, alert_ids), bool, len(alert_ids))
+        ids = alert_ids.tolist()
+        # id -> index of its first occurrence: built from the end, earlier indices overwrite
+        first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1)))
+        keep[np.fromiter(first.values(), np.int64, len(first))] = True
+        known = np.fromiter(map(self._seen.__contains__, ids), bool, len(ids))
         return keep & ~known
 
     def remember(self, alert_ids: np.ndarray, event_ms: np.ndarray) -> None:

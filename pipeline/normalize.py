@@ -182,7 +182,7 @@ def normalize(
         "coordinates outside the configured area", rejects, ids,
     )
 
-    alert_id = np.char.add(f"{source}:", decoded.source_id.astype(str)).astype(object)
+    alert_id = np.array(list(map(f"{source}:".__add__, decoded.source_id.tolist())), object)
     fresh = ctx.dedupe.unseen(alert_id)
     duplicates = int(len(fresh) - np.count_nonzero(fresh))
     decoded, alert_id = decoded.take(fresh), alert_id[fresh]

@@ -162,15 +162,24 @@ def epoch_ms(times: list[int | datetime]) -> np.ndarray:
     return out
 
 
+_UNKNOWN = -1
+
+
+def _category_lookup(source: str) -> dict[str, int]:
+    return {name: CATEGORY_CODE[name] for name in SOURCE_CATEGORIES[source]}
+
+
+_CATEGORY_LOOKUP = {source: _category_lookup(source) for source in SOURCE_CATEGORIES}
+
+
 def _category_codes(source: str, values: list[str]) -> tuple[np.ndarray, int]:
     """Codes into CATEGORIES; values the feed does not define become ``other`` and are counted."""
-    known = SOURCE_CATEGORIES[source]
-    uniques, inverse = np.unique(np.array(values, dtype=object), return_inverse=True)
-    lookup = np.array(
-        [CATEGORY_CODE[u if u in known else NEUTRAL_CATEGORY] for u in uniques], dtype=np.int16
-    )
-    unknown = np.array([u not in known for u in uniques], dtype=bool)
-    return lookup[inverse], int(np.count_nonzero(unknown[inverse]))
+    # one dict lookup per value in C (map), no sort of the strings as np.unique would do
+    lookup = _CATEGORY_LOOKUP[source]
+    codes = np.fromiter(map(lookup.get, values, repeat(_UNKNOWN)), np.int16, len(values))
+    unknown = codes == _UNKNOWN
+    codes[unknown] = CATEGORY_CODE[NEUTRAL_CATEGORY]
+    return codes, int(np.count_nonzero(unknown))
 
 
 def _column(structs: list[msgspec.Struct], name: str, dtype=object) -> np.ndarray:
