@@ -254,14 +254,14 @@ class Backfill:
     def _rejects(self, batch: NormalizedBatch, chunk: RecordChunk, index: np.ndarray) -> list:
         now_ms = int(time.time() * 1000)
         out = []
+        # The key is not sealed: the warehouse keeps no key (0002_deadletters), and the
+        # backfill's dead letters go nowhere else.
         for reject in batch.rejects:  # loop per dead letter: bad input is the rare case
             i = int(index[reject.index])
-            key = chunk.key[i]
             out.append(DeadLetter(
                 reason=Reason(reject.reason), detail=reject.detail, source=batch.source,
                 topic=str(chunk.topic[i]), partition=0, offset=int(chunk.line[i]),
                 received_ms=now_ms, payload_sealed=self.sealer.seal(bytes(chunk.values[i])),
-                key_sealed=self.sealer.seal(key.encode()) if key else None,
                 alert_id=batch.alert_ids_of_rejects.get(reject.index),
             ))
         return out

@@ -153,7 +153,7 @@ def _decode_all(
 
 def epoch_ms(times: list[int | datetime]) -> np.ndarray:
     """Epoch milliseconds from a mix of ints (already ms) and timezone-aware datetimes."""
-    values = np.array(times, dtype=object)
+    values = np.fromiter(times, object, len(times))
     is_datetime = np.fromiter(map(isinstance, times, repeat(datetime)), bool, len(times))
     out = np.empty(len(times), dtype=np.int64)
     out[~is_datetime] = values[~is_datetime].astype(np.int64)
@@ -183,10 +183,8 @@ def _category_codes(source: str, values: list[str]) -> tuple[np.ndarray, int]:
 
 
 def _column(structs: list[msgspec.Struct], name: str, dtype=object) -> np.ndarray:
-    values = list(map(attrgetter(name), structs))
-    if dtype is object:
-        return np.array(values, dtype=object)
-    return np.array(values, dtype=dtype)
+    # fromiter: no list in between, and no search for nested sequences as np.array does
+    return np.fromiter(map(attrgetter(name), structs), dtype, len(structs))
 
 
 def _optional_float(structs: list[msgspec.Struct], name: str) -> np.ndarray:
