@@ -46,7 +46,7 @@ class DedupeIndex:
             return keep
         ids = alert_ids.tolist()
         # id -> index of its first occurrence: built from the end, earlier indices overwrite
-        first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1)))
+        first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1), strict=True))
         keep[np.fromiter(first.values(), np.int64, len(first))] = True
         known = np.fromiter(map(self._seen.__contains__, ids), bool, len(ids))
         return keep & ~known

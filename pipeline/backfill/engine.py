@@ -23,10 +23,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 
-from ..alerts import SOURCES, AlertBatch
+from ..alerts import SOURCE_CODE, SOURCES, AlertBatch
 from ..correlate import Baseline, CorrelationOutput, Correlator
 from ..deadletter import DeadLetter, Reason, Sealer
 from ..feeds.decode import Reject
@@ -146,8 +147,9 @@ class Backfill:
             Correlator(settings.correlation, self.routing.projection, baseline())
             for _ in range(settings.partitions if correlate else 0)
         ]
-        self._feed_of = {topic: source for source, topic in settings.topics.feeds().items()}
-        self._feed_of |= {f"alerts.{source}": source for source in SOURCES}
+        self._feed_of = {f"alerts.{source}": code for source, code in SOURCE_CODE.items()}
+        self._feed_of |= {topic: SOURCE_CODE[source]
+                          for source, topic in settings.topics.feeds().items()}
         self.report = BackfillReport()
 
     # --- one chunk ----------------------------------------------------------------------------
@@ -167,8 +169,8 @@ class Backfill:
         feeds = self._feeds(chunk.topic)
         clocks = self._clocks(chunk)
         parts, positions, dead = [], [], []
-        for source in SOURCES:
-            index = np.flatnonzero(feeds == source)
+        for code, source in enumerate(SOURCES):
+            index = np.flatnonzero(feeds == code)
             if not len(index):
                 continue
             self.report.by_feed[source] += len(index)
@@ -196,12 +198,9 @@ class Backfill:
         self._store_dead(dead)
 
     def _feeds(self, topics: np.ndarray) -> np.ndarray:
-        """The feed of each record, ``""`` for a topic that is no feed's."""
-        feeds = np.full(len(topics), "", dtype=object)
-        for topic in set(topics.tolist()):  # loop per distinct topic: a handful
-            if feed := self._feed_of.get(topic):
-                feeds[topics == topic] = feed
-        return feeds
+        """The feed (source code) of each record, -1 for a topic that is no feed's."""
+        return np.fromiter(map(self._feed_of.get, topics.tolist(), repeat(-1)), np.int8,
+                           len(topics))
 
     def _clocks(self, chunk: RecordChunk) -> np.ndarray | None:
         """Each record's worker clock (epoch ms), or None to read the wall clock.
@@ -245,7 +244,7 @@ class Backfill:
             return normalize_each(source, values, self.ctx, clocks)
 
     def _skipped(self, chunk: RecordChunk, feeds: np.ndarray) -> None:
-        other = np.flatnonzero(feeds == "")
+        other = np.flatnonzero(feeds < 0)
         for topic, line in zip(chunk.topic[other].tolist(), chunk.line[other].tolist(),
                                strict=True):  # loop per record of an unknown topic only
             self.report.skipped_topics[topic] += 1
