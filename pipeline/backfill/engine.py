@@ -40,7 +40,7 @@ from ..routing import TileRouting
 from ..settings import Settings
 from ..sinks import deadletter_rows, flag_rows, incident_rows
 from ..warehouse import Warehouse
-from .columns import alert_columns, as_enveloped
+from .columns import alert_columns, as_enveloped, concat_columns
 
 __all__ = ["Backfill", "BackfillReport", "CLOCKS"]
 
@@ -183,7 +183,7 @@ class Backfill:
         stored = [alert_columns(_joined(same), self.registry, ingest_ms)
                   for same in _by_source(parts).values()]
         if stored:
-            self._insert("alerts", {k: np.concatenate([s[k] for s in stored]) for k in stored[0]})
+            self._insert("alerts", concat_columns(stored))
         if parts:
             order = np.argsort(np.concatenate(positions), kind="stable")  # back to file order
             alerts = AlertBatch.concat([as_enveloped(b.alerts) for b in parts]).take(order)
