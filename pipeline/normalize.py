@@ -99,6 +99,8 @@ def _reject_where(
     decoded: DecodedBatch, bad: np.ndarray, reason: Reason, detail: str, out: list[Reject],
     ids: dict[int, str],
 ) -> DecodedBatch:
+    if not bad.any():  # the common case: no copy of every column
+        return decoded
     slots, source_ids = decoded.index[bad].tolist(), decoded.source_id[bad].tolist()
     for slot, source_id in zip(slots, source_ids, strict=True):
         out.append(Reject(slot, reason, detail))
@@ -185,7 +187,8 @@ def normalize(
     alert_id = np.array(list(map(f"{source}:".__add__, decoded.source_id.tolist())), object)
     fresh = ctx.dedupe.unseen(alert_id)
     duplicates = int(len(fresh) - np.count_nonzero(fresh))
-    decoded, alert_id = decoded.take(fresh), alert_id[fresh]
+    if duplicates:
+        decoded, alert_id = decoded.take(fresh), alert_id[fresh]
 
     alerts = AlertBatch(
         alert_id=alert_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from operator import attrgetter
 from pathlib import Path
 
@@ -103,8 +104,8 @@ def _decode_lines(lines: list[bytes], first: int, bad: list[BadLine]) -> RecordC
 def _concat(parts: list[RecordChunk]) -> RecordChunk:
     return RecordChunk(
         np.concatenate([p.topic for p in parts]),
-        [k for p in parts for k in p.key],
-        [v for p in parts for v in p.values],
+        list(chain.from_iterable(p.key for p in parts)),
+        list(chain.from_iterable(p.values for p in parts)),
         np.concatenate([p.ts for p in parts]),
         np.concatenate([p.line for p in parts]),
     )
