@@ -107,6 +107,7 @@ def main() -> None:
     load_registry(registry)  # warm: registry raster and Numba caches load once
     backfill(registry, jsonl, args.partitions, correlate=False)
 
+    load_before = os.getloadavg()[0]
     rows = []
     for name, path, ceiling in (("JSON Lines", jsonl, decode_jsonl),
                                 ("Parquet", parquet, read_parquet)):
@@ -120,7 +121,8 @@ def main() -> None:
                 registry, p, args.partitions, c))
             rows.append((name, label, took, n, top / took))
     print(f"\n{n:,} records, {args.hours:g} h at scale {args.scale:g}, {args.partitions} "
-          f"partitions, median of {args.runs} runs, one core")
+          f"partitions, median of {args.runs} runs, one core; load average "
+          f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     print(f"{'file':<11} {'path':<26} {'s':>8} {'records/s':>12} {'vs ceiling':>11}")
     for name, label, took, count, ratio in rows:
         print(f"{name:<11} {label:<26} {took:8.2f} {count / took:12,.0f} {ratio:11.3f}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
@@ -114,6 +115,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
         work = Path(tmp)
         registry, replay, total = simulate(work / "sim", args.messages)
+        load_before = os.getloadavg()[0]
         ceiling, ours = [], []
         for run in range(args.runs):
             topics = run_topics(uuid.uuid4().hex[:6])
@@ -124,7 +126,8 @@ def main() -> None:
             ours.append(pipeline(broker.bootstrap, topics, registry, work))
             print(f"run {run + 1}: ceiling {ceiling[-1]:>10,.0f}/s   pipeline {ours[-1]:>10,.0f}/s")
         c, p = statistics.median(ceiling), statistics.median(ours)
-        print(f"\nmedian of {args.runs} runs, {sent:,} messages each on Tansu")
+        print(f"\nmedian of {args.runs} runs, {sent:,} messages each on Tansu; load average "
+              f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
         print(f"  raw aiokafka + decode (ceiling) {c:>10,.0f} alerts/s")
         print(f"  normalise stage, one worker     {p:>10,.0f} alerts/s")
         print(f"  pipeline / ceiling              {p / c:>10.2f}")

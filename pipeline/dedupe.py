@@ -19,6 +19,7 @@ class DedupeIndex:
         self.horizon_ms = int(horizon_ms)
         self._seen: dict[str, int] = {}
         self._newest_ms = np.iinfo(np.int64).min
+        self._oldest_ms = np.iinfo(np.int64).max  # a lower bound on the event times held
         self._batches = 0
         self._prune_every = prune_every
 
@@ -43,9 +44,11 @@ class DedupeIndex:
         keep = np.zeros(len(alert_ids), dtype=bool)
         if len(alert_ids) == 0:
             return keep
-        _, first = np.unique(alert_ids, return_index=True)
-        keep[first] = True
-        known = np.fromiter(map(self._seen.__contains__, alert_ids), bool, len(alert_ids))
+        ids = alert_ids.tolist()
+        # id -> index of its first occurrence: built from the end, earlier indices overwrite
+        first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1), strict=True))
+        keep[np.fromiter(first.values(), np.int64, len(first))] = True
+        known = np.fromiter(map(self._seen.__contains__, ids), bool, len(ids))
         return keep & ~known
 
     def remember(self, alert_ids: np.ndarray, event_ms: np.ndarray) -> None:
@@ -57,6 +60,7 @@ class DedupeIndex:
             return
         self._seen.update(zip(alert_ids.tolist(), event_ms.tolist(), strict=True))
         self._newest_ms = max(self._newest_ms, int(event_ms.max()))
+        self._oldest_ms = min(self._oldest_ms, int(event_ms.min()))
         self._batches += 1
         if self._batches % self._prune_every == 0:
             self.prune()
@@ -64,4 +68,7 @@ class DedupeIndex:
     def prune(self) -> None:
         """Forget ids whose event time is older than the horizon."""
         cutoff = self._newest_ms - self.horizon_ms
+        if self._oldest_ms >= cutoff:  # nothing to forget: skip the scan of every id held
+            return
         self._seen = {k: t for k, t in self._seen.items() if t >= cutoff}
+        self._oldest_ms = min(self._seen.values(), default=np.iinfo(np.int64).max)

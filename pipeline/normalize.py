@@ -99,6 +99,8 @@ def _reject_where(
     decoded: DecodedBatch, bad: np.ndarray, reason: Reason, detail: str, out: list[Reject],
     ids: dict[int, str],
 ) -> DecodedBatch:
+    if not bad.any():  # the common case: no copy of every column
+        return decoded
     slots, source_ids = decoded.index[bad].tolist(), decoded.source_id[bad].tolist()
     for slot, source_id in zip(slots, source_ids, strict=True):
         out.append(Reject(slot, reason, detail))
@@ -144,8 +146,15 @@ def _extras(decoded: DecodedBatch, ctx: NormalizeContext) -> dict[str, np.ndarra
     return extras
 
 
-def normalize(source: str, values: list[bytes], ctx: NormalizeContext) -> NormalizedBatch:
-    """Normalise one batch of raw values from feed ``source``."""
+def normalize(
+    source: str, values: list[bytes], ctx: NormalizeContext, clock_ms: np.ndarray | None = None
+) -> NormalizedBatch:
+    """Normalise one batch of raw values from feed ``source``.
+
+    Event times are judged against ``ctx.clock_ms()``, or, given ``clock_ms`` (int64, one per
+    value), each value against its own worker clock: a backfill judges a whole file at once as
+    the live worker judged each record when it arrived.
+    """
     decoded = decode_batch(FEEDS[source], values, ctx.decoder(source))
     rejects = list(decoded.rejects)
     ids: dict[int, str] = {}
@@ -154,15 +163,19 @@ def normalize(source: str, values: list[bytes], ctx: NormalizeContext) -> Normal
     if FEEDS[source].optional_coords:
         decoded = _place_grid_only(decoded, ctx.registry, rejects, ids)
 
-    now = ctx.clock_ms()
+    wall = ctx.clock_ms() if clock_ms is None else 0
+
+    def now() -> np.ndarray | int:  # the clock of each row still in ``decoded``
+        return wall if clock_ms is None else clock_ms[decoded.index]
+
     decoded = _reject_where(
-        decoded, decoded.event_ms > now + ctx.max_future_ms, Reason.FUTURE_TIME,
+        decoded, decoded.event_ms > now() + ctx.max_future_ms, Reason.FUTURE_TIME,
         f"event time more than {ctx.max_future_ms / 1000:.0f} s ahead of the worker clock",
         rejects, ids,
     )
     if ctx.max_age_ms:
         decoded = _reject_where(
-            decoded, decoded.event_ms < now - ctx.max_age_ms, Reason.STALE_TIME,
+            decoded, decoded.event_ms < now() - ctx.max_age_ms, Reason.STALE_TIME,
             f"event time more than {ctx.max_age_ms / 1000:.0f} s behind the worker clock",
             rejects, ids,
         )
@@ -171,10 +184,11 @@ def normalize(source: str, values: list[bytes], ctx: NormalizeContext) -> Normal
         "coordinates outside the configured area", rejects, ids,
     )
 
-    alert_id = np.char.add(f"{source}:", decoded.source_id.astype(str)).astype(object)
+    alert_id = np.array(list(map(f"{source}:".__add__, decoded.source_id.tolist())), object)
     fresh = ctx.dedupe.unseen(alert_id)
     duplicates = int(len(fresh) - np.count_nonzero(fresh))
-    decoded, alert_id = decoded.take(fresh), alert_id[fresh]
+    if duplicates:
+        decoded, alert_id = decoded.take(fresh), alert_id[fresh]
 
     alerts = AlertBatch(
         alert_id=alert_id,
@@ -203,7 +217,9 @@ def normalize(source: str, values: list[bytes], ctx: NormalizeContext) -> Normal
     )
 
 
-def normalize_each(source: str, values: list[bytes], ctx: NormalizeContext) -> NormalizedBatch:
+def normalize_each(
+    source: str, values: list[bytes], ctx: NormalizeContext, clock_ms: np.ndarray | None = None
+) -> NormalizedBatch:
     """Normalise value by value: the fallback when :func:`normalize` raised on a whole batch.
 
     That is a bug, not bad input, but one message must not stop the worker: every value that
@@ -214,7 +230,8 @@ def normalize_each(source: str, values: list[bytes], ctx: NormalizeContext) -> N
     failed: list[Reject] = []
     for slot, value in enumerate(values):
         try:
-            parts.append((slot, normalize(source, [value], ctx)))
+            clock = None if clock_ms is None else clock_ms[slot : slot + 1]
+            parts.append((slot, normalize(source, [value], ctx, clock)))
         except Exception as exc:  # noqa: BLE001 - isolating an unknown failure is the point
             # the exception's text may quote the value, which may be personal data
             failed.append(Reject(slot, Reason.INTERNAL_ERROR, f"{type(exc).__name__}; see log"))

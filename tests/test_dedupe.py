@@ -68,6 +68,22 @@ def test_prune_runs_by_itself_every_n_batches():
     assert d.first_sightings(ids("a"), ms(0)).tolist() == [True]
 
 
+def test_prune_after_prune_still_forgets_what_aged_out():
+    """Prune skips its scan while nothing can be old enough; the oldest time it keeps is
+    recomputed after each scan, so later prunes still forget."""
+    d = DedupeIndex(horizon_ms=10)
+    d.first_sightings(ids("a", "b"), ms(0, 100))
+    d.prune()  # cutoff 90: forgets a
+    assert len(d) == 1
+    d.first_sightings(ids("c"), ms(105))
+    d.prune()  # cutoff 95: nothing to forget
+    assert len(d) == 2
+    d.first_sightings(ids("d"), ms(300))
+    d.prune()  # cutoff 290: forgets b and c
+    assert len(d) == 1
+    assert d.first_sightings(ids("b", "c", "d"), ms(301, 301, 301)).tolist() == [True, True, False]
+
+
 def test_prune_on_an_empty_index_is_harmless():
     d = DedupeIndex(100)
     d.prune()

@@ -179,6 +179,25 @@ def test_future_stale_and_out_of_area_rejects_with_exact_slots():
     ]
 
 
+def test_each_value_can_be_judged_by_its_own_clock():
+    """A backfill passes one worker clock per value: the same event time is future for a value
+    whose clock is early and fine for one whose clock is later (a malformed value between them
+    keeps the slots aligned); the context's clock is not read."""
+    day = 86_400_000
+    ahead, behind = NOW + 600_001, NOW - 7 * day - 1
+    values = [dispatch(0, received_at=ahead), b"{", dispatch(2, received_at=ahead),
+              dispatch(3, received_at=behind), dispatch(4, received_at=behind)]
+    clocks = np.array([NOW, NOW, NOW + 1, NOW, NOW - 1], dtype=np.int64)
+
+    def unreadable() -> int:
+        raise AssertionError("the context clock must not be read when clocks are given")
+
+    out = normalize("dispatch_110", values, make_ctx(clock_ms=unreadable), clocks)
+    assert out.index.tolist() == [2, 4]
+    assert slots(out) == [(0, Reason.FUTURE_TIME), (1, Reason.MALFORMED_JSON),
+                          (3, Reason.STALE_TIME)]
+
+
 def test_max_age_zero_accepts_old_history():
     old = dispatch(0, received_at=NOW - 400 * 86_400_000)
     assert normalize("dispatch_110", [old], make_ctx(max_age_ms=0)).index.tolist() == [0]

@@ -9,15 +9,16 @@ correlator sees the severity as the envelope rounds it, and the warehouse row is
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
 from ..alerts import CATEGORIES, SOURCES, AlertBatch
 from ..geo.admin_units import AdminRegistry
 from ..normalize import NormalizedBatch
 
-__all__ = ["as_enveloped", "alert_columns"]
+__all__ = ["as_enveloped", "alert_columns", "concat_columns"]
 
-_SOURCE_NAMES = np.array(SOURCES, dtype=object)
-_CATEGORY_NAMES = np.array(CATEGORIES, dtype=object)
+_SOURCE_NAMES = pa.array(SOURCES, pa.string())
+_CATEGORY_NAMES = pa.array(CATEGORIES, pa.string())
 #: warehouse column <- extras column, for text fields carried through as they are
 _EXTRA_TEXT = {
     "device": "device_id",
@@ -39,11 +40,34 @@ def as_enveloped(alerts: AlertBatch) -> AlertBatch:
     )
 
 
-def _text(values: np.ndarray | None, n: int) -> np.ndarray:
+# Text columns go to the warehouse as Arrow arrays: the embedded warehouse takes them as they
+# are, and a column of codes becomes a dictionary array (LowCardinality in ClickHouse) without
+# a Python string per row.
+
+
+def _text(values: np.ndarray | None, n: int) -> pa.Array:
     if values is None:
-        return np.full(n, "", dtype=object)
-    out = values.astype(object)
-    out[out == None] = ""  # noqa: E711 - elementwise comparison
+        return pa.nulls(n, pa.string()).fill_null("")
+    return pa.array(values, pa.string()).fill_null("")  # None (absent) becomes ""
+
+
+def _coded(codes: np.ndarray, names: pa.Array) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32, copy=False)), names)
+
+
+def _unit_codes(registry: AdminRegistry, grid: np.ndarray) -> dict[str, pa.DictionaryArray]:
+    """Grid, community, street and district codes of grid indices, ``""`` outside the grid."""
+    outside = grid < 0
+    levels = {
+        "grid_code": (grid, registry.grids.codes),
+        "community_code": (registry.grid_community[grid], registry.communities.codes),
+        "street_code": (registry.grid_street[grid], registry.streets.codes),
+        "district_code": (registry.grid_district[grid], registry.districts.codes),
+    }
+    out = {}
+    for column, (index, codes) in levels.items():  # loop per admin level
+        names = pa.array(np.append(codes.astype(object), ""), pa.string())  # codes are unique
+        out[column] = _coded(np.where(outside, len(codes), index), names)
     return out
 
 
@@ -53,6 +77,12 @@ def _number(values: np.ndarray | None, n: int, dtype) -> np.ndarray:
     out = values.astype(object)
     out[out == None] = 0  # noqa: E711 - elementwise comparison
     return out.astype(np.float64).astype(dtype)
+
+
+def concat_columns(parts: list[dict]) -> dict:
+    """One insert's columns from several :func:`alert_columns` results, in order."""
+    return {name: pa.concat_arrays([p[name] for p in parts]) if isinstance(first, pa.Array)
+            else np.concatenate([p[name] for p in parts]) for name, first in parts[0].items()}
 
 
 def alert_columns(batch: NormalizedBatch, registry: AdminRegistry, ingest_ms: int) -> dict:
@@ -68,14 +98,11 @@ def alert_columns(batch: NormalizedBatch, registry: AdminRegistry, ingest_ms: in
         parent = extras["parent_report_id"]
         report_ref = np.where(parent != None, parent, batch.source_id)  # noqa: E711
     rows = {
-        "alert_id": a.alert_id,
-        "source": _SOURCE_NAMES[a.source],
+        "alert_id": _text(a.alert_id, n),
+        "source": _coded(a.source, _SOURCE_NAMES),
         "source_id": _text(batch.source_id, n),
-        "category": _CATEGORY_NAMES[a.category],
-        "grid_code": _text(units["grid_code"], n),
-        "community_code": _text(units["community_code"], n),
-        "street_code": _text(units["street_code"], n),
-        "district_code": _text(units["district_code"], n),
+        "category": _coded(a.category, _CATEGORY_NAMES),
+        **_unit_codes(registry, a.grid),
         "station_id": _text(station, n),
     }
     rows |= {col: _text(extras.get(name), n) for col, name in _EXTRA_TEXT.items()}

@@ -23,10 +23,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 
-from ..alerts import SOURCES, AlertBatch
+from ..alerts import SOURCE_CODE, SOURCES, AlertBatch
 from ..correlate import Baseline, CorrelationOutput, Correlator
 from ..deadletter import DeadLetter, Reason, Sealer
 from ..feeds.decode import Reject
@@ -39,7 +40,7 @@ from ..routing import TileRouting
 from ..settings import Settings
 from ..sinks import deadletter_rows, flag_rows, incident_rows
 from ..warehouse import Warehouse
-from .columns import alert_columns, as_enveloped
+from .columns import alert_columns, as_enveloped, concat_columns
 
 __all__ = ["Backfill", "BackfillReport", "CLOCKS"]
 
@@ -139,21 +140,17 @@ class Backfill:
         self.warehouse = warehouse
         self.routing = TileRouting.from_settings(settings, registry)
         self.ctx = NormalizeContext.from_settings(settings, registry)
-        self._arrival_ms: int | None = None
+        self._arrival_ms: int | None = None  # newest arrival read so far
         self.clock = clock
-        if clock == "arrival":
-            self.ctx.clock_ms = self._arrival_clock
         self.sealer = Sealer(settings.pseudonym_secret())
         self.correlators = [
             Correlator(settings.correlation, self.routing.projection, baseline())
             for _ in range(settings.partitions if correlate else 0)
         ]
-        self._feed_of = {topic: source for source, topic in settings.topics.feeds().items()}
-        self._feed_of |= {f"alerts.{source}": source for source in SOURCES}
+        self._feed_of = {f"alerts.{source}": code for source, code in SOURCE_CODE.items()}
+        self._feed_of |= {topic: SOURCE_CODE[source]
+                          for source, topic in settings.topics.feeds().items()}
         self.report = BackfillReport()
-
-    def _arrival_clock(self) -> int:
-        return self._arrival_ms if self._arrival_ms is not None else int(time.time() * 1000)
 
     # --- one chunk ----------------------------------------------------------------------------
 
@@ -169,26 +166,24 @@ class Backfill:
         """Normalise, correlate and store one chunk of records (in file order)."""
         self.report.records += len(chunk)
         ingest_ms = int(time.time() * 1000)
-        feeds = np.array([self._feed_of.get(t, "") for t in chunk.topic.tolist()], dtype=object)
+        feeds = self._feeds(chunk.topic)
+        clocks = self._clocks(chunk)
         parts, positions, dead = [], [], []
-        for lo, hi, clock_ms in self._clock_slices(chunk):
-            if clock_ms is not None:
-                self._arrival_ms = clock_ms
-            for source in SOURCES:
-                index = lo + np.flatnonzero(feeds[lo:hi] == source)
-                if not len(index):
-                    continue
-                self.report.by_feed[source] += len(index)
-                batch = self._normalize(source, list(map(chunk.values.__getitem__,
-                                                         index.tolist())))
-                dead += self._rejects(batch, chunk, index)
-                parts.append(batch)
-                positions.append(index[batch.index])
+        for code, source in enumerate(SOURCES):
+            index = np.flatnonzero(feeds == code)
+            if not len(index):
+                continue
+            self.report.by_feed[source] += len(index)
+            batch = self._normalize(source, list(map(chunk.values.__getitem__, index.tolist())),
+                                    None if clocks is None else clocks[index])
+            dead += self._rejects(batch, chunk, index)
+            parts.append(batch)
+            positions.append(index[batch.index])
         self._skipped(chunk, feeds)
         stored = [alert_columns(_joined(same), self.registry, ingest_ms)
                   for same in _by_source(parts).values()]
         if stored:
-            self._insert("alerts", {k: np.concatenate([s[k] for s in stored]) for k in stored[0]})
+            self._insert("alerts", concat_columns(stored))
         if parts:
             order = np.argsort(np.concatenate(positions), kind="stable")  # back to file order
             alerts = AlertBatch.concat([as_enveloped(b.alerts) for b in parts]).take(order)
@@ -202,47 +197,54 @@ class Backfill:
                 dead += self._correlate(alerts, lines)
         self._store_dead(dead)
 
-    def _clock_slices(self, chunk: RecordChunk) -> list[tuple[int, int, int | None]]:
-        """``(start, end, clock)`` runs of the chunk normalised with one worker clock.
+    def _feeds(self, topics: np.ndarray) -> np.ndarray:
+        """The feed (source code) of each record, -1 for a topic that is no feed's."""
+        return np.fromiter(map(self._feed_of.get, topics.tolist(), repeat(-1)), np.int8,
+                           len(topics))
 
-        The wall clock is read when normalising; the arrival clock is the newest arrival in
-        the run, and runs span at most a minute of arrival time, so no record is judged by a
+    def _clocks(self, chunk: RecordChunk) -> np.ndarray | None:
+        """Each record's worker clock (epoch ms), or None to read the wall clock.
+
+        The arrival clock of a record is the newest arrival (``ts``) read up to the end of its
+        run of records whose newest arrival falls in one minute, so no record is judged by a
         clock more than a minute ahead of its own arrival (as a live worker takes its batches
-        within a fraction of a second of their arrival).
+        within a fraction of a second of their arrival). Before any ``ts``: the wall clock.
         """
         if self.clock != "arrival" or not len(chunk):
-            return [(0, len(chunk), None)]
-        newest = np.maximum.accumulate(chunk.ts)  # each record's clock; no ts keeps the last
+            return None
+        newest = np.maximum.accumulate(chunk.ts)  # no ts keeps the last
         if self._arrival_ms is not None:
             newest = np.maximum(newest, self._arrival_ms)
-        if newest[-1] == NO_TIMESTAMP:
-            return [(0, len(chunk), None)]
-        minute = newest // _CLOCK_SLICE_MS
-        cuts = [0, *(np.flatnonzero(np.diff(minute)) + 1).tolist(), len(chunk)]
-        return [(lo, hi, None if newest[hi - 1] == NO_TIMESTAMP else int(newest[hi - 1]))
-                for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+        if newest[-1] != NO_TIMESTAMP:
+            self._arrival_ms = int(newest[-1])
+        step = np.diff(newest // _CLOCK_SLICE_MS) != 0
+        last = np.append(np.flatnonzero(step), len(newest) - 1)  # last record of each run
+        clocks = newest[last][np.concatenate([[0], np.cumsum(step)])]
+        return np.where(clocks == NO_TIMESTAMP, int(time.time() * 1000), clocks)
 
-    def _normalize(self, source: str, values: list) -> NormalizedBatch:
+    def _normalize(self, source: str, values: list, clocks: np.ndarray | None) -> NormalizedBatch:
         # Slices of at most _NORMALIZE_BATCH values bound the intermediate lists and keep a
-        # one-by-one retry after a bug small. Dedupe and clocks give the same result for any
-        # cut of one feed's values in order.
-        parts = [self._normalize_part(source, values[i : i + _NORMALIZE_BATCH])
+        # one-by-one retry after a bug small. Dedupe and per-record clocks give the same result
+        # for any cut of one feed's values in order.
+        parts = [self._normalize_part(source, values[i : i + _NORMALIZE_BATCH],
+                                      None if clocks is None else clocks[i : i + _NORMALIZE_BATCH])
                  for i in range(0, len(values), _NORMALIZE_BATCH)]
         if len(parts) == 1:
             return parts[0]
         return _concat(parts, [min(len(values) - i, _NORMALIZE_BATCH)
                                for i in range(0, len(values), _NORMALIZE_BATCH)])
 
-    def _normalize_part(self, source: str, values: list) -> NormalizedBatch:
+    def _normalize_part(self, source: str, values: list,
+                        clocks: np.ndarray | None) -> NormalizedBatch:
         try:
-            return normalize(source, values, self.ctx)
+            return normalize(source, values, self.ctx, clocks)
         except Exception:  # a bug, not bad input: keep going, keep the evidence (as live)
             log.exception("normalising %d %s records failed; retrying one by one",
                           len(values), source)
-            return normalize_each(source, values, self.ctx)
+            return normalize_each(source, values, self.ctx, clocks)
 
     def _skipped(self, chunk: RecordChunk, feeds: np.ndarray) -> None:
-        other = np.flatnonzero(feeds == "")
+        other = np.flatnonzero(feeds < 0)
         for topic, line in zip(chunk.topic[other].tolist(), chunk.line[other].tolist(),
                                strict=True):  # loop per record of an unknown topic only
             self.report.skipped_topics[topic] += 1
@@ -251,14 +253,14 @@ class Backfill:
     def _rejects(self, batch: NormalizedBatch, chunk: RecordChunk, index: np.ndarray) -> list:
         now_ms = int(time.time() * 1000)
         out = []
+        # The key is not sealed: the warehouse keeps no key (0002_deadletters), and the
+        # backfill's dead letters go nowhere else.
         for reject in batch.rejects:  # loop per dead letter: bad input is the rare case
             i = int(index[reject.index])
-            key = chunk.key[i]
             out.append(DeadLetter(
                 reason=Reason(reject.reason), detail=reject.detail, source=batch.source,
                 topic=str(chunk.topic[i]), partition=0, offset=int(chunk.line[i]),
                 received_ms=now_ms, payload_sealed=self.sealer.seal(bytes(chunk.values[i])),
-                key_sealed=self.sealer.seal(key.encode()) if key else None,
                 alert_id=batch.alert_ids_of_rejects.get(reject.index),
             ))
         return out

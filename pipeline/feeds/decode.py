@@ -153,7 +153,7 @@ def _decode_all(
 
 def epoch_ms(times: list[int | datetime]) -> np.ndarray:
     """Epoch milliseconds from a mix of ints (already ms) and timezone-aware datetimes."""
-    values = np.array(times, dtype=object)
+    values = np.fromiter(times, object, len(times))
     is_datetime = np.fromiter(map(isinstance, times, repeat(datetime)), bool, len(times))
     out = np.empty(len(times), dtype=np.int64)
     out[~is_datetime] = values[~is_datetime].astype(np.int64)
@@ -162,22 +162,29 @@ def epoch_ms(times: list[int | datetime]) -> np.ndarray:
     return out
 
 
+_UNKNOWN = -1
+
+
+def _category_lookup(source: str) -> dict[str, int]:
+    return {name: CATEGORY_CODE[name] for name in SOURCE_CATEGORIES[source]}
+
+
+_CATEGORY_LOOKUP = {source: _category_lookup(source) for source in SOURCE_CATEGORIES}
+
+
 def _category_codes(source: str, values: list[str]) -> tuple[np.ndarray, int]:
     """Codes into CATEGORIES; values the feed does not define become ``other`` and are counted."""
-    known = SOURCE_CATEGORIES[source]
-    uniques, inverse = np.unique(np.array(values, dtype=object), return_inverse=True)
-    lookup = np.array(
-        [CATEGORY_CODE[u if u in known else NEUTRAL_CATEGORY] for u in uniques], dtype=np.int16
-    )
-    unknown = np.array([u not in known for u in uniques], dtype=bool)
-    return lookup[inverse], int(np.count_nonzero(unknown[inverse]))
+    # one dict lookup per value in C (map), no sort of the strings as np.unique would do
+    lookup = _CATEGORY_LOOKUP[source]
+    codes = np.fromiter(map(lookup.get, values, repeat(_UNKNOWN)), np.int16, len(values))
+    unknown = codes == _UNKNOWN
+    codes[unknown] = CATEGORY_CODE[NEUTRAL_CATEGORY]
+    return codes, int(np.count_nonzero(unknown))
 
 
 def _column(structs: list[msgspec.Struct], name: str, dtype=object) -> np.ndarray:
-    values = list(map(attrgetter(name), structs))
-    if dtype is object:
-        return np.array(values, dtype=object)
-    return np.array(values, dtype=dtype)
+    # fromiter: no list in between, and no search for nested sequences as np.array does
+    return np.fromiter(map(attrgetter(name), structs), dtype, len(structs))
 
 
 def _optional_float(structs: list[msgspec.Struct], name: str) -> np.ndarray:

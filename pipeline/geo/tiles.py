@@ -15,7 +15,12 @@ __all__ = ["tile_keys", "halo_copies"]
 
 def tile_keys(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
     """Kafka keys (``b"ix:iy"``) of tile indices."""
-    return np.char.encode(np.char.add(np.char.add(ix.astype(str), ":"), iy.astype(str)), "ascii")
+    # A city has a few dozen tiles: format each distinct tile once (np.char is slow per item).
+    tiles, inverse = np.unique(np.stack([np.asarray(ix), np.asarray(iy)]), axis=1,
+                               return_inverse=True)
+    keys = np.char.encode(np.char.add(np.char.add(tiles[0].astype(str), ":"),
+                                      tiles[1].astype(str)), "ascii")
+    return keys[inverse.reshape(-1)]
 
 
 @numba.njit(cache=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 
 import msgspec
@@ -57,22 +59,23 @@ class _Line(msgspec.Struct, gc=False):
     ts: int | None = None
 
 
+_value, _raw, _ts, _topic, _key = map(attrgetter, ("value", "raw", "ts", "topic", "key"))
 _ONE = msgspec.json.Decoder(_Line)
 _MANY = msgspec.json.Decoder(list[_Line])
 _TEXT = msgspec.json.Decoder(str)
 
 
 def _chunk(parsed: list[_Line], numbers: np.ndarray) -> RecordChunk:
-    values = [p.value for p in parsed]
-    raw = np.flatnonzero(np.fromiter((p.raw for p in parsed), bool, len(parsed)))
+    n = len(parsed)
+    values = list(map(_value, parsed))
+    raw = np.flatnonzero(np.fromiter(map(_raw, parsed), bool, n))
     for i in raw.tolist():  # loop per raw (broken-on-purpose) value only: rare
         values[i] = _TEXT.decode(values[i]).encode()
-    ts = np.fromiter((NO_TIMESTAMP if p.ts is None else p.ts for p in parsed), np.int64,
-                     len(parsed))
-    return RecordChunk(
-        np.array([p.topic for p in parsed], dtype=object), [p.key for p in parsed], values,
-        ts, numbers,
-    )
+    stamps = list(map(_ts, parsed))
+    if None in stamps:  # records without an arrival time: rare
+        stamps = [NO_TIMESTAMP if t is None else t for t in stamps]
+    return RecordChunk(np.fromiter(map(_topic, parsed), object, n), list(map(_key, parsed)),
+                       values, np.array(stamps, dtype=np.int64).reshape(n), numbers)
 
 
 def _decode_lines(lines: list[bytes], first: int, bad: list[BadLine]) -> RecordChunk:
@@ -101,8 +104,8 @@ def _decode_lines(lines: list[bytes], first: int, bad: list[BadLine]) -> RecordC
 def _concat(parts: list[RecordChunk]) -> RecordChunk:
     return RecordChunk(
         np.concatenate([p.topic for p in parts]),
-        [k for p in parts for k in p.key],
-        [v for p in parts for v in p.values],
+        list(chain.from_iterable(p.key for p in parts)),
+        list(chain.from_iterable(p.values for p in parts)),
         np.concatenate([p.ts for p in parts]),
         np.concatenate([p.line for p in parts]),
     )

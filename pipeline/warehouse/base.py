@@ -27,6 +27,10 @@ class Warehouse(ABC):
     def insert(self, table: str, columns: Mapping[str, np.ndarray | Sequence]) -> None:
         """Insert one columnar batch (all columns of equal length) into ``database.table``.
 
+        A column is a NumPy array, a sequence, or a ``pyarrow.Array``: a text column given as
+        an Arrow dictionary array of codes (e.g. LowCardinality codes) needs no Python string
+        per row on the embedded backend.
+
         Raises :class:`~pipeline.exceptions.WarehouseUnavailable` when ClickHouse cannot be
         reached (retry: every table is idempotent, so a batch written twice reads as once) and
         :class:`~pipeline.exceptions.WarehouseError` with ClickHouse's code when it rejects the

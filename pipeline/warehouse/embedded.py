@@ -53,7 +53,9 @@ class EmbeddedWarehouse(Warehouse):
         table = self._run(sql, "ArrowTable")
         return {name: table.column(name).to_pylist() for name in table.column_names}
 
-    def insert(self, table: str, columns: Mapping[str, np.ndarray | Sequence]) -> None:
+    def insert(
+        self, table: str, columns: Mapping[str, np.ndarray | Sequence | pa.Array]
+    ) -> None:
         batch = pa.table({name: _arrow(values) for name, values in columns.items()})
         if batch.num_rows == 0:
             return
@@ -73,7 +75,9 @@ class EmbeddedWarehouse(Warehouse):
         self._session.close()
 
 
-def _arrow(values: np.ndarray | Sequence) -> pa.Array:
+def _arrow(values: np.ndarray | Sequence | pa.Array) -> pa.Array:
+    if isinstance(values, pa.Array):  # already typed (e.g. a dictionary of codes)
+        return values
     if isinstance(values, np.ndarray) and values.dtype.kind == "M":  # NaT becomes NULL
         return pa.array(values.astype("datetime64[ms]"), type=pa.timestamp("ms", tz="UTC"),
                         mask=np.isnat(values))

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import unquote, urlparse
 
 import numpy as np
+import pyarrow as pa
 
 from ..exceptions import WarehouseError, WarehouseUnavailable
 from .base import Warehouse
@@ -75,7 +76,9 @@ class ServerWarehouse(Warehouse):
         rows, types = self._call(sql, with_column_types=True)
         return {name: [r[i] for r in rows] for i, (name, _) in enumerate(types)}
 
-    def insert(self, table: str, columns: Mapping[str, np.ndarray | Sequence]) -> None:
+    def insert(
+        self, table: str, columns: Mapping[str, np.ndarray | Sequence | pa.Array]
+    ) -> None:
         data = [_plain(values) for values in columns.values()]
         if not data or len(data[0]) == 0:
             return
@@ -86,7 +89,9 @@ class ServerWarehouse(Warehouse):
         self._client.disconnect()
 
 
-def _plain(values: np.ndarray | Sequence) -> list:
+def _plain(values: np.ndarray | Sequence | pa.Array) -> list:
+    if isinstance(values, pa.Array):
+        return values.to_pylist()  # a dictionary array gives its values
     if isinstance(values, np.ndarray) and values.dtype.kind == "M":
         return values.astype("datetime64[ms]").astype(object).tolist()
     return values.tolist() if isinstance(values, np.ndarray) else list(values)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from pipeline.broker.embedded import free_port
@@ -72,6 +73,19 @@ def test_columnar_insert_round_trips_every_type(server_wh):
         "severity": [0.5, 0.5, 0.5],
         "priority": [0, 1, 2],
     }
+
+
+def test_arrow_columns_insert_as_their_values(server_wh):
+    """The backfill gives text columns as Arrow arrays (dictionaries of codes, too)."""
+    db = server_wh.database
+    rows = batch(["a", "b", "c"])
+    rows["alert_id"] = pa.array(["a", "b", "c"])
+    rows["source"] = pa.DictionaryArray.from_arrays(pa.array(np.array([1, 0, 1], np.int32)),
+                                                    pa.array(["camera", "dispatch_110"]))
+    server_wh.insert("events", rows)
+    got = server_wh.query_columns(f"SELECT alert_id, source FROM {db}.events ORDER BY alert_id")
+    assert got == {"alert_id": ["a", "b", "c"],
+                   "source": ["dispatch_110", "camera", "dispatch_110"]}
 
 
 def test_the_same_batch_twice_reads_as_once(server_wh):
