@@ -26,10 +26,12 @@ class CorrelationParams:
         components.
 
     Bursts
-        ``burst_radius_m`` (50 m) and ``burst_gap_s`` (120 s): an alert with an earlier alert
+        ``burst_radius_m`` (50 m) and ``burst_gap_s`` (30 s): an alert with an earlier alert
         of the same source and category this close in space and time is a repeat and does not
         count for hotspot scoring, so a camera re-firing at one object is one event, not a
-        hotspot (see :mod:`pipeline.correlate.bursts`).
+        hotspot (see :mod:`pipeline.correlate.bursts`). Camera re-fires come seconds apart;
+        a longer gap also swallows distinct events at one busy camera (at one a minute, a
+        120 s gap counted about e^-2 = 14 % of them), which hid surges there.
 
     Hotspots
         ``cell_m`` (250 m): side of the square scoring lattice on the local projection.
@@ -42,15 +44,16 @@ class CorrelationParams:
         Each cell keeps its most significant scale, and a flag reports it (``window_s``,
         ``radius_m``). Strictly increasing, windows positive multiples of ``slide_s`` and at
         most ``window_s`` (the retention), radii positive and at most ``hotspot_radius_m``.
-        ``bh_q`` (0.05): false discovery rate at one boundary. A cell's p-value is its best
-        scale's times the number of scales (Bonferroni across scales), then Benjamini-Hochberg
-        runs across the cells tested at the boundary.
+        ``bh_q`` (0.3): false discovery rate at one boundary. Only scales holding at least
+        ``min_count`` alerts are tested, each given that it reached ``min_count``; a cell's
+        p-value is its best tested scale's times the number of scales tested there
+        (Bonferroni), then Benjamini-Hochberg runs across the cells tested at the boundary.
         ``open_score`` (3.0) / ``close_score`` (2.0): score thresholds to open a flag and to
-        start counting towards closing it (chosen on benchmarks/detection_quality.py: with
-        disk baselines, 3.0 and q = 0.05 keep false flags at ~0.4 per 10 km² per day);
-        ``close_after_slides`` (3): consecutive boundaries
-        below ``close_score`` that close a flag (hysteresis). ``min_count`` (3): fewest
-        counted alerts in the disk (at the cell's scale) for a flag to open.
+        start counting towards closing it. ``close_after_slides`` (3): consecutive boundaries
+        below ``close_score`` that close a flag (hysteresis). ``min_count`` (2): fewest
+        counted alerts in the disk (at the cell's scale) for a scale to be tested and a flag
+        to open. ``burst_gap_s``, ``bh_q`` and ``min_count`` were chosen together on
+        benchmarks/detection_quality.py (see benchmarks/README.md, "Detection quality").
         ``min_rate_ratio`` (2.0): the observed count must also be at least this multiple of the
         expected one, so a large area with a slightly wrong baseline cannot open flags on
         sheer volume.
@@ -72,16 +75,16 @@ class CorrelationParams:
     incident_radius_m: float = 150.0
     incident_gap_s: int = 600
     burst_radius_m: float = 50.0
-    burst_gap_s: int = 120
+    burst_gap_s: int = 30
     cell_m: float = 250.0
     hotspot_radius_m: float = 500.0
     windows_s: tuple[int, ...] = (300, 600, 1800)
     radii_m: tuple[float, ...] = (250.0, 500.0)
-    bh_q: float = 0.05
+    bh_q: float = 0.3
     open_score: float = 3.0
     close_score: float = 2.0
     close_after_slides: int = 3
-    min_count: int = 3
+    min_count: int = 2
     min_rate_ratio: float = 2.0
     corroboration_gain: float = 0.5
     merge_radius_m: float = 1000.0
