@@ -113,7 +113,7 @@ def test_adjacent_hot_cells_make_one_flag_far_ones_their_own():
 def test_cells_that_are_not_clearly_hot_do_not_open():
     t = FlagTracker(PARAMS, LATTICE, PROJECTION)
     assert t.step(T0, scores({(0, 0): (8, 8.0, False)}), rows(8)) == []  # not BH-significant
-    assert t.step(T0, scores({(0, 0): (2, 8.0, True)}), rows(2)) == []  # below min_count
+    assert t.step(T0, scores({(0, 0): (1, 8.0, True)}), rows(1)) == []  # below min_count
     assert t.step(T0, scores({(0, 0): (8, 5.9, True)}), rows(8)) == []  # below open_score
     assert t.step(T0, scores({(0, 0): (8, 8.0, True, 4.5)}), rows(8)) == []  # < 2x expected
 

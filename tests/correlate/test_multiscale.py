@@ -51,7 +51,7 @@ def test_small_fresh_hotspot_is_missed_by_the_old_single_scale():
 
 
 def test_every_tested_scale_counts_in_the_false_discovery_control():
-    params = CorrelationParams(**{**STRICT, "bh_q": 0.05})  # 6 scales, min_count 3
+    params = CorrelationParams(**{**STRICT, "bh_q": 0.05, "min_count": 3})  # 6 scales
     lattice = Lattice(250.0)
     boundary = T0 + 30 * MIN - T0 % (60 * MIN)  # the 30-min window lies in one local hour
     # Cell (0, 0): four alerts at its centre 2 min ago; cell (4, 0): one alert 20 min ago.
@@ -81,7 +81,7 @@ def test_every_tested_scale_counts_in_the_false_discovery_control():
 
 
 def test_a_scale_below_min_count_is_not_tested():
-    params = CorrelationParams(**STRICT)
+    params = CorrelationParams(**{**STRICT, "min_count": 3})
     lattice = Lattice(250.0)
     boundary = T0 + 30 * MIN - T0 % (60 * MIN)
     # Two alerts where a quiet baseline expects 0.01: rare, but too few to ever open a flag.
