@@ -134,11 +134,12 @@ def selective_upper_tail(
     ``count >= min_count``; 1 (not tested) elsewhere. ``X`` as in :func:`count_upper_tail`.
 
     A flag needs ``min_count`` events, so only the scales that reach it are tested, and each
-    by its tail *given* that it reached it: under the null this p-value is uniform among the
-    selected tests, so Benjamini-Hochberg over them keeps its meaning, while the many scales
-    holding one or two alerts no longer raise the bar for the rest. A sparse disk (expected
-    0.01) reaching ``min_count`` is then nothing special (conditional p-value about 1), where
-    the plain tail called 3 alerts there a 2e-7 event.
+    by its tail *given* that it reached it. Under the null such a p-value is valid among the
+    selected tests (uniform, or conservative for discrete counts), so Benjamini-Hochberg over
+    them keeps its meaning, while the many scales holding one alert no longer raise the bar
+    for the rest. A sparse disk (expected 0.01) that just reached ``min_count`` is then
+    nothing special (conditional p-value 1), where the plain tail called 3 alerts there a
+    2e-7 event.
 
     >>> count, mu = np.array([2, 3, 5]), np.full(3, 2.0)
     >>> selective_upper_tail(count_upper_tail(count, mu, 0.0), count, mu, 0.0, 3).round(6)
