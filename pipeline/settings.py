@@ -196,6 +196,11 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(
         8 << 20, ge=1 << 16, description="Most bytes one fetch brings per partition."
     )
+    correlator_threads: int = Field(
+        2, ge=1, description="Partitions correlated at the same time. Each one holds its "
+        "window's temporaries while it closes a boundary, and threads beyond the cores add "
+        "memory, not speed."
+    )
     producer_linger_ms: int = Field(
         2, ge=0, description="How long the producer waits to fill a request, ms."
     )

@@ -104,3 +104,11 @@ def test_matches_a_set_based_reference(batches):
             seen.add(name)
         assert keep.tolist() == want
     assert len(d) == len(seen)
+
+
+def test_ids_are_told_apart_by_every_character():
+    """Ids are held as hashes of their full text: non-ASCII ids, prefixes and feeds differ."""
+    d = DedupeIndex(1000)
+    d.first_sightings(ids("camera:é", "camera:ab", "dispatch_110:1"), ms(1, 1, 1))
+    keep = d.first_sightings(ids("camera:e", "camera:a", "camera:1", "camera:é"), ms(2, 2, 2, 2))
+    assert keep.tolist() == [True, True, True, False]

@@ -114,6 +114,7 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
     partition and written to the warehouse's alerts table side by side. One read of the topic
     serves both (it used to be two Faust agents, each decoding every envelope)."""
     correlators = PartitionCorrelators(runtime)
+    threads = asyncio.Semaphore(runtime.settings.correlator_threads)
     store_alerts = alerts_sink(runtime)
     topics = runtime.settings.topics
 
@@ -141,7 +142,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         alerts, halo = decoded.alerts.take(rows), decoded.halo[rows]
         records = _Rows(polled.records, rows)
         try:
-            output = await asyncio.to_thread(correlators.get(partition).process, alerts)
+            async with threads:
+                output = await asyncio.to_thread(correlators.get(partition).process, alerts)
         except Exception:  # a bug: keep correlating the rest, dead-letter this batch visibly
             log.exception("partition %d: correlating %d alerts failed", partition, len(rows))
             failed = [Reject(i, Reason.INTERNAL_ERROR, "correlator failed; see log")
