@@ -50,6 +50,7 @@ from .getis_ord import gi_star_lattice_at
 from .lattice import Lattice
 from .params import CorrelationParams
 from .rate_cache import DiskRateCache
+from .scale_counts import ScaleCounts
 
 __all__ = [
     "CellScores",
@@ -59,6 +60,7 @@ __all__ = [
     "selective_upper_tail",
     "hotspot_score",
     "score_cells",
+    "score_scale_counts",
 ]
 
 _HOUR_MS = 3_600_000
@@ -262,15 +264,66 @@ def score_cells(
     """Scores of the cells holding counted ``rows`` (the window's alerts with severity > 0,
     in canonical order) plus ``extra_cells`` (ids of open flags' cells), each at its most
     significant scale of ``params.scales``. ``rates``: a memo of ``baseline``'s disk rates
-    kept across slides (the engine keeps one); by default one for this call only."""
-    if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
-        rates = DiskRateCache(baseline, lattice)  # shared by the windows of this call at least
+    kept across slides (the engine keeps one); by default one for this call only.
+
+    The batch form, joining every row: the engine keeps the same counts up to date instead
+    (:func:`score_scale_counts`), and this is the reference it is tested against."""
     point_cells = lattice.cell_id(*lattice.index(rows["x"], rows["y"]))
     cell_id = np.union1d(point_cells, extra_cells).astype(np.int64)
-    ix, iy = lattice.unpack(cell_id)
-    cx, cy = lattice.centre(ix, iy)
-    scales = params.scales
+    cx, cy = lattice.centre(*lattice.unpack(cell_id))
     by_src, sev = _scale_counts(cx, cy, rows, boundary_ms, params)
+    own_cells, own_n = np.unique(point_cells, return_counts=True)
+    return _score(
+        cell_id, by_src, sev, own_cells, own_n, lattice, baseline, boundary_ms, params, rates
+    )
+
+
+def score_scale_counts(
+    counts: ScaleCounts,
+    extra_cells: np.ndarray,
+    lattice: Lattice,
+    baseline: Baseline,
+    boundary_ms: int,
+    params: CorrelationParams,
+    rates: DiskRateCache | None = None,
+) -> CellScores:
+    """:func:`score_cells` from counts kept up to date (``counts`` as of ``boundary_ms``): the
+    same cells and outputs, bit for bit, without joining the window's rows."""
+    cell_id, by_src, sev, own = counts.gather(extra_cells)
+    held = own > 0
+    return _score(
+        cell_id,
+        by_src,
+        sev,
+        cell_id[held],
+        own[held],
+        lattice,
+        baseline,
+        boundary_ms,
+        params,
+        rates,
+    )
+
+
+def _score(
+    cell_id: np.ndarray,
+    by_src: np.ndarray,
+    sev: np.ndarray,
+    own_cells: np.ndarray,
+    own_n: np.ndarray,
+    lattice: Lattice,
+    baseline: Baseline,
+    boundary_ms: int,
+    params: CorrelationParams,
+    rates: DiskRateCache | None,
+) -> CellScores:
+    """Scores of cells ``cell_id`` (sorted) from their counts by scale and source ``by_src``,
+    severity sums ``sev``, and the own counts ``own_n`` of the cells ``own_cells`` holding
+    events (for Gi*)."""
+    if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
+        rates = DiskRateCache(baseline, lattice)  # shared by the windows of this call at least
+    ix, iy = lattice.unpack(cell_id)
+    scales = params.scales
     count_all = by_src.sum(axis=2)
     expected_all = np.stack(
         [
@@ -305,9 +358,8 @@ def score_cells(
     score = hotspot_score(p, n_sources, mean_sev, params.corroboration_gain)
     offsets = lattice.disk_offsets(params.hotspot_radius_m)
     if len(cell_id):
-        per_cell_ids, per_cell_n = np.unique(point_cells, return_counts=True)
-        uix, uiy = lattice.unpack(per_cell_ids)
-        gi_z = _gi_on_rectangle(uix, uiy, per_cell_n.astype(np.float64), ix, iy, offsets)
+        uix, uiy = lattice.unpack(own_cells)
+        gi_z = _gi_on_rectangle(uix, uiy, own_n.astype(np.float64), ix, iy, offsets)
     else:
         gi_z = np.empty(0)
     scale_w = np.array([w for w, _ in scales], np.int64)
