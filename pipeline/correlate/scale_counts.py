@@ -105,16 +105,17 @@ def _apply(
     table, table_slot, cell_of, counts, sev, own, total, meta,
     ix, iy, x, y, src, weight, klo, khi, sign, offsets, r2, cell_m, start,
 ):  # fmt: skip
-    """Add (``sign`` 1) or remove (-1) rows ``start..`` in the windows ``klo[i] <= k < khi``.
+    """Add (``sign`` 1) or remove (-1) rows ``start..`` in the windows ``klo[i] <= k < khi[i]``.
 
     A row counts for every cell whose centre lies within ``r`` of it (``r2``: the radii
-    squared, increasing), and for its own cell's own count when ``khi`` is the last window.
+    squared, increasing), and for its own cell's own count when the range ends with the last
+    window (the own count covers the whole window, as the last window does).
     Returns the first row not applied: it stops where a row could need more slots than are
     left, so the caller grows the arrays and goes on from there.
     """
     n_rad = r2.shape[0]
-    n_src = counts.shape[1] // (sev.shape[1])
-    last = khi * n_rad == sev.shape[1]
+    n_src = counts.shape[1] // sev.shape[1]
+    n_win = sev.shape[1] // n_rad
     room = cell_of.shape[0] - offsets.shape[0] - 1
     for i in range(start, x.shape[0]):
         if meta[_META_SLOTS] > room:
@@ -131,11 +132,11 @@ def _apply(
             slot = _slot(table, table_slot, cell_of, meta, cell)
             for j in range(n_rad):
                 if d2 <= r2[j]:
-                    for k in range(klo[i], khi):
+                    for k in range(klo[i], khi[i]):
                         counts[slot, (k * n_rad + j) * n_src + src[i]] += sign
                         sev[slot, k * n_rad + j] += sign * weight[i]
-                    _touch(total, meta, slot, sign * (khi - klo[i]))
-        if last:
+                    _touch(total, meta, slot, sign * (khi[i] - klo[i]))
+        if khi[i] == n_win:
             cell = ((ix[i] + _OFFSET) << _BITS) | (iy[i] + _OFFSET)
             slot = _slot(table, table_slot, cell_of, meta, cell)
             own[slot] += sign
@@ -221,8 +222,8 @@ class ScaleCounts:
         if boundary_ms > lo:
             new = rows(lo, boundary_ms)
             age = boundary_ms - new["event_ms"]
-            first = np.searchsorted(self._edges, age, side="right")
-            self._apply(new, np.minimum(first, self._n_win - 1), self._n_win, 1)
+            first = np.minimum(np.searchsorted(self._edges, age, side="right"), self._n_win - 1)
+            self._apply(new, first, np.full(len(first), self._n_win), 1)
         self._hi = boundary_ms
         self._lo = np.maximum(self._lo, boundary_ms - self._span)
 
@@ -230,12 +231,20 @@ class ScaleCounts:
         """Remove the events that are out of each window at ``boundary_ms``."""
         if self._hi is None:
             return
-        for k in range(self._n_win):
-            lo, hi = int(self._lo[k]), min(boundary_ms - int(self._span[k]), self._hi)
-            if hi > lo:
-                old = rows(lo, hi)
-                self._apply(old, np.full(len(old["x"]), k, np.int64), k + 1, -1)
-            self._lo[k] = max(lo, boundary_ms - int(self._span[k]))
+        # Window k loses the events in (lo[k], hi[k]]: one read of their union; an event
+        # leaves a contiguous run of windows (its age passes the spans in increasing order).
+        lo = self._lo
+        hi = np.minimum(boundary_ms - self._span, self._hi)
+        leaving = hi > lo
+        if leaving.any():
+            old = rows(int(lo[leaving].min()), int(hi[leaving].max()))
+            t = old["event_ms"][:, None]
+            out = (t > lo) & (t <= hi)  # (events, windows)
+            klo = np.argmax(out, axis=1)
+            khi = klo + out.sum(axis=1)
+            some = khi > klo
+            self._apply({k: v[some] for k, v in old.items()}, klo[some], khi[some], -1)
+        self._lo = np.maximum(lo, boundary_ms - self._span)
         if self._meta[_META_DEAD] > max(1024, self._meta[_META_SLOTS] // 2):
             self._compact()
 
@@ -276,7 +285,9 @@ class ScaleCounts:
 
     # --- storage ------------------------------------------------------------------------------
 
-    def _apply(self, rows: dict[str, np.ndarray], klo: np.ndarray, khi: int, sign: int) -> None:
+    def _apply(
+        self, rows: dict[str, np.ndarray], klo: np.ndarray, khi: np.ndarray, sign: int
+    ) -> None:
         if not len(rows["x"]):
             return
         ix, iy = self.lattice.index(rows["x"], rows["y"])
@@ -289,7 +300,7 @@ class ScaleCounts:
             rows["source"].astype(np.int64),
             rows["severity"].astype(np.float64),
             np.ascontiguousarray(klo, np.int64),
-            np.int64(khi),
+            np.ascontiguousarray(khi, np.int64),
             np.int64(sign),
             self._offsets,
             self._r2,
