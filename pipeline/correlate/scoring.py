@@ -6,8 +6,11 @@ For each tested cell (one holding a counted alert, or anchoring an open flag) an
 
 * ``count``: events with severity > 0 within ``r`` metres of the cell centre in the last ``w``
   seconds, an event being an alert that repeats no earlier one (:mod:`pipeline.correlate.bursts`);
-  ``n_sources`` the distinct feeds among them; ``mean_severity`` their mean severity. One
-  neighbour join per radius: rows carry their window as part of the label.
+  ``n_sources`` the distinct feeds among them; ``mean_severity`` their mean severity. The
+  engine keeps these counts up to date from boundary to boundary
+  (:mod:`pipeline.correlate.scale_counts`, :func:`score_scale_counts`); :func:`score_cells`
+  computes them afresh, one neighbour join per radius (rows carry their window as part of the
+  label), and is the reference the kept counts are tested against.
 * ``expected``: the baseline's count for that disk and window, integrated over the hours of
   week the window overlaps: the disk's own fitted rate where the baseline has one
   (:mod:`pipeline.correlate.disks`), else the mean rate of the cells whose centres lie in the
