@@ -103,7 +103,7 @@ def _touch(total, meta, slot, delta):
 @numba.njit(cache=True, nogil=True)
 def _apply(
     table, table_slot, cell_of, counts, sev, own, total, meta,
-    ix, iy, x, y, src, weight, klo, khi, sign, offsets, r2, cell_m, start,
+    x, y, src, weight, klo, khi, sign, offsets, r2, cell_m, start,
 ):  # fmt: skip
     """Add (``sign`` 1) or remove (-1) rows ``start..`` in the windows ``klo[i] <= k < khi[i]``.
 
@@ -120,9 +120,11 @@ def _apply(
     for i in range(start, x.shape[0]):
         if meta[_META_SLOTS] > room:
             return i
+        ix = np.int64(math.floor(x[i] / cell_m))  # as Lattice.index
+        iy = np.int64(math.floor(y[i] / cell_m))
         for c in range(offsets.shape[0]):
-            jx = ix[i] + offsets[c, 0]
-            jy = iy[i] + offsets[c, 1]
+            jx = ix + offsets[c, 0]
+            jy = iy + offsets[c, 1]
             dx = x[i] - (jx + 0.5) * cell_m  # as neighbour_sums: point minus cell centre
             dy = y[i] - (jy + 0.5) * cell_m
             d2 = dx * dx + dy * dy
@@ -137,7 +139,7 @@ def _apply(
                         sev[slot, k * n_rad + j] += sign * weight[i]
                     _touch(total, meta, slot, sign * (khi[i] - klo[i]))
         if khi[i] == n_win:
-            cell = ((ix[i] + _OFFSET) << _BITS) | (iy[i] + _OFFSET)
+            cell = ((ix + _OFFSET) << _BITS) | (iy + _OFFSET)
             slot = _slot(table, table_slot, cell_of, meta, cell)
             own[slot] += sign
             _touch(total, meta, slot, sign)
@@ -199,6 +201,8 @@ class ScaleCounts:
         self._edges = np.asarray(params.windows_s, np.int64) * 1000
         self._r2 = np.array([r * r for r in params.radii_m], np.float64)
         self._offsets = _candidate_offsets(lattice.cell_m, max(params.radii_m))
+        # Coordinates whose cell or a neighbour's would not fit a cell id (Lattice.cell_id).
+        self._reach_m = (_OFFSET - 1 - int(np.abs(self._offsets).max())) * lattice.cell_m
         self.clear()
 
     def clear(self) -> None:
@@ -239,11 +243,9 @@ class ScaleCounts:
         if leaving.any():
             old = rows(int(lo[leaving].min()), int(hi[leaving].max()))
             t = old["event_ms"][:, None]
-            out = (t > lo) & (t <= hi)  # (events, windows)
+            out = (t > lo) & (t <= hi)  # (events, windows); an event in none: klo == khi
             klo = np.argmax(out, axis=1)
-            khi = klo + out.sum(axis=1)
-            some = khi > klo
-            self._apply({k: v[some] for k, v in old.items()}, klo[some], khi[some], -1)
+            self._apply(old, klo, klo + out.sum(axis=1), -1)
         self._lo = np.maximum(lo, boundary_ms - self._span)
         if self._meta[_META_DEAD] > max(1024, self._meta[_META_SLOTS] // 2):
             self._compact()
@@ -290,13 +292,13 @@ class ScaleCounts:
     ) -> None:
         if not len(rows["x"]):
             return
-        ix, iy = self.lattice.index(rows["x"], rows["y"])
-        self.lattice.cell_id(ix, iy)  # range check: raises on coordinates that are not metres
+        x = np.ascontiguousarray(rows["x"], np.float64)
+        y = np.ascontiguousarray(rows["y"], np.float64)
+        if max(np.abs(x).max(), np.abs(y).max()) >= self._reach_m:
+            raise ValueError("cell index out of range: are the coordinates in metres?")
         args = (
-            ix,
-            iy,
-            np.ascontiguousarray(rows["x"], np.float64),
-            np.ascontiguousarray(rows["y"], np.float64),
+            x,
+            y,
             rows["source"].astype(np.int64),
             rows["severity"].astype(np.float64),
             np.ascontiguousarray(klo, np.int64),
@@ -307,9 +309,9 @@ class ScaleCounts:
             float(self.lattice.cell_m),
         )
         done = 0
-        while done < len(ix):
+        while done < len(x):
             done = _apply(*self._arrays(), *args, done)
-            if done < len(ix):
+            if done < len(x):
                 self._grow()
 
     def _arrays(self) -> tuple[np.ndarray, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -208,3 +209,17 @@ def test_restored_counts_equal_the_live_ones():
     restored.process(rest)
     assert len(live._scale_counts) > 100
     assert_same_tables(live._scale_counts, restored._scale_counts)
+
+
+def test_coordinates_that_are_not_metres_are_refused():
+    params = CorrelationParams()
+    counts = ScaleCounts(params, Lattice(params.cell_m))
+    rows = {
+        "x": np.array([3.0e11]),
+        "y": np.array([0.0]),
+        "source": np.zeros(1, np.int8),
+        "severity": np.ones(1, np.float32),
+        "event_ms": np.array([T0]),
+    }
+    with pytest.raises(ValueError, match="metres"):
+        counts.advance(T0 + params.slide_ms, lambda lo, hi: rows)
