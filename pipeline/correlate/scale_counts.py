@@ -120,6 +120,8 @@ def _apply(
     for i in range(start, x.shape[0]):
         if meta[_META_SLOTS] > room:
             return i
+        if klo[i] >= khi[i]:
+            continue
         ix = np.int64(math.floor(x[i] / cell_m))  # as Lattice.index
         iy = np.int64(math.floor(y[i] / cell_m))
         for c in range(offsets.shape[0]):
@@ -235,17 +237,16 @@ class ScaleCounts:
         """Remove the events that are out of each window at ``boundary_ms``."""
         if self._hi is None:
             return
-        # Window k loses the events in (lo[k], hi[k]]: one read of their union; an event
-        # leaves a contiguous run of windows (its age passes the spans in increasing order).
+        # Window k loses the events in (lo[k], hi[k]]. The ranges of different windows lie far
+        # apart (a read of their union would copy the whole window): one read per window, one
+        # kernel call for all of them.
         lo = self._lo
         hi = np.minimum(boundary_ms - self._span, self._hi)
-        leaving = hi > lo
-        if leaving.any():
-            old = rows(int(lo[leaving].min()), int(hi[leaving].max()))
-            t = old["event_ms"][:, None]
-            out = (t > lo) & (t <= hi)  # (events, windows); an event in none: klo == khi
-            klo = np.argmax(out, axis=1)
-            self._apply(old, klo, klo + out.sum(axis=1), -1)
+        parts = [(k, rows(int(lo[k]), int(hi[k]))) for k in np.flatnonzero(hi > lo).tolist()]
+        if parts:
+            old = {name: np.concatenate([p[name] for _, p in parts]) for name in parts[0][1]}
+            klo = np.concatenate([np.full(len(p["x"]), k, np.int64) for k, p in parts])
+            self._apply(old, klo, klo + 1, -1)
         self._lo = np.maximum(lo, boundary_ms - self._span)
         if self._meta[_META_DEAD] > max(1024, self._meta[_META_SLOTS] // 2):
             self._compact()
