@@ -189,20 +189,25 @@ def _expected_counts(
     radius_m: float,
     params: CorrelationParams,
     rates: DiskRateCache | None = None,
+    seen: dict[tuple[int, float], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Baseline count for the ``radius_m`` disk of each cell (unique, sorted by cell id) over
     the window ``(start_ms, end_ms]``: the disk's rate (:mod:`pipeline.correlate.rate_cache`;
     ``rates`` memoises them) times the disk area, integrated over the hours of week the
-    window overlaps."""
+    window overlaps. ``seen``: rates of these same cells by ``(hour of week, radius)``, shared
+    by the windows of one boundary (they overlap the same hours)."""
     if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
         rates = DiskRateCache(baseline, lattice)
+    seen = {} if seen is None else seen
     cell_id = lattice.cell_id(ix, iy)
     disk_km2 = np.pi * (radius_m / 1000.0) ** 2
     total = np.zeros(len(cell_id))
     for hour in range(start_ms - start_ms % _HOUR_MS, end_ms, _HOUR_MS):  # 1-2 hours per window
         overlap_h = (min(hour + _HOUR_MS, end_ms) - max(hour, start_ms)) / _HOUR_MS
-        how = int(hour_of_week(hour, params.utc_offset_min))
-        total += rates.rates(cell_id, how, radius_m) * disk_km2 * overlap_h
+        key = (int(hour_of_week(hour, params.utc_offset_min)), float(radius_m))
+        if key not in seen:
+            seen[key] = rates.rates(cell_id, *key)
+        total += seen[key] * disk_km2 * overlap_h
     return total
 
 
@@ -328,10 +333,20 @@ def _score(
     ix, iy = lattice.unpack(cell_id)
     scales = params.scales
     count_all = by_src.sum(axis=2)
+    seen: dict[tuple[int, float], np.ndarray] = {}
     expected_all = np.stack(
         [
             _expected_counts(
-                baseline, lattice, ix, iy, boundary_ms - w * 1000, boundary_ms, r, params, rates
+                baseline,
+                lattice,
+                ix,
+                iy,
+                boundary_ms - w * 1000,
+                boundary_ms,
+                r,
+                params,
+                rates,
+                seen,
             )
             for w, r in scales
         ],
