@@ -21,7 +21,7 @@ from pipeline.geo.projection import LocalProjection
 from .baseline import Baseline
 from .buffer import COLUMNS, AlertBuffer, alert_keys
 from .bursts import burst_statuses
-from .exceptions import InvalidBatchError, SnapshotError
+from .exceptions import CorrelationError, InvalidBatchError, SnapshotError
 from .flags import FlagEvent, FlagTracker
 from .incidents import Incident, build_incidents, link_components_since
 from .lattice import Lattice
@@ -194,7 +194,10 @@ class Correlator:
         idx = self._counted(start_ms, end_ms)
         repeat = self._buffer.col("repeat")[idx]
         if (repeat < 0).any():  # a bug, not bad input: scale counts would be silently wrong
-            raise RuntimeError(f"undecided burst status in ({start_ms}, {end_ms}]")
+            raise CorrelationError(
+                f"burst status of alerts in ({start_ms}, {end_ms}] ms is undecided; this is a "
+                "bug in the engine: report it, and replay from the committed offsets"
+            )
         return self._rows(idx[repeat == 0], _SCALE_COLUMNS)
 
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
