@@ -207,7 +207,10 @@ class Correlator:
         scores = self._scores(b, rows)
         self._learn(b, rows)
         events = self._flags.step(b, scores, rows)
-        # Drop what leaves the windows before the next boundary now, while the buffer holds it.
+        # Drop what leaves the windows before the next boundary now, while the buffer holds it
+        # (eviction follows the next boundary). If _skip_idle then jumps ahead, the counts are
+        # already empty (it skips only when no counted alert is left in the next window), so
+        # the later boundary needs no evicted row.
         self._scale_counts.retire(b + p.slide_ms, self._counted_events)
         return events
 
