@@ -189,8 +189,9 @@ def test_engine_scores_equal_batch_scores_through_gaps_and_a_restore(seed, gap, 
     split_flags = []
     for batch in batches[:at]:
         split_flags += split.process(batch).flags
-    restored = Correlator.restore(split.snapshot(), PARAMS, PROJECTION, Baseline(0.0625, rate))
-    restored.__class__ = CheckedCorrelator
+    restored = CheckedCorrelator.restore(
+        split.snapshot(), PARAMS, PROJECTION, Baseline(0.0625, rate)
+    )
     for batch in batches[at:]:
         split_flags += restored.process(batch).flags
     split_flags += restored.advance_to(flush).flags
