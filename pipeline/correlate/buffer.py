@@ -19,7 +19,7 @@ from pipeline.alerts import AlertBatch
 
 from .key_set import KeySet
 
-__all__ = ["AlertBuffer", "COLUMNS", "DERIVED", "alert_keys", "utf8_ids"]
+__all__ = ["AlertBuffer", "COLUMNS", "DERIVED", "alert_keys", "quantise_severity", "utf8_ids"]
 
 #: Column name -> dtype. ``key`` is a 64-bit hash of ``alert_id`` (dedup and tie-breaking in
 #: kernels, which cannot take strings); ``pending`` marks alerts not yet part of an emitted
@@ -109,6 +109,31 @@ def utf8_ids(alert_id: np.ndarray) -> np.ndarray:
     return np.strings.encode(text, "utf-8")
 
 
+#: Severities are kept as multiples of this (see :func:`quantise_severity`).
+SEVERITY_STEP = 2.0**-20
+
+
+def quantise_severity(severity: np.ndarray) -> np.ndarray:
+    """Severities in ``[0, 1]`` rounded to multiples of 2**-20, as float32; a positive one never
+    rounds to 0 (it would stop counting), it becomes 2**-20.
+
+    Why: scoring sums severities over disks, and the engine keeps those sums up to date by
+    adding events as they enter the window and subtracting them as they leave
+    (:mod:`pipeline.correlate.scale_counts`). Float sums of arbitrary values depend on the
+    order of the terms, so such sums would drift from a fresh sum of the same events (and a
+    restored engine, which sums afresh, from the live one). Multiples of 2**-20 up to 1 have at
+    most 21 significant bits, so float32 holds them exactly, and every float64 sum of them
+    below 2**33 (far beyond any window) is exact: any order, adding or removing, gives the same
+    bits. The rounding moves a severity by at most 2**-21, far below its meaning.
+
+    >>> quantise_severity(np.array([0.0, 1e-9, 0.3, 1.0], np.float32)).tolist()
+    [0.0, 9.5367431640625e-07, 0.3000001907348633, 1.0]
+    """
+    sev = np.asarray(severity, np.float64)
+    q = np.round(sev / SEVERITY_STEP) * SEVERITY_STEP
+    return np.where((sev > 0) & (q == 0), SEVERITY_STEP, q).astype(np.float32)
+
+
 class AlertBuffer:
     """Columns of retained alerts in canonical order; ``col(name)`` is a view of the live rows,
     ``keys`` the set of their keys."""
@@ -163,7 +188,7 @@ class AlertBuffer:
             "x": x,
             "y": y,
             "category": batch.category,
-            "severity": batch.severity,
+            "severity": quantise_severity(batch.severity),
             "grid": batch.grid,
             "pending": np.ones(n, bool),
             "root": np.full(n, -1, np.int64),
@@ -222,6 +247,8 @@ class AlertBuffer:
         order = np.lexsort((cols["key"], cols["event_ms"]))  # canonical already; cheap insurance
         for name in COLUMNS:
             buf._cols[name][:n] = cols[name][order]
+        # Idempotent; a snapshot written before severities were quantised gets them quantised.
+        buf._cols["severity"][:n] = quantise_severity(buf._cols["severity"][:n])
         for name in DERIVED:
             buf._cols[name][:n] = -1
         buf._size = n

@@ -21,13 +21,14 @@ from pipeline.geo.projection import LocalProjection
 from .baseline import Baseline
 from .buffer import COLUMNS, AlertBuffer, alert_keys
 from .bursts import burst_statuses
-from .exceptions import InvalidBatchError, SnapshotError
+from .exceptions import CorrelationError, InvalidBatchError, SnapshotError
 from .flags import FlagEvent, FlagTracker
 from .incidents import Incident, build_incidents, link_components_since
 from .lattice import Lattice
 from .params import CorrelationParams
 from .rate_cache import DiskRateCache
-from .scoring import score_cells
+from .scale_counts import ScaleCounts
+from .scoring import CellScores, score_scale_counts
 from .window import EventWindow
 
 __all__ = ["Correlator", "CorrelationOutput"]
@@ -38,6 +39,7 @@ _HOUR_MS = 3_600_000
 # steps themselves on large windows).
 _SCORING_COLUMNS = ("source", "event_ms", "x", "y", "category", "severity", "grid")
 _INCIDENT_COLUMNS = ("alert_id", *_SCORING_COLUMNS)
+_SCALE_COLUMNS = ("x", "y", "source", "severity", "event_ms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,7 @@ class Correlator:
         self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms)
         self._flags = FlagTracker(params, self.lattice, projection)
         self._rates = DiskRateCache(baseline, self.lattice)
+        self._scale_counts = ScaleCounts(params, self.lattice)
         self._last_closed: int | None = None
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
@@ -185,14 +188,44 @@ class Correlator:
         decided[idx[after]] = repeat[after]
         return {name: col[after & ~repeat] for name, col in alerts.items()}
 
+    def _counted_events(self, start_ms: int, end_ms: int) -> dict[str, np.ndarray]:
+        """The events (counted, not repeats) with event time in ``(start_ms, end_ms]``, whose
+        burst statuses are decided: what :class:`ScaleCounts` adds and removes."""
+        idx = self._counted(start_ms, end_ms)
+        repeat = self._buffer.col("repeat")[idx]
+        if (repeat < 0).any():  # a bug, not bad input: scale counts would be silently wrong
+            raise CorrelationError(
+                f"burst status of alerts in ({start_ms}, {end_ms}] ms is undecided; this is a "
+                "bug in the engine: report it, and replay from the committed offsets"
+            )
+        return self._rows(idx[repeat == 0], _SCALE_COLUMNS)
+
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
         p = self.params
         rows = self._events(b)  # its own call, so the unselected alerts are freed before scoring
-        scores = score_cells(
-            rows, self._flags.open_cells(), self.lattice, self.baseline, b, p, self._rates
-        )
+        self._scale_counts.advance(b, self._counted_events)
+        scores = self._scores(b, rows)
         self._learn(b, rows)
-        return self._flags.step(b, scores, rows)
+        events = self._flags.step(b, scores, rows)
+        # Drop what leaves the windows before the next boundary now, while the buffer holds it
+        # (eviction follows the next boundary). If _skip_idle then jumps ahead, the counts are
+        # already empty (it skips only when no counted alert is left in the next window), so
+        # the later boundary needs no evicted row.
+        self._scale_counts.retire(b + p.slide_ms, self._counted_events)
+        return events
+
+    def _scores(self, b: int, rows: dict[str, np.ndarray]) -> CellScores:
+        """Scores at boundary ``b``, from the kept counts (``rows``: the window's events, which
+        the batch reference :func:`~pipeline.correlate.scoring.score_cells` would join)."""
+        return score_scale_counts(
+            self._scale_counts,
+            self._flags.open_cells(),
+            self.lattice,
+            self.baseline,
+            b,
+            self.params,
+            self._rates,
+        )
 
     def _learn(self, b: int, rows: dict[str, np.ndarray]) -> None:
         """Feed the baseline the events (bursts counted once, like scoring does) that began
@@ -271,6 +304,7 @@ class Correlator:
                 "with the same settings, or replay from the committed offsets"
             )
         engine = cls(params, projection, baseline)
+        # Scale counts start empty and are rebuilt from the buffer at the next boundary.
         engine._buffer = AlertBuffer.from_state({k: npz[f"buffer.{k}"] for k in COLUMNS})
         baseline.load_state(
             {k[len("baseline.") :]: npz[k] for k in npz.files if k.startswith("baseline.")}

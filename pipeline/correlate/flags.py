@@ -30,6 +30,7 @@ import numpy as np
 from pipeline.alerts import CATEGORIES, SOURCES
 from pipeline.geo.projection import LocalProjection
 
+from .disk_details import DiskDetails, RowIndex
 from .lattice import Lattice
 from .params import CorrelationParams
 from .scoring import CellScores
@@ -99,29 +100,6 @@ def _names(counts: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
     return {names[k]: n for k, n in enumerate(counts.tolist()) if n}
 
 
-class _Nearby:
-    """The rows of one boundary, indexed by x, so each flag event reads only the rows around its
-    centre instead of the whole window (the subset keeps canonical order, so every figure, and
-    every tie, is what the whole window gives). The index is built on first use: most
-    boundaries emit no flag event."""
-
-    _MARGIN_M = 1.0  # the box is a superset: the exact disk test runs on it
-
-    def __init__(self, rows: dict[str, np.ndarray]) -> None:
-        self.rows = rows
-        self._order: np.ndarray | None = None
-
-    def around(self, cx: float, cy: float, radius_m: float) -> dict[str, np.ndarray]:
-        if self._order is None:
-            self._order = np.argsort(self.rows["x"])  # ties: any order, the subset is sorted
-            self._x = self.rows["x"][self._order]
-        reach = radius_m + self._MARGIN_M
-        lo, hi = np.searchsorted(self._x, [cx - reach, cx + reach])
-        strip = self._order[lo:hi]
-        take = np.sort(strip[np.abs(self.rows["y"][strip] - cy) <= reach])
-        return {k: self.rows[k][take] for k in ("x", "y", "event_ms", "source", "category", "grid")}
-
-
 class FlagTracker:
     """Open flags and the transitions of each boundary."""
 
@@ -146,25 +124,29 @@ class FlagTracker:
         """
         events = []
         still_open = []
-        nearby = _Nearby(rows)
+        nearby = RowIndex(rows)
         ks = np.searchsorted(scores.cell_id, self.open_cells())  # scores.find, all at once
-        for f, k, place in zip(self._open, ks.tolist(), self._places(scores, ks), strict=True):
+        places = self._places(scores, ks)
+        details = self._details(boundary_ms, scores, ks, places, nearby)
+        for d, (f, k, place) in enumerate(zip(self._open, ks.tolist(), places, strict=True)):
             count, score = int(scores.count[k]), float(scores.score[k])
             f.cool = f.cool + 1 if score < self.params.close_score else 0
             closing = count == 0 or f.cool >= self.params.close_after_slides
             status = "close" if closing else "update"
-            event = self._event(f, status, boundary_ms, scores, k, nearby, place)
+            event = self._event(f, status, boundary_ms, scores, k, place, details, d)
             if closing or self._changed(f, event):
                 events.append(self._emit(f, event))
             if not closing:
                 still_open.append(f)
         self._open = still_open
         hot = self._new_hot_cells(scores)
-        for k, place in zip(hot, self._places(scores, hot), strict=True):
+        places = self._places(scores, hot)
+        details = self._details(boundary_ms, scores, hot, places, nearby)
+        for d, (k, place) in enumerate(zip(hot, places, strict=True)):
             f = _Open(
                 flag_id(int(scores.cell_id[k]), boundary_ms), int(scores.cell_id[k]), boundary_ms
             )
-            event = self._event(f, "open", boundary_ms, scores, k, nearby, place)
+            event = self._event(f, "open", boundary_ms, scores, k, place, details, d)
             events.append(self._emit(f, event))
             self._open.append(f)
         return events
@@ -204,6 +186,15 @@ class FlagTracker:
         f.version = event.version
         return event
 
+    @staticmethod
+    def _details(boundary_ms: int, scores: CellScores, ks, places, nearby: RowIndex) -> DiskDetails:
+        """The events in the disk (at its scale) of each cell at rows ``ks`` of ``scores``."""
+        ks = np.asarray(ks, np.int64)
+        cx = np.array([p[0] for p in places], np.float64)
+        cy = np.array([p[1] for p in places], np.float64)
+        after = boundary_ms - scores.window_s[ks].astype(np.int64) * 1000
+        return nearby.describe(cx, cy, scores.radius_m[ks], after)
+
     def _event(
         self,
         f: _Open,
@@ -211,16 +202,14 @@ class FlagTracker:
         boundary_ms: int,
         scores: CellScores,
         k: int,
-        nearby: _Nearby,
         place: tuple[float, float, float, float],
+        details: DiskDetails,
+        d: int,
     ) -> FlagEvent:
-        cx, cy, lat, lon = place
-        radius, window_s = float(scores.radius_m[k]), int(scores.window_s[k])
-        rows = nearby.around(cx, cy, radius)
-        d2 = (rows["x"] - cx) ** 2 + (rows["y"] - cy) ** 2
-        near = (d2 <= radius**2) & (rows["event_ms"] > boundary_ms - window_s * 1000)
-        t = rows["event_ms"][near]
+        """The event of flag ``f`` from row ``k`` of ``scores`` and disk ``d`` of ``details``."""
+        _, _, lat, lon = place
         gi = float(scores.gi_z[k])
+        found = details.found(d)
         return FlagEvent(
             flag_id=f.flag_id,
             version=f.version + 1,
@@ -229,8 +218,8 @@ class FlagTracker:
             opened_ms=f.opened_ms,
             lat=lat,
             lon=lon,
-            radius_m=radius,
-            window_s=window_s,
+            radius_m=float(scores.radius_m[k]),
+            window_s=int(scores.window_s[k]),
             cell_id=f.cell_id,
             score=float(scores.score[k]),
             p_value=float(scores.p_value[k]),
@@ -238,15 +227,11 @@ class FlagTracker:
             observed=int(scores.count[k]),
             expected=float(scores.expected[k]),
             n_sources=int(scores.n_sources[k]),
-            source_counts=_names(
-                np.bincount(rows["source"][near], minlength=len(SOURCES)), SOURCES
-            ),
-            category_counts=_names(
-                np.bincount(rows["category"][near], minlength=len(CATEGORIES)), CATEGORIES
-            ),
-            grid=int(rows["grid"][near][np.argmin(d2[near])]) if near.any() else -1,
-            first_event_ms=int(t.min()) if len(t) else None,
-            last_event_ms=int(t.max()) if len(t) else None,
+            source_counts=_names(details.by_source[d], SOURCES),
+            category_counts=_names(details.by_category[d], CATEGORIES),
+            grid=int(details.grid[d]) if found else -1,
+            first_event_ms=int(details.first_ms[d]) if found else None,
+            last_event_ms=int(details.last_ms[d]) if found else None,
         )
 
     def state(self) -> list[dict]:

@@ -6,8 +6,11 @@ For each tested cell (one holding a counted alert, or anchoring an open flag) an
 
 * ``count``: events with severity > 0 within ``r`` metres of the cell centre in the last ``w``
   seconds, an event being an alert that repeats no earlier one (:mod:`pipeline.correlate.bursts`);
-  ``n_sources`` the distinct feeds among them; ``mean_severity`` their mean severity. One
-  neighbour join per radius: rows carry their window as part of the label.
+  ``n_sources`` the distinct feeds among them; ``mean_severity`` their mean severity. The
+  engine keeps these counts up to date from boundary to boundary
+  (:mod:`pipeline.correlate.scale_counts`, :func:`score_scale_counts`); :func:`score_cells`
+  computes them afresh, one neighbour join per radius (rows carry their window as part of the
+  label), and is the reference the kept counts are tested against.
 * ``expected``: the baseline's count for that disk and window, integrated over the hours of
   week the window overlaps: the disk's own fitted rate where the baseline has one
   (:mod:`pipeline.correlate.disks`), else the mean rate of the cells whose centres lie in the
@@ -50,6 +53,7 @@ from .getis_ord import gi_star_lattice_at
 from .lattice import Lattice
 from .params import CorrelationParams
 from .rate_cache import DiskRateCache
+from .scale_counts import ScaleCounts
 
 __all__ = [
     "CellScores",
@@ -59,6 +63,7 @@ __all__ = [
     "selective_upper_tail",
     "hotspot_score",
     "score_cells",
+    "score_scale_counts",
 ]
 
 _HOUR_MS = 3_600_000
@@ -184,20 +189,25 @@ def _expected_counts(
     radius_m: float,
     params: CorrelationParams,
     rates: DiskRateCache | None = None,
+    seen: dict[tuple[int, float], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Baseline count for the ``radius_m`` disk of each cell (unique, sorted by cell id) over
     the window ``(start_ms, end_ms]``: the disk's rate (:mod:`pipeline.correlate.rate_cache`;
     ``rates`` memoises them) times the disk area, integrated over the hours of week the
-    window overlaps."""
+    window overlaps. ``seen``: rates of these same cells by ``(hour of week, radius)``, shared
+    by the windows of one boundary (they overlap the same hours)."""
     if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
         rates = DiskRateCache(baseline, lattice)
+    seen = {} if seen is None else seen
     cell_id = lattice.cell_id(ix, iy)
     disk_km2 = np.pi * (radius_m / 1000.0) ** 2
     total = np.zeros(len(cell_id))
     for hour in range(start_ms - start_ms % _HOUR_MS, end_ms, _HOUR_MS):  # 1-2 hours per window
         overlap_h = (min(hour + _HOUR_MS, end_ms) - max(hour, start_ms)) / _HOUR_MS
-        how = int(hour_of_week(hour, params.utc_offset_min))
-        total += rates.rates(cell_id, how, radius_m) * disk_km2 * overlap_h
+        key = (int(hour_of_week(hour, params.utc_offset_min)), float(radius_m))
+        if key not in seen:
+            seen[key] = rates.rates(cell_id, *key)
+        total += seen[key] * disk_km2 * overlap_h
     return total
 
 
@@ -262,20 +272,81 @@ def score_cells(
     """Scores of the cells holding counted ``rows`` (the window's alerts with severity > 0,
     in canonical order) plus ``extra_cells`` (ids of open flags' cells), each at its most
     significant scale of ``params.scales``. ``rates``: a memo of ``baseline``'s disk rates
-    kept across slides (the engine keeps one); by default one for this call only."""
-    if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
-        rates = DiskRateCache(baseline, lattice)  # shared by the windows of this call at least
+    kept across slides (the engine keeps one); by default one for this call only.
+
+    The batch form, joining every row: the engine keeps the same counts up to date instead
+    (:func:`score_scale_counts`), and this is the reference it is tested against."""
     point_cells = lattice.cell_id(*lattice.index(rows["x"], rows["y"]))
     cell_id = np.union1d(point_cells, extra_cells).astype(np.int64)
-    ix, iy = lattice.unpack(cell_id)
-    cx, cy = lattice.centre(ix, iy)
-    scales = params.scales
+    cx, cy = lattice.centre(*lattice.unpack(cell_id))
     by_src, sev = _scale_counts(cx, cy, rows, boundary_ms, params)
+    own_cells, own_n = np.unique(point_cells, return_counts=True)
+    return _score(
+        cell_id, by_src, sev, own_cells, own_n, lattice, baseline, boundary_ms, params, rates
+    )
+
+
+def score_scale_counts(
+    counts: ScaleCounts,
+    extra_cells: np.ndarray,
+    lattice: Lattice,
+    baseline: Baseline,
+    boundary_ms: int,
+    params: CorrelationParams,
+    rates: DiskRateCache | None = None,
+) -> CellScores:
+    """:func:`score_cells` from counts kept up to date (``counts`` as of ``boundary_ms``): the
+    same cells and outputs, bit for bit, without joining the window's rows."""
+    cell_id, by_src, sev, own = counts.gather(extra_cells)
+    held = own > 0
+    return _score(
+        cell_id,
+        by_src,
+        sev,
+        cell_id[held],
+        own[held],
+        lattice,
+        baseline,
+        boundary_ms,
+        params,
+        rates,
+    )
+
+
+def _score(
+    cell_id: np.ndarray,
+    by_src: np.ndarray,
+    sev: np.ndarray,
+    own_cells: np.ndarray,
+    own_n: np.ndarray,
+    lattice: Lattice,
+    baseline: Baseline,
+    boundary_ms: int,
+    params: CorrelationParams,
+    rates: DiskRateCache | None,
+) -> CellScores:
+    """Scores of cells ``cell_id`` (sorted) from their counts by scale and source ``by_src``,
+    severity sums ``sev``, and the own counts ``own_n`` of the cells ``own_cells`` holding
+    events (for Gi*)."""
+    if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
+        rates = DiskRateCache(baseline, lattice)  # shared by the windows of this call at least
+    ix, iy = lattice.unpack(cell_id)
+    scales = params.scales
     count_all = by_src.sum(axis=2)
+    seen: dict[tuple[int, float], np.ndarray] = {}
     expected_all = np.stack(
         [
             _expected_counts(
-                baseline, lattice, ix, iy, boundary_ms - w * 1000, boundary_ms, r, params, rates
+                baseline,
+                lattice,
+                ix,
+                iy,
+                boundary_ms - w * 1000,
+                boundary_ms,
+                r,
+                params,
+                rates,
+                seen,
             )
             for w, r in scales
         ],
@@ -305,9 +376,8 @@ def score_cells(
     score = hotspot_score(p, n_sources, mean_sev, params.corroboration_gain)
     offsets = lattice.disk_offsets(params.hotspot_radius_m)
     if len(cell_id):
-        per_cell_ids, per_cell_n = np.unique(point_cells, return_counts=True)
-        uix, uiy = lattice.unpack(per_cell_ids)
-        gi_z = _gi_on_rectangle(uix, uiy, per_cell_n.astype(np.float64), ix, iy, offsets)
+        uix, uiy = lattice.unpack(own_cells)
+        gi_z = _gi_on_rectangle(uix, uiy, own_n.astype(np.float64), ix, iy, offsets)
     else:
         gi_z = np.empty(0)
     scale_w = np.array([w for w, _ in scales], np.int64)

@@ -1,0 +1,372 @@
+"""Per-cell scale counts kept up to date from one slide boundary to the next.
+
+Scoring needs, for every tested cell and every scale ``(w, r)`` of ``params.windows_s`` x
+``params.radii_m``, the events within ``r`` metres of the cell centre in the last ``w``
+seconds, by source, and their severity sum; plus each cell's own count over the whole window
+(which cells are tested, and Getis-Ord Gi*). Recomputing that from every row of the window at
+every boundary joins each event about ``window_s / slide_s`` (30) times. Here each event is
+added once when it enters the window and removed once per window it leaves: a boundary costs
+the events that entered or left, not the window.
+
+What an event contributes is exactly what the batch join of
+:func:`pipeline.correlate.scoring.score_cells` counts: every cell whose centre lies within
+``r`` of it (``dx*dx + dy*dy <= r*r``, the test of
+:func:`pipeline.geo.spatial_hash.neighbour_sums`), in the shortest window holding it and every
+longer one, the longest window standing for the whole ``window_s`` (as the batch binning does).
+Counts are integers; severities are multiples of 2**-20 (the buffer quantises them, see
+:func:`pipeline.correlate.buffer.quantise_severity`), so float64 sums of them are exact and
+adding and removing events in any order gives the batch sums bit for bit.
+
+State: an open-addressing map (linear probing, power-of-two table) from cell id to a slot;
+per slot the counts by scale and source, the severity sums by scale, and the own count. A slot
+whose counts all fall to zero stays mapped (it is often refilled soon) until enough of them
+accumulate, then live slots are compacted and the map rebuilt.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numba
+import numpy as np
+
+from pipeline.alerts import SOURCES
+
+from .lattice import _BITS, _OFFSET, Lattice
+from .params import CorrelationParams
+
+__all__ = ["ScaleCounts", "RowSource"]
+
+#: ``rows(lo_ms, hi_ms)``: the counted events (severity > 0, not repeats) with event time in
+#: ``(lo_ms, hi_ms]``, columns ``x, y, source, severity, event_ms``, in canonical order.
+RowSource = Callable[[int, int], dict[str, np.ndarray]]
+
+_EMPTY = -1  # a free table entry (cell ids are non-negative)
+_META_SLOTS, _META_DEAD = 0, 1  # slots in use (live or dead), slots whose counts are all 0
+
+
+# --- kernels ---------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def _home(cell, mask):
+    # splitmix64 finaliser: neighbouring cell ids differ in their low bits only.
+    z = np.uint64(cell)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.int64(z & np.uint64(mask))
+
+
+@numba.njit(cache=True, nogil=True)
+def _find(table, table_slot, cell):
+    """Slot of ``cell``, -1 when it has none."""
+    mask = table.shape[0] - 1
+    s = _home(cell, mask)
+    while table[s] != _EMPTY:
+        if table[s] == cell:
+            return table_slot[s]
+        s = (s + 1) & mask
+    return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _slot(table, table_slot, cell_of, meta, cell):
+    """Slot of ``cell``, a new one when it has none (the caller made room)."""
+    mask = table.shape[0] - 1
+    s = _home(cell, mask)
+    while table[s] != _EMPTY:
+        if table[s] == cell:
+            return table_slot[s]
+        s = (s + 1) & mask
+    new = meta[_META_SLOTS]
+    meta[_META_SLOTS] += 1
+    meta[_META_DEAD] += 1  # no counts yet; the caller adds some at once
+    table[s] = cell
+    table_slot[s] = new
+    cell_of[new] = cell
+    return new
+
+
+@numba.njit(cache=True, nogil=True)
+def _touch(total, meta, slot, delta):
+    # Keeps the number of slots holding nothing, so compaction knows when it pays.
+    before = total[slot]
+    total[slot] = before + delta
+    if before == 0 and delta != 0:
+        meta[_META_DEAD] -= 1
+    elif before + delta == 0 and delta != 0:
+        meta[_META_DEAD] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _apply(
+    table, table_slot, cell_of, counts, sev, own, total, meta,
+    x, y, src, weight, klo, khi, sign, offsets, r2, cell_m, start,
+):  # fmt: skip
+    """Add (``sign`` 1) or remove (-1) rows ``start..`` in the windows ``klo[i] <= k < khi[i]``.
+
+    A row counts for every cell whose centre lies within ``r`` of it (``r2``: the radii
+    squared, increasing), and for its own cell's own count when the range ends with the last
+    window (the own count covers the whole window, as the last window does).
+    Returns the first row not applied: it stops where a row could need more slots than are
+    left, so the caller grows the arrays and goes on from there.
+    """
+    n_rad = r2.shape[0]
+    n_src = counts.shape[1] // sev.shape[1]
+    n_win = sev.shape[1] // n_rad
+    room = cell_of.shape[0] - offsets.shape[0] - 1
+    for i in range(start, x.shape[0]):
+        if meta[_META_SLOTS] > room:
+            return i
+        if klo[i] >= khi[i]:
+            continue
+        ix = np.int64(math.floor(x[i] / cell_m))  # as Lattice.index
+        iy = np.int64(math.floor(y[i] / cell_m))
+        for c in range(offsets.shape[0]):
+            jx = ix + offsets[c, 0]
+            jy = iy + offsets[c, 1]
+            dx = x[i] - (jx + 0.5) * cell_m  # as neighbour_sums: point minus cell centre
+            dy = y[i] - (jy + 0.5) * cell_m
+            d2 = dx * dx + dy * dy
+            if d2 > r2[n_rad - 1]:
+                continue
+            cell = ((jx + _OFFSET) << _BITS) | (jy + _OFFSET)
+            slot = _slot(table, table_slot, cell_of, meta, cell)
+            for j in range(n_rad):
+                if d2 <= r2[j]:
+                    for k in range(klo[i], khi[i]):
+                        counts[slot, (k * n_rad + j) * n_src + src[i]] += sign
+                        sev[slot, k * n_rad + j] += sign * weight[i]
+                    _touch(total, meta, slot, sign * (khi[i] - klo[i]))
+        if khi[i] == n_win:
+            cell = ((ix + _OFFSET) << _BITS) | (iy + _OFFSET)
+            slot = _slot(table, table_slot, cell_of, meta, cell)
+            own[slot] += sign
+            _touch(total, meta, slot, sign)
+    return x.shape[0]
+
+
+@numba.njit(cache=True, nogil=True)
+def _lookup(table, table_slot, cells, out):
+    for i in range(cells.shape[0]):
+        out[i] = _find(table, table_slot, cells[i])
+
+
+@numba.njit(cache=True, nogil=True)
+def _rehash(table, table_slot, cell_of, n):
+    mask = table.shape[0] - 1
+    for slot in range(n):
+        s = _home(cell_of[slot], mask)
+        while table[s] != _EMPTY:
+            s = (s + 1) & mask
+        table[s] = cell_of[slot]
+        table_slot[s] = slot
+
+
+# --- Python layer ------------------------------------------------------------------------------
+
+
+def _candidate_offsets(cell_m: float, radius_m: float) -> np.ndarray:
+    """Cell offsets ``(dx, dy)`` whose centre can lie within ``radius_m`` of a point in cell
+    ``(0, 0)``: a superset (1 m of slack against rounding), the kernel tests each exactly."""
+    k = int(math.ceil(radius_m / cell_m)) + 1
+    d = np.arange(-k, k + 1)
+    dx, dy = np.meshgrid(d, d, indexing="ij")
+    gap_x = np.maximum((np.abs(dx) - 0.5) * cell_m - 1.0, 0.0)
+    gap_y = np.maximum((np.abs(dy) - 0.5) * cell_m - 1.0, 0.0)
+    keep = gap_x**2 + gap_y**2 <= radius_m**2
+    return np.stack([dx[keep], dy[keep]], axis=1).astype(np.int64)
+
+
+class ScaleCounts:
+    """Counts by scale and source, severity sums by scale, and own counts, of every cell near a
+    counted event of the window, as of the last boundary passed to :meth:`advance`.
+
+    The engine calls, at each boundary ``b`` (after burst statuses up to ``b`` are decided):
+    ``advance(b, rows)``, then scores from :meth:`gather`, then ``retire(b + slide, rows)``,
+    which already drops what leaves before the next boundary (while those rows are still in
+    the buffer). :meth:`clear` forgets everything; the next :meth:`advance` then rebuilds the
+    counts from the window's rows (after a restore), which gives the same state exactly.
+    """
+
+    def __init__(self, params: CorrelationParams, lattice: Lattice) -> None:
+        self.params = params
+        self.lattice = lattice
+        self._n_src = len(SOURCES)
+        self._n_win, self._n_rad = len(params.windows_s), len(params.radii_m)
+        # Window k holds events with event time in (b - span[k], b]; the longest stands for the
+        # whole window_s, as in the batch binning (rows older than it never occur there).
+        self._span = np.asarray(params.windows_s, np.int64) * 1000
+        self._span[-1] = params.window_ms
+        self._edges = np.asarray(params.windows_s, np.int64) * 1000
+        self._r2 = np.array([r * r for r in params.radii_m], np.float64)
+        self._offsets = _candidate_offsets(lattice.cell_m, max(params.radii_m))
+        # Coordinates whose cell or a neighbour's would not fit a cell id (Lattice.cell_id).
+        self._reach_m = (_OFFSET - 1 - int(np.abs(self._offsets).max())) * lattice.cell_m
+        self.clear()
+
+    def clear(self) -> None:
+        self._alloc(1024)
+        self._hi: int | None = None  # events with event time <= this were added
+        self._lo = np.zeros(self._n_win, np.int64)  # window k: events <= _lo[k] were removed
+
+    def __len__(self) -> int:
+        """Cells holding any count (own or within a radius)."""
+        return int(self._meta[_META_SLOTS] - self._meta[_META_DEAD])
+
+    # --- updates ------------------------------------------------------------------------------
+
+    def advance(self, boundary_ms: int, rows: RowSource) -> None:
+        """Bring the counts to ``boundary_ms``: events that left each window out, the events
+        since the last boundary in (all of the window's after :meth:`clear`)."""
+        self.retire(boundary_ms, rows)
+        lo = boundary_ms - self.params.window_ms
+        if self._hi is not None:
+            lo = max(lo, self._hi)
+        if boundary_ms > lo:
+            new = rows(lo, boundary_ms)
+            age = boundary_ms - new["event_ms"]
+            first = np.minimum(np.searchsorted(self._edges, age, side="right"), self._n_win - 1)
+            self._apply(new, first, np.full(len(first), self._n_win), 1)
+        self._hi = boundary_ms
+        self._lo = np.maximum(self._lo, boundary_ms - self._span)
+
+    def retire(self, boundary_ms: int, rows: RowSource) -> None:
+        """Remove the events that are out of each window at ``boundary_ms``."""
+        if self._hi is None:
+            return
+        # Window k loses the events in (lo[k], hi[k]]. The ranges of different windows lie far
+        # apart (a read of their union would copy the whole window): one read per window, one
+        # kernel call for all of them.
+        lo = self._lo
+        hi = np.minimum(boundary_ms - self._span, self._hi)
+        parts = [(k, rows(int(lo[k]), int(hi[k]))) for k in np.flatnonzero(hi > lo).tolist()]
+        if parts:
+            old = {name: np.concatenate([p[name] for _, p in parts]) for name in parts[0][1]}
+            klo = np.concatenate([np.full(len(p["x"]), k, np.int64) for k, p in parts])
+            self._apply(old, klo, klo + 1, -1)
+        self._lo = np.maximum(lo, boundary_ms - self._span)
+        if self._meta[_META_DEAD] > max(1024, self._meta[_META_SLOTS] // 2):
+            self._compact()
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def gather(
+        self, extra_cells: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The cells to score (own count > 0, plus ``extra_cells``), sorted, with their counts:
+        ``(cell_id, by_src, sev, own)`` shaped ``(cells,)``, ``(cells, scales, sources)``,
+        ``(cells, scales)``, ``(cells,)``, scales in ``params.scales`` order."""
+        n = int(self._meta[_META_SLOTS])
+        owned = self._cell_of[:n][self._own[:n] > 0]
+        cell_id = np.union1d(owned, np.asarray(extra_cells, np.int64)).astype(np.int64)
+        slot = np.empty(len(cell_id), np.int64)
+        _lookup(self._table, self._table_slot, cell_id, slot)
+        found = slot >= 0
+        n_scales = self._n_win * self._n_rad
+        by_src = np.zeros((len(cell_id), n_scales * self._n_src), np.int64)
+        sev = np.zeros((len(cell_id), n_scales))
+        own = np.zeros(len(cell_id), np.int64)
+        by_src[found] = self._counts[slot[found]]
+        sev[found] = self._sev[slot[found]]
+        own[found] = self._own[slot[found]]
+        return cell_id, by_src.reshape(len(cell_id), n_scales, self._n_src), sev, own
+
+    def table(self) -> dict[str, np.ndarray]:
+        """Every cell holding a count, sorted, with all its counts (for comparisons)."""
+        n = int(self._meta[_META_SLOTS])
+        live = np.flatnonzero(self._total[:n] > 0)
+        live = live[np.argsort(self._cell_of[live])]
+        return {
+            "cell_id": self._cell_of[live],
+            "counts": self._counts[live],
+            "sev": self._sev[live],
+            "own": self._own[live],
+        }
+
+    # --- storage ------------------------------------------------------------------------------
+
+    def _apply(
+        self, rows: dict[str, np.ndarray], klo: np.ndarray, khi: np.ndarray, sign: int
+    ) -> None:
+        if not len(rows["x"]):
+            return
+        x = np.ascontiguousarray(rows["x"], np.float64)
+        y = np.ascontiguousarray(rows["y"], np.float64)
+        if max(np.abs(x).max(), np.abs(y).max()) >= self._reach_m:
+            raise ValueError("cell index out of range: are the coordinates in metres?")
+        args = (
+            x,
+            y,
+            rows["source"].astype(np.int64),
+            rows["severity"].astype(np.float64),
+            np.ascontiguousarray(klo, np.int64),
+            np.ascontiguousarray(khi, np.int64),
+            np.int64(sign),
+            self._offsets,
+            self._r2,
+            float(self.lattice.cell_m),
+        )
+        done = 0
+        while done < len(x):
+            done = _apply(*self._arrays(), *args, done)
+            if done < len(x):
+                self._grow()
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return (
+            self._table,
+            self._table_slot,
+            self._cell_of,
+            self._counts,
+            self._sev,
+            self._own,
+            self._total,
+            self._meta,
+        )
+
+    def _alloc(self, capacity: int) -> None:
+        capacity = max(capacity, 4 * len(self._offsets))
+        n_scales = self._n_win * self._n_rad
+        self._cell_of = np.zeros(capacity, np.int64)
+        self._counts = np.zeros((capacity, n_scales * self._n_src), np.int64)
+        self._sev = np.zeros((capacity, n_scales), np.float64)
+        self._own = np.zeros(capacity, np.int64)
+        self._total = np.zeros(capacity, np.int64)
+        self._meta = np.zeros(2, np.int64)
+        self._table = np.full(1 << (2 * capacity - 1).bit_length(), _EMPTY, np.int64)
+        self._table_slot = np.zeros(len(self._table), np.int64)
+
+    def _resize(self, keep: np.ndarray, capacity: int) -> None:
+        """Keep slots ``keep`` (in order) in fresh arrays of ``capacity`` slots."""
+        old = {
+            "cell_of": self._cell_of[keep],
+            "counts": self._counts[keep],
+            "sev": self._sev[keep],
+            "own": self._own[keep],
+            "total": self._total[keep],
+        }
+        dead = int((old["total"] == 0).sum())
+        self._alloc(capacity)
+        n = len(keep)
+        self._cell_of[:n] = old["cell_of"]
+        self._counts[:n] = old["counts"]
+        self._sev[:n] = old["sev"]
+        self._own[:n] = old["own"]
+        self._total[:n] = old["total"]
+        self._meta[:] = (n, dead)
+        _rehash(self._table, self._table_slot, self._cell_of, n)
+
+    def _grow(self) -> None:
+        n = int(self._meta[_META_SLOTS])
+        self._resize(np.arange(n), 2 * len(self._cell_of))
+
+    def _compact(self) -> None:
+        n = int(self._meta[_META_SLOTS])
+        live = np.flatnonzero(self._total[:n] > 0)
+        capacity = len(self._cell_of)
+        while capacity > 1024 and 4 * len(live) < capacity:  # shrink after a busy spell
+            capacity //= 2
+        self._resize(live, capacity)
