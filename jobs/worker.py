@@ -8,6 +8,7 @@ import threading
 
 import faust
 
+from .allocator import tune_allocator
 from .app import PipelineApp, build_app
 from .runtime import Runtime
 
@@ -59,6 +60,7 @@ def run_worker(
     ``inputs_complete`` too, only after that event is set (a producer still sending).
     ``ready`` is set once the worker holds its partitions and consumes.
     It assumes it is the only worker of its group."""
+    tune_allocator()
     app = build_app(runtime)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     if ready is not None:

@@ -39,11 +39,13 @@ def backfill(
     from pipeline.backfill.files import backfill_files, count_records
     from pipeline.warehouse import migrate, open_warehouse
 
+    from ..allocator import tune_allocator
     from ..runtime import load_admin_registry, store_admin_units
 
     if clock not in CLOCKS:
         raise typer.BadParameter(f"clock must be one of {', '.join(CLOCKS)}")
     settings = load_settings(settings_file)
+    tune_allocator()
     registry = load_admin_registry(settings)
     console = Console(stderr=True)
     total = sum(count_records(f) for f in files if f.exists())
