@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -67,13 +68,16 @@ class Stage:
     :class:`Polled` per topic that had records and returns once its outputs are delivered and
     written; ``revoked`` is told which partitions (of its first topic) this worker lost
     (None: all, the worker stops). With ``aligned``, its topics' records are released in
-    timestamp order across partitions (see :mod:`jobs.alignment`)."""
+    timestamp order across partitions (see :mod:`jobs.alignment`). ``every_s`` is the
+    shortest time between the starts of two of its batches: records that come meanwhile wait
+    and go together (for a sink, whose every insert has a fixed cost)."""
 
     name: str
     topics: tuple[str, ...]
     handle: Callable[[list[Polled]], Awaitable[None]]
     revoked: Callable[[set[int] | None], None] | None = None
     aligned: bool = False
+    every_s: float = 0.0
 
 
 class _Lane:
@@ -83,6 +87,15 @@ class _Lane:
         self.stage = stage
         self.pending: dict[TopicPartition, list] = {}
         self.task: asyncio.Task | None = None
+        self.started = -math.inf  # monotonic time its last batch started
+
+    def due(self) -> bool:
+        """Records wait, no batch runs, and the stage's ``every_s`` has passed."""
+        return (
+            bool(self.pending)
+            and self.task is None
+            and time.monotonic() - self.started >= self.stage.every_s
+        )
 
     def take(self) -> list[Polled]:
         by_topic: dict[str, dict[int, list]] = {}
@@ -177,7 +190,8 @@ class BatchConsumer(mode.Service):
     def _dispatch(self) -> None:
         """Start every free stage that has records waiting."""
         for lane in self.lanes:
-            if lane.pending and lane.task is None and not self._holding:
+            if lane.due() and not self._holding:
+                lane.started = time.monotonic()
                 lane.task = asyncio.ensure_future(self._work(lane, lane.take()))
 
     def _flow_control(self) -> None:

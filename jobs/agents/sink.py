@@ -78,4 +78,4 @@ def record_sink_stage(runtime: Runtime, table: str, topic: str) -> Stage:
             records = decode_each(polled)
         await _write(runtime, table, build_rows(records), len(records))
 
-    return Stage(f"sink_{table}", (topic,), sink_records)
+    return Stage(f"sink_{table}", (topic,), sink_records, every_s=runtime.settings.sink_every_s)

@@ -39,3 +39,25 @@ def test_a_foreign_record_on_our_topics_is_isolated_and_the_rest_is_stored(
         flags = wh.query(f"SELECT count() FROM {wh.database}.flags")[0][0]
     assert stored == {f"camera:c{i}" for i in range(5)}
     assert flags == 0
+
+
+def test_a_stage_with_every_s_waits_before_its_next_batch():
+    """A sink's records gather while its interval runs (each insert has a fixed cost)."""
+    import time
+
+    from aiokafka import TopicPartition
+
+    from jobs.consumer import Stage, _Lane
+
+    async def handle(polls):
+        return None
+
+    lane = _Lane(Stage("sink", ("t",), handle, every_s=0.3))
+    assert not lane.due()  # nothing waiting
+    lane.pending[TopicPartition("t", 0)] = ["record"]
+    assert lane.due()  # never started: due at once
+    lane.started = time.monotonic()
+    assert not lane.due()
+    time.sleep(0.35)
+    assert lane.due()
+    assert _Lane(Stage("normalize", ("t",), handle)).stage.every_s == 0.0
