@@ -42,7 +42,7 @@ from ..sinks import deadletter_rows, flag_rows, incident_rows
 from ..warehouse import Warehouse
 from .columns import alert_columns, as_enveloped, concat_columns, distinct
 
-__all__ = ["Backfill", "BackfillReport", "CLOCKS"]
+__all__ = ["Backfill", "BackfillReport", "CLOCKS", "INSERT_ROWS"]
 
 log = logging.getLogger(__name__)
 
