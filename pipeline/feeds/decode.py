@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice, repeat
+from itertools import repeat
 from operator import attrgetter
 
 import msgspec
@@ -131,12 +131,14 @@ def _decode_all(
     ok_index: list[int] = []
     rejects: list[Reject] = []
     start = 0
+    # One iterator for the whole batch: when decoding a value raises, the iterator has
+    # already moved past it, so the next pass resumes right after it. (A new slice or islice
+    # per reject would make a batch with many bad messages quadratic in its size.)
+    rest = iter(values)
     while start < len(values):
         before = len(structs)
         try:
-            # islice, not values[start:]: a copy per reject would make a batch with many bad
-            # messages quadratic in its size
-            structs.extend(map(decoder.decode, islice(values, start, None)))
+            structs.extend(map(decoder.decode, rest))
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             failed = start + len(structs) - before
             reason = (
