@@ -5,6 +5,9 @@ Same simulated city, same files, same process, pinned to one CPU, Numba on one t
 
 * ceiling, JSON Lines — read the file and ``msgspec.json.decode`` every line (values included);
 * ceiling, Parquet    — ``pyarrow.parquet.read_table`` of the same records;
+* Parquet, typed      — the same Parquet with each value also decoded into typed columns
+                        (``jsonl_to_parquet(..., typed=True)``), which the backfill reads
+                        instead of decoding the JSON; its ceiling reads every column;
 * ingest              — ``backfill --no-correlate``: read, normalise, dead-letter, write alerts
                         and dead letters to chDB;
 * end to end          — ``backfill``: the above plus tile routing, one correlator per
@@ -39,15 +42,19 @@ from pipeline.sim import run_simulation
 from pipeline.warehouse import migrate, open_warehouse
 
 
-def city(folder: Path, hours: float, scale: float) -> tuple[Path, Path, Path]:
-    """Registry, JSON Lines and Parquet replay of a simulated city (cached in ``folder``)."""
+def city(folder: Path, hours: float, scale: float) -> tuple[Path, Path, Path, Path]:
+    """Registry, JSON Lines, Parquet and typed Parquet replay of a simulated city (cached in
+    ``folder``)."""
     jsonl, parquet = folder / "replay.jsonl", folder / "replay.parquet"
+    typed = folder / "replay.typed.parquet"
     if not parquet.exists():
         start = datetime(2026, 11, 2, 16, tzinfo=UTC)  # a Tuesday, local midnight
         run_simulation(folder, seed=7, start=start, duration=timedelta(hours=hours), scale=scale,
                        n_hotspots=max(1, round(hours / 6)))
         jsonl_to_parquet(jsonl, parquet, [])
-    return folder / "registry.geojson", jsonl, parquet
+    if not typed.exists():
+        jsonl_to_parquet(jsonl, typed, [], typed=True)
+    return folder / "registry.geojson", jsonl, parquet, typed
 
 
 def decode_jsonl(path: Path) -> int:
@@ -103,14 +110,15 @@ def main() -> None:
     numba.set_num_threads(1)
     folder = args.data / f"h{args.hours:g}-s{args.scale:g}"
     folder.mkdir(parents=True, exist_ok=True)
-    registry, jsonl, parquet = city(folder, args.hours, args.scale)
+    registry, jsonl, parquet, typed = city(folder, args.hours, args.scale)
     load_registry(registry)  # warm: registry raster and Numba caches load once
     backfill(registry, jsonl, args.partitions, correlate=False)
 
     load_before = os.getloadavg()[0]
     rows = []
     for name, path, ceiling in (("JSON Lines", jsonl, decode_jsonl),
-                                ("Parquet", parquet, read_parquet)):
+                                ("Parquet", parquet, read_parquet),
+                                ("Parq typed", typed, read_parquet)):
         top, n = timed(args.runs, lambda p=path, c=ceiling: c(p))
         rows.append((name, "ceiling (plain decode)", top, n, 1.0))
         modes = [("ingest (--no-correlate)", False)]

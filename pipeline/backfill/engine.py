@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 
 import numpy as np
+import pyarrow as pa
 
 from ..alerts import SOURCE_CODE, SOURCES, AlertBatch
 from ..correlate import Baseline, CorrelationOutput, Correlator
@@ -36,6 +37,7 @@ from ..normalize import NormalizeContext, NormalizedBatch, normalize, normalize_
 from ..outputs import flag_messages, incident_messages
 from ..replay.chunks import NO_TIMESTAMP, RecordChunk
 from ..replay.jsonl import BadLine
+from ..replay.typed import decode_typed
 from ..routing import TileRouting
 from ..settings import Settings
 from ..sinks import deadletter_rows, flag_rows, incident_rows
@@ -185,7 +187,8 @@ class Backfill:
                 continue
             self.report.by_feed[source] += len(index)
             batch = self._normalize(source, list(map(chunk.values.__getitem__, index.tolist())),
-                                    None if clocks is None else clocks[index])
+                                    None if clocks is None else clocks[index],
+                                    None if chunk.typed is None else chunk.typed.take(index))
             dead += self._rejects(batch, chunk, index)
             parts.append(batch)
             positions.append(index[batch.index])
@@ -234,22 +237,26 @@ class Backfill:
         clocks = newest[last][np.concatenate([[0], np.cumsum(step)])]
         return np.where(clocks == NO_TIMESTAMP, int(time.time() * 1000), clocks)
 
-    def _normalize(self, source: str, values: list, clocks: np.ndarray | None) -> NormalizedBatch:
+    def _normalize(self, source: str, values: list, clocks: np.ndarray | None,
+                   typed: pa.RecordBatch | None = None) -> NormalizedBatch:
         # Slices of at most _NORMALIZE_BATCH values bound the intermediate lists and keep a
         # one-by-one retry after a bug small. Dedupe and per-record clocks give the same result
         # for any cut of one feed's values in order.
         parts = [self._normalize_part(source, values[i : i + _NORMALIZE_BATCH],
-                                      None if clocks is None else clocks[i : i + _NORMALIZE_BATCH])
+                                      None if clocks is None else clocks[i : i + _NORMALIZE_BATCH],
+                                      None if typed is None else typed.slice(i, _NORMALIZE_BATCH))
                  for i in range(0, len(values), _NORMALIZE_BATCH)]
         if len(parts) == 1:
             return parts[0]
         return _concat(parts, [min(len(values) - i, _NORMALIZE_BATCH)
                                for i in range(0, len(values), _NORMALIZE_BATCH)])
 
-    def _normalize_part(self, source: str, values: list,
-                        clocks: np.ndarray | None) -> NormalizedBatch:
+    def _normalize_part(self, source: str, values: list, clocks: np.ndarray | None,
+                        typed: pa.RecordBatch | None) -> NormalizedBatch:
         try:
-            return normalize(source, values, self.ctx, clocks)
+            decoded = None if typed is None else decode_typed(source, values, typed,
+                                                              self.ctx.decoder(source))
+            return normalize(source, values, self.ctx, clocks, decoded)
         except Exception:  # a bug, not bad input: keep going, keep the evidence (as live)
             log.exception("normalising %d %s records failed; retrying one by one",
                           len(values), source)
