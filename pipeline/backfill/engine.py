@@ -37,7 +37,7 @@ from ..normalize import NormalizeContext, NormalizedBatch, normalize, normalize_
 from ..outputs import flag_messages, incident_messages
 from ..replay.chunks import NO_TIMESTAMP, RecordChunk
 from ..replay.jsonl import BadLine
-from ..replay.typed import decode_typed
+from ..replay.typed import decode_typed, feed_columns
 from ..routing import TileRouting
 from ..settings import Settings
 from ..sinks import deadletter_rows, flag_rows, incident_rows
@@ -188,7 +188,8 @@ class Backfill:
             self.report.by_feed[source] += len(index)
             batch = self._normalize(source, list(map(chunk.values.__getitem__, index.tolist())),
                                     None if clocks is None else clocks[index],
-                                    None if chunk.typed is None else chunk.typed.take(index))
+                                    None if chunk.typed is None
+                                    else feed_columns(source, chunk.typed).take(index))
             dead += self._rejects(batch, chunk, index)
             parts.append(batch)
             positions.append(index[batch.index])
