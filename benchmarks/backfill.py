@@ -34,6 +34,7 @@ import msgspec
 import numba
 import pyarrow.parquet as pq
 
+from pipeline.backfill.engine import INSERT_ROWS
 from pipeline.backfill.files import backfill_files
 from pipeline.geo.admin_units import load_registry
 from pipeline.replay.parquet import jsonl_to_parquet
@@ -67,7 +68,8 @@ def read_parquet(path: Path) -> int:
     return pq.read_table(path).num_rows
 
 
-def backfill(registry: Path, path: Path, partitions: int, correlate: bool) -> tuple[float, int]:
+def backfill(registry: Path, path: Path, partitions: int, correlate: bool,
+             insert_rows: int = INSERT_ROWS) -> tuple[float, int]:
     """Seconds of ``backfill_files`` (the registry is loaded and chDB opened and migrated
     before the clock starts: that is start-up, not throughput) and records read."""
     loaded = load_registry(registry)
@@ -78,7 +80,8 @@ def backfill(registry: Path, path: Path, partitions: int, correlate: bool) -> tu
         with open_warehouse(settings.resolved_warehouse_url) as warehouse:
             migrate(warehouse)
             began = time.perf_counter()
-            report, _ = backfill_files(settings, loaded, warehouse, [path], correlate=correlate)
+            report, _ = backfill_files(settings, loaded, warehouse, [path], correlate=correlate,
+                                       insert_rows=insert_rows)
             return time.perf_counter() - began, report.records
 
 
@@ -104,6 +107,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--data", type=Path, default=Path("var/bench/backfill"))
     parser.add_argument("--skip-end-to-end", action="store_true")
+    parser.add_argument("--insert-rows", type=int, default=INSERT_ROWS,
+                        help="rows held back per insert; 1 inserts after every chunk")
     args = parser.parse_args()
 
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, honestly
@@ -126,7 +131,7 @@ def main() -> None:
             modes.append(("end to end", True))
         for label, correlate in modes:
             took, n = timed_backfill(args.runs, lambda p=path, c=correlate: backfill(
-                registry, p, args.partitions, c))
+                registry, p, args.partitions, c, args.insert_rows))
             rows.append((name, label, took, n, top / took))
     print(f"\n{n:,} records, {args.hours:g} h at scale {args.scale:g}, {args.partitions} "
           f"partitions, median of {args.runs} runs, one core; load average "
