@@ -24,7 +24,7 @@ from .grid_report import REPORT_STATUSES, GridReport
 
 __all__ = [
     "FeedSpec", "FEEDS", "Reject", "DecodedBatch", "decode_batch", "epoch_ms", "wire_fields",
-    "from_fields",
+    "from_fields", "decode_structs",
 ]
 
 
@@ -213,9 +213,16 @@ def decode_batch(
     spec: FeedSpec, values: list[bytes], decoder: msgspec.json.Decoder | None = None
 ) -> DecodedBatch:
     """Decode ``values`` (raw Kafka message values) of feed ``spec``."""
-    structs, ok_index, rejects = _decode_all(decoder or spec.decoder(), values)
+    structs, ok_index, rejects = decode_structs(spec, values, decoder)
     return from_fields(spec, wire_fields(spec, structs), np.array(ok_index, dtype=np.int64),
                        rejects)
+
+
+def decode_structs(
+    spec: FeedSpec, values: list[bytes], decoder: msgspec.json.Decoder | None = None
+) -> tuple[list[msgspec.Struct], list[int], list[Reject]]:
+    """The wire structs of the values that decode, their input slots, and the rejects."""
+    return _decode_all(decoder or spec.decoder(), values)
 
 
 def wire_fields(spec: FeedSpec, structs: list[msgspec.Struct]) -> dict[str, np.ndarray]:

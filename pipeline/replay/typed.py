@@ -26,8 +26,8 @@ from ..feeds.decode import (
     FEEDS,
     DecodedBatch,
     Reject,
-    _decode_all,
     decode_batch,
+    decode_structs,
     from_fields,
     wire_fields,
 )
@@ -62,7 +62,7 @@ def typed_columns(topics: np.ndarray, values: list, feed_topics: Mapping[str, st
         if not len(rows):
             continue
         spec = FEEDS[source]
-        structs, ok, _ = _decode_all(spec.decoder(), [values[i] for i in rows.tolist()])
+        structs, ok, _ = decode_structs(spec, [values[i] for i in rows.tolist()])
         rows = rows[np.asarray(ok, np.int64)]
         feed[rows] = SOURCE_CODE[source]
         for name, column in wire_fields(spec, structs).items():
