@@ -5,6 +5,9 @@ Same simulated city, same files, same process, pinned to one CPU, Numba on one t
 
 * ceiling, JSON Lines — read the file and ``msgspec.json.decode`` every line (values included);
 * ceiling, Parquet    — ``pyarrow.parquet.read_table`` of the same records;
+* Parquet, typed      — the same Parquet with each value also decoded into typed columns
+                        (``jsonl_to_parquet(..., typed=True)``), which the backfill reads
+                        instead of decoding the JSON; its ceiling reads every column;
 * ingest              — ``backfill --no-correlate``: read, normalise, dead-letter, write alerts
                         and dead letters to chDB;
 * end to end          — ``backfill``: the above plus tile routing, one correlator per
@@ -31,6 +34,7 @@ import msgspec
 import numba
 import pyarrow.parquet as pq
 
+from pipeline.backfill.engine import INSERT_ROWS
 from pipeline.backfill.files import backfill_files
 from pipeline.geo.admin_units import load_registry
 from pipeline.replay.parquet import jsonl_to_parquet
@@ -39,15 +43,19 @@ from pipeline.sim import run_simulation
 from pipeline.warehouse import migrate, open_warehouse
 
 
-def city(folder: Path, hours: float, scale: float) -> tuple[Path, Path, Path]:
-    """Registry, JSON Lines and Parquet replay of a simulated city (cached in ``folder``)."""
+def city(folder: Path, hours: float, scale: float) -> tuple[Path, Path, Path, Path]:
+    """Registry, JSON Lines, Parquet and typed Parquet replay of a simulated city (cached in
+    ``folder``)."""
     jsonl, parquet = folder / "replay.jsonl", folder / "replay.parquet"
+    typed = folder / "replay.typed.parquet"
     if not parquet.exists():
         start = datetime(2026, 11, 2, 16, tzinfo=UTC)  # a Tuesday, local midnight
         run_simulation(folder, seed=7, start=start, duration=timedelta(hours=hours), scale=scale,
                        n_hotspots=max(1, round(hours / 6)))
         jsonl_to_parquet(jsonl, parquet, [])
-    return folder / "registry.geojson", jsonl, parquet
+    if not typed.exists():
+        jsonl_to_parquet(jsonl, typed, [], typed=True)
+    return folder / "registry.geojson", jsonl, parquet, typed
 
 
 def decode_jsonl(path: Path) -> int:
@@ -60,7 +68,8 @@ def read_parquet(path: Path) -> int:
     return pq.read_table(path).num_rows
 
 
-def backfill(registry: Path, path: Path, partitions: int, correlate: bool) -> tuple[float, int]:
+def backfill(registry: Path, path: Path, partitions: int, correlate: bool,
+             insert_rows: int = INSERT_ROWS) -> tuple[float, int]:
     """Seconds of ``backfill_files`` (the registry is loaded and chDB opened and migrated
     before the clock starts: that is start-up, not throughput) and records read."""
     loaded = load_registry(registry)
@@ -71,7 +80,8 @@ def backfill(registry: Path, path: Path, partitions: int, correlate: bool) -> tu
         with open_warehouse(settings.resolved_warehouse_url) as warehouse:
             migrate(warehouse)
             began = time.perf_counter()
-            report, _ = backfill_files(settings, loaded, warehouse, [path], correlate=correlate)
+            report, _ = backfill_files(settings, loaded, warehouse, [path], correlate=correlate,
+                                       insert_rows=insert_rows)
             return time.perf_counter() - began, report.records
 
 
@@ -97,20 +107,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--data", type=Path, default=Path("var/bench/backfill"))
     parser.add_argument("--skip-end-to-end", action="store_true")
+    parser.add_argument("--insert-rows", type=int, default=INSERT_ROWS,
+                        help="rows held back per insert; 1 inserts after every chunk")
     args = parser.parse_args()
 
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, honestly
     numba.set_num_threads(1)
     folder = args.data / f"h{args.hours:g}-s{args.scale:g}"
     folder.mkdir(parents=True, exist_ok=True)
-    registry, jsonl, parquet = city(folder, args.hours, args.scale)
+    registry, jsonl, parquet, typed = city(folder, args.hours, args.scale)
     load_registry(registry)  # warm: registry raster and Numba caches load once
     backfill(registry, jsonl, args.partitions, correlate=False)
 
     load_before = os.getloadavg()[0]
     rows = []
     for name, path, ceiling in (("JSON Lines", jsonl, decode_jsonl),
-                                ("Parquet", parquet, read_parquet)):
+                                ("Parquet", parquet, read_parquet),
+                                ("Parq typed", typed, read_parquet)):
         top, n = timed(args.runs, lambda p=path, c=ceiling: c(p))
         rows.append((name, "ceiling (plain decode)", top, n, 1.0))
         modes = [("ingest (--no-correlate)", False)]
@@ -118,7 +131,7 @@ def main() -> None:
             modes.append(("end to end", True))
         for label, correlate in modes:
             took, n = timed_backfill(args.runs, lambda p=path, c=correlate: backfill(
-                registry, p, args.partitions, c))
+                registry, p, args.partitions, c, args.insert_rows))
             rows.append((name, label, took, n, top / took))
     print(f"\n{n:,} records, {args.hours:g} h at scale {args.scale:g}, {args.partitions} "
           f"partitions, median of {args.runs} runs, one core; load average "

@@ -147,15 +147,19 @@ def _extras(decoded: DecodedBatch, ctx: NormalizeContext) -> dict[str, np.ndarra
 
 
 def normalize(
-    source: str, values: list[bytes], ctx: NormalizeContext, clock_ms: np.ndarray | None = None
+    source: str, values: list[bytes], ctx: NormalizeContext, clock_ms: np.ndarray | None = None,
+    decoded: DecodedBatch | None = None,
 ) -> NormalizedBatch:
     """Normalise one batch of raw values from feed ``source``.
 
     Event times are judged against ``ctx.clock_ms()``, or, given ``clock_ms`` (int64, one per
     value), each value against its own worker clock: a backfill judges a whole file at once as
-    the live worker judged each record when it arrived.
+    the live worker judged each record when it arrived. ``decoded``: the values already decoded
+    (what :func:`~pipeline.feeds.decode.decode_batch` gives of them, e.g. from typed replay
+    columns); ``values`` are then not read.
     """
-    decoded = decode_batch(FEEDS[source], values, ctx.decoder(source))
+    if decoded is None:
+        decoded = decode_batch(FEEDS[source], values, ctx.decoder(source))
     rejects = list(decoded.rejects)
     ids: dict[int, str] = {}
     if source in ctx.gcj02_feeds:

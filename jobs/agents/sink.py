@@ -27,12 +27,14 @@ __all__ = ["alerts_sink", "record_sink_stage", "RECORD_SINKS"]
 log = logging.getLogger(__name__)
 
 
-async def _write(runtime: Runtime, table: str, rows: dict, count: int) -> None:
+async def _write(runtime: Runtime, table: str, rows: dict, count: int, *,
+                 distinct_keys: bool = False) -> None:
     if count:
         # Returns only once the batch is written: while ClickHouse is down this blocks (with
         # backoff), so the batch's messages stay unacknowledged and their offsets uncommitted.
         policy = RetryPolicy.from_settings(runtime.settings)
-        await insert_with_retry(runtime.warehouse, table, rows, policy)
+        await insert_with_retry(runtime.warehouse, table, rows, policy,
+                                distinct_keys=distinct_keys)
         runtime.metrics.warehouse_rows.labels(table).inc(count)
 
 
@@ -41,7 +43,11 @@ def alerts_sink(runtime: Runtime) -> Callable[[EnvelopeBatch], Awaitable[None]]:
 
     async def sink_alerts(batch: EnvelopeBatch) -> None:
         primary = list(compress(batch.envelopes, ~batch.halo))
-        await _write(runtime, "alerts", alert_rows(primary), len(primary))
+        rows = alert_rows(primary)
+        # A redelivered envelope may repeat an id within one batch: only a batch without
+        # repeats lets the warehouse skip merging equal keys (see Warehouse.insert).
+        distinct = len(set(rows["alert_id"].tolist())) == len(primary)
+        await _write(runtime, "alerts", rows, len(primary), distinct_keys=distinct)
 
     return sink_alerts
 

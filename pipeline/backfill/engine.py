@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 
 import numpy as np
+import pyarrow as pa
 
 from ..alerts import SOURCE_CODE, SOURCES, AlertBatch
 from ..correlate import Baseline, CorrelationOutput, Correlator
@@ -36,18 +37,22 @@ from ..normalize import NormalizeContext, NormalizedBatch, normalize, normalize_
 from ..outputs import flag_messages, incident_messages
 from ..replay.chunks import NO_TIMESTAMP, RecordChunk
 from ..replay.jsonl import BadLine
+from ..replay.typed import decode_typed, feed_columns
 from ..routing import TileRouting
 from ..settings import Settings
 from ..sinks import deadletter_rows, flag_rows, incident_rows
 from ..warehouse import Warehouse
-from .columns import alert_columns, as_enveloped, concat_columns
+from .columns import alert_columns, as_enveloped, concat_columns, distinct
 
-__all__ = ["Backfill", "BackfillReport", "CLOCKS"]
+__all__ = ["Backfill", "BackfillReport", "CLOCKS", "INSERT_ROWS"]
 
 log = logging.getLogger(__name__)
 
 CLOCKS = ("wall", "arrival")
 _NORMALIZE_BATCH = 8192
+#: alerts plus dead letters held back before they are inserted (about 165 bytes an alert as
+#: Arrow columns, so 80 MB); ClickHouse splits blocks above about a million rows anyway
+INSERT_ROWS = 500_000
 _CLOCK_SLICE_MS = 60_000
 _LATE = "event time behind the watermark (max event time seen - allowed lateness)"
 
@@ -121,6 +126,8 @@ class Backfill:
     later alert of its tile late.
     ``baseline`` makes one baseline per partition's correlator. Without ``correlate`` only
     alerts and dead letters are stored (a fast load of history, e.g. to fit a baseline on).
+    Alerts and dead letters are inserted once ``insert_rows`` of them are held, and by
+    :meth:`finish`: until then a chunk's rows may not be in the warehouse yet.
     """
 
     def __init__(
@@ -132,6 +139,7 @@ class Backfill:
         *,
         clock: str = "arrival",
         correlate: bool = True,
+        insert_rows: int = INSERT_ROWS,
     ) -> None:
         if clock not in CLOCKS:
             raise ValueError(f"clock must be one of {CLOCKS}, got {clock!r}")
@@ -151,6 +159,10 @@ class Backfill:
         self._feed_of |= {topic: SOURCE_CODE[source]
                           for source, topic in settings.topics.feeds().items()}
         self.report = BackfillReport()
+        self.insert_rows = insert_rows
+        self._alerts: list[dict] = []  # alert columns not yet inserted
+        self._alert_rows = 0
+        self._dead: list[DeadLetter] = []  # dead letters not yet inserted
 
     # --- one chunk ----------------------------------------------------------------------------
 
@@ -175,15 +187,17 @@ class Backfill:
                 continue
             self.report.by_feed[source] += len(index)
             batch = self._normalize(source, list(map(chunk.values.__getitem__, index.tolist())),
-                                    None if clocks is None else clocks[index])
+                                    None if clocks is None else clocks[index],
+                                    None if chunk.typed is None
+                                    else feed_columns(source, chunk.typed).take(index))
             dead += self._rejects(batch, chunk, index)
             parts.append(batch)
             positions.append(index[batch.index])
         self._skipped(chunk, feeds)
         stored = [alert_columns(_joined(same), self.registry, ingest_ms)
                   for same in _by_source(parts).values()]
-        if stored:
-            self._insert("alerts", concat_columns(stored))
+        self._alerts += stored
+        self._alert_rows += sum(len(columns["lat"]) for columns in stored)
         if parts:
             order = np.argsort(np.concatenate(positions), kind="stable")  # back to file order
             alerts = AlertBatch.concat([as_enveloped(b.alerts) for b in parts]).take(order)
@@ -196,6 +210,8 @@ class Backfill:
             if self.correlators:
                 dead += self._correlate(alerts, lines)
         self._store_dead(dead)
+        if self._alert_rows + len(self._dead) >= self.insert_rows:
+            self._write_pending()
 
     def _feeds(self, topics: np.ndarray) -> np.ndarray:
         """The feed (source code) of each record, -1 for a topic that is no feed's."""
@@ -222,22 +238,26 @@ class Backfill:
         clocks = newest[last][np.concatenate([[0], np.cumsum(step)])]
         return np.where(clocks == NO_TIMESTAMP, int(time.time() * 1000), clocks)
 
-    def _normalize(self, source: str, values: list, clocks: np.ndarray | None) -> NormalizedBatch:
+    def _normalize(self, source: str, values: list, clocks: np.ndarray | None,
+                   typed: pa.RecordBatch | None = None) -> NormalizedBatch:
         # Slices of at most _NORMALIZE_BATCH values bound the intermediate lists and keep a
         # one-by-one retry after a bug small. Dedupe and per-record clocks give the same result
         # for any cut of one feed's values in order.
         parts = [self._normalize_part(source, values[i : i + _NORMALIZE_BATCH],
-                                      None if clocks is None else clocks[i : i + _NORMALIZE_BATCH])
+                                      None if clocks is None else clocks[i : i + _NORMALIZE_BATCH],
+                                      None if typed is None else typed.slice(i, _NORMALIZE_BATCH))
                  for i in range(0, len(values), _NORMALIZE_BATCH)]
         if len(parts) == 1:
             return parts[0]
         return _concat(parts, [min(len(values) - i, _NORMALIZE_BATCH)
                                for i in range(0, len(values), _NORMALIZE_BATCH)])
 
-    def _normalize_part(self, source: str, values: list,
-                        clocks: np.ndarray | None) -> NormalizedBatch:
+    def _normalize_part(self, source: str, values: list, clocks: np.ndarray | None,
+                        typed: pa.RecordBatch | None) -> NormalizedBatch:
         try:
-            return normalize(source, values, self.ctx, clocks)
+            decoded = None if typed is None else decode_typed(source, values, typed,
+                                                              self.ctx.decoder(source))
+            return normalize(source, values, self.ctx, clocks, decoded)
         except Exception:  # a bug, not bad input: keep going, keep the evidence (as live)
             log.exception("normalising %d %s records failed; retrying one by one",
                           len(values), source)
@@ -319,6 +339,7 @@ class Backfill:
         """With ``flush``, advance every correlator past the newest event time read plus the
         window, incident gap and lateness, so every flag and incident is final and stored.
         Without, stop where a live worker that has read the same input would stand."""
+        self._write_pending()
         newest = self.report.newest_event_ms
         if flush and newest is not None:
             p = self.settings.correlation
@@ -332,8 +353,25 @@ class Backfill:
     def _store_dead(self, dead: list[DeadLetter]) -> None:
         for letter in dead:
             self.report.deadletters[letter.reason.value] += 1
-        if dead:
+        self._dead += dead
+
+    def _write_pending(self) -> None:
+        """Insert the alerts and dead letters held back, one block per table.
+
+        Alerts and dead letters are held back across chunks: chDB's cost per insert block
+        is large (three parts written with the rollup views, and more parts to merge later,
+        on the same core), so a few large blocks cost far less than one per chunk.
+        """
+        if self._alerts:
+            columns = concat_columns(self._alerts)
+            self._alerts, self._alert_rows = [], 0
+            self._insert("alerts", columns, distinct_keys=distinct(columns["alert_id"]))
+        if self._dead:
+            dead, self._dead = self._dead, []
             self._insert("deadletters", deadletter_rows(dead))
 
-    def _insert(self, table: str, rows: dict) -> None:
-        self.warehouse.insert(table, rows)
+    def _insert(self, table: str, rows: dict, *, distinct_keys: bool = False) -> None:
+        if distinct_keys:
+            self.warehouse.insert(table, rows, distinct_keys=True)
+        else:
+            self.warehouse.insert(table, rows)

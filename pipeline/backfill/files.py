@@ -14,7 +14,7 @@ from ..replay.jsonl import BadLine
 from ..replay.parquet import read_parquet_chunks
 from ..settings import Settings
 from ..warehouse import Warehouse
-from .engine import Backfill, BackfillReport
+from .engine import INSERT_ROWS, Backfill, BackfillReport
 
 __all__ = ["backfill_files", "read_chunks", "count_records", "FileBadLine", "PARQUET_SUFFIXES"]
 
@@ -58,14 +58,16 @@ def backfill_files(
     flush: bool = True,
     chunk_records: int = 100_000,
     correlate: bool = True,
+    insert_rows: int = INSERT_ROWS,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> tuple[BackfillReport, list[FileBadLine]]:
     """Backfill ``paths`` in order as one stream; broken lines are reported per file.
 
-    ``progress(records, newest_event_ms)`` is called after every chunk.
+    ``progress(records, newest_event_ms)`` is called after every chunk. Alerts and dead
+    letters are inserted ``insert_rows`` at a time (see :class:`~.engine.Backfill`).
     """
     engine = Backfill(settings, registry, warehouse, lambda: newest_baseline(warehouse, settings),
-                      clock=clock, correlate=correlate)
+                      clock=clock, correlate=correlate, insert_rows=insert_rows)
     broken: list[FileBadLine] = []
     for path in paths:
         bad: list[BadLine] = []

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 import numpy as np
+import pyarrow as pa
 
 from ..exceptions import ReplayFileError
 from .jsonl import BadLine
@@ -38,6 +39,8 @@ class RecordChunk:
     ts: np.ndarray  # int64 epoch ms, NO_TIMESTAMP where absent
     line: np.ndarray  # int64, 1-based line (or row) number in the file
     partition: np.ndarray | None = None  # int32 target partitions; None: the producer chooses
+    #: values already decoded, one row per record (typed Parquet, :mod:`.typed`), or None
+    typed: pa.RecordBatch | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -48,6 +51,7 @@ class RecordChunk:
             self.topic[idx], [self.key[i] for i in idx.tolist()],
             [self.values[i] for i in idx.tolist()], self.ts[idx], self.line[idx],
             None if self.partition is None else self.partition[idx],
+            None if self.typed is None else self.typed.take(pa.array(idx, pa.int64())),
         )
 
 

@@ -24,8 +24,16 @@ class Warehouse(ABC):
         """Rows of a SELECT, as tuples of Python values."""
 
     @abstractmethod
-    def insert(self, table: str, columns: Mapping[str, np.ndarray | Sequence]) -> None:
+    def insert(
+        self, table: str, columns: Mapping[str, np.ndarray | Sequence], *,
+        distinct_keys: bool = False,
+    ) -> None:
         """Insert one columnar batch (all columns of equal length) into ``database.table``.
+
+        ``distinct_keys``: the caller knows that no two rows of the batch share the table's
+        sorting key. The backend may then skip merging equal keys within the batch
+        (``optimize_on_insert=0``), which would find nothing to merge: the part written is the
+        same, for less work.
 
         A column is a NumPy array, a sequence, or a ``pyarrow.Array``: a text column given as
         an Arrow dictionary array of codes (e.g. LowCardinality codes) needs no Python string

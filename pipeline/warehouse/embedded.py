@@ -54,7 +54,8 @@ class EmbeddedWarehouse(Warehouse):
         return {name: table.column(name).to_pylist() for name in table.column_names}
 
     def insert(
-        self, table: str, columns: Mapping[str, np.ndarray | Sequence | pa.Array]
+        self, table: str, columns: Mapping[str, np.ndarray | Sequence | pa.Array], *,
+        distinct_keys: bool = False,
     ) -> None:
         batch = pa.table({name: _arrow(values) for name, values in columns.items()})
         if batch.num_rows == 0:
@@ -64,10 +65,15 @@ class EmbeddedWarehouse(Warehouse):
         # that may belong to other threads; a module global with a name unique to this insert
         # cannot be confused with anybody's local ``batch``.
         variable = f"_hotspot_insert_{next(_insert_ids)}"
+        # Merging equal sorting keys within the block costs about a quarter of an alerts
+        # insert (rollup views included; benchmarks/README.md, "Ingest path, round 2"), and
+        # finds nothing when the keys are distinct. The views' GROUP BY makes their own
+        # blocks' keys distinct, so their parts do not change either.
+        settings = " SETTINGS optimize_on_insert = 0" if distinct_keys else ""
         globals()[variable] = batch
         try:
             self._run(f"INSERT INTO {self.database}.{table} ({names}) "
-                      f"SELECT {names} FROM Python({variable})")
+                      f"SELECT {names} FROM Python({variable}){settings}")
         finally:
             del globals()[variable]
 

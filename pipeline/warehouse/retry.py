@@ -117,9 +117,10 @@ def call_with_retry(
 
 async def insert_with_retry(
     warehouse: Warehouse, table: str, columns: Mapping[str, np.ndarray | Sequence],
-    policy: RetryPolicy,
+    policy: RetryPolicy, *, distinct_keys: bool = False,
 ) -> None:
     """Insert one columnar batch, retrying under ``policy``; returns only once it is written.
+    ``distinct_keys`` as in :meth:`Warehouse.insert`.
 
     The insert runs in a thread (clickhouse-driver and chDB block); the wait between attempts
     is an ``asyncio.sleep``, so the event loop (heartbeats, other agents) keeps running while
@@ -129,7 +130,10 @@ async def insert_with_retry(
     while True:
         attempt += 1
         try:
-            await asyncio.to_thread(warehouse.insert, table, columns)
+            if distinct_keys:
+                await asyncio.to_thread(warehouse.insert, table, columns, distinct_keys=True)
+            else:
+                await asyncio.to_thread(warehouse.insert, table, columns)
             if attempt > 1:
                 log.warning("warehouse insert into %s succeeded on attempt %d", table, attempt)
             return

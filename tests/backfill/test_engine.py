@@ -11,14 +11,15 @@ from pipeline.warehouse import migrate, open_warehouse
 from tests.conftest import PSEUDONYM_KEY
 
 
-def backfilled(city, data, chunk_records: int, partitions: int = 2):
+def backfilled(city, data, chunk_records: int, partitions: int = 2, insert_rows: int = 500_000,
+               path=None):
     settings = Settings(data_dir=data, registry_path=city.registry, pseudonym_key=PSEUDONYM_KEY,
                         partitions=partitions)
     registry = load_registry(city.registry)
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         migrate(wh)
-        report, broken = backfill_files(settings, registry, wh, [city.replay],
-                                        chunk_records=chunk_records)
+        report, broken = backfill_files(settings, registry, wh, [path or city.replay],
+                                        chunk_records=chunk_records, insert_rows=insert_rows)
         db = wh.database
         rows = {
             "alerts": sorted(wh.query(
@@ -34,10 +35,24 @@ def backfilled(city, data, chunk_records: int, partitions: int = 2):
 
 def test_chunk_size_does_not_change_a_row(city, tmp_path):
     report, broken, whole = backfilled(city, tmp_path / "whole", 1_000_000)
-    _, _, cut = backfilled(city, tmp_path / "cut", 777)
+    _, _, cut = backfilled(city, tmp_path / "cut", 777, insert_rows=1000)  # many inserts
     assert not broken
     assert report.flag_events > 0 and report.incidents > 0 and report.late > 0
     assert cut == whole
+
+
+def test_a_typed_parquet_replay_gives_the_rows_of_its_jsonl(city, tmp_path):
+    """Values decoded at conversion (typed Parquet) end as the same alerts, incidents, flags
+    and dead letters as decoding the JSON Lines again."""
+    from pipeline.replay.parquet import jsonl_to_parquet
+
+    typed = tmp_path / "typed.parquet"
+    jsonl_to_parquet(city.replay, typed, [], typed=True)
+    report, _, from_jsonl = backfilled(city, tmp_path / "jsonl", 5000)
+    typed_report, broken, from_typed = backfilled(city, tmp_path / "typed", 5000, path=typed)
+    assert not broken and sum(report.deadletters.values()) > 0
+    assert from_typed == from_jsonl
+    assert (typed_report.alerts, typed_report.deadletters) == (report.alerts, report.deadletters)
 
 
 def test_each_late_alert_is_dead_lettered_once_and_still_stored(city, tmp_path):

@@ -145,6 +145,26 @@ def test_inserting_the_same_batch_twice_is_idempotent(wh):
     assert wh.query("SELECT count() FROM hotspot.alerts FINAL") == [(3,)]
 
 
+def test_an_insert_with_distinct_keys_stores_the_same_rows_and_rollups(tmp_path):
+    """``distinct_keys`` (optimize_on_insert=0 on chDB) changes the work, not the result: the
+    alerts, both rollups and their counts read back as after a plain insert."""
+    from tests.warehouse.sample_alerts import sample
+
+    def stored(folder, distinct_keys):
+        with EmbeddedWarehouse(tmp_path / folder) as warehouse:
+            migrate(warehouse)
+            warehouse.insert("alerts", alert_rows(sample()), distinct_keys=distinct_keys)
+            return [warehouse.query(sql) for sql in (
+                "SELECT * EXCEPT ingest_time FROM hotspot.alerts ORDER BY alert_id",
+                "SELECT * FROM hotspot.cell_minute_counts ORDER BY ALL",
+                "SELECT * FROM hotspot.unit_hour_counts ORDER BY ALL",
+            )]
+
+    plain, distinct = stored("plain", False), stored("distinct", True)
+    assert len(plain[0]) == len(sample()) and plain[1] and plain[2]
+    assert distinct == plain
+
+
 def test_dead_letters_collapse_on_their_kafka_coordinates(wh):
     migrate(wh)
     letter = DeadLetter(reason=Reason.MISSING_FIELD, detail="Object missing required field `kind`",
