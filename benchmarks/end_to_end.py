@@ -5,7 +5,8 @@ Same broker (Tansu), same realistic mix of the four feeds, same run, side by sid
 * ceiling  — raw ``aiokafka`` consumption of the feed topics plus ``msgspec`` decoding;
 * naive    — a plain Faust agent per feed, default settings, decoding and counting per event;
 * pipeline — the worker (normalise, publish, correlate, sink to chDB), one process, timed
-             from its first input batch to the last batch of any stage; peak RSS reported.
+             from its first input batch to the last batch of any stage; peak RSS and peak
+             anonymous RSS reported.
 
 Then live latency: the feeds are produced at fixed rates (``--rates``) for ``--seconds``, with
 event time running ``--speed`` times faster than the wall clock (so correlation windows slide
@@ -82,6 +83,31 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class PeakAnonymous:
+    """Highest anonymous RSS of this process while the block runs, sampled every 20 ms (MiB).
+
+    RSS also counts file-backed pages: about 350 MiB of them are chDB's mapped library code,
+    shared and evictable. Anonymous memory is what the worker's data costs."""
+
+    def __enter__(self) -> PeakAnonymous:
+        import threading
+
+        self.mib, self._stop = 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            with open("/proc/self/status") as status:
+                kib = next(int(line.split()[1]) for line in status if line.startswith("RssAnon"))
+            self.mib = max(self.mib, kib / 1024)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 # --- the three contenders -----------------------------------------------------------------------
 
 
@@ -122,7 +148,7 @@ def _pipeline_run(settings: Settings, queue) -> None:
     from jobs.runtime import open_runtime
     from jobs.worker import run_worker
 
-    with open_runtime(settings) as runtime:
+    with PeakAnonymous() as anon, open_runtime(settings) as runtime:
         run_worker(runtime, until_drained=True, loglevel="error")
         timing = runtime.progress.timing
         sample = runtime.metrics.registry.get_sample_value
@@ -133,7 +159,8 @@ def _pipeline_run(settings: Settings, queue) -> None:
     first = timing["normalize"][0]
     last = max(t[1] for t in timing.values())
     # the normalise stage's own rate: records over the time it spent on its batches
-    queue.put((timing["normalize"][2], last - first, taken / busy, peak_rss_mib(), stages))
+    queue.put((timing["normalize"][2], last - first, taken / busy, peak_rss_mib(), anon.mib,
+               stages))
 
 
 def throughput_run(broker, work: Path, replay: Path, registry: Path) -> dict:
@@ -143,13 +170,14 @@ def throughput_run(broker, work: Path, replay: Path, registry: Path) -> dict:
     sent = send_records(read_jsonl(replay), broker.bootstrap, renamed)
     ceiling = asyncio.run(raw_ceiling(broker.bootstrap, topics, sent))
     naive = in_child(_naive_run, broker.bootstrap, topics, sent, str(work / f"naive-{id(topics)}"))
-    count, seconds, normalize_rate, rss, busy = in_child(
+    count, seconds, normalize_rate, rss, anon, busy = in_child(
         _pipeline_run, settings_for(work, broker.bootstrap, topics, registry)
     )
     print(f"  worker busy s per stage (wall {seconds:.1f} s): "
           + ", ".join(f"{k} {v:.1f}" for k, v in sorted(busy.items())), flush=True)
     return {"messages": sent, "ceiling": ceiling, "naive": naive, "pipeline": count / seconds,
-            "normalize": normalize_rate, "rss_mib": rss, "load": os.getloadavg()[0]}
+            "normalize": normalize_rate, "rss_mib": rss, "anon_mib": anon,
+            "load": os.getloadavg()[0]}
 
 
 # --- live latency ---------------------------------------------------------------------------
@@ -159,10 +187,10 @@ def _live_worker(settings: Settings, ready, inputs_complete, queue) -> None:
     from jobs.runtime import open_runtime
     from jobs.worker import run_worker
 
-    with open_runtime(settings) as runtime:
+    with PeakAnonymous() as anon, open_runtime(settings) as runtime:
         run_worker(runtime, until_drained=True, inputs_complete=inputs_complete, ready=ready,
                    loglevel="error")
-    queue.put((time.time(), peak_rss_mib()))
+    queue.put((time.time(), peak_rss_mib(), anon.mib))
 
 
 async def _paced_send(bootstrap: str, records: list, rate: float) -> np.ndarray:
@@ -250,7 +278,7 @@ def latency_run(broker, work: Path, rate: float, seconds: float, speed: float) -
     sent_at = asyncio.run(_paced_send(broker.bootstrap, records, rate))
     send_end = time.time()
     complete.set()
-    drained_at, rss = queue.get(timeout=900)
+    drained_at, rss, anon = queue.get(timeout=900)
     worker.join()
 
     flags = asyncio.run(_read_all(broker.bootstrap, topics.flags))
@@ -268,7 +296,7 @@ def latency_run(broker, work: Path, rate: float, seconds: float, speed: float) -
             "achieved": len(records) / max(1e-9, sent_at[-1] - sent_at[0]),
             "flags": len(latencies), "p50": float(np.nanpercentile(lat, 50)),
             "p99": float(np.nanpercentile(lat, 99)), "drain_s": drained_at - send_end,
-            "rss_mib": rss, "load": os.getloadavg()[0]}
+            "rss_mib": rss, "anon_mib": anon, "load": os.getloadavg()[0]}
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -296,7 +324,8 @@ def main() -> None:
                 r = runs[-1]
                 print(f"run {i + 1}: ceiling {r['ceiling']:,.0f}/s  naive {r['naive']:,.0f}/s  "
                       f"pipeline {r['pipeline']:,.0f}/s (normalise stage {r['normalize']:,.0f}/s)"
-                      f"  peak RSS {r['rss_mib']:,.0f} MiB  load {r['load']:.1f}", flush=True)
+                      f"  peak RSS {r['rss_mib']:,.0f} MiB (anonymous {r['anon_mib']:,.0f})"
+                      f"  load {r['load']:.1f}", flush=True)
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             print(f"\n### Throughput: {runs[0]['messages']:,} messages over {args.span_min:g} "
                   f"min of event time, median of {args.runs} runs\n")
@@ -307,16 +336,17 @@ def main() -> None:
                                 ("pipeline", "worker: normalise + correlate + warehouse")):
                 print(f"| {label} | {med[name]:,.0f} | {med[name] / med['ceiling']:.3f} | "
                       f"{med['pipeline'] / med[name]:.2f}x |")
-            print(f"\npeak worker RSS {med['rss_mib']:,.0f} MiB; load average {med['load']:.1f}")
+            print(f"\npeak worker RSS {med['rss_mib']:,.0f} MiB (anonymous "
+                  f"{med['anon_mib']:,.0f} MiB); load average {med['load']:.1f}")
         print("\n### Live latency (event time at "
               f"{args.speed:g}x wall clock, {args.seconds:g} s per rate)\n")
         print("| target rate | achieved | flags | p50 s | p99 s | drain after input s | "
-              "peak RSS MiB | load |\n|---|---|---|---|---|---|---|---|")
+              "peak RSS MiB | peak anonymous MiB | load |\n|---|---|---|---|---|---|---|---|---|")
         for rate in (float(r) for r in args.rates.split(",")):
             r = latency_run(broker, work, rate, args.seconds, args.speed)
             print(f"| {rate:,.0f}/s | {r['achieved']:,.0f}/s | {r['flags']} | {r['p50']:.2f} | "
                   f"{r['p99']:.2f} | {r['drain_s']:.1f} | {r['rss_mib']:,.0f} | "
-                  f"{r['load']:.1f} |", flush=True)
+                  f"{r['anon_mib']:,.0f} | {r['load']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
