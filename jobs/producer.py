@@ -68,6 +68,7 @@ class BatchProducer:
         deliveries = []
         for rows in np.split(order, bounds):
             partition = int(partitions[rows[0]])
+            rows = rows.tolist()  # Python ints index lists several times faster
             deliveries += await self._send_partition(
                 topic, partition, [keys[i] for i in rows], [values[i] for i in rows],
                 None if timestamps_ms is None else [timestamps_ms[i] for i in rows],

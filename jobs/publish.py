@@ -55,9 +55,10 @@ async def publish_normalized(
     if not values:
         return []
     order = np.argsort(np.concatenate(ranks), kind="stable")
+    rows = order.tolist()  # Python ints index lists several times faster
     return await producer.send(
         runtime.settings.topics.normalized, np.concatenate(partitions)[order],
-        [keys[i] for i in order], [values[i] for i in order],
+        [keys[i] for i in rows], [values[i] for i in rows],
         np.concatenate(stamps)[order].tolist(),
     )
 

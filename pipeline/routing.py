@@ -66,7 +66,7 @@ class TileRouting:
         row, ix, iy, halo = halo_copies(x, y, self.tile_m, self.halo_m)
         partition = tile_partition(ix, iy, self.partitions)
         # a halo copy is only useful in a partition the alert does not already reach
-        _, first = np.unique(np.stack([row, partition]), axis=1, return_index=True)
+        _, first = np.unique(row * self.partitions + partition, return_index=True)
         keep = np.zeros(len(row), dtype=bool)
         keep[first] = True
         order = np.flatnonzero(keep)

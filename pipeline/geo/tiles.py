@@ -15,11 +15,17 @@ __all__ = ["tile_keys", "halo_copies"]
 
 def tile_keys(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
     """Kafka keys (``b"ix:iy"``) of tile indices."""
-    # A city has a few dozen tiles: format each distinct tile once (np.char is slow per item).
-    tiles, inverse = np.unique(np.stack([np.asarray(ix), np.asarray(iy)]), axis=1,
-                               return_inverse=True)
-    keys = np.char.encode(np.char.add(np.char.add(tiles[0].astype(str), ":"),
-                                      tiles[1].astype(str)), "ascii")
+    ix, iy = np.asarray(ix, np.int64), np.asarray(iy, np.int64)
+    if not len(ix):
+        return np.empty(0, "S1")
+    # A city has a few dozen tiles: format each distinct tile once (np.char is slow per item),
+    # found by one integer code per tile (np.unique over columns sorts rows of a struct view).
+    x0, y0 = ix.min(), iy.min()
+    span = int(iy.max() - y0) + 1
+    codes, inverse = np.unique((ix - x0) * span + (iy - y0), return_inverse=True)
+    tiles_x, tiles_y = codes // span + x0, codes % span + y0
+    keys = np.char.encode(np.char.add(np.char.add(tiles_x.astype(str), ":"),
+                                      tiles_y.astype(str)), "ascii")
     return keys[inverse.reshape(-1)]
 
 

@@ -50,3 +50,11 @@ def test_a_corner_point_reaches_the_three_neighbours_and_keys_are_ix_colon_iy():
 def test_a_halo_wider_than_half_a_tile_is_refused():
     with pytest.raises(ValueError, match="halo_m"):
         halo_copies(np.zeros(1), np.zeros(1), 1000.0, 600.0)
+
+
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(st.lists(st.tuples(st.integers(-10**6, 10**6), st.integers(-10**6, 10**6)), max_size=40))
+def test_tile_keys_format_every_tile(tiles):
+    ix = np.array([t[0] for t in tiles], np.int64)
+    iy = np.array([t[1] for t in tiles], np.int64)
+    assert tile_keys(ix, iy).tolist() == [f"{x}:{y}".encode() for x, y in tiles]
