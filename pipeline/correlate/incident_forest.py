@@ -43,13 +43,15 @@ def _find(parent, i):
 
 
 @numba.njit(cache=True, nogil=True)
-def _union(parent, a, b):
-    ra = _find(parent, a)
+def _union_root(parent, ra, b):
+    """Unite root ``ra`` with ``b``'s component; returns the root of the union."""
     rb = _find(parent, b)
     if ra < rb:  # the earlier row stays the root, whatever the order of the unions
         parent[rb] = ra
-    elif rb < ra:
+        return ra
+    if rb < ra:
         parent[ra] = rb
+    return rb
 
 
 @numba.njit(cache=True, nogil=True)
@@ -122,6 +124,7 @@ def _link(x, y, t, pending, root, scan_from, hi, r2, gap, cell):
             continue
         n_new += 1
         px, py, pt = x[p], y[p], t[p]
+        rp = _find(root, p)  # kept current: the unions below all go through it
         pcx = np.int64(math.floor(px / cell))
         pcy = np.int64(math.floor(py / cell))
         for dx_cell in range(-1, 2):
@@ -135,7 +138,7 @@ def _link(x, y, t, pending, root, scan_from, hi, r2, gap, cell):
                     # Points of other cells sharing the bucket fail the exact test below or
                     # are true neighbours found from their own cell too: a union is idempotent.
                     if rows[q] != p and dx * dx + dy * dy <= r2:
-                        _union(root, p, rows[q])
+                        rp = _union_root(root, rp, rows[q])
                     q += 1
     return n_new
 
