@@ -3,7 +3,9 @@
 Two alerts are linked when they are within ``incident_radius_m`` and ``incident_gap_s`` of each
 other; an incident is a connected component of that graph (single linkage), so a camera firing
 every few seconds at one object, the 110 call about it and the neighbour's alarm phone become
-one incident. Components are found by union-find over the spatial-hash pairs.
+one incident. Components are found by union-find over the spatial-hash pairs
+(:func:`link_components`, the reference); the engine keeps them incrementally, boundary by
+boundary, in :mod:`pipeline.correlate.incident_forest`.
 
 An incident is emitted once, at the first boundary ``b`` with ``last event < b - gap``: every
 alert that could still link to it would need an event time ``<= last + gap < b``, and those
