@@ -100,12 +100,35 @@ class Baseline:
         """Add ``hours`` of stream exposure with these counts per cell (no-op unless learning)."""
         if not self.learn:
             return
-        ids = np.concatenate([self._ids, np.asarray(cell_ids, np.int64)])
-        cnt = np.concatenate([self._counts, np.asarray(counts, np.float64)])
-        self._ids, inverse = np.unique(ids, return_inverse=True)
-        self._counts = np.bincount(inverse, weights=cnt, minlength=len(self._ids))
+        cell_ids = np.asarray(cell_ids, np.int64)
+        counts = np.asarray(counts, np.float64)
+        if len(cell_ids) and not (np.diff(cell_ids) > 0).all():
+            ids = np.concatenate([self._ids, cell_ids])
+            cnt = np.concatenate([self._counts, counts])
+            self._ids, inverse = np.unique(ids, return_inverse=True)
+            self._counts = np.bincount(inverse, weights=cnt, minlength=len(self._ids))
+        else:
+            self._merge_unique(cell_ids, counts)
         self.hours += hours
         self.revision += 1
+
+    def _merge_unique(self, cell_ids: np.ndarray, counts: np.ndarray) -> None:
+        """:meth:`observe`'s merge for sorted, unique ``cell_ids`` (what the engine passes at
+        every slide): add to the known cells in place and insert the new ones, instead of
+        re-sorting every cell seen so far. The same values as the general path: each cell
+        there sums ``0.0 + old + count`` (bincount), here ``old + count`` or ``0.0 + count``."""
+        pos = np.searchsorted(self._ids, cell_ids)
+        known = pos < len(self._ids)
+        known[known] = self._ids[pos[known]] == cell_ids[known]
+        if not len(self._ids) and not len(cell_ids):
+            return  # nothing seen yet: the general path would also leave no cells
+        # A float64 copy: bincount's dtype, and state() hands the old array out.
+        self._counts = self._counts.astype(np.float64)
+        self._counts[pos[known]] += counts[known]
+        fresh = ~known
+        if fresh.any():
+            self._ids = np.insert(self._ids, pos[fresh], cell_ids[fresh])
+            self._counts = np.insert(self._counts, pos[fresh], 0.0 + counts[fresh])
 
     @classmethod
     def fit(

@@ -39,8 +39,9 @@ COLUMNS: dict[str, np.dtype] = {
 }
 
 #: Derived columns, not part of a snapshot (a restored buffer starts them at -1): ``root`` is
-#: the buffer row of the alert's incident root as linked at the last boundary (-1: not linked
-#: yet), kept pointing at the same alert when rows move; ``repeat`` is 1 or 0 once the alert's
+#: the alert's parent in the incident union-find forest (:mod:`pipeline.correlate.
+#: incident_forest`; -1: not linked yet, or consumed), a buffer row kept pointing at the same
+#: alert when rows move; ``repeat`` is 1 or 0 once the alert's
 #: burst status is decided, -1 before (see :mod:`pipeline.correlate.bursts`). They let a
 #: boundary redo only the new alerts' share of linking and burst collapsing.
 DERIVED: dict[str, np.dtype] = {"root": np.dtype(np.int64), "repeat": np.dtype(np.int8)}
@@ -154,22 +155,6 @@ class AlertBuffer:
     def through(self, event_ms: int) -> int:
         """Number of leading rows with event time ``<= event_ms`` (rows are canonical)."""
         return int(np.searchsorted(self.col("event_ms"), event_ms, side="right"))
-
-    def linked_roots(self, idx: np.ndarray) -> np.ndarray:
-        """For pending rows ``idx`` (ascending, every row up to some event time): the position
-        in ``idx`` of each row's root as linked at the last boundary, -1 for rows not linked."""
-        known = self.col("root")[idx]
-        at = np.full(int(idx[-1]) + 1 if len(idx) else 0, -1, np.int64)
-        at[idx] = np.arange(len(idx))
-        linked = known >= 0
-        known[linked] = at[known[linked]]
-        return known
-
-    def remember_roots(self, idx: np.ndarray, roots: np.ndarray, consumed: np.ndarray) -> None:
-        """Keep the roots (positions in ``idx``) of the rows linked at this boundary; rows
-        ``consumed`` by an emitted incident stop being pending."""
-        self.col("root")[idx] = np.where(consumed, -1, idx[roots])
-        self.col("pending")[idx[consumed]] = False
 
     def append(self, batch: AlertBatch, key: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
         """Add the rows of ``batch`` (all pending) with their keys and projected coordinates,

@@ -23,7 +23,8 @@ from .buffer import COLUMNS, AlertBuffer, alert_keys
 from .bursts import burst_statuses
 from .exceptions import CorrelationError, InvalidBatchError, SnapshotError
 from .flags import FlagEvent, FlagTracker
-from .incidents import Incident, build_incidents, link_components_since
+from .incident_forest import complete_components, link_new
+from .incidents import Incident, build_incidents
 from .lattice import Lattice
 from .params import CorrelationParams
 from .rate_cache import DiskRateCache
@@ -99,6 +100,9 @@ class Correlator:
         self._rates = DiskRateCache(baseline, self.lattice)
         self._scale_counts = ScaleCounts(params, self.lattice)
         self._last_closed: int | None = None
+        # The last boundary whose incidents were linked and emitted: rows up to it are linked
+        # (or consumed). Not part of a snapshot: a restored buffer has no roots, so it relinks.
+        self._linked_through: int | None = None
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
     @property
@@ -156,15 +160,33 @@ class Correlator:
         return {name: self._buffer.col(name)[idx] for name in names}
 
     def _close_incidents(self, b: int) -> list[Incident]:
-        p = self.params
-        idx = np.flatnonzero(self._buffer.col("pending")[: self._buffer.through(b)])
-        rows = self._rows(idx, _INCIDENT_COLUMNS)
-        known = self._buffer.linked_roots(idx)  # only the alerts new since are linked afresh
-        roots = link_components_since(
-            rows["x"], rows["y"], rows["event_ms"], p.incident_radius_m, p.incident_gap_ms, known
+        """Link the alerts new since the last boundary, and emit the incidents complete at
+        ``b``: those that grew no closer than the gap to it (work follows the new alerts and
+        the gap before ``b``, not every pending alert)."""
+        p, buf = self.params, self._buffer
+        cols = {name: buf.col(name) for name in ("x", "y", "event_ms", "pending", "root")}
+        hi, prev = buf.through(b), self._linked_through
+        link_new(
+            cols,
+            0 if prev is None else buf.through(prev),
+            hi,
+            p.incident_radius_m,
+            p.incident_gap_ms,
         )
-        consumed, incidents = build_incidents(rows, roots, b, p.incident_gap_ms, self.projection)
-        self._buffer.remember_roots(idx, roots, consumed)
+        self._linked_through = b
+        t = cols["event_ms"]
+        # Components complete at an earlier boundary were emitted then, so a candidate has a
+        # row no more than the gap before that boundary.
+        cand_lo = 0 if prev is None else int(np.searchsorted(t, prev - p.incident_gap_ms))
+        live_lo = int(np.searchsorted(t, b - p.incident_gap_ms))  # rows that may still link
+        members, heads = complete_components(cols, min(cand_lo, live_lo), live_lo, hi)
+        if not len(members):
+            return []
+        rows = self._rows(members, _INCIDENT_COLUMNS)
+        roots = np.searchsorted(members, heads)  # a root is its component's first member
+        _, incidents = build_incidents(rows, roots, b, p.incident_gap_ms, self.projection)
+        cols["pending"][members] = False
+        cols["root"][members] = -1
         return incidents
 
     def _counted(self, start_ms: int, end_ms: int) -> np.ndarray:

@@ -3,7 +3,9 @@
 Two alerts are linked when they are within ``incident_radius_m`` and ``incident_gap_s`` of each
 other; an incident is a connected component of that graph (single linkage), so a camera firing
 every few seconds at one object, the 110 call about it and the neighbour's alarm phone become
-one incident. Components are found by union-find over the spatial-hash pairs.
+one incident. Components are found by union-find over the spatial-hash pairs
+(:func:`link_components`, the reference); the engine keeps them incrementally, boundary by
+boundary, in :mod:`pipeline.correlate.incident_forest`.
 
 An incident is emitted once, at the first boundary ``b`` with ``last event < b - gap``: every
 alert that could still link to it would need an event time ``<= last + gap < b``, and those
@@ -160,8 +162,8 @@ def _text(alert_id: str | bytes) -> str:
     return alert_id.decode("utf-8") if isinstance(alert_id, bytes) else str(alert_id)
 
 
-def _counts(row: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
-    return {names[k]: int(row[k]) for k in np.flatnonzero(row)}
+def _counts(row: list[int], names: tuple[str, ...]) -> dict[str, int]:
+    return {names[k]: n for k, n in enumerate(row) if n}
 
 
 def build_incidents(
@@ -197,23 +199,32 @@ def build_incidents(
     done = last < boundary_ms - gap_ms
     nearest = _nearest_member(comp, n, rows["x"], rows["y"], cx, cy)
     lat, lon = projection.to_latlon(cx, cy)
-    out = []
-    for c in np.flatnonzero(done):
-        out.append(
-            Incident(
-                incident_id=incident_id(_text(rows["alert_id"][heads[c]])),
-                first_event_ms=int(first[c]),
-                last_event_ms=int(last[c]),
-                boundary_ms=boundary_ms,
-                lat=float(lat[c]),
-                lon=float(lon[c]),
-                n_alerts=int(size[c]),
-                n_sources=int((by_src[c] > 0).sum()),
-                source_counts=_counts(by_src[c], SOURCES),
-                category_counts=_counts(by_cat[c], CATEGORIES),
-                max_severity=round(float(max_sev[c]), 6),
-                grid=int(rows["grid"][nearest[c]]),
-            )
+    done_c = np.flatnonzero(done)
+    # Python values for the emitted components in one tolist() per column (not a NumPy
+    # scalar per field and incident): the same ints and floats.
+    firsts, lasts = first[done_c].tolist(), last[done_c].tolist()
+    lats, lons = lat[done_c].tolist(), lon[done_c].tolist()
+    sizes, sevs = size[done_c].tolist(), max_sev[done_c].tolist()
+    n_srcs = (by_src[done_c] > 0).sum(axis=1).tolist()
+    srcs, cats = by_src[done_c].tolist(), by_cat[done_c].tolist()
+    grids = rows["grid"][nearest[done_c]].tolist()
+    ids = rows["alert_id"][heads[done_c]].tolist()
+    out = [
+        Incident(
+            incident_id=incident_id(_text(ids[k])),
+            first_event_ms=firsts[k],
+            last_event_ms=lasts[k],
+            boundary_ms=boundary_ms,
+            lat=lats[k],
+            lon=lons[k],
+            n_alerts=sizes[k],
+            n_sources=n_srcs[k],
+            source_counts=_counts(srcs[k], SOURCES),
+            category_counts=_counts(cats[k], CATEGORIES),
+            max_severity=round(sevs[k], 6),
+            grid=grids[k],
         )
+        for k in range(len(done_c))
+    ]
     out.sort(key=lambda inc: (inc.first_event_ms, inc.incident_id))
     return done[comp], out

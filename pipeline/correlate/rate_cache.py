@@ -50,6 +50,13 @@ class DiskRateCache:
             self._tables.clear()
             self._revision = self.baseline.revision
         key = (int(how), float(radius_m))
+        if key not in self._tables and len(cell_ids) and (np.diff(cell_ids) > 0).all():
+            # A fresh table (every slide for a learning baseline): the rates of all the cells,
+            # kept as they come (sorted and unique already), with no lookup or merge.
+            ix, iy = self.lattice.unpack(cell_ids)
+            out = np.array(_disk_rates(self.baseline, self.lattice, ix, iy, *key), np.float64)
+            self._tables[key] = (np.array(cell_ids, np.int64), out.copy())
+            return out
         ids, values = self._tables.get(key, (np.empty(0, np.int64), np.empty(0)))
         pos = np.minimum(np.searchsorted(ids, cell_ids), max(len(ids) - 1, 0))
         known = ids[pos] == cell_ids if len(ids) else np.zeros(len(cell_ids), bool)

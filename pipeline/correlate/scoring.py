@@ -190,16 +190,18 @@ def _expected_counts(
     params: CorrelationParams,
     rates: DiskRateCache | None = None,
     seen: dict[tuple[int, float], np.ndarray] | None = None,
+    cell_id: np.ndarray | None = None,
 ) -> np.ndarray:
     """Baseline count for the ``radius_m`` disk of each cell (unique, sorted by cell id) over
     the window ``(start_ms, end_ms]``: the disk's rate (:mod:`pipeline.correlate.rate_cache`;
     ``rates`` memoises them) times the disk area, integrated over the hours of week the
     window overlaps. ``seen``: rates of these same cells by ``(hour of week, radius)``, shared
-    by the windows of one boundary (they overlap the same hours)."""
+    by the windows of one boundary (they overlap the same hours); ``cell_id``: the cells' ids
+    when the caller has them (``lattice.cell_id(ix, iy)``)."""
     if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
         rates = DiskRateCache(baseline, lattice)
     seen = {} if seen is None else seen
-    cell_id = lattice.cell_id(ix, iy)
+    cell_id = lattice.cell_id(ix, iy) if cell_id is None else cell_id
     disk_km2 = np.pi * (radius_m / 1000.0) ** 2
     total = np.zeros(len(cell_id))
     for hour in range(start_ms - start_ms % _HOUR_MS, end_ms, _HOUR_MS):  # 1-2 hours per window
@@ -347,6 +349,7 @@ def _score(
                 params,
                 rates,
                 seen,
+                cell_id,
             )
             for w, r in scales
         ],

@@ -58,3 +58,20 @@ def test_fit_levels_and_profile():
 def test_bad_profile_is_rejected():
     with pytest.raises(ValueError, match="168"):
         Baseline(0.0625, 1.0, profile=np.ones(24))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_observe_sorted_unique_cells_matches_the_general_merge(seed):
+    """The engine's per-slide path (sorted unique cells, merged in place) keeps the same state,
+    bit for bit, as the general path (any cells, re-sorted with the history)."""
+    rng = np.random.default_rng(seed)
+    fast, general = (Baseline(0.01, 5.0) for _ in range(2))
+    for _ in range(20):
+        cells = np.unique(rng.integers(0, 200, int(rng.integers(0, 30))))
+        counts = rng.integers(1, 5, len(cells)).astype(np.float64) * rng.choice([1.0, 0.1])
+        fast.observe(cells, counts, 1 / 60)
+        flip = np.arange(len(cells))[::-1]  # descending: takes the general path
+        general.observe(cells[flip], counts[flip], 1 / 60)
+    for name, value in fast.state().items():
+        assert value.dtype == general.state()[name].dtype
+        assert value.tobytes() == general.state()[name].tobytes()
