@@ -129,8 +129,8 @@ _DECODER = msgspec.json.Decoder(NormalizedAlert)
 
 
 def _codes(names: list[str], vocabulary: dict[str, int], dtype) -> np.ndarray:
-    uniques, inverse = np.unique(np.array(names, dtype=object), return_inverse=True)
-    return np.array([vocabulary[u] for u in uniques], dtype=dtype)[inverse]
+    # a dict lookup per name: np.unique over an object array sorts Python strings, 4x slower
+    return np.fromiter(map(vocabulary.__getitem__, names), dtype, len(names))
 
 
 def decode_envelopes(values: list[bytes], registry: AdminRegistry) -> EnvelopeBatch:
