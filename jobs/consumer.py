@@ -188,7 +188,7 @@ class BatchConsumer(mode.Service):
                 self._flow_control()
 
     def _dispatch(self) -> None:
-        """Start every free stage that has records waiting."""
+        """Start every free stage that has records waiting and whose ``every_s`` has passed."""
         for lane in self.lanes:
             if lane.due() and not self._holding:
                 lane.started = time.monotonic()
