@@ -23,7 +23,7 @@ app.add_typer(deadletter_app, name="deadletter")
 app.add_typer(dashboards_commands.app, name="dashboards")
 app.command()(ratings_command.ratings)
 app.command()(evaluate)
-register_operator_commands(app)  # replay, backfill, export, baseline, top, map
+register_operator_commands(app)  # replay, to-parquet, backfill, export, baseline, top, map
 
 SettingsFile = Annotated[
     Path | None, typer.Option("--settings", help="TOML settings file (else HOTSPOT_SETTINGS_FILE).")

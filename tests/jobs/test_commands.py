@@ -95,3 +95,27 @@ def test_replay_reports_broken_lines_and_sends_every_valid_one(broker, city, tmp
     clean.write_bytes(b"\n".join(cameras) + b"\n")
     assert [r.value for r in read_topic(broker.bootstrap, topic)] == [
         r.value for r in read_jsonl(clean)]
+
+
+def test_to_parquet_writes_every_valid_line_and_reports_broken_ones(city, tmp_path):
+    import pyarrow.parquet as pq
+
+    from pipeline.replay import read_jsonl
+    from pipeline.replay.typed import LAYOUT_KEY
+
+    lines = city.replay.read_bytes().splitlines()[:200]
+    source = tmp_path / "broken.jsonl"
+    source.write_bytes(b"\n".join([*lines[:20], b'{"topic": "alerts.camera", "val',
+                                   *lines[20:]]) + b"\n")
+    target = tmp_path / "typed.parquet"
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs", "to-parquet", str(source), str(target), "--typed"],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"{source}:21:" in result.stderr
+    assert f"wrote {len(lines):,} rows to {target}; 1 broken lines" in result.stdout
+    table = pq.read_table(target)
+    clean = tmp_path / "clean.jsonl"
+    clean.write_bytes(b"\n".join(lines) + b"\n")
+    assert table.column("value").to_pylist() == [r.value for r in read_jsonl(clean)]
+    assert LAYOUT_KEY in table.schema.metadata
