@@ -23,6 +23,8 @@ import math
 import numba
 import numpy as np
 
+from pipeline.geo.spatial_hash import lower_bound
+
 __all__ = ["link_new", "complete_components"]
 
 # Cells a little wider than the radius, so rounding in ``x / cell`` cannot put two points
@@ -52,17 +54,6 @@ def _union_root(parent, ra, b):
     if rb < ra:
         parent[ra] = rb
     return rb
-
-
-@numba.njit(cache=True, nogil=True)
-def _lower_bound(t, lo, hi, value):
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if t[mid] < value:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @numba.njit(cache=True, nogil=True)
@@ -110,7 +101,7 @@ def _link(x, y, t, pending, root, scan_from, hi, r2, gap, cell):
             break
     if first < 0:
         return 0
-    s0 = _lower_bound(t, 0, first, t[first] - gap)
+    s0 = lower_bound(t, 0, first, t[first] - gap)
     new = np.zeros(hi - first, np.bool_)
     for i in range(first, hi):
         if pending[i] and root[i] < 0:
@@ -131,7 +122,7 @@ def _link(x, y, t, pending, root, scan_from, hi, r2, gap, cell):
             for dy_cell in range(-1, 2):
                 tx, ty = pcx + dx_cell, pcy + dy_cell
                 b = ((tx * 73856093) ^ (ty * 19349663)) & mask
-                q, end = _lower_bound(ts, start[b], start[b + 1], pt - gap), start[b + 1]
+                q, end = lower_bound(ts, start[b], start[b + 1], pt - gap), start[b + 1]
                 while q < end and ts[q] - pt <= gap:  # buckets are in event-time order
                     dx = xs[q] - px
                     dy = ys[q] - py

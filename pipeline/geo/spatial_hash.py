@@ -80,7 +80,9 @@ def _layout(x, y, cell, n_buckets):
 
 
 @numba.njit(cache=True, nogil=True)
-def _lower_bound(t, lo, hi, value):
+def lower_bound(t, lo, hi, value):
+    """First position in ``t[lo:hi]`` (ascending) whose value is ``>= value``: a kernel, for
+    the time-gap scans here and in :mod:`pipeline.correlate.incident_forest`."""
     while lo < hi:
         mid = (lo + hi) >> 1
         if t[mid] < value:
@@ -116,7 +118,7 @@ def _scan_point(p, xs, ys, ts, cx, cy, start, cells, r2, gap, mask, act, out_i, 
             c = k if both else k - 1
             tx, ty = pcx + cells[c, 0], pcy + cells[c, 1]
             b = _bucket(tx, ty, mask)
-            q, end = _lower_bound(ts, start[b], start[b + 1], pt - gap), start[b + 1]
+            q, end = lower_bound(ts, start[b], start[b + 1], pt - gap), start[b + 1]
         while q < end and ts[q] - pt <= gap:  # buckets are time-sorted
             if cx[q] == tx and cy[q] == ty and (not both or (q != p and (q > p or not act[q]))):
                 dx = xs[q] - px
