@@ -29,7 +29,7 @@ class DedupeIndex:
     def __init__(self, horizon_ms: int, prune_every: int = 64) -> None:
         self.horizon_ms = int(horizon_ms)
         self._known = KeySet()
-        # what was remembered, in batches: concatenated (and pruned) once every prune_every
+        # what was remembered, in batches: joined when a prune has something to forget
         self._keys: list[np.ndarray] = []
         self._times: list[np.ndarray] = []
         self._newest_ms = np.iinfo(np.int64).min
@@ -83,11 +83,10 @@ class DedupeIndex:
 
     def prune(self) -> None:
         """Forget ids whose event time is older than the horizon."""
-        keys, times = _joined(self._keys, np.uint64), _joined(self._times, np.int64)
-        self._keys, self._times = [keys], [times]
         cutoff = self._newest_ms - self.horizon_ms
-        if self._oldest_ms >= cutoff:  # nothing to forget: skip the rebuild
+        if self._oldest_ms >= cutoff:  # nothing to forget: skip the copy and the rebuild
             return
+        keys, times = _joined(self._keys, np.uint64), _joined(self._times, np.int64)
         live = times >= cutoff
         self._keys, self._times = [keys[live]], [times[live]]
         self._known.rebuild(keys[live])
