@@ -59,12 +59,7 @@ def build_app(runtime: Runtime) -> PipelineApp:
         web_port=settings.web_port or free_port(),
         web_host="127.0.0.1",
     )
-    producer = BatchProducer(
-        runtime.bootstrap,
-        linger_ms=settings.producer_linger_ms,
-        max_batch_bytes=settings.producer_batch_bytes,
-        max_request_bytes=8 << 20,
-    )
+    producer = BatchProducer.from_settings(runtime.bootstrap, settings)
     topics = settings.topics
     stages = [normalize_stage(runtime, producer), correlate_stage(runtime, producer)]
     stages += [record_sink_stage(runtime, table, topic) for table, topic in (

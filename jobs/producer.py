@@ -16,6 +16,8 @@ import numpy as np
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
+from pipeline.settings import Settings
+
 __all__ = ["BatchProducer", "Delivery"]
 
 
@@ -42,6 +44,11 @@ class BatchProducer:
         self._producer: AIOKafkaProducer | None = None  # made in start(): it needs a loop
         self._partitions: dict[str, list[int]] = {}
         self._partitioner = DefaultPartitioner()
+
+    @classmethod
+    def from_settings(cls, bootstrap: str, settings: Settings) -> BatchProducer:
+        return cls(bootstrap, linger_ms=settings.producer_linger_ms,
+                   max_batch_bytes=settings.producer_batch_bytes, max_request_bytes=8 << 20)
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(**self._config)

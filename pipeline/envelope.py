@@ -16,7 +16,10 @@ import numpy as np
 from .alerts import CATEGORIES, CATEGORY_CODE, SOURCE_CODE, SOURCES, AlertBatch
 from .geo.admin_units import AdminRegistry
 
-__all__ = ["NormalizedAlert", "EnvelopeBatch", "encode_envelopes", "decode_envelopes"]
+__all__ = [
+    "NormalizedAlert", "EnvelopeBatch", "encode_envelopes", "decode_envelopes", "read_envelopes",
+    "envelope_severity", "as_enveloped",
+]
 
 
 class NormalizedAlert(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
@@ -62,6 +65,24 @@ _EXTRA_FIELDS = {
 _FIELDS = NormalizedAlert.__struct_fields__
 
 
+#: severity travels with 4 decimals: enough for a 0..1 weight, and short on the wire
+_SEVERITY_DECIMALS = 4
+
+
+def envelope_severity(severity: np.ndarray) -> np.ndarray:
+    """Severities as a reader of the envelope gets them back (float32)."""
+    return np.round(severity.astype(np.float64), _SEVERITY_DECIMALS).astype(np.float32)
+
+
+def as_enveloped(alerts: AlertBatch) -> AlertBatch:
+    """The batch as a correlator decodes it from envelopes: only the severity changes."""
+    return AlertBatch(
+        alert_id=alerts.alert_id, source=alerts.source, event_ms=alerts.event_ms,
+        lat=alerts.lat, lon=alerts.lon, category=alerts.category,
+        severity=envelope_severity(alerts.severity), grid=alerts.grid,
+    )
+
+
 def _none_if_empty(codes: np.ndarray) -> np.ndarray:
     out = codes.astype(object)
     out[codes == ""] = None
@@ -96,7 +117,7 @@ def encode_envelopes(
         "lat": alerts.lat[rows].tolist(),
         "lon": alerts.lon[rows].tolist(),
         "category": np.array(CATEGORIES, dtype=object)[alerts.category[rows]],
-        "severity": np.round(alerts.severity[rows].astype(np.float64), 4).tolist(),
+        "severity": np.round(alerts.severity[rows].astype(np.float64), _SEVERITY_DECIMALS).tolist(),
         "tile": tiles,
         "halo": halo.tolist(),
         "grid": _none_if_empty(units["grid_code"]),
@@ -118,14 +139,30 @@ def encode_envelopes(
 
 @dataclass(frozen=True, slots=True)
 class EnvelopeBatch:
-    """Decoded envelopes: the alerts as columns, plus the envelope objects for sinks."""
+    """Decoded envelopes as the correlator needs them: the alerts as columns, and which rows
+    are halo copies."""
 
     alerts: AlertBatch
-    envelopes: list[NormalizedAlert]
     halo: np.ndarray
 
 
-_DECODER = msgspec.json.Decoder(NormalizedAlert)
+class _CorrelatorView(msgspec.Struct, frozen=True, gc=False):
+    """The envelope fields a correlator reads. Decoding into it skips the other fields, which
+    the correlate stage has no use for (the normalise stage already wrote the alerts table)."""
+
+    alert_id: str
+    source: str
+    event_ms: int
+    lat: float
+    lon: float
+    category: str
+    severity: float
+    halo: bool = False
+    grid: str | None = None
+
+
+_VIEW_DECODER = msgspec.json.Decoder(_CorrelatorView)
+_ENVELOPE_DECODER = msgspec.json.Decoder(NormalizedAlert)
 
 
 def _codes(names: list[str], vocabulary: dict[str, int], dtype) -> np.ndarray:
@@ -133,27 +170,32 @@ def _codes(names: list[str], vocabulary: dict[str, int], dtype) -> np.ndarray:
     return np.fromiter(map(vocabulary.__getitem__, names), dtype, len(names))
 
 
+def read_envelopes(values: list[bytes]) -> list[NormalizedAlert]:
+    """Whole envelopes, every field (for tools and consumers; the worker reads columns)."""
+    return list(map(_ENVELOPE_DECODER.decode, values))
+
+
 def decode_envelopes(values: list[bytes], registry: AdminRegistry) -> EnvelopeBatch:
-    """Envelopes back into columns. Values come from this project's own topic: a value that
-    does not decode is a bug upstream, so it raises rather than being dead-lettered."""
-    envelopes = list(map(_DECODER.decode, values))
+    """Envelopes back into the correlator's columns. Values come from this project's own
+    topic: a value that does not decode is a bug upstream, so it raises rather than being
+    dead-lettered."""
+    views = list(map(_VIEW_DECODER.decode, values))
+    if not views:
+        return EnvelopeBatch(AlertBatch.empty(), np.empty(0, dtype=bool))
 
     def column(name, dtype=object):
-        return np.array(list(map(attrgetter(name), envelopes)), dtype=dtype)
+        return np.fromiter(map(attrgetter(name), views), dtype, len(views))
 
-    n = len(envelopes)
-    if n == 0:
-        return EnvelopeBatch(AlertBatch.empty(), [], np.empty(0, dtype=bool))
     grid_codes = column("grid")
     grid_codes[grid_codes == None] = ""  # noqa: E711
     alerts = AlertBatch(
         alert_id=column("alert_id"),
-        source=_codes(list(map(attrgetter("source"), envelopes)), SOURCE_CODE, np.int8),
+        source=_codes(list(map(attrgetter("source"), views)), SOURCE_CODE, np.int8),
         event_ms=column("event_ms", np.int64),
         lat=column("lat", np.float64),
         lon=column("lon", np.float64),
-        category=_codes(list(map(attrgetter("category"), envelopes)), CATEGORY_CODE, np.int16),
+        category=_codes(list(map(attrgetter("category"), views)), CATEGORY_CODE, np.int16),
         severity=column("severity", np.float32),
         grid=registry.grid_index_of(grid_codes),
     )
-    return EnvelopeBatch(alerts, envelopes, column("halo", bool))
+    return EnvelopeBatch(alerts, column("halo", bool))

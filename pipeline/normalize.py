@@ -148,7 +148,7 @@ def _extras(decoded: DecodedBatch, ctx: NormalizeContext) -> dict[str, np.ndarra
 
 def normalize(
     source: str, values: list[bytes], ctx: NormalizeContext, clock_ms: np.ndarray | None = None,
-    decoded: DecodedBatch | None = None,
+    decoded: DecodedBatch | None = None, remember: bool = True,
 ) -> NormalizedBatch:
     """Normalise one batch of raw values from feed ``source``.
 
@@ -156,7 +156,9 @@ def normalize(
     value), each value against its own worker clock: a backfill judges a whole file at once as
     the live worker judged each record when it arrived. ``decoded``: the values already decoded
     (what :func:`~pipeline.feeds.decode.decode_batch` gives of them, e.g. from typed replay
-    columns); ``values`` are then not read.
+    columns); ``values`` are then not read. With ``remember=False`` the batch's alerts are not
+    recorded as seen: the caller does it (``ctx.dedupe.remember``) once the batch is delivered,
+    so that a batch which fails downstream and is retried is not dropped as duplicates.
     """
     if decoded is None:
         decoded = decode_batch(FEEDS[source], values, ctx.decoder(source))
@@ -206,8 +208,8 @@ def normalize(
     )
     rejects.sort(key=lambda r: r.index)
     extras = _extras(decoded, ctx)
-    # remembered last: if anything above raised, a retry must not see these as duplicates
-    ctx.dedupe.remember(alert_id, decoded.event_ms)
+    if remember:  # last: if anything above raised, a retry must not see these as duplicates
+        ctx.dedupe.remember(alert_id, decoded.event_ms)
     return NormalizedBatch(
         source=source,
         alerts=alerts,
@@ -222,20 +224,23 @@ def normalize(
 
 
 def normalize_each(
-    source: str, values: list[bytes], ctx: NormalizeContext, clock_ms: np.ndarray | None = None
+    source: str, values: list[bytes], ctx: NormalizeContext, clock_ms: np.ndarray | None = None,
+    remember: bool = True,
 ) -> NormalizedBatch:
     """Normalise value by value: the fallback when :func:`normalize` raised on a whole batch.
 
     That is a bug, not bad input, but one message must not stop the worker: every value that
     still fails on its own becomes an ``internal_error`` dead letter (original bytes sealed),
-    and all the others go through. Slow, and only ever run on a batch that failed.
+    and all the others go through. Slow, and only ever run on a batch that failed. With
+    ``remember=False`` a repeat of an id inside the batch is not dropped here (each value is
+    judged alone); downstream is idempotent on ``alert_id``.
     """
     parts: list[tuple[int, NormalizedBatch]] = []
     failed: list[Reject] = []
     for slot, value in enumerate(values):
         try:
             clock = None if clock_ms is None else clock_ms[slot : slot + 1]
-            parts.append((slot, normalize(source, [value], ctx, clock)))
+            parts.append((slot, normalize(source, [value], ctx, clock, remember=remember)))
         except Exception as exc:  # noqa: BLE001 - isolating an unknown failure is the point
             # the exception's text may quote the value, which may be personal data
             failed.append(Reject(slot, Reason.INTERNAL_ERROR, f"{type(exc).__name__}; see log"))

@@ -8,7 +8,12 @@ import numpy as np
 
 from pipeline.alerts import CATEGORY_CODE, SOURCE_CODE, AlertBatch
 from pipeline.dedupe import DedupeIndex
-from pipeline.envelope import NormalizedAlert, decode_envelopes, encode_envelopes
+from pipeline.envelope import (
+    NormalizedAlert,
+    decode_envelopes,
+    encode_envelopes,
+    read_envelopes,
+)
 from pipeline.geo.admin_units import load_registry
 from pipeline.normalize import NormalizeContext, normalize
 from pipeline.privacy import Pseudonymizer
@@ -68,7 +73,7 @@ def test_dispatch_round_trip_with_units_and_station():
     raw, back = round_trip(out, halo=np.array([False, True, False]))
     assert_same_alerts(out.alerts, back.alerts)
     assert back.halo.tolist() == [False, True, False]
-    e = back.envelopes
+    e = read_envelopes(raw)
     assert [x.source_id for x in e] == ["i1", "i2", "i3"]
     assert [x.tile for x in e] == ["0:0", "1:0", "2:0"]
     assert [(x.grid, x.community, x.street, x.district) for x in e] == [
@@ -124,14 +129,14 @@ def test_every_feed_round_trips():
         raw, back = round_trip(out)
         assert_same_alerts(out.alerts, back.alerts)
         assert all(b"secret" not in v for v in raw)
-    (alarm,) = decode_envelopes(round_trip(outs["alarm_phone"])[0], REGISTRY).envelopes
+    (alarm,) = read_envelopes(round_trip(outs["alarm_phone"])[0])
     assert alarm.device == outs["alarm_phone"].extras["device_id"][0] and len(alarm.device) == 32
     assert alarm.household == outs["alarm_phone"].extras["household_id"][0]
     assert alarm.caller is None and alarm.grid == "C1G2"
-    (cam,) = decode_envelopes(round_trip(outs["camera"])[0], REGISTRY).envelopes
+    (cam,) = read_envelopes(round_trip(outs["camera"])[0])
     assert (cam.camera_id, cam.confidence, cam.grid) == ("cam-9", 0.37, "C2G1")
     assert cam.severity == round(float(outs["camera"].alerts.severity[0]), 4)
-    reports = decode_envelopes(round_trip(outs["grid_report"])[0], REGISTRY).envelopes
+    reports = read_envelopes(round_trip(outs["grid_report"])[0])
     assert [(r.status, r.report_ref, r.reporter_id, r.grid) for r in reports] == [
         ("reported", "r1", "w1", "C1G2"), ("resolved", "r1", "w1", "C1G2")
     ]
@@ -164,4 +169,4 @@ def test_decode_of_a_hand_written_envelope_and_of_nothing():
     assert back.alerts.category.tolist() == [CATEGORY_CODE["fight"]]
     assert back.alerts.grid.tolist() == REGISTRY.grid_index_of(np.array(["C1G1"], object)).tolist()
     empty = decode_envelopes([], REGISTRY)
-    assert len(empty.alerts) == 0 and empty.envelopes == [] and len(empty.halo) == 0
+    assert len(empty.alerts) == 0 and len(empty.halo) == 0 and read_envelopes([]) == []

@@ -32,7 +32,6 @@ from ..consumer import Polled, Stage
 from ..producer import BatchProducer
 from ..publish import publish_deadletters
 from ..runtime import Runtime
-from .sink import alerts_sink
 
 __all__ = ["correlate_stage", "PartitionCorrelators"]
 
@@ -110,12 +109,10 @@ encode = msgspec.json.Encoder().encode
 
 
 def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
-    """The stage on ``alerts.normalized``: envelopes are decoded once, then correlated per
-    partition and written to the warehouse's alerts table side by side. One read of the topic
-    serves both (it used to be two Faust agents, each decoding every envelope)."""
+    """The stage on ``alerts.normalized``: envelopes are decoded into the correlator's columns
+    once, then correlated per partition (the normalise stage wrote the alerts table)."""
     correlators = PartitionCorrelators(runtime)
     threads = asyncio.Semaphore(runtime.settings.correlator_threads)
-    store_alerts = alerts_sink(runtime)
     topics = runtime.settings.topics
 
     async def correlate(polls: list[Polled]) -> None:
@@ -133,8 +130,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             decoded = decode_envelopes(polled.values, runtime.registry)
         parts = [_correlate_partition(int(p), polled, decoded)
                  for p in np.unique(polled.partitions)]
-        outputs = await asyncio.gather(store_alerts(decoded), *parts)
-        deliveries += [d for part in outputs[1:] for d in part]
+        outputs = await asyncio.gather(*parts)
+        deliveries += [d for part in outputs for d in part]
         runtime.progress.mark_produced(await asyncio.gather(*deliveries))
 
     async def _correlate_partition(partition: int, polled: Polled, decoded) -> list:

@@ -1,7 +1,9 @@
-"""Normalise stage: the four feed topics in, envelopes and dead letters out.
+"""Normalise stage: the four feed topics in; envelopes, dead letters and alerts-table rows out.
 
 One stage for all four feeds, so that a poll's alerts reach ``alerts.normalized`` interleaved
-in arrival order (record timestamps), whichever feed they came from.
+in arrival order (record timestamps), whichever feed they came from. The alerts table is
+written here, from the batch's columns, while the envelopes are being published: building rows
+from decoded envelopes downstream cost more main-thread time than normalising (issue 6).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..consumer import Polled, Stage
 from ..producer import BatchProducer
 from ..publish import publish_deadletters, publish_normalized
 from ..runtime import Runtime
+from .sink import alerts_sink
 
 __all__ = ["normalize_stage"]
 
@@ -39,19 +42,21 @@ def _arrival_ranks(polls: list[Polled]) -> list[np.ndarray]:
 
 
 def normalize_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
-    """Normalise, publish envelopes and dead letters, wait for the delivery reports."""
+    """Normalise, publish envelopes and dead letters and write the alerts table; the batch is
+    done once the delivery reports are in and the rows are written."""
     routing = TileRouting.from_settings(runtime.settings, runtime.registry)
     metrics = runtime.metrics
     feeds = runtime.settings.topics.feeds()
     source_of = {topic: source for source, topic in feeds.items()}
+    store_alerts = alerts_sink(runtime)
 
     def _normalize(source: str, values: list[bytes]) -> NormalizedBatch:
         try:
-            return normalize(source, values, runtime.normalize)
+            return normalize(source, values, runtime.normalize, remember=False)
         except Exception:  # a bug, not bad input: keep the worker alive, keep the evidence
             log.exception("normalising %d %s messages failed; retrying one by one",
                           len(values), source)
-            return normalize_each(source, values, runtime.normalize)
+            return normalize_each(source, values, runtime.normalize, remember=False)
 
     async def normalize_feeds(polls: list[Polled]) -> None:
         normalized, deliveries = [], []
@@ -66,7 +71,13 @@ def normalize_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             metrics.normalized.labels(source).inc(len(batch.alerts))
             metrics.duplicates.labels(source).inc(batch.duplicates)
             metrics.unknown_enum.labels(source).inc(batch.unknown_enum)
-        deliveries += await publish_normalized(producer, runtime, normalized, routing)
-        runtime.progress.mark_produced(await asyncio.gather(*deliveries))
+        storing = asyncio.ensure_future(store_alerts([batch for batch, _ in normalized]))
+        try:
+            deliveries += await publish_normalized(producer, runtime, normalized, routing)
+            runtime.progress.mark_produced(await asyncio.gather(*deliveries))
+        finally:
+            await storing  # a failed batch is retried whole: let its write end first
+        for batch, _ in normalized:  # only now: a retried batch must not look like duplicates
+            runtime.normalize.dedupe.remember(batch.alerts.alert_id, batch.alerts.event_ms)
 
     return Stage("normalize", tuple(feeds[s] for s in SOURCES), normalize_feeds, aligned=True)

@@ -8,15 +8,22 @@ as if written once. Halo copies of alerts exist for correlators only and are nev
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from itertools import compress
+import time
+from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
 
 from pipeline.deadletter import DeadLetter
-from pipeline.envelope import EnvelopeBatch
+from pipeline.normalize import NormalizedBatch
 from pipeline.outputs import FlagMessage, IncidentMessage
-from pipeline.sinks import alert_rows, deadletter_rows, flag_rows, incident_rows
+from pipeline.sinks import (
+    alert_columns,
+    concat_columns,
+    deadletter_rows,
+    distinct,
+    flag_rows,
+    incident_rows,
+)
 from pipeline.warehouse import RetryPolicy, insert_with_retry
 
 from ..consumer import Polled, Stage
@@ -38,16 +45,20 @@ async def _write(runtime: Runtime, table: str, rows: dict, count: int, *,
         runtime.metrics.warehouse_rows.labels(table).inc(count)
 
 
-def alerts_sink(runtime: Runtime) -> Callable[[EnvelopeBatch], Awaitable[None]]:
-    """Writes the primary (non-halo) envelopes of a decoded batch to the alerts table."""
+def alerts_sink(runtime: Runtime) -> Callable[[Sequence[NormalizedBatch]], Awaitable[None]]:
+    """Writes normalised batches to the alerts table, straight from their columns (halo copies
+    only exist on ``alerts.normalized``, so each alert is written once)."""
 
-    async def sink_alerts(batch: EnvelopeBatch) -> None:
-        primary = list(compress(batch.envelopes, ~batch.halo))
-        rows = alert_rows(primary)
-        # A redelivered envelope may repeat an id within one batch: only a batch without
+    async def sink_alerts(batches: Sequence[NormalizedBatch]) -> None:
+        ingest_ms = int(time.time() * 1000)
+        parts = [alert_columns(b, runtime.registry, ingest_ms) for b in batches if len(b.alerts)]
+        if not parts:
+            return
+        rows = concat_columns(parts)
+        # A redelivered record may repeat an id within one batch: only a batch without
         # repeats lets the warehouse skip merging equal keys (see Warehouse.insert).
-        distinct = len(set(rows["alert_id"].tolist())) == len(primary)
-        await _write(runtime, "alerts", rows, len(primary), distinct_keys=distinct)
+        await _write(runtime, "alerts", rows, len(rows["alert_id"]),
+                     distinct_keys=distinct(rows["alert_id"]))
 
     return sink_alerts
 

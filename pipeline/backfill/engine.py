@@ -31,6 +31,7 @@ import pyarrow as pa
 from ..alerts import SOURCE_CODE, SOURCES, AlertBatch
 from ..correlate import Baseline, CorrelationOutput, Correlator
 from ..deadletter import DeadLetter, Reason, Sealer
+from ..envelope import as_enveloped
 from ..feeds.decode import Reject
 from ..geo.admin_units import AdminRegistry
 from ..normalize import NormalizeContext, NormalizedBatch, normalize, normalize_each
@@ -40,9 +41,15 @@ from ..replay.jsonl import BadLine
 from ..replay.typed import decode_typed, feed_columns
 from ..routing import TileRouting
 from ..settings import Settings
-from ..sinks import deadletter_rows, flag_rows, incident_rows
+from ..sinks import (
+    alert_columns,
+    concat_columns,
+    deadletter_rows,
+    distinct,
+    flag_rows,
+    incident_rows,
+)
 from ..warehouse import Warehouse
-from .columns import alert_columns, as_enveloped, concat_columns, distinct
 
 __all__ = ["Backfill", "BackfillReport", "CLOCKS", "INSERT_ROWS"]
 

@@ -1,9 +1,9 @@
-"""What a live run derives from an envelope, computed straight from a normalised batch.
+"""Warehouse ``alerts`` rows straight from a normalised batch, as columns.
 
-Live, a normalised alert travels as a JSON envelope (:mod:`pipeline.envelope`) to the correlator
-and the alerts sink. The backfill skips the bytes but must end with the same values: the
-correlator sees the severity as the envelope rounds it, and the warehouse row is exactly what
-:func:`pipeline.sinks.alert_rows` builds from the envelope (tests pin both equalities).
+The live normalise stage and the backfill both write the alerts table from here, before any
+envelope is encoded. The rows are exactly what :func:`pipeline.sinks.alert_rows` builds from the
+batch's envelopes (severity rounded as the envelope rounds it; a test pins the equality), so a
+consumer of ``alerts.normalized`` that stores envelopes gets the same table.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..alerts import CATEGORIES, SOURCES, AlertBatch
+from ..alerts import CATEGORIES, SOURCES
+from ..envelope import envelope_severity
 from ..geo.admin_units import AdminRegistry
 from ..normalize import NormalizedBatch
 
-__all__ = ["as_enveloped", "alert_columns", "concat_columns", "distinct"]
+__all__ = ["alert_columns", "concat_columns", "distinct"]
 
 _SOURCE_NAMES = pa.array(SOURCES, pa.string())
 _CATEGORY_NAMES = pa.array(CATEGORIES, pa.string())
@@ -29,16 +30,6 @@ _EXTRA_TEXT = {
     "reporter_id": "reporter_id",
     "status": "status",
 }
-
-
-def as_enveloped(alerts: AlertBatch) -> AlertBatch:
-    """The batch as a correlator decodes it from envelopes (severity rounded to 4 places)."""
-    severity = np.round(alerts.severity.astype(np.float64), 4).astype(np.float32)
-    return AlertBatch(
-        alert_id=alerts.alert_id, source=alerts.source, event_ms=alerts.event_ms,
-        lat=alerts.lat, lon=alerts.lon, category=alerts.category, severity=severity,
-        grid=alerts.grid,
-    )
 
 
 # Text columns go to the warehouse as Arrow arrays: the embedded warehouse takes them as they
@@ -111,7 +102,7 @@ def alert_columns(batch: NormalizedBatch, registry: AdminRegistry, ingest_ms: in
     rows |= {
         "lat": a.lat.astype(np.float64),
         "lon": a.lon.astype(np.float64),
-        "severity": as_enveloped(a).severity,
+        "severity": envelope_severity(a.severity),
         "priority": _number(extras.get("priority"), n, np.uint8),
         "confidence": _number(extras.get("confidence"), n, np.float32),
         "event_time": a.event_ms.astype("datetime64[ms]"),

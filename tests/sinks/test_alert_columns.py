@@ -1,17 +1,17 @@
-"""The backfill's shortcut past the envelope bytes ends with exactly the live values."""
+"""Alerts-table rows and correlator columns taken straight from a normalised batch are exactly
+what a reader of the batch's envelopes gets."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pipeline.backfill import alert_columns, as_enveloped
-from pipeline.envelope import decode_envelopes, encode_envelopes
+from pipeline.envelope import as_enveloped, decode_envelopes, encode_envelopes, read_envelopes
 from pipeline.geo.admin_units import load_registry
 from pipeline.normalize import NormalizeContext, normalize
 from pipeline.replay.chunks import read_jsonl_chunks
 from pipeline.settings import Settings
-from pipeline.sinks import alert_rows
+from pipeline.sinks import alert_columns, alert_rows
 from tests.conftest import PSEUDONYM_KEY
 
 FEEDS = ("alarm_phone", "dispatch_110", "camera", "grid_report")
@@ -40,7 +40,7 @@ def test_alert_columns_equal_the_sink_rows_of_the_envelopes(normalized, feed):
     tiles = np.full(len(rows), "0:0", dtype=object)
     values = encode_envelopes(batch.alerts, batch.source_id, batch.extras, registry, rows, tiles,
                               np.zeros(len(rows), bool))
-    live = alert_rows(decode_envelopes(values, registry).envelopes)
+    live = alert_rows(read_envelopes(values))
     mine = alert_columns(batch, registry, ingest_ms=0)
     assert set(mine) == set(live)
     for name in live:
