@@ -10,6 +10,7 @@ import faust
 
 from .allocator import tune_allocator
 from .app import PipelineApp, build_app
+from .garbage_collector import tune_garbage_collector
 from .runtime import Runtime
 
 __all__ = ["run_worker", "committed_offsets"]
@@ -62,6 +63,7 @@ def run_worker(
     It assumes it is the only worker of its group."""
     tune_allocator()
     app = build_app(runtime)
+    tune_garbage_collector()
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     if ready is not None:
         _signal_ready(app, runtime, ready)
