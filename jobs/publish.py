@@ -43,7 +43,7 @@ async def publish_normalized(
         if len(batch.alerts) == 0:
             continue
         routed = routing.route(batch.alerts.lat, batch.alerts.lon)
-        tiles = np.char.decode(routed.key, "ascii").astype(object)
+        tiles = _tile_names(routed.key)
         values += encode_envelopes(
             batch.alerts, batch.source_id, batch.extras, runtime.registry, routed.row, tiles,
             routed.halo,
@@ -61,6 +61,13 @@ async def publish_normalized(
         [keys[i] for i in rows], [values[i] for i in rows],
         np.concatenate(stamps)[order].tolist(),
     )
+
+
+def _tile_names(keys: np.ndarray) -> np.ndarray:
+    """Tile keys (``S`` array) as ``str`` objects: a batch touches a few dozen tiles, so each
+    distinct key is decoded once rather than once per row."""
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    return np.array([key.decode("ascii") for key in distinct.tolist()], dtype=object)[inverse]
 
 
 async def publish_deadletters(
