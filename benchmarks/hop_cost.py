@@ -1,0 +1,163 @@
+"""What the hop through ``alerts.normalized`` costs one thread, next to the raw ceiling (issue 6).
+
+The worker normalises the four feeds, publishes envelopes keyed by tile (with halo copies) to
+``alerts.normalized``, and consumes them back for its correlators: each alert is consumed once
+as a feed record and 1.7-1.8 times more as an envelope. This measures, on the same realistic
+mix and broker, single-threaded and without the worker around it:
+
+* ceiling   — raw aiokafka consumption plus msgspec decoding of the feed topics (as in
+              ``end_to_end.py``);
+* normalise — :func:`pipeline.normalize.normalize` over the decoded feed values;
+* encode    — routing plus :func:`pipeline.envelope.encode_envelopes`;
+* produce   — :class:`jobs.producer.BatchProducer` sending the envelopes, until delivered;
+* consume   — aiokafka reading the envelopes back (the ``ConsumerRecord`` per record);
+* decode    — :func:`pipeline.envelope.decode_envelopes` into the correlator's columns.
+
+Each step is timed per input alert. The ceiling stands for consuming the feeds, and the sum of
+it and the steps, with no correlation and no warehouse at all, bounds what one thread can do
+with this topology (it counts the feed JSON parse twice, once in the ceiling and once in
+normalise: about 1 µs too much). The ratio to the ceiling is printed. Medians of ``--runs``.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/hop_cost.py --messages 100000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from end_to_end import PARTITIONS, run_topics, settings_for, simulate
+from ingest import raw_ceiling
+
+from pipeline.alerts import SOURCES
+from pipeline.broker import EmbeddedBroker, ensure_topics
+from pipeline.replay import read_jsonl, send_records
+
+STEPS = ("normalise", "encode", "produce", "consume", "decode")
+
+
+async def _consume_all(bootstrap: str, topic: str, total: int) -> list[bytes]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 << 20, fetch_max_bytes=32 << 20)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        values: list[bytes] = []
+        while len(values) < total:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=20_000)).values():
+                values += [r.value for r in records]
+        return values
+    finally:
+        await consumer.stop()
+
+
+async def _produce(bootstrap: str, settings, topic: str, parts: list) -> None:
+    from jobs.producer import BatchProducer
+
+    producer = BatchProducer.from_settings(bootstrap, settings)
+    await producer.start()
+    try:
+        deliveries = []
+        for partitions, keys, values in parts:
+            deliveries += await producer.send(topic, partitions, keys, values)
+        await asyncio.gather(*deliveries)
+    finally:
+        await producer.stop()
+
+
+def one_run(broker, work: Path, replay: Path, registry_path: Path) -> dict[str, float]:
+    from pipeline.envelope import decode_envelopes, encode_envelopes
+    from pipeline.geo.admin_units import load_registry
+    from pipeline.normalize import NormalizeContext, normalize
+    from pipeline.routing import TileRouting
+
+    topics = run_topics()
+    ensure_topics(broker.bootstrap, topics.all(), PARTITIONS)
+    renamed = {f"alerts.{s}": topics.feed(s) for s in SOURCES}
+    records = list(read_jsonl(replay))
+    sent = send_records(iter(records), broker.bootstrap, renamed)
+    ceiling = asyncio.run(raw_ceiling(broker.bootstrap, topics, sent))
+
+    settings = settings_for(work, broker.bootstrap, topics, registry_path)
+    registry = load_registry(registry_path)
+    ctx = NormalizeContext.from_settings(settings, registry)
+    routing = TileRouting.from_settings(settings, registry)
+    by_feed: dict[str, list[bytes]] = {}
+    for record in records:
+        by_feed.setdefault(record.topic.split(".")[-1], []).append(record.value)
+    seconds = dict.fromkeys(STEPS, 0.0)
+
+    began = time.perf_counter()
+    batches = [normalize(source, values, ctx) for source, values in by_feed.items()]
+    seconds["normalise"] = time.perf_counter() - began
+
+    began, parts, envelopes = time.perf_counter(), [], 0
+    for batch in batches:
+        routed = routing.route(batch.alerts.lat, batch.alerts.lon)
+        tiles = np.char.decode(routed.key, "ascii").astype(object)
+        values = encode_envelopes(batch.alerts, batch.source_id, batch.extras, registry,
+                                  routed.row, tiles, routed.halo)
+        parts.append((routed.partition, routed.key.tolist(), values))
+        envelopes += len(values)
+    seconds["encode"] = time.perf_counter() - began
+
+    began = time.perf_counter()
+    asyncio.run(_produce(broker.bootstrap, settings, topics.normalized, parts))
+    seconds["produce"] = time.perf_counter() - began
+
+    began = time.perf_counter()
+    values = asyncio.run(_consume_all(broker.bootstrap, topics.normalized, envelopes))
+    seconds["consume"] = time.perf_counter() - began
+
+    began = time.perf_counter()
+    decode_envelopes(values, registry)
+    seconds["decode"] = time.perf_counter() - began
+
+    alerts = sum(len(b.alerts) for b in batches)
+    out = {step: s / alerts * 1e6 for step, s in seconds.items()}  # µs per alert
+    out |= {"ceiling_us": 1e6 / ceiling, "copies": envelopes / alerts, "alerts": alerts,
+            "messages": sent}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--span-min", type=float, default=30.0)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    from datetime import timedelta
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+        work = Path(tmp)
+        sim = simulate(work / "city", args.messages, timedelta(minutes=args.span_min))
+        runs = [one_run(broker, work, sim.replay, sim.registry) for _ in range(args.runs)]
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    hop = sum(med[s] for s in STEPS)
+    print(f"\n{int(med['messages']):,} messages, {int(med['alerts']):,} alerts, "
+          f"{med['copies']:.2f} envelopes per alert, median of {args.runs}; "
+          f"load {os.getloadavg()[0]:.1f}\n")
+    print("| step | µs per alert | vs ceiling's µs per alert |")
+    print("|---|---|---|")
+    print(f"| ceiling: consume + decode the feeds | {med['ceiling_us']:.2f} | 1.00 |")
+    for step in STEPS:
+        print(f"| {step} | {med[step]:.2f} | {med[step] / med['ceiling_us']:.2f} |")
+    total = med["ceiling_us"] + hop
+    print(f"| ceiling + all steps (no correlation, no warehouse) | {total:.2f} | "
+          f"{total / med['ceiling_us']:.2f} |")
+    print(f"\nupper bound for one thread with this topology: {1e6 / total:,.0f} alerts/s, "
+          f"{med['ceiling_us'] / total:.1%} of the ceiling")
+
+
+if __name__ == "__main__":
+    main()
