@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import asdict, dataclass
+from itertools import compress
 from typing import Literal
 
 import msgspec
@@ -91,13 +92,9 @@ class _Open:
     last_counts: tuple[int, ...] = ()
 
 
-def _signature(event: FlagEvent) -> tuple[int, ...]:
-    """What a patrol would see change: the count and its split by feed."""
-    return (event.observed, *(event.source_counts.get(s, 0) for s in SOURCES))
-
-
 def _names(counts: list[int], names: tuple[str, ...]) -> dict[str, int]:
-    return {names[k]: n for k, n in enumerate(counts) if n}
+    """The non-zero counts by name, in code order (``compress`` runs the loop in C)."""
+    return dict(compress(zip(names, counts, strict=True), counts))
 
 
 class _Fields:
@@ -122,6 +119,11 @@ class _Fields:
         self.grid = details.grid.tolist()
         self.first_ms = details.first_ms.tolist()
         self.last_ms = details.last_ms.tolist()
+
+    def signature(self, d: int) -> tuple[int, ...]:
+        """What a patrol would see change: the count and its split by feed (in SOURCES
+        order, zeros included)."""
+        return (self.count[d], *self.by_source[d])
 
     def event(self, f: _Open, status: Status, boundary_ms: int, d: int) -> FlagEvent:
         """The event of flag ``f`` from its row ``d``."""
@@ -183,10 +185,9 @@ class FlagTracker:
             count, score = fields.count[d], fields.score[d]
             f.cool = f.cool + 1 if score < self.params.close_score else 0
             closing = count == 0 or f.cool >= self.params.close_after_slides
-            status = "close" if closing else "update"
-            event = fields.event(f, status, boundary_ms, d)
-            if closing or self._changed(f, event):
-                events.append(self._emit(f, event))
+            if closing or self._changed(f, score, fields.signature(d)):
+                status = "close" if closing else "update"
+                events.append(self._emit(f, fields, fields.event(f, status, boundary_ms, d), d))
             if not closing:
                 still_open.append(f)
         self._open = still_open
@@ -195,7 +196,7 @@ class FlagTracker:
         for d, cell in enumerate(fields.cell_id):
             f = _Open(flag_id(cell, boundary_ms), cell, boundary_ms)
             event = fields.event(f, "open", boundary_ms, d)
-            events.append(self._emit(f, event))
+            events.append(self._emit(f, fields, event, d))
             self._open.append(f)
         return events
 
@@ -215,14 +216,14 @@ class FlagTracker:
         chosen = suppress_near(scores.ix[cand], scores.iy[cand], ix, iy, r_cells)
         return cand[chosen].tolist()
 
-    def _changed(self, f: _Open, event: FlagEvent) -> bool:
-        moved = abs(event.score - f.last_score) >= self.params.update_score_delta
-        return moved or _signature(event) != f.last_counts
+    def _changed(self, f: _Open, score: float, signature: tuple[int, ...]) -> bool:
+        moved = abs(score - f.last_score) >= self.params.update_score_delta
+        return moved or signature != f.last_counts
 
     @staticmethod
-    def _emit(f: _Open, event: FlagEvent) -> FlagEvent:
+    def _emit(f: _Open, fields: _Fields, event: FlagEvent, d: int) -> FlagEvent:
         f.last_score = event.score
-        f.last_counts = _signature(event)
+        f.last_counts = fields.signature(d)
         f.version = event.version
         return event
 
