@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import asdict, dataclass
+from itertools import compress
 from typing import Literal
 
 import msgspec
@@ -32,7 +33,6 @@ from pipeline.geo.projection import LocalProjection
 
 from .disk_details import DiskDetails, RowIndex
 from .lattice import Lattice
-from .named_counts import named_counts
 from .params import CorrelationParams
 from .scoring import CellScores
 from .suppression import suppress_near
@@ -92,6 +92,11 @@ class _Open:
     last_counts: tuple[int, ...] = ()
 
 
+def _names(counts: list[int], names: tuple[str, ...]) -> dict[str, int]:
+    """The non-zero counts by name, in code order (``compress`` runs the loop in C)."""
+    return dict(compress(zip(names, counts, strict=True), counts))
+
+
 class _Fields:
     """The Python values of the events of one boundary's flags at rows ``ks`` of ``scores``:
     one ``tolist()`` per column and boundary instead of a NumPy scalar per field and event
@@ -110,8 +115,7 @@ class _Fields:
         self.expected = scores.expected[ks].tolist()
         self.n_sources = scores.n_sources[ks].tolist()
         self.by_source = details.by_source.tolist()
-        self.source_counts = named_counts(details.by_source, SOURCES)
-        self.category_counts = named_counts(details.by_category, CATEGORIES)
+        self.by_category = details.by_category.tolist()
         self.grid = details.grid.tolist()
         self.first_ms = details.first_ms.tolist()
         self.last_ms = details.last_ms.tolist()
@@ -142,8 +146,8 @@ class _Fields:
             observed=self.count[d],
             expected=self.expected[d],
             n_sources=self.n_sources[d],
-            source_counts=self.source_counts[d],
-            category_counts=self.category_counts[d],
+            source_counts=_names(self.by_source[d], SOURCES),
+            category_counts=_names(self.by_category[d], CATEGORIES),
             grid=self.grid[d] if found else -1,
             first_event_ms=self.first_ms[d] if found else None,
             last_event_ms=self.last_ms[d] if found else None,
