@@ -7,9 +7,16 @@ next, so the rates are kept per ``(hour of week, radius)`` and computed only for
 yet; everything is dropped when the baseline's ``revision`` moves (a learning baseline moves it
 at every slide, so there the memo still shares the work between the windows of one slide).
 Each cell's rate is computed exactly as without the memo: it depends on that cell alone.
+
+Within one revision, a baseline whose rate is a level per cell times an hour-of-week factor
+(:meth:`~pipeline.correlate.baseline.Baseline.levels`) has the levels of the disks' cells looked
+up once, for the largest radius, and shared by every hour and smaller radius: the per-hour
+tables then cost a product and a mean, the same operations on the same values as before.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
@@ -42,10 +49,13 @@ def _disk_cells(lattice: Lattice, ix: np.ndarray, iy: np.ndarray, offsets: np.nd
     )
 
 
+@lru_cache(maxsize=64)
 def _columns(lattice: Lattice, radius_m: float, within_m: float) -> np.ndarray:
     """Positions of ``radius_m``'s disk offsets among ``within_m``'s (a larger disk)."""
     at = {tuple(o): k for k, o in enumerate(lattice.disk_offsets(within_m).tolist())}
-    return np.array([at[tuple(o)] for o in lattice.disk_offsets(radius_m).tolist()], np.int64)
+    out = np.array([at[tuple(o)] for o in lattice.disk_offsets(radius_m).tolist()], np.int64)
+    out.flags.writeable = False  # memoised: shared by every call
+    return out
 
 
 class DiskRateCache:
@@ -104,7 +114,8 @@ class DiskRateCache:
             within = max(radius_m, self._largest)
             offsets = self.lattice.disk_offsets(within)
             levels = self.baseline.levels(_disk_cells(self.lattice, ix, iy, offsets))
-            memo = self._levels = (cell_ids, within, levels.reshape(len(ix), len(offsets)))
+            kept = np.array(cell_ids, np.int64)  # a copy: the caller's array may change
+            memo = self._levels = (kept, within, levels.reshape(len(ix), len(offsets)))
         levels = memo[2]
         if memo[1] != radius_m:
             # np.take keeps rows C-contiguous: a mean over a strided layout sums in another
