@@ -79,15 +79,20 @@ class Baseline:
 
     def expected(self, cell_ids: np.ndarray, hour_of_week: int) -> np.ndarray:
         """Expected alerts per hour per km² of each cell at that hour of week."""
+        return self.levels(cell_ids) * self.profile[hour_of_week]
+
+    def levels(self, cell_ids: np.ndarray) -> np.ndarray | None:
+        """Each cell's level: :meth:`expected` is exactly ``levels(ids) * profile[hour]``, so
+        scoring looks the cells up once for all the hours a boundary's windows overlap. None
+        where a subclass's rates do not factor so."""
         cell_ids = np.asarray(cell_ids, dtype=np.int64)
         pos = np.searchsorted(self._ids, cell_ids)
         pos = np.minimum(pos, max(len(self._ids) - 1, 0))
         known = (self._ids[pos] == cell_ids) if len(self._ids) else np.zeros(len(cell_ids), bool)
         counts = np.where(known, self._counts[pos] if len(self._ids) else 0.0, 0.0)
-        level = (counts / self.cell_km2 + self.prior_rate * self.prior_hours) / (
+        return (counts / self.cell_km2 + self.prior_rate * self.prior_hours) / (
             self.hours + self.prior_hours
         )
-        return level * self.profile[hour_of_week]
 
     def disk_rates(
         self, cell_ids: np.ndarray, hour_of_week: int, radius_m: float

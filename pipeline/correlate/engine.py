@@ -41,6 +41,7 @@ _HOUR_MS = 3_600_000
 _SCORING_COLUMNS = ("source", "event_ms", "x", "y", "category", "severity", "grid")
 _INCIDENT_COLUMNS = ("alert_id", *_SCORING_COLUMNS)
 _SCALE_COLUMNS = ("x", "y", "source", "severity", "event_ms")
+_BURST_COLUMNS = ("x", "y", "event_ms", "source", "category")  # what burst_statuses reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,7 @@ class Correlator:
         self._buffer = AlertBuffer()
         self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms)
         self._flags = FlagTracker(params, self.lattice, projection)
-        self._rates = DiskRateCache(baseline, self.lattice)
+        self._rates = DiskRateCache(baseline, self.lattice, params.radii_m)
         self._scale_counts = ScaleCounts(params, self.lattice)
         self._last_closed: int | None = None
         # The last boundary whose incidents were linked and emitted: rows up to it are linked
@@ -200,7 +201,7 @@ class Correlator:
         # A burst_gap of context before the window decides which of its alerts are repeats.
         start = b - p.window_ms
         idx = self._counted(start - p.burst_gap_ms, b)
-        alerts = self._rows(idx, _SCORING_COLUMNS)
+        alerts = self._rows(idx, _BURST_COLUMNS)
         # Statuses decided at earlier boundaries are final: only new alerts are decided here.
         decided = self._buffer.col("repeat")
         repeat = burst_statuses(
@@ -208,7 +209,8 @@ class Correlator:
         )
         after = alerts["event_ms"] > start
         decided[idx[after]] = repeat[after]
-        return {name: col[after & ~repeat] for name, col in alerts.items()}
+        del alerts  # freed before the events are gathered: a window of a million alerts
+        return self._rows(idx[after & ~repeat], _SCORING_COLUMNS)  # one gather per column
 
     def _counted_events(self, start_ms: int, end_ms: int) -> dict[str, np.ndarray]:
         """The events (counted, not repeats) with event time in ``(start_ms, end_ms]``, whose

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import asdict, dataclass
+from itertools import compress
 from typing import Literal
 
 import msgspec
@@ -91,13 +92,66 @@ class _Open:
     last_counts: tuple[int, ...] = ()
 
 
-def _signature(event: FlagEvent) -> tuple[int, ...]:
-    """What a patrol would see change: the count and its split by feed."""
-    return (event.observed, *(event.source_counts.get(s, 0) for s in SOURCES))
+def _names(counts: list[int], names: tuple[str, ...]) -> dict[str, int]:
+    """The non-zero counts by name, in code order (``compress`` runs the loop in C)."""
+    return dict(compress(zip(names, counts, strict=True), counts))
 
 
-def _names(counts: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
-    return {names[k]: n for k, n in enumerate(counts.tolist()) if n}
+class _Fields:
+    """The Python values of the events of one boundary's flags at rows ``ks`` of ``scores``:
+    one ``tolist()`` per column and boundary instead of a NumPy scalar per field and event
+    (the same ints and floats)."""
+
+    def __init__(self, scores: CellScores, ks: np.ndarray, placed: tuple) -> None:
+        _, _, lat, lon, details = placed
+        self.lat, self.lon = lat.tolist(), lon.tolist()
+        self.cell_id = scores.cell_id[ks].tolist()
+        self.radius_m = scores.radius_m[ks].tolist()
+        self.window_s = scores.window_s[ks].tolist()
+        self.score = scores.score[ks].tolist()
+        self.p_value = scores.p_value[ks].tolist()
+        self.gi_z = scores.gi_z[ks].tolist()
+        self.count = scores.count[ks].tolist()
+        self.expected = scores.expected[ks].tolist()
+        self.n_sources = scores.n_sources[ks].tolist()
+        self.by_source = details.by_source.tolist()
+        self.by_category = details.by_category.tolist()
+        self.grid = details.grid.tolist()
+        self.first_ms = details.first_ms.tolist()
+        self.last_ms = details.last_ms.tolist()
+
+    def signature(self, d: int) -> tuple[int, ...]:
+        """What a patrol would see change: the count and its split by feed (in SOURCES
+        order, zeros included)."""
+        return (self.count[d], *self.by_source[d])
+
+    def event(self, f: _Open, status: Status, boundary_ms: int, d: int) -> FlagEvent:
+        """The event of flag ``f`` from its row ``d``."""
+        gi = self.gi_z[d]
+        found = self.first_ms[d] <= self.last_ms[d]
+        return FlagEvent(
+            flag_id=f.flag_id,
+            version=f.version + 1,
+            status=status,
+            boundary_ms=boundary_ms,
+            opened_ms=f.opened_ms,
+            lat=self.lat[d],
+            lon=self.lon[d],
+            radius_m=self.radius_m[d],
+            window_s=self.window_s[d],
+            cell_id=f.cell_id,
+            score=self.score[d],
+            p_value=self.p_value[d],
+            gi_z=gi if math.isfinite(gi) else None,
+            observed=self.count[d],
+            expected=self.expected[d],
+            n_sources=self.n_sources[d],
+            source_counts=_names(self.by_source[d], SOURCES),
+            category_counts=_names(self.by_category[d], CATEGORIES),
+            grid=self.grid[d] if found else -1,
+            first_event_ms=self.first_ms[d] if found else None,
+            last_event_ms=self.last_ms[d] if found else None,
+        )
 
 
 class FlagTracker:
@@ -126,28 +180,23 @@ class FlagTracker:
         still_open = []
         nearby = RowIndex(rows)
         ks = np.searchsorted(scores.cell_id, self.open_cells())  # scores.find, all at once
-        places = self._places(scores, ks)
-        details = self._details(boundary_ms, scores, ks, places, nearby)
-        for d, (f, k, place) in enumerate(zip(self._open, ks.tolist(), places, strict=True)):
-            count, score = int(scores.count[k]), float(scores.score[k])
+        fields = _Fields(scores, ks, self._details(boundary_ms, scores, ks, nearby))
+        for d, f in enumerate(self._open):
+            count, score = fields.count[d], fields.score[d]
             f.cool = f.cool + 1 if score < self.params.close_score else 0
             closing = count == 0 or f.cool >= self.params.close_after_slides
-            status = "close" if closing else "update"
-            event = self._event(f, status, boundary_ms, scores, k, place, details, d)
-            if closing or self._changed(f, event):
-                events.append(self._emit(f, event))
+            if closing or self._changed(f, score, fields.signature(d)):
+                status = "close" if closing else "update"
+                events.append(self._emit(f, fields, fields.event(f, status, boundary_ms, d), d))
             if not closing:
                 still_open.append(f)
         self._open = still_open
-        hot = self._new_hot_cells(scores)
-        places = self._places(scores, hot)
-        details = self._details(boundary_ms, scores, hot, places, nearby)
-        for d, (k, place) in enumerate(zip(hot, places, strict=True)):
-            f = _Open(
-                flag_id(int(scores.cell_id[k]), boundary_ms), int(scores.cell_id[k]), boundary_ms
-            )
-            event = self._event(f, "open", boundary_ms, scores, k, place, details, d)
-            events.append(self._emit(f, event))
+        hot = np.asarray(self._new_hot_cells(scores), np.int64)
+        fields = _Fields(scores, hot, self._details(boundary_ms, scores, hot, nearby))
+        for d, cell in enumerate(fields.cell_id):
+            f = _Open(flag_id(cell, boundary_ms), cell, boundary_ms)
+            event = fields.event(f, "open", boundary_ms, d)
+            events.append(self._emit(f, fields, event, d))
             self._open.append(f)
         return events
 
@@ -167,72 +216,27 @@ class FlagTracker:
         chosen = suppress_near(scores.ix[cand], scores.iy[cand], ix, iy, r_cells)
         return cand[chosen].tolist()
 
-    def _places(self, scores: CellScores, ks) -> list[tuple[float, float, float, float]]:
-        """Centre ``(x, y, lat, lon)`` of the cells at rows ``ks`` of ``scores``: one projection
-        call per boundary instead of one per event (element-wise, so the same values)."""
-        ks = np.asarray(ks, np.int64)
-        cx, cy = self.lattice.centre(scores.ix[ks], scores.iy[ks])
-        lat, lon = self.projection.to_latlon(cx, cy)
-        return list(zip(cx.tolist(), cy.tolist(), lat.tolist(), lon.tolist(), strict=True))
-
-    def _changed(self, f: _Open, event: FlagEvent) -> bool:
-        moved = abs(event.score - f.last_score) >= self.params.update_score_delta
-        return moved or _signature(event) != f.last_counts
+    def _changed(self, f: _Open, score: float, signature: tuple[int, ...]) -> bool:
+        moved = abs(score - f.last_score) >= self.params.update_score_delta
+        return moved or signature != f.last_counts
 
     @staticmethod
-    def _emit(f: _Open, event: FlagEvent) -> FlagEvent:
+    def _emit(f: _Open, fields: _Fields, event: FlagEvent, d: int) -> FlagEvent:
         f.last_score = event.score
-        f.last_counts = _signature(event)
+        f.last_counts = fields.signature(d)
         f.version = event.version
         return event
 
-    @staticmethod
-    def _details(boundary_ms: int, scores: CellScores, ks, places, nearby: RowIndex) -> DiskDetails:
-        """The events in the disk (at its scale) of each cell at rows ``ks`` of ``scores``."""
-        ks = np.asarray(ks, np.int64)
-        cx = np.array([p[0] for p in places], np.float64)
-        cy = np.array([p[1] for p in places], np.float64)
+    def _details(
+        self, boundary_ms: int, scores: CellScores, ks: np.ndarray, nearby: RowIndex
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, DiskDetails]:
+        """Centres ``(x, y, lat, lon)`` of the cells at rows ``ks`` of ``scores`` (one
+        projection call per boundary, element-wise, so the same values as one per event), and
+        the events in the disk (at its scale) of each."""
+        cx, cy = self.lattice.centre(scores.ix[ks], scores.iy[ks])
+        lat, lon = self.projection.to_latlon(cx, cy)
         after = boundary_ms - scores.window_s[ks].astype(np.int64) * 1000
-        return nearby.describe(cx, cy, scores.radius_m[ks], after)
-
-    def _event(
-        self,
-        f: _Open,
-        status: Status,
-        boundary_ms: int,
-        scores: CellScores,
-        k: int,
-        place: tuple[float, float, float, float],
-        details: DiskDetails,
-        d: int,
-    ) -> FlagEvent:
-        """The event of flag ``f`` from row ``k`` of ``scores`` and disk ``d`` of ``details``."""
-        _, _, lat, lon = place
-        gi = float(scores.gi_z[k])
-        found = details.found(d)
-        return FlagEvent(
-            flag_id=f.flag_id,
-            version=f.version + 1,
-            status=status,
-            boundary_ms=boundary_ms,
-            opened_ms=f.opened_ms,
-            lat=lat,
-            lon=lon,
-            radius_m=float(scores.radius_m[k]),
-            window_s=int(scores.window_s[k]),
-            cell_id=f.cell_id,
-            score=float(scores.score[k]),
-            p_value=float(scores.p_value[k]),
-            gi_z=gi if math.isfinite(gi) else None,
-            observed=int(scores.count[k]),
-            expected=float(scores.expected[k]),
-            n_sources=int(scores.n_sources[k]),
-            source_counts=_names(details.by_source[d], SOURCES),
-            category_counts=_names(details.by_category[d], CATEGORIES),
-            grid=int(details.grid[d]) if found else -1,
-            first_event_ms=int(details.first_ms[d]) if found else None,
-            last_event_ms=int(details.last_ms[d]) if found else None,
-        )
+        return cx, cy, lat, lon, nearby.describe(cx, cy, scores.radius_m[ks], after)
 
     def state(self) -> list[dict]:
         return [asdict(f) for f in self._open]

@@ -97,6 +97,9 @@ class CellHourBaseline(Baseline):
         disk = self.disks.get(float(radius_m))
         return None if disk is None else disk.expected(cell_ids, hour_of_week)
 
+    def levels(self, cell_ids: np.ndarray) -> None:
+        return None  # a rate per cell and hour: no level times profile
+
     def expected(self, cell_ids: np.ndarray, hour_of_week: int) -> np.ndarray:
         cell_ids = np.asarray(cell_ids, dtype=np.int64)
         out = np.full(len(cell_ids), self.prior_rate * self.profile[hour_of_week])

@@ -266,12 +266,15 @@ class ScaleCounts:
         _lookup(self._table, self._table_slot, cell_id, slot)
         found = slot >= 0
         n_scales = self._n_win * self._n_rad
-        by_src = np.zeros((len(cell_id), n_scales * self._n_src), np.int64)
-        sev = np.zeros((len(cell_id), n_scales))
-        own = np.zeros(len(cell_id), np.int64)
-        by_src[found] = self._counts[slot[found]]
-        sev[found] = self._sev[slot[found]]
-        own[found] = self._own[slot[found]]
+        if found.all():  # the usual case: one gather per array, no zero fill and scatter
+            by_src, sev, own = self._counts[slot], self._sev[slot], self._own[slot]
+        else:  # an open flag's cell that no event reaches any more
+            by_src = np.zeros((len(cell_id), n_scales * self._n_src), np.int64)
+            sev = np.zeros((len(cell_id), n_scales))
+            own = np.zeros(len(cell_id), np.int64)
+            by_src[found] = self._counts[slot[found]]
+            sev[found] = self._sev[slot[found]]
+            own[found] = self._own[slot[found]]
         return cell_id, by_src.reshape(len(cell_id), n_scales, self._n_src), sev, own
 
     def table(self) -> dict[str, np.ndarray]:

@@ -105,9 +105,7 @@ def poisson_upper_tail(count: np.ndarray, expected: np.ndarray) -> np.ndarray:
     >>> poisson_upper_tail(np.array([0, 1, 3]), np.array([2.0, 2.0, 2.0])).round(6).tolist()
     [1.0, 0.864665, 0.323324]
     """
-    count = np.asarray(count, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    return np.where(count > 0, gammainc(np.maximum(count, 1.0), expected), 1.0)
+    return _tail_where_counted(count, expected, gammainc)
 
 
 def count_upper_tail(count: np.ndarray, expected: np.ndarray, alpha: float) -> np.ndarray:
@@ -125,11 +123,21 @@ def count_upper_tail(count: np.ndarray, expected: np.ndarray, alpha: float) -> n
         raise ValueError(f"dispersion alpha must be >= 0, got {alpha!r}")
     if alpha == 0:
         return poisson_upper_tail(count, expected)
-    count = np.asarray(count, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
     r = 1.0 / alpha
-    tail = betainc(np.maximum(count, 1.0), r, expected / (expected + r))
-    return np.where(count > 0, tail, 1.0)
+    return _tail_where_counted(count, expected, lambda k, mu: betainc(k, r, mu / (mu + r)))
+
+
+def _tail_where_counted(count, expected, tail) -> np.ndarray:
+    """``tail(max(count, 1), expected)`` where ``count > 0``, 1 elsewhere (broadcast). The
+    special function runs on the counted entries only (many scales of a cell hold none), and
+    is element-wise, so each value is the one a call over every entry gives."""
+    count, expected = np.broadcast_arrays(
+        np.asarray(count, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    )
+    out = np.ones(count.shape)
+    counted = count > 0
+    out[counted] = tail(np.maximum(count[counted], 1.0), expected[counted])
+    return out
 
 
 def selective_upper_tail(
@@ -150,9 +158,15 @@ def selective_upper_tail(
     >>> selective_upper_tail(count_upper_tail(count, mu, 0.0), count, mu, 0.0, 3).round(6)
     array([1.      , 1.      , 0.162849])
     """
-    reach = count_upper_tail(np.full(np.shape(count), min_count), expected, alpha)
-    conditional = np.divide(tail, reach, out=np.ones_like(tail), where=reach > 0)
-    return np.where(np.asarray(count) >= min_count, np.minimum(conditional, 1.0), 1.0)
+    tail, count, expected = np.broadcast_arrays(
+        np.asarray(tail), np.asarray(count), np.asarray(expected)
+    )
+    out = np.ones(tail.shape, tail.dtype)
+    sel = count >= min_count  # only these are tested: the reach of the rest is not needed
+    reach = count_upper_tail(np.full(int(sel.sum()), min_count), expected[sel], alpha)
+    conditional = np.divide(tail[sel], reach, out=np.ones(len(reach), tail.dtype), where=reach > 0)
+    out[sel] = np.minimum(conditional, 1.0)
+    return out
 
 
 def benjamini_hochberg(p: np.ndarray, q: float) -> np.ndarray:
