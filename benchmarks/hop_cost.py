@@ -42,7 +42,8 @@ from pipeline.replay import read_jsonl, send_records
 STEPS = ("normalise", "encode", "produce", "consume", "decode")
 
 
-async def _consume_all(bootstrap: str, topic: str, total: int) -> list[bytes]:
+async def _consume_all(bootstrap: str, topic: str, total: int) -> tuple[list[bytes], float]:
+    """The values of ``topic``, and the seconds spent reading them (after connecting)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
@@ -53,24 +54,28 @@ async def _consume_all(bootstrap: str, topic: str, total: int) -> list[bytes]:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         values: list[bytes] = []
+        began = time.perf_counter()
         while len(values) < total:
             for records in (await consumer.getmany(timeout_ms=1000, max_records=20_000)).values():
                 values += [r.value for r in records]
-        return values
+        return values, time.perf_counter() - began
     finally:
         await consumer.stop()
 
 
-async def _produce(bootstrap: str, settings, topic: str, parts: list) -> None:
+async def _produce(bootstrap: str, settings, topic: str, parts: list) -> float:
+    """Seconds to send ``parts`` until every record is delivered (after connecting)."""
     from jobs.producer import BatchProducer
 
     producer = BatchProducer.from_settings(bootstrap, settings)
     await producer.start()
     try:
-        deliveries = []
+        await producer.partitions(topic)  # metadata first: not part of sending
+        began, deliveries = time.perf_counter(), []
         for partitions, keys, values in parts:
             deliveries += await producer.send(topic, partitions, keys, values)
         await asyncio.gather(*deliveries)
+        return time.perf_counter() - began
     finally:
         await producer.stop()
 
@@ -111,13 +116,10 @@ def one_run(broker, work: Path, replay: Path, registry_path: Path) -> dict[str, 
         envelopes += len(values)
     seconds["encode"] = time.perf_counter() - began
 
-    began = time.perf_counter()
-    asyncio.run(_produce(broker.bootstrap, settings, topics.normalized, parts))
-    seconds["produce"] = time.perf_counter() - began
-
-    began = time.perf_counter()
-    values = asyncio.run(_consume_all(broker.bootstrap, topics.normalized, envelopes))
-    seconds["consume"] = time.perf_counter() - began
+    seconds["produce"] = asyncio.run(_produce(broker.bootstrap, settings, topics.normalized,
+                                              parts))
+    values, seconds["consume"] = asyncio.run(
+        _consume_all(broker.bootstrap, topics.normalized, envelopes))
 
     began = time.perf_counter()
     decode_envelopes(values, registry)
