@@ -8,8 +8,9 @@ become garbage. Records and envelopes die young, so collecting them takes time a
 nothing to free that reference counting does not free anyway.
 
 Two changes took collection time on the same run down to about 0.3 s (benchmarks/README.md,
-"Main-thread costs"): the start-up objects are frozen (moved to a permanent generation that
-collections skip), and the young generation holds 50,000 objects before it is collected.
+"The worker's main thread, round 2"): the start-up objects are frozen (moved to a permanent
+generation that collections skip), and the young generation holds 50,000 objects before it
+is collected.
 """
 
 from __future__ import annotations
