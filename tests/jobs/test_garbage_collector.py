@@ -17,4 +17,4 @@ def test_startup_objects_are_frozen_and_collections_are_rarer():
                          check=True)
     frozen, young, middle, full = map(int, out.stdout.split())
     assert frozen > 1000  # at least the lists made before the call
-    assert (young, middle, full) == (50_000, 20, 10)
+    assert (young, middle, full) == (10_000, 10, 10)
