@@ -60,26 +60,28 @@ def _home(cell, mask):
 
 
 @numba.njit(cache=True, nogil=True)
-def _find(table, table_slot, cell):
-    """Slot of ``cell``, -1 when it has none."""
+def _probe(table, cell):
+    """Position of ``cell`` in the table, or of the empty entry where it would go."""
     mask = table.shape[0] - 1
     s = _home(cell, mask)
-    while table[s] != _EMPTY:
-        if table[s] == cell:
-            return table_slot[s]
+    while table[s] != _EMPTY and table[s] != cell:
         s = (s + 1) & mask
-    return -1
+    return s
+
+
+@numba.njit(cache=True, nogil=True)
+def _find(table, table_slot, cell):
+    """Slot of ``cell``, -1 when it has none."""
+    s = _probe(table, cell)
+    return table_slot[s] if table[s] == cell else -1
 
 
 @numba.njit(cache=True, nogil=True)
 def _slot(table, table_slot, cell_of, meta, cell):
     """Slot of ``cell``, a new one when it has none (the caller made room)."""
-    mask = table.shape[0] - 1
-    s = _home(cell, mask)
-    while table[s] != _EMPTY:
-        if table[s] == cell:
-            return table_slot[s]
-        s = (s + 1) & mask
+    s = _probe(table, cell)
+    if table[s] == cell:
+        return table_slot[s]
     new = meta[_META_SLOTS]
     meta[_META_SLOTS] += 1
     meta[_META_DEAD] += 1  # no counts yet; the caller adds some at once
