@@ -41,6 +41,7 @@ __all__ = ["Polled", "Stage", "BatchConsumer"]
 log = logging.getLogger(__name__)
 
 _values = attrgetter("value")
+_timestamp = attrgetter("timestamp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +98,40 @@ class _Lane:
             and time.monotonic() - self.started >= self.stage.every_s
         )
 
-    def take(self) -> list[Polled]:
+    def take(self, limit: int) -> list[Polled]:
+        """About ``limit`` of the waiting records (the earliest, for an aligned stage); the rest
+        wait for the next batch. A backlog in one batch would leave the stages after this one
+        idle until all of it is done, instead of working on its first part meanwhile."""
+        taken = self._cut(limit)
         by_topic: dict[str, dict[int, list]] = {}
-        for tp, records in self.pending.items():
-            by_topic.setdefault(tp.topic, {})[tp.partition] = records
-        self.pending = {}
+        for tp, count in taken.items():
+            records = self.pending[tp]
+            by_topic.setdefault(tp.topic, {})[tp.partition] = records[:count]
+            if count < len(records):
+                self.pending[tp] = records[count:]
+            else:
+                del self.pending[tp]
         return [Polled.of(topic, by_topic[topic]) for topic in self.stage.topics
                 if topic in by_topic]
+
+    def _cut(self, limit: int) -> dict[TopicPartition, int]:
+        """How many records of each partition the next batch takes (each partition's first)."""
+        sizes = {tp: len(records) for tp, records in self.pending.items()}
+        if sum(sizes.values()) <= limit:
+            return sizes
+        if not self.stage.aligned:  # no order across partitions to keep
+            taken, left = {}, limit
+            for tp, size in sizes.items():
+                if left > 0:
+                    taken[tp], left = min(size, left), left - min(size, left)
+            return taken
+        # Aligned: every record up to the limit-th earliest timestamp, so the feeds stay in
+        # arrival order across batches (each partition's stamps ascend, as the aligner holds).
+        stamps = {tp: np.fromiter(map(_timestamp, records), np.int64, len(records))
+                  for tp, records in self.pending.items()}
+        cut = np.partition(np.concatenate(list(stamps.values())), limit - 1)[limit - 1]
+        taken = {tp: int(np.searchsorted(s, cut, "right")) for tp, s in stamps.items()}
+        return {tp: n for tp, n in taken.items() if n}
 
     def backlog(self) -> int:
         return sum(map(len, self.pending.values()))
@@ -192,7 +220,8 @@ class BatchConsumer(mode.Service):
         for lane in self.lanes:
             if lane.due() and not self._holding:
                 lane.started = time.monotonic()
-                lane.task = asyncio.ensure_future(self._work(lane, lane.take()))
+                polls = lane.take(self.runtime.settings.batch_max)
+                lane.task = asyncio.ensure_future(self._work(lane, polls))
 
     def _flow_control(self) -> None:
         limit = self.runtime.settings.batch_max
@@ -207,7 +236,7 @@ class BatchConsumer(mode.Service):
 
     async def _work(self, lane: _Lane, polls: list[Polled]) -> None:
         stage = lane.stage
-        began = time.perf_counter()
+        began, started = time.perf_counter(), time.monotonic()
         try:
             await stage.handle(polls)
         except Exception:  # noqa: BLE001 - a failing batch must not stop the worker
@@ -222,7 +251,7 @@ class BatchConsumer(mode.Service):
             await self._commit(polls)
             for batch in polls:
                 self.runtime.progress.mark_offsets(stage.name, batch.topic, batch.last_offsets,
-                                                   len(batch.records))
+                                                   len(batch.records), started)
         finally:
             lane.task = None
         self._dispatch()

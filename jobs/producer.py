@@ -14,9 +14,10 @@ from typing import NamedTuple
 
 import numpy as np
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 
 from pipeline.settings import Settings
+
+from .key_partitions import key_partitions
 
 __all__ = ["BatchProducer", "Delivery"]
 
@@ -43,7 +44,6 @@ class BatchProducer:
         }
         self._producer: AIOKafkaProducer | None = None  # made in start(): it needs a loop
         self._partitions: dict[str, list[int]] = {}
-        self._partitioner = DefaultPartitioner()
 
     @classmethod
     def from_settings(cls, bootstrap: str, settings: Settings) -> BatchProducer:
@@ -88,8 +88,7 @@ class BatchProducer:
         """Partitioned by key like Kafka's default partitioner (murmur2), so every version of
         one key lands in one partition, in order."""
         available = await self.partitions(topic)
-        partitions = np.array([self._partitioner(k, available, available) for k in keys])
-        return await self.send(topic, partitions, keys, values)
+        return await self.send(topic, key_partitions(keys, available), keys, values)
 
     async def _send_partition(
         self, topic: str, partition: int, keys: list, values: list, timestamps: list | None

@@ -1,4 +1,4 @@
-"""Turn a normalised batch into Kafka records: envelopes keyed by tile, and dead letters.
+"""Turn a normalised poll into Kafka records: envelope records per partition, and dead letters.
 
 Records go out through the worker's :class:`~jobs.producer.BatchProducer`, whole batches per
 partition; a stage awaits every delivery before its poll is committed, so offsets are committed
@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Sequence
 
 import msgspec
 import numpy as np
+import pyarrow as pa
 
 from pipeline.deadletter import DeadLetter, Reason
 from pipeline.envelope import encode_envelopes
 from pipeline.feeds.decode import Reject
-from pipeline.normalize import NormalizedBatch
 from pipeline.routing import TileRouting
 
 from .producer import BatchProducer, Delivery
@@ -29,45 +29,28 @@ _DEADLETTER_ENCODER = msgspec.json.Encoder()
 
 
 async def publish_normalized(
-    producer: BatchProducer, runtime: Runtime,
-    batches: Sequence[tuple[NormalizedBatch, np.ndarray]], routing: TileRouting,
+    producer: BatchProducer, runtime: Runtime, alerts: pa.Table, arrival: np.ndarray,
+    routing: TileRouting,
 ) -> list[Awaitable[Delivery]]:
-    """Publish the envelopes of several feeds' batches, each partition in arrival order.
+    """Publish ``alerts`` (an :func:`~pipeline.envelope.envelope_table`) to their tiles'
+    partitions, halo copies included, each partition's rows in arrival order.
 
-    Each batch comes with the arrival rank of each of its input slots across all the batches:
-    a correlator judges lateness in the order its partition delivers alerts, so the feeds'
-    alerts are interleaved as they arrived, not one feed after another.
+    ``arrival`` ranks each row across the feeds of the poll: a correlator judges lateness in
+    the order its partition delivers alerts, so the feeds' alerts are interleaved as they
+    arrived, not one feed after another.
     """
-    keys, values, partitions, stamps, ranks = [], [], [], [], []
-    for batch, arrival in batches:
-        if len(batch.alerts) == 0:
-            continue
-        routed = routing.route(batch.alerts.lat, batch.alerts.lon)
-        tiles = _tile_names(routed.key)
-        values += encode_envelopes(
-            batch.alerts, batch.source_id, batch.extras, runtime.registry, routed.row, tiles,
-            routed.halo,
-        )
-        keys += routed.key.tolist()
-        partitions.append(routed.partition)
-        stamps.append(batch.alerts.event_ms[routed.row])
-        ranks.append(arrival[batch.index[routed.row]])
-    if not values:
+    if not alerts.num_rows:
         return []
-    order = np.argsort(np.concatenate(ranks), kind="stable")
-    rows = order.tolist()  # Python ints index lists several times faster
-    return await producer.send(
-        runtime.settings.topics.normalized, np.concatenate(partitions)[order],
-        [keys[i] for i in rows], [values[i] for i in rows],
-        np.concatenate(stamps)[order].tolist(),
-    )
-
-
-def _tile_names(keys: np.ndarray) -> np.ndarray:
-    """Tile keys (``S`` array) as ``str`` objects: a batch touches a few dozen tiles, so each
-    distinct key is decoded once rather than once per row."""
-    distinct, inverse = np.unique(keys, return_inverse=True)
-    return np.array([key.decode("ascii") for key in distinct.tolist()], dtype=object)[inverse]
+    routed = routing.route(alerts.column("lat").to_numpy(), alerts.column("lon").to_numpy())
+    order = np.lexsort((arrival[routed.row], routed.partition))
+    bounds = np.flatnonzero(np.diff(routed.partition[order])) + 1
+    partitions, values = [], []
+    for rows in np.split(order, bounds):  # loop per partition
+        records = encode_envelopes(alerts, routed.row[rows], routed.key[rows], routed.halo[rows])
+        partitions += [int(routed.partition[rows[0]])] * len(records)
+        values += records
+    return await producer.send(runtime.settings.topics.normalized, np.array(partitions),
+                               [None] * len(values), values)
 
 
 async def publish_deadletters(

@@ -42,7 +42,8 @@ class Progress:
     marks: dict[tuple[str, str, int], int] = field(default_factory=dict)
     #: highest offset this worker produced per (topic, partition)
     produced: dict[tuple[str, int], int] = field(default_factory=dict)
-    #: per agent: (monotonic time of its first batch, of its last batch, messages processed)
+    #: per agent: (monotonic time its first batch started, its last batch ended, messages
+    #: processed)
     timing: dict[str, tuple[float, float, int]] = field(default_factory=dict)
 
     def register(self, agent: str, topic: str) -> None:
@@ -53,15 +54,17 @@ class Progress:
         readers = self.readers.get(topic) or {""}
         return min(self.marks.get((agent, topic, partition), -1) for agent in readers)
 
-    def mark_offsets(self, agent: str, topic: str, last: dict[int, int], count: int) -> None:
+    def mark_offsets(self, agent: str, topic: str, last: dict[int, int], count: int,
+                     began: float | None = None) -> None:
         """Record that ``agent`` processed ``count`` messages of ``topic``, up to ``last``
-        (partition -> highest offset processed)."""
+        (partition -> highest offset processed), in a batch that started at ``began``
+        (monotonic; default now)."""
         now = time.monotonic()
         for partition, offset in last.items():
             key = (agent, topic, partition)
             if offset > self.marks.get(key, -1):
                 self.marks[key] = offset
-        first, _, seen = self.timing.get(agent, (now, now, 0))
+        first, _, seen = self.timing.get(agent, (now if began is None else began, now, 0))
         self.timing[agent] = (first, now, seen + count)
 
     def mark_produced(self, records) -> None:

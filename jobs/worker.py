@@ -65,6 +65,9 @@ def run_worker(
     app = build_app(runtime)
     tune_garbage_collector()
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    # Faust's start-up spinner sets the root logger to DEBUG to spin on every record: every
+    # debug call of aiokafka (several per fetch and produce) then built a LogRecord.
+    worker.spinner = None
     if ready is not None:
         _signal_ready(app, runtime, ready)
     if until_drained:

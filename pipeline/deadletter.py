@@ -24,6 +24,7 @@ class Reason(StrEnum):
     """Machine-readable reason a message was dead-lettered."""
 
     MALFORMED_JSON = "malformed_json"
+    MALFORMED_RECORD = "malformed_record"  # on alerts.normalized: not an Arrow IPC stream
     MISSING_FIELD = "missing_field"
     WRONG_TYPE = "wrong_type"
     INVALID_VALUE = "invalid_value"

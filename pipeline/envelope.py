@@ -1,72 +1,125 @@
-"""The normalised envelope on ``alerts.normalized``: one JSON object per alert.
+"""The normalised alerts on ``alerts.normalized``: Arrow IPC record batches, many per record.
 
-This is a contract for consumers outside the project (its JSON Schema is in ``schemas/``).
-Units are named by their registry codes, never by internal indices, and personal fields only
-appear as pseudonyms. Encoding and decoding run over whole batches with C-level ``map``.
+Each Kafka record's value is one Arrow IPC stream holding one record batch of normalised
+alerts, all for the record's partition and in the order they arrived. Its columns are
+:data:`ENVELOPE_SCHEMA`, which is the contract for readers outside the project
+(``schemas/wire/normalized.arrow.json`` is generated from it). Units are named by their
+registry codes, never by internal indices, and personal fields only appear as pseudonyms.
+
+Why not one JSON object per alert, as the feeds are: encoding, producing, consuming back and
+decoding one record per alert (and per halo copy) cost the worker's one thread 18 µs per
+alert, five times the cost of consuming the feeds themselves (``benchmarks/hop_cost.py``). A
+record of a few thousand alerts costs the broker and the consumer as much as one of them, and
+the columns go from NumPy to Arrow and back without a Python object per alert.
+
+:class:`NormalizedAlert` is one row, for tools and tests (:func:`read_envelopes`).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from operator import attrgetter
 
 import msgspec
 import numpy as np
+import pyarrow as pa
 
 from .alerts import CATEGORIES, CATEGORY_CODE, SOURCE_CODE, SOURCES, AlertBatch
+from .deadletter import Reason
+from .exceptions import EnvelopeError
+from .feeds.decode import Reject
 from .geo.admin_units import AdminRegistry
 
 __all__ = [
-    "NormalizedAlert", "EnvelopeBatch", "encode_envelopes", "decode_envelopes", "read_envelopes",
+    "ENVELOPE_SCHEMA", "ALERT_SCHEMA", "NormalizedAlert", "EnvelopeBatch", "envelope_table",
+    "encode_envelopes", "decode_envelopes", "read_envelopes", "rows_as_json",
     "envelope_severity", "as_enveloped",
 ]
 
 
-class NormalizedAlert(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
-    """One normalised alert (WGS84, epoch-ms event time, pseudonymised personal fields)."""
+def _field(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"description": doc})
 
-    alert_id: str  # "<source>:<source_id>", unique across feeds
+
+_CODE = pa.dictionary(pa.int32(), pa.string())  # registry codes: a few thousand distinct
+
+#: The columns of every record batch on ``alerts.normalized``, in this order.
+ENVELOPE_SCHEMA = pa.schema([
+    _field("alert_id", pa.string(), '"<source>:<source_id>", unique across feeds', False),
+    _field("source", pa.dictionary(pa.int8(), pa.string()), "feed name", False),
+    _field("source_id", pa.string(), "the feed's own id of the alert", False),
+    _field("event_ms", pa.int64(), "event time, epoch milliseconds UTC", False),
+    _field("lat", pa.float64(), "WGS84 latitude", False),
+    _field("lon", pa.float64(), "WGS84 longitude", False),
+    _field("category", pa.dictionary(pa.int16(), pa.string()),
+           "category name (shared vocabulary of all feeds)", False),
+    _field("severity", pa.float32(), "0..1 weight towards hotspots, 4 decimals", False),
+    _field("tile", _CODE, 'coarse tile "ix:iy" that routed the row to this partition', False),
+    _field("halo", pa.bool_(),
+           "a copy for a neighbouring tile's correlator, never stored twice", False),
+    _field("grid", _CODE, "registry code of the grid cell; null outside the grid"),
+    _field("community", _CODE, "registry code of the community"),
+    _field("street", _CODE, "registry code of the street or township"),
+    _field("district", _CODE, "registry code of the district"),
+    _field("station_id", pa.string(), "responsible police station"),
+    _field("device", pa.string(), "alarm device, pseudonym"),
+    _field("household", pa.string(), "household, pseudonym"),
+    _field("caller", pa.string(), "caller phone, pseudonym"),
+    _field("priority", pa.uint8(), "110 priority 1..4"),
+    _field("camera_id", pa.string(), "camera"),
+    _field("confidence", pa.float64(), "video-analytics confidence 0..1"),
+    _field("reporter_id", pa.string(), "grid worker"),
+    _field("status", pa.string(), "grid report lifecycle step"),
+    _field("report_ref", pa.string(), "grid report the step belongs to"),
+])
+_ROUTING = ("tile", "halo")  # added per record by encode_envelopes
+#: the columns of :func:`envelope_table`: every alert once, before routing
+ALERT_SCHEMA = pa.schema([f for f in ENVELOPE_SCHEMA if f.name not in _ROUTING])
+
+
+class NormalizedAlert(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
+    """One row of :data:`ENVELOPE_SCHEMA`."""
+
+    alert_id: str
     source: str
     source_id: str
     event_ms: int
     lat: float
     lon: float
     category: str
-    severity: float  # 0..1 weight towards hotspots
-    tile: str  # coarse tile "ix:iy", the Kafka key
-    halo: bool = False  # a copy for a neighbouring tile's correlator; never stored twice
-    grid: str | None = None  # registry codes of the four levels
+    severity: float
+    tile: str
+    halo: bool = False
+    grid: str | None = None
     community: str | None = None
     street: str | None = None
     district: str | None = None
-    station_id: str | None = None  # responsible police station
-    device: str | None = None  # alarm device, pseudonym
-    household: str | None = None  # pseudonym
-    caller: str | None = None  # caller phone, pseudonym
-    priority: int | None = None  # 110 priority 1..4
+    station_id: str | None = None
+    device: str | None = None
+    household: str | None = None
+    caller: str | None = None
+    priority: int | None = None
     camera_id: str | None = None
     confidence: float | None = None
-    reporter_id: str | None = None  # grid worker
-    status: str | None = None  # grid report lifecycle step
-    report_ref: str | None = None  # grid report the step belongs to
+    reporter_id: str | None = None
+    status: str | None = None
+    report_ref: str | None = None
 
 
 #: envelope field ← extras column (wire name after normalisation)
-_EXTRA_FIELDS = {
+_EXTRA_TEXT = {
     "device": "device_id",
     "household": "household_id",
     "caller": "caller_phone",
-    "priority": "priority",
     "camera_id": "camera_id",
-    "confidence": "confidence",
     "reporter_id": "reporter_id",
     "status": "status",
 }
-_FIELDS = NormalizedAlert.__struct_fields__
 
-
-#: severity travels with 4 decimals: enough for a 0..1 weight, and short on the wire
+#: severity travels with 4 decimals: enough for a 0..1 weight
 _SEVERITY_DECIMALS = 4
+_SOURCE_NAMES = pa.array(SOURCES, pa.string())
+_CATEGORY_NAMES = pa.array(CATEGORIES, pa.string())
 
 
 def envelope_severity(severity: np.ndarray) -> np.ndarray:
@@ -83,120 +136,243 @@ def as_enveloped(alerts: AlertBatch) -> AlertBatch:
     )
 
 
-def _none_if_empty(codes: np.ndarray) -> np.ndarray:
-    out = codes.astype(object)
-    out[codes == ""] = None
-    return out
+# --- alerts → Arrow ----------------------------------------------------------------------------
 
 
-def encode_envelopes(
-    alerts: AlertBatch,
-    source_id: np.ndarray,
-    extras: dict[str, np.ndarray],
-    registry: AdminRegistry,
-    rows: np.ndarray,
-    tiles: np.ndarray,
-    halo: np.ndarray,
-) -> list[bytes]:
-    """JSON values for ``rows`` of ``alerts`` (a row may repeat: halo copies)."""
-    n = len(rows)
-    units = registry.unit_columns(alerts.grid[rows])
-    station = _none_if_empty(units["station_id"])
+@functools.lru_cache(maxsize=8)  # per registry (identity): its code arrays never change
+def _unit_dictionaries(registry: AdminRegistry) -> dict[str, tuple[np.ndarray, pa.Array]]:
+    """Per unit column: the grid index → unit index map and the unit codes."""
+    grids = np.arange(len(registry.grids), dtype=np.int32)
+    levels = {"grid": (grids, registry.grids.codes),
+              "community": (registry.grid_community, registry.communities.codes),
+              "street": (registry.grid_street, registry.streets.codes),
+              "district": (registry.grid_district, registry.districts.codes)}
+    return {name: (np.asarray(of_grid, np.int32), pa.array(codes.astype(object), pa.string()))
+            for name, (of_grid, codes) in levels.items()}
+
+
+def _units(registry: AdminRegistry, grid: np.ndarray) -> dict[str, pa.DictionaryArray]:
+    outside = grid < 0
+    inside = np.where(outside, 0, grid)
+    return {name: pa.DictionaryArray.from_arrays(pa.array(of_grid[inside], mask=outside), codes)
+            for name, (of_grid, codes) in _unit_dictionaries(registry).items()}
+
+
+def _text(values: np.ndarray | None, n: int) -> pa.Array:
+    return pa.nulls(n, pa.string()) if values is None else pa.array(values, pa.string())
+
+
+def _optional(values: np.ndarray | None, n: int, type_: pa.DataType) -> pa.Array:
+    if values is None:
+        return pa.nulls(n, type_)
+    return pa.array(values.tolist() if values.dtype == object else values, type_)
+
+
+def envelope_table(batch, registry: AdminRegistry) -> pa.Table:
+    """Every alert of a :class:`~pipeline.normalize.NormalizedBatch` once, as
+    :data:`ALERT_SCHEMA` columns: what is published (routed, :func:`encode_envelopes`) and
+    stored (:func:`pipeline.sinks.alert_columns`)."""
+    a, extras, n = batch.alerts, batch.extras, len(batch.alerts)
+    station = registry.unit_columns(a.grid)["station_id"].astype(object)
+    station[station == ""] = None
     if "station_id" in extras:  # the CAD system's own assignment wins over the registry's
-        given = extras["station_id"][rows]
+        given = extras["station_id"]
         station = np.where(given != None, given, station)  # noqa: E711 - elementwise
     report_ref = None
     if "reporter_id" in extras:
-        parent = extras["parent_report_id"][rows]
-        report_ref = np.where(parent != None, parent, source_id[rows])  # noqa: E711
+        parent = extras["parent_report_id"]
+        report_ref = np.where(parent != None, parent, batch.source_id)  # noqa: E711
     columns = {
-        "alert_id": alerts.alert_id[rows],
-        "source": np.array(SOURCES, dtype=object)[alerts.source[rows]],
-        "source_id": source_id[rows],
-        "event_ms": alerts.event_ms[rows].tolist(),
-        "lat": alerts.lat[rows].tolist(),
-        "lon": alerts.lon[rows].tolist(),
-        "category": np.array(CATEGORIES, dtype=object)[alerts.category[rows]],
-        "severity": np.round(alerts.severity[rows].astype(np.float64),
-                             _SEVERITY_DECIMALS).tolist(),
-        "tile": tiles,
-        "halo": halo.tolist(),
-        "grid": _none_if_empty(units["grid_code"]),
-        "community": _none_if_empty(units["community_code"]),
-        "street": _none_if_empty(units["street_code"]),
-        "district": _none_if_empty(units["district_code"]),
-        "station_id": station,
-        "report_ref": report_ref,
+        "alert_id": pa.array(a.alert_id, pa.string()),
+        "source": pa.DictionaryArray.from_arrays(pa.array(a.source, pa.int8()), _SOURCE_NAMES),
+        "source_id": pa.array(batch.source_id, pa.string()),
+        "event_ms": pa.array(a.event_ms, pa.int64()),
+        "lat": pa.array(a.lat, pa.float64()),
+        "lon": pa.array(a.lon, pa.float64()),
+        "category": pa.DictionaryArray.from_arrays(pa.array(a.category, pa.int16()),
+                                                   _CATEGORY_NAMES),
+        "severity": pa.array(envelope_severity(a.severity)),
+        **_units(registry, a.grid),
+        "station_id": pa.array(station, pa.string()),
+        **{field: _text(extras.get(column), n) for field, column in _EXTRA_TEXT.items()},
+        "priority": _optional(extras.get("priority"), n, pa.uint8()),
+        "confidence": _optional(extras.get("confidence"), n, pa.float64()),
+        "report_ref": _text(report_ref, n),
     }
-    for field, column in _EXTRA_FIELDS.items():
-        if column in extras:
-            values = extras[column][rows]
-            columns[field] = values.tolist() if values.dtype != object else values
-    absent = [None] * n
-    args = [absent if columns.get(name) is None else columns[name] for name in _FIELDS]
-    envelopes = map(NormalizedAlert, *args)
-    return list(map(msgspec.json.Encoder().encode, envelopes))
+    return pa.Table.from_pydict({f.name: columns[f.name] for f in ALERT_SCHEMA},
+                                schema=ALERT_SCHEMA)
+
+
+#: Target size of one record: well below the producer's batch (``producer_batch_bytes``,
+#: 512 KiB), which must hold a whole record, and Apache Kafka's 1 MiB ``message.max.bytes``.
+MAX_RECORD_BYTES = 256 << 10
+
+
+def encode_envelopes(alerts: pa.Table, rows: np.ndarray, tiles: np.ndarray,
+                     halo: np.ndarray, max_bytes: int = MAX_RECORD_BYTES) -> list[bytes]:
+    """Record values for ``rows`` of ``alerts`` (an :func:`envelope_table`), in that order:
+    Arrow IPC streams of about ``max_bytes`` at most. A row may repeat (halo copies);
+    ``tiles[i]`` is the tile key (``bytes``) of ``rows[i]``."""
+    if not len(rows):
+        return []
+    table = alerts.take(pa.array(rows, pa.int64()))
+    distinct, inverse = np.unique(tiles, return_inverse=True)
+    names = pa.array([key.decode("ascii") for key in distinct.tolist()], pa.string())
+    table = table.append_column(ENVELOPE_SCHEMA.field("tile"), pa.chunked_array(
+        [pa.DictionaryArray.from_arrays(pa.array(inverse.reshape(-1), pa.int32()), names)]))
+    table = table.append_column(ENVELOPE_SCHEMA.field("halo"),
+                                pa.chunked_array([pa.array(halo, pa.bool_())]))
+    table = table.select(ENVELOPE_SCHEMA.names).combine_chunks()
+    per_row = max(1, table.nbytes // table.num_rows)
+    step = max(1, max_bytes // per_row)
+    return [_ipc(table.slice(start, step)) for start in range(0, table.num_rows, step)]
+
+
+def _ipc(table: pa.Table) -> bytes:
+    # A sliced table still points into the whole batch's buffers; an IPC writer writes only
+    # the slice, but every dictionary in full: shrink those larger than the slice (a few
+    # alerts of a small poll would otherwise carry the whole registry's codes).
+    batch = pa.record_batch([_compact(column.chunk(0), table.num_rows)
+                             for column in table.columns], schema=ENVELOPE_SCHEMA)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, ENVELOPE_SCHEMA) as writer:
+        writer.write_batch(batch)
+    return sink.getvalue().to_pybytes()
+
+
+def _compact(array: pa.Array, rows: int) -> pa.Array:
+    """A dictionary array of more entries than ``rows`` with only the entries it uses (other
+    arrays are returned as they are)."""
+    if not isinstance(array, pa.DictionaryArray) or len(array.dictionary) <= max(rows, 64):
+        return array
+    indices = array.indices.fill_null(-1).to_numpy()
+    valid = indices >= 0
+    used = np.unique(indices[valid])
+    remapped = pa.array(np.searchsorted(used, indices).astype(np.int32), mask=~valid)
+    return pa.DictionaryArray.from_arrays(remapped, array.dictionary.take(pa.array(used)))
+
+
+# --- Arrow → the correlator's columns ----------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class EnvelopeBatch:
-    """Decoded envelopes as the correlator needs them: the alerts as columns, and which rows
-    are halo copies."""
+    """Decoded records as the correlator needs them: the alerts as columns, which rows are
+    halo copies, the record (index into the decoded values) each row came from, and each
+    decoded record's whole table (for the few rows that are dead-lettered)."""
 
     alerts: AlertBatch
     halo: np.ndarray
+    record: np.ndarray
+    tables: dict[int, pa.Table]
 
 
-class _CorrelatorView(msgspec.Struct, frozen=True, gc=False):
-    """The envelope fields a correlator reads. Decoding into it skips the other fields, which
-    the correlate stage has no use for (the normalise stage already wrote the alerts table)."""
-
-    alert_id: str
-    source: str
-    event_ms: int
-    lat: float
-    lon: float
-    category: str
-    severity: float
-    halo: bool = False
-    grid: str | None = None
+_CORRELATOR_COLUMNS = ("alert_id", "source", "event_ms", "lat", "lon", "category", "severity",
+                       "halo", "grid")
+_EXPECTED_TYPES = {name: ENVELOPE_SCHEMA.field(name).type for name in _CORRELATOR_COLUMNS}
 
 
-_VIEW_DECODER = msgspec.json.Decoder(_CorrelatorView)
-_ENVELOPE_DECODER = msgspec.json.Decoder(NormalizedAlert)
+def _read(value: bytes) -> pa.Table:
+    """One record's table; :class:`EnvelopeError` when it is not an envelope record."""
+    try:
+        table = pa.ipc.open_stream(value).read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise EnvelopeError(f"not an Arrow IPC stream: {exc}", malformed=True) from exc
+    schema = table.schema
+    for name, type_ in _EXPECTED_TYPES.items():
+        found = schema.field(name).type if name in schema.names else "no column"
+        if found != type_:
+            raise EnvelopeError(f"not an alerts.normalized record: {name} is {found}, "
+                                f"expected {type_}")
+        if name != "grid" and table.column(name).null_count:
+            raise EnvelopeError(f"{name} is null in {table.column(name).null_count} rows")
+    return table
 
 
-def _codes(names: list[str], vocabulary: dict[str, int], dtype) -> np.ndarray:
-    # a dict lookup per name: np.unique over an object array sorts Python strings, 4x slower
-    return np.fromiter(map(vocabulary.__getitem__, names), dtype, len(names))
+def _names_to_codes(column: pa.ChunkedArray, names: pa.Array, vocabulary: dict[str, int],
+                    dtype, what: str) -> np.ndarray:
+    """Codes of a dictionary column's names in ``vocabulary``, whose names in code order are
+    ``names`` (what this pipeline writes: the indices are the codes)."""
+    array = column.combine_chunks()
+    indices = array.indices.to_numpy()
+    if array.dictionary.equals(names):
+        return indices.astype(dtype)
+    try:
+        lookup = np.array([vocabulary[name] for name in array.dictionary.to_pylist()], dtype)
+    except KeyError as exc:
+        raise EnvelopeError(f"unknown {what} {exc.args[0]!r}") from None
+    return lookup[indices]
+
+
+def _grid_indices(column: pa.ChunkedArray, registry: AdminRegistry) -> np.ndarray:
+    """Registry grid index per row (-1 for null or an unknown code)."""
+    array = column.combine_chunks()
+    indices = array.indices.fill_null(-1).to_numpy()
+    if array.dictionary.equals(_unit_dictionaries(registry)["grid"][1]):
+        return indices  # the registry's own codes, in its order (-1: null)
+    codes = np.array(array.dictionary.to_pylist(), dtype=object)
+    lookup = np.append(registry.grid_index_of(codes) if len(codes) else [], -1).astype(np.int32)
+    return lookup[indices]
+
+
+def _correlator_columns(table: pa.Table, registry: AdminRegistry) -> tuple[AlertBatch, np.ndarray]:
+    alerts = AlertBatch(
+        alert_id=table.column("alert_id").to_numpy(),
+        source=_names_to_codes(table.column("source"), _SOURCE_NAMES, SOURCE_CODE, np.int8,
+                               "source"),
+        event_ms=table.column("event_ms").to_numpy(),
+        lat=table.column("lat").to_numpy(),
+        lon=table.column("lon").to_numpy(),
+        category=_names_to_codes(table.column("category"), _CATEGORY_NAMES, CATEGORY_CODE,
+                                 np.int16, "category"),
+        severity=table.column("severity").to_numpy(),
+        grid=_grid_indices(table.column("grid"), registry),
+    )
+    return alerts, table.column("halo").to_numpy()
+
+
+def decode_envelopes(values: list[bytes], registry: AdminRegistry
+                     ) -> tuple[EnvelopeBatch, list[Reject]]:
+    """Records back into the correlator's columns, and a reject for every value that is not
+    an envelope record (someone else's record on the topic: it is dead-lettered, and the other
+    records go on)."""
+    parts, bad = [], []
+    for i, value in enumerate(values):  # per record, not per alert: a record holds thousands
+        try:
+            table = _read(value)
+            alerts, halo = _correlator_columns(table, registry)
+        except EnvelopeError as exc:
+            reason = Reason.MALFORMED_RECORD if exc.malformed else Reason.INVALID_VALUE
+            bad.append(Reject(i, reason, f"not an envelope record: {exc}"[:300]))
+            continue
+        parts.append((i, table, alerts, halo))
+    if not parts:
+        empty = np.empty(0, np.int64)
+        return EnvelopeBatch(AlertBatch.empty(), np.empty(0, bool), empty, {}), bad
+    return EnvelopeBatch(
+        alerts=AlertBatch.concat([a for _, _, a, _ in parts]),
+        halo=np.concatenate([h for _, _, _, h in parts]),
+        record=np.repeat([i for i, *_ in parts], [len(a) for _, _, a, _ in parts]),
+        tables={i: table for i, table, _, _ in parts},
+    ), bad
+
+
+_JSON = msgspec.json.Encoder()
 
 
 def read_envelopes(values: list[bytes]) -> list[NormalizedAlert]:
-    """Whole envelopes, every field (for tools and consumers; the worker reads columns)."""
-    return list(map(_ENVELOPE_DECODER.decode, values))
+    """Every row of every record, every field (for tools and tests; the worker reads columns)."""
+    return [alert for value in values for alert in _alerts(pa.ipc.open_stream(value).read_all())]
 
 
-def decode_envelopes(values: list[bytes], registry: AdminRegistry) -> EnvelopeBatch:
-    """Envelopes back into the correlator's columns. Values come from this project's own
-    topic: a value that does not decode is a bug upstream, so it raises rather than being
-    dead-lettered."""
-    views = list(map(_VIEW_DECODER.decode, values))
-    if not views:
-        return EnvelopeBatch(AlertBatch.empty(), np.empty(0, dtype=bool))
+def _alerts(table: pa.Table) -> list[NormalizedAlert]:
+    return [NormalizedAlert(**{k: v for k, v in row.items() if v is not None})
+            for row in table.to_pylist()]
 
-    def column(name, dtype=object):
-        return np.fromiter(map(attrgetter(name), views), dtype, len(views))
 
-    grid_codes = column("grid")
-    grid_codes[grid_codes == None] = ""  # noqa: E711
-    alerts = AlertBatch(
-        alert_id=column("alert_id"),
-        source=_codes(list(map(attrgetter("source"), views)), SOURCE_CODE, np.int8),
-        event_ms=column("event_ms", np.int64),
-        lat=column("lat", np.float64),
-        lon=column("lon", np.float64),
-        category=_codes(list(map(attrgetter("category"), views)), CATEGORY_CODE, np.int16),
-        severity=column("severity", np.float32),
-        grid=registry.grid_index_of(grid_codes),
-    )
-    return EnvelopeBatch(alerts, column("halo", bool))
+def rows_as_json(table: pa.Table, rows: list[int]) -> list[bytes]:
+    """``rows`` of one record's table as JSON objects: a late alert's dead letter holds its
+    own row, not the thousands of alerts of its record."""
+    taken = table.take(pa.array(rows, pa.int64())).to_pylist()
+    return [_JSON.encode({k: v for k, v in row.items() if v is not None}) for row in taken]
+

@@ -13,6 +13,7 @@ __all__ = [
     "WarehouseError",
     "WarehouseUnavailable",
     "ReplayFileError",
+    "EnvelopeError",
 ]
 
 
@@ -46,3 +47,13 @@ class WarehouseUnavailable(WarehouseError):
 
 class ReplayFileError(PipelineError):
     """A replay file cannot be opened or has no usable records."""
+
+
+class EnvelopeError(PipelineError):
+    """A record on ``alerts.normalized`` is not an envelope record this pipeline wrote (see
+    ``schemas/wire/normalized.arrow.json``); it is dead-lettered and the others go on.
+    ``malformed``: not an Arrow IPC stream at all (else: Arrow, but not these columns)."""
+
+    def __init__(self, message: str, *, malformed: bool = False) -> None:
+        super().__init__(message)
+        self.malformed = malformed

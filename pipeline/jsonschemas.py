@@ -1,19 +1,22 @@
-"""JSON Schemas of every wire format, generated from the decoders' own types.
+"""Schemas of every wire format, generated from the decoders' own types.
 
-``schemas/wire/*.schema.json`` are committed so producers outside the project can code against
-them; ``hotspot schemas`` rewrites them and ``hotspot schemas --check`` (and a test) fails
-when they are stale.
+``schemas/wire/*.schema.json`` (JSON Schema, for the JSON topics) and
+``schemas/wire/normalized.arrow.json`` (the Arrow columns of ``alerts.normalized``) are
+committed so producers and consumers outside the project can code against them;
+``hotspot schemas`` rewrites them and ``hotspot schemas --check`` (and a test) fails when
+they are stale.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
 import msgspec
 
 from .deadletter import DeadLetter
-from .envelope import NormalizedAlert
+from .envelope import ENVELOPE_SCHEMA
 from .feeds.decode import FEEDS
 from .outputs import FlagMessage, IncidentMessage
 
@@ -22,13 +25,41 @@ __all__ = ["SCHEMA_DIR", "wire_schemas", "write_schemas", "stale_schemas"]
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas" / "wire"
 
 
+def _cleaned(node):
+    """Docstrings dedented as :func:`inspect.cleandoc` does: msgspec releases differ on it, and
+    the committed files must not depend on which one is installed."""
+    if isinstance(node, dict):
+        return {k: inspect.cleandoc(v) if k == "description" and isinstance(v, str)
+                else _cleaned(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_cleaned(v) for v in node]
+    return node
+
+
 def _schema(title: str, struct: type, description: str) -> dict:
-    schema = msgspec.json.schema(struct)
+    schema = _cleaned(msgspec.json.schema(struct))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": title,
         "description": description,
         **schema,
+    }
+
+
+def _arrow_schema() -> dict:
+    return {
+        "title": "alerts.normalized",
+        "description": (
+            "Each record value is one Apache Arrow IPC stream (streaming format) holding one "
+            "record batch of normalised alerts with these columns, in this order. A record "
+            "holds alerts of its partition's tiles, in arrival order. Personal fields are "
+            "pseudonyms."
+        ),
+        "columns": [
+            {"name": f.name, "type": str(f.type), "nullable": f.nullable,
+             "description": f.metadata[b"description"].decode()}
+            for f in ENVELOPE_SCHEMA
+        ],
     }
 
 
@@ -42,10 +73,7 @@ def wire_schemas() -> dict[str, dict]:
         )
         for name, spec in FEEDS.items()
     }
-    schemas["normalized.schema.json"] = _schema(
-        "alerts.normalized", NormalizedAlert,
-        "The normalised envelope, keyed by coarse spatial tile. Personal fields are pseudonyms.",
-    )
+    schemas["normalized.arrow.json"] = _arrow_schema()
     schemas["deadletter.schema.json"] = _schema(
         "alerts.deadletter", DeadLetter,
         "A message that could not become an alert, with its reason and its original bytes "

@@ -1,18 +1,25 @@
-"""The normalised envelope: encode → decode keeps the alert columns and names units by code."""
+"""The envelope records of alerts.normalized: encode → decode keeps the alert columns, names
+units by code, follows the published schema, and reports records that are not envelopes."""
 
 from __future__ import annotations
 
 import json
 
+import msgspec
 import numpy as np
+import pyarrow as pa
 
-from pipeline.alerts import CATEGORY_CODE, SOURCE_CODE, AlertBatch
+from pipeline.alerts import AlertBatch
+from pipeline.deadletter import Reason
 from pipeline.dedupe import DedupeIndex
 from pipeline.envelope import (
+    ENVELOPE_SCHEMA,
     NormalizedAlert,
     decode_envelopes,
     encode_envelopes,
+    envelope_table,
     read_envelopes,
+    rows_as_json,
 )
 from pipeline.geo.admin_units import load_registry
 from pipeline.normalize import NormalizeContext, normalize
@@ -42,9 +49,11 @@ def enc(obj) -> bytes:
 def round_trip(out, halo=None):
     rows = np.arange(len(out.alerts))
     halo = np.zeros(len(rows), bool) if halo is None else halo
-    tiles = np.array([f"{i}:0" for i in rows], dtype=object)
-    values = encode_envelopes(out.alerts, out.source_id, out.extras, REGISTRY, rows, tiles, halo)
-    return values, decode_envelopes(values, REGISTRY)
+    tiles = np.array([f"{i}:0".encode() for i in rows])
+    values = encode_envelopes(envelope_table(out, REGISTRY), rows, tiles, halo)
+    decoded, bad = decode_envelopes(values, REGISTRY)
+    assert bad == []
+    return values, decoded
 
 
 def assert_same_alerts(a: AlertBatch, b: AlertBatch) -> None:
@@ -88,24 +97,34 @@ def test_dispatch_round_trip_with_units_and_station():
     assert [x.category for x in e] == ["theft", "assault", "fraud"]
 
 
-def test_optional_fields_are_absent_from_the_json():
+def test_absent_optional_fields_are_null():
     values = [enc({"incident_id": "i1", "received_at": NOW, "category": "theft", "priority": 3,
                    "lat": 31.2171, "lon": 121.4171})]  # no cell, no phone, no CAD station
     raw, _ = round_trip(normalize("dispatch_110", values, ctx()))
-    obj = json.loads(raw[0])
-    assert set(obj) == {"alert_id", "source", "source_id", "event_ms", "lat", "lon", "category",
-                        "severity", "tile", "priority"}
-    assert obj["alert_id"] == "dispatch_110:i1" and obj["event_ms"] == NOW
+    (row,) = pa.ipc.open_stream(raw[0]).read_all().to_pylist()
+    assert {k for k, v in row.items() if v is not None} == {
+        "alert_id", "source", "source_id", "event_ms", "lat", "lon", "category", "severity",
+        "tile", "halo", "priority"}
+    assert row["alert_id"] == "dispatch_110:i1" and row["event_ms"] == NOW
+    table = pa.ipc.open_stream(raw[0]).read_all()
+    assert json.loads(rows_as_json(table, [0])[0])["alert_id"] == "dispatch_110:i1"
 
 
-def test_halo_is_written_only_when_true():
+def test_halo_round_trips():
     values = [enc({"alert_id": "a1", "camera_id": "c1", "detected_at": NOW, "kind": "crowd",
                    "confidence": 0.3, "lat": 31.2031, "lon": 121.4012})]
     out = normalize("camera", values, ctx())
-    plain, _ = round_trip(out)
-    copy, back = round_trip(out, halo=np.array([True]))
-    assert "halo" not in json.loads(plain[0]) and json.loads(copy[0])["halo"] is True
-    assert back.halo.tolist() == [True]
+    _, plain = round_trip(out)
+    _, copy = round_trip(out, halo=np.array([True]))
+    assert plain.halo.tolist() == [False] and copy.halo.tolist() == [True]
+
+
+def test_records_have_exactly_the_published_schema():
+    """``schemas/wire/normalized.arrow.json`` describes ENVELOPE_SCHEMA: what is written is it."""
+    values = [enc({"alert_id": "a1", "camera_id": "c1", "detected_at": NOW, "kind": "crowd",
+                   "confidence": 0.3, "lat": 31.2031, "lon": 121.4012})]
+    raw, _ = round_trip(normalize("camera", values, ctx()))
+    assert pa.ipc.open_stream(raw[0]).schema.equals(ENVELOPE_SCHEMA, check_metadata=True)
 
 
 def test_every_feed_round_trips():
@@ -135,7 +154,8 @@ def test_every_feed_round_trips():
     assert alarm.caller is None and alarm.grid == "C1G2"
     (cam,) = read_envelopes(round_trip(outs["camera"])[0])
     assert (cam.camera_id, cam.confidence, cam.grid) == ("cam-9", 0.37, "C2G1")
-    assert cam.severity == round(float(outs["camera"].alerts.severity[0]), 4)
+    # float32, rounded to 4 decimals first
+    assert cam.severity == float(np.float32(round(float(outs["camera"].alerts.severity[0]), 4)))
     reports = read_envelopes(round_trip(outs["grid_report"])[0])
     assert [(r.status, r.report_ref, r.reporter_id, r.grid) for r in reports] == [
         ("reported", "r1", "w1", "C1G2"), ("resolved", "r1", "w1", "C1G2")
@@ -143,30 +163,76 @@ def test_every_feed_round_trips():
     assert reports[1].severity == 0.0
 
 
+def cameras(n: int) -> list[bytes]:
+    return [enc({"alert_id": f"a{i}", "camera_id": "c", "detected_at": NOW + i, "kind": "fight",
+                 "confidence": 0.5, "lat": 31.2031, "lon": 121.4012}) for i in range(n)]
+
+
 def test_rows_may_repeat_for_halo_copies():
-    values = [enc({"alert_id": f"a{i}", "camera_id": "c", "detected_at": NOW + i, "kind": "fight",
-                   "confidence": 0.5, "lat": 31.2031, "lon": 121.4012}) for i in range(3)]
-    out = normalize("camera", values, ctx())
+    out = normalize("camera", cameras(3), ctx())
     rows = np.array([0, 2, 2])
-    raw = encode_envelopes(out.alerts, out.source_id, out.extras, REGISTRY, rows,
-                           np.array(["0:0", "0:0", "1:0"], dtype=object),
-                           np.array([False, False, True]))
-    back = decode_envelopes(raw, REGISTRY)
+    raw = encode_envelopes(envelope_table(out, REGISTRY), rows,
+                           np.array([b"0:0", b"0:0", b"1:0"]), np.array([False, False, True]))
+    back, _ = decode_envelopes(raw, REGISTRY)
     assert back.alerts.alert_id.tolist() == ["camera:a0", "camera:a2", "camera:a2"]
     assert back.halo.tolist() == [False, False, True]
     assert back.alerts.event_ms.tolist() == [NOW, NOW + 2, NOW + 2]
+    assert [e.tile for e in read_envelopes(raw)] == ["0:0", "0:0", "1:0"]
 
 
-def test_decode_of_a_hand_written_envelope_and_of_nothing():
-    value = NormalizedAlert(
+def test_large_batches_are_cut_into_records_in_order():
+    out = normalize("camera", cameras(500), ctx())
+    rows = np.arange(500)[::-1]
+    raw = encode_envelopes(envelope_table(out, REGISTRY), rows, np.full(500, b"0:0"),
+                           np.zeros(500, bool), max_bytes=4096)
+    assert len(raw) > 5 and all(len(v) < 3 * 4096 for v in raw)
+    back, _ = decode_envelopes(raw, REGISTRY)
+    assert back.alerts.alert_id.tolist() == [f"camera:a{i}" for i in rows]
+    assert np.all(np.diff(back.record) >= 0) and back.record[-1] == len(raw) - 1
+
+
+def test_a_record_carries_only_the_unit_codes_it_uses():
+    """A record's dictionaries are cut to its rows' codes, not the whole registry's."""
+    table = envelope_table(normalize("camera", cameras(3), ctx()), REGISTRY)
+    codes = pa.array([f"G{i:04d}" for i in range(1000)])
+    big = pa.DictionaryArray.from_arrays(pa.array([7, None, 912], pa.int32()), codes)
+    table = table.set_column(table.schema.get_field_index("grid"), table.schema.field("grid"),
+                             pa.chunked_array([big]))
+    (raw,) = encode_envelopes(table, np.arange(3), np.full(3, b"0:0"), np.zeros(3, bool))
+    grid = pa.ipc.open_stream(raw).read_all().column("grid").chunk(0)
+    assert grid.to_pylist() == ["G0007", None, "G0912"]
+    assert grid.dictionary.to_pylist() == ["G0007", "G0912"]
+
+
+def test_records_that_are_not_envelopes_are_reported_and_the_rest_decoded():
+    out = normalize("camera", cameras(2), ctx())
+    good = encode_envelopes(envelope_table(out, REGISTRY), np.arange(2), np.full(2, b"0:0"),
+                            np.zeros(2, bool))
+    legacy = msgspec.json.encode(NormalizedAlert(
         alert_id="camera:x", source="camera", source_id="x", event_ms=5, lat=31.2031,
-        lon=121.4012, category="fight", severity=0.12345, tile="0:0", grid="C1G1",
-    )
-    import msgspec
+        lon=121.4012, category="fight", severity=0.1, tile="0:0"))
+    table = pa.ipc.open_stream(good[0]).read_all()
+    wrong_type = _ipc(table.set_column(3, "event_ms", table.column("event_ms").cast(pa.float64())))
+    renamed = pa.DictionaryArray.from_arrays(pa.array([0, 0], pa.int8()), pa.array(["fax"]))
+    unknown = _ipc(table.set_column(1, "source", renamed))
+    back, bad = decode_envelopes([legacy, *good, wrong_type, unknown], REGISTRY)
+    assert back.alerts.alert_id.tolist() == ["camera:a0", "camera:a1"]
+    assert back.record.tolist() == [1, 1]
+    assert [(r.index, r.reason) for r in bad] == [
+        (0, Reason.MALFORMED_RECORD), (2, Reason.INVALID_VALUE), (3, Reason.INVALID_VALUE)]
+    assert "not an Arrow IPC stream" in bad[0].detail
+    assert "event_ms is double, expected int64" in bad[1].detail
+    assert "unknown source 'fax'" in bad[2].detail
 
-    back = decode_envelopes([msgspec.json.encode(value)], REGISTRY)
-    assert back.alerts.source.tolist() == [SOURCE_CODE["camera"]]
-    assert back.alerts.category.tolist() == [CATEGORY_CODE["fight"]]
-    assert back.alerts.grid.tolist() == REGISTRY.grid_index_of(np.array(["C1G1"], object)).tolist()
-    empty = decode_envelopes([], REGISTRY)
-    assert len(empty.alerts) == 0 and len(empty.halo) == 0 and read_envelopes([]) == []
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def test_decode_of_nothing():
+    empty, bad = decode_envelopes([], REGISTRY)
+    assert len(empty.alerts) == 0 and len(empty.halo) == 0 and bad == []
+    assert read_envelopes([]) == []

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from pipeline.deadletter import DeadLetter, Reason
-from pipeline.envelope import NormalizedAlert
+from pipeline.envelope import ENVELOPE_SCHEMA, NormalizedAlert
 from pipeline.feeds.decode import FEEDS, decode_batch
 from pipeline.jsonschemas import SCHEMA_DIR, stale_schemas, wire_schemas, write_schemas
 
@@ -52,13 +52,13 @@ def test_stale_check_notices_missing_and_edited_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(wire_schemas())
     assert stale_schemas(tmp_path) == []
     (tmp_path / "camera.schema.json").write_text("{}\n")
-    (tmp_path / "normalized.schema.json").unlink()
-    assert sorted(stale_schemas(tmp_path)) == ["camera.schema.json", "normalized.schema.json"]
+    (tmp_path / "normalized.arrow.json").unlink()
+    assert sorted(stale_schemas(tmp_path)) == ["camera.schema.json", "normalized.arrow.json"]
 
 
 def test_there_is_a_schema_per_feed_and_per_output_topic():
     assert set(wire_schemas()) == {f"{name}.schema.json" for name in FEEDS} | {
-        "normalized.schema.json", "deadletter.schema.json", "incident.schema.json",
+        "normalized.arrow.json", "deadletter.schema.json", "incident.schema.json",
         "flag.schema.json",
     }
 
@@ -108,12 +108,15 @@ def test_extra_fields_are_allowed_by_schema_and_decoder():
     assert len(decode_batch(FEEDS["camera"], [json.dumps(sample).encode()])) == 1
 
 
-def test_envelope_and_dead_letter_samples_validate():
-    alert = NormalizedAlert(alert_id="camera:a-1", source="camera", source_id="a-1",
-                            event_ms=T_MS, lat=31.2, lon=121.4, category="fight", severity=0.5,
-                            tile="1:2", grid="G1", camera_id="cam-1", confidence=0.5)
-    assert not list(validator("normalized.schema.json").iter_errors(
-        json.loads(msgspec.json.encode(alert))))
+def test_the_envelope_columns_file_lists_every_column_in_order():
+    doc = json.loads((SCHEMA_DIR / "normalized.arrow.json").read_text())
+    assert [(c["name"], c["type"], c["nullable"]) for c in doc["columns"]] == [
+        (f.name, str(f.type), f.nullable) for f in ENVELOPE_SCHEMA]
+    assert all(c["description"] for c in doc["columns"])
+    assert [c["name"] for c in doc["columns"]] == list(NormalizedAlert.__struct_fields__)
+
+
+def test_dead_letter_samples_validate():
     letter = DeadLetter(reason=Reason.MISSING_FIELD, detail="Object missing required field `kind`",
                         source="camera", topic="alerts.camera", partition=0, offset=7,
                         received_ms=T_MS, payload_sealed="gAAAA...")

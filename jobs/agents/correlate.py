@@ -18,12 +18,13 @@ from typing import NamedTuple
 
 import msgspec
 import numpy as np
+import pyarrow as pa
 
 from pipeline.alerts import SOURCES, AlertBatch
 from pipeline.correlate import Baseline, CorrelationOutput, Correlator
 from pipeline.correlate.exceptions import SnapshotError
 from pipeline.deadletter import Reason
-from pipeline.envelope import decode_envelopes
+from pipeline.envelope import EnvelopeBatch, decode_envelopes, rows_as_json
 from pipeline.feeds.decode import Reject
 from pipeline.outputs import flag_messages, incident_messages
 from pipeline.routing import TileRouting
@@ -96,23 +97,65 @@ class PartitionCorrelators:
 _LATE = "event time behind the watermark (max event time seen - allowed lateness)"
 
 
-def _late_rejects(output: CorrelationOutput, alerts: AlertBatch, halo: np.ndarray):
-    """Dead letters for late primaries (a halo copy's lateness is its owner's business)."""
+def _late_rows(output: CorrelationOutput, alerts: AlertBatch, halo: np.ndarray) -> np.ndarray:
+    """Rows of late primaries (a halo copy's lateness is its owner's business)."""
     if len(output.late) == 0:
-        return []
+        return np.empty(0, np.int64)
     # Candidates by event time first (integers), then ids among those only: ids as fixed-width
     # strings for the whole batch cost more than the rest of the stage's bookkeeping.
     maybe = np.flatnonzero(np.isin(alerts.event_ms, output.late.event_ms) & ~halo)
     ids = alerts.alert_id[maybe].astype(str)
-    late = maybe[np.isin(ids, output.late.alert_id.astype(str))]
-    return [Reject(int(i), Reason.LATE, _LATE) for i in late]
+    return maybe[np.isin(ids, output.late.alert_id.astype(str))]
+
+
+class _AlertRecord(NamedTuple):
+    """Where a dead-lettered alert came from: the record that held it (topic, partition,
+    offset), and its own row as JSON (the record holds thousands of other alerts)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+def _alert_records(polled: Polled, decoded: EnvelopeBatch, rows: np.ndarray
+                   ) -> list[_AlertRecord]:
+    """One per row of ``decoded`` in ``rows`` (few: late or failed alerts)."""
+    records = decoded.record[rows]
+    distinct, inverse = np.unique(records, return_inverse=True)
+    # Their records' tables end to end (no copy): one take for all the rows.
+    firsts = np.searchsorted(decoded.record, distinct)  # a record's rows are contiguous
+    sizes = np.array([decoded.tables[r].num_rows for r in distinct.tolist()])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    at = rows - firsts[inverse] + starts[inverse]
+    tables = pa.concat_tables([decoded.tables[r] for r in distinct.tolist()])
+    values = rows_as_json(tables, at.tolist())
+    origins = [polled.records[r] for r in records.tolist()]  # loop per dead letter: few
+    return [_AlertRecord(o.topic, o.partition, o.offset, None, v)
+            for o, v in zip(origins, values, strict=True)]
 
 
 encode = msgspec.json.Encoder().encode
+_NONE = np.empty(0, np.int64)
+
+
+class _Correlated(NamedTuple):
+    """What one partition's correlator made of its rows of a poll (rows index the decoded
+    poll): messages to publish, late primaries, and the primaries of a batch it failed on."""
+
+    incidents: list
+    flags: list
+    late: np.ndarray
+    failed: np.ndarray
+
+
+def _rows(results: list[_Correlated], name: str) -> np.ndarray:
+    return np.concatenate([getattr(r, name) for r in results] or [_NONE])
 
 
 def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
-    """The stage on ``alerts.normalized``: envelopes are decoded into the correlator's columns
+    """The stage on ``alerts.normalized``: records are decoded into the correlator's columns
     once, then correlated per partition (the normalise stage wrote the alerts table)."""
     correlators = PartitionCorrelators(runtime)
     threads = asyncio.Semaphore(runtime.settings.correlator_threads)
@@ -120,98 +163,68 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
 
     async def correlate(polls: list[Polled]) -> None:
         (polled,) = polls
-        deliveries = []
-        try:
-            decoded = decode_envelopes(polled.values, runtime.registry)
-        except Exception:  # noqa: BLE001 - someone else's record on our topic: isolate it
-            log.exception("%d envelopes did not decode; dead-lettering the bad ones",
-                          len(polled.values))
-            polled, rejects = _decodable(polled, runtime)
-            deliveries += await publish_deadletters(
-                producer, runtime, "correlate", rejects.records, rejects.rejects
-            )
-            decoded = decode_envelopes(polled.values, runtime.registry)
-        parts = [_correlate_partition(int(p), polled, decoded)
-                 for p in np.unique(polled.partitions)]
-        outputs = await asyncio.gather(*parts)
-        deliveries += [d for part in outputs for d in part]
-        runtime.progress.mark_produced(await asyncio.gather(*deliveries))
-
-    async def _correlate_partition(partition: int, polled: Polled, decoded) -> list:
-        rows = np.flatnonzero(polled.partitions == partition)
-        alerts, halo = decoded.alerts.take(rows), decoded.halo[rows]
-        records = _Rows(polled.records, rows)
-        try:
-            async with threads:
-                output = await asyncio.to_thread(correlators.get(partition).process, alerts)
-        except Exception:  # a bug: keep correlating the rest, dead-letter this batch visibly
-            log.exception("partition %d: correlating %d alerts failed", partition, len(rows))
-            failed = [Reject(i, Reason.INTERNAL_ERROR, "correlator failed; see log")
-                      for i in np.flatnonzero(~halo).tolist()]
-            return await publish_deadletters(producer, runtime, "correlate", records, failed)
-        owned = correlators.routing.owned
-        incidents, flags = owned(partition, output.incidents), owned(partition, output.flags)
-        incidents = incident_messages(incidents, runtime.registry)
-        flags = flag_messages(flags, runtime.registry)
-        deliveries = await producer.send_keyed(
+        decoded, bad = decode_envelopes(polled.values, runtime.registry)
+        partition_of_row = polled.partitions[decoded.record]
+        results = await asyncio.gather(*(
+            _correlate_partition(int(p), decoded, np.flatnonzero(partition_of_row == p))
+            for p in np.unique(partition_of_row)))
+        # Published together: one record batch per topic and partition for the whole poll.
+        incidents = [i for r in results for i in r.incidents]
+        flags = [f for r in results for f in r.flags]
+        deliveries = await _dead_records(polled, bad)
+        deliveries += await producer.send_keyed(
             topics.incidents, [i.incident_id.encode() for i in incidents],
             list(map(encode, incidents)),
         )
         deliveries += await producer.send_keyed(
             topics.flags, [f.flag_id.encode() for f in flags], list(map(encode, flags))
         )
-        rejects = _late_rejects(output, alerts, halo)
-        alert_ids = {r.index: alerts.alert_id[r.index] for r in rejects}
-        for code in sorted({int(alerts.source[r.index]) for r in rejects}):
-            deliveries += await publish_deadletters(
-                producer, runtime, SOURCES[code], records,
-                [r for r in rejects if alerts.source[r.index] == code], alert_ids,
-            )
+        deliveries += await _dead_alerts(polled, decoded, _rows(results, "late"), Reason.LATE,
+                                         _LATE)
+        deliveries += await _dead_alerts(polled, decoded, _rows(results, "failed"),
+                                         Reason.INTERNAL_ERROR, "correlator failed; see log")
         runtime.metrics.flags.inc(len(flags))
         runtime.metrics.incidents.inc(len(incidents))
+        runtime.progress.mark_produced(await asyncio.gather(*deliveries))
+
+    async def _dead_records(polled: Polled, bad: list[Reject]) -> list:
+        """Someone else's records on our topic: dead-lettered whole, the rest go on."""
+        if not bad:
+            return []
+        log.error("%d records on %s are not envelope records; dead-lettering them (%s)",
+                  len(bad), polled.topic, bad[0].detail)
+        return await publish_deadletters(producer, runtime, "correlate", polled.records, bad)
+
+    async def _correlate_partition(partition: int, decoded: EnvelopeBatch, rows: np.ndarray
+                                   ) -> _Correlated:
+        alerts, halo = decoded.alerts.take(rows), decoded.halo[rows]
+        try:
+            async with threads:
+                output = await asyncio.to_thread(correlators.get(partition).process, alerts)
+        except Exception:  # a bug: keep correlating the rest, dead-letter this batch visibly
+            log.exception("partition %d: correlating %d alerts failed", partition, len(rows))
+            return _Correlated([], [], _NONE, rows[~halo])
+        owned = correlators.routing.owned
+        return _Correlated(
+            incidents=incident_messages(owned(partition, output.incidents), runtime.registry),
+            flags=flag_messages(owned(partition, output.flags), runtime.registry),
+            late=rows[_late_rows(output, alerts, halo)],
+            failed=_NONE,
+        )
+
+    async def _dead_alerts(polled: Polled, decoded: EnvelopeBatch, rows: np.ndarray,
+                           reason: Reason, detail: str) -> list:
+        """Dead letters for ``rows`` of ``decoded``, per feed (loop per feed)."""
+        if not len(rows):
+            return []
+        records = _alert_records(polled, decoded, rows)
+        sources = decoded.alerts.source[rows]
+        alert_ids = dict(enumerate(decoded.alerts.alert_id[rows].tolist()))
+        deliveries = []
+        for code in np.unique(sources).tolist():
+            rejects = [Reject(i, reason, detail) for i in np.flatnonzero(sources == code).tolist()]
+            deliveries += await publish_deadletters(producer, runtime, SOURCES[code], records,
+                                                    rejects, alert_ids)
         return deliveries
 
     return Stage("correlate", (topics.normalized,), correlate, correlators.release)
-
-
-class _Rejected(NamedTuple):
-    records: list
-    rejects: list[Reject]
-
-
-def _decodable(polled: Polled, runtime: Runtime) -> tuple[Polled, _Rejected]:
-    """The records of ``polled`` that decode as envelopes, and dead letters for the others.
-
-    Slow (one value at a time): only run on a batch that failed to decode as a whole, which
-    means a record on ``alerts.normalized`` that this pipeline did not write."""
-    good, bad = [], []
-    for i, value in enumerate(polled.values):
-        try:
-            decode_envelopes([value], runtime.registry)
-            good.append(i)
-        except msgspec.ValidationError as exc:  # JSON, but not an envelope
-            bad.append((i, Reason.INVALID_VALUE, f"not a normalised envelope: {exc}"))
-        except msgspec.DecodeError as exc:
-            bad.append((i, Reason.MALFORMED_JSON, f"not a normalised envelope: {exc}"))
-        except Exception as exc:  # noqa: BLE001 - a bug or an unknown code: keep the evidence
-            bad.append((i, Reason.INTERNAL_ERROR, f"envelope failed to decode: {exc!r}"[:300]))
-    rows = np.array(good, dtype=np.int64)
-    kept = Polled(polled.topic, [polled.records[i] for i in good],
-                  [polled.values[i] for i in good], polled.partitions[rows],
-                  polled.last_offsets)
-    records = [polled.records[i] for i, _, _ in bad]
-    return kept, _Rejected(records, [Reject(j, reason, detail)
-                                     for j, (_, reason, detail) in enumerate(bad)])
-
-
-class _Rows:
-    """``records[rows[i]]`` as a sequence, without copying the records of a whole poll."""
-
-    def __init__(self, records: list, rows: np.ndarray) -> None:
-        self.records, self.rows = records, rows
-
-    def __getitem__(self, i: int):
-        return self.records[self.rows[i]]
-
-    def __len__(self) -> int:
-        return len(self.rows)

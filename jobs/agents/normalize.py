@@ -13,8 +13,10 @@ import logging
 from operator import attrgetter
 
 import numpy as np
+import pyarrow as pa
 
 from pipeline.alerts import SOURCES
+from pipeline.envelope import envelope_table
 from pipeline.normalize import NormalizedBatch, normalize, normalize_each
 from pipeline.routing import TileRouting
 
@@ -59,11 +61,12 @@ def normalize_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             return normalize_each(source, values, runtime.normalize, remember=False)
 
     async def normalize_feeds(polls: list[Polled]) -> None:
-        normalized, deliveries = [], []
+        batches, arrival, deliveries = [], [], []
         for poll, ranks in zip(polls, _arrival_ranks(polls), strict=True):
             source = source_of[poll.topic]
             batch = _normalize(source, poll.values)
-            normalized.append((batch, ranks))
+            batches.append(batch)
+            arrival.append(ranks[batch.index])
             deliveries += await publish_deadletters(
                 producer, runtime, source, poll.records, batch.rejects, batch.alert_ids_of_rejects
             )
@@ -71,13 +74,16 @@ def normalize_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             metrics.normalized.labels(source).inc(len(batch.alerts))
             metrics.duplicates.labels(source).inc(batch.duplicates)
             metrics.unknown_enum.labels(source).inc(batch.unknown_enum)
-        storing = asyncio.ensure_future(store_alerts([batch for batch, _ in normalized]))
+        # Built once: the same columns are published and stored.
+        alerts = pa.concat_tables([envelope_table(b, runtime.registry) for b in batches])
+        storing = asyncio.ensure_future(store_alerts(alerts))
         try:
-            deliveries += await publish_normalized(producer, runtime, normalized, routing)
+            deliveries += await publish_normalized(producer, runtime, alerts,
+                                                   np.concatenate(arrival), routing)
             runtime.progress.mark_produced(await asyncio.gather(*deliveries))
         finally:
             await storing  # a failed batch is retried whole: let its write end first
-        for batch, _ in normalized:  # only now: a retried batch must not look like duplicates
+        for batch in batches:  # only now: a retried batch must not look like duplicates
             runtime.normalize.dedupe.remember(batch.alerts.alert_id, batch.alerts.event_ms)
 
     return Stage("normalize", tuple(feeds[s] for s in SOURCES), normalize_feeds, aligned=True)

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 import msgspec
+import pyarrow as pa
 
 from pipeline.deadletter import DeadLetter
-from pipeline.normalize import NormalizedBatch
 from pipeline.outputs import FlagMessage, IncidentMessage
 from pipeline.sinks import (
     alert_columns,
-    concat_columns,
     deadletter_rows,
     distinct,
     flag_rows,
@@ -45,19 +44,18 @@ async def _write(runtime: Runtime, table: str, rows: dict, count: int, *,
         runtime.metrics.warehouse_rows.labels(table).inc(count)
 
 
-def alerts_sink(runtime: Runtime) -> Callable[[Sequence[NormalizedBatch]], Awaitable[None]]:
-    """Writes normalised batches to the alerts table, straight from their columns (halo copies
-    only exist on ``alerts.normalized``, so each alert is written once)."""
+def alerts_sink(runtime: Runtime) -> Callable[[pa.Table], Awaitable[None]]:
+    """Writes a poll's normalised alerts (an :func:`~pipeline.envelope.envelope_table`) to the
+    alerts table, from their columns (halo copies only exist on ``alerts.normalized``, so each
+    alert is written once)."""
 
-    async def sink_alerts(batches: Sequence[NormalizedBatch]) -> None:
-        ingest_ms = int(time.time() * 1000)
-        parts = [alert_columns(b, runtime.registry, ingest_ms) for b in batches if len(b.alerts)]
-        if not parts:
+    async def sink_alerts(alerts: pa.Table) -> None:
+        if not alerts.num_rows:
             return
-        rows = concat_columns(parts)
+        rows = alert_columns(alerts, int(time.time() * 1000))
         # A redelivered record may repeat an id within one batch: only a batch without
         # repeats lets the warehouse skip merging equal keys (see Warehouse.insert).
-        await _write(runtime, "alerts", rows, len(rows["alert_id"]),
+        await _write(runtime, "alerts", rows, alerts.num_rows,
                      distinct_keys=distinct(rows["alert_id"]))
 
     return sink_alerts

@@ -64,7 +64,8 @@ def replay(
     topic_map: Annotated[str | None, typer.Option(
         help='JSON object renaming topics, e.g. {"alerts.camera": "test.camera"}.')] = None,
     from_warehouse: Annotated[bool, typer.Option(
-        help="Replay stored alerts (as envelopes to the normalized topic) instead of files.")
+        help="Replay stored alerts (as envelope records to the normalized topic) instead of "
+             "files.")
     ] = False,
     since: Annotated[str | None, typer.Option(help="With --from-warehouse: first event time.")
                      ] = None,
@@ -107,7 +108,8 @@ def replay(
     for path, bad in broken:
         console.print(f"{path}:{bad.line_number}: {bad.reason}", markup=False,
                       highlight=False, soft_wrap=True)
-    typer.echo(f"sent {sent:,} records; {len(broken):,} broken lines skipped (listed above)")
+    what = "stored alerts" if from_warehouse else "records"
+    typer.echo(f"sent {sent:,} {what}; {len(broken):,} broken lines skipped (listed above)")
 
 
 def _file_source(files: list[Path], broken: list):
@@ -137,4 +139,4 @@ def _warehouse_source(settings: Settings, since: str | None, until: str | None, 
                f"{settings.topics.normalized}", err=True)
     chunks = warehouse_chunks(warehouse, routing, settings.topics.normalized, since_ms,
                               until_ms, feeds)
-    return chunks, None, warehouse  # halo copies make the record count unknown up front
+    return chunks, stored, warehouse  # progress counts stored alerts, as the chunks do

@@ -31,7 +31,7 @@ import pyarrow as pa
 from ..alerts import SOURCE_CODE, SOURCES, AlertBatch
 from ..correlate import Baseline, CorrelationOutput, Correlator
 from ..deadletter import DeadLetter, Reason, Sealer
-from ..envelope import as_enveloped
+from ..envelope import as_enveloped, envelope_table
 from ..feeds.decode import Reject
 from ..geo.admin_units import AdminRegistry
 from ..normalize import NormalizeContext, NormalizedBatch, normalize, normalize_each
@@ -201,7 +201,7 @@ class Backfill:
             parts.append(batch)
             positions.append(index[batch.index])
         self._skipped(chunk, feeds)
-        stored = [alert_columns(_joined(same), self.registry, ingest_ms)
+        stored = [alert_columns(envelope_table(_joined(same), self.registry), ingest_ms)
                   for same in _by_source(parts).values()]
         self._alerts += stored
         self._alert_rows += sum(len(columns["lat"]) for columns in stored)

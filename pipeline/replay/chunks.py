@@ -41,6 +41,8 @@ class RecordChunk:
     partition: np.ndarray | None = None  # int32 target partitions; None: the producer chooses
     #: values already decoded, one row per record (typed Parquet, :mod:`.typed`), or None
     typed: pa.RecordBatch | None = None
+    #: alerts each record carries (envelope records of a warehouse replay); None: one each
+    alerts: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -52,6 +54,7 @@ class RecordChunk:
             [self.values[i] for i in idx.tolist()], self.ts[idx], self.line[idx],
             None if self.partition is None else self.partition[idx],
             None if self.typed is None else self.typed.take(pa.array(idx, pa.int64())),
+            None if self.alerts is None else self.alerts[idx],
         )
 
 

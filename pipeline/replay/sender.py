@@ -58,7 +58,8 @@ def send_chunks(
     stop: threading.Event | None = None,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> int:
-    """Send every record (topic renamed through ``topic_map``); returns how many were sent.
+    """Send every record (topic renamed through ``topic_map``); returns how many alerts were
+    sent (records, unless a chunk says how many alerts each of its records carries).
 
     ``progress(sent, newest_ts)`` is called about every 0.2 s and at the end; ``stop`` ends
     the replay early.
@@ -82,6 +83,7 @@ def send_chunks(
                     (chunk.ts == NO_TIMESTAMP) | (chunk.ts >= pacing.start_ms)))
             topics = [(topic_map or {}).get(t, t) for t in chunk.topic.tolist()]
             parts = chunk.partition.tolist() if chunk.partition is not None else None
+            counts = [1] * len(chunk) if chunk.alerts is None else chunk.alerts.tolist()
             for i, ts in enumerate(chunk.ts.tolist()):  # one Kafka send per record, inherently
                 if stop is not None and stop.is_set():
                     return sent
@@ -96,7 +98,7 @@ def send_chunks(
                     partition=None if parts is None else parts[i],
                     timestamp_ms=None if ts == NO_TIMESTAMP else ts,
                 )
-                sent += 1
+                sent += counts[i]
                 if ts != NO_TIMESTAMP:
                     newest = ts if newest is None else max(newest, ts)
                 if progress is not None and time.monotonic() - last > 0.2:

@@ -1,34 +1,42 @@
-"""Stored alerts as replay records: envelopes for ``alerts.normalized``, routed like live.
+"""Stored alerts as replay records: envelope records for ``alerts.normalized``, routed like live.
 
 The warehouse holds normalised alerts, not the feeds' original bytes (personal fields are
-pseudonyms there), so a replay from the warehouse goes to ``alerts.normalized``: each alert
-becomes the envelope the normalise agent would have published, keyed by its tile and sent to
-that tile's partition, with halo copies for neighbouring partitions. The correlate agent then
+pseudonyms there), so a replay from the warehouse goes to ``alerts.normalized``: the alerts
+become the envelope records the normalise stage would have published, each routed to its
+tile's partition with halo copies for neighbouring partitions. The correlate stage then
 re-correlates the period, e.g. with other thresholds.
+
+A record holds one partition's alerts of at most :data:`RECORD_SPAN_MS` of event time and is
+stamped with the first of them, so pacing (``--speed``) keeps that granularity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-import msgspec
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..alerts import SOURCES
-from ..envelope import NormalizedAlert
+from ..envelope import ALERT_SCHEMA, encode_envelopes
 from ..exceptions import ConfigurationError
 from ..routing import TileRouting
 from ..warehouse import Warehouse
 from .chunks import RecordChunk
 
-__all__ = ["warehouse_chunks", "stored_count"]
+__all__ = ["warehouse_chunks", "stored_count", "RECORD_SPAN_MS"]
+
+#: event time one envelope record of a warehouse replay covers at most
+RECORD_SPAN_MS = 5_000
 
 _TEXT = ("source_id", "grid_code", "community_code", "street_code", "district_code",
          "station_id", "device", "household", "caller", "camera_id", "reporter_id", "status",
          "report_ref")
 _ENVELOPE_NAME = {"grid_code": "grid", "community_code": "community", "street_code": "street",
                   "district_code": "district"}
-_encode = msgspec.json.Encoder().encode
+#: text columns that hold a value in every row ("" is a value there, not an absence)
+_ALWAYS = ("alert_id", "source_id")
 
 
 def _page(warehouse: Warehouse, where: str, after: tuple[int, str] | None, limit: int) -> dict:
@@ -44,32 +52,33 @@ def _page(warehouse: Warehouse, where: str, after: tuple[int, str] | None, limit
     )
 
 
-def _none_if_empty(values: list) -> np.ndarray:
-    out = np.array(values, dtype=object)
-    out[(out == "") | (out == None)] = None  # noqa: E711 - elementwise comparison
-    return out
+def _absent_if_empty(values: list, always: bool = False) -> pa.Array:
+    text = pa.array(values, pa.string())
+    return text if always else pc.if_else(pc.equal(text, ""), None, text)
 
 
-def _envelopes(cols: dict, rows: np.ndarray, keys: list[str], halo: np.ndarray) -> list[bytes]:
-    """Envelopes of the routed rows, built column-wise (C-level ``map``, no loop per row)."""
-    source = np.array(cols["source"], dtype=object)[rows]
-    columns = {_ENVELOPE_NAME.get(k, k): _none_if_empty(cols[k])[rows] for k in _TEXT}
-    columns["source_id"] = np.array(cols["source_id"], dtype=object)[rows]
-    priority = np.array(cols["priority"], dtype=object)[rows]
+def _alert_table(cols: dict) -> pa.Table:
+    """The page as an :data:`~pipeline.envelope.ALERT_SCHEMA` table: what the normalise
+    stage published for these alerts (absent fields were stored as "" or 0)."""
+    source = np.array(cols["source"], dtype=object)
+    priority = np.array(cols["priority"], dtype=object)
     priority[source != "dispatch_110"] = None
-    confidence = np.round(np.array(cols["confidence"], np.float64), 6).astype(object)[rows]
+    confidence = np.round(np.array(cols["confidence"], np.float64), 6).astype(object)
     confidence[source != "camera"] = None
+    columns = {_ENVELOPE_NAME.get(k, k): _absent_if_empty(cols[k], k in _ALWAYS)
+               for k in _TEXT}
     columns |= {
-        "alert_id": np.array(cols["alert_id"], dtype=object)[rows], "source": source,
-        "event_ms": np.array(cols["event_ms"], np.int64)[rows].tolist(),
-        "lat": np.array(cols["lat"], np.float64)[rows].tolist(),
-        "lon": np.array(cols["lon"], np.float64)[rows].tolist(),
-        "category": np.array(cols["category"], dtype=object)[rows],
-        "severity": np.round(np.array(cols["severity"], np.float64), 4)[rows].tolist(),
-        "tile": keys, "halo": halo.tolist(), "priority": priority, "confidence": confidence,
+        "alert_id": pa.array(cols["alert_id"], pa.string()),
+        "source": pa.array(cols["source"], pa.string()),
+        "event_ms": pa.array(cols["event_ms"], pa.int64()),
+        "lat": pa.array(cols["lat"], pa.float64()),
+        "lon": pa.array(cols["lon"], pa.float64()),
+        "category": pa.array(cols["category"], pa.string()),
+        "severity": pa.array(np.round(np.array(cols["severity"], np.float64), 4), pa.float32()),
+        "priority": pa.array(priority.tolist(), pa.uint8()),
+        "confidence": pa.array(confidence.tolist(), pa.float64()),
     }
-    args = [columns[name] for name in NormalizedAlert.__struct_fields__]
-    return list(map(_encode, map(NormalizedAlert, *args)))
+    return pa.table({f.name: columns[f.name] for f in ALERT_SCHEMA}).cast(ALERT_SCHEMA)
 
 
 def _where(since_ms: int, until_ms: int, feeds: Sequence[str]) -> str:
@@ -101,8 +110,9 @@ def warehouse_chunks(
     feeds: Sequence[str] = SOURCES,
     chunk_records: int = 50_000,
 ) -> Iterator[RecordChunk]:
-    """Envelopes of the stored alerts of ``feeds`` in ``[since_ms, until_ms)``, in event-time
-    order, as records for ``topic`` with their partitions."""
+    """Envelope records of the stored alerts of ``feeds`` in ``[since_ms, until_ms)``, in
+    event-time order, for ``topic`` with their partitions; ``RecordChunk.alerts`` counts the
+    stored alerts each record carries (halo copies not counted)."""
     where = _where(since_ms, until_ms, feeds)
     after, first = None, 1
     while True:
@@ -111,12 +121,28 @@ def warehouse_chunks(
         if n == 0:
             return
         after = (cols["event_ms"][-1], cols["alert_id"][-1])
-        routed = routing.route(np.array(cols["lat"], np.float64), np.array(cols["lon"], np.float64))
-        keys = np.char.decode(routed.key, "ascii").tolist()
-        event_ms = np.array(cols["event_ms"], np.int64)[routed.row]
-        yield RecordChunk(
-            topic=np.full(len(keys), topic, dtype=object), key=keys,
-            values=_envelopes(cols, routed.row, keys, routed.halo), ts=event_ms,
-            line=first + routed.row.astype(np.int64), partition=routed.partition.astype(np.int32),
-        )
+        yield _records(_alert_table(cols), routing, topic, first)
         first += n
+
+
+def _records(alerts: pa.Table, routing: TileRouting, topic: str, first: int) -> RecordChunk:
+    event_ms = alerts.column("event_ms").to_numpy()
+    routed = routing.route(alerts.column("lat").to_numpy(), alerts.column("lon").to_numpy())
+    span = (event_ms[routed.row] - event_ms[0]) // RECORD_SPAN_MS
+    order = np.lexsort((routed.row, routed.partition, span))  # rows are in event-time order
+    starts = np.flatnonzero(np.r_[True, (np.diff(span[order]) != 0)
+                                  | (np.diff(routed.partition[order]) != 0)])
+    values, partitions, stamps, lines, counts = [], [], [], [], []
+    for rows in np.split(order, starts[1:]):  # loop per record
+        records = encode_envelopes(alerts, routed.row[rows], routed.key[rows], routed.halo[rows])
+        values += records
+        partitions += [routed.partition[rows[0]]] * len(records)
+        stamps += [event_ms[routed.row[rows[0]]]] * len(records)
+        lines += [first + routed.row[rows[0]]] * len(records)
+        # progress counts alerts, not records: the first record of a group carries its count
+        counts += [int((~routed.halo[rows]).sum())] + [0] * (len(records) - 1)
+    return RecordChunk(
+        topic=np.full(len(values), topic, dtype=object), key=[None] * len(values),
+        values=values, ts=np.array(stamps, np.int64), line=np.array(lines, np.int64),
+        partition=np.array(partitions, np.int32), alerts=np.array(counts, np.int64),
+    )

@@ -1,9 +1,9 @@
-"""Warehouse ``alerts`` rows straight from a normalised batch, as columns.
+"""Warehouse ``alerts`` rows from the normalised alerts' Arrow columns.
 
-The live normalise stage and the backfill both write the alerts table from here, before any
-envelope is encoded. The rows are exactly what :func:`pipeline.sinks.alert_rows` builds from the
-batch's envelopes (severity rounded as the envelope rounds it; a test pins the equality), so a
-consumer of ``alerts.normalized`` that stores envelopes gets the same table.
+The live normalise stage and the backfill both build each batch's alerts once as an
+:func:`~pipeline.envelope.envelope_table`, publish it and store it from here. The rows are
+exactly what :func:`pipeline.sinks.alert_rows` builds from the published envelopes (a test pins
+the equality), so a consumer of ``alerts.normalized`` that stores them gets the same table.
 """
 
 from __future__ import annotations
@@ -12,103 +12,53 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..alerts import CATEGORIES, SOURCES
-from ..envelope import envelope_severity
-from ..geo.admin_units import AdminRegistry
-from ..normalize import NormalizedBatch
-
 __all__ = ["alert_columns", "concat_columns", "distinct"]
 
-_SOURCE_NAMES = pa.array(SOURCES, pa.string())
-_CATEGORY_NAMES = pa.array(CATEGORIES, pa.string())
-#: warehouse column <- extras column, for text fields carried through as they are
-_EXTRA_TEXT = {
-    "device": "device_id",
-    "household": "household_id",
-    "caller": "caller_phone",
-    "camera_id": "camera_id",
-    "reporter_id": "reporter_id",
-    "status": "status",
-}
+#: warehouse column ← envelope column, for codes (LowCardinality in ClickHouse)
+_UNIT_CODES = {"grid_code": "grid", "community_code": "community", "street_code": "street",
+               "district_code": "district"}
+#: text columns stored under their own names; absent (null) becomes ""
+_TEXT = ("alert_id", "source_id", "station_id", "device", "household", "caller", "camera_id",
+         "reporter_id", "status", "report_ref")
 
 
-# Text columns go to the warehouse as Arrow arrays: the embedded warehouse takes them as they
-# are, and a column of codes becomes a dictionary array (LowCardinality in ClickHouse) without
-# a Python string per row.
+def _no_nulls(codes: pa.ChunkedArray) -> pa.DictionaryArray:
+    """A dictionary array whose nulls point at an appended ``""`` entry: the warehouse's
+    columns are not Nullable, and ``""`` is its "no unit"."""
+    array = codes.combine_chunks()
+    if not array.null_count:
+        return array
+    dictionary = pa.concat_arrays([array.dictionary, pa.array([""], pa.string())])
+    indices = array.indices.fill_null(len(array.dictionary))
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
-def _text(values: np.ndarray | None, n: int) -> pa.Array:
-    if values is None:
-        return pa.nulls(n, pa.string()).fill_null("")
-    return pa.array(values, pa.string()).fill_null("")  # None (absent) becomes ""
+def _filled(column: pa.ChunkedArray, empty, dtype) -> np.ndarray:
+    return column.fill_null(empty).to_numpy().astype(dtype, copy=False)
 
 
-def _coded(codes: np.ndarray, names: pa.Array) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32, copy=False)), names)
-
-
-def _unit_codes(registry: AdminRegistry, grid: np.ndarray) -> dict[str, pa.DictionaryArray]:
-    """Grid, community, street and district codes of grid indices, ``""`` outside the grid."""
-    outside = grid < 0
-    levels = {
-        "grid_code": (grid, registry.grids.codes),
-        "community_code": (registry.grid_community[grid], registry.communities.codes),
-        "street_code": (registry.grid_street[grid], registry.streets.codes),
-        "district_code": (registry.grid_district[grid], registry.districts.codes),
+def alert_columns(alerts: pa.Table, ingest_ms: int) -> dict:
+    """Warehouse ``alerts`` rows of an :func:`~pipeline.envelope.envelope_table`."""
+    rows = {name: alerts.column(name).combine_chunks().fill_null("") for name in _TEXT}
+    rows |= {name: alerts.column(name).combine_chunks() for name in ("source", "category")}
+    rows |= {name: _no_nulls(alerts.column(field)) for name, field in _UNIT_CODES.items()}
+    n = alerts.num_rows
+    rows |= {
+        "lat": alerts.column("lat").to_numpy(),
+        "lon": alerts.column("lon").to_numpy(),
+        "severity": alerts.column("severity").to_numpy(),
+        "priority": _filled(alerts.column("priority"), 0, np.uint8),
+        "confidence": _filled(alerts.column("confidence"), 0.0, np.float32),
+        "event_time": alerts.column("event_ms").to_numpy().astype("datetime64[ms]"),
+        "ingest_time": np.full(n, ingest_ms, np.int64).astype("datetime64[ms]"),
     }
-    out = {}
-    for column, (index, codes) in levels.items():  # loop per admin level
-        names = pa.array(np.append(codes.astype(object), ""), pa.string())  # codes are unique
-        out[column] = _coded(np.where(outside, len(codes), index), names)
-    return out
-
-
-def _number(values: np.ndarray | None, n: int, dtype) -> np.ndarray:
-    if values is None:
-        return np.zeros(n, dtype=dtype)
-    out = values.astype(object)
-    out[out == None] = 0  # noqa: E711 - elementwise comparison
-    return out.astype(np.float64).astype(dtype)
+    return rows
 
 
 def concat_columns(parts: list[dict]) -> dict:
     """One insert's columns from several :func:`alert_columns` results, in order."""
     return {name: pa.concat_arrays([p[name] for p in parts]) if isinstance(first, pa.Array)
             else np.concatenate([p[name] for p in parts]) for name, first in parts[0].items()}
-
-
-def alert_columns(batch: NormalizedBatch, registry: AdminRegistry, ingest_ms: int) -> dict:
-    """Warehouse ``alerts`` rows of a normalised batch (what the sink writes from envelopes)."""
-    a, extras, n = batch.alerts, batch.extras, len(batch.alerts)
-    units = registry.unit_columns(a.grid)
-    station = units["station_id"].astype(object)
-    if "station_id" in extras:  # the CAD system's own assignment wins over the registry's
-        given = extras["station_id"]
-        station = np.where(given != None, given, station)  # noqa: E711 - elementwise
-    report_ref = None
-    if "reporter_id" in extras:
-        parent = extras["parent_report_id"]
-        report_ref = np.where(parent != None, parent, batch.source_id)  # noqa: E711
-    rows = {
-        "alert_id": _text(a.alert_id, n),
-        "source": _coded(a.source, _SOURCE_NAMES),
-        "source_id": _text(batch.source_id, n),
-        "category": _coded(a.category, _CATEGORY_NAMES),
-        **_unit_codes(registry, a.grid),
-        "station_id": _text(station, n),
-    }
-    rows |= {col: _text(extras.get(name), n) for col, name in _EXTRA_TEXT.items()}
-    rows["report_ref"] = _text(report_ref, n)
-    rows |= {
-        "lat": a.lat.astype(np.float64),
-        "lon": a.lon.astype(np.float64),
-        "severity": envelope_severity(a.severity),
-        "priority": _number(extras.get("priority"), n, np.uint8),
-        "confidence": _number(extras.get("confidence"), n, np.float32),
-        "event_time": a.event_ms.astype("datetime64[ms]"),
-        "ingest_time": np.full(n, ingest_ms, np.int64).astype("datetime64[ms]"),
-    }
-    return rows
 
 
 def distinct(alert_ids: pa.Array) -> bool:

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 
-import msgspec
 import numpy as np
 import pytest
 
 from jobs.runtime import store_admin_units
 from pipeline.correlate import Baseline, CorrelationParams
-from pipeline.envelope import NormalizedAlert, encode_envelopes
+from pipeline.envelope import NormalizedAlert, encode_envelopes, envelope_table, read_envelopes
 from pipeline.geo.admin_units import AdminRegistry, load_registry
 from pipeline.normalize import normalize
 from pipeline.offline import offline_context, read_stamped, run_offline
@@ -49,7 +48,6 @@ def _envelopes(replay, registry: AdminRegistry) -> list[NormalizedAlert]:
     with the worker clock at each run's newest arrival time (as :mod:`pipeline.offline`)."""
     now = {"ms": 2**62}
     ctx = offline_context(registry, lambda: now["ms"])
-    decoder = msgspec.json.Decoder(NormalizedAlert)
     out: list[NormalizedAlert] = []
     records = (r for r in read_stamped(replay) if r.record.topic in _FEED_OF_TOPIC)
     for topic, run in itertools.groupby(records, key=attrgetter("record.topic")):
@@ -58,10 +56,9 @@ def _envelopes(replay, registry: AdminRegistry) -> list[NormalizedAlert]:
         now["ms"] = max(stamps) if stamps else now["ms"]
         batch = normalize(_FEED_OF_TOPIC[topic], [r.record.value for r in run], ctx)
         n = len(batch.alerts)
-        values = encode_envelopes(batch.alerts, batch.source_id, batch.extras, registry,
-                                  np.arange(n), np.full(n, "0:0", dtype=object),
-                                  np.zeros(n, dtype=bool))
-        out += map(decoder.decode, values)
+        values = encode_envelopes(envelope_table(batch, registry), np.arange(n),
+                                  np.full(n, b"0:0"), np.zeros(n, dtype=bool))
+        out += read_envelopes(values)
     return out
 
 

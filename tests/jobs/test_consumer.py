@@ -32,7 +32,7 @@ def test_a_foreign_record_on_our_topics_is_isolated_and_the_rest_is_stored(
 
     letters = deadletters(worker_config.bootstrap, topics.deadletter)
     assert sorted((d.topic, d.reason.value) for d in letters) == [
-        (topics.normalized, "invalid_value"), (topics.normalized, "malformed_json"),
+        (topics.normalized, "malformed_record"), (topics.normalized, "malformed_record"),
     ]
     with open_warehouse(worker_config.settings.resolved_warehouse_url) as wh:
         stored = {r[0] for r in wh.query(f"SELECT alert_id FROM {wh.database}.alerts FINAL")}

@@ -18,7 +18,7 @@ from kafka import KafkaProducer
 
 from pipeline.alerts import SOURCES
 from pipeline.deadletter import DeadLetter, Sealer
-from pipeline.envelope import NormalizedAlert
+from pipeline.envelope import NormalizedAlert, read_envelopes
 from pipeline.geo.admin_units import load_registry
 from pipeline.replay import read_jsonl, send_records
 from pipeline.warehouse import open_warehouse
@@ -75,8 +75,7 @@ def produce(
 
 
 def envelopes(bootstrap: str, topic: str) -> list[NormalizedAlert]:
-    decoder = msgspec.json.Decoder(NormalizedAlert)
-    return [decoder.decode(r.value) for r in read_topic(bootstrap, topic)]
+    return read_envelopes([r.value for r in read_topic(bootstrap, topic)])
 
 
 def deadletters(bootstrap: str, topic: str) -> list[DeadLetter]:

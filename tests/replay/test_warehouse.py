@@ -1,5 +1,5 @@
-"""Replay from the warehouse: stored alerts become the envelopes the normalise agent would
-publish, routed to their tiles' partitions with halo copies."""
+"""Replay from the warehouse: stored alerts become the envelope records the normalise stage
+would publish, routed to their tiles' partitions with halo copies."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from pipeline.envelope import decode_envelopes, read_envelopes
 from pipeline.exceptions import ConfigurationError
 from pipeline.geo.admin_units import load_registry
-from pipeline.replay.warehouse import stored_count, warehouse_chunks
-from pipeline.routing import TileRouting
+from pipeline.replay.warehouse import RECORD_SPAN_MS, stored_count, warehouse_chunks
+from pipeline.routing import TileRouting, tile_partition
 from pipeline.warehouse import open_warehouse
 
 
@@ -31,9 +31,11 @@ def test_stored_alerts_come_back_as_routed_envelopes(backfilled_city, city):
         with pytest.raises(ConfigurationError, match="unknown feeds"):
             stored_count(wh, lo, hi, ["fax"])
     values = [v for c in chunks for v in c.values]
-    batch = decode_envelopes(values, registry)
+    batch, bad = decode_envelopes(values, registry)
     own = ~batch.halo
+    assert bad == []
     assert counted == len(stored["alert_id"]) == own.sum() > 1000
+    assert sum(int(c.alerts.sum()) for c in chunks) == counted  # what progress counts
     whole = read_envelopes(values)
     envelopes = sorted((e for e, o in zip(whole, own, strict=True) if o),
                        key=lambda e: e.alert_id)
@@ -42,10 +44,18 @@ def test_stored_alerts_come_back_as_routed_envelopes(backfilled_city, city):
     assert [e.grid or "" for e in envelopes] == stored["grid_code"]
     assert [e.station_id or "" for e in envelopes] == stored["station_id"]
     assert [e.caller or "" for e in envelopes] == stored["caller"]
-    times = np.concatenate([c.ts for c in chunks])
-    assert np.all(np.diff(times[own]) >= 0)  # event-time order
-    partitions = np.concatenate([c.partition for c in chunks])
+    # a record is stamped with its first alert's time and covers RECORD_SPAN_MS at most
+    stamps = np.concatenate([c.ts for c in chunks])[batch.record]
+    assert np.all(batch.alerts.event_ms >= stamps)
+    assert np.all(batch.alerts.event_ms < stamps + RECORD_SPAN_MS)
+    for chunk in chunks:  # each partition's records in event-time order
+        for p in np.unique(chunk.partition):
+            assert np.all(np.diff(chunk.ts[chunk.partition == p]) >= 0)
+    # every row sits in the partition of its tile, and its own tile's row is the primary
+    partitions = np.concatenate([c.partition for c in chunks])[batch.record]
     expected = routing.route(batch.alerts.lat[own], batch.alerts.lon[own])
+    for row, tile in enumerate(e.tile for e in whole):
+        ix, iy = map(int, tile.split(":"))
+        assert routing.partitions > partitions[row] == tile_partition(
+            np.array([ix]), np.array([iy]), routing.partitions)[0]
     assert np.array_equal(np.sort(partitions[own]), np.sort(expected.partition[~expected.halo]))
-    assert all(e.tile == k for e, k in zip(whole, [k for c in chunks for k in c.key],
-                                          strict=True))

@@ -1,12 +1,18 @@
 """Alerts-table rows and correlator columns taken straight from a normalised batch are exactly
-what a reader of the batch's envelopes gets."""
+what a reader of the batch's envelope records gets."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pipeline.envelope import as_enveloped, decode_envelopes, encode_envelopes, read_envelopes
+from pipeline.envelope import (
+    as_enveloped,
+    decode_envelopes,
+    encode_envelopes,
+    envelope_table,
+    read_envelopes,
+)
 from pipeline.geo.admin_units import load_registry
 from pipeline.normalize import NormalizeContext, normalize
 from pipeline.replay.chunks import read_jsonl_chunks
@@ -37,11 +43,10 @@ def test_alert_columns_equal_the_sink_rows_of_the_envelopes(normalized, feed):
     batch = batches[feed]
     assert len(batch.alerts) > 0
     rows = np.arange(len(batch.alerts))
-    tiles = np.full(len(rows), "0:0", dtype=object)
-    values = encode_envelopes(batch.alerts, batch.source_id, batch.extras, registry, rows, tiles,
-                              np.zeros(len(rows), bool))
+    table = envelope_table(batch, registry)
+    values = encode_envelopes(table, rows, np.full(len(rows), b"0:0"), np.zeros(len(rows), bool))
     live = alert_rows(read_envelopes(values))
-    mine = alert_columns(batch, registry, ingest_ms=0)
+    mine = alert_columns(table, ingest_ms=0)
     assert set(mine) == set(live)
     for name in live:
         if name == "ingest_time":
@@ -56,9 +61,9 @@ def test_the_correlator_sees_what_it_would_decode_from_envelopes(normalized, fee
     registry, batches = normalized
     batch = batches[feed]
     rows = np.arange(len(batch.alerts))
-    values = encode_envelopes(batch.alerts, batch.source_id, batch.extras, registry, rows,
-                              np.full(len(rows), "0:0", dtype=object), np.zeros(len(rows), bool))
-    decoded = decode_envelopes(values, registry).alerts
+    values = encode_envelopes(envelope_table(batch, registry), rows, np.full(len(rows), b"0:0"),
+                              np.zeros(len(rows), bool))
+    decoded = decode_envelopes(values, registry)[0].alerts
     mine = as_enveloped(batch.alerts)
     for name in ("alert_id", "source", "event_ms", "lat", "lon", "category", "severity", "grid"):
         expected, got = getattr(decoded, name), getattr(mine, name)

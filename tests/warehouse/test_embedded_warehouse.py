@@ -176,6 +176,26 @@ def test_dead_letters_collapse_on_their_kafka_coordinates(wh):
     assert got == [("alerts.camera", 1, 42, "missing_field")]
 
 
+def test_late_alerts_of_one_record_keep_a_dead_letter_each(wh, schema_dir):
+    """An alerts.normalized record holds many alerts: same coordinates, other alert ids. The
+    migration that keys dead letters by alert id also keeps the rows written before it."""
+    (schema_dir / "0012_deadletters_keyed_by_alert.sql").rename(schema_dir / "later.sql.off")
+    migrate(wh, schema_dir)
+
+    def letter(alert_id: str) -> DeadLetter:
+        return DeadLetter(reason=Reason.LATE, detail="behind the watermark", source="camera",
+                          topic="alerts.normalized", partition=2, offset=7, received_ms=T_MS,
+                          payload_sealed="token", alert_id=alert_id)
+
+    wh.insert("deadletters", deadletter_rows([letter("camera:old")]))
+    (schema_dir / "later.sql.off").rename(schema_dir / "0012_deadletters_keyed_by_alert.sql")
+    assert migrate(wh, schema_dir) == ["0012_deadletters_keyed_by_alert.sql"]
+    wh.insert("deadletters", deadletter_rows([letter("camera:a"), letter("camera:b")]))
+    wh.insert("deadletters", deadletter_rows([letter("camera:a")]))  # redelivered: one row
+    got = wh.query("SELECT alert_id FROM hotspot.deadletters FINAL ORDER BY alert_id")
+    assert got == [("camera:a",), ("camera:b",), ("camera:old",)]
+
+
 def test_empty_insert_is_a_no_op(wh):
     migrate(wh)
     wh.insert("alerts", alert_rows([]))
