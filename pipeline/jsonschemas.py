@@ -50,10 +50,10 @@ def _arrow_schema() -> dict:
     return {
         "title": "alerts.normalized",
         "description": (
-            "Each record value is one Apache Arrow IPC stream (streaming format) holding one "
-            "record batch of normalised alerts with these columns, in this order. A record "
-            "holds alerts of its partition's tiles, in arrival order. Personal fields are "
-            "pseudonyms."
+            "Each record value is one Apache Arrow IPC stream (streaming format, buffers "
+            "compressed with ZSTD) holding one record batch of normalised alerts with these "
+            "columns, in this order. A record holds alerts of its partition's tiles, in "
+            "arrival order. Personal fields are pseudonyms."
         ),
         "columns": [
             {"name": f.name, "type": str(f.type), "nullable": f.nullable,
