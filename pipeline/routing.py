@@ -1,7 +1,8 @@
 """Where a normalised alert goes: its 4 km tile, the partition that owns it, and halo copies.
 
-The live worker keys ``alerts.normalized`` by tile and runs one correlator per partition; a
-correlator publishes only flags and incidents whose centre lies in a tile its partition owns.
+The live worker sends each alert to the ``alerts.normalized`` partition of its tile and runs
+one correlator per partition; a correlator publishes only flags and incidents whose centre lies
+in a tile its partition owns.
 The backfill does exactly the same in process: both call these functions, so a backfill and a
 live run route and own alerts identically.
 """

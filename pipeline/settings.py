@@ -242,7 +242,7 @@ class Settings(BaseSettings):
     dedupe_horizon_s: float = Field(
         86400.0, gt=0, description="Same feed and id within this much event time is a duplicate."
     )
-    tile_m: float = Field(4000.0, gt=0, description="Side of the coarse tiles keying normalized.")
+    tile_m: float = Field(4000.0, gt=0, description="Side of the coarse tiles routing normalized.")
     halo_m: float = Field(
         800.0, ge=0, description="Alerts this close to a tile edge are copied to the neighbour "
         "tiles' partitions: at least the hotspot radius plus half a lattice cell diagonal."

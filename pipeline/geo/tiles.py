@@ -1,4 +1,4 @@
-"""Coarse spatial tiles: the key of ``alerts.normalized``, so one partition sees one area.
+"""Coarse spatial tiles: they route ``alerts.normalized``, so one partition sees one area.
 
 A correlator owning a tile must also see alerts just across its edges, or pairs and
 neighbourhoods that straddle the edge would be missed. Alerts within ``halo_m`` of an edge are
@@ -14,7 +14,7 @@ __all__ = ["tile_keys", "halo_copies"]
 
 
 def tile_keys(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
-    """Kafka keys (``b"ix:iy"``) of tile indices."""
+    """Tile names (``b"ix:iy"``, the ``tile`` column of envelope records) of tile indices."""
     ix, iy = np.asarray(ix, np.int64), np.asarray(iy, np.int64)
     if not len(ix):
         return np.empty(0, "S1")
