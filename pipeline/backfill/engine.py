@@ -1,13 +1,13 @@
 """The live pipeline in one process, without Kafka: normalise, route, correlate, sink.
 
-A live worker normalises each feed, publishes envelopes keyed by 4 km tile (with halo copies
-near tile edges) and runs one correlator per partition of ``alerts.normalized``, publishing
+A live worker normalises each feed, publishes envelope records routed by 4 km tile (with halo
+copies near tile edges) and runs one correlator per partition of ``alerts.normalized``, publishing
 only flags and incidents centred in tiles that partition owns; sinks write alerts, dead letters,
 incidents and flags. :class:`Backfill` runs the same functions in the same arrangement:
 :func:`~pipeline.normalize.normalize`, :class:`~pipeline.routing.TileRouting`, one
 :class:`~pipeline.correlate.Correlator` per partition, the same message and row builders. Only
 the transport differs: records arrive in large chunks in file order, and alerts go from stage
-to stage as columns instead of JSON.
+to stage as columns in memory instead of Arrow records on a topic.
 
 The correlator's results do not depend on batch cuts or on arrival order within the allowed
 lateness, so a backfill gives the flags, incidents and warehouse rows of a live run over the
