@@ -90,12 +90,12 @@ class _Lane:
         self.task: asyncio.Task | None = None
         self.started = -math.inf  # monotonic time its last batch started
 
-    def due(self) -> bool:
-        """Records wait, no batch runs, and the stage's ``every_s`` has passed."""
+    def due(self, hurry: bool = False) -> bool:
+        """Records wait, no batch runs, and the stage's ``every_s`` has passed (or is waived)."""
         return (
             bool(self.pending)
             and self.task is None
-            and time.monotonic() - self.started >= self.stage.every_s
+            and (hurry or time.monotonic() - self.started >= self.stage.every_s)
         )
 
     def take(self, limit: int) -> list[Polled]:
@@ -159,6 +159,7 @@ class BatchConsumer(mode.Service):
         self._lock = asyncio.Lock()  # rebalancing waits for the dispatch in progress
         self._stopping = False
         self._holding = False  # no new batches start (rebalancing, stopping)
+        self._hurried = False  # every_s waived: the worker drains to stop
         self._loop_task: asyncio.Task | None = None
         for lane in self.lanes:
             for topic in lane.stage.topics:
@@ -218,10 +219,16 @@ class BatchConsumer(mode.Service):
     def _dispatch(self) -> None:
         """Start every free stage that has records waiting and whose ``every_s`` has passed."""
         for lane in self.lanes:
-            if lane.due() and not self._holding:
+            if lane.due(self._hurried) and not self._holding:
                 lane.started = time.monotonic()
                 polls = lane.take(self.runtime.settings.batch_max)
                 lane.task = asyncio.ensure_future(self._work(lane, polls))
+
+    def hurry(self) -> None:
+        """Waive every stage's ``every_s`` from now on: the worker drains its input to stop,
+        so a sink's last records would only wait for nothing more to join them."""
+        self._hurried = True
+        self._dispatch()
 
     def _flow_control(self) -> None:
         limit = self.runtime.settings.batch_max

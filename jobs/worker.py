@@ -109,6 +109,7 @@ def _stop_when_drained(
         for stage in stages:  # downstream topics only grow while upstream is still working
             while not _drained(app, runtime, stage, committed):
                 await asyncio.sleep(0.25)
+            app.pipeline.hurry()  # the feeds are read: nothing is gained by batching the rest
         log.info("drained: stopping the worker")
         asyncio.ensure_future(worker.stop())
 

@@ -58,6 +58,40 @@ def test_a_stage_with_every_s_waits_before_its_next_batch():
     assert lane.due()  # never started: due at once
     lane.started = time.monotonic()
     assert not lane.due()
+    assert lane.due(hurry=True)  # a draining worker does not wait for the interval
     time.sleep(0.35)
     assert lane.due()
     assert _Lane(Stage("normalize", ("t",), handle)).stage.every_s == 0.0
+
+
+def test_a_lane_takes_at_most_its_limit_earliest_first_when_aligned():
+    """A backlog goes to its stage in parts: the earliest records across partitions first,
+    each partition's in offset order, the rest in the next batch."""
+    from types import SimpleNamespace
+
+    from aiokafka import TopicPartition
+
+    from jobs.consumer import Stage, _Lane
+
+    async def handle(polls):
+        return None
+
+    def records(partition, stamps):
+        return [SimpleNamespace(timestamp=t, offset=i, value=b"v", partition=partition)
+                for i, t in enumerate(stamps)]
+
+    lane = _Lane(Stage("normalize", ("a", "b"), handle, aligned=True))
+    lane.pending = {TopicPartition("a", 0): records(0, [1, 2, 5, 9]),
+                    TopicPartition("b", 0): records(0, [3, 4, 6, 7, 8])}
+    first = {p.topic: [r.timestamp for r in p.records] for p in lane.take(5)}
+    assert first == {"a": [1, 2, 5], "b": [3, 4]}  # up to the 5th earliest stamp
+    rest = {p.topic: [r.timestamp for r in p.records] for p in lane.take(100)}
+    assert rest == {"a": [9], "b": [6, 7, 8]}
+    assert not lane.pending
+
+    unaligned = _Lane(Stage("sink", ("a",), handle))
+    unaligned.pending = {TopicPartition("a", 0): records(0, [1, 2, 3]),
+                         TopicPartition("a", 1): records(1, [1, 2])}
+    (taken,) = unaligned.take(4)
+    assert taken.partitions.tolist() == [0, 0, 0, 1]
+    assert len(unaligned.pending[TopicPartition("a", 1)]) == 1
