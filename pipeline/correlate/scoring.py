@@ -49,11 +49,13 @@ from pipeline.alerts import SOURCES
 from pipeline.geo.spatial_hash import neighbour_sums
 
 from .baseline import Baseline, hour_of_week
+from .disk_levels import factored_expectations
 from .getis_ord import gi_star_lattice_at
 from .lattice import Lattice
 from .params import CorrelationParams
 from .rate_cache import DiskRateCache
 from .scale_counts import ScaleCounts
+from .scale_tests import cell_tests
 
 __all__ = [
     "CellScores",
@@ -329,6 +331,30 @@ def score_scale_counts(
     )
 
 
+def _expected_all(
+    baseline: Baseline,
+    lattice: Lattice,
+    cell_id: np.ndarray,
+    boundary_ms: int,
+    params: CorrelationParams,
+    rates: DiskRateCache | None,
+) -> np.ndarray:
+    """Expected counts ``(cells, scales)`` of any baseline, scale by scale (the memo ``rates``
+    shares the disk rates of the hours the windows have in common)."""
+    if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
+        rates = DiskRateCache(baseline, lattice)  # shared by the windows of this call at least
+    ix, iy = lattice.unpack(cell_id)
+    seen: dict[tuple[int, float], np.ndarray] = {}
+    columns = [
+        _expected_counts(
+            baseline, lattice, ix, iy, boundary_ms - w * 1000, boundary_ms, r, params, rates,
+            seen, cell_id,
+        )
+        for w, r in params.scales
+    ]  # fmt: skip
+    return np.stack(columns, axis=1).reshape(len(cell_id), len(params.scales))
+
+
 def _score(
     cell_id: np.ndarray,
     by_src: np.ndarray,
@@ -344,53 +370,17 @@ def _score(
     """Scores of cells ``cell_id`` (sorted) from their counts by scale and source ``by_src``,
     severity sums ``sev``, and the own counts ``own_n`` of the cells ``own_cells`` holding
     events (for Gi*)."""
-    if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
-        rates = DiskRateCache(baseline, lattice)  # shared by the windows of this call at least
     ix, iy = lattice.unpack(cell_id)
     scales = params.scales
-    count_all = by_src.sum(axis=2)
-    seen: dict[tuple[int, float], np.ndarray] = {}
-    expected_all = np.stack(
-        [
-            _expected_counts(
-                baseline,
-                lattice,
-                ix,
-                iy,
-                boundary_ms - w * 1000,
-                boundary_ms,
-                r,
-                params,
-                rates,
-                seen,
-                cell_id,
-            )
-            for w, r in scales
-        ],
-        axis=1,
-    ).reshape(len(cell_id), len(scales))
-    tail = count_upper_tail(count_all, expected_all, baseline.dispersion)
-    p_all = selective_upper_tail(
-        tail, count_all, expected_all, baseline.dispersion, params.min_count
+    expected_all = factored_expectations(baseline, lattice, cell_id, boundary_ms, params)
+    if expected_all is None:  # a baseline with its own rates per cell and hour, or per disk
+        expected_all = _expected_all(baseline, lattice, cell_id, boundary_ms, params, rates)
+    tests = cell_tests(
+        by_src, sev, expected_all, baseline.dispersion, params.min_count, params.bh_q
     )
-    n_scales_tested = (count_all >= params.min_count).sum(axis=1)
-    tested = n_scales_tested > 0
-    # Most significant scale per cell (of those tested; of all, by the plain tail, for a cell
-    # tested at none); ties go to the first (shortest window, smallest disk).
-    rank = np.where(tested[:, None], p_all, tail)
-    best = np.argmin(rank, axis=1) if len(cell_id) else np.zeros(0, np.int64)
-    rows_ix = np.arange(len(cell_id))
-    count = count_all[rows_ix, best]
-    src = by_src[rows_ix, best]
-    n_sources = (src > 0).sum(axis=1)
-    mean_sev = sev[rows_ix, best] / np.maximum(count, 1)
-    # Bonferroni across the scales a cell is tested at (the minimum of its p-values), then BH
-    # across the cells: one test per tested cell, so a single hot spot that lights up several
-    # scales cannot lower the BH bar for the others.
-    p = np.minimum(p_all[rows_ix, best] * np.maximum(n_scales_tested, 1), 1.0)
-    significant = np.zeros(len(cell_id), bool)
-    significant[tested] = benjamini_hochberg(p[tested], params.bh_q)
-    score = hotspot_score(p, n_sources, mean_sev, params.corroboration_gain)
+    score = hotspot_score(
+        tests.p_value, tests.n_sources, tests.mean_severity, params.corroboration_gain
+    )
     offsets = lattice.disk_offsets(params.hotspot_radius_m)
     if len(cell_id):
         uix, uiy = lattice.unpack(own_cells)
@@ -403,15 +393,15 @@ def _score(
         cell_id=cell_id,
         ix=ix,
         iy=iy,
-        count=count,
-        n_sources=n_sources,
-        mean_severity=mean_sev,
-        expected=expected_all[rows_ix, best],
-        p_value=p,
-        significant=significant,
+        count=tests.count,
+        n_sources=tests.n_sources,
+        mean_severity=tests.mean_severity,
+        expected=tests.expected,
+        p_value=tests.p_value,
+        significant=tests.significant,
         score=score,
         gi_z=gi_z,
-        window_s=scale_w[best],
-        radius_m=scale_r[best],
-        n_tests=int(n_scales_tested.sum()),
+        window_s=scale_w[tests.best],
+        radius_m=scale_r[tests.best],
+        n_tests=int(tests.n_tests),
     )
