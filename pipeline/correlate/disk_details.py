@@ -37,32 +37,43 @@ def _bucket(gx, gy, mask):
 
 
 @numba.njit(cache=True, nogil=True)
-def _layout(x, y, cell, n_buckets):
-    """Stable counting sort of the rows by the hash bucket of their square (``cell`` wide):
-    ``order`` (rows in sorted order), bucket ``b`` at ``start[b]:start[b + 1]``, and the
-    squares ``gx, gy`` in sorted order. O(n) whatever the extent of the data."""
-    n = x.shape[0]
+def _layout(cols, rows, cell, n_buckets):
+    """Stable counting sort of rows ``rows`` of ``cols`` by the hash bucket of their square
+    (``cell`` wide): bucket ``b`` at ``start[b]:start[b + 1]``, with per sorted entry its
+    square ``gx, gy``, its position in ``rows`` and its column values. O(n) whatever the
+    extent of the data."""
+    x, y, t, source, category, grid = cols
+    n = rows.shape[0]
     mask = n_buckets - 1
     gxi = np.empty(n, np.int64)
     gyi = np.empty(n, np.int64)
     start = np.zeros(n_buckets + 1, np.int64)
-    for i in range(n):
-        gxi[i] = np.int64(math.floor(x[i] / cell))
-        gyi[i] = np.int64(math.floor(y[i] / cell))
-        start[_bucket(gxi[i], gyi[i], mask) + 1] += 1
+    for k in range(n):
+        i = rows[k]
+        gxi[k] = np.int64(math.floor(x[i] / cell))
+        gyi[k] = np.int64(math.floor(y[i] / cell))
+        start[_bucket(gxi[k], gyi[k], mask) + 1] += 1
     for b in range(n_buckets):
         start[b + 1] += start[b]
     fill = start[:-1].copy()
-    order = np.empty(n, np.int64)
     gx = np.empty(n, np.int64)
     gy = np.empty(n, np.int64)
-    for i in range(n):
-        b = _bucket(gxi[i], gyi[i], mask)
-        order[fill[b]] = i
-        gx[fill[b]] = gxi[i]
-        gy[fill[b]] = gyi[i]
+    order = np.empty(n, np.int64)
+    xs = np.empty(n)
+    ys = np.empty(n)
+    ts = np.empty(n, np.int64)
+    sources = np.empty(n, np.int64)
+    categories = np.empty(n, np.int64)
+    grids = np.empty(n, np.int64)
+    for k in range(n):
+        b = _bucket(gxi[k], gyi[k], mask)
+        q = fill[b]
         fill[b] += 1
-    return order, start, gx, gy
+        i = rows[k]
+        gx[q], gy[q], order[q] = gxi[k], gyi[k], k
+        xs[q], ys[q], ts[q] = x[i], y[i], t[i]
+        sources[q], categories[q], grids[q] = source[i], category[i], grid[i]
+    return start, gx, gy, order, xs, ys, ts, sources, categories, grids
 
 
 @numba.njit(cache=True, nogil=True)
@@ -122,27 +133,29 @@ class DiskDetails:
 
 
 class RowIndex:
-    """The events of one boundary (columns ``x, y, event_ms, source, category, grid``, canonical
-    order), laid out by squares on first use: most boundaries describe no disk."""
+    """The events of one boundary: rows ``rows`` (ascending, so in canonical order; None: all)
+    of the columns ``x, y, event_ms, source, category, grid``, laid out by squares on first
+    use (most boundaries describe no disk)."""
 
-    def __init__(self, rows: dict[str, np.ndarray]) -> None:
+    def __init__(self, cols: dict[str, np.ndarray], rows: np.ndarray | None = None) -> None:
+        self.cols = cols
         self.rows = rows
         self._index: tuple[np.ndarray, ...] | None = None
 
     def _build(self) -> tuple[np.ndarray, ...]:
-        x = np.ascontiguousarray(self.rows["x"], np.float64)
-        y = np.ascontiguousarray(self.rows["y"], np.float64)
-        n_buckets = 1 << max(4, int(2 * max(len(x), 1) - 1).bit_length())  # >= 2 per row
-        order, start, gx, gy = _layout(x, y, _SQUARE_M, n_buckets)
+        c = self.cols
+        n = len(c["x"]) if self.rows is None else len(self.rows)
+        rows = np.arange(n) if self.rows is None else np.asarray(self.rows, np.int64)
+        n_buckets = 1 << max(4, int(2 * max(n, 1) - 1).bit_length())  # >= 2 per row
         cols = (
-            x[order],
-            y[order],
-            np.ascontiguousarray(self.rows["event_ms"], np.int64)[order],
-            self.rows["source"][order].astype(np.int64),
-            self.rows["category"][order].astype(np.int64),
-            self.rows["grid"][order].astype(np.int64),
+            np.asarray(c["x"], np.float64),
+            np.asarray(c["y"], np.float64),
+            np.asarray(c["event_ms"], np.int64),
+            c["source"],
+            c["category"],
+            c["grid"],
         )
-        return (start, gx, gy, order, *cols)
+        return _layout(cols, rows, _SQUARE_M, n_buckets)
 
     def describe(
         self, cx: np.ndarray, cy: np.ndarray, radius_m: np.ndarray, after_ms: np.ndarray

@@ -20,7 +20,7 @@ from pipeline.geo.projection import LocalProjection
 
 from .baseline import Baseline
 from .buffer import COLUMNS, AlertBuffer, alert_keys
-from .bursts import burst_statuses
+from .disk_details import RowIndex
 from .exceptions import CorrelationError, InvalidBatchError, SnapshotError
 from .flags import FlagEvent, FlagTracker
 from .incident_forest import complete_components, link_new
@@ -31,6 +31,7 @@ from .rate_cache import DiskRateCache
 from .scale_counts import ScaleCounts
 from .scoring import CellScores, score_scale_counts
 from .window import EventWindow
+from .window_events import window_events
 
 __all__ = ["Correlator", "CorrelationOutput"]
 
@@ -41,7 +42,9 @@ _HOUR_MS = 3_600_000
 _SCORING_COLUMNS = ("source", "event_ms", "x", "y", "category", "severity", "grid")
 _INCIDENT_COLUMNS = ("alert_id", *_SCORING_COLUMNS)
 _SCALE_COLUMNS = ("x", "y", "source", "severity", "event_ms")
-_BURST_COLUMNS = ("x", "y", "event_ms", "source", "category")  # what burst_statuses reads
+# What window_events reads, and the window's events as flags describe them.
+_BURST_COLUMNS = ("event_ms", "x", "y", "source", "category", "severity", "repeat")
+_FLAG_COLUMNS = ("x", "y", "event_ms", "source", "category", "grid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,22 +198,20 @@ class Correlator:
         lo, hi = self._buffer.through(start_ms), self._buffer.through(end_ms)
         return lo + np.flatnonzero(self._buffer.col("severity")[lo:hi] > 0)
 
-    def _events(self, b: int) -> dict[str, np.ndarray]:
-        """The window's events at ``b``: its alerts with severity > 0, bursts counted once."""
-        p = self.params
-        # A burst_gap of context before the window decides which of its alerts are repeats.
+    def _events(self, b: int) -> np.ndarray:
+        """Rows (ascending) of the window's events at ``b``: its alerts with severity > 0,
+        bursts counted once. Statuses decided at earlier boundaries are final: only new
+        alerts are decided here, with a burst_gap of context before the window."""
+        p, buf = self.params, self._buffer
         start = b - p.window_ms
-        idx = self._counted(start - p.burst_gap_ms, b)
-        alerts = self._rows(idx, _BURST_COLUMNS)
-        # Statuses decided at earlier boundaries are final: only new alerts are decided here.
-        decided = self._buffer.col("repeat")
-        repeat = burst_statuses(
-            alerts, p.burst_radius_m, p.burst_gap_ms, since_ms=start, known=decided[idx]
+        return window_events(
+            {name: buf.col(name) for name in _BURST_COLUMNS},
+            buf.through(start - p.burst_gap_ms),
+            buf.through(start),
+            buf.through(b),
+            p.burst_radius_m,
+            p.burst_gap_ms,
         )
-        after = alerts["event_ms"] > start
-        decided[idx[after]] = repeat[after]
-        del alerts  # freed before the events are gathered: a window of a million alerts
-        return self._rows(idx[after & ~repeat], _SCORING_COLUMNS)  # one gather per column
 
     def _counted_events(self, start_ms: int, end_ms: int) -> dict[str, np.ndarray]:
         """The events (counted, not repeats) with event time in ``(start_ms, end_ms]``, whose
@@ -226,21 +227,22 @@ class Correlator:
 
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
         p = self.params
-        rows = self._events(b)  # its own call, so the unselected alerts are freed before scoring
+        events = self._events(b)
         self._scale_counts.advance(b, self._counted_events)
-        scores = self._scores(b, rows)
-        self._learn(b, rows)
-        events = self._flags.step(b, scores, rows)
+        scores = self._scores(b)
+        self._learn(b, events)
+        cols = {name: self._buffer.col(name) for name in _FLAG_COLUMNS}
+        flags = self._flags.step(b, scores, RowIndex(cols, events))
         # Drop what leaves the windows before the next boundary now, while the buffer holds it
         # (eviction follows the next boundary). If _skip_idle then jumps ahead, the counts are
         # already empty (it skips only when no counted alert is left in the next window), so
         # the later boundary needs no evicted row.
         self._scale_counts.retire(b + p.slide_ms, self._counted_events)
-        return events
+        return flags
 
-    def _scores(self, b: int, rows: dict[str, np.ndarray]) -> CellScores:
-        """Scores at boundary ``b``, from the kept counts (``rows``: the window's events, which
-        the batch reference :func:`~pipeline.correlate.scoring.score_cells` would join)."""
+    def _scores(self, b: int) -> CellScores:
+        """Scores at boundary ``b``, from the kept counts (the batch reference
+        :func:`~pipeline.correlate.scoring.score_cells` would join the window's events)."""
         return score_scale_counts(
             self._scale_counts,
             self._flags.open_cells(),
@@ -251,12 +253,13 @@ class Correlator:
             self._rates,
         )
 
-    def _learn(self, b: int, rows: dict[str, np.ndarray]) -> None:
-        """Feed the baseline the events (bursts counted once, like scoring does) that began
-        since the last closed boundary, so each is learnt exactly once."""
+    def _learn(self, b: int, events: np.ndarray) -> None:
+        """Feed the baseline the events (rows of the window's events: bursts counted once, like
+        scoring does) that began since the last closed boundary, so each is learnt exactly
+        once."""
         since = b - self.params.slide_ms if self._last_closed is None else self._last_closed
-        new = rows["event_ms"] > since
-        ix, iy = self.lattice.index(rows["x"][new], rows["y"][new])
+        new = events[np.searchsorted(events, self._buffer.through(since)) :]  # canonical rows
+        ix, iy = self.lattice.index(self._buffer.col("x")[new], self._buffer.col("y")[new])
         cells, counts = np.unique(self.lattice.cell_id(ix, iy), return_counts=True)
         self.baseline.observe(cells, counts, (b - since) / _HOUR_MS)
         self._last_closed = b

@@ -168,17 +168,14 @@ class FlagTracker:
     def open_cells(self) -> np.ndarray:
         return np.array([f.cell_id for f in self._open], dtype=np.int64)
 
-    def step(
-        self, boundary_ms: int, scores: CellScores, rows: dict[str, np.ndarray]
-    ) -> list[FlagEvent]:
+    def step(self, boundary_ms: int, scores: CellScores, nearby: RowIndex) -> list[FlagEvent]:
         """Events of one boundary: closes and updates of open flags, then new flags.
 
-        ``scores`` must include every open flag's cell; ``rows`` are the counted alerts of the
-        window (for the per-flag details).
+        ``scores`` must include every open flag's cell; ``nearby`` are the counted alerts of
+        the window (for the per-flag details).
         """
         events = []
         still_open = []
-        nearby = RowIndex(rows)
         ks = np.searchsorted(scores.cell_id, self.open_cells())  # scores.find, all at once
         fields = _Fields(scores, ks, self._details(boundary_ms, scores, ks, nearby))
         for d, f in enumerate(self._open):

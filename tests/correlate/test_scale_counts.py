@@ -141,8 +141,12 @@ class CheckedCorrelator(Correlator):
 
     checked = 0
 
-    def _scores(self, b, rows):
-        kept = super()._scores(b, rows)
+    def _scores(self, b):
+        kept = super()._scores(b)
+        # The window's events (their statuses are decided at this boundary already, so this
+        # only reads them), joined afresh by the batch reference.
+        idx = self._events(b)
+        rows = {k: self._buffer.col(k)[idx] for k in ("x", "y", "event_ms", "source", "severity")}
         batch = score_cells(
             rows, self._flags.open_cells(), self.lattice, self.baseline, b, self.params
         )

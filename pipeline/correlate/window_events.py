@@ -1,0 +1,113 @@
+"""The events of a window at a slide boundary, from the buffer's rows in one kernel call: the
+burst status of every alert not decided yet, and the rows that count (severity > 0, not a
+repeat).
+
+The statuses are those of :func:`pipeline.correlate.bursts.burst_statuses` (the reference):
+an alert is a repeat when an earlier alert in canonical order of the same source and category
+lies within the burst radius (``dx² + dy² <= r²``) and gap (``t - t_earlier <= gap``). Only
+alerts of the same kind can make one a repeat, so instead of a spatial hash of every alert of
+the gap, each alert is chained to the previous one of its kind, and an undecided alert walks
+its chain back over the gap: a few steps, where the pair search went through every alert
+nearby. The rows are in canonical order (event time, then key), so the chain is too.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from pipeline.alerts import CATEGORIES, SOURCES
+
+__all__ = ["window_events"]
+
+
+# --- kernel ----------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def _lower_bound(t, lo, hi, value):
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if t[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True, nogil=True)
+def _window_events(cols, repeat, lo, mid, hi, r2, gap, n_cat, n_kinds):
+    """Decide the undecided counted rows of ``[mid, hi)`` (``repeat`` -1 -> 0 or 1; rows of
+    ``[lo, mid)`` are context only), then return the counted rows of ``[mid, hi)`` that are
+    not repeats."""
+    t, x, y, source, category, severity = cols
+    first = -1
+    for i in range(mid, hi):
+        if severity[i] > 0 and repeat[i] < 0:
+            first = i
+            break
+    if first >= 0:
+        s0 = _lower_bound(t, lo, first, t[first] - gap)
+        last = np.full(n_kinds, -1, np.int64)  # latest counted row of each kind so far
+        prev = np.empty(hi - s0, np.int64)  # per row: the counted row of its kind before it
+        for i in range(s0, hi):
+            if not severity[i] > 0:
+                continue
+            kind = source[i] * n_cat + category[i]
+            prev[i - s0] = last[kind]
+            last[kind] = i
+            if i < first or repeat[i] >= 0:
+                continue
+            found = 0
+            j = prev[i - s0]
+            while j >= 0 and t[i] - t[j] <= gap:
+                dx = x[j] - x[i]
+                dy = y[j] - y[i]
+                if dx * dx + dy * dy <= r2:
+                    found = 1
+                    break
+                j = prev[j - s0]
+            repeat[i] = found
+    n = 0
+    for i in range(mid, hi):
+        if severity[i] > 0 and repeat[i] == 0:
+            n += 1
+    out = np.empty(n, np.int64)
+    n = 0
+    for i in range(mid, hi):
+        if severity[i] > 0 and repeat[i] == 0:
+            out[n] = i
+            n += 1
+    return out
+
+
+# --- Python layer ------------------------------------------------------------------------------
+
+
+def window_events(
+    cols: dict[str, np.ndarray], lo: int, mid: int, hi: int, radius_m: float, gap_ms: int
+) -> np.ndarray:
+    """Rows (ascending) of the window's events: the counted rows of ``[mid, hi)`` that repeat
+    no earlier alert. Decides first, in ``cols["repeat"]`` (in place), every counted row of
+    ``[mid, hi)`` still at -1; rows of ``[lo, mid)`` (the gap before the window) are context.
+
+    ``cols``: the buffer's ``event_ms``, ``x``, ``y``, ``source``, ``category``, ``severity``
+    and ``repeat`` columns, rows in canonical order; ``lo`` must be the first row within
+    ``gap_ms`` of the window (rows before it cannot make a window row a repeat).
+    """
+    if not 0 <= lo <= mid <= hi <= len(cols["event_ms"]):
+        raise ValueError(f"need 0 <= lo <= mid <= hi <= rows, got {lo}, {mid}, {hi}")
+    if gap_ms < 0 or not radius_m >= 0:
+        raise ValueError(f"radius_m and gap_ms must be >= 0, got {radius_m!r}, {gap_ms!r}")
+    return _window_events(
+        (cols["event_ms"], cols["x"], cols["y"], cols["source"], cols["category"],
+         cols["severity"]),
+        cols["repeat"],
+        lo,
+        mid,
+        hi,
+        float(radius_m) ** 2,
+        np.int64(gap_ms),
+        len(CATEGORIES),
+        len(SOURCES) * len(CATEGORIES),
+    )  # fmt: skip

@@ -1,0 +1,68 @@
+"""The window's events from the buffer rows in one kernel: the burst statuses of
+:func:`~pipeline.correlate.bursts.burst_statuses` (the reference) and the counted rows that
+repeat nothing, decided at boundaries one after the other as the engine does."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.correlate.bursts import burst_statuses
+from pipeline.correlate.window_events import window_events
+
+S = 1000
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 400),
+    radius=st.sampled_from([0.0, 25.0, 50.0, 120.0]),
+    gap_s=st.sampled_from([0, 5, 30, 90]),
+    window_s=st.sampled_from([60, 300]),
+    kinds=st.integers(1, 6),
+    cut=st.integers(0, 3),
+)
+@settings(max_examples=200, deadline=None)
+def test_statuses_and_rows_equal_the_reference(seed, n, radius, gap_s, window_s, kinds, cut):
+    rng = np.random.default_rng(seed)
+    on_grid = rng.random(n) < 0.5  # points at exactly the radius apart, and equal times
+    t = np.sort(rng.integers(0, 900, n)) * S
+    cols = {
+        "event_ms": t.astype(np.int64),
+        "x": np.where(on_grid, rng.integers(0, 6, n) * 25.0, rng.uniform(0, 200, n)),
+        "y": np.where(on_grid, 0.0, rng.uniform(0, 200, n)),
+        "source": rng.integers(0, 2, n).astype(np.int8),
+        "category": rng.integers(0, kinds, n).astype(np.int16),
+        "severity": np.where(rng.random(n) < 0.15, 0.0, rng.random(n)).astype(np.float32),
+        "repeat": np.full(n, -1, np.int8),
+    }
+    gap, window = gap_s * S, window_s * S
+    # Boundaries every 60 s from a random start; after a "restore" (cut) statuses start over.
+    for k, b in enumerate(range((cut + 1) * 60 * S, 960 * S, 60 * S)):
+        if k == cut:
+            cols["repeat"][:] = -1
+        start = b - window
+        through = lambda ms: int(np.searchsorted(t, ms, side="right"))  # noqa: E731
+        lo, mid, hi = through(start - gap), through(start), through(b)
+        idx = lo + np.flatnonzero(cols["severity"][lo:hi] > 0)
+        rows = {name: col[idx] for name, col in cols.items()}
+        want = burst_statuses(rows, radius, gap, since_ms=start, known=rows["repeat"])
+        after = rows["event_ms"] > start
+        want_rows = idx[after & ~want]
+        got_rows = window_events(cols, lo, mid, hi, radius, gap)
+        assert got_rows.tolist() == want_rows.tolist()
+        assert cols["repeat"][idx[after]].tolist() == want[after].astype(int).tolist()
+
+
+def test_an_earlier_repeat_still_makes_the_next_one_a_repeat():
+    n = 3
+    cols = {
+        "event_ms": np.array([0, 20, 40], np.int64) * S,
+        "x": np.zeros(n),
+        "y": np.zeros(n),
+        "source": np.zeros(n, np.int8),
+        "category": np.zeros(n, np.int16),
+        "severity": np.ones(n, np.float32),
+        "repeat": np.full(n, -1, np.int8),
+    }
+    assert window_events(cols, 0, 0, n, 50.0, 30 * S).tolist() == [0]
+    assert cols["repeat"].tolist() == [0, 1, 1]
