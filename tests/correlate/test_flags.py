@@ -43,14 +43,16 @@ def scores(cells: dict[tuple[int, int], tuple]) -> CellScores:
 
 
 def rows(n: int, x: float = 125.0, y: float = 125.0) -> RowIndex:
-    return RowIndex({
-        "x": np.full(n, x),
-        "y": np.full(n, y),
-        "source": np.ones(n, np.int64),
-        "category": np.full(n, 3, np.int64),
-        "grid": np.full(n, 11, np.int32),
-        "event_ms": T0 - np.arange(n, dtype=np.int64) * MIN,
-    })
+    return RowIndex(
+        {
+            "x": np.full(n, x),
+            "y": np.full(n, y),
+            "source": np.ones(n, np.int64),
+            "category": np.full(n, 3, np.int64),
+            "grid": np.full(n, 11, np.int32),
+            "event_ms": T0 - np.arange(n, dtype=np.int64) * MIN,
+        }
+    )
 
 
 def step(tracker, k, cells, n_rows):
