@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import asdict, dataclass
 from itertools import compress
 from typing import Literal
 
@@ -81,15 +80,71 @@ def flag_id(cell_id: int, opened_ms: int) -> str:
     return "flg-" + hashlib.blake2b(f"{cell_id}:{opened_ms}".encode(), digest_size=8).hexdigest()
 
 
-@dataclass(slots=True)
-class _Open:
-    flag_id: str
-    cell_id: int
-    opened_ms: int
-    version: int = 0
-    cool: int = 0  # consecutive boundaries below close_score
-    last_score: float = 0.0
-    last_counts: tuple[int, ...] = ()
+class _OpenFlags:
+    """The open flags as columns, in opening order (a flag's state is a row)."""
+
+    def __init__(self, n_sources: int) -> None:
+        self.flag_id: list[str] = []
+        self.cell_id = np.empty(0, np.int64)
+        self.opened_ms = np.empty(0, np.int64)
+        self.version = np.empty(0, np.int64)
+        self.cool = np.empty(0, np.int64)  # consecutive boundaries below close_score
+        self.last_score = np.empty(0)
+        # The signature (count, then counts by source) of the flag's last event
+        self.last_counts = np.empty((0, 1 + n_sources), np.int64)
+
+    def __len__(self) -> int:
+        return len(self.flag_id)
+
+    def keep(self, rows: np.ndarray) -> None:
+        self.flag_id = [self.flag_id[d] for d in rows.tolist()]
+        for name in ("cell_id", "opened_ms", "version", "cool", "last_score", "last_counts"):
+            setattr(self, name, getattr(self, name)[rows])
+
+    def add(self, flag_ids: list[str], cell_id, opened_ms: int, score, counts) -> None:
+        """New flags, each just past its first event (version 1)."""
+        n = len(flag_ids)
+        self.flag_id += flag_ids
+        self.cell_id = np.concatenate([self.cell_id, cell_id])
+        self.opened_ms = np.concatenate([self.opened_ms, np.full(n, opened_ms, np.int64)])
+        self.version = np.concatenate([self.version, np.ones(n, np.int64)])
+        self.cool = np.concatenate([self.cool, np.zeros(n, np.int64)])
+        self.last_score = np.concatenate([self.last_score, score])
+        self.last_counts = np.concatenate([self.last_counts, counts])
+
+    def state(self) -> list[dict]:
+        columns = zip(
+            self.flag_id,
+            self.cell_id.tolist(),
+            self.opened_ms.tolist(),
+            self.version.tolist(),
+            self.cool.tolist(),
+            self.last_score.tolist(),
+            self.last_counts.tolist(),
+            strict=True,
+        )
+        return [
+            {"flag_id": f, "cell_id": c, "opened_ms": o, "version": v, "cool": k,
+             "last_score": s, "last_counts": tuple(n)}
+            for f, c, o, v, k, s, n in columns
+        ]  # fmt: skip
+
+    @classmethod
+    def from_state(cls, state: list[dict], n_sources: int) -> _OpenFlags:
+        out = cls(n_sources)
+        width = 1 + n_sources
+        out.flag_id = [s["flag_id"] for s in state]
+        out.cell_id = np.array([s["cell_id"] for s in state], np.int64)
+        out.opened_ms = np.array([s["opened_ms"] for s in state], np.int64)
+        out.version = np.array([s.get("version", 0) for s in state], np.int64)
+        out.cool = np.array([s.get("cool", 0) for s in state], np.int64)
+        out.last_score = np.array([s.get("last_score", 0.0) for s in state], np.float64)
+        # A signature of another width (none yet) matches no count: the next step emits.
+        out.last_counts = np.array(
+            [c if len(c := s.get("last_counts", ())) == width else [-1] * width for s in state],
+            np.int64,
+        ).reshape(len(state), width)
+        return out
 
 
 def _names(counts: list[int], names: tuple[str, ...]) -> dict[str, int]:
@@ -98,9 +153,9 @@ def _names(counts: list[int], names: tuple[str, ...]) -> dict[str, int]:
 
 
 class _Fields:
-    """The Python values of the events of one boundary's flags at rows ``ks`` of ``scores``:
-    one ``tolist()`` per column and boundary instead of a NumPy scalar per field and event
-    (the same ints and floats)."""
+    """The Python values of the events of one boundary's flags at rows ``ks`` of ``scores``
+    (``placed``: their centres and disk details): one ``tolist()`` per column and boundary
+    instead of a NumPy scalar per field and event (the same ints and floats)."""
 
     def __init__(self, scores: CellScores, ks: np.ndarray, placed: tuple) -> None:
         _, _, lat, lon, details = placed
@@ -120,26 +175,23 @@ class _Fields:
         self.first_ms = details.first_ms.tolist()
         self.last_ms = details.last_ms.tolist()
 
-    def signature(self, d: int) -> tuple[int, ...]:
-        """What a patrol would see change: the count and its split by feed (in SOURCES
-        order, zeros included)."""
-        return (self.count[d], *self.by_source[d])
-
-    def event(self, f: _Open, status: Status, boundary_ms: int, d: int) -> FlagEvent:
-        """The event of flag ``f`` from its row ``d``."""
+    def event(
+        self, flag: tuple[str, int, int], version: int, status: Status, boundary_ms: int, d: int
+    ) -> FlagEvent:
+        """The event of the flag ``(flag_id, cell_id, opened_ms)`` from its row ``d``."""
         gi = self.gi_z[d]
         found = self.first_ms[d] <= self.last_ms[d]
         return FlagEvent(
-            flag_id=f.flag_id,
-            version=f.version + 1,
+            flag_id=flag[0],
+            version=version,
             status=status,
             boundary_ms=boundary_ms,
-            opened_ms=f.opened_ms,
+            opened_ms=flag[2],
             lat=self.lat[d],
             lon=self.lon[d],
             radius_m=self.radius_m[d],
             window_s=self.window_s[d],
-            cell_id=f.cell_id,
+            cell_id=flag[1],
             score=self.score[d],
             p_value=self.p_value[d],
             gi_z=gi if math.isfinite(gi) else None,
@@ -154,6 +206,15 @@ class _Fields:
         )
 
 
+def _rows(placed: tuple, rows: np.ndarray) -> tuple:
+    """``placed`` (centres and disk details, see ``FlagTracker._details``) at ``rows``."""
+    cx, cy, lat, lon, d = placed
+    details = DiskDetails(
+        d.by_source[rows], d.by_category[rows], d.grid[rows], d.first_ms[rows], d.last_ms[rows]
+    )
+    return cx[rows], cy[rows], lat[rows], lon[rows], details
+
+
 class FlagTracker:
     """Open flags and the transitions of each boundary."""
 
@@ -163,10 +224,10 @@ class FlagTracker:
         self.params = params
         self.lattice = lattice
         self.projection = projection
-        self._open: list[_Open] = []
+        self._open = _OpenFlags(len(SOURCES))
 
     def open_cells(self) -> np.ndarray:
-        return np.array([f.cell_id for f in self._open], dtype=np.int64)
+        return self._open.cell_id
 
     def step(self, boundary_ms: int, scores: CellScores, nearby: RowIndex) -> list[FlagEvent]:
         """Events of one boundary: closes and updates of open flags, then new flags.
@@ -174,30 +235,45 @@ class FlagTracker:
         ``scores`` must include every open flag's cell; ``nearby`` are the counted alerts of
         the window (for the per-flag details).
         """
-        events = []
-        still_open = []
-        ks = np.searchsorted(scores.cell_id, self.open_cells())  # scores.find, all at once
-        fields = _Fields(scores, ks, self._details(boundary_ms, scores, ks, nearby))
-        for d, f in enumerate(self._open):
-            count, score = fields.count[d], fields.score[d]
-            f.cool = f.cool + 1 if score < self.params.close_score else 0
-            closing = count == 0 or f.cool >= self.params.close_after_slides
-            if closing or self._changed(f, score, fields.signature(d)):
-                status = "close" if closing else "update"
-                events.append(self._emit(f, fields, fields.event(f, status, boundary_ms, d), d))
-            if not closing:
-                still_open.append(f)
-        self._open = still_open
-        hot = np.asarray(self._new_hot_cells(scores), np.int64)
-        fields = _Fields(scores, hot, self._details(boundary_ms, scores, hot, nearby))
-        for d, cell in enumerate(fields.cell_id):
-            f = _Open(flag_id(cell, boundary_ms), cell, boundary_ms)
-            event = fields.event(f, "open", boundary_ms, d)
-            events.append(self._emit(f, fields, event, d))
-            self._open.append(f)
+        p, o = self.params, self._open
+        ks = np.searchsorted(scores.cell_id, o.cell_id)  # scores.find, all at once
+        placed = self._details(boundary_ms, scores, ks, nearby)
+        count, score = scores.count[ks], scores.score[ks]
+        o.cool = np.where(score < p.close_score, o.cool + 1, 0)
+        closing = (count == 0) | (o.cool >= p.close_after_slides)
+        # What a patrol would see change: the count and its split by feed (SOURCES order).
+        signature = np.column_stack([count, placed[4].by_source]).astype(np.int64)
+        moved = np.abs(score - o.last_score) >= p.update_score_delta
+        emit = np.flatnonzero(closing | moved | (signature != o.last_counts).any(axis=1))
+        fields = _Fields(scores, ks[emit], _rows(placed, emit))
+        flags = zip(
+            [o.flag_id[d] for d in emit.tolist()],
+            o.cell_id[emit].tolist(),
+            o.opened_ms[emit].tolist(),
+            strict=True,
+        )
+        versions = (o.version[emit] + 1).tolist()
+        statuses = np.where(closing[emit], "close", "update").tolist()
+        events = [
+            fields.event(f, versions[d], statuses[d], boundary_ms, d) for d, f in enumerate(flags)
+        ]
+        o.last_score[emit] = score[emit]
+        o.last_counts[emit] = signature[emit]
+        o.version[emit] += 1
+        o.keep(np.flatnonzero(~closing))
+        hot = self._new_hot_cells(scores)
+        placed = self._details(boundary_ms, scores, hot, nearby)
+        fields = _Fields(scores, hot, placed)
+        flag_ids = [flag_id(cell, boundary_ms) for cell in fields.cell_id]
+        events += [
+            fields.event((f, c, boundary_ms), 1, "open", boundary_ms, d)
+            for d, (f, c) in enumerate(zip(flag_ids, fields.cell_id, strict=True))
+        ]
+        counts = np.column_stack([scores.count[hot], placed[4].by_source]).astype(np.int64)
+        o.add(flag_ids, scores.cell_id[hot], boundary_ms, scores.score[hot], counts)
         return events
 
-    def _new_hot_cells(self, scores: CellScores) -> list[int]:
+    def _new_hot_cells(self, scores: CellScores) -> np.ndarray:
         """Rows of cells that open flags: hot, best first, none within the radius of a flag."""
         p = self.params
         hot = (
@@ -211,18 +287,7 @@ class FlagTracker:
         ix, iy = self.lattice.unpack(self.open_cells())
         r_cells = p.merge_radius_m / p.cell_m
         chosen = suppress_near(scores.ix[cand], scores.iy[cand], ix, iy, r_cells)
-        return cand[chosen].tolist()
-
-    def _changed(self, f: _Open, score: float, signature: tuple[int, ...]) -> bool:
-        moved = abs(score - f.last_score) >= self.params.update_score_delta
-        return moved or signature != f.last_counts
-
-    @staticmethod
-    def _emit(f: _Open, fields: _Fields, event: FlagEvent, d: int) -> FlagEvent:
-        f.last_score = event.score
-        f.last_counts = fields.signature(d)
-        f.version = event.version
-        return event
+        return cand[chosen]
 
     def _details(
         self, boundary_ms: int, scores: CellScores, ks: np.ndarray, nearby: RowIndex
@@ -236,7 +301,7 @@ class FlagTracker:
         return cx, cy, lat, lon, nearby.describe(cx, cy, scores.radius_m[ks], after)
 
     def state(self) -> list[dict]:
-        return [asdict(f) for f in self._open]
+        return self._open.state()
 
     def load_state(self, state: list[dict]) -> None:
-        self._open = [_Open(**{**s, "last_counts": tuple(s["last_counts"])}) for s in state]
+        self._open = _OpenFlags.from_state(state, len(SOURCES))

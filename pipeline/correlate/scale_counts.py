@@ -151,9 +151,37 @@ def _apply(
 
 
 @numba.njit(cache=True, nogil=True)
-def _lookup(table, table_slot, cells, out):
-    for i in range(cells.shape[0]):
-        out[i] = _find(table, table_slot, cells[i])
+def _gather(table, table_slot, cell_of, counts, sev, own, n_slots, extra):
+    """The cells holding an own count plus ``extra`` (sorted, unique) and copies of their
+    rows; zeros for an extra cell with no slot."""
+    n_own = 0
+    for s in range(n_slots):
+        if own[s] > 0:
+            n_own += 1
+    cells = np.empty(n_own + extra.shape[0], np.int64)
+    k = 0
+    for s in range(n_slots):
+        if own[s] > 0:
+            cells[k] = cell_of[s]
+            k += 1
+    cells[n_own:] = extra
+    cells.sort()
+    n = 0
+    for i in range(cells.shape[0]):  # unique, in place
+        if n == 0 or cells[i] != cells[n - 1]:
+            cells[n] = cells[i]
+            n += 1
+    cells = cells[:n].copy()
+    out_counts = np.zeros((n, counts.shape[1]), np.int64)
+    out_sev = np.zeros((n, sev.shape[1]))
+    out_own = np.zeros(n, np.int64)
+    for i in range(n):
+        s = _find(table, table_slot, cells[i])
+        if s >= 0:
+            out_counts[i] = counts[s]
+            out_sev[i] = sev[s]
+            out_own[i] = own[s]
+    return cells, out_counts, out_sev, out_own
 
 
 @numba.njit(cache=True, nogil=True)
@@ -261,22 +289,17 @@ class ScaleCounts:
         """The cells to score (own count > 0, plus ``extra_cells``), sorted, with their counts:
         ``(cell_id, by_src, sev, own)`` shaped ``(cells,)``, ``(cells, scales, sources)``,
         ``(cells, scales)``, ``(cells,)``, scales in ``params.scales`` order."""
-        n = int(self._meta[_META_SLOTS])
-        owned = self._cell_of[:n][self._own[:n] > 0]
-        cell_id = np.union1d(owned, np.asarray(extra_cells, np.int64)).astype(np.int64)
-        slot = np.empty(len(cell_id), np.int64)
-        _lookup(self._table, self._table_slot, cell_id, slot)
-        found = slot >= 0
+        cell_id, by_src, sev, own = _gather(
+            self._table,
+            self._table_slot,
+            self._cell_of,
+            self._counts,
+            self._sev,
+            self._own,
+            int(self._meta[_META_SLOTS]),
+            np.unique(np.asarray(extra_cells, np.int64)),
+        )
         n_scales = self._n_win * self._n_rad
-        if found.all():  # the usual case: one gather per array, no zero fill and scatter
-            by_src, sev, own = self._counts[slot], self._sev[slot], self._own[slot]
-        else:  # an open flag's cell that no event reaches any more
-            by_src = np.zeros((len(cell_id), n_scales * self._n_src), np.int64)
-            sev = np.zeros((len(cell_id), n_scales))
-            own = np.zeros(len(cell_id), np.int64)
-            by_src[found] = self._counts[slot[found]]
-            sev[found] = self._sev[slot[found]]
-            own[found] = self._own[slot[found]]
         return cell_id, by_src.reshape(len(cell_id), n_scales, self._n_src), sev, own
 
     def table(self) -> dict[str, np.ndarray]:

@@ -50,7 +50,7 @@ from pipeline.geo.spatial_hash import neighbour_sums
 
 from .baseline import Baseline, hour_of_week
 from .disk_levels import factored_expectations
-from .getis_ord import gi_star_lattice_at
+from .getis_ord import gi_star_cells
 from .lattice import Lattice
 from .params import CorrelationParams
 from .rate_cache import DiskRateCache
@@ -261,23 +261,6 @@ def _scale_counts(
     return by_src.reshape(len(cx), n_scales, n_src), sev.reshape(len(cx), n_scales)
 
 
-def _gi_on_rectangle(cell_ix, cell_iy, counts, ix, iy, offsets) -> np.ndarray:
-    """Gi* of per-cell counts over the bounding rectangle of the tested cells."""
-    x0, y0 = ix.min(), iy.min()
-    shape = (int(ix.max() - x0 + 1), int(iy.max() - y0 + 1))
-    if shape[0] * shape[1] > _MAX_GI_CELLS:
-        return np.full(len(ix), np.nan)
-    grid = np.zeros(shape)
-    inside = (
-        (cell_ix >= x0)
-        & (cell_ix < x0 + grid.shape[0])
-        & (cell_iy >= y0)
-        & (cell_iy < y0 + grid.shape[1])
-    )
-    np.add.at(grid, (cell_ix[inside] - x0, cell_iy[inside] - y0), counts[inside])
-    return gi_star_lattice_at(grid, offsets, ix - x0, iy - y0)
-
-
 def score_cells(
     rows: dict[str, np.ndarray],
     extra_cells: np.ndarray,
@@ -381,12 +364,10 @@ def _score(
     score = hotspot_score(
         tests.p_value, tests.n_sources, tests.mean_severity, params.corroboration_gain
     )
+    # Gi* of the own counts over the rectangle of the scored cells
+    uix, uiy = lattice.unpack(own_cells)
     offsets = lattice.disk_offsets(params.hotspot_radius_m)
-    if len(cell_id):
-        uix, uiy = lattice.unpack(own_cells)
-        gi_z = _gi_on_rectangle(uix, uiy, own_n.astype(np.float64), ix, iy, offsets)
-    else:
-        gi_z = np.empty(0)
+    gi_z = gi_star_cells(uix, uiy, own_n.astype(np.float64), ix, iy, offsets, _MAX_GI_CELLS)
     scale_w = np.array([w for w, _ in scales], np.int64)
     scale_r = np.array([r for _, r in scales], np.float64)
     return CellScores(
