@@ -19,7 +19,7 @@ from pipeline.alerts import CATEGORIES, SOURCES, AlertBatch
 from pipeline.geo.projection import LocalProjection
 
 from .baseline import Baseline
-from .buffer import COLUMNS, AlertBuffer, alert_keys
+from .buffer import COLUMNS, AlertBuffer, alert_keys, utf8_ids
 from .disk_details import RowIndex
 from .exceptions import CorrelationError, InvalidBatchError, SnapshotError
 from .flags import FlagEvent, FlagTracker
@@ -122,11 +122,12 @@ class Correlator:
     def process(self, batch: AlertBatch) -> CorrelationOutput:
         """Admit a batch (in arrival order) and close every boundary the watermark passed."""
         _validate(batch)
-        keys = alert_keys(batch.alert_id)
+        ids = utf8_ids(batch.alert_id)  # once: the keys hash them, the buffer keeps them
+        keys = alert_keys(ids)
         late, dup = self._window.admit(batch.event_ms, keys, self._buffer.keys)
         fresh = ~late & ~dup
         x, y = self.projection.to_xy(batch.lat[fresh], batch.lon[fresh])
-        self._buffer.append(batch.take(fresh), keys[fresh], x, y)
+        self._buffer.append(batch.take(fresh), keys[fresh], x, y, ids[fresh])
         for name, n in (("alerts", len(batch)), ("late", late.sum()), ("duplicates", dup.sum())):
             self.stats[name] += int(n)
         incidents, flags = self._close_due()
