@@ -65,8 +65,17 @@ def pairwise_sum(v, lo, n):
 
 
 @numba.njit(cache=True, nogil=True)
-def _lower_bound(a, x):
-    lo, hi = 0, a.shape[0]
+def _gallop(a, start, x):
+    """First index ``>= start`` where the sorted ``a`` is ``>= x``, searching forward from
+    ``start`` (every value before it is below ``x``) in doubling steps."""
+    n = a.shape[0]
+    lo = hi = start
+    step = 1
+    while hi < n and a[hi] < x:
+        lo = hi + 1
+        hi = lo + step
+        step *= 2
+    hi = min(hi, n)
     while lo < hi:
         mid = (lo + hi) >> 1
         if a[mid] < x:
@@ -80,33 +89,40 @@ def _lower_bound(a, x):
 def _expected(cell_id, disk, levels, scales):
     """``disk``: offsets of the largest disk ``(k, 2)``, and per radius the positions of its
     own offsets among them (``cols`` row, ``n_cols``); ``levels``: the baseline's sorted cell
-    ids, their counts, and the scalars of :meth:`Baseline.levels`; ``scales``: per scale its
-    radius (row of ``cols``) and disk km², and its hour segments ``seg_ptr[s]:seg_ptr[s + 1]``
-    (profile factor, hours of overlap)."""
+    ids, their counts, and the scalars of :meth:`Baseline.levels`; ``scales``: the distinct
+    (radius, profile factor) pairs of the boundary's windows (``key_radius``,
+    ``key_factor``), and per scale its disk km² and its hour segments
+    ``seg_ptr[s]:seg_ptr[s + 1]`` (pair, hours of overlap)."""
     offsets, cols, n_cols = disk
     ids, counts, cell_km2, prior, exposure = levels
-    radius, disk_km2, seg_ptr, seg_factor, seg_hours = scales
-    n, n_off, n_scales = cell_id.shape[0], offsets.shape[0], radius.shape[0]
-    out = np.zeros((n, n_scales))
-    level = np.empty(n_off)
-    values = np.empty(n_off)
+    key_radius, key_factor, disk_km2, seg_ptr, seg_key, seg_hours = scales
+    n, n_off, n_scales = cell_id.shape[0], offsets.shape[0], disk_km2.shape[0]
     low = (1 << _BITS) - 1
-    for i in range(n):
-        ix = (cell_id[i] >> _BITS) - _OFFSET
-        iy = (cell_id[i] & low) - _OFFSET
-        for o in range(n_off):
-            cell = ((ix + offsets[o, 0] + _OFFSET) << _BITS) | (iy + offsets[o, 1] + _OFFSET)
-            pos = _lower_bound(ids, cell)
+    # The level of every disk cell. The cells at one offset from sorted cells are sorted
+    # too, so each offset walks the baseline's ids once.
+    level = np.empty((n, n_off))
+    for o in range(n_off):
+        pos = 0
+        for i in range(n):
+            ix = (cell_id[i] >> _BITS) - _OFFSET + offsets[o, 0]
+            iy = (cell_id[i] & low) - _OFFSET + offsets[o, 1]
+            cell = ((ix + _OFFSET) << _BITS) | (iy + _OFFSET)
+            pos = _gallop(ids, pos, cell)
             c = counts[pos] if pos < ids.shape[0] and ids[pos] == cell else 0.0
-            level[o] = (c / cell_km2 + prior) / exposure
+            level[i, o] = (c / cell_km2 + prior) / exposure
+    out = np.zeros((n, n_scales))
+    rate = np.empty(key_radius.shape[0])
+    values = np.empty(n_off)
+    for i in range(n):
+        for k in range(key_radius.shape[0]):  # the disk's rate at each (radius, hour)
+            j = key_radius[k]
+            for c in range(n_cols[j]):
+                values[c] = level[i, cols[j, c]] * key_factor[k]
+            rate[k] = pairwise_sum(values, 0, n_cols[j]) / n_cols[j]
         for s in range(n_scales):
-            j = radius[s]
             total = 0.0
             for g in range(seg_ptr[s], seg_ptr[s + 1]):
-                for k in range(n_cols[j]):
-                    values[k] = level[cols[j, k]] * seg_factor[g]
-                rate = pairwise_sum(values, 0, n_cols[j]) / n_cols[j]
-                total += rate * disk_km2[s] * seg_hours[g]
+                total += rate[seg_key[g]] * disk_km2[s] * seg_hours[g]
             out[i, s] = total
     return out
 
@@ -154,26 +170,29 @@ def factored_expectations(
     radii = tuple(float(r) for r in params.radii_m)
     if not _factors(baseline) or len(lattice.disk_offsets(max(radii))) > PAIRWISE_MAX:
         return None
-    radius, disk_km2, seg_ptr, seg_factor, seg_hours = [], [], [0], [], []
-    for w, r in params.scales:  # loop per scale (six by default), one or two hours each
-        start, end = boundary_ms - w * 1000, boundary_ms
-        for hour in range(start - start % _HOUR_MS, end, _HOUR_MS):
-            how = int(hour_of_week(hour, params.utc_offset_min))
-            seg_factor.append(float(baseline.profile[how]))
-            seg_hours.append((min(hour + _HOUR_MS, end) - max(hour, start)) / _HOUR_MS)
-        radius.append(radii.index(float(r)))
-        disk_km2.append(np.pi * (r / 1000.0) ** 2)
-        seg_ptr.append(len(seg_factor))
+    scales = params.scales
+    spans = [(boundary_ms - w * 1000, boundary_ms) for w, _ in scales]
+    starts = [[h for h in range(a - a % _HOUR_MS, z, _HOUR_MS)] for a, z in spans]
+    hows = iter(hour_of_week(np.array(sum(starts, []), np.int64), params.utc_offset_min).tolist())
+    keys: dict[tuple[int, int], int] = {}  # (radius, hour of week) -> pair
+    seg_ptr, seg_key, seg_hours = [0], [], []
+    for (_, r), (a, z), hours in zip(scales, spans, starts, strict=True):  # six by default
+        for hour in hours:  # one or two hours of week per window
+            key = keys.setdefault((radii.index(float(r)), next(hows)), len(keys))
+            seg_key.append(key)
+            seg_hours.append((min(hour + _HOUR_MS, z) - max(hour, a)) / _HOUR_MS)
+        seg_ptr.append(len(seg_key))
     terms = baseline.level_terms()
     return _expected(
         np.ascontiguousarray(cell_id, np.int64),
         _disk(lattice, radii),
         (terms.ids, terms.counts, terms.cell_km2, terms.prior, terms.exposure),
         (
-            np.array(radius, np.int64),
-            np.array(disk_km2, np.float64),
+            np.array([j for j, _ in keys], np.int64),
+            np.array([baseline.profile[h] for _, h in keys], np.float64),
+            np.array([np.pi * (r / 1000.0) ** 2 for _, r in scales], np.float64),
             np.array(seg_ptr, np.int64),
-            np.array(seg_factor, np.float64),
+            np.array(seg_key, np.int64),
             np.array(seg_hours, np.float64),
         ),
     )

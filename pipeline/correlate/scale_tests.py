@@ -71,11 +71,18 @@ def _test_cells(by_src, sev, expected, alpha, min_count, bh_q, gammainc, betainc
             for k in range(n_src):
                 c += by_src[i, s, k]
             counts[s] = c
+            if c >= min_count:
+                n_tested += 1
+        for s in range(n_scales):
+            c = counts[s]
+            p_all[s] = 1.0
+            tail[s] = 1.0
+            # A tested cell ranks its tested scales only: the other tails are not needed.
+            if n_tested > 0 and c < min_count:
+                continue
             mu = expected[i, s]
             tail[s] = _tail(np.float64(c), mu, alpha, r, gammainc, betainc)
-            p_all[s] = 1.0
             if c >= min_count:  # tested: the tail given that the count reached min_count
-                n_tested += 1
                 reach = _tail(np.float64(min_count), mu, alpha, r, gammainc, betainc)
                 conditional = tail[s] / reach if reach > 0 else 1.0
                 p_all[s] = _minimum(conditional, 1.0)
