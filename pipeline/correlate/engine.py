@@ -21,14 +21,14 @@ from pipeline.geo.projection import LocalProjection
 from .baseline import Baseline
 from .buffer import COLUMNS, AlertBuffer, alert_keys, utf8_ids
 from .disk_details import RowIndex
-from .exceptions import CorrelationError, InvalidBatchError, SnapshotError
+from .exceptions import InvalidBatchError, SnapshotError
 from .flags import FlagEvent, FlagTracker
 from .incident_forest import complete_components, link_new
 from .incidents import Incident, build_incidents
 from .lattice import Lattice
 from .params import CorrelationParams
 from .rate_cache import DiskRateCache
-from .scale_counts import ScaleCounts
+from .scale_counts import Rows, ScaleCounts
 from .scoring import CellScores, score_scale_counts
 from .window import EventWindow
 from .window_events import window_events
@@ -41,7 +41,7 @@ _HOUR_MS = 3_600_000
 # steps themselves on large windows).
 _SCORING_COLUMNS = ("source", "event_ms", "x", "y", "category", "severity", "grid")
 _INCIDENT_COLUMNS = ("alert_id", *_SCORING_COLUMNS)
-_SCALE_COLUMNS = ("x", "y", "source", "severity", "event_ms")
+_SCALE_COLUMNS = ("x", "y", "source", "severity", "event_ms", "repeat")
 # What window_events reads, and the window's events as flags describe them.
 _BURST_COLUMNS = ("event_ms", "x", "y", "source", "category", "severity", "repeat")
 _FLAG_COLUMNS = ("x", "y", "event_ms", "source", "category", "grid")
@@ -214,17 +214,13 @@ class Correlator:
             p.burst_gap_ms,
         )
 
-    def _counted_events(self, start_ms: int, end_ms: int) -> dict[str, np.ndarray]:
-        """The events (counted, not repeats) with event time in ``(start_ms, end_ms]``, whose
-        burst statuses are decided: what :class:`ScaleCounts` adds and removes."""
-        idx = self._counted(start_ms, end_ms)
-        repeat = self._buffer.col("repeat")[idx]
-        if (repeat < 0).any():  # a bug, not bad input: scale counts would be silently wrong
-            raise CorrelationError(
-                f"burst status of alerts in ({start_ms}, {end_ms}] ms is undecided; this is a "
-                "bug in the engine: report it, and replay from the committed offsets"
-            )
-        return self._rows(idx[repeat == 0], _SCALE_COLUMNS)
+    def _counted_events(self, start_ms: int, end_ms: int) -> Rows:
+        """The rows with event time in ``(start_ms, end_ms]``: what :class:`ScaleCounts` adds
+        and removes are the events among them (severity > 0, not repeats; their burst
+        statuses are decided by then)."""
+        buf = self._buffer
+        cols = {name: buf.col(name) for name in _SCALE_COLUMNS}
+        return Rows(cols, buf.through(start_ms), buf.through(end_ms))
 
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
         p = self.params
