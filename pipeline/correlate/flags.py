@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from itertools import compress
 from typing import Literal
 
 import msgspec
@@ -147,63 +146,80 @@ class _OpenFlags:
         return out
 
 
-def _names(counts: list[int], names: tuple[str, ...]) -> dict[str, int]:
-    """The non-zero counts by name, in code order (``compress`` runs the loop in C)."""
-    return dict(compress(zip(names, counts, strict=True), counts))
+_SOURCE_NAMES = np.array(SOURCES, dtype=object)
+_CATEGORY_NAMES = np.array(CATEGORIES, dtype=object)
 
 
-class _Fields:
-    """The Python values of the events of one boundary's flags at rows ``ks`` of ``scores``
-    (``placed``: their centres and disk details): one ``tolist()`` per column and boundary
-    instead of a NumPy scalar per field and event (the same ints and floats)."""
+def _count_dicts(counts: np.ndarray, names: np.ndarray) -> list[dict[str, int]]:
+    """Per row of ``counts``, its non-zero counts by name, in code order."""
+    rows, cols = np.nonzero(counts)  # row-major: each row's codes in order
+    keys, values = names[cols].tolist(), counts[rows, cols].tolist()
+    out, start = [], 0
+    for end in np.searchsorted(rows, np.arange(1, len(counts) + 1)).tolist():  # per event
+        out.append(dict(zip(keys[start:end], values[start:end], strict=True)))
+        start = end
+    return out
 
-    def __init__(self, scores: CellScores, ks: np.ndarray, placed: tuple) -> None:
-        _, _, lat, lon, details = placed
-        self.lat, self.lon = lat.tolist(), lon.tolist()
-        self.cell_id = scores.cell_id[ks].tolist()
-        self.radius_m = scores.radius_m[ks].tolist()
-        self.window_s = scores.window_s[ks].tolist()
-        self.score = scores.score[ks].tolist()
-        self.p_value = scores.p_value[ks].tolist()
-        self.gi_z = scores.gi_z[ks].tolist()
-        self.count = scores.count[ks].tolist()
-        self.expected = scores.expected[ks].tolist()
-        self.n_sources = scores.n_sources[ks].tolist()
-        self.by_source = details.by_source.tolist()
-        self.by_category = details.by_category.tolist()
-        self.grid = details.grid.tolist()
-        self.first_ms = details.first_ms.tolist()
-        self.last_ms = details.last_ms.tolist()
 
-    def event(
-        self, flag: tuple[str, int, int], version: int, status: Status, boundary_ms: int, d: int
-    ) -> FlagEvent:
-        """The event of the flag ``(flag_id, cell_id, opened_ms)`` from its row ``d``."""
-        gi = self.gi_z[d]
-        found = self.first_ms[d] <= self.last_ms[d]
-        return FlagEvent(
-            flag_id=flag[0],
+def _flag_events(
+    scores: CellScores,
+    ks: np.ndarray,
+    placed: tuple,
+    flags: tuple[list, list, list, list, list],
+    boundary_ms: int,
+) -> list[FlagEvent]:
+    """The events of the flags at rows ``ks`` of ``scores`` (``placed``: their centres and
+    disk details; ``flags``: their ids, cells, opening boundaries, versions and statuses).
+    Every column is converted with one ``tolist()`` per boundary, not a NumPy scalar per
+    field and event (the same ints and floats)."""
+    _, _, lat, lon, details = placed
+    isfinite = math.isfinite
+    columns = zip(
+        *flags,
+        lat.tolist(),
+        lon.tolist(),
+        scores.radius_m[ks].tolist(),
+        scores.window_s[ks].tolist(),
+        scores.score[ks].tolist(),
+        scores.p_value[ks].tolist(),
+        scores.gi_z[ks].tolist(),
+        scores.count[ks].tolist(),
+        scores.expected[ks].tolist(),
+        scores.n_sources[ks].tolist(),
+        _count_dicts(details.by_source, _SOURCE_NAMES),
+        _count_dicts(details.by_category, _CATEGORY_NAMES),
+        details.grid.tolist(),
+        details.first_ms.tolist(),
+        details.last_ms.tolist(),
+        strict=True,
+    )
+    return [
+        FlagEvent(
+            flag_id=flag,
             version=version,
             status=status,
             boundary_ms=boundary_ms,
-            opened_ms=flag[2],
-            lat=self.lat[d],
-            lon=self.lon[d],
-            radius_m=self.radius_m[d],
-            window_s=self.window_s[d],
-            cell_id=flag[1],
-            score=self.score[d],
-            p_value=self.p_value[d],
-            gi_z=gi if math.isfinite(gi) else None,
-            observed=self.count[d],
-            expected=self.expected[d],
-            n_sources=self.n_sources[d],
-            source_counts=_names(self.by_source[d], SOURCES),
-            category_counts=_names(self.by_category[d], CATEGORIES),
-            grid=self.grid[d] if found else -1,
-            first_event_ms=self.first_ms[d] if found else None,
-            last_event_ms=self.last_ms[d] if found else None,
+            opened_ms=opened,
+            lat=la,
+            lon=lo,
+            radius_m=radius,
+            window_s=window,
+            cell_id=cell,
+            score=score,
+            p_value=p,
+            gi_z=gi if isfinite(gi) else None,
+            observed=count,
+            expected=expected,
+            n_sources=n_sources,
+            source_counts=by_source,
+            category_counts=by_category,
+            grid=grid if first <= last else -1,  # no event left in the disk: none
+            first_event_ms=first if first <= last else None,
+            last_event_ms=last if first <= last else None,
         )
+        for (flag, cell, opened, version, status, la, lo, radius, window, score, p, gi, count,
+             expected, n_sources, by_source, by_category, grid, first, last) in columns
+    ]  # fmt: skip
 
 
 def _rows(placed: tuple, rows: np.ndarray) -> tuple:
@@ -245,30 +261,25 @@ class FlagTracker:
         signature = np.column_stack([count, placed[4].by_source]).astype(np.int64)
         moved = np.abs(score - o.last_score) >= p.update_score_delta
         emit = np.flatnonzero(closing | moved | (signature != o.last_counts).any(axis=1))
-        fields = _Fields(scores, ks[emit], _rows(placed, emit))
-        flags = zip(
+        flags = (
             [o.flag_id[d] for d in emit.tolist()],
             o.cell_id[emit].tolist(),
             o.opened_ms[emit].tolist(),
-            strict=True,
+            (o.version[emit] + 1).tolist(),
+            np.where(closing[emit], "close", "update").tolist(),
         )
-        versions = (o.version[emit] + 1).tolist()
-        statuses = np.where(closing[emit], "close", "update").tolist()
-        events = [
-            fields.event(f, versions[d], statuses[d], boundary_ms, d) for d, f in enumerate(flags)
-        ]
+        events = _flag_events(scores, ks[emit], _rows(placed, emit), flags, boundary_ms)
         o.last_score[emit] = score[emit]
         o.last_counts[emit] = signature[emit]
         o.version[emit] += 1
         o.keep(np.flatnonzero(~closing))
         hot = self._new_hot_cells(scores)
         placed = self._details(boundary_ms, scores, hot, nearby)
-        fields = _Fields(scores, hot, placed)
-        flag_ids = [flag_id(cell, boundary_ms) for cell in fields.cell_id]
-        events += [
-            fields.event((f, c, boundary_ms), 1, "open", boundary_ms, d)
-            for d, (f, c) in enumerate(zip(flag_ids, fields.cell_id, strict=True))
-        ]
+        cells = scores.cell_id[hot].tolist()
+        flag_ids = [flag_id(cell, boundary_ms) for cell in cells]
+        n = len(cells)
+        flags = (flag_ids, cells, [boundary_ms] * n, [1] * n, ["open"] * n)
+        events += _flag_events(scores, hot, placed, flags, boundary_ms)
         counts = np.column_stack([scores.count[hot], placed[4].by_source]).astype(np.int64)
         o.add(flag_ids, scores.cell_id[hot], boundary_ms, scores.score[hot], counts)
         return events
