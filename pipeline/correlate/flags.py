@@ -31,9 +31,10 @@ from pipeline.geo.projection import LocalProjection
 
 from .disk_details import DiskDetails, RowIndex
 from .lattice import Lattice
+from .named_counts import named_counts
 from .params import CorrelationParams
 from .scoring import CellScores
-from .suppression import suppress_near
+from .suppression import hot_cells
 
 __all__ = ["FlagEvent", "FlagTracker", "flag_id", "flag_schema"]
 
@@ -150,17 +151,6 @@ _SOURCE_NAMES = np.array(SOURCES, dtype=object)
 _CATEGORY_NAMES = np.array(CATEGORIES, dtype=object)
 
 
-def _count_dicts(counts: np.ndarray, names: np.ndarray) -> list[dict[str, int]]:
-    """Per row of ``counts``, its non-zero counts by name, in code order."""
-    rows, cols = np.nonzero(counts)  # row-major: each row's codes in order
-    keys, values = names[cols].tolist(), counts[rows, cols].tolist()
-    out, start = [], 0
-    for end in np.searchsorted(rows, np.arange(1, len(counts) + 1)).tolist():  # per event
-        out.append(dict(zip(keys[start:end], values[start:end], strict=True)))
-        start = end
-    return out
-
-
 def _flag_events(
     scores: CellScores,
     ks: np.ndarray,
@@ -186,8 +176,8 @@ def _flag_events(
         scores.count[ks].tolist(),
         scores.expected[ks].tolist(),
         scores.n_sources[ks].tolist(),
-        _count_dicts(details.by_source, _SOURCE_NAMES),
-        _count_dicts(details.by_category, _CATEGORY_NAMES),
+        named_counts(details.by_source, _SOURCE_NAMES),
+        named_counts(details.by_category, _CATEGORY_NAMES),
         details.grid.tolist(),
         details.first_ms.tolist(),
         details.last_ms.tolist(),
@@ -287,18 +277,13 @@ class FlagTracker:
     def _new_hot_cells(self, scores: CellScores) -> np.ndarray:
         """Rows of cells that open flags: hot, best first, none within the radius of a flag."""
         p = self.params
-        hot = (
-            scores.significant
-            & (scores.score >= p.open_score)
-            & (scores.count >= p.min_count)
-            & (scores.count >= p.min_rate_ratio * scores.expected)
-        )
-        cand = np.flatnonzero(hot)
-        cand = cand[np.lexsort((scores.cell_id[cand], -scores.score[cand]))]
         ix, iy = self.lattice.unpack(self.open_cells())
-        r_cells = p.merge_radius_m / p.cell_m
-        chosen = suppress_near(scores.ix[cand], scores.iy[cand], ix, iy, r_cells)
-        return cand[chosen]
+        columns = (
+            scores.significant, scores.score, scores.count, scores.expected, scores.ix,
+            scores.iy,
+        )  # fmt: skip
+        thresholds = (p.open_score, p.min_count, p.min_rate_ratio)
+        return hot_cells(columns, ix, iy, thresholds, p.merge_radius_m / p.cell_m)
 
     def _details(
         self, boundary_ms: int, scores: CellScores, ks: np.ndarray, nearby: RowIndex
