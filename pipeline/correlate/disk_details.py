@@ -77,39 +77,43 @@ def _layout(cols, rows, cell, n_buckets):
 
 
 @numba.njit(cache=True, nogil=True)
-def _describe(
-    start, gx, gy, row, x, y, t, source, category, grid, cell, cx, cy, r2, reach, after,
-    by_source, by_category, nearest_grid, first, last,
-):  # fmt: skip
-    """Each disk scans the squares of its bounding box (plus margin), bucket by bucket."""
-    mask = start.shape[0] - 2
+def _describe(parts, cell, disks, out):
+    """Each disk scans the squares of its bounding box (plus margin), bucket by bucket, in
+    each laid-out part (``(index, first position)``: the positions of a part follow those of
+    the parts before it, so the nearest event's ties go to the first in canonical order)."""
+    cx, cy, r2, reach, after = disks
+    by_source, by_category, nearest_grid, first, last = out
     for f in range(cx.shape[0]):
         best_d2 = np.inf
         best = -1
-        for sx in range(
-            math.floor((cx[f] - reach[f]) / cell), math.floor((cx[f] + reach[f]) / cell) + 1
-        ):
-            for sy in range(
-                math.floor((cy[f] - reach[f]) / cell), math.floor((cy[f] + reach[f]) / cell) + 1
+        for part in parts:
+            (start, gx, gy, row, x, y, t, source, category, grid), base = part
+            mask = start.shape[0] - 2
+            for sx in range(
+                math.floor((cx[f] - reach[f]) / cell), math.floor((cx[f] + reach[f]) / cell) + 1
             ):
-                b = _bucket(np.int64(sx), np.int64(sy), mask)
-                for q in range(start[b], start[b + 1]):
-                    if gx[q] != sx or gy[q] != sy or t[q] <= after[f]:
-                        continue
-                    dx = x[q] - cx[f]
-                    dy = y[q] - cy[f]
-                    d2 = dx * dx + dy * dy
-                    if d2 > r2[f]:
-                        continue
-                    i = row[q]
-                    by_source[f, source[q]] += 1
-                    by_category[f, category[q]] += 1
-                    if best < 0 or d2 < best_d2 or (d2 == best_d2 and i < best):
-                        best_d2 = d2
-                        best = i
-                        nearest_grid[f] = grid[q]
-                    first[f] = min(first[f], t[q])
-                    last[f] = max(last[f], t[q])
+                for sy in range(
+                    math.floor((cy[f] - reach[f]) / cell),
+                    math.floor((cy[f] + reach[f]) / cell) + 1,
+                ):
+                    b = _bucket(np.int64(sx), np.int64(sy), mask)
+                    for q in range(start[b], start[b + 1]):
+                        if gx[q] != sx or gy[q] != sy or t[q] <= after[f]:
+                            continue
+                        dx = x[q] - cx[f]
+                        dy = y[q] - cy[f]
+                        d2 = dx * dx + dy * dy
+                        if d2 > r2[f]:
+                            continue
+                        i = base + row[q]
+                        by_source[f, source[q]] += 1
+                        by_category[f, category[q]] += 1
+                        if best < 0 or d2 < best_d2 or (d2 == best_d2 and i < best):
+                            best_d2 = d2
+                            best = i
+                            nearest_grid[f] = grid[q]
+                        first[f] = min(first[f], t[q])
+                        last[f] = max(last[f], t[q])
 
 
 # --- Python layer ------------------------------------------------------------------------------
@@ -132,30 +136,66 @@ class DiskDetails:
         return self.first_ms[d] <= self.last_ms[d]
 
 
+_COLUMNS = ("x", "y", "event_ms", "source", "category", "grid")
+
+
+def _copy(cols: dict[str, np.ndarray], rows: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """The index's columns of ``rows`` (all rows when None), in their own arrays."""
+    dtypes = (np.float64, np.float64, np.int64, np.int64, np.int64, np.int64)
+    if rows is None:
+        return tuple(np.array(cols[c], d) for c, d in zip(_COLUMNS, dtypes, strict=True))
+    return tuple(cols[c][rows].astype(d) for c, d in zip(_COLUMNS, dtypes, strict=True))
+
+
+def _lay_out(columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    n = len(columns[0])
+    n_buckets = 1 << max(4, int(2 * max(n, 1) - 1).bit_length())  # >= 2 per row
+    return _layout(columns, np.arange(n), _SQUARE_M, n_buckets)
+
+
 class RowIndex:
     """The events of one boundary: rows ``rows`` (ascending, so in canonical order; None: all)
     of the columns ``x, y, event_ms, source, category, grid``, laid out by squares on first
-    use (most boundaries describe no disk)."""
+    use (most boundaries describe no disk).
+
+    An index that was laid out can be kept for later boundaries: :meth:`extend` adds the
+    events that came since (the later rows of the canonical order), laid out apart, so a
+    boundary lays out its new events, not its window. Events that left the window stay in
+    the index: a query's time test (``after_ms``, never before the window) skips them.
+    """
 
     def __init__(self, cols: dict[str, np.ndarray], rows: np.ndarray | None = None) -> None:
-        self.cols = cols
-        self.rows = rows
-        self._index: tuple[np.ndarray, ...] | None = None
+        self._pending: tuple[dict[str, np.ndarray], np.ndarray | None] | None = (cols, rows)
+        self._main: tuple[np.ndarray, ...] | None = None
+        self._n_main = 0
+        self._added: list[tuple[np.ndarray, ...]] = []  # columns of the events since
+        self._recent: tuple[np.ndarray, ...] | None = None
 
-    def _build(self) -> tuple[np.ndarray, ...]:
-        c = self.cols
-        n = len(c["x"]) if self.rows is None else len(self.rows)
-        rows = np.arange(n) if self.rows is None else np.asarray(self.rows, np.int64)
-        n_buckets = 1 << max(4, int(2 * max(n, 1) - 1).bit_length())  # >= 2 per row
-        cols = (
-            np.asarray(c["x"], np.float64),
-            np.asarray(c["y"], np.float64),
-            np.asarray(c["event_ms"], np.int64),
-            c["source"],
-            c["category"],
-            c["grid"],
-        )
-        return _layout(cols, rows, _SQUARE_M, n_buckets)
+    @property
+    def laid_out(self) -> bool:
+        """Whether a query laid the events out (the index may then be extended)."""
+        return self._main is not None
+
+    def extend(self, cols: dict[str, np.ndarray], rows: np.ndarray) -> None:
+        """Add rows ``rows`` of ``cols``: events after every one indexed so far (canonical
+        order). Only for an index that was laid out (its own copies of the columns)."""
+        if not self.laid_out:
+            raise ValueError("only a laid-out index can be extended; build a new one instead")
+        if len(rows):
+            self._added.append(_copy(cols, rows))
+            self._recent = None
+
+    def _parts(self) -> tuple:
+        if self._main is None:
+            cols, rows = self._pending
+            self._main = _lay_out(_copy(cols, rows))
+            self._n_main = len(self._main[3])
+            self._pending = None
+        if self._recent is None:
+            empty = (np.empty(0), np.empty(0), *(np.empty(0, np.int64) for _ in range(4)))
+            added = self._added or [empty]
+            self._recent = _lay_out(tuple(np.concatenate(c) for c in zip(*added, strict=True)))
+        return ((self._main, 0), (self._recent, self._n_main))
 
     def describe(
         self, cx: np.ndarray, cy: np.ndarray, radius_m: np.ndarray, after_ms: np.ndarray
@@ -173,20 +213,13 @@ class RowIndex:
         )
         if not n:
             return out
-        if self._index is None:
-            self._index = self._build()
-        _describe(
-            *self._index,
-            _SQUARE_M,
+        disks = (
             np.asarray(cx, np.float64),
             np.asarray(cy, np.float64),
             radius_m**2,
             radius_m + _MARGIN_M,
             np.asarray(after_ms, np.int64),
-            out.by_source,
-            out.by_category,
-            out.grid,
-            out.first_ms,
-            out.last_ms,
         )
+        outputs = (out.by_source, out.by_category, out.grid, out.first_ms, out.last_ms)
+        _describe(self._parts(), _SQUARE_M, disks, outputs)
         return out

@@ -107,6 +107,13 @@ class Correlator:
         # The last boundary whose incidents were linked and emitted: rows up to it are linked
         # (or consumed). Not part of a snapshot: a restored buffer has no roots, so it relinks.
         self._linked_through: int | None = None
+        # Derived state, not part of a snapshot either: burst statuses are decided up to this
+        # boundary (None: search the whole window), and the window's events as the last
+        # boundary's flags laid them out, kept from the boundary ``_nearby_ms`` on.
+        self._decided_ms: int | None = None
+        self._nearby: RowIndex | None = None
+        self._nearby_ms = 0
+        self._rebuild_ms = max(1, params.window_ms // params.slide_ms // 3) * params.slide_ms
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
     @property
@@ -199,20 +206,34 @@ class Correlator:
         lo, hi = self._buffer.through(start_ms), self._buffer.through(end_ms)
         return lo + np.flatnonzero(self._buffer.col("severity")[lo:hi] > 0)
 
-    def _events(self, b: int) -> np.ndarray:
-        """Rows (ascending) of the window's events at ``b``: its alerts with severity > 0,
-        bursts counted once. Statuses decided at earlier boundaries are final: only new
-        alerts are decided here, with a burst_gap of context before the window."""
+    def _window_events(self, b: int) -> tuple[RowIndex, np.ndarray]:
+        """The window's events at ``b`` (its alerts with severity > 0, bursts counted once),
+        indexed for the flags' disks, and the rows of those new since the last closed
+        boundary (what the baseline learns).
+
+        Burst statuses decided at earlier boundaries are final: only new alerts are decided
+        here, with a burst_gap of context before the window. An index that flags laid out is
+        kept and extended with the new events, and built afresh every few slides, so most
+        boundaries lay out their new events only.
+        """
         p, buf = self.params, self._buffer
         start = b - p.window_ms
-        return window_events(
-            {name: buf.col(name) for name in _BURST_COLUMNS},
-            buf.through(start - p.burst_gap_ms),
-            buf.through(start),
-            buf.through(b),
-            p.burst_radius_m,
-            p.burst_gap_ms,
+        since = b - p.slide_ms if self._last_closed is None else self._last_closed
+        bounds = (buf.through(start - p.burst_gap_ms), buf.through(start), buf.through(b))
+        new_from = max(bounds[1], buf.through(since))
+        scan = 0 if self._decided_ms is None else buf.through(self._decided_ms)
+        cols = {name: buf.col(name) for name in _BURST_COLUMNS}
+        keep = self._nearby is not None and b - self._nearby_ms < self._rebuild_ms
+        events = window_events(
+            cols, bounds, p.burst_radius_m, p.burst_gap_ms, scan, new_from if keep else None
         )
+        self._decided_ms = b
+        flag_cols = {name: buf.col(name) for name in _FLAG_COLUMNS}
+        if keep:
+            self._nearby.extend(flag_cols, events)
+            return self._nearby, events
+        self._nearby_ms = b
+        return RowIndex(flag_cols, events), events[np.searchsorted(events, new_from) :]
 
     def _counted_events(self, start_ms: int, end_ms: int) -> Rows:
         """The rows with event time in ``(start_ms, end_ms]``: what :class:`ScaleCounts` adds
@@ -224,12 +245,13 @@ class Correlator:
 
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
         p = self.params
-        events = self._events(b)
+        nearby, new = self._window_events(b)
         self._scale_counts.advance(b, self._counted_events)
         scores = self._scores(b)
-        self._learn(b, events)
-        cols = {name: self._buffer.col(name) for name in _FLAG_COLUMNS}
-        flags = self._flags.step(b, scores, RowIndex(cols, events))
+        self._learn(b, new)
+        flags = self._flags.step(b, scores, nearby)
+        # An index no flag laid out holds rows of this boundary only: the next builds its own.
+        self._nearby = nearby if nearby.laid_out else None
         # Drop what leaves the windows before the next boundary now, while the buffer holds it
         # (eviction follows the next boundary). If _skip_idle then jumps ahead, the counts are
         # already empty (it skips only when no counted alert is left in the next window), so
@@ -250,12 +272,10 @@ class Correlator:
             self._rates,
         )
 
-    def _learn(self, b: int, events: np.ndarray) -> None:
-        """Feed the baseline the events (rows of the window's events: bursts counted once, like
-        scoring does) that began since the last closed boundary, so each is learnt exactly
-        once."""
+    def _learn(self, b: int, new: np.ndarray) -> None:
+        """Feed the baseline the events (bursts counted once, like scoring does) that began
+        since the last closed boundary (rows ``new``), so each is learnt exactly once."""
         since = b - self.params.slide_ms if self._last_closed is None else self._last_closed
-        new = events[np.searchsorted(events, self._buffer.through(since)) :]  # canonical rows
         ix, iy = self.lattice.index(self._buffer.col("x")[new], self._buffer.col("y")[new])
         cells, counts = np.unique(self.lattice.cell_id(ix, iy), return_counts=True)
         self.baseline.observe(cells, counts, (b - since) / _HOUR_MS)

@@ -36,13 +36,14 @@ def _lower_bound(t, lo, hi, value):
 
 
 @numba.njit(cache=True, nogil=True)
-def _window_events(cols, repeat, lo, mid, hi, r2, gap, n_cat, n_kinds):
+def _window_events(cols, repeat, rows, r2, gap, n_cat, n_kinds):
     """Decide the undecided counted rows of ``[mid, hi)`` (``repeat`` -1 -> 0 or 1; rows of
-    ``[lo, mid)`` are context only), then return the counted rows of ``[mid, hi)`` that are
-    not repeats."""
+    ``[lo, mid)`` are context only; none before ``scan`` is undecided), then return the
+    counted rows of ``[since, hi)`` that are not repeats."""
     t, x, y, source, category, severity = cols
+    lo, mid, hi, scan, since = rows
     first = -1
-    for i in range(mid, hi):
+    for i in range(max(mid, scan), hi):
         if severity[i] > 0 and repeat[i] < 0:
             first = i
             break
@@ -69,12 +70,12 @@ def _window_events(cols, repeat, lo, mid, hi, r2, gap, n_cat, n_kinds):
                 j = prev[j - s0]
             repeat[i] = found
     n = 0
-    for i in range(mid, hi):
+    for i in range(since, hi):
         if severity[i] > 0 and repeat[i] == 0:
             n += 1
     out = np.empty(n, np.int64)
     n = 0
-    for i in range(mid, hi):
+    for i in range(since, hi):
         if severity[i] > 0 and repeat[i] == 0:
             out[n] = i
             n += 1
@@ -85,28 +86,37 @@ def _window_events(cols, repeat, lo, mid, hi, r2, gap, n_cat, n_kinds):
 
 
 def window_events(
-    cols: dict[str, np.ndarray], lo: int, mid: int, hi: int, radius_m: float, gap_ms: int
+    cols: dict[str, np.ndarray],
+    bounds: tuple[int, int, int],
+    radius_m: float,
+    gap_ms: int,
+    scan_from: int = 0,
+    since: int | None = None,
 ) -> np.ndarray:
     """Rows (ascending) of the window's events: the counted rows of ``[mid, hi)`` that repeat
-    no earlier alert. Decides first, in ``cols["repeat"]`` (in place), every counted row of
-    ``[mid, hi)`` still at -1; rows of ``[lo, mid)`` (the gap before the window) are context.
+    no earlier alert, of those from row ``since`` on (default ``mid``: all of them). Decides
+    first, in ``cols["repeat"]`` (in place), every counted row of ``[mid, hi)`` still at -1;
+    rows of ``[lo, mid)`` (the gap before the window) are context.
 
     ``cols``: the buffer's ``event_ms``, ``x``, ``y``, ``source``, ``category``, ``severity``
-    and ``repeat`` columns, rows in canonical order; ``lo`` must be the first row within
-    ``gap_ms`` of the window (rows before it cannot make a window row a repeat).
+    and ``repeat`` columns, rows in canonical order; ``bounds``: ``(lo, mid, hi)``, ``lo``
+    the first row within ``gap_ms`` of the window (rows before it cannot make a window row a
+    repeat); ``scan_from``: no row before it is undecided (where the last call decided up to:
+    the search for undecided rows starts there, not at the window's start).
     """
-    if not 0 <= lo <= mid <= hi <= len(cols["event_ms"]):
-        raise ValueError(f"need 0 <= lo <= mid <= hi <= rows, got {lo}, {mid}, {hi}")
+    lo, mid, hi = bounds
+    since = mid if since is None else since
+    if not 0 <= lo <= mid <= hi <= len(cols["event_ms"]) or not mid <= since <= hi:
+        raise ValueError(f"need 0 <= lo <= mid <= since <= hi <= rows, got {lo}, {mid}, "
+                         f"{since}, {hi}")  # fmt: skip
     if gap_ms < 0 or not radius_m >= 0:
         raise ValueError(f"radius_m and gap_ms must be >= 0, got {radius_m!r}, {gap_ms!r}")
     return _window_events(
         (cols["event_ms"], cols["x"], cols["y"], cols["source"], cols["category"],
          cols["severity"]),
         cols["repeat"],
-        lo,
-        mid,
-        hi,
-        float(radius_m) ** 2,
+        (lo, mid, hi, scan_from, since),
+        float(radius_m) * float(radius_m),
         np.int64(gap_ms),
         len(CATEGORIES),
         len(SOURCES) * len(CATEGORIES),

@@ -144,10 +144,13 @@ class CheckedCorrelator(Correlator):
 
     def _scores(self, b):
         kept = super()._scores(b)
-        # The window's events (their statuses are decided at this boundary already, so this
-        # only reads them), joined afresh by the batch reference.
-        idx = self._events(b)
-        rows = {k: self._buffer.col(k)[idx] for k in ("x", "y", "event_ms", "source", "severity")}
+        # The window's events (their burst statuses are decided at this boundary already),
+        # joined afresh by the batch reference.
+        buf = self._buffer
+        lo, hi = buf.through(b - self.params.window_ms), buf.through(b)
+        counted = (buf.col("severity")[lo:hi] > 0) & (buf.col("repeat")[lo:hi] == 0)
+        idx = lo + np.flatnonzero(counted)
+        rows = {k: buf.col(k)[idx] for k in ("x", "y", "event_ms", "source", "severity")}
         batch = score_cells(
             rows, self._flags.open_cells(), self.lattice, self.baseline, b, self.params
         )

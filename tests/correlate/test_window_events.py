@@ -37,18 +37,27 @@ def test_statuses_and_rows_equal_the_reference(seed, n, radius, gap_s, window_s,
     }
     gap, window = gap_s * S, window_s * S
     # Boundaries every 60 s from a random start; after a "restore" (cut) statuses start over.
+    decided = None  # the engine's hint: rows up to the last boundary are decided
+    through = lambda ms: int(np.searchsorted(t, ms, side="right"))  # noqa: E731
     for k, b in enumerate(range((cut + 1) * 60 * S, 960 * S, 60 * S)):
         if k == cut:
             cols["repeat"][:] = -1
+            decided = None
         start = b - window
-        through = lambda ms: int(np.searchsorted(t, ms, side="right"))  # noqa: E731
         lo, mid, hi = through(start - gap), through(start), through(b)
         idx = lo + np.flatnonzero(cols["severity"][lo:hi] > 0)
         rows = {name: col[idx] for name, col in cols.items()}
         want = burst_statuses(rows, radius, gap, since_ms=start, known=rows["repeat"])
         after = rows["event_ms"] > start
         want_rows = idx[after & ~want]
-        got_rows = window_events(cols, lo, mid, hi, radius, gap)
+        scan = 0 if decided is None else through(decided)
+        since = max(mid, through(b - 60 * S))  # the new rows only, every other boundary
+        if k % 2:
+            got_rows = window_events(cols, (lo, mid, hi), radius, gap, scan, since)
+            want_rows = want_rows[want_rows >= since]
+        else:
+            got_rows = window_events(cols, (lo, mid, hi), radius, gap, scan)
+        decided = b
         assert got_rows.tolist() == want_rows.tolist()
         assert cols["repeat"][idx[after]].tolist() == want[after].astype(int).tolist()
 
@@ -64,5 +73,5 @@ def test_an_earlier_repeat_still_makes_the_next_one_a_repeat():
         "severity": np.ones(n, np.float32),
         "repeat": np.full(n, -1, np.int8),
     }
-    assert window_events(cols, 0, 0, n, 50.0, 30 * S).tolist() == [0]
+    assert window_events(cols, (0, 0, n), 50.0, 30 * S).tolist() == [0]
     assert cols["repeat"].tolist() == [0, 1, 1]
