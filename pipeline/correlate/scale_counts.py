@@ -180,12 +180,16 @@ def _apply(arrays, cols, start, hi, window, boundary_ms, edges, sign, offsets, r
                 continue
             cell = ((jx + _OFFSET) << _BITS) | (jy + _OFFSET)
             slot = _slot(table, table_slot, cell_of, meta, cell)
-            for j in range(n_rad):
-                if d2 <= r2[j]:
-                    for k in range(klo, khi):
-                        counts[slot, (k * n_rad + j) * n_src + src[i]] += sign
-                        sev[slot, k * n_rad + j] += weight
-                    _touch(total, meta, slot, sign * (khi - klo))
+            j0 = 0  # radii increase: the cell is within every radius from j0 on
+            while d2 > r2[j0]:
+                j0 += 1
+            for j in range(j0, n_rad):
+                for k in range(klo, khi):
+                    counts[slot, (k * n_rad + j) * n_src + src[i]] += sign
+                    sev[slot, k * n_rad + j] += weight
+            # one touch for all its radii: the total crosses zero at most once (all changes
+            # of a pass have one sign, and a total never goes below zero)
+            _touch(total, meta, slot, sign * (khi - klo) * (n_rad - j0))
         if khi == n_win:
             cell = ((ix + _OFFSET) << _BITS) | (iy + _OFFSET)
             slot = _slot(table, table_slot, cell_of, meta, cell)
