@@ -31,7 +31,7 @@ from .rate_cache import DiskRateCache
 from .scale_counts import Rows, ScaleCounts
 from .scoring import CellScores, score_scale_counts
 from .window import EventWindow
-from .window_events import window_events
+from .window_events import cell_counts, window_events
 
 __all__ = ["Correlator", "CorrelationOutput"]
 
@@ -276,8 +276,8 @@ class Correlator:
         """Feed the baseline the events (bursts counted once, like scoring does) that began
         since the last closed boundary (rows ``new``), so each is learnt exactly once."""
         since = b - self.params.slide_ms if self._last_closed is None else self._last_closed
-        ix, iy = self.lattice.index(self._buffer.col("x")[new], self._buffer.col("y")[new])
-        cells, counts = np.unique(self.lattice.cell_id(ix, iy), return_counts=True)
+        cols = {"x": self._buffer.col("x"), "y": self._buffer.col("y")}
+        cells, counts = cell_counts(cols, new, self.lattice)
         self.baseline.observe(cells, counts, (b - since) / _HOUR_MS)
         self._last_closed = b
 

@@ -13,12 +13,16 @@ nearby. The rows are in canonical order (event time, then key), so the chain is 
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
 from pipeline.alerts import CATEGORIES, SOURCES
 
-__all__ = ["window_events"]
+from .lattice import _BITS, _OFFSET, Lattice
+
+__all__ = ["window_events", "cell_counts"]
 
 
 # --- kernel ----------------------------------------------------------------------------------
@@ -82,7 +86,44 @@ def _window_events(cols, repeat, rows, r2, gap, n_cat, n_kinds):
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _cell_counts(x, y, rows, cell_m, reach):
+    """Sorted unique lattice cells of rows ``rows`` and how many rows each holds; no cells
+    (and ``ok`` False) when an index would not fit a cell id."""
+    n = rows.shape[0]
+    cells = np.empty(n, np.int64)
+    for k in range(n):
+        ix = np.int64(math.floor(x[rows[k]] / cell_m))  # as Lattice.index and cell_id
+        iy = np.int64(math.floor(y[rows[k]] / cell_m))
+        if abs(ix) >= reach or abs(iy) >= reach:
+            return cells[:0], np.zeros(0, np.int64), False
+        cells[k] = ((ix + _OFFSET) << _BITS) | (iy + _OFFSET)
+    cells.sort()
+    m = 0
+    counts = np.zeros(n, np.int64)
+    for k in range(n):
+        if m == 0 or cells[k] != cells[m - 1]:
+            cells[m] = cells[k]
+            m += 1
+        counts[m - 1] += 1
+    return cells[:m].copy(), counts[:m].copy(), True
+
+
 # --- Python layer ------------------------------------------------------------------------------
+
+
+def cell_counts(
+    cols: dict[str, np.ndarray], rows: np.ndarray, lattice: Lattice
+) -> tuple[np.ndarray, np.ndarray]:
+    """The lattice cells of rows ``rows`` of ``cols`` (``x``, ``y``), sorted and unique, and
+    how many of the rows each holds: ``np.unique(lattice.cell_id(*lattice.index(x, y)),
+    return_counts=True)`` in one kernel call."""
+    cells, counts, ok = _cell_counts(
+        cols["x"], cols["y"], np.asarray(rows, np.int64), float(lattice.cell_m), _OFFSET
+    )
+    if not ok:
+        raise ValueError("cell index out of range: are the coordinates in metres?")
+    return cells, counts
 
 
 def window_events(

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.correlate.bursts import burst_statuses
-from pipeline.correlate.window_events import window_events
+from pipeline.correlate.lattice import Lattice
+from pipeline.correlate.window_events import cell_counts, window_events
 
 S = 1000
 
@@ -75,3 +76,23 @@ def test_an_earlier_repeat_still_makes_the_next_one_a_repeat():
     }
     assert window_events(cols, (0, 0, n), 50.0, 30 * S).tolist() == [0]
     assert cols["repeat"].tolist() == [0, 1, 1]
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 300), cell_m=st.sampled_from([250.0, 7.0]))
+@settings(max_examples=100, deadline=None)
+def test_cell_counts_equal_numpys_unique(seed, n, cell_m):
+    rng = np.random.default_rng(seed)
+    on_edge = rng.random(n) < 0.3  # points exactly on cell edges, and negative coordinates
+    cols = {
+        "x": np.where(on_edge, rng.integers(-9, 9, n) * cell_m, rng.uniform(-3000, 3000, n)),
+        "y": np.where(on_edge, rng.integers(-9, 9, n) * cell_m, rng.uniform(-3000, 3000, n)),
+    }
+    rows = np.sort(rng.choice(max(n, 1), rng.integers(0, n + 1), replace=False)) if n else []
+    lattice = Lattice(cell_m)
+    rows = np.asarray(rows, np.int64)
+    want = np.unique(
+        lattice.cell_id(*lattice.index(cols["x"][rows], cols["y"][rows])), return_counts=True
+    )
+    got = cell_counts(cols, rows, lattice)
+    assert [a.tolist() for a in got] == [a.tolist() for a in want]
+    assert got[1].dtype == want[1].dtype
