@@ -5,10 +5,11 @@ repeat).
 The statuses are those of :func:`pipeline.correlate.bursts.burst_statuses` (the reference):
 an alert is a repeat when an earlier alert in canonical order of the same source and category
 lies within the burst radius (``dx² + dy² <= r²``) and gap (``t - t_earlier <= gap``). Only
-alerts of the same kind can make one a repeat, so instead of a spatial hash of every alert of
-the gap, each alert is chained to the previous one of its kind, and an undecided alert walks
-its chain back over the gap: a few steps, where the pair search went through every alert
-nearby. The rows are in canonical order (event time, then key), so the chain is too.
+alerts of the same kind can make one a repeat, so each alert is chained to the previous alert
+of its kind in its square (squares a little wider than the radius), and an undecided alert
+walks the chains of its square and the eight around it back over the gap: a few steps, where
+the pair search went through every alert nearby of any kind. The rows are in canonical order
+(event time, then key), so the chains are too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pipeline.alerts import CATEGORIES, SOURCES
 from .lattice import _BITS, _OFFSET, Lattice
 
 __all__ = ["window_events", "cell_counts"]
+
+_SQUARE_SPAN = 1 << 23
 
 
 # --- kernel ----------------------------------------------------------------------------------
@@ -40,7 +43,26 @@ def _lower_bound(t, lo, hi, value):
 
 
 @numba.njit(cache=True, nogil=True)
-def _window_events(cols, repeat, rows, r2, gap, n_cat, n_kinds):
+def _key(sx, sy, kind, n_kinds):
+    # Squares within +-2**23 of the origin (thousands of km): the key is non-negative.
+    return (((sx + _SQUARE_SPAN) << 24) | (sy + _SQUARE_SPAN)) * n_kinds + kind
+
+
+@numba.njit(cache=True, nogil=True)
+def _find(keys, key):
+    """Slot of ``key`` in the open-addressing table, or of the empty slot where it goes."""
+    mask = keys.shape[0] - 1
+    z = np.uint64(key)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)  # splitmix64 finaliser
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    s = np.int64((z ^ (z >> np.uint64(31))) & np.uint64(mask))
+    while keys[s] >= 0 and keys[s] != key:
+        s = (s + 1) & mask
+    return s
+
+
+@numba.njit(cache=True, nogil=True)
+def _window_events(cols, repeat, rows, r2, gap, cell, n_cat, n_kinds):
     """Decide the undecided counted rows of ``[mid, hi)`` (``repeat`` -1 -> 0 or 1; rows of
     ``[lo, mid)`` are context only; none before ``scan`` is undecided), then return the
     counted rows of ``[since, hi)`` that are not repeats."""
@@ -53,26 +75,46 @@ def _window_events(cols, repeat, rows, r2, gap, n_cat, n_kinds):
             break
     if first >= 0:
         s0 = _lower_bound(t, lo, first, t[first] - gap)
-        last = np.full(n_kinds, -1, np.int64)  # latest counted row of each kind so far
-        prev = np.empty(hi - s0, np.int64)  # per row: the counted row of its kind before it
+        reach = 0.0
+        for i in range(s0, hi):
+            reach = max(reach, abs(x[i]), abs(y[i]))
+        cell = max(cell, reach / (_SQUARE_SPAN // 2))  # square indices stay within the key
+        # Chains by kind and square (``cell`` wide, at least the radius): an alert's earlier
+        # alerts within the radius lie in its own square or the eight around it.
+        size = 16
+        while size < 2 * (hi - s0):
+            size *= 2
+        keys = np.full(size, -1, np.int64)  # open addressing: (square, kind) -> latest row
+        latest = np.empty(size, np.int64)
+        prev = np.empty(hi - s0, np.int64)  # per row: the row before it in its chain
         for i in range(s0, hi):
             if not severity[i] > 0:
                 continue
             kind = source[i] * n_cat + category[i]
-            prev[i - s0] = last[kind]
-            last[kind] = i
-            if i < first or repeat[i] >= 0:
-                continue
-            found = 0
-            j = prev[i - s0]
-            while j >= 0 and t[i] - t[j] <= gap:
-                dx = x[j] - x[i]
-                dy = y[j] - y[i]
-                if dx * dx + dy * dy <= r2:
-                    found = 1
-                    break
-                j = prev[j - s0]
-            repeat[i] = found
+            sx = np.int64(math.floor(x[i] / cell))
+            sy = np.int64(math.floor(y[i] / cell))
+            if i >= first and repeat[i] < 0:
+                found = 0
+                for dx_sq in range(-1, 2):
+                    for dy_sq in range(-1, 2):
+                        slot = _find(keys, _key(sx + dx_sq, sy + dy_sq, kind, n_kinds))
+                        j = latest[slot] if keys[slot] >= 0 else -1
+                        while j >= 0 and t[i] - t[j] <= gap:
+                            dx = x[j] - x[i]
+                            dy = y[j] - y[i]
+                            if dx * dx + dy * dy <= r2:
+                                found = 1
+                                break
+                            j = prev[j - s0]
+                        if found:
+                            break
+                    if found:
+                        break
+                repeat[i] = found
+            slot = _find(keys, _key(sx, sy, kind, n_kinds))
+            prev[i - s0] = latest[slot] if keys[slot] >= 0 else -1
+            keys[slot] = _key(sx, sy, kind, n_kinds)
+            latest[slot] = i
     n = 0
     for i in range(since, hi):
         if severity[i] > 0 and repeat[i] == 0:
@@ -159,6 +201,7 @@ def window_events(
         (lo, mid, hi, scan_from, since),
         float(radius_m) * float(radius_m),
         np.int64(gap_ms),
+        max(float(radius_m), 1.0) * (1.0 + 2.0**-20),  # squares a little wider than r
         len(CATEGORIES),
         len(SOURCES) * len(CATEGORIES),
     )  # fmt: skip

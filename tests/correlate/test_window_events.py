@@ -21,16 +21,19 @@ S = 1000
     window_s=st.sampled_from([60, 300]),
     kinds=st.integers(1, 6),
     cut=st.integers(0, 3),
+    far=st.sampled_from([1.0, 1.0, 1e5]),  # coordinates of thousands of km: wider squares
 )
 @settings(max_examples=200, deadline=None)
-def test_statuses_and_rows_equal_the_reference(seed, n, radius, gap_s, window_s, kinds, cut):
+def test_statuses_and_rows_equal_the_reference(
+    seed, n, radius, gap_s, window_s, kinds, cut, far
+):  # fmt: skip
     rng = np.random.default_rng(seed)
     on_grid = rng.random(n) < 0.5  # points at exactly the radius apart, and equal times
     t = np.sort(rng.integers(0, 900, n)) * S
     cols = {
         "event_ms": t.astype(np.int64),
-        "x": np.where(on_grid, rng.integers(0, 6, n) * 25.0, rng.uniform(0, 200, n)),
-        "y": np.where(on_grid, 0.0, rng.uniform(0, 200, n)),
+        "x": np.where(on_grid, rng.integers(0, 6, n) * 25.0, rng.uniform(0, 200, n)) * far,
+        "y": np.where(on_grid, 0.0, rng.uniform(0, 200, n)) * far,
         "source": rng.integers(0, 2, n).astype(np.int8),
         "category": rng.integers(0, kinds, n).astype(np.int16),
         "severity": np.where(rng.random(n) < 0.15, 0.0, rng.random(n)).astype(np.float32),
