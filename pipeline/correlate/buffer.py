@@ -179,7 +179,7 @@ class AlertBuffer:
 
     def through(self, event_ms: int) -> int:
         """Number of leading rows with event time ``<= event_ms`` (rows are canonical)."""
-        return int(np.searchsorted(self.col("event_ms"), event_ms, side="right"))
+        return int(self._cols["event_ms"][: self._size].searchsorted(event_ms, side="right"))
 
     def append(
         self,
