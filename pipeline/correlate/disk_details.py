@@ -77,43 +77,48 @@ def _layout(cols, rows, cell, n_buckets):
 
 
 @numba.njit(cache=True, nogil=True)
-def _describe(parts, cell, disks, out):
-    """Each disk scans the squares of its bounding box (plus margin), bucket by bucket, in
-    each laid-out part (``(index, first position)``: the positions of a part follow those of
-    the parts before it, so the nearest event's ties go to the first in canonical order)."""
+def _describe_part(part, base, cell, disks, out, best_d2, best):
+    """The events of one laid-out part in each disk: each disk scans the squares of its
+    bounding box (plus margin), bucket by bucket. ``base``: the position of the part's first
+    event (the nearest event's ties go to the lowest position)."""
+    start, gx, gy, row, x, y, t, source, category, grid = part
     cx, cy, r2, reach, after = disks
     by_source, by_category, nearest_grid, first, last = out
+    mask = start.shape[0] - 2
     for f in range(cx.shape[0]):
-        best_d2 = np.inf
-        best = -1
-        for part in parts:
-            (start, gx, gy, row, x, y, t, source, category, grid), base = part
-            mask = start.shape[0] - 2
-            for sx in range(
-                math.floor((cx[f] - reach[f]) / cell), math.floor((cx[f] + reach[f]) / cell) + 1
+        for sx in range(
+            math.floor((cx[f] - reach[f]) / cell), math.floor((cx[f] + reach[f]) / cell) + 1
+        ):
+            for sy in range(
+                math.floor((cy[f] - reach[f]) / cell), math.floor((cy[f] + reach[f]) / cell) + 1
             ):
-                for sy in range(
-                    math.floor((cy[f] - reach[f]) / cell),
-                    math.floor((cy[f] + reach[f]) / cell) + 1,
-                ):
-                    b = _bucket(np.int64(sx), np.int64(sy), mask)
-                    for q in range(start[b], start[b + 1]):
-                        if gx[q] != sx or gy[q] != sy or t[q] <= after[f]:
-                            continue
-                        dx = x[q] - cx[f]
-                        dy = y[q] - cy[f]
-                        d2 = dx * dx + dy * dy
-                        if d2 > r2[f]:
-                            continue
-                        i = base + row[q]
-                        by_source[f, source[q]] += 1
-                        by_category[f, category[q]] += 1
-                        if best < 0 or d2 < best_d2 or (d2 == best_d2 and i < best):
-                            best_d2 = d2
-                            best = i
-                            nearest_grid[f] = grid[q]
-                        first[f] = min(first[f], t[q])
-                        last[f] = max(last[f], t[q])
+                b = _bucket(np.int64(sx), np.int64(sy), mask)
+                for q in range(start[b], start[b + 1]):
+                    if gx[q] != sx or gy[q] != sy or t[q] <= after[f]:
+                        continue
+                    dx = x[q] - cx[f]
+                    dy = y[q] - cy[f]
+                    d2 = dx * dx + dy * dy
+                    if d2 > r2[f]:
+                        continue
+                    i = base + row[q]
+                    by_source[f, source[q]] += 1
+                    by_category[f, category[q]] += 1
+                    if best[f] < 0 or d2 < best_d2[f] or (d2 == best_d2[f] and i < best[f]):
+                        best_d2[f] = d2
+                        best[f] = i
+                        nearest_grid[f] = grid[q]
+                    first[f] = min(first[f], t[q])
+                    last[f] = max(last[f], t[q])
+
+
+@numba.njit(cache=True, nogil=True)
+def _describe(main, recent, n_main, cell, disks, out):
+    """Both parts of an index (``recent``'s positions follow ``main``'s ``n_main``)."""
+    best_d2 = np.full(disks[0].shape[0], np.inf)
+    best = np.full(disks[0].shape[0], -1, np.int64)
+    _describe_part(main, 0, cell, disks, out, best_d2, best)
+    _describe_part(recent, n_main, cell, disks, out, best_d2, best)
 
 
 # --- Python layer ------------------------------------------------------------------------------
@@ -185,7 +190,7 @@ class RowIndex:
             self._added.append(_copy(cols, rows))
             self._recent = None
 
-    def _parts(self) -> tuple:
+    def _parts(self) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
         if self._main is None:
             cols, rows = self._pending
             self._main = _lay_out(_copy(cols, rows))
@@ -195,7 +200,7 @@ class RowIndex:
             empty = (np.empty(0), np.empty(0), *(np.empty(0, np.int64) for _ in range(4)))
             added = self._added or [empty]
             self._recent = _lay_out(tuple(np.concatenate(c) for c in zip(*added, strict=True)))
-        return ((self._main, 0), (self._recent, self._n_main))
+        return self._main, self._recent
 
     def describe(
         self, cx: np.ndarray, cy: np.ndarray, radius_m: np.ndarray, after_ms: np.ndarray
@@ -221,5 +226,5 @@ class RowIndex:
             np.asarray(after_ms, np.int64),
         )
         outputs = (out.by_source, out.by_category, out.grid, out.first_ms, out.last_ms)
-        _describe(self._parts(), _SQUARE_M, disks, outputs)
+        _describe(*self._parts(), self._n_main, _SQUARE_M, disks, outputs)
         return out
