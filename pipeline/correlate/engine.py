@@ -232,7 +232,7 @@ class Correlator:
         if keep:
             self._nearby.extend(flag_cols, events)
             return self._nearby, events
-        self._nearby_ms = b
+        self._nearby, self._nearby_ms = None, b  # the old index goes before the new is built
         return RowIndex(flag_cols, events), events[np.searchsorted(events, new_from) :]
 
     def _counted_events(self, start_ms: int, end_ms: int) -> Rows:
