@@ -77,8 +77,9 @@ def _test_cells(by_src, sev, expected, alpha, min_count, bh_q, gammainc, betainc
             c = counts[s]
             p_all[s] = 1.0
             tail[s] = 1.0
-            # A tested cell ranks its tested scales only: the other tails are not needed.
-            if n_tested > 0 and c < min_count:
+            # A tested cell ranks its tested scales only: the other tails are not needed. At
+            # exactly min_count the tail is its own reach: the conditional p-value is 1.
+            if n_tested > 0 and c <= min_count:
                 continue
             mu = expected[i, s]
             tail[s] = _tail(np.float64(c), mu, alpha, r, gammainc, betainc)
