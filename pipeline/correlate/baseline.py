@@ -15,6 +15,8 @@ hour per km²; only alerts with severity > 0 count.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 __all__ = ["Baseline", "hour_of_week", "HOURS_PER_WEEK"]
@@ -29,6 +31,18 @@ def hour_of_week(event_ms: np.ndarray | int, utc_offset_min: int) -> np.ndarray:
     """Local hour of the week, Monday 00:00-01:00 = 0 ... Sunday 23:00-24:00 = 167."""
     local_hour = (np.asarray(event_ms, dtype=np.int64) + utc_offset_min * 60_000) // _HOUR_MS
     return (local_hour + _EPOCH_HOUR_OF_WEEK) % HOURS_PER_WEEK
+
+
+class LevelTerms(NamedTuple):
+    """What :meth:`Baseline.levels` computes from: ``level = (count / cell_km2 + prior) /
+    exposure``, ``count`` the history's count of the cell (``counts`` of the sorted ``ids``,
+    0 for a cell never seen)."""
+
+    ids: np.ndarray
+    counts: np.ndarray
+    cell_km2: float
+    prior: float  # prior_rate * prior_hours
+    exposure: float  # hours + prior_hours
 
 
 class Baseline:
@@ -90,8 +104,18 @@ class Baseline:
         pos = np.minimum(pos, max(len(self._ids) - 1, 0))
         known = (self._ids[pos] == cell_ids) if len(self._ids) else np.zeros(len(cell_ids), bool)
         counts = np.where(known, self._counts[pos] if len(self._ids) else 0.0, 0.0)
-        return (counts / self.cell_km2 + self.prior_rate * self.prior_hours) / (
-            self.hours + self.prior_hours
+        terms = self.level_terms()
+        return (counts / terms.cell_km2 + terms.prior) / terms.exposure
+
+    def level_terms(self) -> LevelTerms:
+        """The learned counts and the scalars of :meth:`levels` (for kernels that compute the
+        levels of many cells themselves, as :mod:`pipeline.correlate.disk_levels` does)."""
+        return LevelTerms(
+            self._ids,
+            np.asarray(self._counts, np.float64),
+            self.cell_km2,
+            self.prior_rate * self.prior_hours,
+            self.hours + self.prior_hours,
         )
 
     def disk_rates(

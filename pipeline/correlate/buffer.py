@@ -76,6 +76,17 @@ def _merge_order(t_a, k_a, t_b, k_b):
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _merge_into(column, lo, size, values, order, merge):
+    """``column[lo:lo + len(merge)]`` = the merge (positions ``merge`` into the retained
+    rows ``column[lo:size]`` followed by ``values[order]``)."""
+    tail = column[lo:size].copy()
+    n_tail = tail.shape[0]
+    for o in range(merge.shape[0]):
+        m = merge[o]
+        column[lo + o] = tail[m] if m < n_tail else values[order[m - n_tail]]
+
+
 def _codes(text: np.ndarray) -> np.ndarray:
     width = max(text.dtype.itemsize // 4, 1)
     if not len(text):
@@ -84,15 +95,23 @@ def _codes(text: np.ndarray) -> np.ndarray:
 
 
 def alert_keys(alert_id: np.ndarray) -> np.ndarray:
-    """64-bit FNV-1a hashes of alert ids (``str`` objects or a NumPy ``U`` array).
+    """64-bit FNV-1a hashes of alert ids (``str`` objects, a NumPy ``U`` array, or their
+    UTF-8 bytes as :func:`utf8_ids` gives them), over the ids' code points.
 
     >>> k = alert_keys(np.array(["a", "camera:1", "camera:1"], dtype=object))
-    >>> hex(k[0]), bool(k[1] == k[2])
-    ('0xaf63dc4c8601ec8c', True)
+    >>> hex(k[0]), bool(k[1] == k[2]), bool((alert_keys(utf8_ids(["a", "é"])) ==
+    ...                                       alert_keys(np.array(["a", "é"]))).all())
+    ('0xaf63dc4c8601ec8c', True, True)
     """
-    text = np.asarray(alert_id).astype(np.str_)
+    text = np.asarray(alert_id)
     out = np.empty(len(text), np.uint64)
-    _fnv1a(_codes(text), out)
+    if text.dtype.kind == "S" and len(text):
+        codes = text.view(np.uint8).reshape(len(text), text.dtype.itemsize)
+        if codes.max() < 128:  # ASCII: the bytes are the code points
+            _fnv1a(codes, out)
+            return out
+        text = np.strings.decode(text, "utf-8")
+    _fnv1a(_codes(text.astype(np.str_)), out)
     return out
 
 
@@ -102,10 +121,16 @@ def utf8_ids(alert_id: np.ndarray) -> np.ndarray:
     >>> utf8_ids(np.array(["a:1", "b:é"], dtype=object)).tolist()
     [b'a:1', b'b:\\xc3\\xa9']
     """
-    text = np.asarray(alert_id).astype(np.str_)
+    text = np.asarray(alert_id)
     if not len(text):
         return np.empty(0, "S1")
-    if _codes(text).max() < 128:  # ASCII, the usual case: a cast, no per-id call
+    if text.dtype == object:
+        try:
+            return text.astype(np.bytes_)  # ASCII, the usual case: one cast, no per-id call
+        except UnicodeEncodeError:
+            pass
+    text = text.astype(np.str_)
+    if _codes(text).max() < 128:
         return text.astype(np.bytes_)
     return np.strings.encode(text, "utf-8")
 
@@ -154,15 +179,23 @@ class AlertBuffer:
 
     def through(self, event_ms: int) -> int:
         """Number of leading rows with event time ``<= event_ms`` (rows are canonical)."""
-        return int(np.searchsorted(self.col("event_ms"), event_ms, side="right"))
+        return int(self._cols["event_ms"][: self._size].searchsorted(event_ms, side="right"))
 
-    def append(self, batch: AlertBatch, key: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    def append(
+        self,
+        batch: AlertBatch,
+        key: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+        ids: np.ndarray | None = None,
+    ) -> None:
         """Add the rows of ``batch`` (all pending) with their keys and projected coordinates,
-        merged into canonical order. Keys must be new (the engine drops duplicates first)."""
+        merged into canonical order. Keys must be new (the engine drops duplicates first).
+        ``ids``: the batch's ids as :func:`utf8_ids` gives them, when the caller has them."""
         n = len(batch)
         if not n:
             return
-        ids = utf8_ids(batch.alert_id)
+        ids = utf8_ids(batch.alert_id) if ids is None else ids
         self._reserve(self._size + n, ids.dtype)
         order = np.lexsort((key, batch.event_ms))
         new = {
@@ -182,21 +215,23 @@ class AlertBuffer:
         # Retained rows at or after the batch's earliest event time interleave with it.
         lo = int(np.searchsorted(self.col("event_ms"), batch.event_ms[order[0]], side="left"))
         end = self._size + n
-        merge = None
-        if lo < self._size:
+        if lo == self._size:  # the usual case: the batch goes after every retained row
+            for name, values in new.items():
+                self._cols[name][lo:end] = np.asarray(values)[order]
+        else:
             merge = _merge_order(
                 self.col("event_ms")[lo:],
                 self.col("key")[lo:],
                 np.ascontiguousarray(batch.event_ms[order]),
                 np.ascontiguousarray(key[order]),
             )
-        for name, values in new.items():
-            arr = self._cols[name]
-            values = np.asarray(values)[order]
-            if merge is not None:
-                values = np.concatenate([arr[lo : self._size], values])[merge]
-            arr[lo:end] = values
-        if merge is not None:  # roots pointing into the merged rows follow them
+            for name, values in new.items():
+                arr, values = self._cols[name], np.asarray(values, self._cols[name].dtype)
+                if arr.dtype.kind == "S":  # text: NumPy's gathers (kernels take no bytes)
+                    arr[lo:end] = np.concatenate([arr[lo : self._size], values[order]])[merge]
+                else:
+                    _merge_into(arr, lo, self._size, np.ascontiguousarray(values), order, merge)
+            # roots pointing into the merged rows follow them
             moved = np.empty(self._size - lo, np.int64)
             old = merge < len(moved)
             moved[merge[old]] = lo + np.flatnonzero(old)

@@ -37,44 +37,55 @@ def _bucket(gx, gy, mask):
 
 
 @numba.njit(cache=True, nogil=True)
-def _layout(x, y, cell, n_buckets):
-    """Stable counting sort of the rows by the hash bucket of their square (``cell`` wide):
-    ``order`` (rows in sorted order), bucket ``b`` at ``start[b]:start[b + 1]``, and the
-    squares ``gx, gy`` in sorted order. O(n) whatever the extent of the data."""
-    n = x.shape[0]
+def _layout(cols, rows, cell, n_buckets):
+    """Stable counting sort of rows ``rows`` of ``cols`` by the hash bucket of their square
+    (``cell`` wide): bucket ``b`` at ``start[b]:start[b + 1]``, with per sorted entry its
+    square ``gx, gy``, its position in ``rows`` and its column values. O(n) whatever the
+    extent of the data."""
+    x, y, t, source, category, grid = cols
+    n = rows.shape[0]
     mask = n_buckets - 1
     gxi = np.empty(n, np.int64)
     gyi = np.empty(n, np.int64)
     start = np.zeros(n_buckets + 1, np.int64)
-    for i in range(n):
-        gxi[i] = np.int64(math.floor(x[i] / cell))
-        gyi[i] = np.int64(math.floor(y[i] / cell))
-        start[_bucket(gxi[i], gyi[i], mask) + 1] += 1
+    for k in range(n):
+        i = rows[k]
+        gxi[k] = np.int64(math.floor(x[i] / cell))
+        gyi[k] = np.int64(math.floor(y[i] / cell))
+        start[_bucket(gxi[k], gyi[k], mask) + 1] += 1
     for b in range(n_buckets):
         start[b + 1] += start[b]
     fill = start[:-1].copy()
+    gx = np.empty(n, np.int32)  # squares of 250 m: +-500,000 km fit
+    gy = np.empty(n, np.int32)
     order = np.empty(n, np.int64)
-    gx = np.empty(n, np.int64)
-    gy = np.empty(n, np.int64)
-    for i in range(n):
-        b = _bucket(gxi[i], gyi[i], mask)
-        order[fill[b]] = i
-        gx[fill[b]] = gxi[i]
-        gy[fill[b]] = gyi[i]
+    xs = np.empty(n)
+    ys = np.empty(n)
+    ts = np.empty(n, np.int64)
+    sources = np.empty(n, source.dtype)
+    categories = np.empty(n, category.dtype)
+    grids = np.empty(n, grid.dtype)
+    for k in range(n):
+        b = _bucket(gxi[k], gyi[k], mask)
+        q = fill[b]
         fill[b] += 1
-    return order, start, gx, gy
+        i = rows[k]
+        gx[q], gy[q], order[q] = gxi[k], gyi[k], k
+        xs[q], ys[q], ts[q] = x[i], y[i], t[i]
+        sources[q], categories[q], grids[q] = source[i], category[i], grid[i]
+    return start, gx, gy, order, xs, ys, ts, sources, categories, grids
 
 
 @numba.njit(cache=True, nogil=True)
-def _describe(
-    start, gx, gy, row, x, y, t, source, category, grid, cell, cx, cy, r2, reach, after,
-    by_source, by_category, nearest_grid, first, last,
-):  # fmt: skip
-    """Each disk scans the squares of its bounding box (plus margin), bucket by bucket."""
+def _describe_part(part, base, cell, disks, out, best_d2, best):
+    """The events of one laid-out part in each disk: each disk scans the squares of its
+    bounding box (plus margin), bucket by bucket. ``base``: the position of the part's first
+    event (the nearest event's ties go to the lowest position)."""
+    start, gx, gy, row, x, y, t, source, category, grid = part
+    cx, cy, r2, reach, after = disks
+    by_source, by_category, nearest_grid, first, last = out
     mask = start.shape[0] - 2
     for f in range(cx.shape[0]):
-        best_d2 = np.inf
-        best = -1
         for sx in range(
             math.floor((cx[f] - reach[f]) / cell), math.floor((cx[f] + reach[f]) / cell) + 1
         ):
@@ -90,15 +101,24 @@ def _describe(
                     d2 = dx * dx + dy * dy
                     if d2 > r2[f]:
                         continue
-                    i = row[q]
+                    i = base + row[q]
                     by_source[f, source[q]] += 1
                     by_category[f, category[q]] += 1
-                    if best < 0 or d2 < best_d2 or (d2 == best_d2 and i < best):
-                        best_d2 = d2
-                        best = i
+                    if best[f] < 0 or d2 < best_d2[f] or (d2 == best_d2[f] and i < best[f]):
+                        best_d2[f] = d2
+                        best[f] = i
                         nearest_grid[f] = grid[q]
                     first[f] = min(first[f], t[q])
                     last[f] = max(last[f], t[q])
+
+
+@numba.njit(cache=True, nogil=True)
+def _describe(main, recent, n_main, cell, disks, out):
+    """Both parts of an index (``recent``'s positions follow ``main``'s ``n_main``)."""
+    best_d2 = np.full(disks[0].shape[0], np.inf)
+    best = np.full(disks[0].shape[0], -1, np.int64)
+    _describe_part(main, 0, cell, disks, out, best_d2, best)
+    _describe_part(recent, n_main, cell, disks, out, best_d2, best)
 
 
 # --- Python layer ------------------------------------------------------------------------------
@@ -121,28 +141,67 @@ class DiskDetails:
         return self.first_ms[d] <= self.last_ms[d]
 
 
+_COLUMNS = ("x", "y", "event_ms", "source", "category", "grid")
+
+
+def _copy(cols: dict[str, np.ndarray], rows: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """The index's columns of ``rows`` (all rows when None), in their own arrays (the buffer's
+    dtypes: a kept index of a million events is about 60 MB)."""
+    dtypes = (np.float64, np.float64, np.int64, np.int8, np.int16, np.int32)
+    if rows is None:
+        return tuple(np.array(cols[c], d) for c, d in zip(_COLUMNS, dtypes, strict=True))
+    return tuple(cols[c][rows].astype(d) for c, d in zip(_COLUMNS, dtypes, strict=True))
+
+
+def _lay_out(columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    n = len(columns[0])
+    n_buckets = 1 << max(4, int(2 * max(n, 1) - 1).bit_length())  # >= 2 per row
+    return _layout(columns, np.arange(n), _SQUARE_M, n_buckets)
+
+
 class RowIndex:
-    """The events of one boundary (columns ``x, y, event_ms, source, category, grid``, canonical
-    order), laid out by squares on first use: most boundaries describe no disk."""
+    """The events of one boundary: rows ``rows`` (ascending, so in canonical order; None: all)
+    of the columns ``x, y, event_ms, source, category, grid``, laid out by squares on first
+    use (most boundaries describe no disk).
 
-    def __init__(self, rows: dict[str, np.ndarray]) -> None:
-        self.rows = rows
-        self._index: tuple[np.ndarray, ...] | None = None
+    An index that was laid out can be kept for later boundaries: :meth:`extend` adds the
+    events that came since (the later rows of the canonical order), laid out apart, so a
+    boundary lays out its new events, not its window. Events that left the window stay in
+    the index: a query's time test (``after_ms``, never before the window) skips them.
+    """
 
-    def _build(self) -> tuple[np.ndarray, ...]:
-        x = np.ascontiguousarray(self.rows["x"], np.float64)
-        y = np.ascontiguousarray(self.rows["y"], np.float64)
-        n_buckets = 1 << max(4, int(2 * max(len(x), 1) - 1).bit_length())  # >= 2 per row
-        order, start, gx, gy = _layout(x, y, _SQUARE_M, n_buckets)
-        cols = (
-            x[order],
-            y[order],
-            np.ascontiguousarray(self.rows["event_ms"], np.int64)[order],
-            self.rows["source"][order].astype(np.int64),
-            self.rows["category"][order].astype(np.int64),
-            self.rows["grid"][order].astype(np.int64),
-        )
-        return (start, gx, gy, order, *cols)
+    def __init__(self, cols: dict[str, np.ndarray], rows: np.ndarray | None = None) -> None:
+        self._pending: tuple[dict[str, np.ndarray], np.ndarray | None] | None = (cols, rows)
+        self._main: tuple[np.ndarray, ...] | None = None
+        self._n_main = 0
+        self._added: list[tuple[np.ndarray, ...]] = []  # columns of the events since
+        self._recent: tuple[np.ndarray, ...] | None = None
+
+    @property
+    def laid_out(self) -> bool:
+        """Whether a query laid the events out (the index may then be extended)."""
+        return self._main is not None
+
+    def extend(self, cols: dict[str, np.ndarray], rows: np.ndarray) -> None:
+        """Add rows ``rows`` of ``cols``: events after every one indexed so far (canonical
+        order). Only for an index that was laid out (its own copies of the columns)."""
+        if not self.laid_out:
+            raise ValueError("only a laid-out index can be extended; build a new one instead")
+        if len(rows):
+            self._added.append(_copy(cols, rows))
+            self._recent = None
+
+    def _parts(self) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        if self._main is None:
+            cols, rows = self._pending
+            self._main = _lay_out(_copy(cols, rows))
+            self._n_main = len(self._main[3])
+            self._pending = None
+        if self._recent is None:
+            empty = _copy({c: np.empty(0) for c in _COLUMNS}, None)
+            added = self._added or [empty]
+            self._recent = _lay_out(tuple(np.concatenate(c) for c in zip(*added, strict=True)))
+        return self._main, self._recent
 
     def describe(
         self, cx: np.ndarray, cy: np.ndarray, radius_m: np.ndarray, after_ms: np.ndarray
@@ -160,20 +219,13 @@ class RowIndex:
         )
         if not n:
             return out
-        if self._index is None:
-            self._index = self._build()
-        _describe(
-            *self._index,
-            _SQUARE_M,
+        disks = (
             np.asarray(cx, np.float64),
             np.asarray(cy, np.float64),
             radius_m**2,
             radius_m + _MARGIN_M,
             np.asarray(after_ms, np.int64),
-            out.by_source,
-            out.by_category,
-            out.grid,
-            out.first_ms,
-            out.last_ms,
         )
+        outputs = (out.by_source, out.by_category, out.grid, out.first_ms, out.last_ms)
+        _describe(*self._parts(), self._n_main, _SQUARE_M, disks, outputs)
         return out

@@ -19,18 +19,19 @@ from pipeline.alerts import CATEGORIES, SOURCES, AlertBatch
 from pipeline.geo.projection import LocalProjection
 
 from .baseline import Baseline
-from .buffer import COLUMNS, AlertBuffer, alert_keys
-from .bursts import burst_statuses
-from .exceptions import CorrelationError, InvalidBatchError, SnapshotError
+from .buffer import COLUMNS, AlertBuffer, alert_keys, utf8_ids
+from .disk_details import RowIndex
+from .exceptions import InvalidBatchError, SnapshotError
 from .flags import FlagEvent, FlagTracker
 from .incident_forest import complete_components, link_new
 from .incidents import Incident, build_incidents
 from .lattice import Lattice
 from .params import CorrelationParams
 from .rate_cache import DiskRateCache
-from .scale_counts import ScaleCounts
+from .scale_counts import Rows, ScaleCounts
 from .scoring import CellScores, score_scale_counts
 from .window import EventWindow
+from .window_events import cell_counts, window_events
 
 __all__ = ["Correlator", "CorrelationOutput"]
 
@@ -40,8 +41,10 @@ _HOUR_MS = 3_600_000
 # steps themselves on large windows).
 _SCORING_COLUMNS = ("source", "event_ms", "x", "y", "category", "severity", "grid")
 _INCIDENT_COLUMNS = ("alert_id", *_SCORING_COLUMNS)
-_SCALE_COLUMNS = ("x", "y", "source", "severity", "event_ms")
-_BURST_COLUMNS = ("x", "y", "event_ms", "source", "category")  # what burst_statuses reads
+_SCALE_COLUMNS = ("x", "y", "source", "severity", "event_ms", "repeat")
+# What window_events reads, and the window's events as flags describe them.
+_BURST_COLUMNS = ("event_ms", "x", "y", "source", "category", "severity", "repeat")
+_FLAG_COLUMNS = ("x", "y", "event_ms", "source", "category", "grid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,13 @@ class Correlator:
         # The last boundary whose incidents were linked and emitted: rows up to it are linked
         # (or consumed). Not part of a snapshot: a restored buffer has no roots, so it relinks.
         self._linked_through: int | None = None
+        # Derived state, not part of a snapshot either: burst statuses are decided up to this
+        # boundary (None: search the whole window), and the window's events as the last
+        # boundary's flags laid them out, kept from the boundary ``_nearby_ms`` on.
+        self._decided_ms: int | None = None
+        self._nearby: RowIndex | None = None
+        self._nearby_ms = 0
+        self._rebuild_ms = max(1, params.window_ms // params.slide_ms // 3) * params.slide_ms
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
     @property
@@ -119,11 +129,12 @@ class Correlator:
     def process(self, batch: AlertBatch) -> CorrelationOutput:
         """Admit a batch (in arrival order) and close every boundary the watermark passed."""
         _validate(batch)
-        keys = alert_keys(batch.alert_id)
+        ids = utf8_ids(batch.alert_id)  # once: the keys hash them, the buffer keeps them
+        keys = alert_keys(ids)
         late, dup = self._window.admit(batch.event_ms, keys, self._buffer.keys)
         fresh = ~late & ~dup
         x, y = self.projection.to_xy(batch.lat[fresh], batch.lon[fresh])
-        self._buffer.append(batch.take(fresh), keys[fresh], x, y)
+        self._buffer.append(batch.take(fresh), keys[fresh], x, y, ids[fresh])
         for name, n in (("alerts", len(batch)), ("late", late.sum()), ("duplicates", dup.sum())):
             self.stats[name] += int(n)
         incidents, flags = self._close_due()
@@ -195,52 +206,62 @@ class Correlator:
         lo, hi = self._buffer.through(start_ms), self._buffer.through(end_ms)
         return lo + np.flatnonzero(self._buffer.col("severity")[lo:hi] > 0)
 
-    def _events(self, b: int) -> dict[str, np.ndarray]:
-        """The window's events at ``b``: its alerts with severity > 0, bursts counted once."""
-        p = self.params
-        # A burst_gap of context before the window decides which of its alerts are repeats.
-        start = b - p.window_ms
-        idx = self._counted(start - p.burst_gap_ms, b)
-        alerts = self._rows(idx, _BURST_COLUMNS)
-        # Statuses decided at earlier boundaries are final: only new alerts are decided here.
-        decided = self._buffer.col("repeat")
-        repeat = burst_statuses(
-            alerts, p.burst_radius_m, p.burst_gap_ms, since_ms=start, known=decided[idx]
-        )
-        after = alerts["event_ms"] > start
-        decided[idx[after]] = repeat[after]
-        del alerts  # freed before the events are gathered: a window of a million alerts
-        return self._rows(idx[after & ~repeat], _SCORING_COLUMNS)  # one gather per column
+    def _window_events(self, b: int) -> tuple[RowIndex, np.ndarray]:
+        """The window's events at ``b`` (its alerts with severity > 0, bursts counted once),
+        indexed for the flags' disks, and the rows of those new since the last closed
+        boundary (what the baseline learns).
 
-    def _counted_events(self, start_ms: int, end_ms: int) -> dict[str, np.ndarray]:
-        """The events (counted, not repeats) with event time in ``(start_ms, end_ms]``, whose
-        burst statuses are decided: what :class:`ScaleCounts` adds and removes."""
-        idx = self._counted(start_ms, end_ms)
-        repeat = self._buffer.col("repeat")[idx]
-        if (repeat < 0).any():  # a bug, not bad input: scale counts would be silently wrong
-            raise CorrelationError(
-                f"burst status of alerts in ({start_ms}, {end_ms}] ms is undecided; this is a "
-                "bug in the engine: report it, and replay from the committed offsets"
-            )
-        return self._rows(idx[repeat == 0], _SCALE_COLUMNS)
+        Burst statuses decided at earlier boundaries are final: only new alerts are decided
+        here, with a burst_gap of context before the window. An index that flags laid out is
+        kept and extended with the new events, and built afresh every few slides, so most
+        boundaries lay out their new events only.
+        """
+        p, buf = self.params, self._buffer
+        start = b - p.window_ms
+        since = b - p.slide_ms if self._last_closed is None else self._last_closed
+        bounds = (buf.through(start - p.burst_gap_ms), buf.through(start), buf.through(b))
+        new_from = max(bounds[1], buf.through(since))
+        scan = 0 if self._decided_ms is None else buf.through(self._decided_ms)
+        cols = {name: buf.col(name) for name in _BURST_COLUMNS}
+        keep = self._nearby is not None and b - self._nearby_ms < self._rebuild_ms
+        events = window_events(
+            cols, bounds, p.burst_radius_m, p.burst_gap_ms, scan, new_from if keep else None
+        )
+        self._decided_ms = b
+        flag_cols = {name: buf.col(name) for name in _FLAG_COLUMNS}
+        if keep:
+            self._nearby.extend(flag_cols, events)
+            return self._nearby, events
+        self._nearby, self._nearby_ms = None, b  # the old index goes before the new is built
+        return RowIndex(flag_cols, events), events[np.searchsorted(events, new_from) :]
+
+    def _counted_events(self, start_ms: int, end_ms: int) -> Rows:
+        """The rows with event time in ``(start_ms, end_ms]``: what :class:`ScaleCounts` adds
+        and removes are the events among them (severity > 0, not repeats; their burst
+        statuses are decided by then)."""
+        buf = self._buffer
+        cols = {name: buf.col(name) for name in _SCALE_COLUMNS}
+        return Rows(cols, buf.through(start_ms), buf.through(end_ms))
 
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
         p = self.params
-        rows = self._events(b)  # its own call, so the unselected alerts are freed before scoring
+        nearby, new = self._window_events(b)
         self._scale_counts.advance(b, self._counted_events)
-        scores = self._scores(b, rows)
-        self._learn(b, rows)
-        events = self._flags.step(b, scores, rows)
+        scores = self._scores(b)
+        self._learn(b, new)
+        flags = self._flags.step(b, scores, nearby)
+        # An index no flag laid out holds rows of this boundary only: the next builds its own.
+        self._nearby = nearby if nearby.laid_out else None
         # Drop what leaves the windows before the next boundary now, while the buffer holds it
         # (eviction follows the next boundary). If _skip_idle then jumps ahead, the counts are
         # already empty (it skips only when no counted alert is left in the next window), so
         # the later boundary needs no evicted row.
         self._scale_counts.retire(b + p.slide_ms, self._counted_events)
-        return events
+        return flags
 
-    def _scores(self, b: int, rows: dict[str, np.ndarray]) -> CellScores:
-        """Scores at boundary ``b``, from the kept counts (``rows``: the window's events, which
-        the batch reference :func:`~pipeline.correlate.scoring.score_cells` would join)."""
+    def _scores(self, b: int) -> CellScores:
+        """Scores at boundary ``b``, from the kept counts (the batch reference
+        :func:`~pipeline.correlate.scoring.score_cells` would join the window's events)."""
         return score_scale_counts(
             self._scale_counts,
             self._flags.open_cells(),
@@ -251,13 +272,12 @@ class Correlator:
             self._rates,
         )
 
-    def _learn(self, b: int, rows: dict[str, np.ndarray]) -> None:
+    def _learn(self, b: int, new: np.ndarray) -> None:
         """Feed the baseline the events (bursts counted once, like scoring does) that began
-        since the last closed boundary, so each is learnt exactly once."""
+        since the last closed boundary (rows ``new``), so each is learnt exactly once."""
         since = b - self.params.slide_ms if self._last_closed is None else self._last_closed
-        new = rows["event_ms"] > since
-        ix, iy = self.lattice.index(rows["x"][new], rows["y"][new])
-        cells, counts = np.unique(self.lattice.cell_id(ix, iy), return_counts=True)
+        cols = {"x": self._buffer.col("x"), "y": self._buffer.col("y")}
+        cells, counts = cell_counts(cols, new, self.lattice)
         self.baseline.observe(cells, counts, (b - since) / _HOUR_MS)
         self._last_closed = b
 

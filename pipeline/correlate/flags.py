@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import asdict, dataclass
-from itertools import compress
 from typing import Literal
 
 import msgspec
@@ -33,9 +31,10 @@ from pipeline.geo.projection import LocalProjection
 
 from .disk_details import DiskDetails, RowIndex
 from .lattice import Lattice
+from .named_counts import named_counts
 from .params import CorrelationParams
 from .scoring import CellScores
-from .suppression import suppress_near
+from .suppression import hot_cells
 
 __all__ = ["FlagEvent", "FlagTracker", "flag_id", "flag_schema"]
 
@@ -81,77 +80,145 @@ def flag_id(cell_id: int, opened_ms: int) -> str:
     return "flg-" + hashlib.blake2b(f"{cell_id}:{opened_ms}".encode(), digest_size=8).hexdigest()
 
 
-@dataclass(slots=True)
-class _Open:
-    flag_id: str
-    cell_id: int
-    opened_ms: int
-    version: int = 0
-    cool: int = 0  # consecutive boundaries below close_score
-    last_score: float = 0.0
-    last_counts: tuple[int, ...] = ()
+class _OpenFlags:
+    """The open flags as columns, in opening order (a flag's state is a row)."""
+
+    def __init__(self, n_sources: int) -> None:
+        self.flag_id: list[str] = []
+        self.cell_id = np.empty(0, np.int64)
+        self.opened_ms = np.empty(0, np.int64)
+        self.version = np.empty(0, np.int64)
+        self.cool = np.empty(0, np.int64)  # consecutive boundaries below close_score
+        self.last_score = np.empty(0)
+        # The signature (count, then counts by source) of the flag's last event
+        self.last_counts = np.empty((0, 1 + n_sources), np.int64)
+
+    def __len__(self) -> int:
+        return len(self.flag_id)
+
+    def keep(self, rows: np.ndarray) -> None:
+        self.flag_id = [self.flag_id[d] for d in rows.tolist()]
+        for name in ("cell_id", "opened_ms", "version", "cool", "last_score", "last_counts"):
+            setattr(self, name, getattr(self, name)[rows])
+
+    def add(self, flag_ids: list[str], cell_id, opened_ms: int, score, counts) -> None:
+        """New flags, each just past its first event (version 1)."""
+        n = len(flag_ids)
+        self.flag_id += flag_ids
+        self.cell_id = np.concatenate([self.cell_id, cell_id])
+        self.opened_ms = np.concatenate([self.opened_ms, np.full(n, opened_ms, np.int64)])
+        self.version = np.concatenate([self.version, np.ones(n, np.int64)])
+        self.cool = np.concatenate([self.cool, np.zeros(n, np.int64)])
+        self.last_score = np.concatenate([self.last_score, score])
+        self.last_counts = np.concatenate([self.last_counts, counts])
+
+    def state(self) -> list[dict]:
+        columns = zip(
+            self.flag_id,
+            self.cell_id.tolist(),
+            self.opened_ms.tolist(),
+            self.version.tolist(),
+            self.cool.tolist(),
+            self.last_score.tolist(),
+            self.last_counts.tolist(),
+            strict=True,
+        )
+        return [
+            {"flag_id": f, "cell_id": c, "opened_ms": o, "version": v, "cool": k,
+             "last_score": s, "last_counts": tuple(n)}
+            for f, c, o, v, k, s, n in columns
+        ]  # fmt: skip
+
+    @classmethod
+    def from_state(cls, state: list[dict], n_sources: int) -> _OpenFlags:
+        out = cls(n_sources)
+        width = 1 + n_sources
+        out.flag_id = [s["flag_id"] for s in state]
+        out.cell_id = np.array([s["cell_id"] for s in state], np.int64)
+        out.opened_ms = np.array([s["opened_ms"] for s in state], np.int64)
+        out.version = np.array([s.get("version", 0) for s in state], np.int64)
+        out.cool = np.array([s.get("cool", 0) for s in state], np.int64)
+        out.last_score = np.array([s.get("last_score", 0.0) for s in state], np.float64)
+        # A signature of another width (none yet) matches no count: the next step emits.
+        out.last_counts = np.array(
+            [c if len(c := s.get("last_counts", ())) == width else [-1] * width for s in state],
+            np.int64,
+        ).reshape(len(state), width)
+        return out
 
 
-def _names(counts: list[int], names: tuple[str, ...]) -> dict[str, int]:
-    """The non-zero counts by name, in code order (``compress`` runs the loop in C)."""
-    return dict(compress(zip(names, counts, strict=True), counts))
+_SOURCE_NAMES = np.array(SOURCES, dtype=object)
+_CATEGORY_NAMES = np.array(CATEGORIES, dtype=object)
 
 
-class _Fields:
-    """The Python values of the events of one boundary's flags at rows ``ks`` of ``scores``:
-    one ``tolist()`` per column and boundary instead of a NumPy scalar per field and event
-    (the same ints and floats)."""
-
-    def __init__(self, scores: CellScores, ks: np.ndarray, placed: tuple) -> None:
-        _, _, lat, lon, details = placed
-        self.lat, self.lon = lat.tolist(), lon.tolist()
-        self.cell_id = scores.cell_id[ks].tolist()
-        self.radius_m = scores.radius_m[ks].tolist()
-        self.window_s = scores.window_s[ks].tolist()
-        self.score = scores.score[ks].tolist()
-        self.p_value = scores.p_value[ks].tolist()
-        self.gi_z = scores.gi_z[ks].tolist()
-        self.count = scores.count[ks].tolist()
-        self.expected = scores.expected[ks].tolist()
-        self.n_sources = scores.n_sources[ks].tolist()
-        self.by_source = details.by_source.tolist()
-        self.by_category = details.by_category.tolist()
-        self.grid = details.grid.tolist()
-        self.first_ms = details.first_ms.tolist()
-        self.last_ms = details.last_ms.tolist()
-
-    def signature(self, d: int) -> tuple[int, ...]:
-        """What a patrol would see change: the count and its split by feed (in SOURCES
-        order, zeros included)."""
-        return (self.count[d], *self.by_source[d])
-
-    def event(self, f: _Open, status: Status, boundary_ms: int, d: int) -> FlagEvent:
-        """The event of flag ``f`` from its row ``d``."""
-        gi = self.gi_z[d]
-        found = self.first_ms[d] <= self.last_ms[d]
-        return FlagEvent(
-            flag_id=f.flag_id,
-            version=f.version + 1,
+def _flag_events(
+    scores: CellScores,
+    ks: np.ndarray,
+    placed: tuple,
+    flags: tuple[list, list, list, list, list],
+    boundary_ms: int,
+) -> list[FlagEvent]:
+    """The events of the flags at rows ``ks`` of ``scores`` (``placed``: their centres and
+    disk details; ``flags``: their ids, cells, opening boundaries, versions and statuses).
+    Every column is converted with one ``tolist()`` per boundary, not a NumPy scalar per
+    field and event (the same ints and floats)."""
+    _, _, lat, lon, details = placed
+    isfinite = math.isfinite
+    columns = zip(
+        *flags,
+        lat.tolist(),
+        lon.tolist(),
+        scores.radius_m[ks].tolist(),
+        scores.window_s[ks].tolist(),
+        scores.score[ks].tolist(),
+        scores.p_value[ks].tolist(),
+        scores.gi_z[ks].tolist(),
+        scores.count[ks].tolist(),
+        scores.expected[ks].tolist(),
+        scores.n_sources[ks].tolist(),
+        named_counts(details.by_source, _SOURCE_NAMES),
+        named_counts(details.by_category, _CATEGORY_NAMES),
+        details.grid.tolist(),
+        details.first_ms.tolist(),
+        details.last_ms.tolist(),
+        strict=True,
+    )
+    return [
+        FlagEvent(
+            flag_id=flag,
+            version=version,
             status=status,
             boundary_ms=boundary_ms,
-            opened_ms=f.opened_ms,
-            lat=self.lat[d],
-            lon=self.lon[d],
-            radius_m=self.radius_m[d],
-            window_s=self.window_s[d],
-            cell_id=f.cell_id,
-            score=self.score[d],
-            p_value=self.p_value[d],
-            gi_z=gi if math.isfinite(gi) else None,
-            observed=self.count[d],
-            expected=self.expected[d],
-            n_sources=self.n_sources[d],
-            source_counts=_names(self.by_source[d], SOURCES),
-            category_counts=_names(self.by_category[d], CATEGORIES),
-            grid=self.grid[d] if found else -1,
-            first_event_ms=self.first_ms[d] if found else None,
-            last_event_ms=self.last_ms[d] if found else None,
+            opened_ms=opened,
+            lat=la,
+            lon=lo,
+            radius_m=radius,
+            window_s=window,
+            cell_id=cell,
+            score=score,
+            p_value=p,
+            gi_z=gi if isfinite(gi) else None,
+            observed=count,
+            expected=expected,
+            n_sources=n_sources,
+            source_counts=by_source,
+            category_counts=by_category,
+            grid=grid if first <= last else -1,  # no event left in the disk: none
+            first_event_ms=first if first <= last else None,
+            last_event_ms=last if first <= last else None,
         )
+        for (flag, cell, opened, version, status, la, lo, radius, window, score, p, gi, count,
+             expected, n_sources, by_source, by_category, grid, first, last) in columns
+    ]  # fmt: skip
+
+
+def _rows(placed: tuple, rows: np.ndarray) -> tuple:
+    """``placed`` (centres and disk details, see ``FlagTracker._details``) at ``rows``."""
+    cx, cy, lat, lon, d = placed
+    details = DiskDetails(
+        d.by_source[rows], d.by_category[rows], d.grid[rows], d.first_ms[rows], d.last_ms[rows]
+    )
+    return cx[rows], cy[rows], lat[rows], lon[rows], details
 
 
 class FlagTracker:
@@ -163,69 +230,60 @@ class FlagTracker:
         self.params = params
         self.lattice = lattice
         self.projection = projection
-        self._open: list[_Open] = []
+        self._open = _OpenFlags(len(SOURCES))
 
     def open_cells(self) -> np.ndarray:
-        return np.array([f.cell_id for f in self._open], dtype=np.int64)
+        return self._open.cell_id
 
-    def step(
-        self, boundary_ms: int, scores: CellScores, rows: dict[str, np.ndarray]
-    ) -> list[FlagEvent]:
+    def step(self, boundary_ms: int, scores: CellScores, nearby: RowIndex) -> list[FlagEvent]:
         """Events of one boundary: closes and updates of open flags, then new flags.
 
-        ``scores`` must include every open flag's cell; ``rows`` are the counted alerts of the
-        window (for the per-flag details).
+        ``scores`` must include every open flag's cell; ``nearby`` are the counted alerts of
+        the window (for the per-flag details).
         """
-        events = []
-        still_open = []
-        nearby = RowIndex(rows)
-        ks = np.searchsorted(scores.cell_id, self.open_cells())  # scores.find, all at once
-        fields = _Fields(scores, ks, self._details(boundary_ms, scores, ks, nearby))
-        for d, f in enumerate(self._open):
-            count, score = fields.count[d], fields.score[d]
-            f.cool = f.cool + 1 if score < self.params.close_score else 0
-            closing = count == 0 or f.cool >= self.params.close_after_slides
-            if closing or self._changed(f, score, fields.signature(d)):
-                status = "close" if closing else "update"
-                events.append(self._emit(f, fields, fields.event(f, status, boundary_ms, d), d))
-            if not closing:
-                still_open.append(f)
-        self._open = still_open
-        hot = np.asarray(self._new_hot_cells(scores), np.int64)
-        fields = _Fields(scores, hot, self._details(boundary_ms, scores, hot, nearby))
-        for d, cell in enumerate(fields.cell_id):
-            f = _Open(flag_id(cell, boundary_ms), cell, boundary_ms)
-            event = fields.event(f, "open", boundary_ms, d)
-            events.append(self._emit(f, fields, event, d))
-            self._open.append(f)
+        p, o = self.params, self._open
+        ks = np.searchsorted(scores.cell_id, o.cell_id)  # scores.find, all at once
+        placed = self._details(boundary_ms, scores, ks, nearby)
+        count, score = scores.count[ks], scores.score[ks]
+        o.cool = np.where(score < p.close_score, o.cool + 1, 0)
+        closing = (count == 0) | (o.cool >= p.close_after_slides)
+        # What a patrol would see change: the count and its split by feed (SOURCES order).
+        signature = np.column_stack([count, placed[4].by_source]).astype(np.int64)
+        moved = np.abs(score - o.last_score) >= p.update_score_delta
+        emit = np.flatnonzero(closing | moved | (signature != o.last_counts).any(axis=1))
+        flags = (
+            [o.flag_id[d] for d in emit.tolist()],
+            o.cell_id[emit].tolist(),
+            o.opened_ms[emit].tolist(),
+            (o.version[emit] + 1).tolist(),
+            np.where(closing[emit], "close", "update").tolist(),
+        )
+        events = _flag_events(scores, ks[emit], _rows(placed, emit), flags, boundary_ms)
+        o.last_score[emit] = score[emit]
+        o.last_counts[emit] = signature[emit]
+        o.version[emit] += 1
+        o.keep(np.flatnonzero(~closing))
+        hot = self._new_hot_cells(scores)
+        placed = self._details(boundary_ms, scores, hot, nearby)
+        cells = scores.cell_id[hot].tolist()
+        flag_ids = [flag_id(cell, boundary_ms) for cell in cells]
+        n = len(cells)
+        flags = (flag_ids, cells, [boundary_ms] * n, [1] * n, ["open"] * n)
+        events += _flag_events(scores, hot, placed, flags, boundary_ms)
+        counts = np.column_stack([scores.count[hot], placed[4].by_source]).astype(np.int64)
+        o.add(flag_ids, scores.cell_id[hot], boundary_ms, scores.score[hot], counts)
         return events
 
-    def _new_hot_cells(self, scores: CellScores) -> list[int]:
+    def _new_hot_cells(self, scores: CellScores) -> np.ndarray:
         """Rows of cells that open flags: hot, best first, none within the radius of a flag."""
         p = self.params
-        hot = (
-            scores.significant
-            & (scores.score >= p.open_score)
-            & (scores.count >= p.min_count)
-            & (scores.count >= p.min_rate_ratio * scores.expected)
-        )
-        cand = np.flatnonzero(hot)
-        cand = cand[np.lexsort((scores.cell_id[cand], -scores.score[cand]))]
         ix, iy = self.lattice.unpack(self.open_cells())
-        r_cells = p.merge_radius_m / p.cell_m
-        chosen = suppress_near(scores.ix[cand], scores.iy[cand], ix, iy, r_cells)
-        return cand[chosen].tolist()
-
-    def _changed(self, f: _Open, score: float, signature: tuple[int, ...]) -> bool:
-        moved = abs(score - f.last_score) >= self.params.update_score_delta
-        return moved or signature != f.last_counts
-
-    @staticmethod
-    def _emit(f: _Open, fields: _Fields, event: FlagEvent, d: int) -> FlagEvent:
-        f.last_score = event.score
-        f.last_counts = fields.signature(d)
-        f.version = event.version
-        return event
+        columns = (
+            scores.significant, scores.score, scores.count, scores.expected, scores.ix,
+            scores.iy,
+        )  # fmt: skip
+        thresholds = (p.open_score, p.min_count, p.min_rate_ratio)
+        return hot_cells(columns, ix, iy, thresholds, p.merge_radius_m / p.cell_m)
 
     def _details(
         self, boundary_ms: int, scores: CellScores, ks: np.ndarray, nearby: RowIndex
@@ -239,7 +297,7 @@ class FlagTracker:
         return cx, cy, lat, lon, nearby.describe(cx, cy, scores.radius_m[ks], after)
 
     def state(self) -> list[dict]:
-        return [asdict(f) for f in self._open]
+        return self._open.state()
 
     def load_state(self, state: list[dict]) -> None:
-        self._open = [_Open(**{**s, "last_counts": tuple(s["last_counts"])}) for s in state]
+        self._open = _OpenFlags.from_state(state, len(SOURCES))

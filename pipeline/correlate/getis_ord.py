@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["gi_star", "gi_star_lattice", "gi_star_lattice_at"]
+__all__ = ["gi_star", "gi_star_lattice", "gi_star_lattice_at", "gi_star_cells"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -91,6 +91,26 @@ def _gi_star_at(grid, offsets, qx, qy, z):
         z[q] = (lag / total - expected) / np.sqrt(variance) if variance > 0 else np.nan
 
 
+@numba.njit(cache=True, nogil=True)
+def _gi_star_cells(cell_ix, cell_iy, values, qx, qy, offsets, max_cells):
+    n = qx.shape[0]
+    z = np.full(n, np.nan)
+    if n == 0:
+        return z
+    x0, y0, x1, y1 = qx.min(), qy.min(), qx.max(), qy.max()
+    nx, ny = x1 - x0 + 1, y1 - y0 + 1
+    if nx * ny > max_cells:
+        return z
+    grid = np.zeros((nx, ny))
+    for k in range(cell_ix.shape[0]):
+        jx, jy = cell_ix[k] - x0, cell_iy[k] - y0
+        if 0 <= jx < nx and 0 <= jy < ny:
+            grid[jx, jy] += values[k]
+    if nx * ny >= 2:
+        _gi_star_at(grid, offsets, qx - x0, qy - y0, z)
+    return z
+
+
 def gi_star(y: np.ndarray, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """Gi* z-scores of ``y`` with binary weights: each unit's neighbours plus itself.
 
@@ -163,3 +183,33 @@ def gi_star_lattice_at(
     if counts.size >= 2:
         _gi_star_at(counts, offsets, qx, qy, z)
     return z
+
+
+def gi_star_cells(
+    cell_ix: np.ndarray,
+    cell_iy: np.ndarray,
+    values: np.ndarray,
+    qx: np.ndarray,
+    qy: np.ndarray,
+    offsets: np.ndarray,
+    max_cells: int,
+) -> np.ndarray:
+    """Gi* at the cells ``(qx, qy)`` of the rectangle they span, each cell of it holding the
+    sum of ``values`` at its ``(cell_ix, cell_iy)`` (0 elsewhere; cells outside are dropped):
+    :func:`gi_star_lattice_at` on that grid, built and evaluated in one kernel call. NaN
+    everywhere when the rectangle has more than ``max_cells`` cells.
+
+    >>> gi_star_cells(np.array([0, 2]), np.array([0, 0]), np.array([1.0, 4.0]),
+    ...               np.array([0, 1, 2]), np.array([0, 0, 0]), np.array([[1, 0], [-1, 0]]),
+    ...               100).round(6).tolist()
+    [-1.372813, nan, 0.392232]
+    """
+    offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    offsets = np.ascontiguousarray(offsets[(offsets != 0).any(axis=1)])
+    qx, qy = np.asarray(qx, np.int64), np.asarray(qy, np.int64)
+    cell_ix, cell_iy = np.asarray(cell_ix, np.int64), np.asarray(cell_iy, np.int64)
+    if qx.shape != qy.shape or cell_ix.shape != cell_iy.shape or values.shape != cell_ix.shape:
+        raise ValueError("cells and query cells must be aligned index arrays")
+    return _gi_star_cells(
+        cell_ix, cell_iy, np.asarray(values, np.float64), qx, qy, offsets, int(max_cells)
+    )

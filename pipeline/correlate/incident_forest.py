@@ -124,12 +124,16 @@ def _link(x, y, t, pending, root, scan_from, hi, r2, gap, cell):
                 b = ((tx * 73856093) ^ (ty * 19349663)) & mask
                 q, end = lower_bound(ts, start[b], start[b + 1], pt - gap), start[b + 1]
                 while q < end and ts[q] - pt <= gap:  # buckets are in event-time order
-                    dx = xs[q] - px
-                    dy = ys[q] - py
-                    # Points of other cells sharing the bucket fail the exact test below or
-                    # are true neighbours found from their own cell too: a union is idempotent.
-                    if rows[q] != p and dx * dx + dy * dy <= r2:
-                        rp = _union_root(root, rp, rows[q])
+                    # A row whose parent is p's root is in p's component already: a union
+                    # would change nothing (on a dense window, most of them). Points of other
+                    # cells sharing the bucket fail the exact test below or are true
+                    # neighbours found from their own cell too: a union is idempotent.
+                    other = rows[q]
+                    if other != p and root[other] != rp:
+                        dx = xs[q] - px
+                        dy = ys[q] - py
+                        if dx * dx + dy * dy <= r2:
+                            rp = _union_root(root, rp, other)
                     q += 1
     return n_new
 

@@ -25,6 +25,7 @@ from pipeline.geo.projection import LocalProjection
 from pipeline.geo.spatial_hash import pairs_within
 
 from .components import components
+from .named_counts import named_counts
 
 __all__ = [
     "Incident",
@@ -162,8 +163,8 @@ def _text(alert_id: str | bytes) -> str:
     return alert_id.decode("utf-8") if isinstance(alert_id, bytes) else str(alert_id)
 
 
-def _counts(row: list[int], names: tuple[str, ...]) -> dict[str, int]:
-    return {names[k]: n for k, n in enumerate(row) if n}
+_SOURCE_NAMES = np.array(SOURCES, dtype=object)
+_CATEGORY_NAMES = np.array(CATEGORIES, dtype=object)
 
 
 def build_incidents(
@@ -206,7 +207,8 @@ def build_incidents(
     lats, lons = lat[done_c].tolist(), lon[done_c].tolist()
     sizes, sevs = size[done_c].tolist(), max_sev[done_c].tolist()
     n_srcs = (by_src[done_c] > 0).sum(axis=1).tolist()
-    srcs, cats = by_src[done_c].tolist(), by_cat[done_c].tolist()
+    srcs = named_counts(by_src[done_c], _SOURCE_NAMES)
+    cats = named_counts(by_cat[done_c], _CATEGORY_NAMES)
     grids = rows["grid"][nearest[done_c]].tolist()
     ids = rows["alert_id"][heads[done_c]].tolist()
     out = [
@@ -219,8 +221,8 @@ def build_incidents(
             lon=lons[k],
             n_alerts=sizes[k],
             n_sources=n_srcs[k],
-            source_counts=_counts(srcs[k], SOURCES),
-            category_counts=_counts(cats[k], CATEGORIES),
+            source_counts=srcs[k],
+            category_counts=cats[k],
             max_severity=round(sevs[k], 6),
             grid=grids[k],
         )

@@ -27,22 +27,42 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from pipeline.alerts import SOURCES
 
+from .exceptions import CorrelationError
 from .lattice import _BITS, _OFFSET, Lattice
 from .params import CorrelationParams
 
-__all__ = ["ScaleCounts", "RowSource"]
+__all__ = ["ScaleCounts", "RowSource", "Rows"]
 
-#: ``rows(lo_ms, hi_ms)``: the counted events (severity > 0, not repeats) with event time in
-#: ``(lo_ms, hi_ms]``, columns ``x, y, source, severity, event_ms``, in canonical order.
-RowSource = Callable[[int, int], dict[str, np.ndarray]]
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Rows ``lo:hi`` of the columns ``x, y, source, severity, event_ms, repeat`` (canonical
+    order, e.g. the buffer's own): the events among them are the rows with severity > 0 and
+    repeat 0 (a repeat of -1, undecided, is refused)."""
+
+    cols: dict[str, np.ndarray]
+    lo: int
+    hi: int
+
+    @classmethod
+    def of(cls, events: dict[str, np.ndarray]) -> Rows:
+        """Rows that are all events already (columns ``x, y, source, severity, event_ms``)."""
+        n = len(events["x"])
+        return cls({**events, "repeat": np.zeros(n, np.int8)}, 0, n)
+
+
+#: ``rows(lo_ms, hi_ms)``: the rows holding the events with event time in ``(lo_ms, hi_ms]``.
+RowSource = Callable[[int, int], Rows]
 
 _EMPTY = -1  # a free table entry (cell ids are non-negative)
+_BAD_UNDECIDED, _BAD_COORDINATES = 1, 2  # why rows cannot be applied
 _META_SLOTS, _META_DEAD = 0, 1  # slots in use (live or dead), slots whose counts are all 0
 
 
@@ -103,27 +123,51 @@ def _touch(total, meta, slot, delta):
 
 
 @numba.njit(cache=True, nogil=True)
-def _apply(
-    table, table_slot, cell_of, counts, sev, own, total, meta,
-    x, y, src, weight, klo, khi, sign, offsets, r2, cell_m, start,
-):  # fmt: skip
-    """Add (``sign`` 1) or remove (-1) rows ``start..`` in the windows ``klo[i] <= k < khi[i]``.
+def _check(cols, lo, hi, reach_m):
+    """0 when rows ``lo:hi`` can be applied; else why not (see the ``_BAD_*`` codes)."""
+    x, y, _, severity, _, repeat = cols
+    for i in range(lo, hi):
+        if not severity[i] > 0:
+            continue
+        if repeat[i] < 0:
+            return _BAD_UNDECIDED
+        if repeat[i] == 0 and (abs(x[i]) >= reach_m or abs(y[i]) >= reach_m):
+            return _BAD_COORDINATES
+    return 0
 
-    A row counts for every cell whose centre lies within ``r`` of it (``r2``: the radii
+
+@numba.njit(cache=True, nogil=True)
+def _apply(arrays, cols, start, hi, window, boundary_ms, edges, sign, offsets, r2, cell_m):
+    """Add (``sign`` 1) or remove (-1) the events among rows ``start:hi`` of ``cols`` (the
+    rows with severity > 0 that repeat nothing) in windows ``window`` (-1: every window
+    holding the event at ``boundary_ms``, by its age against ``edges``).
+
+    An event counts for every cell whose centre lies within ``r`` of it (``r2``: the radii
     squared, increasing), and for its own cell's own count when the range ends with the last
     window (the own count covers the whole window, as the last window does).
-    Returns the first row not applied: it stops where a row could need more slots than are
-    left, so the caller grows the arrays and goes on from there.
+    Returns the first row not applied: it stops where an event could need more slots than
+    are left, so the caller grows the arrays and goes on from there.
     """
+    table, table_slot, cell_of, counts, sev, own, total, meta = arrays
+    x, y, src, severity, event_ms, repeat = cols
     n_rad = r2.shape[0]
     n_src = counts.shape[1] // sev.shape[1]
     n_win = sev.shape[1] // n_rad
     room = cell_of.shape[0] - offsets.shape[0] - 1
-    for i in range(start, x.shape[0]):
+    for i in range(start, hi):
+        if not severity[i] > 0 or repeat[i] != 0:
+            continue
         if meta[_META_SLOTS] > room:
             return i
-        if klo[i] >= khi[i]:
-            continue
+        if window >= 0:
+            klo, khi = window, window + 1
+        else:  # the shortest window holding it, and every longer one
+            age = boundary_ms - event_ms[i]
+            klo = 0
+            while klo < edges.shape[0] and edges[klo] <= age:
+                klo += 1
+            klo, khi = min(klo, n_win - 1), n_win
+        weight = sign * np.float64(severity[i])
         ix = np.int64(math.floor(x[i] / cell_m))  # as Lattice.index
         iy = np.int64(math.floor(y[i] / cell_m))
         for c in range(offsets.shape[0]):
@@ -136,24 +180,56 @@ def _apply(
                 continue
             cell = ((jx + _OFFSET) << _BITS) | (jy + _OFFSET)
             slot = _slot(table, table_slot, cell_of, meta, cell)
-            for j in range(n_rad):
-                if d2 <= r2[j]:
-                    for k in range(klo[i], khi[i]):
-                        counts[slot, (k * n_rad + j) * n_src + src[i]] += sign
-                        sev[slot, k * n_rad + j] += sign * weight[i]
-                    _touch(total, meta, slot, sign * (khi[i] - klo[i]))
-        if khi[i] == n_win:
+            j0 = 0  # radii increase: the cell is within every radius from j0 on
+            while d2 > r2[j0]:
+                j0 += 1
+            for j in range(j0, n_rad):
+                for k in range(klo, khi):
+                    counts[slot, (k * n_rad + j) * n_src + src[i]] += sign
+                    sev[slot, k * n_rad + j] += weight
+            # one touch for all its radii: the total crosses zero at most once (all changes
+            # of a pass have one sign, and a total never goes below zero)
+            _touch(total, meta, slot, sign * (khi - klo) * (n_rad - j0))
+        if khi == n_win:
             cell = ((ix + _OFFSET) << _BITS) | (iy + _OFFSET)
             slot = _slot(table, table_slot, cell_of, meta, cell)
             own[slot] += sign
             _touch(total, meta, slot, sign)
-    return x.shape[0]
+    return hi
 
 
 @numba.njit(cache=True, nogil=True)
-def _lookup(table, table_slot, cells, out):
-    for i in range(cells.shape[0]):
-        out[i] = _find(table, table_slot, cells[i])
+def _gather(table, table_slot, cell_of, counts, sev, own, n_slots, extra):
+    """The cells holding an own count plus ``extra`` (sorted, unique) and copies of their
+    rows; zeros for an extra cell with no slot."""
+    n_own = 0
+    for s in range(n_slots):
+        if own[s] > 0:
+            n_own += 1
+    cells = np.empty(n_own + extra.shape[0], np.int64)
+    k = 0
+    for s in range(n_slots):
+        if own[s] > 0:
+            cells[k] = cell_of[s]
+            k += 1
+    cells[n_own:] = extra
+    cells.sort()
+    n = 0
+    for i in range(cells.shape[0]):  # unique, in place
+        if n == 0 or cells[i] != cells[n - 1]:
+            cells[n] = cells[i]
+            n += 1
+    cells = cells[:n].copy()
+    out_counts = np.zeros((n, counts.shape[1]), np.int64)
+    out_sev = np.zeros((n, sev.shape[1]))
+    out_own = np.zeros(n, np.int64)
+    for i in range(n):
+        s = _find(table, table_slot, cells[i])
+        if s >= 0:
+            out_counts[i] = counts[s]
+            out_sev[i] = sev[s]
+            out_own[i] = own[s]
+    return cells, out_counts, out_sev, out_own
 
 
 @numba.njit(cache=True, nogil=True)
@@ -228,10 +304,7 @@ class ScaleCounts:
         if self._hi is not None:
             lo = max(lo, self._hi)
         if boundary_ms > lo:
-            new = rows(lo, boundary_ms)
-            age = boundary_ms - new["event_ms"]
-            first = np.minimum(np.searchsorted(self._edges, age, side="right"), self._n_win - 1)
-            self._apply(new, first, np.full(len(first), self._n_win), 1)
+            self._apply(rows(lo, boundary_ms), -1, boundary_ms, 1)
         self._hi = boundary_ms
         self._lo = np.maximum(self._lo, boundary_ms - self._span)
 
@@ -240,15 +313,11 @@ class ScaleCounts:
         if self._hi is None:
             return
         # Window k loses the events in (lo[k], hi[k]]. The ranges of different windows lie far
-        # apart (a read of their union would copy the whole window): one read per window, one
-        # kernel call for all of them.
+        # apart: one kernel call for each.
         lo = self._lo
         hi = np.minimum(boundary_ms - self._span, self._hi)
-        parts = [(k, rows(int(lo[k]), int(hi[k]))) for k in np.flatnonzero(hi > lo).tolist()]
-        if parts:
-            old = {name: np.concatenate([p[name] for _, p in parts]) for name in parts[0][1]}
-            klo = np.concatenate([np.full(len(p["x"]), k, np.int64) for k, p in parts])
-            self._apply(old, klo, klo + 1, -1)
+        for k in np.flatnonzero(hi > lo).tolist():
+            self._apply(rows(int(lo[k]), int(hi[k])), k, boundary_ms, -1)
         self._lo = np.maximum(lo, boundary_ms - self._span)
         if self._meta[_META_DEAD] > max(1024, self._meta[_META_SLOTS] // 2):
             self._compact()
@@ -261,22 +330,17 @@ class ScaleCounts:
         """The cells to score (own count > 0, plus ``extra_cells``), sorted, with their counts:
         ``(cell_id, by_src, sev, own)`` shaped ``(cells,)``, ``(cells, scales, sources)``,
         ``(cells, scales)``, ``(cells,)``, scales in ``params.scales`` order."""
-        n = int(self._meta[_META_SLOTS])
-        owned = self._cell_of[:n][self._own[:n] > 0]
-        cell_id = np.union1d(owned, np.asarray(extra_cells, np.int64)).astype(np.int64)
-        slot = np.empty(len(cell_id), np.int64)
-        _lookup(self._table, self._table_slot, cell_id, slot)
-        found = slot >= 0
+        cell_id, by_src, sev, own = _gather(
+            self._table,
+            self._table_slot,
+            self._cell_of,
+            self._counts,
+            self._sev,
+            self._own,
+            int(self._meta[_META_SLOTS]),
+            np.unique(np.asarray(extra_cells, np.int64)),
+        )
         n_scales = self._n_win * self._n_rad
-        if found.all():  # the usual case: one gather per array, no zero fill and scatter
-            by_src, sev, own = self._counts[slot], self._sev[slot], self._own[slot]
-        else:  # an open flag's cell that no event reaches any more
-            by_src = np.zeros((len(cell_id), n_scales * self._n_src), np.int64)
-            sev = np.zeros((len(cell_id), n_scales))
-            own = np.zeros(len(cell_id), np.int64)
-            by_src[found] = self._counts[slot[found]]
-            sev[found] = self._sev[slot[found]]
-            own[found] = self._own[slot[found]]
         return cell_id, by_src.reshape(len(cell_id), n_scales, self._n_src), sev, own
 
     def table(self) -> dict[str, np.ndarray]:
@@ -293,31 +357,34 @@ class ScaleCounts:
 
     # --- storage ------------------------------------------------------------------------------
 
-    def _apply(
-        self, rows: dict[str, np.ndarray], klo: np.ndarray, khi: np.ndarray, sign: int
-    ) -> None:
-        if not len(rows["x"]):
-            return
-        x = np.ascontiguousarray(rows["x"], np.float64)
-        y = np.ascontiguousarray(rows["y"], np.float64)
-        if max(np.abs(x).max(), np.abs(y).max()) >= self._reach_m:
-            raise ValueError("cell index out of range: are the coordinates in metres?")
-        args = (
-            x,
-            y,
-            rows["source"].astype(np.int64),
-            rows["severity"].astype(np.float64),
-            np.ascontiguousarray(klo, np.int64),
-            np.ascontiguousarray(khi, np.int64),
-            np.int64(sign),
-            self._offsets,
-            self._r2,
-            float(self.lattice.cell_m),
+    def _apply(self, rows: Rows, window: int, boundary_ms: int, sign: int) -> None:
+        """Add (``sign`` 1) or remove (-1) the events of ``rows`` in window ``window`` (-1:
+        every window that holds each at ``boundary_ms``)."""
+        c = rows.cols
+        cols = (
+            np.asarray(c["x"], np.float64),
+            np.asarray(c["y"], np.float64),
+            c["source"],
+            c["severity"],
+            np.asarray(c["event_ms"], np.int64),
+            c["repeat"],
         )
-        done = 0
-        while done < len(x):
-            done = _apply(*self._arrays(), *args, done)
-            if done < len(x):
+        bad = _check(cols, rows.lo, rows.hi, float(self._reach_m))
+        if bad == _BAD_UNDECIDED:  # a bug, not bad input: the counts would be silently wrong
+            raise CorrelationError(
+                "burst status of alerts to count is undecided; this is a bug in the engine: "
+                "report it, and replay from the committed offsets"
+            )
+        if bad == _BAD_COORDINATES:
+            raise ValueError("cell index out of range: are the coordinates in metres?")
+        done = rows.lo
+        while done < rows.hi:
+            done = _apply(
+                self._arrays(), cols, done, rows.hi, window, np.int64(boundary_ms),
+                self._edges, np.int64(sign), self._offsets, self._r2,
+                float(self.lattice.cell_m),
+            )  # fmt: skip
+            if done < rows.hi:
                 self._grow()
 
     def _arrays(self) -> tuple[np.ndarray, ...]:

@@ -49,11 +49,13 @@ from pipeline.alerts import SOURCES
 from pipeline.geo.spatial_hash import neighbour_sums
 
 from .baseline import Baseline, hour_of_week
-from .getis_ord import gi_star_lattice_at
+from .disk_levels import factored_expectations
+from .getis_ord import gi_star_cells
 from .lattice import Lattice
 from .params import CorrelationParams
 from .rate_cache import DiskRateCache
 from .scale_counts import ScaleCounts
+from .scale_tests import cell_tests
 
 __all__ = [
     "CellScores",
@@ -259,23 +261,6 @@ def _scale_counts(
     return by_src.reshape(len(cx), n_scales, n_src), sev.reshape(len(cx), n_scales)
 
 
-def _gi_on_rectangle(cell_ix, cell_iy, counts, ix, iy, offsets) -> np.ndarray:
-    """Gi* of per-cell counts over the bounding rectangle of the tested cells."""
-    x0, y0 = ix.min(), iy.min()
-    shape = (int(ix.max() - x0 + 1), int(iy.max() - y0 + 1))
-    if shape[0] * shape[1] > _MAX_GI_CELLS:
-        return np.full(len(ix), np.nan)
-    grid = np.zeros(shape)
-    inside = (
-        (cell_ix >= x0)
-        & (cell_ix < x0 + grid.shape[0])
-        & (cell_iy >= y0)
-        & (cell_iy < y0 + grid.shape[1])
-    )
-    np.add.at(grid, (cell_ix[inside] - x0, cell_iy[inside] - y0), counts[inside])
-    return gi_star_lattice_at(grid, offsets, ix - x0, iy - y0)
-
-
 def score_cells(
     rows: dict[str, np.ndarray],
     extra_cells: np.ndarray,
@@ -329,6 +314,30 @@ def score_scale_counts(
     )
 
 
+def _expected_all(
+    baseline: Baseline,
+    lattice: Lattice,
+    cell_id: np.ndarray,
+    boundary_ms: int,
+    params: CorrelationParams,
+    rates: DiskRateCache | None,
+) -> np.ndarray:
+    """Expected counts ``(cells, scales)`` of any baseline, scale by scale (the memo ``rates``
+    shares the disk rates of the hours the windows have in common)."""
+    if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
+        rates = DiskRateCache(baseline, lattice)  # shared by the windows of this call at least
+    ix, iy = lattice.unpack(cell_id)
+    seen: dict[tuple[int, float], np.ndarray] = {}
+    columns = [
+        _expected_counts(
+            baseline, lattice, ix, iy, boundary_ms - w * 1000, boundary_ms, r, params, rates,
+            seen, cell_id,
+        )
+        for w, r in params.scales
+    ]  # fmt: skip
+    return np.stack(columns, axis=1).reshape(len(cell_id), len(params.scales))
+
+
 def _score(
     cell_id: np.ndarray,
     by_src: np.ndarray,
@@ -344,74 +353,36 @@ def _score(
     """Scores of cells ``cell_id`` (sorted) from their counts by scale and source ``by_src``,
     severity sums ``sev``, and the own counts ``own_n`` of the cells ``own_cells`` holding
     events (for Gi*)."""
-    if rates is None or rates.baseline is not baseline or rates.lattice != lattice:
-        rates = DiskRateCache(baseline, lattice)  # shared by the windows of this call at least
     ix, iy = lattice.unpack(cell_id)
     scales = params.scales
-    count_all = by_src.sum(axis=2)
-    seen: dict[tuple[int, float], np.ndarray] = {}
-    expected_all = np.stack(
-        [
-            _expected_counts(
-                baseline,
-                lattice,
-                ix,
-                iy,
-                boundary_ms - w * 1000,
-                boundary_ms,
-                r,
-                params,
-                rates,
-                seen,
-                cell_id,
-            )
-            for w, r in scales
-        ],
-        axis=1,
-    ).reshape(len(cell_id), len(scales))
-    tail = count_upper_tail(count_all, expected_all, baseline.dispersion)
-    p_all = selective_upper_tail(
-        tail, count_all, expected_all, baseline.dispersion, params.min_count
+    expected_all = factored_expectations(baseline, lattice, cell_id, boundary_ms, params)
+    if expected_all is None:  # a baseline with its own rates per cell and hour, or per disk
+        expected_all = _expected_all(baseline, lattice, cell_id, boundary_ms, params, rates)
+    tests = cell_tests(
+        by_src, sev, expected_all, baseline.dispersion, params.min_count, params.bh_q
     )
-    n_scales_tested = (count_all >= params.min_count).sum(axis=1)
-    tested = n_scales_tested > 0
-    # Most significant scale per cell (of those tested; of all, by the plain tail, for a cell
-    # tested at none); ties go to the first (shortest window, smallest disk).
-    rank = np.where(tested[:, None], p_all, tail)
-    best = np.argmin(rank, axis=1) if len(cell_id) else np.zeros(0, np.int64)
-    rows_ix = np.arange(len(cell_id))
-    count = count_all[rows_ix, best]
-    src = by_src[rows_ix, best]
-    n_sources = (src > 0).sum(axis=1)
-    mean_sev = sev[rows_ix, best] / np.maximum(count, 1)
-    # Bonferroni across the scales a cell is tested at (the minimum of its p-values), then BH
-    # across the cells: one test per tested cell, so a single hot spot that lights up several
-    # scales cannot lower the BH bar for the others.
-    p = np.minimum(p_all[rows_ix, best] * np.maximum(n_scales_tested, 1), 1.0)
-    significant = np.zeros(len(cell_id), bool)
-    significant[tested] = benjamini_hochberg(p[tested], params.bh_q)
-    score = hotspot_score(p, n_sources, mean_sev, params.corroboration_gain)
+    score = hotspot_score(
+        tests.p_value, tests.n_sources, tests.mean_severity, params.corroboration_gain
+    )
+    # Gi* of the own counts over the rectangle of the scored cells
+    uix, uiy = lattice.unpack(own_cells)
     offsets = lattice.disk_offsets(params.hotspot_radius_m)
-    if len(cell_id):
-        uix, uiy = lattice.unpack(own_cells)
-        gi_z = _gi_on_rectangle(uix, uiy, own_n.astype(np.float64), ix, iy, offsets)
-    else:
-        gi_z = np.empty(0)
+    gi_z = gi_star_cells(uix, uiy, own_n.astype(np.float64), ix, iy, offsets, _MAX_GI_CELLS)
     scale_w = np.array([w for w, _ in scales], np.int64)
     scale_r = np.array([r for _, r in scales], np.float64)
     return CellScores(
         cell_id=cell_id,
         ix=ix,
         iy=iy,
-        count=count,
-        n_sources=n_sources,
-        mean_severity=mean_sev,
-        expected=expected_all[rows_ix, best],
-        p_value=p,
-        significant=significant,
+        count=tests.count,
+        n_sources=tests.n_sources,
+        mean_severity=tests.mean_severity,
+        expected=tests.expected,
+        p_value=tests.p_value,
+        significant=tests.significant,
         score=score,
         gi_z=gi_z,
-        window_s=scale_w[best],
-        radius_m=scale_r[best],
-        n_tests=int(n_scales_tested.sum()),
+        window_s=scale_w[tests.best],
+        radius_m=scale_r[tests.best],
+        n_tests=int(tests.n_tests),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["suppress_near"]
+__all__ = ["hot_cells", "suppress_near"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -36,6 +36,67 @@ def _greedy(cand_ix, cand_iy, taken_ix, taken_iy, r2):
             ty[n_taken] = cand_iy[k]
             n_taken += 1
     return chosen[:n_chosen]
+
+
+@numba.njit(cache=True, nogil=True)
+def _hot_cells(scores, taken_ix, taken_iy, thresholds, r2):
+    significant, score, count, expected, ix, iy = scores
+    open_score, min_count, min_rate_ratio = thresholds
+    n = 0
+    cand = np.empty(score.shape[0], np.int64)
+    for i in range(score.shape[0]):
+        if (
+            significant[i]
+            and score[i] >= open_score
+            and count[i] >= min_count
+            and count[i] >= min_rate_ratio * expected[i]
+        ):
+            cand[n] = i
+            n += 1
+    cand = cand[:n]
+    # Best score first; ties keep row order (rows are sorted by cell id): a stable sort.
+    cand = cand[np.argsort(-score[cand], kind="mergesort")]
+    return cand[_greedy(ix[cand], iy[cand], taken_ix, taken_iy, r2)]
+
+
+def hot_cells(
+    scores: tuple[np.ndarray, ...],
+    taken_ix: np.ndarray,
+    taken_iy: np.ndarray,
+    thresholds: tuple[float, int, float],
+    radius_cells: float,
+) -> np.ndarray:
+    """Rows of the cells that open flags, best score first (ties: the lower row): hot (BH
+    significant, ``score >= open_score``, ``count >= min_count`` and ``count >= min_rate_ratio
+    * expected``) and, by :func:`suppress_near`, none within ``radius_cells`` of a taken cell
+    or of a cell chosen before it. ``scores``: per row (sorted by cell id) ``significant,
+    score, count, expected, ix, iy``; ``thresholds``: ``(open_score, min_count,
+    min_rate_ratio)``.
+
+    >>> rows = (np.array([True, True, True]), np.array([5.0, 9.0, 7.0]), np.array([4, 4, 4]),
+    ...         np.ones(3), np.array([0, 1, 9]), np.zeros(3, np.int64))
+    >>> hot_cells(rows, np.empty(0, np.int64), np.empty(0, np.int64), (3.0, 2, 2.0), 1.5).tolist()
+    [1, 2]
+    """
+    significant, score, count, expected, ix, iy = scores
+    arrays = (
+        np.asarray(significant, np.bool_),
+        np.asarray(score, np.float64),
+        np.asarray(count, np.int64),
+        np.asarray(expected, np.float64),
+        np.asarray(ix, np.int64),
+        np.asarray(iy, np.int64),
+    )
+    if len({len(a) for a in arrays}) > 1 or len(taken_ix) != len(taken_iy):
+        raise ValueError("cell columns must be aligned arrays, one value per cell")
+    open_score, min_count, ratio = thresholds
+    return _hot_cells(
+        arrays,
+        np.ascontiguousarray(taken_ix, np.int64),
+        np.ascontiguousarray(taken_iy, np.int64),
+        (float(open_score), int(min_count), float(ratio)),
+        float(radius_cells) ** 2,
+    )
 
 
 def suppress_near(

@@ -62,3 +62,15 @@ def test_rows_stay_canonical_and_roots_follow_their_alerts():
     roots = dict(zip(ids, buf.col("root").tolist(), strict=True))
     assert b"b2" not in roots and ids[roots[b"e"]] == b"c" and ids[roots[b"c"]] == b"c"
     assert buf.keys.contains(alert_keys(np.array(["c", "b2"]))).tolist() == [True, False]
+
+
+def test_ids_converted_once_give_the_keys_and_bytes_of_every_path():
+    """process() converts the ids to UTF-8 bytes once and hashes those: the same keys as
+    hashing the text, for ASCII ids (bytes) and others (decoded first)."""
+    from pipeline.correlate.buffer import alert_keys, utf8_ids
+
+    ids = np.array(["camera:1", "110:x", "grid:é", "", "a\x00b"], dtype=object)
+    text = ids.astype(np.str_)
+    assert (alert_keys(utf8_ids(ids)) == alert_keys(text)).all()
+    assert (alert_keys(utf8_ids(ids[:2])) == alert_keys(text[:2])).all()
+    assert [b.decode() for b in utf8_ids(ids).tolist()] == ids.tolist()

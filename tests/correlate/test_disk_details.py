@@ -27,10 +27,7 @@ def reference(rows, cx, cy, radius, after):
     )
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.integers(0, 400), st.integers(0, 30), st.integers(0, 2**32 - 1))
-def test_details_equal_a_numpy_selection(n, n_disks, seed):
-    rng = np.random.default_rng(seed)
+def _scene(rng, n, n_disks):
     # Half the rows on a 125 m grid: equal distances (ties) and rows exactly on disk edges.
     on_grid = rng.random(n) < 0.5
     rows = {
@@ -45,8 +42,11 @@ def test_details_equal_a_numpy_selection(n, n_disks, seed):
     cy = rng.integers(-8, 8, n_disks) * 125.0
     radius = rng.choice([125.0, 250.0, 500.0], n_disks)
     after = T0 + rng.integers(-1, 1_800_000, n_disks)
-    got = RowIndex(rows).describe(cx, cy, radius, after)
-    for d in range(n_disks):
+    return rows, (cx, cy, radius, after)
+
+
+def _check(got, rows, disks):
+    for d in range(len(disks[0])):
         found = got.found(d)
         assert (
             got.by_source[d].tolist(),
@@ -54,7 +54,34 @@ def test_details_equal_a_numpy_selection(n, n_disks, seed):
             int(got.grid[d]) if found else -1,
             int(got.first_ms[d]) if found else None,
             int(got.last_ms[d]) if found else None,
-        ) == reference(rows, cx[d], cy[d], radius[d], after[d])
+        ) == reference(rows, *(a[d] for a in disks))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 400), st.integers(0, 30), st.integers(0, 2**32 - 1))
+def test_details_equal_a_numpy_selection(n, n_disks, seed):
+    rows, disks = _scene(np.random.default_rng(seed), n, n_disks)
+    _check(RowIndex(rows).describe(*disks), rows, disks)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 400),
+    st.integers(1, 30),
+    st.integers(0, 2**32 - 1),
+    st.lists(st.integers(0, 400), max_size=4),
+)
+def test_an_extended_index_describes_like_one_of_all_rows(n, n_disks, seed, cuts):
+    """Laid out, then extended with later rows batch by batch (as the engine does at the
+    boundaries that follow), then queried: the same details as one index of every row."""
+    rows, disks = _scene(np.random.default_rng(seed), n, n_disks)
+    edges = [0, *sorted(c for c in cuts if c < n), n]
+    index = RowIndex(rows, np.arange(edges[1]))
+    index.describe(*disks)  # lays it out
+    for a, z in zip(edges[1:-1], edges[2:], strict=True):
+        index.extend(rows, np.arange(a, z))
+        index.describe(*(d[:1] for d in disks))
+    _check(index.describe(*disks), rows, disks)
 
 
 def test_no_disks_builds_nothing():

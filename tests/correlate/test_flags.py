@@ -6,6 +6,7 @@ import jsonschema
 import msgspec
 import numpy as np
 
+from pipeline.correlate.disk_details import RowIndex
 from pipeline.correlate.flags import FlagEvent, FlagTracker, flag_id, flag_schema
 from pipeline.correlate.lattice import Lattice
 from pipeline.correlate.params import CorrelationParams
@@ -41,15 +42,17 @@ def scores(cells: dict[tuple[int, int], tuple]) -> CellScores:
     )
 
 
-def rows(n: int, x: float = 125.0, y: float = 125.0) -> dict[str, np.ndarray]:
-    return {
-        "x": np.full(n, x),
-        "y": np.full(n, y),
-        "source": np.ones(n, np.int64),
-        "category": np.full(n, 3, np.int64),
-        "grid": np.full(n, 11, np.int32),
-        "event_ms": T0 - np.arange(n, dtype=np.int64) * MIN,
-    }
+def rows(n: int, x: float = 125.0, y: float = 125.0) -> RowIndex:
+    return RowIndex(
+        {
+            "x": np.full(n, x),
+            "y": np.full(n, y),
+            "source": np.ones(n, np.int64),
+            "category": np.full(n, 3, np.int64),
+            "grid": np.full(n, 11, np.int32),
+            "event_ms": T0 - np.arange(n, dtype=np.int64) * MIN,
+        }
+    )
 
 
 def step(tracker, k, cells, n_rows):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipeline.correlate.getis_ord import gi_star_lattice, gi_star_lattice_at
+from pipeline.correlate.getis_ord import gi_star_cells, gi_star_lattice, gi_star_lattice_at
 from pipeline.correlate.lattice import Lattice
 
 
@@ -29,3 +29,34 @@ def test_an_all_zero_grid_gives_nan_not_a_division_error():
     z = gi_star_lattice_at(np.zeros((3, 4)), offsets, np.array([0, 2]), np.array([1, 3]))
     assert np.isnan(z).all()
     assert np.isnan(gi_star_lattice(np.zeros((3, 4)), offsets)).all()
+
+
+def rectangle_reference(cell_ix, cell_iy, counts, ix, iy, offsets, max_cells):
+    """What scoring did in NumPy before gi_star_cells: the grid of the query cells'
+    rectangle, the counts added at their cells, Gi* at the query cells."""
+    x0, y0 = ix.min(), iy.min()
+    shape = (int(ix.max() - x0 + 1), int(iy.max() - y0 + 1))
+    if shape[0] * shape[1] > max_cells:
+        return np.full(len(ix), np.nan)
+    grid = np.zeros(shape)
+    inside = (
+        (cell_ix >= x0) & (cell_ix < x0 + shape[0]) & (cell_iy >= y0) & (cell_iy < y0 + shape[1])
+    )
+    np.add.at(grid, (cell_ix[inside] - x0, cell_iy[inside] - y0), counts[inside])
+    return gi_star_lattice_at(grid, offsets, ix - x0, iy - y0)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_gi_star_cells_equals_the_rectangle_built_in_numpy(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    span = int(rng.integers(1, 30))
+    qx, qy = rng.integers(-span, span, n), rng.integers(-span, span, n)
+    own = rng.random(n) < 0.7  # the cells holding events: some of the queried ones, unique
+    cells = np.unique(np.stack([qx[own], qy[own]], axis=1), axis=0).reshape(-1, 2)
+    counts = rng.integers(1, 9, len(cells)).astype(np.float64)
+    offsets = Lattice(250.0).disk_offsets(float(rng.choice([250.0, 500.0])))
+    max_cells = int(rng.choice([4, 400, 4_000_000]))
+    got = gi_star_cells(cells[:, 0], cells[:, 1], counts, qx, qy, offsets, max_cells)
+    want = rectangle_reference(cells[:, 0], cells[:, 1], counts, qx, qy, offsets, max_cells)
+    assert np.array_equal(got, want, equal_nan=True)

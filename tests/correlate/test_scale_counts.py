@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from pipeline.correlate import Baseline, CorrelationParams, Correlator
 from pipeline.correlate.buffer import quantise_severity
+from pipeline.correlate.exceptions import CorrelationError
 from pipeline.correlate.lattice import Lattice
-from pipeline.correlate.scale_counts import ScaleCounts
+from pipeline.correlate.scale_counts import Rows, ScaleCounts
 from pipeline.correlate.scoring import CellScores, score_cells, score_scale_counts
 
 from .helpers import MIN, PROJECTION, T0, city_scenario
@@ -75,9 +76,9 @@ def test_kept_counts_equal_the_batch_join_at_every_boundary(data):
     lattice = Lattice(params.cell_m)
     rows = _stream(data.draw, data.draw(st.integers(0, 300)))
 
-    def source(lo: int, hi: int) -> dict[str, np.ndarray]:
+    def source(lo: int, hi: int) -> Rows:
         keep = (rows["event_ms"] > lo) & (rows["event_ms"] <= hi)
-        return {k: v[keep] for k, v in rows.items()}
+        return Rows.of({k: v[keep] for k, v in rows.items()})
 
     counts = ScaleCounts(params, lattice)
     b = T0 - T0 % params.slide_ms
@@ -86,7 +87,7 @@ def test_kept_counts_equal_the_batch_join_at_every_boundary(data):
         step = data.draw(st.sampled_from([1, 1, 1, 2, 7, 40]))
         b += step * params.slide_ms
         counts.advance(b, source)
-        window = source(b - params.window_ms, b)
+        window = source(b - params.window_ms, b).cols
         # Open flags' cells: some near the events, one far from any.
         near = data.draw(st.lists(st.integers(-8, 8), min_size=2, max_size=6))
         ix = np.array([*near[: len(near) // 2], 40], np.int64)
@@ -117,9 +118,9 @@ def test_many_cells_grow_and_compact_the_table():
         "event_ms": np.sort(T0 + rng.integers(0, 60 * MIN, n)),
     }
 
-    def source(lo: int, hi: int) -> dict[str, np.ndarray]:
+    def source(lo: int, hi: int) -> Rows:
         a, z = np.searchsorted(rows["event_ms"], [lo, hi], side="right")
-        return {k: v[a:z] for k, v in rows.items()}
+        return Rows.of({k: v[a:z] for k, v in rows.items()})
 
     counts = ScaleCounts(params, lattice)
     for b in range(T0 + 30 * MIN, T0 + 100 * MIN, params.slide_ms):
@@ -141,8 +142,15 @@ class CheckedCorrelator(Correlator):
 
     checked = 0
 
-    def _scores(self, b, rows):
-        kept = super()._scores(b, rows)
+    def _scores(self, b):
+        kept = super()._scores(b)
+        # The window's events (their burst statuses are decided at this boundary already),
+        # joined afresh by the batch reference.
+        buf = self._buffer
+        lo, hi = buf.through(b - self.params.window_ms), buf.through(b)
+        counted = (buf.col("severity")[lo:hi] > 0) & (buf.col("repeat")[lo:hi] == 0)
+        idx = lo + np.flatnonzero(counted)
+        rows = {k: buf.col(k)[idx] for k in ("x", "y", "event_ms", "source", "severity")}
         batch = score_cells(
             rows, self._flags.open_cells(), self.lattice, self.baseline, b, self.params
         )
@@ -224,4 +232,20 @@ def test_coordinates_that_are_not_metres_are_refused():
         "event_ms": np.array([T0]),
     }
     with pytest.raises(ValueError, match="metres"):
-        counts.advance(T0 + params.slide_ms, lambda lo, hi: rows)
+        counts.advance(T0 + params.slide_ms, lambda lo, hi: Rows.of(rows))
+
+
+def test_rows_with_an_undecided_burst_status_are_refused_before_any_count_moves():
+    params = CorrelationParams()
+    counts = ScaleCounts(params, Lattice(params.cell_m))
+    events = {
+        "x": np.array([10.0, 20.0]),
+        "y": np.array([0.0, 0.0]),
+        "source": np.zeros(2, np.int8),
+        "severity": np.ones(2, np.float32),
+        "event_ms": np.array([T0, T0 + 1]),
+        "repeat": np.array([0, -1], np.int8),
+    }
+    with pytest.raises(CorrelationError, match="undecided"):
+        counts.advance(T0 + params.slide_ms, lambda lo, hi: Rows(events, 0, 2))
+    assert len(counts) == 0
