@@ -8,6 +8,7 @@ idempotent on ``alert_id``).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Sequence
 
@@ -44,9 +45,14 @@ async def publish_normalized(
     routed = routing.route(alerts.column("lat").to_numpy(), alerts.column("lon").to_numpy())
     order = np.lexsort((arrival[routed.row], routed.partition))
     bounds = np.flatnonzero(np.diff(routed.partition[order])) + 1
+    by_partition = np.split(order, bounds)
+    # Arrow takes, compresses and writes without the interpreter lock: off the event loop's
+    # thread, the other stages' Python runs meanwhile.
+    encoded = await asyncio.gather(*(asyncio.to_thread(
+        encode_envelopes, alerts, routed.row[rows], routed.key[rows], routed.halo[rows])
+        for rows in by_partition))
     partitions, values = [], []
-    for rows in np.split(order, bounds):  # loop per partition
-        records = encode_envelopes(alerts, routed.row[rows], routed.key[rows], routed.halo[rows])
+    for rows, records in zip(by_partition, encoded, strict=True):  # loop per partition
         partitions += [int(routed.partition[rows[0]])] * len(records)
         values += records
     return await producer.send(runtime.settings.topics.normalized, np.array(partitions),

@@ -163,7 +163,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
 
     async def correlate(polls: list[Polled]) -> None:
         (polled,) = polls
-        decoded, bad = decode_envelopes(polled.values, runtime.registry)
+        # Off the event loop's thread: Arrow decompresses and reads without the interpreter lock.
+        decoded, bad = await asyncio.to_thread(decode_envelopes, polled.values, runtime.registry)
         partition_of_row = polled.partitions[decoded.record]
         results = await asyncio.gather(*(
             _correlate_partition(int(p), decoded, np.flatnonzero(partition_of_row == p))
