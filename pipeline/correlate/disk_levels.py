@@ -19,6 +19,8 @@ from functools import lru_cache
 import numba
 import numpy as np
 
+from pipeline.geo.spatial_hash import lower_bound
+
 from .baseline import Baseline, hour_of_week
 from .lattice import _BITS, _OFFSET, Lattice
 from .params import CorrelationParams
@@ -75,14 +77,7 @@ def _gallop(a, start, x):
         lo = hi + 1
         hi = lo + step
         step *= 2
-    hi = min(hi, n)
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if a[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    return lower_bound(a, lo, min(hi, n), x)
 
 
 @numba.njit(cache=True, nogil=True)

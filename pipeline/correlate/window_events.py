@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from pipeline.alerts import CATEGORIES, SOURCES
+from pipeline.geo.spatial_hash import lower_bound
 
 from .lattice import _BITS, _OFFSET, Lattice
 
@@ -29,17 +30,6 @@ _SQUARE_SPAN = 1 << 23
 
 
 # --- kernel ----------------------------------------------------------------------------------
-
-
-@numba.njit(cache=True, nogil=True)
-def _lower_bound(t, lo, hi, value):
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if t[mid] < value:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @numba.njit(cache=True, nogil=True)
@@ -74,7 +64,7 @@ def _window_events(cols, repeat, rows, r2, gap, cell, n_cat, n_kinds):
             first = i
             break
     if first >= 0:
-        s0 = _lower_bound(t, lo, first, t[first] - gap)
+        s0 = lower_bound(t, lo, first, t[first] - gap)
         reach = 0.0
         for i in range(s0, hi):
             reach = max(reach, abs(x[i]), abs(y[i]))

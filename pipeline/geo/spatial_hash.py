@@ -82,7 +82,7 @@ def _layout(x, y, cell, n_buckets):
 @numba.njit(cache=True, nogil=True)
 def lower_bound(t, lo, hi, value):
     """First position in ``t[lo:hi]`` (ascending) whose value is ``>= value``: a kernel, for
-    the time-gap scans here and in :mod:`pipeline.correlate.incident_forest`."""
+    the time-gap scans here and in the correlator's kernels."""
     while lo < hi:
         mid = (lo + hi) >> 1
         if t[mid] < value:
