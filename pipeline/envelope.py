@@ -372,13 +372,27 @@ def read_envelopes(values: list[bytes]) -> list[NormalizedAlert]:
 
 
 def _alerts(table: pa.Table) -> list[NormalizedAlert]:
-    return [NormalizedAlert(**{k: v for k, v in row.items() if v is not None})
-            for row in table.to_pylist()]
+    return [NormalizedAlert(**row) for row in _row_dicts(table)]
 
 
 def rows_as_json(table: pa.Table, rows: list[int]) -> list[bytes]:
     """``rows`` of one record's table as JSON objects: a late alert's dead letter holds its
     own row, not the thousands of alerts of its record."""
-    taken = table.take(pa.array(rows, pa.int64())).to_pylist()
-    return [_JSON.encode({k: v for k, v in row.items() if v is not None}) for row in taken]
+    return list(map(_JSON.encode, _row_dicts(table.take(pa.array(rows, pa.int64())))))
+
+
+def _row_dicts(table: pa.Table) -> list[dict]:
+    """Every row as a dict of its non-null fields."""
+    names = table.column_names
+    return [{k: v for k, v in zip(names, row, strict=True) if v is not None}
+            for row in zip(*map(_python_values, table.columns), strict=True)]
+
+
+def _python_values(column: pa.ChunkedArray) -> list:
+    # Arrow turns a dictionary column into Python values at about 2 µs a row, and its decoded
+    # strings 40x faster (a row has eight dictionary columns).
+    array = column.combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    return array.to_pylist()
 
