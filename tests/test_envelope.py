@@ -191,6 +191,21 @@ def test_large_batches_are_cut_into_records_in_order():
     assert np.all(np.diff(back.record) >= 0) and back.record[-1] == len(raw) - 1
 
 
+def test_rows_as_json_across_records_with_their_own_dictionaries():
+    """A dead letter's row is taken from its records' tables end to end; each record has its
+    own dictionaries, so one code names different tiles in each."""
+    table = envelope_table(normalize("camera", cameras(4), ctx()), REGISTRY)
+    (first,) = encode_envelopes(table, np.array([0, 1]), np.array([b"0:0", b"1:0"]),
+                                np.zeros(2, bool))
+    (second,) = encode_envelopes(table, np.array([2, 3]), np.array([b"2:0", b"0:0"]),
+                                 np.zeros(2, bool))
+    both = pa.concat_tables([pa.ipc.open_stream(v).read_all() for v in (first, second)])
+    rows = [json.loads(v) for v in rows_as_json(both, [2, 1, 3, 1])]
+    assert [(r["alert_id"], r["tile"]) for r in rows] == [
+        ("camera:a2", "2:0"), ("camera:a1", "1:0"), ("camera:a3", "0:0"), ("camera:a1", "1:0")]
+    assert {r["source"] for r in rows} == {"camera"} and "halo" in rows[0]
+
+
 def test_a_record_carries_only_the_unit_codes_it_uses():
     """A record's dictionaries are cut to its rows' codes, not the whole registry's."""
     table = envelope_table(normalize("camera", cameras(3), ctx()), REGISTRY)
