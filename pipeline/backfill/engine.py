@@ -35,7 +35,7 @@ from ..envelope import as_enveloped, envelope_table
 from ..feeds.decode import Reject
 from ..geo.admin_units import AdminRegistry
 from ..normalize import NormalizeContext, NormalizedBatch, normalize, normalize_each
-from ..outputs import flag_messages, incident_messages
+from ..outputs import FlagMessage, IncidentMessage, flag_messages, incident_messages
 from ..replay.chunks import NO_TIMESTAMP, RecordChunk
 from ..replay.jsonl import BadLine
 from ..replay.typed import decode_typed, feed_columns
@@ -133,8 +133,8 @@ class Backfill:
     later alert of its tile late.
     ``baseline`` makes one baseline per partition's correlator. Without ``correlate`` only
     alerts and dead letters are stored (a fast load of history, e.g. to fit a baseline on).
-    Alerts and dead letters are inserted once ``insert_rows`` of them are held, and by
-    :meth:`finish`: until then a chunk's rows may not be in the warehouse yet.
+    Rows (alerts, dead letters, flags and incidents) are inserted once ``insert_rows`` of them
+    are held, and by :meth:`finish`: until then a chunk's rows may not be in the warehouse yet.
     """
 
     def __init__(
@@ -170,6 +170,8 @@ class Backfill:
         self._alerts: list[dict] = []  # alert columns not yet inserted
         self._alert_rows = 0
         self._dead: list[DeadLetter] = []  # dead letters not yet inserted
+        self._incidents: list[IncidentMessage] = []  # ... and incidents and flags
+        self._flags: list[FlagMessage] = []
 
     # --- one chunk ----------------------------------------------------------------------------
 
@@ -217,7 +219,7 @@ class Backfill:
             if self.correlators:
                 dead += self._correlate(alerts, lines)
         self._store_dead(dead)
-        if self._alert_rows + len(self._dead) >= self.insert_rows:
+        if self._pending_rows() >= self.insert_rows:
             self._write_pending()
 
     def _feeds(self, topics: np.ndarray) -> np.ndarray:
@@ -335,10 +337,8 @@ class Backfill:
         incidents = incident_messages(self.routing.owned(partition, output.incidents),
                                       self.registry)
         flags = flag_messages(self.routing.owned(partition, output.flags), self.registry)
-        if incidents:
-            self._insert("incidents", incident_rows(incidents))
-        if flags:
-            self._insert("flags", flag_rows(flags))
+        self._incidents += incidents
+        self._flags += flags
         self.report.incidents += len(incidents)
         self.report.flag_events += len(flags)
 
@@ -346,13 +346,13 @@ class Backfill:
         """With ``flush``, advance every correlator past the newest event time read plus the
         window, incident gap and lateness, so every flag and incident is final and stored.
         Without, stop where a live worker that has read the same input would stand."""
-        self._write_pending()
         newest = self.report.newest_event_ms
         if flush and newest is not None:
             p = self.settings.correlation
             horizon = newest + p.window_ms + p.incident_gap_ms + p.lateness_ms + p.slide_ms
             for partition, correlator in enumerate(self.correlators):
                 self._publish(partition, correlator.advance_to(horizon))
+        self._write_pending()
         return self.report
 
     # --- sinks --------------------------------------------------------------------------------
@@ -362,12 +362,17 @@ class Backfill:
             self.report.deadletters[letter.reason.value] += 1
         self._dead += dead
 
-    def _write_pending(self) -> None:
-        """Insert the alerts and dead letters held back, one block per table.
+    def _pending_rows(self) -> int:
+        return self._alert_rows + len(self._dead) + len(self._incidents) + len(self._flags)
 
-        Alerts and dead letters are held back across chunks: chDB's cost per insert block
-        is large (three parts written with the rollup views, and more parts to merge later,
-        on the same core), so a few large blocks cost far less than one per chunk.
+    def _write_pending(self) -> None:
+        """Insert the rows held back, one block per table.
+
+        Rows are held back across chunks: chDB's cost per insert block is large (a part per
+        table and rollup view, and more parts to merge later, on the same core; tens of ms for
+        the flags table), so a few large blocks cost far less than one per chunk and partition.
+        Flags keep every version and incidents their own ids, so the order of the blocks
+        changes no row.
         """
         if self._alerts:
             columns = concat_columns(self._alerts)
@@ -376,6 +381,12 @@ class Backfill:
         if self._dead:
             dead, self._dead = self._dead, []
             self._insert("deadletters", deadletter_rows(dead))
+        if self._incidents:
+            incidents, self._incidents = self._incidents, []
+            self._insert("incidents", incident_rows(incidents))
+        if self._flags:
+            flags, self._flags = self._flags, []
+            self._insert("flags", flag_rows(flags))
 
     def _insert(self, table: str, rows: dict, *, distinct_keys: bool = False) -> None:
         if distinct_keys:
