@@ -39,6 +39,8 @@ import msgspec
 import numba
 import pyarrow.parquet as pq
 
+from jobs.allocator import tune_allocator
+from jobs.garbage_collector import tune_garbage_collector
 from pipeline.backfill.engine import INSERT_ROWS
 from pipeline.backfill.files import backfill_files
 from pipeline.geo.admin_units import load_registry
@@ -126,12 +128,14 @@ def main() -> None:
     args = parser.parse_args()
 
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, honestly
+    tune_allocator()  # as `hotspot backfill` does
     numba.set_num_threads(1)
     folder = args.data / f"h{args.hours:g}-s{args.scale:g}"
     folder.mkdir(parents=True, exist_ok=True)
     registry, jsonl, parquet, typed = city(folder, args.hours, args.scale)
     load_registry(registry)  # warm: registry raster and Numba caches load once
     backfill(registry, jsonl, args.partitions, correlate=False)
+    tune_garbage_collector()  # as `hotspot backfill` does once started
 
     load_before = os.getloadavg()[0]
     rows = []

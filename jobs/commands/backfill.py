@@ -40,6 +40,7 @@ def backfill(
     from pipeline.warehouse import migrate, open_warehouse
 
     from ..allocator import tune_allocator
+    from ..garbage_collector import tune_garbage_collector
     from ..runtime import load_admin_registry, store_admin_units
 
     if clock not in CLOCKS:
@@ -53,6 +54,9 @@ def backfill(
     with open_warehouse(settings.resolved_warehouse_url) as warehouse:
         migrate(warehouse)
         store_admin_units(registry, warehouse)
+        # Start-up is done: full collections walking the registry, Numba and chDB objects
+        # cost about 10% of a backfill's time (benchmarks/README.md).
+        tune_garbage_collector()
         with RecordProgress("backfill", total, console=console, enabled=progress) as bar:
             report, broken = backfill_files(
                 settings, registry, warehouse, files, clock=clock, flush=flush,
