@@ -1,4 +1,4 @@
-"""tune_allocator: glibc takes the malloc settings."""
+"""tune_allocator: glibc takes the malloc settings, and Arrow allocates through them."""
 
 from __future__ import annotations
 
@@ -8,12 +8,29 @@ import sys
 
 import pytest
 
+_OURS = ("MALLOC_", "ARROW_DEFAULT_MEMORY_POOL")
+
+
+def _probe(code: str, **env: str) -> str:
+    """Run ``code`` in a child, so this test process keeps its own allocator settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
+    out = subprocess.run([sys.executable, "-c", code], env=clean | env, capture_output=True,
+                         text=True, check=True)
+    return out.stdout.strip()
+
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc settings")
 def test_glibc_takes_the_settings():
-    """Run in a child, so this test process keeps its own allocator settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    probe = "from jobs.allocator import tune_allocator; print(tune_allocator())"
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
-                         text=True, check=True)
-    assert out.stdout.strip() == "True"
+    assert _probe("from jobs.allocator import tune_allocator; print(tune_allocator())") == "True"
+
+
+_POOL = ("import pyarrow as pa; from jobs.allocator import tune_allocator; tune_allocator(); "
+         "pa.array(range(1000)); print(pa.default_memory_pool().backend_name)")
+
+
+def test_arrow_allocates_from_the_system_allocator():
+    assert _probe(_POOL) == "system"
+
+
+def test_a_pool_chosen_in_the_environment_wins():
+    assert _probe(_POOL, ARROW_DEFAULT_MEMORY_POOL="mimalloc") == "mimalloc"
