@@ -14,7 +14,7 @@ Two allocators hold most of the process's data, and both kept memory they had fr
   tables, IPC records and warehouse columns pass through it. Arrow's buffers go to the system
   allocator instead, so they follow the settings above: the worker's peak anonymous memory
   with about a million alerts in the window went from 846-962 MiB (median 887, 6 runs) to
-  797-897 MiB (median 813, 9 runs) (benchmarks/README.md, "Arrow's memory pool").
+  782-897 MiB (median 813, 11 runs) (benchmarks/README.md, "Arrow's memory pool").
 
 A variable already set in the environment (``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_``,
 ``ARROW_DEFAULT_MEMORY_POOL``) wins. Elsewhere than glibc the glibc part does nothing.
