@@ -35,7 +35,7 @@ from ..envelope import as_enveloped, envelope_table
 from ..feeds.decode import Reject
 from ..geo.admin_units import AdminRegistry
 from ..normalize import NormalizeContext, NormalizedBatch, normalize, normalize_each
-from ..outputs import FlagMessage, IncidentMessage, flag_messages, incident_messages
+from ..outputs import flag_messages, incident_messages
 from ..replay.chunks import NO_TIMESTAMP, RecordChunk
 from ..replay.jsonl import BadLine
 from ..replay.typed import decode_typed, feed_columns
@@ -57,11 +57,14 @@ log = logging.getLogger(__name__)
 
 CLOCKS = ("wall", "arrival")
 _NORMALIZE_BATCH = 8192
-#: alerts plus dead letters held back before they are inserted (about 165 bytes an alert as
-#: Arrow columns, so 80 MB); ClickHouse splits blocks above about a million rows anyway
+#: rows (alerts, dead letters, incidents, flags) held back before they are inserted (about
+#: 165 bytes an alert as Arrow columns, so 80 MB); ClickHouse splits blocks above about a
+#: million rows anyway
 INSERT_ROWS = 500_000
 _CLOCK_SLICE_MS = 60_000
 _LATE = "event time behind the watermark (max event time seen - allowed lateness)"
+#: tables of records held back with the alerts, and how each builds its rows
+_RECORD_ROWS = {"deadletters": deadletter_rows, "incidents": incident_rows, "flags": flag_rows}
 
 
 @dataclass
@@ -169,9 +172,8 @@ class Backfill:
         self.insert_rows = insert_rows
         self._alerts: list[dict] = []  # alert columns not yet inserted
         self._alert_rows = 0
-        self._dead: list[DeadLetter] = []  # dead letters not yet inserted
-        self._incidents: list[IncidentMessage] = []  # ... and incidents and flags
-        self._flags: list[FlagMessage] = []
+        # dead letters, incidents and flags not yet inserted, by table
+        self._held: dict[str, list] = {table: [] for table in _RECORD_ROWS}
 
     # --- one chunk ----------------------------------------------------------------------------
 
@@ -337,8 +339,8 @@ class Backfill:
         incidents = incident_messages(self.routing.owned(partition, output.incidents),
                                       self.registry)
         flags = flag_messages(self.routing.owned(partition, output.flags), self.registry)
-        self._incidents += incidents
-        self._flags += flags
+        self._held["incidents"] += incidents
+        self._held["flags"] += flags
         self.report.incidents += len(incidents)
         self.report.flag_events += len(flags)
 
@@ -360,10 +362,10 @@ class Backfill:
     def _store_dead(self, dead: list[DeadLetter]) -> None:
         for letter in dead:
             self.report.deadletters[letter.reason.value] += 1
-        self._dead += dead
+        self._held["deadletters"] += dead
 
     def _pending_rows(self) -> int:
-        return self._alert_rows + len(self._dead) + len(self._incidents) + len(self._flags)
+        return self._alert_rows + sum(map(len, self._held.values()))
 
     def _write_pending(self) -> None:
         """Insert the rows held back, one block per table.
@@ -378,15 +380,10 @@ class Backfill:
             columns = concat_columns(self._alerts)
             self._alerts, self._alert_rows = [], 0
             self._insert("alerts", columns, distinct_keys=distinct(columns["alert_id"]))
-        if self._dead:
-            dead, self._dead = self._dead, []
-            self._insert("deadletters", deadletter_rows(dead))
-        if self._incidents:
-            incidents, self._incidents = self._incidents, []
-            self._insert("incidents", incident_rows(incidents))
-        if self._flags:
-            flags, self._flags = self._flags, []
-            self._insert("flags", flag_rows(flags))
+        for table, build_rows in _RECORD_ROWS.items():
+            if self._held[table]:
+                records, self._held[table] = self._held[table], []
+                self._insert(table, build_rows(records))
 
     def _insert(self, table: str, rows: dict, *, distinct_keys: bool = False) -> None:
         if distinct_keys:
