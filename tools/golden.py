@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import json
 import os
 import re
 import subprocess
