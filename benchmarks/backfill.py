@@ -57,8 +57,14 @@ def city(folder: Path, hours: float, scale: float) -> tuple[Path, Path, Path, Pa
     typed = folder / "replay.typed.parquet"
     if not parquet.exists():
         start = datetime(2026, 11, 2, 16, tzinfo=UTC)  # a Tuesday, local midnight
-        run_simulation(folder, seed=7, start=start, duration=timedelta(hours=hours), scale=scale,
-                       n_hotspots=max(1, round(hours / 6)))
+        run_simulation(
+            folder,
+            seed=7,
+            start=start,
+            duration=timedelta(hours=hours),
+            scale=scale,
+            n_hotspots=max(1, round(hours / 6)),
+        )
         jsonl_to_parquet(jsonl, parquet, [])
     if not typed.exists():
         jsonl_to_parquet(jsonl, typed, [], typed=True)
@@ -75,26 +81,41 @@ def read_parquet(path: Path) -> int:
     return pq.read_table(path).num_rows
 
 
-def backfill(registry: Path, path: Path, partitions: int, correlate: bool,
-             insert_rows: int = INSERT_ROWS, prior_rate: float | None = None
-             ) -> tuple[float, int]:
+def backfill(
+    registry: Path,
+    path: Path,
+    partitions: int,
+    correlate: bool,
+    insert_rows: int = INSERT_ROWS,
+    prior_rate: float | None = None,
+) -> tuple[float, int]:
     """Seconds of ``backfill_files`` (the registry is loaded and chDB opened and migrated
     before the clock starts: that is start-up, not throughput) and records read."""
     loaded = load_registry(registry)
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp:
         # History: judged by arrival time, staleness off, so no record is rejected for its age.
         prior = {} if prior_rate is None else {"baseline_prior_rate_km2_h": prior_rate}
-        settings = Settings(data_dir=Path(tmp), registry_path=registry, partitions=partitions,
-                            pseudonym_key="benchmark-key-0123456789", max_age_s=0, **prior)
+        settings = Settings(
+            data_dir=Path(tmp),
+            registry_path=registry,
+            partitions=partitions,
+            pseudonym_key="benchmark-key-0123456789",
+            max_age_s=0,
+            **prior,
+        )
         with open_warehouse(settings.resolved_warehouse_url) as warehouse:
             migrate(warehouse)
             began = time.perf_counter()
-            report, _ = backfill_files(settings, loaded, warehouse, [path], correlate=correlate,
-                                       insert_rows=insert_rows)
+            report, _ = backfill_files(
+                settings, loaded, warehouse, [path], correlate=correlate, insert_rows=insert_rows
+            )
             took = time.perf_counter() - began
             if correlate:
-                print(f"  {path.name}: {report.flag_events:,} flag events, "
-                      f"{report.incidents:,} incidents, {took:.2f} s", flush=True)
+                print(
+                    f"  {path.name}: {report.flag_events:,} flag events, "
+                    f"{report.incidents:,} incidents, {took:.2f} s",
+                    flush=True,
+                )
             return took, report.records
 
 
@@ -120,11 +141,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--data", type=Path, default=Path("var/bench/backfill"))
     parser.add_argument("--skip-end-to-end", action="store_true")
-    parser.add_argument("--insert-rows", type=int, default=INSERT_ROWS,
-                        help="rows held back per insert; 1 inserts after every chunk")
-    parser.add_argument("--prior-rate", type=float, default=None,
-                        help="baseline prior, alerts per km² per hour (default: the settings' "
-                        "5.0; a scale-20 city has about 280)")
+    parser.add_argument(
+        "--insert-rows",
+        type=int,
+        default=INSERT_ROWS,
+        help="rows held back per insert; 1 inserts after every chunk",
+    )
+    parser.add_argument(
+        "--prior-rate",
+        type=float,
+        default=None,
+        help="baseline prior, alerts per km² per hour (default: the settings' "
+        "5.0; a scale-20 city has about 280)",
+    )
     args = parser.parse_args()
 
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, honestly
@@ -139,21 +168,29 @@ def main() -> None:
 
     load_before = os.getloadavg()[0]
     rows = []
-    for name, path, ceiling in (("JSON Lines", jsonl, decode_jsonl),
-                                ("Parquet", parquet, read_parquet),
-                                ("Parq typed", typed, read_parquet)):
+    for name, path, ceiling in (
+        ("JSON Lines", jsonl, decode_jsonl),
+        ("Parquet", parquet, read_parquet),
+        ("Parq typed", typed, read_parquet),
+    ):
         top, n = timed(args.runs, lambda p=path, c=ceiling: c(p))
         rows.append((name, "ceiling (plain decode)", top, n, 1.0))
         modes = [("ingest (--no-correlate)", False)]
         if not args.skip_end_to_end:
             modes.append(("end to end", True))
         for label, correlate in modes:
-            took, n = timed_backfill(args.runs, lambda p=path, c=correlate: backfill(
-                registry, p, args.partitions, c, args.insert_rows, args.prior_rate))
+            took, n = timed_backfill(
+                args.runs,
+                lambda p=path, c=correlate: backfill(
+                    registry, p, args.partitions, c, args.insert_rows, args.prior_rate
+                ),
+            )
             rows.append((name, label, took, n, top / took))
-    print(f"\n{n:,} records, {args.hours:g} h at scale {args.scale:g}, {args.partitions} "
-          f"partitions, median of {args.runs} runs, one core; load average "
-          f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+    print(
+        f"\n{n:,} records, {args.hours:g} h at scale {args.scale:g}, {args.partitions} "
+        f"partitions, median of {args.runs} runs, one core; load average "
+        f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
     print(f"{'file':<11} {'path':<26} {'s':>8} {'records/s':>12} {'vs ceiling':>11}")
     for name, label, took, count, ratio in rows:
         print(f"{name:<11} {label:<26} {took:8.2f} {count / took:12,.0f} {ratio:11.3f}")

@@ -33,10 +33,12 @@ def _alerts(rng: np.random.Generator, n: int, start_ms: int, rate_per_ms: float,
     clustered = rng.random(n) < 0.02
     centres = np.array([[0.03, 0.02], [-0.05, 0.04], [0.06, -0.06]])
     which = rng.integers(0, len(centres), n)
-    dlat = np.where(clustered, centres[which, 0] + rng.normal(0, 0.002, n),
-                    rng.uniform(-0.081, 0.081, n))
-    dlon = np.where(clustered, centres[which, 1] + rng.normal(0, 0.002, n),
-                    rng.uniform(-0.125, 0.125, n))
+    dlat = np.where(
+        clustered, centres[which, 0] + rng.normal(0, 0.002, n), rng.uniform(-0.081, 0.081, n)
+    )
+    dlon = np.where(
+        clustered, centres[which, 1] + rng.normal(0, 0.002, n), rng.uniform(-0.125, 0.125, n)
+    )
     event_ms = start_ms + (np.arange(n) / rate_per_ms).astype(np.int64)
     return AlertBatch(
         alert_id=np.array([f"camera:{i}" for i in range(first_id, first_id + n)], dtype=object),
@@ -92,22 +94,37 @@ def _one(window_alerts: int, slide_fraction: float, batch: int, queue) -> None:
             timed += time.perf_counter() - t
         fed, flags = fed + n, flags + len(out.flags)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put({"window": window_alerts, "sliding": slide, "us_per_alert": timed / slide * 1e6,
-               "total_s": time.perf_counter() - began, "retained": correlator.retained,
-               "flags": flags, "rss_mib": peak, "start_rss_mib": start_rss})
+    queue.put(
+        {
+            "window": window_alerts,
+            "sliding": slide,
+            "us_per_alert": timed / slide * 1e6,
+            "total_s": time.perf_counter() - began,
+            "retained": correlator.retained,
+            "flags": flags,
+            "rss_mib": peak,
+            "start_rss_mib": start_rss,
+        }
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--windows", default="1e4,1e5,1e6")
-    parser.add_argument("--slide-fraction", type=float, default=0.25,
-                        help="alerts fed after the window is full, as a fraction of it")
+    parser.add_argument(
+        "--slide-fraction",
+        type=float,
+        default=0.25,
+        help="alerts fed after the window is full, as a fraction of it",
+    )
     parser.add_argument("--batch", type=int, default=5000, help="alerts per process() call")
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
     rows = []
-    print("| window alerts | retained | sliding alerts | µs per alert | vs smallest | flags | "
-          "peak RSS MiB | RSS before MiB | load |\n|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| window alerts | retained | sliding alerts | µs per alert | vs smallest | flags | "
+        "peak RSS MiB | RSS before MiB | load |\n|---|---|---|---|---|---|---|---|---|"
+    )
     for w in (int(float(x)) for x in args.windows.split(",")):
         queue = context.Queue()
         process = context.Process(target=_one, args=(w, args.slide_fraction, args.batch, queue))
@@ -115,10 +132,12 @@ def main() -> None:
         rows.append(queue.get(timeout=1800))
         process.join()
         r = rows[-1]
-        print(f"| {w:,} | {r['retained']:,} | {r['sliding']:,} | {r['us_per_alert']:.1f} | "
-              f"{r['us_per_alert'] / rows[0]['us_per_alert']:.2f}x | {r['flags']} | "
-              f"{r['rss_mib']:,.0f} | {r['start_rss_mib']:,.0f} | {os.getloadavg()[0]:.1f} |",
-              flush=True)
+        print(
+            f"| {w:,} | {r['retained']:,} | {r['sliding']:,} | {r['us_per_alert']:.1f} | "
+            f"{r['us_per_alert'] / rows[0]['us_per_alert']:.2f}x | {r['flags']} | "
+            f"{r['rss_mib']:,.0f} | {r['start_rss_mib']:,.0f} | {os.getloadavg()[0]:.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -131,7 +131,12 @@ def main() -> None:
 
 
 _FIT_FIELDS = (
-    "cell_m", "radii_m", "hotspot_radius_m", "window_s", "burst_radius_m", "burst_gap_s",
+    "cell_m",
+    "radii_m",
+    "hotspot_radius_m",
+    "window_s",
+    "burst_radius_m",
+    "burst_gap_s",
     "utc_offset_min",
 )
 _fitted: dict[tuple, object] = {}
@@ -168,8 +173,10 @@ def evaluate(params, history, planted, quiet, registry) -> None:
         n_covered += sum(r.covered)
         false_planted += r.false_flags
     q = evaluate_run(quiet / "replay.jsonl", quiet / "truth.json", registry, baseline, params)
-    print(f"recall (all planted): {sum(hits)}/{len(hits)} = {np.mean(hits):.2f}"
-          f" ({n_covered} covered by a flag already open)")
+    print(
+        f"recall (all planted): {sum(hits)}/{len(hits)} = {np.mean(hits):.2f}"
+        f" ({n_covered} covered by a flag already open)"
+    )
     print(
         f"recall (oracle-detectable): {sum(detectable_hits)}/{len(detectable_hits)}"
         f" = {np.mean(detectable_hits) if detectable_hits else float('nan'):.2f}"

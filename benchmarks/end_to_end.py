@@ -60,19 +60,33 @@ def run_topics() -> TopicNames:
 
 def simulate(out: Path, messages: int, span: timedelta, seed: int = 3):
     start = datetime.now(UTC).replace(microsecond=0) - span
-    return run_simulation(out, seed=seed, start=start, duration=span,
-                          scale=scale_for_total(messages, span, start), n_hotspots=3)
+    return run_simulation(
+        out,
+        seed=seed,
+        start=start,
+        duration=span,
+        scale=scale_for_total(messages, span, start),
+        n_hotspots=3,
+    )
 
 
-def settings_for(work: Path, bootstrap: str, topics: TopicNames, registry: Path,
-                 prior_rate: float | None = None) -> Settings:
+def settings_for(
+    work: Path, bootstrap: str, topics: TopicNames, registry: Path, prior_rate: float | None = None
+) -> Settings:
     """The worker's settings; ``prior_rate`` (alerts per km² per hour) replaces the default
     baseline prior (see ``--prior-rate``)."""
     prior = {} if prior_rate is None else {"baseline_prior_rate_km2_h": prior_rate}
-    return Settings(data_dir=work / f"run-{topics.camera.split('.')[0]}",
-                    broker_url=f"kafka://{bootstrap}", registry_path=registry,
-                    app_id=f"bench-{uuid.uuid4().hex[:6]}", partitions=PARTITIONS, max_age_s=0,
-                    topics=topics, pseudonym_key=KEY, **prior)
+    return Settings(
+        data_dir=work / f"run-{topics.camera.split('.')[0]}",
+        broker_url=f"kafka://{bootstrap}",
+        registry_path=registry,
+        app_id=f"bench-{uuid.uuid4().hex[:6]}",
+        partitions=PARTITIONS,
+        max_age_s=0,
+        topics=topics,
+        pseudonym_key=KEY,
+        **prior,
+    )
 
 
 def in_child(target, *args):
@@ -126,10 +140,17 @@ def _naive_run(bootstrap: str, topics: TopicNames, total: int, datadir: str, que
 
     from pipeline.broker.embedded import free_port
 
-    app = faust.App(f"naive-{uuid.uuid4().hex[:6]}", broker=f"kafka://{bootstrap}",
-                    value_serializer="raw", store="memory://", datadir=datadir,
-                    topic_allow_declare=False, consumer_auto_offset_reset="earliest",
-                    web_port=free_port(), web_host="127.0.0.1")
+    app = faust.App(
+        f"naive-{uuid.uuid4().hex[:6]}",
+        broker=f"kafka://{bootstrap}",
+        value_serializer="raw",
+        store="memory://",
+        datadir=datadir,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        web_port=free_port(),
+        web_host="127.0.0.1",
+    )
     worker = faust.Worker(app, loglevel="error", quiet=True, redirect_stdouts=False)
     seen = {"n": 0, "first": None}
 
@@ -163,18 +184,27 @@ def _pipeline_run(settings: Settings, queue) -> None:
         sample = runtime.metrics.registry.get_sample_value
         busy = sample("hotspot_stage_seconds_sum", {"stage": "normalize"})
         taken = sample("hotspot_stage_records_total", {"stage": "normalize"})
-        stages = {name: sample("hotspot_stage_seconds_sum", {"stage": name})
-                  for name in timing}
+        stages = {name: sample("hotspot_stage_seconds_sum", {"stage": name}) for name in timing}
         flag_events = sample("hotspot_flag_events_total")
     first = timing["normalize"][0]
     last = max(t[1] for t in timing.values())
     # the normalise stage's own rate: records over the time it spent on its batches
-    queue.put((timing["normalize"][2], last - first, taken / busy, peak_rss_mib(), anon.mib,
-               stages, flag_events))
+    queue.put(
+        (
+            timing["normalize"][2],
+            last - first,
+            taken / busy,
+            peak_rss_mib(),
+            anon.mib,
+            stages,
+            flag_events,
+        )
+    )
 
 
-def throughput_run(broker, work: Path, replay: Path, registry: Path,
-                   prior_rate: float | None) -> dict:
+def throughput_run(
+    broker, work: Path, replay: Path, registry: Path, prior_rate: float | None
+) -> dict:
     topics = run_topics()
     ensure_topics(broker.bootstrap, topics.all(), PARTITIONS)
     renamed = {f"alerts.{s}": topics.feed(s) for s in SOURCES}
@@ -184,12 +214,22 @@ def throughput_run(broker, work: Path, replay: Path, registry: Path,
     count, seconds, normalize_rate, rss, anon, busy, flag_events = in_child(
         _pipeline_run, settings_for(work, broker.bootstrap, topics, registry, prior_rate)
     )
-    print(f"  worker busy s per stage (wall {seconds:.1f} s): "
-          + ", ".join(f"{k} {v:.1f}" for k, v in sorted(busy.items())), flush=True)
-    return {"messages": sent, "ceiling": ceiling, "naive": naive, "pipeline": count / seconds,
-            "normalize": normalize_rate, "rss_mib": rss, "anon_mib": anon,
-            "flag_events": flag_events,
-            "load": os.getloadavg()[0]}
+    print(
+        f"  worker busy s per stage (wall {seconds:.1f} s): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(busy.items())),
+        flush=True,
+    )
+    return {
+        "messages": sent,
+        "ceiling": ceiling,
+        "naive": naive,
+        "pipeline": count / seconds,
+        "normalize": normalize_rate,
+        "rss_mib": rss,
+        "anon_mib": anon,
+        "flag_events": flag_events,
+        "load": os.getloadavg()[0],
+    }
 
 
 # --- live latency ---------------------------------------------------------------------------
@@ -200,8 +240,13 @@ def _live_worker(settings: Settings, ready, inputs_complete, queue) -> None:
     from jobs.worker import run_worker
 
     with PeakAnonymous() as anon, open_runtime(settings) as runtime:
-        run_worker(runtime, until_drained=True, inputs_complete=inputs_complete, ready=ready,
-                   loglevel="error")
+        run_worker(
+            runtime,
+            until_drained=True,
+            inputs_complete=inputs_complete,
+            ready=ready,
+            loglevel="error",
+        )
     queue.put((time.time(), peak_rss_mib(), anon.mib))
 
 
@@ -209,8 +254,9 @@ async def _paced_send(bootstrap: str, records: list, rate: float) -> np.ndarray:
     """Send ``records`` (topic, value) at ``rate``/s; returns each one's hand-over wall time."""
     from jobs.producer import BatchProducer
 
-    producer = BatchProducer(bootstrap, linger_ms=1, max_batch_bytes=256 << 10,
-                             max_request_bytes=8 << 20)
+    producer = BatchProducer(
+        bootstrap, linger_ms=1, max_batch_bytes=256 << 10, max_request_bytes=8 << 20
+    )
     await producer.start()
     sent_at, deliveries = np.zeros(len(records)), []
     try:
@@ -263,16 +309,19 @@ async def _read_all(bootstrap: str, topic: str) -> list:
             for batch in fetched.values():
                 records.update(((r.partition, r.offset), r) for r in batch)
             ends = [consumer.highwater(tp) for tp in tps]
-            at_end = [e is not None and await consumer.position(tp) >= e
-                      for tp, e in zip(tps, ends, strict=True)]
+            at_end = [
+                e is not None and await consumer.position(tp) >= e
+                for tp, e in zip(tps, ends, strict=True)
+            ]
             if not fetched and all(at_end):
                 return list(records.values())
     finally:
         await consumer.stop()
 
 
-def latency_run(broker, work: Path, rate: float, seconds: float, speed: float,
-                prior_rate: float | None = None) -> dict:
+def latency_run(
+    broker, work: Path, rate: float, seconds: float, speed: float, prior_rate: float | None = None
+) -> dict:
     from pipeline.correlate.flags import FlagEvent
 
     span = timedelta(seconds=seconds * speed)
@@ -305,11 +354,18 @@ def latency_run(broker, work: Path, rate: float, seconds: float, speed: float,
         if trigger < len(records):
             latencies.append(record.timestamp / 1000 - sent_at[trigger])
     lat = np.array(latencies) if latencies else np.array([np.nan])
-    return {"rate": rate, "messages": len(records),
-            "achieved": len(records) / max(1e-9, sent_at[-1] - sent_at[0]),
-            "flags": len(latencies), "p50": float(np.nanpercentile(lat, 50)),
-            "p99": float(np.nanpercentile(lat, 99)), "drain_s": drained_at - send_end,
-            "rss_mib": rss, "anon_mib": anon, "load": os.getloadavg()[0]}
+    return {
+        "rate": rate,
+        "messages": len(records),
+        "achieved": len(records) / max(1e-9, sent_at[-1] - sent_at[0]),
+        "flags": len(latencies),
+        "p50": float(np.nanpercentile(lat, 50)),
+        "p99": float(np.nanpercentile(lat, 99)),
+        "drain_s": drained_at - send_end,
+        "rss_mib": rss,
+        "anon_mib": anon,
+        "load": os.getloadavg()[0],
+    }
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -318,16 +374,24 @@ def latency_run(broker, work: Path, rate: float, seconds: float, speed: float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--span-min", type=float, default=30.0,
-                        help="event-time span of the throughput data, minutes")
+    parser.add_argument(
+        "--span-min",
+        type=float,
+        default=30.0,
+        help="event-time span of the throughput data, minutes",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rates", default="1000,10000,50000")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--speed", type=float, default=60.0)
     parser.add_argument("--skip-throughput", action="store_true")
-    parser.add_argument("--prior-rate", type=float, default=None,
-                        help="baseline prior, alerts per km² per hour (default: the settings' "
-                        "5.0, far below this dense city's rate, so most busy cells flag)")
+    parser.add_argument(
+        "--prior-rate",
+        type=float,
+        default=None,
+        help="baseline prior, alerts per km² per hour (default: the settings' "
+        "5.0, far below this dense city's rate, so most busy cells flag)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
@@ -336,35 +400,52 @@ def main() -> None:
             sim = simulate(work / "sim", args.messages, timedelta(minutes=args.span_min))
             runs = []
             for i in range(args.runs):
-                runs.append(throughput_run(broker, work, sim.replay, sim.registry,
-                                           args.prior_rate))
+                runs.append(throughput_run(broker, work, sim.replay, sim.registry, args.prior_rate))
                 r = runs[-1]
-                print(f"run {i + 1}: ceiling {r['ceiling']:,.0f}/s  naive {r['naive']:,.0f}/s  "
-                      f"pipeline {r['pipeline']:,.0f}/s (normalise stage {r['normalize']:,.0f}/s)"
-                      f"  flag events {r['flag_events']:,.0f}"
-                      f"  peak RSS {r['rss_mib']:,.0f} MiB (anonymous {r['anon_mib']:,.0f})"
-                      f"  load {r['load']:.1f}", flush=True)
+                print(
+                    f"run {i + 1}: ceiling {r['ceiling']:,.0f}/s  naive {r['naive']:,.0f}/s  "
+                    f"pipeline {r['pipeline']:,.0f}/s (normalise stage {r['normalize']:,.0f}/s)"
+                    f"  flag events {r['flag_events']:,.0f}"
+                    f"  peak RSS {r['rss_mib']:,.0f} MiB (anonymous {r['anon_mib']:,.0f})"
+                    f"  load {r['load']:.1f}",
+                    flush=True,
+                )
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-            print(f"\n### Throughput: {runs[0]['messages']:,} messages over {args.span_min:g} "
-                  f"min of event time, median of {args.runs} runs\n")
+            print(
+                f"\n### Throughput: {runs[0]['messages']:,} messages over {args.span_min:g} "
+                f"min of event time, median of {args.runs} runs\n"
+            )
             print("| contender | alerts/s | vs ceiling | pipeline vs it |\n|---|---|---|---|")
-            for name, label in (("ceiling", "raw aiokafka + msgspec decode"),
-                                ("naive", "naive Faust agent (decode + count per event)"),
-                                ("normalize", "worker: normalise stage, busy time only"),
-                                ("pipeline", "worker: normalise + correlate + warehouse")):
-                print(f"| {label} | {med[name]:,.0f} | {med[name] / med['ceiling']:.3f} | "
-                      f"{med['pipeline'] / med[name]:.2f}x |")
-            print(f"\npeak worker RSS {med['rss_mib']:,.0f} MiB (anonymous "
-                  f"{med['anon_mib']:,.0f} MiB); load average {med['load']:.1f}")
-        print("\n### Live latency (event time at "
-              f"{args.speed:g}x wall clock, {args.seconds:g} s per rate)\n")
-        print("| target rate | achieved | flags | p50 s | p99 s | drain after input s | "
-              "peak RSS MiB | peak anonymous MiB | load |\n|---|---|---|---|---|---|---|---|---|")
+            for name, label in (
+                ("ceiling", "raw aiokafka + msgspec decode"),
+                ("naive", "naive Faust agent (decode + count per event)"),
+                ("normalize", "worker: normalise stage, busy time only"),
+                ("pipeline", "worker: normalise + correlate + warehouse"),
+            ):
+                print(
+                    f"| {label} | {med[name]:,.0f} | {med[name] / med['ceiling']:.3f} | "
+                    f"{med['pipeline'] / med[name]:.2f}x |"
+                )
+            print(
+                f"\npeak worker RSS {med['rss_mib']:,.0f} MiB (anonymous "
+                f"{med['anon_mib']:,.0f} MiB); load average {med['load']:.1f}"
+            )
+        print(
+            "\n### Live latency (event time at "
+            f"{args.speed:g}x wall clock, {args.seconds:g} s per rate)\n"
+        )
+        print(
+            "| target rate | achieved | flags | p50 s | p99 s | drain after input s | "
+            "peak RSS MiB | peak anonymous MiB | load |\n|---|---|---|---|---|---|---|---|---|"
+        )
         for rate in (float(r) for r in args.rates.split(",")):
             r = latency_run(broker, work, rate, args.seconds, args.speed, args.prior_rate)
-            print(f"| {rate:,.0f}/s | {r['achieved']:,.0f}/s | {r['flags']} | {r['p50']:.2f} | "
-                  f"{r['p99']:.2f} | {r['drain_s']:.1f} | {r['rss_mib']:,.0f} | "
-                  f"{r['anon_mib']:,.0f} | {r['load']:.1f} |", flush=True)
+            print(
+                f"| {rate:,.0f}/s | {r['achieved']:,.0f}/s | {r['flags']} | {r['p50']:.2f} | "
+                f"{r['p99']:.2f} | {r['drain_s']:.1f} | {r['rss_mib']:,.0f} | "
+                f"{r['anon_mib']:,.0f} | {r['load']:.1f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

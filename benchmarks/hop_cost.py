@@ -63,8 +63,12 @@ async def _consume_all(bootstrap: str, topic: str, total: int) -> tuple[list[byt
     """The values of ``topic``, and the seconds spent reading them (after connecting)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                max_partition_fetch_bytes=8 << 20, fetch_max_bytes=32 << 20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 << 20,
+        fetch_max_bytes=32 << 20,
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
@@ -130,17 +134,18 @@ def one_run(broker, work: Path, replay: Path, registry_path: Path) -> dict[str, 
             routed = routing.route(batch.alerts.lat, batch.alerts.lon)
             for p in np.unique(routed.partition).tolist():  # loop per partition
                 rows = routed.partition == p
-                values = encode_envelopes(table, routed.row[rows], routed.key[rows],
-                                          routed.halo[rows])
+                values = encode_envelopes(
+                    table, routed.row[rows], routed.key[rows], routed.halo[rows]
+                )
                 parts.append((np.full(len(values), p), [None] * len(values), values))
                 envelopes += len(values)
             copies += len(routed.row)
     seconds["encode"], cpu["encode"] = timer.wall, timer.cpu
 
-    seconds["produce"] = asyncio.run(_produce(broker.bootstrap, settings, topics.normalized,
-                                              parts))
+    seconds["produce"] = asyncio.run(_produce(broker.bootstrap, settings, topics.normalized, parts))
     values, seconds["consume"] = asyncio.run(
-        _consume_all(broker.bootstrap, topics.normalized, envelopes))
+        _consume_all(broker.bootstrap, topics.normalized, envelopes)
+    )
 
     with _Timer() as timer:
         decode_envelopes(values, registry)
@@ -149,8 +154,13 @@ def one_run(broker, work: Path, replay: Path, registry_path: Path) -> dict[str, 
     alerts = sum(len(b.alerts) for b in batches)
     out = {step: s / alerts * 1e6 for step, s in seconds.items()}  # µs per alert
     out |= {f"{step}_cpu": s / alerts * 1e6 for step, s in cpu.items()}
-    out |= {"ceiling_us": 1e6 / ceiling, "copies": copies / alerts, "alerts": alerts,
-            "messages": sent, "records": envelopes}
+    out |= {
+        "ceiling_us": 1e6 / ceiling,
+        "copies": copies / alerts,
+        "alerts": alerts,
+        "messages": sent,
+        "records": envelopes,
+    }
     return out
 
 
@@ -168,9 +178,11 @@ def main() -> None:
         runs = [one_run(broker, work, sim.replay, sim.registry) for _ in range(args.runs)]
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     thread = {step: med.get(f"{step}_cpu", med[step]) for step in STEPS}
-    print(f"\n{int(med['messages']):,} messages, {int(med['alerts']):,} alerts, "
-          f"{med['copies']:.2f} rows per alert in {int(med['records']):,} records, "
-          f"median of {args.runs}; load {os.getloadavg()[0]:.1f}\n")
+    print(
+        f"\n{int(med['messages']):,} messages, {int(med['alerts']):,} alerts, "
+        f"{med['copies']:.2f} rows per alert in {int(med['records']):,} records, "
+        f"median of {args.runs}; load {os.getloadavg()[0]:.1f}\n"
+    )
     print("| step | µs per alert, wall | µs per alert, the thread's CPU | thread vs ceiling |")
     print("|---|---|---|---|")
     print(f"| ceiling: consume + decode the feeds | {med['ceiling_us']:.2f} | | 1.00 |")
@@ -178,10 +190,14 @@ def main() -> None:
         own = f"{thread[step]:.2f}" if step in CPU_STEPS else "(wall)"
         print(f"| {step} | {med[step]:.2f} | {own} | {thread[step] / med['ceiling_us']:.2f} |")
     total = med["ceiling_us"] + sum(thread.values())
-    print(f"| ceiling + all steps (no correlation, no warehouse) | | {total:.2f} | "
-          f"{total / med['ceiling_us']:.2f} |")
-    print(f"\nupper bound for one thread with this topology: {1e6 / total:,.0f} alerts/s, "
-          f"{med['ceiling_us'] / total:.1%} of the ceiling")
+    print(
+        f"| ceiling + all steps (no correlation, no warehouse) | | {total:.2f} | "
+        f"{total / med['ceiling_us']:.2f} |"
+    )
+    print(
+        f"\nupper bound for one thread with this topology: {1e6 / total:,.0f} alerts/s, "
+        f"{med['ceiling_us'] / total:.1%} of the ceiling"
+    )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,14 @@ def run_topics(tag: str) -> TopicNames:
 def simulate(out: Path, messages: int) -> tuple[Path, Path, int]:
     duration = timedelta(hours=6)
     start = datetime.now(UTC).replace(microsecond=0) - duration
-    files = run_simulation(out, seed=3, start=start, duration=duration,
-                           scale=scale_for_total(messages, duration, start), n_hotspots=2)
+    files = run_simulation(
+        out,
+        seed=3,
+        start=start,
+        duration=duration,
+        scale=scale_for_total(messages, duration, start),
+        n_hotspots=2,
+    )
     return files.registry, files.replay, files.records
 
 
@@ -54,12 +60,19 @@ async def raw_ceiling(bootstrap: str, topics: TopicNames, total: int) -> float:
     """Alerts/s of raw aiokafka consumption plus msgspec decoding of the feed topics."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 << 20,
+    )
     await consumer.start()
     try:
-        partitions = [TopicPartition(t, p) for t in topics.feeds().values()
-                      for p in sorted(consumer.partitions_for_topic(t) or ())]
+        partitions = [
+            TopicPartition(t, p)
+            for t in topics.feeds().values()
+            for p in sorted(consumer.partitions_for_topic(t) or ())
+        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         decode = msgspec.json.decode
@@ -94,8 +107,13 @@ def _pipeline_run(settings: Settings, queue) -> None:
 def pipeline(bootstrap: str, topics: TopicNames, registry: Path, work: Path) -> float:
     tag = topics.camera.split(".")[0]
     settings = Settings(
-        data_dir=work / f"run-{tag}", broker_url=f"kafka://{bootstrap}", registry_path=registry,
-        app_id=f"bench-{tag}", partitions=4, max_age_s=0, topics=topics,
+        data_dir=work / f"run-{tag}",
+        broker_url=f"kafka://{bootstrap}",
+        registry_path=registry,
+        app_id=f"bench-{tag}",
+        partitions=4,
+        max_age_s=0,
+        topics=topics,
     )
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -126,8 +144,10 @@ def main() -> None:
             ours.append(pipeline(broker.bootstrap, topics, registry, work))
             print(f"run {run + 1}: ceiling {ceiling[-1]:>10,.0f}/s   pipeline {ours[-1]:>10,.0f}/s")
         c, p = statistics.median(ceiling), statistics.median(ours)
-        print(f"\nmedian of {args.runs} runs, {sent:,} messages each on Tansu; load average "
-              f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+        print(
+            f"\nmedian of {args.runs} runs, {sent:,} messages each on Tansu; load average "
+            f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+        )
         print(f"  raw aiokafka + decode (ceiling) {c:>10,.0f} alerts/s")
         print(f"  normalise stage, one worker     {p:>10,.0f} alerts/s")
         print(f"  pipeline / ceiling              {p / c:>10.2f}")

@@ -33,8 +33,11 @@ def insert_all(folder: Path, columns: dict, block: int, distinct: bool) -> tuple
         n = len(columns["alert_id"])
         wall, cpu = time.perf_counter(), time.process_time()
         for lo in range(0, n, block):
-            wh.insert("alerts", {k: v[lo:lo + block] for k, v in columns.items()},
-                      distinct_keys=distinct)
+            wh.insert(
+                "alerts",
+                {k: v[lo : lo + block] for k, v in columns.items()},
+                distinct_keys=distinct,
+            )
         return time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -54,18 +57,25 @@ def main() -> None:
                 for distinct in (False, True) if run % 2 == 0 else (True, False):
                     folder = Path(tmp) / f"{run}-{block}-{distinct}"
                     took.setdefault((block, distinct), []).append(
-                        insert_all(folder, columns, block, distinct))
-    print(f"\n{args.alerts:,} alerts, median of {args.runs} runs, one core; load average "
-          f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
-    print(f"{'block':>8} {'insert':<9} {'wall s':>7} {'alerts/s':>10} {'cpu s':>7} "
-          f"{'cpu vs plain':>13}")
+                        insert_all(folder, columns, block, distinct)
+                    )
+    print(
+        f"\n{args.alerts:,} alerts, median of {args.runs} runs, one core; load average "
+        f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
+    print(
+        f"{'block':>8} {'insert':<9} {'wall s':>7} {'alerts/s':>10} {'cpu s':>7} "
+        f"{'cpu vs plain':>13}"
+    )
     for block in args.blocks:
         plain_cpu = statistics.median(c for _, c in took[(block, False)])
         for distinct in (False, True):
             wall = statistics.median(w for w, _ in took[(block, distinct)])
             cpu = statistics.median(c for _, c in took[(block, distinct)])
-            print(f"{block:8,} {'distinct' if distinct else 'plain':<9} {wall:7.2f} "
-                  f"{args.alerts / wall:10,.0f} {cpu:7.2f} {cpu / plain_cpu:13.2f}")
+            print(
+                f"{block:8,} {'distinct' if distinct else 'plain':<9} {wall:7.2f} "
+                f"{args.alerts / wall:10,.0f} {cpu:7.2f} {cpu / plain_cpu:13.2f}"
+            )
 
 
 if __name__ == "__main__":

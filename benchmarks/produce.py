@@ -29,13 +29,16 @@ PARTITIONS = 4
 async def _per_message(bootstrap: str, topic: str, values: list[bytes]) -> float:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                max_batch_size=256 << 10)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=256 << 10
+    )
     await producer.start()
     try:
         began = time.perf_counter()
-        futures = [await producer.send(topic, v, key=b"k", partition=i % PARTITIONS)
-                   for i, v in enumerate(values)]
+        futures = [
+            await producer.send(topic, v, key=b"k", partition=i % PARTITIONS)
+            for i, v in enumerate(values)
+        ]
         await asyncio.gather(*futures)
         return len(values) / (time.perf_counter() - began)
     finally:
@@ -45,8 +48,9 @@ async def _per_message(bootstrap: str, topic: str, values: list[bytes]) -> float
 async def _batches(bootstrap: str, topic: str, values: list[bytes]) -> float:
     from jobs.producer import BatchProducer
 
-    producer = BatchProducer(bootstrap, linger_ms=2, max_batch_bytes=512 << 10,
-                             max_request_bytes=8 << 20)
+    producer = BatchProducer(
+        bootstrap, linger_ms=2, max_batch_bytes=512 << 10, max_request_bytes=8 << 20
+    )
     await producer.start()
     try:
         began = time.perf_counter()
@@ -70,8 +74,11 @@ def main() -> None:
             ensure_topics(broker.bootstrap, topics, PARTITIONS)
             single.append(asyncio.run(_per_message(broker.bootstrap, topics[0], values)))
             batched.append(asyncio.run(_batches(broker.bootstrap, topics[1], values)))
-            print(f"run {run + 1}: per message {single[-1]:,.0f}/s   batches {batched[-1]:,.0f}/s"
-                  f"   load {os.getloadavg()[0]:.1f}", flush=True)
+            print(
+                f"run {run + 1}: per message {single[-1]:,.0f}/s   batches {batched[-1]:,.0f}/s"
+                f"   load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
     s, b = statistics.median(single), statistics.median(batched)
     print(f"\nmedian of {args.runs} runs, {args.messages:,} x 600 B records on Tansu")
     print(f"  one send per message   {s:>10,.0f} records/s")

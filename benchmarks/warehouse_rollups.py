@@ -43,9 +43,11 @@ def alert_columns(n: int, seed: int) -> dict[str, np.ndarray]:
     return {
         "alert_id": np.array([f"a{i}" for i in range(n)], dtype=object),
         "source": SOURCES[rng.integers(0, 4, n)],
-        "source_id": text, "category": CATEGORIES[rng.integers(0, 2, n)],
+        "source_id": text,
+        "category": CATEGORIES[rng.integers(0, 2, n)],
         "event_time": day0 + rng.integers(0, 86_400_000, n).astype("timedelta64[ms]"),
-        "lat": 31.15 + rng.uniform(0, 0.108, n), "lon": 121.35 + rng.uniform(0, 0.126, n),
+        "lat": 31.15 + rng.uniform(0, 0.108, n),
+        "lon": 121.35 + rng.uniform(0, 0.126, n),
         "severity": rng.uniform(0, 1, n).astype(np.float32),
         "grid_code": np.array([f"G{g}" for g in grid], dtype=object),
         "community_code": np.array([f"C{g // 16}" for g in grid], dtype=object),
@@ -68,7 +70,7 @@ def insert_all(wh: EmbeddedWarehouse, columns: dict[str, np.ndarray]) -> float:
     n = len(columns["alert_id"])
     start = time.perf_counter()
     for lo in range(0, n, BATCH):
-        wh.insert("alerts", {k: v[lo:lo + BATCH] for k, v in columns.items()})
+        wh.insert("alerts", {k: v[lo : lo + BATCH] for k, v in columns.items()})
     return n / (time.perf_counter() - start)
 
 
@@ -100,17 +102,26 @@ def main() -> None:
                 if variant == "with":
                     db = wh.database
                     t_rollup, by_rollup = timed_query(
-                        wh, f"SELECT community_code, hour, sum(alerts) AS n FROM "
-                        f"{db}.unit_hour_counts GROUP BY community_code, hour ORDER BY ALL")
+                        wh,
+                        f"SELECT community_code, hour, sum(alerts) AS n FROM "
+                        f"{db}.unit_hour_counts GROUP BY community_code, hour ORDER BY ALL",
+                    )
                     t_states, by_states = timed_query(
-                        wh, f"SELECT community_code, hour, uniqExactMerge(alerts) AS n FROM "
-                        f"{db}.unit_hour_states GROUP BY community_code, hour ORDER BY ALL")
+                        wh,
+                        f"SELECT community_code, hour, uniqExactMerge(alerts) AS n FROM "
+                        f"{db}.unit_hour_states GROUP BY community_code, hour ORDER BY ALL",
+                    )
                     t_final, by_final = timed_query(
-                        wh, f"SELECT community_code, toStartOfHour(toDateTime(event_time, 'UTC')) "
+                        wh,
+                        f"SELECT community_code, toStartOfHour(toDateTime(event_time, 'UTC')) "
                         f"AS hour, count() AS n FROM {db}.alerts FINAL "
-                        "GROUP BY community_code, hour ORDER BY ALL")
-                    if not ([r[2] for r in by_rollup] == [r[2] for r in by_states]
-                            == [r[2] for r in by_final]):
+                        "GROUP BY community_code, hour ORDER BY ALL",
+                    )
+                    if not (
+                        [r[2] for r in by_rollup]
+                        == [r[2] for r in by_states]
+                        == [r[2] for r in by_final]
+                    ):
                         raise SystemExit("rollup and alerts FINAL disagree: a bug, not a figure")
                     query_s["rollup"].append(t_rollup)
                     query_s["states"].append(t_states)
@@ -119,15 +130,23 @@ def main() -> None:
     without, with_ = (statistics.median(rates[v]) for v in ("without", "with"))
     rollup, states, final = (statistics.median(query_s[v]) for v in ("rollup", "states", "final"))
     print(f"{args.alerts:,} alerts, batches of {BATCH}, median of {args.runs} runs")
-    print(f"insert, schema to 0006 (no rollups): {without:12,.0f} alerts/s  runs "
-          f"{[round(r) for r in rates['without']]}")
-    print(f"insert, with 0007 + 0008 rollups:    {with_:12,.0f} alerts/s  runs "
-          f"{[round(r) for r in rates['with']]}  ratio {with_ / without:.2f}")
+    print(
+        f"insert, schema to 0006 (no rollups): {without:12,.0f} alerts/s  runs "
+        f"{[round(r) for r in rates['without']]}"
+    )
+    print(
+        f"insert, with 0007 + 0008 rollups:    {with_:12,.0f} alerts/s  runs "
+        f"{[round(r) for r in rates['with']]}  ratio {with_ / without:.2f}"
+    )
     print(f"community x hour counts, alerts FINAL:           {final * 1000:8.1f} ms (baseline)")
-    print(f"community x hour counts, unit_hour_counts view:  {rollup * 1000:8.1f} ms  "
-          f"ratio {rollup / final:.2f}")
-    print(f"community x hour counts, states merged directly: {states * 1000:8.1f} ms  "
-          f"ratio {states / final:.2f}")
+    print(
+        f"community x hour counts, unit_hour_counts view:  {rollup * 1000:8.1f} ms  "
+        f"ratio {rollup / final:.2f}"
+    )
+    print(
+        f"community x hour counts, states merged directly: {states * 1000:8.1f} ms  "
+        f"ratio {states / final:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,7 @@ class TimeAligner:
                 continue
             stamps = np.fromiter(map(_timestamp, records), np.int64, len(records))
             self._held[tp] = self._held.get(tp, []) + records
-            self._stamps[tp] = np.concatenate([self._stamps.get(tp, np.empty(0, np.int64)),
-                                               stamps])
+            self._stamps[tp] = np.concatenate([self._stamps.get(tp, np.empty(0, np.int64)), stamps])
             self._last_seen[tp] = max(self._last_seen.get(tp, -1), int(stamps.max()))
         return passed
 

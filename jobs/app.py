@@ -62,10 +62,14 @@ def build_app(runtime: Runtime) -> PipelineApp:
     producer = BatchProducer.from_settings(runtime.bootstrap, settings)
     topics = settings.topics
     stages = [normalize_stage(runtime, producer), correlate_stage(runtime, producer)]
-    stages += [record_sink_stage(runtime, table, topic) for table, topic in (
-        ("deadletters", topics.deadletter), ("incidents", topics.incidents),
-        ("flags", topics.flags),
-    )]
+    stages += [
+        record_sink_stage(runtime, table, topic)
+        for table, topic in (
+            ("deadletters", topics.deadletter),
+            ("incidents", topics.incidents),
+            ("flags", topics.flags),
+        )
+    ]
     app.pipeline = BatchConsumer(runtime, producer, stages, loop=app.loop, beacon=app.beacon)
 
     @app.page("/metrics")

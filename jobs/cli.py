@@ -75,7 +75,11 @@ def simulate(
 
     begin = datetime.fromisoformat(start) if start else _recent_start(hours)
     files = run_simulation(
-        out, seed=seed, start=begin, duration=timedelta(hours=hours), scale=scale,
+        out,
+        seed=seed,
+        start=begin,
+        duration=timedelta(hours=hours),
+        scale=scale,
         n_hotspots=hotspots,
     )
     typer.echo(f"registry {files.registry}\nreplay   {files.replay}\ntruth    {files.truth}")

@@ -111,8 +111,9 @@ class _Lane:
                 self.pending[tp] = records[count:]
             else:
                 del self.pending[tp]
-        return [Polled.of(topic, by_topic[topic]) for topic in self.stage.topics
-                if topic in by_topic]
+        return [
+            Polled.of(topic, by_topic[topic]) for topic in self.stage.topics if topic in by_topic
+        ]
 
     def _cut(self, limit: int) -> dict[TopicPartition, int]:
         """How many records of each partition the next batch takes (each partition's first)."""
@@ -127,8 +128,10 @@ class _Lane:
             return taken
         # Aligned: every record up to the limit-th earliest timestamp, so the feeds stay in
         # arrival order across batches (each partition's stamps ascend, as the aligner holds).
-        stamps = {tp: np.fromiter(map(_timestamp, records), np.int64, len(records))
-                  for tp, records in self.pending.items()}
+        stamps = {
+            tp: np.fromiter(map(_timestamp, records), np.int64, len(records))
+            for tp, records in self.pending.items()
+        }
         cut = np.partition(np.concatenate(list(stamps.values())), limit - 1)[limit - 1]
         taken = {tp: int(np.searchsorted(s, cut, "right")) for tp, s in stamps.items()}
         return {tp: n for tp, n in taken.items() if n}
@@ -146,8 +149,9 @@ class BatchConsumer(mode.Service):
     its partitions paused, which bounds memory.
     """
 
-    def __init__(self, runtime: Runtime, producer: BatchProducer, stages: Iterable[Stage],
-                 **kwargs) -> None:
+    def __init__(
+        self, runtime: Runtime, producer: BatchProducer, stages: Iterable[Stage], **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.runtime = runtime
         self.producer = producer
@@ -247,8 +251,11 @@ class BatchConsumer(mode.Service):
         try:
             await stage.handle(polls)
         except Exception:  # noqa: BLE001 - a failing batch must not stop the worker
-            log.exception("%s: a batch of %d records failed; it will be retried",
-                          stage.name, sum(len(p.records) for p in polls))
+            log.exception(
+                "%s: a batch of %d records failed; it will be retried",
+                stage.name,
+                sum(len(p.records) for p in polls),
+            )
             self._rewind(lane, polls)
             await asyncio.sleep(1.0)  # a failing dependency: do not spin
         else:
@@ -257,15 +264,19 @@ class BatchConsumer(mode.Service):
             metrics.stage_records.labels(stage.name).inc(sum(len(p.records) for p in polls))
             await self._commit(polls)
             for batch in polls:
-                self.runtime.progress.mark_offsets(stage.name, batch.topic, batch.last_offsets,
-                                                   len(batch.records), started)
+                self.runtime.progress.mark_offsets(
+                    stage.name, batch.topic, batch.last_offsets, len(batch.records), started
+                )
         finally:
             lane.task = None
         self._dispatch()
 
     async def _commit(self, polls: list[Polled]) -> None:
-        offsets = {TopicPartition(batch.topic, p): offset + 1
-                   for batch in polls for p, offset in batch.last_offsets.items()}
+        offsets = {
+            TopicPartition(batch.topic, p): offset + 1
+            for batch in polls
+            for p, offset in batch.last_offsets.items()
+        }
         try:
             await self.consumer.commit(offsets)
         except KafkaError as exc:  # redelivered after the rebalance; sinks are idempotent

@@ -32,14 +32,22 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=hours)
     with console.status("simulating the city"):
         files = run_simulation(
-            data_dir / "sim", seed=seed, start=start, duration=timedelta(hours=hours), scale=scale,
+            data_dir / "sim",
+            seed=seed,
+            start=start,
+            duration=timedelta(hours=hours),
+            scale=scale,
             n_hotspots=max(1, round(hours)),
         )
         # The same city (same seed) in the days before, without hotspots: what a deployment
         # fits its baseline on (`hotspot baseline fit`) before it trusts its flags.
         history = run_simulation(
-            data_dir / "history", seed=seed, start=start - HISTORY, duration=HISTORY,
-            scale=scale, n_hotspots=0,
+            data_dir / "history",
+            seed=seed,
+            start=start - HISTORY,
+            duration=HISTORY,
+            scale=scale,
+            n_hotspots=0,
         )
     settings = Settings(data_dir=data_dir, registry_path=files.registry, partitions=2)
     # The feeds are replayed at their recorded pace, sped up, while the worker runs: as live
@@ -68,8 +76,10 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
         ready.set()
         sender.join()
         elapsed = time.perf_counter() - began
-        console.print(f"replayed {sent[0]:,} messages through Tansu on {runtime.bootstrap} "
-                      f"and processed them in {elapsed:.1f} s")
+        console.print(
+            f"replayed {sent[0]:,} messages through Tansu on {runtime.bootstrap} "
+            f"and processed them in {elapsed:.1f} s"
+        )
         _report(console, runtime, files)
 
 
@@ -86,7 +96,9 @@ def _fit_baseline(runtime: Runtime, replay: Path, since: datetime, until: dateti
     store_fit(
         runtime.warehouse,
         CellRates(fitted.cell_km2, cells, rates, fallback, fitted.dispersion, fitted.disks),
-        params, int(since.timestamp() * 1000), int(until.timestamp() * 1000),
+        params,
+        int(since.timestamp() * 1000),
+        int(until.timestamp() * 1000),
     )
 
 
@@ -132,8 +144,16 @@ def _report(console: Console, runtime: Runtime, files) -> None:
     console.print(reasons)
 
     flags = Table(title="Hotspot flags (latest version of each)")
-    for column in ("flag", "status", "score", "observed / expected", "sources", "community",
-                   "station", "opened (UTC)"):
+    for column in (
+        "flag",
+        "status",
+        "score",
+        "observed / expected",
+        "sources",
+        "community",
+        "station",
+        "opened (UTC)",
+    ):
         flags.add_column(column)
     for row in query(
         f"SELECT flag_id, status, round(score, 1), concat(toString(observed), ' / ', "

@@ -30,8 +30,12 @@ def _murmur2(data: np.ndarray, starts: np.ndarray, out: np.ndarray) -> None:
         h = (0x9747B28C ^ length) & _MASK
         body = lo + (length // 4) * 4
         for j in range(lo, body, 4):
-            k = (np.int64(data[j]) | (np.int64(data[j + 1]) << 8)
-                 | (np.int64(data[j + 2]) << 16) | (np.int64(data[j + 3]) << 24))
+            k = (
+                np.int64(data[j])
+                | (np.int64(data[j + 1]) << 8)
+                | (np.int64(data[j + 2]) << 16)
+                | (np.int64(data[j + 3]) << 24)
+            )
             k = (k * m) & _MASK
             k ^= k >> 24
             k = (k * m) & _MASK

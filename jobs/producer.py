@@ -33,8 +33,9 @@ class Delivery(NamedTuple):
 class BatchProducer:
     """An aiokafka producer that sends pre-partitioned records as whole batches."""
 
-    def __init__(self, bootstrap: str, *, linger_ms: int, max_batch_bytes: int,
-                 max_request_bytes: int) -> None:
+    def __init__(
+        self, bootstrap: str, *, linger_ms: int, max_batch_bytes: int, max_request_bytes: int
+    ) -> None:
         self._config = {
             "bootstrap_servers": bootstrap,
             "acks": "all",  # a record counts as delivered once the broker has it for good
@@ -47,8 +48,12 @@ class BatchProducer:
 
     @classmethod
     def from_settings(cls, bootstrap: str, settings: Settings) -> BatchProducer:
-        return cls(bootstrap, linger_ms=settings.producer_linger_ms,
-                   max_batch_bytes=settings.producer_batch_bytes, max_request_bytes=8 << 20)
+        return cls(
+            bootstrap,
+            linger_ms=settings.producer_linger_ms,
+            max_batch_bytes=settings.producer_batch_bytes,
+            max_request_bytes=8 << 20,
+        )
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(**self._config)
@@ -64,8 +69,12 @@ class BatchProducer:
         return self._partitions[topic]
 
     async def send(
-        self, topic: str, partitions: np.ndarray, keys: Sequence[bytes | None],
-        values: Sequence[bytes], timestamps_ms: Sequence[int | None] | None = None,
+        self,
+        topic: str,
+        partitions: np.ndarray,
+        keys: Sequence[bytes | None],
+        values: Sequence[bytes],
+        timestamps_ms: Sequence[int | None] | None = None,
     ) -> list[Awaitable[Delivery]]:
         """Send ``values[i]`` to ``partitions[i]``; each partition keeps the input order."""
         if len(values) == 0:
@@ -77,7 +86,10 @@ class BatchProducer:
             partition = int(partitions[rows[0]])
             rows = rows.tolist()  # Python ints index lists several times faster
             deliveries += await self._send_partition(
-                topic, partition, [keys[i] for i in rows], [values[i] for i in rows],
+                topic,
+                partition,
+                [keys[i] for i in rows],
+                [values[i] for i in rows],
                 None if timestamps_ms is None else [timestamps_ms[i] for i in rows],
             )
         return deliveries

@@ -30,7 +30,10 @@ _DEADLETTER_ENCODER = msgspec.json.Encoder()
 
 
 async def publish_normalized(
-    producer: BatchProducer, runtime: Runtime, alerts: pa.Table, arrival: np.ndarray,
+    producer: BatchProducer,
+    runtime: Runtime,
+    alerts: pa.Table,
+    arrival: np.ndarray,
     routing: TileRouting,
 ) -> list[Awaitable[Delivery]]:
     """Publish ``alerts`` (an :func:`~pipeline.envelope.envelope_table`) to their tiles'
@@ -48,20 +51,30 @@ async def publish_normalized(
     by_partition = np.split(order, bounds)
     # Arrow takes, compresses and writes without the interpreter lock: off the event loop's
     # thread, the other stages' Python runs meanwhile.
-    encoded = await asyncio.gather(*(asyncio.to_thread(
-        encode_envelopes, alerts, routed.row[rows], routed.key[rows], routed.halo[rows])
-        for rows in by_partition))
+    encoded = await asyncio.gather(
+        *(
+            asyncio.to_thread(
+                encode_envelopes, alerts, routed.row[rows], routed.key[rows], routed.halo[rows]
+            )
+            for rows in by_partition
+        )
+    )
     partitions, values = [], []
     for rows, records in zip(by_partition, encoded, strict=True):  # loop per partition
         partitions += [int(routed.partition[rows[0]])] * len(records)
         values += records
-    return await producer.send(runtime.settings.topics.normalized, np.array(partitions),
-                               [None] * len(values), values)
+    return await producer.send(
+        runtime.settings.topics.normalized, np.array(partitions), [None] * len(values), values
+    )
 
 
 async def publish_deadletters(
-    producer: BatchProducer, runtime: Runtime, source: str, messages: Sequence,
-    rejects: Sequence[Reject], alert_ids: dict[int, str] | None = None,
+    producer: BatchProducer,
+    runtime: Runtime,
+    source: str,
+    messages: Sequence,
+    rejects: Sequence[Reject],
+    alert_ids: dict[int, str] | None = None,
 ) -> list[Awaitable[Delivery]]:
     """``messages`` are the consumer records of the batch; ``rejects`` index into them.
 

@@ -54,8 +54,9 @@ class Progress:
         readers = self.readers.get(topic) or {""}
         return min(self.marks.get((agent, topic, partition), -1) for agent in readers)
 
-    def mark_offsets(self, agent: str, topic: str, last: dict[int, int], count: int,
-                     began: float | None = None) -> None:
+    def mark_offsets(
+        self, agent: str, topic: str, last: dict[int, int], count: int, began: float | None = None
+    ) -> None:
         """Record that ``agent`` processed ``count`` messages of ``topic``, up to ``last``
         (partition -> highest offset processed), in a batch that started at ``began``
         (monotonic; default now)."""
@@ -143,9 +144,11 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
         ensure_topics(bootstrap, settings.topics.all(), settings.partitions)
         # A server that is down at start-up is waited for, as a running worker waits for it.
         retry = RetryPolicy.from_settings(settings)
-        warehouse = stack.enter_context(call_with_retry(
-            lambda: open_warehouse(settings.resolved_warehouse_url), retry, "connection"
-        ))
+        warehouse = stack.enter_context(
+            call_with_retry(
+                lambda: open_warehouse(settings.resolved_warehouse_url), retry, "connection"
+            )
+        )
         call_with_retry(lambda: migrate(warehouse), retry, "migration")
         registry = load_admin_registry(settings)
         store_admin_units(registry, warehouse)

@@ -90,7 +90,9 @@ def _signal_ready(app: PipelineApp, runtime: Runtime, ready: threading.Event) ->
 
 
 def _stop_when_drained(
-    app: PipelineApp, worker: faust.Worker, runtime: Runtime,
+    app: PipelineApp,
+    worker: faust.Worker,
+    runtime: Runtime,
     inputs_complete: threading.Event | None,
 ) -> None:
     topics = runtime.settings.topics

@@ -29,14 +29,34 @@ SOURCE_CODE: dict[str, int] = {name: code for code, name in enumerate(SOURCES)}
 SOURCE_CATEGORIES: dict[str, tuple[str, ...]] = {
     "alarm_phone": ("panic", "intrusion", "fire", "gas", "tamper", "test"),
     "dispatch_110": (
-        "theft", "robbery", "burglary", "assault", "fraud",
-        "dispute", "traffic", "fire", "public_order", "other",
+        "theft",
+        "robbery",
+        "burglary",
+        "assault",
+        "fraud",
+        "dispute",
+        "traffic",
+        "fire",
+        "public_order",
+        "other",
     ),
     "camera": (
-        "intrusion", "loitering", "crowd", "fight", "plate_hit", "face_hit", "offline", "online",
+        "intrusion",
+        "loitering",
+        "crowd",
+        "fight",
+        "plate_hit",
+        "face_hit",
+        "offline",
+        "online",
     ),
     "grid_report": (
-        "dispute", "safety_hazard", "public_order", "fire_hazard", "illegal_business", "other",
+        "dispute",
+        "safety_hazard",
+        "public_order",
+        "fire_hazard",
+        "illegal_business",
+        "other",
     ),
 }
 

@@ -61,8 +61,12 @@ def history_alerts(warehouse: Warehouse, since_ms: int, until_ms: int) -> AlertB
 
 
 def fit_history(
-    warehouse: Warehouse, registry: AdminRegistry, projection: LocalProjection,
-    params: CorrelationParams, since_ms: int, until_ms: int,
+    warehouse: Warehouse,
+    registry: AdminRegistry,
+    projection: LocalProjection,
+    params: CorrelationParams,
+    since_ms: int,
+    until_ms: int,
 ) -> tuple[CellRates, int]:
     """The fit of a warehouse period, and how many stored alerts it read."""
     alerts = history_alerts(warehouse, since_ms, until_ms)
@@ -70,7 +74,11 @@ def fit_history(
 
 
 def store_fit(
-    warehouse: Warehouse, fit: CellRates, params: CorrelationParams, since_ms: int, until_ms: int,
+    warehouse: Warehouse,
+    fit: CellRates,
+    params: CorrelationParams,
+    since_ms: int,
+    until_ms: int,
 ) -> str:
     """Write a fit to ``baselines``; returns its id."""
     fit_id = uuid.uuid4().hex
@@ -79,23 +87,29 @@ def store_fit(
     for radius_m, disk in fit.disks.items():  # loop per scoring radius: two by default
         cells, rates, fallback = disk.rows()
         m = len(cells) + 1
-        warehouse.insert("baseline_disks", {
-            "fit_id": [fit_id] * m,
-            "radius_m": np.full(m, radius_m),
-            "cell_id": np.append(cells, FALLBACK_CELL),
-            "rates": [row.tolist() for row in rates] + [fallback.tolist()],
-        })
-    warehouse.insert("baselines", {
-        "fit_id": [fit_id] * n,
-        "fitted_time": np.full(n, ms[0]),
-        "start_time": np.full(n, ms[1]),
-        "end_time": np.full(n, ms[2]),
-        "cell_m": np.full(n, params.cell_m),
-        "utc_offset_min": np.full(n, params.utc_offset_min, np.int32),
-        "dispersion": np.full(n, fit.dispersion),
-        "cell_id": np.append(np.asarray(fit.cell_ids, np.int64), FALLBACK_CELL),
-        "rates": [row.tolist() for row in fit.rates] + [np.asarray(fit.fallback).tolist()],
-    })
+        warehouse.insert(
+            "baseline_disks",
+            {
+                "fit_id": [fit_id] * m,
+                "radius_m": np.full(m, radius_m),
+                "cell_id": np.append(cells, FALLBACK_CELL),
+                "rates": [row.tolist() for row in rates] + [fallback.tolist()],
+            },
+        )
+    warehouse.insert(
+        "baselines",
+        {
+            "fit_id": [fit_id] * n,
+            "fitted_time": np.full(n, ms[0]),
+            "start_time": np.full(n, ms[1]),
+            "end_time": np.full(n, ms[2]),
+            "cell_m": np.full(n, params.cell_m),
+            "utc_offset_min": np.full(n, params.utc_offset_min, np.int32),
+            "dispersion": np.full(n, fit.dispersion),
+            "cell_id": np.append(np.asarray(fit.cell_ids, np.int64), FALLBACK_CELL),
+            "rates": [row.tolist() for row in fit.rates] + [np.asarray(fit.fallback).tolist()],
+        },
+    )
     return fit_id
 
 
@@ -118,7 +132,11 @@ def newest_baseline(warehouse: Warehouse, settings: Settings) -> Baseline:
     )
     cells, rates, fallback = _table(cols)
     return CellRates(
-        cell_km2, cells, rates, fallback, float(cols["dispersion"][0]),
+        cell_km2,
+        cells,
+        rates,
+        fallback,
+        float(cols["dispersion"][0]),
         _stored_disks(warehouse, newest[0][0]),
     ).baseline()
 

@@ -31,9 +31,17 @@ from .feeds.decode import Reject
 from .geo.admin_units import AdminRegistry
 
 __all__ = [
-    "ENVELOPE_SCHEMA", "ALERT_SCHEMA", "NormalizedAlert", "EnvelopeBatch", "envelope_table",
-    "encode_envelopes", "decode_envelopes", "read_envelopes", "rows_as_json",
-    "envelope_severity", "as_enveloped",
+    "ENVELOPE_SCHEMA",
+    "ALERT_SCHEMA",
+    "NormalizedAlert",
+    "EnvelopeBatch",
+    "envelope_table",
+    "encode_envelopes",
+    "decode_envelopes",
+    "read_envelopes",
+    "rows_as_json",
+    "envelope_severity",
+    "as_enveloped",
 ]
 
 
@@ -44,34 +52,44 @@ def _field(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa
 _CODE = pa.dictionary(pa.int32(), pa.string())  # registry codes: a few thousand distinct
 
 #: The columns of every record batch on ``alerts.normalized``, in this order.
-ENVELOPE_SCHEMA = pa.schema([
-    _field("alert_id", pa.string(), '"<source>:<source_id>", unique across feeds', False),
-    _field("source", pa.dictionary(pa.int8(), pa.string()), "feed name", False),
-    _field("source_id", pa.string(), "the feed's own id of the alert", False),
-    _field("event_ms", pa.int64(), "event time, epoch milliseconds UTC", False),
-    _field("lat", pa.float64(), "WGS84 latitude", False),
-    _field("lon", pa.float64(), "WGS84 longitude", False),
-    _field("category", pa.dictionary(pa.int16(), pa.string()),
-           "category name (shared vocabulary of all feeds)", False),
-    _field("severity", pa.float32(), "0..1 weight towards hotspots, 4 decimals", False),
-    _field("tile", _CODE, 'coarse tile "ix:iy" that routed the row to this partition', False),
-    _field("halo", pa.bool_(),
-           "a copy for a neighbouring tile's correlator, never stored twice", False),
-    _field("grid", _CODE, "registry code of the grid cell; null outside the grid"),
-    _field("community", _CODE, "registry code of the community"),
-    _field("street", _CODE, "registry code of the street or township"),
-    _field("district", _CODE, "registry code of the district"),
-    _field("station_id", pa.string(), "responsible police station"),
-    _field("device", pa.string(), "alarm device, pseudonym"),
-    _field("household", pa.string(), "household, pseudonym"),
-    _field("caller", pa.string(), "caller phone, pseudonym"),
-    _field("priority", pa.uint8(), "110 priority 1..4"),
-    _field("camera_id", pa.string(), "camera"),
-    _field("confidence", pa.float64(), "video-analytics confidence 0..1"),
-    _field("reporter_id", pa.string(), "grid worker"),
-    _field("status", pa.string(), "grid report lifecycle step"),
-    _field("report_ref", pa.string(), "grid report the step belongs to"),
-])
+ENVELOPE_SCHEMA = pa.schema(
+    [
+        _field("alert_id", pa.string(), '"<source>:<source_id>", unique across feeds', False),
+        _field("source", pa.dictionary(pa.int8(), pa.string()), "feed name", False),
+        _field("source_id", pa.string(), "the feed's own id of the alert", False),
+        _field("event_ms", pa.int64(), "event time, epoch milliseconds UTC", False),
+        _field("lat", pa.float64(), "WGS84 latitude", False),
+        _field("lon", pa.float64(), "WGS84 longitude", False),
+        _field(
+            "category",
+            pa.dictionary(pa.int16(), pa.string()),
+            "category name (shared vocabulary of all feeds)",
+            False,
+        ),
+        _field("severity", pa.float32(), "0..1 weight towards hotspots, 4 decimals", False),
+        _field("tile", _CODE, 'coarse tile "ix:iy" that routed the row to this partition', False),
+        _field(
+            "halo",
+            pa.bool_(),
+            "a copy for a neighbouring tile's correlator, never stored twice",
+            False,
+        ),
+        _field("grid", _CODE, "registry code of the grid cell; null outside the grid"),
+        _field("community", _CODE, "registry code of the community"),
+        _field("street", _CODE, "registry code of the street or township"),
+        _field("district", _CODE, "registry code of the district"),
+        _field("station_id", pa.string(), "responsible police station"),
+        _field("device", pa.string(), "alarm device, pseudonym"),
+        _field("household", pa.string(), "household, pseudonym"),
+        _field("caller", pa.string(), "caller phone, pseudonym"),
+        _field("priority", pa.uint8(), "110 priority 1..4"),
+        _field("camera_id", pa.string(), "camera"),
+        _field("confidence", pa.float64(), "video-analytics confidence 0..1"),
+        _field("reporter_id", pa.string(), "grid worker"),
+        _field("status", pa.string(), "grid report lifecycle step"),
+        _field("report_ref", pa.string(), "grid report the step belongs to"),
+    ]
+)
 _ROUTING = ("tile", "halo")  # added per record by encode_envelopes
 #: the columns of :func:`envelope_table`: every alert once, before routing
 ALERT_SCHEMA = pa.schema([f for f in ENVELOPE_SCHEMA if f.name not in _ROUTING])
@@ -130,9 +148,14 @@ def envelope_severity(severity: np.ndarray) -> np.ndarray:
 def as_enveloped(alerts: AlertBatch) -> AlertBatch:
     """The batch as a correlator decodes it from envelopes: only the severity changes."""
     return AlertBatch(
-        alert_id=alerts.alert_id, source=alerts.source, event_ms=alerts.event_ms,
-        lat=alerts.lat, lon=alerts.lon, category=alerts.category,
-        severity=envelope_severity(alerts.severity), grid=alerts.grid,
+        alert_id=alerts.alert_id,
+        source=alerts.source,
+        event_ms=alerts.event_ms,
+        lat=alerts.lat,
+        lon=alerts.lon,
+        category=alerts.category,
+        severity=envelope_severity(alerts.severity),
+        grid=alerts.grid,
     )
 
 
@@ -143,19 +166,25 @@ def as_enveloped(alerts: AlertBatch) -> AlertBatch:
 def _unit_dictionaries(registry: AdminRegistry) -> dict[str, tuple[np.ndarray, pa.Array]]:
     """Per unit column: the grid index → unit index map and the unit codes."""
     grids = np.arange(len(registry.grids), dtype=np.int32)
-    levels = {"grid": (grids, registry.grids.codes),
-              "community": (registry.grid_community, registry.communities.codes),
-              "street": (registry.grid_street, registry.streets.codes),
-              "district": (registry.grid_district, registry.districts.codes)}
-    return {name: (np.asarray(of_grid, np.int32), pa.array(codes.astype(object), pa.string()))
-            for name, (of_grid, codes) in levels.items()}
+    levels = {
+        "grid": (grids, registry.grids.codes),
+        "community": (registry.grid_community, registry.communities.codes),
+        "street": (registry.grid_street, registry.streets.codes),
+        "district": (registry.grid_district, registry.districts.codes),
+    }
+    return {
+        name: (np.asarray(of_grid, np.int32), pa.array(codes.astype(object), pa.string()))
+        for name, (of_grid, codes) in levels.items()
+    }
 
 
 def _units(registry: AdminRegistry, grid: np.ndarray) -> dict[str, pa.DictionaryArray]:
     outside = grid < 0
     inside = np.where(outside, 0, grid)
-    return {name: pa.DictionaryArray.from_arrays(pa.array(of_grid[inside], mask=outside), codes)
-            for name, (of_grid, codes) in _unit_dictionaries(registry).items()}
+    return {
+        name: pa.DictionaryArray.from_arrays(pa.array(of_grid[inside], mask=outside), codes)
+        for name, (of_grid, codes) in _unit_dictionaries(registry).items()
+    }
 
 
 def _text(values: np.ndarray | None, n: int) -> pa.Array:
@@ -189,8 +218,9 @@ def envelope_table(batch, registry: AdminRegistry) -> pa.Table:
         "event_ms": pa.array(a.event_ms, pa.int64()),
         "lat": pa.array(a.lat, pa.float64()),
         "lon": pa.array(a.lon, pa.float64()),
-        "category": pa.DictionaryArray.from_arrays(pa.array(a.category, pa.int16()),
-                                                   _CATEGORY_NAMES),
+        "category": pa.DictionaryArray.from_arrays(
+            pa.array(a.category, pa.int16()), _CATEGORY_NAMES
+        ),
         "severity": pa.array(envelope_severity(a.severity)),
         **_units(registry, a.grid),
         "station_id": pa.array(station, pa.string()),
@@ -199,8 +229,9 @@ def envelope_table(batch, registry: AdminRegistry) -> pa.Table:
         "confidence": _optional(extras.get("confidence"), n, pa.float64()),
         "report_ref": _text(report_ref, n),
     }
-    return pa.Table.from_pydict({f.name: columns[f.name] for f in ALERT_SCHEMA},
-                                schema=ALERT_SCHEMA)
+    return pa.Table.from_pydict(
+        {f.name: columns[f.name] for f in ALERT_SCHEMA}, schema=ALERT_SCHEMA
+    )
 
 
 #: Target size of one record: well below the producer's batch (``producer_batch_bytes``,
@@ -208,8 +239,13 @@ def envelope_table(batch, registry: AdminRegistry) -> pa.Table:
 MAX_RECORD_BYTES = 256 << 10
 
 
-def encode_envelopes(alerts: pa.Table, rows: np.ndarray, tiles: np.ndarray,
-                     halo: np.ndarray, max_bytes: int = MAX_RECORD_BYTES) -> list[bytes]:
+def encode_envelopes(
+    alerts: pa.Table,
+    rows: np.ndarray,
+    tiles: np.ndarray,
+    halo: np.ndarray,
+    max_bytes: int = MAX_RECORD_BYTES,
+) -> list[bytes]:
     """Record values for ``rows`` of ``alerts`` (an :func:`envelope_table`), in that order:
     Arrow IPC streams of about ``max_bytes`` at most. A row may repeat (halo copies);
     ``tiles[i]`` is the tile key (``bytes``) of ``rows[i]``."""
@@ -218,10 +254,15 @@ def encode_envelopes(alerts: pa.Table, rows: np.ndarray, tiles: np.ndarray,
     table = alerts.take(pa.array(rows, pa.int64()))
     distinct, inverse = np.unique(tiles, return_inverse=True)
     names = pa.array([key.decode("ascii") for key in distinct.tolist()], pa.string())
-    table = table.append_column(ENVELOPE_SCHEMA.field("tile"), pa.chunked_array(
-        [pa.DictionaryArray.from_arrays(pa.array(inverse.reshape(-1), pa.int32()), names)]))
-    table = table.append_column(ENVELOPE_SCHEMA.field("halo"),
-                                pa.chunked_array([pa.array(halo, pa.bool_())]))
+    table = table.append_column(
+        ENVELOPE_SCHEMA.field("tile"),
+        pa.chunked_array(
+            [pa.DictionaryArray.from_arrays(pa.array(inverse.reshape(-1), pa.int32()), names)]
+        ),
+    )
+    table = table.append_column(
+        ENVELOPE_SCHEMA.field("halo"), pa.chunked_array([pa.array(halo, pa.bool_())])
+    )
     table = table.select(ENVELOPE_SCHEMA.names).combine_chunks()
     per_row = max(1, table.nbytes // table.num_rows)
     step = max(1, max_bytes // per_row)
@@ -238,8 +279,10 @@ def _ipc(table: pa.Table) -> bytes:
     # A sliced table still points into the whole batch's buffers; an IPC writer writes only
     # the slice, but every dictionary in full: shrink those larger than the slice (a few
     # alerts of a small poll would otherwise carry the whole registry's codes).
-    batch = pa.record_batch([_compact(column.chunk(0), table.num_rows)
-                             for column in table.columns], schema=ENVELOPE_SCHEMA)
+    batch = pa.record_batch(
+        [_compact(column.chunk(0), table.num_rows) for column in table.columns],
+        schema=ENVELOPE_SCHEMA,
+    )
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, ENVELOPE_SCHEMA, options=_IPC_OPTIONS) as writer:
         writer.write_batch(batch)
@@ -273,8 +316,17 @@ class EnvelopeBatch:
     tables: dict[int, pa.Table]
 
 
-_CORRELATOR_COLUMNS = ("alert_id", "source", "event_ms", "lat", "lon", "category", "severity",
-                       "halo", "grid")
+_CORRELATOR_COLUMNS = (
+    "alert_id",
+    "source",
+    "event_ms",
+    "lat",
+    "lon",
+    "category",
+    "severity",
+    "halo",
+    "grid",
+)
 _EXPECTED_TYPES = {name: ENVELOPE_SCHEMA.field(name).type for name in _CORRELATOR_COLUMNS}
 
 
@@ -288,15 +340,17 @@ def _read(value: bytes) -> pa.Table:
     for name, type_ in _EXPECTED_TYPES.items():
         found = schema.field(name).type if name in schema.names else "no column"
         if found != type_:
-            raise EnvelopeError(f"not an alerts.normalized record: {name} is {found}, "
-                                f"expected {type_}")
+            raise EnvelopeError(
+                f"not an alerts.normalized record: {name} is {found}, expected {type_}"
+            )
         if name != "grid" and table.column(name).null_count:
             raise EnvelopeError(f"{name} is null in {table.column(name).null_count} rows")
     return table
 
 
-def _names_to_codes(column: pa.ChunkedArray, names: pa.Array, vocabulary: dict[str, int],
-                    dtype, what: str) -> np.ndarray:
+def _names_to_codes(
+    column: pa.ChunkedArray, names: pa.Array, vocabulary: dict[str, int], dtype, what: str
+) -> np.ndarray:
     """Codes of a dictionary column's names in ``vocabulary``, whose names in code order are
     ``names`` (what this pipeline writes: the indices are the codes)."""
     array = column.combine_chunks()
@@ -324,21 +378,24 @@ def _grid_indices(column: pa.ChunkedArray, registry: AdminRegistry) -> np.ndarra
 def _correlator_columns(table: pa.Table, registry: AdminRegistry) -> tuple[AlertBatch, np.ndarray]:
     alerts = AlertBatch(
         alert_id=table.column("alert_id").to_numpy(),
-        source=_names_to_codes(table.column("source"), _SOURCE_NAMES, SOURCE_CODE, np.int8,
-                               "source"),
+        source=_names_to_codes(
+            table.column("source"), _SOURCE_NAMES, SOURCE_CODE, np.int8, "source"
+        ),
         event_ms=table.column("event_ms").to_numpy(),
         lat=table.column("lat").to_numpy(),
         lon=table.column("lon").to_numpy(),
-        category=_names_to_codes(table.column("category"), _CATEGORY_NAMES, CATEGORY_CODE,
-                                 np.int16, "category"),
+        category=_names_to_codes(
+            table.column("category"), _CATEGORY_NAMES, CATEGORY_CODE, np.int16, "category"
+        ),
         severity=table.column("severity").to_numpy(),
         grid=_grid_indices(table.column("grid"), registry),
     )
     return alerts, table.column("halo").to_numpy()
 
 
-def decode_envelopes(values: list[bytes], registry: AdminRegistry
-                     ) -> tuple[EnvelopeBatch, list[Reject]]:
+def decode_envelopes(
+    values: list[bytes], registry: AdminRegistry
+) -> tuple[EnvelopeBatch, list[Reject]]:
     """Records back into the correlator's columns, and a reject for every value that is not
     an envelope record (someone else's record on the topic: it is dead-lettered, and the other
     records go on)."""
@@ -384,8 +441,10 @@ def rows_as_json(table: pa.Table, rows: list[int]) -> list[bytes]:
 def _row_dicts(table: pa.Table) -> list[dict]:
     """Every row as a dict of its non-null fields."""
     names = table.column_names
-    return [{k: v for k, v in zip(names, row, strict=True) if v is not None}
-            for row in zip(*map(_python_values, table.columns), strict=True)]
+    return [
+        {k: v for k, v in zip(names, row, strict=True) if v is not None}
+        for row in zip(*map(_python_values, table.columns), strict=True)
+    ]
 
 
 def _python_values(column: pa.ChunkedArray) -> list:
@@ -395,4 +454,3 @@ def _python_values(column: pa.ChunkedArray) -> list:
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     return array.to_pylist()
-

@@ -26,24 +26,30 @@ _UNITS = "grid_code, community_code, street_code, district_code, station_id"
 #: what -> (table, time column selecting the range, columns, time columns, order)
 EXPORTS: dict[str, tuple[str, str, str, tuple[str, ...], str]] = {
     "flags": (
-        "flags", "boundary_time",
+        "flags",
+        "boundary_time",
         "flag_id, version, status, boundary_time, opened_time, first_time, last_time, lat, lon, "
         f"radius_m, window_s, cell_id, score, p_value, gi_z, observed, expected, n_sources, "
         f"source_counts, category_counts, {_UNITS}",
-        ("boundary_time", "opened_time", "first_time", "last_time"), "flag_id, version",
+        ("boundary_time", "opened_time", "first_time", "last_time"),
+        "flag_id, version",
     ),
     "incidents": (
-        "incidents", "first_time",
+        "incidents",
+        "first_time",
         "incident_id, first_time, last_time, boundary_time, lat, lon, n_alerts, n_sources, "
         f"source_counts, category_counts, max_severity, {_UNITS}",
-        ("first_time", "last_time", "boundary_time"), "incident_id",
+        ("first_time", "last_time", "boundary_time"),
+        "incident_id",
     ),
     "alerts": (
-        "alerts", "event_time",
+        "alerts",
+        "event_time",
         "alert_id, source, source_id, event_time, lat, lon, category, severity, "
         f"{_UNITS}, device, household, caller, priority, camera_id, confidence, reporter_id, "
         "status, report_ref",
-        ("event_time",), "alert_id",
+        ("event_time",),
+        "alert_id",
     ),
 }
 
@@ -58,8 +64,7 @@ def _select(what: str, database: str, since_ms: int, until_ms: int) -> str:
     table, when, columns, times, order = EXPORTS[what]
     names = [c.strip() for c in columns.split(",")]
     # aliases must differ from the columns: ClickHouse applies them in WHERE too
-    select = ", ".join(f"toUnixTimestamp64Milli({c}) AS {c}_ms" if c in times else c
-                       for c in names)
+    select = ", ".join(f"toUnixTimestamp64Milli({c}) AS {c}_ms" if c in times else c for c in names)
     return (
         f"SELECT {select} FROM {database}.{table} FINAL "
         f"WHERE {when} >= fromUnixTimestamp64Milli(toInt64({int(since_ms)}), 'UTC') "
@@ -68,9 +73,7 @@ def _select(what: str, database: str, since_ms: int, until_ms: int) -> str:
     )
 
 
-def export_rows(
-    warehouse: Warehouse, what: str, since_ms: int, until_ms: int
-) -> Iterator[dict]:
+def export_rows(warehouse: Warehouse, what: str, since_ms: int, until_ms: int) -> Iterator[dict]:
     """Rows of ``what`` (flags, incidents or alerts) in ``[since_ms, until_ms)``, as dicts."""
     if what not in EXPORTS:
         raise ConfigurationError(f"cannot export {what!r}; choose one of {', '.join(EXPORTS)}")
@@ -102,8 +105,9 @@ def write_export(rows: Iterator[dict], out: Path | IO[str], fmt: str) -> int:
                 if writer is None:
                     writer = csv.DictWriter(handle, fieldnames=list(row))
                     writer.writeheader()
-                writer.writerow({k: encode(v).decode() if isinstance(v, dict) else v
-                                 for k, v in row.items()})
+                writer.writerow(
+                    {k: encode(v).decode() if isinstance(v, dict) else v for k, v in row.items()}
+                )
             n += 1
     finally:
         if isinstance(out, Path):

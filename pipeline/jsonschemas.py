@@ -29,8 +29,10 @@ def _cleaned(node):
     """Docstrings dedented as :func:`inspect.cleandoc` does: msgspec releases differ on it, and
     the committed files must not depend on which one is installed."""
     if isinstance(node, dict):
-        return {k: inspect.cleandoc(v) if k == "description" and isinstance(v, str)
-                else _cleaned(v) for k, v in node.items()}
+        return {
+            k: inspect.cleandoc(v) if k == "description" and isinstance(v, str) else _cleaned(v)
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_cleaned(v) for v in node]
     return node
@@ -56,8 +58,12 @@ def _arrow_schema() -> dict:
             "arrival order. Personal fields are pseudonyms."
         ),
         "columns": [
-            {"name": f.name, "type": str(f.type), "nullable": f.nullable,
-             "description": f.metadata[b"description"].decode()}
+            {
+                "name": f.name,
+                "type": str(f.type),
+                "nullable": f.nullable,
+                "description": f.metadata[b"description"].decode(),
+            }
             for f in ENVELOPE_SCHEMA
         ],
     }
@@ -67,7 +73,8 @@ def wire_schemas() -> dict[str, dict]:
     """File name → schema, for every topic the project reads or writes."""
     schemas = {
         f"{name}.schema.json": _schema(
-            f"alerts.{name}", spec.wire_type,
+            f"alerts.{name}",
+            spec.wire_type,
             f"One message on the alerts.{name} topic (JSON, one alert per message). "
             "Extra fields are ignored.",
         )
@@ -75,16 +82,19 @@ def wire_schemas() -> dict[str, dict]:
     }
     schemas["normalized.arrow.json"] = _arrow_schema()
     schemas["deadletter.schema.json"] = _schema(
-        "alerts.deadletter", DeadLetter,
+        "alerts.deadletter",
+        DeadLetter,
         "A message that could not become an alert, with its reason and its original bytes "
         "sealed (Fernet) under a key derived from the pseudonymisation secret.",
     )
     schemas["incident.schema.json"] = _schema(
-        "incidents.correlated", IncidentMessage,
+        "incidents.correlated",
+        IncidentMessage,
         "A correlated incident: alerts of any feeds linked in space and time. Keyed by id.",
     )
     schemas["flag.schema.json"] = _schema(
-        "hotspots.flags", FlagMessage,
+        "hotspots.flags",
+        FlagMessage,
         "One version of a hotspot flag (open, update, close), keyed by flag_id; the highest "
         "version of a flag is its current state.",
     )

@@ -13,23 +13,33 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.received = Counter(
-            "hotspot_received_total", "Raw messages taken from a feed", ["feed"],
+            "hotspot_received_total",
+            "Raw messages taken from a feed",
+            ["feed"],
             registry=self.registry,
         )
         self.normalized = Counter(
-            "hotspot_normalized_total", "Alerts published to alerts.normalized", ["feed"],
+            "hotspot_normalized_total",
+            "Alerts published to alerts.normalized",
+            ["feed"],
             registry=self.registry,
         )
         self.deadlettered = Counter(
-            "hotspot_deadlettered_total", "Messages sent to the dead-letter topic",
-            ["feed", "reason"], registry=self.registry,
+            "hotspot_deadlettered_total",
+            "Messages sent to the dead-letter topic",
+            ["feed", "reason"],
+            registry=self.registry,
         )
         self.duplicates = Counter(
-            "hotspot_duplicates_total", "Alerts dropped as duplicates", ["feed"],
+            "hotspot_duplicates_total",
+            "Alerts dropped as duplicates",
+            ["feed"],
             registry=self.registry,
         )
         self.unknown_enum = Counter(
-            "hotspot_unknown_enum_total", "Enum values replaced by their neutral value", ["feed"],
+            "hotspot_unknown_enum_total",
+            "Enum values replaced by their neutral value",
+            ["feed"],
             registry=self.registry,
         )
         self.flags = Counter(
@@ -39,15 +49,21 @@ class Metrics:
             "hotspot_incidents_total", "Incidents published", registry=self.registry
         )
         self.stage_seconds = Histogram(
-            "hotspot_stage_seconds", "Time a stage took over one batch (outputs delivered and "
-            "written)", ["stage"], registry=self.registry,
+            "hotspot_stage_seconds",
+            "Time a stage took over one batch (outputs delivered and written)",
+            ["stage"],
+            registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
         self.stage_records = Counter(
-            "hotspot_stage_records_total", "Records a stage has taken", ["stage"],
+            "hotspot_stage_records_total",
+            "Records a stage has taken",
+            ["stage"],
             registry=self.registry,
         )
         self.warehouse_rows = Counter(
-            "hotspot_warehouse_rows_total", "Rows written to the warehouse", ["table"],
+            "hotspot_warehouse_rows_total",
+            "Rows written to the warehouse",
+            ["table"],
             registry=self.registry,
         )

@@ -72,8 +72,12 @@ def registry_area(registry: AdminRegistry, margin_m: float) -> Area:
     min_lat, min_lon, max_lat, max_lon = registry.bbox
     dlat = margin_m / 111_195.0
     dlon = dlat / max(np.cos(np.radians((min_lat + max_lat) / 2)), 1e-6)
-    return Area(min_lat=min_lat - dlat, min_lon=min_lon - dlon, max_lat=max_lat + dlat,
-                max_lon=max_lon + dlon)
+    return Area(
+        min_lat=min_lat - dlat,
+        min_lon=min_lon - dlon,
+        max_lat=max_lat + dlat,
+        max_lon=max_lon + dlon,
+    )
 
 
 @dataclass
@@ -96,7 +100,11 @@ class NormalizedBatch:
 
 
 def _reject_where(
-    decoded: DecodedBatch, bad: np.ndarray, reason: Reason, detail: str, out: list[Reject],
+    decoded: DecodedBatch,
+    bad: np.ndarray,
+    reason: Reason,
+    detail: str,
+    out: list[Reject],
     ids: dict[int, str],
 ) -> DecodedBatch:
     if not bad.any():  # the common case: no copy of every column
@@ -120,8 +128,12 @@ def _place_grid_only(decoded: DecodedBatch, registry: AdminRegistry, rejects, id
     unknown = np.zeros(len(decoded), dtype=bool)
     unknown[np.flatnonzero(missing)[cell < 0]] = True
     return _reject_where(
-        decoded, unknown, Reason.UNKNOWN_GRID_CODE,
-        "no lat/lon and grid_code is absent or not in the admin registry", rejects, ids,
+        decoded,
+        unknown,
+        Reason.UNKNOWN_GRID_CODE,
+        "no lat/lon and grid_code is absent or not in the admin registry",
+        rejects,
+        ids,
     )
 
 
@@ -147,8 +159,12 @@ def _extras(decoded: DecodedBatch, ctx: NormalizeContext) -> dict[str, np.ndarra
 
 
 def normalize(
-    source: str, values: list[bytes], ctx: NormalizeContext, clock_ms: np.ndarray | None = None,
-    decoded: DecodedBatch | None = None, remember: bool = True,
+    source: str,
+    values: list[bytes],
+    ctx: NormalizeContext,
+    clock_ms: np.ndarray | None = None,
+    decoded: DecodedBatch | None = None,
+    remember: bool = True,
 ) -> NormalizedBatch:
     """Normalise one batch of raw values from feed ``source``.
 
@@ -175,19 +191,29 @@ def normalize(
         return wall if clock_ms is None else clock_ms[decoded.index]
 
     decoded = _reject_where(
-        decoded, decoded.event_ms > now() + ctx.max_future_ms, Reason.FUTURE_TIME,
+        decoded,
+        decoded.event_ms > now() + ctx.max_future_ms,
+        Reason.FUTURE_TIME,
         f"event time more than {ctx.max_future_ms / 1000:.0f} s ahead of the worker clock",
-        rejects, ids,
+        rejects,
+        ids,
     )
     if ctx.max_age_ms:
         decoded = _reject_where(
-            decoded, decoded.event_ms < now() - ctx.max_age_ms, Reason.STALE_TIME,
+            decoded,
+            decoded.event_ms < now() - ctx.max_age_ms,
+            Reason.STALE_TIME,
             f"event time more than {ctx.max_age_ms / 1000:.0f} s behind the worker clock",
-            rejects, ids,
+            rejects,
+            ids,
         )
     decoded = _reject_where(
-        decoded, ~ctx.area.contains(decoded.lat, decoded.lon), Reason.OUT_OF_AREA,
-        "coordinates outside the configured area", rejects, ids,
+        decoded,
+        ~ctx.area.contains(decoded.lat, decoded.lon),
+        Reason.OUT_OF_AREA,
+        "coordinates outside the configured area",
+        rejects,
+        ids,
     )
 
     alert_id = np.array(list(map(f"{source}:".__add__, decoded.source_id.tolist())), object)
@@ -224,7 +250,10 @@ def normalize(
 
 
 def normalize_each(
-    source: str, values: list[bytes], ctx: NormalizeContext, clock_ms: np.ndarray | None = None,
+    source: str,
+    values: list[bytes],
+    ctx: NormalizeContext,
+    clock_ms: np.ndarray | None = None,
     remember: bool = True,
 ) -> NormalizedBatch:
     """Normalise value by value: the fallback when :func:`normalize` raised on a whole batch.

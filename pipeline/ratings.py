@@ -85,7 +85,10 @@ def months_between(first: str, last: str | None = None) -> list[Month]:
 
 
 def count_in_compounds(
-    lat: np.ndarray, lon: np.ndarray, event_ms: np.ndarray, registry: AdminRegistry,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    event_ms: np.ndarray,
+    registry: AdminRegistry,
     bounds_ms: np.ndarray,
 ) -> np.ndarray:
     """Alerts per (month, compound): ``bounds_ms`` are the months' starts plus the last end.
@@ -102,8 +105,9 @@ def count_in_compounds(
 
 def rating_levels(counts: np.ndarray, thresholds: RatingThresholds) -> np.ndarray:
     """0 green, 1 yellow, 2 red per count (int8)."""
-    return ((counts >= thresholds.yellow_at).astype(np.int8)
-            + (counts >= thresholds.red_at).astype(np.int8))
+    return (counts >= thresholds.yellow_at).astype(np.int8) + (counts >= thresholds.red_at).astype(
+        np.int8
+    )
 
 
 @dataclass(frozen=True)
@@ -120,9 +124,11 @@ class CompoundRatings:
     def summary(self) -> list[dict[str, object]]:
         """Per month: compounds per colour and how many are red two months running."""
         return [
-            {"month": str(m), **{name: int((self.level[k] == lvl).sum())
-                                 for lvl, name in enumerate(RATINGS)},
-             "red_two_months": int(self.red_two_months[k].sum())}
+            {
+                "month": str(m),
+                **{name: int((self.level[k] == lvl).sum()) for lvl, name in enumerate(RATINGS)},
+                "red_two_months": int(self.red_two_months[k].sum()),
+            }
             for k, m in enumerate(self.months)
         ]
 
@@ -157,7 +163,9 @@ def _category_predicate(thresholds: RatingThresholds) -> str:
 
 
 def rate_compounds(
-    warehouse: Warehouse, registry: AdminRegistry, months: list[Month],
+    warehouse: Warehouse,
+    registry: AdminRegistry,
+    months: list[Month],
     thresholds: RatingThresholds,
 ) -> CompoundRatings:
     """Count, rate and mark every compound for ``months`` (consecutive, ascending)."""
@@ -168,8 +176,11 @@ def rate_compounds(
             "the admin registry has no compounds (level 'compound'); add them to rate them"
         )
     span = [months[0].shift(-1), *months]
-    bounds = np.array([m.start_ms(thresholds.utc_offset_min) for m in span]
-                      + [months[-1].shift(1).start_ms(thresholds.utc_offset_min)], np.int64)
+    bounds = np.array(
+        [m.start_ms(thresholds.utc_offset_min) for m in span]
+        + [months[-1].shift(1).start_ms(thresholds.utc_offset_min)],
+        np.int64,
+    )
     cols = warehouse.query_columns(
         f"SELECT lat, lon, toUnixTimestamp64Milli(event_time) AS ms "
         f"FROM {warehouse.database}.alerts FINAL "
@@ -178,8 +189,11 @@ def rate_compounds(
         f"AND {_category_predicate(thresholds)}"
     )
     counts = count_in_compounds(
-        np.array(cols["lat"], np.float64), np.array(cols["lon"], np.float64),
-        np.array(cols["ms"], np.int64), registry, bounds,
+        np.array(cols["lat"], np.float64),
+        np.array(cols["lon"], np.float64),
+        np.array(cols["ms"], np.int64),
+        registry,
+        bounds,
     )
     level = rating_levels(counts, thresholds)
     red = level == 2

@@ -58,8 +58,7 @@ class TileRouting:
     @classmethod
     def from_settings(cls, settings: Settings, registry: AdminRegistry) -> TileRouting:
         """The routing of a deployment: its tiles, halo and partitions on the city's projection."""
-        return cls(city_projection(registry), settings.tile_m, settings.halo_m,
-                   settings.partitions)
+        return cls(city_projection(registry), settings.tile_m, settings.halo_m, settings.partitions)
 
     def route(self, lat: np.ndarray, lon: np.ndarray) -> Routed:
         """Own tile of every point, plus halo copies only where they add a partition."""

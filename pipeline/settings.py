@@ -32,7 +32,12 @@ from .correlate.params import CorrelationParams
 from .exceptions import ConfigurationError
 
 __all__ = [
-    "Settings", "TopicNames", "Area", "GrafanaSettings", "RatingThresholds", "load_settings",
+    "Settings",
+    "TopicNames",
+    "Area",
+    "GrafanaSettings",
+    "RatingThresholds",
+    "load_settings",
 ]
 
 CoordinateSystem = Literal["wgs84", "gcj02"]
@@ -74,8 +79,11 @@ class Area(BaseModel):
     max_lon: float
 
     def contains(self, lat, lon):  # NumPy arrays in, boolean array out
-        return (lat >= self.min_lat) & (lat <= self.max_lat) & (lon >= self.min_lon) & (
-            lon <= self.max_lon
+        return (
+            (lat >= self.min_lat)
+            & (lat <= self.max_lat)
+            & (lon >= self.min_lon)
+            & (lon <= self.max_lon)
         )
 
 
@@ -166,18 +174,24 @@ class Settings(BaseSettings):
         "'clickhouse://user:pass@host:9000/db'. Empty means chdb under data_dir/warehouse.",
     )
     warehouse_retry_initial_s: float = Field(
-        0.5, gt=0, description="First wait before retrying a failed warehouse write, s; doubles "
-        "(warehouse_retry_multiplier) on each failure up to warehouse_retry_max_s."
+        0.5,
+        gt=0,
+        description="First wait before retrying a failed warehouse write, s; doubles "
+        "(warehouse_retry_multiplier) on each failure up to warehouse_retry_max_s.",
     )
     warehouse_retry_max_s: float = Field(30.0, gt=0, description="Longest wait between retries, s.")
     warehouse_retry_multiplier: float = Field(2.0, ge=1, description="Backoff growth per attempt.")
     warehouse_retry_unavailable_attempts: int = Field(
-        0, ge=0, description="Attempts while ClickHouse is unreachable; 0 retries for ever (the "
-        "worker blocks and commits no offsets until the warehouse is back)."
+        0,
+        ge=0,
+        description="Attempts while ClickHouse is unreachable; 0 retries for ever (the "
+        "worker blocks and commits no offsets until the warehouse is back).",
     )
     warehouse_retry_rejected_attempts: int = Field(
-        5, ge=1, description="Attempts for a transient rejection (too many parts, memory limit, "
-        "timeout); other rejected statements are never retried."
+        5,
+        ge=1,
+        description="Attempts for a transient rejection (too many parts, memory limit, "
+        "timeout); other rejected statements are never retried.",
     )
     registry_path: Path | None = Field(
         None, description="Admin-unit registry (GeoJSON). Empty means data_dir/registry.geojson."
@@ -197,28 +211,36 @@ class Settings(BaseSettings):
         8 << 20, ge=1 << 16, description="Most bytes one fetch brings per partition."
     )
     sink_every_s: float = Field(
-        1.0, ge=0, description="Shortest time between two writes of the dead-letter, incident "
+        1.0,
+        ge=0,
+        description="Shortest time between two writes of the dead-letter, incident "
         "and flag sinks, s: every ClickHouse insert has a fixed cost (about 9 ms on chDB), so "
-        "records that arrive meanwhile are written together."
+        "records that arrive meanwhile are written together.",
     )
     correlator_threads: int = Field(
-        2, ge=1, description="Partitions correlated at the same time. Each one holds its "
+        2,
+        ge=1,
+        description="Partitions correlated at the same time. Each one holds its "
         "window's temporaries while it closes a boundary, and threads beyond the cores add "
-        "memory, not speed."
+        "memory, not speed.",
     )
     producer_linger_ms: int = Field(
         2, ge=0, description="How long the producer waits to fill a request, ms."
     )
     producer_batch_bytes: int = Field(
-        512 << 10, ge=1 << 14, description="Record batch size, bytes (below the broker's "
-        "message.max.bytes, 1 MiB by default)."
+        512 << 10,
+        ge=1 << 14,
+        description="Record batch size, bytes (below the broker's "
+        "message.max.bytes, 1 MiB by default).",
     )
     rebalance_timeout_s: float = Field(
         6.0, gt=0, description="Consumer-group rebalance timeout, s: bounds a worker's start-up."
     )
     session_timeout_s: float = Field(
-        10.0, gt=0, description="Consumer-group session timeout, s: how fast a dead worker's "
-        "partitions move to the others."
+        10.0,
+        gt=0,
+        description="Consumer-group session timeout, s: how fast a dead worker's "
+        "partitions move to the others.",
     )
     web_port: int = Field(0, ge=0, description="Faust web port; 0 picks a free one.")
 
@@ -244,16 +266,20 @@ class Settings(BaseSettings):
     )
     tile_m: float = Field(4000.0, gt=0, description="Side of the coarse tiles routing normalized.")
     halo_m: float = Field(
-        800.0, ge=0, description="Alerts this close to a tile edge are copied to the neighbour "
-        "tiles' partitions: at least the hotspot radius plus half a lattice cell diagonal."
+        800.0,
+        ge=0,
+        description="Alerts this close to a tile edge are copied to the neighbour "
+        "tiles' partitions: at least the hotspot radius plus half a lattice cell diagonal.",
     )
     correlation: CorrelationParams = Field(
         default_factory=CorrelationParams,
         description="Windows, incident linking, hotspot scoring and flag thresholds.",
     )
     baseline_prior_rate_km2_h: float = Field(
-        5.0, gt=0, description="City-wide fallback rate of counted alerts, per km² per hour, "
-        "used until a cell has history."
+        5.0,
+        gt=0,
+        description="City-wide fallback rate of counted alerts, per km² per hour, "
+        "used until a cell has history.",
     )
     pseudonym_key: SecretStr | None = Field(
         None,

@@ -52,16 +52,26 @@ class ClickHouseServer:
         for sub in ("data", "tmp", "user_files", "format_schemas"):
             (r / sub).mkdir(parents=True, exist_ok=True)
         command = [
-            self.binary, f"--config-file={CONFIG}", "--",
-            f"--path={r}/data/", f"--tmp_path={r}/tmp/", f"--user_files_path={r}/user_files/",
+            self.binary,
+            f"--config-file={CONFIG}",
+            "--",
+            f"--path={r}/data/",
+            f"--tmp_path={r}/tmp/",
+            f"--user_files_path={r}/user_files/",
             f"--format_schema_path={r}/format_schemas/",
-            f"--logger.log={r}/server.log", f"--logger.errorlog={r}/server.err",
-            f"--tcp_port={self.tcp_port}", f"--http_port={self.http_port}",
-            f"--interserver_http_port={self.interserver_port}", "--listen_host=127.0.0.1",
+            f"--logger.log={r}/server.log",
+            f"--logger.errorlog={r}/server.err",
+            f"--tcp_port={self.tcp_port}",
+            f"--http_port={self.http_port}",
+            f"--interserver_http_port={self.interserver_port}",
+            "--listen_host=127.0.0.1",
         ]
         with open(r / "stdout.log", "ab") as out:
             self._process = subprocess.Popen(
-                command, stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+                command,
+                stdout=out,
+                stderr=out,
+                stdin=subprocess.DEVNULL,
                 # own process group, so kill() takes the whole server down and nothing else
                 start_new_session=True,
                 # and if pytest itself is killed, the kernel stops the server (the signal follows

@@ -43,8 +43,12 @@ def city(tmp_path_factory):
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     start = datetime(yesterday.year, yesterday.month, yesterday.day, 1, tzinfo=UTC)
     return run_simulation(
-        tmp_path_factory.mktemp("city"), seed=11, start=start, duration=timedelta(hours=3),
-        scale=0.3, n_hotspots=1,
+        tmp_path_factory.mktemp("city"),
+        seed=11,
+        start=start,
+        duration=timedelta(hours=3),
+        scale=0.3,
+        n_hotspots=1,
     )
 
 
@@ -72,7 +76,10 @@ class WorkerConfig:
         """``hotspot worker --until-drained`` as a separate process; fails the test on error."""
         result = subprocess.run(
             [sys.executable, "-m", "jobs", "worker", "--until-drained", "--log-level", "warning"],
-            env=self.env(), capture_output=True, text=True, timeout=timeout_s,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
         )
         if result.returncode != 0:
             pytest.fail(f"worker exited {result.returncode}:\n{result.stderr[-4000:]}")
@@ -107,8 +114,11 @@ def located(worker_config):
     from pipeline.geo.admin_units import load_registry
 
     registry = load_registry(worker_config.settings.registry_path)
-    return (float(registry.grid_centroid_lat[0]), float(registry.grid_centroid_lon[0]),
-            str(registry.grids.codes[0]))
+    return (
+        float(registry.grid_centroid_lat[0]),
+        float(registry.grid_centroid_lon[0]),
+        str(registry.grids.codes[0]),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -122,8 +132,10 @@ def clickhouse_server(tmp_path_factory):
 
     binary = find_binary()
     if binary is None or not CONFIG.exists():
-        pytest.skip("clickhouse-server is not installed and cannot be here (needs root): run "
-                    "`sudo sh infra/ci/install-clickhouse-server.sh`")
+        pytest.skip(
+            "clickhouse-server is not installed and cannot be here (needs root): run "
+            "`sudo sh infra/ci/install-clickhouse-server.sh`"
+        )
     server = ClickHouseServer(binary, tmp_path_factory.mktemp("clickhouse"))
     server.start()
     try:
@@ -141,10 +153,15 @@ def backfilled_city(tmp_path_factory, city):
     from pipeline.geo.admin_units import load_registry
     from pipeline.warehouse import migrate, open_warehouse
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("backfilled"), registry_path=city.registry,
-                        pseudonym_key=PSEUDONYM_KEY, partitions=2)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("backfilled"),
+        registry_path=city.registry,
+        pseudonym_key=PSEUDONYM_KEY,
+        partitions=2,
+    )
     with open_warehouse(settings.resolved_warehouse_url) as warehouse:
         migrate(warehouse)
-        backfill_files(settings, load_registry(city.registry), warehouse, [city.replay],
-                       flush=False)
+        backfill_files(
+            settings, load_registry(city.registry), warehouse, [city.replay], flush=False
+        )
     return settings

@@ -18,8 +18,10 @@ HOUR = 3_600_000
 
 
 def span(wh) -> tuple[int, int]:
-    lo, hi = wh.query(f"SELECT toUnixTimestamp64Milli(min(event_time)), "
-                      f"toUnixTimestamp64Milli(max(event_time)) FROM {wh.database}.alerts")[0]
+    lo, hi = wh.query(
+        f"SELECT toUnixTimestamp64Milli(min(event_time)), "
+        f"toUnixTimestamp64Milli(max(event_time)) FROM {wh.database}.alerts"
+    )[0]
     return lo // HOUR * HOUR, (hi // HOUR + 1) * HOUR
 
 
@@ -58,8 +60,7 @@ def test_the_newest_stored_fit_is_loaded_as_it_was_fitted(backfilled_city, city)
     for r, disk in fit.disks.items():
         cells = disk.rows()[0]
         for h in (0, 40, 100):
-            assert np.allclose(loaded.disk_rates(cells, h, r), disk.expected(cells, h),
-                               rtol=1e-12)
+            assert np.allclose(loaded.disk_rates(cells, h, r), disk.expected(cells, h), rtol=1e-12)
             assert np.allclose(loaded.disk_rates(unseen, h, r), disk.expected(unseen, h))
 
 
@@ -69,23 +70,33 @@ def test_thin_cells_are_shrunk_toward_their_district(backfilled_city, city):
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         since, until = span(wh)
         alerts = history_alerts(wh, since, until)
-    by_district = fit_by_district(alerts, since, until, registry, projection, params,
-                                  dispersion=False)
+    by_district = fit_by_district(
+        alerts, since, until, registry, projection, params, dispersion=False
+    )
     rows = counted_events(alerts, projection, params)
     lattice = Lattice(params.cell_m)
     cells = lattice.cell_id(*lattice.index(rows["x"], rows["y"]))
-    city_wide = fit_cell_hours(cells, rows["event_ms"], since, until, lattice.cell_km2,
-                               utc_offset_min=params.utc_offset_min)
+    city_wide = fit_cell_hours(
+        cells,
+        rows["event_ms"],
+        since,
+        until,
+        lattice.cell_km2,
+        utc_offset_min=params.utc_offset_min,
+    )
     ids, counts = np.unique(cells, return_counts=True)
     x, y = lattice.centre(*lattice.unpack(ids))
     grid = registry.locate(*projection.to_latlon(x, y))
     district = np.where(grid >= 0, registry.grid_district[np.maximum(grid, 0)], -1)
-    per_district = {d: counts[district == d].sum() / (district == d).sum()
-                    for d in np.unique(district[district >= 0]).tolist()}
+    per_district = {
+        d: counts[district == d].sum() / (district == d).sum()
+        for d in np.unique(district[district >= 0]).tolist()
+    }
     busy, quiet = max(per_district, key=per_district.get), min(per_district, key=per_district.get)
     level = by_district.rates.mean(axis=1)
-    city_level = np.stack([city_wide.expected(by_district.cell_ids, h) for h in range(168)],
-                          axis=1).mean(axis=1)
+    city_level = np.stack(
+        [city_wide.expected(by_district.cell_ids, h) for h in range(168)], axis=1
+    ).mean(axis=1)
     where = {c: i for i, c in enumerate(by_district.cell_ids.tolist())}
     thin = counts == 1
     for d, sign in ((busy, 1), (quiet, -1)):

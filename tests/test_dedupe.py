@@ -28,7 +28,11 @@ def test_known_ids_are_dropped_in_later_batches():
     d = DedupeIndex(1000)
     d.first_sightings(ids("a", "b"), ms(10, 20))
     assert d.first_sightings(ids("c", "a", "c", "b", "d"), ms(30, 31, 32, 33, 34)).tolist() == [
-        True, False, False, False, True
+        True,
+        False,
+        False,
+        False,
+        True,
     ]
     assert len(d) == 4
 
@@ -54,7 +58,9 @@ def test_prune_forgets_ids_older_than_the_horizon_of_the_newest_event():
     d.prune()  # cutoff = 1000 - 100 = 900, kept inclusive
     assert len(d) == 2
     assert d.first_sightings(ids("old", "edge", "new"), ms(0, 900, 1000)).tolist() == [
-        True, False, False
+        True,
+        False,
+        False,
     ]
 
 

@@ -69,13 +69,38 @@ def assert_same_alerts(a: AlertBatch, b: AlertBatch) -> None:
 
 def test_dispatch_round_trip_with_units_and_station():
     values = [
-        enc({"incident_id": "i1", "received_at": NOW, "category": "theft", "priority": 3,
-             "lat": 31.2031, "lon": 121.4012, "caller_phone": "13800138000"}),  # C1G1
-        enc({"incident_id": "i2", "received_at": "2024-05-01T10:00:01.5+08:00",
-             "category": "assault", "priority": 1, "lat": 31.2071, "lon": 121.4071,
-             "station_id": "PS77"}),  # C2G2, CAD station wins over the registry's PS2
-        enc({"incident_id": "i3", "received_at": NOW - 5, "category": "fraud", "priority": 2,
-             "lat": 31.2171, "lon": 121.4171}),  # in the area, in no cell
+        enc(
+            {
+                "incident_id": "i1",
+                "received_at": NOW,
+                "category": "theft",
+                "priority": 3,
+                "lat": 31.2031,
+                "lon": 121.4012,
+                "caller_phone": "13800138000",
+            }
+        ),  # C1G1
+        enc(
+            {
+                "incident_id": "i2",
+                "received_at": "2024-05-01T10:00:01.5+08:00",
+                "category": "assault",
+                "priority": 1,
+                "lat": 31.2071,
+                "lon": 121.4071,
+                "station_id": "PS77",
+            }
+        ),  # C2G2, CAD station wins over the registry's PS2
+        enc(
+            {
+                "incident_id": "i3",
+                "received_at": NOW - 5,
+                "category": "fraud",
+                "priority": 2,
+                "lat": 31.2171,
+                "lon": 121.4171,
+            }
+        ),  # in the area, in no cell
     ]
     out = normalize("dispatch_110", values, ctx())
     assert len(out.alerts) == 3
@@ -86,7 +111,9 @@ def test_dispatch_round_trip_with_units_and_station():
     assert [x.source_id for x in e] == ["i1", "i2", "i3"]
     assert [x.tile for x in e] == ["0:0", "1:0", "2:0"]
     assert [(x.grid, x.community, x.street, x.district) for x in e] == [
-        ("C1G1", "C1", "S1", "D1"), ("C2G2", "C2", "S1", "D1"), (None, None, None, None)
+        ("C1G1", "C1", "S1", "D1"),
+        ("C2G2", "C2", "S1", "D1"),
+        (None, None, None, None),
     ]
     assert [x.station_id for x in e] == ["PS1", "PS77", None]
     assert [x.priority for x in e] == [3, 1, 2]
@@ -98,21 +125,52 @@ def test_dispatch_round_trip_with_units_and_station():
 
 
 def test_absent_optional_fields_are_null():
-    values = [enc({"incident_id": "i1", "received_at": NOW, "category": "theft", "priority": 3,
-                   "lat": 31.2171, "lon": 121.4171})]  # no cell, no phone, no CAD station
+    values = [
+        enc(
+            {
+                "incident_id": "i1",
+                "received_at": NOW,
+                "category": "theft",
+                "priority": 3,
+                "lat": 31.2171,
+                "lon": 121.4171,
+            }
+        )
+    ]  # no cell, no phone, no CAD station
     raw, _ = round_trip(normalize("dispatch_110", values, ctx()))
     (row,) = pa.ipc.open_stream(raw[0]).read_all().to_pylist()
     assert {k for k, v in row.items() if v is not None} == {
-        "alert_id", "source", "source_id", "event_ms", "lat", "lon", "category", "severity",
-        "tile", "halo", "priority"}
+        "alert_id",
+        "source",
+        "source_id",
+        "event_ms",
+        "lat",
+        "lon",
+        "category",
+        "severity",
+        "tile",
+        "halo",
+        "priority",
+    }
     assert row["alert_id"] == "dispatch_110:i1" and row["event_ms"] == NOW
     table = pa.ipc.open_stream(raw[0]).read_all()
     assert json.loads(rows_as_json(table, [0])[0])["alert_id"] == "dispatch_110:i1"
 
 
 def test_halo_round_trips():
-    values = [enc({"alert_id": "a1", "camera_id": "c1", "detected_at": NOW, "kind": "crowd",
-                   "confidence": 0.3, "lat": 31.2031, "lon": 121.4012})]
+    values = [
+        enc(
+            {
+                "alert_id": "a1",
+                "camera_id": "c1",
+                "detected_at": NOW,
+                "kind": "crowd",
+                "confidence": 0.3,
+                "lat": 31.2031,
+                "lon": 121.4012,
+            }
+        )
+    ]
     out = normalize("camera", values, ctx())
     _, plain = round_trip(out)
     _, copy = round_trip(out, halo=np.array([True]))
@@ -121,26 +179,74 @@ def test_halo_round_trips():
 
 def test_records_have_exactly_the_published_schema():
     """``schemas/wire/normalized.arrow.json`` describes ENVELOPE_SCHEMA: what is written is it."""
-    values = [enc({"alert_id": "a1", "camera_id": "c1", "detected_at": NOW, "kind": "crowd",
-                   "confidence": 0.3, "lat": 31.2031, "lon": 121.4012})]
+    values = [
+        enc(
+            {
+                "alert_id": "a1",
+                "camera_id": "c1",
+                "detected_at": NOW,
+                "kind": "crowd",
+                "confidence": 0.3,
+                "lat": 31.2031,
+                "lon": 121.4012,
+            }
+        )
+    ]
     raw, _ = round_trip(normalize("camera", values, ctx()))
     assert pa.ipc.open_stream(raw[0]).schema.equals(ENVELOPE_SCHEMA, check_metadata=True)
 
 
 def test_every_feed_round_trips():
     feeds = {
-        "alarm_phone": [enc({"event_id": "e1", "device_id": "d1", "household_id": "h1",
-                             "trigger": "tamper", "triggered_at": NOW, "lat": 31.2071,
-                             "lon": 121.4021, "address": "secret address"})],
-        "camera": [enc({"alert_id": "a1", "camera_id": "cam-9", "detected_at": NOW,
-                        "kind": "loitering", "confidence": 0.37, "lat": 31.2031,
-                        "lon": 121.4071})],
+        "alarm_phone": [
+            enc(
+                {
+                    "event_id": "e1",
+                    "device_id": "d1",
+                    "household_id": "h1",
+                    "trigger": "tamper",
+                    "triggered_at": NOW,
+                    "lat": 31.2071,
+                    "lon": 121.4021,
+                    "address": "secret address",
+                }
+            )
+        ],
+        "camera": [
+            enc(
+                {
+                    "alert_id": "a1",
+                    "camera_id": "cam-9",
+                    "detected_at": NOW,
+                    "kind": "loitering",
+                    "confidence": 0.37,
+                    "lat": 31.2031,
+                    "lon": 121.4071,
+                }
+            )
+        ],
         "grid_report": [
-            enc({"report_id": "r1", "reporter_id": "w1", "reported_at": NOW,
-                 "category": "fire_hazard", "status": "reported", "grid_code": "C1G2"}),
-            enc({"report_id": "r2", "reporter_id": "w1", "reported_at": NOW,
-                 "category": "fire_hazard", "status": "resolved", "grid_code": "C1G2",
-                 "parent_report_id": "r1"}),
+            enc(
+                {
+                    "report_id": "r1",
+                    "reporter_id": "w1",
+                    "reported_at": NOW,
+                    "category": "fire_hazard",
+                    "status": "reported",
+                    "grid_code": "C1G2",
+                }
+            ),
+            enc(
+                {
+                    "report_id": "r2",
+                    "reporter_id": "w1",
+                    "reported_at": NOW,
+                    "category": "fire_hazard",
+                    "status": "resolved",
+                    "grid_code": "C1G2",
+                    "parent_report_id": "r1",
+                }
+            ),
         ],
     }
     outs = {source: normalize(source, values, ctx()) for source, values in feeds.items()}
@@ -158,21 +264,38 @@ def test_every_feed_round_trips():
     assert cam.severity == float(np.float32(round(float(outs["camera"].alerts.severity[0]), 4)))
     reports = read_envelopes(round_trip(outs["grid_report"])[0])
     assert [(r.status, r.report_ref, r.reporter_id, r.grid) for r in reports] == [
-        ("reported", "r1", "w1", "C1G2"), ("resolved", "r1", "w1", "C1G2")
+        ("reported", "r1", "w1", "C1G2"),
+        ("resolved", "r1", "w1", "C1G2"),
     ]
     assert reports[1].severity == 0.0
 
 
 def cameras(n: int) -> list[bytes]:
-    return [enc({"alert_id": f"a{i}", "camera_id": "c", "detected_at": NOW + i, "kind": "fight",
-                 "confidence": 0.5, "lat": 31.2031, "lon": 121.4012}) for i in range(n)]
+    return [
+        enc(
+            {
+                "alert_id": f"a{i}",
+                "camera_id": "c",
+                "detected_at": NOW + i,
+                "kind": "fight",
+                "confidence": 0.5,
+                "lat": 31.2031,
+                "lon": 121.4012,
+            }
+        )
+        for i in range(n)
+    ]
 
 
 def test_rows_may_repeat_for_halo_copies():
     out = normalize("camera", cameras(3), ctx())
     rows = np.array([0, 2, 2])
-    raw = encode_envelopes(envelope_table(out, REGISTRY), rows,
-                           np.array([b"0:0", b"0:0", b"1:0"]), np.array([False, False, True]))
+    raw = encode_envelopes(
+        envelope_table(out, REGISTRY),
+        rows,
+        np.array([b"0:0", b"0:0", b"1:0"]),
+        np.array([False, False, True]),
+    )
     back, _ = decode_envelopes(raw, REGISTRY)
     assert back.alerts.alert_id.tolist() == ["camera:a0", "camera:a2", "camera:a2"]
     assert back.halo.tolist() == [False, False, True]
@@ -183,8 +306,13 @@ def test_rows_may_repeat_for_halo_copies():
 def test_large_batches_are_cut_into_records_in_order():
     out = normalize("camera", cameras(500), ctx())
     rows = np.arange(500)[::-1]
-    raw = encode_envelopes(envelope_table(out, REGISTRY), rows, np.full(500, b"0:0"),
-                           np.zeros(500, bool), max_bytes=4096)
+    raw = encode_envelopes(
+        envelope_table(out, REGISTRY),
+        rows,
+        np.full(500, b"0:0"),
+        np.zeros(500, bool),
+        max_bytes=4096,
+    )
     assert len(raw) > 5 and all(len(v) < 3 * 4096 for v in raw)
     back, _ = decode_envelopes(raw, REGISTRY)
     assert back.alerts.alert_id.tolist() == [f"camera:a{i}" for i in rows]
@@ -195,14 +323,20 @@ def test_rows_as_json_across_records_with_their_own_dictionaries():
     """A dead letter's row is taken from its records' tables end to end; each record has its
     own dictionaries, so one code names different tiles in each."""
     table = envelope_table(normalize("camera", cameras(4), ctx()), REGISTRY)
-    (first,) = encode_envelopes(table, np.array([0, 1]), np.array([b"0:0", b"1:0"]),
-                                np.zeros(2, bool))
-    (second,) = encode_envelopes(table, np.array([2, 3]), np.array([b"2:0", b"0:0"]),
-                                 np.zeros(2, bool))
+    (first,) = encode_envelopes(
+        table, np.array([0, 1]), np.array([b"0:0", b"1:0"]), np.zeros(2, bool)
+    )
+    (second,) = encode_envelopes(
+        table, np.array([2, 3]), np.array([b"2:0", b"0:0"]), np.zeros(2, bool)
+    )
     both = pa.concat_tables([pa.ipc.open_stream(v).read_all() for v in (first, second)])
     rows = [json.loads(v) for v in rows_as_json(both, [2, 1, 3, 1])]
     assert [(r["alert_id"], r["tile"]) for r in rows] == [
-        ("camera:a2", "2:0"), ("camera:a1", "1:0"), ("camera:a3", "0:0"), ("camera:a1", "1:0")]
+        ("camera:a2", "2:0"),
+        ("camera:a1", "1:0"),
+        ("camera:a3", "0:0"),
+        ("camera:a1", "1:0"),
+    ]
     assert {r["source"] for r in rows} == {"camera"} and "halo" in rows[0]
 
 
@@ -211,8 +345,9 @@ def test_a_record_carries_only_the_unit_codes_it_uses():
     table = envelope_table(normalize("camera", cameras(3), ctx()), REGISTRY)
     codes = pa.array([f"G{i:04d}" for i in range(1000)])
     big = pa.DictionaryArray.from_arrays(pa.array([7, None, 912], pa.int32()), codes)
-    table = table.set_column(table.schema.get_field_index("grid"), table.schema.field("grid"),
-                             pa.chunked_array([big]))
+    table = table.set_column(
+        table.schema.get_field_index("grid"), table.schema.field("grid"), pa.chunked_array([big])
+    )
     (raw,) = encode_envelopes(table, np.arange(3), np.full(3, b"0:0"), np.zeros(3, bool))
     grid = pa.ipc.open_stream(raw).read_all().column("grid").chunk(0)
     assert grid.to_pylist() == ["G0007", None, "G0912"]
@@ -221,11 +356,22 @@ def test_a_record_carries_only_the_unit_codes_it_uses():
 
 def test_records_that_are_not_envelopes_are_reported_and_the_rest_decoded():
     out = normalize("camera", cameras(2), ctx())
-    good = encode_envelopes(envelope_table(out, REGISTRY), np.arange(2), np.full(2, b"0:0"),
-                            np.zeros(2, bool))
-    legacy = msgspec.json.encode(NormalizedAlert(
-        alert_id="camera:x", source="camera", source_id="x", event_ms=5, lat=31.2031,
-        lon=121.4012, category="fight", severity=0.1, tile="0:0"))
+    good = encode_envelopes(
+        envelope_table(out, REGISTRY), np.arange(2), np.full(2, b"0:0"), np.zeros(2, bool)
+    )
+    legacy = msgspec.json.encode(
+        NormalizedAlert(
+            alert_id="camera:x",
+            source="camera",
+            source_id="x",
+            event_ms=5,
+            lat=31.2031,
+            lon=121.4012,
+            category="fight",
+            severity=0.1,
+            tile="0:0",
+        )
+    )
     table = pa.ipc.open_stream(good[0]).read_all()
     wrong_type = _ipc(table.set_column(3, "event_ms", table.column("event_ms").cast(pa.float64())))
     renamed = pa.DictionaryArray.from_arrays(pa.array([0, 0], pa.int8()), pa.array(["fax"]))
@@ -234,7 +380,10 @@ def test_records_that_are_not_envelopes_are_reported_and_the_rest_decoded():
     assert back.alerts.alert_id.tolist() == ["camera:a0", "camera:a1"]
     assert back.record.tolist() == [1, 1]
     assert [(r.index, r.reason) for r in bad] == [
-        (0, Reason.MALFORMED_RECORD), (2, Reason.INVALID_VALUE), (3, Reason.INVALID_VALUE)]
+        (0, Reason.MALFORMED_RECORD),
+        (2, Reason.INVALID_VALUE),
+        (3, Reason.INVALID_VALUE),
+    ]
     assert "not an Arrow IPC stream" in bad[0].detail
     assert "event_ms is double, expected int64" in bad[1].detail
     assert "unknown source 'fax'" in bad[2].detail

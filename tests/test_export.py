@@ -18,21 +18,24 @@ DAY = 86_400_000
 def exported(settings, what: str, fmt: str) -> str:
     out = io.StringIO()
     with open_warehouse(settings.resolved_warehouse_url) as wh:
-        newest = wh.query(f"SELECT toUnixTimestamp64Milli(max(event_time)) FROM "
-                          f"{wh.database}.alerts")[0][0]
+        newest = wh.query(
+            f"SELECT toUnixTimestamp64Milli(max(event_time)) FROM {wh.database}.alerts"
+        )[0][0]
         write_export(export_rows(wh, what, newest - DAY, newest + DAY), out, fmt)
     return out.getvalue()
 
 
-@pytest.mark.parametrize("what,key", [("flags", "flag_id"), ("incidents", "incident_id"),
-                                      ("alerts", "alert_id")])
+@pytest.mark.parametrize(
+    "what,key", [("flags", "flag_id"), ("incidents", "incident_id"), ("alerts", "alert_id")]
+)
 def test_jsonl_rows_are_sorted_by_id_with_iso_times(backfilled_city, what, key):
     rows = [json.loads(line) for line in exported(backfilled_city, what, "jsonl").splitlines()]
     assert rows, f"the city has {what}"
     assert [r[key] for r in rows] == sorted(r[key] for r in rows)
     assert "ingest_time" not in rows[0]
-    time_column = {"flags": "boundary_time", "incidents": "first_time",
-                   "alerts": "event_time"}[what]
+    time_column = {"flags": "boundary_time", "incidents": "first_time", "alerts": "event_time"}[
+        what
+    ]
     assert all(r[time_column].endswith("+00:00") for r in rows)
 
 

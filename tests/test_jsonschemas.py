@@ -17,21 +17,40 @@ T_MS = 1_714_528_800_000
 
 SAMPLES = {
     "alarm_phone": {
-        "event_id": "ev-1", "device_id": "dev-1", "household_id": "hh-1", "trigger": "panic",
-        "triggered_at": "2024-05-01T10:00:00+08:00", "lat": 31.2, "lon": 121.4,
+        "event_id": "ev-1",
+        "device_id": "dev-1",
+        "household_id": "hh-1",
+        "trigger": "panic",
+        "triggered_at": "2024-05-01T10:00:00+08:00",
+        "lat": 31.2,
+        "lon": 121.4,
         "caller_phone": "13800138000",
     },
     "dispatch_110": {
-        "incident_id": "inc-1", "received_at": T_MS, "category": "robbery", "priority": 2,
-        "lat": 31.2, "lon": 121.4, "station_id": "PS1",
+        "incident_id": "inc-1",
+        "received_at": T_MS,
+        "category": "robbery",
+        "priority": 2,
+        "lat": 31.2,
+        "lon": 121.4,
+        "station_id": "PS1",
     },
     "camera": {
-        "alert_id": "a-1", "camera_id": "cam-1", "detected_at": T_MS, "kind": "fight",
-        "confidence": 0.5, "lat": 31.2, "lon": 121.4,
+        "alert_id": "a-1",
+        "camera_id": "cam-1",
+        "detected_at": T_MS,
+        "kind": "fight",
+        "confidence": 0.5,
+        "lat": 31.2,
+        "lon": 121.4,
     },
     "grid_report": {
-        "report_id": "r-1", "reporter_id": "w-1", "reported_at": "2024-05-01T02:00:00Z",
-        "category": "dispute", "status": "reported", "grid_code": "G1",
+        "report_id": "r-1",
+        "reporter_id": "w-1",
+        "reported_at": "2024-05-01T02:00:00Z",
+        "category": "dispute",
+        "status": "reported",
+        "grid_code": "G1",
     },
 }
 
@@ -58,7 +77,9 @@ def test_stale_check_notices_missing_and_edited_files(tmp_path):
 
 def test_there_is_a_schema_per_feed_and_per_output_topic():
     assert set(wire_schemas()) == {f"{name}.schema.json" for name in FEEDS} | {
-        "normalized.arrow.json", "deadletter.schema.json", "incident.schema.json",
+        "normalized.arrow.json",
+        "deadletter.schema.json",
+        "incident.schema.json",
         "flag.schema.json",
     }
 
@@ -111,15 +132,23 @@ def test_extra_fields_are_allowed_by_schema_and_decoder():
 def test_the_envelope_columns_file_lists_every_column_in_order():
     doc = json.loads((SCHEMA_DIR / "normalized.arrow.json").read_text())
     assert [(c["name"], c["type"], c["nullable"]) for c in doc["columns"]] == [
-        (f.name, str(f.type), f.nullable) for f in ENVELOPE_SCHEMA]
+        (f.name, str(f.type), f.nullable) for f in ENVELOPE_SCHEMA
+    ]
     assert all(c["description"] for c in doc["columns"])
     assert [c["name"] for c in doc["columns"]] == list(NormalizedAlert.__struct_fields__)
 
 
 def test_dead_letter_samples_validate():
-    letter = DeadLetter(reason=Reason.MISSING_FIELD, detail="Object missing required field `kind`",
-                        source="camera", topic="alerts.camera", partition=0, offset=7,
-                        received_ms=T_MS, payload_sealed="gAAAA...")
+    letter = DeadLetter(
+        reason=Reason.MISSING_FIELD,
+        detail="Object missing required field `kind`",
+        source="camera",
+        topic="alerts.camera",
+        partition=0,
+        offset=7,
+        received_ms=T_MS,
+        payload_sealed="gAAAA...",
+    )
     v = validator("deadletter.schema.json")
     assert not list(v.iter_errors(json.loads(msgspec.json.encode(letter))))
     assert list(v.iter_errors({**json.loads(msgspec.json.encode(letter)), "reason": "nope"}))

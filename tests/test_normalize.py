@@ -51,26 +51,65 @@ def enc(obj) -> bytes:
 
 
 def alarm(i, **kw) -> bytes:
-    return enc({"event_id": f"ev-{i}", "device_id": "dev-1", "household_id": "hh-1",
-                "trigger": "panic", "triggered_at": NOW, "lat": INSIDE[0], "lon": INSIDE[1],
-                "caller_phone": "13800138000", "address": "Room 301, 12 Example Rd", **kw})
+    return enc(
+        {
+            "event_id": f"ev-{i}",
+            "device_id": "dev-1",
+            "household_id": "hh-1",
+            "trigger": "panic",
+            "triggered_at": NOW,
+            "lat": INSIDE[0],
+            "lon": INSIDE[1],
+            "caller_phone": "13800138000",
+            "address": "Room 301, 12 Example Rd",
+            **kw,
+        }
+    )
 
 
 def dispatch(i, **kw) -> bytes:
-    return enc({"incident_id": f"inc-{i}", "received_at": NOW, "category": "robbery",
-                "priority": 1, "lat": INSIDE[0], "lon": INSIDE[1],
-                "summary": "man with knife near the market", **kw})
+    return enc(
+        {
+            "incident_id": f"inc-{i}",
+            "received_at": NOW,
+            "category": "robbery",
+            "priority": 1,
+            "lat": INSIDE[0],
+            "lon": INSIDE[1],
+            "summary": "man with knife near the market",
+            **kw,
+        }
+    )
 
 
 def camera(i, **kw) -> bytes:
-    return enc({"alert_id": f"a-{i}", "camera_id": "cam-1", "detected_at": NOW, "kind": "fight",
-                "confidence": 1.0, "lat": INSIDE[0], "lon": INSIDE[1], **kw})
+    return enc(
+        {
+            "alert_id": f"a-{i}",
+            "camera_id": "cam-1",
+            "detected_at": NOW,
+            "kind": "fight",
+            "confidence": 1.0,
+            "lat": INSIDE[0],
+            "lon": INSIDE[1],
+            **kw,
+        }
+    )
 
 
 def grid_report(i, **kw) -> bytes:
-    return enc({"report_id": f"r-{i}", "reporter_id": "w-1", "reported_at": NOW,
-                "category": "dispute", "status": "reported", "lat": INSIDE[0], "lon": INSIDE[1],
-                **kw})
+    return enc(
+        {
+            "report_id": f"r-{i}",
+            "reporter_id": "w-1",
+            "reported_at": NOW,
+            "category": "dispute",
+            "status": "reported",
+            "lat": INSIDE[0],
+            "lon": INSIDE[1],
+            **kw,
+        }
+    )
 
 
 def slots(batch) -> list[tuple[int, Reason]]:
@@ -85,8 +124,10 @@ def test_gcj02_feed_comes_back_to_wgs84():
     lon = np.array([121.4011, 121.4093, 121.4043])
     g_lat, g_lon = wgs84_to_gcj02(lat, lon)
     assert np.abs(g_lat - lat).max() > 1e-3  # the datum shift is real here (hundreds of metres)
-    values = [camera(i, lat=float(a), lon=float(o))
-              for i, (a, o) in enumerate(zip(g_lat, g_lon, strict=True))]
+    values = [
+        camera(i, lat=float(a), lon=float(o))
+        for i, (a, o) in enumerate(zip(g_lat, g_lon, strict=True))
+    ]
     out = normalize("camera", values, make_ctx(gcj02_feeds=frozenset({"camera"})))
     np.testing.assert_allclose(out.alerts.lat, lat, rtol=0, atol=1e-6)
     np.testing.assert_allclose(out.alerts.lon, lon, rtol=0, atol=1e-6)
@@ -104,10 +145,17 @@ def test_gcj02_feed_comes_back_to_wgs84():
 )
 def test_gcj02_round_trip_property(lat, lon, source):
     g_lat, g_lon = wgs84_to_gcj02(np.array([lat]), np.array([lon]))
-    build = {"alarm_phone": alarm, "dispatch_110": dispatch, "camera": camera,
-             "grid_report": grid_report}[source]
-    out = normalize(source, [build(0, lat=float(g_lat[0]), lon=float(g_lon[0]))],
-                    make_ctx(gcj02_feeds=frozenset({source})))
+    build = {
+        "alarm_phone": alarm,
+        "dispatch_110": dispatch,
+        "camera": camera,
+        "grid_report": grid_report,
+    }[source]
+    out = normalize(
+        source,
+        [build(0, lat=float(g_lat[0]), lon=float(g_lon[0]))],
+        make_ctx(gcj02_feeds=frozenset({source})),
+    )
     assert len(out.alerts) == 1
     assert abs(out.alerts.lat[0] - lat) < 1e-6 and abs(out.alerts.lon[0] - lon) < 1e-6
 
@@ -119,9 +167,11 @@ def test_grid_report_with_only_grid_code_sits_at_the_cell_centroid():
     code = "C1G2"
     cell = int(REGISTRY.grid_index_of(np.array([code], dtype=object))[0])
     assert cell >= 0
-    values = [grid_report(0, lat=..., lon=..., grid_code=code),
-              grid_report(1, grid_code="C2G2"),  # has coordinates: they win over the code
-              grid_report(2, lat=..., grid_code=code)]  # half a coordinate is no coordinate
+    values = [
+        grid_report(0, lat=..., lon=..., grid_code=code),
+        grid_report(1, grid_code="C2G2"),  # has coordinates: they win over the code
+        grid_report(2, lat=..., grid_code=code),
+    ]  # half a coordinate is no coordinate
     out = normalize("grid_report", values, make_ctx(gcj02_feeds=frozenset({"grid_report"})))
     assert out.rejects == [] and out.index.tolist() == [0, 1, 2]
     assert out.alerts.lat[0] == REGISTRY.grid_centroid_lat[cell]
@@ -135,14 +185,24 @@ def test_grid_report_with_only_grid_code_sits_at_the_cell_centroid():
 
 
 def test_grid_report_with_unknown_or_no_grid_code_is_rejected():
-    values = [grid_report(0, lat=..., lon=..., grid_code="NOPE"), grid_report(1),
-              grid_report(2, lat=..., lon=...), grid_report(3, lat=..., lon=..., grid_code="")]
+    values = [
+        grid_report(0, lat=..., lon=..., grid_code="NOPE"),
+        grid_report(1),
+        grid_report(2, lat=..., lon=...),
+        grid_report(3, lat=..., lon=..., grid_code=""),
+    ]
     out = normalize("grid_report", values, make_ctx())
     assert out.index.tolist() == [1]
-    assert slots(out) == [(0, Reason.UNKNOWN_GRID_CODE), (2, Reason.UNKNOWN_GRID_CODE),
-                          (3, Reason.UNKNOWN_GRID_CODE)]
-    assert out.alert_ids_of_rejects == {0: "grid_report:r-0", 2: "grid_report:r-2",
-                                        3: "grid_report:r-3"}
+    assert slots(out) == [
+        (0, Reason.UNKNOWN_GRID_CODE),
+        (2, Reason.UNKNOWN_GRID_CODE),
+        (3, Reason.UNKNOWN_GRID_CODE),
+    ]
+    assert out.alert_ids_of_rejects == {
+        0: "grid_report:r-0",
+        2: "grid_report:r-2",
+        3: "grid_report:r-3",
+    }
 
 
 # --- time and area gates --------------------------------------------------------------------
@@ -166,16 +226,26 @@ def test_future_stale_and_out_of_area_rejects_with_exact_slots():
     assert out.index.tolist() == [0, 2, 4, 8]
     assert out.source_id.tolist() == ["inc-0", "inc-2", "inc-4", "inc-8"]
     assert slots(out) == [
-        (1, Reason.FUTURE_TIME), (3, Reason.STALE_TIME), (5, Reason.OUT_OF_AREA),
-        (6, Reason.MALFORMED_JSON), (7, Reason.OUT_OF_AREA), (9, Reason.FUTURE_TIME),
+        (1, Reason.FUTURE_TIME),
+        (3, Reason.STALE_TIME),
+        (5, Reason.OUT_OF_AREA),
+        (6, Reason.MALFORMED_JSON),
+        (7, Reason.OUT_OF_AREA),
+        (9, Reason.FUTURE_TIME),
     ]
     assert out.alert_ids_of_rejects == {
-        1: "dispatch_110:inc-1", 3: "dispatch_110:inc-3", 5: "dispatch_110:inc-5",
-        7: "dispatch_110:inc-7", 9: "dispatch_110:inc-9",
+        1: "dispatch_110:inc-1",
+        3: "dispatch_110:inc-3",
+        5: "dispatch_110:inc-5",
+        7: "dispatch_110:inc-7",
+        9: "dispatch_110:inc-9",
     }
     assert out.alerts.grid.tolist()[-1] == -1
     assert out.alerts.alert_id.tolist() == [
-        "dispatch_110:inc-0", "dispatch_110:inc-2", "dispatch_110:inc-4", "dispatch_110:inc-8"
+        "dispatch_110:inc-0",
+        "dispatch_110:inc-2",
+        "dispatch_110:inc-4",
+        "dispatch_110:inc-8",
     ]
 
 
@@ -185,8 +255,13 @@ def test_each_value_can_be_judged_by_its_own_clock():
     keeps the slots aligned); the context's clock is not read."""
     day = 86_400_000
     ahead, behind = NOW + 600_001, NOW - 7 * day - 1
-    values = [dispatch(0, received_at=ahead), b"{", dispatch(2, received_at=ahead),
-              dispatch(3, received_at=behind), dispatch(4, received_at=behind)]
+    values = [
+        dispatch(0, received_at=ahead),
+        b"{",
+        dispatch(2, received_at=ahead),
+        dispatch(3, received_at=behind),
+        dispatch(4, received_at=behind),
+    ]
     clocks = np.array([NOW, NOW, NOW + 1, NOW, NOW - 1], dtype=np.int64)
 
     def unreadable() -> int:
@@ -194,8 +269,11 @@ def test_each_value_can_be_judged_by_its_own_clock():
 
     out = normalize("dispatch_110", values, make_ctx(clock_ms=unreadable), clocks)
     assert out.index.tolist() == [2, 4]
-    assert slots(out) == [(0, Reason.FUTURE_TIME), (1, Reason.MALFORMED_JSON),
-                          (3, Reason.STALE_TIME)]
+    assert slots(out) == [
+        (0, Reason.FUTURE_TIME),
+        (1, Reason.MALFORMED_JSON),
+        (3, Reason.STALE_TIME),
+    ]
 
 
 def test_max_age_zero_accepts_old_history():
@@ -227,8 +305,9 @@ def test_duplicates_within_and_across_batches_are_dropped_and_counted():
     second = normalize("camera", [camera(3), camera(4), camera(1)], ctx)
     assert second.index.tolist() == [1] and second.duplicates == 2
     # Ids are per feed: the same source id on another feed is a different alert.
-    other = normalize("alarm_phone", [alarm(1), enc({**json.loads(alarm(2)), "event_id": "a-1"})],
-                      ctx)
+    other = normalize(
+        "alarm_phone", [alarm(1), enc({**json.loads(alarm(2)), "event_id": "a-1"})], ctx
+    )
     assert other.duplicates == 0 and len(other.alerts) == 2
 
 
@@ -255,8 +334,14 @@ def test_after_prune_past_the_horizon_an_id_is_accepted_again():
 
 # --- personal data --------------------------------------------------------------------------
 
-CLEAR = ["dev-7", "hh-42", "13912345678", "139 1234 5678", "Room 301, 12 Example Rd",
-         "man with knife"]
+CLEAR = [
+    "dev-7",
+    "hh-42",
+    "13912345678",
+    "139 1234 5678",
+    "Room 301, 12 Example Rd",
+    "man with knife",
+]
 
 
 def _all_strings(out) -> list[str]:
@@ -294,13 +379,19 @@ def test_personal_fields_come_out_as_stable_keyed_pseudonyms():
 
 
 def test_no_clear_personal_value_or_free_text_anywhere_in_the_output():
-    alarms = [alarm(0, device_id="dev-7", household_id="hh-42", caller_phone="13912345678"),
-              alarm(1, caller_phone="139 1234 5678", lat=45.0),  # rejected, out of area
-              alarm(2, caller_phone="139 1234 5678", trigger=3)]  # rejected, wrong type
-    dispatches = [dispatch(0, caller_phone="13912345678", summary="man with knife"),
-                  dispatch(1, caller_phone="13912345678", priority=9)]
-    outs = [normalize("alarm_phone", alarms, make_ctx()),
-            normalize("dispatch_110", dispatches, make_ctx())]
+    alarms = [
+        alarm(0, device_id="dev-7", household_id="hh-42", caller_phone="13912345678"),
+        alarm(1, caller_phone="139 1234 5678", lat=45.0),  # rejected, out of area
+        alarm(2, caller_phone="139 1234 5678", trigger=3),
+    ]  # rejected, wrong type
+    dispatches = [
+        dispatch(0, caller_phone="13912345678", summary="man with knife"),
+        dispatch(1, caller_phone="13912345678", priority=9),
+    ]
+    outs = [
+        normalize("alarm_phone", alarms, make_ctx()),
+        normalize("dispatch_110", dispatches, make_ctx()),
+    ]
     assert "caller_phone" in outs[1].extras and "summary" not in outs[1].extras
     for out in outs:
         assert "address" not in out.extras and "summary" not in out.extras
@@ -316,8 +407,11 @@ def test_no_clear_personal_value_or_free_text_anywhere_in_the_output():
 def test_alarm_self_test_and_camera_health_events_weigh_nothing():
     a = normalize("alarm_phone", [alarm(0, trigger="test"), alarm(1, trigger="panic")], make_ctx())
     assert a.alerts.severity.tolist()[0] == 0.0 and a.alerts.severity[1] > 0
-    c = normalize("camera", [camera(0, kind="offline"), camera(1, kind="online"),
-                             camera(2, kind="fight")], make_ctx())
+    c = normalize(
+        "camera",
+        [camera(0, kind="offline"), camera(1, kind="online"), camera(2, kind="fight")],
+        make_ctx(),
+    )
     assert c.alerts.severity.tolist()[:2] == [0.0, 0.0] and c.alerts.severity[2] > 0
     assert c.alerts.severity.dtype == np.float32
 
@@ -330,12 +424,22 @@ def test_110_priority_scales_severity():
 
 
 def test_camera_confidence_and_grid_report_status_scale_severity():
-    c = normalize("camera", [camera(0, confidence=1.0), camera(1, confidence=0.5),
-                             camera(2, confidence=0.0)], make_ctx()).alerts.severity
+    c = normalize(
+        "camera",
+        [camera(0, confidence=1.0), camera(1, confidence=0.5), camera(2, confidence=0.0)],
+        make_ctx(),
+    ).alerts.severity
     assert c[1] == pytest.approx(c[0] / 2) and c[2] == 0.0
-    g = normalize("grid_report", [grid_report(0), grid_report(1, status="dispatched"),
-                                  grid_report(2, status="resolved"),
-                                  grid_report(3, status="made-up")], make_ctx())
+    g = normalize(
+        "grid_report",
+        [
+            grid_report(0),
+            grid_report(1, status="dispatched"),
+            grid_report(2, status="resolved"),
+            grid_report(3, status="made-up"),
+        ],
+        make_ctx(),
+    )
     assert g.alerts.severity[0] > 0 and g.alerts.severity[1:3].tolist() == [0.0, 0.0]
     assert g.alerts.severity[3] == g.alerts.severity[0]  # unknown status counts as reported
     assert g.unknown_enum == 1

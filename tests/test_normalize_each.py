@@ -26,24 +26,39 @@ class _Registry:
 
 
 def camera(alert_id: str, lon: float) -> bytes:
-    return json.dumps({"alert_id": alert_id, "camera_id": "c", "detected_at": 1_700_000_000_000,
-                       "kind": "fight", "confidence": 0.5, "lat": 30.2, "lon": lon}).encode()
+    return json.dumps(
+        {
+            "alert_id": alert_id,
+            "camera_id": "c",
+            "detected_at": 1_700_000_000_000,
+            "kind": "fight",
+            "confidence": 0.5,
+            "lat": 30.2,
+            "lon": lon,
+        }
+    ).encode()
 
 
 def test_the_failing_message_is_isolated_and_the_others_pass_once():
     ctx = NormalizeContext(
-        registry=_Registry(), area=Area(min_lat=29, min_lon=119, max_lat=31, max_lon=121),
-        dedupe=DedupeIndex(3_600_000), pseudonymizer=Pseudonymizer(b"k" * 16),
+        registry=_Registry(),
+        area=Area(min_lat=29, min_lon=119, max_lat=31, max_lon=121),
+        dedupe=DedupeIndex(3_600_000),
+        pseudonymizer=Pseudonymizer(b"k" * 16),
         clock_ms=lambda: 1_700_000_100_000,
     )
     values = [
-        camera("a", 120.1), b"{broken", camera("b", _Registry.poisoned_lon), camera("c", 120.2)
+        camera("a", 120.1),
+        b"{broken",
+        camera("b", _Registry.poisoned_lon),
+        camera("c", 120.2),
     ]
     batch = normalize_each("camera", values, ctx)
     assert batch.alerts.alert_id.tolist() == ["camera:a", "camera:c"]
     assert batch.index.tolist() == [0, 3]
     assert [(r.index, r.reason) for r in batch.rejects] == [
-        (1, Reason.MALFORMED_JSON), (2, Reason.INTERNAL_ERROR)
+        (1, Reason.MALFORMED_JSON),
+        (2, Reason.INTERNAL_ERROR),
     ]
     assert "13800001111" not in batch.rejects[1].detail
     again = normalize_each("camera", [camera("a", 120.1)], ctx)

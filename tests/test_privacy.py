@@ -28,8 +28,14 @@ def test_pseudonym_is_the_truncated_hmac_of_field_and_value():
 
 
 def test_phone_spellings_of_one_number_share_a_pseudonym():
-    spellings = ["13800138000", "138 0013 8000", "138-0013-8000", " 138.0013.8000 ",
-                 "(138) 0013-8000", "138\t0013\u00a08000"]
+    spellings = [
+        "13800138000",
+        "138 0013 8000",
+        "138-0013-8000",
+        " 138.0013.8000 ",
+        "(138) 0013-8000",
+        "138\t0013\u00a08000",
+    ]
     out = pseudo(spellings, phone=True)
     assert len(set(out)) == 1 and HEX32.fullmatch(out[0])
 

@@ -30,24 +30,37 @@ THRESHOLDS = RatingThresholds(yellow_at=2, red_at=3)
 
 
 def _compound(code: str, community: str, i: float, j: float) -> dict:
-    box = shapely.box(LON0 + i * STEP, LAT0 + j * STEP, LON0 + (i + 0.3) * STEP,
-                      LAT0 + (j + 0.3) * STEP)
-    return {"type": "Feature",
-            "properties": {"code": code, "name": f"{code} Garden", "level": "compound",
-                           "parent": community},
-            "geometry": shapely.geometry.mapping(box)}
+    box = shapely.box(
+        LON0 + i * STEP, LAT0 + j * STEP, LON0 + (i + 0.3) * STEP, LAT0 + (j + 0.3) * STEP
+    )
+    return {
+        "type": "Feature",
+        "properties": {
+            "code": code,
+            "name": f"{code} Garden",
+            "level": "compound",
+            "parent": community,
+        },
+        "geometry": shapely.geometry.mapping(box),
+    }
 
 
 def _registry():
     city = tiny_city()
-    city["features"] += [_compound("C1R1", "C1", 0.1, 0.1), _compound("C1R2", "C1", 0.5, 1.2),
-                         _compound("C2R1", "C2", 1.1, 0.1), _compound("C2R2", "C2", 1.5, 1.5)]
+    city["features"] += [
+        _compound("C1R1", "C1", 0.1, 0.1),
+        _compound("C1R2", "C1", 0.5, 1.2),
+        _compound("C2R1", "C2", 1.1, 0.1),
+        _compound("C2R2", "C2", 1.5, 1.5),
+    ]
     return load_registry(city)
 
 
 REGISTRY = _registry()
-CENTRE = {code: (float(g.centroid.y), float(g.centroid.x))
-          for code, g in zip(REGISTRY.compounds.codes, REGISTRY.compounds.geometry, strict=True)}
+CENTRE = {
+    code: (float(g.centroid.y), float(g.centroid.x))
+    for code, g in zip(REGISTRY.compounds.codes, REGISTRY.compounds.geometry, strict=True)
+}
 OUTSIDE = (LAT0 + 0.9 * STEP, LON0 + 0.9 * STEP)  # in grid C1G1, in no compound
 
 
@@ -56,7 +69,11 @@ def test_months_parse_shift_and_range():
     assert Month.parse("2026-01").shift(-1) == Month(2025, 12)
     assert str(Month(2026, 3)) == "2026-03"
     assert months_between("2026-11", "2027-02") == [
-        Month(2026, 11), Month(2026, 12), Month(2027, 1), Month(2027, 2)]
+        Month(2026, 11),
+        Month(2026, 12),
+        Month(2027, 1),
+        Month(2027, 2),
+    ]
     assert months_between("2026-11") == [Month(2026, 11)]
 
 
@@ -94,10 +111,12 @@ def test_thresholds_are_validated():
 
 def test_counting_places_points_in_compounds_and_months():
     bounds = np.array([0, 100, 200], dtype=np.int64)
-    lat = np.array([CENTRE["C1R1"][0], CENTRE["C1R1"][0], CENTRE["C2R2"][0], OUTSIDE[0],
-                    CENTRE["C2R2"][0]])
-    lon = np.array([CENTRE["C1R1"][1], CENTRE["C1R1"][1], CENTRE["C2R2"][1], OUTSIDE[1],
-                    CENTRE["C2R2"][1]])
+    lat = np.array(
+        [CENTRE["C1R1"][0], CENTRE["C1R1"][0], CENTRE["C2R2"][0], OUTSIDE[0], CENTRE["C2R2"][0]]
+    )
+    lon = np.array(
+        [CENTRE["C1R1"][1], CENTRE["C1R1"][1], CENTRE["C2R2"][1], OUTSIDE[1], CENTRE["C2R2"][1]]
+    )
     ms = np.array([0, 99, 100, 150, 200])  # the last is past the final month: not counted
     counts = count_in_compounds(lat, lon, ms, REGISTRY, bounds)
     codes = REGISTRY.compounds.codes.tolist()
@@ -108,17 +127,28 @@ def test_counting_places_points_in_compounds_and_months():
 
 # --- the job against chDB -------------------------------------------------------------------------
 
+
 def _recent_months() -> list[Month]:
     """The three months before the current one (recent: the alerts table keeps 400 days)."""
     now = datetime.now(UTC)
     return [Month(now.year, now.month).shift(k) for k in (-3, -2, -1)]
 
 
-def _alert(n: int, compound: str, ms: int, source: str = "dispatch_110",
-           category: str = "theft") -> NormalizedAlert:
+def _alert(
+    n: int, compound: str, ms: int, source: str = "dispatch_110", category: str = "theft"
+) -> NormalizedAlert:
     lat, lon = CENTRE[compound] if compound else OUTSIDE
-    return NormalizedAlert(alert_id=f"{source}:{n}", source=source, source_id=str(n), event_ms=ms,
-                           lat=lat, lon=lon, category=category, severity=1.0, tile="0:0")
+    return NormalizedAlert(
+        alert_id=f"{source}:{n}",
+        source=source,
+        source_id=str(n),
+        event_ms=ms,
+        lat=lat,
+        lon=lon,
+        category=category,
+        severity=1.0,
+        tile="0:0",
+    )
 
 
 @pytest.fixture
@@ -135,16 +165,19 @@ def _history(months: list[Month]) -> list[NormalizedAlert]:
     m1, m2, m3 = (m.start_ms(THRESHOLDS.utc_offset_min) + 3_600_000 for m in months)
     m3_start = months[2].start_ms(THRESHOLDS.utc_offset_min)
     plan = (
-        [("C1R1", m1 + k) for k in range(3)] + [("C1R1", m2 + k) for k in range(4)]
+        [("C1R1", m1 + k) for k in range(3)]
+        + [("C1R1", m2 + k) for k in range(4)]
         + [("C1R1", m3 + k) for k in range(3)]
-        + [("C1R2", m1 + k) for k in range(3)] + [("C1R2", m2 + k) for k in range(2)]
+        + [("C1R2", m1 + k) for k in range(3)]
+        + [("C1R2", m2 + k) for k in range(2)]
         + [("C2R1", m3_start - 1), ("C2R1", m3_start), ("C2R1", m3 + 5)]
         + [("", m3 + k) for k in range(5)]  # outside every compound
     )
     alerts = [_alert(n, code, ms) for n, (code, ms) in enumerate(plan)]
     alerts += [_alert(100 + k, "C2R2", m3 + k, category="dispute") for k in range(5)]
-    alerts += [_alert(200 + k, "C2R2", m3 + k, source="camera", category="intrusion")
-               for k in range(5)]
+    alerts += [
+        _alert(200 + k, "C2R2", m3 + k, source="camera", category="intrusion") for k in range(5)
+    ]
     alerts += [_alert(300, "C2R1", m3, source="alarm_phone", category="intrusion")]
     return alerts
 
@@ -174,22 +207,25 @@ def test_job_rates_every_compound_and_marks_two_red_months(warehouse):
     assert table[(m2, "C2R1")] == (1, "green", 0, "C2", "D1")  # the alert 1 ms before m3
     assert table[(m3, "C2R1")] == (3, "red", 0, "C2", "D1")  # incl. the alarm intrusion
     assert table[(m3, "C2R2")] == (0, "green", 0, "C2", "D1")  # disputes, cameras: not counted
-    assert ratings.summary()[-1] == {"month": m3, "green": 2, "yellow": 0, "red": 2,
-                                     "red_two_months": 1}
+    assert ratings.summary()[-1] == {
+        "month": m3,
+        "green": 2,
+        "yellow": 0,
+        "red": 2,
+        "red_two_months": 1,
+    }
 
 
 def test_rating_again_replaces_the_month(warehouse):
     months = _recent_months()
     warehouse.insert("alerts", alert_rows(_history(months)))
-    write_ratings(warehouse, rate_compounds(warehouse, REGISTRY, months[2:], THRESHOLDS),
-                  REGISTRY)
+    write_ratings(warehouse, rate_compounds(warehouse, REGISTRY, months[2:], THRESHOLDS), REGISTRY)
     stricter = RatingThresholds(yellow_at=4, red_at=10)
     write_ratings(warehouse, rate_compounds(warehouse, REGISTRY, months[2:], stricter), REGISTRY)
     table = _table(warehouse)
     assert len(table) == len(REGISTRY.compounds)
     assert table[(str(months[2]), "C1R1")][:3] == (3, "green", 0)
-    assert warehouse.query(
-        "SELECT DISTINCT red_at FROM hotspot.compound_ratings FINAL") == [(10,)]
+    assert warehouse.query("SELECT DISTINCT red_at FROM hotspot.compound_ratings FINAL") == [(10,)]
 
 
 def test_a_registry_without_compounds_is_refused(warehouse):
@@ -207,10 +243,14 @@ def test_counts_match_a_brute_force_point_in_polygon(city):
     ms = rng.integers(0, 2_000, 20_000)
     counts = count_in_compounds(lat, lon, ms, registry, np.array([0, 1_000, 2_000]))
     early = ms < 1_000
-    expected = np.array([
-        [int(shapely.covers(g, shapely.points(lon[sel], lat[sel])).sum())
-         for g in registry.compounds.geometry]
-        for sel in (early, ~early)
-    ])
+    expected = np.array(
+        [
+            [
+                int(shapely.covers(g, shapely.points(lon[sel], lat[sel])).sum())
+                for g in registry.compounds.geometry
+            ]
+            for sel in (early, ~early)
+        ]
+    )
     assert counts.sum() > 500
     np.testing.assert_array_equal(counts, expected)

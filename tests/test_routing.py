@@ -46,8 +46,10 @@ def test_every_alert_has_one_own_row_and_halo_copies_only_in_other_partitions():
     assert len(pairs) == len(routed.row)  # no partition gets one alert twice
     # an alert's own partition owns it, and no other partition does
     for p in range(4):
-        assert np.array_equal(routing.owns(p, lat, lon), tile_partition(
-            *[np.floor(c / 4000.0) for c in PROJECTION.to_xy(lat, lon)], 4) == p)
+        assert np.array_equal(
+            routing.owns(p, lat, lon),
+            tile_partition(*[np.floor(c / 4000.0) for c in PROJECTION.to_xy(lat, lon)], 4) == p,
+        )
     owner = routed.partition[own][np.argsort(routed.row[own])]
     for p in range(4):
         assert np.array_equal(routing.owns(p, lat, lon), owner == p)

@@ -119,8 +119,7 @@ class _AlertRecord(NamedTuple):
     value: bytes
 
 
-def _alert_records(polled: Polled, decoded: EnvelopeBatch, rows: np.ndarray
-                   ) -> list[_AlertRecord]:
+def _alert_records(polled: Polled, decoded: EnvelopeBatch, rows: np.ndarray) -> list[_AlertRecord]:
     """One per row of ``decoded`` in ``rows`` (few: late or failed alerts)."""
     records = decoded.record[rows]
     distinct, inverse = np.unique(records, return_inverse=True)
@@ -132,8 +131,10 @@ def _alert_records(polled: Polled, decoded: EnvelopeBatch, rows: np.ndarray
     tables = pa.concat_tables([decoded.tables[r] for r in distinct.tolist()])
     values = rows_as_json(tables, at.tolist())
     origins = [polled.records[r] for r in records.tolist()]  # loop per dead letter: few
-    return [_AlertRecord(o.topic, o.partition, o.offset, None, v)
-            for o, v in zip(origins, values, strict=True)]
+    return [
+        _AlertRecord(o.topic, o.partition, o.offset, None, v)
+        for o, v in zip(origins, values, strict=True)
+    ]
 
 
 encode = msgspec.json.Encoder().encode
@@ -166,24 +167,34 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         # Off the event loop's thread: Arrow decompresses and reads without the interpreter lock.
         decoded, bad = await asyncio.to_thread(decode_envelopes, polled.values, runtime.registry)
         partition_of_row = polled.partitions[decoded.record]
-        results = await asyncio.gather(*(
-            _correlate_partition(int(p), decoded, np.flatnonzero(partition_of_row == p))
-            for p in np.unique(partition_of_row)))
+        results = await asyncio.gather(
+            *(
+                _correlate_partition(int(p), decoded, np.flatnonzero(partition_of_row == p))
+                for p in np.unique(partition_of_row)
+            )
+        )
         # Published together: one record batch per topic and partition for the whole poll.
         incidents = [i for r in results for i in r.incidents]
         flags = [f for r in results for f in r.flags]
         deliveries = await _dead_records(polled, bad)
         deliveries += await producer.send_keyed(
-            topics.incidents, [i.incident_id.encode() for i in incidents],
+            topics.incidents,
+            [i.incident_id.encode() for i in incidents],
             list(map(encode, incidents)),
         )
         deliveries += await producer.send_keyed(
             topics.flags, [f.flag_id.encode() for f in flags], list(map(encode, flags))
         )
-        deliveries += await _dead_alerts(polled, decoded, _rows(results, "late"), Reason.LATE,
-                                         _LATE)
-        deliveries += await _dead_alerts(polled, decoded, _rows(results, "failed"),
-                                         Reason.INTERNAL_ERROR, "correlator failed; see log")
+        deliveries += await _dead_alerts(
+            polled, decoded, _rows(results, "late"), Reason.LATE, _LATE
+        )
+        deliveries += await _dead_alerts(
+            polled,
+            decoded,
+            _rows(results, "failed"),
+            Reason.INTERNAL_ERROR,
+            "correlator failed; see log",
+        )
         runtime.metrics.flags.inc(len(flags))
         runtime.metrics.incidents.inc(len(incidents))
         runtime.progress.mark_produced(await asyncio.gather(*deliveries))
@@ -192,12 +203,17 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         """Someone else's records on our topic: dead-lettered whole, the rest go on."""
         if not bad:
             return []
-        log.error("%d records on %s are not envelope records; dead-lettering them (%s)",
-                  len(bad), polled.topic, bad[0].detail)
+        log.error(
+            "%d records on %s are not envelope records; dead-lettering them (%s)",
+            len(bad),
+            polled.topic,
+            bad[0].detail,
+        )
         return await publish_deadletters(producer, runtime, "correlate", polled.records, bad)
 
-    async def _correlate_partition(partition: int, decoded: EnvelopeBatch, rows: np.ndarray
-                                   ) -> _Correlated:
+    async def _correlate_partition(
+        partition: int, decoded: EnvelopeBatch, rows: np.ndarray
+    ) -> _Correlated:
         alerts, halo = decoded.alerts.take(rows), decoded.halo[rows]
         try:
             async with threads:
@@ -213,8 +229,9 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             failed=_NONE,
         )
 
-    async def _dead_alerts(polled: Polled, decoded: EnvelopeBatch, rows: np.ndarray,
-                           reason: Reason, detail: str) -> list:
+    async def _dead_alerts(
+        polled: Polled, decoded: EnvelopeBatch, rows: np.ndarray, reason: Reason, detail: str
+    ) -> list:
         """Dead letters for ``rows`` of ``decoded``, per feed (loop per feed)."""
         if not len(rows):
             return []
@@ -224,8 +241,9 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         deliveries = []
         for code in np.unique(sources).tolist():
             rejects = [Reject(i, reason, detail) for i in np.flatnonzero(sources == code).tolist()]
-            deliveries += await publish_deadletters(producer, runtime, SOURCES[code], records,
-                                                    rejects, alert_ids)
+            deliveries += await publish_deadletters(
+                producer, runtime, SOURCES[code], records, rejects, alert_ids
+            )
         return deliveries
 
     return Stage("correlate", (topics.normalized,), correlate, correlators.release)

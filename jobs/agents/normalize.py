@@ -56,8 +56,9 @@ def normalize_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         try:
             return normalize(source, values, runtime.normalize, remember=False)
         except Exception:  # a bug, not bad input: keep the worker alive, keep the evidence
-            log.exception("normalising %d %s messages failed; retrying one by one",
-                          len(values), source)
+            log.exception(
+                "normalising %d %s messages failed; retrying one by one", len(values), source
+            )
             return normalize_each(source, values, runtime.normalize, remember=False)
 
     async def normalize_feeds(polls: list[Polled]) -> None:
@@ -78,8 +79,9 @@ def normalize_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         alerts = pa.concat_tables([envelope_table(b, runtime.registry) for b in batches])
         storing = asyncio.ensure_future(store_alerts(alerts))
         try:
-            deliveries += await publish_normalized(producer, runtime, alerts,
-                                                   np.concatenate(arrival), routing)
+            deliveries += await publish_normalized(
+                producer, runtime, alerts, np.concatenate(arrival), routing
+            )
             runtime.progress.mark_produced(await asyncio.gather(*deliveries))
         finally:
             await storing  # a failed batch is retried whole: let its write end first

@@ -33,14 +33,14 @@ __all__ = ["alerts_sink", "record_sink_stage", "RECORD_SINKS"]
 log = logging.getLogger(__name__)
 
 
-async def _write(runtime: Runtime, table: str, rows: dict, count: int, *,
-                 distinct_keys: bool = False) -> None:
+async def _write(
+    runtime: Runtime, table: str, rows: dict, count: int, *, distinct_keys: bool = False
+) -> None:
     if count:
         # Returns only once the batch is written: while ClickHouse is down this blocks (with
         # backoff), so the batch's messages stay unacknowledged and their offsets uncommitted.
         policy = RetryPolicy.from_settings(runtime.settings)
-        await insert_with_retry(runtime.warehouse, table, rows, policy,
-                                distinct_keys=distinct_keys)
+        await insert_with_retry(runtime.warehouse, table, rows, policy, distinct_keys=distinct_keys)
         runtime.metrics.warehouse_rows.labels(table).inc(count)
 
 
@@ -55,8 +55,9 @@ def alerts_sink(runtime: Runtime) -> Callable[[pa.Table], Awaitable[None]]:
         rows = alert_columns(alerts, int(time.time() * 1000))
         # A redelivered record may repeat an id within one batch: only a batch without
         # repeats lets the warehouse skip merging equal keys (see Warehouse.insert).
-        await _write(runtime, "alerts", rows, alerts.num_rows,
-                     distinct_keys=distinct(rows["alert_id"]))
+        await _write(
+            runtime, "alerts", rows, alerts.num_rows, distinct_keys=distinct(rows["alert_id"])
+        )
 
     return sink_alerts
 
@@ -81,8 +82,14 @@ def record_sink_stage(runtime: Runtime, table: str, topic: str) -> Stage:
             try:
                 records.append(decoder.decode(value))
             except msgspec.DecodeError as exc:
-                log.error("%s[%d]@%d is not a %s record, not stored: %s", record.topic,
-                          record.partition, record.offset, record_type.__name__, exc)
+                log.error(
+                    "%s[%d]@%d is not a %s record, not stored: %s",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    record_type.__name__,
+                    exc,
+                )
         return records
 
     async def sink_records(polls: list[Polled]) -> None:

@@ -18,18 +18,33 @@ __all__ = ["backfill"]
 
 
 def backfill(
-    files: Annotated[list[Path], typer.Argument(help="Replay files: JSON Lines, or Parquet "
-                                                "(.parquet) with topic, key, value, ts.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Replay files: JSON Lines, or Parquet (.parquet) with topic, key, value, ts."
+        ),
+    ],
     settings_file: Annotated[Path | None, typer.Option("--settings", help="TOML settings.")] = None,
-    clock: Annotated[str, typer.Option(
-        help="What future/stale event times are judged against: 'arrival' (the recorded arrival "
-        "time, as the live worker did then) or 'wall' (now, as a live worker would now).")
+    clock: Annotated[
+        str,
+        typer.Option(
+            help="What future/stale event times are judged against: 'arrival' (the recorded "
+            "arrival time, as the live worker did then) or 'wall' (now, as a live worker "
+            "would now)."
+        ),
     ] = "arrival",
-    flush: Annotated[bool, typer.Option(
-        help="At the end, close every window so all flags and incidents are final; "
-        "--no-flush stops where a live worker that read the same input would stand.")] = True,
-    correlate: Annotated[bool, typer.Option(
-        help="--no-correlate stores alerts and dead letters only (a fast load of history).")
+    flush: Annotated[
+        bool,
+        typer.Option(
+            help="At the end, close every window so all flags and incidents are final; "
+            "--no-flush stops where a live worker that read the same input would stand."
+        ),
+    ] = True,
+    correlate: Annotated[
+        bool,
+        typer.Option(
+            help="--no-correlate stores alerts and dead letters only (a fast load of history)."
+        ),
     ] = True,
     chunk: Annotated[int, typer.Option(help="Records per chunk.", min=1)] = 100_000,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -59,13 +74,24 @@ def backfill(
         tune_garbage_collector()
         with RecordProgress("backfill", total, console=console, enabled=progress) as bar:
             report, broken = backfill_files(
-                settings, registry, warehouse, files, clock=clock, flush=flush,
-                chunk_records=chunk, correlate=correlate, progress=bar.advance,
+                settings,
+                registry,
+                warehouse,
+                files,
+                clock=clock,
+                flush=flush,
+                chunk_records=chunk,
+                correlate=correlate,
+                progress=bar.advance,
             )
     elapsed = time.perf_counter() - began
     for bad in broken:
-        console.print(f"{bad.path}:{bad.line_number}: {bad.reason}", markup=False,
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"{bad.path}:{bad.line_number}: {bad.reason}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     summary = Table(title=f"Backfill of {len(files)} file(s) in {elapsed:.1f} s")
     summary.add_column("what")
     summary.add_column("count", justify="right")

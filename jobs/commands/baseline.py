@@ -36,8 +36,9 @@ def fit(
     registry = load_admin_registry(settings)
     with open_warehouse(settings.resolved_warehouse_url) as warehouse:
         migrate(warehouse)
-        fitted, n = fit_history(warehouse, registry, city_projection(registry),
-                                settings.correlation, since_ms, until_ms)
+        fitted, n = fit_history(
+            warehouse, registry, city_projection(registry), settings.correlation, since_ms, until_ms
+        )
         if n == 0:
             raise typer.BadParameter("no stored alerts in that period; backfill it first")
         fit_id = store_fit(warehouse, fitted, settings.correlation, since_ms, until_ms)

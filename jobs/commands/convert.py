@@ -12,12 +12,17 @@ __all__ = ["to_parquet"]
 
 
 def to_parquet(
-    source: Annotated[Path, typer.Argument(help="JSON Lines replay file.", exists=True,
-                                           dir_okay=False)],
+    source: Annotated[
+        Path, typer.Argument(help="JSON Lines replay file.", exists=True, dir_okay=False)
+    ],
     target: Annotated[Path, typer.Argument(help="Parquet file to write.", dir_okay=False)],
-    typed: Annotated[bool, typer.Option(
-        help="Also store each value decoded, as typed columns that a backfill reads instead "
-        "of decoding the JSON (faster; the topic, key, value and ts columns stay).")] = False,
+    typed: Annotated[
+        bool,
+        typer.Option(
+            help="Also store each value decoded, as typed columns that a backfill reads instead "
+            "of decoding the JSON (faster; the topic, key, value and ts columns stay)."
+        ),
+    ] = False,
 ) -> None:
     """Write a JSON Lines replay file as Parquet with the same columns."""
     from pipeline.replay import BadLine, jsonl_to_parquet  # pyarrow: only for this command
@@ -26,6 +31,10 @@ def to_parquet(
     rows = jsonl_to_parquet(source, target, bad_lines, typed=typed)
     console = Console(stderr=True)
     for bad in bad_lines:
-        console.print(f"{source}:{bad.line_number}: {bad.reason}", markup=False,
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"{source}:{bad.line_number}: {bad.reason}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     typer.echo(f"wrote {rows:,} rows to {target}; {len(bad_lines)} broken lines")

@@ -68,9 +68,12 @@ def preview(
 
     settings = load_settings(settings_file)
     until = _moment(end) if end else datetime.now(UTC)
-    ctx = QueryContext(_moment(start) if start else until - timedelta(hours=6), until,
-                       interval_s=interval_s,
-                       variables={"district": district or ALL, "source": ALL})
+    ctx = QueryContext(
+        _moment(start) if start else until - timedelta(hours=6),
+        until,
+        interval_s=interval_s,
+        variables={"district": district or ALL, "source": ALL},
+    )
     boards = [d.to_json() for d in all_dashboards() if dashboard in (None, d.uid)]
     if not boards:
         raise typer.BadParameter(f"no dashboard {dashboard!r}")
@@ -81,8 +84,10 @@ def preview(
             for r in preview_dashboard(wh, board, ctx):
                 failed += bool(r.problems)
                 mark = "FAIL" if r.problems else "ok  "
-                typer.echo(f"{mark} {r.dashboard} / {r.panel} [{r.ref}]: {r.rows} rows, "
-                           f"columns {', '.join(r.columns)}")
+                typer.echo(
+                    f"{mark} {r.dashboard} / {r.panel} [{r.ref}]: {r.rows} rows, "
+                    f"columns {', '.join(r.columns)}"
+                )
                 for problem in r.problems:
                     typer.echo(f"       {problem}")
     if failed:

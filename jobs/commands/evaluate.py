@@ -16,8 +16,10 @@ def evaluate(
     registry: Annotated[Path, typer.Option(help="The city's admin registry (registry.geojson).")],
     history: Annotated[
         Path | None,
-        typer.Option(help="Replay of an earlier period of the same city to fit the baseline "
-                     "(else the city-wide fallback, learning from the stream)."),
+        typer.Option(
+            help="Replay of an earlier period of the same city to fit the baseline "
+            "(else the city-wide fallback, learning from the stream)."
+        ),
     ] = None,
     settings_file: Annotated[
         Path | None,

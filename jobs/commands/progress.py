@@ -26,8 +26,9 @@ def format_ms(ms: int | None) -> str:
 class RecordProgress:
     """``with RecordProgress("sent", total) as p: p.advance(n, event_ms)``."""
 
-    def __init__(self, what: str, total: int | None, *, console: Console | None = None,
-                 enabled: bool = True) -> None:
+    def __init__(
+        self, what: str, total: int | None, *, console: Console | None = None, enabled: bool = True
+    ) -> None:
         self._progress = Progress(
             TextColumn(f"[bold]{what}"),
             BarColumn(),

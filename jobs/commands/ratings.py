@@ -38,5 +38,7 @@ def ratings(
     typer.echo(f"{rows} ratings written (yellow from {t.yellow_at}, red from {t.red_at} alerts)")
     typer.echo(f"{'month':<8} {'green':>6} {'yellow':>6} {'red':>6} {'red 2 months':>12}")
     for line in result.summary():
-        typer.echo(f"{line['month']:<8} {line['green']:>6} {line['yellow']:>6} {line['red']:>6} "
-                   f"{line['red_two_months']:>12}")
+        typer.echo(
+            f"{line['month']:<8} {line['green']:>6} {line['yellow']:>6} {line['red']:>6} "
+            f"{line['red_two_months']:>12}"
+        )

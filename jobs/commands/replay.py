@@ -50,29 +50,47 @@ def _bootstrap(settings: Settings, given: str | None) -> str:
 
 
 def replay(
-    files: Annotated[list[Path] | None, typer.Argument(
-        help="Replay files: JSON Lines ({topic, key, value, ts} a line) or Parquet.")] = None,
-    settings_file: Annotated[Path | None, typer.Option("--settings", help="TOML settings.")] = None,
-    bootstrap: Annotated[str | None, typer.Option(help="Kafka HOST:PORT (else the settings').")
-                         ] = None,
-    speed: Annotated[float, typer.Option(
-        help="Event-time seconds per wall second: 60 plays an hour a minute.")] = 60.0,
-    max_speed: Annotated[bool, typer.Option("--max", help="As fast as possible.")] = False,
-    start: Annotated[str | None, typer.Option(
-        help="Start at this event time (ISO 8601 or epoch ms); earlier records are skipped.")
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Replay files: JSON Lines ({topic, key, value, ts} a line) or Parquet."
+        ),
     ] = None,
-    topic_map: Annotated[str | None, typer.Option(
-        help='JSON object renaming topics, e.g. {"alerts.camera": "test.camera"}.')] = None,
-    from_warehouse: Annotated[bool, typer.Option(
-        help="Replay stored alerts (as envelope records to the normalized topic) instead of "
-             "files.")
+    settings_file: Annotated[Path | None, typer.Option("--settings", help="TOML settings.")] = None,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka HOST:PORT (else the settings').")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(help="Event-time seconds per wall second: 60 plays an hour a minute.")
+    ] = 60.0,
+    max_speed: Annotated[bool, typer.Option("--max", help="As fast as possible.")] = False,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="Start at this event time (ISO 8601 or epoch ms); earlier records are skipped."
+        ),
+    ] = None,
+    topic_map: Annotated[
+        str | None,
+        typer.Option(help='JSON object renaming topics, e.g. {"alerts.camera": "test.camera"}.'),
+    ] = None,
+    from_warehouse: Annotated[
+        bool,
+        typer.Option(
+            help="Replay stored alerts (as envelope records to the normalized topic) instead of "
+            "files."
+        ),
     ] = False,
-    since: Annotated[str | None, typer.Option(help="With --from-warehouse: first event time.")
-                     ] = None,
-    until: Annotated[str | None, typer.Option(help="With --from-warehouse: end event time.")
-                     ] = None,
-    feed: Annotated[list[str] | None, typer.Option(
-        help="With --from-warehouse: only these feeds (repeat the option).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="With --from-warehouse: first event time.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="With --from-warehouse: end event time.")
+    ] = None,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option(help="With --from-warehouse: only these feeds (repeat the option)."),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Send recorded alerts to the Kafka topics, keeping their recorded times."""
@@ -97,8 +115,14 @@ def replay(
     stop = threading.Event()
     try:
         with RecordProgress("replay", total, console=console, enabled=progress) as bar:
-            sent = send_chunks(chunks, _bootstrap(settings, bootstrap), topic_map=renames,
-                               pacing=pacing, stop=stop, progress=bar.advance)
+            sent = send_chunks(
+                chunks,
+                _bootstrap(settings, bootstrap),
+                topic_map=renames,
+                pacing=pacing,
+                stop=stop,
+                progress=bar.advance,
+            )
     except KeyboardInterrupt:
         stop.set()
         raise
@@ -106,8 +130,9 @@ def replay(
         if opened is not None:
             opened.close()
     for path, bad in broken:
-        console.print(f"{path}:{bad.line_number}: {bad.reason}", markup=False,
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"{path}:{bad.line_number}: {bad.reason}", markup=False, highlight=False, soft_wrap=True
+        )
     what = "stored alerts" if from_warehouse else "records"
     typer.echo(f"sent {sent:,} {what}; {len(broken):,} broken lines skipped (listed above)")
 
@@ -135,8 +160,11 @@ def _warehouse_source(settings: Settings, since: str | None, until: str | None, 
     warehouse = open_warehouse(settings.resolved_warehouse_url)
     since_ms, until_ms = parse_time(since), parse_time(until)
     stored = stored_count(warehouse, since_ms, until_ms, feeds)
-    typer.echo(f"{stored:,} stored alerts (plus their halo copies) to "
-               f"{settings.topics.normalized}", err=True)
-    chunks = warehouse_chunks(warehouse, routing, settings.topics.normalized, since_ms,
-                              until_ms, feeds)
+    typer.echo(
+        f"{stored:,} stored alerts (plus their halo copies) to {settings.topics.normalized}",
+        err=True,
+    )
+    chunks = warehouse_chunks(
+        warehouse, routing, settings.topics.normalized, since_ms, until_ms, feeds
+    )
     return chunks, stored, warehouse  # progress counts stored alerts, as the chunks do

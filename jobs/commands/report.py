@@ -19,9 +19,13 @@ SettingsFile = Annotated[Path | None, typer.Option("--settings", help="TOML sett
 
 def top(
     settings_file: SettingsFile = None,
-    bootstrap: Annotated[str | None, typer.Option(
-        help="Read the flags topic on this Kafka HOST:PORT instead of the warehouse: works "
-        "next to an embedded worker, which holds the chDB directory.")] = None,
+    bootstrap: Annotated[
+        str | None,
+        typer.Option(
+            help="Read the flags topic on this Kafka HOST:PORT instead of the warehouse: works "
+            "next to an embedded worker, which holds the chDB directory."
+        ),
+    ] = None,
     refresh: Annotated[float, typer.Option(help="Seconds between refreshes.", min=0.2)] = 2.0,
     once: Annotated[bool, typer.Option(help="Print the table once and exit.")] = False,
     limit: Annotated[int, typer.Option(help="Most flags shown.", min=1)] = 30,
@@ -64,8 +68,9 @@ def top(
                 pass
 
 
-def _top_from_topic(bootstrap: str, topic: str, registry, refresh: float, once: bool,
-                    limit: int) -> None:
+def _top_from_topic(
+    bootstrap: str, topic: str, registry, refresh: float, once: bool, limit: int
+) -> None:
     import asyncio
 
     from rich.console import Console
@@ -98,10 +103,12 @@ def _top_from_topic(bootstrap: str, topic: str, registry, refresh: float, once: 
 
 def map_command(
     out: Annotated[Path, typer.Option(help="PNG file to write.")],
-    since: Annotated[str | None, typer.Option(help="First event time (default: 24 h before "
-                                                   "the newest alert).")] = None,
-    until: Annotated[str | None, typer.Option(help="End event time (default: after the "
-                                                   "newest alert).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="First event time (default: 24 h before the newest alert).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="End event time (default: after the newest alert).")
+    ] = None,
     settings_file: SettingsFile = None,
 ) -> None:
     """Draw alerts as a heat layer with the flags and admin boundaries into a PNG."""
@@ -113,10 +120,15 @@ def map_command(
     settings = load_settings(settings_file)
     registry = load_admin_registry(settings)
     with open_warehouse(settings.resolved_warehouse_url) as warehouse:
-        newest = warehouse.query(f"SELECT toUnixTimestamp64Milli(max(event_time)), count() "
-                                 f"FROM {warehouse.database}.alerts")[0]
-        end = parse_time(until) if until else (int(newest[0]) + 1 if newest[1] else
-                                               int(time.time() * 1000))
+        newest = warehouse.query(
+            f"SELECT toUnixTimestamp64Milli(max(event_time)), count() "
+            f"FROM {warehouse.database}.alerts"
+        )[0]
+        end = (
+            parse_time(until)
+            if until
+            else (int(newest[0]) + 1 if newest[1] else int(time.time() * 1000))
+        )
         start = parse_time(since) if since else end - 24 * 3_600_000
         alerts, flags = draw_map(warehouse, registry, start, end, out)
     typer.echo(f"{out}: {alerts:,} alerts, {flags} flags")

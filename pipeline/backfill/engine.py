@@ -93,10 +93,16 @@ def _concat(parts: list[NormalizedBatch], sizes: list[int]) -> NormalizedBatch:
         source_id=np.concatenate([p.source_id for p in parts]),
         index=np.concatenate([p.index + s for p, s in zip(parts, starts, strict=True)]),
         extras={k: np.concatenate([p.extras[k] for p in parts]) for k in parts[0].extras},
-        rejects=[Reject(r.index + s, r.reason, r.detail)
-                 for p, s in zip(parts, starts, strict=True) for r in p.rejects],
-        alert_ids_of_rejects={i + s: a for p, s in zip(parts, starts, strict=True)
-                              for i, a in p.alert_ids_of_rejects.items()},
+        rejects=[
+            Reject(r.index + s, r.reason, r.detail)
+            for p, s in zip(parts, starts, strict=True)
+            for r in p.rejects
+        ],
+        alert_ids_of_rejects={
+            i + s: a
+            for p, s in zip(parts, starts, strict=True)
+            for i, a in p.alert_ids_of_rejects.items()
+        },
         duplicates=sum(p.duplicates for p in parts),
         unknown_enum=sum(p.unknown_enum for p in parts),
     )
@@ -166,8 +172,9 @@ class Backfill:
             for _ in range(settings.partitions if correlate else 0)
         ]
         self._feed_of = {f"alerts.{source}": code for source, code in SOURCE_CODE.items()}
-        self._feed_of |= {topic: SOURCE_CODE[source]
-                          for source, topic in settings.topics.feeds().items()}
+        self._feed_of |= {
+            topic: SOURCE_CODE[source] for source, topic in settings.topics.feeds().items()
+        }
         self.report = BackfillReport()
         self.insert_rows = insert_rows
         self._alerts: list[dict] = []  # alert columns not yet inserted
@@ -197,16 +204,20 @@ class Backfill:
             if not len(index):
                 continue
             self.report.by_feed[source] += len(index)
-            batch = self._normalize(source, list(map(chunk.values.__getitem__, index.tolist())),
-                                    None if clocks is None else clocks[index],
-                                    None if chunk.typed is None
-                                    else feed_columns(source, chunk.typed).take(index))
+            batch = self._normalize(
+                source,
+                list(map(chunk.values.__getitem__, index.tolist())),
+                None if clocks is None else clocks[index],
+                None if chunk.typed is None else feed_columns(source, chunk.typed).take(index),
+            )
             dead += self._rejects(batch, chunk, index)
             parts.append(batch)
             positions.append(index[batch.index])
         self._skipped(chunk, feeds)
-        stored = [alert_columns(envelope_table(_joined(same), self.registry), ingest_ms)
-                  for same in _by_source(parts).values()]
+        stored = [
+            alert_columns(envelope_table(_joined(same), self.registry), ingest_ms)
+            for same in _by_source(parts).values()
+        ]
         self._alerts += stored
         self._alert_rows += sum(len(columns["lat"]) for columns in stored)
         if parts:
@@ -216,8 +227,9 @@ class Backfill:
             self.report.alerts += len(alerts)
             self.report.duplicates += sum(b.duplicates for b in parts)
             if len(alerts):
-                self.report.newest_event_ms = max(self.report.newest_event_ms or -(2**62),
-                                                  int(alerts.event_ms.max()))
+                self.report.newest_event_ms = max(
+                    self.report.newest_event_ms or -(2**62), int(alerts.event_ms.max())
+                )
             if self.correlators:
                 dead += self._correlate(alerts, lines)
         self._store_dead(dead)
@@ -226,8 +238,9 @@ class Backfill:
 
     def _feeds(self, topics: np.ndarray) -> np.ndarray:
         """The feed (source code) of each record, -1 for a topic that is no feed's."""
-        return np.fromiter(map(self._feed_of.get, topics.tolist(), repeat(-1)), np.int8,
-                           len(topics))
+        return np.fromiter(
+            map(self._feed_of.get, topics.tolist(), repeat(-1)), np.int8, len(topics)
+        )
 
     def _clocks(self, chunk: RecordChunk) -> np.ndarray | None:
         """Each record's worker clock (epoch ms), or None to read the wall clock.
@@ -249,35 +262,56 @@ class Backfill:
         clocks = newest[last][np.concatenate([[0], np.cumsum(step)])]
         return np.where(clocks == NO_TIMESTAMP, int(time.time() * 1000), clocks)
 
-    def _normalize(self, source: str, values: list, clocks: np.ndarray | None,
-                   typed: pa.RecordBatch | None = None) -> NormalizedBatch:
+    def _normalize(
+        self,
+        source: str,
+        values: list,
+        clocks: np.ndarray | None,
+        typed: pa.RecordBatch | None = None,
+    ) -> NormalizedBatch:
         # Slices of at most _NORMALIZE_BATCH values bound the intermediate lists and keep a
         # one-by-one retry after a bug small. Dedupe and per-record clocks give the same result
         # for any cut of one feed's values in order.
-        parts = [self._normalize_part(source, values[i : i + _NORMALIZE_BATCH],
-                                      None if clocks is None else clocks[i : i + _NORMALIZE_BATCH],
-                                      None if typed is None else typed.slice(i, _NORMALIZE_BATCH))
-                 for i in range(0, len(values), _NORMALIZE_BATCH)]
+        parts = [
+            self._normalize_part(
+                source,
+                values[i : i + _NORMALIZE_BATCH],
+                None if clocks is None else clocks[i : i + _NORMALIZE_BATCH],
+                None if typed is None else typed.slice(i, _NORMALIZE_BATCH),
+            )
+            for i in range(0, len(values), _NORMALIZE_BATCH)
+        ]
         if len(parts) == 1:
             return parts[0]
-        return _concat(parts, [min(len(values) - i, _NORMALIZE_BATCH)
-                               for i in range(0, len(values), _NORMALIZE_BATCH)])
+        return _concat(
+            parts,
+            [
+                min(len(values) - i, _NORMALIZE_BATCH)
+                for i in range(0, len(values), _NORMALIZE_BATCH)
+            ],
+        )
 
-    def _normalize_part(self, source: str, values: list, clocks: np.ndarray | None,
-                        typed: pa.RecordBatch | None) -> NormalizedBatch:
+    def _normalize_part(
+        self, source: str, values: list, clocks: np.ndarray | None, typed: pa.RecordBatch | None
+    ) -> NormalizedBatch:
         try:
-            decoded = None if typed is None else decode_typed(source, values, typed,
-                                                              self.ctx.decoder(source))
+            decoded = (
+                None
+                if typed is None
+                else decode_typed(source, values, typed, self.ctx.decoder(source))
+            )
             return normalize(source, values, self.ctx, clocks, decoded)
         except Exception:  # a bug, not bad input: keep going, keep the evidence (as live)
-            log.exception("normalising %d %s records failed; retrying one by one",
-                          len(values), source)
+            log.exception(
+                "normalising %d %s records failed; retrying one by one", len(values), source
+            )
             return normalize_each(source, values, self.ctx, clocks)
 
     def _skipped(self, chunk: RecordChunk, feeds: np.ndarray) -> None:
         other = np.flatnonzero(feeds < 0)
-        for topic, line in zip(chunk.topic[other].tolist(), chunk.line[other].tolist(),
-                               strict=True):  # loop per record of an unknown topic only
+        for topic, line in zip(
+            chunk.topic[other].tolist(), chunk.line[other].tolist(), strict=True
+        ):  # loop per record of an unknown topic only
             self.report.skipped_topics[topic] += 1
             self.report.bad_lines.append(BadLine(line, f"topic {topic!r} is not a feed topic"))
 
@@ -288,12 +322,19 @@ class Backfill:
         # backfill's dead letters go nowhere else.
         for reject in batch.rejects:  # loop per dead letter: bad input is the rare case
             i = int(index[reject.index])
-            out.append(DeadLetter(
-                reason=Reason(reject.reason), detail=reject.detail, source=batch.source,
-                topic=str(chunk.topic[i]), partition=0, offset=int(chunk.line[i]),
-                received_ms=now_ms, payload_sealed=self.sealer.seal(bytes(chunk.values[i])),
-                alert_id=batch.alert_ids_of_rejects.get(reject.index),
-            ))
+            out.append(
+                DeadLetter(
+                    reason=Reason(reject.reason),
+                    detail=reject.detail,
+                    source=batch.source,
+                    topic=str(chunk.topic[i]),
+                    partition=0,
+                    offset=int(chunk.line[i]),
+                    received_ms=now_ms,
+                    payload_sealed=self.sealer.seal(bytes(chunk.values[i])),
+                    alert_id=batch.alert_ids_of_rejects.get(reject.index),
+                )
+            )
         return out
 
     # --- correlation --------------------------------------------------------------------------
@@ -310,8 +351,14 @@ class Backfill:
                 output = correlator.process(alerts.take(rows))
             except Exception:  # a bug: keep correlating the rest, dead-letter it visibly (as live)
                 log.exception("partition %d: correlating %d alerts failed", partition, len(rows))
-                dead += self._letters(partition, alerts, rows[~halo], lines,
-                                      Reason.INTERNAL_ERROR, "correlator failed; see log")
+                dead += self._letters(
+                    partition,
+                    alerts,
+                    rows[~halo],
+                    lines,
+                    Reason.INTERNAL_ERROR,
+                    "correlator failed; see log",
+                )
                 continue
             self._publish(partition, output)
             late = _members(alerts.alert_id[rows], output.late.alert_id) & ~halo
@@ -319,16 +366,28 @@ class Backfill:
             dead += self._letters(partition, alerts, rows[late], lines, Reason.LATE, _LATE)
         return dead
 
-    def _letters(self, partition: int, alerts: AlertBatch, rows: np.ndarray, lines,
-                 reason: Reason, detail: str) -> list[DeadLetter]:
+    def _letters(
+        self,
+        partition: int,
+        alerts: AlertBatch,
+        rows: np.ndarray,
+        lines,
+        reason: Reason,
+        detail: str,
+    ) -> list[DeadLetter]:
         """Dead letters of correlated alerts; no envelope bytes exist, so the sealed payload
         is the alert id."""
         now_ms = int(time.time() * 1000)
         topic = self.settings.topics.normalized
         return [
             DeadLetter(
-                reason=reason, detail=detail, source=SOURCES[int(alerts.source[r])],
-                topic=topic, partition=partition, offset=int(lines[r]), received_ms=now_ms,
+                reason=reason,
+                detail=detail,
+                source=SOURCES[int(alerts.source[r])],
+                topic=topic,
+                partition=partition,
+                offset=int(lines[r]),
+                received_ms=now_ms,
                 payload_sealed=self.sealer.seal(str(alerts.alert_id[r]).encode()),
                 alert_id=str(alerts.alert_id[r]),
             )
@@ -336,8 +395,9 @@ class Backfill:
         ]
 
     def _publish(self, partition: int, output: CorrelationOutput) -> None:
-        incidents = incident_messages(self.routing.owned(partition, output.incidents),
-                                      self.registry)
+        incidents = incident_messages(
+            self.routing.owned(partition, output.incidents), self.registry
+        )
         flags = flag_messages(self.routing.owned(partition, output.flags), self.registry)
         self._held["incidents"] += incidents
         self._held["flags"] += flags

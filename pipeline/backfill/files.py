@@ -66,8 +66,15 @@ def backfill_files(
     ``progress(records, newest_event_ms)`` is called after every chunk. Alerts and dead
     letters are inserted ``insert_rows`` at a time (see :class:`~.engine.Backfill`).
     """
-    engine = Backfill(settings, registry, warehouse, lambda: newest_baseline(warehouse, settings),
-                      clock=clock, correlate=correlate, insert_rows=insert_rows)
+    engine = Backfill(
+        settings,
+        registry,
+        warehouse,
+        lambda: newest_baseline(warehouse, settings),
+        clock=clock,
+        correlate=correlate,
+        insert_rows=insert_rows,
+    )
     broken: list[FileBadLine] = []
     for path in paths:
         bad: list[BadLine] = []
@@ -77,8 +84,10 @@ def backfill_files(
             if progress is not None:
                 progress(len(chunk), engine.report.newest_event_ms)
         found = bad + engine.report.bad_lines[before:]
-        broken += [FileBadLine(Path(path), b.line_number, b.reason)
-                   for b in sorted(found, key=lambda b: b.line_number)]
+        broken += [
+            FileBadLine(Path(path), b.line_number, b.reason)
+            for b in sorted(found, key=lambda b: b.line_number)
+        ]
     report = engine.finish(flush=flush)
     report.bad_lines = [BadLine(b.line_number, b.reason) for b in broken]
     return report, broken

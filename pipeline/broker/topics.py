@@ -10,7 +10,7 @@ __all__ = ["bootstrap_servers", "ensure_topics"]
 def bootstrap_servers(broker_url: str) -> str:
     """``kafka://h1:9092,h2:9092`` → ``h1:9092,h2:9092``."""
     if broker_url.startswith("kafka://"):
-        return broker_url[len("kafka://"):]
+        return broker_url[len("kafka://") :]
     raise ConfigurationError(
         f"broker URL {broker_url!r} not understood; use 'embedded' or 'kafka://host:port'"
     )

@@ -46,8 +46,14 @@ class CellRates:
     disks: dict[float, CellHourBaseline] = field(default_factory=dict)
 
     def baseline(self) -> CellHourBaseline:
-        return CellHourBaseline(self.cell_km2, self.fallback, self.cell_ids, self.rates,
-                                dispersion=self.dispersion, disks=self.disks)
+        return CellHourBaseline(
+            self.cell_km2,
+            self.fallback,
+            self.cell_ids,
+            self.rates,
+            dispersion=self.dispersion,
+            disks=self.disks,
+        )
 
 
 def rate_table(baseline: CellHourBaseline, cells: np.ndarray) -> np.ndarray:
@@ -55,8 +61,9 @@ def rate_table(baseline: CellHourBaseline, cells: np.ndarray) -> np.ndarray:
     return np.stack([baseline.expected(cells, h) for h in range(HOURS_PER_WEEK)], axis=1)
 
 
-def _cell_district(cells: np.ndarray, lattice: Lattice, projection: LocalProjection,
-                   registry: AdminRegistry) -> np.ndarray:
+def _cell_district(
+    cells: np.ndarray, lattice: Lattice, projection: LocalProjection, registry: AdminRegistry
+) -> np.ndarray:
     """District index of each cell's centre (-1 outside the grid)."""
     x, y = lattice.centre(*lattice.unpack(cells))
     lat, lon = projection.to_latlon(x, y)
@@ -82,13 +89,18 @@ def fit_by_district(
     rows = {k: v[inside] for k, v in rows.items()}
     lattice = Lattice(params.cell_m)
     cells = lattice.cell_id(*lattice.index(rows["x"], rows["y"]))
-    alpha = (estimate_dispersion(rows, start_ms, end_ms, lattice, params) if dispersion
-             else 0.0)
+    alpha = estimate_dispersion(rows, start_ms, end_ms, lattice, params) if dispersion else 0.0
 
     def fit(mask: np.ndarray) -> CellHourBaseline:
-        return fit_cell_hours(cells[mask], rows["event_ms"][mask], start_ms, end_ms,
-                              lattice.cell_km2, utc_offset_min=params.utc_offset_min,
-                              dispersion=alpha)
+        return fit_cell_hours(
+            cells[mask],
+            rows["event_ms"][mask],
+            start_ms,
+            end_ms,
+            lattice.cell_km2,
+            utc_offset_min=params.utc_offset_min,
+            dispersion=alpha,
+        )
 
     city = fit(np.ones(len(cells), bool))
     district = _cell_district(cells, lattice, projection, registry)
@@ -104,6 +116,14 @@ def fit_by_district(
         np.concatenate(tables) if tables else np.empty((0, HOURS_PER_WEEK)),
         city.prior_rate * city.profile,
         alpha,
-        fit_disks(rows["x"], rows["y"], rows["event_ms"], start_ms, end_ms, lattice,
-                  params.radii_m, utc_offset_min=params.utc_offset_min),
+        fit_disks(
+            rows["x"],
+            rows["y"],
+            rows["event_ms"],
+            start_ms,
+            end_ms,
+            lattice,
+            params.radii_m,
+            utc_offset_min=params.utc_offset_min,
+        ),
     )

@@ -35,7 +35,11 @@ DASHBOARD_DIR = REPO_ROOT / "dashboards"
 PROVISIONING_DIR = REPO_ROOT / "infra" / "grafana" / "provisioning"
 
 _BUILDERS: tuple[Callable[[], Dashboard], ...] = (
-    command_centre, units, camera_health, grid_reports, compounds,
+    command_centre,
+    units,
+    camera_health,
+    grid_reports,
+    compounds,
 )
 
 
@@ -50,9 +54,7 @@ def dashboard_json(dashboard: Dashboard) -> str:
 
 def generated_files(root: Path = REPO_ROOT) -> dict[Path, str]:
     """Every generated file's path (under ``root``) and its text."""
-    files = {
-        root / "dashboards" / d.file_name: dashboard_json(d) for d in all_dashboards()
-    }
+    files = {root / "dashboards" / d.file_name: dashboard_json(d) for d in all_dashboards()}
     provisioning = root / "infra" / "grafana" / "provisioning"
     files[provisioning / "datasources" / "hotspot.yaml"] = datasource_yaml()
     files[provisioning / "dashboards" / "hotspot.yaml"] = dashboards_yaml()
@@ -72,7 +74,8 @@ def write_generated(root: Path = REPO_ROOT) -> list[Path]:
 def stale_files(root: Path = REPO_ROOT) -> list[Path]:
     """Generated files missing or different on disk, and dashboards no builder makes any more."""
     expected = generated_files(root)
-    stale = [p for p, text in expected.items()
-             if not p.exists() or p.read_text(encoding="utf-8") != text]
+    stale = [
+        p for p, text in expected.items() if not p.exists() or p.read_text(encoding="utf-8") != text
+    ]
     orphans = [p for p in sorted((root / "dashboards").glob("*.json")) if p not in expected]
     return stale + orphans

@@ -50,7 +50,8 @@ def _online_rate(group_by_district: bool) -> str:
     tail = (
         f"LEFT JOIN {unit_names('district')} AS d ON d.code = c.camera_district\n"
         "        GROUP BY c.camera_district, d.name\n        ORDER BY c.camera_district"
-        if group_by_district else ""
+        if group_by_district
+        else ""
     )
     return f"""
         SELECT {key}count() AS cameras,
@@ -82,7 +83,7 @@ _CLUSTERS = f"""
            min(o.offline_since) AS oldest_outage, round(avg(o.lat), 6) AS lat,
            round(avg(o.lon), 6) AS lon
     FROM {nested(_OFFLINE_NOW)} AS o
-    LEFT JOIN {unit_names('community')} AS c ON c.code = o.community_code
+    LEFT JOIN {unit_names("community")} AS c ON c.code = o.community_code
     GROUP BY o.community_code, c.name, o.station_id
     ORDER BY offline_cameras DESC
     LIMIT 50
@@ -95,19 +96,48 @@ _TARGET_STEPS = (Threshold("red"), Threshold("green", ONLINE_TARGET))
 
 def camera_health() -> Dashboard:
     panels = (
-        stat("City-wide online rate", Query(_online_rate(False)), unit="percentunit",
-             steps=_TARGET_STEPS, width=6, height=5,
-             description=f"Camera-time online in the range; target {ONLINE_TARGET:.0%}."),
-        stat("Cameras offline now", Query(_OFFLINE_COUNT), width=6, height=5,
-             steps=(Threshold("green"), Threshold("orange", 1), Threshold("red", 20))),
-        bargauge(f"Online rate per district (target {ONLINE_TARGET:.0%})",
-                 Query(_online_rate(True)), value="online_rate", unit="percentunit",
-                 steps=_TARGET_STEPS, minimum=0.8, maximum=1.0, width=12, height=10),
-        geomap("Offline cameras", (Query(_OFFLINE_NOW),),
-               [heatmap_layer("Density", "A"), markers_layer("Offline camera", "A")],
-               thresholds=(Threshold("red"),), width=12, height=12),
-        table("Clusters of offline cameras (by community)", Query(_CLUSTERS), width=12,
-              height=12, sort="offline_cameras"),
+        stat(
+            "City-wide online rate",
+            Query(_online_rate(False)),
+            unit="percentunit",
+            steps=_TARGET_STEPS,
+            width=6,
+            height=5,
+            description=f"Camera-time online in the range; target {ONLINE_TARGET:.0%}.",
+        ),
+        stat(
+            "Cameras offline now",
+            Query(_OFFLINE_COUNT),
+            width=6,
+            height=5,
+            steps=(Threshold("green"), Threshold("orange", 1), Threshold("red", 20)),
+        ),
+        bargauge(
+            f"Online rate per district (target {ONLINE_TARGET:.0%})",
+            Query(_online_rate(True)),
+            value="online_rate",
+            unit="percentunit",
+            steps=_TARGET_STEPS,
+            minimum=0.8,
+            maximum=1.0,
+            width=12,
+            height=10,
+        ),
+        geomap(
+            "Offline cameras",
+            (Query(_OFFLINE_NOW),),
+            [heatmap_layer("Density", "A"), markers_layer("Offline camera", "A")],
+            thresholds=(Threshold("red"),),
+            width=12,
+            height=12,
+        ),
+        table(
+            "Clusters of offline cameras (by community)",
+            Query(_CLUSTERS),
+            width=12,
+            height=12,
+            sort="offline_cameras",
+        ),
     )
     return Dashboard(
         uid="hotspot-camera-health",

@@ -41,10 +41,10 @@ _OPEN_FLAGS = f"""
            f.n_sources AS feeds, f.station_id AS station, s.name AS station_name,
            f.community_code AS community, c.name AS community_name, f.lat AS lat, f.lon AS lon
     FROM flags AS f FINAL
-    LEFT JOIN {unit_names('community')} AS c ON c.code = f.community_code
-    LEFT JOIN {unit_names('station')} AS s ON s.code = f.station_id
+    LEFT JOIN {unit_names("community")} AS c ON c.code = f.community_code
+    LEFT JOIN {unit_names("station")} AS s ON s.code = f.station_id
     WHERE f.status != 'close' AND f.boundary_time >= $__fromTime AND f.opened_time <= $__toTime
-      AND {in_districts('f.district_code')}
+      AND {in_districts("f.district_code")}
     ORDER BY score DESC
 """
 
@@ -64,8 +64,8 @@ _CORROBORATED = f"""
            i.community_code AS community, c.name AS community_name, i.station_id AS station,
            i.lat AS lat, i.lon AS lon, i.incident_id AS incident
     FROM incidents AS i FINAL
-    LEFT JOIN {unit_names('community')} AS c ON c.code = i.community_code
-    WHERE $__timeFilter(i.first_time) AND i.n_sources >= 2 AND {in_districts('i.district_code')}
+    LEFT JOIN {unit_names("community")} AS c ON c.code = i.community_code
+    WHERE $__timeFilter(i.first_time) AND i.n_sources >= 2 AND {in_districts("i.district_code")}
     ORDER BY first_alert DESC
     LIMIT 500
 """
@@ -84,28 +84,62 @@ _CORROBORATED_COUNT = f"""
 
 def command_centre() -> Dashboard:
     panels = (
-        stat("Flags open now", Query(_OPEN_FLAG_COUNT), width=6,
-             steps=(Threshold("green"), Threshold("orange", 1), Threshold("red", 5))),
-        stat("Corroborated incidents", Query(_CORROBORATED_COUNT), width=6,
-             description="Incidents reported by at least two different feeds."),
-        timeseries("Alerts per minute by feed", Query(_ALERTS_PER_MINUTE, time_series=True),
-                   unit="short", width=12, height=4),
+        stat(
+            "Flags open now",
+            Query(_OPEN_FLAG_COUNT),
+            width=6,
+            steps=(Threshold("green"), Threshold("orange", 1), Threshold("red", 5)),
+        ),
+        stat(
+            "Corroborated incidents",
+            Query(_CORROBORATED_COUNT),
+            width=6,
+            description="Incidents reported by at least two different feeds.",
+        ),
+        timeseries(
+            "Alerts per minute by feed",
+            Query(_ALERTS_PER_MINUTE, time_series=True),
+            unit="short",
+            width=12,
+            height=4,
+        ),
         geomap(
             "Live hotspots",
             (Query(_ACTIVE_FLAGS, "A"), Query(_ALERT_HEAT, "B")),
-            [heatmap_layer("Alert heat", "B", weight="weight"),
-             markers_layer("Hotspot flags", "A", size="score", colour="score")],
+            [
+                heatmap_layer("Alert heat", "B", weight="weight"),
+                markers_layer("Hotspot flags", "A", size="score", colour="score"),
+            ],
             thresholds=(Threshold("orange"), Threshold("red", 10)),
-            width=14, height=14,
+            width=14,
+            height=14,
             description="Flags updated in the range (markers, sized and coloured by score) "
             "over the heat of counted alerts.",
         ),
-        table("Open flags", Query(_OPEN_FLAGS), width=10, height=14, sort="score",
-              description="Flags not closed, with the responsible station and community.",
-              overrides=(by_name("score", **{"custom.cellOptions": {"type": "color-background"},
-                                             "color": {"mode": "continuous-YlRd"}}),)),
-        table("Corroborated incidents", Query(_CORROBORATED), width=24, height=9,
-              description="Alerts linked in space and time from two or more feeds."),
+        table(
+            "Open flags",
+            Query(_OPEN_FLAGS),
+            width=10,
+            height=14,
+            sort="score",
+            description="Flags not closed, with the responsible station and community.",
+            overrides=(
+                by_name(
+                    "score",
+                    **{
+                        "custom.cellOptions": {"type": "color-background"},
+                        "color": {"mode": "continuous-YlRd"},
+                    },
+                ),
+            ),
+        ),
+        table(
+            "Corroborated incidents",
+            Query(_CORROBORATED),
+            width=24,
+            height=9,
+            description="Alerts linked in space and time from two or more feeds.",
+        ),
     )
     return Dashboard(
         uid="hotspot-command-centre",

@@ -62,8 +62,10 @@ def _laid_out(panels: tuple[Panel, ...]) -> list[dict[str, Any]]:
 
 def district_variable() -> dict[str, Any]:
     """``$district``: district codes (labelled by name) from the warehouse's admin units."""
-    sql = ("SELECT code, any(name) FROM admin_units WHERE level = 'district' "
-           "GROUP BY code ORDER BY code")
+    sql = (
+        "SELECT code, any(name) FROM admin_units WHERE level = 'district' "
+        "GROUP BY code ORDER BY code"
+    )
     return {
         "name": "district",
         "label": "District",

@@ -67,7 +67,7 @@ _BY_STREET = f"""
            round(quantile(0.5)(r.hours), 2) AS median_hours,
            countIf(r.hours > {RESOLVE_TARGET_H}) AS over_target
     FROM {nested(_RESOLVED)} AS r
-    LEFT JOIN {unit_names('street')} AS s ON s.code = r.street_code
+    LEFT JOIN {unit_names("street")} AS s ON s.code = r.street_code
     GROUP BY r.street_code, s.name
     ORDER BY over_target DESC, median_hours DESC
 """
@@ -90,26 +90,55 @@ _OVERDUE = f"""
 
 _HOURS_RED_OVER_TARGET = by_name(
     "median_hours",
-    **{"custom.cellOptions": {"type": "color-text"}, "color": {"mode": "thresholds"},
-       "thresholds": {"mode": "absolute", "steps": [
-           {"color": "green", "value": None}, {"color": "red", "value": RESOLVE_TARGET_H}]}},
+    **{
+        "custom.cellOptions": {"type": "color-text"},
+        "color": {"mode": "thresholds"},
+        "thresholds": {
+            "mode": "absolute",
+            "steps": [
+                {"color": "green", "value": None},
+                {"color": "red", "value": RESOLVE_TARGET_H},
+            ],
+        },
+    },
 )
 
 
 def grid_reports() -> Dashboard:
     panels = (
-        stat(f"Resolved within {RESOLVE_TARGET_H} h", Query(_WITHIN_TARGET), unit="percentunit",
-             steps=(Threshold("red"), Threshold("orange", 0.8), Threshold("green", 0.95)),
-             width=6, height=8),
-        barchart("Volume by category", Query(_VOLUME_BY_CATEGORY), x="category", width=18,
-                 height=8),
-        timeseries("New reports by category", Query(_BY_CATEGORY_OVER_TIME, time_series=True),
-                   bars=True, width=12, height=9),
-        timeseries(f"Time to resolve (target {RESOLVE_TARGET_H} h)",
-                   Query(_TIME_TO_RESOLVE, time_series=True), unit="h",
-                   target=RESOLVE_TARGET_H, width=12, height=9),
-        table("Time to resolve by street", Query(_BY_STREET), width=12, height=10,
-              overrides=(_HOURS_RED_OVER_TARGET,)),
+        stat(
+            f"Resolved within {RESOLVE_TARGET_H} h",
+            Query(_WITHIN_TARGET),
+            unit="percentunit",
+            steps=(Threshold("red"), Threshold("orange", 0.8), Threshold("green", 0.95)),
+            width=6,
+            height=8,
+        ),
+        barchart(
+            "Volume by category", Query(_VOLUME_BY_CATEGORY), x="category", width=18, height=8
+        ),
+        timeseries(
+            "New reports by category",
+            Query(_BY_CATEGORY_OVER_TIME, time_series=True),
+            bars=True,
+            width=12,
+            height=9,
+        ),
+        timeseries(
+            f"Time to resolve (target {RESOLVE_TARGET_H} h)",
+            Query(_TIME_TO_RESOLVE, time_series=True),
+            unit="h",
+            target=RESOLVE_TARGET_H,
+            width=12,
+            height=9,
+        ),
+        table(
+            "Time to resolve by street",
+            Query(_BY_STREET),
+            width=12,
+            height=10,
+            overrides=(_HOURS_RED_OVER_TARGET,),
+        ),
         table(f"Open past {RESOLVE_TARGET_H} h", Query(_OVERDUE), width=12, height=10),
     )
     return Dashboard(

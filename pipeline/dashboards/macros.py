@@ -113,7 +113,7 @@ def macro_args(sql: str, open_paren: int) -> tuple[list[str], int]:
         elif ch == "," and depth == 1:
             args.append(sql[start:i].strip())
             start = i + 1
-    before = sql[max(0, open_paren - 30):open_paren + 1]
+    before = sql[max(0, open_paren - 30) : open_paren + 1]
     raise MacroError(f"unbalanced parentheses after {before!r}")
 
 
@@ -186,8 +186,9 @@ def _template_variables(sql: str, ctx: QueryContext) -> str:
         return _format(_values(selected), match.group(2), multi)
 
     sql = _GLOBALS.sub(
-        lambda m: str({"from": ctx.from_ms, "to": ctx.to_ms,
-                       "interval_ms": ctx.interval_s * 1000}[m.group(1)]),
+        lambda m: str(
+            {"from": ctx.from_ms, "to": ctx.to_ms, "interval_ms": ctx.interval_s * 1000}[m.group(1)]
+        ),
         sql,
     )
     return _VARIABLE.sub(replace, sql)
@@ -246,7 +247,7 @@ def _time_macros(sql: str, ctx: QueryContext) -> str:
         if match.start() < pos:  # inside the arguments of a macro already expanded
             continue
         name = match.group(1)
-        out.append(sql[pos:match.start()])
+        out.append(sql[pos : match.start()])
         if name in _FUNCTIONS:
             if match.end() >= len(sql) or sql[match.end()] != "(":
                 raise MacroError(f"$__{name} needs a column in parentheses: $__{name}(col)")

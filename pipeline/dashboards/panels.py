@@ -30,7 +30,6 @@ __all__ = [
 DATASOURCE = {"type": "grafana-clickhouse-datasource", "uid": "hotspot-clickhouse"}
 
 
-
 @dataclass(frozen=True)
 class Query:
     """One SQL query of a panel. ``time_series`` selects the plugin's time-series format."""
@@ -111,11 +110,20 @@ def by_name(name: str, **properties: Any) -> dict[str, Any]:
 # --- geomap -------------------------------------------------------------------------------------
 
 
-def markers_layer(name: str, ref: str, *, size: str | None = None, colour: str | None = None,
-                  thresholds: tuple[Threshold, ...] = ()) -> dict[str, Any]:
+def markers_layer(
+    name: str,
+    ref: str,
+    *,
+    size: str | None = None,
+    colour: str | None = None,
+    thresholds: tuple[Threshold, ...] = (),
+) -> dict[str, Any]:
     """Markers at each row's ``lat``/``lon``, sized and coloured by optional columns."""
-    style: dict[str, Any] = {"size": {"fixed": 6, "min": 4, "max": 20}, "opacity": 0.8,
-                             "color": {"fixed": "red"}}
+    style: dict[str, Any] = {
+        "size": {"fixed": 6, "min": 4, "max": 20},
+        "opacity": 0.8,
+        "color": {"fixed": "red"},
+    }
     if size:
         style["size"]["field"] = size
     if colour:
@@ -148,11 +156,21 @@ def heatmap_layer(name: str, ref: str, *, weight: str | None = None) -> dict[str
     }
 
 
-def geomap(title: str, queries: tuple[Query, ...], layers: list[dict[str, Any]], *,
-           thresholds: tuple[Threshold, ...] = (Threshold("green"),), **size: Any) -> Panel:
+def geomap(
+    title: str,
+    queries: tuple[Query, ...],
+    layers: list[dict[str, Any]],
+    *,
+    thresholds: tuple[Threshold, ...] = (Threshold("green"),),
+    **size: Any,
+) -> Panel:
     """A map fitted to its data; every layer reads ``lat`` and ``lon`` columns."""
     return Panel(
-        "geomap", title, queries, width=size.get("width", 12), height=size.get("height", 12),
+        "geomap",
+        title,
+        queries,
+        width=size.get("width", 12),
+        height=size.get("height", 12),
         description=size.get("description", ""),
         defaults={"color": {"mode": "thresholds"}, "thresholds": _thresholds(thresholds)},
         options={
@@ -168,80 +186,171 @@ def geomap(title: str, queries: tuple[Query, ...], layers: list[dict[str, Any]],
 # --- series, tables, gauges ---------------------------------------------------------------------
 
 
-def timeseries(title: str, query: Query, *, unit: str = "short", bars: bool = False,
-               target: float | None = None, overrides: tuple[dict, ...] = (), **size: Any) -> Panel:
+def timeseries(
+    title: str,
+    query: Query,
+    *,
+    unit: str = "short",
+    bars: bool = False,
+    target: float | None = None,
+    overrides: tuple[dict, ...] = (),
+    **size: Any,
+) -> Panel:
     """Lines (or stacked bars) over time; ``target`` draws a red threshold line at that value."""
-    custom: dict[str, Any] = {"drawStyle": "bars" if bars else "line", "fillOpacity": 60 if bars
-                              else 10, "lineWidth": 1, "showPoints": "never",
-                              "stacking": {"mode": "normal" if bars else "none", "group": "A"}}
+    custom: dict[str, Any] = {
+        "drawStyle": "bars" if bars else "line",
+        "fillOpacity": 60 if bars else 10,
+        "lineWidth": 1,
+        "showPoints": "never",
+        "stacking": {"mode": "normal" if bars else "none", "group": "A"},
+    }
     steps = (Threshold("green"),)
     if target is not None:
         custom["thresholdsStyle"] = {"mode": "line"}
         steps = (Threshold("green"), Threshold("red", target))
     return Panel(
-        "timeseries", title, (query,), width=size.get("width", 12), height=size.get("height", 8),
+        "timeseries",
+        title,
+        (query,),
+        width=size.get("width", 12),
+        height=size.get("height", 8),
         description=size.get("description", ""),
-        defaults={"unit": unit, "custom": custom, "thresholds": _thresholds(steps),
-                  "color": {"mode": "palette-classic"}},
+        defaults={
+            "unit": unit,
+            "custom": custom,
+            "thresholds": _thresholds(steps),
+            "color": {"mode": "palette-classic"},
+        },
         overrides=overrides,
-        options={"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-                 "tooltip": {"mode": "multi", "sort": "desc"}},
+        options={
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        },
     )
 
 
-def table(title: str, query: Query, *, overrides: tuple[dict, ...] = (), sort: str | None = None,
-          **size: Any) -> Panel:
+def table(
+    title: str,
+    query: Query,
+    *,
+    overrides: tuple[dict, ...] = (),
+    sort: str | None = None,
+    **size: Any,
+) -> Panel:
     return Panel(
-        "table", title, (query,), width=size.get("width", 12), height=size.get("height", 8),
+        "table",
+        title,
+        (query,),
+        width=size.get("width", 12),
+        height=size.get("height", 8),
         description=size.get("description", ""),
-        defaults={"custom": {"align": "auto", "filterable": True},
-                  "thresholds": _thresholds((Threshold("green"),))},
+        defaults={
+            "custom": {"align": "auto", "filterable": True},
+            "thresholds": _thresholds((Threshold("green"),)),
+        },
         overrides=overrides,
-        options={"showHeader": True, "cellHeight": "sm",
-                 "sortBy": [{"displayName": sort, "desc": True}] if sort else []},
+        options={
+            "showHeader": True,
+            "cellHeight": "sm",
+            "sortBy": [{"displayName": sort, "desc": True}] if sort else [],
+        },
     )
 
 
-def bargauge(title: str, query: Query, *, value: str, unit: str, steps: tuple[Threshold, ...],
-             minimum: float | None = None, maximum: float | None = None, **size: Any) -> Panel:
+def bargauge(
+    title: str,
+    query: Query,
+    *,
+    value: str,
+    unit: str,
+    steps: tuple[Threshold, ...],
+    minimum: float | None = None,
+    maximum: float | None = None,
+    **size: Any,
+) -> Panel:
     """One bar per row of the column ``value``, coloured by thresholds (e.g. red below a
     target) and named by the row's text columns."""
-    defaults: dict[str, Any] = {"unit": unit, "thresholds": _thresholds(steps),
-                                "color": {"mode": "thresholds"}}
+    defaults: dict[str, Any] = {
+        "unit": unit,
+        "thresholds": _thresholds(steps),
+        "color": {"mode": "thresholds"},
+    }
     if minimum is not None:
         defaults["min"] = minimum
     if maximum is not None:
         defaults["max"] = maximum
     return Panel(
-        "bargauge", title, (query,), width=size.get("width", 12), height=size.get("height", 8),
-        description=size.get("description", ""), defaults=defaults,
-        options={"orientation": "horizontal", "displayMode": "basic", "showUnfilled": True,
-                 "reduceOptions": {"calcs": ["lastNotNull"], "fields": f"/^{value}$/",
-                                   "values": True}},
+        "bargauge",
+        title,
+        (query,),
+        width=size.get("width", 12),
+        height=size.get("height", 8),
+        description=size.get("description", ""),
+        defaults=defaults,
+        options={
+            "orientation": "horizontal",
+            "displayMode": "basic",
+            "showUnfilled": True,
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": f"/^{value}$/", "values": True},
+        },
     )
 
 
-def barchart(title: str, query: Query, *, x: str, unit: str = "short",
-             overrides: tuple[dict, ...] = (), **size: Any) -> Panel:
+def barchart(
+    title: str,
+    query: Query,
+    *,
+    x: str,
+    unit: str = "short",
+    overrides: tuple[dict, ...] = (),
+    **size: Any,
+) -> Panel:
     """Grouped bars: one group per value of the text column ``x``, one bar per number column."""
     return Panel(
-        "barchart", title, (query,), width=size.get("width", 12), height=size.get("height", 8),
+        "barchart",
+        title,
+        (query,),
+        width=size.get("width", 12),
+        height=size.get("height", 8),
         description=size.get("description", ""),
-        defaults={"unit": unit, "color": {"mode": "palette-classic"},
-                  "thresholds": _thresholds((Threshold("green"),))},
+        defaults={
+            "unit": unit,
+            "color": {"mode": "palette-classic"},
+            "thresholds": _thresholds((Threshold("green"),)),
+        },
         overrides=overrides,
-        options={"xField": x, "orientation": "auto", "groupWidth": 0.7, "barWidth": 0.9,
-                 "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-                 "stacking": "none", "showValue": "auto"},
+        options={
+            "xField": x,
+            "orientation": "auto",
+            "groupWidth": 0.7,
+            "barWidth": 0.9,
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+            "stacking": "none",
+            "showValue": "auto",
+        },
     )
 
 
-def stat(title: str, query: Query, *, unit: str = "short",
-         steps: tuple[Threshold, ...] = (Threshold("green"),), **size: Any) -> Panel:
+def stat(
+    title: str,
+    query: Query,
+    *,
+    unit: str = "short",
+    steps: tuple[Threshold, ...] = (Threshold("green"),),
+    **size: Any,
+) -> Panel:
     return Panel(
-        "stat", title, (query,), width=size.get("width", 6), height=size.get("height", 4),
+        "stat",
+        title,
+        (query,),
+        width=size.get("width", 6),
+        height=size.get("height", 4),
         description=size.get("description", ""),
         defaults={"unit": unit, "thresholds": _thresholds(steps), "color": {"mode": "thresholds"}},
-        options={"colorMode": "background", "graphMode": "none", "textMode": "value",
-                 "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
+        options={
+            "colorMode": "background",
+            "graphMode": "none",
+            "textMode": "value",
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        },
     )

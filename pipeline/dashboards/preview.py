@@ -56,11 +56,17 @@ class TargetResult:
 
 def _layer_fields(layer: dict[str, Any]) -> list[str]:
     style = layer.get("config", {})
-    dims = [style.get("style", {}).get("size", {}), style.get("style", {}).get("color", {}),
-            style.get("weight", {})]
+    dims = [
+        style.get("style", {}).get("size", {}),
+        style.get("style", {}).get("color", {}),
+        style.get("weight", {}),
+    ]
     location = layer.get("location", {})
-    return [location.get("latitude", "lat"), location.get("longitude", "lon"),
-            *(d["field"] for d in dims if d.get("field"))]
+    return [
+        location.get("latitude", "lat"),
+        location.get("longitude", "lon"),
+        *(d["field"] for d in dims if d.get("field")),
+    ]
 
 
 def frame_problems(panel: dict[str, Any], ref: str, columns: dict[str, str]) -> list[str]:
@@ -113,8 +119,13 @@ def preview_dashboard(
     results = []
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
-            result = TargetResult(dashboard["uid"], panel["title"], panel["type"],
-                                  target["refId"], expand(target["rawSql"], ctx))
+            result = TargetResult(
+                dashboard["uid"],
+                panel["title"],
+                panel["type"],
+                target["refId"],
+                expand(target["rawSql"], ctx),
+            )
             try:
                 described = warehouse.query(f"DESCRIBE ({result.sql})")
                 result.columns = {row[0]: row[1] for row in described}

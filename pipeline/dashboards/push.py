@@ -91,12 +91,14 @@ def push_dashboards(settings: Settings) -> PushReport:
         report.datasource = _upsert_datasource(api, model)
         report.folder = _ensure_folder(api, settings.grafana.folder)
         for dashboard in all_dashboards():
-            saved = api.dashboard.update_dashboard({
-                "dashboard": {**dashboard.to_json(), "id": None},
-                "folderUid": report.folder,
-                "overwrite": True,
-                "message": "hotspot dashboards push",
-            })
+            saved = api.dashboard.update_dashboard(
+                {
+                    "dashboard": {**dashboard.to_json(), "id": None},
+                    "folderUid": report.folder,
+                    "overwrite": True,
+                    "message": "hotspot dashboards push",
+                }
+            )
             report.dashboards[dashboard.uid] = str(saved.get("url", ""))
     except GrafanaException as exc:
         raise GrafanaPushError(

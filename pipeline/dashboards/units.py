@@ -29,7 +29,7 @@ def _versus_previous(column: str, level: str) -> str:
                toInt64(cur.n) - toInt64(prev.n) AS change,
                if(prev.n > 0, round(cur.n / prev.n - 1, 3), NULL) AS change_ratio,
                cur.corroborated AS corroborated
-        FROM ({counts('$__timeFilter(first_time)')}) AS cur
+        FROM ({counts("$__timeFilter(first_time)")}) AS cur
         FULL OUTER JOIN ({counts(_PREVIOUS)}) AS prev USING (code)
         LEFT JOIN {unit_names(level)} AS u USING (code)
         ORDER BY incidents DESC, change DESC
@@ -40,9 +40,9 @@ def _versus_previous(column: str, level: str) -> str:
 _BY_DISTRICT = f"""
     SELECT $__timeInterval(first_time) AS time, d.name AS district, count() AS incidents
     FROM incidents AS i FINAL
-    LEFT JOIN {unit_names('district')} AS d ON d.code = i.district_code
+    LEFT JOIN {unit_names("district")} AS d ON d.code = i.district_code
     WHERE $__timeFilter(i.first_time) AND i.district_code != ''
-      AND {in_districts('i.district_code')}
+      AND {in_districts("i.district_code")}
     GROUP BY time, district
     ORDER BY time
 """
@@ -51,8 +51,10 @@ _CHANGE_COLOURS = by_name(
     "change",
     **{
         "custom.cellOptions": {"type": "color-text"},
-        "thresholds": {"mode": "absolute", "steps": [
-            {"color": "green", "value": None}, {"color": "red", "value": 1}]},
+        "thresholds": {
+            "mode": "absolute",
+            "steps": [{"color": "green", "value": None}, {"color": "red", "value": 1}],
+        },
         "color": {"mode": "thresholds"},
     },
 )
@@ -61,16 +63,29 @@ _RATIO = by_name("change_ratio", unit="percentunit")
 
 def units() -> Dashboard:
     panels = (
-        table("Top communities: incidents vs previous period",
-              Query(_versus_previous("community_code", "community")), width=12, height=12,
-              overrides=(_CHANGE_COLOURS, _RATIO),
-              description="Correlated incidents in the range and in the period of the same "
-              "length just before it."),
-        table("Top streets: incidents vs previous period",
-              Query(_versus_previous("street_code", "street")), width=12, height=12,
-              overrides=(_CHANGE_COLOURS, _RATIO)),
-        timeseries("Incidents by district", Query(_BY_DISTRICT, time_series=True), bars=True,
-                   width=24, height=8),
+        table(
+            "Top communities: incidents vs previous period",
+            Query(_versus_previous("community_code", "community")),
+            width=12,
+            height=12,
+            overrides=(_CHANGE_COLOURS, _RATIO),
+            description="Correlated incidents in the range and in the period of the same "
+            "length just before it.",
+        ),
+        table(
+            "Top streets: incidents vs previous period",
+            Query(_versus_previous("street_code", "street")),
+            width=12,
+            height=12,
+            overrides=(_CHANGE_COLOURS, _RATIO),
+        ),
+        timeseries(
+            "Incidents by district",
+            Query(_BY_DISTRICT, time_series=True),
+            bars=True,
+            width=24,
+            height=8,
+        ),
     )
     return Dashboard(
         uid="hotspot-units",

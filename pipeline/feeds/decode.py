@@ -23,8 +23,15 @@ from .dispatch_110 import Dispatch110Alert
 from .grid_report import REPORT_STATUSES, GridReport
 
 __all__ = [
-    "FeedSpec", "FEEDS", "Reject", "DecodedBatch", "decode_batch", "epoch_ms", "wire_fields",
-    "from_fields", "decode_structs",
+    "FeedSpec",
+    "FEEDS",
+    "Reject",
+    "DecodedBatch",
+    "decode_batch",
+    "epoch_ms",
+    "wire_fields",
+    "from_fields",
+    "decode_structs",
 ]
 
 
@@ -52,20 +59,36 @@ FEEDS: dict[str, FeedSpec] = {
     spec.name: spec
     for spec in (
         FeedSpec(
-            "alarm_phone", AlarmPhoneAlert, "event_id", "triggered_at", "trigger",
+            "alarm_phone",
+            AlarmPhoneAlert,
+            "event_id",
+            "triggered_at",
+            "trigger",
             personal=("device_id", "household_id", "caller_phone"),
         ),
         FeedSpec(
-            "dispatch_110", Dispatch110Alert, "incident_id", "received_at", "category",
+            "dispatch_110",
+            Dispatch110Alert,
+            "incident_id",
+            "received_at",
+            "category",
             passthrough=("priority", "station_id"),
             personal=("caller_phone",),
         ),
         FeedSpec(
-            "camera", CameraAlert, "alert_id", "detected_at", "kind",
+            "camera",
+            CameraAlert,
+            "alert_id",
+            "detected_at",
+            "kind",
             passthrough=("camera_id", "confidence"),
         ),
         FeedSpec(
-            "grid_report", GridReport, "report_id", "reported_at", "category",
+            "grid_report",
+            GridReport,
+            "report_id",
+            "reported_at",
+            "category",
             passthrough=("reporter_id", "status", "grid_code", "parent_report_id"),
             optional_coords=True,
         ),
@@ -214,8 +237,9 @@ def decode_batch(
 ) -> DecodedBatch:
     """Decode ``values`` (raw Kafka message values) of feed ``spec``."""
     structs, ok_index, rejects = decode_structs(spec, values, decoder)
-    return from_fields(spec, wire_fields(spec, structs), np.array(ok_index, dtype=np.int64),
-                       rejects)
+    return from_fields(
+        spec, wire_fields(spec, structs), np.array(ok_index, dtype=np.int64), rejects
+    )
 
 
 def decode_structs(
@@ -242,8 +266,9 @@ def wire_fields(spec: FeedSpec, structs: list[msgspec.Struct]) -> dict[str, np.n
     } | {name: _column(structs, name) for name in spec.passthrough + spec.personal}
 
 
-def from_fields(spec: FeedSpec, fields: dict[str, np.ndarray], index: np.ndarray,
-                rejects: list[Reject]) -> DecodedBatch:
+def from_fields(
+    spec: FeedSpec, fields: dict[str, np.ndarray], index: np.ndarray, rejects: list[Reject]
+) -> DecodedBatch:
     """The decoded batch of :func:`wire_fields` (from msgspec, or from typed replay columns):
     category codes, unknown categories and statuses replaced by their neutral value."""
     category, unknown = _category_codes(spec.name, fields["category"].tolist())

@@ -24,8 +24,9 @@ def tile_keys(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
     span = int(iy.max() - y0) + 1
     codes, inverse = np.unique((ix - x0) * span + (iy - y0), return_inverse=True)
     tiles_x, tiles_y = codes // span + x0, codes % span + y0
-    keys = np.char.encode(np.char.add(np.char.add(tiles_x.astype(str), ":"),
-                                      tiles_y.astype(str)), "ascii")
+    keys = np.char.encode(
+        np.char.add(np.char.add(tiles_x.astype(str), ":"), tiles_y.astype(str)), "ascii"
+    )
     return keys[inverse.reshape(-1)]
 
 
@@ -76,7 +77,13 @@ def halo_copies(
     iy = np.empty(4 * n, dtype=np.int64)
     halo = np.empty(4 * n, dtype=np.bool_)
     used = _tile_and_halo(
-        np.ascontiguousarray(x, np.float64), np.ascontiguousarray(y, np.float64),
-        float(tile_m), float(halo_m), row, ix, iy, halo,
+        np.ascontiguousarray(x, np.float64),
+        np.ascontiguousarray(y, np.float64),
+        float(tile_m),
+        float(halo_m),
+        row,
+        ix,
+        iy,
+        halo,
     )
     return row[:used], ix[:used], iy[:used], halo[:used]

@@ -50,8 +50,11 @@ class RecordChunk:
     def take(self, index: np.ndarray) -> RecordChunk:
         idx = np.asarray(index)
         return RecordChunk(
-            self.topic[idx], [self.key[i] for i in idx.tolist()],
-            [self.values[i] for i in idx.tolist()], self.ts[idx], self.line[idx],
+            self.topic[idx],
+            [self.key[i] for i in idx.tolist()],
+            [self.values[i] for i in idx.tolist()],
+            self.ts[idx],
+            self.line[idx],
             None if self.partition is None else self.partition[idx],
             None if self.typed is None else self.typed.take(pa.array(idx, pa.int64())),
             None if self.alerts is None else self.alerts[idx],
@@ -81,8 +84,13 @@ def _chunk(parsed: list[_Line], numbers: np.ndarray) -> RecordChunk:
     stamps = list(map(_ts, parsed))
     if None in stamps:  # records without an arrival time: rare
         stamps = [NO_TIMESTAMP if t is None else t for t in stamps]
-    return RecordChunk(np.fromiter(map(_topic, parsed), object, n), list(map(_key, parsed)),
-                       values, np.array(stamps, dtype=np.int64).reshape(n), numbers)
+    return RecordChunk(
+        np.fromiter(map(_topic, parsed), object, n),
+        list(map(_key, parsed)),
+        values,
+        np.array(stamps, dtype=np.int64).reshape(n),
+        numbers,
+    )
 
 
 def _decode_lines(lines: list[bytes], first: int, bad: list[BadLine]) -> RecordChunk:

@@ -52,8 +52,11 @@ def read_jsonl(path: Path, bad_lines: list[BadLine] | None = None) -> Iterator[R
                 continue
             try:
                 parsed = decoder.decode(line)
-                value = (text_decoder.decode(parsed.value).encode() if parsed.raw
-                         else bytes(parsed.value))
+                value = (
+                    text_decoder.decode(parsed.value).encode()
+                    if parsed.raw
+                    else bytes(parsed.value)
+                )
             except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # bad UTF-8 is a bad line
                 if bad_lines is not None:
                     bad_lines.append(BadLine(number, str(exc)))

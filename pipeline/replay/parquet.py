@@ -70,8 +70,9 @@ def _chunk(batch: pa.RecordBatch, numbers: np.ndarray) -> RecordChunk:
     n = batch.num_rows
     value = batch.column("value")
     if pa.types.is_string(value.type) or pa.types.is_large_string(value.type):
-        value = value.cast(pa.large_binary() if pa.types.is_large_string(value.type)
-                           else pa.binary())
+        value = value.cast(
+            pa.large_binary() if pa.types.is_large_string(value.type) else pa.binary()
+        )
     names = batch.schema.names
     key = batch.column("key").to_pylist() if "key" in names else [None] * n
     if "ts" in names:
@@ -80,12 +81,19 @@ def _chunk(batch: pa.RecordBatch, numbers: np.ndarray) -> RecordChunk:
         ts = np.full(n, NO_TIMESTAMP, np.int64)
     topic = batch.column("topic").cast(pa.string()).to_numpy(zero_copy_only=False)
     typed = [i for i, name in enumerate(names) if name.startswith(PREFIX)]
-    return RecordChunk(topic.astype(object), key, value.to_pylist(), np.asarray(ts, np.int64),
-                       numbers, typed=batch.select(typed) if typed else None)
+    return RecordChunk(
+        topic.astype(object),
+        key,
+        value.to_pylist(),
+        np.asarray(ts, np.int64),
+        numbers,
+        typed=batch.select(typed) if typed else None,
+    )
 
 
-def jsonl_to_parquet(source: Path, target: Path, bad_lines: list[BadLine], *,
-                     typed: bool = False) -> int:
+def jsonl_to_parquet(
+    source: Path, target: Path, bad_lines: list[BadLine], *, typed: bool = False
+) -> int:
     """Write a JSON Lines replay as Parquet with the same columns; returns rows written.
 
     ``typed`` adds each value decoded, as typed columns a backfill reads instead of decoding
@@ -93,14 +101,19 @@ def jsonl_to_parquet(source: Path, target: Path, bad_lines: list[BadLine], *,
     """
     writer = None
     rows = 0
-    schema = pa.schema([("topic", pa.string()), ("key", pa.string()), ("value", pa.binary()),
-                        ("ts", pa.int64())])
+    schema = pa.schema(
+        [("topic", pa.string()), ("key", pa.string()), ("value", pa.binary()), ("ts", pa.int64())]
+    )
     try:
         for chunk in read_jsonl_chunks(source, bad_lines):
             ts = pa.array(chunk.ts, mask=chunk.ts == NO_TIMESTAMP)
             table = pa.table(
-                [pa.array(chunk.topic.tolist(), pa.string()), pa.array(chunk.key, pa.string()),
-                 pa.array([bytes(v) for v in chunk.values], pa.binary()), ts],
+                [
+                    pa.array(chunk.topic.tolist(), pa.string()),
+                    pa.array(chunk.key, pa.string()),
+                    pa.array([bytes(v) for v in chunk.values], pa.binary()),
+                    ts,
+                ],
                 schema=schema,
             )
             if typed:

@@ -31,8 +31,11 @@ def send_records(
     from kafka import KafkaProducer
 
     producer = KafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=5 if speed else 20, batch_size=256 * 1024,
-        acks=1, max_request_size=8 * 1024 * 1024,
+        bootstrap_servers=bootstrap,
+        linger_ms=5 if speed else 20,
+        batch_size=256 * 1024,
+        acks=1,
+        max_request_size=8 * 1024 * 1024,
     )
     sent = 0
     first_ts = began = None

@@ -69,8 +69,11 @@ def send_chunks(
 
     try:
         producer = KafkaProducer(
-            bootstrap_servers=bootstrap, linger_ms=5 if pacing.speed else 20,
-            batch_size=256 * 1024, acks=1, max_request_size=8 * 1024 * 1024,
+            bootstrap_servers=bootstrap,
+            linger_ms=5 if pacing.speed else 20,
+            batch_size=256 * 1024,
+            acks=1,
+            max_request_size=8 * 1024 * 1024,
         )
     except KafkaError as exc:
         raise BrokerError(f"cannot reach Kafka at {bootstrap} ({exc}); check --bootstrap") from exc
@@ -79,8 +82,9 @@ def send_chunks(
     try:
         for chunk in chunks:
             if pacing.start_ms is not None:
-                chunk = chunk.take(np.flatnonzero(
-                    (chunk.ts == NO_TIMESTAMP) | (chunk.ts >= pacing.start_ms)))
+                chunk = chunk.take(
+                    np.flatnonzero((chunk.ts == NO_TIMESTAMP) | (chunk.ts >= pacing.start_ms))
+                )
             topics = [(topic_map or {}).get(t, t) for t in chunk.topic.tolist()]
             parts = chunk.partition.tolist() if chunk.partition is not None else None
             counts = [1] * len(chunk) if chunk.alerts is None else chunk.alerts.tolist()
@@ -93,7 +97,8 @@ def send_chunks(
                     time.sleep(wait)
                 key = chunk.key[i]
                 producer.send(
-                    topics[i], value=bytes(chunk.values[i]),
+                    topics[i],
+                    value=bytes(chunk.values[i]),
                     key=key.encode() if isinstance(key, str) else key,
                     partition=None if parts is None else parts[i],
                     timestamp_ms=None if ts == NO_TIMESTAMP else ts,

@@ -33,22 +33,35 @@ from ..feeds.decode import (
 )
 
 __all__ = [
-    "LAYOUT_KEY", "LAYOUT_VERSION", "PREFIX", "typed_columns", "typed_slots", "decoded_from_typed",
-    "decode_typed", "feed_columns",
+    "LAYOUT_KEY",
+    "LAYOUT_VERSION",
+    "PREFIX",
+    "typed_columns",
+    "typed_slots",
+    "decoded_from_typed",
+    "decode_typed",
+    "feed_columns",
 ]
 
 LAYOUT_KEY = b"hotspot.typed_layout"
 LAYOUT_VERSION = b"1"
 PREFIX = "decoded."
-_NUMBERS = {"event_ms": pa.int64(), "lat": pa.float64(), "lon": pa.float64(),
-            "priority": pa.int64(), "confidence": pa.float64()}
+_NUMBERS = {
+    "event_ms": pa.int64(),
+    "lat": pa.float64(),
+    "lon": pa.float64(),
+    "priority": pa.int64(),
+    "confidence": pa.float64(),
+}
 #: every typed field, in file order; text unless listed in _NUMBERS
-FIELDS = ("source_id", "event_ms", "category", "lat", "lon") + tuple(dict.fromkeys(
-    name for spec in FEEDS.values() for name in spec.passthrough + spec.personal))
+FIELDS = ("source_id", "event_ms", "category", "lat", "lon") + tuple(
+    dict.fromkeys(name for spec in FEEDS.values() for name in spec.passthrough + spec.personal)
+)
 
 
-def typed_columns(topics: np.ndarray, values: list, feed_topics: Mapping[str, str] | None = None
-                  ) -> dict[str, pa.Array]:
+def typed_columns(
+    topics: np.ndarray, values: list, feed_topics: Mapping[str, str] | None = None
+) -> dict[str, pa.Array]:
     """The typed columns of one chunk of records (``topics`` and raw ``values``).
 
     ``feed_topics`` maps topic to feed (default ``alerts.<feed>``); other topics get no row.
@@ -109,8 +122,7 @@ def typed_slots(source: str, typed: pa.RecordBatch) -> np.ndarray:
     return np.flatnonzero(feed == SOURCE_CODE[source])
 
 
-def decode_typed(source: str, values: list, typed: pa.RecordBatch,
-                 decoder=None) -> DecodedBatch:
+def decode_typed(source: str, values: list, typed: pa.RecordBatch, decoder=None) -> DecodedBatch:
     """What :func:`~pipeline.feeds.decode.decode_batch` gives of ``values`` (of feed
     ``source``), taking the rows ``typed`` holds for this feed from it and decoding only the
     others (in a file written with ``typed=True``, the values that are rejected again)."""
@@ -138,8 +150,9 @@ def decode_typed(source: str, values: list, typed: pa.RecordBatch,
         lat=np.concatenate([mine.lat, rest.lat])[order],
         lon=np.concatenate([mine.lon, rest.lon])[order],
         category=np.concatenate([mine.category, rest.category])[order],
-        columns={k: np.concatenate([mine.columns[k], rest.columns[k]])[order]
-                 for k in mine.columns},
+        columns={
+            k: np.concatenate([mine.columns[k], rest.columns[k]])[order] for k in mine.columns
+        },
         rejects=rejects,
         unknown_enum=mine.unknown_enum + rest.unknown_enum,
     )

@@ -30,19 +30,37 @@ __all__ = ["warehouse_chunks", "stored_count", "RECORD_SPAN_MS"]
 #: event time one envelope record of a warehouse replay covers at most
 RECORD_SPAN_MS = 5_000
 
-_TEXT = ("source_id", "grid_code", "community_code", "street_code", "district_code",
-         "station_id", "device", "household", "caller", "camera_id", "reporter_id", "status",
-         "report_ref")
-_ENVELOPE_NAME = {"grid_code": "grid", "community_code": "community", "street_code": "street",
-                  "district_code": "district"}
+_TEXT = (
+    "source_id",
+    "grid_code",
+    "community_code",
+    "street_code",
+    "district_code",
+    "station_id",
+    "device",
+    "household",
+    "caller",
+    "camera_id",
+    "reporter_id",
+    "status",
+    "report_ref",
+)
+_ENVELOPE_NAME = {
+    "grid_code": "grid",
+    "community_code": "community",
+    "street_code": "street",
+    "district_code": "district",
+}
 #: text columns that hold a value in every row ("" is a value there, not an absence)
 _ALWAYS = ("alert_id", "source_id")
 
 
 def _page(warehouse: Warehouse, where: str, after: tuple[int, str] | None, limit: int) -> dict:
     db = warehouse.database
-    keyset = "" if after is None else (
-        f"AND (toUnixTimestamp64Milli(event_time), alert_id) > ({after[0]}, '{after[1]}')"
+    keyset = (
+        ""
+        if after is None
+        else (f"AND (toUnixTimestamp64Milli(event_time), alert_id) > ({after[0]}, '{after[1]}')")
     )
     return warehouse.query_columns(
         f"SELECT alert_id, source, toUnixTimestamp64Milli(event_time) AS event_ms, lat, lon, "
@@ -65,8 +83,7 @@ def _alert_table(cols: dict) -> pa.Table:
     priority[source != "dispatch_110"] = None
     confidence = np.round(np.array(cols["confidence"], np.float64), 6).astype(object)
     confidence[source != "camera"] = None
-    columns = {_ENVELOPE_NAME.get(k, k): _absent_if_empty(cols[k], k in _ALWAYS)
-               for k in _TEXT}
+    columns = {_ENVELOPE_NAME.get(k, k): _absent_if_empty(cols[k], k in _ALWAYS) for k in _TEXT}
     columns |= {
         "alert_id": pa.array(cols["alert_id"], pa.string()),
         "source": pa.array(cols["source"], pa.string()),
@@ -93,12 +110,16 @@ def _where(since_ms: int, until_ms: int, feeds: Sequence[str]) -> str:
     )
 
 
-def stored_count(warehouse: Warehouse, since_ms: int, until_ms: int,
-                 feeds: Sequence[str] = SOURCES) -> int:
+def stored_count(
+    warehouse: Warehouse, since_ms: int, until_ms: int, feeds: Sequence[str] = SOURCES
+) -> int:
     """How many stored alerts :func:`warehouse_chunks` will read (before halo copies)."""
     where = _where(since_ms, until_ms, feeds)
-    return int(warehouse.query(f"SELECT count() FROM {warehouse.database}.alerts FINAL "
-                               f"WHERE {where}")[0][0])
+    return int(
+        warehouse.query(f"SELECT count() FROM {warehouse.database}.alerts FINAL WHERE {where}")[0][
+            0
+        ]
+    )
 
 
 def warehouse_chunks(
@@ -130,8 +151,9 @@ def _records(alerts: pa.Table, routing: TileRouting, topic: str, first: int) -> 
     routed = routing.route(alerts.column("lat").to_numpy(), alerts.column("lon").to_numpy())
     span = (event_ms[routed.row] - event_ms[0]) // RECORD_SPAN_MS
     order = np.lexsort((routed.row, routed.partition, span))  # rows are in event-time order
-    starts = np.flatnonzero(np.r_[True, (np.diff(span[order]) != 0)
-                                  | (np.diff(routed.partition[order]) != 0)])
+    starts = np.flatnonzero(
+        np.r_[True, (np.diff(span[order]) != 0) | (np.diff(routed.partition[order]) != 0)]
+    )
     values, partitions, stamps, lines, counts = [], [], [], [], []
     for rows in np.split(order, starts[1:]):  # loop per record
         records = encode_envelopes(alerts, routed.row[rows], routed.key[rows], routed.halo[rows])
@@ -142,7 +164,11 @@ def _records(alerts: pa.Table, routing: TileRouting, topic: str, first: int) -> 
         # progress counts alerts, not records: the first record of a group carries its count
         counts += [int((~routed.halo[rows]).sum())] + [0] * (len(records) - 1)
     return RecordChunk(
-        topic=np.full(len(values), topic, dtype=object), key=[None] * len(values),
-        values=values, ts=np.array(stamps, np.int64), line=np.array(lines, np.int64),
-        partition=np.array(partitions, np.int32), alerts=np.array(counts, np.int64),
+        topic=np.full(len(values), topic, dtype=object),
+        key=[None] * len(values),
+        values=values,
+        ts=np.array(stamps, np.int64),
+        line=np.array(lines, np.int64),
+        partition=np.array(partitions, np.int32),
+        alerts=np.array(counts, np.int64),
     )

@@ -20,11 +20,22 @@ _DECODER = msgspec.json.Decoder(FlagMessage)
 
 def _open_flag(f: FlagMessage) -> OpenFlag:
     return OpenFlag(
-        flag_id=f.flag_id, version=f.version, score=f.score, observed=f.observed,
-        expected=f.expected, lat=f.lat, lon=f.lon, radius_m=f.radius_m, grid_code=f.grid_code,
-        community_code=f.community_code, street_code=f.street_code,
-        district_code=f.district_code, station_id=f.station_id,
-        source_counts=dict(f.source_counts), opened_ms=f.opened_ms, boundary_ms=f.boundary_ms,
+        flag_id=f.flag_id,
+        version=f.version,
+        score=f.score,
+        observed=f.observed,
+        expected=f.expected,
+        lat=f.lat,
+        lon=f.lon,
+        radius_m=f.radius_m,
+        grid_code=f.grid_code,
+        community_code=f.community_code,
+        street_code=f.street_code,
+        district_code=f.district_code,
+        station_id=f.station_id,
+        source_counts=dict(f.source_counts),
+        opened_ms=f.opened_ms,
+        boundary_ms=f.boundary_ms,
     )
 
 
@@ -42,8 +53,9 @@ class FlagFeed:
     async def __aenter__(self) -> FlagFeed:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap,
-                                          enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False
+        )
         await self._consumer.start()
         partitions = self._consumer.partitions_for_topic(self.topic) or set()
         self._partitions = [TopicPartition(self.topic, p) for p in sorted(partitions)]
@@ -72,12 +84,15 @@ class FlagFeed:
                     self.latest[flag.flag_id] = flag
         marks = [self._consumer.highwater(tp) for tp in self._partitions]
         positions = [await self._consumer.position(tp) for tp in self._partitions]
-        return not fetched and all(m is not None and p >= m
-                                   for p, m in zip(positions, marks, strict=True))
+        return not fetched and all(
+            m is not None and p >= m for p, m in zip(positions, marks, strict=True)
+        )
 
     def open_flags(self, limit: int = 50) -> tuple[list[OpenFlag], int | None]:
         """Open flags by score, highest first, and the newest boundary seen (epoch ms)."""
-        flags = sorted((f for f in self.latest.values() if f.status != "close"),
-                       key=lambda f: (-f.score, f.flag_id))
+        flags = sorted(
+            (f for f in self.latest.values() if f.status != "close"),
+            key=lambda f: (-f.score, f.flag_id),
+        )
         clock = max((f.boundary_ms for f in self.latest.values()), default=None)
         return [_open_flag(f) for f in flags[:limit]], clock

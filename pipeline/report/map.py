@@ -30,13 +30,18 @@ __all__ = ["draw_map"]
 _CELL_M = 250.0
 _M_PER_DEG = 111_195.0
 #: registry level, line width, colour, legend label
-_LEVELS = (("districts", 1.8, "#222222", "district"), ("streets", 0.9, "#555555", "street"),
-           ("communities", 0.35, "#999999", "community"))
+_LEVELS = (
+    ("districts", 1.8, "#222222", "district"),
+    ("streets", 0.9, "#555555", "street"),
+    ("communities", 0.35, "#999999", "community"),
+)
 
 
 def _range_sql(column: str, since_ms: int, until_ms: int) -> str:
-    return (f"{column} >= fromUnixTimestamp64Milli(toInt64({int(since_ms)}), 'UTC') AND "
-            f"{column} < fromUnixTimestamp64Milli(toInt64({int(until_ms)}), 'UTC')")
+    return (
+        f"{column} >= fromUnixTimestamp64Milli(toInt64({int(since_ms)}), 'UTC') AND "
+        f"{column} < fromUnixTimestamp64Milli(toInt64({int(until_ms)}), 'UTC')"
+    )
 
 
 def _heat(warehouse: Warehouse, since_ms: int, until_ms: int, dlat: float, dlon: float):
@@ -46,8 +51,11 @@ def _heat(warehouse: Warehouse, since_ms: int, until_ms: int, dlat: float, dlon:
         f"count() AS n FROM {db}.alerts FINAL WHERE {_range_sql('event_time', since_ms, until_ms)}"
         f" GROUP BY i, j"
     )
-    return (np.array(cols["i"], np.int64), np.array(cols["j"], np.int64),
-            np.array(cols["n"], np.float64))
+    return (
+        np.array(cols["i"], np.int64),
+        np.array(cols["j"], np.int64),
+        np.array(cols["n"], np.float64),
+    )
 
 
 def _flags(warehouse: Warehouse, since_ms: int, until_ms: int) -> dict:
@@ -71,12 +79,29 @@ def _boundaries(ax, registry: AdminRegistry) -> None:
     districts = registry.districts
     for name, geometry in zip(districts.names.tolist(), districts.geometry, strict=True):
         point = geometry.representative_point()
-        ax.text(point.x, point.y, name, fontsize=11, weight="bold", color="#1a1a1a",
-                ha="center", va="center", alpha=0.55, zorder=3)
+        ax.text(
+            point.x,
+            point.y,
+            name,
+            fontsize=11,
+            weight="bold",
+            color="#1a1a1a",
+            ha="center",
+            va="center",
+            alpha=0.55,
+            zorder=3,
+        )
 
 
-def draw_map(warehouse: Warehouse, registry: AdminRegistry, since_ms: int, until_ms: int,
-             out: Path, *, title: str = "") -> tuple[int, int]:
+def draw_map(
+    warehouse: Warehouse,
+    registry: AdminRegistry,
+    since_ms: int,
+    until_ms: int,
+    out: Path,
+    *,
+    title: str = "",
+) -> tuple[int, int]:
     """Draw the map of ``[since_ms, until_ms)`` to ``out``; returns (alerts, flags) drawn."""
     min_lat, min_lon, max_lat, max_lon = registry.bbox
     cos_lat = math.cos(math.radians((min_lat + max_lat) / 2))
@@ -93,38 +118,81 @@ def draw_map(warehouse: Warehouse, registry: AdminRegistry, since_ms: int, until
         grid = np.full((int(i.max()) - i0 + 1, int(j.max()) - j0 + 1), np.nan)
         grid[i - i0, j - j0] = n
         extent = (j0 * dlon, (j.max() + 1) * dlon, i0 * dlat, (i.max() + 1) * dlat)
-        heat = ax.imshow(grid, origin="lower", extent=extent, cmap="YlOrRd", alpha=0.85,
-                         norm=LogNorm(vmin=1, vmax=max(n.max(), 2)), zorder=1,
-                         interpolation="nearest", aspect="auto")
+        heat = ax.imshow(
+            grid,
+            origin="lower",
+            extent=extent,
+            cmap="YlOrRd",
+            alpha=0.85,
+            norm=LogNorm(vmin=1, vmax=max(n.max(), 2)),
+            zorder=1,
+            interpolation="nearest",
+            aspect="auto",
+        )
         fig.colorbar(heat, ax=ax, shrink=0.6, pad=0.02, label="alerts per 250 m cell (log)")
-    rows = zip(flags["y"], flags["x"], flags["r"], flags["s"], flags["st"], flags["station"],
-               strict=True)
+    rows = zip(
+        flags["y"], flags["x"], flags["r"], flags["s"], flags["st"], flags["station"], strict=True
+    )
     for k, (lat, lon, radius, score, status, station) in enumerate(rows):
         is_open = status != "close"
         colour = "#d7191c" if is_open else "#7f7f7f"
-        ax.add_patch(Circle((lon, lat), radius / (_M_PER_DEG * cos_lat), fill=False,
-                            edgecolor=colour, linewidth=2.4 if is_open else 1.2, zorder=4))
+        ax.add_patch(
+            Circle(
+                (lon, lat),
+                radius / (_M_PER_DEG * cos_lat),
+                fill=False,
+                edgecolor=colour,
+                linewidth=2.4 if is_open else 1.2,
+                zorder=4,
+            )
+        )
         if k < 12:  # open flags first, strongest first: more labels would hide the map
             label = f"{station or '?'}  {score:.0f}" if is_open else station or "?"
-            ax.annotate(label, (lon, lat), xytext=(8, 8),
-                        textcoords="offset points", fontsize=9, color=colour, weight="bold",
-                        zorder=5, bbox={"boxstyle": "round,pad=0.2", "fc": "white",
-                                        "ec": colour, "alpha": 0.85})
+            ax.annotate(
+                label,
+                (lon, lat),
+                xytext=(8, 8),
+                textcoords="offset points",
+                fontsize=9,
+                color=colour,
+                weight="bold",
+                zorder=5,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": colour, "alpha": 0.85},
+            )
     ax.set_xlim(min_lon, max_lon)
     ax.set_ylim(min_lat, max_lat)
     ax.set_aspect(1 / cos_lat)
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
-    legend = [Line2D([], [], color="#d7191c", marker="o", linestyle="", markersize=12,
-                     markerfacecolor="none", markeredgewidth=2.4,
-                     label="open flag (station, score)"),
-              Line2D([], [], color="#7f7f7f", marker="o", linestyle="", markersize=12,
-                     markerfacecolor="none", label="closed flag"),
-              *(Line2D([], [], color=c, linewidth=w, label=label) for _, w, c, label in _LEVELS)]
+    legend = [
+        Line2D(
+            [],
+            [],
+            color="#d7191c",
+            marker="o",
+            linestyle="",
+            markersize=12,
+            markerfacecolor="none",
+            markeredgewidth=2.4,
+            label="open flag (station, score)",
+        ),
+        Line2D(
+            [],
+            [],
+            color="#7f7f7f",
+            marker="o",
+            linestyle="",
+            markersize=12,
+            markerfacecolor="none",
+            label="closed flag",
+        ),
+        *(Line2D([], [], color=c, linewidth=w, label=label) for _, w, c, label in _LEVELS),
+    ]
     ax.legend(handles=legend, loc="upper left", fontsize=9, framealpha=0.9)
     span = f"{_utc(since_ms)} to {_utc(until_ms)} UTC"
-    ax.set_title(title or f"{int(n.sum()):,} alerts and {len(flags['y'])} hotspot flags, {span}",
-                 fontsize=13)
+    ax.set_title(
+        title or f"{int(n.sum()):,} alerts and {len(flags['y'])} hotspot flags, {span}", fontsize=13
+    )
     fig.savefig(out, bbox_inches="tight")
     plt.close(fig)
     return int(n.sum()), len(flags["y"])

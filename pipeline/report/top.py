@@ -50,8 +50,9 @@ def open_flags(warehouse: Warehouse, limit: int = 50) -> tuple[list[OpenFlag], i
         f"FROM {db}.flags FINAL WHERE status != 'close' ORDER BY score DESC, flag_id "
         f"LIMIT {int(limit)}"
     )
-    clock = warehouse.query(f"SELECT toUnixTimestamp64Milli(max(boundary_time)), count() "
-                            f"FROM {db}.flags")[0]
+    clock = warehouse.query(
+        f"SELECT toUnixTimestamp64Milli(max(boundary_time)), count() FROM {db}.flags"
+    )[0]
     cols["source_counts"] = [v if isinstance(v, dict) else dict(v) for v in cols["source_counts"]]
     flags = [OpenFlag(*row) for row in zip(*cols.values(), strict=True)]
     return flags, (int(clock[0]) if clock[1] else None)
@@ -62,24 +63,50 @@ def _age(ms: int) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
-def flags_table(flags: list[OpenFlag], registry: AdminRegistry | None, clock_ms: int | None,
-                title: str = "Open hotspot flags") -> Table:
+def flags_table(
+    flags: list[OpenFlag],
+    registry: AdminRegistry | None,
+    clock_ms: int | None,
+    title: str = "Open hotspot flags",
+) -> Table:
     """Place (community name), units, station, score, counts by feed and age of each flag."""
     names = {}
     if registry is not None:
-        names = dict(zip(registry.communities.codes.tolist(), registry.communities.names.tolist(),
-                         strict=True))
+        names = dict(
+            zip(
+                registry.communities.codes.tolist(),
+                registry.communities.names.tolist(),
+                strict=True,
+            )
+        )
     table = Table(title=title, caption=f"{len(flags)} open" if flags else "no open flags")
-    for column, justify in (("place", "left"), ("units (grid/community/street/district)", "left"),
-                            ("station", "left"), ("score", "right"), ("seen / expected", "right"),
-                            *((feed, "right") for feed in _FEEDS.values()), ("age", "right")):
+    for column, justify in (
+        ("place", "left"),
+        ("units (grid/community/street/district)", "left"),
+        ("station", "left"),
+        ("score", "right"),
+        ("seen / expected", "right"),
+        *((feed, "right") for feed in _FEEDS.values()),
+        ("age", "right"),
+    ):
         table.add_column(column, justify=justify)
     for f in flags:
         place = names.get(f.community_code) or f.community_code or f"{f.lat:.4f}, {f.lon:.4f}"
-        units = " / ".join(u for u in (f.grid_code, f.community_code, f.street_code,
-                                       f.district_code) if u) or "outside the grid"
+        units = (
+            " / ".join(
+                u for u in (f.grid_code, f.community_code, f.street_code, f.district_code) if u
+            )
+            or "outside the grid"
+        )
         counts = [str(f.source_counts.get(feed, "")) for feed in _FEEDS]
         age = _age(clock_ms - f.opened_ms) if clock_ms is not None else "-"
-        table.add_row(place, units, f.station_id or "-", f"{f.score:.1f}",
-                      f"{f.observed} / {f.expected:.1f}", *counts, age)
+        table.add_row(
+            place,
+            units,
+            f.station_id or "-",
+            f"{f.score:.1f}",
+            f"{f.observed} / {f.expected:.1f}",
+            *counts,
+            age,
+        )
     return table

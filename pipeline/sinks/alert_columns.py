@@ -15,11 +15,25 @@ import pyarrow.compute as pc
 __all__ = ["alert_columns", "concat_columns", "distinct"]
 
 #: warehouse column ← envelope column, for codes (LowCardinality in ClickHouse)
-_UNIT_CODES = {"grid_code": "grid", "community_code": "community", "street_code": "street",
-               "district_code": "district"}
+_UNIT_CODES = {
+    "grid_code": "grid",
+    "community_code": "community",
+    "street_code": "street",
+    "district_code": "district",
+}
 #: text columns stored under their own names; absent (null) becomes ""
-_TEXT = ("alert_id", "source_id", "station_id", "device", "household", "caller", "camera_id",
-         "reporter_id", "status", "report_ref")
+_TEXT = (
+    "alert_id",
+    "source_id",
+    "station_id",
+    "device",
+    "household",
+    "caller",
+    "camera_id",
+    "reporter_id",
+    "status",
+    "report_ref",
+)
 
 
 def _no_nulls(codes: pa.ChunkedArray) -> pa.DictionaryArray:
@@ -57,8 +71,12 @@ def alert_columns(alerts: pa.Table, ingest_ms: int) -> dict:
 
 def concat_columns(parts: list[dict]) -> dict:
     """One insert's columns from several :func:`alert_columns` results, in order."""
-    return {name: pa.concat_arrays([p[name] for p in parts]) if isinstance(first, pa.Array)
-            else np.concatenate([p[name] for p in parts]) for name, first in parts[0].items()}
+    return {
+        name: pa.concat_arrays([p[name] for p in parts])
+        if isinstance(first, pa.Array)
+        else np.concatenate([p[name] for p in parts])
+        for name, first in parts[0].items()
+    }
 
 
 def distinct(alert_ids: pa.Array) -> bool:

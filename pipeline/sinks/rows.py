@@ -35,9 +35,13 @@ _ALERT_TEXT = {  # warehouse column ← envelope field
     "status": "status",
     "report_ref": "report_ref",
 }
-_ALERT_NUMBERS = {"lat": ("lat", np.float64), "lon": ("lon", np.float64),
-                  "severity": ("severity", np.float32), "priority": ("priority", np.uint8),
-                  "confidence": ("confidence", np.float32)}
+_ALERT_NUMBERS = {
+    "lat": ("lat", np.float64),
+    "lon": ("lon", np.float64),
+    "severity": ("severity", np.float32),
+    "priority": ("priority", np.uint8),
+    "confidence": ("confidence", np.float32),
+}
 
 
 def _texts(records: Sequence, field: str) -> np.ndarray:
@@ -87,6 +91,7 @@ def _unit_columns(records: Sequence) -> dict[str, object]:
 
 def incident_rows(incidents: Sequence) -> dict[str, object]:
     """Warehouse rows of :class:`pipeline.outputs.IncidentMessage` records."""
+
     def col(name):
         return list(map(attrgetter(name), incidents))
 
@@ -108,6 +113,7 @@ def incident_rows(incidents: Sequence) -> dict[str, object]:
 
 def flag_rows(flags: Sequence) -> dict[str, object]:
     """Warehouse rows of :class:`pipeline.outputs.FlagMessage` records (one per version)."""
+
     def col(name):
         return list(map(attrgetter(name), flags))
 
@@ -118,9 +124,24 @@ def flag_rows(flags: Sequence) -> dict[str, object]:
 
     rows: dict[str, object] = {
         name: col(name)
-        for name in ("flag_id", "version", "status", "lat", "lon", "radius_m", "window_s",
-                     "cell_id", "score", "p_value", "gi_z", "observed", "expected", "n_sources",
-                     "source_counts", "category_counts")
+        for name in (
+            "flag_id",
+            "version",
+            "status",
+            "lat",
+            "lon",
+            "radius_m",
+            "window_s",
+            "cell_id",
+            "score",
+            "p_value",
+            "gi_z",
+            "observed",
+            "expected",
+            "n_sources",
+            "source_counts",
+            "category_counts",
+        )
     }
     rows |= {
         "boundary_time": _ms(col("boundary_ms")),

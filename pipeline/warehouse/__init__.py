@@ -10,8 +10,14 @@ from .base import Warehouse
 from .migrations import migrate
 from .retry import RetryPolicy, call_with_retry, insert_with_retry
 
-__all__ = ["Warehouse", "open_warehouse", "migrate", "RetryPolicy", "insert_with_retry",
-           "call_with_retry"]
+__all__ = [
+    "Warehouse",
+    "open_warehouse",
+    "migrate",
+    "RetryPolicy",
+    "insert_with_retry",
+    "call_with_retry",
+]
 
 
 def open_warehouse(url: str) -> Warehouse:
@@ -20,7 +26,7 @@ def open_warehouse(url: str) -> Warehouse:
     if scheme == "chdb":
         from .embedded import EmbeddedWarehouse
 
-        return EmbeddedWarehouse(Path(url[len("chdb://"):]))
+        return EmbeddedWarehouse(Path(url[len("chdb://") :]))
     if scheme == "clickhouse":
         from .server import ServerWarehouse
 

@@ -25,7 +25,10 @@ class Warehouse(ABC):
 
     @abstractmethod
     def insert(
-        self, table: str, columns: Mapping[str, np.ndarray | Sequence], *,
+        self,
+        table: str,
+        columns: Mapping[str, np.ndarray | Sequence],
+        *,
         distinct_keys: bool = False,
     ) -> None:
         """Insert one columnar batch (all columns of equal length) into ``database.table``.

@@ -54,7 +54,10 @@ class EmbeddedWarehouse(Warehouse):
         return {name: table.column(name).to_pylist() for name in table.column_names}
 
     def insert(
-        self, table: str, columns: Mapping[str, np.ndarray | Sequence | pa.Array], *,
+        self,
+        table: str,
+        columns: Mapping[str, np.ndarray | Sequence | pa.Array],
+        *,
         distinct_keys: bool = False,
     ) -> None:
         batch = pa.table({name: _arrow(values) for name, values in columns.items()})
@@ -72,8 +75,10 @@ class EmbeddedWarehouse(Warehouse):
         settings = " SETTINGS optimize_on_insert = 0" if distinct_keys else ""
         globals()[variable] = batch
         try:
-            self._run(f"INSERT INTO {self.database}.{table} ({names}) "
-                      f"SELECT {names} FROM Python({variable}){settings}")
+            self._run(
+                f"INSERT INTO {self.database}.{table} ({names}) "
+                f"SELECT {names} FROM Python({variable}){settings}"
+            )
         finally:
             del globals()[variable]
 
@@ -85,8 +90,11 @@ def _arrow(values: np.ndarray | Sequence | pa.Array) -> pa.Array:
     if isinstance(values, pa.Array):  # already typed (e.g. a dictionary of codes)
         return values
     if isinstance(values, np.ndarray) and values.dtype.kind == "M":  # NaT becomes NULL
-        return pa.array(values.astype("datetime64[ms]"), type=pa.timestamp("ms", tz="UTC"),
-                        mask=np.isnat(values))
+        return pa.array(
+            values.astype("datetime64[ms]"),
+            type=pa.timestamp("ms", tz="UTC"),
+            mask=np.isnat(values),
+        )
     if len(values) and isinstance(values[0], dict):  # Arrow would infer a struct, not a map
         return pa.array([list(d.items()) for d in values], type=pa.map_(pa.string(), pa.int64()))
     return pa.array(values)

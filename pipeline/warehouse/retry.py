@@ -38,20 +38,22 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: ClickHouse error codes worth retrying: the statement is fine, the server is busy or restarting.
-TRANSIENT_CODES: frozenset[int] = frozenset({
-    159,  # TIMEOUT_EXCEEDED
-    164,  # READONLY (a table is read-only while its server starts up)
-    202,  # TOO_MANY_SIMULTANEOUS_QUERIES
-    203,  # NO_FREE_CONNECTION
-    209,  # SOCKET_TIMEOUT
-    210,  # NETWORK_ERROR
-    241,  # MEMORY_LIMIT_EXCEEDED
-    242,  # TABLE_IS_READ_ONLY
-    252,  # TOO_MANY_PARTS (inserts faster than merges: back off and they catch up)
-    285,  # TOO_FEW_LIVE_REPLICAS
-    319,  # UNKNOWN_STATUS_OF_INSERT
-    425,  # SYSTEM_ERROR
-})
+TRANSIENT_CODES: frozenset[int] = frozenset(
+    {
+        159,  # TIMEOUT_EXCEEDED
+        164,  # READONLY (a table is read-only while its server starts up)
+        202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+        203,  # NO_FREE_CONNECTION
+        209,  # SOCKET_TIMEOUT
+        210,  # NETWORK_ERROR
+        241,  # MEMORY_LIMIT_EXCEEDED
+        242,  # TABLE_IS_READ_ONLY
+        252,  # TOO_MANY_PARTS (inserts faster than merges: back off and they catch up)
+        285,  # TOO_FEW_LIVE_REPLICAS
+        319,  # UNKNOWN_STATUS_OF_INSERT
+        425,  # SYSTEM_ERROR
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,9 @@ class RetryPolicy:
                 f"initial_s={self.initial_s}, max_s={self.max_s}, multiplier={self.multiplier}"
             )
         if self.unavailable_attempts < 0 or self.rejected_attempts < 1:
-            raise ValueError("unavailable_attempts must be >= 0 (0: for ever), "
-                             "rejected_attempts >= 1")
+            raise ValueError(
+                "unavailable_attempts must be >= 0 (0: for ever), rejected_attempts >= 1"
+            )
 
     @classmethod
     def from_settings(cls, settings) -> RetryPolicy:
@@ -102,7 +105,9 @@ class RetryPolicy:
 
 
 def call_with_retry(
-    action: Callable[[], T], policy: RetryPolicy, what: str,
+    action: Callable[[], T],
+    policy: RetryPolicy,
+    what: str,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """``action()``, retried under ``policy``; blocks the calling thread while it waits."""
@@ -116,8 +121,12 @@ def call_with_retry(
 
 
 async def insert_with_retry(
-    warehouse: Warehouse, table: str, columns: Mapping[str, np.ndarray | Sequence],
-    policy: RetryPolicy, *, distinct_keys: bool = False,
+    warehouse: Warehouse,
+    table: str,
+    columns: Mapping[str, np.ndarray | Sequence],
+    policy: RetryPolicy,
+    *,
+    distinct_keys: bool = False,
 ) -> None:
     """Insert one columnar batch, retrying under ``policy``; returns only once it is written.
     ``distinct_keys`` as in :meth:`Warehouse.insert`.
@@ -148,6 +157,12 @@ def _next_delay(exc: WarehouseError, attempt: int, policy: RetryPolicy, what: st
             exc.add_note(f"gave up on the warehouse {what} after {attempt} attempts")
         raise exc
     delay = policy.delay(attempt)
-    log.warning("warehouse %s failed (attempt %d, code %s): %s; retrying in %.1f s",
-                what, attempt, exc.code, exc, delay)
+    log.warning(
+        "warehouse %s failed (attempt %d, code %s): %s; retrying in %.1f s",
+        what,
+        attempt,
+        exc.code,
+        exc,
+        delay,
+    )
     return delay

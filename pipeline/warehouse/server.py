@@ -77,7 +77,10 @@ class ServerWarehouse(Warehouse):
         return {name: [r[i] for r in rows] for i, (name, _) in enumerate(types)}
 
     def insert(
-        self, table: str, columns: Mapping[str, np.ndarray | Sequence | pa.Array], *,
+        self,
+        table: str,
+        columns: Mapping[str, np.ndarray | Sequence | pa.Array],
+        *,
         distinct_keys: bool = False,  # noqa: ARG002 - old servers lack optimize_on_insert
     ) -> None:
         data = [_plain(values) for values in columns.values()]

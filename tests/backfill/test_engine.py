@@ -11,24 +11,39 @@ from pipeline.warehouse import migrate, open_warehouse
 from tests.conftest import PSEUDONYM_KEY
 
 
-def backfilled(city, data, chunk_records: int, partitions: int = 2, insert_rows: int = 500_000,
-               path=None):
-    settings = Settings(data_dir=data, registry_path=city.registry, pseudonym_key=PSEUDONYM_KEY,
-                        partitions=partitions)
+def backfilled(
+    city, data, chunk_records: int, partitions: int = 2, insert_rows: int = 500_000, path=None
+):
+    settings = Settings(
+        data_dir=data,
+        registry_path=city.registry,
+        pseudonym_key=PSEUDONYM_KEY,
+        partitions=partitions,
+    )
     registry = load_registry(city.registry)
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         migrate(wh)
-        report, broken = backfill_files(settings, registry, wh, [path or city.replay],
-                                        chunk_records=chunk_records, insert_rows=insert_rows)
+        report, broken = backfill_files(
+            settings,
+            registry,
+            wh,
+            [path or city.replay],
+            chunk_records=chunk_records,
+            insert_rows=insert_rows,
+        )
         db = wh.database
         rows = {
-            "alerts": sorted(wh.query(
-                f"SELECT alert_id, source, event_time, lat, lon, category, severity, grid_code, "
-                f"station_id, caller, device FROM {db}.alerts FINAL")),
+            "alerts": sorted(
+                wh.query(
+                    f"SELECT alert_id, source, event_time, lat, lon, category, severity, "
+                    f"grid_code, station_id, caller, device FROM {db}.alerts FINAL"
+                )
+            ),
             "incidents": sorted(map(repr, wh.query(f"SELECT * FROM {db}.incidents FINAL"))),
             "flags": sorted(map(repr, wh.query(f"SELECT * FROM {db}.flags FINAL"))),
-            "dead": Counter(wh.query(
-                f"SELECT reason, alert_id, detail FROM {db}.deadletters FINAL")),
+            "dead": Counter(
+                wh.query(f"SELECT reason, alert_id, detail FROM {db}.deadletters FINAL")
+            ),
         }
     return report, broken, rows
 
@@ -57,8 +72,12 @@ def test_a_typed_parquet_replay_gives_the_rows_of_its_jsonl(city, tmp_path):
 
 def test_each_late_alert_is_dead_lettered_once_and_still_stored(city, tmp_path):
     report, _, rows = backfilled(city, tmp_path / "late", 5000, partitions=3)
-    late = [alert_id for (reason, alert_id, _), n in rows["dead"].items() if reason == "late"
-            for _ in range(n)]
+    late = [
+        alert_id
+        for (reason, alert_id, _), n in rows["dead"].items()
+        if reason == "late"
+        for _ in range(n)
+    ]
     assert len(late) == report.late > 0
     assert len(set(late)) == len(late)  # a halo copy's lateness is not dead-lettered again
     stored = {row[0] for row in rows["alerts"]}
@@ -78,21 +97,31 @@ def test_the_arrival_clock_judges_each_record_by_its_own_arrival(city, tmp_path)
     minute = 60_000
 
     def line(alert_id: str, arrival: int, event: int) -> str:
-        value = {"alert_id": alert_id, "camera_id": "cam", "detected_at": event, "kind": "crowd",
-                 "confidence": 0.9, "lat": lat, "lon": lon}
+        value = {
+            "alert_id": alert_id,
+            "camera_id": "cam",
+            "detected_at": event,
+            "kind": "crowd",
+            "confidence": 0.9,
+            "lat": lat,
+            "lon": lon,
+        }
         return json.dumps({"topic": "alerts.camera", "ts": arrival, "value": value})
 
     lines = [line("ahead-15", t0, t0 + 15 * minute), line("ahead-5", t0, t0 + 5 * minute)]
     lines += [line(f"n{i}", t0 + i * minute, t0 + i * minute - 500) for i in range(1, 61)]
     path = tmp_path / "clock.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    settings = Settings(data_dir=tmp_path, registry_path=city.registry,
-                        pseudonym_key=PSEUDONYM_KEY, partitions=1)
+    settings = Settings(
+        data_dir=tmp_path, registry_path=city.registry, pseudonym_key=PSEUDONYM_KEY, partitions=1
+    )
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         migrate(wh)
-        report, _ = backfill_files(settings, registry, wh, [path], clock="arrival",
-                                   chunk_records=10_000)
-        future = wh.query(f"SELECT alert_id FROM {wh.database}.deadletters FINAL "
-                          f"WHERE reason = 'future_time'")
+        report, _ = backfill_files(
+            settings, registry, wh, [path], clock="arrival", chunk_records=10_000
+        )
+        future = wh.query(
+            f"SELECT alert_id FROM {wh.database}.deadletters FINAL WHERE reason = 'future_time'"
+        )
     assert future == [("camera:ahead-15",)]
     assert report.alerts == 61 and report.deadletters["future_time"] == 1

@@ -45,8 +45,9 @@ def test_camera_repeats_collapse_other_feeds_stay():
 
 
 def test_far_apart_or_other_kind_is_not_a_repeat():
-    rows = _rows(x=[0.0, 60.0, 0.0, 0.0], t_s=[0, 10, 20, 200], source=[2, 2, 2, 2],
-                 category=[7, 7, 8, 7])
+    rows = _rows(
+        x=[0.0, 60.0, 0.0, 0.0], t_s=[0, 10, 20, 200], source=[2, 2, 2, 2], category=[7, 7, 8, 7]
+    )
     assert repeat_mask(rows, 50.0, 120 * S).tolist() == [False, False, False, False]
 
 
@@ -64,7 +65,9 @@ def test_window_with_context_counts_what_the_history_counts():
     n = 3000
     t = np.sort(rng.integers(0, 7200, n))
     rows = _rows(
-        x=rng.integers(0, 5, n) * 40.0, t_s=t, source=rng.integers(0, 4, n),
+        x=rng.integers(0, 5, n) * 40.0,
+        t_s=t,
+        source=rng.integers(0, 4, n),
         category=rng.integers(0, 3, n),
     )
     gap = 120 * S

@@ -31,8 +31,9 @@ from pipeline.sinks.rows import alert_rows, flag_rows, incident_rows
 from pipeline.warehouse import migrate
 from pipeline.warehouse.embedded import EmbeddedWarehouse
 
-_FEED_OF_TOPIC = {f"alerts.{s}": s for s in ("alarm_phone", "dispatch_110", "camera",
-                                             "grid_report")}
+_FEED_OF_TOPIC = {
+    f"alerts.{s}": s for s in ("alarm_phone", "dispatch_110", "camera", "grid_report")
+}
 
 
 @dataclass
@@ -56,8 +57,12 @@ def _envelopes(replay, registry: AdminRegistry) -> list[NormalizedAlert]:
         now["ms"] = max(stamps) if stamps else now["ms"]
         batch = normalize(_FEED_OF_TOPIC[topic], [r.record.value for r in run], ctx)
         n = len(batch.alerts)
-        values = encode_envelopes(envelope_table(batch, registry), np.arange(n),
-                                  np.full(n, b"0:0"), np.zeros(n, dtype=bool))
+        values = encode_envelopes(
+            envelope_table(batch, registry),
+            np.arange(n),
+            np.full(n, b"0:0"),
+            np.zeros(n, dtype=bool),
+        )
         out += read_envelopes(values)
     return out
 

@@ -90,9 +90,7 @@ def test_variable_formats():
 
 
 def test_grafana_globals_are_epoch_milliseconds():
-    assert expand("$__from ${__to} $__interval_ms", ctx()) == (
-        "1793692800250 1793700000250 30000"
-    )
+    assert expand("$__from ${__to} $__interval_ms", ctx()) == ("1793692800250 1793700000250 30000")
 
 
 def test_time_zone_of_the_range_does_not_change_the_instant():
@@ -140,8 +138,11 @@ def stamps(tmp_path_factory):
 
 
 @settings(max_examples=40, deadline=None)
-@given(lo=st.integers(0, 7_200_000), span=st.integers(0, 7_200_000),
-       interval=st.sampled_from([1, 10, 60, 300]))
+@given(
+    lo=st.integers(0, 7_200_000),
+    span=st.integers(0, 7_200_000),
+    interval=st.sampled_from([1, 10, 60, 300]),
+)
 def test_expanded_filters_select_what_the_plugin_would_on_chdb(stamps, lo, span, interval):
     """``$__timeFilter`` compares with the range cut to whole seconds (so the last partial
     second is out, as with the plugin), ``$__timeFilter_ms`` with milliseconds, and
@@ -149,8 +150,10 @@ def test_expanded_filters_select_what_the_plugin_would_on_chdb(stamps, lo, span,
     wh, ms = stamps
     start = START + timedelta(milliseconds=lo)
     ctx = QueryContext(start, start + timedelta(milliseconds=span), interval_s=interval)
-    sql = ("SELECT countIf($__timeFilter(ts)), countIf($__timeFilter_ms(ts)), "
-           "uniqExact($__timeInterval(ts)) FROM hotspot.t")
+    sql = (
+        "SELECT countIf($__timeFilter(ts)), countIf($__timeFilter_ms(ts)), "
+        "uniqExact($__timeInterval(ts)) FROM hotspot.t"
+    )
     got = wh.query(expand(sql, ctx))[0]
     sec = ms // 1000
     by_seconds = int(((ms >= ctx.from_s * 1000) & (ms <= ctx.to_s * 1000)).sum())

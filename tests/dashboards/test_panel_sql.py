@@ -24,8 +24,12 @@ EMPTY_IN_A_SHORT_CITY = {
 
 
 def _context(cw, **variables) -> QueryContext:
-    return QueryContext(cw.start, cw.snapshot, interval_s=60,
-                        variables={"district": ALL, "source": ALL, **variables})
+    return QueryContext(
+        cw.start,
+        cw.snapshot,
+        interval_s=60,
+        variables={"district": ALL, "source": ALL, **variables},
+    )
 
 
 def _problems(results) -> list[str]:
@@ -34,15 +38,17 @@ def _problems(results) -> list[str]:
 
 def test_there_are_five_dashboards():
     assert set(DASHBOARDS) == {
-        "hotspot-command-centre", "hotspot-units", "hotspot-camera-health",
-        "hotspot-grid-reports", "hotspot-compounds",
+        "hotspot-command-centre",
+        "hotspot-units",
+        "hotspot-camera-health",
+        "hotspot-grid-reports",
+        "hotspot-compounds",
     }
 
 
 @pytest.mark.parametrize("uid", sorted(DASHBOARDS))
 def test_every_panel_runs_and_fits_its_type_with_all_selected(city_warehouse, uid):
-    results = preview_dashboard(city_warehouse.warehouse, DASHBOARDS[uid],
-                                _context(city_warehouse))
+    results = preview_dashboard(city_warehouse.warehouse, DASHBOARDS[uid], _context(city_warehouse))
     assert results and not _problems(results), "\n".join(_problems(results))
     empty = {(uid, r.panel) for r in results if r.rows == 0}
     assert empty <= EMPTY_IN_A_SHORT_CITY, f"panels without rows: {sorted(empty)}"
@@ -64,11 +70,13 @@ def _rows(cw, uid: str, title: str, ctx: QueryContext | None = None) -> dict[str
 
 def test_district_filter_keeps_only_that_district(city_warehouse):
     ctx = _context(city_warehouse, district="D02")
-    rows = _rows(city_warehouse, "hotspot-camera-health", "Online rate per district (target 95%)",
-                 ctx)
+    rows = _rows(
+        city_warehouse, "hotspot-camera-health", "Online rate per district (target 95%)", ctx
+    )
     assert rows["district_code"] == ["D02"]
-    everything = _rows(city_warehouse, "hotspot-camera-health",
-                       "Online rate per district (target 95%)")
+    everything = _rows(
+        city_warehouse, "hotspot-camera-health", "Online rate per district (target 95%)"
+    )
     assert everything["district_code"] == sorted(everything["district_code"])
     assert len(everything["district_code"]) == len(city_warehouse.registry.districts)
 
@@ -150,8 +158,7 @@ def test_time_to_resolve_pairs_each_report_with_its_resolution(city_warehouse):
         resolved[r] = min(t, resolved.get(r, t))
     hours = sorted((resolved[r] - reported[r]) // 1000 / 3600 for r in resolved if r in reported)
     assert hours, "the city resolves some reports within its three hours"
-    ctx = QueryContext(cw.start, cw.snapshot, interval_s=6 * 3600,
-                       variables={"district": ALL})
+    ctx = QueryContext(cw.start, cw.snapshot, interval_s=6 * 3600, variables={"district": ALL})
     rows = _rows(cw, "hotspot-grid-reports", "Time to resolve (target 30 h)", ctx)
     assert len(rows["time"]) == 1  # one six-hour interval covers the whole range
     assert rows["median_hours"][0] == pytest.approx(float(np.quantile(hours, 0.5)), abs=0.02)

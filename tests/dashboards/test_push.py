@@ -109,10 +109,17 @@ class _Handler(BaseHTTPRequestHandler):
         if old and not body.get("overwrite"):
             return 412, {"status": "version-mismatch", "message": "dashboard has been changed"}
         version = old["version"] + 1 if old else 1
-        srv.dashboards[board["uid"]] = {"dashboard": board, "folderUid": body["folderUid"],
-                                        "version": version}
-        return 200, {"status": "success", "uid": board["uid"], "version": version,
-                     "url": f"/d/{board['uid']}/x"}
+        srv.dashboards[board["uid"]] = {
+            "dashboard": board,
+            "folderUid": body["folderUid"],
+            "version": version,
+        }
+        return 200, {
+            "status": "success",
+            "uid": board["uid"],
+            "version": version,
+            "url": f"/d/{board['uid']}/x",
+        }
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._handle("GET")
@@ -147,8 +154,13 @@ def test_push_creates_then_updates_without_duplicates(grafana):
     assert grafana.calls("POST", "/api/folders") == 1
     (source,) = grafana.datasources.values()
     assert source["uid"] == DATASOURCE["uid"] and source["type"] == DATASOURCE["type"]
-    assert source["jsonData"] == {"host": "ch.internal", "port": 9000, "protocol": "native",
-                                  "username": "reader", "defaultDatabase": "hotspot"}
+    assert source["jsonData"] == {
+        "host": "ch.internal",
+        "port": 9000,
+        "protocol": "native",
+        "username": "reader",
+        "defaultDatabase": "hotspot",
+    }
     assert source["secureJsonData"] == {"password": "s3cret"}
     assert set(grafana.dashboards) == uids
     assert {d["version"] for d in grafana.dashboards.values()} == {1}

@@ -19,22 +19,45 @@ T_ISO = "2024-05-01T10:00:00+08:00"  # the same instant
 
 GOOD = {
     "alarm_phone": {
-        "event_id": "ev-1", "device_id": "dev-1", "household_id": "hh-1", "trigger": "panic",
-        "triggered_at": T_ISO, "lat": 31.2051, "lon": 121.4023, "caller_phone": "13800138000",
+        "event_id": "ev-1",
+        "device_id": "dev-1",
+        "household_id": "hh-1",
+        "trigger": "panic",
+        "triggered_at": T_ISO,
+        "lat": 31.2051,
+        "lon": 121.4023,
+        "caller_phone": "13800138000",
         "address": "Room 301, 12 Example Rd",
     },
     "dispatch_110": {
-        "incident_id": "inc-1", "received_at": T_MS, "category": "robbery", "priority": 2,
-        "lat": 31.2031, "lon": 121.4077, "station_id": "PS7", "caller_phone": "139 0000 1111",
+        "incident_id": "inc-1",
+        "received_at": T_MS,
+        "category": "robbery",
+        "priority": 2,
+        "lat": 31.2031,
+        "lon": 121.4077,
+        "station_id": "PS7",
+        "caller_phone": "139 0000 1111",
         "summary": "caller reports a robbery",
     },
     "camera": {
-        "alert_id": "cam-a-1", "camera_id": "cam-1", "detected_at": T_ISO, "kind": "fight",
-        "confidence": 0.75, "lat": 31.2012, "lon": 121.4034,
+        "alert_id": "cam-a-1",
+        "camera_id": "cam-1",
+        "detected_at": T_ISO,
+        "kind": "fight",
+        "confidence": 0.75,
+        "lat": 31.2012,
+        "lon": 121.4034,
     },
     "grid_report": {
-        "report_id": "rep-1", "reporter_id": "w-1", "reported_at": T_MS, "category": "dispute",
-        "status": "dispatched", "grid_code": "C1G1", "lat": 31.2022, "lon": 121.4011,
+        "report_id": "rep-1",
+        "reporter_id": "w-1",
+        "reported_at": T_MS,
+        "category": "dispute",
+        "status": "dispatched",
+        "grid_code": "C1G1",
+        "lat": 31.2022,
+        "lon": 121.4011,
         "parent_report_id": "rep-0",
     },
 }
@@ -72,8 +95,13 @@ def test_alarm_phone_happy_path():
 
 
 def test_dispatch_110_happy_path():
-    b = decode_batch(FEEDS["dispatch_110"], [msg("dispatch_110"), msg("dispatch_110",
-                     incident_id="inc-2", station_id=..., caller_phone=..., priority=4)])
+    b = decode_batch(
+        FEEDS["dispatch_110"],
+        [
+            msg("dispatch_110"),
+            msg("dispatch_110", incident_id="inc-2", station_id=..., caller_phone=..., priority=4),
+        ],
+    )
     assert b.index.tolist() == [0, 1] and b.rejects == []
     assert b.source_id.tolist() == ["inc-1", "inc-2"]
     assert b.event_ms.tolist() == [T_MS, T_MS]
@@ -95,8 +123,17 @@ def test_camera_happy_path():
 
 
 def test_grid_report_happy_path_and_optional_coordinates():
-    values = [msg("grid_report"), msg("grid_report", report_id="rep-2", lat=..., lon=...,
-                                       parent_report_id=..., status="reported")]
+    values = [
+        msg("grid_report"),
+        msg(
+            "grid_report",
+            report_id="rep-2",
+            lat=...,
+            lon=...,
+            parent_report_id=...,
+            status="reported",
+        ),
+    ]
     b = decode_batch(FEEDS["grid_report"], values)
     assert b.index.tolist() == [0, 1] and b.rejects == []
     assert b.source_id.tolist() == ["rep-1", "rep-2"]
@@ -126,8 +163,13 @@ def test_iso_with_offset_and_epoch_ms_give_the_same_instant(when):
 
 
 def test_fractional_seconds_keep_milliseconds():
-    b = decode_batch(FEEDS["camera"], [msg("camera", detected_at="2024-05-01T10:00:00.123+08:00"),
-                                       msg("camera", detected_at=T_MS + 123)])
+    b = decode_batch(
+        FEEDS["camera"],
+        [
+            msg("camera", detected_at="2024-05-01T10:00:00.123+08:00"),
+            msg("camera", detected_at=T_MS + 123),
+        ],
+    )
     assert b.event_ms.tolist() == [T_MS + 123, T_MS + 123]
 
 
@@ -142,8 +184,13 @@ def test_naive_iso_time_is_rejected(naive):
 
 def test_epoch_ms_of_a_mix_of_ints_and_aware_datetimes():
     cst = timezone(timedelta(hours=8))
-    times = [T_MS, datetime(2024, 5, 1, 10, tzinfo=cst), datetime(2024, 5, 1, 2, 0, 0, 1000, UTC),
-             0, datetime(1970, 1, 1, tzinfo=UTC)]
+    times = [
+        T_MS,
+        datetime(2024, 5, 1, 10, tzinfo=cst),
+        datetime(2024, 5, 1, 2, 0, 0, 1000, UTC),
+        0,
+        datetime(1970, 1, 1, tzinfo=UTC),
+    ]
     out = epoch_ms(times)
     assert out.dtype == np.int64
     assert out.tolist() == [T_MS, T_MS, T_MS + 1, 0, 0]
@@ -158,10 +205,14 @@ def test_epoch_ms_of_a_mix_of_ints_and_aware_datetimes():
         (b"\x00\x01garbage\xff", Reason.MALFORMED_JSON),
         (b"", Reason.MALFORMED_JSON),
         (b"not json", Reason.MALFORMED_JSON),
-        (msg("dispatch_110", station_id="PS\u00e9").replace(b"\\u00e9", b"\xe9"),
-         Reason.MALFORMED_JSON),  # latin-1 byte inside a string: not UTF-8
-        (msg("dispatch_110", summary="\u00e9").replace(b"\\u00e9", "\u00e9".encode(
-            "utf-16-le")), Reason.MALFORMED_JSON),
+        (
+            msg("dispatch_110", station_id="PS\u00e9").replace(b"\\u00e9", b"\xe9"),
+            Reason.MALFORMED_JSON,
+        ),  # latin-1 byte inside a string: not UTF-8
+        (
+            msg("dispatch_110", summary="\u00e9").replace(b"\\u00e9", "\u00e9".encode("utf-16-le")),
+            Reason.MALFORMED_JSON,
+        ),
         (msg("dispatch_110", priority=...), Reason.MISSING_FIELD),
         (msg("dispatch_110", incident_id=...), Reason.MISSING_FIELD),
         (msg("dispatch_110", received_at=...), Reason.MISSING_FIELD),
@@ -204,13 +255,18 @@ def test_empty_source_id_is_an_invalid_value(source):
 
 def test_epoch_ms_outside_int64_is_rejected_not_raised():
     """Regression: an integer time beyond int64 decoded, then overflowed the whole batch."""
-    values = [msg("camera", alert_id="a", detected_at=2**63), msg("camera", alert_id="b"),
-              msg("camera", alert_id="c", detected_at=-(2**63) - 1),
-              msg("camera", alert_id="d", detected_at=10**30)]
+    values = [
+        msg("camera", alert_id="a", detected_at=2**63),
+        msg("camera", alert_id="b"),
+        msg("camera", alert_id="c", detected_at=-(2**63) - 1),
+        msg("camera", alert_id="d", detected_at=10**30),
+    ]
     b = decode_batch(FEEDS["camera"], values)
     assert b.source_id.tolist() == ["b"]
     assert [(r.index, r.reason) for r in b.rejects] == [
-        (0, Reason.INVALID_VALUE), (2, Reason.INVALID_VALUE), (3, Reason.INVALID_VALUE)
+        (0, Reason.INVALID_VALUE),
+        (2, Reason.INVALID_VALUE),
+        (3, Reason.INVALID_VALUE),
     ]
 
 
@@ -232,8 +288,11 @@ def test_rejects_carry_their_input_index_and_goods_stay_in_order():
     assert b.source_id.tolist() == ["g1", "g2", "g3", "g4"]
     assert b.event_ms.tolist() == [T_MS, T_MS, T_MS, T_MS + 4]
     assert [(r.index, r.reason) for r in b.rejects] == [
-        (0, Reason.MALFORMED_JSON), (3, Reason.INVALID_VALUE), (4, Reason.MISSING_FIELD),
-        (6, Reason.WRONG_TYPE), (8, Reason.MALFORMED_JSON),
+        (0, Reason.MALFORMED_JSON),
+        (3, Reason.INVALID_VALUE),
+        (4, Reason.MISSING_FIELD),
+        (6, Reason.WRONG_TYPE),
+        (8, Reason.MALFORMED_JSON),
     ]
 
 
@@ -284,8 +343,12 @@ def test_extra_fields_are_ignored():
 
 
 def test_unknown_enum_becomes_other_and_is_counted():
-    values = [msg("camera", kind="smoke"), msg("camera", kind="fight"), msg("camera", kind="smoke"),
-              msg("camera", kind="FIGHT")]
+    values = [
+        msg("camera", kind="smoke"),
+        msg("camera", kind="fight"),
+        msg("camera", kind="smoke"),
+        msg("camera", kind="FIGHT"),
+    ]
     b = decode_batch(FEEDS["camera"], values)
     assert b.rejects == []
     assert [CATEGORIES[c] for c in b.category] == ["other", "fight", "other", "other"]
@@ -300,8 +363,11 @@ def test_other_counts_as_unknown_only_where_the_feed_does_not_define_it():
 
 
 def test_unknown_grid_report_status_becomes_reported_and_is_counted():
-    values = [msg("grid_report", status="escalated"), msg("grid_report", status="resolved"),
-              msg("grid_report", status="escalated", category="noise")]
+    values = [
+        msg("grid_report", status="escalated"),
+        msg("grid_report", status="resolved"),
+        msg("grid_report", status="escalated", category="noise"),
+    ]
     b = decode_batch(FEEDS["grid_report"], values)
     assert b.columns["status"].tolist() == ["reported", "resolved", "reported"]
     assert [CATEGORIES[c] for c in b.category] == ["dispute", "dispute", "other"]
@@ -315,5 +381,7 @@ def test_empty_and_all_bad_batches(source):
     bad = decode_batch(FEEDS[source], [b"", b"{}", b"[1]"])
     assert len(bad) == 0 and [r.index for r in bad.rejects] == [0, 1, 2]
     assert [r.reason for r in bad.rejects] == [
-        Reason.MALFORMED_JSON, Reason.MISSING_FIELD, Reason.WRONG_TYPE
+        Reason.MALFORMED_JSON,
+        Reason.MISSING_FIELD,
+        Reason.WRONG_TYPE,
     ]

@@ -34,8 +34,10 @@ def test_halo_copies_match_a_brute_force_reference(points):
     row, ix, iy, halo = halo_copies(x, y, TILE, HALO)
     for i in range(len(points)):
         mine = row == i
-        got = {(int(a), int(b), bool(h))
-               for a, b, h in zip(ix[mine], iy[mine], halo[mine], strict=True)}
+        got = {
+            (int(a), int(b), bool(h))
+            for a, b, h in zip(ix[mine], iy[mine], halo[mine], strict=True)
+        }
         assert got == brute_force(x[i], y[i])
         assert not halo[np.flatnonzero(row == i)[0]], "the own tile comes first"
 
@@ -53,7 +55,7 @@ def test_a_halo_wider_than_half_a_tile_is_refused():
 
 
 @settings(max_examples=100, derandomize=True, deadline=None)
-@given(st.lists(st.tuples(st.integers(-10**6, 10**6), st.integers(-10**6, 10**6)), max_size=40))
+@given(st.lists(st.tuples(st.integers(-(10**6), 10**6), st.integers(-(10**6), 10**6)), max_size=40))
 def test_tile_keys_format_every_tile(tiles):
     ix = np.array([t[0] for t in tiles], np.int64)
     iy = np.array([t[1] for t in tiles], np.int64)

@@ -30,13 +30,31 @@ def test_a_backlog_of_two_feeds_is_not_dead_lettered_as_late(worker_config, loca
     for i in range(3000):  # alternating feeds, 2.4 s of event time apart, in arrival order
         t = start + i * 2_400
         if i % 2:
-            topic, value = topics.dispatch_110, {
-                "incident_id": f"d{i}", "received_at": t, "category": "theft", "priority": 3,
-                "lat": lat, "lon": lon, "summary": "x" * 2000}
+            topic, value = (
+                topics.dispatch_110,
+                {
+                    "incident_id": f"d{i}",
+                    "received_at": t,
+                    "category": "theft",
+                    "priority": 3,
+                    "lat": lat,
+                    "lon": lon,
+                    "summary": "x" * 2000,
+                },
+            )
         else:
-            topic, value = topics.camera, {
-                "alert_id": f"c{i}", "camera_id": "cam-1", "detected_at": t, "kind": "loitering",
-                "confidence": 0.5, "lat": lat, "lon": lon}
+            topic, value = (
+                topics.camera,
+                {
+                    "alert_id": f"c{i}",
+                    "camera_id": "cam-1",
+                    "detected_at": t,
+                    "kind": "loitering",
+                    "confidence": 0.5,
+                    "lat": lat,
+                    "lon": lon,
+                },
+            )
         producer.send(topic, value=encode(value), partition=(i // 2) % 2, timestamp_ms=t)
     producer.flush()
     producer.close()
@@ -48,6 +66,9 @@ def test_a_backlog_of_two_feeds_is_not_dead_lettered_as_late(worker_config, loca
 
     delivered = {e.alert_id for e in envelopes(worker_config.bootstrap, topics.normalized)}
     assert len(delivered) == 3000
-    late = [d for d in deadletters(worker_config.bootstrap, topics.deadletter)
-            if d.reason.value == "late"]
+    late = [
+        d
+        for d in deadletters(worker_config.bootstrap, topics.deadletter)
+        if d.reason.value == "late"
+    ]
     assert late == []

@@ -49,17 +49,25 @@ def ticks(settings, last_event_ms: int) -> list[bytes]:
     lines = []
     for partition in range(settings.partitions):
         i = int(np.flatnonzero(routing.owns(partition, lat, lon))[0])
-        value = {"alert_id": f"tick-{partition}", "camera_id": "tick", "detected_at": at,
-                 "kind": "online", "confidence": 1.0, "lat": float(lat[i]),
-                 "lon": float(lon[i])}
-        lines.append(json.dumps({"topic": "alerts.camera", "key": None, "ts": at,
-                                 "value": value}).encode())
+        value = {
+            "alert_id": f"tick-{partition}",
+            "camera_id": "tick",
+            "detected_at": at,
+            "kind": "online",
+            "confidence": 1.0,
+            "lat": float(lat[i]),
+            "lon": float(lon[i]),
+        }
+        lines.append(
+            json.dumps({"topic": "alerts.camera", "key": None, "ts": at, "value": value}).encode()
+        )
     return lines
 
 
 def hotspot(*args: str, env: dict) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "jobs", *args], env=env, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs", *args], env=env, capture_output=True, text=True, timeout=600
+    )
     if result.returncode != 0:
         pytest.fail(f"hotspot {args[0]} exited {result.returncode}:\n{result.stderr[-4000:]}")
     return result
@@ -76,9 +84,11 @@ def warehouse_rows(url: str) -> dict[str, list]:
             "alerts": rows(f"SELECT {ALERT_COLUMNS} FROM {db}.alerts FINAL"),
             "incidents": rows(f"SELECT * FROM {db}.incidents FINAL"),
             "flags": rows(f"SELECT * FROM {db}.flags FINAL"),
-            "deadletters": sorted(Counter(wh.query(
-                f"SELECT reason, source, alert_id, detail FROM {db}.deadletters FINAL"
-            )).items()),
+            "deadletters": sorted(
+                Counter(
+                    wh.query(f"SELECT reason, source, alert_id, detail FROM {db}.deadletters FINAL")
+                ).items()
+            ),
         }
 
 
@@ -96,16 +106,33 @@ def test_backfill_gives_the_rows_of_a_live_run(worker_config, city, tmp_path, mo
 
     live = worker_config.env()
     topics = json.dumps({f"alerts.{s}": t for s, t in settings.topics.feeds().items()})
-    hotspot("replay", str(city.replay), "--max", "--bootstrap", worker_config.bootstrap,
-            "--topic-map", topics, "--no-progress", env=live)
+    hotspot(
+        "replay",
+        str(city.replay),
+        "--max",
+        "--bootstrap",
+        worker_config.bootstrap,
+        "--topic-map",
+        topics,
+        "--no-progress",
+        env=live,
+    )
     worker_config.run_worker()
-    hotspot("replay", str(tick_file), "--max", "--bootstrap", worker_config.bootstrap,
-            "--topic-map", topics, "--no-progress", env=live)
+    hotspot(
+        "replay",
+        str(tick_file),
+        "--max",
+        "--bootstrap",
+        worker_config.bootstrap,
+        "--topic-map",
+        topics,
+        "--no-progress",
+        env=live,
+    )
     worker_config.run_worker()
 
     offline = {**live, "HOTSPOT_DATA_DIR": str(tmp_path / "backfill")}
-    hotspot("backfill", str(whole), "--no-flush", "--clock", "wall", "--no-progress",
-            env=offline)
+    hotspot("backfill", str(whole), "--no-flush", "--clock", "wall", "--no-progress", env=offline)
 
     expected = warehouse_rows(settings.resolved_warehouse_url)
     got = warehouse_rows(f"chdb://{(tmp_path / 'backfill' / 'warehouse').resolve()}")
@@ -118,8 +145,12 @@ def test_backfill_gives_the_rows_of_a_live_run(worker_config, city, tmp_path, mo
 def backfilled(city, data: Path, lines: list[bytes]) -> tuple[subprocess.CompletedProcess, dict]:
     path = data.with_suffix(".jsonl")
     path.write_bytes(b"\n".join(lines) + b"\n")
-    env = {**os.environ, "HOTSPOT_DATA_DIR": str(data), "HOTSPOT_REGISTRY_PATH": str(city.registry),
-           "HOTSPOT_PSEUDONYM_KEY": "test-key-0123456789abcdef"}
+    env = {
+        **os.environ,
+        "HOTSPOT_DATA_DIR": str(data),
+        "HOTSPOT_REGISTRY_PATH": str(city.registry),
+        "HOTSPOT_PSEUDONYM_KEY": "test-key-0123456789abcdef",
+    }
     env.pop("HOTSPOT_SETTINGS_FILE", None)
     result = hotspot("backfill", str(path), "--no-progress", env=env)
     return result, warehouse_rows(f"chdb://{(data / 'warehouse').resolve()}")
@@ -127,14 +158,21 @@ def backfilled(city, data: Path, lines: list[bytes]) -> tuple[subprocess.Complet
 
 def test_broken_lines_are_reported_and_every_valid_line_is_kept(city, tmp_path):
     lines = city.replay.read_bytes().splitlines()[:400]
-    broken = [*lines[:100], b'{"topic": "alerts.camera", "value": ', *lines[100:200],
-              b"not json at all", b"", b'{"topic": "alerts.other", "value": {}}', *lines[200:]]
+    broken = [
+        *lines[:100],
+        b'{"topic": "alerts.camera", "value": ',
+        *lines[100:200],
+        b"not json at all",
+        b"",
+        b'{"topic": "alerts.other", "value": {}}',
+        *lines[200:],
+    ]
     clean_result, clean = backfilled(city, tmp_path / "clean", lines)
     result, got = backfilled(city, tmp_path / "broken", broken)
 
     path = str(tmp_path / "broken.jsonl")
     reported = [line for line in result.stderr.splitlines() if line.startswith(path)]
-    assert [line[len(path):].split(":")[1] for line in reported] == ["101", "202", "204"]
+    assert [line[len(path) :].split(":")[1] for line in reported] == ["101", "202", "204"]
     assert "not a feed topic" in reported[2]
     assert "broken lines (reported above) │" in result.stdout
     assert not [line for line in clean_result.stderr.splitlines() if line.startswith(path)]

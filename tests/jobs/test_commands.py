@@ -17,12 +17,17 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def hotspot(settings, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HOTSPOT_DATA_DIR": str(settings.data_dir),
-           "HOTSPOT_REGISTRY_PATH": str(settings.registry_path),
-           "HOTSPOT_PSEUDONYM_KEY": PSEUDONYM_KEY, "HOTSPOT_PARTITIONS": "2",
-           "COLUMNS": "200"}
-    result = subprocess.run([sys.executable, "-m", "jobs", *args], env=env, capture_output=True,
-                            text=True, timeout=240)
+    env = {
+        **os.environ,
+        "HOTSPOT_DATA_DIR": str(settings.data_dir),
+        "HOTSPOT_REGISTRY_PATH": str(settings.registry_path),
+        "HOTSPOT_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        "HOTSPOT_PARTITIONS": "2",
+        "COLUMNS": "200",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs", *args], env=env, capture_output=True, text=True, timeout=240
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -34,26 +39,38 @@ def span(backfilled_city):
             f"SELECT toUnixTimestamp64Milli(min(event_time)), "
             f"toUnixTimestamp64Milli(max(event_time)), "
             f"(SELECT count() FROM {wh.database}.flags FINAL WHERE status != 'close') "
-            f"FROM {wh.database}.alerts")[0]
+            f"FROM {wh.database}.alerts"
+        )[0]
     return lo, hi + 1, open_flags
 
 
 def test_export_writes_every_incident_of_the_range(backfilled_city, span, tmp_path):
     out = tmp_path / "incidents.jsonl"
-    result = hotspot(backfilled_city, "export", "incidents", "--since", str(span[0]),
-                     "--until", str(span[1] + 3_600_000), "--out", str(out))
+    result = hotspot(
+        backfilled_city,
+        "export",
+        "incidents",
+        "--since",
+        str(span[0]),
+        "--until",
+        str(span[1] + 3_600_000),
+        "--out",
+        str(out),
+    )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert rows and f"{len(rows):,} incidents written" in result.stderr
 
 
 def test_baseline_fit_stores_a_fit_the_engine_then_uses(backfilled_city, span):
-    result = hotspot(backfilled_city, "baseline", "fit", "--since", str(span[0]),
-                     "--until", str(span[1]))
+    result = hotspot(
+        backfilled_city, "baseline", "fit", "--since", str(span[0]), "--until", str(span[1])
+    )
     assert "cells with history" in result.stdout
     fit_id = result.stdout.split()[1].rstrip(":")
     with open_warehouse(backfilled_city.resolved_warehouse_url) as wh:
-        newest = wh.query(f"SELECT fit_id FROM {wh.database}.baselines "
-                          f"ORDER BY fitted_time DESC LIMIT 1")
+        newest = wh.query(
+            f"SELECT fit_id FROM {wh.database}.baselines ORDER BY fitted_time DESC LIMIT 1"
+        )
     assert newest == [(fit_id,)]
 
 
@@ -77,24 +94,42 @@ def test_replay_reports_broken_lines_and_sends_every_valid_one(broker, city, tmp
     lines = city.replay.read_bytes().splitlines()[:300]
     cameras = [line for line in lines if line.startswith(b'{"topic":"alerts.camera"')]
     path = tmp_path / "broken.jsonl"
-    path.write_bytes(b"\n".join([*cameras[:50], b'{"topic": "alerts.camera", "val',
-                                 *cameras[50:], b"\xff\xfe"]) + b"\n")
+    path.write_bytes(
+        b"\n".join([*cameras[:50], b'{"topic": "alerts.camera", "val', *cameras[50:], b"\xff\xfe"])
+        + b"\n"
+    )
     topic = f"{tmp_path.name[-20:]}.camera"
     ensure_topics(broker.bootstrap, [topic], 1)
     env = {**os.environ, "HOTSPOT_BROKER_URL": f"kafka://{broker.bootstrap}"}
     result = subprocess.run(
-        [sys.executable, "-m", "jobs", "replay", str(path), "--max", "--no-progress",
-         "--topic-map", json.dumps({"alerts.camera": topic})],
-        env=env, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "jobs",
+            "replay",
+            str(path),
+            "--max",
+            "--no-progress",
+            "--topic-map",
+            json.dumps({"alerts.camera": topic}),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     reported = [line for line in result.stderr.splitlines() if line.startswith(str(path))]
-    assert [line[len(str(path)):].split(":")[1] for line in reported] == ["51", str(
-        len(cameras) + 2)]
+    assert [line[len(str(path)) :].split(":")[1] for line in reported] == [
+        "51",
+        str(len(cameras) + 2),
+    ]
     assert f"sent {len(cameras):,} records; 2 broken lines" in result.stdout
     clean = tmp_path / "clean.jsonl"
     clean.write_bytes(b"\n".join(cameras) + b"\n")
     assert [r.value for r in read_topic(broker.bootstrap, topic)] == [
-        r.value for r in read_jsonl(clean)]
+        r.value for r in read_jsonl(clean)
+    ]
 
 
 def test_to_parquet_writes_every_valid_line_and_reports_broken_ones(city, tmp_path):
@@ -105,12 +140,16 @@ def test_to_parquet_writes_every_valid_line_and_reports_broken_ones(city, tmp_pa
 
     lines = city.replay.read_bytes().splitlines()[:200]
     source = tmp_path / "broken.jsonl"
-    source.write_bytes(b"\n".join([*lines[:20], b'{"topic": "alerts.camera", "val',
-                                   *lines[20:]]) + b"\n")
+    source.write_bytes(
+        b"\n".join([*lines[:20], b'{"topic": "alerts.camera", "val', *lines[20:]]) + b"\n"
+    )
     target = tmp_path / "typed.parquet"
     result = subprocess.run(
         [sys.executable, "-m", "jobs", "to-parquet", str(source), str(target), "--typed"],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"{source}:21:" in result.stderr
     assert f"wrote {len(lines):,} rows to {target}; 1 broken lines" in result.stdout

@@ -15,24 +15,26 @@ from tests.jobs.test_worker import camera, deadletters, encode, produce
 pytestmark = pytest.mark.timeout(600)
 
 
-def test_a_foreign_record_on_our_topics_is_isolated_and_the_rest_is_stored(
-    worker_config, located
-):
+def test_a_foreign_record_on_our_topics_is_isolated_and_the_rest_is_stored(worker_config, located):
     lat, lon, _ = located
     topics = worker_config.settings.topics
     good = [camera(f"c{i}", lat=lat, lon=lon) for i in range(5)]
     produce(worker_config.bootstrap, [(topics.camera, encode(m)) for m in good])
-    produce(worker_config.bootstrap, [
-        (topics.normalized, b'{"not": "an envelope"}'),
-        (topics.normalized, b"\xff garbage"),
-        (topics.flags, b"garbage"),
-    ])
+    produce(
+        worker_config.bootstrap,
+        [
+            (topics.normalized, b'{"not": "an envelope"}'),
+            (topics.normalized, b"\xff garbage"),
+            (topics.flags, b"garbage"),
+        ],
+    )
 
     worker_config.run_worker()
 
     letters = deadletters(worker_config.bootstrap, topics.deadletter)
     assert sorted((d.topic, d.reason.value) for d in letters) == [
-        (topics.normalized, "malformed_record"), (topics.normalized, "malformed_record"),
+        (topics.normalized, "malformed_record"),
+        (topics.normalized, "malformed_record"),
     ]
     with open_warehouse(worker_config.settings.resolved_warehouse_url) as wh:
         stored = {r[0] for r in wh.query(f"SELECT alert_id FROM {wh.database}.alerts FINAL")}
@@ -77,12 +79,16 @@ def test_a_lane_takes_at_most_its_limit_earliest_first_when_aligned():
         return None
 
     def records(partition, stamps):
-        return [SimpleNamespace(timestamp=t, offset=i, value=b"v", partition=partition)
-                for i, t in enumerate(stamps)]
+        return [
+            SimpleNamespace(timestamp=t, offset=i, value=b"v", partition=partition)
+            for i, t in enumerate(stamps)
+        ]
 
     lane = _Lane(Stage("normalize", ("a", "b"), handle, aligned=True))
-    lane.pending = {TopicPartition("a", 0): records(0, [1, 2, 5, 9]),
-                    TopicPartition("b", 0): records(0, [3, 4, 6, 7, 8])}
+    lane.pending = {
+        TopicPartition("a", 0): records(0, [1, 2, 5, 9]),
+        TopicPartition("b", 0): records(0, [3, 4, 6, 7, 8]),
+    }
     first = {p.topic: [r.timestamp for r in p.records] for p in lane.take(5)}
     assert first == {"a": [1, 2, 5], "b": [3, 4]}  # up to the 5th earliest stamp
     rest = {p.topic: [r.timestamp for r in p.records] for p in lane.take(100)}
@@ -90,8 +96,10 @@ def test_a_lane_takes_at_most_its_limit_earliest_first_when_aligned():
     assert not lane.pending
 
     unaligned = _Lane(Stage("sink", ("a",), handle))
-    unaligned.pending = {TopicPartition("a", 0): records(0, [1, 2, 3]),
-                         TopicPartition("a", 1): records(1, [1, 2])}
+    unaligned.pending = {
+        TopicPartition("a", 0): records(0, [1, 2, 3]),
+        TopicPartition("a", 1): records(1, [1, 2]),
+    }
     (taken,) = unaligned.take(4)
     assert taken.partitions.tolist() == [0, 0, 0, 1]
     assert len(unaligned.pending[TopicPartition("a", 1)]) == 1

@@ -35,13 +35,34 @@ def cluster(lat: float, lon: float, t0: int) -> list[tuple[str, dict]]:
     for i, (a, o) in enumerate(zip(lats.tolist(), lons.tolist(), strict=True)):
         t = t0 + i * 4_000
         if i % 2:
-            alerts.append(("dispatch_110", {
-                "incident_id": f"d{i}", "received_at": t, "category": categories[i % 5],
-                "priority": 1, "lat": a, "lon": o}))
+            alerts.append(
+                (
+                    "dispatch_110",
+                    {
+                        "incident_id": f"d{i}",
+                        "received_at": t,
+                        "category": categories[i % 5],
+                        "priority": 1,
+                        "lat": a,
+                        "lon": o,
+                    },
+                )
+            )
         else:
-            alerts.append(("camera", {
-                "alert_id": f"c{i}", "camera_id": f"cam{i}", "detected_at": t, "kind": "fight",
-                "confidence": 0.95, "lat": a, "lon": o}))
+            alerts.append(
+                (
+                    "camera",
+                    {
+                        "alert_id": f"c{i}",
+                        "camera_id": f"cam{i}",
+                        "detected_at": t,
+                        "kind": "fight",
+                        "confidence": 0.95,
+                        "lat": a,
+                        "lon": o,
+                    },
+                )
+            )
     return alerts
 
 
@@ -50,16 +71,28 @@ def test_a_planted_cluster_is_flagged_and_routed_to_its_station(worker_config, l
     settings = worker_config.settings
     topics = settings.topics
     t0 = (int(time.time() * 1000) // MINUTE - 90) * MINUTE
-    produce(worker_config.bootstrap,
-            [(topics.feed(feed), encode(alert)) for feed, alert in cluster(lat, lon, t0)])
+    produce(
+        worker_config.bootstrap,
+        [(topics.feed(feed), encode(alert)) for feed, alert in cluster(lat, lon, t0)],
+    )
     worker_config.run_worker()
 
-    later = {"alert_id": "tick", "camera_id": "cam-tick", "detected_at": t0 + 40 * MINUTE,
-             "kind": "online", "confidence": 1.0, "lat": lat, "lon": lon}
+    later = {
+        "alert_id": "tick",
+        "camera_id": "cam-tick",
+        "detected_at": t0 + 40 * MINUTE,
+        "kind": "online",
+        "confidence": 1.0,
+        "lat": lat,
+        "lon": lon,
+    }
     too_late = {**later, "alert_id": "late-1", "kind": "fight", "detected_at": t0 + 5 * MINUTE}
     # one partition, so the late alert surely arrives after the one that moved the watermark
-    produce(worker_config.bootstrap, [(topics.camera, encode(later)),
-                                      (topics.camera, encode(too_late))], partition=0)
+    produce(
+        worker_config.bootstrap,
+        [(topics.camera, encode(later)), (topics.camera, encode(too_late))],
+        partition=0,
+    )
     worker_config.run_worker()
 
     flag_records = read_topic(worker_config.bootstrap, topics.flags)
@@ -75,13 +108,18 @@ def test_a_planted_cluster_is_flagged_and_routed_to_its_station(worker_config, l
     versions = [f.version for f in flags if f.flag_id == flag.flag_id]
     assert versions == sorted(versions) and versions[0] == 1
 
-    incidents = [msgspec.json.decode(r.value, type=IncidentMessage)
-                 for r in read_topic(worker_config.bootstrap, topics.incidents)]
+    incidents = [
+        msgspec.json.decode(r.value, type=IncidentMessage)
+        for r in read_topic(worker_config.bootstrap, topics.incidents)
+    ]
     corroborated = [i for i in incidents if i.n_sources == 2]
     assert len(corroborated) == 1 and corroborated[0].n_alerts == 20
 
-    late = [d for d in deadletters(worker_config.bootstrap, topics.deadletter)
-            if d.reason.value == "late"]
+    late = [
+        d
+        for d in deadletters(worker_config.bootstrap, topics.deadletter)
+        if d.reason.value == "late"
+    ]
     assert [d.alert_id for d in late] == ["camera:late-1"]
 
     with open_warehouse(settings.resolved_warehouse_url) as wh:

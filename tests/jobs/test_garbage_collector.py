@@ -13,8 +13,7 @@ def test_startup_objects_are_frozen_and_collections_are_rarer():
         "from jobs.garbage_collector import tune_garbage_collector; tune_garbage_collector(); "
         "print(gc.get_freeze_count(), *gc.get_threshold())"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     frozen, young, middle, full = map(int, out.stdout.split())
     assert frozen > 1000  # at least the lists made before the call
     assert (young, middle, full) == (10_000, 10, 10)

@@ -91,8 +91,16 @@ def now_ms() -> int:
 
 
 def camera(alert_id: str, **overrides) -> dict:
-    return {"alert_id": alert_id, "camera_id": "cam-1", "detected_at": now_ms() - 60_000,
-            "kind": "fight", "confidence": 0.9, "lat": 30.25, "lon": 120.15, **overrides}
+    return {
+        "alert_id": alert_id,
+        "camera_id": "cam-1",
+        "detected_at": now_ms() - 60_000,
+        "kind": "fight",
+        "confidence": 0.9,
+        "lat": 30.25,
+        "lon": 120.15,
+        **overrides,
+    }
 
 
 def iso_shanghai(ms: int) -> str:
@@ -102,21 +110,44 @@ def iso_shanghai(ms: int) -> str:
 def alarm(event_id: str, **overrides) -> dict:
     # Recent like the other feeds: an alert days older than one the correlator has already
     # seen is late by contract, and whether it was seen first depends on arrival order.
-    return {"event_id": event_id, "device_id": "dev-77", "household_id": "HH-0042",
-            "trigger": "panic", "triggered_at": iso_shanghai(now_ms() - 45_000), "lat": 30.25,
-            "lon": 120.15, "caller_phone": "13912345678", "address": "12 Lotus Lane, Room 3",
-            **overrides}
+    return {
+        "event_id": event_id,
+        "device_id": "dev-77",
+        "household_id": "HH-0042",
+        "trigger": "panic",
+        "triggered_at": iso_shanghai(now_ms() - 45_000),
+        "lat": 30.25,
+        "lon": 120.15,
+        "caller_phone": "13912345678",
+        "address": "12 Lotus Lane, Room 3",
+        **overrides,
+    }
 
 
 def dispatch(incident_id: str, **overrides) -> dict:
-    return {"incident_id": incident_id, "received_at": now_ms() - 30_000, "category": "theft",
-            "priority": 2, "lat": 30.26, "lon": 120.16, "caller_phone": "+86 137-0000-1111",
-            "summary": "caller at 5 Pine Road says bike stolen", **overrides}
+    return {
+        "incident_id": incident_id,
+        "received_at": now_ms() - 30_000,
+        "category": "theft",
+        "priority": 2,
+        "lat": 30.26,
+        "lon": 120.16,
+        "caller_phone": "+86 137-0000-1111",
+        "summary": "caller at 5 Pine Road says bike stolen",
+        **overrides,
+    }
 
 
 def grid(report_id: str, grid_code: str, **overrides) -> dict:
-    return {"report_id": report_id, "reporter_id": "gw-1", "reported_at": now_ms() - 90_000,
-            "category": "dispute", "status": "reported", "grid_code": grid_code, **overrides}
+    return {
+        "report_id": report_id,
+        "reporter_id": "gw-1",
+        "reported_at": now_ms() - 90_000,
+        "category": "dispute",
+        "status": "reported",
+        "grid_code": grid_code,
+        **overrides,
+    }
 
 
 def encode(obj: dict) -> bytes:
@@ -141,16 +172,25 @@ def test_every_bad_input_class_is_dead_lettered_and_the_good_ones_all_arrive(
     bad = [  # (feed, raw value, expected reason)
         ("camera", b'{"alert_id": "x1", "camera_id": ', "malformed_json"),
         ("camera", b"\xff\xfe not json", "malformed_json"),
-        ("camera", encode({k: v for k, v in camera("x2", **here).items() if k != "lat"}),
-         "missing_field"),
+        (
+            "camera",
+            encode({k: v for k, v in camera("x2", **here).items() if k != "lat"}),
+            "missing_field",
+        ),
         ("camera", encode(camera("x3", lat="north", lon=lon)), "wrong_type"),
         ("camera", encode(camera("x4", confidence=1.7, **here)), "invalid_value"),
         ("camera", encode(camera("x5", lat=0.0, lon=0.0)), "out_of_area"),
         ("camera", encode(camera("x6", detected_at=now_ms() + 86_400_000, **here)), "future_time"),
-        ("camera", encode(camera("x7", detected_at="2001-01-01T00:00:00+08:00", **here)),
-         "stale_time"),
-        ("alarm_phone", encode(alarm("x8", triggered_at="2026-11-23T08:00:00", **here)),
-         "invalid_value"),
+        (
+            "camera",
+            encode(camera("x7", detected_at="2001-01-01T00:00:00+08:00", **here)),
+            "stale_time",
+        ),
+        (
+            "alarm_phone",
+            encode(alarm("x8", triggered_at="2026-11-23T08:00:00", **here)),
+            "invalid_value",
+        ),
         ("dispatch_110", encode(dispatch("x9", priority="high", **here)), "wrong_type"),
         ("grid_report", encode(grid("x10", "NO-SUCH-CELL")), "unknown_grid_code"),
     ]
@@ -166,8 +206,12 @@ def test_every_bad_input_class_is_dead_lettered_and_the_good_ones_all_arrive(
     worker_config.run_worker()
 
     delivered = {e.alert_id for e in envelopes(worker_config.bootstrap, topics.normalized)}
-    id_field = {"camera": "alert_id", "alarm_phone": "event_id", "dispatch_110": "incident_id",
-                "grid_report": "report_id"}
+    id_field = {
+        "camera": "alert_id",
+        "alarm_phone": "event_id",
+        "dispatch_110": "incident_id",
+        "grid_report": "report_id",
+    }
     expected = {f"{feed}:{m[id_field[feed]]}" for feed, ms in good.items() for m in ms}
     assert delivered == expected
 
@@ -199,8 +243,11 @@ def test_a_simulated_city_flows_through_all_four_feeds(worker_config, city):
     assert len({e.alert_id for e in primary}) == len(primary), "no alert published twice"
     # dumped at once, the feeds reach the correlator far out of event-time order, so many
     # alerts are also dead-lettered as late there; only the ingest rejects are counted here
-    letters = [d for d in deadletters(worker_config.bootstrap, settings.topics.deadletter)
-               if d.reason.value != "late"]
+    letters = [
+        d
+        for d in deadletters(worker_config.bootstrap, settings.topics.deadletter)
+        if d.reason.value != "late"
+    ]
     assert [d for d in letters if d.reason.value == "internal_error"] == []
     assert len(primary) + len(letters) <= sent
     truth = json.loads(city.truth.read_text())
@@ -249,7 +296,8 @@ def test_no_personal_data_in_clear_in_any_output_topic_or_table(worker_config, c
     outputs = [settings.topics.normalized, settings.topics.deadletter]
     blob = b"\n".join(
         (r.key or b"") + b" " + (r.value or b"")
-        for topic in outputs for r in read_topic(worker_config.bootstrap, topic)
+        for topic in outputs
+        for r in read_topic(worker_config.bootstrap, topic)
     ).decode("utf-8", errors="replace")
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         for table in ("alerts", "deadletters"):
@@ -268,10 +316,13 @@ def test_a_duplicate_is_dropped_across_a_worker_restart(worker_config, located):
     produce(worker_config.bootstrap, [(topics.camera, first)])
     worker_config.run_worker()
 
-    produce(worker_config.bootstrap, [(topics.camera, first),
-                                      (topics.camera, encode(camera("new-2", lat=lat, lon=lon)))])
+    produce(
+        worker_config.bootstrap,
+        [(topics.camera, first), (topics.camera, encode(camera("new-2", lat=lat, lon=lon)))],
+    )
     worker_config.run_worker()
 
-    primary = [e.alert_id for e in envelopes(worker_config.bootstrap, topics.normalized)
-               if not e.halo]
+    primary = [
+        e.alert_id for e in envelopes(worker_config.bootstrap, topics.normalized) if not e.halo
+    ]
     assert sorted(primary) == ["camera:dup-1", "camera:new-2"]

@@ -18,9 +18,13 @@ from pipeline.replay.parquet import jsonl_to_parquet, read_parquet_chunks
 
 
 def flat(chunks):
-    return [(t, k, bytes(v), int(ts), int(n)) for c in chunks
-            for t, k, v, ts, n in zip(c.topic.tolist(), c.key, c.values, c.ts.tolist(),
-                                      c.line.tolist(), strict=True)]
+    return [
+        (t, k, bytes(v), int(ts), int(n))
+        for c in chunks
+        for t, k, v, ts, n in zip(
+            c.topic.tolist(), c.key, c.values, c.ts.tolist(), c.line.tolist(), strict=True
+        )
+    ]
 
 
 def test_chunks_hold_the_records_of_the_line_reader(city):
@@ -28,17 +32,27 @@ def test_chunks_hold_the_records_of_the_line_reader(city):
     bad: list[BadLine] = []
     got = flat(read_jsonl_chunks(city.replay, bad, chunk_records=1000))
     assert not bad
-    assert [(r.topic, r.key.decode() if r.key else None, r.value, r.timestamp_ms)
-            for r in records] == [g[:4] for g in got]
+    assert [
+        (r.topic, r.key.decode() if r.key else None, r.value, r.timestamp_ms) for r in records
+    ] == [g[:4] for g in got]
     assert [g[4] for g in got] == list(range(1, len(records) + 1))
 
 
 def test_broken_lines_are_reported_by_number_and_the_rest_read(tmp_path):
-    good = [json.dumps({"topic": "alerts.camera", "key": f"k{i}", "ts": i, "value": {"n": i}})
-            for i in range(10_000)]
-    lines = [*good[:5000], '{"topic": "alerts.camera", "value": {"n": ', "", "   ",
-             '{"topic": 7, "value": {}}', '{"topic": "t", "value": "x\\ud800", "raw": true}',
-             *good[5000:], "garbage"]
+    good = [
+        json.dumps({"topic": "alerts.camera", "key": f"k{i}", "ts": i, "value": {"n": i}})
+        for i in range(10_000)
+    ]
+    lines = [
+        *good[:5000],
+        '{"topic": "alerts.camera", "value": {"n": ',
+        "",
+        "   ",
+        '{"topic": 7, "value": {}}',
+        '{"topic": "t", "value": "x\\ud800", "raw": true}',
+        *good[5000:],
+        "garbage",
+    ]
     path = tmp_path / "r.jsonl"
     path.write_bytes("\n".join(lines).encode() + b"\xff\n")
     bad: list[BadLine] = []
@@ -51,8 +65,10 @@ def test_broken_lines_are_reported_by_number_and_the_rest_read(tmp_path):
 
 def test_raw_values_come_back_as_their_text_bytes(tmp_path):
     path = tmp_path / "r.jsonl"
-    path.write_text('{"topic": "alerts.camera", "value": "{\\"cut", "raw": true}\n'
-                    '{"topic": "alerts.camera", "value": {"a": 1}}\n')
+    path.write_text(
+        '{"topic": "alerts.camera", "value": "{\\"cut", "raw": true}\n'
+        '{"topic": "alerts.camera", "value": {"a": 1}}\n'
+    )
     got = flat(read_jsonl_chunks(path, []))
     assert [g[2] for g in got] == [b'{"cut', b'{"a": 1}']
     assert [g[3] for g in got] == [NO_TIMESTAMP, NO_TIMESTAMP]
@@ -68,8 +84,13 @@ def test_parquet_gives_the_same_records_as_its_jsonl(city, tmp_path):
 
 def test_parquet_rows_without_topic_or_value_are_reported(tmp_path):
     path = tmp_path / "r.parquet"
-    table = pa.table({"topic": ["alerts.camera", None, "alerts.camera", "alerts.camera"],
-                      "value": ["{}", "{}", None, '{"x": 1}'], "key": [None, "a", "b", "c"]})
+    table = pa.table(
+        {
+            "topic": ["alerts.camera", None, "alerts.camera", "alerts.camera"],
+            "value": ["{}", "{}", None, '{"x": 1}'],
+            "key": [None, "a", "b", "c"],
+        }
+    )
     pq.write_table(table, path)
     bad: list[BadLine] = []
     got = flat(read_parquet_chunks(path, bad))

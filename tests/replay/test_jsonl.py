@@ -54,7 +54,9 @@ def test_raw_lines_send_the_recorded_broken_bytes(tmp_path):
     )
     records = list(read_jsonl(path))
     assert [r.value for r in records] == [
-        broken.encode(), "caf\u00e9 \u6d4b\u8bd5".encode(), b'"not raw"'
+        broken.encode(),
+        "caf\u00e9 \u6d4b\u8bd5".encode(),
+        b'"not raw"',
     ]
 
 

@@ -19,9 +19,13 @@ pytestmark = pytest.mark.timeout(120)
 
 def chunk(ts: list[int]) -> RecordChunk:
     n = len(ts)
-    return RecordChunk(np.full(n, "alerts.camera", dtype=object), [f"k{i}" for i in range(n)],
-                       [f'{{"n": {i}}}'.encode() for i in range(n)], np.array(ts, np.int64),
-                       np.arange(1, n + 1))
+    return RecordChunk(
+        np.full(n, "alerts.camera", dtype=object),
+        [f"k{i}" for i in range(n)],
+        [f'{{"n": {i}}}'.encode() for i in range(n)],
+        np.array(ts, np.int64),
+        np.arange(1, n + 1),
+    )
 
 
 @pytest.fixture
@@ -35,9 +39,12 @@ def test_records_keep_their_times_keys_and_order(broker, topic):
     t0 = int(time.time() * 1000) - 3_600_000
     ts = [t0 + 1000 * i for i in range(50)] + [NO_TIMESTAMP]
     seen = []
-    sent = send_chunks([chunk(ts[:20]), chunk(ts[20:])], broker.bootstrap,
-                       topic_map={"alerts.camera": topic},
-                       progress=lambda n, newest: seen.append((n, newest)))
+    sent = send_chunks(
+        [chunk(ts[:20]), chunk(ts[20:])],
+        broker.bootstrap,
+        topic_map={"alerts.camera": topic},
+        progress=lambda n, newest: seen.append((n, newest)),
+    )
     records = read_topic(broker.bootstrap, topic)
     assert sent == len(records) == 51
     assert [r.timestamp for r in records[:50]] == ts[:50]
@@ -49,8 +56,12 @@ def test_records_keep_their_times_keys_and_order(broker, topic):
 def test_start_skips_what_was_recorded_before_it(broker, topic):
     t0 = int(time.time() * 1000) - 3_600_000
     ts = [t0 + 1000 * i for i in range(30)]
-    sent = send_chunks([chunk(ts)], broker.bootstrap, topic_map={"alerts.camera": topic},
-                       pacing=Pacing(start_ms=t0 + 10_500))
+    sent = send_chunks(
+        [chunk(ts)],
+        broker.bootstrap,
+        topic_map={"alerts.camera": topic},
+        pacing=Pacing(start_ms=t0 + 10_500),
+    )
     assert sent == 19
     assert [r.timestamp for r in read_topic(broker.bootstrap, topic)] == ts[11:]
 
@@ -59,8 +70,9 @@ def test_paced_records_go_out_at_the_recorded_pace_times_speed(broker, topic):
     t0 = int(time.time() * 1000) - 3_600_000
     ts = [t0 + 3000 * i for i in range(21)]  # 60 s recorded
     began = time.monotonic()
-    send_chunks([chunk(ts)], broker.bootstrap, topic_map={"alerts.camera": topic},
-                pacing=Pacing(speed=60.0))
+    send_chunks(
+        [chunk(ts)], broker.bootstrap, topic_map={"alerts.camera": topic}, pacing=Pacing(speed=60.0)
+    )
     assert time.monotonic() - began >= 1.0  # 60 s at 60x is at least one second
     with pytest.raises(ValueError, match="speed"):
         Pacing(speed=0)

@@ -17,7 +17,8 @@ from tests.feeds.test_decode import GOOD
 def _same(a, b) -> None:
     assert a.source == b.source and a.unknown_enum == b.unknown_enum
     assert [(r.index, r.reason, r.detail) for r in a.rejects] == [
-        (r.index, r.reason, r.detail) for r in b.rejects]
+        (r.index, r.reason, r.detail) for r in b.rejects
+    ]
     for name in ("index", "source_id", "event_ms", "lat", "lon", "category"):
         x, y = getattr(a, name), getattr(b, name)
         assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), name
@@ -44,7 +45,8 @@ def test_typed_rows_decode_as_the_json_they_came_from():
     for source in FEEDS:
         values = _values(source)
         typed = pa.RecordBatch.from_pydict(
-            typed_columns(np.array([f"alerts.{source}"] * len(values), object), values))
+            typed_columns(np.array([f"alerts.{source}"] * len(values), object), values)
+        )
         _same(decode_typed(source, values, typed), decode_batch(FEEDS[source], values))
 
 
@@ -52,15 +54,17 @@ def test_a_typed_row_of_another_feed_is_decoded_from_its_json():
     values = _values("camera")
     # written as if the topic were alarm_phone's: no camera row, nothing taken from the columns
     typed = pa.RecordBatch.from_pydict(
-        typed_columns(np.array(["alerts.alarm_phone"] * len(values), object), values))
+        typed_columns(np.array(["alerts.alarm_phone"] * len(values), object), values)
+    )
     assert typed.column(f"{PREFIX}feed").null_count == len(values)  # none decoded as alarm
     _same(decode_typed("camera", values, typed), decode_batch(FEEDS["camera"], values))
 
 
 def test_typed_parquet_keeps_the_plain_columns_and_adds_the_decoded_ones(city, tmp_path):
     plain, typed = tmp_path / "plain.parquet", tmp_path / "typed.parquet"
-    assert jsonl_to_parquet(city.replay, plain, []) == jsonl_to_parquet(city.replay, typed, [],
-                                                                      typed=True)
+    assert jsonl_to_parquet(city.replay, plain, []) == jsonl_to_parquet(
+        city.replay, typed, [], typed=True
+    )
     base = pq.read_table(plain)
     assert pq.read_table(typed).select(base.column_names).equals(base)
     chunks = list(read_parquet_chunks(typed, []))

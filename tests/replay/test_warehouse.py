@@ -20,13 +20,25 @@ def test_stored_alerts_come_back_as_routed_envelopes(backfilled_city, city):
     routing = TileRouting.from_settings(settings, registry)
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         db = wh.database
-        lo, hi = wh.query(f"SELECT toUnixTimestamp64Milli(min(event_time)), "
-                          f"toUnixTimestamp64Milli(max(event_time)) FROM {db}.alerts")[0]
+        lo, hi = wh.query(
+            f"SELECT toUnixTimestamp64Milli(min(event_time)), "
+            f"toUnixTimestamp64Milli(max(event_time)) FROM {db}.alerts"
+        )[0]
         stored = wh.query_columns(
             f"SELECT alert_id, lat, lon, grid_code, station_id, caller, severity FROM {db}.alerts"
-            f" FINAL WHERE source IN ('dispatch_110', 'camera') ORDER BY alert_id")
-        chunks = list(warehouse_chunks(wh, routing, "t.normalized", lo, hi + 1,
-                                       ["dispatch_110", "camera"], chunk_records=1000))
+            f" FINAL WHERE source IN ('dispatch_110', 'camera') ORDER BY alert_id"
+        )
+        chunks = list(
+            warehouse_chunks(
+                wh,
+                routing,
+                "t.normalized",
+                lo,
+                hi + 1,
+                ["dispatch_110", "camera"],
+                chunk_records=1000,
+            )
+        )
         counted = stored_count(wh, lo, hi + 1, ["dispatch_110", "camera"])
         with pytest.raises(ConfigurationError, match="unknown feeds"):
             stored_count(wh, lo, hi, ["fax"])
@@ -37,8 +49,7 @@ def test_stored_alerts_come_back_as_routed_envelopes(backfilled_city, city):
     assert counted == len(stored["alert_id"]) == own.sum() > 1000
     assert sum(int(c.alerts.sum()) for c in chunks) == counted  # what progress counts
     whole = read_envelopes(values)
-    envelopes = sorted((e for e, o in zip(whole, own, strict=True) if o),
-                       key=lambda e: e.alert_id)
+    envelopes = sorted((e for e, o in zip(whole, own, strict=True) if o), key=lambda e: e.alert_id)
     assert [e.alert_id for e in envelopes] == stored["alert_id"]
     assert [e.lat for e in envelopes] == stored["lat"]
     assert [e.grid or "" for e in envelopes] == stored["grid_code"]
@@ -56,6 +67,9 @@ def test_stored_alerts_come_back_as_routed_envelopes(backfilled_city, city):
     expected = routing.route(batch.alerts.lat[own], batch.alerts.lon[own])
     for row, tile in enumerate(e.tile for e in whole):
         ix, iy = map(int, tile.split(":"))
-        assert routing.partitions > partitions[row] == tile_partition(
-            np.array([ix]), np.array([iy]), routing.partitions)[0]
+        assert (
+            routing.partitions
+            > partitions[row]
+            == tile_partition(np.array([ix]), np.array([iy]), routing.partitions)[0]
+        )
     assert np.array_equal(np.sort(partitions[own]), np.sort(expected.partition[~expected.halo]))

@@ -20,25 +20,50 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def flag(flag_id: str, version: int, status: str, score: float) -> bytes:
-    return msgspec.json.encode(FlagMessage(
-        flag_id=flag_id, version=version, status=status, boundary_ms=1_000 * version,
-        opened_ms=0, lat=30.25, lon=120.15, radius_m=250.0, window_s=600, cell_id=7,
-        score=score, p_value=0.001, gi_z=None, observed=12, expected=2.5, n_sources=2,
-        source_counts={"camera": 9, "dispatch_110": 3}, category_counts={"fight": 12},
-        grid=0, first_event_ms=None, last_event_ms=None, community_code="D01S01C01",
-        station_id=f"P-{flag_id}",
-    ))
+    return msgspec.json.encode(
+        FlagMessage(
+            flag_id=flag_id,
+            version=version,
+            status=status,
+            boundary_ms=1_000 * version,
+            opened_ms=0,
+            lat=30.25,
+            lon=120.15,
+            radius_m=250.0,
+            window_s=600,
+            cell_id=7,
+            score=score,
+            p_value=0.001,
+            gi_z=None,
+            observed=12,
+            expected=2.5,
+            n_sources=2,
+            source_counts={"camera": 9, "dispatch_110": 3},
+            category_counts={"fight": 12},
+            grid=0,
+            first_event_ms=None,
+            last_event_ms=None,
+            community_code="D01S01C01",
+            station_id=f"P-{flag_id}",
+        )
+    )
 
 
 @pytest.fixture
 def flags_topic(broker):
     topic = f"{uuid.uuid4().hex[:8]}.flags"
     ensure_topics(broker.bootstrap, [topic], 2)
-    produce(broker.bootstrap, [
-        (topic, flag("a", 1, "open", 9.0)), (topic, flag("b", 1, "open", 12.0)),
-        (topic, flag("a", 2, "update", 8.0)), (topic, flag("b", 2, "close", 2.0)),
-        (topic, flag("c", 1, "open", 7.5)), (topic, b"not a flag"),
-    ])
+    produce(
+        broker.bootstrap,
+        [
+            (topic, flag("a", 1, "open", 9.0)),
+            (topic, flag("b", 1, "open", 12.0)),
+            (topic, flag("a", 2, "update", 8.0)),
+            (topic, flag("b", 2, "close", 2.0)),
+            (topic, flag("c", 1, "open", 7.5)),
+            (topic, b"not a flag"),
+        ],
+    )
     return topic
 
 
@@ -55,11 +80,19 @@ def test_the_latest_version_of_each_flag_decides_whether_it_is_open(broker, flag
 
 
 def test_top_once_prints_the_open_flags_of_the_topic(broker, flags_topic, tmp_path):
-    env = {**os.environ, "HOTSPOT_DATA_DIR": str(tmp_path), "HOTSPOT_TOPICS__FLAGS": flags_topic,
-           "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "HOTSPOT_DATA_DIR": str(tmp_path),
+        "HOTSPOT_TOPICS__FLAGS": flags_topic,
+        "COLUMNS": "200",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "jobs", "top", "--once", "--bootstrap", broker.bootstrap],
-        env=env, capture_output=True, text=True, timeout=60)
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "P-a" in result.stdout and "P-c" in result.stdout and "P-b" not in result.stdout
     assert "2 open" in result.stdout

@@ -13,9 +13,11 @@ from pipeline.warehouse import open_warehouse
 def test_the_map_draws_every_alert_and_the_flags_of_the_range(backfilled_city, city, tmp_path):
     out = tmp_path / "map.png"
     with open_warehouse(backfilled_city.resolved_warehouse_url) as wh:
-        lo, hi, n = wh.query(f"SELECT toUnixTimestamp64Milli(min(event_time)), "
-                             f"toUnixTimestamp64Milli(max(event_time)), count() "
-                             f"FROM {wh.database}.alerts FINAL")[0]
+        lo, hi, n = wh.query(
+            f"SELECT toUnixTimestamp64Milli(min(event_time)), "
+            f"toUnixTimestamp64Milli(max(event_time)), count() "
+            f"FROM {wh.database}.alerts FINAL"
+        )[0]
         flags = wh.query(f"SELECT count() FROM {wh.database}.flags FINAL")[0][0]
         alerts, drawn = draw_map(wh, load_registry(city.registry), lo, hi + 1, out)
         empty = draw_map(wh, load_registry(city.registry), 0, 1, tmp_path / "empty.png")

@@ -13,7 +13,8 @@ def test_open_flags_are_listed_by_score_with_their_place(backfilled_city, city):
     with open_warehouse(backfilled_city.resolved_warehouse_url) as wh:
         flags, clock = open_flags(wh)
         open_count = wh.query(
-            f"SELECT count() FROM {wh.database}.flags FINAL WHERE status != 'close'")[0][0]
+            f"SELECT count() FROM {wh.database}.flags FINAL WHERE status != 'close'"
+        )[0][0]
     assert len(flags) == open_count > 0, "the unflushed backfill leaves open flags"
     assert [f.score for f in flags] == sorted((f.score for f in flags), reverse=True)
     assert all(clock >= f.opened_ms for f in flags)
@@ -21,8 +22,9 @@ def test_open_flags_are_listed_by_score_with_their_place(backfilled_city, city):
     console = Console(width=200, record=True)
     console.print(flags_table(flags, registry, clock))
     text = console.export_text()
-    names = dict(zip(registry.communities.codes.tolist(), registry.communities.names.tolist(),
-                     strict=True))
+    names = dict(
+        zip(registry.communities.codes.tolist(), registry.communities.names.tolist(), strict=True)
+    )
     for f in flags:
         assert names[f.community_code] in text and f.station_id in text
         assert f"{f.score:.1f}" in text

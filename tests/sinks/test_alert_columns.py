@@ -25,8 +25,11 @@ FEEDS = ("alarm_phone", "dispatch_110", "camera", "grid_report")
 
 @pytest.fixture(scope="module")
 def normalized(city, tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("cols"), registry_path=city.registry,
-                        pseudonym_key=PSEUDONYM_KEY)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("cols"),
+        registry_path=city.registry,
+        pseudonym_key=PSEUDONYM_KEY,
+    )
     registry = load_registry(city.registry)
     ctx = NormalizeContext.from_settings(settings, registry)
     (chunk,) = read_jsonl_chunks(city.replay, [], chunk_records=10**6)
@@ -61,8 +64,9 @@ def test_the_correlator_sees_what_it_would_decode_from_envelopes(normalized, fee
     registry, batches = normalized
     batch = batches[feed]
     rows = np.arange(len(batch.alerts))
-    values = encode_envelopes(envelope_table(batch, registry), rows, np.full(len(rows), b"0:0"),
-                              np.zeros(len(rows), bool))
+    values = encode_envelopes(
+        envelope_table(batch, registry), rows, np.full(len(rows), b"0:0"), np.zeros(len(rows), bool)
+    )
     decoded = decode_envelopes(values, registry)[0].alerts
     mine = as_enveloped(batch.alerts)
     for name in ("alert_id", "source", "event_ms", "lat", "lon", "category", "severity", "grid"):

@@ -42,25 +42,63 @@ def schema_dir(tmp_path):
 
 def envelopes() -> list[NormalizedAlert]:
     return [
-        NormalizedAlert(alert_id="camera:a1", source="camera", source_id="a1", event_ms=T_MS,
-                        lat=31.2031, lon=121.4012, category="fight", severity=0.45, tile="0:0",
-                        grid="C1G1", community="C1", street="S1", district="D1",
-                        station_id="PS1", camera_id="cam-1", confidence=0.5),
-        NormalizedAlert(alert_id="dispatch_110:i1", source="dispatch_110", source_id="i1",
-                        event_ms=T_MS + 1, lat=31.2071, lon=121.4071, category="assault",
-                        severity=1.0, tile="1:0", caller="ab" * 16, priority=1),
-        NormalizedAlert(alert_id="grid_report:r2", source="grid_report", source_id="r2",
-                        event_ms=T_MS - 3_600_000 * 24 * 40, lat=31.2, lon=121.4,
-                        category="dispute", severity=0.0, tile="0:0", status="resolved",
-                        reporter_id="w1", report_ref="r1"),
+        NormalizedAlert(
+            alert_id="camera:a1",
+            source="camera",
+            source_id="a1",
+            event_ms=T_MS,
+            lat=31.2031,
+            lon=121.4012,
+            category="fight",
+            severity=0.45,
+            tile="0:0",
+            grid="C1G1",
+            community="C1",
+            street="S1",
+            district="D1",
+            station_id="PS1",
+            camera_id="cam-1",
+            confidence=0.5,
+        ),
+        NormalizedAlert(
+            alert_id="dispatch_110:i1",
+            source="dispatch_110",
+            source_id="i1",
+            event_ms=T_MS + 1,
+            lat=31.2071,
+            lon=121.4071,
+            category="assault",
+            severity=1.0,
+            tile="1:0",
+            caller="ab" * 16,
+            priority=1,
+        ),
+        NormalizedAlert(
+            alert_id="grid_report:r2",
+            source="grid_report",
+            source_id="r2",
+            event_ms=T_MS - 3_600_000 * 24 * 40,
+            lat=31.2,
+            lon=121.4,
+            category="dispute",
+            severity=0.0,
+            tile="0:0",
+            status="resolved",
+            reporter_id="w1",
+            report_ref="r1",
+        ),
     ]
 
 
 def test_migrate_applies_every_file_once_and_records_it(wh, schema_dir):
     names = sorted(p.name for p in schema_dir.glob("*.sql"))
     assert names[:6] == [
-        "0001_alerts.sql", "0002_deadletters.sql", "0003_incidents.sql", "0004_flags.sql",
-        "0005_admin_units.sql", "0006_flag_scale.sql",
+        "0001_alerts.sql",
+        "0002_deadletters.sql",
+        "0003_incidents.sql",
+        "0004_flags.sql",
+        "0005_admin_units.sql",
+        "0006_flag_scale.sql",
     ]
     assert migrate(wh, schema_dir) == names
     recorded = wh.query("SELECT name FROM hotspot.schema_migrations ORDER BY name")
@@ -123,16 +161,23 @@ def test_arrow_columns_read_back_as_the_same_rows(wh):
     arrow = dict(rows)
     arrow["alert_id"] = pa.array(["camera:b1", "dispatch_110:j1", "grid_report:s2"])
     codes, names = np.unique(rows["source"].astype(str), return_inverse=True)
-    arrow["source"] = pa.DictionaryArray.from_arrays(pa.array(names.astype(np.int32)),
-                                                     pa.array(codes))
-    arrow["grid_code"] = pa.DictionaryArray.from_arrays(pa.array(np.array([1, 0, 0], np.int32)),
-                                                        pa.array(["", "C1G1", "unused"]))
+    arrow["source"] = pa.DictionaryArray.from_arrays(
+        pa.array(names.astype(np.int32)), pa.array(codes)
+    )
+    arrow["grid_code"] = pa.DictionaryArray.from_arrays(
+        pa.array(np.array([1, 0, 0], np.int32)), pa.array(["", "C1G1", "unused"])
+    )
     wh.insert("alerts", rows)
     wh.insert("alerts", arrow)
     got = wh.query("SELECT alert_id, source, grid_code FROM hotspot.alerts FINAL ORDER BY alert_id")
-    assert got == [("camera:a1", "camera", "C1G1"), ("camera:b1", "camera", "C1G1"),
-                   ("dispatch_110:i1", "dispatch_110", ""), ("dispatch_110:j1", "dispatch_110", ""),
-                   ("grid_report:r2", "grid_report", ""), ("grid_report:s2", "grid_report", "")]
+    assert got == [
+        ("camera:a1", "camera", "C1G1"),
+        ("camera:b1", "camera", "C1G1"),
+        ("dispatch_110:i1", "dispatch_110", ""),
+        ("dispatch_110:j1", "dispatch_110", ""),
+        ("grid_report:r2", "grid_report", ""),
+        ("grid_report:s2", "grid_report", ""),
+    ]
 
 
 def test_inserting_the_same_batch_twice_is_idempotent(wh):
@@ -154,11 +199,14 @@ def test_an_insert_with_distinct_keys_stores_the_same_rows_and_rollups(tmp_path)
         with EmbeddedWarehouse(tmp_path / folder) as warehouse:
             migrate(warehouse)
             warehouse.insert("alerts", alert_rows(sample()), distinct_keys=distinct_keys)
-            return [warehouse.query(sql) for sql in (
-                "SELECT * EXCEPT ingest_time FROM hotspot.alerts ORDER BY alert_id",
-                "SELECT * FROM hotspot.cell_minute_counts ORDER BY ALL",
-                "SELECT * FROM hotspot.unit_hour_counts ORDER BY ALL",
-            )]
+            return [
+                warehouse.query(sql)
+                for sql in (
+                    "SELECT * EXCEPT ingest_time FROM hotspot.alerts ORDER BY alert_id",
+                    "SELECT * FROM hotspot.cell_minute_counts ORDER BY ALL",
+                    "SELECT * FROM hotspot.unit_hour_counts ORDER BY ALL",
+                )
+            ]
 
     plain, distinct = stored("plain", False), stored("distinct", True)
     assert len(plain[0]) == len(sample()) and plain[1] and plain[2]
@@ -167,9 +215,16 @@ def test_an_insert_with_distinct_keys_stores_the_same_rows_and_rollups(tmp_path)
 
 def test_dead_letters_collapse_on_their_kafka_coordinates(wh):
     migrate(wh)
-    letter = DeadLetter(reason=Reason.MISSING_FIELD, detail="Object missing required field `kind`",
-                        source="camera", topic="alerts.camera", partition=1, offset=42,
-                        received_ms=T_MS, payload_sealed="token")
+    letter = DeadLetter(
+        reason=Reason.MISSING_FIELD,
+        detail="Object missing required field `kind`",
+        source="camera",
+        topic="alerts.camera",
+        partition=1,
+        offset=42,
+        received_ms=T_MS,
+        payload_sealed="token",
+    )
     wh.insert("deadletters", deadletter_rows([letter]))
     wh.insert("deadletters", deadletter_rows([letter]))
     got = wh.query("SELECT topic, partition, offset, reason FROM hotspot.deadletters FINAL")
@@ -183,9 +238,17 @@ def test_late_alerts_of_one_record_keep_a_dead_letter_each(wh, schema_dir):
     migrate(wh, schema_dir)
 
     def letter(alert_id: str) -> DeadLetter:
-        return DeadLetter(reason=Reason.LATE, detail="behind the watermark", source="camera",
-                          topic="alerts.normalized", partition=2, offset=7, received_ms=T_MS,
-                          payload_sealed="token", alert_id=alert_id)
+        return DeadLetter(
+            reason=Reason.LATE,
+            detail="behind the watermark",
+            source="camera",
+            topic="alerts.normalized",
+            partition=2,
+            offset=7,
+            received_ms=T_MS,
+            payload_sealed="token",
+            alert_id=alert_id,
+        )
 
     wh.insert("deadletters", deadletter_rows([letter("camera:old")]))
     (schema_dir / "later.sql.off").rename(schema_dir / "0012_deadletters_keyed_by_alert.sql")
@@ -240,4 +303,3 @@ def test_data_survive_reopening_the_directory(tmp_path):
     with EmbeddedWarehouse(path) as wh:
         assert migrate(wh) == []
         assert wh.query("SELECT count() FROM hotspot.alerts FINAL") == [(3,)]
-

@@ -38,30 +38,68 @@ SNAPSHOTS = {
 
 def incident(n: int) -> IncidentMessage:
     return IncidentMessage(
-        incident_id=f"inc-{n}", first_event_ms=T_MS, last_event_ms=T_MS + 60_000,
-        boundary_ms=T_MS + 120_000, lat=31.2025, lon=121.4025, n_alerts=3, n_sources=2,
-        source_counts={"camera": 2, "dispatch_110": 1}, category_counts={"fight": 3},
-        max_severity=1.0, grid=0, grid_code="C1G1", community_code="C1", street_code="S1",
-        district_code="D1", station_id="PS1",
+        incident_id=f"inc-{n}",
+        first_event_ms=T_MS,
+        last_event_ms=T_MS + 60_000,
+        boundary_ms=T_MS + 120_000,
+        lat=31.2025,
+        lon=121.4025,
+        n_alerts=3,
+        n_sources=2,
+        source_counts={"camera": 2, "dispatch_110": 1},
+        category_counts={"fight": 3},
+        max_severity=1.0,
+        grid=0,
+        grid_code="C1G1",
+        community_code="C1",
+        street_code="S1",
+        district_code="D1",
+        station_id="PS1",
     )
 
 
 def flag(version: int, status: str = "update") -> FlagMessage:
     return FlagMessage(
-        flag_id="flg-1", version=version, status=status, boundary_ms=T_MS + version * 60_000,
-        opened_ms=T_MS, lat=31.2025, lon=121.4025, radius_m=300.0, window_s=1800, cell_id=42,
-        score=5.0 + version, p_value=0.001, gi_z=None if version == 1 else 3.5,
-        observed=8 + version, expected=1.5, n_sources=2, source_counts={"camera": 8},
-        category_counts={"fight": 8}, grid=0, first_event_ms=T_MS, last_event_ms=None,
-        grid_code="C1G1", community_code="C1", street_code="S1", district_code="D1",
+        flag_id="flg-1",
+        version=version,
+        status=status,
+        boundary_ms=T_MS + version * 60_000,
+        opened_ms=T_MS,
+        lat=31.2025,
+        lon=121.4025,
+        radius_m=300.0,
+        window_s=1800,
+        cell_id=42,
+        score=5.0 + version,
+        p_value=0.001,
+        gi_z=None if version == 1 else 3.5,
+        observed=8 + version,
+        expected=1.5,
+        n_sources=2,
+        source_counts={"camera": 8},
+        category_counts={"fight": 8},
+        grid=0,
+        first_event_ms=T_MS,
+        last_event_ms=None,
+        grid_code="C1G1",
+        community_code="C1",
+        street_code="S1",
+        district_code="D1",
         station_id="PS1",
     )
 
 
 def letter(offset: int) -> DeadLetter:
-    return DeadLetter(reason=Reason.MISSING_FIELD, detail="missing `kind`", source="camera",
-                      topic="alerts.camera", partition=0, offset=offset, received_ms=T_MS,
-                      payload_sealed="sealed")
+    return DeadLetter(
+        reason=Reason.MISSING_FIELD,
+        detail="missing `kind`",
+        source="camera",
+        topic="alerts.camera",
+        partition=0,
+        offset=offset,
+        received_ms=T_MS,
+        payload_sealed="sealed",
+    )
 
 
 @pytest.fixture
@@ -91,8 +129,15 @@ def test_writing_every_table_twice_reads_as_once(wh):
     assert all(once.values()), f"empty tables: {[k for k, v in once.items() if not v]}"
     write_everything(wh, registry)  # the redelivered batches
     assert snapshot(wh) == once
-    for table in ("alerts", "cell_minute_states", "unit_hour_states", "incidents", "flags",
-                  "deadletters", "admin_units"):
+    for table in (
+        "alerts",
+        "cell_minute_states",
+        "unit_hour_states",
+        "incidents",
+        "flags",
+        "deadletters",
+        "admin_units",
+    ):
         wh.execute(f"OPTIMIZE TABLE hotspot.{table} FINAL")
     assert snapshot(wh) == once
     assert wh.query("SELECT count() FROM hotspot.admin_units") == [
@@ -114,10 +159,19 @@ def test_admin_units_are_stored_with_every_level_and_parent(wh):
     assert store_admin_units(registry, wh) == 9
     levels = dict(wh.query("SELECT level, count() FROM hotspot.admin_units FINAL GROUP BY level"))
     assert levels == {"district": 1, "street": 1, "station": 1, "community": 2, "grid": 4}
-    parents = dict(wh.query(
-        "SELECT code, parent FROM hotspot.admin_units FINAL WHERE level IN ('grid', 'community')"
-    ))
-    assert parents == {"C1": "S1", "C2": "S1", "C1G1": "C1", "C1G2": "C1", "C2G1": "C2",
-                       "C2G2": "C2"}
+    parents = dict(
+        wh.query(
+            "SELECT code, parent FROM hotspot.admin_units FINAL "
+            "WHERE level IN ('grid', 'community')"
+        )
+    )
+    assert parents == {
+        "C1": "S1",
+        "C2": "S1",
+        "C1G1": "C1",
+        "C1G2": "C1",
+        "C2G1": "C2",
+        "C2G2": "C2",
+    }
     area = wh.query("SELECT area_km2 FROM hotspot.admin_units FINAL WHERE code = 'C1G1'")[0][0]
     np.testing.assert_allclose(area, 0.555 * 0.476, rtol=0.05)  # 0.005° x 0.005° at 31.2° N

@@ -45,8 +45,9 @@ class SinkState:
         return sum(self.committed.values())
 
 
-async def produce(bootstrap: str, topic: str, produced: list[str],
-                  started: asyncio.Event | None = None) -> None:
+async def produce(
+    bootstrap: str, topic: str, produced: list[str], started: asyncio.Event | None = None
+) -> None:
     """``ROUNDS`` rounds of alerts, ``PACE_S`` apart; after the first few rounds, waits for
     ``started`` (the sink's first commit), so that most alerts arrive while the sink runs."""
     from aiokafka import AIOKafkaProducer
@@ -67,16 +68,30 @@ async def produce(bootstrap: str, topic: str, produced: list[str],
         await producer.stop()
 
 
-async def sink(bootstrap: str, topic: str, group: str, warehouse, state: SinkState,
-               until: int, commit: bool = True, max_batches: int | None = None) -> None:
+async def sink(
+    bootstrap: str,
+    topic: str,
+    group: str,
+    warehouse,
+    state: SinkState,
+    until: int,
+    commit: bool = True,
+    max_batches: int | None = None,
+) -> None:
     """Drain ``topic`` into ``received``: write (retrying), then commit; stop at ``until``."""
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
-                                enable_auto_commit=False, auto_offset_reset="earliest",
-                                # a successor takes over a dead sink's partitions sooner
-                                session_timeout_ms=6000, heartbeat_interval_ms=500,
-                                rebalance_timeout_ms=3000)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        # a successor takes over a dead sink's partitions sooner
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+        rebalance_timeout_ms=3000,
+    )
     await consumer.start()
     try:
         batches = 0
@@ -85,9 +100,11 @@ async def sink(bootstrap: str, topic: str, group: str, warehouse, state: SinkSta
             records = [record for part in fetched.values() for record in part]
             if not records:
                 continue
-            rows = {"alert_id": [r.value.decode() for r in records],
-                    "partition": [r.partition for r in records],
-                    "offset": [r.offset for r in records]}
+            rows = {
+                "alert_id": [r.value.decode() for r in records],
+                "partition": [r.partition for r in records],
+                "offset": [r.offset for r in records],
+            }
             await insert_with_retry(warehouse, "received", rows, POLICY)
             batches += 1
             if commit:
@@ -153,9 +170,14 @@ def test_a_killed_warehouse_blocks_the_sink_and_every_alert_lands_once(
         restarted = time.monotonic()
         await asyncio.wait_for(sinking, timeout=120)
         await producing
-        return {"killed": killed, "restarted": restarted, "committed_at_kill": committed_at_kill,
-                "produced_at_kill": produced_at_kill, "restart_wall": restart_wall,
-                "committed_in_outage": committed_in_outage}
+        return {
+            "killed": killed,
+            "restarted": restarted,
+            "committed_at_kill": committed_at_kill,
+            "produced_at_kill": produced_at_kill,
+            "restart_wall": restart_wall,
+            "committed_in_outage": committed_in_outage,
+        }
 
     with caplog.at_level(logging.WARNING, logger="pipeline.warehouse.retry"):
         marks = asyncio.run(scenario())
@@ -171,10 +193,13 @@ def test_a_killed_warehouse_blocks_the_sink_and_every_alert_lands_once(
     # every message the broker had as committed during the outage had been written before the
     # server died (``written`` is the server's clock at insert; rewrites after the restart are
     # later), so no offset was committed past unwritten data
-    first_written = {(p, o): w for p, o, w in warehouse.query(
-        f"SELECT partition, offset, min(toUnixTimestamp(written)) FROM {db}.received "
-        "GROUP BY partition, offset"
-    )}
+    first_written = {
+        (p, o): w
+        for p, o, w in warehouse.query(
+            f"SELECT partition, offset, min(toUnixTimestamp(written)) FROM {db}.received "
+            "GROUP BY partition, offset"
+        )
+    }
     committed = marks["committed_in_outage"]
     assert sum(committed.values()) >= marks["committed_at_kill"] > 0
     for partition, end in committed.items():
@@ -189,9 +214,7 @@ def test_a_killed_warehouse_blocks_the_sink_and_every_alert_lands_once(
     assert stored == set(produced) and len(produced) == n
 
 
-def test_a_batch_written_but_not_committed_is_written_again_and_reads_once(
-    broker, outage_setup
-):
+def test_a_batch_written_but_not_committed_is_written_again_and_reads_once(broker, outage_setup):
     """A worker that dies between its write and its offset commit: its successor re-reads and
     re-writes the batch, and the table still reads as if it was written once."""
     warehouse, topic, group = outage_setup
@@ -202,8 +225,9 @@ def test_a_batch_written_but_not_committed_is_written_again_and_reads_once(
     async def scenario() -> None:
         await produce(broker.bootstrap, topic, produced)
         # the first worker writes three batches and dies before committing any of them
-        await sink(broker.bootstrap, topic, group, warehouse, SinkState(), n, commit=False,
-                   max_batches=3)
+        await sink(
+            broker.bootstrap, topic, group, warehouse, SinkState(), n, commit=False, max_batches=3
+        )
         written_before = warehouse.query(f"SELECT count() FROM {db}.received")[0][0]
         assert 0 < written_before < n
         await sink(broker.bootstrap, topic, group, warehouse, SinkState(), n)

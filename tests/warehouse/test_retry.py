@@ -72,7 +72,9 @@ def test_a_bad_statement_is_raised_at_once(tmp_path, caplog):
         with caplog.at_level(logging.WARNING), pytest.raises(WarehouseError) as info:
             call_with_retry(
                 lambda: wh.insert("alerts", {"alert_id": ["a"], "no_such_column": [1]}),
-                RetryPolicy(), "insert", sleep=waits.append,
+                RetryPolicy(),
+                "insert",
+                sleep=waits.append,
             )
         assert waits == [] and not isinstance(info.value, WarehouseUnavailable)
         assert info.value.code not in (None, 252) and "retrying" not in caplog.text
@@ -101,11 +103,19 @@ def test_insert_with_retry_writes_the_batch_once_the_warehouse_answers(tmp_path,
 
 
 def test_the_policy_comes_from_settings():
-    settings = Settings(warehouse_retry_initial_s=0.25, warehouse_retry_max_s=8,
-                        warehouse_retry_unavailable_attempts=0, warehouse_retry_rejected_attempts=2)
+    settings = Settings(
+        warehouse_retry_initial_s=0.25,
+        warehouse_retry_max_s=8,
+        warehouse_retry_unavailable_attempts=0,
+        warehouse_retry_rejected_attempts=2,
+    )
     policy = RetryPolicy.from_settings(settings)
-    assert (policy.initial_s, policy.max_s, policy.unavailable_attempts,
-            policy.rejected_attempts) == (0.25, 8, 0, 2)
+    assert (
+        policy.initial_s,
+        policy.max_s,
+        policy.unavailable_attempts,
+        policy.rejected_attempts,
+    ) == (0.25, 8, 0, 2)
 
 
 def test_settings_refuse_a_cap_below_the_first_wait():
@@ -113,8 +123,15 @@ def test_settings_refuse_a_cap_below_the_first_wait():
         Settings(warehouse_retry_initial_s=5, warehouse_retry_max_s=1)
 
 
-@pytest.mark.parametrize("kwargs", [{"initial_s": 0}, {"max_s": 0.1, "initial_s": 1},
-                                    {"multiplier": 0.5}, {"rejected_attempts": 0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"initial_s": 0},
+        {"max_s": 0.1, "initial_s": 1},
+        {"multiplier": 0.5},
+        {"rejected_attempts": 0},
+    ],
+)
 def test_a_policy_that_makes_no_sense_is_refused(kwargs):
     with pytest.raises(ValueError, match="retry|attempts"):
         RetryPolicy(**kwargs)

@@ -22,20 +22,26 @@ from pipeline.warehouse.migrations import SCHEMA_DIR
 
 from .sample_alerts import CATEGORIES, DAY_MS, GRIDS, SOURCES, alert, sample
 
-CELL_COUNTS = ("SELECT toUnixTimestamp(minute) AS m, cell, source, category, grid_code, alerts, "
-               "max_severity FROM hotspot.cell_minute_counts ORDER BY m, cell, source, category, "
-               "grid_code")
-UNIT_COUNTS = ("SELECT toUnixTimestamp(hour) AS h, district_code, street_code, community_code, "
-               "grid_code, station_id, source, category, alerts, max_severity, "
-               "toUnixTimestamp64Milli(first_time) AS f, toUnixTimestamp64Milli(last_time) AS l "
-               "FROM hotspot.unit_hour_counts ORDER BY ALL")
+CELL_COUNTS = (
+    "SELECT toUnixTimestamp(minute) AS m, cell, source, category, grid_code, alerts, "
+    "max_severity FROM hotspot.cell_minute_counts ORDER BY m, cell, source, category, "
+    "grid_code"
+)
+UNIT_COUNTS = (
+    "SELECT toUnixTimestamp(hour) AS h, district_code, street_code, community_code, "
+    "grid_code, station_id, source, category, alerts, max_severity, "
+    "toUnixTimestamp64Milli(first_time) AS f, toUnixTimestamp64Milli(last_time) AS l "
+    "FROM hotspot.unit_hour_counts ORDER BY ALL"
+)
 # the same numbers counted from the alerts table itself, at query time
-CELL_REFERENCE = ("SELECT toUnixTimestamp(toStartOfMinute(toDateTime(event_time, 'UTC'))) AS m, "
-                  "geoToH3(lon, lat, 9) AS cell, source, category, grid_code, count() AS alerts, "
-                  "max(severity) FROM hotspot.alerts FINAL "
-                  "GROUP BY m, cell, source, category, grid_code "
-                  "ORDER BY m, cell, source, category, grid_code "
-                  "SETTINGS geotoh3_argument_order = 'lon_lat'")
+CELL_REFERENCE = (
+    "SELECT toUnixTimestamp(toStartOfMinute(toDateTime(event_time, 'UTC'))) AS m, "
+    "geoToH3(lon, lat, 9) AS cell, source, category, grid_code, count() AS alerts, "
+    "max(severity) FROM hotspot.alerts FINAL "
+    "GROUP BY m, cell, source, category, grid_code "
+    "ORDER BY m, cell, source, category, grid_code "
+    "SETTINGS geotoh3_argument_order = 'lon_lat'"
+)
 
 
 @pytest.fixture
@@ -54,11 +60,15 @@ def test_counts_per_cell_and_minute_equal_counting_the_alerts(empty):
     by_key = Counter()
     for m, _cell, source, category, grid, n, _ in got:
         by_key[(m - DAY_MS // 1000) // 60, source, category, grid] += n
-    assert by_key == Counter({(0, "camera", "fight", "C1G1"): 2,
-                              (0, "dispatch_110", "fight", "C1G1"): 1,
-                              (1, "camera", "intrusion", "C1G1"): 1,
-                              (61, "alarm_phone", "intrusion", "C2G2"): 1,
-                              (61, "grid_report", "dispute", "C1G2"): 1})
+    assert by_key == Counter(
+        {
+            (0, "camera", "fight", "C1G1"): 2,
+            (0, "dispatch_110", "fight", "C1G1"): 1,
+            (1, "camera", "intrusion", "C1G1"): 1,
+            (61, "alarm_phone", "intrusion", "C2G2"): 1,
+            (61, "grid_report", "dispute", "C1G2"): 1,
+        }
+    )
     fights = [r for r in got if r[2] == "camera" and r[3] == "fight"]
     assert max(r[6] for r in fights) == pytest.approx(0.9)
 
@@ -88,9 +98,12 @@ def test_unit_hour_rollup_counts_every_level(empty):
     rows = empty.query_columns(UNIT_COUNTS)
     hours = [(h - DAY_MS // 1000) // 3600 for h in rows["h"]]
     assert sorted(set(hours)) == [0, 1]
-    total = dict(empty.query(
-        "SELECT community_code, sum(alerts) FROM hotspot.unit_hour_counts GROUP BY community_code"
-    ))
+    total = dict(
+        empty.query(
+            "SELECT community_code, sum(alerts) FROM hotspot.unit_hour_counts "
+            "GROUP BY community_code"
+        )
+    )
     assert total == {"C1": 5, "C2": 1}
     first_hour_fights = empty.query(
         "SELECT sum(alerts), max(max_severity), min(first_time), max(last_time) "
@@ -111,13 +124,20 @@ def test_re_inserting_batches_changes_no_rollup(empty):
     assert (empty.query(CELL_COUNTS), empty.query(UNIT_COUNTS)) == once
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     alerts=st.lists(
-        st.tuples(st.integers(0, 180), st.sampled_from(sorted(GRIDS)), st.sampled_from(SOURCES),
-                  st.sampled_from(CATEGORIES), st.floats(0, 1, width=32)),
-        min_size=1, max_size=40,
+        st.tuples(
+            st.integers(0, 180),
+            st.sampled_from(sorted(GRIDS)),
+            st.sampled_from(SOURCES),
+            st.sampled_from(CATEGORIES),
+            st.floats(0, 1, width=32),
+        ),
+        min_size=1,
+        max_size=40,
     ),
     data=st.data(),
 )

@@ -40,8 +40,9 @@ def batch(ids: list[str]) -> dict[str, object]:
     n = len(ids)
     return {
         "alert_id": np.array(ids, dtype=object),
-        "source": np.array(["camera", "dispatch_110"] * (n // 2) + ["camera"] * (n % 2),
-                           dtype=object),
+        "source": np.array(
+            ["camera", "dispatch_110"] * (n // 2) + ["camera"] * (n % 2), dtype=object
+        ),
         "event_time": np.arange(n, dtype=np.int64).astype("timedelta64[s]")
         + np.datetime64("2026-01-02T03:04:05"),
         "lat": np.linspace(31.2, 31.3, n),
@@ -80,12 +81,15 @@ def test_arrow_columns_insert_as_their_values(server_wh):
     db = server_wh.database
     rows = batch(["a", "b", "c"])
     rows["alert_id"] = pa.array(["a", "b", "c"])
-    rows["source"] = pa.DictionaryArray.from_arrays(pa.array(np.array([1, 0, 1], np.int32)),
-                                                    pa.array(["camera", "dispatch_110"]))
+    rows["source"] = pa.DictionaryArray.from_arrays(
+        pa.array(np.array([1, 0, 1], np.int32)), pa.array(["camera", "dispatch_110"])
+    )
     server_wh.insert("events", rows)
     got = server_wh.query_columns(f"SELECT alert_id, source FROM {db}.events ORDER BY alert_id")
-    assert got == {"alert_id": ["a", "b", "c"],
-                   "source": ["dispatch_110", "camera", "dispatch_110"]}
+    assert got == {
+        "alert_id": ["a", "b", "c"],
+        "source": ["dispatch_110", "camera", "dispatch_110"],
+    }
 
 
 def test_the_same_batch_twice_reads_as_once(server_wh):
@@ -135,17 +139,21 @@ def test_migrate_records_each_file_once_on_the_server(server_wh, tmp_path):
     assert migrate(server_wh, tmp_path) == []
     assert server_wh.query(f"SELECT y FROM {db}.b") == [(8,)]
     assert server_wh.query(f"SELECT name FROM {db}.schema_migrations ORDER BY name") == [
-        ("0001_a.sql",), ("0002_b.sql",)
+        ("0001_a.sql",),
+        ("0002_b.sql",),
     ]
 
 
 def test_h3_settings_pin_only_the_settings_the_server_has(server_wh):
     """18.16 has neither setting (nor H3): there the clause must be empty, or every statement
     carrying it would fail with UNKNOWN_SETTING."""
-    known = {row[0] for row in server_wh.query(
-        "SELECT name FROM system.settings "
-        "WHERE name IN ('geotoh3_argument_order', 'h3togeo_lon_lat_result_order')"
-    )}
+    known = {
+        row[0]
+        for row in server_wh.query(
+            "SELECT name FROM system.settings "
+            "WHERE name IN ('geotoh3_argument_order', 'h3togeo_lon_lat_result_order')"
+        )
+    }
     clause = h3_settings(server_wh)
     if not known:
         assert clause == ""
@@ -165,7 +173,8 @@ def test_the_client_reconnects_after_the_server_restarts(clickhouse_server, serv
         clickhouse_server.start()
     server_wh.insert("events", batch(["b"]))
     assert server_wh.query(f"SELECT alert_id FROM {db}.events FINAL ORDER BY alert_id") == [
-        ("a",), ("b",)
+        ("a",),
+        ("b",),
     ]
 
 
@@ -181,8 +190,12 @@ def test_inserts_from_several_threads_at_once_all_land(server_wh):
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda k: server_wh.insert("events", batch([f"{k}-{i}" for i in range(50)])),
-                      range(16)))
+        list(
+            pool.map(
+                lambda k: server_wh.insert("events", batch([f"{k}-{i}" for i in range(50)])),
+                range(16),
+            )
+        )
     assert server_wh.query(f"SELECT uniqExact(alert_id) FROM {server_wh.database}.events") == [
         (800,)
     ]
@@ -199,8 +212,12 @@ def test_opening_waits_for_a_server_that_is_down_at_start_up(clickhouse_server):
     policy = RetryPolicy(initial_s=0.2, max_s=0.5, unavailable_attempts=200)
     clickhouse_server.kill()
     with ThreadPoolExecutor(1) as pool:
-        opening = pool.submit(call_with_retry, lambda: open_warehouse(
-            clickhouse_server.url("startup")), policy, "connection")
+        opening = pool.submit(
+            call_with_retry,
+            lambda: open_warehouse(clickhouse_server.url("startup")),
+            policy,
+            "connection",
+        )
         time.sleep(1.5)
         assert not opening.done(), "nothing answers yet: the opening must still be waiting"
         # started from this thread: the server dies with the thread that started it

@@ -31,13 +31,20 @@ def test_a_late_alert_is_dead_lettered_with_its_own_row(worker_config, located):
 
     worker_config.run_worker()
 
-    letters = [d for d in deadletters(worker_config.bootstrap, topics.deadletter)
-               if d.reason.value == "late"]
+    letters = [
+        d
+        for d in deadletters(worker_config.bootstrap, topics.deadletter)
+        if d.reason.value == "late"
+    ]
     assert [(d.alert_id, d.topic, d.source) for d in letters] == [
-        ("camera:late-1", topics.normalized, "camera")]
+        ("camera:late-1", topics.normalized, "camera")
+    ]
     (letter,) = letters
-    record = next(r for r in read_topic(worker_config.bootstrap, topics.normalized)
-                  if (r.partition, r.offset) == (letter.partition, letter.offset))
+    record = next(
+        r
+        for r in read_topic(worker_config.bootstrap, topics.normalized)
+        if (r.partition, r.offset) == (letter.partition, letter.offset)
+    )
     assert "camera:late-1" in {e.alert_id for e in read_envelopes([record.value])}
     payload = json.loads(Sealer(PSEUDONYM_KEY.encode()).open(letter.payload_sealed))
     assert payload["alert_id"] == "camera:late-1" and payload["halo"] is False

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.timeout(300)
 
 
 async def _poll_all(bootstrap: str, topic: str, count: int) -> Polled:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     try:
         parts: dict[int, list] = {}
@@ -58,18 +59,24 @@ def test_a_batch_that_failed_to_store_is_not_taken_for_duplicates_when_retried(
     lat, lon, _ = located
     settings = worker_config.settings
     ids = [f"retry-{i}" for i in range(6)]
-    produce(worker_config.bootstrap, [(settings.topics.camera, encode(camera(i, lat=lat, lon=lon)))
-                                      for i in ids])
+    produce(
+        worker_config.bootstrap,
+        [(settings.topics.camera, encode(camera(i, lat=lat, lon=lon))) for i in ids],
+    )
     polled = asyncio.run(_poll_all(worker_config.bootstrap, settings.topics.camera, len(ids)))
 
     with open_runtime(settings) as runtime:
         asyncio.run(_fail_then_retry(runtime, polled))
         db = runtime.warehouse.database
-        stored = sorted(r[0] for r in runtime.warehouse.query(
-            f"SELECT alert_id FROM {db}.alerts FINAL"))
+        stored = sorted(
+            r[0] for r in runtime.warehouse.query(f"SELECT alert_id FROM {db}.alerts FINAL")
+        )
 
     expected = sorted(f"camera:{i}" for i in ids)
     assert stored == expected
-    published = [e.alert_id for e in envelopes(worker_config.bootstrap, settings.topics.normalized)
-                 if not e.halo]
+    published = [
+        e.alert_id
+        for e in envelopes(worker_config.bootstrap, settings.topics.normalized)
+        if not e.halo
+    ]
     assert sorted(set(published)) == expected  # both tries published: at-least-once

@@ -29,16 +29,20 @@ def test_ratings_then_preview_every_panel(env, city):
     assert rated.output.splitlines()[-1].split() == [_month(city), "453", "0", "0", "0"]
 
     start = json.loads(city.truth.read_text())["config"]["start"]
-    shown = runner.invoke(app, ["dashboards", "preview", "--from", start, "--to",
-                                f"{start[:10]}T23:00:00+00:00"], env=env)
+    shown = runner.invoke(
+        app,
+        ["dashboards", "preview", "--from", start, "--to", f"{start[:10]}T23:00:00+00:00"],
+        env=env,
+    )
     assert shown.exit_code == 0, shown.output
     assert "FAIL" not in shown.output
     assert "hotspot-compounds / Ratings, latest month in range [A]: 453 rows" in shown.output
 
 
 def test_ratings_needs_one_way_to_name_months(env):
-    result = CliRunner().invoke(app, ["ratings", "--month", "2026-11", "--from", "2026-10"],
-                                env=env)
+    result = CliRunner().invoke(
+        app, ["ratings", "--month", "2026-11", "--from", "2026-10"], env=env
+    )
     assert result.exit_code == 2 and "either --month" in result.output
 
 

@@ -33,11 +33,21 @@ def runs(tmp_path_factory) -> tuple[Path, Path]:
     local day before the evaluation day, with an hour to spare on each side."""
     root = tmp_path_factory.mktemp("evaluate")
     run_simulation(
-        root / "history", seed=3, city=CITY, duration=timedelta(hours=26),
-        start=START - timedelta(hours=43), scale=0.3, n_hotspots=0,
+        root / "history",
+        seed=3,
+        city=CITY,
+        duration=timedelta(hours=26),
+        start=START - timedelta(hours=43),
+        scale=0.3,
+        n_hotspots=0,
     )
     run_simulation(
-        root / "eval", seed=4, city=CITY, duration=timedelta(hours=2), start=START, scale=0.3,
+        root / "eval",
+        seed=4,
+        city=CITY,
+        duration=timedelta(hours=2),
+        start=START,
+        scale=0.3,
         hotspots=(SPOT,),
     )
     return root / "history", root / "eval"
@@ -46,9 +56,12 @@ def runs(tmp_path_factory) -> tuple[Path, Path]:
 def _args(folder: Path) -> list[str]:
     return [
         "evaluate",
-        "--replay", str(folder / "replay.jsonl"),
-        "--truth", str(folder / "truth.json"),
-        "--registry", str(folder / "registry.geojson"),
+        "--replay",
+        str(folder / "replay.jsonl"),
+        "--truth",
+        str(folder / "truth.json"),
+        "--registry",
+        str(folder / "registry.geojson"),
     ]
 
 
@@ -61,7 +74,9 @@ def test_evaluate_prints_the_detection_figures(runs):
     result = CliRunner().invoke(app, [*_args(folder), "--history", str(history / "replay.jsonl")])
     assert result.exit_code == 0, result.output
     report = evaluate_replay(
-        folder / "replay.jsonl", folder / "truth.json", folder / "registry.geojson",
+        folder / "replay.jsonl",
+        folder / "truth.json",
+        folder / "registry.geojson",
         history / "replay.jsonl",
     )
     assert report.planted == 1 and report.detected == 1  # an 8x hotspot over 40 min is found
