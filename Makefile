@@ -18,12 +18,13 @@ install: $(BIN)/hotspot
 demo: install
 	$(BIN)/hotspot demo
 
-test: install
+test: install lint
 	sh infra/ci/install-clickhouse-server.sh
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check pipeline jobs tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 schemas: install
 	$(BIN)/hotspot schemas
