@@ -86,8 +86,8 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
 def _fit_baseline(runtime: Runtime, replay: Path, since: datetime, until: datetime) -> None:
     """Fit the history replay and store it as the newest baseline, which the correlators load
     when they start."""
-    from pipeline.baseline_store import store_fit
-    from pipeline.correlate.district_fit import CellRates
+    from pipeline.correlate.baseline.district_fit import CellRates
+    from pipeline.correlate.baseline.store import store_fit
     from pipeline.offline import fit_history_baseline
 
     params = runtime.settings.correlation

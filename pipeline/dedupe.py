@@ -1,6 +1,6 @@
 """Drop alerts already seen: same feed and id within a horizon of event time.
 
-Ids are held as 64-bit hashes (:func:`pipeline.correlate.buffer.alert_keys`, the keys the
+Ids are held as 64-bit hashes (:func:`pipeline.correlate.window.buffer.alert_keys`, the keys the
 correlator dedupes on too) with their event time: about 40 bytes an id, where a ``dict`` of
 ``str`` to ``int`` took about 200, and the default horizon is a day of alerts. Two different
 ids share a key with probability about ``n**2 / 2**65`` for ``n`` ids held: 3e-8 for a
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.correlate.buffer import alert_keys
-from pipeline.correlate.key_set import KeySet
+from pipeline.correlate.window.buffer import alert_keys
+from pipeline.correlate.window.key_set import KeySet
 
 __all__ = ["DedupeIndex"]
 

@@ -24,14 +24,14 @@ import numpy as np
 
 from pipeline.alerts import SOURCES, AlertBatch
 from pipeline.correlate import Baseline, CorrelationParams, Correlator, FlagEvent, Incident
-from pipeline.correlate.evaluation import DetectionReport, PlantedHotspot, evaluate_detection
-from pipeline.correlate.history import (
+from pipeline.correlate.baseline.history import (
     CellHourBaseline,
     counted_events,
     estimate_dispersion,
     fit_cell_hours,
     fit_disks,
 )
+from pipeline.correlate.flags.evaluation import DetectionReport, PlantedHotspot, evaluate_detection
 from pipeline.correlate.lattice import Lattice
 from pipeline.dedupe import DedupeIndex
 from pipeline.exceptions import ReplayFileError

@@ -51,7 +51,9 @@ class PartitionCorrelators:
         self._snapshot_dir = runtime.settings.data_dir / "correlator"
 
     def _baseline(self) -> Baseline:
-        from pipeline.baseline_store import newest_baseline  # the newest `hotspot baseline fit`
+        from pipeline.correlate.baseline.store import (
+            newest_baseline,  # the newest `hotspot baseline fit`
+        )
 
         return newest_baseline(self.runtime.warehouse, self.runtime.settings)
 

@@ -23,7 +23,7 @@ def fit(
     settings_file: Annotated[Path | None, typer.Option("--settings", help="TOML settings.")] = None,
 ) -> None:
     """Fit and store a baseline; correlators use the newest fit from their next start."""
-    from pipeline.baseline_store import fit_history, store_fit
+    from pipeline.correlate.baseline.store import fit_history, store_fit
     from pipeline.routing import city_projection
     from pipeline.warehouse import migrate, open_warehouse
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..baseline_store import newest_baseline
+from ..correlate.baseline.store import newest_baseline
 from ..geo.admin_units import AdminRegistry
 from ..replay.chunks import RecordChunk, read_jsonl_chunks
 from ..replay.jsonl import BadLine

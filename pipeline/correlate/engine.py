@@ -2,9 +2,10 @@
 
 Transport-agnostic: the Faust agent and the backfill job both call :meth:`Correlator.process`
 with :class:`~pipeline.alerts.AlertBatch` es, and get the same output for the same alerts
-however the stream is cut into batches (see :mod:`pipeline.correlate.window`). All results are
-computed at slide boundaries from canonically ordered rows (event time, then alert key), so
-neither batch cuts nor arrival order within the allowed lateness change a single bit.
+however the stream is cut into batches (see :mod:`pipeline.correlate.window.event_time`).
+All results are computed at slide boundaries from canonically ordered rows (event time, then
+alert key), so neither batch cuts nor arrival order within the allowed lateness change a
+single bit.
 """
 
 from __future__ import annotations
@@ -18,20 +19,20 @@ import numpy as np
 from pipeline.alerts import CATEGORIES, SOURCES, AlertBatch
 from pipeline.geo.projection import LocalProjection
 
-from .baseline import Baseline
-from .buffer import COLUMNS, AlertBuffer, alert_keys, utf8_ids
-from .disk_details import RowIndex
+from .baseline.model import Baseline
+from .baseline.rate_cache import DiskRateCache
 from .exceptions import InvalidBatchError, SnapshotError
-from .flags import FlagEvent, FlagTracker
-from .incident_forest import complete_components, link_new
-from .incidents import Incident, build_incidents
+from .flags.details import RowIndex
+from .flags.tracker import FlagEvent, FlagTracker
+from .incidents.forest import complete_components, link_new
+from .incidents.incident import Incident, build_incidents
 from .lattice import Lattice
 from .params import CorrelationParams
-from .rate_cache import DiskRateCache
-from .scale_counts import Rows, ScaleCounts
-from .scoring import CellScores, score_scale_counts
-from .window import EventWindow
-from .window_events import cell_counts, window_events
+from .scan.scale_counts import Rows, ScaleCounts
+from .scan.scoring import CellScores, score_scale_counts
+from .window.buffer import COLUMNS, AlertBuffer, alert_keys, utf8_ids
+from .window.event_time import EventWindow
+from .window.events import cell_counts, window_events
 
 __all__ = ["Correlator", "CorrelationOutput"]
 
@@ -261,7 +262,7 @@ class Correlator:
 
     def _scores(self, b: int) -> CellScores:
         """Scores at boundary ``b``, from the kept counts (the batch reference
-        :func:`~pipeline.correlate.scoring.score_cells` would join the window's events)."""
+        :func:`~pipeline.correlate.scan.scoring.score_cells` would join the window's events)."""
         return score_scale_counts(
             self._scale_counts,
             self._flags.open_cells(),

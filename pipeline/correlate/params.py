@@ -29,7 +29,7 @@ class CorrelationParams:
         ``burst_radius_m`` (50 m) and ``burst_gap_s`` (30 s): an alert with an earlier alert
         of the same source and category this close in space and time is a repeat and does not
         count for hotspot scoring, so a camera re-firing at one object is one event, not a
-        hotspot (see :mod:`pipeline.correlate.bursts`). Camera re-fires come seconds apart;
+        hotspot (see :mod:`pipeline.correlate.window.bursts`). Camera re-fires come seconds apart;
         a longer gap also swallows distinct events at one busy camera (at one a minute, a
         120 s gap counted about e^-2 = 14 % of them), which hid surges there.
 
@@ -58,7 +58,7 @@ class CorrelationParams:
         expected one, so a large area with a slightly wrong baseline cannot open flags on
         sheer volume.
         ``corroboration_gain`` (0.5): each distinct source beyond the first multiplies the
-        score by ``1 + gain`` more (see :mod:`pipeline.correlate.scoring`).
+        score by ``1 + gain`` more (see :mod:`pipeline.correlate.scan.scoring`).
         ``merge_radius_m`` (1000 m = 2 x hotspot radius): a hot cell this close to an open
         flag's cell feeds that flag instead of opening its own. Disks closer than twice their
         radius share alerts, so one compact hotspot lights up cells up to about that far apart.

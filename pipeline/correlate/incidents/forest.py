@@ -1,0 +1,219 @@
+"""Incremental incident linking: the buffer's ``root`` column kept as a union-find forest.
+
+At each boundary only the alerts new since the last one are linked: each is tested against the
+pending alerts no more than ``incident_gap`` away in time (a spatial hash of that slice of the
+buffer only), and every linked pair is united in the forest on the spot, without writing the
+pairs out. The components are those of
+:func:`pipeline.correlate.incidents.incident.link_components` over all pending alerts (a component's
+root is its earliest row), so results do not change; the work follows the new alerts and their
+gap-neighbourhood, not every pending alert (on a dense window almost every alert is pending in
+one component that never ends).
+
+Forest invariants, kept by :class:`~pipeline.correlate.window.buffer.AlertBuffer` (append and
+compact remap pointers as rows move, and keep their order): ``root[i]`` is -1 for an alert not
+linked yet or already consumed, else a row ``<= i`` of the same component; a component's root
+(``root[r] == r``) is its earliest row. Components are consumed whole, so every kept row's
+pointer stays inside the kept rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from pipeline.geo.spatial_hash import lower_bound
+
+__all__ = ["link_new", "complete_components"]
+
+# Cells a little wider than the radius, so rounding in ``x / cell`` cannot put two points
+# within the radius two cells apart (every pair is still tested exactly, ``dx² + dy² <= r²``).
+_CELL_MARGIN = 1.0 + 2.0**-20
+_MIN_CELL = 1.0
+
+
+# --- kernels ---------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def _find(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]  # path halving: the pointer stays in the component
+        i = parent[i]
+    return i
+
+
+@numba.njit(cache=True, nogil=True)
+def _union_root(parent, ra, b):
+    """Unite root ``ra`` with ``b``'s component; returns the root of the union."""
+    rb = _find(parent, b)
+    if ra < rb:  # the earlier row stays the root, whatever the order of the unions
+        parent[rb] = ra
+        return ra
+    if rb < ra:
+        parent[ra] = rb
+    return rb
+
+
+@numba.njit(cache=True, nogil=True)
+def _layout(x, y, t, pending, s0, hi, cell):
+    """The pending rows of ``[s0, hi)`` counting-sorted by hash bucket (stable, so each bucket
+    stays in event-time order): ``(rows, xs, ys, ts, cx, cy, start)``."""
+    n = 0
+    for i in range(s0, hi):
+        if pending[i]:
+            n += 1
+    n_buckets = 16
+    while n_buckets < 2 * n:
+        n_buckets *= 2
+    mask = n_buckets - 1
+    bucket = np.empty(hi - s0, np.int64)
+    start = np.zeros(n_buckets + 1, np.int64)
+    for i in range(s0, hi):
+        if pending[i]:
+            cx = np.int64(math.floor(x[i] / cell))
+            cy = np.int64(math.floor(y[i] / cell))
+            b = ((cx * 73856093) ^ (cy * 19349663)) & mask
+            bucket[i - s0] = b
+            start[b + 1] += 1
+    for b in range(n_buckets):
+        start[b + 1] += start[b]
+    fill = start[:-1].copy()
+    rows = np.empty(n, np.int64)
+    xs = np.empty(n)
+    ys = np.empty(n)
+    ts = np.empty(n, np.int64)
+    for i in range(s0, hi):
+        if pending[i]:
+            k = fill[bucket[i - s0]]
+            fill[bucket[i - s0]] += 1
+            rows[k], xs[k], ys[k], ts[k] = i, x[i], y[i], t[i]
+    return rows, xs, ys, ts, start
+
+
+@numba.njit(cache=True, nogil=True)
+def _link(x, y, t, pending, root, scan_from, hi, r2, gap, cell):
+    first = -1
+    for i in range(scan_from, hi):
+        if pending[i] and root[i] < 0:
+            first = i
+            break
+    if first < 0:
+        return 0
+    s0 = lower_bound(t, 0, first, t[first] - gap)
+    new = np.zeros(hi - first, np.bool_)
+    for i in range(first, hi):
+        if pending[i] and root[i] < 0:
+            new[i - first] = True
+            root[i] = i
+    rows, xs, ys, ts, start = _layout(x, y, t, pending, s0, hi, cell)
+    mask = start.shape[0] - 2
+    n_new = 0
+    for p in range(first, hi):
+        if not new[p - first]:
+            continue
+        n_new += 1
+        px, py, pt = x[p], y[p], t[p]
+        rp = _find(root, p)  # kept current: the unions below all go through it
+        pcx = np.int64(math.floor(px / cell))
+        pcy = np.int64(math.floor(py / cell))
+        for dx_cell in range(-1, 2):
+            for dy_cell in range(-1, 2):
+                tx, ty = pcx + dx_cell, pcy + dy_cell
+                b = ((tx * 73856093) ^ (ty * 19349663)) & mask
+                q, end = lower_bound(ts, start[b], start[b + 1], pt - gap), start[b + 1]
+                while q < end and ts[q] - pt <= gap:  # buckets are in event-time order
+                    # A row whose parent is p's root is in p's component already: a union
+                    # would change nothing (on a dense window, most of them). Points of other
+                    # cells sharing the bucket fail the exact test below or are true
+                    # neighbours found from their own cell too: a union is idempotent.
+                    other = rows[q]
+                    if other != p and root[other] != rp:
+                        dx = xs[q] - px
+                        dy = ys[q] - py
+                        if dx * dx + dy * dy <= r2:
+                            rp = _union_root(root, rp, other)
+                    q += 1
+    return n_new
+
+
+@numba.njit(cache=True, nogil=True)
+def _complete(pending, root, cand_lo, live_lo, hi):
+    mark = np.zeros(hi, np.int8)  # by root: 1 still growing, 2 complete
+    for i in range(live_lo, hi):
+        if pending[i]:
+            mark[_find(root, i)] = 1
+    lowest = live_lo
+    for i in range(cand_lo, live_lo):
+        if pending[i]:
+            r = _find(root, i)
+            if mark[r] == 0:
+                mark[r] = 2
+                lowest = min(lowest, r)
+    n = 0
+    for i in range(lowest, live_lo):  # members lie between their root and the live rows
+        if pending[i] and mark[_find(root, i)] == 2:
+            n += 1
+    members = np.empty(n, np.int64)
+    heads = np.empty(n, np.int64)
+    k = 0
+    for i in range(lowest, live_lo):
+        if pending[i]:
+            r = _find(root, i)
+            if mark[r] == 2:
+                members[k] = i
+                heads[k] = r
+                k += 1
+    return members, heads
+
+
+# --- Python layer ----------------------------------------------------------------------------
+
+
+def link_new(
+    cols: dict[str, np.ndarray], scan_from: int, hi: int, radius_m: float, gap_ms: int
+) -> int:
+    """Link the pending, unlinked rows of ``[scan_from, hi)`` into the forest ``cols["root"]``
+    (updated in place); returns how many there were.
+
+    ``cols``: the buffer's ``x``, ``y``, ``event_ms``, ``pending`` and ``root`` columns (rows
+    in canonical order). Rows before ``scan_from`` must be linked or not pending, and the
+    linked rows' components must be those of their links among themselves (what this
+    function leaves behind).
+    """
+    if not (math.isfinite(radius_m) and radius_m >= 0) or gap_ms < 0:
+        raise ValueError(
+            f"radius_m must be finite and >= 0 and gap_ms >= 0, got {radius_m!r}, {gap_ms!r}"
+        )
+    cell = max(float(radius_m), _MIN_CELL) * _CELL_MARGIN
+    return int(
+        _link(
+            cols["x"],
+            cols["y"],
+            cols["event_ms"],
+            cols["pending"],
+            cols["root"],
+            scan_from,
+            hi,
+            float(radius_m) ** 2,
+            np.int64(gap_ms),
+            cell,
+        )
+    )
+
+
+def complete_components(
+    cols: dict[str, np.ndarray], cand_lo: int, live_lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Components that can no longer grow, among those with a pending row in
+    ``[cand_lo, live_lo)``: no pending row of theirs lies in ``[live_lo, hi)`` (the rows
+    within the gap of the boundary). Every pending row up to ``hi`` must be linked.
+
+    Returns ``(members, roots)``: their rows (ascending) and each one's root row.
+    """
+    if not 0 <= cand_lo and cand_lo <= live_lo <= hi:
+        raise ValueError(f"need 0 <= cand_lo <= live_lo <= hi, got {cand_lo}, {live_lo}, {hi}")
+    if cand_lo == live_lo:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return _complete(cols["pending"], cols["root"], cand_lo, live_lo, hi)

@@ -1,0 +1,69 @@
+"""Greedy suppression kernel against a plain Python reference."""
+
+import numpy as np
+import pytest
+
+from pipeline.correlate.flags.suppression import hot_cells, suppress_near
+
+
+def _reference(cx, cy, tx, ty, r):
+    taken = list(zip(tx.tolist(), ty.tolist(), strict=True))
+    chosen = []
+    for k, here in enumerate(zip(cx.tolist(), cy.tolist(), strict=True)):
+        if any((a - here[0]) ** 2 + (b - here[1]) ** 2 <= r**2 for a, b in taken):
+            continue
+        chosen.append(k)
+        taken.append(here)
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    n, m = rng.integers(0, 300), rng.integers(0, 30)
+    cx, cy = rng.integers(-40, 40, n), rng.integers(-40, 40, n)
+    tx, ty = rng.integers(-40, 40, m), rng.integers(-40, 40, m)
+    r = float(rng.choice([0.0, 1.0, 2.0, 2.5, 6.0]))
+    assert suppress_near(cx, cy, tx, ty, r).tolist() == _reference(cx, cy, tx, ty, r)
+
+
+def test_boundary_distance_is_suppressed():
+    # (3, 4) is exactly 5 cells from the taken origin: within the radius, so suppressed.
+    assert suppress_near(
+        np.array([3, 6]), np.array([4, 0]), np.zeros(1), np.zeros(1), 5.0
+    ).tolist() == [1]
+
+
+def test_misaligned_arrays_are_rejected():
+    with pytest.raises(ValueError, match="aligned"):
+        suppress_near(np.zeros(2), np.zeros(3), np.zeros(0), np.zeros(0), 1.0)
+
+
+def _hot_reference(significant, score, count, expected, ix, iy, tx, ty, thresholds, r):
+    """What flags selected in NumPy before the kernel: hot rows, lexsorted by (-score,
+    cell), then suppressed."""
+    open_score, min_count, ratio = thresholds
+    hot = significant & (score >= open_score) & (count >= min_count) & (count >= ratio * expected)
+    cand = np.flatnonzero(hot)
+    cell = ix * 1000 + iy  # rows are sorted by cell id
+    cand = cand[np.lexsort((cell[cand], -score[cand]))]
+    return cand[suppress_near(ix[cand], iy[cand], tx, ty, r)].tolist()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_hot_cells_match_the_numpy_selection(seed):
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(0, 200)), int(rng.integers(0, 10))
+    cells = np.unique(np.stack([rng.integers(-20, 20, n), rng.integers(-20, 20, n)], 1), axis=0)
+    ix, iy = cells[:, 0].copy(), cells[:, 1].copy()
+    k = len(ix)
+    score = rng.choice([2.0, 3.0, 4.5, 4.5, 8.0], k) * rng.choice([1.0, 1.0, rng.random()], k)
+    count = rng.integers(0, 12, k)
+    expected = rng.choice([0.5, 2.0, 5.0], k)
+    significant = rng.random(k) < 0.8
+    tx, ty = rng.integers(-20, 20, m), rng.integers(-20, 20, m)
+    thresholds = (3.0, 2, 2.0)
+    r = float(rng.choice([0.0, 1.5, 4.0]))
+    got = hot_cells((significant, score, count, expected, ix, iy), tx, ty, thresholds, r)
+    want = _hot_reference(significant, score, count, expected, ix, iy, tx, ty, thresholds, r)
+    assert got.tolist() == want

@@ -1,0 +1,93 @@
+"""Incremental incident linking in the buffer's root forest gives, at every boundary, the
+components and complete incidents of linking all pending rows afresh, wherever the boundaries
+fall."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.correlate.incidents.forest import complete_components, link_new
+from pipeline.correlate.incidents.incident import link_components
+
+RADIUS, GAP = 150.0, 600_000
+
+
+def _roots(root: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    out = rows.copy()
+    while not np.array_equal(root[out], out):
+        out = root[out]
+    return out
+
+
+def _check(x, y, t, boundaries, radius, gap):
+    """Run the forest over ``boundaries`` and compare each with a fresh link of the pending
+    rows; returns how many rows were emitted."""
+    cols = {
+        "x": x,
+        "y": y,
+        "event_ms": t,
+        "pending": np.ones(len(t), bool),
+        "root": np.full(len(t), -1, np.int64),
+    }
+    prev, emitted = None, 0
+    for b in boundaries:
+        hi = int(np.searchsorted(t, b, side="right"))
+        link_new(
+            cols, 0 if prev is None else int(np.searchsorted(t, prev, "right")), hi, radius, gap
+        )
+        live = int(np.searchsorted(t, b - gap))
+        cand = 0 if prev is None else min(int(np.searchsorted(t, prev - gap)), live)
+        members, heads = complete_components(cols, cand, live, hi)
+        prev = b
+        idx = np.flatnonzero(cols["pending"][:hi])
+        fresh = idx[link_components(x[idx], y[idx], t[idx], radius, gap)]
+        assert np.array_equal(_roots(cols["root"], idx), fresh)
+        last = {}
+        for i, r in zip(idx.tolist(), fresh.tolist(), strict=True):
+            last[r] = max(last.get(r, t[i]), t[i])
+        done = np.array([last[r] < b - gap for r in fresh.tolist()], bool)
+        assert np.array_equal(members, idx[done])
+        assert np.array_equal(heads, fresh[done])
+        cols["pending"][members] = False
+        cols["root"][members] = -1
+        emitted += len(members)
+    return emitted
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 300),
+    cuts=st.lists(st.integers(0, 3_600_000), min_size=1, max_size=25),
+    grid=st.booleans(),
+)
+def test_forest_matches_a_fresh_link_at_random_boundaries(seed, n, cuts, grid):
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.integers(0, 3_000_000, n)).astype(np.int64)
+    if grid:  # points on a 50 m grid: distances exactly at the radius, many ties
+        x = rng.integers(0, 20, n) * 50.0
+        y = rng.integers(0, 20, n) * 50.0
+    else:
+        x, y = rng.uniform(0, 2000, n), rng.uniform(0, 2000, n)
+    _check(x, y, t, sorted(set(cuts)), RADIUS, GAP)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_long_chains_are_emitted_whole_once_complete(seed):
+    """A chain that keeps growing across many boundaries (its root far behind the new rows)."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    t = np.sort(rng.integers(0, 8_000_000, n)).astype(np.int64)
+    x = np.cumsum(rng.uniform(0, 30, n))  # a walk: each step links to the previous alert
+    y = rng.uniform(0, 40, n)
+    boundaries = list(range(60_000, 10_000_000, 60_000))
+    assert _check(x, y, t, boundaries, RADIUS, GAP) == n
+
+
+def test_bad_radius_is_refused():
+    cols = {k: np.empty(0) for k in ("x", "y")}
+    cols |= {"event_ms": np.empty(0, np.int64), "pending": np.empty(0, bool)}
+    cols["root"] = np.empty(0, np.int64)
+    with pytest.raises(ValueError, match="radius_m"):
+        link_new(cols, 0, 0, float("nan"), GAP)

@@ -1,0 +1,76 @@
+"""The growable alert columns and the alert-id keys."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.correlate.window.buffer import AlertBuffer, alert_keys
+
+from ..helpers import make_batch
+
+
+def test_keys_are_stable_and_ignore_numpy_padding():
+    a = alert_keys(np.array(["camera:1", "camera:2", "x"], dtype=object))
+    b = alert_keys(np.array(["x", "camera:1"]))
+    assert a[0] == b[1] and a[2] == b[0] and a[0] != a[1]
+    # FNV-1a 64 of "a" is a published constant.
+    assert alert_keys(np.array(["a"]))[0] == 0xAF63DC4C8601EC8C
+
+
+def test_append_grows_and_compact_keeps_order():
+    buf = AlertBuffer(capacity=4)
+    for k in range(3):
+        b = make_batch(
+            np.arange(3.0),
+            np.zeros(3),
+            [k * 10, k * 10 + 1, k * 10 + 2],
+            ids=[f"id-{k}-{i}" + "x" * k * 20 for i in range(3)],
+        )
+        buf.append(b, alert_keys(b.alert_id), np.arange(3.0), np.zeros(3))
+    assert len(buf) == 9
+    assert buf.col("event_ms").tolist() == [0, 1, 2, 10, 11, 12, 20, 21, 22]
+    assert buf.col("alert_id")[8] == b"id-2-2" + b"x" * 40  # the id column widened (UTF-8)
+    buf.compact(buf.col("event_ms") % 2 == 0)
+    assert buf.col("event_ms").tolist() == [0, 2, 10, 12, 20, 22]
+    again = AlertBuffer.from_state(buf.state())
+    assert again.col("alert_id").tolist() == buf.col("alert_id").tolist()
+    assert again.col("pending").all()
+
+
+def _append(buf, t, ids):
+    b = make_batch(np.zeros(len(t)), np.zeros(len(t)), t, ids=ids)
+    buf.append(b, alert_keys(b.alert_id), np.zeros(len(t)), np.zeros(len(t)))
+
+
+def test_rows_stay_canonical_and_roots_follow_their_alerts():
+    buf = AlertBuffer(capacity=4)
+    _append(buf, [30, 10, 50, 20], ["c", "a", "e", "b"])
+    assert buf.col("event_ms").tolist() == [10, 20, 30, 50]
+    root = buf.col("root")
+    root[:] = [0, 0, 2, 2]  # a, b -> a; c, e -> c
+    _append(buf, [40, 25, 30], ["d", "b2", "c0"])  # interleaves with c and e
+    keys = buf.col("key")
+    t = buf.col("event_ms")
+    assert t.tolist() == sorted(t.tolist())
+    assert (np.lexsort((keys, t)) == np.arange(len(t))).all()  # ties broken by key
+    by_key = dict(zip(buf.col("alert_id").tolist(), buf.col("root").tolist(), strict=True))
+    ids = buf.col("alert_id").tolist()
+    assert ids[by_key[b"e"]] == b"c" and ids[by_key[b"b"]] == b"a"
+    assert by_key[b"d"] == -1 and buf.col("repeat").tolist() == [-1] * 7
+    buf.compact(np.array([i != b"b2" and i != b"a" for i in ids]) | (buf.col("root") == 0))
+    ids = buf.col("alert_id").tolist()
+    roots = dict(zip(ids, buf.col("root").tolist(), strict=True))
+    assert b"b2" not in roots and ids[roots[b"e"]] == b"c" and ids[roots[b"c"]] == b"c"
+    assert buf.keys.contains(alert_keys(np.array(["c", "b2"]))).tolist() == [True, False]
+
+
+def test_ids_converted_once_give_the_keys_and_bytes_of_every_path():
+    """process() converts the ids to UTF-8 bytes once and hashes those: the same keys as
+    hashing the text, for ASCII ids (bytes) and others (decoded first)."""
+    from pipeline.correlate.window.buffer import alert_keys, utf8_ids
+
+    ids = np.array(["camera:1", "110:x", "grid:é", "", "a\x00b"], dtype=object)
+    text = ids.astype(np.str_)
+    assert (alert_keys(utf8_ids(ids)) == alert_keys(text)).all()
+    assert (alert_keys(utf8_ids(ids[:2])) == alert_keys(text[:2])).all()
+    assert [b.decode() for b in utf8_ids(ids).tolist()] == ids.tolist()
