@@ -322,7 +322,7 @@ async def _read_all(bootstrap: str, topic: str) -> list:
 def latency_run(
     broker, work: Path, rate: float, seconds: float, speed: float, prior_rate: float | None = None
 ) -> dict:
-    from pipeline.correlate.flags.tracker import FlagEvent
+    from pipeline.correlate import FlagEvent
 
     span = timedelta(seconds=seconds * speed)
     sim = simulate(work / f"live-{rate:.0f}", int(rate * seconds), span)

@@ -51,9 +51,8 @@ class PartitionCorrelators:
         self._snapshot_dir = runtime.settings.data_dir / "correlator"
 
     def _baseline(self) -> Baseline:
-        from pipeline.correlate.baseline.store import (
-            newest_baseline,  # the newest `hotspot baseline fit`
-        )
+        # the newest `hotspot baseline fit`
+        from pipeline.correlate.baseline.store import newest_baseline
 
         return newest_baseline(self.runtime.warehouse, self.runtime.settings)
 
