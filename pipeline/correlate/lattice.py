@@ -7,12 +7,9 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Lattice"]
+from pipeline.geo.kernels import CELL_BITS, CELL_OFFSET
 
-# Cell indices are packed as two 21-bit fields; +-2**20 cells of 250 m reach 260,000 km from
-# the projection origin, so any city fits and ids stay small non-negative int64s.
-_BITS = 21
-_OFFSET = 1 << (_BITS - 1)
+__all__ = ["Lattice"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +37,16 @@ class Lattice:
         )
 
     def cell_id(self, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
-        if len(ix) and (np.abs(ix).max() >= _OFFSET or np.abs(iy).max() >= _OFFSET):
+        """Packed ids (:func:`pipeline.geo.kernels.pack_cell`, for arrays)."""
+        if len(ix) and (np.abs(ix).max() >= CELL_OFFSET or np.abs(iy).max() >= CELL_OFFSET):
             raise ValueError("cell index out of range: are the coordinates in metres?")
-        return ((ix + _OFFSET) << _BITS) | (iy + _OFFSET)
+        return ((ix + CELL_OFFSET) << CELL_BITS) | (iy + CELL_OFFSET)
 
     def unpack(self, cell_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cell_id = np.asarray(cell_id, dtype=np.int64)
-        return (cell_id >> _BITS) - _OFFSET, (cell_id & ((1 << _BITS) - 1)) - _OFFSET
+        return (cell_id >> CELL_BITS) - CELL_OFFSET, (
+            cell_id & ((1 << CELL_BITS) - 1)
+        ) - CELL_OFFSET
 
     def centre(self, ix: np.ndarray, iy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (ix + 0.5) * self.cell_m, (iy + 0.5) * self.cell_m

@@ -23,15 +23,10 @@ import math
 import numba
 import numpy as np
 
+from .kernels import CELL_MARGIN, MIN_CELL, bucket, bucket_count, layout, lower_bound
+
 __all__ = ["pairs_within", "count_pairs_within", "neighbour_sums"]
 
-# Cells are the radius times this factor. With cells exactly ``r`` wide, rounding in ``x / cell``
-# could put two points less than ``r`` apart two cells apart; the margin (far above the relative
-# rounding error of metre coordinates, far below anything that costs time) rules that out.
-_CELL_MARGIN = 1.0 + 2.0**-20
-# Below this cell width (metres) the cell index of city-scale coordinates would be needlessly
-# large; any width >= r is exact, so r = 0 (exact duplicates only) uses this one.
-_MIN_CELL = 1.0
 # Forward half of the 3x3 stencil: each unordered pair of neighbouring cells is visited once.
 _FORWARD = np.array([[1, -1], [1, 0], [1, 1], [0, 1]], dtype=np.int64)
 _STENCIL = np.array([[dx, dy] for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int64)
@@ -41,67 +36,23 @@ _STENCIL = np.array([[dx, dy] for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=
 
 
 @numba.njit(cache=True, nogil=True)
-def _bucket(cx, cy, mask):
-    # Teschner et al. (2003) spatial hash; int64 products wrap, which is all a hash needs.
-    return ((cx * 73856093) ^ (cy * 19349663)) & mask
-
-
-@numba.njit(cache=True, nogil=True)
-def _layout(x, y, cell, n_buckets):
-    """Cell coordinates, and a stable counting sort of the points by bucket.
-
-    Returns ``(order, start, cx, cy)``: ``order[k]`` is the input index at sorted position
-    ``k``, bucket ``b`` occupies sorted positions ``start[b]:start[b + 1]``, and ``cx, cy`` are
-    the cell coordinates in sorted order.
-    """
-    n = x.shape[0]
-    mask = n_buckets - 1
-    cxi = np.empty(n, np.int64)
-    cyi = np.empty(n, np.int64)
-    start = np.zeros(n_buckets + 1, np.int64)
-    for i in range(n):
-        cxi[i] = np.int64(math.floor(x[i] / cell))
-        cyi[i] = np.int64(math.floor(y[i] / cell))
-        start[_bucket(cxi[i], cyi[i], mask) + 1] += 1
-    for b in range(n_buckets):
-        start[b + 1] += start[b]
-    fill = start[:-1].copy()
-    order = np.empty(n, np.int64)
-    cx = np.empty(n, np.int64)
-    cy = np.empty(n, np.int64)
-    for i in range(n):
-        b = _bucket(cxi[i], cyi[i], mask)
-        k = fill[b]
-        fill[b] += 1
-        order[k] = i
-        cx[k] = cxi[i]
-        cy[k] = cyi[i]
-    return order, start, cx, cy
-
-
-@numba.njit(cache=True, nogil=True)
-def lower_bound(t, lo, hi, value):
-    """First position in ``t[lo:hi]`` (ascending) whose value is ``>= value``: a kernel, for
-    the time-gap scans here and in the correlator's kernels."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if t[mid] < value:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@numba.njit(cache=True, nogil=True)
-def _scan_point(p, xs, ys, ts, cx, cy, start, cells, r2, gap, mask, act, out_i, out_j, order, pos):
+def _scan_point(p, points, scan, out, pos):
     """Pairs of sorted point ``p``, counted; when ``out_i`` is non-empty also written from
     ``pos`` on (fill pass).
+
+    ``points``: ``(xs, ys, ts, cx, cy, start)``, the points laid out by bucket (time-sorted);
+    ``scan``: ``(cells, r2, gap, act)``, what to look for; ``out``: ``(order, out_i, out_j)``,
+    the input index of each sorted point and the pair arrays (empty in the count pass).
 
     Without ``act`` (empty): pairs with points after ``p`` in its own cell or in the forward
     ``cells``, so each pair is seen once. With ``act`` (a flag per sorted point, ``p``
     active): pairs with every point in the 3x3 ``cells``, earlier or later, except active
     points before ``p``, which see that pair themselves.
     """
+    xs, ys, ts, cx, cy, start = points
+    cells, r2, gap, act = scan
+    order, out_i, out_j = out
+    mask = start.shape[0] - 2
     # Locals, not array reads in the loops: in the fill pass the compiler cannot prove the
     # output arrays do not alias the inputs, and would reload these after every store.
     fill = out_i.shape[0] > 0
@@ -112,12 +63,12 @@ def _scan_point(p, xs, ys, ts, cx, cy, start, cells, r2, gap, mask, act, out_i, 
     for k in range(cells.shape[0] + (0 if both else 1)):
         if k == 0 and not both:  # own cell: only points after p, so each pair is seen once
             tx, ty = pcx, pcy
-            b = _bucket(tx, ty, mask)
+            b = bucket(tx, ty, mask)
             q, end = p + 1, start[b + 1]
         else:
             c = k if both else k - 1
             tx, ty = pcx + cells[c, 0], pcy + cells[c, 1]
-            b = _bucket(tx, ty, mask)
+            b = bucket(tx, ty, mask)
             q, end = lower_bound(ts, start[b], start[b + 1], pt - gap), start[b + 1]
         while q < end and ts[q] - pt <= gap:  # buckets are time-sorted
             if cx[q] == tx and cy[q] == ty and (not both or (q != p and (q > p or not act[q]))):
@@ -138,58 +89,56 @@ def _scan_point(p, xs, ys, ts, cx, cy, start, cells, r2, gap, mask, act, out_i, 
 # Small inputs take the serial twins instead: no thread pool, and the GIL is released, so the
 # correlators of several partitions (one thread each) overlap.
 @numba.njit(cache=True, parallel=True)
-def _pair_counts(xs, ys, ts, cx, cy, start, cells, r2, gap, act):
-    n = xs.shape[0]
-    mask = start.shape[0] - 2
+def _pair_counts(points, scan):
+    """Pairs found from each sorted point (0 for an inactive one)."""
+    n = points[0].shape[0]
+    act = scan[3]
     counts = np.zeros(n, np.int64)
     none = np.empty(0, np.int32)
     for p in numba.prange(n):
         if act.shape[0] == 0 or act[p]:
-            counts[p] = _scan_point(
-                p, xs, ys, ts, cx, cy, start, cells, r2, gap, mask, act, none, none, none, 0
-            )
+            counts[p] = _scan_point(p, points, scan, (none, none, none), 0)
     return counts
 
 
 @numba.njit(cache=True, nogil=True)
-def _pair_counts_serial(xs, ys, ts, cx, cy, start, cells, r2, gap, act):
-    mask = start.shape[0] - 2
-    counts = np.zeros(xs.shape[0], np.int64)
+def _pair_counts_serial(points, scan):
+    act = scan[3]
+    counts = np.zeros(points[0].shape[0], np.int64)
     none = np.empty(0, np.int32)
-    for p in range(xs.shape[0]):
+    for p in range(points[0].shape[0]):
         if act.shape[0] == 0 or act[p]:
-            counts[p] = _scan_point(
-                p, xs, ys, ts, cx, cy, start, cells, r2, gap, mask, act, none, none, none, 0
-            )
+            counts[p] = _scan_point(p, points, scan, (none, none, none), 0)
     return counts
 
 
 @numba.njit(cache=True, parallel=True)
-def _pair_fill(xs, ys, ts, cx, cy, start, cells, r2, gap, act, order, offsets, out_i, out_j):
-    mask = start.shape[0] - 2
-    for p in numba.prange(xs.shape[0]):
+def _pair_fill(points, scan, out, offsets):
+    """Write each sorted point's pairs into ``out`` ``(order, out_i, out_j)`` from its
+    ``offsets`` entry on (the prefix sums of :func:`_pair_counts`)."""
+    act = scan[3]
+    for p in numba.prange(points[0].shape[0]):
         if act.shape[0] == 0 or act[p]:
-            at = offsets[p]
-            _scan_point(
-                p, xs, ys, ts, cx, cy, start, cells, r2, gap, mask, act, out_i, out_j, order, at
-            )
+            _scan_point(p, points, scan, out, offsets[p])
 
 
 @numba.njit(cache=True, nogil=True)
-def _pair_fill_serial(xs, ys, ts, cx, cy, start, cells, r2, gap, act, order, offsets, out_i, out_j):
-    mask = start.shape[0] - 2
-    for p in range(xs.shape[0]):
+def _pair_fill_serial(points, scan, out, offsets):
+    act = scan[3]
+    for p in range(points[0].shape[0]):
         if act.shape[0] == 0 or act[p]:
-            at = offsets[p]
-            _scan_point(
-                p, xs, ys, ts, cx, cy, start, cells, r2, gap, mask, act, out_i, out_j, order, at
-            )
+            _scan_point(p, points, scan, out, offsets[p])
 
 
 @numba.njit(cache=True, nogil=True)
-def _neighbour_sums(
-    qx, qy, xs, ys, labels, weights, cx, cy, start, stencil, cell, r2, counts, sums
-):
+def _neighbour_sums(queries, points, scan, out):
+    """Add to ``out`` ``(counts, sums)`` the points within the radius of each query point
+    ``queries`` ``(qx, qy)``: ``points`` ``(xs, ys, labels, weights, cx, cy, start)`` laid out
+    by :func:`~pipeline.geo.kernels.layout`, ``scan`` ``(stencil, cell, r2)``."""
+    qx, qy = queries
+    xs, ys, labels, weights, cx, cy, start = points
+    stencil, cell, r2 = scan
+    counts, sums = out
     mask = start.shape[0] - 2
     for i in range(qx.shape[0]):
         qcx = np.int64(math.floor(qx[i] / cell))
@@ -197,7 +146,7 @@ def _neighbour_sums(
         for k in range(stencil.shape[0]):
             tx = qcx + stencil[k, 0]
             ty = qcy + stencil[k, 1]
-            b = _bucket(tx, ty, mask)
+            b = bucket(tx, ty, mask)
             for q in range(start[b], start[b + 1]):
                 if cx[q] == tx and cy[q] == ty:
                     dx = xs[q] - qx[i]
@@ -227,11 +176,6 @@ def _radius(r: float) -> float:
     if not (math.isfinite(r) and r >= 0):
         raise ValueError(f"radius must be finite and >= 0 metres, got {r!r}")
     return float(r)
-
-
-def _n_buckets(n: int) -> int:
-    # A power of two (so the hash reduces with a mask) at least twice the points: few collisions.
-    return 1 << max(4, int(2 * max(n, 1) - 1).bit_length())
 
 
 #: Points from which the threaded passes pay off. Below it, starting the thread pool costs more
@@ -269,15 +213,16 @@ def _prepare_pairs(x, y, r, t, t_gap, active):
     t = t.astype(np.int64, copy=False)
     by_time = np.argsort(t, kind="stable")
     x, y, t = x[by_time], y[by_time], t[by_time]
-    order, start, cx, cy = _layout(x, y, max(r, _MIN_CELL) * _CELL_MARGIN, _n_buckets(len(x)))
+    order, start, cx, cy = layout(x, y, max(r, MIN_CELL) * CELL_MARGIN, bucket_count(len(x)))
     xs, ys, ts = x[order], y[order], t[order]
     if active is None:
         act, cells, work = np.empty(0, np.uint8), _FORWARD, len(xs)
     else:
         act = active[by_time][order].view(np.uint8)
         cells, work = _STENCIL, int(active.sum())
-    args = (xs, ys, ts, cx, cy, start, cells, r * r, np.int64(t_gap), act)
-    return args, by_time[order], work
+    points = (xs, ys, ts, cx, cy, start)
+    scan = (cells, r * r, np.int64(t_gap), act)
+    return (points, scan), by_time[order], work
 
 
 def count_pairs_within(
@@ -335,7 +280,7 @@ def pairs_within(
     dtype = np.int32 if len(order) <= np.iinfo(np.int32).max else np.int64
     out_i = np.empty(total, dtype)
     out_j = np.empty(total, dtype)
-    fill_pass(*args, order.astype(dtype), offsets, out_i, out_j)
+    fill_pass(*args, (order.astype(dtype), out_i, out_j), offsets)
     return out_i, out_j
 
 
@@ -369,24 +314,10 @@ def neighbour_sums(
     if weights is None:
         weights = np.ones(x.shape[0])
     weights = _coords("weights", np.asarray(weights, dtype=np.float64), x.shape[0])
-    cell = max(r, _MIN_CELL) * _CELL_MARGIN
-    order, start, cx, cy = _layout(x, y, cell, _n_buckets(len(x)))
+    cell = max(r, MIN_CELL) * CELL_MARGIN
+    order, start, cx, cy = layout(x, y, cell, bucket_count(len(x)))
     counts = np.zeros((len(qx), n_labels), np.int64)
     sums = np.zeros((len(qx), n_labels), np.float64)
-    _neighbour_sums(
-        qx,
-        qy,
-        x[order],
-        y[order],
-        labels[order].astype(np.int64),
-        weights[order],
-        cx,
-        cy,
-        start,
-        _STENCIL,
-        cell,
-        r * r,
-        counts,
-        sums,
-    )
+    points = (x[order], y[order], labels[order].astype(np.int64), weights[order], cx, cy, start)
+    _neighbour_sums((qx, qy), points, (_STENCIL, cell, r * r), (counts, sums))
     return counts, sums

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.geo import spatial_hash
 from pipeline.geo.spatial_hash import count_pairs_within, neighbour_sums, pairs_within
 
 
@@ -133,3 +134,22 @@ def test_neighbour_sums_match_brute_force(case, seed):
         sel = near & (labels[None, :] == lab)
         np.testing.assert_array_equal(counts[:, lab], sel.sum(1))
         np.testing.assert_allclose(sums[:, lab], (sel * w[None, :]).sum(1), rtol=1e-12)
+
+
+def test_threaded_passes_give_the_serial_pairs(monkeypatch):
+    # The threaded count and fill kernels run only from PARALLEL_MIN_POINTS scanned points;
+    # lowered to 0, a small input takes them and must give the serial twins' pairs, in order.
+    rng = np.random.default_rng(11)
+    n = 4000
+    x, y = rng.uniform(0, 4000, n), rng.uniform(0, 4000, n)
+    t = rng.integers(0, 600_000, n)
+    active = rng.random(n) < 0.2
+    cases = [{}, {"t": t, "t_gap": 60_000}, {"t": t, "t_gap": 60_000, "active": active}]
+    serial = [pairs_within(x, y, 60.0, **kw) for kw in cases]
+    monkeypatch.setattr(spatial_hash, "PARALLEL_MIN_POINTS", 0)
+    for kw, (i, j) in zip(cases, serial, strict=True):
+        ti, tj = pairs_within(x, y, 60.0, **kw)
+        np.testing.assert_array_equal(ti, i)
+        np.testing.assert_array_equal(tj, j)
+        assert count_pairs_within(x, y, 60.0, **kw) == len(i)
+    assert len(serial[0][0]) > 1000

@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from pipeline.alerts import CATEGORIES, SOURCES
+from pipeline.geo.kernels import bucket, bucket_count, layout
 
 __all__ = ["DiskDetails", "RowIndex"]
 
@@ -28,52 +29,6 @@ _SQUARE_M = 250.0
 
 
 # --- kernel ----------------------------------------------------------------------------------
-
-
-@numba.njit(cache=True, nogil=True)
-def _bucket(gx, gy, mask):
-    # Teschner et al. (2003) spatial hash, as in pipeline.geo.spatial_hash.
-    return ((gx * 73856093) ^ (gy * 19349663)) & mask
-
-
-@numba.njit(cache=True, nogil=True)
-def _layout(cols, rows, cell, n_buckets):
-    """Stable counting sort of rows ``rows`` of ``cols`` by the hash bucket of their square
-    (``cell`` wide): bucket ``b`` at ``start[b]:start[b + 1]``, with per sorted entry its
-    square ``gx, gy``, its position in ``rows`` and its column values. O(n) whatever the
-    extent of the data."""
-    x, y, t, source, category, grid = cols
-    n = rows.shape[0]
-    mask = n_buckets - 1
-    gxi = np.empty(n, np.int64)
-    gyi = np.empty(n, np.int64)
-    start = np.zeros(n_buckets + 1, np.int64)
-    for k in range(n):
-        i = rows[k]
-        gxi[k] = np.int64(math.floor(x[i] / cell))
-        gyi[k] = np.int64(math.floor(y[i] / cell))
-        start[_bucket(gxi[k], gyi[k], mask) + 1] += 1
-    for b in range(n_buckets):
-        start[b + 1] += start[b]
-    fill = start[:-1].copy()
-    gx = np.empty(n, np.int32)  # squares of 250 m: +-500,000 km fit
-    gy = np.empty(n, np.int32)
-    order = np.empty(n, np.int64)
-    xs = np.empty(n)
-    ys = np.empty(n)
-    ts = np.empty(n, np.int64)
-    sources = np.empty(n, source.dtype)
-    categories = np.empty(n, category.dtype)
-    grids = np.empty(n, grid.dtype)
-    for k in range(n):
-        b = _bucket(gxi[k], gyi[k], mask)
-        q = fill[b]
-        fill[b] += 1
-        i = rows[k]
-        gx[q], gy[q], order[q] = gxi[k], gyi[k], k
-        xs[q], ys[q], ts[q] = x[i], y[i], t[i]
-        sources[q], categories[q], grids[q] = source[i], category[i], grid[i]
-    return start, gx, gy, order, xs, ys, ts, sources, categories, grids
 
 
 @numba.njit(cache=True, nogil=True)
@@ -92,7 +47,7 @@ def _describe_part(part, base, cell, disks, out, best_d2, best):
             for sy in range(
                 math.floor((cy[f] - reach[f]) / cell), math.floor((cy[f] + reach[f]) / cell) + 1
             ):
-                b = _bucket(np.int64(sx), np.int64(sy), mask)
+                b = bucket(np.int64(sx), np.int64(sy), mask)
                 for q in range(start[b], start[b + 1]):
                     if gx[q] != sx or gy[q] != sy or t[q] <= after[f]:
                         continue
@@ -154,9 +109,14 @@ def _copy(cols: dict[str, np.ndarray], rows: np.ndarray | None) -> tuple[np.ndar
 
 
 def _lay_out(columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-    n = len(columns[0])
-    n_buckets = 1 << max(4, int(2 * max(n, 1) - 1).bit_length())  # >= 2 per row
-    return _layout(columns, np.arange(n), _SQUARE_M, n_buckets)
+    """The columns counting-sorted by the hash bucket of their square: a part as
+    :func:`_describe_part` reads it, ``(start, gx, gy, row, x, y, t, source, category,
+    grid)``, ``row`` the position of each entry in ``columns``."""
+    x, y = columns[0], columns[1]
+    order, start, gx, gy = layout(x, y, _SQUARE_M, bucket_count(len(x)))
+    # squares of 250 m: +-500,000 km fit int32, half the memory of a kept index's squares
+    squares = (gx.astype(np.int32), gy.astype(np.int32))
+    return (start, *squares, order, *(c[order] for c in columns))
 
 
 class RowIndex:

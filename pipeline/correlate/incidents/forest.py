@@ -23,14 +23,9 @@ import math
 import numba
 import numpy as np
 
-from pipeline.geo.spatial_hash import lower_bound
+from pipeline.geo.kernels import CELL_MARGIN, MIN_CELL, bucket, bucket_count, layout, lower_bound
 
 __all__ = ["link_new", "complete_components"]
-
-# Cells a little wider than the radius, so rounding in ``x / cell`` cannot put two points
-# within the radius two cells apart (every pair is still tested exactly, ``dx² + dy² <= r²``).
-_CELL_MARGIN = 1.0 + 2.0**-20
-_MIN_CELL = 1.0
 
 
 # --- kernels ---------------------------------------------------------------------------------
@@ -57,43 +52,37 @@ def _union_root(parent, ra, b):
 
 
 @numba.njit(cache=True, nogil=True)
-def _layout(x, y, t, pending, s0, hi, cell):
-    """The pending rows of ``[s0, hi)`` counting-sorted by hash bucket (stable, so each bucket
-    stays in event-time order): ``(rows, xs, ys, ts, cx, cy, start)``."""
+def _pending_layout(x, y, t, pending, s0, hi, cell):
+    """The pending rows of ``[s0, hi)`` laid out by hash bucket (stable, so each bucket stays
+    in event-time order): ``(rows, xs, ys, ts, start)``."""
     n = 0
     for i in range(s0, hi):
         if pending[i]:
             n += 1
-    n_buckets = 16
-    while n_buckets < 2 * n:
-        n_buckets *= 2
-    mask = n_buckets - 1
-    bucket = np.empty(hi - s0, np.int64)
-    start = np.zeros(n_buckets + 1, np.int64)
+    rows = np.empty(n, np.int64)
+    n = 0
     for i in range(s0, hi):
         if pending[i]:
-            cx = np.int64(math.floor(x[i] / cell))
-            cy = np.int64(math.floor(y[i] / cell))
-            b = ((cx * 73856093) ^ (cy * 19349663)) & mask
-            bucket[i - s0] = b
-            start[b + 1] += 1
-    for b in range(n_buckets):
-        start[b + 1] += start[b]
-    fill = start[:-1].copy()
-    rows = np.empty(n, np.int64)
+            rows[n] = i
+            n += 1
+    order, start, _, _ = layout(x[rows], y[rows], cell, bucket_count(n))
+    rows = rows[order]
     xs = np.empty(n)
     ys = np.empty(n)
     ts = np.empty(n, np.int64)
-    for i in range(s0, hi):
-        if pending[i]:
-            k = fill[bucket[i - s0]]
-            fill[bucket[i - s0]] += 1
-            rows[k], xs[k], ys[k], ts[k] = i, x[i], y[i], t[i]
+    for k in range(n):
+        xs[k], ys[k], ts[k] = x[rows[k]], y[rows[k]], t[rows[k]]
     return rows, xs, ys, ts, start
 
 
 @numba.njit(cache=True, nogil=True)
-def _link(x, y, t, pending, root, scan_from, hi, r2, gap, cell):
+def _link(cols, rows, link):
+    """Link the pending, unlinked rows ``rows`` ``(scan_from, hi)`` of ``cols`` ``(x, y, t,
+    pending, root)`` into the forest ``root`` (in place): ``link`` ``(r2, gap, cell)``, the
+    radius squared, the gap and the hash's cell width. Returns how many rows were new."""
+    x, y, t, pending, root = cols
+    scan_from, hi = rows
+    r2, gap, cell = link
     first = -1
     for i in range(scan_from, hi):
         if pending[i] and root[i] < 0:
@@ -107,7 +96,7 @@ def _link(x, y, t, pending, root, scan_from, hi, r2, gap, cell):
         if pending[i] and root[i] < 0:
             new[i - first] = True
             root[i] = i
-    rows, xs, ys, ts, start = _layout(x, y, t, pending, s0, hi, cell)
+    rows, xs, ys, ts, start = _pending_layout(x, y, t, pending, s0, hi, cell)
     mask = start.shape[0] - 2
     n_new = 0
     for p in range(first, hi):
@@ -121,7 +110,7 @@ def _link(x, y, t, pending, root, scan_from, hi, r2, gap, cell):
         for dx_cell in range(-1, 2):
             for dy_cell in range(-1, 2):
                 tx, ty = pcx + dx_cell, pcy + dy_cell
-                b = ((tx * 73856093) ^ (ty * 19349663)) & mask
+                b = bucket(tx, ty, mask)
                 q, end = lower_bound(ts, start[b], start[b + 1], pt - gap), start[b + 1]
                 while q < end and ts[q] - pt <= gap:  # buckets are in event-time order
                     # A row whose parent is p's root is in p's component already: a union
@@ -186,21 +175,9 @@ def link_new(
         raise ValueError(
             f"radius_m must be finite and >= 0 and gap_ms >= 0, got {radius_m!r}, {gap_ms!r}"
         )
-    cell = max(float(radius_m), _MIN_CELL) * _CELL_MARGIN
-    return int(
-        _link(
-            cols["x"],
-            cols["y"],
-            cols["event_ms"],
-            cols["pending"],
-            cols["root"],
-            scan_from,
-            hi,
-            float(radius_m) ** 2,
-            np.int64(gap_ms),
-            cell,
-        )
-    )
+    cell = max(float(radius_m), MIN_CELL) * CELL_MARGIN
+    columns = (cols["x"], cols["y"], cols["event_ms"], cols["pending"], cols["root"])
+    return int(_link(columns, (scan_from, hi), (float(radius_m) ** 2, np.int64(gap_ms), cell)))
 
 
 def complete_components(

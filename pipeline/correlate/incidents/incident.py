@@ -71,7 +71,11 @@ def incident_id(first_alert_id: str) -> str:
 
 
 @numba.njit(cache=True, nogil=True)
-def _component_sums(comp, n_comp, x, y, event_ms, source, category, severity, n_src, n_cat):
+def _component_sums(comp, n_comp, cols, n_src, n_cat):
+    """Per component (``comp``: each row's, in ``[0, n_comp)``) of the rows' ``cols`` ``(x, y,
+    event_ms, source, category, severity)``: first and last event time, mean position, size,
+    counts by source and category, and the highest severity."""
+    x, y, event_ms, source, category, severity = cols
     first = np.full(n_comp, np.iinfo(np.int64).max)
     last = np.full(n_comp, np.iinfo(np.int64).min)
     sx = np.zeros(n_comp)
@@ -185,17 +189,16 @@ def build_incidents(
     heads = np.flatnonzero(is_head)
     comp = (np.cumsum(is_head) - 1)[roots]
     n = len(heads)
-    first, last, cx, cy, size, by_src, by_cat, max_sev = _component_sums(
-        comp,
-        n,
+    cols = (
         rows["x"],
         rows["y"],
         rows["event_ms"],
         rows["source"].astype(np.int64),
         rows["category"].astype(np.int64),
         rows["severity"],
-        len(SOURCES),
-        len(CATEGORIES),
+    )
+    first, last, cx, cy, size, by_src, by_cat, max_sev = _component_sums(
+        comp, n, cols, len(SOURCES), len(CATEGORIES)
     )
     done = last < boundary_ms - gap_ms
     nearest = _nearest_member(comp, n, rows["x"], rows["y"], cx, cy)

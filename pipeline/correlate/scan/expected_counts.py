@@ -19,10 +19,10 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-from pipeline.geo.spatial_hash import lower_bound
+from pipeline.geo.kernels import lower_bound, pack_cell, unpack_cell
 
 from ..baseline.model import Baseline, hour_of_week
-from ..lattice import _BITS, _OFFSET, Lattice
+from ..lattice import Lattice
 from ..params import CorrelationParams
 
 __all__ = ["PAIRWISE_MAX", "factored_expectations", "pairwise_sum"]
@@ -92,16 +92,14 @@ def _expected(cell_id, disk, levels, scales):
     ids, counts, cell_km2, prior, exposure = levels
     key_radius, key_factor, disk_km2, seg_ptr, seg_key, seg_hours = scales
     n, n_off, n_scales = cell_id.shape[0], offsets.shape[0], disk_km2.shape[0]
-    low = (1 << _BITS) - 1
     # The level of every disk cell. The cells at one offset from sorted cells are sorted
     # too, so each offset walks the baseline's ids once.
     level = np.empty((n, n_off))
     for o in range(n_off):
         pos = 0
         for i in range(n):
-            ix = (cell_id[i] >> _BITS) - _OFFSET + offsets[o, 0]
-            iy = (cell_id[i] & low) - _OFFSET + offsets[o, 1]
-            cell = ((ix + _OFFSET) << _BITS) | (iy + _OFFSET)
+            ix, iy = unpack_cell(cell_id[i])
+            cell = pack_cell(ix + offsets[o, 0], iy + offsets[o, 1])
             pos = _gallop(ids, pos, cell)
             c = counts[pos] if pos < ids.shape[0] and ids[pos] == cell else 0.0
             level[i, o] = (c / cell_km2 + prior) / exposure

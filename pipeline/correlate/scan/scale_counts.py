@@ -33,9 +33,10 @@ import numba
 import numpy as np
 
 from pipeline.alerts import SOURCES
+from pipeline.geo.kernels import CELL_OFFSET, hash_slot, pack_cell
 
 from ..exceptions import CorrelationError
-from ..lattice import _BITS, _OFFSET, Lattice
+from ..lattice import Lattice
 from ..params import CorrelationParams
 
 __all__ = ["ScaleCounts", "RowSource", "Rows"]
@@ -70,20 +71,10 @@ _META_SLOTS, _META_DEAD = 0, 1  # slots in use (live or dead), slots whose count
 
 
 @numba.njit(cache=True, nogil=True)
-def _home(cell, mask):
-    # splitmix64 finaliser: neighbouring cell ids differ in their low bits only.
-    z = np.uint64(cell)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return np.int64(z & np.uint64(mask))
-
-
-@numba.njit(cache=True, nogil=True)
 def _probe(table, cell):
     """Position of ``cell`` in the table, or of the empty entry where it would go."""
     mask = table.shape[0] - 1
-    s = _home(cell, mask)
+    s = hash_slot(cell, mask)  # neighbouring cell ids differ in their low bits only
     while table[s] != _EMPTY and table[s] != cell:
         s = (s + 1) & mask
     return s
@@ -178,7 +169,7 @@ def _apply(arrays, cols, start, hi, window, boundary_ms, edges, sign, offsets, r
             d2 = dx * dx + dy * dy
             if d2 > r2[n_rad - 1]:
                 continue
-            cell = ((jx + _OFFSET) << _BITS) | (jy + _OFFSET)
+            cell = pack_cell(jx, jy)
             slot = _slot(table, table_slot, cell_of, meta, cell)
             j0 = 0  # radii increase: the cell is within every radius from j0 on
             while d2 > r2[j0]:
@@ -191,7 +182,7 @@ def _apply(arrays, cols, start, hi, window, boundary_ms, edges, sign, offsets, r
             # of a pass have one sign, and a total never goes below zero)
             _touch(total, meta, slot, sign * (khi - klo) * (n_rad - j0))
         if khi == n_win:
-            cell = ((ix + _OFFSET) << _BITS) | (iy + _OFFSET)
+            cell = pack_cell(ix, iy)
             slot = _slot(table, table_slot, cell_of, meta, cell)
             own[slot] += sign
             _touch(total, meta, slot, sign)
@@ -199,9 +190,10 @@ def _apply(arrays, cols, start, hi, window, boundary_ms, edges, sign, offsets, r
 
 
 @numba.njit(cache=True, nogil=True)
-def _gather(table, table_slot, cell_of, counts, sev, own, n_slots, extra):
+def _gather(arrays, n_slots, extra):
     """The cells holding an own count plus ``extra`` (sorted, unique) and copies of their
-    rows; zeros for an extra cell with no slot."""
+    rows; zeros for an extra cell with no slot. ``arrays``: the state, as :func:`_apply`."""
+    table, table_slot, cell_of, counts, sev, own, _, _ = arrays
     n_own = 0
     for s in range(n_slots):
         if own[s] > 0:
@@ -236,7 +228,7 @@ def _gather(table, table_slot, cell_of, counts, sev, own, n_slots, extra):
 def _rehash(table, table_slot, cell_of, n):
     mask = table.shape[0] - 1
     for slot in range(n):
-        s = _home(cell_of[slot], mask)
+        s = hash_slot(cell_of[slot], mask)
         while table[s] != _EMPTY:
             s = (s + 1) & mask
         table[s] = cell_of[slot]
@@ -282,7 +274,7 @@ class ScaleCounts:
         self._r2 = np.array([r * r for r in params.radii_m], np.float64)
         self._offsets = _candidate_offsets(lattice.cell_m, max(params.radii_m))
         # Coordinates whose cell or a neighbour's would not fit a cell id (Lattice.cell_id).
-        self._reach_m = (_OFFSET - 1 - int(np.abs(self._offsets).max())) * lattice.cell_m
+        self._reach_m = (CELL_OFFSET - 1 - int(np.abs(self._offsets).max())) * lattice.cell_m
         self.clear()
 
     def clear(self) -> None:
@@ -331,12 +323,7 @@ class ScaleCounts:
         ``(cell_id, by_src, sev, own)`` shaped ``(cells,)``, ``(cells, scales, sources)``,
         ``(cells, scales)``, ``(cells,)``, scales in ``params.scales`` order."""
         cell_id, by_src, sev, own = _gather(
-            self._table,
-            self._table_slot,
-            self._cell_of,
-            self._counts,
-            self._sev,
-            self._own,
+            self._arrays(),
             int(self._meta[_META_SLOTS]),
             np.unique(np.asarray(extra_cells, np.int64)),
         )

@@ -20,9 +20,9 @@ import numba
 import numpy as np
 
 from pipeline.alerts import CATEGORIES, SOURCES
-from pipeline.geo.spatial_hash import lower_bound
+from pipeline.geo.kernels import CELL_OFFSET, hash_slot, lower_bound, pack_cell
 
-from ..lattice import _BITS, _OFFSET, Lattice
+from ..lattice import Lattice
 
 __all__ = ["window_events", "cell_counts"]
 
@@ -42,10 +42,7 @@ def _key(sx, sy, kind, n_kinds):
 def _find(keys, key):
     """Slot of ``key`` in the open-addressing table, or of the empty slot where it goes."""
     mask = keys.shape[0] - 1
-    z = np.uint64(key)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)  # splitmix64 finaliser
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    s = np.int64((z ^ (z >> np.uint64(31))) & np.uint64(mask))
+    s = hash_slot(key, mask)
     while keys[s] >= 0 and keys[s] != key:
         s = (s + 1) & mask
     return s
@@ -129,7 +126,7 @@ def _cell_counts(x, y, rows, cell_m, reach):
         iy = np.int64(math.floor(y[rows[k]] / cell_m))
         if abs(ix) >= reach or abs(iy) >= reach:
             return cells[:0], np.zeros(0, np.int64), False
-        cells[k] = ((ix + _OFFSET) << _BITS) | (iy + _OFFSET)
+        cells[k] = pack_cell(ix, iy)
     cells.sort()
     m = 0
     counts = np.zeros(n, np.int64)
@@ -151,7 +148,7 @@ def cell_counts(
     how many of the rows each holds: ``np.unique(lattice.cell_id(*lattice.index(x, y)),
     return_counts=True)`` in one kernel call."""
     cells, counts, ok = _cell_counts(
-        cols["x"], cols["y"], np.asarray(rows, np.int64), float(lattice.cell_m), _OFFSET
+        cols["x"], cols["y"], np.asarray(rows, np.int64), float(lattice.cell_m), CELL_OFFSET
     )
     if not ok:
         raise ValueError("cell index out of range: are the coordinates in metres?")

@@ -12,19 +12,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from pipeline.geo.kernels import hash_slot
+
 __all__ = ["KeySet"]
 
 _EMPTY = np.uint64(0)  # an empty slot; the key 0 itself is tracked apart
-
-
-@numba.njit(cache=True, nogil=True)
-def _slot(key, mask):
-    # splitmix64 finaliser: spreads keys whose low bits are alike over the table.
-    z = key
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return np.int64(z & np.uint64(mask))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -36,7 +28,7 @@ def _insert(table, keys):
         k = keys[i]
         if k == 0:
             continue
-        s = _slot(k, mask)
+        s = hash_slot(k, mask)
         while table[s] != 0 and table[s] != k:
             s = (s + 1) & mask
         if table[s] == 0:
@@ -50,7 +42,7 @@ def _contains(table, keys, out):
     mask = table.shape[0] - 1
     for i in range(keys.shape[0]):
         k = keys[i]
-        s = _slot(k, mask)
+        s = hash_slot(k, mask)
         while table[s] != 0 and table[s] != k:
             s = (s + 1) & mask
         out[i] = k != 0 and table[s] == k
