@@ -6,7 +6,7 @@ by ``HOTSPOT_SETTINGS_FILE`` (or passed to :func:`load_settings`), and the defau
 run the embedded mode: a Tansu broker on loopback and chDB under ``./var``.
 
 >>> s = Settings()
->>> s.broker_url, s.warehouse_url.startswith("chdb://")
+>>> s.broker_url, s.resolved_warehouse_url.startswith("chdb://")
 ('embedded', True)
 """
 

@@ -1,9 +1,13 @@
 """A synthetic city and its four alert feeds, with planted hotspots, bad input and ground truth.
 
->>> from pipeline.sim import CityConfig, SimConfig, build_city, simulate  # doctest: +SKIP
->>> city = build_city(CityConfig(seed=1))                                  # doctest: +SKIP
->>> sim = simulate(city, SimConfig(seed=1))                                # doctest: +SKIP
->>> for record in sim.records(): ...                                       # doctest: +SKIP
+A small city, one hour after midnight (grid reports come only in the daytime):
+
+>>> from datetime import timedelta
+>>> from pipeline.sim import CityConfig, SimConfig, build_city, simulate
+>>> city = build_city(CityConfig(seed=1, households=2_000, cameras=200))
+>>> sim = simulate(city, SimConfig(seed=1, duration=timedelta(hours=1), scale=0.2))
+>>> sorted({record.topic for record in sim.records()})
+['alerts.alarm_phone', 'alerts.camera', 'alerts.dispatch_110']
 
 Or, in one call, a folder with ``registry.geojson``, ``replay.jsonl`` and ``truth.json``:
 :func:`run_simulation`.
