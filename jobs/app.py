@@ -24,10 +24,10 @@ from prometheus_client import generate_latest
 
 from pipeline.broker.embedded import free_port
 
-from .agents import correlate_stage, normalize_stage, record_sink_stage
 from .consumer import BatchConsumer
 from .producer import BatchProducer
 from .runtime import Runtime
+from .stages import correlate_stage, normalize_stage, record_sink_stage
 
 __all__ = ["build_app", "PipelineApp"]
 

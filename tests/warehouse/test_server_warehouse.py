@@ -185,7 +185,7 @@ def test_inline_insert_values_fail_fast_instead_of_hanging(server_wh):
 
 
 def test_inserts_from_several_threads_at_once_all_land(server_wh):
-    """Regression: the sink agents insert from several threads into one ServerWarehouse; the
+    """Regression: the sink stages insert from several threads into one ServerWarehouse; the
     client refused simultaneous queries on its one connection."""
     from concurrent.futures import ThreadPoolExecutor
 

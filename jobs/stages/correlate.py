@@ -1,4 +1,4 @@
-"""Correlate agent: normalised alerts in; incidents, hotspot flags and late dead letters out.
+"""Correlate stage: normalised alerts in; incidents, hotspot flags and late dead letters out.
 
 One :class:`~pipeline.correlate.Correlator` per partition of ``alerts.normalized``: a partition
 holds whole tiles (plus halo copies of alerts near their edges), so its correlator sees every
