@@ -70,7 +70,8 @@ def simulate(
     ] = None,
 ) -> None:
     """Simulate a city: admin registry, a replay file of the four feeds, and the ground truth."""
-    from pipeline.replay import read_jsonl, send_records
+    from pipeline.kafka import send_chunks
+    from pipeline.replay import read_jsonl_chunks
     from pipeline.sim import run_simulation
 
     begin = datetime.fromisoformat(start) if start else _recent_start(hours)
@@ -84,7 +85,7 @@ def simulate(
     )
     typer.echo(f"registry {files.registry}\nreplay   {files.replay}\ntruth    {files.truth}")
     if to_kafka:
-        sent = send_records(read_jsonl(files.replay), to_kafka)
+        sent = send_chunks(read_jsonl_chunks(files.replay, []), to_kafka)
         typer.echo(f"sent {sent} messages to {to_kafka}")
 
 

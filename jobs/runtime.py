@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.broker import EmbeddedBroker, bootstrap_servers, ensure_topics
 from pipeline.deadletter import Sealer
 from pipeline.exceptions import ConfigurationError
 from pipeline.geo.admin_units import AdminRegistry, load_registry
+from pipeline.kafka import EmbeddedBroker, bootstrap_servers, ensure_topics
 from pipeline.metrics import Metrics
 from pipeline.normalize import NormalizeContext
 from pipeline.settings import Settings

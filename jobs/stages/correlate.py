@@ -26,11 +26,11 @@ from pipeline.correlate.exceptions import SnapshotError
 from pipeline.deadletter import Reason
 from pipeline.envelope import EnvelopeBatch, decode_envelopes, rows_as_json
 from pipeline.feeds.decode import Reject
+from pipeline.kafka import BatchProducer
 from pipeline.outputs import flag_messages, incident_messages
 from pipeline.routing import TileRouting
 
 from ..consumer import Polled, Stage
-from ..producer import BatchProducer
 from ..publish import publish_deadletters
 from ..runtime import Runtime
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pipeline.broker import ensure_topics
+from pipeline.kafka import ensure_topics
 from pipeline.warehouse import open_warehouse
 from pipeline.warehouse.retry import RetryPolicy, insert_with_retry
 

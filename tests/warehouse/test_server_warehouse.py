@@ -13,8 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipeline.broker.embedded import free_port
 from pipeline.exceptions import WarehouseError, WarehouseUnavailable
+from pipeline.kafka.embedded import free_port
 from pipeline.warehouse import migrate, open_warehouse
 from pipeline.warehouse.migrations import h3_settings
 from pipeline.warehouse.server import ServerWarehouse

@@ -14,10 +14,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from jobs.consumer import Polled
-from jobs.producer import BatchProducer
 from jobs.runtime import open_runtime
 from jobs.stages import normalize_stage
 from pipeline.exceptions import WarehouseError
+from pipeline.kafka import BatchProducer
 from tests.jobs.test_worker import camera, encode, envelopes, produce
 
 pytestmark = pytest.mark.timeout(300)
