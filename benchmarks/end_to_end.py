@@ -44,8 +44,8 @@ import numpy as np
 from ingest import raw_ceiling  # the same ceiling as the ingest benchmark (script folder)
 
 from pipeline.alerts import SOURCES
-from pipeline.broker import EmbeddedBroker, ensure_topics
-from pipeline.replay import read_jsonl, send_records
+from pipeline.kafka import EmbeddedBroker, ensure_topics, send_chunks
+from pipeline.replay import read_jsonl, read_jsonl_chunks
 from pipeline.settings import Settings, TopicNames
 from pipeline.sim import run_simulation, scale_for_total
 
@@ -138,7 +138,7 @@ def _naive_run(bootstrap: str, topics: TopicNames, total: int, datadir: str, que
     """A Faust agent per feed as a user would write it: default settings, one event at a time."""
     import faust
 
-    from pipeline.broker.embedded import free_port
+    from pipeline.kafka.embedded import free_port
 
     app = faust.App(
         f"naive-{uuid.uuid4().hex[:6]}",
@@ -208,7 +208,7 @@ def throughput_run(
     topics = run_topics()
     ensure_topics(broker.bootstrap, topics.all(), PARTITIONS)
     renamed = {f"alerts.{s}": topics.feed(s) for s in SOURCES}
-    sent = send_records(read_jsonl(replay), broker.bootstrap, renamed)
+    sent = send_chunks(read_jsonl_chunks(replay, []), broker.bootstrap, topic_map=renamed)
     ceiling = asyncio.run(raw_ceiling(broker.bootstrap, topics, sent))
     naive = in_child(_naive_run, broker.bootstrap, topics, sent, str(work / f"naive-{id(topics)}"))
     count, seconds, normalize_rate, rss, anon, busy, flag_events = in_child(
@@ -252,7 +252,7 @@ def _live_worker(settings: Settings, ready, inputs_complete, queue) -> None:
 
 async def _paced_send(bootstrap: str, records: list, rate: float) -> np.ndarray:
     """Send ``records`` (topic, value) at ``rate``/s; returns each one's hand-over wall time."""
-    from jobs.producer import BatchProducer
+    from pipeline.kafka import BatchProducer
 
     producer = BatchProducer(
         bootstrap, linger_ms=1, max_batch_bytes=256 << 10, max_request_bytes=8 << 20

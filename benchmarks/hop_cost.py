@@ -10,7 +10,7 @@ and broker, single-threaded and without the worker around it:
 * normalise — :func:`pipeline.normalize.normalize` over the decoded feed values;
 * encode    — :func:`pipeline.envelope.envelope_table`, routing, and
               :func:`pipeline.envelope.encode_envelopes` per partition;
-* produce   — :class:`jobs.producer.BatchProducer` sending the records, until delivered;
+* produce   — :class:`pipeline.kafka.BatchProducer` sending the records, until delivered;
 * consume   — aiokafka reading the records back;
 * decode    — :func:`pipeline.envelope.decode_envelopes` into the correlator's columns.
 
@@ -40,8 +40,8 @@ from end_to_end import PARTITIONS, run_topics, settings_for, simulate
 from ingest import raw_ceiling
 
 from pipeline.alerts import SOURCES
-from pipeline.broker import EmbeddedBroker, ensure_topics
-from pipeline.replay import read_jsonl, send_records
+from pipeline.kafka import EmbeddedBroker, ensure_topics, send_chunks
+from pipeline.replay import read_jsonl, read_jsonl_chunks
 
 STEPS = ("normalise", "encode", "produce", "consume", "decode")
 CPU_STEPS = ("normalise", "encode", "decode")  # timed in the thread's CPU time too
@@ -86,7 +86,7 @@ async def _consume_all(bootstrap: str, topic: str, total: int) -> tuple[list[byt
 
 async def _produce(bootstrap: str, settings, topic: str, parts: list) -> float:
     """Seconds to send ``parts`` until every record is delivered (after connecting)."""
-    from jobs.producer import BatchProducer
+    from pipeline.kafka import BatchProducer
 
     producer = BatchProducer.from_settings(bootstrap, settings)
     await producer.start()
@@ -111,7 +111,7 @@ def one_run(broker, work: Path, replay: Path, registry_path: Path) -> dict[str, 
     ensure_topics(broker.bootstrap, topics.all(), PARTITIONS)
     renamed = {f"alerts.{s}": topics.feed(s) for s in SOURCES}
     records = list(read_jsonl(replay))
-    sent = send_records(iter(records), broker.bootstrap, renamed)
+    sent = send_chunks(read_jsonl_chunks(replay, []), broker.bootstrap, topic_map=renamed)
     ceiling = asyncio.run(raw_ceiling(broker.bootstrap, topics, sent))
 
     settings = settings_for(work, broker.bootstrap, topics, registry_path)

@@ -31,8 +31,8 @@ from pathlib import Path
 import msgspec
 
 from pipeline.alerts import SOURCES
-from pipeline.broker import EmbeddedBroker, ensure_topics
-from pipeline.replay import read_jsonl, send_records
+from pipeline.kafka import EmbeddedBroker, ensure_topics, send_chunks
+from pipeline.replay import read_jsonl_chunks
 from pipeline.settings import Settings, TopicNames
 from pipeline.sim import run_simulation, scale_for_total
 
@@ -139,7 +139,7 @@ def main() -> None:
             topics = run_topics(uuid.uuid4().hex[:6])
             ensure_topics(broker.bootstrap, topics.all(), 4)
             renamed = {f"alerts.{s}": topics.feed(s) for s in SOURCES}
-            sent = send_records(read_jsonl(replay), broker.bootstrap, renamed)
+            sent = send_chunks(read_jsonl_chunks(replay, []), broker.bootstrap, topic_map=renamed)
             ceiling.append(asyncio.run(raw_ceiling(broker.bootstrap, topics, sent)))
             ours.append(pipeline(broker.bootstrap, topics, registry, work))
             print(f"run {run + 1}: ceiling {ceiling[-1]:>10,.0f}/s   pipeline {ours[-1]:>10,.0f}/s")

@@ -4,7 +4,7 @@ Same broker (Tansu), same 600-byte values, four partitions, delivery of everythi
 
 * per message  — ``await producer.send(...)`` for each record, as the Faust agents did through
                  ``app.producer.send`` (Faust adds its own per-message work on top of this);
-* batches      — :class:`jobs.producer.BatchProducer`: records appended to aiokafka's C
+* batches      — :class:`pipeline.kafka.BatchProducer`: records appended to aiokafka's C
                  record-batch builder, one ``send_batch`` and one future per batch.
 
     PYTHONPATH=. .venv/bin/python benchmarks/produce.py --messages 200000 --runs 3
@@ -21,7 +21,7 @@ import uuid
 
 import numpy as np
 
-from pipeline.broker import EmbeddedBroker, ensure_topics
+from pipeline.kafka import EmbeddedBroker, ensure_topics
 
 PARTITIONS = 4
 
@@ -46,7 +46,7 @@ async def _per_message(bootstrap: str, topic: str, values: list[bytes]) -> float
 
 
 async def _batches(bootstrap: str, topic: str, values: list[bytes]) -> float:
-    from jobs.producer import BatchProducer
+    from pipeline.kafka import BatchProducer
 
     producer = BatchProducer(
         bootstrap, linger_ms=2, max_batch_bytes=512 << 10, max_request_bytes=8 << 20

@@ -22,12 +22,11 @@ from faust.app.base import BootStrategy
 from mode import ServiceT
 from prometheus_client import generate_latest
 
-from pipeline.broker.embedded import free_port
+from pipeline.kafka import BatchProducer, free_port
 
-from .agents import correlate_stage, normalize_stage, record_sink_stage
 from .consumer import BatchConsumer
-from .producer import BatchProducer
 from .runtime import Runtime
+from .stages import correlate_stage, normalize_stage, record_sink_stage
 
 __all__ = ["build_app", "PipelineApp"]
 

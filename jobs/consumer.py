@@ -30,10 +30,9 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 
-from pipeline.settings import Settings
+from pipeline.kafka import BatchProducer, group_consumer
 
 from .alignment import TimeAligner
-from .producer import BatchProducer
 from .runtime import Runtime
 
 __all__ = ["Polled", "Stage", "BatchConsumer"]
@@ -177,7 +176,7 @@ class BatchConsumer(mode.Service):
 
     async def on_start(self) -> None:
         await self.producer.start()
-        self.consumer = _consumer(self.runtime.bootstrap, self.runtime.settings)
+        self.consumer = group_consumer(self.runtime.bootstrap, self.runtime.settings)
         self.consumer.subscribe(list(self.lane_of), listener=_Rebalance(self))
         await self.consumer.start()
         self._loop_task = asyncio.ensure_future(self._run())
@@ -319,22 +318,6 @@ def _firsts(batch: Polled) -> dict[int, int]:
     """First offset of each partition in ``batch``."""
     starts = np.flatnonzero(np.r_[True, np.diff(batch.partitions) != 0])
     return {int(batch.partitions[i]): batch.records[i].offset for i in starts}
-
-
-def _consumer(bootstrap: str, settings: Settings) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=settings.app_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        # Large fetches: a poll should bring whole batches, not a few hundred records.
-        max_partition_fetch_bytes=settings.fetch_max_bytes,
-        fetch_max_bytes=settings.fetch_max_bytes * 4,
-        fetch_max_wait_ms=int(settings.batch_within_s * 1000),
-        session_timeout_ms=int(settings.session_timeout_s * 1000),
-        heartbeat_interval_ms=int(min(3.0, settings.session_timeout_s / 3) * 1000),
-        rebalance_timeout_ms=int(settings.rebalance_timeout_s * 1000),
-    )
 
 
 class _Rebalance(ConsumerRebalanceListener):

@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.alerts import SOURCES
-from pipeline.replay import read_jsonl, send_records
+from pipeline.kafka import Pacing, send_chunks
+from pipeline.replay import read_jsonl_chunks
 from pipeline.settings import Settings
 from pipeline.sim import run_simulation
 
@@ -61,8 +62,11 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
         def replay() -> None:
             try:
                 ready.wait()
-                sent[0] = send_records(
-                    read_jsonl(files.replay), runtime.bootstrap, speed=speed, stop=stop
+                sent[0] = send_chunks(
+                    read_jsonl_chunks(files.replay, []),
+                    runtime.bootstrap,
+                    pacing=Pacing(speed=speed),
+                    stop=stop,
                 )
             finally:
                 done.set()

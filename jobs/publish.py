@@ -1,6 +1,6 @@
 """Turn a normalised poll into Kafka records: envelope records per partition, and dead letters.
 
-Records go out through the worker's :class:`~jobs.producer.BatchProducer`, whole batches per
+Records go out through the worker's :class:`~pipeline.kafka.BatchProducer`, whole batches per
 partition; a stage awaits every delivery before its poll is committed, so offsets are committed
 only for input whose output is on the broker (at-least-once; everything downstream is
 idempotent on ``alert_id``).
@@ -19,9 +19,9 @@ import pyarrow as pa
 from pipeline.deadletter import DeadLetter, Reason
 from pipeline.envelope import encode_envelopes
 from pipeline.feeds.decode import Reject
+from pipeline.kafka import BatchProducer, Delivery
 from pipeline.routing import TileRouting
 
-from .producer import BatchProducer, Delivery
 from .runtime import Runtime
 
 __all__ = ["publish_normalized", "publish_deadletters"]

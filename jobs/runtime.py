@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.broker import EmbeddedBroker, bootstrap_servers, ensure_topics
 from pipeline.deadletter import Sealer
 from pipeline.exceptions import ConfigurationError
 from pipeline.geo.admin_units import AdminRegistry, load_registry
+from pipeline.kafka import EmbeddedBroker, bootstrap_servers, ensure_topics
 from pipeline.metrics import Metrics
 from pipeline.normalize import NormalizeContext
 from pipeline.settings import Settings
@@ -30,43 +30,43 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Progress:
-    """What the stages (agents) have processed and produced: lets a caller wait until drained.
+    """What the stages have processed and produced: lets a caller wait until drained.
 
     Several stages may read one topic; a partition counts as processed up to the offset
     *every* stage registered for its topic has reached.
     """
 
-    #: topic -> names of the agents that read it
+    #: topic -> names of the stages that read it
     readers: dict[str, set[str]] = field(default_factory=dict)
-    #: highest offset processed per (agent, topic, partition)
+    #: highest offset processed per (stage, topic, partition)
     marks: dict[tuple[str, str, int], int] = field(default_factory=dict)
     #: highest offset this worker produced per (topic, partition)
     produced: dict[tuple[str, int], int] = field(default_factory=dict)
-    #: per agent: (monotonic time its first batch started, its last batch ended, messages
+    #: per stage: (monotonic time its first batch started, its last batch ended, messages
     #: processed)
     timing: dict[str, tuple[float, float, int]] = field(default_factory=dict)
 
-    def register(self, agent: str, topic: str) -> None:
-        self.readers.setdefault(topic, set()).add(agent)
+    def register(self, stage: str, topic: str) -> None:
+        self.readers.setdefault(topic, set()).add(stage)
 
     def done(self, topic: str, partition: int) -> int:
         """Offset every reader of ``topic`` has processed in ``partition`` (-1: none)."""
         readers = self.readers.get(topic) or {""}
-        return min(self.marks.get((agent, topic, partition), -1) for agent in readers)
+        return min(self.marks.get((stage, topic, partition), -1) for stage in readers)
 
     def mark_offsets(
-        self, agent: str, topic: str, last: dict[int, int], count: int, began: float | None = None
+        self, stage: str, topic: str, last: dict[int, int], count: int, began: float | None = None
     ) -> None:
-        """Record that ``agent`` processed ``count`` messages of ``topic``, up to ``last``
+        """Record that ``stage`` processed ``count`` messages of ``topic``, up to ``last``
         (partition -> highest offset processed), in a batch that started at ``began``
         (monotonic; default now)."""
         now = time.monotonic()
         for partition, offset in last.items():
-            key = (agent, topic, partition)
+            key = (stage, topic, partition)
             if offset > self.marks.get(key, -1):
                 self.marks[key] = offset
-        first, _, seen = self.timing.get(agent, (now if began is None else began, now, 0))
-        self.timing[agent] = (first, now, seen + count)
+        first, _, seen = self.timing.get(stage, (now if began is None else began, now, 0))
+        self.timing[stage] = (first, now, seen + count)
 
     def mark_produced(self, records) -> None:
         """Record the delivery reports (topic, partition, last offset) of what this worker

@@ -8,26 +8,16 @@ import threading
 
 import faust
 
+from pipeline.kafka import committed_offsets
+
 from .allocator import tune_allocator
 from .app import PipelineApp, build_app
 from .garbage_collector import tune_garbage_collector
 from .runtime import Runtime
 
-__all__ = ["run_worker", "committed_offsets"]
+__all__ = ["run_worker"]
 
 log = logging.getLogger(__name__)
-
-
-def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
-    """Offsets the consumer group has committed (the next offset it would read)."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        committed = admin.list_group_offsets({group: None}).get(group, {})
-        return {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items()}
-    finally:
-        admin.close()
 
 
 def _high_watermarks(app: PipelineApp, topics: list[str]) -> dict[tuple[str, int], int] | None:

@@ -200,7 +200,7 @@ def _optional(values: np.ndarray | None, n: int, type_: pa.DataType) -> pa.Array
 def envelope_table(batch, registry: AdminRegistry) -> pa.Table:
     """Every alert of a :class:`~pipeline.normalize.NormalizedBatch` once, as
     :data:`ALERT_SCHEMA` columns: what is published (routed, :func:`encode_envelopes`) and
-    stored (:func:`pipeline.sinks.alert_columns`)."""
+    stored (:func:`pipeline.warehouse.alert_columns.alert_columns`)."""
     a, extras, n = batch.alerts, batch.extras, len(batch.alerts)
     station = registry.unit_columns(a.grid)["station_id"].astype(object)
     station[station == ""] = None

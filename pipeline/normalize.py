@@ -1,7 +1,7 @@
 """The normalise stage: raw values of one feed in, normalised alerts and rejects out.
 
-Pure and transport-agnostic: the Faust agents call it on a batch taken from a topic, and the
-backfill job calls it on lines of a file. Steps, each vectorised over the batch:
+Pure and transport-agnostic: the worker's normalise stage calls it on a batch taken from a
+topic, and the backfill job calls it on lines of a file. Steps, each vectorised over the batch:
 
 1. decode and validate (:mod:`pipeline.feeds.decode`);
 2. convert GCJ-02 coordinates where the feed is configured so;

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from pipeline.broker.embedded import _die_with_parent, free_port
+from pipeline.kafka.embedded import _die_with_parent, free_port
 
 __all__ = ["ClickHouseServer", "find_binary", "CONFIG"]
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.alerts import SOURCES
-from pipeline.broker import EmbeddedBroker, ensure_topics
+from pipeline.kafka import EmbeddedBroker, ensure_topics
 from pipeline.settings import Settings, TopicNames
 
 PSEUDONYM_KEY = "test-key-0123456789abcdef"

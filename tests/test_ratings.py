@@ -21,9 +21,9 @@ from pipeline.ratings import (
     write_ratings,
 )
 from pipeline.settings import RatingThresholds, Settings
-from pipeline.sinks.rows import alert_rows
 from pipeline.warehouse import migrate
 from pipeline.warehouse.embedded import EmbeddedWarehouse
+from pipeline.warehouse.rows import alert_rows
 from tests.tiny_city import LAT0, LON0, STEP, tiny_city
 
 THRESHOLDS = RatingThresholds(yellow_at=2, red_at=3)

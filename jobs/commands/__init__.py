@@ -1,25 +1,53 @@
-"""Operator commands of the ``hotspot`` CLI, one module per topic (registered in jobs/cli.py)."""
+"""The commands of the ``hotspot`` CLI, one module per command (or group of commands), all
+registered here and nowhere else."""
 
 from __future__ import annotations
 
 import typer
 
+from .backfill import backfill
+from .baseline import baseline_app
+from .convert import to_parquet
+from .dashboards import app as dashboards_app
+from .deadletter import deadletter_app
+from .demo import demo
+from .evaluate import evaluate
+from .export import export
+from .ratings import ratings
+from .replay import replay
+from .report import map_command, top
+from .schemas import schemas
+from .simulate import simulate
+from .worker import worker
+
 __all__ = ["register"]
+
+#: command name -> function; typer builds each command's options from its signature
+COMMANDS = {
+    "worker": worker,
+    "demo": demo,
+    "simulate": simulate,
+    "replay": replay,
+    "to-parquet": to_parquet,
+    "backfill": backfill,
+    "evaluate": evaluate,
+    "export": export,
+    "top": top,
+    "map": map_command,
+    "ratings": ratings,
+    "schemas": schemas,
+}
+#: group name -> its sub-app
+GROUPS = {
+    "baseline": baseline_app,
+    "dashboards": dashboards_app,
+    "deadletter": deadletter_app,
+}
 
 
 def register(app: typer.Typer) -> None:
-    """Add the operator commands to the ``hotspot`` app."""
-    from .backfill import backfill
-    from .baseline import baseline_app
-    from .convert import to_parquet
-    from .export import export
-    from .replay import replay
-    from .report import map_command, top
-
-    app.command()(backfill)
-    app.command()(replay)
-    app.command("to-parquet")(to_parquet)
-    app.command()(export)
-    app.command()(top)
-    app.command("map")(map_command)
-    app.add_typer(baseline_app, name="baseline")
+    """Add every command and command group to the ``hotspot`` app."""
+    for name, command in COMMANDS.items():
+        app.command(name)(command)
+    for name, group in GROUPS.items():
+        app.add_typer(group, name=name)

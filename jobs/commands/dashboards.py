@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Grafana dashboards: build, preview, push.", no_args_is_help=True)
+from .options import SettingsFile
 
-SettingsFile = Annotated[
-    Path | None, typer.Option("--settings", help="TOML settings file (else HOTSPOT_SETTINGS_FILE).")
-]
+app = typer.Typer(help="Grafana dashboards: build, preview, push.", no_args_is_help=True)
 
 
 @app.command("build")

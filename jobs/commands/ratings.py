@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-SettingsFile = Annotated[
-    Path | None, typer.Option("--settings", help="TOML settings file (else HOTSPOT_SETTINGS_FILE).")
-]
+from .options import SettingsFile
 
 
 def ratings(

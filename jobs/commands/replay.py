@@ -44,7 +44,7 @@ def _bootstrap(settings: Settings, given: str | None) -> str:
             "the settings use the embedded broker, which lives inside a worker: pass "
             "--bootstrap HOST:PORT of the running broker (the worker prints it)"
         )
-    from pipeline.broker import bootstrap_servers
+    from pipeline.kafka import bootstrap_servers
 
     return bootstrap_servers(settings.broker_url)
 
@@ -94,7 +94,7 @@ def replay(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Send recorded alerts to the Kafka topics, keeping their recorded times."""
-    from pipeline.replay.sender import Pacing, send_chunks
+    from pipeline.kafka import Pacing, send_chunks
 
     settings = load_settings(settings_file)
     renames = json.loads(topic_map) if topic_map else {}

@@ -10,11 +10,10 @@ import typer
 
 from pipeline.settings import load_settings
 
+from .options import SettingsFile
 from .replay import parse_time
 
 __all__ = ["top", "map_command"]
-
-SettingsFile = Annotated[Path | None, typer.Option("--settings", help="TOML settings.")]
 
 
 def top(

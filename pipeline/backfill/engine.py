@@ -41,15 +41,9 @@ from ..replay.jsonl import BadLine
 from ..replay.typed import decode_typed, feed_columns
 from ..routing import TileRouting
 from ..settings import Settings
-from ..sinks import (
-    alert_columns,
-    concat_columns,
-    deadletter_rows,
-    distinct,
-    flag_rows,
-    incident_rows,
-)
 from ..warehouse import Warehouse
+from ..warehouse.alert_columns import alert_columns, concat_columns, distinct
+from ..warehouse.rows import deadletter_rows, flag_rows, incident_rows
 
 __all__ = ["Backfill", "BackfillReport", "CLOCKS", "INSERT_ROWS"]
 

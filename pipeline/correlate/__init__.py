@@ -1,6 +1,6 @@
 """Correlation engine: event-time windows, incidents, hotspot scoring and flags.
 
-A transport-agnostic library: the Faust agent and the backfill job feed it
+A transport-agnostic library: the worker's correlate stage and the backfill job feed it
 :class:`~pipeline.alerts.AlertBatch` es and publish what it returns.
 """
 

@@ -1,10 +1,11 @@
 """The correlation engine: batches of alerts in; late alerts, incidents and flag events out.
 
-Transport-agnostic: the Faust agent and the backfill job both call :meth:`Correlator.process`
-with :class:`~pipeline.alerts.AlertBatch` es, and get the same output for the same alerts
-however the stream is cut into batches (see :mod:`pipeline.correlate.window`). All results are
-computed at slide boundaries from canonically ordered rows (event time, then alert key), so
-neither batch cuts nor arrival order within the allowed lateness change a single bit.
+Transport-agnostic: the worker's correlate stage and the backfill job both call
+:meth:`Correlator.process` with :class:`~pipeline.alerts.AlertBatch` es, and get the same output
+for the same alerts however the stream is cut into batches (see :mod:`pipeline.correlate.window`).
+All results are computed at slide boundaries from canonically ordered rows (event time, then
+alert key), so neither batch cuts nor arrival order within the allowed lateness change a single
+bit.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import shapely
 
 from pipeline.geo.admin_lookup import PolygonLocator
 from pipeline.geo.projection import EARTH_RADIUS_M
-from pipeline.geo.registry import LEVELS, PARENT_LEVEL, UnitLevel, read_registry
+from pipeline.geo.registry_file import LEVELS, PARENT_LEVEL, UnitLevel, read_registry
 
 __all__ = ["DEFAULT_RESOLUTION_M", "AdminRegistry", "UnitLevel", "load_registry"]
 

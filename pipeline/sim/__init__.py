@@ -19,7 +19,7 @@ from pipeline.sim.files import SimulationFiles, run_simulation
 from pipeline.sim.registry import registry_geojson, write_registry
 from pipeline.sim.simulate import SimRecord, Simulation, scale_for_total, simulate
 from pipeline.sim.truth import GroundTruth, write_truth
-from pipeline.sim.writer import read_replay_jsonl, send_to_kafka, write_replay_jsonl
+from pipeline.sim.writer import read_replay_jsonl, write_replay_jsonl
 
 __all__ = [
     "SHANGHAI",
@@ -40,7 +40,6 @@ __all__ = [
     "write_truth",
     "write_replay_jsonl",
     "read_replay_jsonl",
-    "send_to_kafka",
     "SimulationFiles",
     "run_simulation",
 ]

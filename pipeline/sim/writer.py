@@ -1,4 +1,4 @@
-"""Where records go: a JSON Lines replay file, or a Kafka cluster.
+"""Where records go: a JSON Lines replay file (sent to Kafka by :func:`pipeline.kafka.send_chunks`).
 
 Replay file format, one object per line, in arrival order::
 
@@ -13,16 +13,15 @@ and a replayer must send that text's UTF-8 bytes unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from os import PathLike
 from typing import Any
 
 import msgspec
 
-from pipeline.exceptions import BrokerError
 from pipeline.sim.simulate import SimRecord
 
-__all__ = ["write_replay_jsonl", "read_replay_jsonl", "send_to_kafka"]
+__all__ = ["write_replay_jsonl", "read_replay_jsonl"]
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -82,47 +81,3 @@ def read_replay_jsonl(path: str | PathLike[str]) -> Iterable[SimRecord]:
                 value=value.encode() if raw else _encode(value),
                 timestamp_ms=int(obj["ts"]),
             )
-
-
-def _default_producer(bootstrap: str, linger_ms: int, batch_size: int) -> Any:
-    from kafka import KafkaProducer  # imported here: writing files must not need a Kafka client
-
-    return KafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms, batch_size=batch_size)
-
-
-def send_to_kafka(
-    records: Iterable[SimRecord],
-    bootstrap: str,
-    *,
-    linger_ms: int = 20,
-    batch_size: int = 256 * 1024,
-    topic_prefix: str = "",
-    producer_factory: Callable[[str, int, int], Any] = _default_producer,
-) -> int:
-    """Produce every record (kafka-python ``KafkaProducer``), flush, and return the count.
-
-    ``topic_prefix`` lets tests and parallel demos use their own topics on a shared broker.
-    """
-    from kafka.errors import KafkaError
-
-    try:
-        producer = producer_factory(bootstrap, linger_ms, batch_size)
-    except KafkaError as exc:
-        raise BrokerError(
-            f"cannot connect to Kafka at {bootstrap!r}: {exc}; is the broker running?"
-        ) from exc
-    n = 0
-    try:
-        for r in records:
-            producer.send(
-                topic_prefix + r.topic, key=r.key, value=r.value, timestamp_ms=r.timestamp_ms
-            )
-            n += 1
-        producer.flush()
-    except KafkaError as exc:
-        raise BrokerError(
-            f"sending to Kafka at {bootstrap!r} failed after {n} records: {exc}"
-        ) from exc
-    finally:
-        producer.close()
-    return n

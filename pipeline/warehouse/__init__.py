@@ -1,4 +1,6 @@
-"""The warehouse: ClickHouse through chDB (embedded) or clickhouse-driver (server)."""
+"""The warehouse: ClickHouse through chDB (embedded) or clickhouse-driver (server), and the
+rows the pipeline stores in it (:mod:`.rows` from records, :mod:`.alert_columns` from a
+normalised batch's Arrow columns)."""
 
 from __future__ import annotations
 

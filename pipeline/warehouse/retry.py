@@ -3,7 +3,7 @@
 A live worker must not lose data when ClickHouse goes away, nor commit Kafka offsets past rows
 it has not written. So an insert that fails because the server is unreachable
 (:class:`~pipeline.exceptions.WarehouseUnavailable`) is retried, by default for ever, with
-exponential backoff; meanwhile the calling agent stays blocked in its batch, its messages stay
+exponential backoff; meanwhile the calling stage stays blocked in its batch, its messages stay
 unacknowledged, and their offsets stay uncommitted. Retrying is safe because every table is
 idempotent (a batch written twice reads as written once; see ``schemas/clickhouse/``).
 
@@ -132,7 +132,7 @@ async def insert_with_retry(
     ``distinct_keys`` as in :meth:`Warehouse.insert`.
 
     The insert runs in a thread (clickhouse-driver and chDB block); the wait between attempts
-    is an ``asyncio.sleep``, so the event loop (heartbeats, other agents) keeps running while
+    is an ``asyncio.sleep``, so the event loop (heartbeats, other stages) keeps running while
     this batch, and the offsets behind it, wait for the warehouse.
     """
     attempt = 0

@@ -34,7 +34,7 @@ class ServerWarehouse(Warehouse):
             connect_timeout=5,
             settings={"use_numpy": False},
         )
-        # one connection, one statement at a time: the sink agents insert from several threads
+        # one connection, one statement at a time: the sink stages insert from several threads
         # at once, and the client refuses (or garbles) simultaneous queries on a connection
         self._lock = threading.Lock()
         self.execute(f"CREATE DATABASE IF NOT EXISTS {self.database}")

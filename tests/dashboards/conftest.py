@@ -27,9 +27,9 @@ from pipeline.offline import offline_context, read_stamped, run_offline
 from pipeline.outputs import flag_messages, incident_messages
 from pipeline.ratings import Month, rate_compounds, write_ratings
 from pipeline.settings import RatingThresholds
-from pipeline.sinks.rows import alert_rows, flag_rows, incident_rows
 from pipeline.warehouse import migrate
 from pipeline.warehouse.embedded import EmbeddedWarehouse
+from pipeline.warehouse.rows import alert_rows, flag_rows, incident_rows
 
 _FEED_OF_TOPIC = {
     f"alerts.{s}": s for s in ("alarm_phone", "dispatch_110", "camera", "grid_report")

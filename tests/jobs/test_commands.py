@@ -87,7 +87,7 @@ def test_map_writes_a_png(backfilled_city, span, tmp_path):
 
 
 def test_replay_reports_broken_lines_and_sends_every_valid_one(broker, city, tmp_path):
-    from pipeline.broker import ensure_topics
+    from pipeline.kafka import ensure_topics
     from pipeline.replay import read_jsonl
     from tests.jobs.test_worker import read_topic
 

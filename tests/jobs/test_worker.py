@@ -20,7 +20,8 @@ from pipeline.alerts import SOURCES
 from pipeline.deadletter import DeadLetter, Sealer
 from pipeline.envelope import NormalizedAlert, read_envelopes
 from pipeline.geo.admin_units import load_registry
-from pipeline.replay import read_jsonl, send_records
+from pipeline.kafka import send_chunks
+from pipeline.replay import read_jsonl, read_jsonl_chunks
 from pipeline.warehouse import open_warehouse
 from tests.conftest import PSEUDONYM_KEY, feed_topics
 
@@ -232,7 +233,11 @@ def test_every_bad_input_class_is_dead_lettered_and_the_good_ones_all_arrive(
 
 def test_a_simulated_city_flows_through_all_four_feeds(worker_config, city):
     settings = worker_config.settings
-    sent = send_records(read_jsonl(city.replay), worker_config.bootstrap, feed_topics(settings))
+    sent = send_chunks(
+        read_jsonl_chunks(city.replay, []),
+        worker_config.bootstrap,
+        topic_map=feed_topics(settings),
+    )
     assert sent == city.records
 
     worker_config.run_worker()
@@ -288,7 +293,11 @@ def _clear_personal_values(city) -> set[str]:
 
 def test_no_personal_data_in_clear_in_any_output_topic_or_table(worker_config, city):
     settings = worker_config.settings
-    send_records(read_jsonl(city.replay), worker_config.bootstrap, feed_topics(settings))
+    send_chunks(
+        read_jsonl_chunks(city.replay, []),
+        worker_config.bootstrap,
+        topic_map=feed_topics(settings),
+    )
     worker_config.run_worker()
 
     clear = _clear_personal_values(city)

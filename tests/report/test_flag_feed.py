@@ -11,7 +11,7 @@ import uuid
 import msgspec
 import pytest
 
-from pipeline.broker import ensure_topics
+from pipeline.kafka import ensure_topics
 from pipeline.outputs import FlagMessage
 from pipeline.report.flag_feed import FlagFeed
 from tests.jobs.test_worker import produce

@@ -14,7 +14,6 @@ from pipeline.sim import (
     SimConfig,
     read_replay_jsonl,
     scale_for_total,
-    send_to_kafka,
     simulate,
     write_replay_jsonl,
 )
@@ -319,38 +318,6 @@ def test_gcj02_sources_are_shifted(small_city, short_config):
     calls = [json.loads(r.value) for r in sim.records() if r.topic == "alerts.dispatch_110"]
     lon0, lat0, lon1, lat1 = small_city.bbox()
     assert all(lat0 <= c["lat"] <= lat1 for c in calls)
-
-
-class FakeProducer:
-    def __init__(self):
-        self.sent, self.flushed, self.closed = [], False, False
-
-    def send(self, topic, key=None, value=None, timestamp_ms=None):
-        self.sent.append((topic, key, value, timestamp_ms))
-
-    def flush(self):
-        self.flushed = True
-
-    def close(self):
-        self.closed = True
-
-
-def test_send_to_kafka_sends_every_record_in_order(small_city, short_config):
-    sim = simulate(small_city, short_config)
-    fake = FakeProducer()
-    seen = {}
-
-    def factory(bootstrap, linger_ms, batch_size):
-        seen.update(bootstrap=bootstrap, linger_ms=linger_ms, batch_size=batch_size)
-        return fake
-
-    n = send_to_kafka(
-        sim.records(), "127.0.0.1:1", linger_ms=5, topic_prefix="t1.", producer_factory=factory
-    )
-    assert n == len(sim) and fake.flushed and fake.closed
-    assert seen["bootstrap"] == "127.0.0.1:1" and seen["linger_ms"] == 5
-    assert fake.sent == [("t1." + r.topic, r.key, r.value, r.timestamp_ms) for r in sim.records()]
-    assert any(k is None for _, k, _, _ in fake.sent)
 
 
 @pytest.mark.parametrize("hours", [4, 24])

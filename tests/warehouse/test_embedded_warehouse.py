@@ -15,10 +15,10 @@ import pytest
 from pipeline.deadletter import DeadLetter, Reason
 from pipeline.envelope import NormalizedAlert
 from pipeline.exceptions import ConfigurationError, WarehouseError
-from pipeline.sinks.rows import alert_rows, deadletter_rows
 from pipeline.warehouse import migrate, open_warehouse
 from pipeline.warehouse.embedded import EmbeddedWarehouse
 from pipeline.warehouse.migrations import SCHEMA_DIR, split_statements
+from pipeline.warehouse.rows import alert_rows, deadletter_rows
 
 # Recent on purpose: the alerts table's TTL (400 days of event time) drops older rows on insert.
 # Start of today (UTC) plus 123 ms, so the value is stable within a day.

@@ -14,9 +14,9 @@ from jobs.runtime import store_admin_units
 from pipeline.deadletter import DeadLetter, Reason
 from pipeline.geo.admin_units import load_registry
 from pipeline.outputs import FlagMessage, IncidentMessage
-from pipeline.sinks.rows import alert_rows, deadletter_rows, flag_rows, incident_rows
 from pipeline.warehouse import migrate
 from pipeline.warehouse.embedded import EmbeddedWarehouse
+from pipeline.warehouse.rows import alert_rows, deadletter_rows, flag_rows, incident_rows
 from tests.tiny_city import tiny_city
 
 from .sample_alerts import sample

@@ -1,9 +1,9 @@
 """Warehouse outage: a real clickhouse-server is killed mid-stream and restarted on the same
 data directory and port, under a consumer that drains a real Kafka topic (Tansu) into it.
 
-The consumer is the sink agents' contract reduced to its parts: write each batch through
-:func:`insert_with_retry`, then commit the batch's offsets (Faust commits an agent's offsets
-once it has taken the next batch, i.e. after ``_write`` returned). While the server is down
+The consumer is the sink stages' contract reduced to its parts: write each batch through
+:func:`insert_with_retry`, then commit the batch's offsets (the worker commits a stage's
+offsets once its batch is written, i.e. after ``_write`` returned). While the server is down
 the write must block, retrying with backoff, so nothing is committed; when it is back every
 alert must be in the warehouse exactly once. 18.16 has no production DDL (no DateTime64, TTL,
 H3), so the rows land in a test-only ReplacingMergeTree keyed by alert id, like ``alerts``.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pipeline.broker import ensure_topics
+from pipeline.kafka import ensure_topics
 from pipeline.warehouse import open_warehouse
 from pipeline.warehouse.retry import RetryPolicy, insert_with_retry
 

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.sinks.rows import alert_rows
 from pipeline.warehouse import migrate
 from pipeline.warehouse.embedded import EmbeddedWarehouse
 from pipeline.warehouse.migrations import SCHEMA_DIR
+from pipeline.warehouse.rows import alert_rows
 
 from .sample_alerts import CATEGORIES, DAY_MS, GRIDS, SOURCES, alert, sample
 

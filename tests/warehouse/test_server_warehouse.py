@@ -13,8 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipeline.broker.embedded import free_port
 from pipeline.exceptions import WarehouseError, WarehouseUnavailable
+from pipeline.kafka.embedded import free_port
 from pipeline.warehouse import migrate, open_warehouse
 from pipeline.warehouse.migrations import h3_settings
 from pipeline.warehouse.server import ServerWarehouse
@@ -185,7 +185,7 @@ def test_inline_insert_values_fail_fast_instead_of_hanging(server_wh):
 
 
 def test_inserts_from_several_threads_at_once_all_land(server_wh):
-    """Regression: the sink agents insert from several threads into one ServerWarehouse; the
+    """Regression: the sink stages insert from several threads into one ServerWarehouse; the
     client refused simultaneous queries on its one connection."""
     from concurrent.futures import ThreadPoolExecutor
 

@@ -1,6 +1,8 @@
 """Send chunks of replay records to Kafka, paced by their recorded time or as fast as possible.
 
-Every record keeps its recorded time as the Kafka record timestamp. Paced at ``speed``, a
+The project's one sender of recorded streams: ``hotspot replay``, ``hotspot simulate
+--to-kafka`` and the demo all go through :func:`send_chunks`. Every record keeps its recorded
+time as the Kafka record timestamp. Paced at ``speed``, a
 record goes out when ``(ts - first ts) / speed`` of wall time has passed since the first one
 (``speed=60`` plays an hour a minute), so feeds keep their recorded interleaving; records
 without a time go out at once. ``start_ms`` skips what was recorded before it.
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..exceptions import BrokerError
-from .chunks import NO_TIMESTAMP, RecordChunk
+from ..replay.chunks import NO_TIMESTAMP, RecordChunk
 
 __all__ = ["Pacing", "send_chunks"]
 
@@ -76,7 +78,10 @@ def send_chunks(
             max_request_size=8 * 1024 * 1024,
         )
     except KafkaError as exc:
-        raise BrokerError(f"cannot reach Kafka at {bootstrap} ({exc}); check --bootstrap") from exc
+        raise BrokerError(
+            f"cannot reach Kafka at {bootstrap} ({exc}); check the bootstrap address and that "
+            f"the broker runs"
+        ) from exc
     clock, sent, reported, last = _Clock(pacing.speed), 0, 0, time.monotonic()
     newest: int | None = None
     try:
@@ -110,6 +115,11 @@ def send_chunks(
                     progress(sent - reported, newest)
                     reported, last = sent, time.monotonic()
         producer.flush()
+    except KafkaError as exc:
+        raise BrokerError(
+            f"sending to Kafka at {bootstrap} failed after {sent:,} alerts: {exc}; check that "
+            f"the broker runs and the topics exist"
+        ) from exc
     finally:
         producer.close()
         if progress is not None and sent > reported:

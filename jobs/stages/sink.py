@@ -16,14 +16,9 @@ import pyarrow as pa
 
 from pipeline.deadletter import DeadLetter
 from pipeline.outputs import FlagMessage, IncidentMessage
-from pipeline.sinks import (
-    alert_columns,
-    deadletter_rows,
-    distinct,
-    flag_rows,
-    incident_rows,
-)
 from pipeline.warehouse import RetryPolicy, insert_with_retry
+from pipeline.warehouse.alert_columns import alert_columns, distinct
+from pipeline.warehouse.rows import deadletter_rows, flag_rows, incident_rows
 
 from ..consumer import Polled, Stage
 from ..runtime import Runtime

@@ -15,9 +15,8 @@ from typing import NamedTuple
 import numpy as np
 from aiokafka import AIOKafkaProducer
 
-from pipeline.settings import Settings
-
-from .key_partitions import key_partitions
+from ..settings import Settings
+from .partitioner import key_partitions
 
 __all__ = ["BatchProducer", "Delivery"]
 

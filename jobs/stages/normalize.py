@@ -17,11 +17,11 @@ import pyarrow as pa
 
 from pipeline.alerts import SOURCES
 from pipeline.envelope import envelope_table
+from pipeline.kafka import BatchProducer
 from pipeline.normalize import NormalizedBatch, normalize, normalize_each
 from pipeline.routing import TileRouting
 
 from ..consumer import Polled, Stage
-from ..producer import BatchProducer
 from ..publish import publish_deadletters, publish_normalized
 from ..runtime import Runtime
 from .sink import alerts_sink

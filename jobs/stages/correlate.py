@@ -1,4 +1,4 @@
-"""Correlate agent: normalised alerts in; incidents, hotspot flags and late dead letters out.
+"""Correlate stage: normalised alerts in; incidents, hotspot flags and late dead letters out.
 
 One :class:`~pipeline.correlate.Correlator` per partition of ``alerts.normalized``: a partition
 holds whole tiles (plus halo copies of alerts near their edges), so its correlator sees every
@@ -26,11 +26,11 @@ from pipeline.correlate.exceptions import SnapshotError
 from pipeline.deadletter import Reason
 from pipeline.envelope import EnvelopeBatch, decode_envelopes, rows_as_json
 from pipeline.feeds.decode import Reject
+from pipeline.kafka import BatchProducer
 from pipeline.outputs import flag_messages, incident_messages
 from pipeline.routing import TileRouting
 
 from ..consumer import Polled, Stage
-from ..producer import BatchProducer
 from ..publish import publish_deadletters
 from ..runtime import Runtime
 

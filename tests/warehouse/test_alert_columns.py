@@ -17,7 +17,8 @@ from pipeline.geo.admin_units import load_registry
 from pipeline.normalize import NormalizeContext, normalize
 from pipeline.replay.chunks import read_jsonl_chunks
 from pipeline.settings import Settings
-from pipeline.sinks import alert_columns, alert_rows
+from pipeline.warehouse.alert_columns import alert_columns
+from pipeline.warehouse.rows import alert_rows
 from tests.conftest import PSEUDONYM_KEY
 
 FEEDS = ("alarm_phone", "dispatch_110", "camera", "grid_report")

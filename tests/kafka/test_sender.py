@@ -1,17 +1,19 @@
 """Sending replay chunks to a real Tansu broker: recorded times kept as record timestamps,
-topics renamed, a start time honoured, and paced sends spread over the recorded span."""
+topics renamed, a start time honoured, paced sends spread over the recorded span, a stop
+honoured, and an unreachable broker reported as a :class:`BrokerError`."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
 import numpy as np
 import pytest
 
-from pipeline.broker import ensure_topics
+from pipeline.exceptions import BrokerError
+from pipeline.kafka import Pacing, ensure_topics, free_port, send_chunks
 from pipeline.replay.chunks import NO_TIMESTAMP, RecordChunk
-from pipeline.replay.sender import Pacing, send_chunks
 from tests.jobs.test_worker import read_topic
 
 pytestmark = pytest.mark.timeout(120)
@@ -76,3 +78,21 @@ def test_paced_records_go_out_at_the_recorded_pace_times_speed(broker, topic):
     assert time.monotonic() - began >= 1.0  # 60 s at 60x is at least one second
     with pytest.raises(ValueError, match="speed"):
         Pacing(speed=0)
+
+
+def test_a_set_stop_event_ends_the_replay_before_the_next_record(broker, topic):
+    t0 = int(time.time() * 1000) - 3_600_000
+    stop = threading.Event()
+    stop.set()
+    sent = send_chunks(
+        [chunk([t0 + i for i in range(10)])],
+        broker.bootstrap,
+        topic_map={"alerts.camera": topic},
+        stop=stop,
+    )
+    assert sent == 0
+
+
+def test_an_unreachable_broker_is_a_broker_error_that_names_the_address():
+    with pytest.raises(BrokerError, match=r"cannot reach Kafka at 127\.0\.0\.1:\d+"):
+        send_chunks([chunk([0])], f"127.0.0.1:{free_port()}")

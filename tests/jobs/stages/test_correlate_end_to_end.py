@@ -1,4 +1,4 @@
-"""The correlate agent end to end: a planted cluster becomes a flag on ``hotspots.flags`` and a
+"""The correlate stage end to end: a planted cluster becomes a flag on ``hotspots.flags`` and a
 corroborated incident on ``incidents.correlated``; a late alert is dead-lettered as ``late``.
 
 Real Tansu broker, worker as its own process, run twice: the second run only sees the alert that

@@ -1,5 +1,5 @@
 """The correlate stage dead-letters a late alert with its own row, not its whole record
-(jobs/agents/correlate.py).
+(jobs/stages/correlate.py).
 
 Real Tansu broker, worker as its own process, chDB read back after. An ``alerts.normalized``
 record holds many alerts; the dead letter of one late alert names the record it came in

@@ -1,10 +1,11 @@
-"""Topic creation (idempotent) and the bootstrap address of a configured broker."""
+"""Kafka administration: the bootstrap address of a configured broker, topic creation
+(idempotent) and a consumer group's committed offsets."""
 
 from __future__ import annotations
 
 from ..exceptions import BrokerError, ConfigurationError
 
-__all__ = ["bootstrap_servers", "ensure_topics"]
+__all__ = ["bootstrap_servers", "committed_offsets", "ensure_topics"]
 
 
 def bootstrap_servers(broker_url: str) -> str:
@@ -34,5 +35,17 @@ def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> None:
         pass  # another worker created it between our list and create
     except KafkaError as exc:
         raise BrokerError(f"cannot create topics on {bootstrap}: {exc}") from exc
+    finally:
+        admin.close()
+
+
+def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+    """Offsets the consumer group has committed (the next offset it would read)."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+        return {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items()}
     finally:
         admin.close()

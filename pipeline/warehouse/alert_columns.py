@@ -2,8 +2,9 @@
 
 The live normalise stage and the backfill both build each batch's alerts once as an
 :func:`~pipeline.envelope.envelope_table`, publish it and store it from here. The rows are
-exactly what :func:`pipeline.sinks.alert_rows` builds from the published envelopes (a test pins
-the equality), so a consumer of ``alerts.normalized`` that stores them gets the same table.
+exactly what :func:`pipeline.warehouse.rows.alert_rows` builds from the published envelopes (a
+test pins the equality), so a consumer of ``alerts.normalized`` that stores them gets the same
+table.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The normalise stage retries a failed batch whole (jobs/agents/normalize.py).
+"""The normalise stage retries a failed batch whole (jobs/stages/normalize.py).
 
 Real Tansu broker and chDB; the stage is called in this process, as the poll loop calls it. The
 alerts table is renamed away before the first try, so storing the batch fails the way a real
@@ -13,11 +13,11 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from jobs.agents import normalize_stage
 from jobs.consumer import Polled
-from jobs.producer import BatchProducer
 from jobs.runtime import open_runtime
+from jobs.stages import normalize_stage
 from pipeline.exceptions import WarehouseError
+from pipeline.kafka import BatchProducer
 from tests.jobs.test_worker import camera, encode, envelopes, produce
 
 pytestmark = pytest.mark.timeout(300)

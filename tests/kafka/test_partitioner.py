@@ -6,7 +6,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.key_partitions import _murmur2, key_partitions
+from pipeline.kafka.partitioner import _murmur2, key_partitions
 
 
 @settings(deadline=None)  # the first call loads the compiled kernel

@@ -1,0 +1,39 @@
+"""``hotspot deadletter show``: recent dead letters, their original bytes opened."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .options import SettingsFile, settings_from
+
+__all__ = ["deadletter_app"]
+
+deadletter_app = typer.Typer(help="Inspect dead letters.", no_args_is_help=True)
+
+
+@deadletter_app.command("show")
+def show(
+    settings_file: SettingsFile = None,
+    limit: int = 20,
+    reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
+) -> None:
+    """Print recent dead letters with their original bytes opened (needs the pseudonym key)."""
+    from pipeline.deadletter import Reason, Sealer
+    from pipeline.warehouse import open_warehouse
+
+    if reason is not None and reason not in set(Reason):
+        raise typer.BadParameter(f"reason must be one of {', '.join(Reason)}")
+    settings = settings_from(settings_file)
+    sealer = Sealer(settings.pseudonym_secret())
+    where = f"WHERE reason = '{Reason(reason).value}'" if reason else ""
+    with open_warehouse(settings.resolved_warehouse_url) as wh:
+        rows = wh.query(
+            f"SELECT received_time, reason, topic, partition, offset, detail, payload_sealed "
+            f"FROM {wh.database}.deadletters FINAL {where} ORDER BY received_time DESC "
+            f"LIMIT {int(limit)}"
+        )
+    for when, why, topic, partition, offset, detail, sealed in rows:
+        payload = sealer.open(sealed).decode("utf-8", errors="replace")
+        typer.echo(f"{when} {why:<16} {topic}[{partition}]@{offset} {detail}\n    {payload}")

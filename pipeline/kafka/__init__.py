@@ -1,0 +1,28 @@
+"""Kafka, in one place: topic administration, the embedded Tansu broker, the worker's batch
+producer and group consumer, Kafka's default partitioner for whole batches of keys, and the
+paced sender that replays recorded streams.
+
+What the worker does with what it consumes (its stages, the consume → handle → commit loop)
+is the worker's, in ``jobs/``; here is only how the project talks to Kafka.
+"""
+
+from .admin import bootstrap_servers, committed_offsets, ensure_topics
+from .consumer import group_consumer
+from .embedded import EmbeddedBroker, free_port
+from .partitioner import key_partitions
+from .producer import BatchProducer, Delivery
+from .sender import Pacing, send_chunks
+
+__all__ = [
+    "BatchProducer",
+    "Delivery",
+    "EmbeddedBroker",
+    "Pacing",
+    "bootstrap_servers",
+    "committed_offsets",
+    "ensure_topics",
+    "free_port",
+    "group_consumer",
+    "key_partitions",
+    "send_chunks",
+]
