@@ -26,7 +26,14 @@ from .geo.projection import LocalProjection
 from .settings import Settings
 from .warehouse import Warehouse
 
-__all__ = ["history_alerts", "fit_history", "store_fit", "newest_baseline", "FALLBACK_CELL"]
+__all__ = [
+    "history_alerts",
+    "fit_history",
+    "store_fit",
+    "newest_baseline",
+    "prior_baseline",
+    "FALLBACK_CELL",
+]
 
 #: ``cell_id`` of the row holding the rates of cells never seen in the history
 FALLBACK_CELL = -1
@@ -125,7 +132,7 @@ def newest_baseline(warehouse: Warehouse, settings: Settings) -> Baseline:
         f"ORDER BY fitted_time DESC, fit_id DESC LIMIT 1"
     )
     if not newest:
-        return Baseline(cell_km2, settings.baseline_prior_rate_km2_h)
+        return prior_baseline(settings)
     cols = warehouse.query_columns(
         f"SELECT cell_id, rates, dispersion FROM {db}.baselines FINAL "
         f"WHERE fit_id = '{newest[0][0]}' ORDER BY cell_id"
@@ -139,6 +146,12 @@ def newest_baseline(warehouse: Warehouse, settings: Settings) -> Baseline:
         float(cols["dispersion"][0]),
         _stored_disks(warehouse, newest[0][0]),
     ).baseline()
+
+
+def prior_baseline(settings: Settings) -> Baseline:
+    """What a deployment starts from before any fit: the city-wide fallback at
+    ``baseline_prior_rate_km2_h``, learning from the stream."""
+    return Baseline((settings.correlation.cell_m / 1000.0) ** 2, settings.baseline_prior_rate_km2_h)
 
 
 def _table(cols: dict[str, list]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
