@@ -255,7 +255,6 @@ def estimate_dispersion(
     end_ms: int,
     lattice: Lattice,
     params: CorrelationParams,
-    **fit_kwargs,
 ) -> float:
     """NB2 ``alpha`` of disk counts in tiled windows, each day held out in turn (see module).
 
@@ -283,7 +282,7 @@ def estimate_dispersion(
     win = params.window_ms
     num = den = 0.0
     full = _exposure(start_ms, end_ms, params.utc_offset_min)
-    fit = {"level_prior_events": 2.0, "hod_prior_events": 3.0, **fit_kwargs, "dispersion": 0.0}
+    fit = {"level_prior_events": 2.0, "hod_prior_events": 3.0, "dispersion": 0.0}
     for d in range(days):  # loop per held-out day
         lo, hi = start_ms + d * _DAY_MS, start_ms + (d + 1) * _DAY_MS
         test = (t[point] >= lo) & (t[point] < hi)
