@@ -54,14 +54,30 @@ def fit_replay(
 
 
 def whole_local_days(event_ms: np.ndarray, utc_offset_min: int) -> tuple[int, int]:
-    """``[start, end)``: the longest span of whole local days the event times cover (late and
-    early strays are cut, so no partial day biases an hour's exposure)."""
+    """``[start, end)``: the whole local days of the longest run of days the history covers.
+
+    A day belongs to the run when it holds at least 1 % of the busiest day's events, so stray
+    events far from the history (an alert stamped years ago, let through where
+    ``max_age_s`` is 0) and a thin day at its edge do not stretch the span; the partial first
+    and last days are cut, so none biases an hour's exposure.
+    """
     if not len(event_ms):
         raise ValueError("history replay holds no alerts: it must cover a whole local day")
     off = utc_offset_min * 60_000
-    lo, hi = np.quantile(event_ms, [0.0001, 0.9999]).astype(np.int64)
-    start = -((-(int(lo) + off)) // _DAY_MS) * _DAY_MS - off
-    end = ((int(hi) + off) // _DAY_MS) * _DAY_MS - off
+    day = (np.asarray(event_ms, np.int64) + off) // _DAY_MS
+    first = int(day.min())
+    counts = np.bincount(day - first)
+    covered = np.flatnonzero(counts >= 0.01 * counts.max())
+    # the longest run of consecutive covered days
+    breaks = np.flatnonzero(np.diff(covered) > 1)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(covered) - 1]])
+    longest = int(np.argmax(covered[ends] - covered[starts]))
+    lo_day, hi_day = first + covered[starts[longest]], first + covered[ends[longest]]
+    inside = (day >= lo_day) & (day <= hi_day)
+    lo, hi = int(event_ms[inside].min()), int(event_ms[inside].max())
+    start = -((-(lo + off)) // _DAY_MS) * _DAY_MS - off
+    end = ((hi + off) // _DAY_MS) * _DAY_MS - off
     if end <= start:
         raise ValueError("history replay must cover at least one whole local day")
     return start, end

@@ -48,7 +48,8 @@ def test_whole_local_days_cut_partial_days_and_strays():
     events = np.concatenate(
         [
             np.linspace(midnight - 5 * HOUR, midnight + 2 * DAY + 3 * HOUR, 100_000),
-            [midnight - 9 * DAY],  # one stray from long ago
+            np.full(50, midnight - 9000 * DAY),  # strays from long ago (max age 0)
+            [midnight + 40 * DAY],  # and one from the future
         ]
     ).astype(np.int64)
     assert whole_local_days(events, offset) == (midnight, midnight + 2 * DAY)
