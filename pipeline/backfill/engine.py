@@ -5,9 +5,11 @@ copies near tile edges) and runs one correlator per partition of ``alerts.normal
 only flags and incidents centred in tiles that partition owns; sinks write alerts, dead letters,
 incidents and flags. :class:`Backfill` runs the same functions in the same arrangement:
 :func:`~pipeline.normalize.normalize`, :class:`~pipeline.routing.TileRouting`, one
-:class:`~pipeline.correlate.Correlator` per partition, the same message and row builders. Only
-the transport differs: records arrive in large chunks in file order, and alerts go from stage
-to stage as columns in memory instead of Arrow records on a topic.
+:class:`~pipeline.correlate.Correlator` per partition stepped by the live stage's
+:func:`~pipeline.correlation_loop.correlate_partition`, the same message and row builders. Only
+the transport differs: records arrive in large chunks in file order, alerts go from stage to
+stage as columns in memory instead of Arrow records on a topic, and results go to a sink
+(:mod:`.sinks`: the warehouse, or memory).
 
 The correlator's results do not depend on batch cuts or on arrival order within the allowed
 lateness, so a backfill gives the flags, incidents and warehouse rows of a live run over the
