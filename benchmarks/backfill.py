@@ -41,8 +41,8 @@ import pyarrow.parquet as pq
 
 from jobs.allocator import tune_allocator
 from jobs.garbage_collector import tune_garbage_collector
-from pipeline.backfill.engine import INSERT_ROWS
 from pipeline.backfill.files import backfill_files
+from pipeline.backfill.sinks import INSERT_ROWS
 from pipeline.geo.admin_units import load_registry
 from pipeline.replay.parquet import jsonl_to_parquet
 from pipeline.settings import Settings

@@ -1,10 +1,10 @@
 """Detection quality of the correlation engine on the synthetic city, against ground truth.
 
 Simulates one city, a history week without hotspots, ``--days`` evaluation days with planted
-hotspots and one day with none; fits the baseline on the history week; runs every day through
-the real normalise stage and the Correlator in process; prints recall (all planted hotspots,
-and those an oracle could detect), median time to first flag, and false flags per 10 km² per
-simulated day (on the quiet day and on the planted days).
+hotspots and one day with none; fits the baseline on the history week (as ``hotspot baseline
+fit`` does); backfills every day in memory (``pipeline.evaluate``); prints recall (all planted
+hotspots, and those an oracle could detect), median time to first flag, and false flags per
+10 km² per simulated day (on the quiet day and on the planted days).
 
     .venv/bin/python benchmarks/detection_quality.py --days 3
     .venv/bin/python benchmarks/detection_quality.py --days 3 \
@@ -33,9 +33,11 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import poisson
 
+from pipeline.backfill.fit import fit_replay
 from pipeline.correlate import CorrelationParams
+from pipeline.evaluate import evaluate_run
 from pipeline.geo.admin_units import load_registry
-from pipeline.offline import evaluate_run, fit_history_baseline
+from pipeline.settings import Settings
 from pipeline.sim import SHANGHAI, CityConfig, run_simulation
 
 HISTORY_START = datetime(2026, 3, 1, tzinfo=SHANGHAI)
@@ -124,9 +126,10 @@ def main() -> None:
     )
     registry = load_registry(quiet / "registry.geojson")
     for text in args.variant or [""]:
-        params = parse_variant(text)
+        # The environment's settings (HOTSPOT_*), with the variant's correlation params.
+        settings = Settings(data_dir=root, correlation=parse_variant(text))
         print(f"== variant: {text or 'defaults'}")
-        evaluate(params, history, planted, quiet, registry)
+        evaluate(settings, history, planted, quiet, registry)
     print(f"files in {root}; took {time.perf_counter() - t0:.0f} s")
 
 
@@ -142,21 +145,24 @@ _FIT_FIELDS = (
 _fitted: dict[tuple, object] = {}
 
 
-def _baseline(history, registry, params):
+def _fit(history, registry, settings):
     """The history fit, shared by variants that differ only in what it does not depend on."""
-    key = tuple(getattr(params, f) for f in _FIT_FIELDS)
+    key = tuple(getattr(settings.correlation, f) for f in _FIT_FIELDS)
     if key not in _fitted:
-        _fitted[key] = fit_history_baseline(history, registry, params)
+        _fitted[key] = fit_replay(settings, registry, [history])[0]
     return _fitted[key]
 
 
-def evaluate(params, history, planted, quiet, registry) -> None:
+def evaluate(settings, history, planted, quiet, registry) -> None:
     """Print the quality figures of one parameter set."""
-    baseline = _baseline(history, registry, params)
-    print(f"history fitted: dispersion alpha = {baseline.dispersion:.3f}")
+    params = settings.correlation
+    fitted = _fit(history, registry, settings)
+    print(f"history fitted: dispersion alpha = {fitted.dispersion:.3f}")
     delays, hits, detectable_hits, false_planted, n_covered = [], [], [], 0, 0
     for day in planted:
-        r = evaluate_run(day / "replay.jsonl", day / "truth.json", registry, baseline, params)
+        r = evaluate_run(
+            settings, registry, day / "replay.jsonl", day / "truth.json", fitted.baseline
+        )
         spots = json.loads((day / "truth.json").read_text())["hotspots"]
         for spot, delay, covered in zip(spots, r.delays_s, r.covered, strict=True):
             ok = oracle_detectable(spot, params.window_s, params.min_count)
@@ -172,7 +178,9 @@ def evaluate(params, history, planted, quiet, registry) -> None:
         delays += [d for d in r.delays_s if d is not None]
         n_covered += sum(r.covered)
         false_planted += r.false_flags
-    q = evaluate_run(quiet / "replay.jsonl", quiet / "truth.json", registry, baseline, params)
+    q = evaluate_run(
+        settings, registry, quiet / "replay.jsonl", quiet / "truth.json", fitted.baseline
+    )
     print(
         f"recall (all planted): {sum(hits)}/{len(hits)} = {np.mean(hits):.2f}"
         f" ({n_covered} covered by a flag already open)"

@@ -88,22 +88,15 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
 
 
 def _fit_baseline(runtime: Runtime, replay: Path, since: datetime, until: datetime) -> None:
-    """Fit the history replay and store it as the newest baseline, which the correlators load
-    when they start."""
-    from pipeline.correlate.baseline.district_fit import CellRates
+    """Fit the history replay as `hotspot baseline fit` fits a stored period, and store it as
+    the newest baseline, which the correlators load when they start."""
+    from pipeline.backfill.fit import fit_replay
     from pipeline.correlate.baseline.store import store_fit
-    from pipeline.offline import fit_history_baseline
 
-    params = runtime.settings.correlation
-    fitted = fit_history_baseline(replay, runtime.registry, params)
-    cells, rates, fallback = fitted.rows()
-    store_fit(
-        runtime.warehouse,
-        CellRates(fitted.cell_km2, cells, rates, fallback, fitted.dispersion, fitted.disks),
-        params,
-        int(since.timestamp() * 1000),
-        int(until.timestamp() * 1000),
-    )
+    since_ms, until_ms = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
+    settings = runtime.settings
+    fitted, _ = fit_replay(settings, runtime.registry, [replay], since_ms, until_ms)
+    store_fit(runtime.warehouse, fitted, settings.correlation, since_ms, until_ms)
 
 
 def _draw_map(runtime: Runtime, out: Path) -> None:

@@ -23,15 +23,14 @@ def evaluate(
     ] = None,
     settings_file: Annotated[
         Path | None,
-        typer.Option("--settings", help="TOML settings file whose correlation params to use."),
+        typer.Option("--settings", help="TOML settings file (else the environment's settings)."),
     ] = None,
 ) -> None:
     """Print recall, median time to first flag and false flags per 10 km² per day."""
-    from pipeline.offline import evaluate_replay
+    from pipeline.evaluate import evaluate_replay
     from pipeline.settings import load_settings
 
-    params = load_settings(settings_file).correlation if settings_file else None
-    r = evaluate_replay(replay, truth, registry, history, params)
+    r = evaluate_replay(load_settings(settings_file), replay, truth, registry, history)
     delay = "n/a" if r.median_delay_s is None else f"{r.median_delay_s / 60:.1f} min"
     typer.echo(f"planted hotspots:           {r.planted}")
     typer.echo(f"detected:                   {r.detected}")

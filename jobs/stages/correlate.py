@@ -20,14 +20,20 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from pipeline.alerts import SOURCES, AlertBatch
-from pipeline.correlate import Baseline, CorrelationOutput, Correlator
+from pipeline.alerts import SOURCES
+from pipeline.correlate import Baseline, Correlator
 from pipeline.correlate.exceptions import SnapshotError
+from pipeline.correlation_loop import (
+    FAILED_DETAIL,
+    LATE_DETAIL,
+    PartitionResult,
+    correlate_partition,
+    partition_rows,
+)
 from pipeline.deadletter import Reason
 from pipeline.envelope import EnvelopeBatch, decode_envelopes, rows_as_json
 from pipeline.feeds.decode import Reject
 from pipeline.kafka import BatchProducer
-from pipeline.outputs import flag_messages, incident_messages
 from pipeline.routing import TileRouting
 
 from ..consumer import Polled, Stage
@@ -95,20 +101,6 @@ class PartitionCorrelators:
             self._by_partition.pop(partition, None)
 
 
-_LATE = "event time behind the watermark (max event time seen - allowed lateness)"
-
-
-def _late_rows(output: CorrelationOutput, alerts: AlertBatch, halo: np.ndarray) -> np.ndarray:
-    """Rows of late primaries (a halo copy's lateness is its owner's business)."""
-    if len(output.late) == 0:
-        return np.empty(0, np.int64)
-    # Candidates by event time first (integers), then ids among those only: ids as fixed-width
-    # strings for the whole batch cost more than the rest of the stage's bookkeeping.
-    maybe = np.flatnonzero(np.isin(alerts.event_ms, output.late.event_ms) & ~halo)
-    ids = alerts.alert_id[maybe].astype(str)
-    return maybe[np.isin(ids, output.late.alert_id.astype(str))]
-
-
 class _AlertRecord(NamedTuple):
     """Where a dead-lettered alert came from: the record that held it (topic, partition,
     offset), and its own row as JSON (the record holds thousands of other alerts)."""
@@ -142,17 +134,7 @@ encode = msgspec.json.Encoder().encode
 _NONE = np.empty(0, np.int64)
 
 
-class _Correlated(NamedTuple):
-    """What one partition's correlator made of its rows of a poll (rows index the decoded
-    poll): messages to publish, late primaries, and the primaries of a batch it failed on."""
-
-    incidents: list
-    flags: list
-    late: np.ndarray
-    failed: np.ndarray
-
-
-def _rows(results: list[_Correlated], name: str) -> np.ndarray:
+def _rows(results: list[PartitionResult], name: str) -> np.ndarray:
     return np.concatenate([getattr(r, name) for r in results] or [_NONE])
 
 
@@ -170,8 +152,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         partition_of_row = polled.partitions[decoded.record]
         results = await asyncio.gather(
             *(
-                _correlate_partition(int(p), decoded, np.flatnonzero(partition_of_row == p))
-                for p in np.unique(partition_of_row)
+                _correlate_partition(p, decoded, rows)
+                for p, rows in partition_rows(partition_of_row)
             )
         )
         # Published together: one record batch per topic and partition for the whole poll.
@@ -187,14 +169,14 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             topics.flags, [f.flag_id.encode() for f in flags], list(map(encode, flags))
         )
         deliveries += await _dead_alerts(
-            polled, decoded, _rows(results, "late"), Reason.LATE, _LATE
+            polled, decoded, _rows(results, "late"), Reason.LATE, LATE_DETAIL
         )
         deliveries += await _dead_alerts(
             polled,
             decoded,
             _rows(results, "failed"),
             Reason.INTERNAL_ERROR,
-            "correlator failed; see log",
+            FAILED_DETAIL,
         )
         runtime.metrics.flags.inc(len(flags))
         runtime.metrics.incidents.inc(len(incidents))
@@ -214,21 +196,24 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
 
     async def _correlate_partition(
         partition: int, decoded: EnvelopeBatch, rows: np.ndarray
-    ) -> _Correlated:
-        alerts, halo = decoded.alerts.take(rows), decoded.halo[rows]
-        try:
-            async with threads:
-                output = await asyncio.to_thread(correlators.get(partition).process, alerts)
-        except Exception:  # a bug: keep correlating the rest, dead-letter this batch visibly
-            log.exception("partition %d: correlating %d alerts failed", partition, len(rows))
-            return _Correlated([], [], _NONE, rows[~halo])
-        owned = correlators.routing.owned
-        return _Correlated(
-            incidents=incident_messages(owned(partition, output.incidents), runtime.registry),
-            flags=flag_messages(owned(partition, output.flags), runtime.registry),
-            late=rows[_late_rows(output, alerts, halo)],
-            failed=_NONE,
-        )
+    ) -> PartitionResult:
+        halo = decoded.halo[rows]
+        async with threads:
+            try:  # its state and baseline are loaded on first use, here on the loop's thread
+                correlator = correlators.get(partition)
+            except Exception:  # a bug: as a batch the correlator failed on, the rest goes on
+                log.exception("partition %d: loading its correlator failed", partition)
+                return PartitionResult.failed_on(rows, halo)
+            return await asyncio.to_thread(
+                correlate_partition,
+                correlator,
+                partition,
+                decoded.alerts,
+                rows,
+                halo,
+                correlators.routing,
+                runtime.registry,
+            )
 
     async def _dead_alerts(
         polled: Polled, decoded: EnvelopeBatch, rows: np.ndarray, reason: Reason, detail: str

@@ -5,9 +5,11 @@ copies near tile edges) and runs one correlator per partition of ``alerts.normal
 only flags and incidents centred in tiles that partition owns; sinks write alerts, dead letters,
 incidents and flags. :class:`Backfill` runs the same functions in the same arrangement:
 :func:`~pipeline.normalize.normalize`, :class:`~pipeline.routing.TileRouting`, one
-:class:`~pipeline.correlate.Correlator` per partition, the same message and row builders. Only
-the transport differs: records arrive in large chunks in file order, and alerts go from stage
-to stage as columns in memory instead of Arrow records on a topic.
+:class:`~pipeline.correlate.Correlator` per partition stepped by the live stage's
+:func:`~pipeline.correlation_loop.correlate_partition`, the same message and row builders. Only
+the transport differs: records arrive in large chunks in file order, alerts go from stage to
+stage as columns in memory instead of Arrow records on a topic, and results go to a sink
+(:mod:`.sinks`: the warehouse, or memory).
 
 The correlator's results do not depend on batch cuts or on arrival order within the allowed
 lateness, so a backfill gives the flags, incidents and warehouse rows of a live run over the
@@ -29,36 +31,33 @@ import numpy as np
 import pyarrow as pa
 
 from ..alerts import SOURCE_CODE, SOURCES, AlertBatch
-from ..correlate import Baseline, CorrelationOutput, Correlator
+from ..correlate import Baseline, Correlator
+from ..correlation_loop import (
+    FAILED_DETAIL,
+    LATE_DETAIL,
+    correlate_partition,
+    owned_messages,
+    partition_rows,
+)
 from ..deadletter import DeadLetter, Reason, Sealer
-from ..envelope import as_enveloped, envelope_table
+from ..envelope import as_enveloped
 from ..feeds.decode import Reject
 from ..geo.admin_units import AdminRegistry
 from ..normalize import NormalizeContext, NormalizedBatch, normalize, normalize_each
-from ..outputs import flag_messages, incident_messages
 from ..replay.chunks import NO_TIMESTAMP, RecordChunk
 from ..replay.jsonl import BadLine
 from ..replay.typed import decode_typed, feed_columns
 from ..routing import TileRouting
 from ..settings import Settings
-from ..warehouse import Warehouse
-from ..warehouse.alert_columns import alert_columns, concat_columns, distinct
-from ..warehouse.rows import deadletter_rows, flag_rows, incident_rows
+from .sinks import Sink
 
-__all__ = ["Backfill", "BackfillReport", "CLOCKS", "INSERT_ROWS"]
+__all__ = ["Backfill", "BackfillReport", "CLOCKS"]
 
 log = logging.getLogger(__name__)
 
 CLOCKS = ("wall", "arrival")
 _NORMALIZE_BATCH = 8192
-#: rows (alerts, dead letters, incidents, flags) held back before they are inserted (about
-#: 165 bytes an alert as Arrow columns, so 80 MB); ClickHouse splits blocks above about a
-#: million rows anyway
-INSERT_ROWS = 500_000
 _CLOCK_SLICE_MS = 60_000
-_LATE = "event time behind the watermark (max event time seen - allowed lateness)"
-#: tables of records held back with the alerts, and how each builds its rows
-_RECORD_ROWS = {"deadletters": deadletter_rows, "incidents": incident_rows, "flags": flag_rows}
 
 
 @dataclass
@@ -117,14 +116,6 @@ def _joined(parts: list[NormalizedBatch]) -> NormalizedBatch:
     return _concat(parts, [0] * len(parts))
 
 
-def _members(ids: np.ndarray, of: np.ndarray) -> np.ndarray:
-    """``np.isin`` for object (str) ids through a hash set: isin sorts objects, far slower."""
-    if not len(of):
-        return np.zeros(len(ids), bool)
-    wanted = set(of.tolist())
-    return np.fromiter(map(wanted.__contains__, ids.tolist()), bool, len(ids))
-
-
 class Backfill:
     """Feed :meth:`run` chunks of records; call :meth:`finish` at the end (see module).
 
@@ -136,26 +127,24 @@ class Backfill:
     later alert of its tile late.
     ``baseline`` makes one baseline per partition's correlator. Without ``correlate`` only
     alerts and dead letters are stored (a fast load of history, e.g. to fit a baseline on).
-    Rows (alerts, dead letters, flags and incidents) are inserted once ``insert_rows`` of them
-    are held, and by :meth:`finish`: until then a chunk's rows may not be in the warehouse yet.
+    ``sink`` receives the alerts, dead letters, incidents and flags (:mod:`.sinks`).
     """
 
     def __init__(
         self,
         settings: Settings,
         registry: AdminRegistry,
-        warehouse: Warehouse,
+        sink: Sink,
         baseline: Callable[[], Baseline],
         *,
         clock: str = "arrival",
         correlate: bool = True,
-        insert_rows: int = INSERT_ROWS,
     ) -> None:
         if clock not in CLOCKS:
             raise ValueError(f"clock must be one of {CLOCKS}, got {clock!r}")
         self.settings = settings
         self.registry = registry
-        self.warehouse = warehouse
+        self.sink = sink
         self.routing = TileRouting.from_settings(settings, registry)
         self.ctx = NormalizeContext.from_settings(settings, registry)
         self._arrival_ms: int | None = None  # newest arrival read so far
@@ -170,11 +159,6 @@ class Backfill:
             topic: SOURCE_CODE[source] for source, topic in settings.topics.feeds().items()
         }
         self.report = BackfillReport()
-        self.insert_rows = insert_rows
-        self._alerts: list[dict] = []  # alert columns not yet inserted
-        self._alert_rows = 0
-        # dead letters, incidents and flags not yet inserted, by table
-        self._held: dict[str, list] = {table: [] for table in _RECORD_ROWS}
 
     # --- one chunk ----------------------------------------------------------------------------
 
@@ -189,7 +173,6 @@ class Backfill:
     def process(self, chunk: RecordChunk) -> None:
         """Normalise, correlate and store one chunk of records (in file order)."""
         self.report.records += len(chunk)
-        ingest_ms = int(time.time() * 1000)
         feeds = self._feeds(chunk.topic)
         clocks = self._clocks(chunk)
         parts, positions, dead = [], [], []
@@ -208,12 +191,7 @@ class Backfill:
             parts.append(batch)
             positions.append(index[batch.index])
         self._skipped(chunk, feeds)
-        stored = [
-            alert_columns(envelope_table(_joined(same), self.registry), ingest_ms)
-            for same in _by_source(parts).values()
-        ]
-        self._alerts += stored
-        self._alert_rows += sum(len(columns["lat"]) for columns in stored)
+        self.sink.alerts([_joined(same) for same in _by_source(parts).values()])
         if parts:
             order = np.argsort(np.concatenate(positions), kind="stable")  # back to file order
             alerts = AlertBatch.concat([as_enveloped(b.alerts) for b in parts]).take(order)
@@ -227,8 +205,7 @@ class Backfill:
             if self.correlators:
                 dead += self._correlate(alerts, lines)
         self._store_dead(dead)
-        if self._pending_rows() >= self.insert_rows:
-            self._write_pending()
+        self.sink.chunk_done()
 
     def _feeds(self, topics: np.ndarray) -> np.ndarray:
         """The feed (source code) of each record, -1 for a topic that is no feed's."""
@@ -336,28 +313,23 @@ class Backfill:
     def _correlate(self, alerts: AlertBatch, lines: np.ndarray) -> list[DeadLetter]:
         routed = self.routing.route(alerts.lat, alerts.lon)
         dead: list[DeadLetter] = []
-        for partition, correlator in enumerate(self.correlators):
-            mine = routed.partition == partition
-            rows, halo = routed.row[mine], routed.halo[mine]
-            if not len(rows):
-                continue
-            try:
-                output = correlator.process(alerts.take(rows))
-            except Exception:  # a bug: keep correlating the rest, dead-letter it visibly (as live)
-                log.exception("partition %d: correlating %d alerts failed", partition, len(rows))
-                dead += self._letters(
-                    partition,
-                    alerts,
-                    rows[~halo],
-                    lines,
-                    Reason.INTERNAL_ERROR,
-                    "correlator failed; see log",
-                )
-                continue
-            self._publish(partition, output)
-            late = _members(alerts.alert_id[rows], output.late.alert_id) & ~halo
-            self.report.late += int(late.sum())
-            dead += self._letters(partition, alerts, rows[late], lines, Reason.LATE, _LATE)
+        for partition, at in partition_rows(routed.partition):
+            rows = routed.row[at]
+            result = correlate_partition(
+                self.correlators[partition],
+                partition,
+                alerts,
+                rows,
+                routed.halo[at],
+                self.routing,
+                self.registry,
+            )
+            self._publish(result.incidents, result.flags)
+            self.report.late += len(result.late)
+            dead += self._letters(
+                partition, alerts, result.failed, lines, Reason.INTERNAL_ERROR, FAILED_DETAIL
+            )
+            dead += self._letters(partition, alerts, result.late, lines, Reason.LATE, LATE_DETAIL)
         return dead
 
     def _letters(
@@ -385,16 +357,12 @@ class Backfill:
                 payload_sealed=self.sealer.seal(str(alerts.alert_id[r]).encode()),
                 alert_id=str(alerts.alert_id[r]),
             )
-            for r in rows.tolist()  # loop per late alert: few
+            for r in rows.tolist()  # loop per late or failed alert: few
         ]
 
-    def _publish(self, partition: int, output: CorrelationOutput) -> None:
-        incidents = incident_messages(
-            self.routing.owned(partition, output.incidents), self.registry
-        )
-        flags = flag_messages(self.routing.owned(partition, output.flags), self.registry)
-        self._held["incidents"] += incidents
-        self._held["flags"] += flags
+    def _publish(self, incidents: list, flags: list) -> None:
+        self.sink.records("incidents", incidents)
+        self.sink.records("flags", flags)
         self.report.incidents += len(incidents)
         self.report.flag_events += len(flags)
 
@@ -407,8 +375,12 @@ class Backfill:
             p = self.settings.correlation
             horizon = newest + p.window_ms + p.incident_gap_ms + p.lateness_ms + p.slide_ms
             for partition, correlator in enumerate(self.correlators):
-                self._publish(partition, correlator.advance_to(horizon))
-        self._write_pending()
+                self._publish(
+                    *owned_messages(
+                        correlator.advance_to(horizon), partition, self.routing, self.registry
+                    )
+                )
+        self.sink.finish()
         return self.report
 
     # --- sinks --------------------------------------------------------------------------------
@@ -416,31 +388,4 @@ class Backfill:
     def _store_dead(self, dead: list[DeadLetter]) -> None:
         for letter in dead:
             self.report.deadletters[letter.reason.value] += 1
-        self._held["deadletters"] += dead
-
-    def _pending_rows(self) -> int:
-        return self._alert_rows + sum(map(len, self._held.values()))
-
-    def _write_pending(self) -> None:
-        """Insert the rows held back, one block per table.
-
-        Rows are held back across chunks: chDB's cost per insert block is large (a part per
-        table and rollup view, and more parts to merge later, on the same core; tens of ms for
-        the flags table), so a few large blocks cost far less than one per chunk and partition.
-        Flags keep every version and incidents their own ids, so the order of the blocks
-        changes no row.
-        """
-        if self._alerts:
-            columns = concat_columns(self._alerts)
-            self._alerts, self._alert_rows = [], 0
-            self._insert("alerts", columns, distinct_keys=distinct(columns["alert_id"]))
-        for table, build_rows in _RECORD_ROWS.items():
-            if self._held[table]:
-                records, self._held[table] = self._held[table], []
-                self._insert(table, build_rows(records))
-
-    def _insert(self, table: str, rows: dict, *, distinct_keys: bool = False) -> None:
-        if distinct_keys:
-            self.warehouse.insert(table, rows, distinct_keys=True)
-        else:
-            self.warehouse.insert(table, rows)
+        self.sink.records("deadletters", dead)

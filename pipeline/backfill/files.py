@@ -1,5 +1,5 @@
-"""Backfill replay files (JSON Lines or Parquet) into a warehouse: what ``hotspot backfill``
-and the benchmark run."""
+"""Backfill replay files (JSON Lines or Parquet) into a warehouse (what ``hotspot backfill`` and
+the benchmark run) or into memory (``hotspot evaluate``, the demo's baseline fit, tests)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..correlate import Baseline
 from ..correlate.baseline.store import newest_baseline
 from ..geo.admin_units import AdminRegistry
 from ..replay.chunks import RecordChunk, read_jsonl_chunks
@@ -14,9 +15,17 @@ from ..replay.jsonl import BadLine
 from ..replay.parquet import read_parquet_chunks
 from ..settings import Settings
 from ..warehouse import Warehouse
-from .engine import INSERT_ROWS, Backfill, BackfillReport
+from .engine import Backfill, BackfillReport
+from .sinks import INSERT_ROWS, MemorySink, WarehouseSink
 
-__all__ = ["backfill_files", "read_chunks", "count_records", "FileBadLine", "PARQUET_SUFFIXES"]
+__all__ = [
+    "backfill_files",
+    "backfill_to_memory",
+    "read_chunks",
+    "count_records",
+    "FileBadLine",
+    "PARQUET_SUFFIXES",
+]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -64,17 +73,45 @@ def backfill_files(
     """Backfill ``paths`` in order as one stream; broken lines are reported per file.
 
     ``progress(records, newest_event_ms)`` is called after every chunk. Alerts and dead
-    letters are inserted ``insert_rows`` at a time (see :class:`~.engine.Backfill`).
+    letters are inserted ``insert_rows`` at a time (see :class:`~.sinks.WarehouseSink`).
+    Correlators start from the warehouse's newest baseline.
     """
     engine = Backfill(
         settings,
         registry,
-        warehouse,
+        WarehouseSink(warehouse, registry, insert_rows),
         lambda: newest_baseline(warehouse, settings),
         clock=clock,
         correlate=correlate,
-        insert_rows=insert_rows,
     )
+    return _run(engine, paths, chunk_records, flush, progress)
+
+
+def backfill_to_memory(
+    settings: Settings,
+    registry: AdminRegistry,
+    paths: Sequence[Path],
+    baseline: Callable[[], Baseline],
+    *,
+    correlate: bool = True,
+    keep_alerts: bool = False,
+    chunk_records: int = 100_000,
+) -> tuple[MemorySink, BackfillReport]:
+    """:func:`backfill_files` (arrival clock, flushed) into a :class:`~.sinks.MemorySink`;
+    ``baseline`` makes each partition correlator's baseline."""
+    sink = MemorySink(keep_alerts=keep_alerts)
+    engine = Backfill(settings, registry, sink, baseline, correlate=correlate)
+    report, _ = _run(engine, paths, chunk_records, True, None)
+    return sink, report
+
+
+def _run(
+    engine: Backfill,
+    paths: Sequence[Path],
+    chunk_records: int,
+    flush: bool,
+    progress: Callable[[int, int | None], None] | None,
+) -> tuple[BackfillReport, list[FileBadLine]]:
     broken: list[FileBadLine] = []
     for path in paths:
         bad: list[BadLine] = []

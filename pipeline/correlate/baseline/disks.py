@@ -9,7 +9,7 @@ cameras sat at several times their expected count all day and opened false flags
 hotspot beside one was hidden. Here every history event is credited to every cell whose
 centre lies within ``r`` of it (the same ``<=`` test as the neighour join of the scan), and
 those disk counts are fitted per disk and hour of week with the shrinkage of
-:func:`pipeline.correlate.history.fit_cell_hours`, the disk standing in for the cell.
+:func:`pipeline.correlate.baseline.history.fit_cell_hours`, the disk standing in for the cell.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ block at noon), so here each cell gets its own hour-of-day shape, shrunk where d
 Cells never seen in history get ``level = k_L / (H + k_L / city_rate)`` times the profile.
 
 The same model is fitted per scoring radius on whole disks (:func:`fit_disks`, see
-:mod:`pipeline.correlate.disks`): scoring takes a disk's expected count from there when it is
+:mod:`pipeline.correlate.baseline.disks`): scoring takes a disk's expected count from there when it is
 present (``CellHourBaseline.disks``), and from the per-cell rates otherwise.
 
 ``dispersion`` is the negative-binomial ``alpha`` (``Var = mu + alpha * mu**2``) of window
@@ -85,7 +85,7 @@ class CellHourBaseline(Baseline):
         if self._table.shape != (len(self._table_ids), HOURS_PER_WEEK):
             raise ValueError("table must be (len(table_ids), 168)")
         #: Per scoring radius (m), a baseline of whole disks keyed by their centre cell, in
-        #: alerts per hour per km² of disk (see :mod:`pipeline.correlate.disks`).
+        #: alerts per hour per km² of disk (see :mod:`pipeline.correlate.baseline.disks`).
         self.disks = dict(disks or {})
 
     def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -255,7 +255,6 @@ def estimate_dispersion(
     end_ms: int,
     lattice: Lattice,
     params: CorrelationParams,
-    **fit_kwargs,
 ) -> float:
     """NB2 ``alpha`` of disk counts in tiled windows, each day held out in turn (see module).
 
@@ -283,7 +282,7 @@ def estimate_dispersion(
     win = params.window_ms
     num = den = 0.0
     full = _exposure(start_ms, end_ms, params.utc_offset_min)
-    fit = {"level_prior_events": 2.0, "hod_prior_events": 3.0, **fit_kwargs, "dispersion": 0.0}
+    fit = {"level_prior_events": 2.0, "hod_prior_events": 3.0, "dispersion": 0.0}
     for d in range(days):  # loop per held-out day
         lo, hi = start_ms + d * _DAY_MS, start_ms + (d + 1) * _DAY_MS
         test = (t[point] >= lo) & (t[point] < hi)

@@ -88,7 +88,7 @@ class Baseline:
             raise ValueError(f"dispersion must be >= 0, got {dispersion!r}")
         self.dispersion = float(dispersion)
         #: Bumped whenever the rates change (learning, restoring state), so memoised rates
-        #: (:class:`pipeline.correlate.rate_cache.DiskRateCache`) know when to drop.
+        #: (:class:`pipeline.correlate.baseline.rate_cache.DiskRateCache`) know when to drop.
         self.revision = 0
 
     def expected(self, cell_ids: np.ndarray, hour_of_week: int) -> np.ndarray:
@@ -109,7 +109,7 @@ class Baseline:
 
     def level_terms(self) -> LevelTerms:
         """The learned counts and the scalars of :meth:`levels` (for kernels that compute the
-        levels of many cells themselves, as :mod:`pipeline.correlate.disk_levels` does)."""
+        levels of many cells themselves, as :mod:`pipeline.correlate.scan.expected_counts` does)."""
         return LevelTerms(
             self._ids,
             np.asarray(self._counts, np.float64),

@@ -2,8 +2,8 @@
 
 ``hotspot baseline fit`` reads a period of stored alerts, fits a rate per lattice cell and
 hour of week with thin cells shrunk toward their district
-(:func:`~pipeline.correlate.district_fit.fit_by_district`), plus the whole-disk baselines
-scoring reads first (:mod:`pipeline.correlate.disks`), and writes them to the ``baselines`` and
+(:func:`~pipeline.correlate.baseline.district_fit.fit_by_district`), plus the whole-disk baselines
+scoring reads first (:mod:`pipeline.correlate.baseline.disks`), and writes them to the ``baselines`` and
 ``baseline_disks`` tables. Correlators (live and backfill) start from :func:`newest_baseline`:
 the newest fit made with their lattice and calendar, or the city-wide fallback rate while there
 is none.
@@ -28,7 +28,14 @@ from .district_fit import CellRates, fit_by_district
 from .history import CellHourBaseline
 from .model import Baseline
 
-__all__ = ["history_alerts", "fit_history", "store_fit", "newest_baseline", "FALLBACK_CELL"]
+__all__ = [
+    "history_alerts",
+    "fit_history",
+    "store_fit",
+    "newest_baseline",
+    "prior_baseline",
+    "FALLBACK_CELL",
+]
 
 #: ``cell_id`` of the row holding the rates of cells never seen in the history
 FALLBACK_CELL = -1
@@ -127,7 +134,7 @@ def newest_baseline(warehouse: Warehouse, settings: Settings) -> Baseline:
         f"ORDER BY fitted_time DESC, fit_id DESC LIMIT 1"
     )
     if not newest:
-        return Baseline(cell_km2, settings.baseline_prior_rate_km2_h)
+        return prior_baseline(settings)
     cols = warehouse.query_columns(
         f"SELECT cell_id, rates, dispersion FROM {db}.baselines FINAL "
         f"WHERE fit_id = '{newest[0][0]}' ORDER BY cell_id"
@@ -141,6 +148,12 @@ def newest_baseline(warehouse: Warehouse, settings: Settings) -> Baseline:
         float(cols["dispersion"][0]),
         _stored_disks(warehouse, newest[0][0]),
     ).baseline()
+
+
+def prior_baseline(settings: Settings) -> Baseline:
+    """What a deployment starts from before any fit: the city-wide fallback at
+    ``baseline_prior_rate_km2_h``, learning from the stream."""
+    return Baseline((settings.correlation.cell_m / 1000.0) ** 2, settings.baseline_prior_rate_km2_h)
 
 
 def _table(cols: dict[str, list]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

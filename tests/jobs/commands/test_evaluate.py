@@ -11,9 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from jobs.cli import app
+from pipeline.evaluate import evaluate_replay
 from pipeline.exceptions import ReplayFileError
-from pipeline.offline import evaluate_replay
+from pipeline.settings import load_settings
 from pipeline.sim import SHANGHAI, CityConfig, Hotspot, run_simulation
+from tests.conftest import PSEUDONYM_KEY
 
 CITY = CityConfig(seed=5, size_m=(6_000.0, 5_000.0), households=3_000, cameras=300)
 START = datetime(2026, 3, 2, 18, tzinfo=SHANGHAI)
@@ -25,6 +27,13 @@ SPOT = Hotspot(
     end=START + timedelta(minutes=80),
     multiplier=8.0,
 )
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch, tmp_path):
+    """The settings ``hotspot evaluate`` reads: its keys stay out of the working folder."""
+    monkeypatch.setenv("HOTSPOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HOTSPOT_PSEUDONYM_KEY", PSEUDONYM_KEY)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +83,7 @@ def test_evaluate_prints_the_detection_figures(runs):
     result = CliRunner().invoke(app, [*_args(folder), "--history", str(history / "replay.jsonl")])
     assert result.exit_code == 0, result.output
     report = evaluate_replay(
+        load_settings(),
         folder / "replay.jsonl",
         folder / "truth.json",
         folder / "registry.geojson",

@@ -1,0 +1,110 @@
+"""One partition's correlation step, shared by the live correlate stage and the backfill.
+
+A partition of ``alerts.normalized`` holds whole tiles plus halo copies of the alerts near their
+edges (:class:`~pipeline.routing.TileRouting`), so its correlator sees every alert that can touch
+the cells it owns. It publishes only the flags and incidents centred in its own tiles (the
+neighbour that owns a tile publishes the rest), and only its primaries can be late or failed: a
+halo copy's fate is its owning partition's business, which reports it once.
+
+Nothing here knows a transport. The live stage runs :func:`correlate_partition` for each
+partition of a poll in a worker thread (the correlators release the interpreter lock) and
+publishes the result to Kafka; the backfill calls it for each partition in turn and stores the
+result as rows. Both take late and failed alerts from here, so they dead-letter the same ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+import numpy as np
+
+from .alerts import AlertBatch
+from .correlate import CorrelationOutput, Correlator
+from .geo.admin_units import AdminRegistry
+from .outputs import FlagMessage, IncidentMessage, flag_messages, incident_messages
+from .routing import TileRouting
+
+__all__ = [
+    "FAILED_DETAIL",
+    "LATE_DETAIL",
+    "PartitionResult",
+    "correlate_partition",
+    "late_rows",
+    "owned_messages",
+    "partition_rows",
+]
+
+log = logging.getLogger(__name__)
+
+#: dead-letter details of the two ways a correlated alert fails
+LATE_DETAIL = "event time behind the watermark (max event time seen - allowed lateness)"
+FAILED_DETAIL = "correlator failed; see log"
+_NONE = np.empty(0, np.int64)
+
+
+class PartitionResult(NamedTuple):
+    """What one partition's correlator made of its rows of a batch (``late`` and ``failed``
+    are rows of the whole batch): messages to publish, late primaries, and the primaries of a
+    batch the correlator failed on (a bug: the rest of the batch goes on)."""
+
+    incidents: list[IncidentMessage]
+    flags: list[FlagMessage]
+    late: np.ndarray
+    failed: np.ndarray
+
+    @classmethod
+    def failed_on(cls, rows: np.ndarray, halo: np.ndarray) -> PartitionResult:
+        """Nothing published; every primary of ``rows`` failed."""
+        return cls([], [], _NONE, rows[~halo])
+
+
+def partition_rows(partition: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """``(partition, rows)`` of each partition present in ``partition`` (one per row of a
+    batch), in partition order."""
+    return [(p, np.flatnonzero(partition == p)) for p in np.unique(partition).tolist()]
+
+
+def owned_messages(
+    output: CorrelationOutput, partition: int, routing: TileRouting, registry: AdminRegistry
+) -> tuple[list[IncidentMessage], list[FlagMessage]]:
+    """The incidents and flags of ``output`` centred in tiles ``partition`` owns, as messages."""
+    return (
+        incident_messages(routing.owned(partition, output.incidents), registry),
+        flag_messages(routing.owned(partition, output.flags), registry),
+    )
+
+
+def late_rows(late: AlertBatch, alerts: AlertBatch, halo: np.ndarray) -> np.ndarray:
+    """Positions in ``alerts`` of the primaries (``~halo``) among the ``late`` alerts."""
+    if not len(late):
+        return _NONE
+    # Candidates by event time first (integers), then ids among those only, through a hash set:
+    # ids of a whole batch as fixed-width strings, or np.isin on objects (it sorts them), cost
+    # more than the rest of the step's bookkeeping.
+    maybe = np.flatnonzero(np.isin(alerts.event_ms, late.event_ms) & ~halo)
+    wanted = set(late.alert_id.tolist())
+    found = np.fromiter(map(wanted.__contains__, alerts.alert_id[maybe].tolist()), bool, len(maybe))
+    return maybe[found]
+
+
+def correlate_partition(
+    correlator: Correlator,
+    partition: int,
+    alerts: AlertBatch,
+    rows: np.ndarray,
+    halo: np.ndarray,
+    routing: TileRouting,
+    registry: AdminRegistry,
+) -> PartitionResult:
+    """Correlate ``rows`` of ``alerts`` (``halo``: which of them are halo copies) on
+    ``partition``'s correlator; see the module docstring. Safe to run in a worker thread while
+    other partitions' correlators run in others."""
+    mine = alerts.take(rows)
+    try:
+        output = correlator.process(mine)
+    except Exception:  # a bug: keep correlating the rest, dead-letter this batch visibly
+        log.exception("partition %d: correlating %d alerts failed", partition, len(rows))
+        return PartitionResult.failed_on(rows, halo)
+    incidents, flags = owned_messages(output, partition, routing, registry)
+    return PartitionResult(incidents, flags, rows[late_rows(output.late, mine, halo)], _NONE)

@@ -1,0 +1,76 @@
+"""One partition's correlation step: late and failed rows are primaries only, in batch rows."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from pipeline.alerts import AlertBatch
+from pipeline.correlate import CorrelationOutput
+from pipeline.correlation_loop import correlate_partition, late_rows, partition_rows
+from pipeline.geo.projection import LocalProjection
+from pipeline.routing import TileRouting
+
+ROUTING = TileRouting(LocalProjection(31.2, 121.4), 4000.0, 800.0, 4)
+
+
+def batch(ids: list[str], event_ms: list[int]) -> AlertBatch:
+    n = len(ids)
+    return AlertBatch(
+        alert_id=np.array(ids, dtype=object),
+        source=np.zeros(n, np.int8),
+        event_ms=np.array(event_ms, np.int64),
+        lat=np.full(n, 31.2),
+        lon=np.full(n, 121.4),
+        category=np.zeros(n, np.int16),
+        severity=np.ones(n, np.float32),
+        grid=np.zeros(n, np.int32),
+    )
+
+
+class Fixed:
+    """A correlator that reports the alerts with the given ids late (or fails)."""
+
+    def __init__(self, late_ids: set[str] | None) -> None:
+        self.late_ids = late_ids
+
+    def process(self, alerts: AlertBatch) -> CorrelationOutput:
+        if self.late_ids is None:
+            raise RuntimeError("a bug")
+        late = np.isin(alerts.alert_id.astype(str), list(self.late_ids))
+        return CorrelationOutput(alerts.take(late), [], [])
+
+
+def test_partition_rows_groups_rows_in_partition_order():
+    got = partition_rows(np.array([2, 0, 2, 1, 0]))
+    assert [p for p, _ in got] == [0, 1, 2]
+    assert [r.tolist() for _, r in got] == [[1, 4], [3], [0, 2]]
+
+
+def test_late_rows_are_primaries_matched_by_id_not_by_event_time():
+    alerts = batch(["a", "b", "c", "d"], [5, 5, 7, 9])
+    halo = np.array([False, False, True, False])
+    late = batch(["a", "c"], [5, 7])  # "b" shares a's event time; "c" is a halo copy
+    assert late_rows(late, alerts, halo).tolist() == [0]
+    assert late_rows(AlertBatch.empty(), alerts, halo).tolist() == []
+
+
+def test_late_and_failed_rows_index_the_whole_batch():
+    alerts = batch(["a", "b", "c", "d", "e"], [1, 2, 3, 4, 5])
+    rows = np.array([1, 2, 4])  # this partition's rows: b, c (a halo copy) and e
+    halo = np.array([False, True, False])
+    result = correlate_partition(Fixed({"c", "e"}), 0, alerts, rows, halo, ROUTING, None)
+    assert result.late.tolist() == [4]
+    assert result.failed.tolist() == []
+    assert result.incidents == [] and result.flags == []
+
+
+def test_a_failing_correlator_fails_its_primaries_and_is_logged(caplog):
+    alerts = batch(["a", "b", "c"], [1, 2, 3])
+    rows, halo = np.array([0, 2]), np.array([True, False])
+    with caplog.at_level(logging.ERROR):
+        result = correlate_partition(Fixed(None), 3, alerts, rows, halo, ROUTING, None)
+    assert result.failed.tolist() == [2]
+    assert result.late.tolist() == []
+    assert "partition 3: correlating 2 alerts failed" in caplog.text
