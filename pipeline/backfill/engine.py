@@ -44,8 +44,7 @@ from ..envelope import as_enveloped
 from ..feeds.decode import Reject
 from ..geo.admin_units import AdminRegistry
 from ..normalize import NormalizeContext, NormalizedBatch, normalize, normalize_each
-from ..replay.chunks import NO_TIMESTAMP, RecordChunk
-from ..replay.jsonl import BadLine
+from ..replay.chunks import NO_TIMESTAMP, BadLine, RecordChunk
 from ..replay.typed import decode_typed, feed_columns
 from ..routing import TileRouting
 from ..settings import Settings

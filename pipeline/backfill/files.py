@@ -10,8 +10,8 @@ from pathlib import Path
 from ..correlate import Baseline
 from ..correlate.baseline.store import newest_baseline
 from ..geo.admin_units import AdminRegistry
-from ..replay.chunks import RecordChunk, read_jsonl_chunks
-from ..replay.jsonl import BadLine
+from ..replay.chunks import BadLine, RecordChunk
+from ..replay.jsonl import read_jsonl_chunks
 from ..replay.parquet import read_parquet_chunks
 from ..settings import Settings
 from ..warehouse import Warehouse

@@ -1,8 +1,8 @@
 """Recorded streams: reading replay files (JSON Lines, Parquet) and stored alerts as record
 chunks. Sending them to Kafka is :func:`pipeline.kafka.send_chunks`."""
 
-from .chunks import NO_TIMESTAMP, RecordChunk, read_jsonl_chunks
-from .jsonl import BadLine, ReplayRecord, read_jsonl
+from .chunks import NO_TIMESTAMP, BadLine, RecordChunk
+from .jsonl import ReplayRecord, read_jsonl, read_jsonl_chunks
 from .parquet import jsonl_to_parquet, read_parquet_chunks
 
 __all__ = [

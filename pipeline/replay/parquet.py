@@ -16,8 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..exceptions import ReplayFileError
-from .chunks import NO_TIMESTAMP, RecordChunk, read_jsonl_chunks
-from .jsonl import BadLine
+from .chunks import NO_TIMESTAMP, BadLine, RecordChunk
+from .jsonl import read_jsonl_chunks
 from .typed import LAYOUT_KEY, LAYOUT_VERSION, PREFIX, typed_columns
 
 __all__ = ["read_parquet_chunks", "jsonl_to_parquet"]

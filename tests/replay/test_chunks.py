@@ -12,8 +12,8 @@ import pytest
 
 from pipeline.exceptions import ReplayFileError
 from pipeline.replay import read_jsonl
-from pipeline.replay.chunks import NO_TIMESTAMP, read_jsonl_chunks
-from pipeline.replay.jsonl import BadLine
+from pipeline.replay.chunks import NO_TIMESTAMP, BadLine
+from pipeline.replay.jsonl import read_jsonl_chunks
 from pipeline.replay.parquet import jsonl_to_parquet, read_parquet_chunks
 
 

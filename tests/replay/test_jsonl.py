@@ -7,7 +7,8 @@ import json
 import pytest
 
 from pipeline.exceptions import ReplayFileError
-from pipeline.replay.jsonl import BadLine, ReplayRecord, read_jsonl
+from pipeline.replay.chunks import BadLine
+from pipeline.replay.jsonl import ReplayRecord, read_jsonl
 
 
 def write(tmp_path, *lines: bytes | str):

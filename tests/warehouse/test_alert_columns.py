@@ -15,7 +15,7 @@ from pipeline.envelope import (
 )
 from pipeline.geo.admin_units import load_registry
 from pipeline.normalize import NormalizeContext, normalize
-from pipeline.replay.chunks import read_jsonl_chunks
+from pipeline.replay.jsonl import read_jsonl_chunks
 from pipeline.settings import Settings
 from pipeline.warehouse.alert_columns import alert_columns
 from pipeline.warehouse.rows import alert_rows

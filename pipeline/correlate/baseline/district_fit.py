@@ -1,7 +1,7 @@
 """A cell-and-hour-of-week baseline whose thin cells are shrunk toward their district's rate.
 
-:func:`~pipeline.correlate.baseline.history.fit_cell_hours` pulls a cell with little history toward the
-rate of the whole history. Districts differ (a busy centre, quiet suburbs), so here each
+:func:`~pipeline.correlate.baseline.history.fit_cell_hours` pulls a cell with little history
+toward the rate of the whole history. Districts differ (a busy centre, quiet suburbs), so here each
 district is fitted on its own: a cell's level is shrunk toward its district's rate and its
 hour-of-day shape toward the district's shape. Cells are assigned to the district containing
 their centre; cells outside every district are fitted with the whole city. Cells never seen in

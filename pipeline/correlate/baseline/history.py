@@ -16,8 +16,8 @@ block at noon), so here each cell gets its own hour-of-day shape, shrunk where d
 Cells never seen in history get ``level = k_L / (H + k_L / city_rate)`` times the profile.
 
 The same model is fitted per scoring radius on whole disks (:func:`fit_disks`, see
-:mod:`pipeline.correlate.baseline.disks`): scoring takes a disk's expected count from there when it is
-present (``CellHourBaseline.disks``), and from the per-cell rates otherwise.
+:mod:`pipeline.correlate.baseline.disks`): scoring takes a disk's expected count from there
+when it is present (``CellHourBaseline.disks``), and from the per-cell rates otherwise.
 
 ``dispersion`` is the negative-binomial ``alpha`` (``Var = mu + alpha * mu**2``) of window
 counts in ``hotspot_radius_m`` disks, estimated out of sample: each history day's disk counts

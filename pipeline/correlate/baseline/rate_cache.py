@@ -1,8 +1,8 @@
 """Memoised disk rates: the baseline rate of the disk around each cell, per hour of week.
 
 Scoring needs, at every slide, the rate of the ``r``-metre disk around each tested cell for the
-hours of week its windows overlap (:func:`pipeline.correlate.scan.scoring.score_cells`). The baseline
-is configuration unless it learns, and the tested cells barely change from one slide to the
+hours of week its windows overlap (:func:`pipeline.correlate.scan.scoring.score_cells`). The
+baseline is configuration unless it learns, and the tested cells barely change from one slide to the
 next, so the rates are kept per ``(hour of week, radius)`` and computed only for cells not seen
 yet; everything is dropped when the baseline's ``revision`` moves (a learning baseline moves it
 at every slide, so there the memo still shares the work between the windows of one slide).

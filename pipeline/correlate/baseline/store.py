@@ -2,11 +2,11 @@
 
 ``hotspot baseline fit`` reads a period of stored alerts, fits a rate per lattice cell and
 hour of week with thin cells shrunk toward their district
-(:func:`~pipeline.correlate.baseline.district_fit.fit_by_district`), plus the whole-disk baselines
-scoring reads first (:mod:`pipeline.correlate.baseline.disks`), and writes them to the ``baselines`` and
-``baseline_disks`` tables. Correlators (live and backfill) start from :func:`newest_baseline`:
-the newest fit made with their lattice and calendar, or the city-wide fallback rate while there
-is none.
+(:func:`~pipeline.correlate.baseline.district_fit.fit_by_district`), plus the whole-disk
+baselines scoring reads first (:mod:`pipeline.correlate.baseline.disks`), and writes them to
+the ``baselines`` and ``baseline_disks`` tables. Correlators (live and backfill) start from
+:func:`newest_baseline`: the newest fit made with their lattice and calendar, or the city-wide
+fallback rate while there is none.
 """
 
 from __future__ import annotations
