@@ -12,6 +12,7 @@ from rich.table import Table
 
 from pipeline.settings import load_settings
 
+from .options import SettingsFile
 from .progress import RecordProgress, format_ms
 
 __all__ = ["backfill"]
@@ -24,7 +25,7 @@ def backfill(
             help="Replay files: JSON Lines, or Parquet (.parquet) with topic, key, value, ts."
         ),
     ],
-    settings_file: Annotated[Path | None, typer.Option("--settings", help="TOML settings.")] = None,
+    settings_file: SettingsFile = None,
     clock: Annotated[
         str,
         typer.Option(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pipeline.settings import load_settings
 
+from .options import SettingsFile
 from .replay import parse_time
 
 __all__ = ["baseline_app"]
@@ -20,7 +20,7 @@ baseline_app = typer.Typer(help="Fitted baselines.", no_args_is_help=True)
 def fit(
     since: Annotated[str, typer.Option(help="First event time of the history (ISO or ms).")],
     until: Annotated[str, typer.Option(help="End of the history, excluded (ISO or ms).")],
-    settings_file: Annotated[Path | None, typer.Option("--settings", help="TOML settings.")] = None,
+    settings_file: SettingsFile = None,
 ) -> None:
     """Fit and store a baseline; correlators use the newest fit from their next start."""
     from pipeline.correlate.baseline.store import fit_history, store_fit

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from .options import SettingsFile
+
 __all__ = ["evaluate"]
 
 
@@ -21,10 +23,7 @@ def evaluate(
             "(else the city-wide fallback, learning from the stream)."
         ),
     ] = None,
-    settings_file: Annotated[
-        Path | None,
-        typer.Option("--settings", help="TOML settings file (else the environment's settings)."),
-    ] = None,
+    settings_file: SettingsFile = None,
 ) -> None:
     """Print recall, median time to first flag and false flags per 10 km² per day."""
     from pipeline.evaluate import evaluate_replay

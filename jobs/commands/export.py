@@ -10,6 +10,7 @@ import typer
 
 from pipeline.settings import load_settings
 
+from .options import SettingsFile
 from .replay import parse_time
 
 __all__ = ["export"]
@@ -21,7 +22,7 @@ def export(
     until: Annotated[str, typer.Option(help="End time, excluded (ISO 8601 or epoch ms).")],
     out: Annotated[Path | None, typer.Option(help="Output file (else standard output).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
-    settings_file: Annotated[Path | None, typer.Option("--settings", help="TOML settings.")] = None,
+    settings_file: SettingsFile = None,
 ) -> None:
     """Write warehouse rows of a time range, in a fixed order, for comparing runs."""
     from pipeline.export import EXPORTS, FORMATS, export_rows, write_export

@@ -14,6 +14,7 @@ from rich.console import Console
 from pipeline.alerts import SOURCES
 from pipeline.settings import Settings, load_settings
 
+from .options import SettingsFile
 from .progress import RecordProgress
 
 __all__ = ["replay", "parse_time"]
@@ -56,7 +57,7 @@ def replay(
             help="Replay files: JSON Lines ({topic, key, value, ts} a line) or Parquet."
         ),
     ] = None,
-    settings_file: Annotated[Path | None, typer.Option("--settings", help="TOML settings.")] = None,
+    settings_file: SettingsFile = None,
     bootstrap: Annotated[
         str | None, typer.Option(help="Kafka HOST:PORT (else the settings').")
     ] = None,
