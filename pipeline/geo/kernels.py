@@ -16,6 +16,10 @@ every join changes with it, never one twin of it.
 
 Kernels only: ndarrays and scalars in and out, ``@numba.njit(cache=True, nogil=True)``; the
 callers validate their inputs. They may be called from Python too (a driver sizing a table).
+
+Numba's on-disk cache of a caller in another module is keyed on that module's own source, not
+on this one: after editing a kernel here, delete the ``__pycache__`` folders (or point
+``NUMBA_CACHE_DIR`` elsewhere) so no caller runs a stale copy compiled into its cache.
 """
 
 from __future__ import annotations
