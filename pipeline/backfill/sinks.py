@@ -91,10 +91,7 @@ class WarehouseSink:
         if self._alerts:
             columns = concat_columns(self._alerts)
             self._alerts, self._alert_rows = [], 0
-            if distinct(columns["alert_id"]):
-                self.warehouse.insert("alerts", columns, distinct_keys=True)
-            else:
-                self.warehouse.insert("alerts", columns)
+            self.warehouse.insert("alerts", columns, distinct_keys=distinct(columns["alert_id"]))
         for table, build_rows in _RECORD_ROWS.items():
             if self._held[table]:
                 records, self._held[table] = self._held[table], []
