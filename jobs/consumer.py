@@ -10,8 +10,9 @@ loop as one of its services, serves ``/metrics`` and runs the timers.
 Delivery is at-least-once. A poll's offsets are committed only after every stage that read it
 has finished: its records are on the broker (delivery reports awaited) and its warehouse
 writes are done. A stage that raises has its partitions sought back to the first record of
-the failed poll, and is retried after a pause; the worker keeps running. Rebalancing waits for
-the poll in progress, so a revoked partition's work is committed before another worker gets it.
+the failed poll (a stateful stage: to its restored state's offset), and is retried after a
+pause; the worker keeps running. Rebalancing waits for the poll in progress, so a revoked
+partition's work is committed (and its state checkpointed) before another worker gets it.
 """
 
 from __future__ import annotations
@@ -67,7 +68,11 @@ class Stage:
     """What the worker does with the records of its topics. ``handle`` gets one
     :class:`Polled` per topic that had records and returns once its outputs are delivered and
     written; ``revoked`` is told which partitions (of its first topic) this worker lost
-    (None: all, the worker stops). With ``aligned``, its topics' records are released in
+    (None: all, the worker stops). A stateful stage has ``resume``: given partitions of its
+    first topic (just assigned, or whose batch failed), it restores their state and says
+    where each one's input resumes (an offset, or None: its earliest record); a stage without
+    it resumes at the committed offsets, or at the first record of a failed batch. With
+    ``aligned``, its topics' records are released in
     timestamp order across partitions (see :mod:`jobs.alignment`). ``every_s`` is the
     shortest time between the starts of two of its batches: records that come meanwhile wait
     and go together (for a sink, whose every insert has a fixed cost)."""
@@ -75,7 +80,8 @@ class Stage:
     name: str
     topics: tuple[str, ...]
     handle: Callable[[list[Polled]], Awaitable[None]]
-    revoked: Callable[[set[int] | None], None] | None = None
+    revoked: Callable[[set[int] | None], Awaitable[None]] | None = None
+    resume: Callable[[set[int]], Awaitable[dict[int, int | None]]] | None = None
     aligned: bool = False
     every_s: float = 0.0
 
@@ -164,6 +170,10 @@ class BatchConsumer(mode.Service):
         self._holding = False  # no new batches start (rebalancing, stopping)
         self._hurried = False  # every_s waived: the worker drains to stop
         self._loop_task: asyncio.Task | None = None
+        # Seeks so far, and the count at each partition's last one: a poll that began before
+        # a partition was sought brings records from its old position, to be dropped.
+        self._seeks = 0
+        self._sought: dict[TopicPartition, int] = {}
         for lane in self.lanes:
             for topic in lane.stage.topics:
                 runtime.progress.register(lane.stage.name, topic)
@@ -194,7 +204,7 @@ class BatchConsumer(mode.Service):
         await self._finish_running()
         for lane in self.lanes:
             if lane.stage.revoked is not None:
-                lane.stage.revoked(None)
+                await lane.stage.revoked(None)
         if self.consumer is not None:
             await self.consumer.stop()
         await self.producer.stop()
@@ -202,6 +212,7 @@ class BatchConsumer(mode.Service):
     async def _run(self) -> None:
         settings = self.runtime.settings
         while not self._stopping:
+            seeks = self._seeks
             try:
                 polled = await self.consumer.getmany(
                     timeout_ms=int(settings.batch_within_s * 1000),
@@ -212,6 +223,7 @@ class BatchConsumer(mode.Service):
                 await asyncio.sleep(1.0)
                 continue
             async with self._lock:
+                polled = {tp: r for tp, r in polled.items() if self._sought.get(tp, 0) <= seeks}
                 ready = self.aligner.add(polled)
                 ready.update(await self.aligner.release(self.consumer))
                 for tp, records in ready.items():
@@ -255,7 +267,7 @@ class BatchConsumer(mode.Service):
                 stage.name,
                 sum(len(p.records) for p in polls),
             )
-            self._rewind(lane, polls)
+            await self._rewind(lane, polls)
             await asyncio.sleep(1.0)  # a failing dependency: do not spin
         else:
             metrics = self.runtime.metrics
@@ -281,17 +293,43 @@ class BatchConsumer(mode.Service):
         except KafkaError as exc:  # redelivered after the rebalance; sinks are idempotent
             log.warning("committing offsets failed (%s); they will be processed again", exc)
 
-    def _rewind(self, lane: _Lane, polls: list[Polled]) -> None:
-        """Fetch a failed batch again, from its first record in each partition."""
+    async def _rewind(self, lane: _Lane, polls: list[Polled]) -> None:
+        """Fetch a failed batch again: from the stage's restored state, or from the batch's
+        first record in each partition."""
+        if lane.stage.resume is not None:
+            topic = lane.stage.topics[0]
+            await self._resume(lane, {p for b in polls if b.topic == topic for p in b.last_offsets})
+            return
         for batch in polls:
             for partition, first in _firsts(batch).items():
                 tp = TopicPartition(batch.topic, partition)
-                self.aligner.forget({tp})
-                lane.pending.pop(tp, None)
+                self._forget(lane, tp)
                 try:
                     self.consumer.seek(tp, first)
                 except IllegalStateError:  # revoked meanwhile: its next owner starts over
                     pass
+
+    async def _resume(self, lane: _Lane, partitions: set[int]) -> None:
+        """Restore ``partitions`` of the lane's first topic and seek each to where its state
+        resumes; whatever was fetched for them meanwhile is dropped."""
+        topic = lane.stage.topics[0]
+        for partition, offset in (await lane.stage.resume(partitions)).items():
+            tp = TopicPartition(topic, partition)
+            self._forget(lane, tp)
+            try:
+                if offset is None:
+                    await self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek(tp, offset)
+            except IllegalStateError:  # revoked meanwhile: its next owner resumes it
+                pass
+
+    def _forget(self, lane: _Lane, tp: TopicPartition) -> None:
+        """Drop what was fetched for ``tp``, and what a poll in flight brings: it is sought."""
+        self.aligner.forget({tp})
+        lane.pending.pop(tp, None)
+        self._seeks += 1
+        self._sought[tp] = self._seeks
 
     async def _finish_running(self) -> None:
         self._holding = True
@@ -310,8 +348,17 @@ class BatchConsumer(mode.Service):
                     lane.pending.pop(tp, None)
                 lost = {tp.partition for tp in revoked if tp.topic == lane.stage.topics[0]}
                 if lost and lane.stage.revoked is not None:
-                    lane.stage.revoked(lost)
+                    await lane.stage.revoked(lost)
             self._holding = self._stopping
+
+    async def assign(self, assigned: set[TopicPartition]) -> None:
+        """Restore the stateful stages' newly assigned partitions before anything is fetched."""
+        async with self._lock:
+            for lane in self.lanes:
+                topic = lane.stage.topics[0]
+                mine = {tp.partition for tp in assigned if tp.topic == topic}
+                if mine and lane.stage.resume is not None:
+                    await self._resume(lane, mine)
 
 
 def _firsts(batch: Polled) -> dict[int, int]:
@@ -328,4 +375,4 @@ class _Rebalance(ConsumerRebalanceListener):
         await self.service.revoke(set(revoked))
 
     async def on_partitions_assigned(self, assigned) -> None:
-        """Nothing to do: correlator state is loaded when its partition's first batch comes."""
+        await self.service.assign(set(assigned))

@@ -141,7 +141,8 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
             log.info("embedded Tansu broker on %s", bootstrap)
         else:
             bootstrap = bootstrap_servers(settings.broker_url)
-        ensure_topics(bootstrap, settings.topics.all(), settings.partitions)
+        topics = settings.topics
+        ensure_topics(bootstrap, topics.all(), settings.partitions, compacted={topics.checkpoints})
         # A server that is down at start-up is waited for, as a running worker waits for it.
         retry = RetryPolicy.from_settings(settings)
         warehouse = stack.enter_context(

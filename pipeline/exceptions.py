@@ -14,6 +14,7 @@ __all__ = [
     "WarehouseUnavailable",
     "ReplayFileError",
     "EnvelopeError",
+    "CheckpointError",
 ]
 
 
@@ -57,3 +58,14 @@ class EnvelopeError(PipelineError):
     def __init__(self, message: str, *, malformed: bool = False) -> None:
         super().__init__(message)
         self.malformed = malformed
+
+
+class CheckpointError(PipelineError):
+    """A partition's checkpoint cannot be restored: unreadable, another layout or state format,
+    or written for another partition count. ``partition`` names it; the worker reports it and
+    rebuilds that partition from its input instead of crash-looping."""
+
+    def __init__(self, partition: int, reason: str) -> None:
+        super().__init__(f"partition {partition}: checkpoint not restored: {reason}")
+        self.partition = partition
+        self.reason = reason

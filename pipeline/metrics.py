@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["Metrics"]
 
@@ -65,5 +65,30 @@ class Metrics:
             "hotspot_warehouse_rows_total",
             "Rows written to the warehouse",
             ["table"],
+            registry=self.registry,
+        )
+        self.checkpoint_seconds = Histogram(
+            "hotspot_checkpoint_seconds",
+            "Time to write one partition's correlator checkpoint (delivery awaited)",
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )
+        self.checkpoint_bytes = Gauge(
+            "hotspot_checkpoint_bytes",
+            "Size of the partition's last correlator checkpoint",
+            ["partition"],
+            registry=self.registry,
+        )
+        self.checkpoint_written = Gauge(
+            "hotspot_checkpoint_written_timestamp_seconds",
+            "Wall-clock time of the partition's last checkpoint (its age: time() - this)",
+            ["partition"],
+            registry=self.registry,
+        )
+        self.restores = Counter(
+            "hotspot_correlator_restores_total",
+            "Partitions taken over: restored from a checkpoint, started empty (none written), "
+            "or rebuilt from the input because the checkpoint was refused",
+            ["outcome"],
             registry=self.registry,
         )

@@ -56,6 +56,7 @@ class TopicNames(BaseModel):
     deadletter: str = "alerts.deadletter"
     incidents: str = "incidents.correlated"
     flags: str = "hotspots.flags"
+    checkpoints: str = "correlator.checkpoints"
 
     def feed(self, source: str) -> str:
         return getattr(self, source)
@@ -243,6 +244,17 @@ class Settings(BaseSettings):
         "partitions move to the others.",
     )
     web_port: int = Field(0, ge=0, description="Faust web port; 0 picks a free one.")
+    checkpoint_every_s: float = Field(
+        10.0,
+        gt=0,
+        description="Longest time between two checkpoints of a partition's correlator to the "
+        "checkpoints topic, s: after a crash the partition re-processes at most this much input.",
+    )
+    checkpoint_every_rows: int = Field(
+        50_000,
+        ge=1,
+        description="Most alerts a partition's correlator takes between two checkpoints.",
+    )
 
     # --- ingest contracts ----------------------------------------------------------------------
     coordinate_systems: dict[str, CoordinateSystem] = Field(

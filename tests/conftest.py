@@ -100,7 +100,9 @@ def worker_config(tmp_path, broker, city) -> WorkerConfig:
         partitions=2,
         pseudonym_key=PSEUDONYM_KEY,
     )
-    ensure_topics(broker.bootstrap, topics.all(), settings.partitions)
+    ensure_topics(
+        broker.bootstrap, topics.all(), settings.partitions, compacted={topics.checkpoints}
+    )
     return WorkerConfig(settings, broker.bootstrap)
 
 

@@ -5,15 +5,14 @@ holds whole tiles (plus halo copies of alerts near their edges), so its correlat
 alert that can touch the cells it owns. A correlator only publishes flags and incidents whose
 centre lies in a tile of its own partition; the neighbour that owns the tile publishes the rest.
 
-State survives a graceful restart as a snapshot per partition in the data directory, taken when
-the worker stops and loaded when the partition comes back.
+Each correlator's state is checkpointed to Kafka with the offset it covers, and restored by
+whichever worker takes its partition next (:mod:`jobs.stages.correlators`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import NamedTuple
 
 import msgspec
@@ -21,8 +20,6 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.alerts import SOURCES
-from pipeline.correlate import Baseline, Correlator
-from pipeline.correlate.exceptions import SnapshotError
 from pipeline.correlation_loop import (
     FAILED_DETAIL,
     LATE_DETAIL,
@@ -34,71 +31,15 @@ from pipeline.deadletter import Reason
 from pipeline.envelope import EnvelopeBatch, decode_envelopes, rows_as_json
 from pipeline.feeds.decode import Reject
 from pipeline.kafka import BatchProducer
-from pipeline.routing import TileRouting
 
 from ..consumer import Polled, Stage
 from ..publish import publish_deadletters
 from ..runtime import Runtime
+from .correlators import PartitionCorrelators
 
-__all__ = ["correlate_stage", "PartitionCorrelators"]
+__all__ = ["correlate_stage"]
 
 log = logging.getLogger(__name__)
-
-
-class PartitionCorrelators:
-    """The correlators of the partitions this worker holds, and their snapshots on disk."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.routing = TileRouting.from_settings(runtime.settings, runtime.registry)
-        self.projection = self.routing.projection
-        self.params = runtime.settings.correlation
-        self._by_partition: dict[int, Correlator] = {}
-        self._snapshot_dir = runtime.settings.data_dir / "correlator"
-
-    def _baseline(self) -> Baseline:
-        # the newest `hotspot baseline fit`
-        from pipeline.correlate.baseline.store import newest_baseline
-
-        return newest_baseline(self.runtime.warehouse, self.runtime.settings)
-
-    def _snapshot_path(self, partition: int) -> Path:
-        return self._snapshot_dir / f"{self.runtime.settings.topics.normalized}-{partition}.npz"
-
-    def get(self, partition: int) -> Correlator:
-        if partition not in self._by_partition:
-            self._by_partition[partition] = self._load(partition)
-        return self._by_partition[partition]
-
-    def _load(self, partition: int) -> Correlator:
-        path = self._snapshot_path(partition)
-        if path.exists():
-            try:
-                restored = Correlator.restore(
-                    path.read_bytes(), self.params, self.projection, self._baseline()
-                )
-                log.info("partition %d: correlator state restored from %s", partition, path)
-                return restored
-            except SnapshotError as exc:
-                log.warning("partition %d: %s", partition, exc)
-        return Correlator(self.params, self.projection, self._baseline())
-
-    def save_all(self, partitions: set[int] | None = None) -> None:
-        self._snapshot_dir.mkdir(parents=True, exist_ok=True)
-        for partition, correlator in self._by_partition.items():
-            if partitions is not None and partition not in partitions:
-                continue
-            path = self._snapshot_path(partition)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(correlator.snapshot())
-            tmp.replace(path)  # atomic: a crash mid-write never leaves half a snapshot
-
-    def release(self, partitions: set[int] | None) -> None:
-        """Snapshot and forget the correlators of partitions this worker no longer holds
-        (None: all of them, the worker stops)."""
-        self.save_all(partitions)
-        for partition in set(self._by_partition) if partitions is None else partitions:
-            self._by_partition.pop(partition, None)
 
 
 class _AlertRecord(NamedTuple):
@@ -141,7 +82,7 @@ def _rows(results: list[PartitionResult], name: str) -> np.ndarray:
 def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
     """The stage on ``alerts.normalized``: records are decoded into the correlator's columns
     once, then correlated per partition (the normalise stage wrote the alerts table)."""
-    correlators = PartitionCorrelators(runtime)
+    correlators = PartitionCorrelators(runtime, producer)
     threads = asyncio.Semaphore(runtime.settings.correlator_threads)
     topics = runtime.settings.topics
 
@@ -181,6 +122,11 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         runtime.metrics.flags.inc(len(flags))
         runtime.metrics.incidents.inc(len(incidents))
         runtime.progress.mark_produced(await asyncio.gather(*deliveries))
+        # Only now, with every output delivered, may a checkpoint cover these records.
+        taken = dict(zip(*np.unique(partition_of_row, return_counts=True), strict=True))
+        for partition, last in polled.last_offsets.items():
+            correlators.processed(partition, last + 1, int(taken.get(partition, 0)))
+        await correlators.checkpoint_due()
 
     async def _dead_records(polled: Polled, bad: list[Reject]) -> list:
         """Someone else's records on our topic: dead-lettered whole, the rest go on."""
@@ -232,4 +178,10 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             )
         return deliveries
 
-    return Stage("correlate", (topics.normalized,), correlate, correlators.release)
+    return Stage(
+        "correlate",
+        (topics.normalized,),
+        correlate,
+        revoked=correlators.release,
+        resume=correlators.resume,
+    )

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from ..exceptions import BrokerError, ConfigurationError
 
 __all__ = ["bootstrap_servers", "committed_offsets", "ensure_topics"]
@@ -17,8 +19,11 @@ def bootstrap_servers(broker_url: str) -> str:
     )
 
 
-def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> None:
-    """Create the topics that do not exist yet."""
+def ensure_topics(
+    bootstrap: str, names: list[str], partitions: int, compacted: Collection[str] = ()
+) -> None:
+    """Create the topics that do not exist yet; those in ``compacted`` keep each key's newest
+    record only (state topics)."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -29,7 +34,15 @@ def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> None:
         missing = [n for n in dict.fromkeys(names) if n not in existing]
         if missing:
             admin.create_topics(
-                [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing]
+                [
+                    NewTopic(
+                        n,
+                        num_partitions=partitions,
+                        replication_factor=1,
+                        topic_configs={"cleanup.policy": "compact"} if n in compacted else {},
+                    )
+                    for n in missing
+                ]
             )
     except TopicAlreadyExistsError:
         pass  # another worker created it between our list and create

@@ -1,0 +1,197 @@
+"""The correlate stage's state: one correlator per partition of ``alerts.normalized`` this worker
+holds, checkpointed to the compacted checkpoints topic with the input offset it covers.
+
+A partition's correlator is a pure function of the records of its partition (the engine gives
+the same output however the stream is cut into batches), so state plus offset is all a worker
+needs to continue another's work exactly: when a partition is assigned, its newest checkpoint is
+restored and the partition is read again from the checkpoint's offset. The records after it are
+processed a second time and re-emit the same flags and incidents (same ids and versions), which
+every sink stores idempotently. A checkpoint is written only after the outputs of every record
+it covers are delivered, so nothing between the checkpoint and a crash is ever lost.
+
+Checkpoints are written every ``checkpoint_every_s`` or ``checkpoint_every_rows`` (whichever
+comes first), when a partition is revoked and when the worker stops. A checkpoint that cannot be
+restored (unreadable, another format, params or partition count) is reported and the partition
+is rebuilt from the start of its retained input, never crash-looped on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from pipeline.correlate import Baseline, Correlator
+from pipeline.correlate.exceptions import SnapshotError
+from pipeline.exceptions import CheckpointError
+from pipeline.kafka import BatchProducer
+from pipeline.kafka.checkpoints import (
+    Checkpoint,
+    latest_checkpoint,
+    read_state,
+    write_checkpoint,
+)
+from pipeline.routing import TileRouting
+
+from ..runtime import Runtime
+
+__all__ = ["PartitionCorrelators"]
+
+log = logging.getLogger(__name__)
+
+#: Where a partition resumes: an offset, or None for the start of its retained records.
+Resume = int | None
+
+
+@dataclass
+class _Held:
+    """A partition's correlator and how far it is from its last checkpoint."""
+
+    correlator: Correlator
+    offset: Resume  # next input offset; None until a record was processed or restored
+    generation: int  # of the last checkpoint written or restored (-1: none)
+    rows: int = 0  # alerts taken since that checkpoint
+    since: float = 0.0  # monotonic time of that checkpoint (or of taking the partition)
+
+
+class PartitionCorrelators:
+    """The correlators of the partitions this worker holds, and their checkpoints in Kafka."""
+
+    def __init__(self, runtime: Runtime, producer: BatchProducer) -> None:
+        self.runtime = runtime
+        self.producer = producer
+        settings = runtime.settings
+        self.routing = TileRouting.from_settings(settings, runtime.registry)
+        self.projection = self.routing.projection
+        self.params = settings.correlation
+        self.topic = settings.topics.checkpoints
+        self._held: dict[int, _Held] = {}
+
+    def _baseline(self) -> Baseline:
+        # the newest `hotspot baseline fit`
+        from pipeline.correlate.baseline.store import newest_baseline
+
+        return newest_baseline(self.runtime.warehouse, self.runtime.settings)
+
+    def get(self, partition: int) -> Correlator:
+        """The partition's correlator. A partition is restored when assigned; one seen without
+        (a record fetched before its assignment was settled) starts empty."""
+        if partition not in self._held:
+            self._held[partition] = self._empty()
+        return self._held[partition].correlator
+
+    def _empty(self) -> _Held:
+        return _Held(Correlator(self.params, self.projection, self._baseline()), None, -1)
+
+    # --- taking partitions over ---------------------------------------------------------------
+
+    async def resume(self, partitions: set[int]) -> dict[int, Resume]:
+        """Restore each partition from its newest checkpoint (dropping what this worker held
+        of it); return where its input resumes."""
+        count = len(await self.producer.partitions(self.runtime.settings.topics.normalized))
+        state = await read_state(self.runtime.bootstrap, self.topic, partitions)
+        resumes = {}
+        for partition in sorted(partitions):
+            held = self._restore(partition, state[partition], count)
+            held.since = time.monotonic()
+            self._held[partition] = held
+            resumes[partition] = held.offset
+        return resumes
+
+    def _restore(self, partition: int, state: dict[bytes, bytes], count: int) -> _Held:
+        metrics = self.runtime.metrics
+        try:
+            checkpoint = latest_checkpoint(state, partition)
+            if checkpoint is None:
+                log.info("partition %d: no checkpoint yet; reading it from the start", partition)
+                metrics.restores.labels("empty").inc()
+                return self._empty()
+            held = self._from_checkpoint(checkpoint, count)
+        except CheckpointError as exc:
+            log.error("%s; rebuilding it from the start of its retained input", exc)
+            metrics.restores.labels("refused").inc()
+            return self._empty()
+        log.info(
+            "partition %d: restored the checkpoint of offset %d (generation %d, %d bytes)",
+            partition,
+            checkpoint.offset,
+            checkpoint.generation,
+            len(checkpoint.state),
+        )
+        metrics.restores.labels("restored").inc()
+        return held
+
+    def _from_checkpoint(self, checkpoint: Checkpoint, count: int) -> _Held:
+        partition = checkpoint.partition
+        if checkpoint.partitions != count:
+            raise CheckpointError(
+                partition,
+                f"it was written when {self.runtime.settings.topics.normalized} had "
+                f"{checkpoint.partitions} partitions, and it has {count} now: a partition's "
+                "state means nothing once tiles move between partitions. Re-correlate from the "
+                f"start with a new {self.topic} topic (or set the partition count back)",
+            )
+        try:
+            restored = Correlator.restore(
+                checkpoint.state, self.params, self.projection, self._baseline()
+            )
+        except SnapshotError as exc:
+            raise CheckpointError(partition, str(exc)) from exc
+        return _Held(restored, checkpoint.offset, checkpoint.generation)
+
+    # --- checkpoints --------------------------------------------------------------------------
+
+    def processed(self, partition: int, next_offset: int, rows: int) -> None:
+        """Record that ``partition``'s correlator took ``rows`` alerts, up to ``next_offset``."""
+        self.get(partition)  # a partition whose records were all dead-lettered has none yet
+        held = self._held[partition]
+        held.offset = next_offset
+        held.rows += rows
+
+    async def checkpoint_due(self) -> None:
+        """Checkpoint every partition past ``checkpoint_every_s`` or ``checkpoint_every_rows``
+        since its last one."""
+        settings, now = self.runtime.settings, time.monotonic()
+        due = {
+            p
+            for p, held in self._held.items()
+            if held.rows >= settings.checkpoint_every_rows
+            or (held.rows and now - held.since >= settings.checkpoint_every_s)
+        }
+        await self.checkpoint(due)
+
+    async def checkpoint(self, partitions: set[int]) -> None:
+        """Write the partitions' checkpoints and wait until the broker has them."""
+        count = len(await self.producer.partitions(self.runtime.settings.topics.normalized))
+        for partition in sorted(partitions & set(self._held)):
+            held = self._held[partition]
+            if held.offset is None:  # nothing processed: nothing to save
+                continue
+            began = time.perf_counter()
+            state = await asyncio.to_thread(held.correlator.snapshot)
+            checkpoint = Checkpoint(
+                partition=partition,
+                partitions=count,
+                offset=held.offset,
+                state=state,
+                generation=held.generation + 1,
+                written_ms=int(time.time() * 1000),
+            )
+            await asyncio.gather(*await write_checkpoint(self.producer, self.topic, checkpoint))
+            held.generation, held.rows, held.since = checkpoint.generation, 0, time.monotonic()
+            self._observe(checkpoint, time.perf_counter() - began)
+
+    def _observe(self, checkpoint: Checkpoint, seconds: float) -> None:
+        metrics, label = self.runtime.metrics, str(checkpoint.partition)
+        metrics.checkpoint_seconds.observe(seconds)
+        metrics.checkpoint_bytes.labels(label).set(len(checkpoint.state))
+        metrics.checkpoint_written.labels(label).set(checkpoint.written_ms / 1000)
+
+    async def release(self, partitions: set[int] | None) -> None:
+        """Checkpoint and forget the partitions this worker no longer holds (None: all of them,
+        the worker stops)."""
+        lost = set(self._held) if partitions is None else partitions
+        await self.checkpoint(lost)
+        for partition in lost:
+            self._held.pop(partition, None)

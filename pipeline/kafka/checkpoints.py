@@ -1,0 +1,210 @@
+"""Checkpoints of per-partition state on a compacted Kafka topic.
+
+The Kafka Streams changelog (and Faust table) pattern: a worker's state for partition ``p`` of
+its input lives in Kafka, keyed by ``p``, next to the input offset it covers. Whichever worker
+is assigned ``p`` next, after a rebalance or a kill -9, reads the newest checkpoint, restores
+the state and resumes its input at that offset; what it re-processes re-emits the same outputs,
+which every sink treats idempotently.
+
+A checkpoint can be larger than a Kafka record may be (a correlator's window holds megabytes),
+so it is cut into chunks, written before a small manifest that names them and their SHA-256.
+The chunks of consecutive checkpoints go to two alternating key slots: a checkpoint whose
+writer dies half-way has overwritten only the *other* slot, so the last complete manifest still
+finds every chunk it names. On a compacted topic each partition therefore keeps at most two
+checkpoints' chunks and one manifest, however long the worker runs.
+
+Keys are ``b"<p>/manifest"`` and ``b"<p>/<slot>/<chunk>"``; checkpoint ``p`` goes to partition
+``p`` of the state topic (modulo its partition count), so a restore reads one partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import struct
+import time
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from ..exceptions import BrokerError, CheckpointError
+from .producer import BatchProducer, Delivery
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "Checkpoint",
+    "checkpoint_records",
+    "latest_checkpoint",
+    "read_state",
+    "write_checkpoint",
+]
+
+#: Version of the manifest and chunk layout (not of the state inside, which has its own).
+CHECKPOINT_FORMAT = 1
+#: Chunk size: well below a broker's default ``message.max.bytes`` (1 MiB).
+CHUNK_BYTES = 256 << 10
+_CHUNK_HEADER = struct.Struct(">QI")  # generation, chunk index
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """State of input partition ``partition`` after every record before ``offset``.
+
+    ``partitions``: the input topic's partition count when it was written (state keyed by a
+    partition means nothing once the topic is re-partitioned). ``generation`` counts the
+    partition's checkpoints and picks the key slot.
+    """
+
+    partition: int
+    partitions: int
+    offset: int
+    state: bytes
+    generation: int
+    written_ms: int
+
+    def manifest(self) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "partition": self.partition,
+            "partitions": self.partitions,
+            "offset": self.offset,
+            "generation": self.generation,
+            "chunks": max(1, -(-len(self.state) // CHUNK_BYTES)),
+            "size": len(self.state),
+            "sha256": hashlib.sha256(self.state).hexdigest(),
+            "written_ms": self.written_ms,
+        }
+
+
+def _manifest_key(partition: int) -> bytes:
+    return f"{partition}/manifest".encode()
+
+
+def _chunk_key(partition: int, slot: int, index: int) -> bytes:
+    return f"{partition}/{slot}/{index}".encode()
+
+
+def checkpoint_records(checkpoint: Checkpoint) -> tuple[list[bytes], list[bytes]]:
+    """Keys and values of ``checkpoint``'s records, in the order they must be written (the
+    chunks, then the manifest)."""
+    manifest = checkpoint.manifest()
+    p, gen, slot = checkpoint.partition, checkpoint.generation, checkpoint.generation % 2
+    keys, values = [], []
+    for i in range(manifest["chunks"]):
+        keys.append(_chunk_key(p, slot, i))
+        chunk = checkpoint.state[i * CHUNK_BYTES : (i + 1) * CHUNK_BYTES]
+        values.append(_CHUNK_HEADER.pack(gen, i) + chunk)
+    keys.append(_manifest_key(p))
+    values.append(json.dumps(manifest, sort_keys=True).encode())
+    return keys, values
+
+
+def latest_checkpoint(latest: dict[bytes, bytes], partition: int) -> Checkpoint | None:
+    """The checkpoint of ``partition`` in ``latest`` (each key's newest value, as a compacted
+    topic keeps it), or None when none was ever written.
+
+    Raises :class:`CheckpointError` (with the reason) when the manifest or its chunks cannot be
+    read back into exactly the state that was written.
+    """
+    raw = latest.get(_manifest_key(partition))
+    if raw is None:
+        return None
+    try:
+        manifest = json.loads(raw)
+        fmt = manifest["format"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(partition, f"its manifest is not readable ({exc})") from exc
+    if fmt != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            partition, f"it has layout format {fmt}; this version reads {CHECKPOINT_FORMAT}"
+        )
+    gen, slot = manifest["generation"], manifest["generation"] % 2
+    parts = []
+    for i in range(manifest["chunks"]):
+        value = latest.get(_chunk_key(partition, slot, i))
+        if value is None or len(value) < _CHUNK_HEADER.size:
+            raise CheckpointError(partition, f"chunk {i} of generation {gen} is missing")
+        if _CHUNK_HEADER.unpack_from(value) != (gen, i):
+            raise CheckpointError(
+                partition, f"chunk {i} belongs to another generation than {gen} (two writers?)"
+            )
+        parts.append(value[_CHUNK_HEADER.size :])
+    state = b"".join(parts)
+    if len(state) != manifest["size"] or hashlib.sha256(state).hexdigest() != manifest["sha256"]:
+        raise CheckpointError(partition, "its chunks do not match the manifest's checksum")
+    return Checkpoint(
+        partition=partition,
+        partitions=manifest["partitions"],
+        offset=manifest["offset"],
+        state=state,
+        generation=gen,
+        written_ms=manifest["written_ms"],
+    )
+
+
+async def write_checkpoint(
+    producer: BatchProducer, topic: str, checkpoint: Checkpoint
+) -> list[Awaitable[Delivery]]:
+    """Send ``checkpoint``'s records (in order, to one partition); await the returned
+    deliveries before relying on it."""
+    keys, values = checkpoint_records(checkpoint)
+    available = await producer.partitions(topic)
+    partition = available[checkpoint.partition % len(available)]
+    return await producer.send(topic, np.full(len(keys), partition), keys, values)
+
+
+async def read_state(
+    bootstrap: str, topic: str, partitions: Iterable[int], *, timeout_s: float = 60.0
+) -> dict[int, dict[bytes, bytes]]:
+    """For each of ``partitions``, the newest value of every key in the state-topic partition
+    that holds its checkpoints (what a compacted topic keeps); pass one to
+    :func:`latest_checkpoint`.
+
+    A fresh consumer outside any group reads each partition from its start to its end. The end
+    is the high watermark of fetch responses, not a ListOffsets answer (Tansu has been seen
+    answering ListOffsets with an end below records it had already served); a fresh consumer,
+    because a reused one keeps the high watermark of an earlier fetch, from before the newest
+    checkpoint was written.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await asyncio.wait_for(consumer.topics(), timeout_s)  # the cluster's metadata
+        available = sorted(consumer.partitions_for_topic(topic) or ())
+        if not available:
+            raise BrokerError(f"the state topic {topic} does not exist; start the worker once")
+        holder = {p: TopicPartition(topic, available[p % len(available)]) for p in partitions}
+        latest = await _read_to_end(consumer, set(holder.values()), timeout_s)
+    finally:
+        await consumer.stop()
+    return {
+        p: {k: v for k, v in latest[tp].items() if k.startswith(prefix)}
+        for p, tp in holder.items()
+        for prefix in [f"{p}/".encode()]
+    }
+
+
+async def _read_to_end(
+    consumer: AIOKafkaConsumer, tps: set[TopicPartition], timeout_s: float
+) -> dict[TopicPartition, dict[bytes, bytes]]:
+    consumer.assign(sorted(tps))
+    await consumer.seek_to_beginning(*tps)
+    latest: dict[TopicPartition, dict[bytes, bytes]] = {tp: {} for tp in tps}
+    deadline = time.monotonic() + timeout_s
+    unread = set(tps)
+    while unread:
+        for tp, records in (await consumer.getmany(*unread, timeout_ms=200)).items():
+            latest[tp].update((r.key, r.value) for r in records)
+        for tp in list(unread):
+            end = consumer.highwater(tp)
+            if end is not None and await consumer.position(tp) >= end:
+                unread.discard(tp)
+        if unread and time.monotonic() > deadline:
+            raise BrokerError(
+                f"{sorted(tp.partition for tp in unread)} of {next(iter(tps)).topic} not read "
+                f"to their end in {timeout_s:.0f} s; is the broker up?"
+            )
+    return latest
