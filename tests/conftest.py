@@ -88,11 +88,16 @@ class WorkerConfig:
 
 @pytest.fixture
 def worker_config(tmp_path, broker, city) -> WorkerConfig:
+    return new_worker_config(tmp_path, broker, city)
+
+
+def new_worker_config(tmp_path, broker, city) -> WorkerConfig:
+    """Settings for a worker with topics, group and data directory of its own."""
     tag = uuid.uuid4().hex[:8]
     names = TopicNames().model_dump()
     topics = TopicNames(**{name: f"{tag}.{topic}" for name, topic in names.items()})
     settings = Settings(
-        data_dir=tmp_path / "data",
+        data_dir=tmp_path / f"data-{tag}",
         broker_url=f"kafka://{broker.bootstrap}",
         registry_path=city.registry,
         app_id=f"test-{tag}",

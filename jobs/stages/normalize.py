@@ -2,8 +2,8 @@
 
 One stage for all four feeds, so that a poll's alerts reach ``alerts.normalized`` interleaved
 in arrival order (record timestamps), whichever feed they came from. The alerts table is
-written here, from the batch's columns, while the envelopes are being published: building rows
-from decoded envelopes downstream cost more main-thread time than normalising (issue 6).
+written here, from the batch's columns, once the envelopes are published: building rows from
+decoded envelopes downstream cost more main-thread time than normalising (issue 6).
 """
 
 from __future__ import annotations
@@ -77,14 +77,14 @@ def normalize_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             metrics.unknown_enum.labels(source).inc(batch.unknown_enum)
         # Built once: the same columns are published and stored.
         alerts = pa.concat_tables([envelope_table(b, runtime.registry) for b in batches])
-        storing = asyncio.ensure_future(store_alerts(alerts))
-        try:
-            deliveries += await publish_normalized(
-                producer, runtime, alerts, np.concatenate(arrival), routing
-            )
-            runtime.progress.mark_produced(await asyncio.gather(*deliveries))
-        finally:
-            await storing  # a failed batch is retried whole: let its write end first
+        deliveries += await publish_normalized(
+            producer, runtime, alerts, np.concatenate(arrival), routing
+        )
+        runtime.progress.mark_produced(await asyncio.gather(*deliveries))
+        # Stored only once published: a restarted worker takes the stored ids as duplicates
+        # (seed_dedupe), so an alert stored but not yet published when the worker was killed
+        # would never reach a correlator.
+        await store_alerts(alerts)
         for batch in batches:  # only now: a retried batch must not look like duplicates
             runtime.normalize.dedupe.remember(batch.alerts.alert_id, batch.alerts.event_ms)
 

@@ -3,7 +3,7 @@
 The live run: the test city replayed into a real Tansu broker with ``hotspot replay --max``,
 then ``hotspot worker --until-drained`` as its own process; then one tick alert per partition,
 far enough in event time to close every window, and the worker again (so its correlator
-snapshots are restored on the way). The backfill: the same file plus the same ticks through
+checkpoints are restored on the way). The backfill: the same file plus the same ticks through
 ``hotspot backfill --no-flush --clock wall`` (the live worker's clock) into another
 warehouse. Both warehouses are read back and
 compared row by row.

@@ -1,0 +1,138 @@
+"""A worker killed with SIGKILL again and again gives the outputs of one that never stopped
+(jobs/stages/correlators.py: correlator checkpoints in Kafka, restored on assignment).
+
+Real Tansu broker, real worker processes. The test city is replayed twice, into two sets of
+topics. One worker drains the first set without interruption. On the second set, workers are
+killed at seeded random moments after they took their partitions, restarted each time, and a
+last one drains. Checkpoints are written every 0.2 s and polls are small, so kills land at any
+point of a batch: while it is correlated, published, checkpointed, committed or stored. Alerts, dead
+letters, incidents and flags in the warehouse, and the flag and incident records on their
+topics (deduplicated by id and version), must equal the uninterrupted run's.
+
+Lateness is set beyond the input's span, as in ``test_backfill_matches_live``: a worker reading
+a backlog consumes the four feed topics at unrelated speeds, so which alert is late would
+otherwise depend on the broker's scheduling, not on the state the checkpoints carry.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import msgspec
+import pytest
+
+from pipeline.outputs import FlagMessage, IncidentMessage
+from tests.conftest import new_worker_config
+from tests.jobs.test_backfill_matches_live import LATENESS_S, hotspot, ticks, warehouse_rows
+from tests.jobs.test_worker import read_topic
+
+pytestmark = pytest.mark.timeout(1200)
+
+KILLS = 6
+SEED = 17
+
+
+def replay(config, city, tmp_path) -> None:
+    """The city, then one alert per partition past every window (a worker that drains closes
+    only the windows its watermark passed)."""
+    events = [json.loads(line)["ts"] for line in city.replay.read_bytes().splitlines()]
+    path = tmp_path / f"{config.settings.app_id}.jsonl"
+    path.write_bytes(city.replay.read_bytes() + b"\n".join(ticks(config.settings, max(events))))
+    topics = json.dumps({f"alerts.{s}": t for s, t in config.settings.topics.feeds().items()})
+    hotspot(
+        "replay",
+        str(path),
+        "--max",
+        "--bootstrap",
+        config.bootstrap,
+        "--topic-map",
+        topics,
+        "--no-progress",
+        env=config.env(),
+    )
+
+
+def killed_worker(env: dict, delay_s: float) -> tuple[bool, str]:
+    """Start a worker; ``delay_s`` after it logs its partitions' restore, SIGKILL it.
+    Returns whether it was still running when killed, and its log."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jobs", "worker", "--until-drained", "--log-level", "info"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    assigned = threading.Event()
+
+    def read() -> None:
+        for line in process.stderr:
+            lines.append(line)
+            if "checkpoint" in line and "partition" in line:
+                assigned.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assigned.wait(timeout=120)
+    time.sleep(delay_s)
+    alive = process.poll() is None
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    reader.join(timeout=30)
+    return alive, "".join(lines)
+
+
+def topic_records(config, topic: str, record_type: type) -> set[bytes]:
+    """The records of ``topic``, each (id, version) once, re-encoded canonically."""
+    decode, encode = msgspec.json.Decoder(record_type).decode, msgspec.json.Encoder().encode
+    return {encode(decode(r.value)) for r in read_topic(config.bootstrap, topic)}
+
+
+def outputs(config) -> dict:
+    topics = config.settings.topics
+    return {
+        **warehouse_rows(config.settings.resolved_warehouse_url),
+        "flag records": topic_records(config, topics.flags, FlagMessage),
+        "incident records": topic_records(config, topics.incidents, IncidentMessage),
+    }
+
+
+def test_killed_and_restarted_workers_give_the_outputs_of_an_uninterrupted_one(
+    tmp_path, broker, city, monkeypatch
+):
+    toml = tmp_path / "settings.toml"
+    toml.write_text(f"[correlation]\nlateness_s = {LATENESS_S}\n")
+    monkeypatch.setenv("HOTSPOT_SETTINGS_FILE", str(toml))
+    steady, crashed = (new_worker_config(tmp_path, broker, city) for _ in range(2))
+    for config in (steady, crashed):
+        replay(config, city, tmp_path)
+    steady.run_worker()
+
+    env = {
+        **crashed.env(),
+        "HOTSPOT_CHECKPOINT_EVERY_S": "0.2",
+        "HOTSPOT_BATCH_MAX": "200",
+        "HOTSPOT_SESSION_TIMEOUT_S": "3",  # a killed worker's partitions move on sooner
+    }
+    rng = random.Random(SEED)
+    logs, hits = [], 0
+    for _ in range(KILLS):
+        alive, log = killed_worker(env, rng.uniform(0.1, 0.9))
+        hits += alive
+        logs.append(log)
+    crashed.run_worker()
+
+    assert hits >= 5, f"only {hits} of {KILLS} kills found the worker still running"
+    assert any("restored the checkpoint" in log for log in logs[1:]), "no restart restored"
+    expected, got = outputs(steady), outputs(crashed)
+    assert expected["flags"] and expected["incidents"], "the city's hotspot was found"
+    assert len(expected["alerts"]) > 7000
+    for name in expected:
+        assert got[name] == expected[name], f"{name} differ after {hits} kills"
+
