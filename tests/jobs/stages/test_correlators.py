@@ -16,6 +16,7 @@ otherwise depend on the broker's scheduling, not on the state the checkpoints ca
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import signal
@@ -25,12 +26,16 @@ import threading
 import time
 
 import msgspec
+import numpy as np
 import pytest
 
+from pipeline.kafka import BatchProducer
+from pipeline.kafka.checkpoints import Checkpoint, write_checkpoint
 from pipeline.outputs import FlagMessage, IncidentMessage
+from pipeline.warehouse import open_warehouse
 from tests.conftest import new_worker_config
 from tests.jobs.test_backfill_matches_live import LATENESS_S, hotspot, ticks, warehouse_rows
-from tests.jobs.test_worker import read_topic
+from tests.jobs.test_worker import camera, encode, now_ms, produce, read_topic
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -136,3 +141,47 @@ def test_killed_and_restarted_workers_give_the_outputs_of_an_uninterrupted_one(
     for name in expected:
         assert got[name] == expected[name], f"{name} differ after {hits} kills"
 
+
+def test_a_checkpoint_that_cannot_be_restored_is_reported_and_its_partition_rebuilt(
+    worker_config, located
+):
+    """One partition's checkpoint claims another partition count, the other's manifest is
+    garbage: the worker names both with their reasons, rebuilds them from their input, and
+    stores every alert."""
+    lat, lon, _ = located
+    settings, bootstrap = worker_config.settings, worker_config.bootstrap
+    topic = settings.topics.checkpoints
+    produce(
+        bootstrap,
+        [(settings.topics.camera, encode(camera(f"a{i}", lat=lat, lon=lon))) for i in range(3)],
+    )
+    worker_config.run_worker()
+
+    async def damage() -> None:
+        producer = BatchProducer(
+            bootstrap, linger_ms=0, max_batch_bytes=512 << 10, max_request_bytes=8 << 20
+        )
+        await producer.start()
+        try:
+            other_count = Checkpoint(0, settings.partitions + 1, 0, b"state", 99, now_ms())
+            await asyncio.gather(*await write_checkpoint(producer, topic, other_count))
+            garbage = await producer.send(topic, np.array([1]), [b"1/manifest"], [b"{oops"])
+            await asyncio.gather(*garbage)
+        finally:
+            await producer.stop()
+
+    asyncio.run(damage())
+    produce(
+        bootstrap,
+        [(settings.topics.camera, encode(camera(f"b{i}", lat=lat, lon=lon))) for i in range(3)],
+    )
+    result = worker_config.run_worker()
+
+    assert (
+        f"partition 0: checkpoint not restored: it was written when {settings.topics.normalized} "
+        f"had {settings.partitions + 1} partitions, and it has {settings.partitions} now"
+    ) in result.stderr
+    assert "partition 1: checkpoint not restored: its manifest is not readable" in result.stderr
+    with open_warehouse(settings.resolved_warehouse_url) as wh:
+        stored = {r[0] for r in wh.query(f"SELECT alert_id FROM {wh.database}.alerts FINAL")}
+    assert stored == {f"camera:{p}{i}" for p in "ab" for i in range(3)}
