@@ -43,12 +43,8 @@ KILLS = 6
 SEED = 17
 
 
-def replay(config, city, tmp_path) -> None:
-    """The city, then one alert per partition past every window (a worker that drains closes
-    only the windows its watermark passed)."""
-    events = [json.loads(line)["ts"] for line in city.replay.read_bytes().splitlines()]
-    path = tmp_path / f"{config.settings.app_id}.jsonl"
-    path.write_bytes(city.replay.read_bytes() + b"\n".join(ticks(config.settings, max(events))))
+def replay(config, path) -> None:
+    """``hotspot replay`` of ``path`` into the config's feed topics, as fast as it goes."""
     topics = json.dumps({f"alerts.{s}": t for s, t in config.settings.topics.feeds().items()})
     hotspot(
         "replay",
@@ -61,6 +57,15 @@ def replay(config, city, tmp_path) -> None:
         "--no-progress",
         env=config.env(),
     )
+
+
+def tick_file(config, city, tmp_path):
+    """One alert per partition past every window of the city: a worker that drains closes
+    only the windows its watermark passed."""
+    events = [json.loads(line)["ts"] for line in city.replay.read_bytes().splitlines()]
+    path = tmp_path / f"{config.settings.app_id}-ticks.jsonl"
+    path.write_bytes(b"\n".join(ticks(config.settings, max(events))) + b"\n")
+    return path
 
 
 def killed_worker(env: dict, delay_s: float) -> tuple[bool, str]:
@@ -99,13 +104,17 @@ def topic_records(config, topic: str, record_type: type) -> set[bytes]:
     return {encode(decode(r.value)) for r in read_topic(config.bootstrap, topic)}
 
 
-def outputs(config) -> dict:
+def topic_outputs(config) -> dict[str, set[bytes]]:
+    """The flag and incident records on their topics."""
     topics = config.settings.topics
     return {
-        **warehouse_rows(config.settings.resolved_warehouse_url),
         "flag records": topic_records(config, topics.flags, FlagMessage),
         "incident records": topic_records(config, topics.incidents, IncidentMessage),
     }
+
+
+def outputs(config) -> dict:
+    return {**warehouse_rows(config.settings.resolved_warehouse_url), **topic_outputs(config)}
 
 
 def test_killed_and_restarted_workers_give_the_outputs_of_an_uninterrupted_one(
@@ -116,7 +125,8 @@ def test_killed_and_restarted_workers_give_the_outputs_of_an_uninterrupted_one(
     monkeypatch.setenv("HOTSPOT_SETTINGS_FILE", str(toml))
     steady, crashed = (new_worker_config(tmp_path, broker, city) for _ in range(2))
     for config in (steady, crashed):
-        replay(config, city, tmp_path)
+        replay(config, city.replay)
+        replay(config, tick_file(config, city, tmp_path))
     steady.run_worker()
 
     env = {
