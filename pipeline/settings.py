@@ -243,6 +243,13 @@ class Settings(BaseSettings):
         "partitions move to the others.",
     )
     web_port: int = Field(0, ge=0, description="Faust web port; 0 picks a free one.")
+    web_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address the Faust web server (and /metrics) listens on: loopback by "
+        "default, so only this machine can read the metrics; '0.0.0.0' (or a host's address) "
+        "lets a Prometheus server elsewhere scrape them.",
+    )
 
     # --- ingest contracts ----------------------------------------------------------------------
     coordinate_systems: dict[str, CoordinateSystem] = Field(

@@ -204,7 +204,7 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             except Exception:  # a bug: as a batch the correlator failed on, the rest goes on
                 log.exception("partition %d: loading its correlator failed", partition)
                 return PartitionResult.failed_on(rows, halo)
-            return await asyncio.to_thread(
+            result = await asyncio.to_thread(
                 correlate_partition,
                 correlator,
                 partition,
@@ -214,6 +214,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
                 correlators.routing,
                 runtime.registry,
             )
+        runtime.metrics.observe_correlator(partition, correlator.watermark, correlator.open_flags)
+        return result
 
     async def _dead_alerts(
         polled: Polled, decoded: EnvelopeBatch, rows: np.ndarray, reason: Reason, detail: str
@@ -232,4 +234,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             )
         return deliveries
 
-    return Stage("correlate", (topics.normalized,), correlate, correlators.release)
+    def revoked(partitions: set[int] | None) -> None:
+        correlators.release(partitions)
+        runtime.metrics.forget_partitions(partitions)
+
+    return Stage("correlate", (topics.normalized,), correlate, revoked)
