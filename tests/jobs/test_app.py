@@ -54,7 +54,8 @@ def drained(metrics: dict[str, list], input_partitions: int) -> bool:
 def running_worker(worker_config):
     """``hotspot worker`` (no --until-drained) with a known web port; SIGTERM at the end."""
     port = free_port()
-    env = {**worker_config.env(), "HOTSPOT_WEB_PORT": str(port)}
+    # small polls: the drain takes long enough for a scrape to see the backlog
+    env = {**worker_config.env(), "HOTSPOT_WEB_PORT": str(port), "HOTSPOT_BATCH_MAX": "100"}
     env.pop("HOTSPOT_WEB_HOST", None)  # the default is what is tested
     process = subprocess.Popen(
         [sys.executable, "-m", "jobs", "worker", "--log-level", "warning"],
@@ -74,8 +75,9 @@ def running_worker(worker_config):
             process.wait()
 
 
-def wait_for(process, port: int, ready, deadline_s: float = 180) -> dict[str, list]:
-    """Scrape until ``ready(metrics)``; fail with the worker's log if it dies or times out."""
+def wait_for(process, port: int, ready, seen: list | None = None, deadline_s: float = 180):
+    """Scrape until ``ready(metrics)``, appending each scrape to ``seen``; fail with the
+    worker's log if it dies or times out."""
     deadline = time.monotonic() + deadline_s
     metrics: dict[str, list] = {}
     while time.monotonic() < deadline:
@@ -85,10 +87,19 @@ def wait_for(process, port: int, ready, deadline_s: float = 180) -> dict[str, li
             metrics = scrape(port)
         except OSError:  # not serving yet
             metrics = {}
+        if metrics and seen is not None:
+            seen.append(metrics)
         if metrics and ready(metrics):
             return metrics
-        time.sleep(0.5)
+        time.sleep(0.2)
     pytest.fail(f"the worker's metrics never showed the run drained: {sorted(metrics)}")
+
+
+def lag_by_partition(metrics: dict[str, list]) -> dict[tuple[str, str], float]:
+    return {
+        (s.labels["topic"], s.labels["partition"]): s.value
+        for s in metrics.get("hotspot_consumer_lag", [])
+    }
 
 
 def test_the_web_port_listens_on_loopback_only_and_metrics_show_each_partition(
@@ -96,13 +107,21 @@ def test_the_web_port_listens_on_loopback_only_and_metrics_show_each_partition(
 ):
     process, port = running_worker
     settings = worker_config.settings
+    feeds = list(feed_topics(settings).values())
+    # up, holding its partitions and idle: every feed partition reported, none lagging
+    idle = wait_for(process, port, lambda m: {t for t, _ in lag_by_partition(m)} >= set(feeds))
+    assert set(lag_by_partition(idle).values()) == {0}
     sent = send_chunks(
         read_jsonl_chunks(city.replay, []), worker_config.bootstrap, topic_map=feed_topics(settings)
     )
     assert sent == city.records
     # every topic the worker reads: four feeds, alerts.normalized and the three sink topics
     inputs = 8 * settings.partitions
-    metrics = wait_for(process, port, lambda m: drained(m, inputs))
+    scrapes: list = []
+    metrics = wait_for(process, port, lambda m: drained(m, inputs), scrapes)
+    # On the way, the feeds' backlog showed as lag, never more than was sent.
+    feed_lag = [sum(v for (t, _), v in lag_by_partition(m).items() if t in feeds) for m in scrapes]
+    assert 0 < max(feed_lag) <= sent
 
     # Loopback only: 0100007F is 127.0.0.1 as /proc/net/tcp writes it (an all-interfaces
     # bind would read 00000000, or an IPv6 address in tcp6).
