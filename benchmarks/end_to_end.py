@@ -1,29 +1,51 @@
-"""End-to-end benchmark (issue 6): the worker against the broker's ceiling and a naive agent.
+"""End-to-end benchmark (issues 6 and 17): the worker as 1 and as N processes in one consumer
+group, against the broker's ceiling and a naive agent.
 
 Same broker (Tansu), same realistic mix of the four feeds, same run, side by side:
 
 * ceiling  — raw ``aiokafka`` consumption of the feed topics plus ``msgspec`` decoding;
-* naive    — a plain Faust agent per feed, default settings, decoding and counting per event;
-* pipeline — the worker (normalise, publish, correlate, sink to chDB), one process, timed
-             from its first input batch to the last batch of any stage; peak RSS and peak
-             anonymous RSS reported.
+* naive    — a plain Faust agent per feed, default settings, decoding and counting per event
+             (``--skip-naive`` leaves it out);
+* workers  — the worker (normalise, publish, correlate, sink to chDB) as each count in
+             ``--workers`` (default ``1,2``) of separate processes in one consumer group: the
+             same topics, each process its own data directory and chDB folder (chDB allows one
+             process per directory). The feeds are sent first, as a backlog; each process
+             opens its runtime, and then all start their consumers together, so that the first
+             to join does not take input that a rebalance then moves to the next (the number of
+             partitions that moved anyway is printed). A count is timed from the first input
+             batch of any of its processes to the last batch of any stage; the benchmark, not a
+             worker, decides when the group has drained (every record of every topic it reads
+             committed). Counts run in alternating order from one run to the next.
 
-Then live latency: the feeds are produced at fixed rates (``--rates``) for ``--seconds``, with
-event time running ``--speed`` times faster than the wall clock (so correlation windows slide
-during a short run). Event-to-flag latency of a flag = when it reached ``hotspots.flags``
-(its record timestamp) minus when the feed message that moved the watermark past its slide
-boundary was produced. That message is the first, in send order, whose running maximum event
-time exceeds boundary + allowed lateness over *all* partitions; a partition's own trigger comes
-at or after it, so the figure is an upper bound. Medians of ``--runs``; ratios printed.
+Medians of ``--runs``, with ratios: each contender against the ceiling, and each count of
+processes against one process. For each count also:
+
+* CPU µs per alert: the user + system CPU time of each process (``getrusage``) from the moment
+  it holds its partitions to the moment the group has drained, summed over the processes and
+  divided by the feed messages. Per stage: the stage's busy time (``hotspot_stage_seconds``,
+  wall time of its batches) per message, and the CPU shared out by busy time. The latter is an
+  approximation: stages overlap on the event loop and their threads wait for the interpreter
+  lock, so the busy time of a stage is not its CPU.
+* Outputs against one process in the same run: flag versions by (flag id, version) and
+  incidents by id, byte for byte, and the late dead letters; printed as identical or not.
+
+Then live latency, for each rate and each count: the feeds are produced at fixed rates
+(``--rates``) for ``--seconds``, with event time running ``--speed`` times faster than the wall
+clock (so correlation windows slide during a short run). Event-to-flag latency of a flag = when
+it reached ``hotspots.flags`` (its record timestamp) minus when the feed message that moved the
+watermark past its slide boundary was produced. That message is the first, in send order, whose
+running maximum event time exceeds boundary + allowed lateness over *all* partitions; a
+partition's own trigger comes at or after it, so the figure is an upper bound.
 
 The simulated city is dense (100k messages in 30 min over 432 km², about 450 alerts per km² per
 hour), far above the default baseline prior (5 per km² per hour) of a worker without a fitted
 baseline, so most busy cells flag and update every slide; ``--prior-rate 450`` runs the worker
 as if configured for this city, with far fewer flag events (printed per run).
 
-    PYTHONPATH=. .venv/bin/python benchmarks/end_to_end.py                 # about 5 minutes
+    PYTHONPATH=. .venv/bin/python benchmarks/end_to_end.py                 # about 8 minutes
     PYTHONPATH=. .venv/bin/python benchmarks/end_to_end.py --messages 200000 --runs 3 \\
         --rates 1000,10000,50000 --seconds 10
+    PYTHONPATH=. .venv/bin/python benchmarks/end_to_end.py --workers 1 --skip-naive  # one process
 """
 
 from __future__ import annotations
@@ -42,6 +64,15 @@ from pathlib import Path
 import msgspec
 import numpy as np
 from ingest import raw_ceiling  # the same ceiling as the ingest benchmark (script folder)
+from worker_group import (
+    Outputs,
+    ProcessReport,
+    WorkerGroup,
+    compare_outputs,
+    moved_partitions,
+    read_outputs,
+    read_topic,
+)
 
 from pipeline.alerts import SOURCES
 from pipeline.kafka import EmbeddedBroker, ensure_topics, send_chunks
@@ -71,22 +102,40 @@ def simulate(out: Path, messages: int, span: timedelta, seed: int = 3):
 
 
 def settings_for(
-    work: Path, bootstrap: str, topics: TopicNames, registry: Path, prior_rate: float | None = None
+    data_dir: Path,
+    bootstrap: str,
+    topics: TopicNames,
+    registry: Path,
+    app_id: str,
+    prior_rate: float | None = None,
 ) -> Settings:
-    """The worker's settings; ``prior_rate`` (alerts per km² per hour) replaces the default
-    baseline prior (see ``--prior-rate``)."""
+    """One worker process's settings; ``prior_rate`` (alerts per km² per hour) replaces the
+    default baseline prior (see ``--prior-rate``)."""
     prior = {} if prior_rate is None else {"baseline_prior_rate_km2_h": prior_rate}
     return Settings(
-        data_dir=work / f"run-{topics.camera.split('.')[0]}",
+        data_dir=data_dir,
         broker_url=f"kafka://{bootstrap}",
         registry_path=registry,
-        app_id=f"bench-{uuid.uuid4().hex[:6]}",
+        app_id=app_id,
         partitions=PARTITIONS,
         max_age_s=0,
         topics=topics,
         pseudonym_key=KEY,
         **prior,
     )
+
+
+def group_settings(
+    work: Path, bootstrap: str, topics: TopicNames, registry: Path, workers: int, prior_rate
+) -> list[Settings]:
+    """Settings of ``workers`` processes in one new group, each with its own data directory."""
+    tag = uuid.uuid4().hex[:6]
+    return [
+        settings_for(
+            work / f"run-{tag}-w{i}", bootstrap, topics, registry, f"bench-{tag}", prior_rate
+        )
+        for i in range(workers)
+    ]
 
 
 def in_child(target, *args):
@@ -100,38 +149,7 @@ def in_child(target, *args):
     return result
 
 
-def peak_rss_mib() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class PeakAnonymous:
-    """Highest anonymous RSS of this process while the block runs, sampled every 20 ms (MiB).
-
-    RSS also counts file-backed pages: about 350 MiB of them are chDB's mapped library code,
-    shared and evictable. Anonymous memory is what the worker's data costs."""
-
-    def __enter__(self) -> PeakAnonymous:
-        import threading
-
-        self.mib, self._stop = 0.0, threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            with open("/proc/self/status") as status:
-                kib = next(int(line.split()[1]) for line in status if line.startswith("RssAnon"))
-            self.mib = max(self.mib, kib / 1024)
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-# --- the three contenders -----------------------------------------------------------------------
+# --- the contenders -----------------------------------------------------------------------------
 
 
 def _naive_run(bootstrap: str, topics: TopicNames, total: int, datadir: str, queue) -> None:
@@ -149,6 +167,7 @@ def _naive_run(bootstrap: str, topics: TopicNames, total: int, datadir: str, que
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         web_port=free_port(),
+        web_bind="127.0.0.1",  # Faust binds to web_bind; web_host only names it in URLs
         web_host="127.0.0.1",
     )
     worker = faust.Worker(app, loglevel="error", quiet=True, redirect_stdouts=False)
@@ -174,80 +193,85 @@ def _naive_run(bootstrap: str, topics: TopicNames, total: int, datadir: str, que
         pass
 
 
-def _pipeline_run(settings: Settings, queue) -> None:
-    from jobs.runtime import open_runtime
-    from jobs.worker import run_worker
+def _span(reports: list[ProcessReport]) -> tuple[float, float]:
+    """First input batch of any process, last batch of any stage of any process (monotonic)."""
+    first = min(r.timing["normalize"][0] for r in reports if "normalize" in r.timing)
+    last = max(t[1] for r in reports for t in r.timing.values())
+    return first, last
 
-    with PeakAnonymous() as anon, open_runtime(settings) as runtime:
-        run_worker(runtime, until_drained=True, loglevel="error")
-        timing = runtime.progress.timing
-        sample = runtime.metrics.registry.get_sample_value
-        busy = sample("hotspot_stage_seconds_sum", {"stage": "normalize"})
-        taken = sample("hotspot_stage_records_total", {"stage": "normalize"})
-        stages = {name: sample("hotspot_stage_seconds_sum", {"stage": name}) for name in timing}
-        flag_events = sample("hotspot_flag_events_total")
-    first = timing["normalize"][0]
-    last = max(t[1] for t in timing.values())
-    # the normalise stage's own rate: records over the time it spent on its batches
-    queue.put(
-        (
-            timing["normalize"][2],
-            last - first,
-            taken / busy,
-            peak_rss_mib(),
-            anon.mib,
-            stages,
-            flag_events,
-        )
-    )
+
+def cpu_per_alert(reports: list[ProcessReport], messages: int) -> dict[str, tuple[float, float]]:
+    """Stage -> (busy µs per message, CPU µs per message shared out by busy time), summed over
+    the processes; ``"process"`` -> (wall µs of the span per message, all CPU µs per
+    message)."""
+    per = 1e6 / messages
+    out: dict[str, tuple[float, float]] = {}
+    for report in reports:
+        busy = sum(report.busy_s.values()) or 1.0
+        for stage, seconds in report.busy_s.items():
+            was = out.get(stage, (0.0, 0.0))
+            out[stage] = (was[0] + seconds * per, was[1] + report.cpu_s * seconds / busy * per)
+    first, last = _span(reports)
+    out["process"] = ((last - first) * per, sum(r.cpu_s for r in reports) * per)
+    return out
+
+
+def group_run(
+    broker, work: Path, replay: Path, registry: Path, workers: int, prior_rate: float | None
+) -> tuple[dict, Outputs]:
+    """``workers`` processes drain the replay, sent before they start (a backlog)."""
+    topics = run_topics()
+    ensure_topics(broker.bootstrap, topics.all(), PARTITIONS)
+    settings = group_settings(work, broker.bootstrap, topics, registry, workers, prior_rate)
+    renamed = {f"alerts.{s}": topics.feed(s) for s in SOURCES}
+    sent = send_chunks(read_jsonl_chunks(replay, []), broker.bootstrap, topic_map=renamed)
+    with WorkerGroup(settings) as group:
+        group.wait_drained(sent)
+        reports = group.stop()
+    first, last = _span(reports)
+    count = sum(r.timing["normalize"][2] for r in reports if "normalize" in r.timing)
+    return {
+        "messages": sent,
+        "rate": count / (last - first),
+        "moved": moved_partitions(reports),
+        "cpu": cpu_per_alert(reports, sent),
+        "rss_mib": max(r.rss_mib for r in reports),
+        "anon_mib": max(r.anon_mib for r in reports),
+        "flag_events": sum(r.flag_events for r in reports),
+    }, read_outputs(broker.bootstrap, topics)
 
 
 def throughput_run(
-    broker, work: Path, replay: Path, registry: Path, prior_rate: float | None
+    broker,
+    work: Path,
+    replay: Path,
+    registry: Path,
+    prior_rate: float | None,
+    order: list[int],
+    naive: bool,
 ) -> dict:
+    """The ceiling (and the naive agent), then each count of processes in ``order``."""
     topics = run_topics()
     ensure_topics(broker.bootstrap, topics.all(), PARTITIONS)
     renamed = {f"alerts.{s}": topics.feed(s) for s in SOURCES}
     sent = send_chunks(read_jsonl_chunks(replay, []), broker.bootstrap, topic_map=renamed)
-    ceiling = asyncio.run(raw_ceiling(broker.bootstrap, topics, sent))
-    naive = in_child(_naive_run, broker.bootstrap, topics, sent, str(work / f"naive-{id(topics)}"))
-    count, seconds, normalize_rate, rss, anon, busy, flag_events = in_child(
-        _pipeline_run, settings_for(work, broker.bootstrap, topics, registry, prior_rate)
-    )
-    print(
-        f"  worker busy s per stage (wall {seconds:.1f} s): "
-        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(busy.items())),
-        flush=True,
-    )
-    return {
-        "messages": sent,
-        "ceiling": ceiling,
-        "naive": naive,
-        "pipeline": count / seconds,
-        "normalize": normalize_rate,
-        "rss_mib": rss,
-        "anon_mib": anon,
-        "flag_events": flag_events,
-        "load": os.getloadavg()[0],
-    }
+    result = {"messages": sent, "ceiling": asyncio.run(raw_ceiling(broker.bootstrap, topics, sent))}
+    if naive:
+        result["naive"] = in_child(
+            _naive_run, broker.bootstrap, topics, sent, str(work / f"naive-{id(topics)}")
+        )
+    outputs = {}
+    for workers in order:
+        result[workers], outputs[workers] = group_run(
+            broker, work, replay, registry, workers, prior_rate
+        )
+    one = min(order)
+    result["same"] = {n: compare_outputs(outputs[one], outputs[n]) for n in order if n != one}
+    result["load"] = os.getloadavg()[0]
+    return result
 
 
 # --- live latency ---------------------------------------------------------------------------
-
-
-def _live_worker(settings: Settings, ready, inputs_complete, queue) -> None:
-    from jobs.runtime import open_runtime
-    from jobs.worker import run_worker
-
-    with PeakAnonymous() as anon, open_runtime(settings) as runtime:
-        run_worker(
-            runtime,
-            until_drained=True,
-            inputs_complete=inputs_complete,
-            ready=ready,
-            loglevel="error",
-        )
-    queue.put((time.time(), peak_rss_mib(), anon.mib))
 
 
 async def _paced_send(bootstrap: str, records: list, rate: float) -> np.ndarray:
@@ -294,58 +318,26 @@ def _event_times(records: list, settings: Settings) -> np.ndarray:
     return out
 
 
-async def _read_all(bootstrap: str, topic: str) -> list:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        records = {}
-        while True:
-            fetched = await consumer.getmany(timeout_ms=500)
-            for batch in fetched.values():
-                records.update(((r.partition, r.offset), r) for r in batch)
-            ends = [consumer.highwater(tp) for tp in tps]
-            at_end = [
-                e is not None and await consumer.position(tp) >= e
-                for tp, e in zip(tps, ends, strict=True)
-            ]
-            if not fetched and all(at_end):
-                return list(records.values())
-    finally:
-        await consumer.stop()
-
-
 def latency_run(
-    broker, work: Path, rate: float, seconds: float, speed: float, prior_rate: float | None = None
+    broker, work: Path, sim, rate: float, workers: int, prior_rate: float | None = None
 ) -> dict:
     from pipeline.correlate import FlagEvent
 
-    span = timedelta(seconds=seconds * speed)
-    sim = simulate(work / f"live-{rate:.0f}", int(rate * seconds), span)
     topics = run_topics()
     ensure_topics(broker.bootstrap, topics.all(), PARTITIONS)
-    settings = settings_for(work, broker.bootstrap, topics, sim.registry, prior_rate)
+    settings = group_settings(work, broker.bootstrap, topics, sim.registry, workers, prior_rate)
     records = [(topics.feed(r.topic.split(".", 1)[1]), r.value) for r in read_jsonl(sim.replay)]
-    event_ms = _event_times(records, settings)
+    event_ms = _event_times(records, settings[0])
 
-    context = multiprocessing.get_context("spawn")
-    ready, complete, queue = context.Event(), context.Event(), context.Queue()
-    worker = context.Process(target=_live_worker, args=(settings, ready, complete, queue))
-    worker.start()
-    ready.wait(120)
-    sent_at = asyncio.run(_paced_send(broker.bootstrap, records, rate))
-    send_end = time.time()
-    complete.set()
-    drained_at, rss, anon = queue.get(timeout=900)
-    worker.join()
+    with WorkerGroup(settings) as group:  # live: the feeds start once the group holds them
+        sent_at = asyncio.run(_paced_send(broker.bootstrap, records, rate))
+        send_end = time.monotonic()
+        group.wait_drained(len(records))
+        reports = group.stop()
+    flags = read_topic(broker.bootstrap, topics.flags)
 
-    flags = asyncio.run(_read_all(broker.bootstrap, topics.flags))
     running_max = np.maximum.accumulate(event_ms)
-    lateness = settings.correlation.lateness_ms
+    lateness = settings[0].correlation.lateness_ms
     latencies = []
     decoder = msgspec.json.Decoder(FlagEvent)
     for record in flags:
@@ -353,22 +345,84 @@ def latency_run(
         trigger = int(np.searchsorted(running_max, flag.boundary_ms + lateness, "right"))
         if trigger < len(records):
             latencies.append(record.timestamp / 1000 - sent_at[trigger])
-    lat = np.array(latencies) if latencies else np.array([np.nan])
+    lat = np.array(latencies) if latencies else np.full(1, np.nan)  # no flag: no latency
     return {
         "rate": rate,
+        "workers": workers,
         "messages": len(records),
         "achieved": len(records) / max(1e-9, sent_at[-1] - sent_at[0]),
         "flags": len(latencies),
-        "p50": float(np.nanpercentile(lat, 50)),
-        "p99": float(np.nanpercentile(lat, 99)),
-        "drain_s": drained_at - send_end,
-        "rss_mib": rss,
-        "anon_mib": anon,
+        "p50": float(np.percentile(lat, 50)),
+        "p99": float(np.percentile(lat, 99)),
+        "drain_s": _span(reports)[1] - send_end,
+        "moved": moved_partitions(reports),
+        "rss_mib": max(r.rss_mib for r in reports),
+        "anon_mib": max(r.anon_mib for r in reports),
         "load": os.getloadavg()[0],
     }
 
 
 # --- report ---------------------------------------------------------------------------------
+
+
+MEMORY = ("rss_mib", "anon_mib")
+
+
+def report_throughput(runs: list[dict], counts: list[int], span_min: float, naive: bool) -> None:
+    one = min(counts)
+    med = {"ceiling": statistics.median(r["ceiling"] for r in runs)}
+    if naive:
+        med["naive"] = statistics.median(r["naive"] for r in runs)
+    for n in counts:
+        med[n] = statistics.median(r[n]["rate"] for r in runs)
+    print(
+        f"\n### Throughput: {runs[0]['messages']:,} messages over {span_min:g} min of event "
+        f"time, median of {len(runs)} runs\n"
+    )
+    print(f"| contender | alerts/s | vs ceiling | vs {one} process(es) |\n|---|---|---|---|")
+    print(f"| raw aiokafka + msgspec decode | {med['ceiling']:,.0f} | 1.000 | |")
+    if naive:
+        print(
+            f"| naive Faust agent (decode + count per event) | {med['naive']:,.0f} | "
+            f"{med['naive'] / med['ceiling']:.3f} | |"
+        )
+    for n in counts:
+        print(
+            f"| worker, {n} process{'es' if n > 1 else ''} | {med[n]:,.0f} "
+            f"(runs {', '.join(format(r[n]['rate'], ',.0f') for r in runs)}) | "
+            f"{med[n] / med['ceiling']:.3f} | {med[n] / med[one]:.2f}x |"
+        )
+    stages = sorted({s for r in runs for n in counts for s in r[n]["cpu"]} - {"process"})
+    print(
+        "\n#### µs per alert, median of the runs: busy (wall time of the stage's batches) / CPU\n"
+    )
+    print("| stage | " + " | ".join(f"{n} process(es)" for n in counts) + " |")
+    print("|---|" + "---|" * len(counts))
+    for stage in [*stages, "process"]:
+        cells = []
+        for n in counts:
+            busy = statistics.median(r[n]["cpu"].get(stage, (0.0, 0.0))[0] for r in runs)
+            cpu = statistics.median(r[n]["cpu"].get(stage, (0.0, 0.0))[1] for r in runs)
+            cells.append(f"{busy:.1f} / {cpu:.1f}")
+        label = "all (wall of the span / process CPU)" if stage == "process" else stage
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print()
+    for n in counts:
+        if n == one:
+            continue
+        same = [r["same"][n][0] for r in runs]
+        print(
+            f"outputs of {n} processes vs {one}: identical in {sum(same)} of {len(runs)} runs; "
+            f"last run: {runs[-1]['same'][n][1]}"
+        )
+    for n in counts:
+        rss, anon = (statistics.median(r[n][k] for r in runs) for k in MEMORY)
+        moved = sum(r[n]["moved"] for r in runs)
+        print(
+            f"{n} process(es): peak RSS of a process {rss:,.0f} MiB (anonymous {anon:,.0f}); "
+            f"partitions that moved between processes during a run: {moved} in all runs"
+        )
+    print(f"load average {statistics.median(r['load'] for r in runs):.1f}")
 
 
 def main() -> None:
@@ -381,10 +435,17 @@ def main() -> None:
         help="event-time span of the throughput data, minutes",
     )
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--workers",
+        default="1,2",
+        help="counts of worker processes in one consumer group, compared in each run "
+        "(the smallest is the reference for ratios and outputs)",
+    )
     parser.add_argument("--rates", default="1000,10000,50000")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--speed", type=float, default=60.0)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-naive", action="store_true", help="leave out the naive agent")
     parser.add_argument(
         "--prior-rate",
         type=float,
@@ -393,6 +454,9 @@ def main() -> None:
         "5.0, far below this dense city's rate, so most busy cells flag)",
     )
     args = parser.parse_args()
+    counts = sorted({int(n) for n in args.workers.split(",")})
+    if counts[0] < 1 or counts[-1] > PARTITIONS:
+        parser.error(f"--workers: counts between 1 and {PARTITIONS} (the topics' partitions)")
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
         work = Path(tmp)
@@ -400,52 +464,49 @@ def main() -> None:
             sim = simulate(work / "sim", args.messages, timedelta(minutes=args.span_min))
             runs = []
             for i in range(args.runs):
-                runs.append(throughput_run(broker, work, sim.replay, sim.registry, args.prior_rate))
-                r = runs[-1]
+                order = counts if i % 2 == 0 else counts[::-1]  # alternate who goes first
+                r = throughput_run(
+                    broker,
+                    work,
+                    sim.replay,
+                    sim.registry,
+                    args.prior_rate,
+                    order,
+                    not args.skip_naive,
+                )
+                runs.append(r)
+                naive = f"  naive {r['naive']:,.0f}/s" if "naive" in r else ""
                 print(
-                    f"run {i + 1}: ceiling {r['ceiling']:,.0f}/s  naive {r['naive']:,.0f}/s  "
-                    f"pipeline {r['pipeline']:,.0f}/s (normalise stage {r['normalize']:,.0f}/s)"
-                    f"  flag events {r['flag_events']:,.0f}"
-                    f"  peak RSS {r['rss_mib']:,.0f} MiB (anonymous {r['anon_mib']:,.0f})"
-                    f"  load {r['load']:.1f}",
+                    f"run {i + 1}: ceiling {r['ceiling']:,.0f}/s{naive}  "
+                    + "  ".join(
+                        f"{n}p {r[n]['rate']:,.0f}/s ({r[n]['flag_events']:,.0f} flag events, "
+                        f"{r[n]['moved']} partitions moved)"
+                        for n in order
+                    )
+                    + "".join(f"  {n}p vs 1p identical: {r['same'][n][0]}" for n in r["same"])
+                    + f"  load {r['load']:.1f}",
                     flush=True,
                 )
-            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-            print(
-                f"\n### Throughput: {runs[0]['messages']:,} messages over {args.span_min:g} "
-                f"min of event time, median of {args.runs} runs\n"
-            )
-            print("| contender | alerts/s | vs ceiling | pipeline vs it |\n|---|---|---|---|")
-            for name, label in (
-                ("ceiling", "raw aiokafka + msgspec decode"),
-                ("naive", "naive Faust agent (decode + count per event)"),
-                ("normalize", "worker: normalise stage, busy time only"),
-                ("pipeline", "worker: normalise + correlate + warehouse"),
-            ):
-                print(
-                    f"| {label} | {med[name]:,.0f} | {med[name] / med['ceiling']:.3f} | "
-                    f"{med['pipeline'] / med[name]:.2f}x |"
-                )
-            print(
-                f"\npeak worker RSS {med['rss_mib']:,.0f} MiB (anonymous "
-                f"{med['anon_mib']:,.0f} MiB); load average {med['load']:.1f}"
-            )
+            report_throughput(runs, counts, args.span_min, not args.skip_naive)
         print(
             "\n### Live latency (event time at "
             f"{args.speed:g}x wall clock, {args.seconds:g} s per rate)\n"
         )
         print(
-            "| target rate | achieved | flags | p50 s | p99 s | drain after input s | "
-            "peak RSS MiB | peak anonymous MiB | load |\n|---|---|---|---|---|---|---|---|---|"
+            "| target rate | processes | achieved | flags | p50 s | p99 s | drain after input s | "
+            "peak RSS MiB | peak anonymous MiB | load |\n|---|---|---|---|---|---|---|---|---|---|"
         )
-        for rate in (float(r) for r in args.rates.split(",")):
-            r = latency_run(broker, work, rate, args.seconds, args.speed, args.prior_rate)
-            print(
-                f"| {rate:,.0f}/s | {r['achieved']:,.0f}/s | {r['flags']} | {r['p50']:.2f} | "
-                f"{r['p99']:.2f} | {r['drain_s']:.1f} | {r['rss_mib']:,.0f} | "
-                f"{r['anon_mib']:,.0f} | {r['load']:.1f} |",
-                flush=True,
-            )
+        for i, rate in enumerate(float(r) for r in args.rates.split(",")):
+            span = timedelta(seconds=args.seconds * args.speed)
+            sim = simulate(work / f"live-{rate:.0f}", int(rate * args.seconds), span)
+            for n in counts if i % 2 == 0 else counts[::-1]:
+                r = latency_run(broker, work, sim, rate, n, args.prior_rate)
+                print(
+                    f"| {rate:,.0f}/s | {n} | {r['achieved']:,.0f}/s | {r['flags']} | "
+                    f"{r['p50']:.2f} | {r['p99']:.2f} | {r['drain_s']:.1f} | "
+                    f"{r['rss_mib']:,.0f} | {r['anon_mib']:,.0f} | {r['load']:.1f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -56,7 +56,10 @@ def build_app(runtime: Runtime) -> PipelineApp:
         datadir=str(settings.data_dir / "faust"),
         topic_allow_declare=False,  # the runtime created the topics with their partitions
         web_port=settings.web_port or free_port(),
-        web_host="127.0.0.1",
+        # Faust binds to web_bind (all interfaces by default); web_host only names the server
+        # in its URLs. Both come from the one setting: loopback unless configured otherwise.
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
     )
     producer = BatchProducer.from_settings(runtime.bootstrap, settings)
     topics = settings.topics

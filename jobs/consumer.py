@@ -174,6 +174,8 @@ class BatchConsumer(mode.Service):
         # a partition was sought brings records from its old position, to be dropped.
         self._seeks = 0
         self._sought: dict[TopicPartition, int] = {}
+        self._next: dict[TopicPartition, int] = {}  # next offset to process, for the lag
+        self._lag_series: set[TopicPartition] = set()
         for lane in self.lanes:
             for topic in lane.stage.topics:
                 runtime.progress.register(lane.stage.name, topic)
@@ -230,6 +232,7 @@ class BatchConsumer(mode.Service):
                     self.lane_of[tp.topic].pending.setdefault(tp, []).extend(records)
                 self._dispatch()
                 self._flow_control()
+                self._report_lag(polled)
 
     def _dispatch(self) -> None:
         """Start every free stage that has records waiting and whose ``every_s`` has passed."""
@@ -255,6 +258,25 @@ class BatchConsumer(mode.Service):
             self.consumer.pause(*(full - paused))
         if paused - full:
             self.consumer.resume(*(paused - full))
+
+    def _report_lag(self, polled: dict[TopicPartition, list]) -> None:
+        """Consumer lag of each partition held: its high watermark (from the last fetch) minus
+        the next offset to process (after the last committed batch; before one, the first
+        record fetched). A loop per partition, once a poll."""
+        for tp, records in polled.items():
+            if records:
+                self._next.setdefault(tp, records[0].offset)
+        held = self.consumer.assignment()
+        gauge = self.runtime.metrics.consumer_lag
+        for tp in self._lag_series - held:  # revoked: another worker reports it
+            gauge.remove(tp.topic, str(tp.partition))
+            self._next.pop(tp, None)
+        self._lag_series &= held
+        for tp in held:
+            end = self.consumer.highwater(tp)
+            if end is not None:  # fetched at least once
+                gauge.labels(tp.topic, str(tp.partition)).set(end - self._next.get(tp, end))
+                self._lag_series.add(tp)
 
     async def _work(self, lane: _Lane, polls: list[Polled]) -> None:
         stage = lane.stage
@@ -292,6 +314,8 @@ class BatchConsumer(mode.Service):
             await self.consumer.commit(offsets)
         except KafkaError as exc:  # redelivered after the rebalance; sinks are idempotent
             log.warning("committing offsets failed (%s); they will be processed again", exc)
+        else:
+            self._next.update(offsets)
 
     async def _rewind(self, lane: _Lane, polls: list[Polled]) -> None:
         """Fetch a failed batch again: from the stage's restored state, or from the batch's
@@ -328,6 +352,7 @@ class BatchConsumer(mode.Service):
         """Drop what was fetched for ``tp``, and what a poll in flight brings: it is sought."""
         self.aligner.forget({tp})
         lane.pending.pop(tp, None)
+        self._next.pop(tp, None)  # learnt again from the first record fetched after the seek
         self._seeks += 1
         self._sought[tp] = self._seeks
 

@@ -145,12 +145,21 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
         ensure_topics(bootstrap, topics.all(), settings.partitions, compacted={topics.checkpoints})
         # A server that is down at start-up is waited for, as a running worker waits for it.
         retry = RetryPolicy.from_settings(settings)
+        metrics = Metrics()
         warehouse = stack.enter_context(
             call_with_retry(
-                lambda: open_warehouse(settings.resolved_warehouse_url), retry, "connection"
+                lambda: open_warehouse(settings.resolved_warehouse_url),
+                retry,
+                "connection",
+                on_retry=metrics.warehouse_retry("connection"),
             )
         )
-        call_with_retry(lambda: migrate(warehouse), retry, "migration")
+        call_with_retry(
+            lambda: migrate(warehouse),
+            retry,
+            "migration",
+            on_retry=metrics.warehouse_retry("migration"),
+        )
         registry = load_admin_registry(settings)
         store_admin_units(registry, warehouse)
         ctx = NormalizeContext.from_settings(settings, registry)
@@ -163,6 +172,7 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
             warehouse=warehouse,
             normalize=ctx,
             sealer=Sealer(settings.pseudonym_secret()),
+            metrics=metrics,
         )
 
 

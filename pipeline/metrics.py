@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["Metrics"]
@@ -92,3 +95,67 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.warehouse_retries = Counter(
+            "hotspot_warehouse_retries_total",
+            "Warehouse calls that failed and were tried again (one per wait), by operation "
+            "(insert, connection, migration) and table",
+            ["operation", "table"],
+            registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "hotspot_consumer_lag",
+            "Messages of an input partition this worker holds that are not yet processed and "
+            "committed: the partition's high watermark minus the next offset to process",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
+        self.watermark_lag = Gauge(
+            "hotspot_watermark_lag_seconds",
+            "Wall clock minus the event-time watermark of a partition's correlator, s, as of "
+            "the scrape: it grows while the partition receives nothing",
+            ["partition"],
+            registry=self.registry,
+        )
+        self.open_flags = Gauge(
+            "hotspot_open_flags",
+            "Hotspot flags open in a partition's correlator after its last batch",
+            ["partition"],
+            registry=self.registry,
+        )
+        self._correlated: set[int] = set()  # partitions with correlator series
+        self._watermark_ms: dict[int, int] = {}  # partition -> its correlator's watermark
+
+    def warehouse_retry(self, operation: str, table: str = "") -> Callable[[Exception], None]:
+        """A callback for :func:`pipeline.warehouse.call_with_retry` and
+        :func:`~pipeline.warehouse.insert_with_retry` that counts each retry."""
+        child = self.warehouse_retries.labels(operation, table)
+        return lambda _exc: child.inc()
+
+    def observe_correlator(self, partition: int, watermark_ms: int, open_flags: int) -> None:
+        """A partition's correlator after a batch. Before its first alert a correlator has no
+        watermark (``watermark_ms`` is int64 min): its lag is not reported yet."""
+        label = str(partition)
+        self._correlated.add(partition)
+        self.open_flags.labels(label).set(open_flags)
+        if watermark_ms <= _NO_WATERMARK:
+            return
+        if partition not in self._watermark_ms:
+            # Computed at scrape time, so an idle partition's lag keeps growing between batches.
+            self.watermark_lag.labels(label).set_function(
+                lambda: time.time() - self._watermark_ms[partition] / 1000
+            )
+        self._watermark_ms[partition] = watermark_ms
+
+    def forget_partitions(self, partitions: Iterable[int] | None) -> None:
+        """Drop the per-partition correlator series of partitions this worker no longer holds
+        (None: all of them)."""
+        held = set(self._correlated)
+        for partition in held if partitions is None else held.intersection(partitions):
+            self._correlated.discard(partition)
+            self.open_flags.remove(str(partition))
+            if self._watermark_ms.pop(partition, None) is not None:
+                self.watermark_lag.remove(str(partition))
+
+
+#: A correlator's watermark before its first alert (int64 min).
+_NO_WATERMARK = -(2**63)

@@ -255,6 +255,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Most alerts a partition's correlator takes between two checkpoints.",
     )
+    web_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address the Faust web server (and /metrics) listens on: loopback by "
+        "default, so only this machine can read the metrics; '0.0.0.0' (or a host's address) "
+        "lets a Prometheus server elsewhere scrape them.",
+    )
 
     # --- ingest contracts ----------------------------------------------------------------------
     coordinate_systems: dict[str, CoordinateSystem] = Field(

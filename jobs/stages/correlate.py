@@ -150,7 +150,7 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             except Exception:  # a bug: as a batch the correlator failed on, the rest goes on
                 log.exception("partition %d: loading its correlator failed", partition)
                 return PartitionResult.failed_on(rows, halo)
-            return await asyncio.to_thread(
+            result = await asyncio.to_thread(
                 correlate_partition,
                 correlator,
                 partition,
@@ -160,6 +160,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
                 correlators.routing,
                 runtime.registry,
             )
+        runtime.metrics.observe_correlator(partition, correlator.watermark, correlator.open_flags)
+        return result
 
     async def _dead_alerts(
         polled: Polled, decoded: EnvelopeBatch, rows: np.ndarray, reason: Reason, detail: str
@@ -178,10 +180,10 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             )
         return deliveries
 
+    async def revoked(partitions: set[int] | None) -> None:
+        await correlators.release(partitions)
+        runtime.metrics.forget_partitions(partitions)
+
     return Stage(
-        "correlate",
-        (topics.normalized,),
-        correlate,
-        revoked=correlators.release,
-        resume=correlators.resume,
+        "correlate", (topics.normalized,), correlate, revoked=revoked, resume=correlators.resume
     )

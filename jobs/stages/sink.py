@@ -35,7 +35,14 @@ async def _write(
         # Returns only once the batch is written: while ClickHouse is down this blocks (with
         # backoff), so the batch's messages stay unacknowledged and their offsets uncommitted.
         policy = RetryPolicy.from_settings(runtime.settings)
-        await insert_with_retry(runtime.warehouse, table, rows, policy, distinct_keys=distinct_keys)
+        await insert_with_retry(
+            runtime.warehouse,
+            table,
+            rows,
+            policy,
+            distinct_keys=distinct_keys,
+            on_retry=runtime.metrics.warehouse_retry("insert", table),
+        )
         runtime.metrics.warehouse_rows.labels(table).inc(count)
 
 

@@ -127,6 +127,11 @@ class Correlator:
         """Alerts held in state: the open window plus incidents not yet emitted."""
         return len(self._buffer)
 
+    @property
+    def open_flags(self) -> int:
+        """Hotspot flags open now (not yet closed)."""
+        return len(self._flags.open_cells())
+
     def process(self, batch: AlertBatch) -> CorrelationOutput:
         """Admit a batch (in arrival order) and close every boundary the watermark passed."""
         _validate(batch)

@@ -109,15 +109,17 @@ def call_with_retry(
     policy: RetryPolicy,
     what: str,
     sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[WarehouseError], None] | None = None,
 ) -> T:
-    """``action()``, retried under ``policy``; blocks the calling thread while it waits."""
+    """``action()``, retried under ``policy``; blocks the calling thread while it waits.
+    ``on_retry`` is told of each failure that is retried (a metric counts them)."""
     attempt = 0
     while True:
         attempt += 1
         try:
             return action()
         except WarehouseError as exc:
-            sleep(_next_delay(exc, attempt, policy, what))
+            sleep(_next_delay(exc, attempt, policy, what, on_retry))
 
 
 async def insert_with_retry(
@@ -127,9 +129,11 @@ async def insert_with_retry(
     policy: RetryPolicy,
     *,
     distinct_keys: bool = False,
+    on_retry: Callable[[WarehouseError], None] | None = None,
 ) -> None:
     """Insert one columnar batch, retrying under ``policy``; returns only once it is written.
-    ``distinct_keys`` as in :meth:`Warehouse.insert`.
+    ``distinct_keys`` as in :meth:`Warehouse.insert`; ``on_retry`` as in
+    :func:`call_with_retry`.
 
     The insert runs in a thread (clickhouse-driver and chDB block); the wait between attempts
     is an ``asyncio.sleep``, so the event loop (heartbeats, other stages) keeps running while
@@ -147,15 +151,24 @@ async def insert_with_retry(
                 log.warning("warehouse insert into %s succeeded on attempt %d", table, attempt)
             return
         except WarehouseError as exc:
-            await asyncio.sleep(_next_delay(exc, attempt, policy, f"insert into {table}"))
+            delay = _next_delay(exc, attempt, policy, f"insert into {table}", on_retry)
+            await asyncio.sleep(delay)
 
 
-def _next_delay(exc: WarehouseError, attempt: int, policy: RetryPolicy, what: str) -> float:
+def _next_delay(
+    exc: WarehouseError,
+    attempt: int,
+    policy: RetryPolicy,
+    what: str,
+    on_retry: Callable[[WarehouseError], None] | None,
+) -> float:
     """The wait before the next attempt; re-raises ``exc`` when there is to be none."""
     if not policy.should_retry(exc, attempt):
         if attempt > 1:
             exc.add_note(f"gave up on the warehouse {what} after {attempt} attempts")
         raise exc
+    if on_retry is not None:
+        on_retry(exc)
     delay = policy.delay(attempt)
     log.warning(
         "warehouse %s failed (attempt %d, code %s): %s; retrying in %.1f s",

@@ -185,3 +185,14 @@ def test_open_flags_close_when_the_window_empties_at_once():
     flags = c.process(alerts).flags + c.advance_to(t0 + 300 * MIN).flags
     opened = {f.flag_id for f in flags if f.status == "open"}
     assert len(opened) == 2 and {f.flag_id for f in flags if f.status == "close"} == opened
+
+
+def test_open_flags_counts_the_flags_opened_and_not_yet_closed():
+    c, still_open, seen = engine(), set(), []
+    for batch in cut(SCENE, range(250, len(SCENE), 250)):
+        for flag in c.process(batch).flags:
+            (still_open.discard if flag.status == "close" else still_open.add)(flag.flag_id)
+        assert c.open_flags == len(still_open)
+        seen.append(c.open_flags)
+    c.advance_to(int(SCENE.event_ms.max()) + FLUSH)
+    assert max(seen) == 1 and c.open_flags == 0  # the planted hotspot opened, then closed

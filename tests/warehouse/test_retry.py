@@ -64,6 +64,18 @@ def test_a_transient_rejection_is_retried_a_bounded_number_of_times():
         call_with_retry(failing(4, too_many_parts), policy, "x", sleep=waits.append)
 
 
+def test_each_retry_is_reported_and_giving_up_is_not():
+    policy = RetryPolicy(initial_s=0.001, max_s=0.001, rejected_attempts=4)
+    too_many_parts = WarehouseError("Too many parts", code=252)
+    told = []
+    call_with_retry(failing(3, too_many_parts), policy, "x", lambda _: None, told.append)
+    assert told == [too_many_parts] * 3
+    told.clear()
+    with pytest.raises(WarehouseError):
+        call_with_retry(failing(9, too_many_parts), policy, "x", lambda _: None, told.append)
+    assert len(told) == 3, "three waits before the fourth and last attempt"
+
+
 def test_a_bad_statement_is_raised_at_once(tmp_path, caplog):
     """A real chDB rejection (unknown column): retrying it could never succeed."""
     with EmbeddedWarehouse(tmp_path / "wh") as wh:
@@ -94,9 +106,11 @@ def test_insert_with_retry_writes_the_batch_once_the_warehouse_answers(tmp_path,
 
     with Flaky(tmp_path / "wh") as wh:
         wh.execute("CREATE TABLE hotspot.t (x UInt8) ENGINE = MergeTree ORDER BY x")
+        told = []
         with caplog.at_level(logging.WARNING):
-            asyncio.run(insert_with_retry(wh, "t", {"x": [1, 2]}, FAST))
+            asyncio.run(insert_with_retry(wh, "t", {"x": [1, 2]}, FAST, on_retry=told.append))
         assert wh.query("SELECT x FROM hotspot.t ORDER BY x") == [(1,), (2,)]
+        assert [type(e) for e in told] == [WarehouseUnavailable] * 2
     retries = [r for r in caplog.records if "retrying in" in r.getMessage()]
     assert len(retries) == 2 and "attempt 1" in retries[0].getMessage()
     assert "succeeded on attempt 3" in caplog.text
