@@ -128,7 +128,7 @@ def test_the_web_port_listens_on_loopback_only_and_metrics_show_each_partition(
     assert listening_addresses(port) == {"0100007F"}
 
     lag = {(s.labels["topic"], s.labels["partition"]) for s in metrics["hotspot_consumer_lag"]}
-    assert {t for t, _ in lag} == set(settings.topics.all())
+    assert {t for t, _ in lag} == set(settings.topics.all()) - {settings.topics.checkpoints}
     assert {p for _, p in lag} == {str(p) for p in range(settings.partitions)}
 
     # The city is yesterday's: each correlator's watermark is hours to a day and a half behind.
@@ -148,6 +148,14 @@ def test_the_web_port_listens_on_loopback_only_and_metrics_show_each_partition(
     tables = {("insert", t) for t in ("alerts", "deadletters", "incidents", "flags")}
     assert set(retries) == {("connection", ""), ("migration", ""), *tables}
     assert set(retries.values()) == {0}, "chDB answers at once: nothing was retried"
+
+    # Each partition was taken over once, with no checkpoint written yet.
+    restores = {
+        s.labels["outcome"]: s.value
+        for s in metrics["hotspot_correlator_restores"]
+        if s.name == "hotspot_correlator_restores_total"
+    }
+    assert restores == {"empty": settings.partitions}
 
     # Scraped again later, an idle partition's watermark lag has grown with the wall clock.
     time.sleep(1.5)
