@@ -337,7 +337,13 @@ class BatchConsumer(mode.Service):
         """Restore ``partitions`` of the lane's first topic and seek each to where its state
         resumes; whatever was fetched for them meanwhile is dropped."""
         topic = lane.stage.topics[0]
-        for partition, offset in (await lane.stage.resume(partitions)).items():
+        try:
+            resumes = await lane.stage.resume(partitions)
+        except Exception as exc:  # without its state a partition must not go on: stop
+            log.error("%s: restoring partitions %s failed", lane.stage.name, sorted(partitions))
+            asyncio.ensure_future(self.crash(exc))
+            raise
+        for partition, offset in resumes.items():
             tp = TopicPartition(topic, partition)
             self._forget(lane, tp)
             try:

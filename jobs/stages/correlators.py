@@ -22,9 +22,11 @@ import logging
 import time
 from dataclasses import dataclass
 
+from aiokafka.errors import KafkaError
+
 from pipeline.correlate import Baseline, Correlator
 from pipeline.correlate.exceptions import SnapshotError
-from pipeline.exceptions import CheckpointError
+from pipeline.exceptions import BrokerError, CheckpointError
 from pipeline.kafka import BatchProducer
 from pipeline.kafka.checkpoints import (
     Checkpoint,
@@ -90,7 +92,7 @@ class PartitionCorrelators:
         """Restore each partition from its newest checkpoint (dropping what this worker held
         of it); return where its input resumes."""
         count = len(await self.producer.partitions(self.runtime.settings.topics.normalized))
-        state = await read_state(self.runtime.bootstrap, self.topic, partitions)
+        state = await self._read_state(partitions)
         resumes = {}
         for partition in sorted(partitions):
             held = self._restore(partition, state[partition], count)
@@ -98,6 +100,22 @@ class PartitionCorrelators:
             self._held[partition] = held
             resumes[partition] = held.offset
         return resumes
+
+    async def _read_state(self, partitions: set[int], attempts: int = 5) -> dict:
+        """The partitions' checkpoint records; the broker is given a few tries (about 30 s)
+        before the error goes up and stops the worker: going on without the state would
+        silently correlate from an empty window."""
+        for attempt in range(attempts):
+            try:
+                return await read_state(self.runtime.bootstrap, self.topic, partitions)
+            except (BrokerError, KafkaError) as exc:
+                if attempt == attempts - 1:
+                    raise BrokerError(
+                        f"cannot read {self.topic} to restore partitions {sorted(partitions)}: "
+                        f"{exc}; check the broker, then restart the worker"
+                    ) from exc
+                log.warning("reading %s failed (%s); retrying", self.topic, exc)
+                await asyncio.sleep(2.0 * 2**attempt)
 
     def _restore(self, partition: int, state: dict[bytes, bytes], count: int) -> _Held:
         metrics = self.runtime.metrics
