@@ -12,6 +12,7 @@ from pipeline.kafka import committed_offsets
 
 from .allocator import tune_allocator
 from .app import PipelineApp, build_app
+from .failpoints import arm
 from .garbage_collector import tune_garbage_collector
 from .runtime import Runtime
 
@@ -51,6 +52,7 @@ def run_worker(
     ``inputs_complete`` too, only after that event is set (a producer still sending).
     ``ready`` is set once the worker holds its partitions and consumes.
     It assumes it is the only worker of its group."""
+    arm(runtime.settings.failpoint)
     tune_allocator()
     app = build_app(runtime)
     tune_garbage_collector()

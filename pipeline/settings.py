@@ -255,6 +255,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Most alerts a partition's correlator takes between two checkpoints.",
     )
+    failpoint: str = Field(
+        "",
+        description="For crash tests only: NAME[:N] makes the worker kill itself with "
+        "SIGKILL the N-th time it passes the named place (jobs/failpoints.py). Empty: never.",
+    )
     web_host: str = Field(
         "127.0.0.1",
         min_length=1,

@@ -33,6 +33,7 @@ from pipeline.feeds.decode import Reject
 from pipeline.kafka import BatchProducer
 
 from ..consumer import Polled, Stage
+from ..failpoints import failpoint
 from ..publish import publish_deadletters
 from ..runtime import Runtime
 from .correlators import PartitionCorrelators
@@ -122,6 +123,7 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         runtime.metrics.flags.inc(len(flags))
         runtime.metrics.incidents.inc(len(incidents))
         runtime.progress.mark_produced(await asyncio.gather(*deliveries))
+        failpoint("outputs-delivered")
         # Only now, with every output delivered, may a checkpoint cover these records.
         taken = dict(zip(*np.unique(partition_of_row, return_counts=True), strict=True))
         for partition, last in polled.last_offsets.items():

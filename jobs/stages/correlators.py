@@ -18,6 +18,7 @@ is rebuilt from the start of its retained input, never crash-looped on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from pipeline.kafka.checkpoints import (
 )
 from pipeline.routing import TileRouting
 
+from ..failpoints import failpoint
 from ..runtime import Runtime
 
 __all__ = ["PartitionCorrelators"]
@@ -196,7 +198,8 @@ class PartitionCorrelators:
                 generation=held.generation + 1,
                 written_ms=int(time.time() * 1000),
             )
-            await asyncio.gather(*await write_checkpoint(self.producer, self.topic, checkpoint))
+            torn = functools.partial(failpoint, "checkpoint-torn")
+            await write_checkpoint(self.producer, self.topic, checkpoint, chunks_written=torn)
             held.generation, held.rows, held.since = checkpoint.generation, 0, time.monotonic()
             self._observe(checkpoint, time.perf_counter() - began)
 

@@ -21,6 +21,7 @@ from pipeline.warehouse.alert_columns import alert_columns, distinct
 from pipeline.warehouse.rows import deadletter_rows, flag_rows, incident_rows
 
 from ..consumer import Polled, Stage
+from ..failpoints import failpoint
 from ..runtime import Runtime
 
 __all__ = ["alerts_sink", "record_sink_stage", "RECORD_SINKS"]
@@ -55,6 +56,7 @@ def alerts_sink(runtime: Runtime) -> Callable[[pa.Table], Awaitable[None]]:
         if not alerts.num_rows:
             return
         rows = alert_columns(alerts, int(time.time() * 1000))
+        failpoint("warehouse-insert", after_s=0.005)
         # A redelivered record may repeat an id within one batch: only a batch without
         # repeats lets the warehouse skip merging equal keys (see Warehouse.insert).
         await _write(

@@ -24,14 +24,14 @@ import hashlib
 import json
 import struct
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ..exceptions import BrokerError, CheckpointError
-from .producer import BatchProducer, Delivery
+from .producer import BatchProducer
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -146,14 +146,24 @@ def latest_checkpoint(latest: dict[bytes, bytes], partition: int) -> Checkpoint 
 
 
 async def write_checkpoint(
-    producer: BatchProducer, topic: str, checkpoint: Checkpoint
-) -> list[Awaitable[Delivery]]:
-    """Send ``checkpoint``'s records (in order, to one partition); await the returned
-    deliveries before relying on it."""
+    producer: BatchProducer,
+    topic: str,
+    checkpoint: Checkpoint,
+    chunks_written: Callable[[], None] | None = None,
+) -> None:
+    """Write ``checkpoint``'s chunks, then (once the broker has them) its manifest, to one
+    partition; returns once the broker has it all. ``chunks_written`` is called in between
+    (a crash test's failpoint)."""
     keys, values = checkpoint_records(checkpoint)
     available = await producer.partitions(topic)
     partition = available[checkpoint.partition % len(available)]
-    return await producer.send(topic, np.full(len(keys), partition), keys, values)
+    for part in (slice(0, -1), slice(-1, None)):
+        sent = await producer.send(
+            topic, np.full(len(keys[part]), partition), keys[part], values[part]
+        )
+        await asyncio.gather(*sent)
+        if chunks_written is not None and part.stop == -1:
+            chunks_written()
 
 
 async def read_state(

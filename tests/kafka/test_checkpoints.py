@@ -93,7 +93,7 @@ def test_checkpoints_round_trip_through_a_real_broker(broker):
         try:
             before = await read_state(broker.bootstrap, topic, [3])
             for checkpoint in (first, second):
-                await asyncio.gather(*await write_checkpoint(producer, topic, checkpoint))
+                await write_checkpoint(producer, topic, checkpoint)
             return before, await read_state(broker.bootstrap, topic, [1, 3])
         finally:
             await producer.stop()
