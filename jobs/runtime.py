@@ -17,7 +17,8 @@ import numpy as np
 from pipeline.deadletter import Sealer
 from pipeline.exceptions import ConfigurationError
 from pipeline.geo.admin_units import AdminRegistry, load_registry
-from pipeline.kafka import EmbeddedBroker, bootstrap_servers, ensure_topics
+from pipeline.kafka import EmbeddedBroker, bootstrap_servers, ensure_topics, partition_counts
+from pipeline.marks import check_feed_partitions
 from pipeline.metrics import Metrics
 from pipeline.normalize import NormalizeContext
 from pipeline.settings import Settings
@@ -142,6 +143,9 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
         else:
             bootstrap = bootstrap_servers(settings.broker_url)
         ensure_topics(bootstrap, settings.topics.all(), settings.partitions)
+        # Watermark origins are numbered by the setting: the feed topics must match it.
+        feeds = list(settings.topics.feeds().values())
+        check_feed_partitions(partition_counts(bootstrap, feeds), settings.partitions)
         # A server that is down at start-up is waited for, as a running worker waits for it.
         retry = RetryPolicy.from_settings(settings)
         warehouse = stack.enter_context(

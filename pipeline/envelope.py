@@ -74,6 +74,14 @@ ENVELOPE_SCHEMA = pa.schema(
             "a copy for a neighbouring tile's correlator, never stored twice",
             False,
         ),
+        _field(
+            "origin",
+            pa.int32(),
+            "feed partition the alert was read from: index of its feed in (alarm_phone, "
+            "dispatch_110, camera, grid_report) x partitions per feed + the partition; "
+            "watermark marks (records keyed hotspot.watermark) declare each origin's progress",
+            False,
+        ),
         _field("grid", _CODE, "registry code of the grid cell; null outside the grid"),
         _field("community", _CODE, "registry code of the community"),
         _field("street", _CODE, "registry code of the street or township"),
@@ -90,7 +98,7 @@ ENVELOPE_SCHEMA = pa.schema(
         _field("report_ref", pa.string(), "grid report the step belongs to"),
     ]
 )
-_ROUTING = ("tile", "halo")  # added per record by encode_envelopes
+_ROUTING = ("tile", "halo", "origin")  # added per record by encode_envelopes
 #: the columns of :func:`envelope_table`: every alert once, before routing
 ALERT_SCHEMA = pa.schema([f for f in ENVELOPE_SCHEMA if f.name not in _ROUTING])
 
@@ -108,6 +116,7 @@ class NormalizedAlert(msgspec.Struct, frozen=True, gc=False, omit_defaults=True)
     severity: float
     tile: str
     halo: bool = False
+    origin: int = 0
     grid: str | None = None
     community: str | None = None
     street: str | None = None
@@ -245,10 +254,13 @@ def encode_envelopes(
     tiles: np.ndarray,
     halo: np.ndarray,
     max_bytes: int = MAX_RECORD_BYTES,
+    *,
+    origin: np.ndarray | None = None,
 ) -> list[bytes]:
     """Record values for ``rows`` of ``alerts`` (an :func:`envelope_table`), in that order:
     Arrow IPC streams of about ``max_bytes`` at most. A row may repeat (halo copies);
-    ``tiles[i]`` is the tile key (``bytes``) of ``rows[i]``."""
+    ``tiles[i]`` is the tile key (``bytes``) of ``rows[i]``, ``origin[i]`` its origin
+    (:mod:`pipeline.marks`; None: all 0, one origin)."""
     if not len(rows):
         return []
     table = alerts.take(pa.array(rows, pa.int64()))
@@ -262,6 +274,10 @@ def encode_envelopes(
     )
     table = table.append_column(
         ENVELOPE_SCHEMA.field("halo"), pa.chunked_array([pa.array(halo, pa.bool_())])
+    )
+    origin = np.zeros(len(rows), np.int32) if origin is None else origin.astype(np.int32)
+    table = table.append_column(
+        ENVELOPE_SCHEMA.field("origin"), pa.chunked_array([pa.array(origin, pa.int32())])
     )
     table = table.select(ENVELOPE_SCHEMA.names).combine_chunks()
     per_row = max(1, table.nbytes // table.num_rows)
@@ -307,13 +323,15 @@ def _compact(array: pa.Array, rows: int) -> pa.Array:
 @dataclass(frozen=True, slots=True)
 class EnvelopeBatch:
     """Decoded records as the correlator needs them: the alerts as columns, which rows are
-    halo copies, the record (index into the decoded values) each row came from, and each
-    decoded record's whole table (for the few rows that are dead-lettered)."""
+    halo copies, each row's origin (:mod:`pipeline.marks`), the record (index into the decoded
+    values) each row came from, and each decoded record's whole table (for the few rows that
+    are dead-lettered)."""
 
     alerts: AlertBatch
     halo: np.ndarray
     record: np.ndarray
     tables: dict[int, pa.Table]
+    origin: np.ndarray
 
 
 _CORRELATOR_COLUMNS = (
@@ -325,6 +343,7 @@ _CORRELATOR_COLUMNS = (
     "category",
     "severity",
     "halo",
+    "origin",
     "grid",
 )
 _EXPECTED_TYPES = {name: ENVELOPE_SCHEMA.field(name).type for name in _CORRELATOR_COLUMNS}
@@ -375,7 +394,9 @@ def _grid_indices(column: pa.ChunkedArray, registry: AdminRegistry) -> np.ndarra
     return lookup[indices]
 
 
-def _correlator_columns(table: pa.Table, registry: AdminRegistry) -> tuple[AlertBatch, np.ndarray]:
+def _correlator_columns(
+    table: pa.Table, registry: AdminRegistry
+) -> tuple[AlertBatch, np.ndarray, np.ndarray]:
     alerts = AlertBatch(
         alert_id=table.column("alert_id").to_numpy(),
         source=_names_to_codes(
@@ -390,7 +411,7 @@ def _correlator_columns(table: pa.Table, registry: AdminRegistry) -> tuple[Alert
         severity=table.column("severity").to_numpy(),
         grid=_grid_indices(table.column("grid"), registry),
     )
-    return alerts, table.column("halo").to_numpy()
+    return alerts, table.column("halo").to_numpy(), table.column("origin").to_numpy()
 
 
 def decode_envelopes(
@@ -403,20 +424,21 @@ def decode_envelopes(
     for i, value in enumerate(values):  # per record, not per alert: a record holds thousands
         try:
             table = _read(value)
-            alerts, halo = _correlator_columns(table, registry)
+            alerts, halo, origin = _correlator_columns(table, registry)
         except EnvelopeError as exc:
             reason = Reason.MALFORMED_RECORD if exc.malformed else Reason.INVALID_VALUE
             bad.append(Reject(i, reason, f"not an envelope record: {exc}"[:300]))
             continue
-        parts.append((i, table, alerts, halo))
+        parts.append((i, table, alerts, halo, origin))
     if not parts:
         empty = np.empty(0, np.int64)
-        return EnvelopeBatch(AlertBatch.empty(), np.empty(0, bool), empty, {}), bad
+        return EnvelopeBatch(AlertBatch.empty(), np.empty(0, bool), empty, {}, empty), bad
     return EnvelopeBatch(
-        alerts=AlertBatch.concat([a for _, _, a, _ in parts]),
-        halo=np.concatenate([h for _, _, _, h in parts]),
-        record=np.repeat([i for i, *_ in parts], [len(a) for _, _, a, _ in parts]),
-        tables={i: table for i, table, _, _ in parts},
+        alerts=AlertBatch.concat([p[2] for p in parts]),
+        halo=np.concatenate([p[3] for p in parts]),
+        record=np.repeat([p[0] for p in parts], [len(p[2]) for p in parts]),
+        tables={p[0]: p[1] for p in parts},
+        origin=np.concatenate([p[4] for p in parts]).astype(np.int64),
     ), bad
 
 

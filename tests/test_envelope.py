@@ -46,11 +46,11 @@ def enc(obj) -> bytes:
     return json.dumps({k: v for k, v in obj.items() if v is not ...}).encode()
 
 
-def round_trip(out, halo=None):
+def round_trip(out, halo=None, origin=None):
     rows = np.arange(len(out.alerts))
     halo = np.zeros(len(rows), bool) if halo is None else halo
     tiles = np.array([f"{i}:0".encode() for i in rows])
-    values = encode_envelopes(envelope_table(out, REGISTRY), rows, tiles, halo)
+    values = encode_envelopes(envelope_table(out, REGISTRY), rows, tiles, halo, origin=origin)
     decoded, bad = decode_envelopes(values, REGISTRY)
     assert bad == []
     return values, decoded
@@ -150,6 +150,7 @@ def test_absent_optional_fields_are_null():
         "severity",
         "tile",
         "halo",
+        "origin",
         "priority",
     }
     assert row["alert_id"] == "dispatch_110:i1" and row["event_ms"] == NOW
@@ -175,6 +176,27 @@ def test_halo_round_trips():
     _, plain = round_trip(out)
     _, copy = round_trip(out, halo=np.array([True]))
     assert plain.halo.tolist() == [False] and copy.halo.tolist() == [True]
+
+
+def test_origin_round_trips_and_is_zero_when_not_given():
+    values = [
+        enc(
+            {
+                "alert_id": f"a{i}",
+                "camera_id": "c1",
+                "detected_at": NOW + i,
+                "kind": "crowd",
+                "confidence": 0.3,
+                "lat": 31.2031,
+                "lon": 121.4012,
+            }
+        )
+        for i in range(3)
+    ]
+    out = normalize("camera", values, ctx())
+    _, plain = round_trip(out)
+    _, given = round_trip(out, origin=np.array([9, 2, 9]))
+    assert plain.origin.tolist() == [0, 0, 0] and given.origin.tolist() == [9, 2, 9]
 
 
 def test_records_have_exactly_the_published_schema():

@@ -5,6 +5,9 @@ holds whole tiles (plus halo copies of alerts near their edges), so its correlat
 alert that can touch the cells it owns. A correlator only publishes flags and incidents whose
 centre lies in a tile of its own partition; the neighbour that owns the tile publishes the rest.
 
+A partition's watermark marks (:mod:`pipeline.marks`) go to its correlator between its
+alerts, in offset order (:func:`split_poll`), so results do not depend on poll boundaries.
+
 State survives a graceful restart as a snapshot per partition in the data directory, taken when
 the worker stops and loaded when the partition comes back.
 """
@@ -34,13 +37,14 @@ from pipeline.deadletter import Reason
 from pipeline.envelope import EnvelopeBatch, decode_envelopes, rows_as_json
 from pipeline.feeds.decode import Reject
 from pipeline.kafka import BatchProducer
+from pipeline.marks import Marks, origin_count, split_marks
 from pipeline.routing import TileRouting
 
 from ..consumer import Polled, Stage
 from ..publish import publish_deadletters
 from ..runtime import Runtime
 
-__all__ = ["correlate_stage", "PartitionCorrelators"]
+__all__ = ["correlate_stage", "PartitionCorrelators", "SplitPoll", "split_poll"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,7 @@ class PartitionCorrelators:
         self.routing = TileRouting.from_settings(runtime.settings, runtime.registry)
         self.projection = self.routing.projection
         self.params = runtime.settings.correlation
+        self.origins = origin_count(runtime.settings.partitions)
         self._by_partition: dict[int, Correlator] = {}
         self._snapshot_dir = runtime.settings.data_dir / "correlator"
 
@@ -75,13 +80,13 @@ class PartitionCorrelators:
         if path.exists():
             try:
                 restored = Correlator.restore(
-                    path.read_bytes(), self.params, self.projection, self._baseline()
+                    path.read_bytes(), self.params, self.projection, self._baseline(), self.origins
                 )
                 log.info("partition %d: correlator state restored from %s", partition, path)
                 return restored
             except SnapshotError as exc:
                 log.warning("partition %d: %s", partition, exc)
-        return Correlator(self.params, self.projection, self._baseline())
+        return Correlator(self.params, self.projection, self._baseline(), self.origins)
 
     def save_all(self, partitions: set[int] | None = None) -> None:
         self._snapshot_dir.mkdir(parents=True, exist_ok=True)
@@ -134,6 +139,46 @@ encode = msgspec.json.Encoder().encode
 _NONE = np.empty(0, np.int64)
 
 
+class SplitPoll(NamedTuple):
+    """A poll of ``alerts.normalized`` as the correlators take it: the envelope records
+    decoded (``decoded.record`` and the rejects index the poll's records), and per partition
+    its marks with, for each, how many of the partition's rows (in row order) precede it."""
+
+    decoded: EnvelopeBatch
+    bad: list[Reject]
+    marks: dict[int, tuple[np.ndarray, Marks]]
+
+    def rows(self, polled: Polled) -> dict[int, np.ndarray]:
+        """The decoded rows of each partition that has rows or marks, in partition order."""
+        found = dict(partition_rows(polled.partitions[self.decoded.record]))
+        return {p: found.get(p, _NONE) for p in sorted(set(found) | set(self.marks))}
+
+
+def split_poll(polled: Polled, registry, origins: int) -> SplitPoll:
+    """Split a poll into envelope records (decoded) and marks, keeping where each mark stands
+    among its partition's alerts (offset order: the poll holds each partition's records in
+    order)."""
+    keys = [r.key for r in polled.records]
+    envelopes, at, marks, bad_marks = split_marks(keys, polled.values, origins)
+    decoded, bad = decode_envelopes([polled.values[i] for i in envelopes.tolist()], registry)
+    decoded = EnvelopeBatch(
+        decoded.alerts,
+        decoded.halo,
+        envelopes[decoded.record],
+        {int(envelopes[i]): table for i, table in decoded.tables.items()},
+        decoded.origin,
+    )
+    bad = [Reject(int(envelopes[r.index]), r.reason, r.detail) for r in bad] + bad_marks
+    by_partition = {}
+    mark_partition = polled.partitions[at]
+    row_partition = polled.partitions[decoded.record]
+    for p in np.unique(mark_partition).tolist():  # loop per partition
+        here = np.flatnonzero(mark_partition == p)
+        records = decoded.record[row_partition == p]  # ascending: rows are in record order
+        by_partition[p] = (np.searchsorted(records, at[here]), marks.take(here))
+    return SplitPoll(decoded, bad, by_partition)
+
+
 def _rows(results: list[PartitionResult], name: str) -> np.ndarray:
     return np.concatenate([getattr(r, name) for r in results] or [_NONE])
 
@@ -148,12 +193,12 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
     async def correlate(polls: list[Polled]) -> None:
         (polled,) = polls
         # Off the event loop's thread: Arrow decompresses and reads without the interpreter lock.
-        decoded, bad = await asyncio.to_thread(decode_envelopes, polled.values, runtime.registry)
-        partition_of_row = polled.partitions[decoded.record]
+        split = await asyncio.to_thread(split_poll, polled, runtime.registry, correlators.origins)
+        decoded, bad = split.decoded, split.bad
         results = await asyncio.gather(
             *(
-                _correlate_partition(p, decoded, rows)
-                for p, rows in partition_rows(partition_of_row)
+                _correlate_partition(p, decoded, rows, split.marks.get(p))
+                for p, rows in split.rows(polled).items()
             )
         )
         # Published together: one record batch per topic and partition for the whole poll.
@@ -195,7 +240,10 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         return await publish_deadletters(producer, runtime, "correlate", polled.records, bad)
 
     async def _correlate_partition(
-        partition: int, decoded: EnvelopeBatch, rows: np.ndarray
+        partition: int,
+        decoded: EnvelopeBatch,
+        rows: np.ndarray,
+        marks: tuple[np.ndarray, Marks] | None,
     ) -> PartitionResult:
         halo = decoded.halo[rows]
         async with threads:
@@ -213,6 +261,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
                 halo,
                 correlators.routing,
                 runtime.registry,
+                decoded.origin,
+                marks,
             )
 
     async def _dead_alerts(

@@ -1,0 +1,79 @@
+"""The normalise stage's watermark marks: progress per feed partition, and the idle timer.
+
+After each normalise batch, every feed partition in it declares its progress (the largest
+event time of the alerts normalised from it so far) to every partition of
+``alerts.normalized``, in the same send as the batch's envelopes and after them
+(:func:`jobs.publish.publish_normalized`), so a correlator reads a partition's marks after the
+alerts they speak for. Records the normaliser dead-letters do not count: a record stamped days
+ahead (``future_time``) or one that is not even an alert says nothing about where the feed is,
+and counting it would make the feed's next good alerts late.
+
+A feed partition this worker holds that has been read to its end, with nothing of it waiting
+or in a batch, and that has published nothing for ``idle_mark_s``, declares the **wall clock**
+instead (the only place the wall clock enters the watermark; from then on the mark is a record
+in the log, so re-correlating the log gives the same results). That is what moves a quiet
+district's windows, and what lets a feed partition that has never had a record stop holding
+every correlator back. After a restart or a rebalance the progress is recomputed from what is
+normalised next, so a mark may be lower than one published before: correlators keep the
+largest per origin, so no origin ever moves back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from pipeline.alerts import SOURCE_CODE
+from pipeline.marks import Marks, origin_ids
+from pipeline.settings import Settings
+
+__all__ = ["FeedProgress"]
+
+log = logging.getLogger(__name__)
+
+
+class FeedProgress:
+    """Per origin (feed partition): the progress declared so far, and when it last declared."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.partitions = settings.partitions
+        self.idle_s = settings.idle_mark_s
+        self.source_of = {topic: source for source, topic in settings.topics.feeds().items()}
+        self._progress: dict[int, int] = {}  # origin -> largest event time declared
+        self._active: dict[int, float] = {}  # origin -> monotonic time it last declared
+
+    def origins(self, topic: str, feed_partitions: np.ndarray) -> np.ndarray:
+        """Origin ids of records of feed ``topic`` read from ``feed_partitions``."""
+        return origin_ids(SOURCE_CODE[self.source_of[topic]], feed_partitions, self.partitions)
+
+    def after_batch(self, origin: np.ndarray, event_ms: np.ndarray) -> Marks:
+        """The marks of a batch whose alerts came from ``origin`` with ``event_ms``: one per
+        origin among them, its progress including this batch."""
+        if not len(origin):
+            return Marks.empty()
+        order = np.argsort(origin, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(origin[order]) != 0])
+        distinct = origin[order][starts]
+        newest = np.maximum.reduceat(event_ms[order], starts)
+        now = time.monotonic()
+        for o, t in zip(distinct.tolist(), newest.tolist(), strict=True):  # loop per origin
+            self._progress[o] = max(self._progress.get(o, t), t)
+            self._active[o] = now
+        return Marks(distinct.astype(np.int64), np.array([self._progress[o] for o in distinct]))
+
+    def idle(self, quiet: set[int], now_ms: int | None = None) -> Marks:
+        """Wall-clock marks for the origins in ``quiet`` (read to their end, nothing of theirs
+        waiting) that have declared nothing for ``idle_s``. The first call that sees an
+        origin quiet starts its clock."""
+        now = time.monotonic()
+        wall = int(time.time() * 1000) if now_ms is None else now_ms
+        due = []
+        for o in sorted(quiet):  # loop per feed partition held
+            since = self._active.setdefault(o, now)
+            if now - since >= self.idle_s:
+                self._progress[o] = max(self._progress.get(o, wall), wall)
+                self._active[o] = now
+                due.append(o)
+        return Marks(np.array(due, np.int64), np.array([self._progress[o] for o in due], np.int64))
