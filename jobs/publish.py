@@ -20,7 +20,7 @@ from pipeline.deadletter import DeadLetter, Reason
 from pipeline.envelope import encode_envelopes
 from pipeline.feeds.decode import Reject
 from pipeline.kafka import BatchProducer, Delivery
-from pipeline.marks import MARK_KEY, Marks, encode_marks
+from pipeline.marks import MARK_KEY, Marks, Origins, encode_marks
 from pipeline.routing import TileRouting
 
 from .runtime import Runtime
@@ -36,7 +36,7 @@ async def publish_normalized(
     alerts: pa.Table,
     arrival: np.ndarray,
     routing: TileRouting,
-    origin: np.ndarray | None = None,
+    origins: Origins | None = None,
     marks: Marks | None = None,
 ) -> list[Awaitable[Delivery]]:
     """Publish ``alerts`` (an :func:`~pipeline.envelope.envelope_table`) to their tiles'
@@ -44,7 +44,7 @@ async def publish_normalized(
     to every partition (:mod:`jobs.watermarks`).
 
     ``arrival`` ranks each row across the feeds of the poll: the feeds' alerts are interleaved
-    as they arrived, not one feed after another. ``origin``: each row's feed partition
+    as they arrived, not one feed after another. ``origins``: where each row came from
     (:mod:`pipeline.marks`). The marks go in the same send, after the envelopes: the producer
     keeps each partition's order, so a correlator reads them after the alerts they cover.
     """
@@ -64,7 +64,7 @@ async def publish_normalized(
                 routed.row[rows],
                 routed.key[rows],
                 routed.halo[rows],
-                origin=None if origin is None else origin[routed.row[rows]],
+                origins=None if origins is None else origins.take(routed.row[rows]),
             )
             for rows in by_partition
         )

@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from pipeline.alerts import SOURCE_CODE
-from pipeline.marks import Marks, origin_ids
+from pipeline.marks import NO_PROGRESS, Marks, Origins, origin_ids
 from pipeline.settings import Settings
 
 __all__ = ["FeedProgress"]
@@ -48,20 +48,27 @@ class FeedProgress:
         """Origin ids of records of feed ``topic`` read from ``feed_partitions``."""
         return origin_ids(SOURCE_CODE[self.source_of[topic]], feed_partitions, self.partitions)
 
-    def after_batch(self, origin: np.ndarray, event_ms: np.ndarray) -> Marks:
-        """The marks of a batch whose alerts came from ``origin`` with ``event_ms``: one per
-        origin among them, its progress including this batch."""
+    def after_batch(self, origin: np.ndarray, event_ms: np.ndarray) -> tuple[Origins, Marks]:
+        """A batch's alerts came from ``origin`` with ``event_ms``, each origin's in its feed
+        partition's order: where each came from with its origin's progress before it, and
+        the batch's marks (one per origin among them, its progress including this batch)."""
+        before = np.full(len(origin), NO_PROGRESS, np.int64)
         if not len(origin):
-            return Marks.empty()
-        order = np.argsort(origin, kind="stable")
+            return Origins(origin.astype(np.int64), before), Marks.empty()
+        order = np.argsort(origin, kind="stable")  # each origin's alerts keep their order
         starts = np.flatnonzero(np.r_[True, np.diff(origin[order]) != 0])
-        distinct = origin[order][starts]
-        newest = np.maximum.reduceat(event_ms[order], starts)
+        distinct = origin[order][starts].astype(np.int64)
         now = time.monotonic()
-        for o, t in zip(distinct.tolist(), newest.tolist(), strict=True):  # loop per origin
-            self._progress[o] = max(self._progress.get(o, t), t)
+        for o, rows in zip(distinct.tolist(), np.split(order, starts[1:]), strict=True):
+            # loop per origin: a running maximum, starting from what it declared before
+            run = np.maximum.accumulate(
+                np.r_[self._progress.get(o, NO_PROGRESS), event_ms[rows]].astype(np.int64)
+            )
+            before[rows] = run[:-1]
+            self._progress[o] = int(run[-1])
             self._active[o] = now
-        return Marks(distinct.astype(np.int64), np.array([self._progress[o] for o in distinct]))
+        progress = np.array([self._progress[o] for o in distinct.tolist()], np.int64)
+        return Origins(origin.astype(np.int64), before), Marks(distinct, progress)
 
     def idle(self, quiet: set[int], now_ms: int | None = None) -> Marks:
         """Wall-clock marks for the origins in ``quiet`` (read to their end, nothing of theirs

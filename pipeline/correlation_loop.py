@@ -27,7 +27,7 @@ import numpy as np
 from .alerts import AlertBatch
 from .correlate import CorrelationOutput, Correlator
 from .geo.admin_units import AdminRegistry
-from .marks import Marks
+from .marks import Marks, Origins
 from .outputs import FlagMessage, IncidentMessage, flag_messages, incident_messages
 from .routing import TileRouting
 
@@ -102,16 +102,16 @@ def correlate_partition(
     halo: np.ndarray,
     routing: TileRouting,
     registry: AdminRegistry,
-    origin: np.ndarray | None = None,
+    origins: Origins | None = None,
     marks: tuple[np.ndarray, Marks] | None = None,
 ) -> PartitionResult:
-    """Correlate ``rows`` of ``alerts`` (``halo``: which of them are halo copies, ``origin``:
-    each row of ``alerts``'s origin, None: all 0) on ``partition``'s correlator; see the module
-    docstring. ``marks``: ``(at, marks)``, mark ``i`` following the first ``at[i]`` of
-    ``rows`` (``at`` ascending). Safe to run in a worker thread while other partitions'
-    correlators run in others."""
+    """Correlate ``rows`` of ``alerts`` (``halo``: which of them are halo copies, ``origins``:
+    where each row of ``alerts`` came from, None: all origin 0) on ``partition``'s
+    correlator; see the module docstring. ``marks``: ``(at, marks)``, mark ``i`` following
+    the first ``at[i]`` of ``rows`` (``at`` ascending). Safe to run in a worker thread while
+    other partitions' correlators run in others."""
     mine = alerts.take(rows)
-    theirs = None if origin is None else origin[rows]
+    theirs = None if origins is None else origins.take(rows)
     at, declared = marks if marks is not None else (_NONE, Marks.empty())
     cuts = np.unique(np.r_[at, len(rows)]).tolist()
     outputs, done = [], 0
@@ -119,7 +119,11 @@ def correlate_partition(
         try:
             if cut > done:
                 part = np.arange(done, cut)
-                outputs.append(correlator.process(mine.take(part), _take(theirs, part)))
+                outputs.append(
+                    correlator.process(
+                        mine.take(part), None if theirs is None else theirs.take(part)
+                    )
+                )
             here = np.flatnonzero(at == cut)
             if len(here):
                 outputs.append(correlator.declare(*declared.take(here)))
@@ -130,11 +134,6 @@ def correlate_partition(
             return result._replace(failed=failed)
         done = cut
     return _merged(outputs, partition, routing, registry, mine, rows, halo)
-
-
-def _take(values: np.ndarray | None, index: np.ndarray) -> np.ndarray | None:
-    """``values[index]``, or None for None."""
-    return None if values is None else values[index]
 
 
 def _merged(

@@ -9,6 +9,10 @@ The worker checks at start that every feed topic has exactly that many partition
 (:func:`check_feed_partitions`), so the numbering cannot silently disagree with the topics.
 The backfill has no feed partitions: all its alerts are origin 0 of one origin.
 
+Each alert also carries the progress its origin had declared before it (:class:`Origins`),
+so a correlator judges it against all of its origin's earlier alerts, not only those routed to
+its own partition.
+
 A **mark** is a record on ``alerts.normalized`` that says "origin ``o`` has reached event time
 ``t``": ``{"origin": o, "progress_ms": t}`` (:class:`WatermarkMark`). Marks are told from
 envelope records by their key, :data:`MARK_KEY` (envelope records have none), so the correlate
@@ -35,8 +39,10 @@ from .feeds.decode import Reject
 
 __all__ = [
     "MARK_KEY",
+    "NO_PROGRESS",
     "WatermarkMark",
     "Marks",
+    "Origins",
     "origin_count",
     "origin_ids",
     "encode_marks",
@@ -46,6 +52,8 @@ __all__ = [
 
 #: the key of every mark record (envelope records carry no key)
 MARK_KEY = b"hotspot.watermark"
+#: progress not known yet (int64 min)
+NO_PROGRESS = np.iinfo(np.int64).min
 
 
 class WatermarkMark(msgspec.Struct, frozen=True, gc=False):
@@ -81,6 +89,20 @@ class Marks(NamedTuple):
 
     def take(self, index: np.ndarray) -> Marks:
         return Marks(self.origin[index], self.progress_ms[index])
+
+
+class Origins(NamedTuple):
+    """Where each alert of a batch came from: its origin, and the progress that origin had
+    declared before it (:data:`NO_PROGRESS`: not known, e.g. the first alert a normaliser
+    publishes after it restarted). The normaliser computes the progress in its feed
+    partition's order, so an alert is judged late against every alert of its origin before
+    it, also those routed to other partitions, whatever the batches (and workers) were."""
+
+    origin: np.ndarray  # int64
+    progress_ms: np.ndarray  # int64
+
+    def take(self, index: np.ndarray) -> Origins:
+        return Origins(self.origin[index], self.progress_ms[index])
 
 
 def origin_count(partitions: int) -> int:

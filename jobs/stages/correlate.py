@@ -166,7 +166,7 @@ def split_poll(polled: Polled, registry, origins: int) -> SplitPoll:
         decoded.halo,
         envelopes[decoded.record],
         {int(envelopes[i]): table for i, table in decoded.tables.items()},
-        decoded.origin,
+        decoded.origins,
     )
     bad = [Reject(int(envelopes[r.index]), r.reason, r.detail) for r in bad] + bad_marks
     by_partition = {}
@@ -261,7 +261,7 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
                 halo,
                 correlators.routing,
                 runtime.registry,
-                decoded.origin,
+                decoded.origins,
                 marks,
             )
 

@@ -85,12 +85,14 @@ def normalize_stage(
             metrics.unknown_enum.labels(source).inc(batch.unknown_enum)
         # Built once: the same columns are published and stored.
         alerts = pa.concat_tables([envelope_table(b, runtime.registry) for b in batches])
-        origin = np.concatenate(origins)
-        marks = progress.after_batch(origin, alerts.column("event_ms").to_numpy())
+        # in arrival order across feeds, each feed partition's alerts in offset order
+        came_from, marks = progress.after_batch(
+            np.concatenate(origins), alerts.column("event_ms").to_numpy()
+        )
         storing = asyncio.ensure_future(store_alerts(alerts))
         try:
             deliveries += await publish_normalized(
-                producer, runtime, alerts, np.concatenate(arrival), routing, origin, marks
+                producer, runtime, alerts, np.concatenate(arrival), routing, came_from, marks
             )
             runtime.progress.mark_produced(await asyncio.gather(*deliveries))
         finally:

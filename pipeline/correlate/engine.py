@@ -18,6 +18,7 @@ import numpy as np
 
 from pipeline.alerts import CATEGORIES, SOURCES, AlertBatch
 from pipeline.geo.projection import LocalProjection
+from pipeline.marks import Origins
 
 from .baseline.model import Baseline
 from .baseline.rate_cache import DiskRateCache
@@ -60,7 +61,7 @@ class CorrelationOutput:
     duplicates: int = 0
 
 
-def _validate(batch: AlertBatch, origin: np.ndarray | None, origins: int) -> None:
+def _validate(batch: AlertBatch, from_: Origins | None, origins: int) -> None:
     checks = [
         (batch.event_ms.dtype == np.int64, "event_ms must be int64 epoch milliseconds"),
         (
@@ -81,9 +82,13 @@ def _validate(batch: AlertBatch, origin: np.ndarray | None, origins: int) -> Non
             "category codes must index pipeline.alerts.CATEGORIES",
         ),
     ]
-    if origin is not None:
+    if from_ is not None:
+        origin = from_.origin
         checks += [
-            (len(origin) == len(batch), "origin must have one id per alert"),
+            (
+                len(origin) == len(from_.progress_ms) == len(batch),
+                "origins must have one id and progress per alert",
+            ),
             (
                 not len(origin) or (origin.min() >= 0 and origin.max() < origins),
                 f"origin ids must lie in 0..{origins - 1} (pipeline.marks.origin_count)",
@@ -148,13 +153,18 @@ class Correlator:
         """Alerts held in state: the open window plus incidents not yet emitted."""
         return len(self._buffer)
 
-    def process(self, batch: AlertBatch, origin: np.ndarray | None = None) -> CorrelationOutput:
+    def process(self, batch: AlertBatch, origins: Origins | None = None) -> CorrelationOutput:
         """Admit a batch (in arrival order) and close every boundary the watermark passed.
-        ``origin``: each alert's origin id (None: all origin 0)."""
-        _validate(batch, origin, self.origins)
+        ``origins``: where each alert came from (None: all origin 0, nothing declared)."""
+        _validate(batch, origins, self.origins)
         ids = utf8_ids(batch.alert_id)  # once: the keys hash them, the buffer keeps them
         keys = alert_keys(ids)
-        late, dup = self._window.admit(batch.event_ms, keys, self._buffer.keys, origin)
+        late, dup = self._window.admit(
+            batch.event_ms,
+            keys,
+            self._buffer.keys,
+            *((None, None) if origins is None else (origins.origin, origins.progress_ms)),
+        )
         fresh = ~late & ~dup
         x, y = self.projection.to_xy(batch.lat[fresh], batch.lon[fresh])
         self._buffer.append(batch.take(fresh), keys[fresh], x, y, ids[fresh])

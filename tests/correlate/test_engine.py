@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pipeline.alerts import AlertBatch
 from pipeline.correlate import Baseline, CorrelationParams, Correlator
 from pipeline.correlate.exceptions import InvalidBatchError, SnapshotError
+from pipeline.marks import NO_PROGRESS, Origins
 
 from .helpers import MIN, PROJECTION, city_scenario, make_batch
 
@@ -132,7 +133,7 @@ def test_invalid_batches_say_what_to_fix():
     with pytest.raises(InvalidBatchError, match="dead-letter"):
         engine().process(bad)
     with pytest.raises(InvalidBatchError, match="origin ids must lie in 0..0"):
-        engine().process(SCENE.take(np.arange(3)), np.array([0, 1, 0]))
+        engine().process(SCENE.take(np.arange(3)), Origins(np.array([0, 1, 0]), np.zeros(3, int)))
 
 
 @settings(max_examples=12, deadline=None)
@@ -158,12 +159,14 @@ def test_origins_far_apart_are_not_late_and_give_the_same_results(lags_min, size
     origin = np.arange(len(SCENE)) % 3
     lag = np.array(lags_min)[origin] * MIN
     order = np.argsort(SCENE.event_ms + lag, kind="stable")
-    arrival, arrival_origin = SCENE.take(order), origin[order]
+    arrival = SCENE.take(order)
+    from_ = Origins(origin[order], np.full(len(order), NO_PROGRESS))
     c = Correlator(PARAMS, PROJECTION, Baseline(0.0625, RATE), origins=3)
     incidents, flags, late = [], [], []
     for a in range(0, len(arrival), size):
         out = c.process(
-            arrival.take(np.arange(a, min(a + size, len(arrival)))), arrival_origin[a : a + size]
+            arrival.take(np.arange(a, min(a + size, len(arrival)))),
+            from_.take(np.arange(a, min(a + size, len(arrival)))),
         )
         incidents, flags = incidents + out.incidents, flags + out.flags
         late += out.late.alert_id.tolist()
@@ -175,7 +178,9 @@ def test_origins_far_apart_are_not_late_and_give_the_same_results(lags_min, size
 
 def test_one_silent_origin_closes_nothing_until_it_declares():
     c = Correlator(PARAMS, PROJECTION, Baseline(0.0625, RATE), origins=2)
-    out = c.process(SCENE, np.zeros(len(SCENE), np.int64))
+    out = c.process(
+        SCENE, Origins(np.zeros(len(SCENE), np.int64), np.full(len(SCENE), NO_PROGRESS))
+    )
     assert out.flags == [] and out.incidents == []
     end = int(SCENE.event_ms.max()) + FLUSH
     declared = c.declare(np.array([1, 0]), np.array([end, end]))

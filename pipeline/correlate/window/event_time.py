@@ -5,10 +5,11 @@ partition of each feed topic, :mod:`pipeline.marks`), interleaved however the no
 workers, the broker and the polls happen to interleave them. Like Flink's per-source-partition
 watermarks, each origin declares its own progress, and the window takes the minimum:
 
-* ``progress[o]`` is the largest event time origin ``o`` has declared so far, by its alerts and
-  by its watermark marks (records in the log saying "origin ``o`` has reached ``t``"). It only
-  grows: a mark below it (a normaliser that restarted and recomputes its progress) changes
-  nothing.
+* ``progress[o]`` is the largest event time origin ``o`` has declared so far: by its alerts
+  (their event times, and the progress of their origin before them, which the normaliser
+  stamps on each in its feed partition's order), and by its watermark marks (records in the
+  log saying "origin ``o`` has reached ``t``"). It only grows: a declaration below it (a
+  normaliser that restarted and recomputes its progress) changes nothing.
 * An alert of origin ``o`` is **late** when its event time is below ``progress[o]`` just before
   it minus the allowed lateness. The running maximum is vectorised per origin, so one batch of
   ``n`` or ``n`` batches of one classify every alert the same way.
@@ -20,7 +21,11 @@ Why late decisions and closed boundaries do not depend on how origins are interl
 batch cuts): an alert's late decision reads only its own origin's records before it, and each
 origin's records reach every partition in the order that origin produced them (one producer
 per feed partition at a time, alerts and then their mark, each partition in order). Records of
-other origins never enter it. And the decision is exactly the one that keeps closed results
+other origins never enter it. And while its normaliser runs uninterrupted, the progress an
+alert carries is the largest of every earlier alert and mark of its origin, so no mark or
+alert before it in this partition declares more: the decision is the feed partition's own
+(late behind any earlier alert of it), the same for one worker or several, whatever their
+batches. And the decision is exactly the one that keeps closed results
 final: the closing watermark is at most ``progress[o] - lateness`` for every ``o``, so an alert
 that is *not* late has event time ``>= progress[o] - lateness >= watermark > b`` for every
 boundary ``b`` closed so far; it can only land after them. An alert that *is* late might or
@@ -84,6 +89,7 @@ class EventWindow:
         keys: np.ndarray,
         retained: KeySet | np.ndarray,
         origin: np.ndarray | None = None,
+        declared: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Classify a batch in arrival order and advance each origin's progress.
 
@@ -93,7 +99,8 @@ class EventWindow:
         redeliveries of alerts about to leave the window may be classified either way
         (neither changes results). ``retained``: the retained keys, as a :class:`KeySet` (what
         the engine passes: time proportional to the batch) or an array. ``origin``: each
-        alert's origin id (None: all origin 0).
+        alert's origin id (None: all origin 0); ``declared``: the progress its origin had
+        declared before it (int64 min: not known; None: none carried).
         """
         if isinstance(retained, KeySet):
             duplicate = retained.contains(keys)
@@ -103,13 +110,18 @@ class EventWindow:
         repeated = np.ones(len(keys), bool)
         repeated[first] = False
         duplicate |= repeated
-        prior = self._progress_before(event_ms, origin)
+        prior = self._progress_before(
+            event_ms if declared is None else np.maximum(event_ms, declared), origin
+        )
+        if declared is not None:
+            prior = np.maximum(prior, declared)
         # Before an origin's first declaration there is no bound (and int64 min would wrap).
         late = (prior != _NO_TIME) & (event_ms < prior - self.lateness_ms) & ~duplicate
         return late, duplicate
 
     def _progress_before(self, event_ms: np.ndarray, origin: np.ndarray | None) -> np.ndarray:
-        """Each alert's origin's progress just before it; leaves ``progress`` after the batch.
+        """Each alert's origin's progress just before it, ``event_ms`` being what each alert
+        declares; leaves ``progress`` after the batch.
 
         A running maximum per origin: the batch is grouped by origin (stable, so each group
         keeps arrival order) and each group accumulated from its origin's progress. The loop

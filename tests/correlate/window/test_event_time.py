@@ -140,19 +140,21 @@ def test_progress_is_state_and_another_origin_count_is_refused():
 
 
 def _drive(window: EventWindow, steps) -> tuple[dict, list[int]]:
-    """Feed ``steps`` (``("alerts", origin, ids, times)`` or ``("marks", origin, times)``) as
+    """Feed ``steps`` (``("alerts", origin, ids, times, declared)`` or ``("marks", origin,
+    times)``) as
     the engine does: admit or declare, then close what is due from the earliest admitted
     alert. Returns each alert's late decision and the boundaries closed, checking on the way
     that no alert that is not late falls at or before a boundary closed before it came."""
     late_of, closed, earliest = {}, [], None
     for step in steps:
         if step[0] == "alerts":
-            _, origin, ids, times = step
+            _, origin, ids, times, declared = step
             late, _ = window.admit(
                 np.asarray(times, np.int64),
                 np.asarray(ids, np.uint64),
                 np.empty(0, np.uint64),
                 np.asarray(origin, np.int64),
+                np.asarray(declared, np.int64),
             )
             for i, t, is_late in zip(ids, times, late.tolist(), strict=True):
                 late_of[i] = is_late
@@ -168,22 +170,30 @@ def _drive(window: EventWindow, steps) -> tuple[dict, list[int]]:
     return late_of, closed
 
 
+NONE = np.iinfo(np.int64).min
+
+
 @st.composite
 def origin_streams(draw):
-    """Per origin, its records in the order it produced them: alerts (unique ids) and marks."""
+    """Per origin, its records in the order it produced them: alerts (unique ids), alerts
+    routed to other partitions (``hidden``: not delivered here, but later alerts carry their
+    progress) and marks. An alert carries the largest time of every record before it."""
     count = draw(st.integers(1, 4))
     streams, next_id = [], 0
     for _ in range(count):
-        records = []
+        records, declared = [], NONE
         for kind, t in draw(
             st.lists(
                 st.tuples(
-                    st.sampled_from(["alert", "alert", "alert", "mark"]), st.integers(0, 3000)
+                    st.sampled_from(["alert", "alert", "alert", "hidden", "mark"]),
+                    st.integers(0, 3000),
                 ),
                 max_size=25,
             )
         ):
-            records.append((kind, next_id, t))
+            if kind != "hidden":
+                records.append((kind, next_id, t, declared))
+            declared = max(declared, t)
             next_id += 1
         streams.append(records)
     return streams
@@ -195,18 +205,17 @@ def _interleaved(streams, order: list[int], cuts: list[bool]):
     positions = [0] * len(streams)
     steps, run = [], None
     for n, o in enumerate(order):
-        kind, rid, t = streams[o][positions[o]]
+        kind, rid, t, declared = streams[o][positions[o]]
         positions[o] += 1
         if kind == "mark":
             run = None
             steps.append(("marks", [o], [t]))
             continue
         if run is None or cuts[n]:
-            run = ("alerts", [], [], [])
+            run = ("alerts", [], [], [], [])
             steps.append(run)
-        run[1].append(o)
-        run[2].append(rid)
-        run[3].append(t)
+        for column, value in zip(run[1:], (o, rid, t, declared), strict=True):
+            column.append(value)
     return steps
 
 
@@ -224,10 +233,9 @@ def test_late_decisions_and_closed_boundaries_do_not_depend_on_interleaving_or_c
     assert late_mixed == late_whole
     assert closed_mixed == closed_whole
     assert mixed.progress.tolist() == whole.progress.tolist()
-    # and the rule itself: behind the largest time its origin declared before it, minus L
+    # and the rule itself: behind the largest time its origin declared before it (also by
+    # alerts delivered elsewhere), minus the lateness
     for records in streams:
-        declared = None
-        for kind, rid, t in records:
+        for kind, rid, t, declared in records:
             if kind == "alert":
-                assert late_whole[rid] == (declared is not None and t < declared - LATENESS)
-            declared = t if declared is None else max(declared, t)
+                assert late_whole[rid] == (declared != NONE and t < declared - LATENESS)

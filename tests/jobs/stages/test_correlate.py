@@ -19,7 +19,7 @@ from jobs.stages.correlate import split_poll
 from pipeline.deadletter import Sealer
 from pipeline.envelope import encode_envelopes, envelope_table, read_envelopes
 from pipeline.geo.admin_units import load_registry
-from pipeline.marks import MARK_KEY, Marks, encode_marks
+from pipeline.marks import MARK_KEY, NO_PROGRESS, Marks, Origins, encode_marks
 from pipeline.normalize import NormalizeContext, normalize
 from tests.conftest import PSEUDONYM_KEY
 from tests.jobs.test_worker import camera, deadletters, encode, now_ms, produce, read_topic
@@ -80,7 +80,7 @@ def _envelope(settings, registry, lat, lon, ids: list[str], origin: list[int]) -
         np.arange(len(ids)),
         np.full(len(ids), b"0:0"),
         np.zeros(len(ids), bool),
-        origin=np.array(origin),
+        origins=Origins(np.array(origin), np.full(len(ids), NO_PROGRESS)),
     )
     return value
 
@@ -107,7 +107,7 @@ def test_a_poll_splits_into_alerts_and_marks_in_offset_order(worker_config, loca
     )
     split = split_poll(polled, registry, origins=8)
     assert split.decoded.alerts.alert_id.tolist() == ["camera:a", "camera:b", "camera:c"]
-    assert split.decoded.origin.tolist() == [1, 2, 3]
+    assert split.decoded.origins.origin.tolist() == [1, 2, 3]
     assert split.decoded.record.tolist() == [0, 0, 2]  # the poll's records
     rows = split.rows(polled)
     assert {p: r.tolist() for p, r in rows.items()} == {0: [0, 1, 2], 1: []}
