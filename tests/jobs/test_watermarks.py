@@ -84,12 +84,12 @@ def _late(config: WorkerConfig) -> set[str]:
     return {d.alert_id for d in letters if d.reason.value == "late"}
 
 
-def _worker(config: WorkerConfig, data_dir, log) -> subprocess.Popen:
+def _worker(config: WorkerConfig, data_dir, log, level: str = "warning") -> subprocess.Popen:
     """``hotspot worker`` (until stopped) in its own process and data directory (chDB allows one
     process per directory)."""
     env = {**config.env(), "HOTSPOT_DATA_DIR": str(data_dir)}
     return subprocess.Popen(
-        [sys.executable, "-m", "jobs", "worker", "--log-level", "warning"],
+        [sys.executable, "-m", "jobs", "worker", "--log-level", level],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -126,8 +126,27 @@ class _Throttle(threading.Thread):
 
     def stop(self) -> None:
         self.done.set()
-        self.join()
+        if self.is_alive():
+            self.join()
         os.kill(self.pid, signal.SIGCONT)
+
+
+_ASSIGNED = b"Setting newly assigned partitions"
+
+
+def _wait_for_a_stable_group(logs: list, workers: list[subprocess.Popen]) -> None:
+    """Until every worker holds partitions and no assignment changed for a while (read from
+    their logs at level info: aiokafka logs every assignment)."""
+    deadline, seen, since = time.monotonic() + 180, -1, time.monotonic()
+    while True:
+        assert time.monotonic() < deadline, "the group did not form"
+        assert all(w.poll() is None for w in workers), "a worker died"
+        counts = [log.read_bytes().count(_ASSIGNED) for log in logs]
+        if sum(counts) != seen:
+            seen, since = sum(counts), time.monotonic()
+        elif all(counts) and time.monotonic() - since > 8:
+            return
+        time.sleep(0.5)
 
 
 def _replay(config: WorkerConfig, city) -> None:
@@ -151,17 +170,17 @@ def test_two_normalise_workers_at_very_different_speeds_make_no_more_alerts_late
     one = _late(worker_config)
 
     pair = _another_config(worker_config, tmp_path)
-    _replay(pair, city)
     topics = pair.settings.topics
-    with (
-        open(tmp_path / "fast.log", "wb") as fast_log,
-        open(tmp_path / "slow.log", "wb") as slow_log,
-    ):
-        fast = _worker(pair, tmp_path / "fast", fast_log)
-        slow = _worker(pair, tmp_path / "slow", slow_log)
+    logs = [tmp_path / "fast.log", tmp_path / "slow.log"]
+    with open(logs[0], "wb") as fast_log, open(logs[1], "wb") as slow_log:
+        fast = _worker(pair, tmp_path / "fast", fast_log, "info")
+        slow = _worker(pair, tmp_path / "slow", slow_log, "info")
         throttle = _Throttle(slow.pid)
-        throttle.start()
         try:
+            # Both hold their partitions before the input comes, so each normalises its half.
+            _wait_for_a_stable_group(logs, [fast, slow])
+            throttle.start()
+            _replay(pair, city)
             deadline = time.monotonic() + 600
             while not _settled(pair, [*topics.feeds().values(), topics.normalized]):
                 assert time.monotonic() < deadline, "the two workers did not drain their input"
