@@ -199,7 +199,10 @@ def test_two_normalise_workers_at_very_different_speeds_make_no_more_alerts_late
         with open_warehouse(f"chdb://{(tmp_path / name / 'warehouse').resolve()}") as wh:
             stored[name] = wh.query(f"SELECT count() FROM {wh.database}.alerts FINAL")[0][0]
     assert stored["fast"] > 100 and stored["slow"] > 100, f"both workers normalised: {stored}"
-    assert two <= one, f"late with two workers only: {sorted(two - one)[:10]}"
+    assert two <= one, (
+        f"{len(two)} late with two workers, {len(one)} with one; with two only: "
+        f"{sorted(two - one)[:10]}"
+    )
     print(f"late alerts: one worker {len(one)}, two workers {len(two)}")
 
 
