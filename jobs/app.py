@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import faust
 from aiokafka.errors import KafkaError
@@ -49,6 +49,7 @@ class PipelineApp(faust.App):
 
     BootStrategy = _FrameOnly
     pipeline: BatchConsumer
+    declare_drained: Callable[[], Awaitable[None]]
 
     def on_init_dependencies(self) -> Iterable[ServiceT]:
         return [*super().on_init_dependencies(), self.pipeline]
@@ -80,6 +81,18 @@ def build_app(runtime: Runtime) -> PipelineApp:
     app.pipeline = BatchConsumer(runtime, producer, stages, loop=app.loop, beacon=app.beacon)
     if settings.idle_mark_s > 0:
         _idle_marks(app, runtime, producer, progress)
+
+    async def declare_drained() -> None:
+        """Every feed partition held declares the largest progress seen (jobs.watermarks)."""
+        held = {
+            int(progress.origins(tp.topic, [tp.partition])[0])
+            for tp in app.pipeline.assignment()
+            if tp.topic in settings.topics.feeds().values()
+        }
+        deliveries = await publish_marks(producer, runtime, progress.drained(held))
+        runtime.progress.mark_produced(await asyncio.gather(*deliveries))
+
+    app.declare_drained = declare_drained
 
     @app.page("/metrics")
     async def metrics(web, request):

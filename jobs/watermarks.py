@@ -84,3 +84,16 @@ class FeedProgress:
                 self._active[o] = now
                 due.append(o)
         return Marks(np.array(due, np.int64), np.array([self._progress[o] for o in due], np.int64))
+
+    def drained(self, held: set[int]) -> Marks:
+        """The input is complete (a worker run ``--until-drained``): each origin in ``held``
+        declares the largest progress of any origin, since nothing older can come in this
+        run; so correlators stand where one watermark over all the input would put them, as a
+        backfill without a final flush does. Nothing when nothing was normalised."""
+        if not self._progress:
+            return Marks.empty()
+        top = max(self._progress.values())
+        for o in held:  # loop per feed partition held
+            self._progress[o] = max(self._progress.get(o, top), top)
+        due = sorted(held)
+        return Marks(np.array(due, np.int64), np.array([self._progress[o] for o in due], np.int64))

@@ -64,6 +64,14 @@ def test_a_quiet_origin_is_marked_at_the_wall_clock_after_idle_time_and_never_ba
     assert p.idle({2}, now_ms=2_000).progress_ms.tolist() == [2_000]
 
 
+def test_drained_input_declares_the_largest_progress_for_every_feed_partition_held():
+    p = progress()
+    assert len(p.drained({0, 1})) == 0  # nothing normalised: nothing to say
+    p.after_batch(np.array([2, 4]), np.array([700, 900]))
+    marks = p.drained({1, 2, 4})
+    assert marks.origin.tolist() == [1, 2, 4] and marks.progress_ms.tolist() == [900] * 3
+
+
 # --- real workers --------------------------------------------------------------------------------
 
 
