@@ -51,24 +51,33 @@ class FeedProgress:
     def after_batch(self, origin: np.ndarray, event_ms: np.ndarray) -> tuple[Origins, Marks]:
         """A batch's alerts came from ``origin`` with ``event_ms``, each origin's in its feed
         partition's order: where each came from with its origin's progress before it, and
-        the batch's marks (one per origin among them, its progress including this batch)."""
+        the batch's marks (one per origin among them, its progress including this batch).
+        Nothing changes until :meth:`published` says the batch is out: a batch that failed is
+        normalised again, and must carry the same progress again."""
         before = np.full(len(origin), NO_PROGRESS, np.int64)
         if not len(origin):
             return Origins(origin.astype(np.int64), before), Marks.empty()
         order = np.argsort(origin, kind="stable")  # each origin's alerts keep their order
         starts = np.flatnonzero(np.r_[True, np.diff(origin[order]) != 0])
         distinct = origin[order][starts].astype(np.int64)
-        now = time.monotonic()
-        for o, rows in zip(distinct.tolist(), np.split(order, starts[1:]), strict=True):
+        progress = np.empty(len(distinct), np.int64)
+        for i, (o, rows) in enumerate(
+            zip(distinct.tolist(), np.split(order, starts[1:]), strict=True)
+        ):
             # loop per origin: a running maximum, starting from what it declared before
             run = np.maximum.accumulate(
                 np.r_[self._progress.get(o, NO_PROGRESS), event_ms[rows]].astype(np.int64)
             )
             before[rows] = run[:-1]
-            self._progress[o] = int(run[-1])
-            self._active[o] = now
-        progress = np.array([self._progress[o] for o in distinct.tolist()], np.int64)
+            progress[i] = run[-1]
         return Origins(origin.astype(np.int64), before), Marks(distinct, progress)
+
+    def published(self, marks: Marks) -> None:
+        """A batch's envelopes and ``marks`` are on the broker: its origins have declared."""
+        now = time.monotonic()
+        for o, t in zip(marks.origin.tolist(), marks.progress_ms.tolist(), strict=True):
+            self._progress[o] = max(self._progress.get(o, t), t)
+            self._active[o] = now
 
     def idle(self, quiet: set[int], now_ms: int | None = None) -> Marks:
         """Wall-clock marks for the origins in ``quiet`` (read to their end, nothing of theirs

@@ -6,7 +6,8 @@ alert that can touch the cells it owns. A correlator only publishes flags and in
 centre lies in a tile of its own partition; the neighbour that owns the tile publishes the rest.
 
 A partition's watermark marks (:mod:`pipeline.marks`) go to its correlator between its
-alerts, in offset order (:func:`split_poll`), so results do not depend on poll boundaries.
+alerts, in offset order (:mod:`jobs.stages.normalized_poll`), so results do not depend on poll
+boundaries.
 
 State survives a graceful restart as a snapshot per partition in the data directory, taken when
 the worker stops and loaded when the partition comes back.
@@ -31,20 +32,20 @@ from pipeline.correlation_loop import (
     LATE_DETAIL,
     PartitionResult,
     correlate_partition,
-    partition_rows,
 )
 from pipeline.deadletter import Reason
-from pipeline.envelope import EnvelopeBatch, decode_envelopes, rows_as_json
+from pipeline.envelope import EnvelopeBatch, rows_as_json
 from pipeline.feeds.decode import Reject
 from pipeline.kafka import BatchProducer
-from pipeline.marks import Marks, origin_count, split_marks
+from pipeline.marks import Marks, origin_count
 from pipeline.routing import TileRouting
 
 from ..consumer import Polled, Stage
 from ..publish import publish_deadletters
 from ..runtime import Runtime
+from .normalized_poll import split_poll
 
-__all__ = ["correlate_stage", "PartitionCorrelators", "SplitPoll", "split_poll"]
+__all__ = ["correlate_stage", "PartitionCorrelators"]
 
 log = logging.getLogger(__name__)
 
@@ -137,46 +138,6 @@ def _alert_records(polled: Polled, decoded: EnvelopeBatch, rows: np.ndarray) -> 
 
 encode = msgspec.json.Encoder().encode
 _NONE = np.empty(0, np.int64)
-
-
-class SplitPoll(NamedTuple):
-    """A poll of ``alerts.normalized`` as the correlators take it: the envelope records
-    decoded (``decoded.record`` and the rejects index the poll's records), and per partition
-    its marks with, for each, how many of the partition's rows (in row order) precede it."""
-
-    decoded: EnvelopeBatch
-    bad: list[Reject]
-    marks: dict[int, tuple[np.ndarray, Marks]]
-
-    def rows(self, polled: Polled) -> dict[int, np.ndarray]:
-        """The decoded rows of each partition that has rows or marks, in partition order."""
-        found = dict(partition_rows(polled.partitions[self.decoded.record]))
-        return {p: found.get(p, _NONE) for p in sorted(set(found) | set(self.marks))}
-
-
-def split_poll(polled: Polled, registry, origins: int) -> SplitPoll:
-    """Split a poll into envelope records (decoded) and marks, keeping where each mark stands
-    among its partition's alerts (offset order: the poll holds each partition's records in
-    order)."""
-    keys = [r.key for r in polled.records]
-    envelopes, at, marks, bad_marks = split_marks(keys, polled.values, origins)
-    decoded, bad = decode_envelopes([polled.values[i] for i in envelopes.tolist()], registry)
-    decoded = EnvelopeBatch(
-        decoded.alerts,
-        decoded.halo,
-        envelopes[decoded.record],
-        {int(envelopes[i]): table for i, table in decoded.tables.items()},
-        decoded.origins,
-    )
-    bad = [Reject(int(envelopes[r.index]), r.reason, r.detail) for r in bad] + bad_marks
-    by_partition = {}
-    mark_partition = polled.partitions[at]
-    row_partition = polled.partitions[decoded.record]
-    for p in np.unique(mark_partition).tolist():  # loop per partition
-        here = np.flatnonzero(mark_partition == p)
-        records = decoded.record[row_partition == p]  # ascending: rows are in record order
-        by_partition[p] = (np.searchsorted(records, at[here]), marks.take(here))
-    return SplitPoll(decoded, bad, by_partition)
 
 
 def _rows(results: list[PartitionResult], name: str) -> np.ndarray:

@@ -95,6 +95,7 @@ def normalize_stage(
                 producer, runtime, alerts, np.concatenate(arrival), routing, came_from, marks
             )
             runtime.progress.mark_produced(await asyncio.gather(*deliveries))
+            progress.published(marks)
         finally:
             await storing  # a failed batch is retried whole: let its write end first
         for batch in batches:  # only now: a retried batch must not look like duplicates

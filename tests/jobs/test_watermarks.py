@@ -45,6 +45,9 @@ def test_each_alert_carries_its_origins_progress_before_it_across_batches():
     assert came_from.origin.tolist() == [3, 5, 3, 3]
     assert came_from.progress_ms.tolist() == [NO_PROGRESS, NO_PROGRESS, 100, 100]
     assert (marks.origin.tolist(), marks.progress_ms.tolist()) == ([3, 5], [120, 7])
+    again, _ = p.after_batch(np.array([3, 5, 3, 3]), np.array([100, 7, 90, 120]))
+    assert again.progress_ms.tolist() == came_from.progress_ms.tolist()  # a retry: the same
+    p.published(marks)
     came_from, marks = p.after_batch(np.array([3, 5]), np.array([110, 8]))
     assert came_from.progress_ms.tolist() == [120, 7]  # from the batch before
     assert (marks.origin.tolist(), marks.progress_ms.tolist()) == ([3, 5], [120, 8])
@@ -53,7 +56,7 @@ def test_each_alert_carries_its_origins_progress_before_it_across_batches():
 
 def test_a_quiet_origin_is_marked_at_the_wall_clock_after_idle_time_and_never_back():
     p = progress(idle_s=0.2)
-    p.after_batch(np.array([1]), np.array([5_000_000_000_000]))  # ahead of the wall clock
+    p.published(p.after_batch(np.array([1]), np.array([5_000_000_000_000]))[1])  # ahead of now
     assert len(p.idle({1, 2}, now_ms=1_000)) == 0  # their clocks start now
     time.sleep(0.25)
     marks = p.idle({1, 2}, now_ms=1_000)
@@ -67,7 +70,7 @@ def test_a_quiet_origin_is_marked_at_the_wall_clock_after_idle_time_and_never_ba
 def test_drained_input_declares_the_largest_progress_for_every_feed_partition_held():
     p = progress()
     assert len(p.drained({0, 1})) == 0  # nothing normalised: nothing to say
-    p.after_batch(np.array([2, 4]), np.array([700, 900]))
+    p.published(p.after_batch(np.array([2, 4]), np.array([700, 900]))[1])
     marks = p.drained({1, 2, 4})
     assert marks.origin.tolist() == [1, 2, 4] and marks.progress_ms.tolist() == [900] * 3
 
