@@ -126,7 +126,8 @@ def correlate_partition(
                 )
             here = np.flatnonzero(at == cut)
             if len(here):
-                outputs.append(correlator.declare(*declared.take(here)))
+                mark = declared.take(here)
+                outputs.append(correlator.declare(mark.origin, mark.progress_ms))
         except Exception:  # a bug: keep correlating the rest, dead-letter this batch visibly
             log.exception("partition %d: correlating %d alerts failed", partition, len(rows))
             result = _merged(outputs, partition, routing, registry, mine, rows, halo)

@@ -27,7 +27,8 @@ records in the log, re-correlating ``alerts.normalized`` gives the same results.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, NamedTuple
+from dataclasses import dataclass
+from typing import Annotated
 
 import msgspec
 import numpy as np
@@ -74,7 +75,8 @@ class WatermarkMark(msgspec.Struct, frozen=True, gc=False):
     ]
 
 
-class Marks(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Marks:
     """Marks in arrival order: ``origin[i]`` reached ``progress_ms[i]``."""
 
     origin: np.ndarray  # int64
@@ -84,14 +86,15 @@ class Marks(NamedTuple):
     def empty(cls) -> Marks:
         return cls(np.empty(0, np.int64), np.empty(0, np.int64))
 
-    def __len__(self) -> int:  # NamedTuple's would count the fields
+    def __len__(self) -> int:
         return len(self.origin)
 
     def take(self, index: np.ndarray) -> Marks:
         return Marks(self.origin[index], self.progress_ms[index])
 
 
-class Origins(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Origins:
     """Where each alert of a batch came from: its origin, and the progress that origin had
     declared before it (:data:`NO_PROGRESS`: not known, e.g. the first alert a normaliser
     publishes after it restarted). The normaliser computes the progress in its feed

@@ -17,23 +17,30 @@ watermarks, each origin declares its own progress, and the window takes the mini
   origin that has declared nothing holds it back), and a boundary ``b`` closes only once the
   watermark is strictly past it.
 
-Why late decisions and closed boundaries do not depend on how origins are interleaved (nor on
-batch cuts): an alert's late decision reads only its own origin's records before it, and each
-origin's records reach every partition in the order that origin produced them (one producer
-per feed partition at a time, alerts and then their mark, each partition in order). Records of
-other origins never enter it. And while its normaliser runs uninterrupted, the progress an
-alert carries is the largest of every earlier alert and mark of its origin, so no mark or
-alert before it in this partition declares more: the decision is the feed partition's own
-(late behind any earlier alert of it), the same for one worker or several, whatever their
-batches. And the decision is exactly the one that keeps closed results
-final: the closing watermark is at most ``progress[o] - lateness`` for every ``o``, so an alert
-that is *not* late has event time ``>= progress[o] - lateness >= watermark > b`` for every
-boundary ``b`` closed so far; it can only land after them. An alert that *is* late might or
-might not fall into a closed boundary, depending on the other origins' progress; it is
-dead-lettered either way, so that the decision does not depend on them. Which boundaries are
-closed at the end of a stream depends only on the final progress of each origin, the same for
-every interleaving. With a single origin (the backfill) all of this is the classic rule: late
-means behind the running maximum of everything before it, minus the lateness.
+Why late decisions and closed boundaries do not depend on how the origins' records are
+interleaved, nor on where batches are cut:
+
+* An alert's late decision reads only its own origin's records before it, and each origin's
+  records reach every partition in the order that origin produced them (one producer per feed
+  partition at a time; its alerts, then their mark, in one send that keeps each partition's
+  order). Records of other origins never enter it.
+* While its normaliser runs uninterrupted, the progress an alert carries is the largest of
+  every earlier alert and mark of its origin, so nothing before it in this partition declares
+  more: the decision is its feed partition's own ("behind an earlier alert of the same feed
+  partition, by more than the lateness"), the same for one worker or several, whatever their
+  batches. After a normaliser restarts, the correlator's own record of the origin still bounds
+  it (fewer alerts may be late then, never more).
+* It is exactly the decision that keeps closed results final: the closing watermark is at most
+  ``progress[o] - lateness`` for every ``o``, so an alert that is *not* late has event time
+  ``>= progress[o] - lateness >= watermark > b`` for every boundary ``b`` closed so far; it can
+  only land after them. An alert that *is* late might or might not fall into a closed
+  boundary, depending on the other origins' progress; it is dead-lettered either way, so the
+  decision does not depend on them.
+* Which boundaries are closed at the end of a stream depends only on each origin's final
+  progress, the same for every interleaving.
+
+With a single origin (the backfill) all of this is the classic rule: late means behind the
+running maximum of everything before it, minus the lateness.
 """
 
 from __future__ import annotations
