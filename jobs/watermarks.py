@@ -10,8 +10,9 @@ and counting it would make the feed's next good alerts late.
 
 A feed partition this worker holds that has been read to its end, with nothing of it waiting
 or in a batch, and that has published nothing for ``idle_mark_s``, declares the **wall clock**
-instead (the only place the wall clock enters the watermark; from then on the mark is a record
-in the log, so re-correlating the log gives the same results). That is what moves a quiet
+instead, and again at every tick of the idle timer (a few per ``idle_mark_s``) until it brings
+an alert again (the only place the wall clock enters the watermark; from then on the mark is a
+record in the log, so re-correlating the log gives the same results). That is what moves a quiet
 district's windows, and what lets a feed partition that has never had a record stop holding
 every correlator back. After a restart or a rebalance the progress is recomputed from what is
 normalised next, so a mark may be lower than one published before: correlators keep the
@@ -81,8 +82,9 @@ class FeedProgress:
 
     def idle(self, quiet: set[int], now_ms: int | None = None) -> Marks:
         """Wall-clock marks for the origins in ``quiet`` (read to their end, nothing of theirs
-        waiting) that have declared nothing for ``idle_s``. The first call that sees an
-        origin quiet starts its clock."""
+        waiting) that have published no alert for ``idle_s``: at every call from then on, so
+        the watermark follows the wall clock within one timer tick. The first call that sees
+        an origin quiet starts its clock."""
         now = time.monotonic()
         wall = int(time.time() * 1000) if now_ms is None else now_ms
         due = []
@@ -90,7 +92,6 @@ class FeedProgress:
             since = self._active.setdefault(o, now)
             if now - since >= self.idle_s:
                 self._progress[o] = max(self._progress.get(o, wall), wall)
-                self._active[o] = now
                 due.append(o)
         return Marks(np.array(due, np.int64), np.array([self._progress[o] for o in due], np.int64))
 

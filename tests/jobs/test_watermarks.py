@@ -62,9 +62,9 @@ def test_a_quiet_origin_is_marked_at_the_wall_clock_after_idle_time_and_never_ba
     marks = p.idle({1, 2}, now_ms=1_000)
     assert marks.origin.tolist() == [1, 2]
     assert marks.progress_ms.tolist() == [5_000_000_000_000, 1_000]  # never behind what it said
-    assert len(p.idle({1, 2}, now_ms=2_000)) == 0  # again only after another idle time
-    time.sleep(0.25)
-    assert p.idle({2}, now_ms=2_000).progress_ms.tolist() == [2_000]
+    assert p.idle({1, 2}, now_ms=2_000).progress_ms.tolist() == [5_000_000_000_000, 2_000]
+    p.published(p.after_batch(np.array([2]), np.array([2_500]))[1])  # an alert: busy again
+    assert p.idle({1, 2}, now_ms=3_000).origin.tolist() == [1]
 
 
 def test_drained_input_declares_the_largest_progress_for_every_feed_partition_held():
