@@ -61,7 +61,7 @@ class CorrelationOutput:
     duplicates: int = 0
 
 
-def _validate(batch: AlertBatch, from_: Origins | None, origins: int) -> None:
+def _validate(batch: AlertBatch, came_from: Origins | None, origins: int) -> None:
     checks = [
         (batch.event_ms.dtype == np.int64, "event_ms must be int64 epoch milliseconds"),
         (
@@ -82,11 +82,11 @@ def _validate(batch: AlertBatch, from_: Origins | None, origins: int) -> None:
             "category codes must index pipeline.alerts.CATEGORIES",
         ),
     ]
-    if from_ is not None:
-        origin = from_.origin
+    if came_from is not None:
+        origin = came_from.origin
         checks += [
             (
-                len(origin) == len(from_.progress_ms) == len(batch),
+                len(origin) == len(came_from.progress_ms) == len(batch),
                 "origins must have one id and progress per alert",
             ),
             (
@@ -159,12 +159,10 @@ class Correlator:
         _validate(batch, origins, self.origins)
         ids = utf8_ids(batch.alert_id)  # once: the keys hash them, the buffer keeps them
         keys = alert_keys(ids)
-        late, dup = self._window.admit(
-            batch.event_ms,
-            keys,
-            self._buffer.keys,
-            *((None, None) if origins is None else (origins.origin, origins.progress_ms)),
+        origin, declared = (
+            (None, None) if origins is None else (origins.origin, origins.progress_ms)
         )
+        late, dup = self._window.admit(batch.event_ms, keys, self._buffer.keys, origin, declared)
         fresh = ~late & ~dup
         x, y = self.projection.to_xy(batch.lat[fresh], batch.lon[fresh])
         self._buffer.append(batch.take(fresh), keys[fresh], x, y, ids[fresh])
