@@ -19,12 +19,12 @@ import numpy as np
 from aiokafka import TopicPartition
 from aiokafka.errors import IllegalStateError
 
-__all__ = ["TimeAligner"]
+__all__ = ["TimeAligner", "position_or_unknown"]
 
 _timestamp = attrgetter("timestamp")
 
 
-async def _position(consumer, tp: TopicPartition) -> int:
+async def position_or_unknown(consumer, tp: TopicPartition) -> int:
     """The partition's position, or -1 while it is not known yet. Never waits long: the
     caller holds the lock a rebalance waits for, and a position is only settled after it."""
     try:
@@ -87,9 +87,13 @@ class TimeAligner:
                 out.append(tp)
                 continue
             end = consumer.highwater(tp)
-            if end is None or await _position(consumer, tp) < end:
+            if end is None or await position_or_unknown(consumer, tp) < end:
                 out.append(tp)
         return out
+
+    def holding(self) -> set[TopicPartition]:
+        """The partitions with records held back."""
+        return set(self._held)
 
     def full(self, limit: int) -> set[TopicPartition]:
         """Partitions holding at least ``limit`` records (to pause until they drain)."""

@@ -15,9 +15,12 @@ build several apps in one process.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.app.base import BootStrategy
 from mode import ServiceT
 from prometheus_client import generate_latest
@@ -25,10 +28,14 @@ from prometheus_client import generate_latest
 from pipeline.kafka import BatchProducer, free_port
 
 from .consumer import BatchConsumer
+from .publish import publish_marks
 from .runtime import Runtime
 from .stages import correlate_stage, normalize_stage, record_sink_stage
+from .watermarks import FeedProgress
 
 __all__ = ["build_app", "PipelineApp"]
+
+log = logging.getLogger(__name__)
 
 
 class _FrameOnly(BootStrategy):
@@ -42,6 +49,7 @@ class PipelineApp(faust.App):
 
     BootStrategy = _FrameOnly
     pipeline: BatchConsumer
+    declare_drained: Callable[[], Awaitable[None]]
 
     def on_init_dependencies(self) -> Iterable[ServiceT]:
         return [*super().on_init_dependencies(), self.pipeline]
@@ -63,7 +71,8 @@ def build_app(runtime: Runtime) -> PipelineApp:
     )
     producer = BatchProducer.from_settings(runtime.bootstrap, settings)
     topics = settings.topics
-    stages = [normalize_stage(runtime, producer), correlate_stage(runtime, producer)]
+    progress = FeedProgress(settings)
+    stages = [normalize_stage(runtime, producer, progress), correlate_stage(runtime, producer)]
     stages += [
         record_sink_stage(runtime, table, topic)
         for table, topic in (
@@ -73,9 +82,43 @@ def build_app(runtime: Runtime) -> PipelineApp:
         )
     ]
     app.pipeline = BatchConsumer(runtime, producer, stages, loop=app.loop, beacon=app.beacon)
+    if settings.idle_mark_s > 0:
+        _idle_marks(app, runtime, producer, progress)
+
+    async def declare_drained() -> None:
+        """Every feed partition held declares the largest progress seen (jobs.watermarks)."""
+        held = {
+            int(progress.origins(tp.topic, [tp.partition])[0])
+            for tp in app.pipeline.assignment()
+            if tp.topic in settings.topics.feeds().values()
+        }
+        deliveries = await publish_marks(producer, runtime, progress.drained(held))
+        runtime.progress.mark_produced(await asyncio.gather(*deliveries))
+
+    app.declare_drained = declare_drained
 
     @app.page("/metrics")
     async def metrics(web, request):
         return web.bytes(generate_latest(runtime.metrics.registry), content_type="text/plain")
 
     return app
+
+
+def _idle_marks(
+    app: PipelineApp, runtime: Runtime, producer: BatchProducer, progress: FeedProgress
+) -> None:
+    """Wall-clock watermark marks for the quiet feed partitions (:mod:`jobs.watermarks`),
+    checked a few times per ``idle_mark_s``."""
+    feeds = set(runtime.settings.topics.feeds().values())
+
+    @app.timer(interval=min(5.0, max(0.1, runtime.settings.idle_mark_s / 4)))
+    async def idle_marks() -> None:
+        quiet = await app.pipeline.quiet(feeds)
+        marks = progress.idle({int(progress.origins(tp.topic, [tp.partition])[0]) for tp in quiet})
+        if not len(marks):
+            return
+        try:
+            deliveries = await publish_marks(producer, runtime, marks)
+            runtime.progress.mark_produced(await asyncio.gather(*deliveries))
+        except KafkaError as exc:  # the broker away for a while: the next tick marks again
+            log.warning("publishing idle watermark marks failed (%s); retrying", exc)

@@ -33,7 +33,7 @@ from aiokafka.errors import IllegalStateError, KafkaError
 
 from pipeline.kafka import BatchProducer, group_consumer
 
-from .alignment import TimeAligner
+from .alignment import TimeAligner, position_or_unknown
 from .runtime import Runtime
 
 __all__ = ["Polled", "Stage", "BatchConsumer"]
@@ -93,6 +93,7 @@ class _Lane:
         self.stage = stage
         self.pending: dict[TopicPartition, list] = {}
         self.task: asyncio.Task | None = None
+        self.running: set[TopicPartition] = set()  # the partitions of the batch in progress
         self.started = -math.inf  # monotonic time its last batch started
 
     def due(self, hurry: bool = False) -> bool:
@@ -240,7 +241,25 @@ class BatchConsumer(mode.Service):
             if lane.due(self._hurried) and not self._holding:
                 lane.started = time.monotonic()
                 polls = lane.take(self.runtime.settings.batch_max)
+                lane.running = {TopicPartition(p.topic, n) for p in polls for n in p.last_offsets}
                 lane.task = asyncio.ensure_future(self._work(lane, polls))
+
+    async def quiet(self, topics: set[str]) -> set[TopicPartition]:
+        """Assigned partitions of ``topics`` read to their end, with nothing of theirs held,
+        waiting or in a batch: those an idle watermark mark may speak for."""
+        if self.consumer is None:
+            return set()
+        busy = self.aligner.holding()
+        for lane in self.lanes:
+            busy |= set(lane.pending) | lane.running
+        quiet = set()
+        for tp in self.assignment():  # loop per partition held
+            if tp.topic not in topics or tp in busy:
+                continue
+            end = self.consumer.highwater(tp)
+            if end is not None and await position_or_unknown(self.consumer, tp) >= end:
+                quiet.add(tp)
+        return quiet
 
     def hurry(self) -> None:
         """Waive every stage's ``every_s`` from now on: the worker drains its input to stop,
@@ -301,7 +320,7 @@ class BatchConsumer(mode.Service):
                     stage.name, batch.topic, batch.last_offsets, len(batch.records), started
                 )
         finally:
-            lane.task = None
+            lane.task, lane.running = None, set()
         self._dispatch()
 
     async def _commit(self, polls: list[Polled]) -> None:

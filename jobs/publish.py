@@ -20,11 +20,12 @@ from pipeline.deadletter import DeadLetter, Reason
 from pipeline.envelope import encode_envelopes
 from pipeline.feeds.decode import Reject
 from pipeline.kafka import BatchProducer, Delivery
+from pipeline.marks import MARK_KEY, Marks, Origins, encode_marks
 from pipeline.routing import TileRouting
 
 from .runtime import Runtime
 
-__all__ = ["publish_normalized", "publish_deadletters"]
+__all__ = ["publish_normalized", "publish_marks", "publish_deadletters"]
 
 _DEADLETTER_ENCODER = msgspec.json.Encoder()
 
@@ -35,13 +36,17 @@ async def publish_normalized(
     alerts: pa.Table,
     arrival: np.ndarray,
     routing: TileRouting,
+    origins: Origins | None = None,
+    marks: Marks | None = None,
 ) -> list[Awaitable[Delivery]]:
     """Publish ``alerts`` (an :func:`~pipeline.envelope.envelope_table`) to their tiles'
-    partitions, halo copies included, each partition's rows in arrival order.
+    partitions, halo copies included, each partition's rows in arrival order, then ``marks``
+    to every partition (:mod:`jobs.watermarks`).
 
-    ``arrival`` ranks each row across the feeds of the poll: a correlator judges lateness in
-    the order its partition delivers alerts, so the feeds' alerts are interleaved as they
-    arrived, not one feed after another.
+    ``arrival`` ranks each row across the feeds of the poll: the feeds' alerts are interleaved
+    as they arrived, not one feed after another. ``origins``: where each row came from
+    (:mod:`pipeline.marks`). The marks go in the same send, after the envelopes: the producer
+    keeps each partition's order, so a correlator reads them after the alerts they cover.
     """
     if not alerts.num_rows:
         return []
@@ -54,17 +59,50 @@ async def publish_normalized(
     encoded = await asyncio.gather(
         *(
             asyncio.to_thread(
-                encode_envelopes, alerts, routed.row[rows], routed.key[rows], routed.halo[rows]
+                encode_envelopes,
+                alerts,
+                routed.row[rows],
+                routed.key[rows],
+                routed.halo[rows],
+                origins=None if origins is None else origins.take(routed.row[rows]),
             )
             for rows in by_partition
         )
     )
-    partitions, values = [], []
+    partitions, keys, values = [], [], []
     for rows, records in zip(by_partition, encoded, strict=True):  # loop per partition
         partitions += [int(routed.partition[rows[0]])] * len(records)
         values += records
+    keys = [None] * len(values)
+    if marks is not None and len(marks):
+        marked = _marks_everywhere(marks, routing.partitions)
+        partitions += marked[0]
+        keys += marked[1]
+        values += marked[2]
     return await producer.send(
-        runtime.settings.topics.normalized, np.array(partitions), [None] * len(values), values
+        runtime.settings.topics.normalized, np.array(partitions), keys, values
+    )
+
+
+def _marks_everywhere(marks: Marks, count: int) -> tuple[list[int], list[bytes], list[bytes]]:
+    """Partitions, keys and values of ``marks`` sent to each of ``count`` partitions."""
+    values = encode_marks(marks)
+    return (
+        [p for p in range(count) for _ in values],
+        [MARK_KEY] * (count * len(values)),
+        values * count,
+    )
+
+
+async def publish_marks(
+    producer: BatchProducer, runtime: Runtime, marks: Marks
+) -> list[Awaitable[Delivery]]:
+    """Publish ``marks`` to every partition of ``alerts.normalized`` (the idle timer's)."""
+    if not len(marks):
+        return []
+    partitions, keys, values = _marks_everywhere(marks, runtime.settings.partitions)
+    return await producer.send(
+        runtime.settings.topics.normalized, np.array(partitions), keys, values
     )
 
 

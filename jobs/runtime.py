@@ -17,7 +17,8 @@ import numpy as np
 from pipeline.deadletter import Sealer
 from pipeline.exceptions import ConfigurationError
 from pipeline.geo.admin_units import AdminRegistry, load_registry
-from pipeline.kafka import EmbeddedBroker, bootstrap_servers, ensure_topics
+from pipeline.kafka import EmbeddedBroker, bootstrap_servers, ensure_topics, partition_counts
+from pipeline.marks import check_feed_partitions
 from pipeline.metrics import Metrics
 from pipeline.normalize import NormalizeContext
 from pipeline.settings import Settings
@@ -143,6 +144,9 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
             bootstrap = bootstrap_servers(settings.broker_url)
         topics = settings.topics
         ensure_topics(bootstrap, topics.all(), settings.partitions, compacted={topics.checkpoints})
+        # Watermark origins are numbered by the setting: the feed topics must match it.
+        feeds = list(topics.feeds().values())
+        check_feed_partitions(partition_counts(bootstrap, feeds), settings.partitions)
         # A server that is down at start-up is waited for, as a running worker waits for it.
         retry = RetryPolicy.from_settings(settings)
         metrics = Metrics()

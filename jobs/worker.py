@@ -49,8 +49,11 @@ def run_worker(
 ) -> None:
     """Run the worker. With ``until_drained`` it stops once every message in the input topics,
     and everything they produced, has been processed (the demo and the tests use it); with
-    ``inputs_complete`` too, only after that event is set (a producer still sending).
-    ``ready`` is set once the worker holds its partitions and consumes.
+    ``inputs_complete`` too, only after that event is set (a producer still sending). Once
+    its feeds are drained, the input is complete: every feed partition it holds declares the
+    largest event time normalised (a watermark mark), so the correlators stand where a
+    backfill of the same input without a final flush stands. ``ready`` is set once the worker
+    holds its partitions and consumes.
     It assumes it is the only worker of its group."""
     arm(runtime.settings.failpoint)
     tune_allocator()
@@ -100,10 +103,12 @@ def _stop_when_drained(
         committed = await asyncio.to_thread(
             committed_offsets, runtime.bootstrap, runtime.settings.app_id
         )
-        for stage in stages:  # downstream topics only grow while upstream is still working
+        for i, stage in enumerate(stages):  # downstream only grows while upstream works
             while not _drained(app, runtime, stage, committed):
                 await asyncio.sleep(0.25)
             app.pipeline.hurry()  # the feeds are read: nothing is gained by batching the rest
+            if i == 0:  # the input is complete: no feed partition holds the watermark back
+                await app.declare_drained()
         log.info("drained: stopping the worker")
         asyncio.ensure_future(worker.stop())
 

@@ -6,6 +6,11 @@ the cells it owns. It publishes only the flags and incidents centred in its own 
 neighbour that owns a tile publishes the rest), and only its primaries can be late or failed: a
 halo copy's fate is its owning partition's business, which reports it once.
 
+Watermark marks (:mod:`pipeline.marks`) come between a partition's alerts: each goes to the
+correlator after the alerts before it in the partition and before those after it, so the
+results do not depend on where polls cut the partition (the correlator's results do not
+depend on batch cuts, :mod:`pipeline.correlate.window.event_time`).
+
 Nothing here knows a transport. The live stage runs :func:`correlate_partition` for each
 partition of a poll in a worker thread (the correlators release the interpreter lock) and
 publishes the result to Kafka; the backfill calls it for each partition in turn and stores the
@@ -22,6 +27,7 @@ import numpy as np
 from .alerts import AlertBatch
 from .correlate import CorrelationOutput, Correlator
 from .geo.admin_units import AdminRegistry
+from .marks import Marks, Origins
 from .outputs import FlagMessage, IncidentMessage, flag_messages, incident_messages
 from .routing import TileRouting
 
@@ -96,15 +102,55 @@ def correlate_partition(
     halo: np.ndarray,
     routing: TileRouting,
     registry: AdminRegistry,
+    origins: Origins | None = None,
+    marks: tuple[np.ndarray, Marks] | None = None,
 ) -> PartitionResult:
-    """Correlate ``rows`` of ``alerts`` (``halo``: which of them are halo copies) on
-    ``partition``'s correlator; see the module docstring. Safe to run in a worker thread while
+    """Correlate ``rows`` of ``alerts`` (``halo``: which of them are halo copies, ``origins``:
+    where each row of ``alerts`` came from, None: all origin 0) on ``partition``'s
+    correlator; see the module docstring. ``marks``: ``(at, marks)``, mark ``i`` following
+    the first ``at[i]`` of ``rows`` (``at`` ascending). Safe to run in a worker thread while
     other partitions' correlators run in others."""
     mine = alerts.take(rows)
-    try:
-        output = correlator.process(mine)
-    except Exception:  # a bug: keep correlating the rest, dead-letter this batch visibly
-        log.exception("partition %d: correlating %d alerts failed", partition, len(rows))
-        return PartitionResult.failed_on(rows, halo)
+    theirs = None if origins is None else origins.take(rows)
+    at, declared = marks if marks is not None else (_NONE, Marks.empty())
+    cuts = np.unique(np.r_[at, len(rows)]).tolist()
+    outputs, done = [], 0
+    for cut in cuts:  # loop per run of alerts between marks: a few per poll
+        try:
+            if cut > done:
+                part = np.arange(done, cut)
+                outputs.append(
+                    correlator.process(
+                        mine.take(part), None if theirs is None else theirs.take(part)
+                    )
+                )
+            here = np.flatnonzero(at == cut)
+            if len(here):
+                mark = declared.take(here)
+                outputs.append(correlator.declare(mark.origin, mark.progress_ms))
+        except Exception:  # a bug: keep correlating the rest, dead-letter this batch visibly
+            log.exception("partition %d: correlating %d alerts failed", partition, len(rows))
+            result = _merged(outputs, partition, routing, registry, mine, rows, halo)
+            failed = PartitionResult.failed_on(rows[done:], halo[done:]).failed
+            return result._replace(failed=failed)
+        done = cut
+    return _merged(outputs, partition, routing, registry, mine, rows, halo)
+
+
+def _merged(
+    outputs: list[CorrelationOutput],
+    partition: int,
+    routing: TileRouting,
+    registry: AdminRegistry,
+    mine: AlertBatch,
+    rows: np.ndarray,
+    halo: np.ndarray,
+) -> PartitionResult:
+    """One result of the correlator's outputs for runs of ``rows`` (``mine``)."""
+    output = CorrelationOutput(
+        AlertBatch.concat([o.late for o in outputs]),
+        [i for o in outputs for i in o.incidents],
+        [f for o in outputs for f in o.flags],
+    )
     incidents, flags = owned_messages(output, partition, routing, registry)
     return PartitionResult(incidents, flags, rows[late_rows(output.late, mine, halo)], _NONE)

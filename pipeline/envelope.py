@@ -29,6 +29,7 @@ from .deadletter import Reason
 from .exceptions import EnvelopeError
 from .feeds.decode import Reject
 from .geo.admin_units import AdminRegistry
+from .marks import NO_PROGRESS, Origins
 
 __all__ = [
     "ENVELOPE_SCHEMA",
@@ -74,6 +75,21 @@ ENVELOPE_SCHEMA = pa.schema(
             "a copy for a neighbouring tile's correlator, never stored twice",
             False,
         ),
+        _field(
+            "origin",
+            pa.int32(),
+            "feed partition the alert was read from: index of its feed in (alarm_phone, "
+            "dispatch_110, camera, grid_report) x partitions per feed + the partition; "
+            "watermark marks (records keyed hotspot.watermark) declare each origin's progress",
+            False,
+        ),
+        _field(
+            "origin_progress_ms",
+            pa.int64(),
+            "largest event time the origin had declared before this alert, in its feed "
+            "partition's order (its alerts and watermark marks), epoch milliseconds; an alert "
+            "more than the allowed lateness behind it is late. Null: not known",
+        ),
         _field("grid", _CODE, "registry code of the grid cell; null outside the grid"),
         _field("community", _CODE, "registry code of the community"),
         _field("street", _CODE, "registry code of the street or township"),
@@ -90,7 +106,8 @@ ENVELOPE_SCHEMA = pa.schema(
         _field("report_ref", pa.string(), "grid report the step belongs to"),
     ]
 )
-_ROUTING = ("tile", "halo")  # added per record by encode_envelopes
+#: added per record by encode_envelopes
+_ROUTING = ("tile", "halo", "origin", "origin_progress_ms")
 #: the columns of :func:`envelope_table`: every alert once, before routing
 ALERT_SCHEMA = pa.schema([f for f in ENVELOPE_SCHEMA if f.name not in _ROUTING])
 
@@ -108,6 +125,8 @@ class NormalizedAlert(msgspec.Struct, frozen=True, gc=False, omit_defaults=True)
     severity: float
     tile: str
     halo: bool = False
+    origin: int = 0
+    origin_progress_ms: int | None = None
     grid: str | None = None
     community: str | None = None
     street: str | None = None
@@ -245,10 +264,13 @@ def encode_envelopes(
     tiles: np.ndarray,
     halo: np.ndarray,
     max_bytes: int = MAX_RECORD_BYTES,
+    *,
+    origins: Origins | None = None,
 ) -> list[bytes]:
     """Record values for ``rows`` of ``alerts`` (an :func:`envelope_table`), in that order:
     Arrow IPC streams of about ``max_bytes`` at most. A row may repeat (halo copies);
-    ``tiles[i]`` is the tile key (``bytes``) of ``rows[i]``."""
+    ``tiles[i]`` is the tile key (``bytes``) of ``rows[i]``, ``origins`` where each of
+    ``rows`` came from (:mod:`pipeline.marks`; None: all origin 0, nothing declared)."""
     if not len(rows):
         return []
     table = alerts.take(pa.array(rows, pa.int64()))
@@ -262,6 +284,17 @@ def encode_envelopes(
     )
     table = table.append_column(
         ENVELOPE_SCHEMA.field("halo"), pa.chunked_array([pa.array(halo, pa.bool_())])
+    )
+    if origins is None:
+        origins = Origins(np.zeros(len(rows), np.int64), np.full(len(rows), NO_PROGRESS))
+    known = origins.progress_ms != NO_PROGRESS
+    table = table.append_column(
+        ENVELOPE_SCHEMA.field("origin"),
+        pa.chunked_array([pa.array(origins.origin.astype(np.int32), pa.int32())]),
+    )
+    table = table.append_column(
+        ENVELOPE_SCHEMA.field("origin_progress_ms"),
+        pa.chunked_array([pa.array(origins.progress_ms, pa.int64(), mask=~known)]),
     )
     table = table.select(ENVELOPE_SCHEMA.names).combine_chunks()
     per_row = max(1, table.nbytes // table.num_rows)
@@ -307,13 +340,15 @@ def _compact(array: pa.Array, rows: int) -> pa.Array:
 @dataclass(frozen=True, slots=True)
 class EnvelopeBatch:
     """Decoded records as the correlator needs them: the alerts as columns, which rows are
-    halo copies, the record (index into the decoded values) each row came from, and each
-    decoded record's whole table (for the few rows that are dead-lettered)."""
+    halo copies, where each row came from (:mod:`pipeline.marks`), the record (index into the
+    decoded values) each row came from, and each decoded record's whole table (for the few
+    rows that are dead-lettered)."""
 
     alerts: AlertBatch
     halo: np.ndarray
     record: np.ndarray
     tables: dict[int, pa.Table]
+    origins: Origins
 
 
 _CORRELATOR_COLUMNS = (
@@ -325,9 +360,12 @@ _CORRELATOR_COLUMNS = (
     "category",
     "severity",
     "halo",
+    "origin",
+    "origin_progress_ms",
     "grid",
 )
 _EXPECTED_TYPES = {name: ENVELOPE_SCHEMA.field(name).type for name in _CORRELATOR_COLUMNS}
+_NULLABLE = ("grid", "origin_progress_ms")
 
 
 def _read(value: bytes) -> pa.Table:
@@ -343,7 +381,7 @@ def _read(value: bytes) -> pa.Table:
             raise EnvelopeError(
                 f"not an alerts.normalized record: {name} is {found}, expected {type_}"
             )
-        if name != "grid" and table.column(name).null_count:
+        if name not in _NULLABLE and table.column(name).null_count:
             raise EnvelopeError(f"{name} is null in {table.column(name).null_count} rows")
     return table
 
@@ -375,7 +413,9 @@ def _grid_indices(column: pa.ChunkedArray, registry: AdminRegistry) -> np.ndarra
     return lookup[indices]
 
 
-def _correlator_columns(table: pa.Table, registry: AdminRegistry) -> tuple[AlertBatch, np.ndarray]:
+def _correlator_columns(
+    table: pa.Table, registry: AdminRegistry
+) -> tuple[AlertBatch, np.ndarray, Origins]:
     alerts = AlertBatch(
         alert_id=table.column("alert_id").to_numpy(),
         source=_names_to_codes(
@@ -390,7 +430,9 @@ def _correlator_columns(table: pa.Table, registry: AdminRegistry) -> tuple[Alert
         severity=table.column("severity").to_numpy(),
         grid=_grid_indices(table.column("grid"), registry),
     )
-    return alerts, table.column("halo").to_numpy()
+    progress = table.column("origin_progress_ms").fill_null(NO_PROGRESS).to_numpy()
+    origin = table.column("origin").to_numpy().astype(np.int64)
+    return alerts, table.column("halo").to_numpy(), Origins(origin, progress)
 
 
 def decode_envelopes(
@@ -403,20 +445,26 @@ def decode_envelopes(
     for i, value in enumerate(values):  # per record, not per alert: a record holds thousands
         try:
             table = _read(value)
-            alerts, halo = _correlator_columns(table, registry)
+            alerts, halo, origins = _correlator_columns(table, registry)
         except EnvelopeError as exc:
             reason = Reason.MALFORMED_RECORD if exc.malformed else Reason.INVALID_VALUE
             bad.append(Reject(i, reason, f"not an envelope record: {exc}"[:300]))
             continue
-        parts.append((i, table, alerts, halo))
+        parts.append((i, table, alerts, halo, origins))
     if not parts:
         empty = np.empty(0, np.int64)
-        return EnvelopeBatch(AlertBatch.empty(), np.empty(0, bool), empty, {}), bad
+        return EnvelopeBatch(
+            AlertBatch.empty(), np.empty(0, bool), empty, {}, Origins(empty, empty)
+        ), bad
     return EnvelopeBatch(
-        alerts=AlertBatch.concat([a for _, _, a, _ in parts]),
-        halo=np.concatenate([h for _, _, _, h in parts]),
-        record=np.repeat([i for i, *_ in parts], [len(a) for _, _, a, _ in parts]),
-        tables={i: table for i, table, _, _ in parts},
+        alerts=AlertBatch.concat([p[2] for p in parts]),
+        halo=np.concatenate([p[3] for p in parts]),
+        record=np.repeat([p[0] for p in parts], [len(p[2]) for p in parts]),
+        tables={p[0]: p[1] for p in parts},
+        origins=Origins(
+            np.concatenate([p[4].origin for p in parts]),
+            np.concatenate([p[4].progress_ms for p in parts]),
+        ),
     ), bad
 
 

@@ -18,6 +18,7 @@ import msgspec
 from .deadletter import DeadLetter
 from .envelope import ENVELOPE_SCHEMA
 from .feeds.decode import FEEDS
+from .marks import WatermarkMark
 from .outputs import FlagMessage, IncidentMessage
 
 __all__ = ["SCHEMA_DIR", "wire_schemas", "write_schemas", "stale_schemas"]
@@ -55,7 +56,8 @@ def _arrow_schema() -> dict:
             "Each record value is one Apache Arrow IPC stream (streaming format, buffers "
             "compressed with ZSTD) holding one record batch of normalised alerts with these "
             "columns, in this order. A record holds alerts of its partition's tiles, in "
-            "arrival order. Personal fields are pseudonyms."
+            "arrival order. Personal fields are pseudonyms. Records keyed hotspot.watermark "
+            "are watermark marks instead (watermark.schema.json)."
         ),
         "columns": [
             {
@@ -81,6 +83,15 @@ def wire_schemas() -> dict[str, dict]:
         for name, spec in FEEDS.items()
     }
     schemas["normalized.arrow.json"] = _arrow_schema()
+    schemas["watermark.schema.json"] = _schema(
+        "alerts.normalized (watermark marks)",
+        WatermarkMark,
+        "A watermark mark: a record on alerts.normalized keyed hotspot.watermark (envelope "
+        "records have no key). Every normalise worker publishes one per feed partition of each "
+        "batch, to every partition, after that batch's alerts, and one at the wall clock for "
+        "a feed partition that has been idle; correlators close windows on the least progress "
+        "of all origins.",
+    )
     schemas["deadletter.schema.json"] = _schema(
         "alerts.deadletter",
         DeadLetter,

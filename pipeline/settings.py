@@ -267,6 +267,15 @@ class Settings(BaseSettings):
         "default, so only this machine can read the metrics; '0.0.0.0' (or a host's address) "
         "lets a Prometheus server elsewhere scrape them.",
     )
+    idle_mark_s: float = Field(
+        60.0,
+        ge=0,
+        description="A feed partition this worker holds that has been read to its end and "
+        "produced nothing for this long, s, gets a watermark mark at the wall clock (and again "
+        "every as long), so correlators close the windows of a quiet city. A later alert of "
+        "that partition more than the allowed lateness behind the wall clock is then late. "
+        "0 turns it off: a replay of history, whose event times are far behind the wall clock.",
+    )
 
     # --- ingest contracts ----------------------------------------------------------------------
     coordinate_systems: dict[str, CoordinateSystem] = Field(

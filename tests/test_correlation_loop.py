@@ -35,7 +35,7 @@ class Fixed:
     def __init__(self, late_ids: set[str] | None) -> None:
         self.late_ids = late_ids
 
-    def process(self, alerts: AlertBatch) -> CorrelationOutput:
+    def process(self, alerts: AlertBatch, origin=None) -> CorrelationOutput:
         if self.late_ids is None:
             raise RuntimeError("a bug")
         late = np.isin(alerts.alert_id.astype(str), list(self.late_ids))

@@ -22,6 +22,7 @@ from pipeline.envelope import (
     rows_as_json,
 )
 from pipeline.geo.admin_units import load_registry
+from pipeline.marks import NO_PROGRESS, Origins
 from pipeline.normalize import NormalizeContext, normalize
 from pipeline.privacy import Pseudonymizer
 from pipeline.settings import Area
@@ -46,11 +47,11 @@ def enc(obj) -> bytes:
     return json.dumps({k: v for k, v in obj.items() if v is not ...}).encode()
 
 
-def round_trip(out, halo=None):
+def round_trip(out, halo=None, origins=None):
     rows = np.arange(len(out.alerts))
     halo = np.zeros(len(rows), bool) if halo is None else halo
     tiles = np.array([f"{i}:0".encode() for i in rows])
-    values = encode_envelopes(envelope_table(out, REGISTRY), rows, tiles, halo)
+    values = encode_envelopes(envelope_table(out, REGISTRY), rows, tiles, halo, origins=origins)
     decoded, bad = decode_envelopes(values, REGISTRY)
     assert bad == []
     return values, decoded
@@ -150,6 +151,7 @@ def test_absent_optional_fields_are_null():
         "severity",
         "tile",
         "halo",
+        "origin",
         "priority",
     }
     assert row["alert_id"] == "dispatch_110:i1" and row["event_ms"] == NOW
@@ -175,6 +177,35 @@ def test_halo_round_trips():
     _, plain = round_trip(out)
     _, copy = round_trip(out, halo=np.array([True]))
     assert plain.halo.tolist() == [False] and copy.halo.tolist() == [True]
+
+
+def test_origins_round_trip_and_are_zero_and_unknown_when_not_given():
+    values = [
+        enc(
+            {
+                "alert_id": f"a{i}",
+                "camera_id": "c1",
+                "detected_at": NOW + i,
+                "kind": "crowd",
+                "confidence": 0.3,
+                "lat": 31.2031,
+                "lon": 121.4012,
+            }
+        )
+        for i in range(3)
+    ]
+    out = normalize("camera", values, ctx())
+    _, plain = round_trip(out)
+    raw, given = round_trip(
+        out, origins=Origins(np.array([9, 2, 9]), np.array([7, NO_PROGRESS, 8]))
+    )
+    assert plain.origins.origin.tolist() == [0, 0, 0]
+    assert plain.origins.progress_ms.tolist() == [NO_PROGRESS] * 3
+    assert given.origins.origin.tolist() == [9, 2, 9]
+    assert given.origins.progress_ms.tolist() == [7, NO_PROGRESS, 8]
+    # unknown travels as null, not as a number a reader could take for a time
+    column = pa.ipc.open_stream(raw[0]).read_all().column("origin_progress_ms")
+    assert column.to_pylist() == [7, None, 8]
 
 
 def test_records_have_exactly_the_published_schema():

@@ -6,12 +6,14 @@ import json
 
 import jsonschema
 import msgspec
+import numpy as np
 import pytest
 
 from pipeline.deadletter import DeadLetter, Reason
 from pipeline.envelope import ENVELOPE_SCHEMA, NormalizedAlert
 from pipeline.feeds.decode import FEEDS, decode_batch
 from pipeline.jsonschemas import SCHEMA_DIR, stale_schemas, wire_schemas, write_schemas
+from pipeline.marks import Marks, encode_marks
 
 T_MS = 1_714_528_800_000
 
@@ -78,6 +80,7 @@ def test_stale_check_notices_missing_and_edited_files(tmp_path):
 def test_there_is_a_schema_per_feed_and_per_output_topic():
     assert set(wire_schemas()) == {f"{name}.schema.json" for name in FEEDS} | {
         "normalized.arrow.json",
+        "watermark.schema.json",
         "deadletter.schema.json",
         "incident.schema.json",
         "flag.schema.json",
@@ -136,6 +139,12 @@ def test_the_envelope_columns_file_lists_every_column_in_order():
     ]
     assert all(c["description"] for c in doc["columns"])
     assert [c["name"] for c in doc["columns"]] == list(NormalizedAlert.__struct_fields__)
+
+
+def test_a_watermark_mark_validates_against_its_schema():
+    (value,) = encode_marks(Marks(np.array([5]), np.array([T_MS])))
+    assert not list(validator("watermark.schema.json").iter_errors(json.loads(value)))
+    assert list(validator("watermark.schema.json").iter_errors({"origin": -1, "progress_ms": 0}))
 
 
 def test_dead_letter_samples_validate():

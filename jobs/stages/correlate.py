@@ -5,8 +5,10 @@ holds whole tiles (plus halo copies of alerts near their edges), so its correlat
 alert that can touch the cells it owns. A correlator only publishes flags and incidents whose
 centre lies in a tile of its own partition; the neighbour that owns the tile publishes the rest.
 
-Each correlator's state is checkpointed to Kafka with the offset it covers, and restored by
-whichever worker takes its partition next (:mod:`jobs.stages.correlators`).
+A partition's watermark marks (:mod:`pipeline.marks`) go to its correlator between its
+alerts, in offset order (:mod:`jobs.stages.normalized_poll`), so results do not depend on poll
+boundaries. Each correlator's state is checkpointed to Kafka with the offset it covers, and
+restored by whichever worker takes its partition next (:mod:`jobs.stages.correlators`).
 """
 
 from __future__ import annotations
@@ -25,18 +27,19 @@ from pipeline.correlation_loop import (
     LATE_DETAIL,
     PartitionResult,
     correlate_partition,
-    partition_rows,
 )
 from pipeline.deadletter import Reason
-from pipeline.envelope import EnvelopeBatch, decode_envelopes, rows_as_json
+from pipeline.envelope import EnvelopeBatch, rows_as_json
 from pipeline.feeds.decode import Reject
 from pipeline.kafka import BatchProducer
+from pipeline.marks import Marks
 
 from ..consumer import Polled, Stage
 from ..failpoints import failpoint
 from ..publish import publish_deadletters
 from ..runtime import Runtime
 from .correlators import PartitionCorrelators
+from .normalized_poll import split_poll
 
 __all__ = ["correlate_stage"]
 
@@ -90,12 +93,13 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
     async def correlate(polls: list[Polled]) -> None:
         (polled,) = polls
         # Off the event loop's thread: Arrow decompresses and reads without the interpreter lock.
-        decoded, bad = await asyncio.to_thread(decode_envelopes, polled.values, runtime.registry)
-        partition_of_row = polled.partitions[decoded.record]
+        split = await asyncio.to_thread(split_poll, polled, runtime.registry, correlators.origins)
+        decoded, bad = split.decoded, split.bad
+        by_partition = split.rows(polled)
         results = await asyncio.gather(
             *(
-                _correlate_partition(p, decoded, rows)
-                for p, rows in partition_rows(partition_of_row)
+                _correlate_partition(p, decoded, rows, split.marks.get(p))
+                for p, rows in by_partition.items()
             )
         )
         # Published together: one record batch per topic and partition for the whole poll.
@@ -125,9 +129,9 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         runtime.progress.mark_produced(await asyncio.gather(*deliveries))
         failpoint("outputs-delivered")
         # Only now, with every output delivered, may a checkpoint cover these records.
-        taken = dict(zip(*np.unique(partition_of_row, return_counts=True), strict=True))
         for partition, last in polled.last_offsets.items():
-            correlators.processed(partition, last + 1, int(taken.get(partition, 0)))
+            rows = by_partition.get(partition)
+            correlators.processed(partition, last + 1, 0 if rows is None else len(rows))
         await correlators.checkpoint_due()
 
     async def _dead_records(polled: Polled, bad: list[Reject]) -> list:
@@ -143,7 +147,10 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         return await publish_deadletters(producer, runtime, "correlate", polled.records, bad)
 
     async def _correlate_partition(
-        partition: int, decoded: EnvelopeBatch, rows: np.ndarray
+        partition: int,
+        decoded: EnvelopeBatch,
+        rows: np.ndarray,
+        marks: tuple[np.ndarray, Marks] | None,
     ) -> PartitionResult:
         halo = decoded.halo[rows]
         async with threads:
@@ -161,6 +168,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
                 halo,
                 correlators.routing,
                 runtime.registry,
+                decoded.origins,
+                marks,
             )
         runtime.metrics.observe_correlator(partition, correlator.watermark, correlator.open_flags)
         return result

@@ -35,6 +35,7 @@ from pipeline.kafka.checkpoints import (
     read_state,
     write_checkpoint,
 )
+from pipeline.marks import origin_count
 from pipeline.routing import TileRouting
 
 from ..failpoints import failpoint
@@ -69,6 +70,7 @@ class PartitionCorrelators:
         self.routing = TileRouting.from_settings(settings, runtime.registry)
         self.projection = self.routing.projection
         self.params = settings.correlation
+        self.origins = origin_count(settings.partitions)
         self.topic = settings.topics.checkpoints
         self._held: dict[int, _Held] = {}
 
@@ -86,7 +88,8 @@ class PartitionCorrelators:
         return self._held[partition].correlator
 
     def _empty(self) -> _Held:
-        return _Held(Correlator(self.params, self.projection, self._baseline()), None, -1)
+        correlator = Correlator(self.params, self.projection, self._baseline(), self.origins)
+        return _Held(correlator, None, -1)
 
     # --- taking partitions over ---------------------------------------------------------------
 
@@ -154,7 +157,7 @@ class PartitionCorrelators:
             )
         try:
             restored = Correlator.restore(
-                checkpoint.state, self.params, self.projection, self._baseline()
+                checkpoint.state, self.params, self.projection, self._baseline(), self.origins
             )
         except SnapshotError as exc:
             raise CheckpointError(partition, str(exc)) from exc

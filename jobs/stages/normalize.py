@@ -3,7 +3,9 @@
 One stage for all four feeds, so that a poll's alerts reach ``alerts.normalized`` interleaved
 in arrival order (record timestamps), whichever feed they came from. The alerts table is
 written here, from the batch's columns, once the envelopes are published: building rows from
-decoded envelopes downstream cost more main-thread time than normalising (issue 6).
+decoded envelopes downstream cost more main-thread time than normalising (issue 6). Each alert
+carries its origin (feed partition), and the batch's watermark marks follow its envelopes
+(:mod:`jobs.watermarks`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pipeline.routing import TileRouting
 from ..consumer import Polled, Stage
 from ..publish import publish_deadletters, publish_normalized
 from ..runtime import Runtime
+from ..watermarks import FeedProgress
 from .sink import alerts_sink
 
 __all__ = ["normalize_stage"]
@@ -43,9 +46,13 @@ def _arrival_ranks(polls: list[Polled]) -> list[np.ndarray]:
     return np.split(ranks, np.cumsum([len(s) for s in stamps])[:-1])
 
 
-def normalize_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
-    """Normalise, publish envelopes and dead letters and write the alerts table; the batch is
-    done once the delivery reports are in and the rows are written."""
+def normalize_stage(
+    runtime: Runtime, producer: BatchProducer, progress: FeedProgress | None = None
+) -> Stage:
+    """Normalise, publish envelopes, marks and dead letters and write the alerts table; the
+    batch is done once the delivery reports are in and the rows are written. ``progress``:
+    the feed partitions' progress, shared with the idle timer (:mod:`jobs.watermarks`)."""
+    progress = FeedProgress(runtime.settings) if progress is None else progress
     routing = TileRouting.from_settings(runtime.settings, runtime.registry)
     metrics = runtime.metrics
     feeds = runtime.settings.topics.feeds()
@@ -62,12 +69,13 @@ def normalize_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             return normalize_each(source, values, runtime.normalize, remember=False)
 
     async def normalize_feeds(polls: list[Polled]) -> None:
-        batches, arrival, deliveries = [], [], []
+        batches, arrival, origins, deliveries = [], [], [], []
         for poll, ranks in zip(polls, _arrival_ranks(polls), strict=True):
             source = source_of[poll.topic]
             batch = _normalize(source, poll.values)
             batches.append(batch)
             arrival.append(ranks[batch.index])
+            origins.append(progress.origins(poll.topic, poll.partitions[batch.index]))
             deliveries += await publish_deadletters(
                 producer, runtime, source, poll.records, batch.rejects, batch.alert_ids_of_rejects
             )
@@ -77,10 +85,15 @@ def normalize_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             metrics.unknown_enum.labels(source).inc(batch.unknown_enum)
         # Built once: the same columns are published and stored.
         alerts = pa.concat_tables([envelope_table(b, runtime.registry) for b in batches])
+        # in arrival order across feeds, each feed partition's alerts in offset order
+        came_from, marks = progress.after_batch(
+            np.concatenate(origins), alerts.column("event_ms").to_numpy()
+        )
         deliveries += await publish_normalized(
-            producer, runtime, alerts, np.concatenate(arrival), routing
+            producer, runtime, alerts, np.concatenate(arrival), routing, came_from, marks
         )
         runtime.progress.mark_produced(await asyncio.gather(*deliveries))
+        progress.published(marks)
         # Stored only once published: a restarted worker takes the stored ids as duplicates
         # (seed_dedupe), so an alert stored but not yet published when the worker was killed
         # would never reach a correlator.

@@ -18,6 +18,7 @@ import numpy as np
 
 from pipeline.alerts import CATEGORIES, SOURCES, AlertBatch
 from pipeline.geo.projection import LocalProjection
+from pipeline.marks import Origins
 
 from .baseline.model import Baseline
 from .baseline.rate_cache import DiskRateCache
@@ -36,7 +37,8 @@ from .window.events import cell_counts, window_events
 
 __all__ = ["Correlator", "CorrelationOutput"]
 
-_SNAPSHOT_FORMAT = 2  # 2: buffer rows canonical, ids as UTF-8 bytes, no lat/lon columns
+# 2: buffer rows canonical, ids as UTF-8 bytes, no lat/lon columns; 3: progress per origin
+_SNAPSHOT_FORMAT = 3
 _HOUR_MS = 3_600_000
 # The buffer columns each step reads (copying every column at every slide cost more than the
 # steps themselves on large windows).
@@ -59,7 +61,7 @@ class CorrelationOutput:
     duplicates: int = 0
 
 
-def _validate(batch: AlertBatch) -> None:
+def _validate(batch: AlertBatch, came_from: Origins | None, origins: int) -> None:
     checks = [
         (batch.event_ms.dtype == np.int64, "event_ms must be int64 epoch milliseconds"),
         (
@@ -80,6 +82,18 @@ def _validate(batch: AlertBatch) -> None:
             "category codes must index pipeline.alerts.CATEGORIES",
         ),
     ]
+    if came_from is not None:
+        origin = came_from.origin
+        checks += [
+            (
+                len(origin) == len(came_from.progress_ms) == len(batch),
+                "origins must have one id and progress per alert",
+            ),
+            (
+                not len(origin) or (origin.min() >= 0 and origin.max() < origins),
+                f"origin ids must lie in 0..{origins - 1} (pipeline.marks.origin_count)",
+            ),
+        ]
     for ok, message in checks:
         if not ok:
             raise InvalidBatchError(f"invalid AlertBatch: {message}")
@@ -89,18 +103,25 @@ class Correlator:
     """Event-time correlation of one tile's alerts.
 
     ``baseline`` is owned by the correlator from here on: it learns from the stream (if set to)
-    and its learned state is part of :meth:`snapshot`.
+    and its learned state is part of :meth:`snapshot`. ``origins``: how many upstream origins
+    (feed partitions, :mod:`pipeline.marks`) send alerts; boundaries close on the least
+    progress among all of them (:mod:`pipeline.correlate.window.event_time`). The backfill
+    has one.
     """
 
     def __init__(
-        self, params: CorrelationParams, projection: LocalProjection, baseline: Baseline
+        self,
+        params: CorrelationParams,
+        projection: LocalProjection,
+        baseline: Baseline,
+        origins: int = 1,
     ) -> None:
         self.params = params
         self.projection = projection
         self.baseline = baseline
         self.lattice = Lattice(params.cell_m)
         self._buffer = AlertBuffer()
-        self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms)
+        self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms, origins)
         self._flags = FlagTracker(params, self.lattice, projection)
         self._rates = DiskRateCache(baseline, self.lattice, params.radii_m)
         self._scale_counts = ScaleCounts(params, self.lattice)
@@ -119,8 +140,13 @@ class Correlator:
 
     @property
     def watermark(self) -> int:
-        """Max event time seen minus the allowed lateness (epoch ms)."""
+        """The least progress of every origin minus the allowed lateness (epoch ms; int64 min
+        while some origin has declared nothing)."""
         return self._window.watermark
+
+    @property
+    def origins(self) -> int:
+        return self._window.origins
 
     @property
     def retained(self) -> int:
@@ -132,12 +158,16 @@ class Correlator:
         """Hotspot flags open now (not yet closed)."""
         return len(self._flags.open_cells())
 
-    def process(self, batch: AlertBatch) -> CorrelationOutput:
-        """Admit a batch (in arrival order) and close every boundary the watermark passed."""
-        _validate(batch)
+    def process(self, batch: AlertBatch, origins: Origins | None = None) -> CorrelationOutput:
+        """Admit a batch (in arrival order) and close every boundary the watermark passed.
+        ``origins``: where each alert came from (None: all origin 0, nothing declared)."""
+        _validate(batch, origins, self.origins)
         ids = utf8_ids(batch.alert_id)  # once: the keys hash them, the buffer keeps them
         keys = alert_keys(ids)
-        late, dup = self._window.admit(batch.event_ms, keys, self._buffer.keys)
+        origin, declared = (
+            (None, None) if origins is None else (origins.origin, origins.progress_ms)
+        )
+        late, dup = self._window.admit(batch.event_ms, keys, self._buffer.keys, origin, declared)
         fresh = ~late & ~dup
         x, y = self.projection.to_xy(batch.lat[fresh], batch.lon[fresh])
         self._buffer.append(batch.take(fresh), keys[fresh], x, y, ids[fresh])
@@ -146,9 +176,16 @@ class Correlator:
         incidents, flags = self._close_due()
         return CorrelationOutput(batch.take(late), incidents, flags, int(dup.sum()))
 
+    def declare(self, origin: np.ndarray, progress_ms: np.ndarray) -> CorrelationOutput:
+        """Watermark marks: origin ``origin[i]`` has reached ``progress_ms[i]``; close every
+        boundary the watermark has passed since."""
+        self._window.declare(origin, progress_ms)
+        incidents, flags = self._close_due()
+        return CorrelationOutput(AlertBatch.empty(), incidents, flags)
+
     def advance_to(self, event_ms: int) -> CorrelationOutput:
-        """Move the watermark as if an alert at ``event_ms`` had arrived (idle stream, or the
-        end of a backfill: pass the last event time plus window and gap to flush everything)."""
+        """Move every origin's progress to ``event_ms`` (the end of a backfill: pass the last
+        event time plus window and gap to flush everything)."""
         self._window.advance(event_ms)
         incidents, flags = self._close_due()
         return CorrelationOutput(AlertBatch.empty(), incidents, flags)
@@ -328,7 +365,12 @@ class Correlator:
 
     @classmethod
     def restore(
-        cls, data: bytes, params: CorrelationParams, projection: LocalProjection, baseline: Baseline
+        cls,
+        data: bytes,
+        params: CorrelationParams,
+        projection: LocalProjection,
+        baseline: Baseline,
+        origins: int = 1,
     ) -> Correlator:
         """A correlator that continues exactly where the one that made ``data`` stopped.
 
@@ -353,7 +395,7 @@ class Correlator:
                 "snapshot was taken with other params or projection; restore "
                 "with the same settings, or replay from the committed offsets"
             )
-        engine = cls(params, projection, baseline)
+        engine = cls(params, projection, baseline, origins)
         # Scale counts start empty and are rebuilt from the buffer at the next boundary.
         engine._buffer = AlertBuffer.from_state({k: npz[f"buffer.{k}"] for k in COLUMNS})
         baseline.load_state(

@@ -6,7 +6,7 @@ What the worker does with what it consumes (its stages, the consume â†’ handle â
 is the worker's, in ``jobs/``; here is only how the project talks to Kafka.
 """
 
-from .admin import bootstrap_servers, committed_offsets, ensure_topics
+from .admin import bootstrap_servers, committed_offsets, ensure_topics, partition_counts
 from .consumer import group_consumer
 from .embedded import EmbeddedBroker, free_port
 from .partitioner import key_partitions
@@ -21,6 +21,7 @@ __all__ = [
     "bootstrap_servers",
     "committed_offsets",
     "ensure_topics",
+    "partition_counts",
     "free_port",
     "group_consumer",
     "key_partitions",

@@ -7,7 +7,7 @@ from collections.abc import Collection
 
 from ..exceptions import BrokerError, ConfigurationError
 
-__all__ = ["bootstrap_servers", "committed_offsets", "ensure_topics"]
+__all__ = ["bootstrap_servers", "committed_offsets", "ensure_topics", "partition_counts"]
 
 
 def bootstrap_servers(broker_url: str) -> str:
@@ -50,6 +50,21 @@ def ensure_topics(
         raise BrokerError(f"cannot create topics on {bootstrap}: {exc}") from exc
     finally:
         admin.close()
+
+
+def partition_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
+    """How many partitions each of the topics ``names`` has (they must exist)."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hotspot-admin")
+    try:
+        described = admin.describe_topics(list(names))
+    except KafkaError as exc:
+        raise BrokerError(f"cannot describe topics on {bootstrap}: {exc}") from exc
+    finally:
+        admin.close()
+    return {d.get("name", d.get("topic")): len(d["partitions"]) for d in described}
 
 
 def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:

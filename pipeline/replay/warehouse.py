@@ -8,6 +8,12 @@ re-correlates the period, e.g. with other thresholds.
 
 A record holds one partition's alerts of at most :data:`RECORD_SPAN_MS` of event time and is
 stamped with the first of them, so pacing (``--speed``) keeps that granularity.
+
+The replay is the one producer of the period, in event-time order: its alerts carry the origin
+of their feed's first partition, and after each chunk it declares every origin's progress to
+every partition (watermark marks, :mod:`pipeline.marks`), so correlators close the period's
+windows as it goes. A worker correlating it should not declare the wall clock for quiet feeds
+(``idle_mark_s = 0``): that would make the replayed alerts late.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..alerts import SOURCES
+from ..alerts import SOURCE_CODE, SOURCES
 from ..envelope import ALERT_SCHEMA, encode_envelopes
 from ..exceptions import ConfigurationError
+from ..marks import MARK_KEY, NO_PROGRESS, Marks, Origins, encode_marks, origin_count
 from ..routing import TileRouting
 from ..warehouse import Warehouse
 from .chunks import RecordChunk
@@ -149,6 +156,8 @@ def warehouse_chunks(
 def _records(alerts: pa.Table, routing: TileRouting, topic: str, first: int) -> RecordChunk:
     event_ms = alerts.column("event_ms").to_numpy()
     routed = routing.route(alerts.column("lat").to_numpy(), alerts.column("lon").to_numpy())
+    codes = np.array([SOURCE_CODE[s] for s in alerts.column("source").to_pylist()], np.int64)
+    origin = codes * routing.partitions  # each feed's first partition
     span = (event_ms[routed.row] - event_ms[0]) // RECORD_SPAN_MS
     order = np.lexsort((routed.row, routed.partition, span))  # rows are in event-time order
     starts = np.flatnonzero(
@@ -156,16 +165,33 @@ def _records(alerts: pa.Table, routing: TileRouting, topic: str, first: int) -> 
     )
     values, partitions, stamps, lines, counts = [], [], [], [], []
     for rows in np.split(order, starts[1:]):  # loop per record
-        records = encode_envelopes(alerts, routed.row[rows], routed.key[rows], routed.halo[rows])
+        records = encode_envelopes(
+            alerts,
+            routed.row[rows],
+            routed.key[rows],
+            routed.halo[rows],
+            origins=Origins(origin[routed.row[rows]], np.full(len(rows), NO_PROGRESS)),
+        )
         values += records
         partitions += [routed.partition[rows[0]]] * len(records)
         stamps += [event_ms[routed.row[rows[0]]]] * len(records)
         lines += [first + routed.row[rows[0]]] * len(records)
         # progress counts alerts, not records: the first record of a group carries its count
         counts += [int((~routed.halo[rows]).sum())] + [0] * (len(records) - 1)
+    keys: list[bytes | None] = [None] * len(values)
+    # Every origin has reached the chunk's last event time (rows are in event-time order).
+    everyone = np.arange(origin_count(routing.partitions), dtype=np.int64)
+    marks = encode_marks(Marks(everyone, np.full(len(everyone), int(event_ms[-1]))))
+    for partition in range(routing.partitions):  # loop per partition
+        values += marks
+        keys += [MARK_KEY] * len(marks)
+        partitions += [partition] * len(marks)
+        stamps += [int(event_ms[-1])] * len(marks)
+        lines += [first + len(event_ms) - 1] * len(marks)
+        counts += [0] * len(marks)
     return RecordChunk(
         topic=np.full(len(values), topic, dtype=object),
-        key=[None] * len(values),
+        key=keys,
         values=values,
         ts=np.array(stamps, np.int64),
         line=np.array(lines, np.int64),

@@ -1,16 +1,18 @@
 """``hotspot backfill`` gives the flags, incidents and warehouse rows of a live run over Kafka.
 
 The live run: the test city replayed into a real Tansu broker with ``hotspot replay --max``,
-then ``hotspot worker --until-drained`` as its own process; then one tick alert per partition,
-far enough in event time to close every window, and the worker again (so its correlator
-checkpoints are restored on the way). The backfill: the same file plus the same ticks through
-``hotspot backfill --no-flush --clock wall`` (the live worker's clock) into another
-warehouse. Both warehouses are read back and
-compared row by row.
+then ``hotspot worker --until-drained`` as its own process; then one tick alert in every
+partition of every feed topic, far enough in event time to close every window, and the worker
+again (so its correlator checkpoints are restored on the way). Every feed partition is an origin
+whose progress the live watermark waits for (pipeline/marks.py), hence a tick in each; the
+backfill has one origin, and the same ticks move it as far. The backfill: the same file plus
+the same ticks through ``hotspot backfill --no-flush --clock wall`` (the live worker's clock)
+into another warehouse. Both warehouses are read back and compared row by row.
 
 Lateness is set beyond the input's span for both runs: a live worker reading a backlog
 consumes the four feed topics at unrelated speeds, so which alert is late would otherwise
-depend on the broker's scheduling, not on the input.
+depend on the broker's scheduling, not on the input. Idle watermark marks are off in the live
+run: they declare the wall clock, which no replay file holds.
 """
 
 from __future__ import annotations
@@ -22,12 +24,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from pipeline.geo.admin_units import load_registry
-from pipeline.routing import TileRouting
 from pipeline.warehouse import open_warehouse
+from tests.jobs.test_worker import tick_every_feed_partition, ticks
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -39,29 +40,22 @@ ALERT_COLUMNS = (
 )
 
 
-def ticks(settings, last_event_ms: int) -> list[bytes]:
-    """One camera alert inside a tile of each partition, past every window of the input."""
+def tick_lines(settings, last_event_ms: int) -> list[bytes]:
+    """The ticks of :func:`tests.jobs.test_worker.tick_every_feed_partition`, as replay lines
+    (for the backfill, which has no partitions)."""
     registry = load_registry(settings.registry_path)
-    routing = TileRouting.from_settings(settings, registry)
-    lat, lon = registry.grid_centroid_lat, registry.grid_centroid_lon
+    lat, lon = float(registry.grid_centroid_lat[0]), float(registry.grid_centroid_lon[0])
+    at = tick_time(settings, last_event_ms)
+    return [
+        json.dumps({"topic": f"alerts.{feed}", "key": None, "ts": at, "value": value}).encode()
+        for partition in range(settings.partitions)
+        for feed, value in ticks(f"tick{at}-{partition}", at, lat, lon).items()
+    ]
+
+
+def tick_time(settings, last_event_ms: int) -> int:
     p = settings.correlation
-    at = last_event_ms + (LATENESS_S + p.window_s + p.incident_gap_s + 2 * p.slide_s) * 1000
-    lines = []
-    for partition in range(settings.partitions):
-        i = int(np.flatnonzero(routing.owns(partition, lat, lon))[0])
-        value = {
-            "alert_id": f"tick-{partition}",
-            "camera_id": "tick",
-            "detected_at": at,
-            "kind": "online",
-            "confidence": 1.0,
-            "lat": float(lat[i]),
-            "lon": float(lon[i]),
-        }
-        lines.append(
-            json.dumps({"topic": "alerts.camera", "key": None, "ts": at, "value": value}).encode()
-        )
-    return lines
+    return last_event_ms + (LATENESS_S + p.window_s + p.incident_gap_s + 2 * p.slide_s) * 1000
 
 
 def hotspot(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -96,11 +90,11 @@ def test_backfill_gives_the_rows_of_a_live_run(worker_config, city, tmp_path, mo
     toml = tmp_path / "settings.toml"
     toml.write_text(f"[correlation]\nlateness_s = {LATENESS_S}\n")
     monkeypatch.setenv("HOTSPOT_SETTINGS_FILE", str(toml))
+    monkeypatch.setenv("HOTSPOT_IDLE_MARK_S", "0")
     settings = worker_config.settings
     events = [json.loads(line)["ts"] for line in city.replay.read_bytes().splitlines()]
-    tick_lines = ticks(settings, max(events))
     tick_file = tmp_path / "ticks.jsonl"
-    tick_file.write_bytes(b"\n".join(tick_lines) + b"\n")
+    tick_file.write_bytes(b"\n".join(tick_lines(settings, max(events))) + b"\n")
     whole = tmp_path / "whole.jsonl"
     whole.write_bytes(city.replay.read_bytes() + tick_file.read_bytes())
 
@@ -118,17 +112,9 @@ def test_backfill_gives_the_rows_of_a_live_run(worker_config, city, tmp_path, mo
         env=live,
     )
     worker_config.run_worker()
-    hotspot(
-        "replay",
-        str(tick_file),
-        "--max",
-        "--bootstrap",
-        worker_config.bootstrap,
-        "--topic-map",
-        topics,
-        "--no-progress",
-        env=live,
-    )
+    registry = load_registry(settings.registry_path)
+    lat, lon = float(registry.grid_centroid_lat[0]), float(registry.grid_centroid_lon[0])
+    tick_every_feed_partition(worker_config, tick_time(settings, max(events)), lat, lon)
     worker_config.run_worker()
 
     offline = {**live, "HOTSPOT_DATA_DIR": str(tmp_path / "backfill")}

@@ -21,6 +21,7 @@ from pipeline.deadletter import DeadLetter, Sealer
 from pipeline.envelope import NormalizedAlert, read_envelopes
 from pipeline.geo.admin_units import load_registry
 from pipeline.kafka import send_chunks
+from pipeline.marks import MARK_KEY
 from pipeline.replay import read_jsonl, read_jsonl_chunks
 from pipeline.warehouse import open_warehouse
 from tests.conftest import PSEUDONYM_KEY, feed_topics
@@ -76,7 +77,8 @@ def produce(
 
 
 def envelopes(bootstrap: str, topic: str) -> list[NormalizedAlert]:
-    return read_envelopes([r.value for r in read_topic(bootstrap, topic)])
+    """Every alert on ``topic`` (alerts.normalized), leaving out its watermark marks."""
+    return read_envelopes([r.value for r in read_topic(bootstrap, topic) if r.key != MARK_KEY])
 
 
 def deadletters(bootstrap: str, topic: str) -> list[DeadLetter]:
@@ -89,6 +91,41 @@ def now_ms() -> int:
 
 
 # --- hand-made messages --------------------------------------------------------------------------
+
+
+def ticks(tag: str, at_ms: int, lat: float, lon: float) -> dict[str, dict]:
+    """One alert per feed at event time ``at_ms``, none of them evidence of trouble (severity
+    0, but the 110 call: 110 has no such category, and one call alone opens no flag)."""
+    return {
+        "alarm_phone": alarm(f"{tag}-a", trigger="test", triggered_at=at_ms, lat=lat, lon=lon),
+        "dispatch_110": dispatch(
+            f"{tag}-d", received_at=at_ms, category="traffic", priority=4, lat=lat, lon=lon
+        ),
+        "camera": camera(f"{tag}-c", detected_at=at_ms, kind="online", lat=lat, lon=lon),
+        "grid_report": {
+            "report_id": f"{tag}-g",
+            "reporter_id": "gw-1",
+            "reported_at": at_ms,
+            "category": "other",
+            "status": "resolved",
+            "lat": lat,
+            "lon": lon,
+        },
+    }
+
+
+def tick_every_feed_partition(worker_config, at_ms: int, lat: float, lon: float) -> None:
+    """A tick at ``at_ms`` in every partition of every feed topic: every origin (feed
+    partition) then declares that progress, as a busy city's feeds would, so correlators close
+    every window before it less the lateness."""
+    settings = worker_config.settings
+    for partition in range(settings.partitions):
+        messages = ticks(f"tick{at_ms}-{partition}", at_ms, lat, lon)
+        produce(
+            worker_config.bootstrap,
+            [(settings.topics.feed(feed), encode(m)) for feed, m in messages.items()],
+            partition=partition,
+        )
 
 
 def camera(alert_id: str, **overrides) -> dict:

@@ -9,6 +9,7 @@ import pytest
 from pipeline.envelope import decode_envelopes, read_envelopes
 from pipeline.exceptions import ConfigurationError
 from pipeline.geo.admin_units import load_registry
+from pipeline.marks import MARK_KEY, split_marks
 from pipeline.replay.warehouse import RECORD_SPAN_MS, stored_count, warehouse_chunks
 from pipeline.routing import TileRouting, tile_partition
 from pipeline.warehouse import open_warehouse
@@ -42,7 +43,13 @@ def test_stored_alerts_come_back_as_routed_envelopes(backfilled_city, city):
         counted = stored_count(wh, lo, hi + 1, ["dispatch_110", "camera"])
         with pytest.raises(ConfigurationError, match="unknown feeds"):
             stored_count(wh, lo, hi, ["fax"])
+    is_mark = np.concatenate([[k == MARK_KEY for k in c.key] for c in chunks])
     values = [v for c in chunks for v in c.values]
+    marks = split_marks([k for c in chunks for k in c.key], values, 4 * routing.partitions)[2]
+    # after each chunk, every origin declares the chunk's last event time to every partition
+    assert len(marks) == len(chunks) * 4 * routing.partitions**2
+    assert marks.progress_ms[-1] == hi
+    values = [v for v, m in zip(values, is_mark, strict=True) if not m]
     batch, bad = decode_envelopes(values, registry)
     own = ~batch.halo
     assert bad == []
@@ -56,14 +63,14 @@ def test_stored_alerts_come_back_as_routed_envelopes(backfilled_city, city):
     assert [e.station_id or "" for e in envelopes] == stored["station_id"]
     assert [e.caller or "" for e in envelopes] == stored["caller"]
     # a record is stamped with its first alert's time and covers RECORD_SPAN_MS at most
-    stamps = np.concatenate([c.ts for c in chunks])[batch.record]
+    stamps = np.concatenate([c.ts for c in chunks])[~is_mark][batch.record]
     assert np.all(batch.alerts.event_ms >= stamps)
     assert np.all(batch.alerts.event_ms < stamps + RECORD_SPAN_MS)
     for chunk in chunks:  # each partition's records in event-time order
         for p in np.unique(chunk.partition):
             assert np.all(np.diff(chunk.ts[chunk.partition == p]) >= 0)
     # every row sits in the partition of its tile, and its own tile's row is the primary
-    partitions = np.concatenate([c.partition for c in chunks])[batch.record]
+    partitions = np.concatenate([c.partition for c in chunks])[~is_mark][batch.record]
     expected = routing.route(batch.alerts.lat[own], batch.alerts.lon[own])
     for row, tile in enumerate(e.tile for e in whole):
         ix, iy = map(int, tile.split(":"))

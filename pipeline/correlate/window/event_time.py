@@ -1,19 +1,53 @@
-"""Event time: watermark, lateness, duplicates, and the slide boundaries that are due.
+"""Event time: per-origin progress, lateness, duplicates, and the slide boundaries that are due.
 
-The rules that make results independent of how the stream is cut into batches:
+Alerts reach a correlator from several *origins*: the feed partitions upstream (one origin per
+partition of each feed topic, :mod:`pipeline.marks`), interleaved however the normalise
+workers, the broker and the polls happen to interleave them. Like Flink's per-source-partition
+watermarks, each origin declares its own progress, and the window takes the minimum:
 
-* Lateness is judged per alert in arrival order: alert ``k`` is late when its event time is
-  below ``max(event times of alerts 0..k-1) - lateness``. The running maximum is vectorised, so
-  one batch of ``n`` or ``n`` batches of one classify every alert the same way.
-* A boundary ``b`` closes only once the watermark is strictly past it. Every alert that can
-  still arrive (and not be late) then has event time ``>= watermark > b``, so the alerts with
-  event time ``<= b`` are final and results computed at ``b`` can never change.
+* ``progress[o]`` is the largest event time origin ``o`` has declared so far: by its alerts
+  (their event times, and the progress of their origin before them, which the normaliser
+  stamps on each in its feed partition's order), and by its watermark marks (records in the
+  log saying "origin ``o`` has reached ``t``"). It only grows: a declaration below it (a
+  normaliser that restarted and recomputes its progress) changes nothing.
+* An alert of origin ``o`` is **late** when its event time is below ``progress[o]`` just before
+  it minus the allowed lateness. The running maximum is vectorised per origin, so one batch of
+  ``n`` or ``n`` batches of one classify every alert the same way.
+* The **closing watermark** is ``min(progress) - lateness`` over *every* expected origin (an
+  origin that has declared nothing holds it back), and a boundary ``b`` closes only once the
+  watermark is strictly past it.
+
+Why late decisions and closed boundaries do not depend on how the origins' records are
+interleaved, nor on where batches are cut:
+
+* An alert's late decision reads only its own origin's records before it, and each origin's
+  records reach every partition in the order that origin produced them (one producer per feed
+  partition at a time; its alerts, then their mark, in one send that keeps each partition's
+  order). Records of other origins never enter it.
+* While its normaliser runs uninterrupted, the progress an alert carries is the largest of
+  every earlier alert and mark of its origin, so nothing before it in this partition declares
+  more: the decision is its feed partition's own ("behind an earlier alert of the same feed
+  partition, by more than the lateness"), the same for one worker or several, whatever their
+  batches. After a normaliser restarts, the correlator's own record of the origin still bounds
+  it (fewer alerts may be late then, never more).
+* It is exactly the decision that keeps closed results final: the closing watermark is at most
+  ``progress[o] - lateness`` for every ``o``, so an alert that is *not* late has event time
+  ``>= progress[o] - lateness >= watermark > b`` for every boundary ``b`` closed so far; it can
+  only land after them. An alert that *is* late might or might not fall into a closed
+  boundary, depending on the other origins' progress; it is dead-lettered either way, so the
+  decision does not depend on them.
+* Which boundaries are closed at the end of a stream depends only on each origin's final
+  progress, the same for every interleaving.
+
+With a single origin (the backfill) all of this is the classic rule: late means behind the
+running maximum of everything before it, minus the lateness.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..exceptions import SnapshotError
 from .key_set import KeySet
 
 __all__ = ["EventWindow"]
@@ -26,34 +60,54 @@ def _ceil_to(t: int, step: int) -> int:
 
 
 class EventWindow:
-    """Watermark and boundary bookkeeping of one correlator (no alert data lives here)."""
+    """Watermark and boundary bookkeeping of one correlator (no alert data lives here).
 
-    def __init__(self, window_ms: int, slide_ms: int, lateness_ms: int) -> None:
+    ``origins``: how many origins may send alerts (ids ``0 .. origins - 1``); every one of them
+    must declare progress before the first boundary closes.
+    """
+
+    def __init__(self, window_ms: int, slide_ms: int, lateness_ms: int, origins: int = 1) -> None:
+        if origins < 1:
+            raise ValueError(f"origins must be at least 1, got {origins}")
         self.window_ms = window_ms
         self.slide_ms = slide_ms
         self.lateness_ms = lateness_ms
-        self.max_event_ms = _NO_TIME
+        #: largest event time each origin has declared (int64 min: nothing yet)
+        self.progress = np.full(origins, _NO_TIME, np.int64)
         #: The first boundary not yet closed; ``None`` until the first one is known.
         self.next_boundary: int | None = None
 
     @property
+    def origins(self) -> int:
+        return len(self.progress)
+
+    @property
     def watermark(self) -> int:
-        """Max event time seen minus the allowed lateness (int64 min before any alert)."""
-        if self.max_event_ms == _NO_TIME:
+        """The least progress over every origin minus the allowed lateness (int64 min while
+        some origin has declared nothing)."""
+        low = int(self.progress.min())
+        if low == _NO_TIME:
             return _NO_TIME
-        return self.max_event_ms - self.lateness_ms
+        return low - self.lateness_ms
 
     def admit(
-        self, event_ms: np.ndarray, keys: np.ndarray, retained: KeySet | np.ndarray
+        self,
+        event_ms: np.ndarray,
+        keys: np.ndarray,
+        retained: KeySet | np.ndarray,
+        origin: np.ndarray | None = None,
+        declared: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Classify a batch in arrival order and advance the watermark.
+        """Classify a batch in arrival order and advance each origin's progress.
 
         Returns boolean masks ``(late, duplicate)`` over the batch. A duplicate's key is
         already retained or appeared earlier in the batch (first one wins); it is checked
         first, so a redelivery after a restart is ignored, not dead-lettered as late. Only
         redeliveries of alerts about to leave the window may be classified either way
         (neither changes results). ``retained``: the retained keys, as a :class:`KeySet` (what
-        the engine passes: time proportional to the batch) or an array.
+        the engine passes: time proportional to the batch) or an array. ``origin``: each
+        alert's origin id (None: all origin 0); ``declared``: the progress its origin had
+        declared before it (int64 min: not known; None: none carried).
         """
         if isinstance(retained, KeySet):
             duplicate = retained.contains(keys)
@@ -63,17 +117,56 @@ class EventWindow:
         repeated = np.ones(len(keys), bool)
         repeated[first] = False
         duplicate |= repeated
-        seen_before = np.maximum.accumulate(np.concatenate([[self.max_event_ms], event_ms]))
-        prior = seen_before[:-1]
-        # Before the first alert there is no watermark (and subtracting from int64 min wraps).
+        prior = self._progress_before(
+            event_ms if declared is None else np.maximum(event_ms, declared), origin
+        )
+        if declared is not None:
+            prior = np.maximum(prior, declared)
+        # Before an origin's first declaration there is no bound (and int64 min would wrap).
         late = (prior != _NO_TIME) & (event_ms < prior - self.lateness_ms) & ~duplicate
-        if len(event_ms):
-            self.max_event_ms = int(seen_before[-1])
         return late, duplicate
 
+    def _progress_before(self, event_ms: np.ndarray, origin: np.ndarray | None) -> np.ndarray:
+        """Each alert's origin's progress just before it, ``event_ms`` being what each alert
+        declares; leaves ``progress`` after the batch.
+
+        A running maximum per origin: the batch is grouped by origin (stable, so each group
+        keeps arrival order) and each group accumulated from its origin's progress. The loop
+        runs per origin present in the batch, not per alert.
+        """
+        if not len(event_ms):
+            return np.empty(0, np.int64)
+        if origin is None or self.origins == 1:
+            groups = [(0, np.arange(len(event_ms)))]
+        else:
+            order = np.argsort(origin, kind="stable")
+            starts = np.flatnonzero(np.r_[True, np.diff(origin[order]) != 0])
+            groups = [
+                (int(origin[order[s]]), part)
+                for s, part in zip(starts, np.split(order, starts[1:]), strict=True)
+            ]
+        prior = np.empty(len(event_ms), np.int64)
+        for o, rows in groups:  # loop per origin in the batch
+            run = np.maximum.accumulate(np.concatenate([[self.progress[o]], event_ms[rows]]))
+            prior[rows] = run[:-1]
+            self.progress[o] = run[-1]
+        return prior
+
+    def declare(self, origin: np.ndarray, progress_ms: np.ndarray) -> None:
+        """Origin ``origin[i]`` has reached event time ``progress_ms[i]`` (a watermark mark).
+        Progress never moves back: a declaration below what is known changes nothing."""
+        origin = np.asarray(origin, np.int64)
+        if len(origin) and (origin.min() < 0 or origin.max() >= self.origins):
+            raise ValueError(
+                f"origin ids must lie in 0..{self.origins - 1}; a mark from another partition "
+                "count? Set the same `partitions` for every worker and the topics"
+            )
+        np.maximum.at(self.progress, origin, np.asarray(progress_ms, np.int64))
+
     def advance(self, event_ms: int) -> None:
-        """Move the watermark as if an alert at ``event_ms`` had arrived (never backwards)."""
-        self.max_event_ms = max(self.max_event_ms, int(event_ms))
+        """Move every origin's progress to ``event_ms`` (never backwards): the end of a
+        backfill, or an idle stream known to have nothing older to come."""
+        np.maximum(self.progress, int(event_ms), out=self.progress)
 
     def start(self, earliest_ms: int) -> None:
         """Set the first boundary from the earliest retained alert, once it is final.
@@ -113,10 +206,17 @@ class EventWindow:
             return None
         return self.next_boundary - self.window_ms
 
-    def state(self) -> dict[str, int | None]:
-        return {"max_event_ms": self.max_event_ms, "next_boundary": self.next_boundary}
+    def state(self) -> dict[str, list[int] | int | None]:
+        return {"progress": self.progress.tolist(), "next_boundary": self.next_boundary}
 
-    def load_state(self, state: dict[str, int | None]) -> None:
-        self.max_event_ms = int(state["max_event_ms"])
+    def load_state(self, state: dict) -> None:
+        progress = np.asarray(state["progress"], np.int64)
+        if len(progress) != self.origins:
+            raise SnapshotError(
+                f"the state has the progress of {len(progress)} origins, this correlator "
+                f"expects {self.origins} (feeds x partitions): the partition count changed. "
+                "Rebuild the partition from alerts.normalized instead"
+            )
+        self.progress = progress
         nb = state["next_boundary"]
         self.next_boundary = None if nb is None else int(nb)

@@ -1,11 +1,13 @@
-"""Watermark, lateness, duplicates and boundaries of the event-time window."""
+"""Watermark, lateness per origin, duplicates and boundaries of the event-time window."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.correlate.exceptions import SnapshotError
 from pipeline.correlate.window.event_time import EventWindow
 
 S = 1000
@@ -82,3 +84,158 @@ def test_skip_jumps_to_the_next_alert_but_not_past_the_watermark():
     assert w.next_boundary == 100_020 * S  # the first multiple of 60 s >= the watermark
     w.advance(50 * S)  # never moves back
     assert w.watermark == 100_000 * S
+
+
+# --- several origins -------------------------------------------------------------------------
+
+LATENESS, SLIDE, WINDOW = 100, 60, 600
+
+
+def test_an_alert_is_late_only_behind_its_own_origins_progress():
+    w = EventWindow(WINDOW, SLIDE, LATENESS, origins=2)
+    late, _ = w.admit(
+        np.array([1000, 500, 880, 899], np.int64),
+        np.arange(4, dtype=np.uint64),
+        np.empty(0, np.uint64),
+        np.array([0, 1, 1, 0]),
+    )
+    # 500 is origin 1's first: not late behind origin 0's 1000; 899 is behind 1000 - 100
+    assert late.tolist() == [False, False, False, True]
+    assert w.progress.tolist() == [1000, 880]
+    assert w.watermark == 880 - LATENESS
+
+
+def test_an_origin_that_declared_nothing_holds_the_watermark_back():
+    w = EventWindow(WINDOW, SLIDE, LATENESS, origins=3)
+    admit_all(w, [10_000])
+    w.declare(np.array([1]), np.array([20_000]))
+    assert w.watermark == np.iinfo(np.int64).min
+    w.declare(np.array([2, 2]), np.array([9_000, 5_000]))  # a lower mark never moves it back
+    assert w.progress.tolist() == [10_000, 20_000, 9_000]
+    assert w.watermark == 9_000 - LATENESS
+    w.advance(30_000)  # the end of a backfill: every origin
+    assert w.watermark == 30_000 - LATENESS
+
+
+def test_a_mark_makes_its_origins_older_alerts_late():
+    w = EventWindow(WINDOW, SLIDE, LATENESS, origins=2)
+    w.declare(np.array([0]), np.array([5_000]))
+    late, _ = w.admit(
+        np.array([4_899, 4_900], np.int64),
+        np.arange(2, dtype=np.uint64),
+        np.empty(0, np.uint64),
+        np.array([0, 0]),
+    )
+    assert late.tolist() == [True, False]
+
+
+def test_progress_is_state_and_another_origin_count_is_refused():
+    w = EventWindow(WINDOW, SLIDE, LATENESS, origins=2)
+    w.declare(np.array([0, 1]), np.array([700, 900]))
+    restored = EventWindow(WINDOW, SLIDE, LATENESS, origins=2)
+    restored.load_state(w.state())
+    assert restored.progress.tolist() == [700, 900] and restored.watermark == w.watermark
+    with pytest.raises(SnapshotError, match="partition count changed"):
+        EventWindow(WINDOW, SLIDE, LATENESS, origins=3).load_state(w.state())
+
+
+def _drive(window: EventWindow, steps) -> tuple[dict, list[int]]:
+    """Feed ``steps`` (``("alerts", origin, ids, times, declared)`` or ``("marks", origin,
+    times)``) as
+    the engine does: admit or declare, then close what is due from the earliest admitted
+    alert. Returns each alert's late decision and the boundaries closed, checking on the way
+    that no alert that is not late falls at or before a boundary closed before it came."""
+    late_of, closed, earliest = {}, [], None
+    for step in steps:
+        if step[0] == "alerts":
+            _, origin, ids, times, declared = step
+            late, _ = window.admit(
+                np.asarray(times, np.int64),
+                np.asarray(ids, np.uint64),
+                np.empty(0, np.uint64),
+                np.asarray(origin, np.int64),
+                np.asarray(declared, np.int64),
+            )
+            for i, t, is_late in zip(ids, times, late.tolist(), strict=True):
+                late_of[i] = is_late
+                if not is_late:
+                    assert not closed or t > closed[-1], "a closed boundary's alerts changed"
+                    earliest = t if earliest is None else min(earliest, t)
+        else:
+            window.declare(np.asarray(step[1], np.int64), np.asarray(step[2], np.int64))
+        if earliest is not None:
+            window.start(earliest)
+        while (b := window.pop_due()) is not None:
+            closed.append(b)
+    return late_of, closed
+
+
+NONE = np.iinfo(np.int64).min
+
+
+@st.composite
+def origin_streams(draw):
+    """Per origin, its records in the order it produced them: alerts (unique ids), alerts
+    routed to other partitions (``hidden``: not delivered here, but later alerts carry their
+    progress) and marks. An alert carries the largest time of every record before it."""
+    count = draw(st.integers(1, 4))
+    streams, next_id = [], 0
+    for _ in range(count):
+        records, declared = [], NONE
+        for kind, t in draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["alert", "alert", "alert", "hidden", "mark"]),
+                    st.integers(0, 3000),
+                ),
+                max_size=25,
+            )
+        ):
+            if kind != "hidden":
+                records.append((kind, next_id, t, declared))
+            declared = max(declared, t)
+            next_id += 1
+        streams.append(records)
+    return streams
+
+
+def _interleaved(streams, order: list[int], cuts: list[bool]):
+    """The records merged in ``order`` (an origin per record; each origin keeps its own
+    order), alerts cut into batches before every ``True`` of ``cuts`` and at every mark."""
+    positions = [0] * len(streams)
+    steps, run = [], None
+    for n, o in enumerate(order):
+        kind, rid, t, declared = streams[o][positions[o]]
+        positions[o] += 1
+        if kind == "mark":
+            run = None
+            steps.append(("marks", [o], [t]))
+            continue
+        if run is None or cuts[n]:
+            run = ("alerts", [], [], [], [])
+            steps.append(run)
+        for column, value in zip(run[1:], (o, rid, t, declared), strict=True):
+            column.append(value)
+    return steps
+
+
+@settings(max_examples=200, deadline=None)
+@given(origin_streams(), st.data())
+def test_late_decisions_and_closed_boundaries_do_not_depend_on_interleaving_or_cuts(streams, data):
+    labels = [o for o, records in enumerate(streams) for _ in records]
+    one_by_one = _interleaved(streams, labels, [True] * len(labels))  # origin after origin
+    order = data.draw(st.permutations(labels))
+    cuts = data.draw(st.lists(st.booleans(), min_size=len(labels), max_size=len(labels)))
+    whole = EventWindow(WINDOW, SLIDE, LATENESS, origins=len(streams))
+    mixed = EventWindow(WINDOW, SLIDE, LATENESS, origins=len(streams))
+    late_whole, closed_whole = _drive(whole, one_by_one)
+    late_mixed, closed_mixed = _drive(mixed, _interleaved(streams, order, cuts))
+    assert late_mixed == late_whole
+    assert closed_mixed == closed_whole
+    assert mixed.progress.tolist() == whole.progress.tolist()
+    # and the rule itself: behind the largest time its origin declared before it (also by
+    # alerts delivered elsewhere), minus the lateness
+    for records in streams:
+        for kind, rid, t, declared in records:
+            if kind == "alert":
+                assert late_whole[rid] == (declared != NONE and t < declared - LATENESS)

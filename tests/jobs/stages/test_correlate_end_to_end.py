@@ -1,8 +1,9 @@
 """The correlate stage end to end: a planted cluster becomes a flag on ``hotspots.flags`` and a
 corroborated incident on ``incidents.correlated``; a late alert is dead-lettered as ``late``.
 
-Real Tansu broker, worker as its own process, run twice: the second run only sees the alert that
-moves the watermark past the cluster, so the flag also proves the correlator state survived the
+Real Tansu broker, worker as its own process, run twice: the second run only sees the alerts
+that move the watermark past the cluster (one in every feed partition: the watermark is the
+least progress of them all), so the flag also proves the correlator state survived the
 restart.
 """
 
@@ -17,7 +18,13 @@ import pytest
 from pipeline.geo.projection import LocalProjection
 from pipeline.outputs import FlagMessage, IncidentMessage
 from pipeline.warehouse import open_warehouse
-from tests.jobs.test_worker import deadletters, encode, produce, read_topic
+from tests.jobs.test_worker import (
+    deadletters,
+    encode,
+    produce,
+    read_topic,
+    tick_every_feed_partition,
+)
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -77,22 +84,19 @@ def test_a_planted_cluster_is_flagged_and_routed_to_its_station(worker_config, l
     )
     worker_config.run_worker()
 
-    later = {
-        "alert_id": "tick",
+    # Every feed partition moves on 40 minutes (each is an origin the watermark waits for);
+    # then, behind the camera partition's tick, an alert 35 minutes older than it.
+    tick_every_feed_partition(worker_config, t0 + 40 * MINUTE, lat, lon)
+    too_late = {
+        "alert_id": "late-1",
         "camera_id": "cam-tick",
-        "detected_at": t0 + 40 * MINUTE,
-        "kind": "online",
+        "detected_at": t0 + 5 * MINUTE,
+        "kind": "fight",
         "confidence": 1.0,
         "lat": lat,
         "lon": lon,
     }
-    too_late = {**later, "alert_id": "late-1", "kind": "fight", "detected_at": t0 + 5 * MINUTE}
-    # one partition, so the late alert surely arrives after the one that moved the watermark
-    produce(
-        worker_config.bootstrap,
-        [(topics.camera, encode(later)), (topics.camera, encode(too_late))],
-        partition=0,
-    )
+    produce(worker_config.bootstrap, [(topics.camera, encode(too_late))], partition=0)
     worker_config.run_worker()
 
     flag_records = read_topic(worker_config.bootstrap, topics.flags)

@@ -1,0 +1,109 @@
+"""The normalise stage's watermark marks: progress per feed partition, and the idle timer.
+
+After each normalise batch, every feed partition in it declares its progress (the largest
+event time of the alerts normalised from it so far) to every partition of
+``alerts.normalized``, in the same send as the batch's envelopes and after them
+(:func:`jobs.publish.publish_normalized`), so a correlator reads a partition's marks after the
+alerts they speak for. Records the normaliser dead-letters do not count: a record stamped days
+ahead (``future_time``) or one that is not even an alert says nothing about where the feed is,
+and counting it would make the feed's next good alerts late.
+
+A feed partition this worker holds that has been read to its end, with nothing of it waiting
+or in a batch, and that has published nothing for ``idle_mark_s``, declares the **wall clock**
+instead, and again at every tick of the idle timer (a few per ``idle_mark_s``) until it brings
+an alert again (the only place the wall clock enters the watermark; from then on the mark is a
+record in the log, so re-correlating the log gives the same results). That is what moves a quiet
+district's windows, and what lets a feed partition that has never had a record stop holding
+every correlator back. After a restart or a rebalance the progress is recomputed from what is
+normalised next, so a mark may be lower than one published before: correlators keep the
+largest per origin, so no origin ever moves back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from pipeline.alerts import SOURCE_CODE
+from pipeline.marks import NO_PROGRESS, Marks, Origins, origin_ids
+from pipeline.settings import Settings
+
+__all__ = ["FeedProgress"]
+
+log = logging.getLogger(__name__)
+
+
+class FeedProgress:
+    """Per origin (feed partition): the progress declared so far, and when it last declared."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.partitions = settings.partitions
+        self.idle_s = settings.idle_mark_s
+        self.source_of = {topic: source for source, topic in settings.topics.feeds().items()}
+        self._progress: dict[int, int] = {}  # origin -> largest event time declared
+        self._active: dict[int, float] = {}  # origin -> monotonic time it last declared
+
+    def origins(self, topic: str, feed_partitions: np.ndarray) -> np.ndarray:
+        """Origin ids of records of feed ``topic`` read from ``feed_partitions``."""
+        return origin_ids(SOURCE_CODE[self.source_of[topic]], feed_partitions, self.partitions)
+
+    def after_batch(self, origin: np.ndarray, event_ms: np.ndarray) -> tuple[Origins, Marks]:
+        """A batch's alerts came from ``origin`` with ``event_ms``, each origin's in its feed
+        partition's order: where each came from with its origin's progress before it, and
+        the batch's marks (one per origin among them, its progress including this batch).
+        Nothing changes until :meth:`published` says the batch is out: a batch that failed is
+        normalised again, and must carry the same progress again."""
+        before = np.full(len(origin), NO_PROGRESS, np.int64)
+        if not len(origin):
+            return Origins(origin.astype(np.int64), before), Marks.empty()
+        order = np.argsort(origin, kind="stable")  # each origin's alerts keep their order
+        starts = np.flatnonzero(np.r_[True, np.diff(origin[order]) != 0])
+        distinct = origin[order][starts].astype(np.int64)
+        progress = np.empty(len(distinct), np.int64)
+        for i, (o, rows) in enumerate(
+            zip(distinct.tolist(), np.split(order, starts[1:]), strict=True)
+        ):
+            # loop per origin: a running maximum, starting from what it declared before
+            run = np.maximum.accumulate(
+                np.r_[self._progress.get(o, NO_PROGRESS), event_ms[rows]].astype(np.int64)
+            )
+            before[rows] = run[:-1]
+            progress[i] = run[-1]
+        return Origins(origin.astype(np.int64), before), Marks(distinct, progress)
+
+    def published(self, marks: Marks) -> None:
+        """A batch's envelopes and ``marks`` are on the broker: its origins have declared."""
+        now = time.monotonic()
+        for o, t in zip(marks.origin.tolist(), marks.progress_ms.tolist(), strict=True):
+            self._progress[o] = max(self._progress.get(o, t), t)
+            self._active[o] = now
+
+    def idle(self, quiet: set[int], now_ms: int | None = None) -> Marks:
+        """Wall-clock marks for the origins in ``quiet`` (read to their end, nothing of theirs
+        waiting) that have published no alert for ``idle_s``: at every call from then on, so
+        the watermark follows the wall clock within one timer tick. The first call that sees
+        an origin quiet starts its clock."""
+        now = time.monotonic()
+        wall = int(time.time() * 1000) if now_ms is None else now_ms
+        due = []
+        for o in sorted(quiet):  # loop per feed partition held
+            since = self._active.setdefault(o, now)
+            if now - since >= self.idle_s:
+                self._progress[o] = max(self._progress.get(o, wall), wall)
+                due.append(o)
+        return Marks(np.array(due, np.int64), np.array([self._progress[o] for o in due], np.int64))
+
+    def drained(self, held: set[int]) -> Marks:
+        """The input is complete (a worker run ``--until-drained``): each origin in ``held``
+        declares the largest progress of any origin, since nothing older can come in this
+        run; so correlators stand where one watermark over all the input would put them, as a
+        backfill without a final flush does. Nothing when nothing was normalised."""
+        if not self._progress:
+            return Marks.empty()
+        top = max(self._progress.values())
+        for o in held:  # loop per feed partition held
+            self._progress[o] = max(self._progress.get(o, top), top)
+        due = sorted(held)
+        return Marks(np.array(due, np.int64), np.array([self._progress[o] for o in due], np.int64))
