@@ -26,7 +26,7 @@ import pytest
 
 from pipeline.kafka import committed_offsets
 from tests.conftest import new_worker_config
-from tests.jobs.stages.test_correlators import replay, tick_file, topic_outputs
+from tests.jobs.stages.test_correlators import close_every_window, replay, topic_outputs
 from tests.jobs.test_backfill_matches_live import LATENESS_S, warehouse_rows
 
 pytestmark = pytest.mark.timeout(1500)
@@ -123,7 +123,7 @@ def reference(tmp_path, broker, city) -> dict:
     config = new_worker_config(tmp_path, broker, city)
     replay(config, city.replay)
     config.run_worker()
-    replay(config, tick_file(config, city, tmp_path))
+    close_every_window(config, city)
     config.run_worker()
     return {**topic_outputs(config), **stored_rows(config.settings.resolved_warehouse_url)}
 
@@ -133,6 +133,7 @@ def long_lateness(tmp_path, monkeypatch):
     toml = tmp_path / "settings.toml"
     toml.write_text(f"[correlation]\nlateness_s = {LATENESS_S}\n")
     monkeypatch.setenv("HOTSPOT_SETTINGS_FILE", str(toml))
+    monkeypatch.setenv("HOTSPOT_IDLE_MARK_S", "0")  # a replay of yesterday: no wall clock
 
 
 def run_group(tmp_path, broker, city, scenario) -> dict:
@@ -142,7 +143,7 @@ def run_group(tmp_path, broker, city, scenario) -> dict:
     try:
         scenario(group)
         group.wait_drained()
-        replay(config, tick_file(config, city, tmp_path))
+        close_every_window(config, city)
         group.wait_drained()
     finally:
         group.close()

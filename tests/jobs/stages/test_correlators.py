@@ -31,13 +31,21 @@ import msgspec
 import numpy as np
 import pytest
 
+from pipeline.geo.admin_units import load_registry
 from pipeline.kafka import BatchProducer
 from pipeline.kafka.checkpoints import Checkpoint, write_checkpoint
 from pipeline.outputs import FlagMessage, IncidentMessage
 from pipeline.warehouse import open_warehouse
 from tests.conftest import new_worker_config
-from tests.jobs.test_backfill_matches_live import LATENESS_S, hotspot, ticks, warehouse_rows
-from tests.jobs.test_worker import camera, encode, now_ms, produce, read_topic
+from tests.jobs.test_backfill_matches_live import LATENESS_S, hotspot, tick_time, warehouse_rows
+from tests.jobs.test_worker import (
+    camera,
+    encode,
+    now_ms,
+    produce,
+    read_topic,
+    tick_every_feed_partition,
+)
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -63,13 +71,13 @@ def replay(config, path) -> None:
     )
 
 
-def tick_file(config, city, tmp_path):
-    """One alert per partition past every window of the city: a worker that drains closes
-    only the windows its watermark passed."""
+def close_every_window(config, city) -> None:
+    """A tick past every window of the city in every feed partition: every origin declares
+    that progress, so a worker that drains closes every window."""
     events = [json.loads(line)["ts"] for line in city.replay.read_bytes().splitlines()]
-    path = tmp_path / f"{config.settings.app_id}-ticks.jsonl"
-    path.write_bytes(b"\n".join(ticks(config.settings, max(events))) + b"\n")
-    return path
+    registry = load_registry(config.settings.registry_path)
+    lat, lon = float(registry.grid_centroid_lat[0]), float(registry.grid_centroid_lon[0])
+    tick_every_feed_partition(config, tick_time(config.settings, max(events)), lat, lon)
 
 
 def killed_worker(env: dict, delay_s: float) -> tuple[bool, str]:
@@ -127,10 +135,11 @@ def test_killed_and_restarted_workers_give_the_outputs_of_an_uninterrupted_one(
     toml = tmp_path / "settings.toml"
     toml.write_text(f"[correlation]\nlateness_s = {LATENESS_S}\n")
     monkeypatch.setenv("HOTSPOT_SETTINGS_FILE", str(toml))
+    monkeypatch.setenv("HOTSPOT_IDLE_MARK_S", "0")  # a replay of yesterday: no wall clock
     steady, crashed = (new_worker_config(tmp_path, broker, city) for _ in range(2))
     for config in (steady, crashed):
         replay(config, city.replay)
-        replay(config, tick_file(config, city, tmp_path))
+        close_every_window(config, city)
     steady.run_worker()
 
     env = {
