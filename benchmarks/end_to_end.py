@@ -226,7 +226,9 @@ def group_run(
     renamed = {f"alerts.{s}": topics.feed(s) for s in SOURCES}
     sent = send_chunks(read_jsonl_chunks(replay, []), broker.bootstrap, topic_map=renamed)
     with WorkerGroup(settings) as group:
+        broker_began = broker.cpu_s()
         group.wait_drained(sent)
+        broker_cpu = broker.cpu_s() - broker_began
         reports = group.stop()
     first, last = _span(reports)
     count = sum(r.timing["normalize"][2] for r in reports if "normalize" in r.timing)
@@ -234,7 +236,7 @@ def group_run(
         "messages": sent,
         "rate": count / (last - first),
         "moved": moved_partitions(reports),
-        "cpu": cpu_per_alert(reports, sent),
+        "cpu": cpu_per_alert(reports, sent) | {"broker": (0.0, broker_cpu * 1e6 / sent)},
         "rss_mib": max(r.rss_mib for r in reports),
         "anon_mib": max(r.anon_mib for r in reports),
         "flag_events": sum(r.flag_events for r in reports),
@@ -392,19 +394,22 @@ def report_throughput(runs: list[dict], counts: list[int], span_min: float, naiv
             f"(runs {', '.join(format(r[n]['rate'], ',.0f') for r in runs)}) | "
             f"{med[n] / med['ceiling']:.3f} | {med[n] / med[one]:.2f}x |"
         )
-    stages = sorted({s for r in runs for n in counts for s in r[n]["cpu"]} - {"process"})
+    stages = sorted({s for r in runs for n in counts for s in r[n]["cpu"]} - {"process", "broker"})
     print(
         "\n#### µs per alert, median of the runs: busy (wall time of the stage's batches) / CPU\n"
     )
     print("| stage | " + " | ".join(f"{n} process(es)" for n in counts) + " |")
     print("|---|" + "---|" * len(counts))
-    for stage in [*stages, "process"]:
+    for stage in [*stages, "process", "broker"]:
         cells = []
         for n in counts:
             busy = statistics.median(r[n]["cpu"].get(stage, (0.0, 0.0))[0] for r in runs)
             cpu = statistics.median(r[n]["cpu"].get(stage, (0.0, 0.0))[1] for r in runs)
             cells.append(f"{busy:.1f} / {cpu:.1f}")
-        label = "all (wall of the span / process CPU)" if stage == "process" else stage
+        label = {
+            "process": "all (wall of the span / process CPU)",
+            "broker": "the broker (Tansu): - / its CPU while the group drained",
+        }.get(stage, stage)
         print(f"| {label} | " + " | ".join(cells) + " |")
     print()
     for n in counts:

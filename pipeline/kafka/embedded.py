@@ -112,6 +112,14 @@ class EmbeddedBroker:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds the broker process has used so far (Linux ``/proc``), for
+        benchmarks that share the machine with it."""
+        if self._process is None:
+            return 0.0
+        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def __enter__(self) -> EmbeddedBroker:
         return self.start() if self._process is None else self
 
