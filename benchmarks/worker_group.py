@@ -289,6 +289,11 @@ def compare_outputs(a: Outputs, b: Outputs) -> tuple[bool, str]:
         identical &= len(x) == len(y) == same
         parts.append(f"{name} {len(x):,} vs {len(y):,}: {len(shared):,} shared, {same:,} identical")
     late = f"late dead letters {a.deadletters['late']:,} vs {b.deadletters['late']:,}"
+    apart = sorted(a.flags.keys() ^ b.flags.keys())[:5]
+    if apart:
+        parts.append(
+            f"flag versions in one only, first: {', '.join(f'{i} v{v}' for i, v in apart)}"
+        )
     return identical, "; ".join([*parts, late])
 
 
