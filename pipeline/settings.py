@@ -369,11 +369,21 @@ class Settings(BaseSettings):
     def resolved_registry_path(self) -> Path:
         return self.registry_path or self.data_dir / "registry.geojson"
 
-    def pseudonym_secret(self) -> bytes:
-        """The HMAC key: the configured one, or one generated once and kept in data_dir."""
+    def pseudonym_secret(self, *, create: bool = True) -> bytes:
+        """The HMAC key: the configured one, or one generated once and kept in data_dir.
+
+        ``create=False`` is for readers (``deadletter show``): a missing key is then an error
+        naming the setting, since a new random key would open nothing and mislead a later
+        worker into pseudonymising with it."""
         if self.pseudonym_key is not None:
             return self.pseudonym_key.get_secret_value().encode()
         key_file = self.data_dir / "pseudonym.key"
+        if not key_file.exists() and not create:
+            raise ConfigurationError(
+                f"no pseudonym key: HOTSPOT_PSEUDONYM_KEY is unset and {key_file} does not "
+                "exist; set HOTSPOT_PSEUDONYM_KEY to the workers' key, or HOTSPOT_DATA_DIR to "
+                "the folder whose pseudonym.key they use"
+            )
         if not key_file.exists():
             key_file.parent.mkdir(parents=True, exist_ok=True)
             key_file.write_text(secrets.token_hex(32))

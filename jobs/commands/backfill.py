@@ -58,14 +58,18 @@ def backfill(
     from ..allocator import tune_allocator
     from ..garbage_collector import tune_garbage_collector
     from ..runtime import load_admin_registry, store_admin_units
+    from .replay import check_files
 
     if clock not in CLOCKS:
-        raise typer.BadParameter(f"clock must be one of {', '.join(CLOCKS)}")
+        raise typer.BadParameter(
+            f"{clock!r}: choose one of {', '.join(CLOCKS)}", param_hint="--clock"
+        )
+    check_files(files)  # before the warehouse is touched: a CSV or an empty file stores nothing
     settings = load_settings(settings_file)
     tune_allocator()
     registry = load_admin_registry(settings)
     console = Console(stderr=True)
-    total = sum(count_records(f) for f in files if f.exists())
+    total = sum(count_records(f) for f in files)
     began = time.perf_counter()
     with open_warehouse(settings.resolved_warehouse_url) as warehouse:
         migrate(warehouse)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .options import SettingsFile, settings_from
+from .options import LOG_LEVELS, SettingsFile, parse_log_level, settings_from
 
 __all__ = ["worker"]
 
@@ -17,7 +17,9 @@ def worker(
     until_drained: Annotated[
         bool, typer.Option(help="Stop once everything already in the topics is processed.")
     ] = False,
-    log_level: str = "info",
+    log_level: Annotated[
+        str, typer.Option(help=f"One of {', '.join(LOG_LEVELS)}.", parser=parse_log_level)
+    ] = "info",
 ) -> None:
     """Run the pipeline worker (Ctrl-C stops it)."""
     from ..runtime import open_runtime
