@@ -396,9 +396,13 @@ _settings_file: ContextVar[str | None] = ContextVar("hotspot_settings_file", def
 
 
 def load_settings(file: Path | None = None, **overrides) -> Settings:
-    """Settings from a TOML file (optional), the environment and ``overrides``."""
+    """Settings from a TOML file (optional), the environment and ``overrides``.
+
+    A ``HOTSPOT_`` variable that names no setting is refused, as an unknown TOML key is: a
+    misspelt ``HOTSPOT_DATA_DIRR`` would otherwise be ignored without a word."""
     if file is not None and not file.exists():
         raise ConfigurationError(f"settings file {file} does not exist; pass an existing TOML")
+    _refuse_unknown_environment(os.environ)
     token = _settings_file.set(str(file) if file is not None else None)
     try:
         return Settings(**overrides)
@@ -406,3 +410,39 @@ def load_settings(file: Path | None = None, **overrides) -> Settings:
         raise ConfigurationError(f"invalid settings: {exc}") from exc
     finally:
         _settings_file.reset(token)
+
+
+#: ``HOTSPOT_`` variables that are not fields of :class:`Settings`
+_NOT_FIELDS = frozenset({"SETTINGS_FILE"})
+
+
+def _refuse_unknown_environment(environ) -> None:
+    unknown = [name for name in environ if _unknown(name)]
+    if not unknown:
+        return
+    import difflib
+
+    known = [f"HOTSPOT_{name.upper()}" for name in Settings.model_fields]
+    hints = []
+    for name in sorted(unknown):
+        close = difflib.get_close_matches(name.upper(), known, n=1)
+        hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    raise ConfigurationError(
+        f"unknown environment variable(s) {', '.join(hints)}: no setting has that name; fix "
+        "or unset them (pipeline/settings.py lists every setting)"
+    )
+
+
+def _unknown(name: str) -> bool:
+    """Whether ``name`` is a HOTSPOT_ variable that names no setting (nested with ``__``)."""
+    upper = name.upper()
+    if not upper.startswith("HOTSPOT_") or upper[len("HOTSPOT_") :] in _NOT_FIELDS:
+        return False
+    head, _, rest = upper[len("HOTSPOT_") :].lower().partition("__")
+    field = Settings.model_fields.get(head)
+    if field is None:
+        return True
+    model = field.annotation
+    if rest and isinstance(model, type) and issubclass(model, BaseModel):
+        return rest.partition("__")[0] not in model.model_fields
+    return False

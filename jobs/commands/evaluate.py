@@ -13,14 +13,28 @@ __all__ = ["evaluate"]
 
 
 def evaluate(
-    replay: Annotated[Path, typer.Option(help="Replay file (replay.jsonl of `hotspot simulate`).")],
-    truth: Annotated[Path, typer.Option(help="Its ground truth (truth.json).")],
-    registry: Annotated[Path, typer.Option(help="The city's admin registry (registry.geojson).")],
+    replay: Annotated[
+        Path,
+        typer.Option(
+            help="Replay file (replay.jsonl of `hotspot simulate`).", exists=True, dir_okay=False
+        ),
+    ],
+    truth: Annotated[
+        Path, typer.Option(help="Its ground truth (truth.json).", exists=True, dir_okay=False)
+    ],
+    registry: Annotated[
+        Path,
+        typer.Option(
+            help="The city's admin registry (registry.geojson).", exists=True, dir_okay=False
+        ),
+    ],
     history: Annotated[
         Path | None,
         typer.Option(
             help="Replay of an earlier period of the same city to fit the baseline "
-            "(else the city-wide fallback, learning from the stream)."
+            "(else the city-wide fallback, learning from the stream).",
+            exists=True,
+            dir_okay=False,
         ),
     ] = None,
     settings_file: SettingsFile = None,
@@ -29,6 +43,9 @@ def evaluate(
     from pipeline.evaluate import evaluate_replay
     from pipeline.settings import load_settings
 
+    from .replay import check_files
+
+    check_files([replay, *([history] if history else [])])
     r = evaluate_replay(load_settings(settings_file), replay, truth, registry, history)
     delay = "n/a" if r.median_delay_s is None else f"{r.median_delay_s / 60:.1f} min"
     typer.echo(f"planted hotspots:           {r.planted}")

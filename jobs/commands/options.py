@@ -96,7 +96,8 @@ def check_range(since_ms: int, until_ms: int, names: str = "--since/--until") ->
         first, _, last = names.partition("/")
         raise typer.BadParameter(
             f"{last} ({_iso(until_ms)}) must be after {first} ({_iso(since_ms)}); "
-            "the range is empty"
+            "the range is empty",
+            param_hint=f"{first}/{last}",
         )
 
 
