@@ -196,10 +196,13 @@ def _report(console: Console, runtime: Runtime, files) -> None:
         f"  ground truth       {files.truth}"
     )
     folder = runtime.settings.data_dir
-    first, last = query(
-        f"SELECT toUnixTimestamp64Milli(min(event_time)), "
-        f"toUnixTimestamp64Milli(max(event_time)) + 1 FROM {db}.alerts"
-    )[0]
+    first, last = (
+        datetime.fromtimestamp(s, UTC).isoformat()
+        for s in query(
+            f"SELECT toUnixTimestamp(min(event_time)), toUnixTimestamp(max(event_time)) + 1 "
+            f"FROM {db}.alerts"
+        )[0]
+    )
     console.print(
         f"[bold]Look further[/bold] (this folder is a data folder for every command)\n"
         f"  export HOTSPOT_DATA_DIR={folder}\n"

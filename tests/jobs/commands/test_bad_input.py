@@ -320,3 +320,28 @@ def test_ratings_of_a_month_without_alerts_write_nothing(backfilled_city, tmp_pa
             f"SELECT count() FROM {wh.database}.compound_ratings WHERE month = '2020-01-01'"
         )
     assert rows == [(0,)]
+
+
+def test_a_warehouse_another_process_holds_is_named_with_what_to_use_instead(
+    backfilled_city, tmp_path
+):
+    """chDB lets one process open a directory: the second reader is told who holds it and
+    what reads alongside (``top --bootstrap``, a ClickHouse server), not "another worker"."""
+    env = {
+        "HOTSPOT_DATA_DIR": str(backfilled_city.data_dir),
+        "HOTSPOT_REGISTRY_PATH": str(backfilled_city.registry_path),
+    }
+    with open_warehouse(backfilled_city.resolved_warehouse_url):  # this test process holds it
+        result = hotspot(
+            str(tmp_path),
+            "export",
+            "flags",
+            "--since",
+            "2026-01-01",
+            "--until",
+            "2027-01-01",
+            env=env,
+        )
+    assert_refused(
+        result, f"in use by process {os.getpid()}", "top --bootstrap", "HOTSPOT_WAREHOUSE_URL"
+    )
