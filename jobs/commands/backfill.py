@@ -12,7 +12,7 @@ from rich.table import Table
 
 from pipeline.settings import load_settings
 
-from .options import SettingsFile
+from .options import SettingsFile, check_replay_files
 from .progress import RecordProgress, format_ms
 
 __all__ = ["backfill"]
@@ -58,13 +58,13 @@ def backfill(
     from ..allocator import tune_allocator
     from ..garbage_collector import tune_garbage_collector
     from ..runtime import load_admin_registry, store_admin_units
-    from .replay import check_files
 
     if clock not in CLOCKS:
         raise typer.BadParameter(
             f"{clock!r}: choose one of {', '.join(CLOCKS)}", param_hint="--clock"
         )
-    check_files(files)  # before the warehouse is touched: a CSV or an empty file stores nothing
+    # before the warehouse is touched: a CSV or an empty file stores nothing
+    check_replay_files(files)
     settings = load_settings(settings_file)
     tune_allocator()
     registry = load_admin_registry(settings)

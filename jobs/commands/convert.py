@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from .options import new_file
+from .options import check_replay_files, new_file
 
 __all__ = ["to_parquet"]
 
@@ -31,9 +31,7 @@ def to_parquet(
     """Write a JSON Lines replay file as Parquet with the same columns."""
     from pipeline.replay import BadLine, jsonl_to_parquet  # pyarrow: only for this command
 
-    from .replay import check_files
-
-    check_files([source])
+    check_replay_files([source])
     bad_lines: list[BadLine] = []
     rows = jsonl_to_parquet(source, target, bad_lines, typed=typed)
     console = Console(stderr=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .options import SettingsFile
+from .options import SettingsFile, check_replay_files
 
 __all__ = ["evaluate"]
 
@@ -43,9 +43,7 @@ def evaluate(
     from pipeline.evaluate import evaluate_replay
     from pipeline.settings import load_settings
 
-    from .replay import check_files
-
-    check_files([replay, *([history] if history else [])])
+    check_replay_files([replay, *([history] if history else [])])
     r = evaluate_replay(load_settings(settings_file), replay, truth, registry, history)
     delay = "n/a" if r.median_delay_s is None else f"{r.median_delay_s / 60:.1f} min"
     typer.echo(f"planted hotspots:           {r.planted}")

@@ -25,6 +25,7 @@ __all__ = [
     "LOG_LEVELS",
     "SettingsFile",
     "check_range",
+    "check_replay_files",
     "new_file",
     "out_folder",
     "parse_log_level",
@@ -147,3 +148,13 @@ def positive(value: str) -> float:
     if not number > 0:  # also refuses NaN
         raise typer.BadParameter(f"{value} must be above 0")
     return number
+
+
+def check_replay_files(files: list[Path]) -> None:
+    """Refuse, before anything is sent or stored, a file that holds no replay record (missing,
+    empty, or not the format its name claims)."""
+    from pipeline.backfill.files import PARQUET_SUFFIXES
+    from pipeline.replay import check_replay_file
+
+    for path in files:
+        check_replay_file(path, parquet=path.suffix.lower() in PARQUET_SUFFIXES)

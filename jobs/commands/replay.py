@@ -13,10 +13,10 @@ from rich.console import Console
 from pipeline.alerts import SOURCES
 from pipeline.settings import Settings, load_settings
 
-from .options import SettingsFile, check_range, parse_time
+from .options import SettingsFile, check_range, check_replay_files, parse_time
 from .progress import RecordProgress
 
-__all__ = ["replay", "check_files"]
+__all__ = ["replay"]
 
 
 def _speed(value: str) -> float:
@@ -47,15 +47,6 @@ def _topic_map(value: str) -> dict:
             'give a JSON object of topic -> topic, e.g. \'{"alerts.camera": "test.camera"}\''
         )
     return renames
-
-
-def check_files(files: list[Path]) -> None:
-    """Refuse, before anything is sent or stored, a file that holds no replay record."""
-    from pipeline.backfill.files import PARQUET_SUFFIXES
-    from pipeline.replay import check_replay_file
-
-    for path in files:
-        check_replay_file(path, parquet=path.suffix.lower() in PARQUET_SUFFIXES)
 
 
 def _bootstrap(settings: Settings, given: str | None) -> str:
@@ -146,7 +137,7 @@ def replay(
             raise typer.BadParameter("name replay files, or use --from-warehouse")
         from pipeline.backfill.files import count_records
 
-        check_files(files)
+        check_replay_files(files)
         chunks, opened = _file_source(files, broken), None
         total = sum(count_records(f) for f in files if f.exists())
     stop = threading.Event()
