@@ -345,3 +345,23 @@ def test_a_warehouse_another_process_holds_is_named_with_what_to_use_instead(
     assert_refused(
         result, f"in use by process {os.getpid()}", "top --bootstrap", "HOTSPOT_WAREHOUSE_URL"
     )
+
+
+def test_evaluate_leaves_no_key_or_folder_behind(city, tmp_path):
+    """An evaluation reads files and prints figures: without a configured key it must not
+    write a pseudonym.key into the data folder (a later worker would pseudonymise with it)."""
+    data = tmp_path / "var"
+    result = hotspot(
+        str(tmp_path),
+        "evaluate",
+        "--replay",
+        str(city.replay),
+        "--truth",
+        str(city.truth),
+        "--registry",
+        str(city.registry),
+        env={"HOTSPOT_DATA_DIR": str(data)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "recall:" in result.stdout
+    assert not data.exists()
