@@ -16,6 +16,7 @@ import typer
 from pipeline.settings import load_settings
 
 from .options import SettingsFile, check_range, new_file, parse_time
+from .progress import format_ms
 
 __all__ = ["export"]
 
@@ -46,7 +47,7 @@ def export(
     settings_file: SettingsFile = None,
 ) -> None:
     """Write warehouse rows of a time range, in a fixed order, for comparing runs."""
-    from pipeline.export import EXPORTS, FORMATS, export_rows, write_export
+    from pipeline.export import EXPORTS, FORMATS, export_rows, stored_span, write_export
 
     from .warehouse import open_existing_warehouse
 
@@ -58,7 +59,20 @@ def export(
     with open_existing_warehouse(settings) as warehouse:
         rows = export_rows(warehouse, what, since, until)
         n = write_export(rows, out if out is not None else sys.stdout, fmt)
-    typer.echo(f"{n:,} {what} written to {out or 'standard output'}", err=True)
+        # an empty export is no error, but say where the rows are (a range in the wrong
+        # zone or year is the usual cause)
+        hint = "" if n else _where_they_are(stored_span(warehouse, what), what, EXPORTS)
+    typer.echo(f"{n:,} {what} written to {out or 'standard output'}{hint}", err=True)
+
+
+def _where_they_are(span: tuple[int, int, int], what: str, exports: dict) -> str:
+    count, first, last = span
+    if not count:
+        return f"; the warehouse holds no {what} at all"
+    return (
+        f"; the warehouse's {what} have {exports[what][1]} from {format_ms(first)} to "
+        f"{format_ms(last)} ({count:,} rows): widen --since/--until"
+    )
 
 
 def _format(given: str | None, out: Path | None, formats: tuple[str, ...]) -> str:
