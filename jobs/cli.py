@@ -16,6 +16,8 @@ Anything else is a bug and keeps its traceback, without local variables (they ma
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from pipeline.exceptions import PipelineError
@@ -37,7 +39,14 @@ app = typer.Typer(
 register(app)
 
 
+#: client libraries that log a full traceback for a failure this project reports itself, in
+#: one line (clickhouse-driver: "Failed to connect" before WarehouseUnavailable)
+_SELF_REPORTED = ("clickhouse_driver",)
+
+
 def main() -> None:
+    for name in _SELF_REPORTED:
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         app()
     except PipelineError as exc:

@@ -19,7 +19,15 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -406,6 +414,8 @@ def load_settings(file: Path | None = None, **overrides) -> Settings:
     token = _settings_file.set(str(file) if file is not None else None)
     try:
         return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid settings: {_one_line(exc)}") from exc
     except ValueError as exc:
         raise ConfigurationError(f"invalid settings: {exc}") from exc
     finally:
@@ -446,3 +456,21 @@ def _unknown(name: str) -> bool:
     if rest and isinstance(model, type) and issubclass(model, BaseModel):
         return rest.partition("__")[0] not in model.model_fields
     return False
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Pydantic's report as one line per problem joined by "; ", each naming the setting as
+    both places spell it (``partitions`` / ``HOTSPOT_PARTITIONS``)."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        where = [str(part) for part in error["loc"]]
+        if not where:
+            problems.append(error["msg"])
+            continue
+        name = ".".join(where)
+        env = "HOTSPOT_" + "__".join(where).upper()
+        if error["type"] == "extra_forbidden":
+            problems.append(f"{name}: no such setting (a TOML key or keyword); remove it")
+        else:
+            problems.append(f"{name} ({env}): {error['msg']}, got {error.get('input')!r}")
+    return "; ".join(problems)

@@ -39,11 +39,13 @@ def place(tmp_path_factory, city) -> dict[str, str]:
     (root / "x.csv").write_text(CSV)
     (root / "empty.jsonl").write_text("")
     (root / "a-file").write_text("not a folder")
+    (root / "x.parquet").write_text(CSV)
     return {
         "root": str(root),
         "csv": str(root / "x.csv"),
         "empty": str(root / "empty.jsonl"),
         "file": str(root / "a-file"),
+        "fake_parquet": str(root / "x.parquet"),
         "missing": str(root / "no-such-folder"),
         "replay": str(city.replay),
         "registry": str(city.registry),
@@ -251,6 +253,26 @@ CASES = [
         + ["--registry", "{registry}"],
         {},
         ["--truth", "does not exist"],
+    ),
+    (
+        "variable-not-a-number",
+        ["top", "--once"],
+        {"HOTSPOT_PARTITIONS": "four"},
+        ["HOTSPOT_PARTITIONS", "valid integer", "'four'"],
+    ),
+    (
+        "warehouse-server-unreachable",
+        ["top", "--once"],
+        {"HOTSPOT_WAREHOUSE_URL": "clickhouse://127.0.0.1:{port}/hotspot"},
+        ["unreachable", "HOTSPOT_WAREHOUSE_URL"],
+    ),
+    ("backfill-a-folder", ["backfill", "{root}"], {}, ["not a file"]),
+    ("backfill-csv-named-parquet", ["backfill", "{fake_parquet}"], {}, ["not a Parquet file"]),
+    (
+        "registry-not-geojson",
+        ["map", "--out", "{root}/m.png"],
+        {"HOTSPOT_REGISTRY_PATH": "{csv}"},
+        ["registry", "not valid JSON"],
     ),
     (
         "settings-file-missing",
