@@ -458,6 +458,10 @@ def _unknown(name: str) -> bool:
     return False
 
 
+#: a setting whose name holds one of these words may carry a secret (a URL its password)
+_SECRET_WORDS = frozenset({"key", "token", "password", "secret", "url"})
+
+
 def _one_line(exc: ValidationError) -> str:
     """Pydantic's report as one line per problem joined by "; ", each naming the setting as
     both places spell it (``partitions`` / ``HOTSPOT_PARTITIONS``)."""
@@ -471,6 +475,8 @@ def _one_line(exc: ValidationError) -> str:
         env = "HOTSPOT_" + "__".join(where).upper()
         if error["type"] == "extra_forbidden":
             problems.append(f"{name}: no such setting (a TOML key or keyword); remove it")
+        elif _SECRET_WORDS.intersection(where[-1].split("_")):
+            problems.append(f"{name} ({env}): {error['msg']}")  # never echo a secret's value
         else:
             problems.append(f"{name} ({env}): {error['msg']}, got {error.get('input')!r}")
     return "; ".join(problems)
