@@ -12,11 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.alerts import SOURCES
+from pipeline.backfill.files import count_records
 from pipeline.kafka import Pacing, send_chunks
 from pipeline.replay import read_jsonl_chunks
 from pipeline.settings import Settings
 from pipeline.sim import run_simulation
 
+from .commands.progress import RecordProgress
 from .runtime import Runtime, open_runtime
 from .worker import run_worker
 
@@ -50,7 +52,10 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
             scale=scale,
             n_hotspots=0,
         )
-    settings = Settings(data_dir=data_dir, registry_path=files.registry, partitions=2)
+    # The registry also where every other command looks for it (data_dir/registry.geojson),
+    # so HOTSPOT_DATA_DIR=<the demo's folder> is a working data folder for map, top, ratings.
+    shutil.copyfile(files.registry, data_dir / "registry.geojson")
+    settings = Settings(data_dir=data_dir, partitions=2)
     # The feeds are replayed at their recorded pace, sped up, while the worker runs: as live
     # traffic, interleaved the way it arrived, so event-time lateness means what it means live.
     speed = hours * 3600.0 / REPLAY_WALL_S
@@ -58,6 +63,9 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
         with console.status(f"fitting the baseline on {HISTORY.days} simulated days of history"):
             _fit_baseline(runtime, history.replay, start - HISTORY, start)
         sent, done, ready, stop = [0], threading.Event(), threading.Event(), threading.Event()
+        bar = RecordProgress(
+            f"replaying {hours:g} h at {speed:.0f}x", count_records(files.replay), console=console
+        )
 
         def replay() -> None:
             try:
@@ -67,13 +75,14 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
                     runtime.bootstrap,
                     pacing=Pacing(speed=speed),
                     stop=stop,
+                    progress=bar.advance,
                 )
             finally:
                 done.set()
 
         sender = threading.Thread(target=replay, name="replay", daemon=True)
         began = time.perf_counter()
-        with console.status(f"replaying {hours:g} h of city life at {speed:.0f}x with the worker"):
+        with bar:  # messages sent; the worker drains them meanwhile and just after
             sender.start()
             run_worker(runtime, until_drained=True, inputs_complete=done, ready=ready)
         stop.set()  # the worker also ends on Ctrl-C: then the replay must not go on
@@ -185,4 +194,23 @@ def _report(console: Console, runtime: Runtime, files) -> None:
         f"  admin registry     {files.registry}\n"
         f"  replay file        {files.replay}\n"
         f"  ground truth       {files.truth}"
+    )
+    folder = runtime.settings.data_dir
+    first, last = (
+        datetime.fromtimestamp(s, UTC).isoformat()
+        for s in query(
+            f"SELECT toUnixTimestamp(min(event_time)), toUnixTimestamp(max(event_time)) + 1 "
+            f"FROM {db}.alerts"
+        )[0]
+    )
+    console.print(
+        f"[bold]Look further[/bold] (this folder is a data folder for every command)\n"
+        f"  export HOTSPOT_DATA_DIR={folder}\n"
+        f"  hotspot top --once\n"
+        f"  hotspot map --out {folder / 'map.png'}\n"
+        f"  hotspot export flags --since {first} --until {last} --out flags.csv\n"
+        f"  hotspot deadletter show --limit 5\n"
+        f"  hotspot dashboards preview --from {first} --to {last}",
+        markup=True,
+        highlight=False,
     )

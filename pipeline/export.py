@@ -19,7 +19,7 @@ import msgspec
 from .exceptions import ConfigurationError
 from .warehouse import Warehouse
 
-__all__ = ["EXPORTS", "FORMATS", "export_rows", "write_export"]
+__all__ = ["EXPORTS", "FORMATS", "export_rows", "stored_span", "write_export"]
 
 FORMATS = ("jsonl", "csv")
 _UNITS = "grid_code, community_code, street_code, district_code, station_id"
@@ -52,6 +52,17 @@ EXPORTS: dict[str, tuple[str, str, str, tuple[str, ...], str]] = {
         "alert_id",
     ),
 }
+
+
+def stored_span(warehouse: Warehouse, what: str) -> tuple[int, int, int]:
+    """How many rows of ``what`` the warehouse holds, and the first and last of their range
+    times (epoch ms; 0, 0 when none): what an export that found nothing reports instead."""
+    table, when = EXPORTS[what][:2]
+    n, first, last = warehouse.query(
+        f"SELECT count(), toUnixTimestamp64Milli(min({when})), toUnixTimestamp64Milli(max({when}))"
+        f" FROM {warehouse.database}.{table}"
+    )[0]
+    return int(n), int(first or 0), int(last or 0)
 
 
 def _iso(ms: int | None) -> str | None:

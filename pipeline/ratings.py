@@ -36,6 +36,7 @@ __all__ = [
     "rating_levels",
     "rate_compounds",
     "write_ratings",
+    "months_without_alerts",
     "RATINGS",
 ]
 
@@ -205,6 +206,23 @@ def rate_compounds(
         red_two_months=red[1:] & red[:-1],
         thresholds=thresholds,
     )
+
+
+def months_without_alerts(
+    warehouse: Warehouse, months: list[Month], thresholds: RatingThresholds
+) -> list[Month]:
+    """The months that hold no stored alert of any feed: rating them would call every compound
+    green from an absence of data, not from a quiet month."""
+    bounds = [m.start_ms(thresholds.utc_offset_min) for m in [*months, months[-1].shift(1)]]
+    cols = warehouse.query_columns(
+        f"SELECT toUnixTimestamp64Milli(event_time) AS ms FROM {warehouse.database}.alerts "
+        f"WHERE event_time >= fromUnixTimestamp64Milli({bounds[0]}) "
+        f"AND event_time < fromUnixTimestamp64Milli({bounds[-1]}) "
+        f"LIMIT 1 BY toStartOfDay(event_time)"  # a few rows a month, enough to tell
+    )
+    index = np.searchsorted(np.array(bounds, np.int64), np.array(cols["ms"], np.int64), "right")
+    held = np.bincount(index - 1, minlength=len(months))
+    return [m for m, n in zip(months, held[: len(months)], strict=True) if n == 0]
 
 
 def write_ratings(warehouse: Warehouse, ratings: CompoundRatings, registry: AdminRegistry) -> int:

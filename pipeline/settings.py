@@ -19,7 +19,15 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -383,11 +391,21 @@ class Settings(BaseSettings):
     def resolved_registry_path(self) -> Path:
         return self.registry_path or self.data_dir / "registry.geojson"
 
-    def pseudonym_secret(self) -> bytes:
-        """The HMAC key: the configured one, or one generated once and kept in data_dir."""
+    def pseudonym_secret(self, *, create: bool = True) -> bytes:
+        """The HMAC key: the configured one, or one generated once and kept in data_dir.
+
+        ``create=False`` is for readers (``deadletter show``): a missing key is then an error
+        naming the setting, since a new random key would open nothing and mislead a later
+        worker into pseudonymising with it."""
         if self.pseudonym_key is not None:
             return self.pseudonym_key.get_secret_value().encode()
         key_file = self.data_dir / "pseudonym.key"
+        if not key_file.exists() and not create:
+            raise ConfigurationError(
+                f"no pseudonym key: HOTSPOT_PSEUDONYM_KEY is unset and {key_file} does not "
+                "exist; set HOTSPOT_PSEUDONYM_KEY to the workers' key, or HOTSPOT_DATA_DIR to "
+                "the folder whose pseudonym.key they use"
+            )
         if not key_file.exists():
             key_file.parent.mkdir(parents=True, exist_ok=True)
             key_file.write_text(secrets.token_hex(32))
@@ -400,13 +418,79 @@ _settings_file: ContextVar[str | None] = ContextVar("hotspot_settings_file", def
 
 
 def load_settings(file: Path | None = None, **overrides) -> Settings:
-    """Settings from a TOML file (optional), the environment and ``overrides``."""
+    """Settings from a TOML file (optional), the environment and ``overrides``.
+
+    A ``HOTSPOT_`` variable that names no setting is refused, as an unknown TOML key is: a
+    misspelt ``HOTSPOT_DATA_DIRR`` would otherwise be ignored without a word."""
     if file is not None and not file.exists():
         raise ConfigurationError(f"settings file {file} does not exist; pass an existing TOML")
+    _refuse_unknown_environment(os.environ)
     token = _settings_file.set(str(file) if file is not None else None)
     try:
         return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid settings: {_one_line(exc)}") from exc
     except ValueError as exc:
         raise ConfigurationError(f"invalid settings: {exc}") from exc
     finally:
         _settings_file.reset(token)
+
+
+#: ``HOTSPOT_`` variables that are not fields of :class:`Settings`
+_NOT_FIELDS = frozenset({"SETTINGS_FILE"})
+
+
+def _refuse_unknown_environment(environ) -> None:
+    unknown = [name for name in environ if _unknown(name)]
+    if not unknown:
+        return
+    import difflib
+
+    known = [f"HOTSPOT_{name.upper()}" for name in Settings.model_fields]
+    hints = []
+    for name in sorted(unknown):
+        close = difflib.get_close_matches(name.upper(), known, n=1)
+        hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    raise ConfigurationError(
+        f"unknown environment variable(s) {', '.join(hints)}: no setting has that name; fix "
+        "or unset them (pipeline/settings.py lists every setting)"
+    )
+
+
+def _unknown(name: str) -> bool:
+    """Whether ``name`` is a HOTSPOT_ variable that names no setting (nested with ``__``)."""
+    upper = name.upper()
+    if not upper.startswith("HOTSPOT_") or upper[len("HOTSPOT_") :] in _NOT_FIELDS:
+        return False
+    head, _, rest = upper[len("HOTSPOT_") :].lower().partition("__")
+    field = Settings.model_fields.get(head)
+    if field is None:
+        return True
+    model = field.annotation
+    if rest and isinstance(model, type) and issubclass(model, BaseModel):
+        return rest.partition("__")[0] not in model.model_fields
+    return False
+
+
+#: a setting whose name holds one of these words may carry a secret (a URL its password)
+_SECRET_WORDS = frozenset({"key", "token", "password", "secret", "url"})
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Pydantic's report as one line per problem joined by "; ", each naming the setting as
+    both places spell it (``partitions`` / ``HOTSPOT_PARTITIONS``)."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        where = [str(part) for part in error["loc"]]
+        if not where:
+            problems.append(error["msg"])
+            continue
+        name = ".".join(where)
+        env = "HOTSPOT_" + "__".join(where).upper()
+        if error["type"] == "extra_forbidden":
+            problems.append(f"{name}: no such setting (a TOML key or keyword); remove it")
+        elif _SECRET_WORDS.intersection(where[-1].split("_")):
+            problems.append(f"{name} ({env}): {error['msg']}")  # never echo a secret's value
+        else:
+            problems.append(f"{name} ({env}): {error['msg']}, got {error.get('input')!r}")
+    return "; ".join(problems)

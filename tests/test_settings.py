@@ -136,3 +136,28 @@ def test_a_halo_narrower_than_the_scoring_disk_is_refused():
         Settings(halo_m=300.0)
     with pytest.raises(ValueError, match="half of tile_m"):
         Settings(halo_m=900.0, tile_m=1500.0)
+
+
+def test_a_misspelt_variable_is_refused_with_the_setting_it_resembles(monkeypatch):
+    monkeypatch.setenv("HOTSPOT_DATA_DIRR", "/tmp/x")
+    with pytest.raises(
+        ConfigurationError, match=r"HOTSPOT_DATA_DIRR \(did you mean HOTSPOT_DATA_DIR\?\)"
+    ):
+        load_settings()
+
+
+def test_nested_variables_are_checked_against_the_nested_model(monkeypatch):
+    monkeypatch.setenv("HOTSPOT_TOPICS__CAMERA", "cams")
+    assert load_settings().topics.camera == "cams"
+    monkeypatch.setenv("HOTSPOT_TOPICS__CAMRA", "cams")
+    with pytest.raises(ConfigurationError, match="HOTSPOT_TOPICS__CAMRA"):
+        load_settings()
+
+
+def test_a_reader_never_creates_the_pseudonym_key(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data")
+    with pytest.raises(ConfigurationError, match="HOTSPOT_PSEUDONYM_KEY"):
+        settings.pseudonym_secret(create=False)
+    assert not (tmp_path / "data").exists()
+    made = settings.pseudonym_secret()  # a worker makes it once
+    assert settings.pseudonym_secret(create=False) == made

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from pipeline.settings import load_settings
 
-from .options import SettingsFile
+from .options import SettingsFile, check_replay_files
 from .progress import RecordProgress, format_ms
 
 __all__ = ["backfill"]
@@ -60,12 +60,16 @@ def backfill(
     from ..runtime import load_admin_registry, store_admin_units
 
     if clock not in CLOCKS:
-        raise typer.BadParameter(f"clock must be one of {', '.join(CLOCKS)}")
+        raise typer.BadParameter(
+            f"{clock!r}: choose one of {', '.join(CLOCKS)}", param_hint="--clock"
+        )
+    # before the warehouse is touched: a CSV or an empty file stores nothing
+    check_replay_files(files)
     settings = load_settings(settings_file)
     tune_allocator()
     registry = load_admin_registry(settings)
     console = Console(stderr=True)
-    total = sum(count_records(f) for f in files if f.exists())
+    total = sum(count_records(f) for f in files)
     began = time.perf_counter()
     with open_warehouse(settings.resolved_warehouse_url) as warehouse:
         migrate(warehouse)

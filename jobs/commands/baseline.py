@@ -8,8 +8,7 @@ import typer
 
 from pipeline.settings import load_settings
 
-from .options import SettingsFile
-from .replay import parse_time
+from .options import SettingsFile, check_range, parse_time
 
 __all__ = ["baseline_app"]
 
@@ -18,23 +17,29 @@ baseline_app = typer.Typer(help="Fitted baselines.", no_args_is_help=True)
 
 @baseline_app.command("fit")
 def fit(
-    since: Annotated[str, typer.Option(help="First event time of the history (ISO or ms).")],
-    until: Annotated[str, typer.Option(help="End of the history, excluded (ISO or ms).")],
+    since: Annotated[
+        int,
+        typer.Option(help="First event time of the history (ISO or epoch ms).", parser=parse_time),
+    ],
+    until: Annotated[
+        int,
+        typer.Option(help="End of the history, excluded (ISO or epoch ms).", parser=parse_time),
+    ],
     settings_file: SettingsFile = None,
 ) -> None:
     """Fit and store a baseline; correlators use the newest fit from their next start."""
     from pipeline.correlate.baseline.store import fit_history, store_fit
     from pipeline.routing import city_projection
-    from pipeline.warehouse import migrate, open_warehouse
+    from pipeline.warehouse import migrate
 
     from ..runtime import load_admin_registry
+    from .warehouse import open_existing_warehouse
 
+    check_range(since, until)
+    since_ms, until_ms = since, until
     settings = load_settings(settings_file)
-    since_ms, until_ms = parse_time(since), parse_time(until)
-    if until_ms <= since_ms:
-        raise typer.BadParameter("--until must be after --since")
     registry = load_admin_registry(settings)
-    with open_warehouse(settings.resolved_warehouse_url) as warehouse:
+    with open_existing_warehouse(settings) as warehouse:
         migrate(warehouse)
         fitted, n = fit_history(
             warehouse, registry, city_projection(registry), settings.correlation, since_ms, until_ms

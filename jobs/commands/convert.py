@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from .options import check_replay_files, new_file
+
 __all__ = ["to_parquet"]
 
 
@@ -15,7 +17,9 @@ def to_parquet(
     source: Annotated[
         Path, typer.Argument(help="JSON Lines replay file.", exists=True, dir_okay=False)
     ],
-    target: Annotated[Path, typer.Argument(help="Parquet file to write.", dir_okay=False)],
+    target: Annotated[
+        Path, typer.Argument(help="Parquet file to write; its folder must exist.", parser=new_file)
+    ],
     typed: Annotated[
         bool,
         typer.Option(
@@ -27,6 +31,7 @@ def to_parquet(
     """Write a JSON Lines replay file as Parquet with the same columns."""
     from pipeline.replay import BadLine, jsonl_to_parquet  # pyarrow: only for this command
 
+    check_replay_files([source])
     bad_lines: list[BadLine] = []
     rows = jsonl_to_parquet(source, target, bad_lines, typed=typed)
     console = Console(stderr=True)

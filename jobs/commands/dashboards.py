@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .options import SettingsFile
+from .options import SettingsFile, check_range, parse_moment
 
 app = typer.Typer(help="Grafana dashboards: build, preview, push.", no_args_is_help=True)
 
@@ -43,39 +43,51 @@ def push(settings_file: SettingsFile = None) -> None:
         typer.echo(f"  {uid}: {settings.grafana.url.rstrip('/')}{url}")
 
 
-def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @app.command("preview")
 def preview(
     settings_file: SettingsFile = None,
-    start: Annotated[str | None, typer.Option("--from", help="ISO time; default 6 h ago.")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="ISO time; default now.")] = None,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            "--from",
+            help="ISO 8601 or epoch ms; default 6 h before --to.",
+            parser=parse_moment,
+            metavar="TIME",
+        ),
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(
+            "--to", help="ISO 8601 or epoch ms; default now.", parser=parse_moment, metavar="TIME"
+        ),
+    ] = None,
     dashboard: Annotated[str | None, typer.Option(help="Only this uid.")] = None,
     district: Annotated[str | None, typer.Option(help="A district code; default All.")] = None,
-    interval_s: Annotated[int, typer.Option(help="Grafana's interval, seconds.")] = 60,
+    interval_s: Annotated[int, typer.Option(help="Grafana's interval, seconds.", min=1)] = 60,
 ) -> None:
     """Run every panel's SQL on the warehouse for a time range: rows, columns, problems."""
     from pipeline.dashboards import ALL, QueryContext, all_dashboards
     from pipeline.dashboards.preview import preview_dashboard
     from pipeline.settings import load_settings
-    from pipeline.warehouse import open_warehouse
 
+    from .warehouse import open_existing_warehouse
+
+    until = end or datetime.now(UTC)
+    since = start or until - timedelta(hours=6)
+    check_range(_ms(since), _ms(until), "--from/--to")
     settings = load_settings(settings_file)
-    until = _moment(end) if end else datetime.now(UTC)
     ctx = QueryContext(
-        _moment(start) if start else until - timedelta(hours=6),
+        since,
         until,
         interval_s=interval_s,
         variables={"district": district or ALL, "source": ALL},
     )
     boards = [d.to_json() for d in all_dashboards() if dashboard in (None, d.uid)]
     if not boards:
-        raise typer.BadParameter(f"no dashboard {dashboard!r}")
+        uids = ", ".join(d.uid for d in all_dashboards())
+        raise typer.BadParameter(f"no dashboard {dashboard!r}; choose one of {uids}")
     failed = 0
-    with open_warehouse(settings.resolved_warehouse_url) as wh:
+    with open_existing_warehouse(settings) as wh:
         wh.execute(f"USE {wh.database}")  # panels name tables as Grafana's data source sees them
         for board in boards:
             for r in preview_dashboard(wh, board, ctx):
@@ -89,3 +101,7 @@ def preview(
                     typer.echo(f"       {problem}")
     if failed:
         raise typer.Exit(1)
+
+
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)

@@ -6,21 +6,36 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 
-from .options import SettingsFile
+from .options import SettingsFile, check_replay_files
 
 __all__ = ["evaluate"]
 
 
 def evaluate(
-    replay: Annotated[Path, typer.Option(help="Replay file (replay.jsonl of `hotspot simulate`).")],
-    truth: Annotated[Path, typer.Option(help="Its ground truth (truth.json).")],
-    registry: Annotated[Path, typer.Option(help="The city's admin registry (registry.geojson).")],
+    replay: Annotated[
+        Path,
+        typer.Option(
+            help="Replay file (replay.jsonl of `hotspot simulate`).", exists=True, dir_okay=False
+        ),
+    ],
+    truth: Annotated[
+        Path, typer.Option(help="Its ground truth (truth.json).", exists=True, dir_okay=False)
+    ],
+    registry: Annotated[
+        Path,
+        typer.Option(
+            help="The city's admin registry (registry.geojson).", exists=True, dir_okay=False
+        ),
+    ],
     history: Annotated[
         Path | None,
         typer.Option(
             help="Replay of an earlier period of the same city to fit the baseline "
-            "(else the city-wide fallback, learning from the stream)."
+            "(else the city-wide fallback, learning from the stream).",
+            exists=True,
+            dir_okay=False,
         ),
     ] = None,
     settings_file: SettingsFile = None,
@@ -29,7 +44,10 @@ def evaluate(
     from pipeline.evaluate import evaluate_replay
     from pipeline.settings import load_settings
 
-    r = evaluate_replay(load_settings(settings_file), replay, truth, registry, history)
+    check_replay_files([replay, *([history] if history else [])])
+    r = evaluate_replay(
+        _nothing_stored(load_settings(settings_file)), replay, truth, registry, history
+    )
     delay = "n/a" if r.median_delay_s is None else f"{r.median_delay_s / 60:.1f} min"
     typer.echo(f"planted hotspots:           {r.planted}")
     typer.echo(f"detected:                   {r.detected}")
@@ -40,3 +58,19 @@ def evaluate(
     typer.echo(f"false flags per 10 km²/day: {r.false_flags_per_10km2_day:.2f}")
     for i, d in enumerate(r.delays_s):
         typer.echo(f"  hotspot {i + 1}: " + ("missed" if d is None else f"{d / 60:.1f} min"))
+
+
+#: the pseudonym key of an evaluation run without one: it stores nothing, so no key is made
+_EVALUATION_KEY = "hotspot evaluate: in memory, nothing stored"
+
+
+def _nothing_stored(settings):
+    """The settings, with a fixed in-process key when none is configured or kept: an
+    evaluation reads files and prints figures, and must not leave a pseudonym.key behind."""
+    from pipeline.exceptions import ConfigurationError
+
+    try:
+        settings.pseudonym_secret(create=False)
+    except ConfigurationError:
+        return settings.model_copy(update={"pseudonym_key": SecretStr(_EVALUATION_KEY)})
+    return settings

@@ -18,17 +18,32 @@ def ratings(
     """Rate compounds from property-crime alerts and write compound_ratings (thresholds and
     categories in the settings, `ratings.*`)."""
     from jobs.runtime import load_admin_registry
-    from pipeline.ratings import months_between, rate_compounds, write_ratings
+    from pipeline.exceptions import ConfigurationError
+    from pipeline.ratings import (
+        months_between,
+        months_without_alerts,
+        rate_compounds,
+        write_ratings,
+    )
     from pipeline.settings import load_settings
-    from pipeline.warehouse import migrate, open_warehouse
+    from pipeline.warehouse import migrate
+
+    from .warehouse import open_existing_warehouse
 
     if (month is None) == (first is None):
         raise typer.BadParameter("pass either --month YYYY-MM or --from YYYY-MM [--to YYYY-MM]")
     months = months_between(month or first, None if month else last)
     settings = load_settings(settings_file)
     registry = load_admin_registry(settings)
-    with open_warehouse(settings.resolved_warehouse_url) as wh:
+    with open_existing_warehouse(settings) as wh:
         migrate(wh)
+        empty = months_without_alerts(wh, months, settings.ratings)
+        if empty:
+            raise ConfigurationError(
+                f"no alerts stored for {', '.join(map(str, empty))}: every compound would be "
+                "rated green for want of data, so nothing was written; backfill those months "
+                "first, or rate months the warehouse holds"
+            )
         result = rate_compounds(wh, registry, months, settings.ratings)
         rows = write_ratings(wh, result, registry)
     t = settings.ratings

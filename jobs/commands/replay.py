@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,27 +13,40 @@ from rich.console import Console
 from pipeline.alerts import SOURCES
 from pipeline.settings import Settings, load_settings
 
-from .options import SettingsFile
+from .options import SettingsFile, check_range, check_replay_files, parse_time
 from .progress import RecordProgress
 
-__all__ = ["replay", "parse_time"]
+__all__ = ["replay"]
 
 
-def parse_time(value: str | None) -> int | None:
-    """Epoch milliseconds of an ISO 8601 time (with offset; UTC if none) or of epoch ms."""
-    if value is None:
-        return None
-    if value.lstrip("-").isdigit():
-        return int(value)
+def _speed(value: str) -> float:
     try:
-        parsed = datetime.fromisoformat(value)
+        speed = float(value)
     except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a number") from exc
+    if not speed > 0:
         raise typer.BadParameter(
-            f"{value!r} is not a time; use ISO 8601 (2026-11-24T09:00+08:00) or epoch ms"
+            f"{value} would never send anything; give a positive speed (1 = real time, "
+            "60 = an hour a minute), or --max for as fast as possible"
+        )
+    return speed
+
+
+def _topic_map(value: str) -> dict:
+    try:
+        renames = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(
+            f"{value!r} is not JSON ({exc.msg}); give an object of topic -> topic, e.g. "
+            '\'{"alerts.camera": "test.camera"}\''
         ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return round(parsed.timestamp() * 1000)
+    if not isinstance(renames, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in renames.items()
+    ):
+        raise typer.BadParameter(
+            'give a JSON object of topic -> topic, e.g. \'{"alerts.camera": "test.camera"}\''
+        )
+    return renames
 
 
 def _bootstrap(settings: Settings, given: str | None) -> str:
@@ -62,18 +74,27 @@ def replay(
         str | None, typer.Option(help="Kafka HOST:PORT (else the settings').")
     ] = None,
     speed: Annotated[
-        float, typer.Option(help="Event-time seconds per wall second: 60 plays an hour a minute.")
+        float,
+        typer.Option(
+            help="Event-time seconds per wall second, above 0: 60 plays an hour a minute.",
+            parser=_speed,
+        ),
     ] = 60.0,
     max_speed: Annotated[bool, typer.Option("--max", help="As fast as possible.")] = False,
     start: Annotated[
-        str | None,
+        int | None,
         typer.Option(
-            help="Start at this event time (ISO 8601 or epoch ms); earlier records are skipped."
+            help="Start at this event time (ISO 8601 or epoch ms); earlier records are skipped.",
+            parser=parse_time,
         ),
     ] = None,
     topic_map: Annotated[
-        str | None,
-        typer.Option(help='JSON object renaming topics, e.g. {"alerts.camera": "test.camera"}.'),
+        dict | None,
+        typer.Option(
+            help='JSON object renaming topics, e.g. {"alerts.camera": "test.camera"}.',
+            parser=_topic_map,
+            metavar="JSON",
+        ),
     ] = None,
     from_warehouse: Annotated[
         bool,
@@ -83,10 +104,12 @@ def replay(
         ),
     ] = False,
     since: Annotated[
-        str | None, typer.Option(help="With --from-warehouse: first event time.")
+        int | None,
+        typer.Option(help="With --from-warehouse: first event time.", parser=parse_time),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="With --from-warehouse: end event time.")
+        int | None,
+        typer.Option(help="With --from-warehouse: end event time.", parser=parse_time),
     ] = None,
     feed: Annotated[
         list[str] | None,
@@ -98,12 +121,15 @@ def replay(
     from pipeline.kafka import Pacing, send_chunks
 
     settings = load_settings(settings_file)
-    renames = json.loads(topic_map) if topic_map else {}
-    if not isinstance(renames, dict):
-        raise typer.BadParameter("--topic-map must be a JSON object of topic -> topic")
-    pacing = Pacing(speed=None if max_speed else speed, start_ms=parse_time(start))
+    renames = topic_map or {}
+    pacing = Pacing(speed=None if max_speed else speed, start_ms=start)
     console = Console(stderr=True)
     broken: list = []
+    unknown = sorted(set(feed or ()) - set(SOURCES))
+    if unknown:
+        raise typer.BadParameter(
+            f"no feed {', '.join(unknown)}; choose from {', '.join(SOURCES)}", param_hint="--feed"
+        )
     if from_warehouse:
         chunks, total, opened = _warehouse_source(settings, since, until, feed or list(SOURCES))
     else:
@@ -111,6 +137,7 @@ def replay(
             raise typer.BadParameter("name replay files, or use --from-warehouse")
         from pipeline.backfill.files import count_records
 
+        check_replay_files(files)
         chunks, opened = _file_source(files, broken), None
         total = sum(count_records(f) for f in files if f.exists())
     stop = threading.Event()
@@ -147,19 +174,20 @@ def _file_source(files: list[Path], broken: list):
         broken += [(path, b) for b in bad]
 
 
-def _warehouse_source(settings: Settings, since: str | None, until: str | None, feeds):
+def _warehouse_source(settings: Settings, since: int | None, until: int | None, feeds):
     from pipeline.replay.warehouse import stored_count, warehouse_chunks
     from pipeline.routing import TileRouting
-    from pipeline.warehouse import open_warehouse
 
     from ..runtime import load_admin_registry
+    from .warehouse import open_existing_warehouse
 
     if since is None or until is None:
         raise typer.BadParameter("--from-warehouse needs --since and --until")
+    check_range(since, until)
     registry = load_admin_registry(settings)
     routing = TileRouting.from_settings(settings, registry)
-    warehouse = open_warehouse(settings.resolved_warehouse_url)
-    since_ms, until_ms = parse_time(since), parse_time(until)
+    warehouse = open_existing_warehouse(settings)
+    since_ms, until_ms = since, until
     stored = stored_count(warehouse, since_ms, until_ms, feeds)
     typer.echo(
         f"{stored:,} stored alerts (plus their halo copies) to {settings.topics.normalized}",

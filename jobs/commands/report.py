@@ -10,8 +10,7 @@ import typer
 
 from pipeline.settings import load_settings
 
-from .options import SettingsFile
-from .replay import parse_time
+from .options import SettingsFile, check_range, new_file, parse_time
 
 __all__ = ["top", "map_command"]
 
@@ -47,9 +46,10 @@ def top(
         _top_from_topic(bootstrap, settings.topics.flags, registry, refresh, once, limit)
         return
     from pipeline.report import open_flags
-    from pipeline.warehouse import open_warehouse
 
-    with open_warehouse(settings.resolved_warehouse_url) as warehouse:
+    from .warehouse import open_existing_warehouse
+
+    with open_existing_warehouse(settings) as warehouse:
 
         def render():
             flags, clock = open_flags(warehouse, limit)
@@ -101,33 +101,46 @@ def _top_from_topic(
 
 
 def map_command(
-    out: Annotated[Path, typer.Option(help="PNG file to write.")],
+    out: Annotated[
+        Path, typer.Option(help="PNG file to write; its folder must exist.", parser=new_file)
+    ],
     since: Annotated[
-        str | None, typer.Option(help="First event time (default: 24 h before the newest alert).")
+        int | None,
+        typer.Option(
+            help="First event time, ISO 8601 or epoch ms (default: 24 h before --until).",
+            parser=parse_time,
+        ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="End event time (default: after the newest alert).")
+        int | None,
+        typer.Option(
+            help="End event time, ISO 8601 or epoch ms (default: after the newest alert).",
+            parser=parse_time,
+        ),
     ] = None,
     settings_file: SettingsFile = None,
 ) -> None:
     """Draw alerts as a heat layer with the flags and admin boundaries into a PNG."""
     from pipeline.report import draw_map
-    from pipeline.warehouse import open_warehouse
 
     from ..runtime import load_admin_registry
+    from .warehouse import open_existing_warehouse
 
+    if since is not None and until is not None:
+        check_range(since, until)
     settings = load_settings(settings_file)
     registry = load_admin_registry(settings)
-    with open_warehouse(settings.resolved_warehouse_url) as warehouse:
+    with open_existing_warehouse(settings) as warehouse:
         newest = warehouse.query(
             f"SELECT toUnixTimestamp64Milli(max(event_time)), count() "
             f"FROM {warehouse.database}.alerts"
         )[0]
         end = (
-            parse_time(until)
-            if until
+            until
+            if until is not None
             else (int(newest[0]) + 1 if newest[1] else int(time.time() * 1000))
         )
-        start = parse_time(since) if since else end - 24 * 3_600_000
+        start = since if since is not None else end - 24 * 3_600_000
+        check_range(start, end)
         alerts, flags = draw_map(warehouse, registry, start, end, out)
     typer.echo(f"{out}: {alerts:,} alerts, {flags} flags")

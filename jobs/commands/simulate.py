@@ -8,19 +8,35 @@ from typing import Annotated
 
 import typer
 
+from .options import out_folder, parse_moment, positive
+
 __all__ = ["simulate"]
 
 
 def simulate(
     out: Annotated[
-        Path, typer.Option(help="Folder for registry.geojson, replay.jsonl, truth.json")
+        Path,
+        typer.Option(
+            help="Folder for registry.geojson, replay.jsonl, truth.json (created if missing).",
+            parser=out_folder,
+            metavar="FOLDER",
+        ),
     ],
-    hours: Annotated[float, typer.Option(help="Simulated duration, hours.")] = 24.0,
-    scale: Annotated[float, typer.Option(help="1.0 = a mid-size city's normal day.")] = 1.0,
+    hours: Annotated[
+        float, typer.Option(help="Simulated duration, hours.", parser=positive)
+    ] = 24.0,
+    scale: Annotated[
+        float, typer.Option(help="1.0 = a mid-size city's normal day.", parser=positive)
+    ] = 1.0,
     seed: int = 7,
-    hotspots: Annotated[int, typer.Option(help="Planted hotspots.")] = 4,
+    hotspots: Annotated[int, typer.Option(help="Planted hotspots.", min=0)] = 4,
     start: Annotated[
-        str | None, typer.Option(help="ISO start time; default: the last `hours` before now.")
+        datetime | None,
+        typer.Option(
+            help="Start time, ISO 8601 or epoch ms; default: the last `hours` before now.",
+            parser=parse_moment,
+            metavar="TIME",
+        ),
     ] = None,
     to_kafka: Annotated[
         str | None, typer.Option(help="Also send the stream to this bootstrap (host:port).")
@@ -31,7 +47,7 @@ def simulate(
     from pipeline.replay import read_jsonl_chunks
     from pipeline.sim import run_simulation
 
-    begin = datetime.fromisoformat(start) if start else _recent_start(hours)
+    begin = start or _recent_start(hours)
     files = run_simulation(
         out,
         seed=seed,

@@ -28,7 +28,13 @@ def ensure_topics(
     from kafka.admin import NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hotspot-admin")
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hotspot-admin")
+    except KafkaError as exc:  # nobody answers at that address
+        raise BrokerError(
+            f"cannot reach Kafka at {bootstrap} ({exc}); check the address (HOTSPOT_BROKER_URL, "
+            "or --bootstrap) and that the broker runs"
+        ) from exc
     try:
         existing = set(admin.list_topics())
         missing = [n for n in dict.fromkeys(names) if n not in existing]

@@ -75,6 +75,9 @@ def send_chunks(
             linger_ms=5 if pacing.speed else 20,
             batch_size=256 * 1024,
             acks=1,
+            # acks=1 rules idempotence out; saying so keeps kafka-python from warning about it
+            # on every replay (the demo's only output for a while)
+            enable_idempotence=False,
             max_request_size=8 * 1024 * 1024,
         )
     except KafkaError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
+from ..exceptions import BrokerError
 from ..outputs import FlagMessage
 from .top import OpenFlag
 
@@ -52,11 +53,19 @@ class FlagFeed:
 
     async def __aenter__(self) -> FlagFeed:
         from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka.errors import KafkaError
 
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, enable_auto_commit=False
         )
-        await self._consumer.start()
+        try:
+            await self._consumer.start()
+        except KafkaError as exc:
+            await self._consumer.stop()  # else aiokafka warns "Unclosed AIOKafkaConsumer"
+            raise BrokerError(
+                f"cannot reach Kafka at {self.bootstrap} ({exc}); check --bootstrap (the "
+                "worker prints its broker's HOST:PORT) and that the broker runs"
+            ) from exc
         partitions = self._consumer.partitions_for_topic(self.topic) or set()
         self._partitions = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         if self._partitions:

@@ -5,6 +5,7 @@ Only one process may hold a data directory at a time; the worker holds it while 
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,10 +29,7 @@ class EmbeddedWarehouse(Warehouse):
         try:
             self._session = session.Session(str(path))
         except Exception as exc:  # chDB raises plain RuntimeErrors
-            raise WarehouseError(
-                f"cannot open chDB data directory {path}: {exc}. Is another worker using it? "
-                "Stop it, or point HOTSPOT_WAREHOUSE_URL at another directory."
-            ) from exc
+            raise WarehouseError(_why_not_opened(path, exc)) from exc
         self.path = path
         self.database = database
         self.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
@@ -106,3 +104,49 @@ def _code(exc: Exception) -> int | None:
         digits = text[6:].split(".", 1)[0]
         return int(digits) if digits.isdigit() else None
     return None
+
+
+def _why_not_opened(path: Path, exc: Exception) -> str:
+    """The reason chDB gave no session, in words that fit the case.
+
+    chDB's error says only "Error initializing EmbeddedServer"; the cause it prints to stderr
+    is usually that another process holds the directory's ``status`` file lock (ClickHouse
+    writes its PID there). Taking that lock ourselves, without waiting, tells the two apart.
+    """
+    holder = _lock_holder(path / "status")
+    if holder is None:
+        return (
+            f"cannot open chDB data directory {path}: {exc}. It is not held by another "
+            "process; check that it is a warehouse this version wrote and that you may write it"
+        )
+    return (
+        f"chDB data directory {path} is in use by {holder}: chDB lets one process at a time "
+        "open a directory, even to read it. Wait for that process to end (or stop it). To "
+        "watch the open flags while a worker runs, use `hotspot top --bootstrap HOST:PORT` "
+        "(the worker prints its broker); for several readers at once, keep the warehouse on "
+        "a ClickHouse server (HOTSPOT_WAREHOUSE_URL=clickhouse://...)"
+    )
+
+
+def _lock_holder(status: Path) -> str | None:
+    """``process PID (command line)`` holding ClickHouse's lock on ``status``, or None."""
+    try:
+        with open(status, "rb") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                first = fh.readline().decode(errors="replace").strip()  # "PID: 1234"
+            else:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+                return None
+    except OSError:
+        return None
+    pid = first.removeprefix("PID:").strip()
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except (OSError, UnicodeDecodeError):
+        command = ""
+    command = " ".join(command.split())
+    if len(command) > 100:
+        command = command[:99] + "…"
+    return f"process {pid} ({command})" if command else f"process {pid or '(unknown)'}"

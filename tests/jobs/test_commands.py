@@ -61,6 +61,17 @@ def test_export_writes_every_incident_of_the_range(backfilled_city, span, tmp_pa
     assert rows and f"{len(rows):,} incidents written" in result.stderr
 
 
+def test_an_empty_export_says_where_the_rows_are(backfilled_city, span, tmp_path):
+    result = hotspot(
+        backfilled_city, "export", "alerts", "--since", "2020-01-01", "--until", "2020-01-02"
+    )
+    assert result.stdout == ""
+    assert "0 alerts written to standard output; the warehouse's alerts have event_time" in (
+        result.stderr
+    )
+    assert "widen --since/--until" in result.stderr
+
+
 def test_baseline_fit_stores_a_fit_the_engine_then_uses(backfilled_city, span):
     result = hotspot(
         backfilled_city, "baseline", "fit", "--since", str(span[0]), "--until", str(span[1])
