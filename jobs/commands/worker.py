@@ -13,6 +13,7 @@ __all__ = ["worker"]
 
 #: client libraries whose INFO lines narrate every connection and rebalance step
 _CHATTY = ("kafka", "aiokafka", "faust", "mode")
+_REBALANCES = "aiokafka.consumer.group_coordinator"
 
 
 def worker(
@@ -41,6 +42,8 @@ def worker(
     if log_level != "debug":  # the clients' connection chatter: about 90 lines at start-up
         for name in _CHATTY:
             logging.getLogger(name).setLevel(logging.WARNING)
+        # but a rebalance is worth a few lines: which partitions this worker holds now
+        logging.getLogger(_REBALANCES).setLevel(log_level.upper())
     settings = settings_from(settings_file)
     with open_runtime(settings) as runtime:
         typer.echo(f"broker {runtime.bootstrap}, warehouse {settings.resolved_warehouse_url}")
