@@ -157,13 +157,16 @@ async def write_checkpoint(
     keys, values = checkpoint_records(checkpoint)
     available = await producer.partitions(topic)
     partition = available[checkpoint.partition % len(available)]
-    for part in (slice(0, -1), slice(-1, None)):
-        sent = await producer.send(
-            topic, np.full(len(keys[part]), partition), keys[part], values[part]
+
+    async def send(keys: list[bytes], values: list[bytes]) -> None:
+        await asyncio.gather(
+            *await producer.send(topic, np.full(len(keys), partition), keys, values)
         )
-        await asyncio.gather(*sent)
-        if chunks_written is not None and part.stop == -1:
-            chunks_written()
+
+    await send(keys[:-1], values[:-1])  # the chunks
+    if chunks_written is not None:
+        chunks_written()
+    await send(keys[-1:], values[-1:])  # the manifest, once the broker has every chunk
 
 
 async def read_state(
