@@ -186,6 +186,7 @@ class WorkerGroup:
             tps = [
                 TopicPartition(topic, p)
                 for topic in first.topics.all()
+                if topic != first.topics.checkpoints  # read by restores, never by the group
                 for p in sorted(reader.partitions_for_topic(topic) or ())
             ]
             deadline, previous = time.monotonic() + timeout_s, None
