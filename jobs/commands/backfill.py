@@ -72,7 +72,9 @@ def backfill(
     total = sum(count_records(f) for f in files)
     began = time.perf_counter()
     with open_warehouse(settings.resolved_warehouse_url) as warehouse:
-        migrate(warehouse)
+        for change in migrate(warehouse, retention=settings.retention):
+            if change.startswith("retention "):  # the settings changed how long rows are kept
+                console.print(f"warehouse {change}", markup=False, highlight=False)
         store_admin_units(registry, warehouse)
         # Start-up is done: full collections walking the registry, Numba and chDB objects
         # cost about 10% of a backfill's time (benchmarks/README.md).
