@@ -88,7 +88,8 @@ def test_the_scan_counts_what_each_table_would_drop(mixed):
     by_table = {kept.table: n for kept, n in check.outside.items()}
     assert by_table == {"alerts": old, "cell_minute_states": old, "unit_hour_states": old}
     message = explain(check, loading=False)
-    assert "2018-03-01" in message and "HOTSPOT_RETENTION__ALERTS" in message
+    assert "dated 2018-03-01 to 2018-03-0" in message  # the dropped range, within the file's
+    assert "HOTSPOT_RETENTION__ALERTS" in message
     assert "HOTSPOT_RETENTION__ROLLUPS" in message and "--ignore-retention" in message
 
     kept = Settings(retention=Retention(alerts=0, rollups=0))
