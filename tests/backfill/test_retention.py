@@ -164,3 +164,25 @@ def test_a_retention_that_covers_the_history_keeps_it(tmp_path, old_city):
     assert held > 0
     table = _table(result.stdout)
     assert re.search(r"\(read back\) ([\d,]+)", table).group(1) == f"{held:,}", table
+
+
+def test_with_the_override_nothing_in_retention_is_lost(tmp_path, mixed, city):
+    """A file that mixes 2018 and yesterday, loaded with --ignore-retention, keeps every alert
+    of yesterday that the same file keeps when the retention covers all of it."""
+    path, _ = mixed
+    ignored = _backfill(tmp_path / "ignored", city, str(path), "--ignore-retention")
+    assert ignored.returncode == 0, ignored.stderr[-2000:]
+    keep_all = {"HOTSPOT_RETENTION__ALERTS": "0", "HOTSPOT_RETENTION__ROLLUPS": "0"}
+    kept = _backfill(tmp_path / "kept", city, str(path), env=keep_all)
+    assert kept.returncode == 0, kept.stderr[-2000:]
+
+    def stored(folder, when: str) -> set[str]:
+        with open_warehouse(f"chdb://{folder / 'data' / 'warehouse'}") as wh:
+            rows = wh.query(f"SELECT alert_id FROM {wh.database}.alerts FINAL WHERE {when}")
+        return {row[0] for row in rows}
+
+    recent = "event_time > now() - INTERVAL 30 DAY"
+    assert stored(tmp_path / "kept", recent)
+    assert stored(tmp_path / "ignored", recent) == stored(tmp_path / "kept", recent)
+    assert stored(tmp_path / "ignored", "toYear(event_time) = 2018") == set()
+    assert stored(tmp_path / "kept", "toYear(event_time) = 2018")
