@@ -13,6 +13,10 @@ Checkpoints are written every ``checkpoint_every_s`` or ``checkpoint_every_rows`
 comes first), when a partition is revoked and when the worker stops. A checkpoint that cannot be
 restored (unreadable, another format, params or partition count) is reported and the partition
 is rebuilt from the start of its retained input, never crash-looped on.
+
+A partition's notices (:class:`~pipeline.patrol.NoticeBook`) live in the same checkpoint as
+its correlator (:mod:`pipeline.patrol.state`): they follow the same log, restore
+with it and re-read from the same offset, so their timers and acks replay exactly as well.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from pipeline.kafka.checkpoints import (
     write_checkpoint,
 )
 from pipeline.marks import origin_count
+from pipeline.patrol import NoticeBook, PatrolParams
+from pipeline.patrol.state import join_state, split_state
 from pipeline.routing import TileRouting
 
 from ..failpoints import failpoint
@@ -54,6 +60,7 @@ class _Held:
     """A partition's correlator and how far it is from its last checkpoint."""
 
     correlator: Correlator
+    notices: NoticeBook
     offset: Resume  # next input offset; None until a record was processed or restored
     generation: int  # of the last checkpoint written or restored (-1: none)
     rows: int = 0  # alerts taken since that checkpoint
@@ -72,6 +79,7 @@ class PartitionCorrelators:
         self.params = settings.correlation
         self.origins = origin_count(settings.partitions)
         self.topic = settings.topics.checkpoints
+        self.patrol = PatrolParams.from_settings(settings)
         self._held: dict[int, _Held] = {}
 
     def _baseline(self) -> Baseline:
@@ -84,12 +92,16 @@ class PartitionCorrelators:
         """The partition's correlator. A partition is restored when assigned; one seen without
         (a record fetched before its assignment was settled) starts empty."""
         if partition not in self._held:
-            self._held[partition] = self._empty()
+            self._held[partition] = self._empty(partition)
         return self._held[partition].correlator
 
-    def _empty(self) -> _Held:
+    def notices(self, partition: int) -> NoticeBook:
+        """The partition's notices (after :meth:`get`)."""
+        return self._held[partition].notices
+
+    def _empty(self, partition: int) -> _Held:
         correlator = Correlator(self.params, self.projection, self._baseline(), self.origins)
-        return _Held(correlator, None, -1)
+        return _Held(correlator, NoticeBook(partition, self.patrol), None, -1)
 
     # --- taking partitions over ---------------------------------------------------------------
 
@@ -129,12 +141,12 @@ class PartitionCorrelators:
             if checkpoint is None:
                 log.info("partition %d: no checkpoint yet; reading it from the start", partition)
                 metrics.restores.labels("empty").inc()
-                return self._empty()
+                return self._empty(partition)
             held = self._from_checkpoint(checkpoint, count)
         except CheckpointError as exc:
             log.error("%s; rebuilding it from the start of its retained input", exc)
             metrics.restores.labels("refused").inc()
-            return self._empty()
+            return self._empty(partition)
         log.info(
             "partition %d: restored the checkpoint of offset %d (generation %d, %d bytes)",
             partition,
@@ -156,12 +168,18 @@ class PartitionCorrelators:
                 f"start with a new {self.topic} topic (or set the partition count back)",
             )
         try:
+            correlator_state, notices_state = split_state(checkpoint.state)
             restored = Correlator.restore(
-                checkpoint.state, self.params, self.projection, self._baseline(), self.origins
+                correlator_state, self.params, self.projection, self._baseline(), self.origins
             )
-        except SnapshotError as exc:
+            notices = (
+                NoticeBook(partition, self.patrol)
+                if notices_state is None
+                else NoticeBook.restore(notices_state, partition, self.patrol)
+            )
+        except (SnapshotError, ValueError) as exc:
             raise CheckpointError(partition, str(exc)) from exc
-        return _Held(restored, checkpoint.offset, checkpoint.generation)
+        return _Held(restored, notices, checkpoint.offset, checkpoint.generation)
 
     # --- checkpoints --------------------------------------------------------------------------
 
@@ -192,7 +210,9 @@ class PartitionCorrelators:
             if held.offset is None:  # nothing processed: nothing to save
                 continue
             began = time.perf_counter()
-            state = await asyncio.to_thread(held.correlator.snapshot)
+            state = join_state(
+                await asyncio.to_thread(held.correlator.snapshot), held.notices.snapshot()
+            )
             checkpoint = Checkpoint(
                 partition=partition,
                 partitions=count,
