@@ -9,7 +9,15 @@ falls due after ``notice_receipt_s`` and an escalation to the district and the c
 from .book import AckRefused, NoticeBook, PatrolParams
 from .intake import RoutedAcks, decode_ack_records, route_acks
 from .step import PartitionAcks, PatrolResult, patrol_partition
-from .wire import ACK_KEY, Ack, AckRecord, NoticeEvent, notice_id, notice_partition
+from .wire import (
+    ACK_KEY,
+    Ack,
+    AckRecord,
+    NoticeEvent,
+    encode_ack,
+    notice_id,
+    notice_partition,
+)
 
 __all__ = [
     "ACK_KEY",
@@ -23,6 +31,7 @@ __all__ = [
     "PatrolResult",
     "RoutedAcks",
     "decode_ack_records",
+    "encode_ack",
     "notice_id",
     "notice_partition",
     "patrol_partition",

@@ -29,6 +29,7 @@ __all__ = [
     "AckRecord",
     "EventKind",
     "NoticeEvent",
+    "encode_ack",
     "notice_id",
     "notice_partition",
 ]
@@ -121,6 +122,29 @@ class Ack(msgspec.Struct, frozen=True, gc=False):
         ]
         | None
     ) = None
+
+
+def encode_ack(
+    notice: str,
+    unit: str,
+    action: str,
+    at_ms: int,
+    officer_id: str | None = None,
+    reason: str | None = None,
+) -> bytes:
+    """An ack's value for hotspots.acks, checked as the intake will check it; ValueError
+    names the field that would be refused."""
+    fields = {"notice_id": notice, "unit": unit, "action": action, "at": at_ms}
+    fields |= {"officer_id": officer_id} if officer_id is not None else {}
+    fields |= {"reason": reason} if reason is not None else {}
+    value = msgspec.json.encode(fields)
+    try:
+        msgspec.json.decode(value, type=Ack)
+    except msgspec.ValidationError as exc:
+        raise ValueError(str(exc)) from exc
+    if (action == "false_alarm") != (reason is not None):
+        raise ValueError("a false_alarm needs a reason, and only a false_alarm has one")
+    return value
 
 
 class AckRecord(msgspec.Struct, frozen=True, gc=False):

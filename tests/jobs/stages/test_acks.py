@@ -9,7 +9,8 @@ Each run goes in phases, a worker draining after each, so the log's order is the
    due yet (the watermark is 2 minutes behind the tick);
 2. acks: notice A received 3 minutes after its issue, and one ack of every bad class;
 3. a tick 40 minutes on: B and C are reminded at 5 and escalated at 30 minutes of event time;
-4. C received 33 minutes after its issue (a late receipt), A dispatched.
+4. C received 33 minutes after its issue (a late receipt, sent with ``hotspot ack``), A
+   dispatched.
 """
 
 from __future__ import annotations
@@ -85,6 +86,19 @@ def ack(notice: NoticeEvent, action: str, after_min: float, unit: str | None = N
     )
 
 
+def ack_command(config, *args: str) -> None:
+    """``hotspot ack``, as an operator runs it for a station without a client."""
+    run = subprocess.run(
+        [sys.executable, "-m", "jobs", "ack", *args, "--bootstrap", config.bootstrap],
+        env=config.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "sent to" in run.stdout
+
+
 def phases(config, t0: int) -> list:
     """The input of each phase, as functions of the config (phase 2 and 4 need the notices)."""
     topics = config.settings.topics
@@ -122,8 +136,9 @@ def phases(config, t0: int) -> list:
 
     def late_acks():
         a, _, c = issued(config)
-        sends = [ack(c, "received", 33), ack(a, "dispatched", 10)]
-        produce(config.bootstrap, [(topics.acks, v) for v in sends], partition=0)
+        at = str(c.issued_ms + 33 * MINUTE)
+        ack_command(config, c.notice_id, "--unit", c.station_id, "--officer", "o-7", "--at", at)
+        produce(config.bootstrap, [(topics.acks, ack(a, "dispatched", 10))], partition=0)
 
     return [clusters, acks, later, late_acks]
 
