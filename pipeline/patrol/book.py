@@ -211,10 +211,9 @@ class NoticeBook:
 
     # --- acks ----------------------------------------------------------------------------------
 
-    def apply(self, ack: AckRecord, watermark_ms: int) -> NoticeEvent | AckRefused:
-        """An ack, in log order: the timers due by ``watermark_ms`` fire first (returned with
-        :meth:`due` separately by the caller), then the ack moves the notice on, or is refused
-        with a dead-letter reason."""
+    def apply(self, ack: AckRecord) -> NoticeEvent | AckRefused:
+        """An ack, in log order (the caller fires the timers due by the watermark first, with
+        :meth:`due`): it moves the notice on, or is refused with a dead-letter reason."""
         notice = self._notices.get(ack.notice_id)
         if notice is None:
             return AckRefused(

@@ -92,7 +92,7 @@ def patrol_partition(
         events += book.due(correlator.watermark)
         row, mark = row_end, mark_end
         if j < len(cuts):
-            outcome = book.apply(acks.records[j], correlator.watermark)
+            outcome = book.apply(acks.records[j])
             if isinstance(outcome, AckRefused):
                 refused.append((acks.index[j], outcome))
             else:

@@ -89,14 +89,14 @@ def test_a_marked_rise_while_unacknowledged_raises_the_notice_a_small_one_does_n
         f"{NID}/1",
     )
     assert raised.issued_ms == T0  # the SLA clock does not restart
-    assert not isinstance(book.apply(ack(), T0), AckRefused)
+    assert not isinstance(book.apply(ack()), AckRefused)
     assert book.flags([flag("update", 4, T0 + 4 * MINUTE, score=100.0)]) == []
 
 
 def test_acked_at_three_minutes_no_reminder_and_no_escalation():
     book = issued_book()
     assert book.due(T0 + 3 * MINUTE - 1) == []
-    received = book.apply(ack(at=T0 + 3 * MINUTE), T0 + 3 * MINUTE)
+    received = book.apply(ack(at=T0 + 3 * MINUTE))
     assert (received.kind, received.state, received.receipt_s, received.late) == (
         "received",
         "received",
@@ -131,7 +131,7 @@ def test_a_watermark_past_both_fires_both_in_due_order():
 def test_an_ack_after_the_escalation_is_a_late_receipt_and_the_district_may_ack():
     book = issued_book()
     book.due(T0 + 31 * MINUTE)
-    late = book.apply(ack(at=T0 + 32 * MINUTE, unit="D1"), T0 + 31 * MINUTE)
+    late = book.apply(ack(at=T0 + 32 * MINUTE, unit="D1"))
     assert (late.kind, late.late, late.receipt_s) == ("received", True, 32 * 60.0)
     assert "D1" in late.addressed_to and "city" in late.addressed_to
 
@@ -147,19 +147,19 @@ def test_an_ack_after_the_escalation_is_a_late_receipt_and_the_district_may_ack(
 )
 def test_a_bad_ack_is_refused_with_its_reason(record, reason):
     book = issued_book()
-    refused = book.apply(record, T0)
+    refused = book.apply(record)
     assert isinstance(refused, AckRefused) and refused.reason == Reason(reason)
     assert refused.detail
 
 
 def test_a_repeated_or_superseded_action_is_a_duplicate():
     book = issued_book()
-    assert book.apply(ack("dispatched"), T0).kind == "dispatched"  # implies the receipt
+    assert book.apply(ack("dispatched")).kind == "dispatched"  # implies the receipt
     for action in ("received", "dispatched"):
-        refused = book.apply(ack(action), T0)
+        refused = book.apply(ack(action))
         assert refused.reason is Reason.DUPLICATE_ACK
-    assert book.apply(ack("false_alarm", reason="a drill"), T0).reason == "a drill"
-    assert book.apply(ack("resolved"), T0).reason is Reason.DUPLICATE_ACK
+    assert book.apply(ack("false_alarm", reason="a drill")).reason == "a drill"
+    assert book.apply(ack("resolved")).reason is Reason.DUPLICATE_ACK
     assert book.due(T0 + 60 * MINUTE) == []  # received: no timer
 
 
@@ -169,7 +169,7 @@ def test_a_notice_is_forgotten_after_the_retention_and_its_acks_are_then_unknown
     assert len(book) == 1
     book.due(T0 + 30 * MINUTE + PARAMS.retention_ms)
     assert len(book) == 0
-    assert book.apply(ack(), T0).reason is Reason.UNKNOWN_NOTICE
+    assert book.apply(ack()).reason is Reason.UNKNOWN_NOTICE
 
 
 def test_a_restored_book_continues_as_the_original():
@@ -214,7 +214,7 @@ def _replay(cuts: set[int]) -> list:
             watermark = item[1]
         else:
             events += book.due(watermark)
-            events.append(book.apply(item[1], watermark))
+            events.append(book.apply(item[1]))
         if i in cuts:
             events += book.due(watermark)
     return events + book.due(watermark)
