@@ -9,13 +9,12 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from pipeline.patrol.wire import ACTIONS, FALSE_ALARM_REASONS
 from pipeline.settings import load_settings
 
 from .options import SettingsFile, kafka_bootstrap, parse_time
 
 __all__ = ["ack"]
-
-ACTIONS = ("received", "dispatched", "arrived", "resolved", "false_alarm")
 
 
 def ack(
@@ -31,7 +30,11 @@ def ack(
     ],
     action: Annotated[str, typer.Option(help=f"One of {', '.join(ACTIONS)}.")] = "received",
     reason: Annotated[
-        str | None, typer.Option(help="Why it is a false alarm (with --action false_alarm).")
+        str | None,
+        typer.Option(
+            help="Why it is a false alarm (with --action false_alarm): "
+            f"{', '.join(FALSE_ALARM_REASONS)}."
+        ),
     ] = None,
     officer: Annotated[
         str | None,
@@ -70,6 +73,11 @@ def ack(
     if (action == "false_alarm") != (reason is not None):
         raise typer.BadParameter(
             "--action false_alarm needs a --reason, and only a false alarm takes one",
+            param_hint="--reason",
+        )
+    if reason is not None and reason not in FALSE_ALARM_REASONS:
+        raise typer.BadParameter(
+            f"{reason!r} is not a reason; use one of {', '.join(FALSE_ALARM_REASONS)}",
             param_hint="--reason",
         )
     at_ms = at if at is not None else int(time.time() * 1000)

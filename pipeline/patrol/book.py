@@ -121,10 +121,6 @@ class NoticeBook:
     def __len__(self) -> int:
         return len(self._notices)
 
-    def open_unreceived(self) -> int:
-        """Notices nobody has acknowledged yet."""
-        return sum(n.state == "issued" for n in self._notices.values())
-
     # --- flags ---------------------------------------------------------------------------------
 
     def flags(self, flags: list[FlagMessage]) -> list[NoticeEvent]:

@@ -25,6 +25,7 @@ from ..feeds.wire import EventTime
 __all__ = [
     "ACK_KEY",
     "ACTIONS",
+    "FALSE_ALARM_REASONS",
     "Ack",
     "AckRecord",
     "EventKind",
@@ -40,6 +41,9 @@ ACK_KEY = b"hotspot.ack"
 #: an ack's actions, in the order a notice goes through them; the last two both end it
 ACTIONS = ("received", "dispatched", "arrived", "resolved", "false_alarm")
 Action = Literal["received", "dispatched", "arrived", "resolved", "false_alarm"]
+#: why a unit calls a notice a false alarm
+FALSE_ALARM_REASONS = ("no_incident", "sensor_fault", "duplicate_report", "drill", "other")
+FalseAlarmReason = Literal["no_incident", "sensor_fault", "duplicate_report", "drill", "other"]
 EventKind = Literal[
     "issued",
     "raised",
@@ -113,11 +117,11 @@ class Ack(msgspec.Struct, frozen=True, gc=False):
     ) = None
     reason: (
         Annotated[
-            str,
+            FalseAlarmReason,
             msgspec.Meta(
-                min_length=1,
-                max_length=200,
-                description="Why it is a false alarm (required with false_alarm).",
+                description="Why it is a false alarm (required with false_alarm, refused "
+                "otherwise). A code, not free text: free text may name people, and nothing "
+                "personal may reach an output topic in clear."
             ),
         ]
         | None

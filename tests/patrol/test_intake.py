@@ -63,6 +63,7 @@ def test_a_valid_ack_goes_to_its_notice_partition_with_the_officer_pseudonymised
         (ack(notice_id="flg-00112233445566ff"), Reason.INVALID_VALUE),
         (ack(action="false_alarm"), Reason.INVALID_VALUE),  # no reason
         (ack(reason="why not"), Reason.INVALID_VALUE),  # a reason without a false alarm
+        (ack(action="false_alarm", reason="the caller's name"), Reason.INVALID_VALUE),  # a code
         (ack(notice_id="ntc-7-00112233445566ff"), Reason.UNKNOWN_NOTICE),  # no partition 7
     ],
 )

@@ -149,6 +149,13 @@ CASES = [
         ["--reason", "false_alarm needs"],
     ),
     (
+        "ack-free-text-reason",
+        ["ack", "ntc-0-0011223344556677", "--unit", "PS1", "--action", "false_alarm"]
+        + ["--reason", "Mr Wang called it off", "--bootstrap", "127.0.0.1:{port}"],
+        {},
+        ["--reason", "not a reason", "no_incident"],
+    ),
+    (
         "ack-at-epoch-seconds",
         ["ack", "ntc-0-0011223344556677", "--unit", "PS1", "--at", "1764000000"]
         + ["--bootstrap", "127.0.0.1:{port}"],
