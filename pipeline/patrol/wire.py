@@ -78,12 +78,20 @@ UnitCode = Annotated[
 
 def notice_id(partition: int, flag_id: str) -> str:
     """The id of the notice of ``flag_id``, owned by ``partition`` of alerts.normalized (flag
-    ids are ``flg-`` and 16 hex digits, deterministic: a replay gives the same notice ids)."""
+    ids are ``flg-`` and 16 hex digits, deterministic: a replay gives the same notice ids).
+
+    >>> notice_id(3, "flg-00112233445566ff")
+    'ntc-3-00112233445566ff'
+    """
     return f"ntc-{partition}-{flag_id.removeprefix('flg-')}"
 
 
 def notice_partition(value: str) -> int | None:
-    """The partition a notice id names, or None if it is not a notice id."""
+    """The partition a notice id names, or None if it is not a notice id.
+
+    >>> notice_partition("ntc-3-00112233445566ff"), notice_partition("flg-00112233445566ff")
+    (3, None)
+    """
     found = _NOTICE_ID.match(value)
     return None if found is None else int(found.group(1))
 
