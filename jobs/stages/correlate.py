@@ -103,6 +103,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
             )
         )
         results = [r.result for r in patrolled]
+        for partition, acks in split.acks.items():  # an ack changes state a checkpoint keeps
+            correlators.took_acks(partition, len(acks.index))
         # Published together: one record batch per topic and partition for the whole poll.
         incidents = [i for r in results for i in r.incidents]
         flags = [f for r in results for f in r.flags]
@@ -134,9 +136,7 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         # Only now, with every output delivered, may a checkpoint cover these records.
         for partition, last in polled.last_offsets.items():
             rows = by_partition.get(partition)
-            acks = split.acks.get(partition)
-            taken = (0 if rows is None else len(rows)) + (0 if acks is None else len(acks.index))
-            correlators.processed(partition, last + 1, taken)
+            correlators.processed(partition, last + 1, 0 if rows is None else len(rows))
         await correlators.checkpoint_due()
 
     async def _dead_records(polled: Polled, bad: list[Reject]) -> list:

@@ -60,11 +60,11 @@ class _Held:
     """A partition's correlator and how far it is from its last checkpoint."""
 
     correlator: Correlator
-    notices: NoticeBook
     offset: Resume  # next input offset; None until a record was processed or restored
     generation: int  # of the last checkpoint written or restored (-1: none)
     rows: int = 0  # alerts taken since that checkpoint
     since: float = 0.0  # monotonic time of that checkpoint (or of taking the partition)
+    notices: NoticeBook | None = None  # its notices; None: none restored, an empty book
 
 
 class PartitionCorrelators:
@@ -92,16 +92,19 @@ class PartitionCorrelators:
         """The partition's correlator. A partition is restored when assigned; one seen without
         (a record fetched before its assignment was settled) starts empty."""
         if partition not in self._held:
-            self._held[partition] = self._empty(partition)
+            self._held[partition] = self._empty()
         return self._held[partition].correlator
 
     def notices(self, partition: int) -> NoticeBook:
         """The partition's notices (after :meth:`get`)."""
-        return self._held[partition].notices
+        held = self._held[partition]
+        if held.notices is None:
+            held.notices = NoticeBook(partition, self.patrol)
+        return held.notices
 
-    def _empty(self, partition: int) -> _Held:
+    def _empty(self) -> _Held:
         correlator = Correlator(self.params, self.projection, self._baseline(), self.origins)
-        return _Held(correlator, NoticeBook(partition, self.patrol), None, -1)
+        return _Held(correlator, None, -1)
 
     # --- taking partitions over ---------------------------------------------------------------
 
@@ -141,12 +144,12 @@ class PartitionCorrelators:
             if checkpoint is None:
                 log.info("partition %d: no checkpoint yet; reading it from the start", partition)
                 metrics.restores.labels("empty").inc()
-                return self._empty(partition)
+                return self._empty()
             held = self._from_checkpoint(checkpoint, count)
         except CheckpointError as exc:
             log.error("%s; rebuilding it from the start of its retained input", exc)
             metrics.restores.labels("refused").inc()
-            return self._empty(partition)
+            return self._empty()
         log.info(
             "partition %d: restored the checkpoint of offset %d (generation %d, %d bytes)",
             partition,
@@ -173,13 +176,13 @@ class PartitionCorrelators:
                 correlator_state, self.params, self.projection, self._baseline(), self.origins
             )
             notices = (
-                NoticeBook(partition, self.patrol)
+                None
                 if notices_state is None
                 else NoticeBook.restore(notices_state, partition, self.patrol)
             )
         except (SnapshotError, ValueError) as exc:
             raise CheckpointError(partition, str(exc)) from exc
-        return _Held(restored, notices, checkpoint.offset, checkpoint.generation)
+        return _Held(restored, checkpoint.offset, checkpoint.generation, notices=notices)
 
     # --- checkpoints --------------------------------------------------------------------------
 
@@ -189,6 +192,12 @@ class PartitionCorrelators:
         held = self._held[partition]
         held.offset = next_offset
         held.rows += rows
+
+    def took_acks(self, partition: int, acks: int) -> None:
+        """Count ``acks`` applied to ``partition``'s notices toward its next checkpoint, as
+        alerts are (a partition that only gets acks and marks is checkpointed too)."""
+        self.get(partition)
+        self._held[partition].rows += acks
 
     async def checkpoint_due(self) -> None:
         """Checkpoint every partition past ``checkpoint_every_s`` or ``checkpoint_every_rows``
@@ -211,7 +220,8 @@ class PartitionCorrelators:
                 continue
             began = time.perf_counter()
             state = join_state(
-                await asyncio.to_thread(held.correlator.snapshot), held.notices.snapshot()
+                await asyncio.to_thread(held.correlator.snapshot),
+                self.notices(partition).snapshot(),
             )
             checkpoint = Checkpoint(
                 partition=partition,
