@@ -66,6 +66,8 @@ class TopicNames(BaseModel):
     incidents: str = "incidents.correlated"
     flags: str = "hotspots.flags"
     checkpoints: str = "correlator.checkpoints"
+    notices: str = "hotspots.notices"
+    acks: str = "hotspots.acks"
 
     def feed(self, source: str) -> str:
         return getattr(self, source)
@@ -301,6 +303,31 @@ class Settings(BaseSettings):
         "that partition more than the allowed lateness behind the wall clock is then late. "
         "0 turns it off: a replay of history, whose event times are far behind the wall clock.",
     )
+    notice_receipt_s: float = Field(
+        300.0,
+        gt=0,
+        description="A notice not received this long after its issue time (event time, s) gets "
+        "a `reminder` event on the notices topic.",
+    )
+    notice_escalation_s: float = Field(
+        1800.0,
+        gt=0,
+        description="A notice not received this long after its issue time (event time, s) is "
+        "`escalated` to its district and the city command centre; longer than "
+        "notice_receipt_s.",
+    )
+    notice_rise_ratio: float = Field(
+        1.5,
+        gt=1,
+        description="An unacknowledged notice is `raised` again when its flag's score reaches "
+        "this many times the score it last reported.",
+    )
+    notice_retention_s: float = Field(
+        86400.0,
+        gt=0,
+        description="A notice with no timer left is forgotten this long (event time, s) after "
+        "its last event; an ack for it after that is dead-lettered as unknown_notice.",
+    )
 
     # --- ingest contracts ----------------------------------------------------------------------
     coordinate_systems: dict[str, CoordinateSystem] = Field(
@@ -384,6 +411,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"warehouse_retry_max_s ({self.warehouse_retry_max_s} s) is below "
                 f"warehouse_retry_initial_s ({self.warehouse_retry_initial_s} s): raise it"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _escalation_after_reminder(self) -> Settings:
+        if self.notice_escalation_s <= self.notice_receipt_s:
+            raise ValueError(
+                f"notice_escalation_s ({self.notice_escalation_s} s) is not after "
+                f"notice_receipt_s ({self.notice_receipt_s} s): a notice is reminded before it "
+                "is escalated; raise notice_escalation_s"
             )
         return self
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from .ack import ack
 from .backfill import backfill
 from .baseline import baseline_app
 from .convert import to_parquet
@@ -36,6 +37,7 @@ COMMANDS = {
     "map": map_command,
     "ratings": ratings,
     "schemas": schemas,
+    "ack": ack,
 }
 #: group name -> its sub-app
 GROUPS = {
