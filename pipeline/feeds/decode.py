@@ -32,6 +32,7 @@ __all__ = [
     "wire_fields",
     "from_fields",
     "decode_structs",
+    "reason_of",
 ]
 
 
@@ -139,7 +140,8 @@ class DecodedBatch:
         )
 
 
-def _reason_of(exc: msgspec.DecodeError) -> Reason:
+def reason_of(exc: msgspec.DecodeError) -> Reason:
+    """The dead-letter reason of a value msgspec refused (feeds and acks alike)."""
     if not isinstance(exc, msgspec.ValidationError):
         return Reason.MALFORMED_JSON
     message = str(exc)
@@ -168,7 +170,7 @@ def _decode_all(
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             failed = start + len(structs) - before
             reason = (
-                _reason_of(exc) if isinstance(exc, msgspec.DecodeError) else Reason.MALFORMED_JSON
+                reason_of(exc) if isinstance(exc, msgspec.DecodeError) else Reason.MALFORMED_JSON
             )
             rejects.append(Reject(failed, reason, str(exc)))
             ok_index.extend(range(start, failed))

@@ -19,7 +19,7 @@ import msgspec
 import numpy as np
 
 from ..deadletter import Reason
-from ..feeds.decode import Reject, _reason_of, epoch_ms
+from ..feeds.decode import Reject, epoch_ms, reason_of
 from ..privacy import Pseudonymizer
 from .wire import Ack, AckRecord, notice_partition
 
@@ -53,7 +53,7 @@ def route_acks(
         try:
             ack = _DECODER.decode(value)
         except msgspec.DecodeError as exc:
-            rejects.append(Reject(i, _reason_of(exc), f"not an ack: {exc}"))
+            rejects.append(Reject(i, reason_of(exc), f"not an ack: {exc}"))
             continue
         except UnicodeDecodeError as exc:
             rejects.append(Reject(i, Reason.MALFORMED_JSON, f"not an ack: {exc}"))
