@@ -50,7 +50,10 @@ def backfill(
     chunk: Annotated[int, typer.Option(help="Records per chunk.", min=1)] = 100_000,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Normalise, correlate and store replay files in this process, as a live run would."""
+    """Normalise, correlate and store replay files in this process, as a live run would.
+
+    What the warehouse held in the files' range (alerts, incidents, flags; from the first
+    recorded arrival to the last) is replaced, so a re-run leaves the rows of a clean run."""
     from pipeline.backfill import CLOCKS  # here, not at the top: pyarrow stays out of the worker
     from pipeline.backfill.files import backfill_files, count_records
     from pipeline.warehouse import migrate, open_warehouse
@@ -108,6 +111,10 @@ def backfill(
         *((f"dead letters: {reason}", n) for reason, n in sorted(report.deadletters.items())),
         ("incidents", report.incidents),
         ("flag versions", report.flag_events),
+        *(
+            (f"replaced: {table} an earlier run stored in this range", n)
+            for table, n in sorted(report.replaced.items())
+        ),
     ]
     for what, count in rows:
         summary.add_row(what, f"{count:,}")
