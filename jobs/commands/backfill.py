@@ -12,6 +12,7 @@ from rich.table import Table
 
 from pipeline.settings import load_settings
 
+from .console import stdout_console
 from .options import SettingsFile, check_replay_files
 from .progress import RecordProgress, format_ms
 
@@ -120,4 +121,4 @@ def backfill(
         summary.add_row(what, f"{count:,}")
     summary.add_row("newest event time", format_ms(report.newest_event_ms))
     summary.add_row("records per second", f"{report.records / max(elapsed, 1e-9):,.0f}")
-    Console().print(summary)
+    stdout_console().print(summary)
