@@ -71,6 +71,7 @@ def _top_from_topic(
     bootstrap: str, topic: str, registry, refresh: float, once: bool, limit: int
 ) -> None:
     import asyncio
+    import logging
 
     from rich.live import Live
 
@@ -95,6 +96,9 @@ def _top_from_topic(
                     await feed.poll(timeout_ms=int(refresh * 1000))
                     live.update(table(feed))
 
+    # aiokafka logs each failed connection as an ERROR line before the feed's own one-line
+    # "cannot reach Kafka" error says the same with what to do
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         asyncio.run(run())
     except KeyboardInterrupt:
