@@ -217,7 +217,13 @@ def cpu_per_alert(reports: list[ProcessReport], messages: int) -> dict[str, tupl
 
 
 def group_run(
-    broker, work: Path, replay: Path, registry: Path, workers: int, prior_rate: float | None
+    broker,
+    work: Path,
+    replay: Path,
+    registry: Path,
+    workers: int,
+    prior_rate: float | None,
+    pin: bool = False,
 ) -> tuple[dict, Outputs]:
     """``workers`` processes drain the replay, sent before they start (a backlog)."""
     topics = run_topics()
@@ -225,7 +231,7 @@ def group_run(
     settings = group_settings(work, broker.bootstrap, topics, registry, workers, prior_rate)
     renamed = {f"alerts.{s}": topics.feed(s) for s in SOURCES}
     sent = send_chunks(read_jsonl_chunks(replay, []), broker.bootstrap, topic_map=renamed)
-    with WorkerGroup(settings) as group:
+    with WorkerGroup(settings, pin=pin) as group:
         broker_began = broker.cpu_s()
         group.wait_drained(sent)
         broker_cpu = broker.cpu_s() - broker_began
@@ -251,6 +257,7 @@ def throughput_run(
     prior_rate: float | None,
     order: list[int],
     naive: bool,
+    pin: bool = False,
 ) -> dict:
     """The ceiling (and the naive agent), then each count of processes in ``order``."""
     topics = run_topics()
@@ -265,7 +272,7 @@ def throughput_run(
     outputs = {}
     for workers in order:
         result[workers], outputs[workers] = group_run(
-            broker, work, replay, registry, workers, prior_rate
+            broker, work, replay, registry, workers, prior_rate, pin
         )
     one = min(order)
     result["same"] = {n: compare_outputs(outputs[one], outputs[n]) for n in order if n != one}
@@ -321,7 +328,13 @@ def _event_times(records: list, settings: Settings) -> np.ndarray:
 
 
 def latency_run(
-    broker, work: Path, sim, rate: float, workers: int, prior_rate: float | None = None
+    broker,
+    work: Path,
+    sim,
+    rate: float,
+    workers: int,
+    prior_rate: float | None = None,
+    pin: bool = False,
 ) -> dict:
     from pipeline.correlate import FlagEvent
 
@@ -331,7 +344,7 @@ def latency_run(
     records = [(topics.feed(r.topic.split(".", 1)[1]), r.value) for r in read_jsonl(sim.replay)]
     event_ms = _event_times(records, settings[0])
 
-    with WorkerGroup(settings) as group:  # live: the feeds start once the group holds them
+    with WorkerGroup(settings, pin=pin) as group:  # live: the feeds start once the group holds them
         sent_at = asyncio.run(_paced_send(broker.bootstrap, records, rate))
         send_end = time.monotonic()
         group.wait_drained(len(records))
@@ -411,6 +424,17 @@ def report_throughput(runs: list[dict], counts: list[int], span_min: float, naiv
             "broker": "the broker (Tansu): - / its CPU while the group drained",
         }.get(stage, stage)
         print(f"| {label} | " + " | ".join(cells) + " |")
+    # How many cores the worker processes kept busy over the span: 2 processes on 2 cores can
+    # be at most 2 / (this figure for 1 process) times faster than one.
+    cores = [
+        statistics.median(r[n]["cpu"]["process"][1] / r[n]["cpu"]["process"][0] for r in runs)
+        for n in counts
+    ]
+    print(
+        "| cores the workers kept busy (process CPU / wall) | "
+        + " | ".join(f"{c:.2f}" for c in cores)
+        + " |"
+    )
     print()
     for n in counts:
         if n == one:
@@ -458,6 +482,12 @@ def main() -> None:
         help="baseline prior, alerts per km² per hour (default: the settings' "
         "5.0, far below this dense city's rate, so most busy cells flag)",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run worker process i on core i only: one process then cannot use a second "
+        "core through its threads, so the ratios show scaling by processes",
+    )
     args = parser.parse_args()
     counts = sorted({int(n) for n in args.workers.split(",")})
     if counts[0] < 1 or counts[-1] > PARTITIONS:
@@ -478,6 +508,7 @@ def main() -> None:
                     args.prior_rate,
                     order,
                     not args.skip_naive,
+                    args.pin,
                 )
                 runs.append(r)
                 naive = f"  naive {r['naive']:,.0f}/s" if "naive" in r else ""
@@ -505,7 +536,7 @@ def main() -> None:
             span = timedelta(seconds=args.seconds * args.speed)
             sim = simulate(work / f"live-{rate:.0f}", int(rate * args.seconds), span)
             for n in counts if i % 2 == 0 else counts[::-1]:
-                r = latency_run(broker, work, sim, rate, n, args.prior_rate)
+                r = latency_run(broker, work, sim, rate, n, args.prior_rate, args.pin)
                 print(
                     f"| {rate:,.0f}/s | {n} | {r['achieved']:,.0f}/s | {r['flags']} | "
                     f"{r['p50']:.2f} | {r['p99']:.2f} | {r['drain_s']:.1f} | "

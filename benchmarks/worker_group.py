@@ -84,9 +84,12 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _group_worker(settings: Settings, opened, go, ready, drained, queue) -> None:
+def _group_worker(settings: Settings, core, opened, go, ready, drained, queue) -> None:
     """One worker process: opens its runtime, waits for ``go`` (so that the group's processes
-    join it together), runs until SIGTERM, then reports."""
+    join it together), runs until SIGTERM, then reports. ``core``: the one CPU it and all its
+    threads may run on, or None for any."""
+    if core is not None:
+        os.sched_setaffinity(0, {core})
     from jobs.runtime import open_runtime
     from jobs.worker import run_worker
 
@@ -130,9 +133,15 @@ class WorkerGroup:
     all have, they start their consumers together, so that input already waiting in the topics
     is not taken by the first process to join and then moved to the next (a partition that
     moves takes its correlator's state along only once issue 17's checkpoints exist).
-    :func:`moved_partitions` says whether one moved all the same."""
+    :func:`moved_partitions` says whether one moved all the same.
 
-    def __init__(self, settings: list[Settings], *, settle_s: float = 1.0) -> None:
+    ``pin``: process i and all its threads run on core i only (modulo the machine's cores), so
+    that one process cannot spread onto a second core through its threads (chDB's, and kernels
+    that release the interpreter lock). Throughput then measures scaling by processes."""
+
+    def __init__(
+        self, settings: list[Settings], *, settle_s: float = 1.0, pin: bool = False
+    ) -> None:
         if len({s.app_id for s in settings}) != 1 or len({s.data_dir for s in settings}) != len(
             settings
         ):
@@ -145,12 +154,23 @@ class WorkerGroup:
         self._go = context.Event()
         self._opened = [context.Event() for _ in settings]
         self._ready = [context.Event() for _ in settings]
+        cores = sorted(os.sched_getaffinity(0))
         self._processes = [
             context.Process(
                 target=_group_worker,
-                args=(s, opened, self._go, ready, self._drained, self._queue),
+                args=(
+                    s,
+                    cores[i % len(cores)] if pin else None,
+                    opened,
+                    self._go,
+                    ready,
+                    self._drained,
+                    self._queue,
+                ),
             )
-            for s, opened, ready in zip(settings, self._opened, self._ready, strict=True)
+            for i, (s, opened, ready) in enumerate(
+                zip(settings, self._opened, self._ready, strict=True)
+            )
         ]
 
     def __enter__(self) -> WorkerGroup:
@@ -186,6 +206,7 @@ class WorkerGroup:
             tps = [
                 TopicPartition(topic, p)
                 for topic in first.topics.all()
+                if topic != first.topics.checkpoints  # read by restores, never by the group
                 for p in sorted(reader.partitions_for_topic(topic) or ())
             ]
             deadline, previous = time.monotonic() + timeout_s, None

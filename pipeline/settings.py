@@ -45,6 +45,7 @@ __all__ = [
     "Area",
     "GrafanaSettings",
     "RatingThresholds",
+    "Retention",
     "load_settings",
 ]
 
@@ -161,6 +162,22 @@ class RatingThresholds(BaseModel):
                 f"ratings.red_at ({self.red_at}) must be above ratings.yellow_at ({self.yellow_at})"
             )
         return self
+
+
+class Retention(BaseModel):
+    """How long the warehouse keeps each kind of row, days (0: for ever). Applied as the tables'
+    TTLs each time a worker starts or a backfill runs (``pipeline.warehouse.retention``);
+    ClickHouse then drops the expired rows in its merges."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alerts: int = Field(400, ge=0, description="Alerts, by event time (HOTSPOT_RETENTION__ALERTS).")
+    rollups: int = Field(
+        730, ge=0, description="Per-minute cell and per-hour unit counts, by their minute or hour."
+    )
+    deadletters: int = Field(90, ge=0, description="Dead letters, by the time they were received.")
+    incidents: int = Field(0, ge=0, description="Incidents, by their last alert's event time.")
+    flags: int = Field(0, ge=0, description="Flag versions, by their boundary's event time.")
 
 
 class Settings(BaseSettings):
@@ -333,6 +350,9 @@ class Settings(BaseSettings):
     )
     ratings: RatingThresholds = Field(
         default_factory=RatingThresholds, description="Three-colour compound ratings."
+    )
+    retention: Retention = Field(
+        default_factory=Retention, description="How long the warehouse keeps each kind of row."
     )
 
     @field_validator("coordinate_systems")
