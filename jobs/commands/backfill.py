@@ -129,7 +129,7 @@ def backfill(
         ("records read", report.records),
         ("broken lines (reported above)", len(broken)),
         ("alerts written", report.alerts),
-        (f"alerts the warehouse holds from {_dates(check)} (read back)", held),
+        ("alerts held for the files' event times (read back)", held),
         ("duplicates dropped", report.duplicates),
         *((f"dead letters: {reason}", n) for reason, n in sorted(report.deadletters.items())),
         ("incidents", report.incidents),
@@ -142,6 +142,7 @@ def backfill(
     for what, count in rows:
         summary.add_row(what, f"{count:,}")
     summary.add_row("newest event time", format_ms(report.newest_event_ms))
+    summary.add_row("the files' event times", _dates(check))
     summary.add_row("records per second", f"{report.records / max(elapsed, 1e-9):,.0f}")
     stdout_console().print(summary)
 
@@ -159,5 +160,5 @@ def _alerts_held(warehouse, since_ms: int | None, until_ms: int | None) -> int:
 
 
 def _dates(check) -> str:
-    """The checked records' first and last event time, for the summary."""
+    """The scanned records' first and last event time, for the summary."""
     return f"{format_ms(check.oldest_ms)} to {format_ms(check.newest_ms)}"

@@ -46,6 +46,7 @@ class RetentionCheck:
     oldest_ms: int | None = None
     newest_ms: int | None = None
     dropped: dict[Kept, int] = field(init=False)  # records each table would drop
+    dropped_newest: dict[Kept, int] = field(init=False)  # the newest of them, epoch ms
     _cutoffs: dict[Kept, int] = field(init=False, repr=False)  # it keeps event times from these
 
     def __post_init__(self) -> None:
@@ -55,6 +56,7 @@ class RetentionCheck:
             if kept.setting != "deadletters" and (days := getattr(self.retention, kept.setting))
         }
         self.dropped = dict.fromkeys(self._cutoffs, 0)
+        self.dropped_newest = {}
 
     def add(self, event_ms: np.ndarray) -> None:
         if not len(event_ms):
@@ -64,7 +66,11 @@ class RetentionCheck:
         self.oldest_ms = low if self.oldest_ms is None else min(self.oldest_ms, low)
         self.newest_ms = high if self.newest_ms is None else max(self.newest_ms, high)
         for kept, cutoff in self._cutoffs.items():
-            self.dropped[kept] += int(np.count_nonzero(event_ms < cutoff))
+            older = event_ms[event_ms < cutoff]
+            if len(older):
+                self.dropped[kept] += len(older)
+                newest = int(older.max())
+                self.dropped_newest[kept] = max(self.dropped_newest.get(kept, newest), newest)
 
     @property
     def outside(self) -> dict[Kept, int]:
@@ -182,8 +188,9 @@ def explain(check: RetentionCheck, *, loading: bool) -> str:
     for kept, n in check.outside.items():
         days = getattr(check.retention, kept.setting)
         lines.append(
-            f"  {kept.table}: {n:,} of {check.records:,} are older than its retention of "
-            f"{days} days (before {_day(check.now_ms - days * DAY_MS)}), {kept.variable}"
+            f"  {kept.table}: {n:,} of {check.records:,}, dated {_day(check.oldest_ms)} to "
+            f"{_day(check.dropped_newest[kept])}, are older than its retention of {days} days "
+            f"(before {_day(check.now_ms - days * DAY_MS)}), {kept.variable}"
         )
     if not loading:
         age_days = -(-(check.now_ms - check.oldest_ms) // DAY_MS)

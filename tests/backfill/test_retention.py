@@ -88,7 +88,8 @@ def test_the_scan_counts_what_each_table_would_drop(mixed):
     by_table = {kept.table: n for kept, n in check.outside.items()}
     assert by_table == {"alerts": old, "cell_minute_states": old, "unit_hour_states": old}
     message = explain(check, loading=False)
-    assert "2018-03-01" in message and "HOTSPOT_RETENTION__ALERTS" in message
+    assert "dated 2018-03-01 to 2018-03-0" in message  # the dropped range, within the file's
+    assert "HOTSPOT_RETENTION__ALERTS" in message
     assert "HOTSPOT_RETENTION__ROLLUPS" in message and "--ignore-retention" in message
 
     kept = Settings(retention=Retention(alerts=0, rollups=0))
@@ -124,6 +125,11 @@ def _backfill(tmp_path, city, *args: str, env: dict[str, str] | None = None):
     )
 
 
+def _table(text: str) -> str:
+    """A rich table's words on one line, without its box drawing."""
+    return " ".join(re.sub(r"[│┃╭╮╰╯─━┏┓┗┛┡┩└┘┌┐├┤┼╇╈]", " ", text).split())
+
+
 def _alerts_in_2018(tmp_path) -> int:
     with open_warehouse(f"chdb://{tmp_path / 'data' / 'warehouse'}") as wh:
         rows = wh.query(f"SELECT count() FROM {wh.database}.alerts WHERE toYear(event_time) = 2018")
@@ -144,7 +150,7 @@ def test_ignore_retention_loads_and_says_what_the_warehouse_drops(tmp_path, old_
     assert result.returncode == 0, result.stderr[-2000:]
     said = " ".join((result.stderr + result.stdout).split())
     assert "will drop" in said and "alerts:" in said
-    assert "alerts the warehouse holds from 2018-03-01" in said
+    assert "the files' event times 2018-03-01" in _table(result.stdout)
     assert _alerts_in_2018(tmp_path) == 0  # as it said: the TTL dropped them
 
 
@@ -156,5 +162,27 @@ def test_a_retention_that_covers_the_history_keeps_it(tmp_path, old_city):
     assert "retention alerts: 400 days -> for ever" in said
     held = _alerts_in_2018(tmp_path)
     assert held > 0
-    table = " ".join(re.sub(r"[│┃╭╮╰╯─━┏┓┗┛┡┩└┘┌┐├┤┼]", " ", result.stdout).split())
+    table = _table(result.stdout)
     assert re.search(r"\(read back\) ([\d,]+)", table).group(1) == f"{held:,}", table
+
+
+def test_with_the_override_nothing_in_retention_is_lost(tmp_path, mixed, city):
+    """A file that mixes 2018 and yesterday, loaded with --ignore-retention, keeps every alert
+    of yesterday that the same file keeps when the retention covers all of it."""
+    path, _ = mixed
+    ignored = _backfill(tmp_path / "ignored", city, str(path), "--ignore-retention")
+    assert ignored.returncode == 0, ignored.stderr[-2000:]
+    keep_all = {"HOTSPOT_RETENTION__ALERTS": "0", "HOTSPOT_RETENTION__ROLLUPS": "0"}
+    kept = _backfill(tmp_path / "kept", city, str(path), env=keep_all)
+    assert kept.returncode == 0, kept.stderr[-2000:]
+
+    def stored(folder, when: str) -> set[str]:
+        with open_warehouse(f"chdb://{folder / 'data' / 'warehouse'}") as wh:
+            rows = wh.query(f"SELECT alert_id FROM {wh.database}.alerts FINAL WHERE {when}")
+        return {row[0] for row in rows}
+
+    recent = "event_time > now() - INTERVAL 30 DAY"
+    assert stored(tmp_path / "kept", recent)
+    assert stored(tmp_path / "ignored", recent) == stored(tmp_path / "kept", recent)
+    assert stored(tmp_path / "ignored", "toYear(event_time) = 2018") == set()
+    assert stored(tmp_path / "kept", "toYear(event_time) = 2018")
