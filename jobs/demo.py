@@ -18,7 +18,8 @@ from pipeline.replay import read_jsonl_chunks
 from pipeline.settings import Settings
 from pipeline.sim import run_simulation
 
-from .commands.progress import RecordProgress
+from .commands.console import stdout_console
+from .commands.progress import RecordProgress, format_ms
 from .runtime import Runtime, open_runtime
 from .worker import run_worker
 
@@ -29,7 +30,7 @@ HISTORY = timedelta(days=2)  # simulated history the baseline is fitted on befor
 
 
 def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
-    console = Console()
+    console = stdout_console()
     if data_dir.exists():
         shutil.rmtree(data_dir)  # a demo starts from nothing, so its figures are reproducible
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=hours)
@@ -60,8 +61,7 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
     # traffic, interleaved the way it arrived, so event-time lateness means what it means live.
     speed = hours * 3600.0 / REPLAY_WALL_S
     with open_runtime(settings) as runtime:
-        with console.status(f"fitting the baseline on {HISTORY.days} simulated days of history"):
-            _fit_baseline(runtime, history.replay, start - HISTORY, start)
+        _fit_baseline(console, runtime, history.replay, start - HISTORY, start)
         sent, done, ready, stop = [0], threading.Event(), threading.Event(), threading.Event()
         bar = RecordProgress(
             f"replaying {hours:g} h at {speed:.0f}x", count_records(files.replay), console=console
@@ -96,16 +96,54 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
         _report(console, runtime, files)
 
 
-def _fit_baseline(runtime: Runtime, replay: Path, since: datetime, until: datetime) -> None:
+def _fit_baseline(
+    console: Console, runtime: Runtime, replay: Path, since: datetime, until: datetime
+) -> None:
     """Fit the history replay as `hotspot baseline fit` fits a stored period, and store it as
-    the newest baseline, which the correlators load when they start."""
+    the newest baseline, which the correlators load when they start. Two progress bars: the
+    history's records read, then the fit's steps (city, each district, the scoring disks)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from pipeline.backfill.fit import fit_replay
     from pipeline.correlate.baseline.store import store_fit
 
     since_ms, until_ms = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
     settings = runtime.settings
-    fitted, _ = fit_replay(settings, runtime.registry, [replay], since_ms, until_ms)
-    store_fit(runtime.warehouse, fitted, settings.correlation, since_ms, until_ms)
+    days = f"{HISTORY.days} simulated days of history"
+    bars = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    read = bars.add_task(f"baseline: reading {days}", total=count_records(replay), note="")
+    fit = bars.add_task("baseline: fitting rates", total=None, note="", start=False)
+
+    def records(n: int, event_ms: int | None) -> None:
+        bars.update(read, advance=n, note=f"records, event time {format_ms(event_ms)}")
+
+    def steps(done: int, total: int) -> None:
+        if done == 1:
+            bars.start_task(fit)
+        bars.update(fit, completed=done, total=total, note="steps: city, districts, disks")
+
+    with bars:
+        fitted, n = fit_replay(
+            settings, runtime.registry, [replay], since_ms, until_ms, progress=records, steps=steps
+        )
+    fit_id = store_fit(runtime.warehouse, fitted, settings.correlation, since_ms, until_ms)
+    console.print(
+        f"baseline fitted on {n:,} alerts of {days}: {len(fitted.cell_ids):,} cells with "
+        f"history (baseline {fit_id[:8]})"
+    )
 
 
 def _draw_map(runtime: Runtime, out: Path) -> None:

@@ -12,6 +12,7 @@ __all__ = [
     "BrokerError",
     "WarehouseError",
     "WarehouseUnavailable",
+    "WarehouseInUse",
     "ReplayFileError",
     "EnvelopeError",
     "CheckpointError",
@@ -44,6 +45,16 @@ class WarehouseError(PipelineError):
 
 class WarehouseUnavailable(WarehouseError):
     """ClickHouse cannot be reached right now; retry later (offsets are not committed)."""
+
+
+class WarehouseInUse(WarehouseError):
+    """Another process holds the chDB directory (chDB opens a directory in one process at a
+    time, even to read it). ``pid`` and ``command`` name that process."""
+
+    def __init__(self, message: str, *, pid: str, command: str) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.command = command
 
 
 class ReplayFileError(PipelineError):

@@ -13,6 +13,7 @@ from rich.table import Table
 from pipeline.exceptions import ConfigurationError
 from pipeline.settings import load_settings
 
+from .console import stdout_console
 from .options import SettingsFile, check_replay_files
 from .progress import RecordProgress, format_ms
 
@@ -59,7 +60,10 @@ def backfill(
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Normalise, correlate and store replay files in this process, as a live run would."""
+    """Normalise, correlate and store replay files in this process, as a live run would.
+
+    What the warehouse held in the files' range (alerts, incidents, flags; from the first
+    recorded arrival to the last) is replaced, so a re-run leaves the rows of a clean run."""
     from pipeline.backfill import CLOCKS  # here, not at the top: pyarrow stays out of the worker
     from pipeline.backfill.files import backfill_files, count_records
     from pipeline.backfill.retention import explain, scan_event_times
@@ -130,13 +134,17 @@ def backfill(
         *((f"dead letters: {reason}", n) for reason, n in sorted(report.deadletters.items())),
         ("incidents", report.incidents),
         ("flag versions", report.flag_events),
+        *(
+            (f"replaced: {table} an earlier run stored in this range", n)
+            for table, n in sorted(report.replaced.items())
+        ),
     ]
     for what, count in rows:
         summary.add_row(what, f"{count:,}")
     summary.add_row("newest event time", format_ms(report.newest_event_ms))
     summary.add_row("the files' event times", _dates(check))
     summary.add_row("records per second", f"{report.records / max(elapsed, 1e-9):,.0f}")
-    Console().print(summary)
+    stdout_console().print(summary)
 
 
 def _alerts_held(warehouse, since_ms: int | None, until_ms: int | None) -> int:

@@ -10,6 +10,7 @@ import typer
 
 from pipeline.settings import load_settings
 
+from .console import stdout_console
 from .options import SettingsFile, check_range, new_file, parse_time
 
 __all__ = ["top", "map_command"]
@@ -33,7 +34,6 @@ def top(
     Reads the warehouse (a ClickHouse server, or a chDB directory no worker holds), or with
     --bootstrap the flags topic.
     """
-    from rich.console import Console
     from rich.live import Live
 
     from pipeline.report import flags_table
@@ -56,9 +56,9 @@ def top(
             return flags_table(flags, registry, clock)
 
         if once:
-            Console().print(render())
+            stdout_console().print(render())
             return
-        with Live(render(), refresh_per_second=4, screen=False) as live:
+        with Live(render(), refresh_per_second=4, screen=False, console=stdout_console()) as live:
             try:
                 while True:
                     time.sleep(refresh)
@@ -71,8 +71,8 @@ def _top_from_topic(
     bootstrap: str, topic: str, registry, refresh: float, once: bool, limit: int
 ) -> None:
     import asyncio
+    import logging
 
-    from rich.console import Console
     from rich.live import Live
 
     from pipeline.report import flags_table
@@ -87,13 +87,18 @@ def _top_from_topic(
             while not await feed.poll():  # read what is there before showing anything
                 pass
             if once:
-                Console().print(table(feed))
+                stdout_console().print(table(feed))
                 return
-            with Live(table(feed), refresh_per_second=4, screen=False) as live:
+            with Live(
+                table(feed), refresh_per_second=4, screen=False, console=stdout_console()
+            ) as live:
                 while True:
                     await feed.poll(timeout_ms=int(refresh * 1000))
                     live.update(table(feed))
 
+    # aiokafka logs each failed connection as an ERROR line before the feed's own one-line
+    # "cannot reach Kafka" error says the same with what to do
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         asyncio.run(run())
     except KeyboardInterrupt:
@@ -121,7 +126,7 @@ def map_command(
     settings_file: SettingsFile = None,
 ) -> None:
     """Draw alerts as a heat layer with the flags and admin boundaries into a PNG."""
-    from pipeline.report import draw_map
+    from pipeline.report import counted, draw_map
 
     from ..runtime import load_admin_registry
     from .warehouse import open_existing_warehouse
@@ -143,4 +148,4 @@ def map_command(
         start = since if since is not None else end - 24 * 3_600_000
         check_range(start, end)
         alerts, flags = draw_map(warehouse, registry, start, end, out)
-    typer.echo(f"{out}: {alerts:,} alerts, {flags} flags")
+    typer.echo(f"{out}: {counted(alerts, 'alert')}, {counted(flags, 'hotspot flag')}")

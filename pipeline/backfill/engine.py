@@ -74,6 +74,8 @@ class BackfillReport:
     by_feed: Counter = field(default_factory=Counter)  # feed -> records
     skipped_topics: Counter = field(default_factory=Counter)  # topic -> records
     bad_lines: list[BadLine] = field(default_factory=list)
+    #: rows of an earlier run in this backfill's range, deleted before it stored its own
+    replaced: Counter = field(default_factory=Counter)  # table -> rows
 
 
 def _concat(parts: list[NormalizedBatch], sizes: list[int]) -> NormalizedBatch:
@@ -147,6 +149,11 @@ class Backfill:
         self.routing = TileRouting.from_settings(settings, registry)
         self.ctx = NormalizeContext.from_settings(settings, registry)
         self._arrival_ms: int | None = None  # newest arrival read so far
+        # the range this backfill replaces in the warehouse (sinks.WarehouseSink, .replace):
+        # from the first chunk's earliest arrival to the newest arrival or event time read
+        self._floor_ms: int | None = None
+        self._last_ms: int | None = None
+        self._oldest_event_ms: int | None = None
         self.clock = clock
         self.sealer = Sealer(settings.pseudonym_secret())
         self.correlators = [
@@ -201,10 +208,31 @@ class Backfill:
                 self.report.newest_event_ms = max(
                     self.report.newest_event_ms or -(2**62), int(alerts.event_ms.max())
                 )
+                self._oldest_event_ms = min(
+                    self._oldest_event_ms or 2**62, int(alerts.event_ms.min())
+                )
             if self.correlators:
                 dead += self._correlate(alerts, lines)
         self._store_dead(dead)
+        self._extend_range(chunk)
         self.sink.chunk_done()
+
+    def _extend_range(self, chunk: RecordChunk) -> None:
+        """Open the range at the first chunk's earliest arrival (its earliest event time when
+        it has no ``ts``), and extend its end to the newest arrival or event time read."""
+        ts = chunk.ts[chunk.ts != NO_TIMESTAMP]
+        newest = [int(ts.max())] if len(ts) else []
+        if self.report.newest_event_ms is not None:
+            newest.append(self.report.newest_event_ms)
+        if newest:
+            self._last_ms = max([*newest, self._last_ms or newest[0]])
+        if self._floor_ms is None:
+            if len(ts):
+                self._floor_ms = int(ts.min())
+            elif self.report.newest_event_ms is not None:
+                self._floor_ms = self._oldest_event_ms
+            if self._floor_ms is not None:
+                self.sink.range_starts(self._floor_ms)
 
     def _feeds(self, topics: np.ndarray) -> np.ndarray:
         """The feed (source code) of each record, -1 for a topic that is no feed's."""
@@ -370,6 +398,7 @@ class Backfill:
         window, incident gap and lateness, so every flag and incident is final and stored.
         Without, stop where a live worker that has read the same input would stand."""
         newest = self.report.newest_event_ms
+        last = self._last_ms
         if flush and newest is not None:
             p = self.settings.correlation
             horizon = newest + p.window_ms + p.incident_gap_ms + p.lateness_ms + p.slide_ms
@@ -379,7 +408,11 @@ class Backfill:
                         correlator.advance_to(horizon), partition, self.routing, self.registry
                     )
                 )
-        self.sink.finish()
+            if self.correlators:
+                last = max(last or horizon, horizon)
+        # a backfill without correlation writes no flags or incidents, and leaves them be
+        tables = ("alerts", "incidents", "flags") if self.correlators else ("alerts",)
+        self.report.replaced.update(self.sink.finish(last, tables))
         return self.report
 
     # --- sinks --------------------------------------------------------------------------------

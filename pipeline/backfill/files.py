@@ -96,12 +96,13 @@ def backfill_to_memory(
     correlate: bool = True,
     keep_alerts: bool = False,
     chunk_records: int = 100_000,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> tuple[MemorySink, BackfillReport]:
     """:func:`backfill_files` (arrival clock, flushed) into a :class:`~.sinks.MemorySink`;
-    ``baseline`` makes each partition correlator's baseline."""
+    ``baseline`` makes each partition correlator's baseline; ``progress`` as there."""
     sink = MemorySink(keep_alerts=keep_alerts)
     engine = Backfill(settings, registry, sink, baseline, correlate=correlate)
-    report, _ = _run(engine, paths, chunk_records, True, None)
+    report, _ = _run(engine, paths, chunk_records, True, progress)
     return sink, report
 
 

@@ -9,7 +9,7 @@ run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +32,16 @@ def fit_replay(
     paths: Sequence[Path],
     since_ms: int | None = None,
     until_ms: int | None = None,
+    *,
+    progress: Callable[[int, int | None], None] | None = None,
+    steps: Callable[[int, int], None] | None = None,
 ) -> tuple[CellRates, int]:
     """The fit of the replays' alerts with event time in ``[since_ms, until_ms)`` (by default
-    the whole local days they cover, :func:`whole_local_days`), and how many alerts it read."""
+    the whole local days they cover, :func:`whole_local_days`), and how many alerts it read.
+
+    ``progress(records, newest_event_ms)`` is called after every chunk read, and
+    ``steps(done, total)`` after each step of the fit (:func:`fit_by_district`): the demo
+    shows both as progress bars."""
     sink, _ = backfill_to_memory(
         settings,
         registry,
@@ -42,6 +49,7 @@ def fit_replay(
         lambda: prior_baseline(settings),
         correlate=False,
         keep_alerts=True,
+        progress=progress,
     )
     alerts = sink.stored_alerts()
     params = settings.correlation
@@ -49,7 +57,7 @@ def fit_replay(
         since_ms, until_ms = whole_local_days(alerts.event_ms, params.utc_offset_min)
     alerts = alerts.take((alerts.event_ms >= since_ms) & (alerts.event_ms < until_ms))
     fitted = fit_by_district(
-        alerts, since_ms, until_ms, registry, city_projection(registry), params
+        alerts, since_ms, until_ms, registry, city_projection(registry), params, steps=steps
     )
     return fitted, len(alerts)
 

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+
 from ..alerts import AlertBatch
 from ..deadletter import DeadLetter
 from ..envelope import as_enveloped, envelope_table
@@ -22,6 +24,7 @@ from ..outputs import FlagMessage, IncidentMessage
 from ..warehouse import Warehouse
 from ..warehouse.alert_columns import alert_columns, concat_columns, distinct
 from ..warehouse.rows import deadletter_rows, flag_rows, incident_rows
+from .replace import REPLACED_BY, RangeReplacer
 
 __all__ = ["INSERT_ROWS", "MemorySink", "RECORD_TABLES", "Sink", "WarehouseSink"]
 
@@ -48,8 +51,14 @@ class Sink(Protocol):
     def chunk_done(self) -> None:
         """A chunk is processed: a moment to write what is held."""
 
-    def finish(self) -> None:
-        """The backfill ends: write everything held."""
+    def range_starts(self, floor_ms: int) -> None:
+        """The backfill's range opens at ``floor_ms`` (its first recorded arrival); called
+        once, before the first :meth:`chunk_done`."""
+
+    def finish(self, last_ms: int | None = None, tables: tuple[str, ...] = ()) -> dict[str, int]:
+        """The backfill ends: write everything held. A sink that replaces what the range
+        held clears ``tables`` up to ``last_ms`` (see :mod:`.replace`); returns the rows it
+        deleted per table."""
 
 
 class WarehouseSink:
@@ -60,6 +69,10 @@ class WarehouseSink:
     table), so a few large blocks cost far less than one per chunk and partition. Flags keep
     every version and incidents their own ids, so the order of the blocks changes no row.
     Until :meth:`finish`, a chunk's rows may not be in the warehouse yet.
+
+    Before a block goes in, what the warehouse held in its span is deleted, and at the end
+    what it held in the whole range (:class:`~.replace.RangeReplacer`): a re-run leaves the
+    rows of a clean run.
     """
 
     def __init__(
@@ -72,6 +85,8 @@ class WarehouseSink:
         self._alert_rows = 0
         # dead letters, incidents and flags not yet inserted, by table
         self._held: dict[str, list] = {table: [] for table in _RECORD_ROWS}
+        self.replacer = RangeReplacer(warehouse)
+        self._floor_ms: int | None = None
 
     def alerts(self, feeds: list[NormalizedBatch]) -> None:
         ingest_ms = int(time.time() * 1000)
@@ -84,18 +99,34 @@ class WarehouseSink:
 
     def chunk_done(self) -> None:
         if self._alert_rows + sum(map(len, self._held.values())) >= self.insert_rows:
-            self.finish()
+            self._insert_held()
 
-    def finish(self) -> None:
+    def range_starts(self, floor_ms: int) -> None:
+        self._floor_ms = floor_ms
+
+    def finish(self, last_ms: int | None = None, tables: tuple[str, ...] = ()) -> dict[str, int]:
+        """Insert the rows held back, then clear what ``tables`` held in the range up to
+        ``last_ms`` and was not cleared yet; returns the rows deleted per table."""
+        self._insert_held()
+        self.replacer.finish(tables, self._floor_ms, last_ms)
+        return dict(self.replacer.deleted)
+
+    def _insert_held(self) -> None:
         """Insert the rows held back, one block per table."""
         if self._alerts:
             columns = concat_columns(self._alerts)
             self._alerts, self._alert_rows = [], 0
-            self.warehouse.insert("alerts", columns, distinct_keys=distinct(columns["alert_id"]))
+            self._insert("alerts", columns, distinct_keys=distinct(columns["alert_id"]))
         for table, build_rows in _RECORD_ROWS.items():
             if self._held[table]:
                 records, self._held[table] = self._held[table], []
-                self.warehouse.insert(table, build_rows(records))
+                self._insert(table, build_rows(records))
+
+    def _insert(self, table: str, columns: dict, *, distinct_keys: bool = False) -> None:
+        if table in REPLACED_BY and self._floor_ms is not None:
+            times = np.asarray(columns[REPLACED_BY[table]]).astype("datetime64[ms]")
+            self.replacer.before_insert(table, times.astype(np.int64), self._floor_ms)
+        self.warehouse.insert(table, columns, distinct_keys=distinct_keys)
 
 
 @dataclass
@@ -119,8 +150,11 @@ class MemorySink:
     def chunk_done(self) -> None:
         pass
 
-    def finish(self) -> None:
+    def range_starts(self, floor_ms: int) -> None:
         pass
+
+    def finish(self, last_ms: int | None = None, tables: tuple[str, ...] = ()) -> dict[str, int]:
+        return {}
 
     def stored_alerts(self) -> AlertBatch:
         """The kept alerts as the warehouse stores them (as correlators read them), one batch."""

@@ -1,7 +1,16 @@
 """Quick looks for analysts and patrol leads: the open flags as a table, a map as a PNG."""
 
 from .flag_feed import FlagFeed
-from .map import draw_map
+from .map import MapFigure, counted, draw_map, map_figure
 from .top import OpenFlag, flags_table, open_flags
 
-__all__ = ["FlagFeed", "OpenFlag", "open_flags", "flags_table", "draw_map"]
+__all__ = [
+    "FlagFeed",
+    "OpenFlag",
+    "open_flags",
+    "flags_table",
+    "draw_map",
+    "map_figure",
+    "MapFigure",
+    "counted",
+]

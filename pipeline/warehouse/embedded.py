@@ -9,14 +9,15 @@ import fcntl
 import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
 
-from ..exceptions import WarehouseError
+from ..exceptions import WarehouseError, WarehouseInUse
 from .base import Warehouse
 
-__all__ = ["EmbeddedWarehouse"]
+__all__ = ["EmbeddedWarehouse", "LockHolder", "directory_holder"]
 
 _insert_ids = itertools.count()
 
@@ -29,7 +30,16 @@ class EmbeddedWarehouse(Warehouse):
         try:
             self._session = session.Session(str(path))
         except Exception as exc:  # chDB raises plain RuntimeErrors
-            raise WarehouseError(_why_not_opened(path, exc)) from exc
+            holder = directory_holder(path)
+            if holder is not None:
+                raise WarehouseInUse(
+                    in_use_message(path, holder), pid=holder.pid, command=holder.command
+                ) from exc
+            raise WarehouseError(
+                f"cannot open chDB data directory {path}: {exc}. It is not held by another "
+                "process; check that it is a warehouse this version wrote and that you may "
+                "write it"
+            ) from exc
         self.path = path
         self.database = database
         self.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
@@ -106,32 +116,39 @@ def _code(exc: Exception) -> int | None:
     return None
 
 
-def _why_not_opened(path: Path, exc: Exception) -> str:
-    """The reason chDB gave no session, in words that fit the case.
+class LockHolder(NamedTuple):
+    """The process holding a chDB directory: its id and command line (shortened)."""
 
-    chDB's error says only "Error initializing EmbeddedServer"; the cause it prints to stderr
-    is usually that another process holds the directory's ``status`` file lock (ClickHouse
-    writes its PID there). Taking that lock ourselves, without waiting, tells the two apart.
+    pid: str
+    command: str
+
+    def __str__(self) -> str:
+        return f"process {self.pid} ({self.command})" if self.command else f"process {self.pid}"
+
+
+def in_use_message(path: Path, holder: LockHolder) -> str:
+    """Why a directory cannot be opened, and what reads alongside a process that holds it.
+
+    chDB's own error says only "Error initializing EmbeddedServer"; the cause it prints to
+    stderr is that another process holds the directory's ``status`` file lock (ClickHouse
+    writes its PID there). The advice fits every holder: a worker or demo (watch its flags
+    with ``top --bootstrap``) and another reading command (wait, or use a server).
     """
-    holder = _lock_holder(path / "status")
-    if holder is None:
-        return (
-            f"cannot open chDB data directory {path}: {exc}. It is not held by another "
-            "process; check that it is a warehouse this version wrote and that you may write it"
-        )
     return (
         f"chDB data directory {path} is in use by {holder}: chDB lets one process at a time "
-        "open a directory, even to read it. Wait for that process to end (or stop it). To "
-        "watch the open flags while a worker runs, use `hotspot top --bootstrap HOST:PORT` "
-        "(the worker prints its broker); for several readers at once, keep the warehouse on "
-        "a ClickHouse server (HOTSPOT_WAREHOUSE_URL=clickhouse://...)"
+        "open a directory, even to read it. Wait for that process to end (or stop it), and run "
+        "reading commands one after another. To watch the open flags while a worker or demo "
+        "runs, use `hotspot top --bootstrap HOST:PORT` (the worker prints its broker); for "
+        "several readers at once, keep the warehouse on a ClickHouse server "
+        "(HOTSPOT_WAREHOUSE_URL=clickhouse://...)"
     )
 
 
-def _lock_holder(status: Path) -> str | None:
-    """``process PID (command line)`` holding ClickHouse's lock on ``status``, or None."""
+def directory_holder(path: Path) -> LockHolder | None:
+    """The process holding ClickHouse's lock on ``path/status``, or None (free, or never
+    opened). Taking that lock ourselves, without waiting, tells the two apart."""
     try:
-        with open(status, "rb") as fh:
+        with open(path / "status", "rb") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -141,7 +158,7 @@ def _lock_holder(status: Path) -> str | None:
                 return None
     except OSError:
         return None
-    pid = first.removeprefix("PID:").strip()
+    pid = first.removeprefix("PID:").strip() or "(unknown)"
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     except (OSError, UnicodeDecodeError):
@@ -149,4 +166,4 @@ def _lock_holder(status: Path) -> str | None:
     command = " ".join(command.split())
     if len(command) > 100:
         command = command[:99] + "…"
-    return f"process {pid} ({command})" if command else f"process {pid or '(unknown)'}"
+    return LockHolder(pid, command)

@@ -16,14 +16,16 @@ from tests.conftest import PSEUDONYM_KEY
 pytestmark = pytest.mark.timeout(300)
 
 
-def hotspot(settings, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
+def hotspot(
+    settings, *args: str, expect: int = 0, columns: str | None = "200"
+) -> subprocess.CompletedProcess:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "COLUMNS"},
         "HOTSPOT_DATA_DIR": str(settings.data_dir),
         "HOTSPOT_REGISTRY_PATH": str(settings.registry_path),
         "HOTSPOT_PSEUDONYM_KEY": PSEUDONYM_KEY,
         "HOTSPOT_PARTITIONS": "2",
-        "COLUMNS": "200",
+        **({"COLUMNS": columns} if columns else {}),
     }
     result = subprocess.run(
         [sys.executable, "-m", "jobs", *args], env=env, capture_output=True, text=True, timeout=240
@@ -120,6 +122,16 @@ def test_baseline_fit_of_a_period_without_alerts_says_where_they_are(backfilled_
 def test_top_once_lists_the_open_flags(backfilled_city, span):
     result = hotspot(backfilled_city, "top", "--once")
     assert span[2] > 0 and f"{span[2]} open" in result.stdout
+
+
+def test_top_piped_keeps_every_column_whole(backfilled_city, span):
+    """Issue 21: piped (no terminal, no COLUMNS), rich cut the table to 80 columns."""
+    result = hotspot(backfilled_city, "top", "--once", columns=None)
+    header = "units (grid/community/street/district)"
+    assert header in result.stdout and "seen / expected" in result.stdout
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) > 80, "the table was cut to a default terminal width"
+    assert not any("…" in line for line in lines), "a cell was cut short"
 
 
 def test_map_writes_a_png(backfilled_city, span, tmp_path):

@@ -25,6 +25,7 @@ def test_demo_runs_to_its_report_and_draws_the_map(tmp_path):
         capture_output=True,
         text=True,
         timeout=600,
+        env={k: v for k, v in os.environ.items() if k != "COLUMNS"},  # piped, as `| less`
     )
     assert result.returncode == 0, result.stderr[-4000:]
     for heading in ("Feeds", "Dead letters by reason", "Hotspot flags", "Where the data is"):
@@ -32,6 +33,15 @@ def test_demo_runs_to_its_report_and_draws_the_map(tmp_path):
     assert "replayed" in result.stdout and "incidents" in result.stdout
     assert (data / "hotspots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Look further" in result.stdout and "hotspot top --once" in result.stdout
+    # progress while the baseline is fitted too, not only a spinner: the history's records
+    # read, then the fit's steps, each to its end (issue 21)
+    reading = next(line for line in result.stdout.splitlines() if "baseline: reading" in line)
+    done, total = reading.split("records")[0].split()[-1].split("/")
+    assert done == total and int(total) > 0, reading
+    fitting = next(line for line in result.stdout.splitlines() if "baseline: fitting" in line)
+    steps = next(w for w in fitting.split() if "/" in w).split("/")
+    assert steps[0] == steps[1] and int(steps[1]) >= 3, fitting
+    assert "baseline fitted on" in result.stdout
 
     # The demo's folder is a data folder for the other commands (issue 21): they find its
     # registry, warehouse and key with HOTSPOT_DATA_DIR alone.
@@ -50,3 +60,40 @@ def test_demo_runs_to_its_report_and_draws_the_map(tmp_path):
         text=True,
     )
     assert shown.returncode == 0 and shown.stdout.strip(), shown.stderr[-3000:]
+
+    # every other command the README lists that reads a data folder works on it too
+    look = result.stdout.split("hotspot export flags --since ", 1)[1].split()
+    since, until = look[0], look[2]
+    sim = data / "sim"
+    for args in (
+        ["export", "flags", "--since", since, "--until", until],
+        [
+            "export",
+            "incidents",
+            "--since",
+            since,
+            "--until",
+            until,
+            "--out",
+            str(tmp_path / "i.csv"),
+        ],
+        ["export", "alerts", "--since", since, "--until", until, "--format", "jsonl"],
+        ["dashboards", "preview", "--from", since, "--to", until],
+        ["ratings", "--month", since[:7]],
+        ["baseline", "fit", "--since", since, "--until", until],
+        [
+            "evaluate",
+            "--replay",
+            str(sim / "replay.jsonl"),
+            "--truth",
+            str(sim / "truth.json"),
+            "--registry",
+            str(sim / "registry.geojson"),
+        ],
+    ):
+        after = subprocess.run(
+            [sys.executable, "-m", "jobs", *args], env=env, capture_output=True, text=True
+        )
+        assert after.returncode == 0, (args, after.stderr[-3000:])
+        assert "Traceback" not in after.stderr and (after.stdout + after.stderr).strip(), args
+    assert (tmp_path / "i.csv").read_text().startswith("incident_id,")

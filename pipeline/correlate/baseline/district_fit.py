@@ -10,6 +10,7 @@ history get the city-wide fallback, and the dispersion is estimated on the whole
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,8 +81,12 @@ def fit_by_district(
     params: CorrelationParams,
     *,
     dispersion: bool = True,
+    steps: Callable[[int, int], None] | None = None,
 ) -> CellRates:
-    """Fit from the alerts of history ``[start_ms, end_ms)`` (see the module docstring)."""
+    """Fit from the alerts of history ``[start_ms, end_ms)`` (see the module docstring).
+
+    ``steps(done, total)``, when given, is called after each step: the city-wide fit, each
+    district's, and the scoring disks' (a long fit shows its progress)."""
     if end_ms <= start_ms:
         raise ValueError("history must span some time: end_ms > start_ms")
     rows = counted_events(alerts, projection, params)
@@ -104,26 +109,44 @@ def fit_by_district(
 
     city = fit(np.ones(len(cells), bool))
     district = _cell_district(cells, lattice, projection, registry)
+    districts = np.unique(district).tolist()
+    step = _Steps(steps, len(districts) + 2)
+    step()
     ids, tables = [], []
-    for d in np.unique(district).tolist():  # loop per district (a handful)
+    for d in districts:  # loop per district (a handful)
         part = city if d < 0 else fit(district == d)
         mine = np.unique(cells[district == d])
         ids.append(mine)
         tables.append(rate_table(part, mine))
+        step()
+    disks = fit_disks(
+        rows["x"],
+        rows["y"],
+        rows["event_ms"],
+        start_ms,
+        end_ms,
+        lattice,
+        params.radii_m,
+        utc_offset_min=params.utc_offset_min,
+    )
+    step()
     return CellRates(
         lattice.cell_km2,
         np.concatenate(ids) if ids else np.empty(0, np.int64),
         np.concatenate(tables) if tables else np.empty((0, HOURS_PER_WEEK)),
         city.prior_rate * city.profile,
         alpha,
-        fit_disks(
-            rows["x"],
-            rows["y"],
-            rows["event_ms"],
-            start_ms,
-            end_ms,
-            lattice,
-            params.radii_m,
-            utc_offset_min=params.utc_offset_min,
-        ),
+        disks,
     )
+
+
+class _Steps:
+    """Counts the fit's steps for an optional ``steps(done, total)`` callback."""
+
+    def __init__(self, callback: Callable[[int, int], None] | None, total: int) -> None:
+        self.callback, self.total, self.done = callback, total, 0
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.callback is not None:
+            self.callback(self.done, self.total)
