@@ -118,3 +118,25 @@ def test_ids_are_told_apart_by_every_character():
     d.first_sightings(ids("camera:é", "camera:ab", "dispatch_110:1"), ms(1, 1, 1))
     keep = d.first_sightings(ids("camera:e", "camera:a", "camera:1", "camera:é"), ms(2, 2, 2, 2))
     assert keep.tolist() == [True, True, True, False]
+
+
+def origins(*values) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def test_a_copy_from_another_origin_is_not_a_duplicate():
+    """Issue 17: a message without a key redelivered into another feed partition reaches the
+    correlators whichever worker reads it; a copy within its own feed partition is dropped."""
+    d = DedupeIndex(1000)
+    first = d.first_sightings(ids("a", "a", "b"), ms(1, 1, 2), origins(0, 1, 0))
+    assert first.tolist() == [True, True, True]
+    later = d.first_sightings(ids("a", "a", "b", "b"), ms(3, 3, 3, 3), origins(0, 2, 1, 0))
+    assert later.tolist() == [False, True, True, False]
+
+
+def test_ids_seeded_from_the_warehouse_match_every_origin_until_they_age_out():
+    d = DedupeIndex(horizon_ms=100, prune_every=1)
+    d.seed(ids("a"), ms(50))
+    assert d.unseen(ids("a", "a", "b"), origins(0, 3, 3)).tolist() == [False, False, True]
+    d.first_sightings(ids("c"), ms(151), origins(0))  # newest 151: the seed (50) is out
+    assert d.unseen(ids("a"), origins(3)).tolist() == [True]
