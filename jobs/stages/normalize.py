@@ -16,14 +16,17 @@ from operator import attrgetter
 
 import numpy as np
 import pyarrow as pa
+from aiokafka import TopicPartition
 
 from pipeline.alerts import SOURCES
 from pipeline.envelope import envelope_table
 from pipeline.kafka import BatchProducer
+from pipeline.marks import origin_count
 from pipeline.normalize import NormalizedBatch, normalize, normalize_each
 from pipeline.routing import TileRouting
 
 from ..consumer import Polled, Stage
+from ..mark_reader import progress_at
 from ..publish import publish_deadletters, publish_normalized
 from ..runtime import Runtime
 from ..watermarks import FeedProgress
@@ -118,4 +121,30 @@ def normalize_stage(
             # only now: a retried batch must not look like duplicates
             runtime.normalize.dedupe.remember(batch.alerts.alert_id, batch.alerts.event_ms, origin)
 
-    return Stage("normalize", tuple(feeds[s] for s in SOURCES), normalize_feeds, aligned=True)
+    async def restore_progress(committed: dict[TopicPartition, int | None]) -> None:
+        """Each feed partition got resumes with the progress of its committed offset
+        (:mod:`jobs.mark_reader`); one with nothing committed starts from nothing."""
+        at = {
+            int(progress.origins(tp.topic, [tp.partition])[0]): offset
+            for tp, offset in committed.items()
+            if offset is not None
+        }
+        settings = runtime.settings
+        found = await progress_at(
+            runtime.bootstrap, settings.topics.normalized, at, origin_count(settings.partitions)
+        )
+        progress.restore(found, at)
+        if len(found) < len(at):
+            log.info(
+                "no watermark mark at the committed offset of origins %s: their first alerts "
+                "carry no progress",
+                sorted(set(at) - set(found)),
+            )
+
+    return Stage(
+        "normalize",
+        tuple(feeds[s] for s in SOURCES),
+        normalize_feeds,
+        assigned=restore_progress,
+        aligned=True,
+    )

@@ -75,6 +75,24 @@ def test_drained_input_declares_the_largest_progress_for_every_feed_partition_he
     assert marks.origin.tolist() == [1, 2, 4] and marks.progress_ms.tolist() == [900] * 3
 
 
+def test_marks_carry_each_feed_partitions_next_offset_and_a_restore_resumes_from_them():
+    """Issue 17: a normaliser that gets a feed partition resumes at its committed offset with
+    the progress of the records before it, so its next alerts carry what an uninterrupted
+    run stamped on them."""
+    p = progress(idle_s=0.0)
+    came_from, marks = p.after_batch(np.array([3, 5, 3]), np.array([100, 7, 120]), {3: 40, 5: 9})
+    assert marks.offsets().tolist() == [40, 9]
+    p.published(marks)
+    assert p.idle({3}, now_ms=50).offsets().tolist() == [40]  # what an idle mark speaks for
+    restarted = progress()
+    restarted.restore({3: 120}, {3: 40, 5: 9, 6: 0})  # 5: no mark found, 6: nothing before
+    came_from, marks = restarted.after_batch(np.array([3, 5, 6]), np.array([130, 8, 1]), {})
+    assert came_from.progress_ms.tolist() == [120, NO_PROGRESS, NO_PROGRESS]
+    assert marks.offsets().tolist() == [-1, -1, -1]  # no batch end given: not known
+    restarted.published(marks)
+    assert restarted.drained({3}).offsets().tolist() == [40]  # still the restored offset
+
+
 # --- real workers --------------------------------------------------------------------------------
 
 
