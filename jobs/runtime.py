@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Progress:
-    """What the stages have processed and produced: lets a caller wait until drained.
+    """What the stages have processed and produced, and when (the heartbeat, the benchmarks).
 
     Several stages may read one topic; a partition counts as processed up to the offset
     *every* stage registered for its topic has reached.
@@ -76,16 +76,6 @@ class Progress:
             key = (record.topic, record.partition)
             if record.offset > self.produced.get(key, -1):
                 self.produced[key] = record.offset
-
-    def consumed_own_output(self, topics: list[str]) -> bool:
-        """True when every message this worker produced to ``topics`` has been processed."""
-        return all(
-            self.done(*tp) >= offset for tp, offset in self.produced.items() if tp[0] in topics
-        )
-
-    def reached(self, end_offsets: dict[tuple[str, int], int]) -> bool:
-        """True when every partition's last message (end offset - 1) has been processed."""
-        return all(self.done(*tp) >= end - 1 for tp, end in end_offsets.items() if end > 0)
 
 
 @dataclass

@@ -66,11 +66,15 @@ class FeedProgress:
             else:
                 self._progress.pop(o, None)
 
-    def _marks(self, due: list[int]) -> Marks:
+    def _marks(self, due: list[int], held: set[int] | None = None) -> Marks:
+        """Marks of ``due``, with the offsets of those ``held`` (None: all of them)."""
         return Marks(
             np.array(due, np.int64),
             np.array([self._progress[o] for o in due], np.int64),
-            np.array([self._offset.get(o, -1) for o in due], np.int64),
+            np.array(
+                [self._offset.get(o, -1) if held is None or o in held else -1 for o in due],
+                np.int64,
+            ),
         )
 
     def origins(self, topic: str, feed_partitions: np.ndarray) -> np.ndarray:
@@ -132,14 +136,16 @@ class FeedProgress:
                 due.append(o)
         return self._marks(due)
 
-    def drained(self, held: set[int]) -> Marks:
-        """The input is complete (a worker run ``--until-drained``): each origin in ``held``
-        declares the largest progress of any origin, since nothing older can come in this
-        run; so correlators stand where one watermark over all the input would put them, as a
-        backfill without a final flush does. Nothing when nothing was normalised."""
+    def drained(self, origins: set[int], held: set[int] | None = None) -> Marks:
+        """The input is complete (a worker run ``--until-drained``): each of ``origins``
+        declares the largest progress of any origin seen here, since nothing older can come
+        in this run; so correlators stand where one watermark over all the input would put
+        them, as a backfill without a final flush does. The marks of origins not ``held``
+        (None: all are) carry no offset: this worker does not know where they stand.
+        Nothing when nothing was normalised."""
         if not self._progress:
             return Marks.empty()
         top = max(self._progress.values())
-        for o in held:  # loop per feed partition held
+        for o in origins:  # loop per feed partition
             self._progress[o] = max(self._progress.get(o, top), top)
-        return self._marks(sorted(held))
+        return self._marks(sorted(origins), held)

@@ -11,7 +11,7 @@ from .consumer import group_consumer
 from .embedded import EmbeddedBroker, free_port
 from .partitioner import key_partitions
 from .producer import BatchProducer, Delivery
-from .reading import read_partitions, read_to_end, read_topic
+from .reading import ends, read_partitions, read_to_end, read_topic
 from .sender import Pacing, send_chunks
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Pacing",
     "bootstrap_servers",
     "committed_offsets",
+    "ends",
     "ensure_topics",
     "partition_counts",
     "free_port",

@@ -2,7 +2,9 @@
 
 Used where a process needs a whole partition, or its tail, at one moment: a correlator's
 checkpoints (:mod:`.checkpoints`), a normaliser's watermark marks after a restart
-(:mod:`jobs.mark_reader`), the outputs the tests and the benchmarks compare.
+(:mod:`jobs.mark_reader`), the outputs the tests and the benchmarks compare; and, without
+keeping what it reads, where a consumer group stands (:func:`ends`, for ``hotspot worker
+--until-drained``).
 
 Why this way, on Tansu:
 
@@ -26,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from ..exceptions import BrokerError
 
-__all__ = ["read_partitions", "read_to_end", "read_topic"]
+__all__ = ["ends", "read_partitions", "read_to_end", "read_topic"]
 
 
 async def read_to_end(
@@ -103,3 +105,39 @@ def read_topic(bootstrap: str, topic: str, *, timeout_s: float = 60.0) -> list[C
     benchmarks and tools; not from inside a running event loop)."""
     read = asyncio.run(read_partitions(bootstrap, topic, timeout_s=timeout_s))
     return [r for p in sorted(read) for r in read[p]]
+
+
+async def ends(
+    bootstrap: str, topics: list[str], start: Mapping[tuple[str, int], int], *, timeout_s=60.0
+) -> dict[tuple[str, int], int]:
+    """The end of every partition of ``topics``, as fetch responses from ``start`` (``(topic,
+    partition)`` → offset, e.g. a group's committed offsets; 0 where absent) report it: a
+    fresh consumer fetches at most a few KiB of each, so asking costs little however far
+    behind ``start`` is."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4096,
+        fetch_max_wait_ms=100,
+    )
+    await consumer.start()
+    try:
+        await asyncio.wait_for(consumer.topics(), timeout_s)  # the cluster's metadata
+        tps = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not tps:
+            return {}
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, start.get((tp.topic, tp.partition), 0))
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.highwater(tp) is None for tp in tps):
+            if time.monotonic() > deadline:
+                raise BrokerError(f"no fetch answer for some partitions of {topics} in time")
+            await consumer.getmany(timeout_ms=200, max_records=1)
+        return {(tp.topic, tp.partition): consumer.highwater(tp) for tp in tps}
+    finally:
+        await consumer.stop()

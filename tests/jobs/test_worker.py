@@ -250,7 +250,11 @@ def test_a_simulated_city_flows_through_all_four_feeds(worker_config, city):
     normalized = envelopes(worker_config.bootstrap, settings.topics.normalized)
     primary = [e for e in normalized if not e.halo]
     assert {e.source for e in primary} == set(SOURCES)
-    assert len({e.alert_id for e in primary}) == len(primary), "no alert published twice"
+    # once per feed partition: a copy the feed redelivered into another one goes on, to be
+    # judged by its own partition's progress (issue 17); the correlators keep one
+    published = {(e.alert_id, e.origin) for e in primary}
+    assert len(published) == len(primary), "no alert published twice from one feed partition"
+    assert len(published) > len({e.alert_id for e in primary}), "the city has such copies"
     # dumped at once, the feeds reach the correlator far out of event-time order, so many
     # alerts are also dead-lettered as late there; only the ingest rejects are counted here
     letters = [
@@ -271,7 +275,7 @@ def test_a_simulated_city_flows_through_all_four_feeds(worker_config, city):
         )[0]
         by_source = dict(wh.query(f"SELECT source, count() FROM {db}.alerts FINAL GROUP BY source"))
         units = dict(wh.query(f"SELECT level, count() FROM {db}.admin_units FINAL GROUP BY level"))
-    assert stored == len(primary)
+    assert stored == len({e.alert_id for e in primary}), "one row per alert, copies collapsed"
     assert with_units == stored, "every stored alert is tagged with its units and station"
     assert set(by_source) == set(SOURCES)
     assert truth  # the ground truth file is readable JSON
