@@ -101,15 +101,17 @@ def load_admin_registry(settings: Settings) -> AdminRegistry:
 
 
 def seed_dedupe(ctx: NormalizeContext, warehouse: Warehouse) -> int:
-    """Re-learn the ids delivered within the horizon before this worker (re)started."""
+    """Re-learn the ids delivered within the horizon before this worker (re)started, each
+    with the feed partition it came from (:mod:`pipeline.dedupe`)."""
     db = warehouse.database
     horizon_s = ctx.dedupe.horizon_ms / 1000
     cols = warehouse.query_columns(
-        f"SELECT alert_id, toUnixTimestamp64Milli(event_time) AS ms FROM {db}.alerts "
+        f"SELECT alert_id, toUnixTimestamp64Milli(event_time) AS ms, origin FROM {db}.alerts "
         f"WHERE event_time >= (SELECT max(event_time) FROM {db}.alerts) - {horizon_s}"
     )
     ids = np.array(cols["alert_id"], dtype=object)
-    ctx.dedupe.seed(ids, np.array(cols["ms"], dtype=np.int64))
+    origin = np.array(cols["origin"], dtype=np.int64)
+    ctx.dedupe.seed(ids, np.array(cols["ms"], dtype=np.int64), origin)
     return len(ids)
 
 

@@ -20,8 +20,9 @@ by its own origin's progress and drop the second one admitted
 (:mod:`pipeline.correlate.window.event_time`), and the alerts table collapses them
 (ReplacingMergeTree on the alert id). Dropping it here would make its fate depend on whether
 the worker that read it had seen the other copy. The key of an (id, origin) pair is the id's
-key mixed with the origin, so the index stays one set. Ids seeded from the warehouse carry no
-origin: they are held apart and match every origin until they leave the horizon.
+key mixed with the origin, so the index stays one set. The warehouse keeps each alert's origin,
+so a restarted worker seeds the index per origin too; ids stored without one (before the
+column existed) are held apart and match every origin until they leave the horizon.
 """
 
 from __future__ import annotations
@@ -63,14 +64,21 @@ class DedupeIndex:
     def __len__(self) -> int:
         return len(self._known) + len(self._seeded)
 
-    def seed(self, alert_ids: np.ndarray, event_ms: np.ndarray) -> None:
-        """Remember alerts delivered before a restart: a duplicate from any origin."""
+    def seed(
+        self, alert_ids: np.ndarray, event_ms: np.ndarray, origin: np.ndarray | None = None
+    ) -> None:
+        """Remember alerts delivered before a restart, of ``origin`` (the warehouse keeps
+        each alert's; -1 or None: not known, a duplicate from any origin)."""
         if len(alert_ids) == 0:
             return
-        self._seeded.add(alert_keys(alert_ids))
         times = np.asarray(event_ms, np.int64)
-        self._seeded_newest_ms = max(self._seeded_newest_ms, int(times.max()))
-        self._newest_ms = max(self._newest_ms, self._seeded_newest_ms)
+        known = np.zeros(len(alert_ids), bool) if origin is None else np.asarray(origin) >= 0
+        if known.any():
+            self.remember(alert_ids[known], times[known], np.asarray(origin)[known])
+        if (~known).any():
+            self._seeded.add(alert_keys(alert_ids[~known]))
+            self._seeded_newest_ms = max(self._seeded_newest_ms, int(times[~known].max()))
+            self._newest_ms = max(self._newest_ms, self._seeded_newest_ms)
 
     def first_sightings(
         self, alert_ids: np.ndarray, event_ms: np.ndarray, origin: np.ndarray | None = None

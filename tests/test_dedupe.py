@@ -140,3 +140,16 @@ def test_ids_seeded_from_the_warehouse_match_every_origin_until_they_age_out():
     assert d.unseen(ids("a", "a", "b"), origins(0, 3, 3)).tolist() == [False, False, True]
     d.first_sightings(ids("c"), ms(151), origins(0))  # newest 151: the seed (50) is out
     assert d.unseen(ids("a"), origins(3)).tolist() == [True]
+
+
+def test_ids_seeded_with_their_origin_are_duplicates_in_that_origin_only():
+    """Issue 17: the warehouse keeps each alert's feed partition, so after a restart a copy in
+    another feed partition goes on, as it would have without the restart."""
+    d = DedupeIndex(1000)
+    d.seed(ids("a", "b"), ms(10, 10), origins(2, -1))  # b: stored before origins were kept
+    assert d.unseen(ids("a", "a", "b", "b"), origins(2, 5, 2, 5)).tolist() == [
+        False,
+        True,
+        False,
+        False,
+    ]

@@ -116,7 +116,7 @@ def normalize_stage(
         # Stored only once published: a restarted worker takes the stored ids as duplicates
         # (seed_dedupe), so an alert stored but not yet published when the worker was killed
         # would never reach a correlator.
-        await store_alerts(alerts)
+        await store_alerts(alerts, came_from.origin)
         for batch, origin in zip(batches, published_origins, strict=True):
             # only now: a retried batch must not look like duplicates
             runtime.normalize.dedupe.remember(batch.alerts.alert_id, batch.alerts.event_ms, origin)

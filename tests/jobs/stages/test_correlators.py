@@ -33,8 +33,14 @@ import pytest
 
 from pipeline.geo.admin_units import load_registry
 from pipeline.kafka import BatchProducer
-from pipeline.kafka.checkpoints import Checkpoint, write_checkpoint
+from pipeline.kafka.checkpoints import (
+    Checkpoint,
+    latest_checkpoint,
+    read_state,
+    write_checkpoint,
+)
 from pipeline.outputs import FlagMessage, IncidentMessage
+from pipeline.routing import TileRouting
 from pipeline.warehouse import open_warehouse
 from tests.conftest import new_worker_config
 from tests.jobs.test_backfill_matches_live import hotspot, tick_time, warehouse_rows
@@ -220,3 +226,39 @@ def test_a_checkpoint_that_cannot_be_restored_is_reported_and_its_partition_rebu
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         stored = {r[0] for r in wh.query(f"SELECT alert_id FROM {wh.database}.alerts FINAL")}
     assert stored == {f"camera:{p}{i}" for p in "ab" for i in range(3)}
+    # The new checkpoints: partition 0's goes on from the refused generation (99), so that a
+    # writer killed half-way would leave the refused one whole; partition 1's manifest told
+    # nothing, so its count starts again.
+    state = asyncio.run(read_state(bootstrap, topic, [0, 1]))
+    assert latest_checkpoint(state[0], 0).generation > 99
+    assert latest_checkpoint(state[1], 1).partitions == settings.partitions
+
+
+def test_checkpoint_every_rows_counts_the_alerts_a_partition_owns_not_its_halo_copies(
+    worker_config, monkeypatch
+):
+    """Alerts near a tile edge are also copied to the neighbouring tile's partition; that
+    partition's correlator takes them as context, but they are not its rows: counted, they
+    made it checkpoint as often as the owner, for alerts it does not own."""
+    settings = worker_config.settings
+    registry = load_registry(settings.registry_path)
+    routing = TileRouting.from_settings(settings, registry)
+    lat, lon = registry.grid_centroid_lat, registry.grid_centroid_lon
+    routed = routing.route(lat, lon)
+    row = int(routed.row[routed.halo][0])  # a grid centre with a halo copy elsewhere
+    own = int(routed.partition[(routed.row == row) & ~routed.halo][0])
+    (halo,) = routed.partition[(routed.row == row) & routed.halo].tolist()
+    monkeypatch.setenv("HOTSPOT_CHECKPOINT_EVERY_ROWS", "2")
+    monkeypatch.setenv("HOTSPOT_CHECKPOINT_EVERY_S", "3600")
+    here = {"lat": float(lat[row]), "lon": float(lon[row])}
+    for i in range(3):  # three polls of two alerts each
+        alerts = [camera(f"edge-{i}-{j}", **here) for j in range(2)]
+        produce(worker_config.bootstrap, [(settings.topics.camera, encode(a)) for a in alerts])
+        worker_config.run_worker()
+
+    state = asyncio.run(read_state(worker_config.bootstrap, settings.topics.checkpoints, [0, 1]))
+    generations = {p: latest_checkpoint(state[p], p).generation for p in (own, halo)}
+    # the owner: one checkpoint for every two alerts, and one at each stop; the neighbour:
+    # one at each stop only (three runs: generations 0, 1, 2)
+    assert generations[halo] == 2, generations
+    assert generations[own] >= 5, generations
