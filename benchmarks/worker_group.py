@@ -1,12 +1,13 @@
 """Worker processes in one consumer group, for the benchmarks (``end_to_end.py``).
 
-:class:`WorkerGroup` starts N worker processes with the same app id (consumer group) and
-topics, each with its own data directory (chDB allows one process per directory), waits until
-every one holds its partitions, and then lets the caller send the input. ``wait_drained``
-returns once the group has committed every record of every topic it reads, which the
-benchmark, not a worker, decides: a worker's own ``until_drained`` assumes it is alone in its
-group. ``stop`` sends each process SIGTERM (a graceful stop) and returns what each measured:
-its stages' times, its CPU time between "ready" and "drained", and its memory.
+:class:`WorkerGroup` starts N worker processes with the same app id (consumer group) and topics,
+each with its own data directory (chDB allows one process per directory), waits until every one
+holds its partitions, and then lets the caller send the input. ``wait_drained`` returns once the
+group has committed every record of every topic it reads, which the benchmark decides (the
+workers run until SIGTERM, to report; ``hotspot worker --until-drained`` decides the same for a
+group from inside each worker, :mod:`jobs.worker`). ``stop`` sends each process SIGTERM (a
+graceful stop) and returns what each measured: its stages' times, its CPU time between "ready"
+and "drained", and its memory.
 
 :func:`read_outputs` and :func:`compare_outputs` read what a group published (flags by id and
 version, incidents by id, dead letters by reason) and compare two groups' outputs.
