@@ -1,12 +1,13 @@
 """Worker processes in one consumer group, for the benchmarks (``end_to_end.py``).
 
-:class:`WorkerGroup` starts N worker processes with the same app id (consumer group) and
-topics, each with its own data directory (chDB allows one process per directory), waits until
-every one holds its partitions, and then lets the caller send the input. ``wait_drained``
-returns once the group has committed every record of every topic it reads, which the
-benchmark, not a worker, decides: a worker's own ``until_drained`` assumes it is alone in its
-group. ``stop`` sends each process SIGTERM (a graceful stop) and returns what each measured:
-its stages' times, its CPU time between "ready" and "drained", and its memory.
+:class:`WorkerGroup` starts N worker processes with the same app id (consumer group) and topics,
+each with its own data directory (chDB allows one process per directory), waits until every one
+holds its partitions, and then lets the caller send the input. ``wait_drained`` returns once the
+group has committed every record of every topic it reads, which the benchmark decides (the
+workers run until SIGTERM, to report; ``hotspot worker --until-drained`` decides the same for a
+group from inside each worker, :mod:`jobs.worker`). ``stop`` sends each process SIGTERM (a
+graceful stop) and returns what each measured: its stages' times, its CPU time between "ready"
+and "drained", and its memory.
 
 :func:`read_outputs` and :func:`compare_outputs` read what a group published (flags by id and
 version, incidents by id, dead letters by reason) and compare two groups' outputs.
@@ -14,7 +15,6 @@ version, incidents by id, dead letters by reason) and compare two groups' output
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import os
 import resource
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import msgspec
 
 from pipeline.kafka import committed_offsets
+from pipeline.kafka import read_topic as kafka_read_topic
 from pipeline.settings import Settings, TopicNames
 
 __all__ = [
@@ -319,30 +320,5 @@ def compare_outputs(a: Outputs, b: Outputs) -> tuple[bool, str]:
 
 
 def read_topic(bootstrap: str, topic: str) -> list:
-    """Every record of ``topic``, from the beginning to the end its fetches report."""
-    return asyncio.run(_read_all(bootstrap, topic))
-
-
-async def _read_all(bootstrap: str, topic: str) -> list:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        records = {}
-        while True:
-            fetched = await consumer.getmany(timeout_ms=500)
-            for batch in fetched.values():
-                records.update(((r.partition, r.offset), r) for r in batch)
-            ends = [consumer.highwater(tp) for tp in tps]
-            at_end = [
-                e is not None and await consumer.position(tp) >= e
-                for tp, e in zip(tps, ends, strict=True)
-            ]
-            if not fetched and all(at_end):
-                return list(records.values())
-    finally:
-        await consumer.stop()
+    """Every record of ``topic``, from the beginning to its end (:mod:`pipeline.kafka.reading`)."""
+    return kafka_read_topic(bootstrap, topic, timeout_s=300)

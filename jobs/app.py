@@ -26,6 +26,7 @@ from mode import ServiceT
 from prometheus_client import generate_latest
 
 from pipeline.kafka import BatchProducer, free_port
+from pipeline.marks import origin_count
 
 from .consumer import BatchConsumer
 from .publish import publish_marks
@@ -87,13 +88,15 @@ def build_app(runtime: Runtime) -> PipelineApp:
         _idle_marks(app, runtime, producer, progress)
 
     async def declare_drained() -> None:
-        """Every feed partition held declares the largest progress seen (jobs.watermarks)."""
+        """The group's input is complete: every feed partition, held here or not, declares
+        the largest progress this worker saw (jobs.watermarks; jobs.worker says why all)."""
+        every = set(range(origin_count(settings.partitions)))
         held = {
             int(progress.origins(tp.topic, [tp.partition])[0])
             for tp in app.pipeline.assignment()
             if tp.topic in settings.topics.feeds().values()
         }
-        deliveries = await publish_marks(producer, runtime, progress.drained(held))
+        deliveries = await publish_marks(producer, runtime, progress.drained(every, held))
         runtime.progress.mark_produced(await asyncio.gather(*deliveries))
 
     app.declare_drained = declare_drained

@@ -71,7 +71,10 @@ class Stage:
     (None: all, the worker stops). A stateful stage has ``resume``: given partitions of its
     first topic (just assigned, or whose batch failed), it restores their state and says
     where each one's input resumes (an offset, or None: its earliest record); a stage without
-    it resumes at the committed offsets, or at the first record of a failed batch. With
+    it resumes at the committed offsets, or at the first record of a failed batch. ``assigned``
+    is told, before anything is fetched, which partitions of its topics this worker got and
+    their committed offsets (None: nothing committed), e.g. to restore what the stage keeps
+    about each (a failure there is logged; the stage goes on without it). With
     ``aligned``, its topics' records are released in
     timestamp order across partitions (see :mod:`jobs.alignment`). ``every_s`` is the
     shortest time between the starts of two of its batches: records that come meanwhile wait
@@ -82,6 +85,7 @@ class Stage:
     handle: Callable[[list[Polled]], Awaitable[None]]
     revoked: Callable[[set[int] | None], Awaitable[None]] | None = None
     resume: Callable[[set[int]], Awaitable[dict[int, int | None]]] | None = None
+    assigned: Callable[[dict[TopicPartition, int | None]], Awaitable[None]] | None = None
     aligned: bool = False
     every_s: float = 0.0
 
@@ -409,6 +413,16 @@ class BatchConsumer(mode.Service):
                 mine = {tp.partition for tp in assigned if tp.topic == topic}
                 if mine and lane.stage.resume is not None:
                     await self._resume(lane, mine)
+                got = {tp for tp in assigned if tp.topic in lane.stage.topics}
+                if got and lane.stage.assigned is not None:
+                    await self._assigned(lane.stage, got)
+
+    async def _assigned(self, stage: Stage, got: set[TopicPartition]) -> None:
+        try:
+            committed = {tp: await self.consumer.committed(tp) for tp in sorted(got)}
+            await stage.assigned(committed)
+        except Exception:  # noqa: BLE001 - what it restores is an improvement, not a must
+            log.exception("%s: telling it of its new partitions failed", stage.name)
 
 
 def _firsts(batch: Polled) -> dict[int, int]:

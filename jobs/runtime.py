@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Progress:
-    """What the stages have processed and produced: lets a caller wait until drained.
+    """What the stages have processed and produced, and when (the heartbeat, the benchmarks).
 
     Several stages may read one topic; a partition counts as processed up to the offset
     *every* stage registered for its topic has reached.
@@ -77,16 +77,6 @@ class Progress:
             if record.offset > self.produced.get(key, -1):
                 self.produced[key] = record.offset
 
-    def consumed_own_output(self, topics: list[str]) -> bool:
-        """True when every message this worker produced to ``topics`` has been processed."""
-        return all(
-            self.done(*tp) >= offset for tp, offset in self.produced.items() if tp[0] in topics
-        )
-
-    def reached(self, end_offsets: dict[tuple[str, int], int]) -> bool:
-        """True when every partition's last message (end offset - 1) has been processed."""
-        return all(self.done(*tp) >= end - 1 for tp, end in end_offsets.items() if end > 0)
-
 
 @dataclass
 class Runtime:
@@ -111,15 +101,17 @@ def load_admin_registry(settings: Settings) -> AdminRegistry:
 
 
 def seed_dedupe(ctx: NormalizeContext, warehouse: Warehouse) -> int:
-    """Re-learn the ids delivered within the horizon before this worker (re)started."""
+    """Re-learn the ids delivered within the horizon before this worker (re)started, each
+    with the feed partition it came from (:mod:`pipeline.dedupe`)."""
     db = warehouse.database
     horizon_s = ctx.dedupe.horizon_ms / 1000
     cols = warehouse.query_columns(
-        f"SELECT alert_id, toUnixTimestamp64Milli(event_time) AS ms FROM {db}.alerts "
+        f"SELECT alert_id, toUnixTimestamp64Milli(event_time) AS ms, origin FROM {db}.alerts "
         f"WHERE event_time >= (SELECT max(event_time) FROM {db}.alerts) - {horizon_s}"
     )
     ids = np.array(cols["alert_id"], dtype=object)
-    ctx.dedupe.seed(ids, np.array(cols["ms"], dtype=np.int64))
+    origin = np.array(cols["origin"], dtype=np.int64)
+    ctx.dedupe.seed(ids, np.array(cols["ms"], dtype=np.int64), origin)
     return len(ids)
 
 

@@ -8,7 +8,7 @@ import threading
 
 import faust
 
-from pipeline.kafka import committed_offsets
+from pipeline.kafka import committed_offsets, ends
 
 from .allocator import tune_allocator
 from .app import PipelineApp, build_app
@@ -21,24 +21,6 @@ __all__ = ["run_worker"]
 log = logging.getLogger(__name__)
 
 
-def _high_watermarks(app: PipelineApp, topics: list[str]) -> dict[tuple[str, int], int] | None:
-    """End of every assigned partition of ``topics``, as the last fetch response gave it.
-
-    Taken from fetch responses rather than a ListOffsets request: Tansu has been seen answering
-    ListOffsets with an end below messages it had already served. A fetch response may predate
-    this worker's own output, which :meth:`Progress.consumed_own_output` covers.
-    None until every partition has been fetched at least once.
-    """
-    marks = {}
-    for tp in app.pipeline.assignment():
-        if tp.topic in topics:
-            mark = app.pipeline.highwater(tp)
-            if mark is None:
-                return None
-            marks[(tp.topic, tp.partition)] = mark
-    return marks or None
-
-
 def run_worker(
     runtime: Runtime,
     *,
@@ -49,12 +31,18 @@ def run_worker(
 ) -> None:
     """Run the worker. With ``until_drained`` it stops once every message in the input topics,
     and everything they produced, has been processed (the demo and the tests use it); with
-    ``inputs_complete`` too, only after that event is set (a producer still sending). Once
-    its feeds are drained, the input is complete: every feed partition it holds declares the
-    largest event time normalised (a watermark mark), so the correlators stand where a
-    backfill of the same input without a final flush stands. ``ready`` is set once the worker
-    holds its partitions and consumes.
-    It assumes it is the only worker of its group."""
+    ``inputs_complete`` too, only after that event is set (a producer still sending).
+
+    "Drained" is the group's, not this worker's: every partition of the feed topics, and then
+    of ``alerts.normalized`` and the topics its sinks read, committed by the group to its end
+    (twice in a row with the same ends: downstream grows while upstream works). So several
+    workers of one group, each run ``--until-drained``, stop once all the input is processed,
+    whichever partitions each held. Once the feeds are drained, the input is complete: the
+    worker declares, for every feed partition (not only those it holds), the largest event
+    time it normalised (watermark marks); correlators keep the largest progress declared per
+    feed partition, so with every worker of the group doing so they stand where one worker,
+    and a backfill of the same input without a final flush, stand. ``ready`` is set once the
+    worker holds its partitions and consumes."""
     arm(runtime.settings.failpoint)
     tune_allocator()
     app = build_app(runtime)
@@ -100,23 +88,29 @@ def _stop_when_drained(
     async def stop_when_drained() -> None:
         while inputs_complete is not None and not inputs_complete.is_set():
             await asyncio.sleep(0.25)
-        committed = await asyncio.to_thread(
-            committed_offsets, runtime.bootstrap, runtime.settings.app_id
-        )
         for i, stage in enumerate(stages):  # downstream only grows while upstream works
-            while not _drained(app, runtime, stage, committed):
-                await asyncio.sleep(0.25)
+            await _until_group_drained(runtime, stage)
             app.pipeline.hurry()  # the feeds are read: nothing is gained by batching the rest
             if i == 0:  # the input is complete: no feed partition holds the watermark back
                 await app.declare_drained()
-        log.info("drained: stopping the worker")
+        log.info("drained: the group has processed all its input; stopping the worker")
         asyncio.ensure_future(worker.stop())
 
 
-def _drained(app, runtime: Runtime, stage: list[str], committed: dict) -> bool:
-    """Every partition's last message was processed in this run or committed before it."""
-    marks = _high_watermarks(app, stage)
-    if marks is None:
-        return False
-    pending = {tp: end for tp, end in marks.items() if committed.get(tp, -1) < end}
-    return runtime.progress.reached(pending) and runtime.progress.consumed_own_output(stage)
+async def _until_group_drained(runtime: Runtime, topics: list[str]) -> None:
+    """Until the group has committed every partition of ``topics`` to its end, twice in a row
+    with the same ends. The ends come from fetch responses (:func:`pipeline.kafka.ends`), not
+    ListOffsets, which Tansu has been seen answering with an end below records it had already
+    served."""
+    bootstrap, group = runtime.bootstrap, runtime.settings.app_id
+    previous = None
+    while True:
+        committed = await asyncio.to_thread(committed_offsets, bootstrap, group)
+        now = await ends(bootstrap, topics, committed)
+        if all(committed.get(tp, 0) >= end for tp, end in now.items()):
+            if now == previous:
+                return
+            previous = now
+        else:
+            previous = None
+        await asyncio.sleep(0.25)

@@ -1,4 +1,4 @@
-"""Drop alerts already seen: same feed and id within a horizon of event time.
+"""Drop alerts already seen: same feed, id and origin within a horizon of event time.
 
 Ids are held as 64-bit hashes (:func:`pipeline.correlate.window.buffer.alert_keys`, the keys the
 correlator dedupes on too) with their event time: about 40 bytes an id, where a ``dict`` of
@@ -11,6 +11,18 @@ Whatever is older than the newest event time seen minus the horizon is forgotten
 warehouse (see :meth:`DedupeIndex.seed`), which holds every alert the previous run delivered;
 anything delivered in between is still caught downstream because the correlator and the
 warehouse are idempotent on ``alert_id``.
+
+**Per origin.** The live worker passes each alert's origin (its feed partition,
+:mod:`pipeline.marks`): a copy of an alert read from another feed partition (a message without
+a key, redelivered by the feed) is not a duplicate here. Whether one worker reads both feed
+partitions or two workers one each, both copies then reach the correlators, which judge each
+by its own origin's progress and drop the second one admitted
+(:mod:`pipeline.correlate.window.event_time`), and the alerts table collapses them
+(ReplacingMergeTree on the alert id). Dropping it here would make its fate depend on whether
+the worker that read it had seen the other copy. The key of an (id, origin) pair is the id's
+key mixed with the origin, so the index stays one set. The warehouse keeps each alert's origin,
+so a restarted worker seeds the index per origin too; ids stored without one (before the
+column existed) are held apart and match every origin until they leave the horizon.
 """
 
 from __future__ import annotations
@@ -23,6 +35,15 @@ from pipeline.correlate.window.key_set import KeySet
 __all__ = ["DedupeIndex"]
 
 _NEVER = np.iinfo(np.int64).max
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit constant (Fibonacci hashing)
+
+
+def _keys(alert_ids: np.ndarray, origin: np.ndarray | None) -> np.ndarray:
+    """The index's keys: the ids' keys, mixed with their origins when given."""
+    keys = alert_keys(alert_ids)
+    if origin is None:
+        return keys
+    return keys ^ ((np.asarray(origin, np.uint64) + np.uint64(1)) * _MIX)
 
 
 class DedupeIndex:
@@ -36,41 +57,63 @@ class DedupeIndex:
         self._oldest_ms = _NEVER  # a lower bound on the event times held
         self._batches = 0
         self._prune_every = prune_every
+        # ids delivered before a restart, of any origin (the warehouse keeps none)
+        self._seeded = KeySet()
+        self._seeded_newest_ms = np.iinfo(np.int64).min
 
     def __len__(self) -> int:
-        return len(self._known)
+        return len(self._known) + len(self._seeded)
 
-    def seed(self, alert_ids: np.ndarray, event_ms: np.ndarray) -> None:
-        """Remember alerts delivered before a restart."""
-        self._remember(alert_ids, event_ms)
+    def seed(
+        self, alert_ids: np.ndarray, event_ms: np.ndarray, origin: np.ndarray | None = None
+    ) -> None:
+        """Remember alerts delivered before a restart, of ``origin`` (the warehouse keeps
+        each alert's; -1 or None: not known, a duplicate from any origin)."""
+        if len(alert_ids) == 0:
+            return
+        times = np.asarray(event_ms, np.int64)
+        known = np.zeros(len(alert_ids), bool) if origin is None else np.asarray(origin) >= 0
+        if known.any():
+            self.remember(alert_ids[known], times[known], np.asarray(origin)[known])
+        if (~known).any():
+            self._seeded.add(alert_keys(alert_ids[~known]))
+            self._seeded_newest_ms = max(self._seeded_newest_ms, int(times[~known].max()))
+            self._newest_ms = max(self._newest_ms, self._seeded_newest_ms)
 
-    def first_sightings(self, alert_ids: np.ndarray, event_ms: np.ndarray) -> np.ndarray:
+    def first_sightings(
+        self, alert_ids: np.ndarray, event_ms: np.ndarray, origin: np.ndarray | None = None
+    ) -> np.ndarray:
         """Boolean mask of the alerts to keep, and remember them.
 
-        Keeps the first occurrence of each id in the batch unless the id is already known.
+        Keeps the first occurrence of each id (of each origin, given ``origin``) in the batch
+        unless it is already known.
         """
-        keep = self.unseen(alert_ids)
-        self.remember(alert_ids[keep], event_ms[keep])
+        keep = self.unseen(alert_ids, origin)
+        self.remember(alert_ids[keep], event_ms[keep], None if origin is None else origin[keep])
         return keep
 
-    def unseen(self, alert_ids: np.ndarray) -> np.ndarray:
-        """Mask of first occurrences of ids not known yet; remembers nothing (see remember)."""
+    def unseen(self, alert_ids: np.ndarray, origin: np.ndarray | None = None) -> np.ndarray:
+        """Mask of first occurrences of ids (per origin, given ``origin``) not known yet;
+        remembers nothing (see remember)."""
         keep = np.zeros(len(alert_ids), dtype=bool)
         if len(alert_ids) == 0:
             return keep
-        keys = alert_keys(alert_ids)
+        keys = _keys(alert_ids, origin)
         _, first = np.unique(keys, return_index=True)
         keep[first] = True
-        return keep & ~self._known.contains(keys)
+        keep &= ~self._known.contains(keys)
+        if len(self._seeded):
+            keep &= ~self._seeded.contains(alert_keys(alert_ids))
+        return keep
 
-    def remember(self, alert_ids: np.ndarray, event_ms: np.ndarray) -> None:
-        """Record ids as delivered (call once their batch has been fully processed)."""
-        self._remember(alert_ids, event_ms)
-
-    def _remember(self, alert_ids: np.ndarray, event_ms: np.ndarray) -> None:
+    def remember(
+        self, alert_ids: np.ndarray, event_ms: np.ndarray, origin: np.ndarray | None = None
+    ) -> None:
+        """Record ids (of ``origin``) as delivered (call once their batch has been fully
+        processed)."""
         if len(alert_ids) == 0:
             return
-        keys = alert_keys(alert_ids)
+        keys = _keys(alert_ids, origin)
         times = np.asarray(event_ms, np.int64)
         self._known.add(keys)
         self._keys.append(keys)
@@ -84,6 +127,8 @@ class DedupeIndex:
     def prune(self) -> None:
         """Forget ids whose event time is older than the horizon."""
         cutoff = self._newest_ms - self.horizon_ms
+        if len(self._seeded) and self._seeded_newest_ms < cutoff:  # all of them at once
+            self._seeded = KeySet()
         if self._oldest_ms >= cutoff:  # nothing to forget: skip the copy and the rebuild
             return
         keys, times = _joined(self._keys, np.uint64), _joined(self._times, np.int64)

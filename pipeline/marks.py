@@ -14,13 +14,14 @@ so a correlator judges it against all of its origin's earlier alerts, not only t
 its own partition.
 
 A **mark** is a record on ``alerts.normalized`` that says "origin ``o`` has reached event time
-``t``": ``{"origin": o, "progress_ms": t}`` (:class:`WatermarkMark`). Marks are told from
-envelope records by their key, :data:`MARK_KEY` (envelope records have none), so the correlate
-stage splits a poll without decoding anything. A key rather than a record header: it survives
-every tool that copies records (mirrors, dumps, replays to files), and aiokafka hands it over
-as it is. The normalise stage publishes one per feed partition of each batch to every partition,
-after that batch's envelopes (:mod:`jobs.watermarks`); a correlator takes per origin the
-largest progress declared (:mod:`pipeline.correlate.window.event_time`). Because marks are
+``t``": ``{"origin": o, "progress_ms": t, "offset": f}`` (:class:`WatermarkMark`), ``f`` being
+the feed partition's next offset, the first record the mark does not speak for. Marks are told
+from envelope records by their key, :data:`MARK_KEY` (envelope records have none), so the
+correlate stage splits a poll without decoding anything. A key rather than a record header: it
+survives every tool that copies records (mirrors, dumps, replays to files), and aiokafka hands
+it over as it is. The normalise stage publishes one per feed partition of each batch to every
+partition, after that batch's envelopes (:mod:`jobs.watermarks`); a correlator takes per origin
+the largest progress declared (:mod:`pipeline.correlate.window.event_time`). Because marks are
 records in the log, re-correlating ``alerts.normalized`` gives the same results.
 """
 
@@ -73,14 +74,24 @@ class WatermarkMark(msgspec.Struct, frozen=True, gc=False):
     progress_ms: Annotated[
         int, msgspec.Meta(description="event time the origin has reached, epoch milliseconds")
     ]
+    offset: Annotated[
+        int | None,
+        msgspec.Meta(
+            description="the feed partition's next offset: the mark speaks for every record "
+            "before it (a restarted normaliser takes its progress from the mark at its "
+            "committed offset); absent or null when not known"
+        ),
+    ] = None
 
 
 @dataclass(frozen=True, slots=True)
 class Marks:
-    """Marks in arrival order: ``origin[i]`` reached ``progress_ms[i]``."""
+    """Marks in arrival order: ``origin[i]`` reached ``progress_ms[i]`` with every record of
+    its feed partition before ``offset[i]`` (-1: not known; None: none known)."""
 
     origin: np.ndarray  # int64
     progress_ms: np.ndarray  # int64
+    offset: np.ndarray | None = None  # int64
 
     @classmethod
     def empty(cls) -> Marks:
@@ -89,8 +100,15 @@ class Marks:
     def __len__(self) -> int:
         return len(self.origin)
 
+    def offsets(self) -> np.ndarray:
+        """``offset``, -1 where not known."""
+        if self.offset is None:
+            return np.full(len(self.origin), -1, np.int64)
+        return self.offset
+
     def take(self, index: np.ndarray) -> Marks:
-        return Marks(self.origin[index], self.progress_ms[index])
+        offset = None if self.offset is None else self.offset[index]
+        return Marks(self.origin[index], self.progress_ms[index], offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +143,10 @@ _DECODER = msgspec.json.Decoder(WatermarkMark)
 def encode_marks(marks: Marks) -> list[bytes]:
     """One record value per mark."""
     return [
-        _ENCODER.encode(WatermarkMark(o, p))
-        for o, p in zip(marks.origin.tolist(), marks.progress_ms.tolist(), strict=True)
+        _ENCODER.encode(WatermarkMark(o, p, None if f < 0 else f))
+        for o, p, f in zip(
+            marks.origin.tolist(), marks.progress_ms.tolist(), marks.offsets().tolist(), strict=True
+        )
     ]
 
 
@@ -139,7 +159,7 @@ def split_marks(
     origin outside ``0 .. origins - 1`` (dead-lettered; the rest goes on)."""
     is_mark = np.fromiter((k == MARK_KEY for k in keys), bool, len(keys))  # a compare a record
     at = np.flatnonzero(is_mark)
-    kept, origin, progress, rejects = [], [], [], []
+    kept, origin, progress, offset, rejects = [], [], [], [], []
     for i in at.tolist():  # loop per mark: a few per normalise batch and partition
         try:
             mark = _DECODER.decode(values[i])
@@ -159,7 +179,10 @@ def split_marks(
         kept.append(i)
         origin.append(mark.origin)
         progress.append(mark.progress_ms)
-    marks = Marks(np.array(origin, np.int64), np.array(progress, np.int64))
+        offset.append(-1 if mark.offset is None else mark.offset)
+    marks = Marks(
+        np.array(origin, np.int64), np.array(progress, np.int64), np.array(offset, np.int64)
+    )
     return np.flatnonzero(~is_mark), np.array(kept, np.int64), marks, rejects
 
 

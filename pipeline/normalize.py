@@ -86,6 +86,9 @@ class NormalizedBatch:
 
     ``index`` maps each alert row to its input slot; ``extras`` holds the envelope's
     feed-specific fields (already pseudonymised), ``rejects`` the dead letters to write.
+    ``duplicate_index`` and ``duplicate_event_ms``: the input slots and event times of the
+    alerts dropped as duplicates (they still say how far their feed partition got,
+    :mod:`jobs.watermarks`).
     """
 
     source: str
@@ -97,6 +100,8 @@ class NormalizedBatch:
     alert_ids_of_rejects: dict[int, str]
     duplicates: int
     unknown_enum: int
+    duplicate_index: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    duplicate_event_ms: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
 
 def _reject_where(
@@ -165,6 +170,7 @@ def normalize(
     clock_ms: np.ndarray | None = None,
     decoded: DecodedBatch | None = None,
     remember: bool = True,
+    origin: np.ndarray | None = None,
 ) -> NormalizedBatch:
     """Normalise one batch of raw values from feed ``source``.
 
@@ -175,6 +181,8 @@ def normalize(
     columns); ``values`` are then not read. With ``remember=False`` the batch's alerts are not
     recorded as seen: the caller does it (``ctx.dedupe.remember``) once the batch is delivered,
     so that a batch which fails downstream and is retried is not dropped as duplicates.
+    ``origin`` (int64, one per value): each value's feed partition (:mod:`pipeline.marks`);
+    duplicates are then dropped per origin (:mod:`pipeline.dedupe`).
     """
     if decoded is None:
         decoded = decode_batch(FEEDS[source], values, ctx.decoder(source))
@@ -217,10 +225,14 @@ def normalize(
     )
 
     alert_id = np.array(list(map(f"{source}:".__add__, decoded.source_id.tolist())), object)
-    fresh = ctx.dedupe.unseen(alert_id)
+    row_origin = None if origin is None else np.asarray(origin, np.int64)[decoded.index]
+    fresh = ctx.dedupe.unseen(alert_id, row_origin)
     duplicates = int(len(fresh) - np.count_nonzero(fresh))
+    duplicate_index = duplicate_event_ms = np.empty(0, np.int64)
     if duplicates:
+        duplicate_index, duplicate_event_ms = decoded.index[~fresh], decoded.event_ms[~fresh]
         decoded, alert_id = decoded.take(fresh), alert_id[fresh]
+        row_origin = None if row_origin is None else row_origin[fresh]
 
     alerts = AlertBatch(
         alert_id=alert_id,
@@ -235,7 +247,7 @@ def normalize(
     rejects.sort(key=lambda r: r.index)
     extras = _extras(decoded, ctx)
     if remember:  # last: if anything above raised, a retry must not see these as duplicates
-        ctx.dedupe.remember(alert_id, decoded.event_ms)
+        ctx.dedupe.remember(alert_id, decoded.event_ms, row_origin)
     return NormalizedBatch(
         source=source,
         alerts=alerts,
@@ -246,6 +258,8 @@ def normalize(
         alert_ids_of_rejects=ids,
         duplicates=duplicates,
         unknown_enum=decoded.unknown_enum,
+        duplicate_index=np.asarray(duplicate_index, np.int64),
+        duplicate_event_ms=np.asarray(duplicate_event_ms, np.int64),
     )
 
 
@@ -255,6 +269,7 @@ def normalize_each(
     ctx: NormalizeContext,
     clock_ms: np.ndarray | None = None,
     remember: bool = True,
+    origin: np.ndarray | None = None,
 ) -> NormalizedBatch:
     """Normalise value by value: the fallback when :func:`normalize` raised on a whole batch.
 
@@ -269,7 +284,10 @@ def normalize_each(
     for slot, value in enumerate(values):
         try:
             clock = None if clock_ms is None else clock_ms[slot : slot + 1]
-            parts.append((slot, normalize(source, [value], ctx, clock, remember=remember)))
+            one = None if origin is None else origin[slot : slot + 1]
+            parts.append(
+                (slot, normalize(source, [value], ctx, clock, remember=remember, origin=one))
+            )
         except Exception as exc:  # noqa: BLE001 - isolating an unknown failure is the point
             # the exception's text may quote the value, which may be personal data
             failed.append(Reject(slot, Reason.INTERNAL_ERROR, f"{type(exc).__name__}; see log"))
@@ -292,4 +310,10 @@ def normalize_each(
         },
         duplicates=sum(p.duplicates for _, p in parts),
         unknown_enum=sum(p.unknown_enum for _, p in parts),
+        duplicate_index=np.concatenate(
+            [p.duplicate_index + slot for slot, p in parts] or [np.empty(0, np.int64)]
+        ),
+        duplicate_event_ms=np.concatenate(
+            [p.duplicate_event_ms for _, p in parts] or [np.empty(0, np.int64)]
+        ),
     )

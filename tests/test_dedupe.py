@@ -118,3 +118,38 @@ def test_ids_are_told_apart_by_every_character():
     d.first_sightings(ids("camera:é", "camera:ab", "dispatch_110:1"), ms(1, 1, 1))
     keep = d.first_sightings(ids("camera:e", "camera:a", "camera:1", "camera:é"), ms(2, 2, 2, 2))
     assert keep.tolist() == [True, True, True, False]
+
+
+def origins(*values) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def test_a_copy_from_another_origin_is_not_a_duplicate():
+    """Issue 17: a message without a key redelivered into another feed partition reaches the
+    correlators whichever worker reads it; a copy within its own feed partition is dropped."""
+    d = DedupeIndex(1000)
+    first = d.first_sightings(ids("a", "a", "b"), ms(1, 1, 2), origins(0, 1, 0))
+    assert first.tolist() == [True, True, True]
+    later = d.first_sightings(ids("a", "a", "b", "b"), ms(3, 3, 3, 3), origins(0, 2, 1, 0))
+    assert later.tolist() == [False, True, True, False]
+
+
+def test_ids_seeded_from_the_warehouse_match_every_origin_until_they_age_out():
+    d = DedupeIndex(horizon_ms=100, prune_every=1)
+    d.seed(ids("a"), ms(50))
+    assert d.unseen(ids("a", "a", "b"), origins(0, 3, 3)).tolist() == [False, False, True]
+    d.first_sightings(ids("c"), ms(151), origins(0))  # newest 151: the seed (50) is out
+    assert d.unseen(ids("a"), origins(3)).tolist() == [True]
+
+
+def test_ids_seeded_with_their_origin_are_duplicates_in_that_origin_only():
+    """Issue 17: the warehouse keeps each alert's feed partition, so after a restart a copy in
+    another feed partition goes on, as it would have without the restart."""
+    d = DedupeIndex(1000)
+    d.seed(ids("a", "b"), ms(10, 10), origins(2, -1))  # b: stored before origins were kept
+    assert d.unseen(ids("a", "a", "b", "b"), origins(2, 5, 2, 5)).tolist() == [
+        False,
+        True,
+        False,
+        False,
+    ]

@@ -136,7 +136,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         # Only now, with every output delivered, may a checkpoint cover these records.
         for partition, last in polled.last_offsets.items():
             rows = by_partition.get(partition)
-            correlators.processed(partition, last + 1, 0 if rows is None else len(rows))
+            owned = 0 if rows is None else int(np.count_nonzero(~decoded.halo[rows]))
+            correlators.processed(partition, last + 1, owned)  # halo copies are not its rows
         await correlators.checkpoint_due()
 
     async def _dead_records(polled: Polled, bad: list[Reject]) -> list:

@@ -139,6 +139,7 @@ class PartitionCorrelators:
 
     def _restore(self, partition: int, state: dict[bytes, bytes], count: int) -> _Held:
         metrics = self.runtime.metrics
+        checkpoint = None
         try:
             checkpoint = latest_checkpoint(state, partition)
             if checkpoint is None:
@@ -149,7 +150,13 @@ class PartitionCorrelators:
         except CheckpointError as exc:
             log.error("%s; rebuilding it from the start of its retained input", exc)
             metrics.restores.labels("refused").inc()
-            return self._empty()
+            empty = self._empty()
+            if checkpoint is not None:
+                # The next checkpoint follows the refused one's generation, in the other key
+                # slot: a writer killed half-way then leaves the refused one as it was (and
+                # refused for its own reason), instead of mixing chunks into its slot.
+                empty.generation = checkpoint.generation
+            return empty
         log.info(
             "partition %d: restored the checkpoint of offset %d (generation %d, %d bytes)",
             partition,

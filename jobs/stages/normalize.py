@@ -16,14 +16,17 @@ from operator import attrgetter
 
 import numpy as np
 import pyarrow as pa
+from aiokafka import TopicPartition
 
 from pipeline.alerts import SOURCES
 from pipeline.envelope import envelope_table
 from pipeline.kafka import BatchProducer
+from pipeline.marks import origin_count
 from pipeline.normalize import NormalizedBatch, normalize, normalize_each
 from pipeline.routing import TileRouting
 
 from ..consumer import Polled, Stage
+from ..mark_reader import progress_at
 from ..publish import publish_deadletters, publish_normalized
 from ..runtime import Runtime
 from ..watermarks import FeedProgress
@@ -59,23 +62,39 @@ def normalize_stage(
     source_of = {topic: source for source, topic in feeds.items()}
     store_alerts = alerts_sink(runtime)
 
-    def _normalize(source: str, values: list[bytes]) -> NormalizedBatch:
+    def _normalize(source: str, values: list[bytes], origin: np.ndarray) -> NormalizedBatch:
+        ctx = runtime.normalize
         try:
-            return normalize(source, values, runtime.normalize, remember=False)
+            return normalize(source, values, ctx, remember=False, origin=origin)
         except Exception:  # a bug, not bad input: keep the worker alive, keep the evidence
             log.exception(
                 "normalising %d %s messages failed; retrying one by one", len(values), source
             )
-            return normalize_each(source, values, runtime.normalize, remember=False)
+            return normalize_each(source, values, ctx, remember=False, origin=origin)
 
     async def normalize_feeds(polls: list[Polled]) -> None:
-        batches, arrival, origins, deliveries = [], [], [], []
+        batches, arrival, published_origins, deliveries = [], [], [], []
+        seen_origin, seen_ms, published_at, next_offset = [], [], [], {}
+        at = 0
         for poll, ranks in zip(polls, _arrival_ranks(polls), strict=True):
             source = source_of[poll.topic]
-            batch = _normalize(source, poll.values)
+            origin = progress.origins(poll.topic, poll.partitions)  # one per record
+            batch = _normalize(source, poll.values, origin)
             batches.append(batch)
             arrival.append(ranks[batch.index])
-            origins.append(progress.origins(poll.topic, poll.partitions[batch.index]))
+            published_origins.append(origin[batch.index])
+            # Every alert of the poll, duplicates too, in offset order: how far each feed
+            # partition got (jobs.watermarks); and where the published ones are among them.
+            slots = np.concatenate([batch.index, batch.duplicate_index])
+            order = np.argsort(slots, kind="stable")
+            seen_origin.append(origin[slots[order]])
+            seen_ms.append(np.concatenate([batch.alerts.event_ms, batch.duplicate_event_ms])[order])
+            position = np.empty(len(order), np.int64)
+            position[order] = np.arange(len(order))
+            published_at.append(at + position[: len(batch.index)])
+            at += len(order)
+            for partition, last in poll.last_offsets.items():
+                next_offset[int(progress.origins(poll.topic, [partition])[0])] = last + 1
             deliveries += await publish_deadletters(
                 producer, runtime, source, poll.records, batch.rejects, batch.alert_ids_of_rejects
             )
@@ -85,10 +104,10 @@ def normalize_stage(
             metrics.unknown_enum.labels(source).inc(batch.unknown_enum)
         # Built once: the same columns are published and stored.
         alerts = pa.concat_tables([envelope_table(b, runtime.registry) for b in batches])
-        # in arrival order across feeds, each feed partition's alerts in offset order
-        came_from, marks = progress.after_batch(
-            np.concatenate(origins), alerts.column("event_ms").to_numpy()
+        seen, marks = progress.after_batch(
+            np.concatenate(seen_origin), np.concatenate(seen_ms), next_offset
         )
+        came_from = seen.take(np.concatenate(published_at))
         deliveries += await publish_normalized(
             producer, runtime, alerts, np.concatenate(arrival), routing, came_from, marks
         )
@@ -97,8 +116,35 @@ def normalize_stage(
         # Stored only once published: a restarted worker takes the stored ids as duplicates
         # (seed_dedupe), so an alert stored but not yet published when the worker was killed
         # would never reach a correlator.
-        await store_alerts(alerts)
-        for batch in batches:  # only now: a retried batch must not look like duplicates
-            runtime.normalize.dedupe.remember(batch.alerts.alert_id, batch.alerts.event_ms)
+        await store_alerts(alerts, came_from.origin)
+        for batch, origin in zip(batches, published_origins, strict=True):
+            # only now: a retried batch must not look like duplicates
+            runtime.normalize.dedupe.remember(batch.alerts.alert_id, batch.alerts.event_ms, origin)
 
-    return Stage("normalize", tuple(feeds[s] for s in SOURCES), normalize_feeds, aligned=True)
+    async def restore_progress(committed: dict[TopicPartition, int | None]) -> None:
+        """Each feed partition got resumes with the progress of its committed offset
+        (:mod:`jobs.mark_reader`); one with nothing committed starts from nothing."""
+        at = {
+            int(progress.origins(tp.topic, [tp.partition])[0]): offset
+            for tp, offset in committed.items()
+            if offset is not None
+        }
+        settings = runtime.settings
+        found = await progress_at(
+            runtime.bootstrap, settings.topics.normalized, at, origin_count(settings.partitions)
+        )
+        progress.restore(found, at)
+        if len(found) < len(at):
+            log.info(
+                "no watermark mark at the committed offset of origins %s: their first alerts "
+                "carry no progress",
+                sorted(set(at) - set(found)),
+            )
+
+    return Stage(
+        "normalize",
+        tuple(feeds[s] for s in SOURCES),
+        normalize_feeds,
+        assigned=restore_progress,
+        aligned=True,
+    )

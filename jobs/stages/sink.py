@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 
 from pipeline.deadletter import DeadLetter
@@ -47,15 +48,15 @@ async def _write(
         runtime.metrics.warehouse_rows.labels(table).inc(count)
 
 
-def alerts_sink(runtime: Runtime) -> Callable[[pa.Table], Awaitable[None]]:
+def alerts_sink(runtime: Runtime) -> Callable[..., Awaitable[None]]:
     """Writes a poll's normalised alerts (an :func:`~pipeline.envelope.envelope_table`) to the
     alerts table, from their columns (halo copies only exist on ``alerts.normalized``, so each
-    alert is written once)."""
+    alert is written once), each with its feed partition (``origin``)."""
 
-    async def sink_alerts(alerts: pa.Table) -> None:
+    async def sink_alerts(alerts: pa.Table, origin: np.ndarray | None = None) -> None:
         if not alerts.num_rows:
             return
-        rows = alert_columns(alerts, int(time.time() * 1000))
+        rows = alert_columns(alerts, int(time.time() * 1000), origin)
         failpoint("warehouse-insert", after_s=0.005)
         # A redelivered record may repeat an id within one batch: only a batch without
         # repeats lets the warehouse skip merging equal keys (see Warehouse.insert).

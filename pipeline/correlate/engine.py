@@ -18,7 +18,7 @@ import numpy as np
 
 from pipeline.alerts import CATEGORIES, SOURCES, AlertBatch
 from pipeline.geo.projection import LocalProjection
-from pipeline.marks import Origins
+from pipeline.marks import NO_PROGRESS, Origins
 
 from .baseline.model import Baseline
 from .baseline.rate_cache import DiskRateCache
@@ -34,6 +34,7 @@ from .scan.scoring import CellScores, score_scale_counts
 from .window.buffer import COLUMNS, AlertBuffer, alert_keys, utf8_ids
 from .window.event_time import EventWindow
 from .window.events import cell_counts, window_events
+from .window.late_keys import LateKeys
 
 __all__ = ["Correlator", "CorrelationOutput"]
 
@@ -122,6 +123,7 @@ class Correlator:
         self.lattice = Lattice(params.cell_m)
         self._buffer = AlertBuffer()
         self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms, origins)
+        self._late = LateKeys()  # alerts dead-lettered as late: a copy is a duplicate
         self._flags = FlagTracker(params, self.lattice, projection)
         self._rates = DiskRateCache(baseline, self.lattice, params.radii_m)
         self._scale_counts = ScaleCounts(params, self.lattice)
@@ -168,6 +170,9 @@ class Correlator:
             (None, None) if origins is None else (origins.origin, origins.progress_ms)
         )
         late, dup = self._window.admit(batch.event_ms, keys, self._buffer.keys, origin, declared)
+        if declared is not None:
+            again = self._late.again(late & (declared != NO_PROGRESS), keys, declared)
+            late, dup = late & ~again, dup | again
         fresh = ~late & ~dup
         x, y = self.projection.to_xy(batch.lat[fresh], batch.lon[fresh])
         self._buffer.append(batch.take(fresh), keys[fresh], x, y, ids[fresh])
@@ -206,6 +211,7 @@ class Correlator:
             closed = True
         if closed:
             self._evict()
+            self._late.forget_before(self._window.horizon_ms())
         self.stats["incidents"] += len(incidents)
         self.stats["flag_events"] += len(flags)
         return incidents, flags
@@ -359,6 +365,7 @@ class Correlator:
         }
         arrays = {f"buffer.{k}": v for k, v in self._buffer.state().items()}
         arrays |= {f"baseline.{k}": v for k, v in self.baseline.state().items()}
+        arrays |= {f"late.{k}": v for k, v in self._late.state().items()}
         out = io.BytesIO()
         np.savez(out, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
         return out.getvalue()
@@ -402,6 +409,8 @@ class Correlator:
             {k[len("baseline.") :]: npz[k] for k in npz.files if k.startswith("baseline.")}
         )
         engine._window.load_state(header["window"])
+        if "late.keys" in npz.files:  # a snapshot from before the late memory: none
+            engine._late.load_state({"keys": npz["late.keys"], "until": npz["late.until"]})
         engine._flags.load_state(header["flags"])
         engine._last_closed = header["last_closed"]
         engine.stats = header["stats"]

@@ -23,7 +23,6 @@ import asyncio
 import hashlib
 import json
 import struct
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ..exceptions import BrokerError, CheckpointError
 from .producer import BatchProducer
+from .reading import read_to_end
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -176,11 +176,9 @@ async def read_state(
     that holds its checkpoints (what a compacted topic keeps); pass one to
     :func:`latest_checkpoint`.
 
-    A fresh consumer outside any group reads each partition from its start to its end. The end
-    is the high watermark of fetch responses, not a ListOffsets answer (Tansu has been seen
-    answering ListOffsets with an end below records it had already served); a fresh consumer,
-    because a reused one keeps the high watermark of an earlier fetch, from before the newest
-    checkpoint was written.
+    Each partition is read from its start to its end with a fresh consumer outside any group
+    (:func:`~pipeline.kafka.reading.read_partitions`: why the end is the fetch responses' high
+    watermark, and why a fresh consumer).
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -190,34 +188,12 @@ async def read_state(
         if not available:
             raise BrokerError(f"the state topic {topic} does not exist; start the worker once")
         holder = {p: TopicPartition(topic, available[p % len(available)]) for p in partitions}
-        latest = await _read_to_end(consumer, set(holder.values()), timeout_s)
+        read = await read_to_end(consumer, dict.fromkeys(holder.values()), timeout_s=timeout_s)
     finally:
         await consumer.stop()
+    latest = {tp: {r.key: r.value for r in records} for tp, records in read.items()}
     return {
         p: {k: v for k, v in latest[tp].items() if k.startswith(prefix)}
         for p, tp in holder.items()
         for prefix in [f"{p}/".encode()]
     }
-
-
-async def _read_to_end(
-    consumer: AIOKafkaConsumer, tps: set[TopicPartition], timeout_s: float
-) -> dict[TopicPartition, dict[bytes, bytes]]:
-    consumer.assign(sorted(tps))
-    await consumer.seek_to_beginning(*tps)
-    latest: dict[TopicPartition, dict[bytes, bytes]] = {tp: {} for tp in tps}
-    deadline = time.monotonic() + timeout_s
-    unread = set(tps)
-    while unread:
-        for tp, records in (await consumer.getmany(*unread, timeout_ms=200)).items():
-            latest[tp].update((r.key, r.value) for r in records)
-        for tp in list(unread):
-            end = consumer.highwater(tp)
-            if end is not None and await consumer.position(tp) >= end:
-                unread.discard(tp)
-        if unread and time.monotonic() > deadline:
-            raise BrokerError(
-                f"{sorted(tp.partition for tp in unread)} of {next(iter(tps)).topic} not read "
-                f"to their end in {timeout_s:.0f} s; is the broker up?"
-            )
-    return latest

@@ -6,6 +6,13 @@ time as the Kafka record timestamp. Paced at ``speed``, a
 record goes out when ``(ts - first ts) / speed`` of wall time has passed since the first one
 (``speed=60`` plays an hour a minute), so feeds keep their recorded interleaving; records
 without a time go out at once. ``start_ms`` skips what was recorded before it.
+
+A record without a key and without a recorded partition goes to its topic's partitions in
+turn (round robin, in the order of the records), not where the producer's partitioner would
+put it (kafka-python picks one at random): replaying the same file twice then fills the topics
+the same way, so two runs over it can be compared alert by alert. Keyless records still spread
+over every partition, so a feed's redelivered copy can land in another partition than its
+first, as it does in production (issue 17).
 """
 
 from __future__ import annotations
@@ -86,6 +93,7 @@ def send_chunks(
             f"the broker runs"
         ) from exc
     clock, sent, reported, last = _Clock(pacing.speed), 0, 0, time.monotonic()
+    turns: dict[str, tuple[int, int]] = {}  # topic -> (partition count, keyless records sent)
     newest: int | None = None
     try:
         for chunk in chunks:
@@ -104,11 +112,14 @@ def send_chunks(
                     producer.flush()  # what is due now is on the broker before we sleep
                     time.sleep(wait)
                 key = chunk.key[i]
+                partition = None if parts is None else parts[i]
+                if partition is None and key is None:
+                    partition = _next_turn(producer, topics[i], turns)
                 producer.send(
                     topics[i],
                     value=bytes(chunk.values[i]),
                     key=key.encode() if isinstance(key, str) else key,
-                    partition=None if parts is None else parts[i],
+                    partition=partition,
                     timestamp_ms=None if ts == NO_TIMESTAMP else ts,
                 )
                 sent += counts[i]
@@ -128,3 +139,15 @@ def send_chunks(
         if progress is not None and sent > reported:
             progress(sent - reported, newest)
     return sent
+
+
+def _next_turn(producer, topic: str, turns: dict[str, tuple[int, int]]) -> int:
+    """The partition of ``topic``'s next record without a key (round robin)."""
+    if topic not in turns:
+        partitions = producer.partitions_for(topic)  # waits for the topic's metadata
+        if not partitions:
+            raise BrokerError(f"topic {topic} has no partitions; create it first")
+        turns[topic] = (len(partitions), 0)
+    count, sent = turns[topic]
+    turns[topic] = (count, sent + 1)
+    return sent % count

@@ -52,8 +52,10 @@ def _filled(column: pa.ChunkedArray, empty, dtype) -> np.ndarray:
     return column.fill_null(empty).to_numpy().astype(dtype, copy=False)
 
 
-def alert_columns(alerts: pa.Table, ingest_ms: int) -> dict:
-    """Warehouse ``alerts`` rows of an :func:`~pipeline.envelope.envelope_table`."""
+def alert_columns(alerts: pa.Table, ingest_ms: int, origin: np.ndarray | None = None) -> dict:
+    """Warehouse ``alerts`` rows of an :func:`~pipeline.envelope.envelope_table`; ``origin``:
+    each alert's feed partition (:mod:`pipeline.marks`; None: not known, the column's
+    default -1)."""
     rows = {name: alerts.column(name).combine_chunks().fill_null("") for name in _TEXT}
     rows |= {name: alerts.column(name).combine_chunks() for name in ("source", "category")}
     rows |= {name: _no_nulls(alerts.column(field)) for name, field in _UNIT_CODES.items()}
@@ -67,6 +69,8 @@ def alert_columns(alerts: pa.Table, ingest_ms: int) -> dict:
         "event_time": alerts.column("event_ms").to_numpy().astype("datetime64[ms]"),
         "ingest_time": np.full(n, ingest_ms, np.int64).astype("datetime64[ms]"),
     }
+    if origin is not None:
+        rows["origin"] = np.asarray(origin, np.int32)
     return rows
 
 

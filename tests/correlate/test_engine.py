@@ -243,3 +243,20 @@ def test_open_flags_counts_the_flags_opened_and_not_yet_closed():
         seen.append(c.open_flags)
     c.advance_to(int(SCENE.event_ms.max()) + FLUSH)
     assert max(seen) == 1 and c.open_flags == 0  # the planted hotspot opened, then closed
+
+
+def test_a_copy_of_a_late_alert_is_a_duplicate_also_after_a_snapshot():
+    """Issue 17: a normaliser that restarts redelivers its uncommitted tail; a late alert in it
+    carries the same declared progress as its first copy, so it is late again, and must not
+    be dead-lettered a second time (nor after the correlator itself was restored)."""
+    batch = SCENE.take(np.arange(3))
+    t = int(batch.event_ms.max()) + 10 * MIN  # every origin's progress: far past the three
+    came_from = Origins(np.zeros(3, np.int64), np.full(3, t, np.int64))
+    c = engine()
+    first = c.process(batch, came_from)
+    assert first.late.alert_id.tolist() == batch.alert_id.tolist()
+    restored = Correlator.restore(c.snapshot(), PARAMS, PROJECTION, Baseline(0.0625, RATE))
+    for again in (c.process(batch, came_from), restored.process(batch, came_from)):
+        assert len(again.late) == 0 and again.duplicates == 3
+    unjudged = Origins(np.zeros(3, np.int64), np.full(3, NO_PROGRESS, np.int64))
+    assert len(engine().process(batch, unjudged).late) == 0  # nothing declared: not late

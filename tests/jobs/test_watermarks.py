@@ -5,6 +5,7 @@ late than one, and a quiet city's open flags close."""
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import subprocess
@@ -20,13 +21,21 @@ import pytest
 from jobs.watermarks import FeedProgress
 from pipeline.kafka import committed_offsets, ensure_topics, send_chunks
 from pipeline.marks import NO_PROGRESS
-from pipeline.outputs import FlagMessage
+from pipeline.outputs import FlagMessage, IncidentMessage
 from pipeline.replay import read_jsonl_chunks
 from pipeline.settings import Settings, TopicNames
 from pipeline.warehouse import open_warehouse
 from tests.conftest import WorkerConfig, feed_topics
 from tests.jobs.stages.test_correlate_end_to_end import cluster
-from tests.jobs.test_worker import deadletters, encode, now_ms, produce, read_topic
+from tests.jobs.test_worker import (
+    camera,
+    deadletters,
+    encode,
+    now_ms,
+    produce,
+    read_topic,
+    tick_every_feed_partition,
+)
 
 
 def progress(idle_s: float = 60.0) -> FeedProgress:
@@ -73,6 +82,24 @@ def test_drained_input_declares_the_largest_progress_for_every_feed_partition_he
     p.published(p.after_batch(np.array([2, 4]), np.array([700, 900]))[1])
     marks = p.drained({1, 2, 4})
     assert marks.origin.tolist() == [1, 2, 4] and marks.progress_ms.tolist() == [900] * 3
+
+
+def test_marks_carry_each_feed_partitions_next_offset_and_a_restore_resumes_from_them():
+    """Issue 17: a normaliser that gets a feed partition resumes at its committed offset with
+    the progress of the records before it, so its next alerts carry what an uninterrupted
+    run stamped on them."""
+    p = progress(idle_s=0.0)
+    came_from, marks = p.after_batch(np.array([3, 5, 3]), np.array([100, 7, 120]), {3: 40, 5: 9})
+    assert marks.offsets().tolist() == [40, 9]
+    p.published(marks)
+    assert p.idle({3}, now_ms=50).offsets().tolist() == [40]  # what an idle mark speaks for
+    restarted = progress()
+    restarted.restore({3: 120}, {3: 40, 5: 9, 6: 0})  # 5: no mark found, 6: nothing before
+    came_from, marks = restarted.after_batch(np.array([3, 5, 6]), np.array([130, 8, 1]), {})
+    assert came_from.progress_ms.tolist() == [120, NO_PROGRESS, NO_PROGRESS]
+    assert marks.offsets().tolist() == [-1, -1, -1]  # no batch end given: not known
+    restarted.published(marks)
+    assert restarted.drained({3}).offsets().tolist() == [40]  # still the restored offset
 
 
 # --- real workers --------------------------------------------------------------------------------
@@ -281,3 +308,85 @@ def test_open_flags_close_when_input_stops_within_window_slide_lateness_and_idle
 
 def _at(feed: str, t: int) -> dict:
     return {"received_at": t} if feed == "dispatch_110" else {"detected_at": t}
+
+
+def _copies_across_feed_partitions(config: WorkerConfig, lat: float, lon: float, t: int) -> None:
+    """Camera alert ``x`` twice, as a feed that redelivered a message without a key: in feed
+    partition 0 behind that partition's progress by more than the lateness (late), and in
+    partition 1 on time between two neighbours it links with. Partition 0's records go first,
+    so one worker normalises the late copy before the other."""
+    topic = config.settings.topics.camera
+    here = {"lat": lat, "lon": lon}
+
+    def at(alert_id: str, ms: int) -> bytes:
+        return encode(camera(alert_id, detected_at=ms, **here))
+
+    produce(config.bootstrap, [(topic, at("lead", t + 900_000)), (topic, at("x", t))], partition=0)
+    produce(
+        config.bootstrap,
+        [(topic, at("b1", t - 10_000)), (topic, at("x", t)), (topic, at("b2", t + 5_000))],
+        partition=1,
+    )
+    tick_every_feed_partition(config, t + 3 * 3_600_000, lat, lon)  # every window closes
+
+
+def _outcome(config: WorkerConfig) -> tuple[dict, set[bytes]]:
+    letters = deadletters(config.bootstrap, config.settings.topics.deadletter)
+    # each dead letter once, as the warehouse keeps it (a record may be published twice)
+    distinct = {(d.reason.value, d.alert_id, d.topic, d.partition, d.offset) for d in letters}
+    counted = collections.Counter(letter[:2] for letter in distinct)
+    incidents = {
+        msgspec.json.encode(msgspec.json.decode(r.value, type=IncidentMessage))
+        for r in read_topic(config.bootstrap, config.settings.topics.incidents)
+    }
+    return dict(counted), incidents
+
+
+@pytest.mark.timeout(900)
+def test_a_copy_in_another_feed_partition_has_the_same_fate_with_one_worker_or_two(
+    worker_config, located, tmp_path, monkeypatch
+):
+    """Issue 17, regression: the normaliser deduplicated across feed partitions, so with one
+    worker the late copy (normalised first) hid the on-time one and the alert never entered
+    the window, while two workers, one per feed partition, let the on-time copy through:
+    another incident and one more alert in it. Each copy is now judged by its own origin
+    (feed partition): the late one is dead-lettered once, the other is an incident's member,
+    with one worker and with two; the warehouse holds the alert once."""
+    monkeypatch.setenv("HOTSPOT_IDLE_MARK_S", "0")  # the wall clock has no say here
+    lat, lon, _ = located
+    t = now_ms() - 4 * 3_600_000
+    _copies_across_feed_partitions(worker_config, lat, lon, t)
+    worker_config.run_worker()
+    one = _outcome(worker_config)
+    with open_warehouse(worker_config.settings.resolved_warehouse_url) as wh:
+        stored = wh.query(
+            f"SELECT count() FROM {wh.database}.alerts FINAL WHERE alert_id = 'camera:x'"
+        )[0][0]
+
+    pair = _another_config(worker_config, tmp_path)
+    topics = pair.settings.topics
+    logs = [tmp_path / "w0.log", tmp_path / "w1.log"]
+    with open(logs[0], "wb") as log0, open(logs[1], "wb") as log1:
+        workers = [_worker(pair, tmp_path / "w0", log0, "info")]
+        workers.append(_worker(pair, tmp_path / "w1", log1, "info"))
+        try:
+            _wait_for_a_stable_group(logs, workers)  # each holds one partition of each topic
+            _copies_across_feed_partitions(pair, lat, lon, t)
+            deadline = time.monotonic() + 300
+            while not _settled(pair, [*topics.feeds().values(), topics.normalized]):
+                assert time.monotonic() < deadline, "the two workers did not drain their input"
+                assert all(w.poll() is None for w in workers), "a worker died"
+                time.sleep(2)
+        finally:
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.wait(timeout=120)
+    two = _outcome(pair)
+
+    late_x = ("late", "camera:x")
+    assert one[0].get(late_x) == 1, f"the late copy is dead-lettered once: {one[0]}"
+    members = [msgspec.json.decode(i, type=IncidentMessage).n_alerts for i in one[1]]
+    assert 3 in members, f"the on-time copy links b1, x and b2: incidents of {members} alerts"
+    assert stored == 1, "the alerts table holds the alert once (ReplacingMergeTree, FINAL)"
+    assert two == one, f"two workers: {two}, one worker: {one}"

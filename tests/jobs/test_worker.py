@@ -5,21 +5,19 @@ Feeds are produced with kafka-python exactly as an outside producer would.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import datetime, timedelta, timezone
 
 import msgspec
 import pytest
-from aiokafka import AIOKafkaConsumer
-from aiokafka import TopicPartition as AioTopicPartition
 from kafka import KafkaProducer
 
 from pipeline.alerts import SOURCES
 from pipeline.deadletter import DeadLetter, Sealer
 from pipeline.envelope import NormalizedAlert, read_envelopes
 from pipeline.geo.admin_units import load_registry
+from pipeline.kafka import read_topic as kafka_read_topic
 from pipeline.kafka import send_chunks
 from pipeline.marks import MARK_KEY
 from pipeline.replay import read_jsonl, read_jsonl_chunks
@@ -30,39 +28,9 @@ pytestmark = pytest.mark.timeout(600)
 
 
 def read_topic(bootstrap: str, topic: str) -> list:
-    """Every record of every partition of ``topic``, from the beginning to its end.
-
-    Read with aiokafka, the client the worker itself uses. kafka-python 3.0's consumer was seen
-    fetching nothing from a Tansu partition that aiokafka read five records from, and Tansu's
-    ListOffsets answered ends below records already served; so the end is the high watermark
-    of fetch responses, and reading stops when a fetch at that end brings nothing new. A fetch
-    from the middle of a record batch may hand back earlier records too, hence the dict.
-    """
-    return asyncio.run(_read_topic(bootstrap, topic))
-
-
-async def _read_topic(bootstrap: str, topic: str) -> list:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [AioTopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        records = {}
-        deadline = time.monotonic() + 60
-        while True:
-            fetched = await consumer.getmany(timeout_ms=500)
-            for batch in fetched.values():
-                records.update(((r.partition, r.offset), r) for r in batch)
-            marks = [consumer.highwater(tp) for tp in partitions]
-            positions = [await consumer.position(tp) for tp in partitions]
-            at_end = all(m is not None and p >= m for p, m in zip(positions, marks, strict=True))
-            if not fetched and at_end:
-                break
-            assert time.monotonic() < deadline, f"could not read {topic} to its end"
-        return [records[k] for k in sorted(records)]
-    finally:
-        await consumer.stop()
+    """Every record of every partition of ``topic``, from the beginning to its end, with the
+    client the worker itself uses (:func:`pipeline.kafka.read_topic`)."""
+    return kafka_read_topic(bootstrap, topic)
 
 
 def produce(
@@ -282,7 +250,11 @@ def test_a_simulated_city_flows_through_all_four_feeds(worker_config, city):
     normalized = envelopes(worker_config.bootstrap, settings.topics.normalized)
     primary = [e for e in normalized if not e.halo]
     assert {e.source for e in primary} == set(SOURCES)
-    assert len({e.alert_id for e in primary}) == len(primary), "no alert published twice"
+    # once per feed partition: a copy the feed redelivered into another one goes on, to be
+    # judged by its own partition's progress (issue 17); the correlators keep one
+    published = {(e.alert_id, e.origin) for e in primary}
+    assert len(published) == len(primary), "no alert published twice from one feed partition"
+    assert len(published) > len({e.alert_id for e in primary}), "the city has such copies"
     # dumped at once, the feeds reach the correlator far out of event-time order, so many
     # alerts are also dead-lettered as late there; only the ingest rejects are counted here
     letters = [
@@ -303,7 +275,7 @@ def test_a_simulated_city_flows_through_all_four_feeds(worker_config, city):
         )[0]
         by_source = dict(wh.query(f"SELECT source, count() FROM {db}.alerts FINAL GROUP BY source"))
         units = dict(wh.query(f"SELECT level, count() FROM {db}.admin_units FINAL GROUP BY level"))
-    assert stored == len(primary)
+    assert stored == len({e.alert_id for e in primary}), "one row per alert, copies collapsed"
     assert with_units == stored, "every stored alert is tagged with its units and station"
     assert set(by_source) == set(SOURCES)
     assert truth  # the ground truth file is readable JSON

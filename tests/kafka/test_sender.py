@@ -96,3 +96,27 @@ def test_a_set_stop_event_ends_the_replay_before_the_next_record(broker, topic):
 def test_an_unreachable_broker_is_a_broker_error_that_names_the_address():
     with pytest.raises(BrokerError, match=r"cannot reach Kafka at 127\.0\.0\.1:\d+"):
         send_chunks([chunk([0])], f"127.0.0.1:{free_port()}")
+
+
+def test_keyless_records_go_round_robin_so_two_replays_fill_the_topics_alike(broker):
+    """Issue 17: kafka-python puts a record without a key in a random partition, so two runs
+    over one replay file got different feed partitions for the same alert, and with them
+    different late decisions; records with a key keep the partitioner's choice."""
+    t0 = int(time.time() * 1000) - 3_600_000
+    keyless = RecordChunk(
+        np.full(7, "alerts.camera", dtype=object),
+        [None, None, "k", None, None, None, None],
+        [f'{{"n": {i}}}'.encode() for i in range(7)],
+        np.array([t0 + i for i in range(7)], np.int64),
+        np.arange(1, 8),
+    )
+    placed = []
+    for _ in range(2):
+        name = f"{uuid.uuid4().hex[:8]}.camera"
+        ensure_topics(broker.bootstrap, [name], 3)
+        send_chunks([keyless], broker.bootstrap, topic_map={"alerts.camera": name})
+        records = read_topic(broker.bootstrap, name)
+        placed.append({r.value: r.partition for r in records if r.key is None})
+    assert placed[0] == placed[1]
+    in_order = [placed[0][bytes(v)] for i, v in enumerate(keyless.values) if i != 2]
+    assert in_order == [0, 1, 2, 0, 1, 2]  # in turn, in the order of the records

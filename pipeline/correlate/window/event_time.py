@@ -55,6 +55,15 @@ __all__ = ["EventWindow"]
 _NO_TIME = np.iinfo(np.int64).min
 
 
+def _repeated(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """Mask over ``keys``: rows in ``among`` whose key an earlier row in ``among`` has."""
+    repeated = np.zeros(len(keys), bool)
+    repeated[among] = True
+    _, first = np.unique(keys[among], return_index=True)
+    repeated[among[first]] = False
+    return repeated
+
+
 def _ceil_to(t: int, step: int) -> int:
     return -((-t) // step) * step
 
@@ -100,30 +109,47 @@ class EventWindow:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Classify a batch in arrival order and advance each origin's progress.
 
-        Returns boolean masks ``(late, duplicate)`` over the batch. A duplicate's key is
-        already retained or appeared earlier in the batch (first one wins); it is checked
-        first, so a redelivery after a restart is ignored, not dead-lettered as late. Only
-        redeliveries of alerts about to leave the window may be classified either way
-        (neither changes results). ``retained``: the retained keys, as a :class:`KeySet` (what
-        the engine passes: time proportional to the batch) or an array. ``origin``: each
-        alert's origin id (None: all origin 0); ``declared``: the progress its origin had
-        declared before it (int64 min: not known; None: none carried).
+        Returns boolean masks ``(late, duplicate)`` over the batch. An alert that carries its
+        origin's declared progress (``declared`` known: every alert a normaliser stamps) is
+        judged late first, against that progress alone, and then, if it is not late, it is a
+        duplicate when its key is retained or an earlier alert of the batch that is not late
+        had it (first one wins). So each such alert's fate is a function of its own record:
+        copies of one alert from two feed partitions (a redelivered message without a key)
+        are each judged by their own origin, whichever arrives first and whichever worker
+        normalised them; and a copy that a normaliser redelivers after a restart carries the
+        same declared progress as the first copy (restored, :mod:`jobs.watermarks`), so it is
+        judged the same and then dropped as a duplicate, not dead-lettered as late.
+
+        An alert without a declared progress (the backfill's; the first alert of an origin
+        whose progress could not be restored) is judged against this correlator's record of
+        its origin, and the duplicate check comes first, so a redelivery is ignored, not
+        dead-lettered as late. Only redeliveries of alerts about to leave the window may be
+        classified either way (neither changes results).
+
+        ``retained``: the retained keys, as a :class:`KeySet` (what the engine passes: time
+        proportional to the batch) or an array. ``origin``: each alert's origin id (None: all
+        origin 0); ``declared``: the progress its origin had declared before it (int64 min:
+        not known; None: none carried).
         """
         if isinstance(retained, KeySet):
-            duplicate = retained.contains(keys)
+            retained_dup = retained.contains(keys)
         else:
-            duplicate = np.isin(keys, retained)
-        _, first = np.unique(keys, return_index=True)
-        repeated = np.ones(len(keys), bool)
-        repeated[first] = False
-        duplicate |= repeated
+            retained_dup = np.isin(keys, retained)
         prior = self._progress_before(
             event_ms if declared is None else np.maximum(event_ms, declared), origin
         )
+        judged = np.zeros(len(keys), bool) if declared is None else declared != _NO_TIME
         if declared is not None:
-            prior = np.maximum(prior, declared)
+            # While a normaliser runs uninterrupted, what it declares is at least what this
+            # correlator has seen of the origin, so this is the classic rule; a redelivered
+            # copy is judged as its first copy was, not against the origin's progress since.
+            prior = np.where(judged, declared, prior)
         # Before an origin's first declaration there is no bound (and int64 min would wrap).
-        late = (prior != _NO_TIME) & (event_ms < prior - self.lateness_ms) & ~duplicate
+        behind = (prior != _NO_TIME) & (event_ms < prior - self.lateness_ms)
+        unjudged_dup = retained_dup | _repeated(keys, np.arange(len(keys)))
+        late = behind & (judged | ~unjudged_dup)
+        judged_dup = retained_dup | _repeated(keys, np.flatnonzero(~late))
+        duplicate = np.where(judged, judged_dup & ~late, unjudged_dup)
         return late, duplicate
 
     def _progress_before(self, event_ms: np.ndarray, origin: np.ndarray | None) -> np.ndarray:

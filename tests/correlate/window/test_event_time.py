@@ -239,3 +239,56 @@ def test_late_decisions_and_closed_boundaries_do_not_depend_on_interleaving_or_c
         for kind, rid, t, declared in records:
             if kind == "alert":
                 assert late_whole[rid] == (declared != NONE and t < declared - LATENESS)
+
+
+def _admit_declared(window, t, keys, origin, declared, retained=()):
+    return window.admit(
+        np.asarray(t, np.int64),
+        np.asarray(keys, np.uint64),
+        np.asarray(retained, np.uint64),
+        np.asarray(origin, np.int64),
+        np.asarray(declared, np.int64),
+    )
+
+
+@pytest.mark.parametrize("late_copy_first", [True, False])
+def test_copies_from_two_feed_partitions_are_each_judged_by_their_own_origin(late_copy_first):
+    """Regression (issue 17, 1 vs 2 workers): a message without a key redelivered into another
+    feed partition. Origin 0 has reached 10 s, so its copy (at 1 s) is late; origin 1 has
+    reached 1.05 s, so its copy is on time. Whichever copy arrives first, the late one is
+    dead-lettered and the other enters the window: the same as one worker would decide."""
+    late_copy = (1000, 7, 0, 10_000)  # event ms, key, origin, declared
+    on_time_copy = (1000, 7, 1, 1_050)
+    batch = [late_copy, on_time_copy] if late_copy_first else [on_time_copy, late_copy]
+    w = EventWindow(WINDOW, SLIDE, LATENESS, origins=2)
+    late, dup = _admit_declared(w, *map(list, zip(*batch, strict=True)))
+    expect_late = [True, False] if late_copy_first else [False, True]
+    assert late.tolist() == expect_late
+    assert not dup.any()
+    # across batches too: the on-time copy is retained when the late one comes
+    w = EventWindow(WINDOW, SLIDE, LATENESS, origins=2)
+    first, second = batch
+    late1, dup1 = _admit_declared(w, *([v] for v in first))
+    retained = [] if late1[0] else [first[1]]
+    late2, dup2 = _admit_declared(w, *([v] for v in second), retained=retained)
+    assert [late1[0], late2[0]] == expect_late
+    assert not dup1.any() and not dup2.any()
+
+
+def test_two_on_time_copies_keep_the_first_and_drop_the_second_as_a_duplicate():
+    w = EventWindow(WINDOW, SLIDE, LATENESS, origins=2)
+    late, dup = _admit_declared(w, [1000, 1000], [7, 7], [1, 0], [1_000, 1_050])
+    assert late.tolist() == [False, False] and dup.tolist() == [False, True]
+
+
+def test_a_redelivered_copy_is_judged_by_its_declared_progress_not_the_origins_since():
+    """After a normaliser restart its re-published alerts carry the progress their first copy
+    carried; the origin has moved on meanwhile, but the copy is a duplicate, not late."""
+    w = EventWindow(WINDOW, SLIDE, LATENESS, origins=1)
+    _admit_declared(w, [1000, 5000], [7, 8], [0, 0], [900, 1000])
+    assert w.progress.tolist() == [5000]
+    late, dup = _admit_declared(w, [1000], [7], [0], [900], retained=[7, 8])
+    assert late.tolist() == [False] and dup.tolist() == [True]
+    # a copy without a declared progress is a duplicate too (checked first, as before)
+    late, dup = _admit_declared(w, [1000], [7], [0], [np.iinfo(np.int64).min], retained=[7, 8])
+    assert late.tolist() == [False] and dup.tolist() == [True]

@@ -1,0 +1,59 @@
+"""Reading partitions to their end (pipeline/kafka/reading.py) on a real Tansu broker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from pipeline.exceptions import BrokerError
+from pipeline.kafka import ensure_topics, read_partitions, read_topic
+
+
+async def _produce(bootstrap: str, topic: str, records: list[tuple[int, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for partition, value in records:
+            await producer.send_and_wait(topic, value, partition=partition)
+    finally:
+        await producer.stop()
+
+
+@pytest.fixture
+def topic(broker) -> str:
+    name = f"reading-{uuid.uuid4().hex[:8]}"
+    ensure_topics(broker.bootstrap, [name], 3)
+    records = [(0, b"a0"), (1, b"b0"), (0, b"a1"), (0, b"a2"), (1, b"b1")]  # partition 2: none
+    asyncio.run(_produce(broker.bootstrap, name, records))
+    return name
+
+
+def test_every_record_of_every_partition_in_partition_and_offset_order(broker, topic):
+    records = read_topic(broker.bootstrap, topic)
+    assert [(r.partition, r.offset, r.value) for r in records] == [
+        (0, 0, b"a0"),
+        (0, 1, b"a1"),
+        (0, 2, b"a2"),
+        (1, 0, b"b0"),
+        (1, 1, b"b1"),
+    ]
+
+
+def test_a_tail_from_an_offset_and_an_empty_partition(broker, topic):
+    read = asyncio.run(read_partitions(broker.bootstrap, topic, {0: 2, 2: None}))
+    assert [r.value for r in read[0]] == [b"a2"]
+    assert read[2] == []
+
+
+def test_records_written_after_a_first_read_are_read_by_the_next(broker, topic):
+    assert len(read_topic(broker.bootstrap, topic)) == 5
+    asyncio.run(_produce(broker.bootstrap, topic, [(2, b"c0")]))
+    assert [r.value for r in read_topic(broker.bootstrap, topic)][-1] == b"c0"
+
+
+def test_a_topic_that_does_not_exist_is_named(broker):
+    with pytest.raises(BrokerError, match="does not exist"):
+        read_topic(broker.bootstrap, f"missing-{uuid.uuid4().hex[:8]}", timeout_s=10)
