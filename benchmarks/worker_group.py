@@ -15,6 +15,7 @@ version, incidents by id, dead letters by reason) and compare two groups' output
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import resource
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from pipeline.kafka import committed_offsets
+from pipeline.kafka import committed_offsets, ends
 from pipeline.kafka import read_topic as kafka_read_topic
 from pipeline.settings import Settings, TopicNames
 
@@ -196,34 +197,23 @@ class WorkerGroup:
     def wait_drained(self, sent: int, timeout_s: float = 900) -> None:
         """Until the group has committed all ``sent`` feed records and every record of the
         topics it reads, twice in a row with the same ends (downstream topics grow while
-        upstream stages still work)."""
-        from kafka import KafkaConsumer, TopicPartition
-
+        upstream stages still work). The ends come from fetch responses, as the worker's own
+        ``--until-drained`` reads them (:func:`pipeline.kafka.ends`)."""
         first = self.settings[0]
         bootstrap, group = first.broker_url.removeprefix("kafka://"), first.app_id
         feeds = set(first.topics.feeds().values())
-        reader = KafkaConsumer(bootstrap_servers=bootstrap)
-        try:
-            tps = [
-                TopicPartition(topic, p)
-                for topic in first.topics.all()
-                if topic != first.topics.checkpoints  # read by restores, never by the group
-                for p in sorted(reader.partitions_for_topic(topic) or ())
-            ]
-            deadline, previous = time.monotonic() + timeout_s, None
-            while time.monotonic() < deadline:
-                self._check_alive()
-                ends = {(tp.topic, tp.partition): e for tp, e in reader.end_offsets(tps).items()}
-                done = committed_offsets(bootstrap, group)
-                fed = sum(o for (topic, _), o in done.items() if topic in feeds)
-                caught_up = fed >= sent and all(done.get(tp, 0) >= e for tp, e in ends.items())
-                if caught_up and ends == previous:
-                    return
-                previous = ends if caught_up else None
-                time.sleep(0.25)
-            raise TimeoutError(f"the group {group} did not drain in {timeout_s:g} s")
-        finally:
-            reader.close()
+        deadline, previous = time.monotonic() + timeout_s, None
+        while time.monotonic() < deadline:
+            self._check_alive()
+            done = committed_offsets(bootstrap, group)
+            now = asyncio.run(ends(bootstrap, first.topics.consumed(), done))
+            fed = sum(o for (topic, _), o in done.items() if topic in feeds)
+            caught_up = fed >= sent and all(done.get(tp, 0) >= e for tp, e in now.items())
+            if caught_up and now == previous:
+                return
+            previous = now if caught_up else None
+            time.sleep(0.25)
+        raise TimeoutError(f"the group {group} did not drain in {timeout_s:g} s")
 
     def _check_alive(self) -> None:
         dead = [p for p in self._processes if not p.is_alive()]

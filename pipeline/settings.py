@@ -79,6 +79,11 @@ class TopicNames(BaseModel):
     def all(self) -> list[str]:
         return list(self.model_dump().values())
 
+    def consumed(self) -> list[str]:
+        """The topics the worker group reads and commits: all but those only written
+        (checkpoints are read by restores with a consumer of their own; notices go to people)."""
+        return [t for t in self.all() if t not in (self.checkpoints, self.notices)]
+
 
 class Area(BaseModel):
     """WGS84 bounding box alerts must fall in; anything outside is dead-lettered."""

@@ -129,8 +129,7 @@ def test_the_web_port_listens_on_loopback_only_and_metrics_show_each_partition(
     assert listening_addresses(port) == {"0100007F"}
 
     lag = {(s.labels["topic"], s.labels["partition"]) for s in metrics["hotspot_consumer_lag"]}
-    written_only = {settings.topics.checkpoints, settings.topics.notices}  # no stage reads them
-    assert {t for t, _ in lag} == set(settings.topics.all()) - written_only
+    assert {t for t, _ in lag} == set(settings.topics.consumed())
     assert {p for _, p in lag} == {str(p) for p in range(settings.partitions)}
 
     # The city is yesterday's: each correlator's watermark is hours to a day and a half behind.
