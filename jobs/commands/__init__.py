@@ -13,6 +13,7 @@ from .deadletter import deadletter_app
 from .demo import demo
 from .evaluate import evaluate
 from .export import export
+from .migrate import migrate
 from .ratings import ratings
 from .replay import replay
 from .report import map_command, top
@@ -36,6 +37,7 @@ COMMANDS = {
     "map": map_command,
     "ratings": ratings,
     "schemas": schemas,
+    "migrate": migrate,
 }
 #: group name -> its sub-app
 GROUPS = {

@@ -266,6 +266,12 @@ CASES = [
         {"HOTSPOT_WAREHOUSE_URL": "clickhouse://127.0.0.1:{port}/hotspot"},
         ["unreachable", "HOTSPOT_WAREHOUSE_URL"],
     ),
+    (
+        "migrate-server-unreachable",
+        ["migrate"],
+        {"HOTSPOT_WAREHOUSE_URL": "clickhouse://127.0.0.1:{port}/hotspot"},
+        ["unreachable", "HOTSPOT_WAREHOUSE_URL"],
+    ),
     ("backfill-a-folder", ["backfill", "{root}"], {}, ["not a file"]),
     ("backfill-csv-named-parquet", ["backfill", "{fake_parquet}"], {}, ["not a Parquet file"]),
     (
