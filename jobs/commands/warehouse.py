@@ -36,13 +36,17 @@ def open_existing_warehouse(settings: Settings) -> Warehouse:
         raise
     if not tables:
         warehouse.close()
-        raise ConfigurationError(_missing(settings, f"the warehouse {url} holds no hotspot tables"))
+        raise ConfigurationError(
+            _missing(
+                settings, f"the warehouse {settings.warehouse_display} holds no hotspot tables"
+            )
+        )
     return warehouse
 
 
 def _missing(settings: Settings, what: str) -> str:
-    if settings.warehouse_url:
-        where = f"HOTSPOT_WAREHOUSE_URL is {settings.warehouse_url}"
+    if settings.warehouse_url.get_secret_value():
+        where = f"HOTSPOT_WAREHOUSE_URL is {settings.warehouse_display}"
     else:
         where = f"HOTSPOT_DATA_DIR is {settings.data_dir} (the warehouse is its warehouse/ folder)"
     return (

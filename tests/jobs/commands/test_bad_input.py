@@ -175,8 +175,30 @@ CASES = [
             "HOTSPOT_BROKER_URL": "kafka://127.0.0.1:{port}",
             "HOTSPOT_DATA_DIR": "{root}/worker",
             "HOTSPOT_REGISTRY_PATH": "{registry}",
+            "HOTSPOT_PSEUDONYM_KEY": "a-key-every-worker-shares",
         },
         ["cannot reach Kafka", "HOTSPOT_BROKER_URL"],
+    ),
+    (
+        "worker-cluster-without-pseudonym-key",
+        ["worker"],
+        {
+            "HOTSPOT_BROKER_URL": "kafka://127.0.0.1:{port}",
+            "HOTSPOT_REGISTRY_PATH": "{registry}",
+        },
+        ["no pseudonymisation key", "HOTSPOT_PSEUDONYM_KEY"],
+    ),
+    (
+        "worker-broker-url-with-password",
+        ["worker"],
+        {"HOTSPOT_BROKER_URL": "kafka://ops:hunter2@127.0.0.1:{port}"},
+        ["broker_url", "HOTSPOT_KAFKA_SASL_PASSWORD"],
+    ),
+    (
+        "worker-warehouse-port-not-a-number",
+        ["worker"],
+        {"HOTSPOT_WAREHOUSE_URL": "clickhouse://w:hunter2@127.0.0.1:ninethousand/hotspot"},
+        ["HOTSPOT_WAREHOUSE_URL", "w:***@"],
     ),
     (
         "top-unreachable-bootstrap",
