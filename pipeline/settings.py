@@ -397,6 +397,14 @@ class Settings(BaseSettings):
             raise ValueError(f"halo_m ({self.halo_m:.0f} m) must be at most half of tile_m")
         return self
 
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _key_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # the HMAC key (pipeline/privacy.py): a short one is guessable from the pseudonyms
+        if value is not None and len(value.get_secret_value().encode()) < 16:
+            raise ValueError("must be at least 16 bytes; use e.g. `openssl rand -hex 32`")
+        return value
+
     @field_validator("warehouse_url")
     @classmethod
     def _warehouse_url_parses(cls, value: SecretStr) -> SecretStr:

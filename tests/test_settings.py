@@ -245,6 +245,15 @@ def test_sasl_without_its_credentials_is_refused(monkeypatch):
 
 def test_a_deployed_worker_needs_a_configured_pseudonym_key():
     Settings().require_pseudonym_key()  # embedded: the data_dir's key is the installation's
-    Settings(broker_url="kafka://k1:9092", pseudonym_key="shared").require_pseudonym_key()
+    Settings(
+        broker_url="kafka://k1:9092", pseudonym_key="shared-by-all-workers"
+    ).require_pseudonym_key()
     with pytest.raises(ConfigurationError, match="HOTSPOT_PSEUDONYM_KEY"):
         Settings(broker_url="kafka://k1:9092").require_pseudonym_key()
+
+
+def test_a_short_pseudonym_key_is_refused_by_name_without_its_value(monkeypatch):
+    monkeypatch.setenv("HOTSPOT_PSEUDONYM_KEY", "short-key")
+    with pytest.raises(ConfigurationError, match="HOTSPOT_PSEUDONYM_KEY.*16 bytes") as refused:
+        load_settings()
+    assert "short-key" not in str(refused.value)

@@ -15,6 +15,7 @@ from .evaluate import evaluate
 from .export import export
 from .migrate import migrate
 from .ratings import ratings
+from .registry import registry_app
 from .replay import replay
 from .report import map_command, top
 from .schemas import schemas
@@ -44,6 +45,7 @@ GROUPS = {
     "baseline": baseline_app,
     "dashboards": dashboards_app,
     "deadletter": deadletter_app,
+    "registry": registry_app,
 }
 
 

@@ -294,6 +294,27 @@ CASES = [
         {"HOTSPOT_WAREHOUSE_URL": "clickhouse://127.0.0.1:{port}/hotspot"},
         ["unreachable", "HOTSPOT_WAREHOUSE_URL"],
     ),
+    ("registry-check-missing", ["registry", "check", "{root}/nope.geojson"], {}, ["not a file"]),
+    ("registry-check-csv", ["registry", "check", "{csv}"], {}, ["not valid JSON"]),
+    (
+        "registry-grid-north-below-south",
+        ["registry", "grid", "--bbox", "30.3,120.1,30.2,120.2", "--out", "{root}/g.geojson"],
+        {},
+        ["--bbox", "south must be below north", "S,W,N,E"],
+    ),
+    (
+        "registry-grid-bbox-not-numbers",
+        ["registry", "grid", "--bbox", "30.2 120.1 30.3 120.2", "--out", "{root}/g.geojson"],
+        {},
+        ["--bbox", "not four numbers"],
+    ),
+    (
+        "registry-grid-too-many-cells",
+        ["registry", "grid", "--bbox", "20,100,40,120", "--cell-m", "100"]
+        + ["--out", "{root}/g.geojson"],
+        {},
+        ["cells", "larger --cell-m"],
+    ),
     ("backfill-a-folder", ["backfill", "{root}"], {}, ["not a file"]),
     ("backfill-csv-named-parquet", ["backfill", "{fake_parquet}"], {}, ["not a Parquet file"]),
     (
