@@ -30,7 +30,7 @@ from pipeline.kafka import BatchProducer, free_port
 from .consumer import BatchConsumer
 from .publish import publish_marks
 from .runtime import Runtime
-from .stages import correlate_stage, normalize_stage, record_sink_stage
+from .stages import ack_intake_stage, correlate_stage, normalize_stage, record_sink_stage
 from .watermarks import FeedProgress
 
 __all__ = ["build_app", "PipelineApp"]
@@ -73,6 +73,7 @@ def build_app(runtime: Runtime) -> PipelineApp:
     topics = settings.topics
     progress = FeedProgress(settings)
     stages = [normalize_stage(runtime, producer, progress), correlate_stage(runtime, producer)]
+    stages.append(ack_intake_stage(runtime, producer))
     stages += [
         record_sink_stage(runtime, table, topic)
         for table, topic in (

@@ -168,12 +168,14 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
                 on_retry=metrics.warehouse_retry("connection"),
             )
         )
-        call_with_retry(
-            lambda: migrate(warehouse),
+        applied = call_with_retry(
+            lambda: migrate(warehouse, retention=settings.retention),
             retry,
             "migration",
             on_retry=metrics.warehouse_retry("migration"),
         )
+        for name in applied:
+            log.info("warehouse migration applied: %s", name)
         registry = load_admin_registry(settings)
         store_admin_units(registry, warehouse)
         ctx = NormalizeContext.from_settings(settings, registry)

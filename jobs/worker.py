@@ -92,7 +92,7 @@ def _stop_when_drained(
 ) -> None:
     topics = runtime.settings.topics
     stages = [
-        list(topics.feeds().values()),
+        [*topics.feeds().values(), topics.acks],
         [topics.normalized, topics.deadletter, topics.incidents, topics.flags],
     ]
 

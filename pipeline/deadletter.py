@@ -34,6 +34,11 @@ class Reason(StrEnum):
     UNKNOWN_GRID_CODE = "unknown_grid_code"
     LATE = "late"
     INTERNAL_ERROR = "internal_error"  # the worker failed on it: a bug to report, not bad input
+    # acks on hotspots.acks (pipeline/patrol): valid JSON the notice's state refuses
+    UNKNOWN_NOTICE = "unknown_notice"
+    UNIT_NOT_RESPONSIBLE = "unit_not_responsible"
+    BEFORE_NOTICE = "before_notice"
+    DUPLICATE_ACK = "duplicate_ack"
 
 
 class DeadLetter(msgspec.Struct, frozen=True, gc=False):

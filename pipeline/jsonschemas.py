@@ -20,6 +20,7 @@ from .envelope import ENVELOPE_SCHEMA
 from .feeds.decode import FEEDS
 from .marks import WatermarkMark
 from .outputs import FlagMessage, IncidentMessage
+from .patrol.wire import Ack, AckRecord, NoticeEvent
 
 __all__ = ["SCHEMA_DIR", "wire_schemas", "write_schemas", "stale_schemas"]
 
@@ -108,6 +109,28 @@ def wire_schemas() -> dict[str, dict]:
         FlagMessage,
         "One version of a hotspot flag (open, update, close), keyed by flag_id; the highest "
         "version of a flag is its current state.",
+    )
+    schemas["ack.schema.json"] = _schema(
+        "hotspots.acks",
+        Ack,
+        "A unit's acknowledgement of a notice (JSON, keyed by notice id), from a station's "
+        "client or `hotspot ack`. Validated on arrival: malformed, unknown notice, a unit the "
+        "notice does not address, dated before the notice, or an action already recorded is "
+        "dead-lettered with that reason. Extra fields are ignored.",
+    )
+    schemas["ack_record.schema.json"] = _schema(
+        "alerts.normalized (acks)",
+        AckRecord,
+        "A validated ack, officer id pseudonymised, as a record on the alerts.normalized "
+        "partition that owns its notice, keyed hotspot.ack: applied in that partition's log "
+        "order, between its alerts and watermark marks.",
+    )
+    schemas["notice.schema.json"] = _schema(
+        "hotspots.notices",
+        NoticeEvent,
+        "One event of a notice to the units responsible for a hotspot flag: issued, raised, "
+        "reminder, escalated, or an ack's action. Keyed by addressed_to[0] (the station; the "
+        "district for an escalation); event_id is stable across replays.",
     )
     return schemas
 

@@ -51,6 +51,12 @@ class Metrics:
         self.incidents = Counter(
             "hotspot_incidents_total", "Incidents published", registry=self.registry
         )
+        self.notice_events = Counter(
+            "hotspot_notice_events_total",
+            "Notice events published (issued, raised, reminder, escalated, the ack actions)",
+            ["kind"],
+            registry=self.registry,
+        )
         self.stage_seconds = Histogram(
             "hotspot_stage_seconds",
             "Time a stage took over one batch (outputs delivered and written)",

@@ -47,6 +47,7 @@ __all__ = [
     "Area",
     "GrafanaSettings",
     "RatingThresholds",
+    "Retention",
     "load_settings",
 ]
 
@@ -67,6 +68,8 @@ class TopicNames(BaseModel):
     incidents: str = "incidents.correlated"
     flags: str = "hotspots.flags"
     checkpoints: str = "correlator.checkpoints"
+    notices: str = "hotspots.notices"
+    acks: str = "hotspots.acks"
 
     def feed(self, source: str) -> str:
         return getattr(self, source)
@@ -163,6 +166,22 @@ class RatingThresholds(BaseModel):
                 f"ratings.red_at ({self.red_at}) must be above ratings.yellow_at ({self.yellow_at})"
             )
         return self
+
+
+class Retention(BaseModel):
+    """How long the warehouse keeps each kind of row, days (0: for ever). Applied as the tables'
+    TTLs each time a worker starts or a backfill runs (``pipeline.warehouse.retention``);
+    ClickHouse then drops the expired rows in its merges."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alerts: int = Field(400, ge=0, description="Alerts, by event time (HOTSPOT_RETENTION__ALERTS).")
+    rollups: int = Field(
+        730, ge=0, description="Per-minute cell and per-hour unit counts, by their minute or hour."
+    )
+    deadletters: int = Field(90, ge=0, description="Dead letters, by the time they were received.")
+    incidents: int = Field(0, ge=0, description="Incidents, by their last alert's event time.")
+    flags: int = Field(0, ge=0, description="Flag versions, by their boundary's event time.")
 
 
 class Settings(BaseSettings):
@@ -323,6 +342,31 @@ class Settings(BaseSettings):
     kafka_ssl_key_file: Path | None = Field(
         None, description="Private key (PEM) of kafka_ssl_cert_file."
     )
+    notice_receipt_s: float = Field(
+        300.0,
+        gt=0,
+        description="A notice not received this long after its issue time (event time, s) gets "
+        "a `reminder` event on the notices topic.",
+    )
+    notice_escalation_s: float = Field(
+        1800.0,
+        gt=0,
+        description="A notice not received this long after its issue time (event time, s) is "
+        "`escalated` to its district and the city command centre; longer than "
+        "notice_receipt_s.",
+    )
+    notice_rise_ratio: float = Field(
+        1.5,
+        gt=1,
+        description="An unacknowledged notice is `raised` again when its flag's score reaches "
+        "this many times the score it last reported.",
+    )
+    notice_retention_s: float = Field(
+        86400.0,
+        gt=0,
+        description="A notice with no timer left is forgotten this long (event time, s) after "
+        "its last event; an ack for it after that is dead-lettered as unknown_notice.",
+    )
 
     # --- ingest contracts ----------------------------------------------------------------------
     coordinate_systems: dict[str, CoordinateSystem] = Field(
@@ -372,6 +416,9 @@ class Settings(BaseSettings):
     )
     ratings: RatingThresholds = Field(
         default_factory=RatingThresholds, description="Three-colour compound ratings."
+    )
+    retention: Retention = Field(
+        default_factory=Retention, description="How long the warehouse keeps each kind of row."
     )
 
     @field_validator("coordinate_systems")
@@ -446,6 +493,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"warehouse_retry_max_s ({self.warehouse_retry_max_s} s) is below "
                 f"warehouse_retry_initial_s ({self.warehouse_retry_initial_s} s): raise it"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _escalation_after_reminder(self) -> Settings:
+        if self.notice_escalation_s <= self.notice_receipt_s:
+            raise ValueError(
+                f"notice_escalation_s ({self.notice_escalation_s} s) is not after "
+                f"notice_receipt_s ({self.notice_receipt_s} s): a notice is reminded before it "
+                "is escalated; raise notice_escalation_s"
             )
         return self
 

@@ -84,6 +84,9 @@ def test_there_is_a_schema_per_feed_and_per_output_topic():
         "deadletter.schema.json",
         "incident.schema.json",
         "flag.schema.json",
+        "ack.schema.json",
+        "ack_record.schema.json",
+        "notice.schema.json",
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from .ack import ack
 from .backfill import backfill
 from .baseline import baseline_app
 from .convert import to_parquet
@@ -39,6 +40,7 @@ COMMANDS = {
     "ratings": ratings,
     "schemas": schemas,
     "migrate": migrate,
+    "ack": ack,
 }
 #: group name -> its sub-app
 GROUPS = {

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.exceptions import ConfigurationError
 from pipeline.settings import load_settings
 
 from .options import SettingsFile, check_replay_files
@@ -48,11 +49,20 @@ def backfill(
         ),
     ] = True,
     chunk: Annotated[int, typer.Option(help="Records per chunk.", min=1)] = 100_000,
+    ignore_retention: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-retention",
+            help="Load records older than the warehouse keeps (see the retention settings); "
+            "they are stored and then dropped. Without it such a backfill is refused.",
+        ),
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Normalise, correlate and store replay files in this process, as a live run would."""
     from pipeline.backfill import CLOCKS  # here, not at the top: pyarrow stays out of the worker
     from pipeline.backfill.files import backfill_files, count_records
+    from pipeline.backfill.retention import explain, scan_event_times
     from pipeline.warehouse import migrate, open_warehouse
 
     from ..allocator import tune_allocator
@@ -67,12 +77,22 @@ def backfill(
     check_replay_files(files)
     settings = load_settings(settings_file)
     tune_allocator()
-    registry = load_admin_registry(settings)
     console = Console(stderr=True)
+    # before the warehouse is touched: history the warehouse would drop is refused, not lost
+    check = scan_event_times(
+        files, settings, int(time.time() * 1000), clock=clock, chunk_records=chunk
+    )
+    if check.outside and not ignore_retention:
+        raise ConfigurationError(explain(check, loading=False))
+    if check.outside:
+        console.print(explain(check, loading=True), markup=False, highlight=False)
+    registry = load_admin_registry(settings)
     total = sum(count_records(f) for f in files)
     began = time.perf_counter()
     with open_warehouse(settings.resolved_warehouse_url) as warehouse:
-        migrate(warehouse)
+        for change in migrate(warehouse, retention=settings.retention):
+            if change.startswith("retention "):  # the settings changed how long rows are kept
+                console.print(f"warehouse {change}", markup=False, highlight=False)
         store_admin_units(registry, warehouse)
         # Start-up is done: full collections walking the registry, Numba and chDB objects
         # cost about 10% of a backfill's time (benchmarks/README.md).
@@ -89,6 +109,7 @@ def backfill(
                 correlate=correlate,
                 progress=bar.advance,
             )
+        held = _alerts_held(warehouse, check.oldest_ms, check.newest_ms)
     elapsed = time.perf_counter() - began
     for bad in broken:
         console.print(
@@ -103,7 +124,8 @@ def backfill(
     rows = [
         ("records read", report.records),
         ("broken lines (reported above)", len(broken)),
-        ("alerts stored", report.alerts),
+        ("alerts written", report.alerts),
+        ("alerts held for the files' event times (read back)", held),
         ("duplicates dropped", report.duplicates),
         *((f"dead letters: {reason}", n) for reason, n in sorted(report.deadletters.items())),
         ("incidents", report.incidents),
@@ -112,5 +134,23 @@ def backfill(
     for what, count in rows:
         summary.add_row(what, f"{count:,}")
     summary.add_row("newest event time", format_ms(report.newest_event_ms))
+    summary.add_row("the files' event times", _dates(check))
     summary.add_row("records per second", f"{report.records / max(elapsed, 1e-9):,.0f}")
     Console().print(summary)
+
+
+def _alerts_held(warehouse, since_ms: int | None, until_ms: int | None) -> int:
+    """Alerts the warehouse holds between two event times, read back: what was kept, after
+    duplicates and retention, not what was written."""
+    if since_ms is None or until_ms is None:
+        return 0
+    rows = warehouse.query(
+        f"SELECT count() FROM {warehouse.database}.alerts FINAL WHERE event_time "
+        f"BETWEEN fromUnixTimestamp64Milli({since_ms}) AND fromUnixTimestamp64Milli({until_ms})"
+    )
+    return int(rows[0][0])
+
+
+def _dates(check) -> str:
+    """The scanned records' first and last event time, for the summary."""
+    return f"{format_ms(check.oldest_ms)} to {format_ms(check.newest_ms)}"

@@ -26,6 +26,7 @@ __all__ = [
     "SettingsFile",
     "check_range",
     "check_replay_files",
+    "kafka_bootstrap",
     "new_file",
     "out_folder",
     "parse_log_level",
@@ -49,6 +50,22 @@ def settings_from(file: Path | None, **overrides) -> Settings:
     """The settings of ``file`` (else the environment's), with the options a user gave (those
     not None) on top."""
     return load_settings(file, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def kafka_bootstrap(settings: Settings, given: str | None) -> str:
+    """The Kafka HOST:PORT a command sends to: ``--bootstrap``, else the settings' broker
+    (the embedded one lives inside a worker, so it must be named)."""
+    if given:
+        return given
+    if settings.broker_url == "embedded":
+        raise typer.BadParameter(
+            "the settings use the embedded broker, which lives inside a worker: pass "
+            "--bootstrap HOST:PORT of the running broker (the worker prints it)",
+            param_hint="--bootstrap",
+        )
+    from pipeline.kafka import bootstrap_servers
+
+    return bootstrap_servers(settings.broker_url)
 
 
 def parse_moment(value: str) -> datetime:

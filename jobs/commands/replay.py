@@ -13,7 +13,7 @@ from rich.console import Console
 from pipeline.alerts import SOURCES
 from pipeline.settings import Settings, load_settings
 
-from .options import SettingsFile, check_range, check_replay_files, parse_time
+from .options import SettingsFile, check_range, check_replay_files, kafka_bootstrap, parse_time
 from .progress import RecordProgress
 
 __all__ = ["replay"]
@@ -47,19 +47,6 @@ def _topic_map(value: str) -> dict:
             'give a JSON object of topic -> topic, e.g. \'{"alerts.camera": "test.camera"}\''
         )
     return renames
-
-
-def _bootstrap(settings: Settings, given: str | None) -> str:
-    if given:
-        return given
-    if settings.broker_url == "embedded":
-        raise typer.BadParameter(
-            "the settings use the embedded broker, which lives inside a worker: pass "
-            "--bootstrap HOST:PORT of the running broker (the worker prints it)"
-        )
-    from pipeline.kafka import bootstrap_servers
-
-    return bootstrap_servers(settings.broker_url)
 
 
 def replay(
@@ -145,7 +132,7 @@ def replay(
         with RecordProgress("replay", total, console=console, enabled=progress) as bar:
             sent = send_chunks(
                 chunks,
-                _bootstrap(settings, bootstrap),
+                kafka_bootstrap(settings, bootstrap),
                 topic_map=renames,
                 pacing=pacing,
                 stop=stop,

@@ -9,6 +9,10 @@ A partition's watermark marks (:mod:`pipeline.marks`) go to its correlator betwe
 alerts, in offset order (:mod:`jobs.stages.normalized_poll`), so results do not depend on poll
 boundaries. Each correlator's state is checkpointed to Kafka with the offset it covers, and
 restored by whichever worker takes its partition next (:mod:`jobs.stages.correlators`).
+
+Each partition also keeps the notices of its flags (:mod:`pipeline.patrol`): acks come as
+records between its alerts, notice events go to ``hotspots.notices`` keyed by the unit they are
+addressed to first, and refused acks to the dead letters with their reason.
 """
 
 from __future__ import annotations
@@ -22,17 +26,13 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.alerts import SOURCES
-from pipeline.correlation_loop import (
-    FAILED_DETAIL,
-    LATE_DETAIL,
-    PartitionResult,
-    correlate_partition,
-)
+from pipeline.correlation_loop import FAILED_DETAIL, LATE_DETAIL, PartitionResult
 from pipeline.deadletter import Reason
 from pipeline.envelope import EnvelopeBatch, rows_as_json
 from pipeline.feeds.decode import Reject
 from pipeline.kafka import BatchProducer
 from pipeline.marks import Marks
+from pipeline.patrol import NoticeEvent, PartitionAcks, PatrolResult, patrol_partition
 
 from ..consumer import Polled, Stage
 from ..failpoints import failpoint
@@ -96,12 +96,15 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         split = await asyncio.to_thread(split_poll, polled, runtime.registry, correlators.origins)
         decoded, bad = split.decoded, split.bad
         by_partition = split.rows(polled)
-        results = await asyncio.gather(
+        patrolled = await asyncio.gather(
             *(
-                _correlate_partition(p, decoded, rows, split.marks.get(p))
+                _correlate_partition(p, decoded, rows, split.marks.get(p), split.acks.get(p))
                 for p, rows in by_partition.items()
             )
         )
+        results = [r.result for r in patrolled]
+        for partition, acks in split.acks.items():  # an ack changes state a checkpoint keeps
+            correlators.took_acks(partition, len(acks.index))
         # Published together: one record batch per topic and partition for the whole poll.
         incidents = [i for r in results for i in r.incidents]
         flags = [f for r in results for f in r.flags]
@@ -114,6 +117,8 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         deliveries += await producer.send_keyed(
             topics.flags, [f.flag_id.encode() for f in flags], list(map(encode, flags))
         )
+        deliveries += await _notice_events([e for r in patrolled for e in r.events])
+        deliveries += await _refused_acks(polled, patrolled)
         deliveries += await _dead_alerts(
             polled, decoded, _rows(results, "late"), Reason.LATE, LATE_DETAIL
         )
@@ -151,17 +156,19 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
         decoded: EnvelopeBatch,
         rows: np.ndarray,
         marks: tuple[np.ndarray, Marks] | None,
-    ) -> PartitionResult:
+        acks: PartitionAcks | None,
+    ) -> PatrolResult:
         halo = decoded.halo[rows]
         async with threads:
             try:  # its state and baseline are loaded on first use, here on the loop's thread
                 correlator = correlators.get(partition)
             except Exception:  # a bug: as a batch the correlator failed on, the rest goes on
                 log.exception("partition %d: loading its correlator failed", partition)
-                return PartitionResult.failed_on(rows, halo)
+                return PatrolResult(PartitionResult.failed_on(rows, halo), [], [])
             result = await asyncio.to_thread(
-                correlate_partition,
+                patrol_partition,
                 correlator,
+                correlators.notices(partition),
                 partition,
                 decoded.alerts,
                 rows,
@@ -170,9 +177,30 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
                 runtime.registry,
                 decoded.origins,
                 marks,
+                acks,
             )
         runtime.metrics.observe_correlator(partition, correlator.watermark, correlator.open_flags)
         return result
+
+    async def _notice_events(events: list[NoticeEvent]) -> list:
+        """Notice events, each keyed by the unit it is addressed to first (its station; the
+        district for an escalation), so a unit's client reads its own partition."""
+        if not events:
+            return []
+        keys = [(e.addressed_to[0] if e.addressed_to else e.notice_id).encode() for e in events]
+        for event in events:  # loop per notice event: a few per slide
+            runtime.metrics.notice_events.labels(event.kind).inc()
+        return await producer.send_keyed(topics.notices, keys, list(map(encode, events)))
+
+    async def _refused_acks(polled: Polled, patrolled: list[PatrolResult]) -> list:
+        """Acks a notice refused (unknown, another unit, before it, duplicate): dead letters
+        with the reason, the rest of the poll goes on."""
+        rejects = [
+            Reject(index, refusal.reason, refusal.detail)
+            for r in patrolled
+            for index, refusal in r.refused
+        ]
+        return await publish_deadletters(producer, runtime, "acks", polled.records, rejects)
 
     async def _dead_alerts(
         polled: Polled, decoded: EnvelopeBatch, rows: np.ndarray, reason: Reason, detail: str

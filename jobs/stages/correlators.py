@@ -13,6 +13,10 @@ Checkpoints are written every ``checkpoint_every_s`` or ``checkpoint_every_rows`
 comes first), when a partition is revoked and when the worker stops. A checkpoint that cannot be
 restored (unreadable, another format, params or partition count) is reported and the partition
 is rebuilt from the start of its retained input, never crash-looped on.
+
+A partition's notices (:class:`~pipeline.patrol.NoticeBook`) live in the same checkpoint as
+its correlator (:mod:`pipeline.patrol.state`): they follow the same log, restore
+with it and re-read from the same offset, so their timers and acks replay exactly as well.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from pipeline.kafka.checkpoints import (
     write_checkpoint,
 )
 from pipeline.marks import origin_count
+from pipeline.patrol import NoticeBook, PatrolParams
+from pipeline.patrol.state import join_state, split_state
 from pipeline.routing import TileRouting
 
 from ..failpoints import failpoint
@@ -58,6 +64,7 @@ class _Held:
     generation: int  # of the last checkpoint written or restored (-1: none)
     rows: int = 0  # alerts taken since that checkpoint
     since: float = 0.0  # monotonic time of that checkpoint (or of taking the partition)
+    notices: NoticeBook | None = None  # its notices; None: none restored, an empty book
 
 
 class PartitionCorrelators:
@@ -72,6 +79,7 @@ class PartitionCorrelators:
         self.params = settings.correlation
         self.origins = origin_count(settings.partitions)
         self.topic = settings.topics.checkpoints
+        self.patrol = PatrolParams.from_settings(settings)
         self._held: dict[int, _Held] = {}
 
     def _baseline(self) -> Baseline:
@@ -86,6 +94,13 @@ class PartitionCorrelators:
         if partition not in self._held:
             self._held[partition] = self._empty()
         return self._held[partition].correlator
+
+    def notices(self, partition: int) -> NoticeBook:
+        """The partition's notices (after :meth:`get`)."""
+        held = self._held[partition]
+        if held.notices is None:
+            held.notices = NoticeBook(partition, self.patrol)
+        return held.notices
 
     def _empty(self) -> _Held:
         correlator = Correlator(self.params, self.projection, self._baseline(), self.origins)
@@ -161,12 +176,18 @@ class PartitionCorrelators:
                 f"start with a new {self.topic} topic (or set the partition count back)",
             )
         try:
+            correlator_state, notices_state = split_state(checkpoint.state)
             restored = Correlator.restore(
-                checkpoint.state, self.params, self.projection, self._baseline(), self.origins
+                correlator_state, self.params, self.projection, self._baseline(), self.origins
             )
-        except SnapshotError as exc:
+            notices = (
+                None
+                if notices_state is None
+                else NoticeBook.restore(notices_state, partition, self.patrol)
+            )
+        except (SnapshotError, ValueError) as exc:
             raise CheckpointError(partition, str(exc)) from exc
-        return _Held(restored, checkpoint.offset, checkpoint.generation)
+        return _Held(restored, checkpoint.offset, checkpoint.generation, notices=notices)
 
     # --- checkpoints --------------------------------------------------------------------------
 
@@ -176,6 +197,12 @@ class PartitionCorrelators:
         held = self._held[partition]
         held.offset = next_offset
         held.rows += rows
+
+    def took_acks(self, partition: int, acks: int) -> None:
+        """Count ``acks`` applied to ``partition``'s notices toward its next checkpoint, as
+        alerts are (a partition that only gets acks and marks is checkpointed too)."""
+        self.get(partition)
+        self._held[partition].rows += acks
 
     async def checkpoint_due(self) -> None:
         """Checkpoint every partition past ``checkpoint_every_s`` or ``checkpoint_every_rows``
@@ -197,7 +224,10 @@ class PartitionCorrelators:
             if held.offset is None:  # nothing processed: nothing to save
                 continue
             began = time.perf_counter()
-            state = await asyncio.to_thread(held.correlator.snapshot)
+            state = join_state(
+                await asyncio.to_thread(held.correlator.snapshot),
+                self.notices(partition).snapshot(),
+            )
             checkpoint = Checkpoint(
                 partition=partition,
                 partitions=count,

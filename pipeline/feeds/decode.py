@@ -32,6 +32,7 @@ __all__ = [
     "wire_fields",
     "from_fields",
     "decode_structs",
+    "reason_of",
 ]
 
 
@@ -139,7 +140,8 @@ class DecodedBatch:
         )
 
 
-def _reason_of(exc: msgspec.DecodeError) -> Reason:
+def reason_of(exc: msgspec.DecodeError) -> Reason:
+    """The dead-letter reason of a value msgspec refused (feeds and acks alike)."""
     if not isinstance(exc, msgspec.ValidationError):
         return Reason.MALFORMED_JSON
     message = str(exc)
@@ -175,7 +177,7 @@ def _decode_all(
             # for that value alone; it is bad input like any other, not a failed batch.
             failed = start + len(structs) - before
             reason = (
-                _reason_of(exc) if isinstance(exc, msgspec.DecodeError) else Reason.MALFORMED_JSON
+                reason_of(exc) if isinstance(exc, msgspec.DecodeError) else Reason.MALFORMED_JSON
             )
             detail = _TOO_DEEP if isinstance(exc, RecursionError) else str(exc)
             rejects.append(Reject(failed, reason, detail))

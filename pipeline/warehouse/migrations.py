@@ -12,7 +12,8 @@ Each file is one or more statements separated by ``;`` at line end. Placeholders
   setting is an error there). Same DDL, same cells, on chDB 26.x and servers >= 23.8.
 
 Applied files are recorded in ``schema_migrations`` with their checksum, so
-a changed file that was already applied is reported instead of silently ignored.
+a changed file that was already applied is reported instead of silently ignored. Given the
+settings' ``retention``, the tables' TTLs are then brought to it (:mod:`.retention`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import hashlib
 from pathlib import Path
 
 from ..exceptions import WarehouseError
+from ..settings import Retention
 from .base import Warehouse
+from .retention import apply_retention
 
 __all__ = ["SCHEMA_DIR", "migrate", "split_statements", "h3_settings"]
 
@@ -45,8 +48,11 @@ def split_statements(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";\n") if s.strip().rstrip(";").strip()]
 
 
-def migrate(warehouse: Warehouse, schema_dir: Path = SCHEMA_DIR) -> list[str]:
-    """Apply pending migrations; returns the names applied now."""
+def migrate(
+    warehouse: Warehouse, schema_dir: Path = SCHEMA_DIR, *, retention: Retention | None = None
+) -> list[str]:
+    """Apply pending migrations, then ``retention`` (None: leave the TTLs as they are); returns
+    the names applied now and, for each TTL changed, ``retention table: old -> new``."""
     db = warehouse.database
     warehouse.execute(
         f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
@@ -72,4 +78,6 @@ def migrate(warehouse: Warehouse, schema_dir: Path = SCHEMA_DIR) -> list[str]:
             warehouse.execute(statement.rstrip(";"))
         warehouse.insert("schema_migrations", {"name": [path.name], "checksum": [checksum]})
         applied.append(path.name)
+    if retention is not None:
+        applied += [f"retention {change}" for change in apply_retention(warehouse, retention)]
     return applied

@@ -115,8 +115,9 @@ def test_the_web_port_listens_on_loopback_only_and_metrics_show_each_partition(
         read_jsonl_chunks(city.replay, []), worker_config.bootstrap, topic_map=feed_topics(settings)
     )
     assert sent == city.records
-    # every topic the worker reads: four feeds, alerts.normalized and the three sink topics
-    inputs = 8 * settings.partitions
+    # every topic the worker reads: four feeds, hotspots.acks, alerts.normalized and the three
+    # sink topics
+    inputs = 9 * settings.partitions
     scrapes: list = []
     metrics = wait_for(process, port, lambda m: drained(m, inputs), scrapes)
     # On the way, the feeds' backlog showed as lag, never more than was sent.
@@ -128,7 +129,8 @@ def test_the_web_port_listens_on_loopback_only_and_metrics_show_each_partition(
     assert listening_addresses(port) == {"0100007F"}
 
     lag = {(s.labels["topic"], s.labels["partition"]) for s in metrics["hotspot_consumer_lag"]}
-    assert {t for t, _ in lag} == set(settings.topics.all()) - {settings.topics.checkpoints}
+    written_only = {settings.topics.checkpoints, settings.topics.notices}  # no stage reads them
+    assert {t for t, _ in lag} == set(settings.topics.all()) - written_only
     assert {p for _, p in lag} == {str(p) for p in range(settings.partitions)}
 
     # The city is yesterday's: each correlator's watermark is hours to a day and a half behind.

@@ -16,7 +16,7 @@ from tests.conftest import PSEUDONYM_KEY
 pytestmark = pytest.mark.timeout(300)
 
 
-def hotspot(settings, *args: str) -> subprocess.CompletedProcess:
+def hotspot(settings, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "HOTSPOT_DATA_DIR": str(settings.data_dir),
@@ -28,7 +28,8 @@ def hotspot(settings, *args: str) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "-m", "jobs", *args], env=env, capture_output=True, text=True, timeout=240
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == expect, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
     return result
 
 
@@ -83,6 +84,37 @@ def test_baseline_fit_stores_a_fit_the_engine_then_uses(backfilled_city, span):
             f"SELECT fit_id FROM {wh.database}.baselines ORDER BY fitted_time DESC LIMIT 1"
         )
     assert newest == [(fit_id,)]
+
+
+def test_baseline_fit_without_a_range_fits_the_stored_history(backfilled_city, span):
+    result = hotspot(backfilled_city, "baseline", "fit")
+    assert "all the stored history" in result.stdout, result.stdout
+    fit_id = result.stdout.split("baseline ")[1].split(":")[0]
+    with open_warehouse(backfilled_city.resolved_warehouse_url) as wh:
+        since, until = wh.query(
+            "SELECT toUnixTimestamp64Milli(any(start_time)), "
+            f"toUnixTimestamp64Milli(any(end_time)) FROM {wh.database}.baselines "
+            f"WHERE fit_id = '{fit_id}'"
+        )[0]
+    assert (since, until) == (span[0], span[1])  # the oldest alert to just after the newest
+    assert "days of history is thin" in result.stderr  # three hours of it
+
+
+def test_baseline_fit_of_a_period_without_alerts_says_where_they_are(backfilled_city, span):
+    result = hotspot(
+        backfilled_city,
+        "baseline",
+        "fit",
+        "--since",
+        "2020-01-01",
+        "--until",
+        "2020-02-01",
+        expect=2,
+    )
+    said = " ".join(result.stderr.split())
+    assert "no stored alerts from 2020-01-01" in said
+    assert "choose --since/--until within it" in said
+    assert "HOTSPOT_RETENTION__ALERTS" in said  # 2020 is past the alerts' 400 days
 
 
 def test_top_once_lists_the_open_flags(backfilled_city, span):

@@ -129,6 +129,52 @@ CASES = [
     ),
     ("schemas-unknown-option", ["schemas", "--write"], {}, ["--write"]),
     (
+        "ack-not-a-notice-id",
+        ["ack", "flg-0011223344556677", "--unit", "PS1", "--bootstrap", "127.0.0.1:{port}"],
+        {},
+        ["not a notice id", "ntc-"],
+    ),
+    (
+        "ack-unknown-action",
+        ["ack", "ntc-0-0011223344556677", "--unit", "PS1", "--action", "lunch"]
+        + ["--bootstrap", "127.0.0.1:{port}"],
+        {},
+        ["--action", "not an action", "received"],
+    ),
+    (
+        "ack-false-alarm-without-reason",
+        ["ack", "ntc-0-0011223344556677", "--unit", "PS1", "--action", "false_alarm"]
+        + ["--bootstrap", "127.0.0.1:{port}"],
+        {},
+        ["--reason", "false_alarm needs"],
+    ),
+    (
+        "ack-free-text-reason",
+        ["ack", "ntc-0-0011223344556677", "--unit", "PS1", "--action", "false_alarm"]
+        + ["--reason", "Mr Wang called it off", "--bootstrap", "127.0.0.1:{port}"],
+        {},
+        ["--reason", "not a reason", "no_incident"],
+    ),
+    (
+        "ack-at-epoch-seconds",
+        ["ack", "ntc-0-0011223344556677", "--unit", "PS1", "--at", "1764000000"]
+        + ["--bootstrap", "127.0.0.1:{port}"],
+        {},
+        ["epoch seconds", "1764000000000"],
+    ),
+    (
+        "ack-embedded-broker",
+        ["ack", "ntc-0-0011223344556677", "--unit", "PS1"],
+        {},
+        ["embedded broker", "--bootstrap"],
+    ),
+    (
+        "ack-unreachable-broker",
+        ["ack", "ntc-0-0011223344556677", "--unit", "PS1", "--bootstrap", "127.0.0.1:{port}"],
+        {},
+        ["cannot reach Kafka", "127.0.0.1:{port}"],
+    ),
+    (
         "map-out-missing-folder",
         ["map", "--out", "{missing}/m.png"],
         {},

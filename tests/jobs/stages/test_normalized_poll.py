@@ -7,6 +7,7 @@ marks as their records); no broker is needed to split them.
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 from aiokafka.structs import ConsumerRecord
 
@@ -16,6 +17,7 @@ from pipeline.envelope import encode_envelopes, envelope_table
 from pipeline.geo.admin_units import load_registry
 from pipeline.marks import MARK_KEY, NO_PROGRESS, Marks, Origins, encode_marks
 from pipeline.normalize import NormalizeContext, normalize
+from pipeline.patrol import ACK_KEY, AckRecord
 from pipeline.settings import Settings
 from tests.conftest import PSEUDONYM_KEY
 from tests.jobs.test_worker import camera, encode
@@ -85,3 +87,45 @@ def test_a_poll_splits_into_alerts_and_marks_in_offset_order(city, tmp_path):
         (6, "malformed_record"),
         (7, "invalid_value"),
     ]
+
+
+def test_acks_are_kept_apart_with_the_rows_and_marks_before_each(city, tmp_path):
+    """Acks (pipeline/patrol) are cut points: each knows how many of its partition's rows and
+    marks precede it; one this pipeline did not write is dead-lettered, the rest go on."""
+    settings = Settings(
+        data_dir=tmp_path, registry_path=city.registry, pseudonym_key=PSEUDONYM_KEY, partitions=2
+    )
+    registry = load_registry(city.registry)
+    lat, lon = float(registry.grid_centroid_lat[0]), float(registry.grid_centroid_lon[0])
+    mark = (MARK_KEY, encode_marks(Marks(np.array([1]), np.array([500])))[0])
+
+    def ack(n: int) -> tuple[bytes, bytes]:
+        record = AckRecord(f"ntc-0-{n:016x}", "PS1", "received", 1, None, None, "acks/0/0")
+        return ACK_KEY, msgspec.json.encode(record)
+
+    polled = _poll(
+        {
+            0: [
+                ack(1),
+                (None, _envelope(settings, registry, lat, lon, ["a", "b"], [1, 2])),
+                mark,
+                ack(2),
+                (ACK_KEY, b"{}"),
+                (None, _envelope(settings, registry, lat, lon, ["c"], [3])),
+                ack(3),
+            ],
+            1: [ack(4)],
+        }
+    )
+    split = split_poll(polled, registry, origins=8)
+    assert split.decoded.alerts.alert_id.tolist() == ["camera:a", "camera:b", "camera:c"]
+    assert split.decoded.record.tolist() == [1, 1, 5]
+    assert split.marks[0][0].tolist() == [2]
+    acks = split.acks[0]
+    assert [r.notice_id[-1] for r in acks.records] == ["1", "2", "3"]
+    assert acks.rows_before.tolist() == [0, 2, 3]
+    assert acks.marks_before.tolist() == [0, 1, 1]
+    assert acks.index == [0, 3, 6]
+    assert split.acks[1].index == [7] and split.acks[1].rows_before.tolist() == [0]
+    assert {p: r.tolist() for p, r in split.rows(polled).items()} == {0: [0, 1, 2], 1: []}
+    assert [(r.index, r.reason.value) for r in split.bad] == [(4, "malformed_record")]
