@@ -125,6 +125,7 @@ def store_admin_units(registry: AdminRegistry, warehouse: Warehouse) -> int:
 
 @contextlib.contextmanager
 def open_runtime(settings: Settings) -> Iterator[Runtime]:
+    settings.require_pseudonym_key()
     with contextlib.ExitStack() as stack:
         if settings.broker_url == "embedded":
             broker = stack.enter_context(
@@ -135,13 +136,22 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
         else:
             bootstrap = bootstrap_servers(settings.broker_url)
         topics = settings.topics
-        ensure_topics(bootstrap, topics.all(), settings.partitions, compacted={topics.checkpoints})
+        client = settings.kafka_client_options()
+        ensure_topics(
+            bootstrap,
+            topics.all(),
+            settings.partitions,
+            compacted={topics.checkpoints},
+            replication_factor=settings.replication_factor,
+            client_options=client,
+        )
         # Watermark origins are numbered by the setting: the feed topics must match it.
         feeds = list(topics.feeds().values())
-        check_feed_partitions(partition_counts(bootstrap, feeds), settings.partitions)
+        check_feed_partitions(partition_counts(bootstrap, feeds, client), settings.partitions)
         # A server that is down at start-up is waited for, as a running worker waits for it.
         retry = RetryPolicy.from_settings(settings)
         metrics = Metrics()
+        log.info("opening the warehouse %s", settings.warehouse_display)  # never its password
         warehouse = stack.enter_context(
             call_with_retry(
                 lambda: open_warehouse(settings.resolved_warehouse_url),

@@ -18,6 +18,7 @@ import secrets
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlencode, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -38,6 +39,7 @@ from pydantic_settings import (
 from .alerts import SOURCE_CATEGORIES, SOURCES
 from .correlate.params import CorrelationParams
 from .exceptions import ConfigurationError
+from .redact import redact_url
 
 __all__ = [
     "Settings",
@@ -201,10 +203,11 @@ class Settings(BaseSettings):
         description="'embedded' starts Tansu on a free loopback port; otherwise "
         "'kafka://host:port[,host:port]' of a running cluster.",
     )
-    warehouse_url: str = Field(
-        "",
+    warehouse_url: SecretStr = Field(
+        SecretStr(""),
         description="'chdb:///path' (embedded ClickHouse) or "
-        "'clickhouse://user:pass@host:9000/db'. Empty means chdb under data_dir/warehouse.",
+        "'clickhouse://user:pass@host:9000/db'. Empty means chdb under data_dir/warehouse. "
+        "A secret (it holds the password): printed only as warehouse_display.",
     )
     warehouse_retry_initial_s: float = Field(
         0.5,
@@ -228,6 +231,17 @@ class Settings(BaseSettings):
     )
     registry_path: Path | None = Field(
         None, description="Admin-unit registry (GeoJSON). Empty means data_dir/registry.geojson."
+    )
+    warehouse_tls: bool = Field(
+        False,
+        description="Connect to a ClickHouse server over TLS (its secure native port, 9440 "
+        "by default): HOTSPOT_WAREHOUSE_TLS.",
+    )
+    warehouse_tls_ca_file: Path | None = Field(
+        None, description="CA bundle (PEM) that signed the server's certificate; empty: system's."
+    )
+    warehouse_tls_verify: bool = Field(
+        True, description="Verify the server's certificate and name; false only for a test."
     )
 
     # --- Kafka ---------------------------------------------------------------------------------
@@ -307,6 +321,31 @@ class Settings(BaseSettings):
         "every as long), so correlators close the windows of a quiet city. A later alert of "
         "that partition more than the allowed lateness behind the wall clock is then late. "
         "0 turns it off: a replay of history, whose event times are far behind the wall clock.",
+    )
+    replication_factor: int = Field(
+        1,
+        ge=1,
+        description="Replicas of each topic the project creates (at most the brokers; 3 on a "
+        "production cluster). Topics that exist keep theirs.",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How the worker's Kafka clients connect to the brokers."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism, with a SASL_* kafka_security_protocol."
+    )
+    kafka_sasl_username: str = Field("", description="SASL user, with a SASL_* protocol.")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password: HOTSPOT_KAFKA_SASL_PASSWORD (a secret, never printed)."
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        None, description="CA bundle (PEM) for the brokers' certificates; empty: the system's."
+    )
+    kafka_ssl_cert_file: Path | None = Field(
+        None, description="Client certificate (PEM) for mutual TLS; empty: none."
+    )
+    kafka_ssl_key_file: Path | None = Field(
+        None, description="Private key (PEM) of kafka_ssl_cert_file."
     )
     notice_receipt_s: float = Field(
         300.0,
@@ -410,6 +449,49 @@ class Settings(BaseSettings):
             raise ValueError(f"halo_m ({self.halo_m:.0f} m) must be at most half of tile_m")
         return self
 
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _key_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # the HMAC key (pipeline/privacy.py): a short one is guessable from the pseudonyms
+        if value is not None and len(value.get_secret_value().encode()) < 16:
+            raise ValueError("must be at least 16 bytes; use e.g. `openssl rand -hex 32`")
+        return value
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _warehouse_url_parses(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if not url:
+            return value
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 -- a port that is not a number raises here
+        except ValueError as exc:
+            raise ValueError(f"{redact_url(url)!r} is not a URL ({exc})") from None
+        if parts.scheme not in ("chdb", "clickhouse"):
+            raise ValueError(
+                f"{redact_url(url)!r}: use chdb:///path or clickhouse://user:pass@host:9000/db"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _credentials_are_settings(self) -> Settings:
+        # A password in broker_url would be printed wherever the address is (logs, errors);
+        # it has its own secret setting instead.
+        if "@" in self.broker_url:
+            raise ValueError(
+                "broker_url holds credentials ('user:pass@'); give the address only and set "
+                "kafka_sasl_username and HOTSPOT_KAFKA_SASL_PASSWORD"
+            )
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                "kafka_sasl_username and HOTSPOT_KAFKA_SASL_PASSWORD"
+            )
+        return self
+
     @model_validator(mode="after")
     def _retry_backoff_is_ordered(self) -> Settings:
         if self.warehouse_retry_max_s < self.warehouse_retry_initial_s:
@@ -446,8 +528,64 @@ class Settings(BaseSettings):
 
     # --- derived values ------------------------------------------------------------------------
     @property
+    def embedded(self) -> bool:
+        """Whether the broker is the embedded Tansu (a demo or a test, one installation)."""
+        return self.broker_url == "embedded"
+
+    @property
     def resolved_warehouse_url(self) -> str:
-        return self.warehouse_url or f"chdb://{(self.data_dir / 'warehouse').resolve()}"
+        """The URL to connect with, password and TLS options included: never print it (use
+        :attr:`warehouse_display`)."""
+        url = self.warehouse_url.get_secret_value()
+        if not url:
+            return f"chdb://{(self.data_dir / 'warehouse').resolve()}"
+        if self.warehouse_tls and url.startswith("clickhouse://"):
+            options = {"secure": "1", "verify": "1" if self.warehouse_tls_verify else "0"}
+            if self.warehouse_tls_ca_file is not None:
+                options["ca_certs"] = str(self.warehouse_tls_ca_file)
+            url += ("&" if "?" in url else "?") + urlencode(options)
+        return url
+
+    @property
+    def warehouse_display(self) -> str:
+        """The warehouse URL as messages and logs may show it: without its password."""
+        return redact_url(self.resolved_warehouse_url)
+
+    def kafka_client_options(self) -> dict[str, object]:
+        """Security keyword arguments for the Kafka clients (aiokafka and kafka-python take
+        the same names); empty for PLAINTEXT, so the clients keep their defaults."""
+        protocol = self.kafka_security_protocol
+        if protocol == "PLAINTEXT":
+            return {}
+        options: dict[str, object] = {"security_protocol": protocol}
+        if protocol.startswith("SASL"):
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        if protocol.endswith("SSL"):
+            import ssl
+
+            context = ssl.create_default_context(
+                cafile=str(self.kafka_ssl_ca_file) if self.kafka_ssl_ca_file else None
+            )
+            if self.kafka_ssl_cert_file is not None:
+                context.load_cert_chain(
+                    str(self.kafka_ssl_cert_file),
+                    str(self.kafka_ssl_key_file) if self.kafka_ssl_key_file else None,
+                )
+            options["ssl_context"] = context
+        return options
+
+    def require_pseudonym_key(self) -> None:
+        """Refuse a deployed worker without a configured key: each would invent its own under
+        its data_dir, so one phone number would get one pseudonym per worker, and dead letters
+        sealed by one could not be opened with another's key."""
+        if not self.embedded and self.pseudonym_key is None:
+            raise ConfigurationError(
+                "no pseudonymisation key: with a Kafka cluster (broker_url is not 'embedded') "
+                "every worker must share one; set HOTSPOT_PSEUDONYM_KEY (e.g. `openssl rand "
+                "-hex 32`) in every worker's environment"
+            )
 
     @property
     def resolved_registry_path(self) -> Path:

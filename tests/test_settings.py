@@ -161,3 +161,99 @@ def test_a_reader_never_creates_the_pseudonym_key(tmp_path):
     assert not (tmp_path / "data").exists()
     made = settings.pseudonym_secret()  # a worker makes it once
     assert settings.pseudonym_secret(create=False) == made
+
+
+def test_the_warehouse_password_is_a_secret_shown_only_redacted():
+    s = Settings(warehouse_url="clickhouse://writer:pa%40ss@ch:9000/hotspot")
+    assert "pa%40ss" not in repr(s) and "pa%40ss" not in str(s.model_dump())
+    assert s.resolved_warehouse_url == "clickhouse://writer:pa%40ss@ch:9000/hotspot"
+    assert s.warehouse_display == "clickhouse://writer:***@ch:9000/hotspot"
+
+
+def test_warehouse_tls_settings_reach_the_connection_url(tmp_path):
+    ca = tmp_path / "ca.pem"
+    s = Settings(
+        warehouse_url="clickhouse://w:p@ch:9440/hotspot",
+        warehouse_tls=True,
+        warehouse_tls_ca_file=ca,
+        warehouse_tls_verify=False,
+    )
+    assert s.resolved_warehouse_url == (
+        f"clickhouse://w:p@ch:9440/hotspot?secure=1&verify=0&ca_certs={str(ca).replace('/', '%2F')}"
+    )
+    assert Settings(warehouse_tls=True).resolved_warehouse_url.startswith("chdb://")  # no TLS
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("clickhouse://w:hunter2@ch:ninethousand/db", ["w:***@ch", "Port could not be cast"]),
+        ("mysql://w:hunter2@db/hotspot", ["w:***@db", "chdb:///path"]),
+    ],
+)
+def test_a_bad_warehouse_url_is_refused_without_its_password(monkeypatch, value, words):
+    monkeypatch.setenv("HOTSPOT_WAREHOUSE_URL", value)
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert "hunter2" not in message and "HOTSPOT_WAREHOUSE_URL" in message
+    assert all(w in message for w in words), message
+
+
+def test_a_broker_url_with_credentials_is_refused_and_names_the_secret_setting(monkeypatch):
+    monkeypatch.setenv("HOTSPOT_BROKER_URL", "kafka://ops:hunter2@k1:9092")
+    with pytest.raises(ConfigurationError, match="HOTSPOT_KAFKA_SASL_PASSWORD") as refused:
+        load_settings()
+    assert "hunter2" not in str(refused.value)
+
+
+def test_kafka_clients_get_no_options_for_plaintext_and_sasl_ssl_options_otherwise():
+    import asyncio
+    import ssl
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    assert Settings().kafka_client_options() == {}
+    s = Settings(
+        broker_url="kafka://k1:9093",
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="hotspot",
+        kafka_sasl_password="s3cret",
+    )
+    options = s.kafka_client_options()
+    assert "s3cret" not in repr(s)
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("hotspot", "s3cret")
+    assert isinstance(options["ssl_context"], ssl.SSLContext)
+    assert options["ssl_context"].verify_mode == ssl.CERT_REQUIRED
+    # the worker's clients accept them as they are (constructed, not started: no broker here)
+
+    async def construct() -> None:
+        AIOKafkaConsumer(bootstrap_servers="k1:9093", **options)
+        AIOKafkaProducer(bootstrap_servers="k1:9093", **options)
+
+    asyncio.run(construct())
+
+
+def test_sasl_without_its_credentials_is_refused(monkeypatch):
+    monkeypatch.setenv("HOTSPOT_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    with pytest.raises(ConfigurationError, match="kafka_sasl_username"):
+        load_settings()
+
+
+def test_a_deployed_worker_needs_a_configured_pseudonym_key():
+    Settings().require_pseudonym_key()  # embedded: the data_dir's key is the installation's
+    Settings(
+        broker_url="kafka://k1:9092", pseudonym_key="shared-by-all-workers"
+    ).require_pseudonym_key()
+    with pytest.raises(ConfigurationError, match="HOTSPOT_PSEUDONYM_KEY"):
+        Settings(broker_url="kafka://k1:9092").require_pseudonym_key()
+
+
+def test_a_short_pseudonym_key_is_refused_by_name_without_its_value(monkeypatch):
+    monkeypatch.setenv("HOTSPOT_PSEUDONYM_KEY", "short-key")
+    with pytest.raises(ConfigurationError, match="HOTSPOT_PSEUDONYM_KEY.*16 bytes") as refused:
+        load_settings()
+    assert "short-key" not in str(refused.value)

@@ -14,7 +14,9 @@ from .deadletter import deadletter_app
 from .demo import demo
 from .evaluate import evaluate
 from .export import export
+from .migrate import migrate
 from .ratings import ratings
+from .registry import registry_app
 from .replay import replay
 from .report import map_command, top
 from .schemas import schemas
@@ -37,6 +39,7 @@ COMMANDS = {
     "map": map_command,
     "ratings": ratings,
     "schemas": schemas,
+    "migrate": migrate,
     "ack": ack,
 }
 #: group name -> its sub-app
@@ -44,6 +47,7 @@ GROUPS = {
     "baseline": baseline_app,
     "dashboards": dashboards_app,
     "deadletter": deadletter_app,
+    "registry": registry_app,
 }
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 from pipeline.exceptions import ConfigurationError, WarehouseInUse
 from pipeline.settings import Settings
@@ -53,30 +52,22 @@ def open_existing_warehouse(settings: Settings) -> Warehouse:
     if not tables:
         warehouse.close()
         raise ConfigurationError(
-            _missing(settings, f"the warehouse {_shown(url)} holds no hotspot tables")
+            _missing(
+                settings, f"the warehouse {settings.warehouse_display} holds no hotspot tables"
+            )
         )
     return warehouse
 
 
 def _missing(settings: Settings, what: str) -> str:
-    if settings.warehouse_url:
-        where = f"HOTSPOT_WAREHOUSE_URL is {_shown(settings.warehouse_url)}"
+    if settings.warehouse_url.get_secret_value():
+        where = f"HOTSPOT_WAREHOUSE_URL is {settings.warehouse_display}"
     else:
         where = f"HOTSPOT_DATA_DIR is {settings.data_dir} (the warehouse is its warehouse/ folder)"
     return (
         f"{what}: {where}. Point it at the folder a backfill, worker or demo wrote, or fill "
         "this one first (`hotspot backfill FILE`)"
     )
-
-
-def _shown(url: str) -> str:
-    """``url`` without its password: a message may end up in a log or a ticket."""
-    parts = urlparse(url)
-    if not parts.password:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-    netloc += f":{parts.port}" if parts.port else ""
-    return urlunparse(parts._replace(netloc=netloc))
 
 
 def waits_for(command: str) -> bool:

@@ -46,6 +46,6 @@ def worker(
         logging.getLogger(_REBALANCES).setLevel(log_level.upper())
     settings = settings_from(settings_file)
     with open_runtime(settings) as runtime:
-        typer.echo(f"broker {runtime.bootstrap}, warehouse {settings.resolved_warehouse_url}")
+        typer.echo(f"broker {runtime.bootstrap}, warehouse {settings.warehouse_display}")
         with Heartbeat(runtime.metrics, log_every):
             run_worker(runtime, until_drained=until_drained, loglevel=log_level)

@@ -152,6 +152,10 @@ def reason_of(exc: msgspec.DecodeError) -> Reason:
     return Reason.INVALID_VALUE
 
 
+#: the detail of a value nested too deeply to decode
+_TOO_DEEP = "JSON nested too deeply: objects or arrays within each other beyond the limit"
+
+
 def _decode_all(
     decoder: msgspec.json.Decoder, values: list[bytes]
 ) -> tuple[list[msgspec.Struct], list[int], list[Reject]]:
@@ -167,12 +171,16 @@ def _decode_all(
         before = len(structs)
         try:
             structs.extend(map(decoder.decode, rest))
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: msgspec's C decoder refuses JSON nested deeper than the
+            # interpreter's recursion limit (a fuzzed object of depth 10,000) with it, cleanly,
+            # for that value alone; it is bad input like any other, not a failed batch.
             failed = start + len(structs) - before
             reason = (
                 reason_of(exc) if isinstance(exc, msgspec.DecodeError) else Reason.MALFORMED_JSON
             )
-            rejects.append(Reject(failed, reason, str(exc)))
+            detail = _TOO_DEEP if isinstance(exc, RecursionError) else str(exc)
+            rejects.append(Reject(failed, reason, detail))
             ok_index.extend(range(start, failed))
             start = failed + 1
         else:

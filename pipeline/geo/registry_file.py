@@ -82,13 +82,17 @@ class _Feature:
 
 
 def read_registry(
-    source: str | PathLike[str] | Mapping[str, Any], *, containment_tolerance: float = 0.01
+    source: str | PathLike[str] | Mapping[str, Any],
+    *,
+    containment_tolerance: float = 0.01,
+    max_listed: int | None = _MAX_LISTED,
 ) -> dict[str, UnitLevel]:
     """Parse and validate a registry; return its units per level (keys: ``LEVELS``).
 
     ``containment_tolerance`` is the fraction of a grid cell's area allowed to stick out of its
     community (digitised boundaries rarely match exactly) and to overlap another grid cell.
-    Raises :class:`RegistryError` listing every problem found.
+    Raises :class:`RegistryError` listing every problem found (the first ``max_listed`` and a
+    count of the rest; None lists them all, as ``hotspot registry check`` does).
     """
     doc, label = _read_document(source)
     problems: list[str] = []
@@ -102,7 +106,7 @@ def read_registry(
     _check_overlaps(grids, containment_tolerance, problems)
     if not any(f.level == "grid" for f in by_code.values()):
         problems.append("the registry has no grid cells; add Features with level 'grid'")
-    _raise_if_any(problems, label)
+    _raise_if_any(problems, label, max_listed)
     return {level: _build_level(level, by_code, stations) for level in LEVELS}
 
 
@@ -118,12 +122,15 @@ def _read_document(source: str | PathLike[str] | Mapping[str, Any]) -> tuple[Any
         raise RegistryError(f"admin-unit registry {path} is not valid JSON: {exc}") from exc
 
 
-def _raise_if_any(problems: list[str], label: str) -> None:
+def _raise_if_any(problems: list[str], label: str, max_listed: int | None) -> None:
     if not problems:
         return
-    lines = [f"  - {p}" for p in problems[:_MAX_LISTED]]
-    if len(problems) > _MAX_LISTED:
-        lines.append(f"  ... and {len(problems) - _MAX_LISTED} more")
+    shown = problems if max_listed is None else problems[:max_listed]
+    lines = [f"  - {p}" for p in shown]
+    if len(problems) > len(shown):
+        lines.append(
+            f"  ... and {len(problems) - len(shown)} more (`hotspot registry check` lists all)"
+        )
     head = f"admin-unit registry {label} has {len(problems)} problem(s):"
     raise RegistryError("\n".join([head, *lines]))
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from ..exceptions import BrokerError, ConfigurationError
 
@@ -20,16 +20,24 @@ def bootstrap_servers(broker_url: str) -> str:
 
 
 def ensure_topics(
-    bootstrap: str, names: list[str], partitions: int, compacted: Collection[str] = ()
+    bootstrap: str,
+    names: list[str],
+    partitions: int,
+    compacted: Collection[str] = (),
+    *,
+    replication_factor: int = 1,
+    client_options: Mapping[str, object] | None = None,
 ) -> None:
     """Create the topics that do not exist yet; those in ``compacted`` keep each key's newest
-    record only (state topics)."""
+    record only (state topics). ``client_options``: ``Settings.kafka_client_options()``."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hotspot-admin")
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, client_id="hotspot-admin", **(client_options or {})
+        )
     except KafkaError as exc:  # nobody answers at that address
         raise BrokerError(
             f"cannot reach Kafka at {bootstrap} ({exc}); check the address (HOTSPOT_BROKER_URL, "
@@ -44,7 +52,7 @@ def ensure_topics(
                     NewTopic(
                         n,
                         num_partitions=partitions,
-                        replication_factor=1,
+                        replication_factor=replication_factor,
                         topic_configs={"cleanup.policy": "compact"} if n in compacted else {},
                     )
                     for n in missing
@@ -58,12 +66,16 @@ def ensure_topics(
         admin.close()
 
 
-def partition_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
+def partition_counts(
+    bootstrap: str, names: list[str], client_options: Mapping[str, object] | None = None
+) -> dict[str, int]:
     """How many partitions each of the topics ``names`` has (they must exist)."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hotspot-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="hotspot-admin", **(client_options or {})
+    )
     try:
         described = admin.describe_topics(list(names))
     except KafkaError as exc:

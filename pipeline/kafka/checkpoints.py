@@ -23,7 +23,7 @@ import asyncio
 import hashlib
 import json
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,7 +170,12 @@ async def write_checkpoint(
 
 
 async def read_state(
-    bootstrap: str, topic: str, partitions: Iterable[int], *, timeout_s: float = 60.0
+    bootstrap: str,
+    topic: str,
+    partitions: Iterable[int],
+    *,
+    timeout_s: float = 60.0,
+    client_options: Mapping[str, object] | None = None,
 ) -> dict[int, dict[bytes, bytes]]:
     """For each of ``partitions``, the newest value of every key in the state-topic partition
     that holds its checkpoints (what a compacted topic keeps); pass one to
@@ -180,7 +185,9 @@ async def read_state(
     (:func:`~pipeline.kafka.reading.read_partitions`: why the end is the fetch responses' high
     watermark, and why a fresh consumer).
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **(client_options or {})
+    )
     await consumer.start()
     try:
         await asyncio.wait_for(consumer.topics(), timeout_s)  # the cluster's metadata

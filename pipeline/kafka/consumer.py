@@ -29,4 +29,5 @@ def group_consumer(bootstrap: str, settings: Settings) -> AIOKafkaConsumer:
         session_timeout_ms=int(settings.session_timeout_s * 1000),
         heartbeat_interval_ms=int(min(3.0, settings.session_timeout_s / 3) * 1000),
         rebalance_timeout_ms=int(settings.rebalance_timeout_s * 1000),
+        **settings.kafka_client_options(),
     )

@@ -9,7 +9,7 @@ is handed over with ``send_batch``: one future per batch of up to ``max_batch_by
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -33,7 +33,13 @@ class BatchProducer:
     """An aiokafka producer that sends pre-partitioned records as whole batches."""
 
     def __init__(
-        self, bootstrap: str, *, linger_ms: int, max_batch_bytes: int, max_request_bytes: int
+        self,
+        bootstrap: str,
+        *,
+        linger_ms: int,
+        max_batch_bytes: int,
+        max_request_bytes: int,
+        client_options: Mapping[str, object] | None = None,
     ) -> None:
         self._config = {
             "bootstrap_servers": bootstrap,
@@ -41,6 +47,7 @@ class BatchProducer:
             "linger_ms": linger_ms,
             "max_batch_size": max_batch_bytes,
             "max_request_size": max_request_bytes,
+            **(client_options or {}),  # TLS and SASL: Settings.kafka_client_options()
         }
         self._producer: AIOKafkaProducer | None = None  # made in start(): it needs a loop
         self._partitions: dict[str, list[int]] = {}
@@ -52,6 +59,7 @@ class BatchProducer:
             linger_ms=settings.producer_linger_ms,
             max_batch_bytes=settings.producer_batch_bytes,
             max_request_bytes=8 << 20,
+            client_options=settings.kafka_client_options(),
         )
 
     async def start(self) -> None:

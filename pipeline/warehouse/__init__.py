@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ..exceptions import ConfigurationError
+from ..redact import redact_url
 from .base import Warehouse
 from .migrations import migrate
 from .retry import RetryPolicy, call_with_retry, insert_with_retry
@@ -24,7 +25,16 @@ __all__ = [
 
 def open_warehouse(url: str) -> Warehouse:
     """``chdb:///abs/path`` or ``clickhouse://user:pass@host:9000/db``."""
-    scheme = urlparse(url).scheme
+    try:
+        parts = urlparse(url)
+        parts.port  # noqa: B018 -- a port that is not a number raises here, not in the client
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"warehouse URL {redact_url(url)!r} is not a URL ({exc}); check "
+            "HOTSPOT_WAREHOUSE_URL: clickhouse://user:pass@host:9000/db, the password "
+            "percent-encoded"
+        ) from None
+    scheme = parts.scheme
     if scheme == "chdb":
         from .embedded import EmbeddedWarehouse
 
@@ -34,5 +44,6 @@ def open_warehouse(url: str) -> Warehouse:
 
         return ServerWarehouse(url)
     raise ConfigurationError(
-        f"warehouse URL {url!r} not understood; use chdb:///path or clickhouse://host:9000/db"
+        f"warehouse URL {redact_url(url)!r} not understood (HOTSPOT_WAREHOUSE_URL); use "
+        "chdb:///path or clickhouse://user:pass@host:9000/db"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +33,7 @@ class ServerWarehouse(Warehouse):
             password=unquote(parts.password or ""),
             connect_timeout=5,
             settings={"use_numpy": False},
+            **_tls_options(parse_qs(parts.query)),
         )
         # one connection, one statement at a time: the sink stages insert from several threads
         # at once, and the client refuses (or garbles) simultaneous queries on a connection
@@ -99,3 +100,15 @@ def _plain(values: np.ndarray | Sequence | pa.Array) -> list:
     if isinstance(values, np.ndarray) and values.dtype.kind == "M":
         return values.astype("datetime64[ms]").astype(object).tolist()
     return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+def _tls_options(query: dict[str, list[str]]) -> dict[str, object]:
+    """clickhouse-driver's TLS arguments from the URL's query, which ``Settings`` fills from
+    warehouse_tls, warehouse_tls_verify and warehouse_tls_ca_file (resolved_warehouse_url)."""
+    if query.get("secure", ["0"])[-1] not in ("1", "true", "True"):
+        return {}
+    options: dict[str, object] = {"secure": True}
+    options["verify"] = query.get("verify", ["1"])[-1] in ("1", "true", "True")
+    if "ca_certs" in query:
+        options["ca_certs"] = query["ca_certs"][-1]
+    return options

@@ -308,13 +308,28 @@ def _bad(source: str, pick: int) -> tuple[bytes, Reason]:
         (msg(source, **{time_field: 1.5}), Reason.WRONG_TYPE),
         (msg(source, **{id_field: ""}), Reason.INVALID_VALUE),
         (msg(source, **{time_field: "2024-05-01T10:00:00"}), Reason.INVALID_VALUE),
+        # nested beyond the decoder's limit (the fuzz finding of issue 22): alone, at the top,
+        # and inside an unknown field of an otherwise good value
+        (b'{"a":' * DEEP + b"1" + b"}" * DEEP, Reason.MALFORMED_JSON),
+        (
+            msg(source, vendor=...).replace(
+                b"{", b'{"vendor":' + b"[" * DEEP + b"]" * DEEP + b",", 1
+            ),
+            Reason.MALFORMED_JSON,
+        ),
     ][pick]
+
+
+#: how deeply the fuzzed object that used to fail its whole batch was nested
+DEEP = 10_000
+#: kinds of bad value _bad makes
+BAD_KINDS = 10
 
 
 @settings(max_examples=150, derandomize=True, deadline=None)
 @given(
     source=st.sampled_from(list(GOOD)),
-    plan=st.lists(st.one_of(st.none(), st.integers(0, 7)), max_size=40),
+    plan=st.lists(st.one_of(st.none(), st.integers(0, BAD_KINDS - 1)), max_size=40),
 )
 def test_random_mix_ok_indices_are_exactly_the_good_ones(source, plan):
     """None in ``plan`` is a good value (with a unique id), an int picks a bad one."""
@@ -385,3 +400,57 @@ def test_empty_and_all_bad_batches(source):
         Reason.MISSING_FIELD,
         Reason.WRONG_TYPE,
     ]
+
+
+@pytest.mark.parametrize("source", list(GOOD))
+def test_a_value_nested_10000_deep_is_malformed_json_and_its_batch_still_decodes(source):
+    """Regression (issue 22's fuzzing): RecursionError failed the whole batch, which then
+    ended as internal_error one by one."""
+    id_field = FEEDS[source].id_field
+    deep_object = b'{"a":' * DEEP + b"1" + b"}" * DEEP
+    deep_array = b"[" * DEEP + b"]" * DEEP
+    values = [msg(source, **{id_field: "id-0"}), deep_object, deep_array]
+    values.append(msg(source, **{id_field: "id-3"}))
+    b = decode_batch(FEEDS[source], values)
+    assert b.source_id.tolist() == ["id-0", "id-3"]
+    assert [(r.index, r.reason) for r in b.rejects] == [
+        (1, Reason.MALFORMED_JSON),
+        (2, Reason.WRONG_TYPE),  # an array where an object belongs: refused before descending
+    ]
+    assert "nested too deeply" in b.rejects[0].detail
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(
+    source=st.sampled_from(list(GOOD)),
+    noise=st.lists(
+        st.one_of(
+            st.binary(max_size=64),
+            _JSON.map(lambda v: json.dumps(v).encode()),
+            st.integers(1, 3 * DEEP).map(lambda d: b"[" * d + b"]" * d),
+            st.integers(1, 3 * DEEP).map(lambda d: b'{"k":' * d + b"0" + b"}" * d),
+        ),
+        max_size=12,
+    ),
+)
+def test_fuzzed_values_never_raise_and_never_cost_a_good_one(source, noise):
+    """Fuzz classes: random bytes, random JSON, deep arrays and deep objects, each between
+    good values. Every good value decodes; every other is a reject with a reason."""
+    id_field = FEEDS[source].id_field
+    values, good = [], []
+    for i, junk in enumerate(noise):
+        values.append(msg(source, **{id_field: f"id-{i}"}))
+        good.append(f"id-{i}")
+        values.append(junk)
+    b = decode_batch(FEEDS[source], values)
+    decoded = b.source_id.tolist()
+    assert [d for d in decoded if d in set(good)] == good  # all of them, in input order
+    assert len(b) + len(b.rejects) == len(values)
+    assert all(isinstance(r.reason, Reason) for r in b.rejects)

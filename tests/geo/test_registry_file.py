@@ -13,9 +13,9 @@ def code(doc: dict, c: str) -> dict:
     return next(f for f in doc["features"] if f["properties"]["code"] == c)
 
 
-def problems_of(doc: dict) -> str:
+def problems_of(doc: dict, **options) -> str:
     with pytest.raises(RegistryError) as err:
-        read_registry(doc)
+        read_registry(doc, **options)
     return str(err.value)
 
 
@@ -123,7 +123,10 @@ def test_all_problems_are_collected_and_the_list_is_capped(city_doc):
     lines = problems_of(city_doc).splitlines()
     assert lines[0] == "admin-unit registry <dict> has 25 problem(s):"
     assert len([ln for ln in lines if ln.startswith("  - ")]) == 20
-    assert lines[-1] == "  ... and 5 more"
+    assert lines[-1] == "  ... and 5 more (`hotspot registry check` lists all)"
+    everything = problems_of(city_doc, max_listed=None).splitlines()
+    assert len([ln for ln in everything if ln.startswith("  - ")]) == 25
+    assert "more" not in everything[-1]
 
 
 def test_unreadable_sources_raise_registry_errors(tmp_path):

@@ -199,6 +199,8 @@ def test_every_bad_input_class_is_dead_lettered_and_the_good_ones_all_arrive(
         ),
         ("dispatch_110", encode(dispatch("x9", priority="high", **here)), "wrong_type"),
         ("grid_report", encode(grid("x10", "NO-SUCH-CELL")), "unknown_grid_code"),
+        # nested 10,000 deep: failed its whole batch with RecursionError (issue 22's fuzzing)
+        ("dispatch_110", b'{"a":' * 10_000 + b"1" + b"}" * 10_000, "malformed_json"),
     ]
     messages = []
     for i, (feed, value, _) in enumerate(bad):  # each bad message sits between good ones

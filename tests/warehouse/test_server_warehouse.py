@@ -224,3 +224,18 @@ def test_opening_waits_for_a_server_that_is_down_at_start_up(clickhouse_server):
         clickhouse_server.start()
         with opening.result(timeout=60) as wh:
             assert wh.query("SELECT 1") == [(1,)]
+
+
+def test_tls_settings_reach_the_client_a_plain_port_then_refuses_the_handshake(
+    clickhouse_server,
+):
+    """The test server has no TLS port: with warehouse_tls the client must try TLS on the
+    plain port and fail as unreachable, which shows the setting reached the client."""
+    from pipeline.settings import Settings
+
+    url = clickhouse_server.url(f"t_{uuid.uuid4().hex[:10]}")
+    with open_warehouse(Settings(warehouse_url=url).resolved_warehouse_url) as plain:
+        assert plain.query("SELECT 1") == [(1,)]
+    tls = Settings(warehouse_url=url, warehouse_tls=True, warehouse_tls_verify=False)
+    with pytest.raises(WarehouseUnavailable, match="unreachable"):
+        open_warehouse(tls.resolved_warehouse_url)
