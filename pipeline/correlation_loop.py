@@ -36,7 +36,6 @@ __all__ = [
     "LATE_DETAIL",
     "PartitionResult",
     "correlate_partition",
-    "late_rows",
     "owned_messages",
     "partition_rows",
 ]
@@ -81,19 +80,6 @@ def owned_messages(
     )
 
 
-def late_rows(late: AlertBatch, alerts: AlertBatch, halo: np.ndarray) -> np.ndarray:
-    """Positions in ``alerts`` of the primaries (``~halo``) among the ``late`` alerts."""
-    if not len(late):
-        return _NONE
-    # Candidates by event time first (integers), then ids among those only, through a hash set:
-    # ids of a whole batch as fixed-width strings, or np.isin on objects (it sorts them), cost
-    # more than the rest of the step's bookkeeping.
-    maybe = np.flatnonzero(np.isin(alerts.event_ms, late.event_ms) & ~halo)
-    wanted = set(late.alert_id.tolist())
-    found = np.fromiter(map(wanted.__contains__, alerts.alert_id[maybe].tolist()), bool, len(maybe))
-    return maybe[found]
-
-
 def correlate_partition(
     correlator: Correlator,
     partition: int,
@@ -114,43 +100,46 @@ def correlate_partition(
     theirs = None if origins is None else origins.take(rows)
     at, declared = marks if marks is not None else (_NONE, Marks.empty())
     cuts = np.unique(np.r_[at, len(rows)]).tolist()
-    outputs, done = [], 0
+    outputs, late, done = [], [_NONE], 0
     for cut in cuts:  # loop per run of alerts between marks: a few per poll
         try:
             if cut > done:
                 part = np.arange(done, cut)
-                outputs.append(
-                    correlator.process(
-                        mine.take(part), None if theirs is None else theirs.take(part)
-                    )
+                output = correlator.process(
+                    mine.take(part), None if theirs is None else theirs.take(part)
                 )
+                outputs.append(output)
+                late.append(part[output.late_at])
             here = np.flatnonzero(at == cut)
             if len(here):
                 mark = declared.take(here)
                 outputs.append(correlator.declare(mark.origin, mark.progress_ms))
         except Exception:  # a bug: keep correlating the rest, dead-letter this batch visibly
             log.exception("partition %d: correlating %d alerts failed", partition, len(rows))
-            result = _merged(outputs, partition, routing, registry, mine, rows, halo)
+            result = _merged(outputs, late, partition, routing, registry, rows, halo)
             failed = PartitionResult.failed_on(rows[done:], halo[done:]).failed
             return result._replace(failed=failed)
         done = cut
-    return _merged(outputs, partition, routing, registry, mine, rows, halo)
+    return _merged(outputs, late, partition, routing, registry, rows, halo)
 
 
 def _merged(
     outputs: list[CorrelationOutput],
+    late: list[np.ndarray],
     partition: int,
     routing: TileRouting,
     registry: AdminRegistry,
-    mine: AlertBatch,
     rows: np.ndarray,
     halo: np.ndarray,
 ) -> PartitionResult:
-    """One result of the correlator's outputs for runs of ``rows`` (``mine``)."""
+    """One result of the correlator's outputs for runs of ``rows``; ``late``: positions in
+    ``rows`` of the alerts it found late. By position, not by id: two copies of one alert
+    (a redelivery) share its id and event time, and the correlator may find only one late."""
     output = CorrelationOutput(
-        AlertBatch.concat([o.late for o in outputs]),
+        AlertBatch.empty(),
         [i for o in outputs for i in o.incidents],
         [f for o in outputs for f in o.flags],
     )
     incidents, flags = owned_messages(output, partition, routing, registry)
-    return PartitionResult(incidents, flags, rows[late_rows(output.late, mine, halo)], _NONE)
+    at = np.concatenate(late)
+    return PartitionResult(incidents, flags, rows[at[~halo[at]]], _NONE)

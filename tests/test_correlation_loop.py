@@ -8,7 +8,7 @@ import numpy as np
 
 from pipeline.alerts import AlertBatch
 from pipeline.correlate import CorrelationOutput
-from pipeline.correlation_loop import correlate_partition, late_rows, partition_rows
+from pipeline.correlation_loop import correlate_partition, partition_rows
 from pipeline.geo.projection import LocalProjection
 from pipeline.routing import TileRouting
 
@@ -38,8 +38,8 @@ class Fixed:
     def process(self, alerts: AlertBatch, origin=None) -> CorrelationOutput:
         if self.late_ids is None:
             raise RuntimeError("a bug")
-        late = np.isin(alerts.alert_id.astype(str), list(self.late_ids))
-        return CorrelationOutput(alerts.take(late), [], [])
+        late = np.flatnonzero(np.isin(alerts.alert_id.astype(str), list(self.late_ids)))
+        return CorrelationOutput(alerts.take(late), [], [], late_at=late)
 
 
 def test_partition_rows_groups_rows_in_partition_order():
@@ -48,12 +48,23 @@ def test_partition_rows_groups_rows_in_partition_order():
     assert [r.tolist() for _, r in got] == [[1, 4], [3], [0, 2]]
 
 
-def test_late_rows_are_primaries_matched_by_id_not_by_event_time():
-    alerts = batch(["a", "b", "c", "d"], [5, 5, 7, 9])
-    halo = np.array([False, False, True, False])
-    late = batch(["a", "c"], [5, 7])  # "b" shares a's event time; "c" is a halo copy
-    assert late_rows(late, alerts, halo).tolist() == [0]
-    assert late_rows(AlertBatch.empty(), alerts, halo).tolist() == []
+class FirstLate:
+    """A correlator that finds the first row of each batch late (a copy judged by its own
+    origin's progress; a second copy of the same alert comes in on time)."""
+
+    def process(self, alerts: AlertBatch, origin=None) -> CorrelationOutput:
+        late = np.array([0]) if len(alerts) else np.empty(0, np.int64)
+        return CorrelationOutput(alerts.take(late), [], [], late_at=late)
+
+
+def test_of_two_copies_of_an_alert_only_the_late_one_is_a_late_row():
+    """Issue 17, regression: late rows were found again by id and event time, so when both
+    copies of a redelivered alert came in one batch, the on-time copy was dead-lettered too
+    (twice with two workers, once with one, as the batches fell)."""
+    alerts = batch(["x", "b", "x"], [5, 6, 5])  # the same alert twice, in one batch
+    rows, halo = np.arange(3), np.zeros(3, bool)
+    result = correlate_partition(FirstLate(), 0, alerts, rows, halo, ROUTING, None)
+    assert result.late.tolist() == [0]
 
 
 def test_late_and_failed_rows_index_the_whole_batch():

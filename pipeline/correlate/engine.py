@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,12 +54,15 @@ _FLAG_COLUMNS = ("x", "y", "event_ms", "source", "category", "grid")
 @dataclass(frozen=True, slots=True)
 class CorrelationOutput:
     """What one call produced. ``late`` rows go to the dead-letter topic with reason ``late``;
-    ``duplicates`` counts redelivered alerts that were ignored."""
+    ``late_at``: their positions in the batch passed in (two copies of one alert share its id
+    and event time, and only one of them may be late); ``duplicates`` counts redelivered
+    alerts that were ignored."""
 
     late: AlertBatch
     incidents: list[Incident]
     flags: list[FlagEvent]
     duplicates: int = 0
+    late_at: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
 
 def _validate(batch: AlertBatch, came_from: Origins | None, origins: int) -> None:
@@ -179,7 +182,8 @@ class Correlator:
         for name, n in (("alerts", len(batch)), ("late", late.sum()), ("duplicates", dup.sum())):
             self.stats[name] += int(n)
         incidents, flags = self._close_due()
-        return CorrelationOutput(batch.take(late), incidents, flags, int(dup.sum()))
+        late_at = np.flatnonzero(late)
+        return CorrelationOutput(batch.take(late_at), incidents, flags, int(dup.sum()), late_at)
 
     def declare(self, origin: np.ndarray, progress_ms: np.ndarray) -> CorrelationOutput:
         """Watermark marks: origin ``origin[i]`` has reached ``progress_ms[i]``; close every
