@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..exceptions import WarehouseError
 from ..settings import Retention
 from .base import Warehouse
 
@@ -58,7 +59,7 @@ def current_days(warehouse: Warehouse, table: str) -> int:
         f"WHERE database = '{warehouse.database}' AND name = '{table}'"
     )
     if not rows:
-        raise LookupError(f"no table {warehouse.database}.{table}; run the migrations first")
+        raise WarehouseError(f"no table {warehouse.database}.{table}; run the migrations first")
     found = _TTL_DAYS.search(rows[0][0])
     return int(found.group(1)) if found else 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from pipeline.exceptions import WarehouseError
 from pipeline.settings import Retention, Settings
 from pipeline.warehouse import migrate
 from pipeline.warehouse.embedded import EmbeddedWarehouse
@@ -89,3 +90,12 @@ def test_a_negative_retention_is_refused(monkeypatch):
     monkeypatch.setenv("HOTSPOT_RETENTION__ALERTS", "-1")
     with pytest.raises(ValueError, match="retention.alerts"):
         Settings()
+
+
+def test_a_missing_table_says_to_run_the_migrations(tmp_path):
+    warehouse = EmbeddedWarehouse(tmp_path / "unmigrated")
+    try:
+        with pytest.raises(WarehouseError, match="run the migrations first"):
+            current_days(warehouse, "alerts")
+    finally:
+        warehouse.close()
