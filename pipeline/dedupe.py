@@ -6,8 +6,10 @@ correlator dedupes on too) with their event time: about 40 bytes an id, where a 
 ids share a key with probability about ``n**2 / 2**65`` for ``n`` ids held: 3e-8 for a
 million, so a fresh alert dropped as a "duplicate" is not expected in the lifetime of a city.
 
-Whatever is older than the newest event time seen minus the horizon is forgotten, in bulk every
-``prune_every`` batches so the cost is amortised. The index is rebuilt after a restart from the
+An id is a duplicate while its last sighting is at least the newest event time seen minus the
+horizon (:class:`~pipeline.key_times.KeyTimes` holds each key's time, so an id reused after the
+horizon goes on at once); what is older is removed from memory in bulk every ``prune_every``
+batches, which changes no decision. The index is rebuilt after a restart from the
 warehouse (see :meth:`DedupeIndex.seed`), which holds every alert the previous run delivered;
 anything delivered in between is still caught downstream because the correlator and the
 warehouse are idempotent on ``alert_id``.
@@ -30,11 +32,10 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.correlate.window.buffer import alert_keys
-from pipeline.correlate.window.key_set import KeySet
+from pipeline.key_times import KeyTimes
 
 __all__ = ["DedupeIndex"]
 
-_NEVER = np.iinfo(np.int64).max
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit constant (Fibonacci hashing)
 
 
@@ -49,20 +50,20 @@ def _keys(alert_ids: np.ndarray, origin: np.ndarray | None) -> np.ndarray:
 class DedupeIndex:
     def __init__(self, horizon_ms: int, prune_every: int = 64) -> None:
         self.horizon_ms = int(horizon_ms)
-        self._known = KeySet()
-        # what was remembered, in batches: joined when a prune has something to forget
-        self._keys: list[np.ndarray] = []
-        self._times: list[np.ndarray] = []
+        self._known = KeyTimes()
+        # ids delivered before a restart without their origin: a duplicate from any origin
+        self._seeded = KeyTimes()
         self._newest_ms = np.iinfo(np.int64).min
-        self._oldest_ms = _NEVER  # a lower bound on the event times held
         self._batches = 0
         self._prune_every = prune_every
-        # ids delivered before a restart, of any origin (the warehouse keeps none)
-        self._seeded = KeySet()
-        self._seeded_newest_ms = np.iinfo(np.int64).min
 
     def __len__(self) -> int:
         return len(self._known) + len(self._seeded)
+
+    @property
+    def _cutoff(self) -> int:
+        """Sightings before this are forgotten (int64 min while nothing is known)."""
+        return max(self._newest_ms - self.horizon_ms, np.iinfo(np.int64).min)
 
     def seed(
         self, alert_ids: np.ndarray, event_ms: np.ndarray, origin: np.ndarray | None = None
@@ -76,9 +77,8 @@ class DedupeIndex:
         if known.any():
             self.remember(alert_ids[known], times[known], np.asarray(origin)[known])
         if (~known).any():
-            self._seeded.add(alert_keys(alert_ids[~known]))
-            self._seeded_newest_ms = max(self._seeded_newest_ms, int(times[~known].max()))
-            self._newest_ms = max(self._newest_ms, self._seeded_newest_ms)
+            self._seeded.put(alert_keys(alert_ids[~known]), times[~known])
+            self._newest_ms = max(self._newest_ms, int(times[~known].max()))
 
     def first_sightings(
         self, alert_ids: np.ndarray, event_ms: np.ndarray, origin: np.ndarray | None = None
@@ -101,9 +101,9 @@ class DedupeIndex:
         keys = _keys(alert_ids, origin)
         _, first = np.unique(keys, return_index=True)
         keep[first] = True
-        keep &= ~self._known.contains(keys)
+        keep &= ~self._known.seen_since(keys, self._cutoff)
         if len(self._seeded):
-            keep &= ~self._seeded.contains(alert_keys(alert_ids))
+            keep &= ~self._seeded.seen_since(alert_keys(alert_ids), self._cutoff)
         return keep
 
     def remember(
@@ -113,30 +113,15 @@ class DedupeIndex:
         processed)."""
         if len(alert_ids) == 0:
             return
-        keys = _keys(alert_ids, origin)
         times = np.asarray(event_ms, np.int64)
-        self._known.add(keys)
-        self._keys.append(keys)
-        self._times.append(times)
+        self._known.put(_keys(alert_ids, origin), times)
         self._newest_ms = max(self._newest_ms, int(times.max()))
-        self._oldest_ms = min(self._oldest_ms, int(times.min()))
         self._batches += 1
         if self._batches % self._prune_every == 0:
             self.prune()
 
     def prune(self) -> None:
-        """Forget ids whose event time is older than the horizon."""
-        cutoff = self._newest_ms - self.horizon_ms
-        if len(self._seeded) and self._seeded_newest_ms < cutoff:  # all of them at once
-            self._seeded = KeySet()
-        if self._oldest_ms >= cutoff:  # nothing to forget: skip the copy and the rebuild
-            return
-        keys, times = _joined(self._keys, np.uint64), _joined(self._times, np.int64)
-        live = times >= cutoff
-        self._keys, self._times = [keys[live]], [times[live]]
-        self._known.rebuild(keys[live])
-        self._oldest_ms = int(times[live].min()) if live.any() else _NEVER
-
-
-def _joined(parts: list[np.ndarray], dtype) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.empty(0, dtype)
+        """Free the memory of ids older than the horizon (they are already ignored)."""
+        for held in (self._known, self._seeded):
+            if held.oldest() < self._cutoff:  # else nothing to forget: skip the rebuild
+                held.forget_before(self._cutoff)

@@ -153,3 +153,33 @@ def test_ids_seeded_with_their_origin_are_duplicates_in_that_origin_only():
         False,
         False,
     ]
+
+
+def test_an_id_reused_after_the_horizon_goes_on_whenever_the_index_was_pruned():
+    """Issue 19, regression: the index forgot ids only when it pruned (every 64 batches), so
+    an id reused after the horizon (a dispatch number that restarts each year) was dropped as
+    a duplicate until the next prune."""
+    d = DedupeIndex(horizon_ms=100)  # prunes every 64 batches: not within this test
+    d.first_sightings(ids("110:1"), ms(0))
+    d.first_sightings(ids("110:2"), ms(1_000))
+    assert d.first_sightings(ids("110:1", "110:2"), ms(1_001, 1_001)).tolist() == [True, False]
+
+
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from("abcdef"), st.integers(0, 50)), max_size=8),
+        max_size=12,
+    ),
+    st.integers(1, 4),
+)
+def test_decisions_do_not_depend_on_when_the_index_prunes(batches, every):
+    """Pruning frees memory only: pruning after every batch and never give the same keeps."""
+    often, never = DedupeIndex(10, prune_every=every), DedupeIndex(10, prune_every=10**9)
+    for batch in batches:
+        names = np.array([name for name, _ in batch], dtype=object)
+        times = np.array([t for _, t in batch], np.int64)
+        assert (
+            often.first_sightings(names, times).tolist()
+            == never.first_sightings(names, times).tolist()
+        )
