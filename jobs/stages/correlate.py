@@ -87,6 +87,7 @@ def correlate_stage(runtime: Runtime, producer: BatchProducer) -> Stage:
     """The stage on ``alerts.normalized``: records are decoded into the correlator's columns
     once, then correlated per partition (the normalise stage wrote the alerts table)."""
     correlators = PartitionCorrelators(runtime, producer)
+    correlators.warm_up()
     threads = asyncio.Semaphore(runtime.settings.correlator_threads)
     topics = runtime.settings.topics
 

@@ -24,13 +24,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
 from aiokafka.errors import KafkaError
 
 from pipeline.correlate import Baseline, Correlator
+from pipeline.correlate.baseline.store import newest_baseline, prior_baseline
 from pipeline.correlate.exceptions import SnapshotError
+from pipeline.correlate.warm_up import warm_up
 from pipeline.exceptions import BrokerError, CheckpointError
 from pipeline.kafka import BatchProducer
 from pipeline.kafka.checkpoints import (
@@ -82,10 +85,23 @@ class PartitionCorrelators:
         self.patrol = PatrolParams.from_settings(settings)
         self._held: dict[int, _Held] = {}
 
+    def warm_up(self) -> threading.Thread:
+        """Load the correlator's kernels in a thread while the worker joins its group, so
+        that the first batch does not wait for them (:mod:`pipeline.correlate.warm_up`)."""
+
+        def run() -> None:
+            try:
+                baseline = prior_baseline(self.runtime.settings)
+                warm_up(Correlator(self.params, self.projection, baseline, self.origins))
+            except Exception:  # only time is lost: the first batch loads what is missing
+                log.exception("warming the correlator up failed")
+
+        thread = threading.Thread(target=run, name="correlator-warm-up", daemon=True)
+        thread.start()
+        return thread
+
     def _baseline(self) -> Baseline:
         # the newest `hotspot baseline fit`
-        from pipeline.correlate.baseline.store import newest_baseline
-
         return newest_baseline(self.runtime.warehouse, self.runtime.settings)
 
     def get(self, partition: int) -> Correlator:
