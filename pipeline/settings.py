@@ -372,6 +372,18 @@ class Settings(BaseSettings):
         description="A notice with no timer left is forgotten this long (event time, s) after "
         "its last event; an ack for it after that is dead-lettered as unknown_notice.",
     )
+    false_alarm_suppress_s: float = Field(
+        7200.0,
+        ge=0,
+        description="After a `false_alarm` ack, a flag opening on the same cell within this long "
+        "of the ack's time (event time, s) is held back (not published, no notice); 0: never.",
+    )
+    false_alarm_rise_ratio: float = Field(
+        1.5,
+        gt=1,
+        description="A flag held by a false alarm is published after all once its score reaches "
+        "this many times the score the dismissed notice last reported.",
+    )
 
     # --- ingest contracts ----------------------------------------------------------------------
     coordinate_systems: dict[str, CoordinateSystem] = Field(
