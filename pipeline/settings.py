@@ -82,9 +82,9 @@ class TopicNames(BaseModel):
         return list(self.model_dump().values())
 
     def consumed(self) -> list[str]:
-        """The topics the worker group reads and commits: all but those only written
-        (checkpoints are read by restores with a consumer of their own; notices go to people)."""
-        return [t for t in self.all() if t not in (self.checkpoints, self.notices)]
+        """The topics the worker group reads and commits: all but the checkpoints (read by
+        restores with a consumer of their own). Notices are read too, into the warehouse."""
+        return [t for t in self.all() if t != self.checkpoints]
 
 
 class Area(BaseModel):
@@ -187,6 +187,13 @@ class Retention(BaseModel):
     deadletters: int = Field(90, ge=0, description="Dead letters, by the time they were received.")
     incidents: int = Field(0, ge=0, description="Incidents, by their last alert's event time.")
     flags: int = Field(0, ge=0, description="Flag versions, by their boundary's event time.")
+    notices: int = Field(
+        400,
+        ge=0,
+        description="Notice events (issued, acks, reminders, escalations), by their event time: "
+        "a year's accountability (monthly lists, the annual review) and a month's margin, and "
+        "no longer, since they hold officers' pseudonyms.",
+    )
 
 
 class Settings(BaseSettings):

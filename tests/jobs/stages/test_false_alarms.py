@@ -22,6 +22,7 @@ import pytest
 
 from pipeline.outputs import FlagMessage
 from pipeline.patrol import notice_partition
+from pipeline.warehouse import open_warehouse
 from tests.conftest import new_worker_config
 from tests.jobs.stages.test_acks import notice_events, places
 from tests.jobs.stages.test_correlate_end_to_end import MINUTE, cluster
@@ -121,6 +122,10 @@ def test_a_false_alarm_holds_the_same_cluster_and_a_rise_beyond_the_margin_flags
     first_version = min(new.values(), key=lambda f: f.version)
     assert first_version.status == "open" and first_version.cell_id == opened.cell_id
     assert first_version.score >= 1.5 * alarm.score
+    # stored for analysts: the worker's sink wrote the false alarm per cell
+    with open_warehouse(f"chdb://{(config.settings.data_dir / 'warehouse').resolve()}") as wh:
+        stored = wh.query("SELECT cell_id, false_alarms, reasons FROM hotspot.false_alarms_by_cell")
+    assert stored == [(opened.cell_id, 1, ["no_incident"])]
     issued = [e for e in events if e.kind == "issued"]
     assert [e.flag_id for e in issued] == sorted(
         [opened.flag_id, first_version.flag_id], key=lambda f: f.removeprefix("flg-")
