@@ -15,6 +15,7 @@ from .demo import demo
 from .evaluate import evaluate
 from .export import export
 from .migrate import migrate
+from .notices_report import report_app
 from .ratings import ratings
 from .registry import registry_app
 from .replay import replay
@@ -48,6 +49,7 @@ GROUPS = {
     "dashboards": dashboards_app,
     "deadletter": deadletter_app,
     "registry": registry_app,
+    "report": report_app,
 }
 
 
