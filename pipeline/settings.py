@@ -379,6 +379,21 @@ class Settings(BaseSettings):
         description="A notice with no timer left is forgotten this long (event time, s) after "
         "its last event; an ack for it after that is dead-lettered as unknown_notice.",
     )
+    webhook_urls: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="`hotspot notify`: where notice events go, a URL per unit level (station, "
+        'community, street, district, city), e.g. HOTSPOT_WEBHOOK_URLS=\'{"station": '
+        '"https://sms.example/hook"}\'; levels without one are not told. Secrets: a URL '
+        "often holds a token.",
+    )
+    webhook_retry_initial_s: float = Field(
+        0.5,
+        gt=0,
+        description="First wait before re-posting a notice event the webhook did not take, s; "
+        "doubles on each failure up to webhook_retry_max_s, for ever (at-least-once).",
+    )
+    webhook_retry_max_s: float = Field(30.0, gt=0, description="Longest wait between posts, s.")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="One webhook POST's time limit, s.")
     false_alarm_suppress_s: float = Field(
         7200.0,
         ge=0,
@@ -444,6 +459,17 @@ class Settings(BaseSettings):
     retention: Retention = Field(
         default_factory=Retention, description="How long the warehouse keeps each kind of row."
     )
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _webhook_levels(cls, urls: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        levels = ("station", "community", "street", "district", "city")
+        unknown = sorted(set(urls) - set(levels))
+        if unknown:
+            raise ValueError(
+                f"webhook_urls has no unit level {', '.join(unknown)}; use {', '.join(levels)}"
+            )
+        return urls
 
     @field_validator("coordinate_systems")
     @classmethod

@@ -16,6 +16,7 @@ from .evaluate import evaluate
 from .export import export
 from .migrate import migrate
 from .notices_report import report_app
+from .notify import notify
 from .ratings import ratings
 from .registry import registry_app
 from .replay import replay
@@ -42,6 +43,7 @@ COMMANDS = {
     "schemas": schemas,
     "migrate": migrate,
     "ack": ack,
+    "notify": notify,
 }
 #: group name -> its sub-app
 GROUPS = {
