@@ -7,7 +7,9 @@ do. The ack is sent through the partition of ``hotspots.acks`` that is *not* the
 partition of ``alerts.normalized``: the intake routes it by the notice id to the partition that
 owns the cell, where it takes effect at its place in that partition's log (the ordering rule:
 flag versions before it were out already, those after it are screened). The same input through
-a second group of two workers, one of them killed mid-way, gives the same flags and notices.
+a second group of two workers, one of them armed to be killed at its first delivery in the third
+phase (whether it gets there depends on the partitions it is given), gives the same flags and
+notices.
 """
 
 from __future__ import annotations
