@@ -68,14 +68,9 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
             f"replaying {hours:g} h at {speed:.0f}x", count_records(files.replay), console=console
         )
         # The stations answer their notices as the replay's event clock goes (jobs/stations.py).
-        clock, replayed = [None], threading.Event()
+        clock = [None]
         stations = SimulatedStations(
-            runtime.bootstrap,
-            settings.topics.notices,
-            settings.topics.acks,
-            seed,
-            lambda: clock[0],
-            replayed,
+            runtime.bootstrap, settings.topics.notices, settings.topics.acks, seed, lambda: clock[0]
         )
 
         def progress(n: int, event_ms: int | None = None) -> None:
@@ -95,9 +90,6 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
                     progress=progress,
                 )
             finally:
-                replayed.set()
-                if stations.is_alive():  # its last acks are input too: the worker waits
-                    stations.join()
                 done.set()
 
         sender = threading.Thread(target=replay, name="replay", daemon=True)
@@ -106,9 +98,11 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
             sender.start()
             run_worker(runtime, until_drained=True, inputs_complete=done, ready=ready)
         stop.set()  # the worker also ends on Ctrl-C: then the replay must not go on
-        stations.stop.set()
+        stations.stop.set()  # it answered the notices until the worker stopped
         ready.set()
         sender.join()
+        if stations.is_alive():
+            stations.join()
         elapsed = time.perf_counter() - began
         console.print(
             f"replayed {sent[0]:,} messages through Tansu on {runtime.bootstrap} "

@@ -2,18 +2,19 @@
 realistic delays (:mod:`pipeline.sim.stations`), each ack sent when the replay's event clock
 reaches its time, as a station would send it.
 
-A thread beside the replay: it reads ``hotspots.notices`` from the start with a consumer of its
-own (no group), queues the answers of every notice issued, and sends those due by the newest
-event time the replay sent to ``hotspots.acks``, keyed by notice id. Once the replay is over it
-keeps reading a moment for the notices of its last alerts, sends what is due by the replay's
-end, and stops; answers due later are never sent (as if the city's day ended there).
+A thread beside the replay and the worker: it reads ``hotspots.notices`` from the start with a
+consumer of its own (no group), queues the answers of every notice issued, and sends those due
+by the newest event time the replay sent to ``hotspots.acks``, keyed by notice id. The worker
+lags the replay (it correlates what was sent), so a notice often comes after its answers are
+due: they go at once, with their own times. It runs until the worker stops (the worker drains
+the acks topic too, so acks sent while it drains are taken); answers due after the replay's
+last event time are never sent, as if the city's day ended there.
 """
 
 from __future__ import annotations
 
 import heapq
 import threading
-import time
 
 import msgspec
 import numpy as np
@@ -25,18 +26,16 @@ from pipeline.sim.stations import station_answers
 
 __all__ = ["SimulatedStations"]
 
-#: wall seconds it keeps reading after the replay ended, for the notices of the last alerts
-_GRACE_S = 3.0
-
 
 class SimulatedStations(threading.Thread):
-    """``SimulatedStations(bootstrap, notices, acks, seed, clock, replay_done).start()``;
-    ``clock()`` is the replay's newest event time (epoch ms, None before the first)."""
+    """``SimulatedStations(bootstrap, notices, acks, seed, clock).start()``, ``.stop.set()``
+    when the worker stopped; ``clock()`` is the replay's newest event time (epoch ms, None
+    before the first)."""
 
-    def __init__(self, bootstrap, notices, acks, seed, clock, replay_done) -> None:
+    def __init__(self, bootstrap, notices, acks, seed, clock) -> None:
         super().__init__(name="stations", daemon=True)
         self.bootstrap, self.notices, self.acks, self.seed = bootstrap, notices, acks, seed
-        self.clock, self.replay_done = clock, replay_done
+        self.clock = clock
         self.sent = 0
         self.stop = threading.Event()
         self._due: list[tuple[int, str, bytes]] = []  # (at_ms, notice id, ack value)
@@ -50,7 +49,6 @@ class SimulatedStations(threading.Thread):
             parts = consumer.partitions_for_topic(self.notices) or set()
             consumer.assign([TopicPartition(self.notices, p) for p in sorted(parts)])
             consumer.seek_to_beginning()
-            ended = None
             while not self.stop.is_set():
                 for records in consumer.poll(timeout_ms=200).values():
                     for record in records:  # loop per notice event: a few per slide
@@ -58,11 +56,6 @@ class SimulatedStations(threading.Thread):
                         if event.kind == "issued":
                             self._answer(event)
                 self._send(self.clock())
-                if self.replay_done.is_set():
-                    ended = ended or time.monotonic()
-                    if time.monotonic() - ended > _GRACE_S:
-                        break
-            self._send(self.clock())
         finally:
             consumer.close()
 
