@@ -81,6 +81,7 @@ def build_app(runtime: Runtime) -> PipelineApp:
             ("deadletters", topics.deadletter),
             ("incidents", topics.incidents),
             ("flags", topics.flags),
+            ("notice_events", topics.notices),
         )
     ]
     app.pipeline = BatchConsumer(runtime, producer, stages, loop=app.loop, beacon=app.beacon)

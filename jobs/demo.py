@@ -21,6 +21,7 @@ from pipeline.sim import run_simulation
 from .commands.console import stdout_console
 from .commands.progress import RecordProgress, format_ms
 from .runtime import Runtime, open_runtime
+from .stations import SimulatedStations
 from .worker import run_worker
 
 __all__ = ["run_demo"]
@@ -66,16 +67,27 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
         bar = RecordProgress(
             f"replaying {hours:g} h at {speed:.0f}x", count_records(files.replay), console=console
         )
+        # The stations answer their notices as the replay's event clock goes (jobs/stations.py).
+        clock = [None]
+        stations = SimulatedStations(
+            runtime.bootstrap, settings.topics.notices, settings.topics.acks, seed, lambda: clock[0]
+        )
+
+        def progress(n: int, event_ms: int | None = None) -> None:
+            bar.advance(n, event_ms)
+            if event_ms is not None:
+                clock[0] = max(clock[0] or event_ms, event_ms)
 
         def replay() -> None:
             try:
                 ready.wait()
+                stations.start()
                 sent[0] = send_chunks(
                     read_jsonl_chunks(files.replay, []),
                     runtime.bootstrap,
                     pacing=Pacing(speed=speed),
                     stop=stop,
-                    progress=bar.advance,
+                    progress=progress,
                 )
             finally:
                 done.set()
@@ -86,12 +98,15 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
             sender.start()
             run_worker(runtime, until_drained=True, inputs_complete=done, ready=ready)
         stop.set()  # the worker also ends on Ctrl-C: then the replay must not go on
+        stations.stop.set()  # it answered the notices until the worker stopped
         ready.set()
         sender.join()
+        if stations.is_alive():
+            stations.join()
         elapsed = time.perf_counter() - began
         console.print(
             f"replayed {sent[0]:,} messages through Tansu on {runtime.bootstrap} "
-            f"and processed them in {elapsed:.1f} s"
+            f"and processed them in {elapsed:.1f} s; simulated stations sent {stations.sent} acks"
         )
         _report(console, runtime, files)
 
@@ -144,6 +159,35 @@ def _fit_baseline(
         f"baseline fitted on {n:,} alerts of {days}: {len(fitted.cell_ids):,} cells with "
         f"history (baseline {fit_id[:8]})"
     )
+
+
+def _notices_report(console: Console, runtime: Runtime) -> None:
+    """The patrol loop: receipt times, reminders, escalations, late receipts (notice_events)."""
+    db = runtime.warehouse.database
+    ((issued, within, late, escalated, reminded, never, p50, p90, false_alarms),) = (
+        runtime.warehouse.query(
+            "SELECT count(), countIf(receipt_seconds <= 300), countIf(received_late), "
+            "countIf(escalated), countIf(reminded), countIf(receipt_seconds IS NULL), "
+            "quantile(0.5)(receipt_seconds), quantile(0.9)(receipt_seconds), "
+            f"countIf(last_state = 'false_alarm') FROM {db}.notices"
+        )
+    )
+    table = Table(title="Notices to stations (the patrol loop)")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    minutes = "n/a" if p50 is None or p50 != p50 else f"{p50 / 60:.1f} / {p90 / 60:.1f} min"
+    for what, value in (
+        ("notices issued", f"{issued:,}"),
+        ("received within 5 min", f"{within:,}"),
+        ("reminders (no receipt at 5 min)", f"{reminded:,}"),
+        ("escalations (none at 30 min)", f"{escalated:,}"),
+        ("received after the escalation (late)", f"{late:,}"),
+        ("not received", f"{never:,}"),
+        ("called a false alarm", f"{false_alarms:,}"),
+        ("receipt time, median / 90th percentile", minutes),
+    ):
+        table.add_row(what, value)
+    console.print(table)
 
 
 def _draw_map(runtime: Runtime, out: Path) -> None:
@@ -211,6 +255,7 @@ def _report(console: Console, runtime: Runtime, files) -> None:
         f"SELECT count(), countIf(n_sources > 1) FROM {db}.incidents FINAL"
     )[0]
     console.print(f"{incidents:,} incidents, {corroborated:,} corroborated by several feeds")
+    _notices_report(console, runtime)
 
     top = Table(title="Busiest communities (severity-weighted alerts)")
     for column in ("community", "street", "district", "station", "alerts", "weight"):
@@ -245,6 +290,7 @@ def _report(console: Console, runtime: Runtime, files) -> None:
         f"[bold]Look further[/bold] (this folder is a data folder for every command)\n"
         f"  export HOTSPOT_DATA_DIR={folder}\n"
         f"  hotspot top --once\n"
+        f"  hotspot report notices --month {first[:7]}\n"
         f"  hotspot map --out {folder / 'map.png'}\n"
         f"  hotspot export flags --since {first} --until {last} --out flags.csv\n"
         f"  hotspot deadletter show --limit 5\n"

@@ -82,9 +82,9 @@ class TopicNames(BaseModel):
         return list(self.model_dump().values())
 
     def consumed(self) -> list[str]:
-        """The topics the worker group reads and commits: all but those only written
-        (checkpoints are read by restores with a consumer of their own; notices go to people)."""
-        return [t for t in self.all() if t not in (self.checkpoints, self.notices)]
+        """The topics the worker group reads and commits: all but the checkpoints (read by
+        restores with a consumer of their own). Notices are read too, into the warehouse."""
+        return [t for t in self.all() if t != self.checkpoints]
 
 
 class Area(BaseModel):
@@ -187,6 +187,13 @@ class Retention(BaseModel):
     deadletters: int = Field(90, ge=0, description="Dead letters, by the time they were received.")
     incidents: int = Field(0, ge=0, description="Incidents, by their last alert's event time.")
     flags: int = Field(0, ge=0, description="Flag versions, by their boundary's event time.")
+    notices: int = Field(
+        400,
+        ge=0,
+        description="Notice events (issued, acks, reminders, escalations), by their event time: "
+        "a year's accountability (monthly lists, the annual review) and a month's margin, and "
+        "no longer, since they hold officers' pseudonyms.",
+    )
 
 
 class Settings(BaseSettings):
@@ -372,6 +379,33 @@ class Settings(BaseSettings):
         description="A notice with no timer left is forgotten this long (event time, s) after "
         "its last event; an ack for it after that is dead-lettered as unknown_notice.",
     )
+    webhook_urls: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="`hotspot notify`: where notice events go, a URL per unit level (station, "
+        'community, street, district, city), e.g. HOTSPOT_WEBHOOK_URLS=\'{"station": '
+        '"https://sms.example/hook"}\'; levels without one are not told. Secrets: a URL '
+        "often holds a token.",
+    )
+    webhook_retry_initial_s: float = Field(
+        0.5,
+        gt=0,
+        description="First wait before re-posting a notice event the webhook did not take, s; "
+        "doubles on each failure up to webhook_retry_max_s, for ever (at-least-once).",
+    )
+    webhook_retry_max_s: float = Field(30.0, gt=0, description="Longest wait between posts, s.")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="One webhook POST's time limit, s.")
+    false_alarm_suppress_s: float = Field(
+        7200.0,
+        ge=0,
+        description="After a `false_alarm` ack, a flag opening on the same cell within this long "
+        "of the ack's time (event time, s) is held back (not published, no notice); 0: never.",
+    )
+    false_alarm_rise_ratio: float = Field(
+        1.5,
+        gt=1,
+        description="A flag held by a false alarm is published after all once its score reaches "
+        "this many times the score the dismissed notice last reported.",
+    )
 
     # --- ingest contracts ----------------------------------------------------------------------
     coordinate_systems: dict[str, CoordinateSystem] = Field(
@@ -425,6 +459,17 @@ class Settings(BaseSettings):
     retention: Retention = Field(
         default_factory=Retention, description="How long the warehouse keeps each kind of row."
     )
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _webhook_levels(cls, urls: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        levels = ("station", "community", "street", "district", "city")
+        unknown = sorted(set(urls) - set(levels))
+        if unknown:
+            raise ValueError(
+                f"webhook_urls has no unit level {', '.join(unknown)}; use {', '.join(levels)}"
+            )
+        return urls
 
     @field_validator("coordinate_systems")
     @classmethod

@@ -15,6 +15,8 @@ from .demo import demo
 from .evaluate import evaluate
 from .export import export
 from .migrate import migrate
+from .notices_report import report_app
+from .notify import notify
 from .ratings import ratings
 from .registry import registry_app
 from .replay import replay
@@ -41,6 +43,7 @@ COMMANDS = {
     "schemas": schemas,
     "migrate": migrate,
     "ack": ack,
+    "notify": notify,
 }
 #: group name -> its sub-app
 GROUPS = {
@@ -48,6 +51,7 @@ GROUPS = {
     "dashboards": dashboards_app,
     "deadletter": deadletter_app,
     "registry": registry_app,
+    "report": report_app,
 }
 
 

@@ -38,6 +38,13 @@ def evaluate(
             dir_okay=False,
         ),
     ] = None,
+    false_alarms: Annotated[
+        bool,
+        typer.Option(
+            help="Also print the false alarms stations recorded per cell (the warehouse's "
+            "false_alarms_by_cell, filled by the worker from hotspots.notices)."
+        ),
+    ] = False,
     settings_file: SettingsFile = None,
 ) -> None:
     """Print recall, median time to first flag and false flags per 10 km² per day."""
@@ -58,6 +65,24 @@ def evaluate(
     typer.echo(f"false flags per 10 km²/day: {r.false_flags_per_10km2_day:.2f}")
     for i, d in enumerate(r.delays_s):
         typer.echo(f"  hotspot {i + 1}: " + ("missed" if d is None else f"{d / 60:.1f} min"))
+    if false_alarms:
+        _print_false_alarms(load_settings(settings_file))
+
+
+def _print_false_alarms(settings) -> None:
+    """The stations' verdicts beside the engine's: false alarms per cell from the warehouse."""
+    from pipeline.report import false_alarm_cells
+
+    from .warehouse import open_existing_warehouse
+
+    with open_existing_warehouse(settings) as warehouse:
+        total, cells = false_alarm_cells(warehouse)
+    typer.echo(f"false alarms recorded:      {total}")
+    for c in cells:
+        typer.echo(
+            f"  cell {c.cell_id} ({c.grid_code or '?'}, {c.station_id or '?'}): "
+            f"{c.false_alarms} ({', '.join(c.reasons)})"
+        )
 
 
 #: the pseudonym key of an evaluation run without one: it stores nothing, so no key is made

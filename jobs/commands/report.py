@@ -29,7 +29,9 @@ def top(
     once: Annotated[bool, typer.Option(help="Print the table once and exit.")] = False,
     limit: Annotated[int, typer.Option(help="Most flags shown.", min=1)] = 30,
 ) -> None:
-    """The open hotspot flags: place, units, station, score, counts by feed, age (Ctrl-C ends).
+    """The open hotspot flags: place, units, station, score, counts by feed, age, and where
+    each one's notice stands (waiting and its age, reminded, escalated; or its latest action and
+    receipt time). Ctrl-C ends.
 
     Reads the warehouse (a ClickHouse server, or a chDB directory no worker holds), or with
     --bootstrap the flags topic.
@@ -43,7 +45,8 @@ def top(
     settings = load_settings(settings_file)
     registry = load_admin_registry(settings) if settings.resolved_registry_path.exists() else None
     if bootstrap:
-        _top_from_topic(bootstrap, settings.topics.flags, registry, refresh, once, limit)
+        topics = settings.topics
+        _top_from_topic(bootstrap, topics.flags, topics.notices, registry, refresh, once, limit)
         return
     from pipeline.report import open_flags
 
@@ -68,7 +71,7 @@ def top(
 
 
 def _top_from_topic(
-    bootstrap: str, topic: str, registry, refresh: float, once: bool, limit: int
+    bootstrap: str, topic: str, notices: str, registry, refresh: float, once: bool, limit: int
 ) -> None:
     import asyncio
     import logging
@@ -83,7 +86,7 @@ def _top_from_topic(
         return flags_table(flags, registry, clock, title=f"Open hotspot flags on {topic}")
 
     async def run() -> None:
-        async with FlagFeed(bootstrap, topic) as feed:
+        async with FlagFeed(bootstrap, topic, notices) as feed:
             while not await feed.poll():  # read what is there before showing anything
                 pass
             if once:

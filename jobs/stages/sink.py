@@ -1,8 +1,9 @@
 """Sink stages: topics into warehouse tables, in batches.
 
 Writes are idempotent (ReplacingMergeTree keyed by alert id, incident id, flag id and version,
-or Kafka coordinates for dead letters), so a batch re-delivered after a crash leaves the tables
-as if written once. Halo copies of alerts exist for correlators only and are never stored.
+notice event id, or Kafka coordinates for dead letters), so a batch re-delivered after a crash
+leaves the tables as if written once. Halo copies of alerts exist for correlators only and are
+never stored.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import pyarrow as pa
 
 from pipeline.deadletter import DeadLetter
 from pipeline.outputs import FlagMessage, IncidentMessage
+from pipeline.patrol import NoticeEvent
 from pipeline.warehouse import RetryPolicy, insert_with_retry
 from pipeline.warehouse.alert_columns import alert_columns, distinct
-from pipeline.warehouse.rows import deadletter_rows, flag_rows, incident_rows
+from pipeline.warehouse.rows import deadletter_rows, flag_rows, incident_rows, notice_event_rows
 
 from ..consumer import Polled, Stage
 from ..failpoints import failpoint
@@ -72,6 +74,7 @@ RECORD_SINKS: dict[str, tuple[type, Callable]] = {
     "deadletters": (DeadLetter, deadletter_rows),
     "incidents": (IncidentMessage, incident_rows),
     "flags": (FlagMessage, flag_rows),
+    "notice_events": (NoticeEvent, notice_event_rows),
 }
 
 

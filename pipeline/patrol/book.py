@@ -7,6 +7,18 @@ action implies the earlier ones (a first ``dispatched`` is also the receipt). Wi
 a ``reminder`` falls due ``receipt_ms`` after the issue time and an ``escalated`` event
 ``escalation_ms`` after it; a receipt after the escalation is marked late.
 
+**False alarms quiet the cell.** A ``false_alarm`` ack suppresses the notice's lattice cell
+(``cell_id``) until ``suppress_ms`` after the ack's own time: a flag that opens on the cell in
+that time is *held*, its versions published to nobody and no notice issued, until a version's
+score reaches ``false_alarm_ratio`` times the score the dismissed notice last reported (it is
+then published as it stands, as an ``open``, and issues a notice) or a version comes at or after
+the end of the suppression (the same). A held flag that closes is never published. The cell is
+owned by one partition (its tile's), so the ack, routed by its notice id to the partition that
+issued the notice, reaches the only correlator that can flag the cell again. Suppression takes
+effect where the ack stands in that partition's log: flag versions before it were published
+already, those after it are screened, decided on their event time (boundary) against the ack's
+recorded time; so a replay of the log holds the same flags.
+
 Timers run on **recorded time** only: a timer fires when the correlator's watermark (the marks
 in the partition's log) reaches its due time, and the event carries the due time, not the time
 it was noticed. Everything that changes a notice comes in the partition's log order (flag
@@ -58,6 +70,8 @@ class PatrolParams:
     escalation_ms: int = 1_800_000
     rise_ratio: float = 1.5
     retention_ms: int = 86_400_000
+    suppress_ms: int = 7_200_000
+    false_alarm_ratio: float = 1.5
 
     @classmethod
     def from_settings(cls, settings) -> PatrolParams:
@@ -66,6 +80,8 @@ class PatrolParams:
             escalation_ms=round(settings.notice_escalation_s * 1000),
             rise_ratio=settings.notice_rise_ratio,
             retention_ms=round(settings.notice_retention_s * 1000),
+            suppress_ms=round(settings.false_alarm_suppress_s * 1000),
+            false_alarm_ratio=settings.false_alarm_rise_ratio,
         )
 
 
@@ -102,10 +118,30 @@ class _Notice(msgspec.Struct, kw_only=True):
         return timers
 
 
+class _Quiet(msgspec.Struct, frozen=True):
+    """A false alarm's hold on a cell: flags opening there before ``until_ms`` (event time) are
+    held unless their score reaches ``score`` (the dismissed score times the ratio)."""
+
+    cell_id: int
+    until_ms: int
+    score: float
+    notice_id: str  # the dismissed notice (for the record)
+
+
+class _Held(msgspec.Struct, frozen=True):
+    """A flag held since it opened, and the hold it answers to."""
+
+    flag_id: str
+    quiet: _Quiet
+
+
 class _State(msgspec.Struct):
     format: int
     partition: int
     notices: list[_Notice]
+    # Both absent from books written before false alarms held flags: none then.
+    quiet: list[_Quiet] = []
+    held: list[_Held] = []
 
 
 def _units(flag: FlagMessage | NoticeEvent) -> list[str]:
@@ -126,6 +162,9 @@ class NoticeBook:
         # (a receipt, a later event) and are checked when they come up.
         self._timers: list[tuple[int, str, str]] = []
         self._expiries: list[tuple[int, str]] = []
+        # False alarms: cell id -> its hold, and the flags held (flag id -> the hold).
+        self._quiet: dict[int, _Quiet] = {}
+        self._held: dict[str, _Quiet] = {}
 
     def _track(self, nid: str, notice: _Notice) -> None:
         """Queue the notice's pending timers."""
@@ -136,6 +175,34 @@ class NoticeBook:
         return len(self._notices)
 
     # --- flags ---------------------------------------------------------------------------------
+
+    def screen(self, flags: list[FlagMessage]) -> list[FlagMessage]:
+        """The flag versions to publish: those of a cell quieted by a false alarm are held
+        (see the module docstring); a held flag released by a rise or by the end of its hold
+        comes out as ``open``. Call before :meth:`flags`, with the versions in log order."""
+        if not self._quiet and not self._held:
+            return flags
+        out = []
+        for flag in flags:  # loop per flag version: a few per slide
+            quiet = self._held.get(flag.flag_id)
+            if quiet is None and flag.status == "open":
+                quiet = self._quiet.get(flag.cell_id)
+                if quiet is not None and not _released(quiet, flag):
+                    self._held[flag.flag_id] = quiet
+                    continue
+                out.append(flag)
+            elif quiet is None:
+                out.append(flag)
+            elif flag.status == "close":
+                del self._held[flag.flag_id]  # never published: nothing to close
+            elif _released(quiet, flag):
+                del self._held[flag.flag_id]
+                out.append(msgspec.structs.replace(flag, status="open"))
+        return out
+
+    def held(self) -> int:
+        """How many flags are held by false alarms now."""
+        return len(self._held)
 
     def flags(self, flags: list[FlagMessage]) -> list[NoticeEvent]:
         """Flag versions of this partition, as the correlator emitted them: each opened flag
@@ -222,6 +289,12 @@ class NoticeBook:
                 and not notice.due(self.params)
             ):
                 del self._notices[nid]
+        if self._quiet:  # a few false alarms at most: a scan is cheaper than a heap
+            ended = [
+                c for c, q in self._quiet.items() if q.until_ms + self.params.retention_ms <= now_ms
+            ]
+            for cell in ended:
+                del self._quiet[cell]
         return events
 
     # --- acks ----------------------------------------------------------------------------------
@@ -272,6 +345,13 @@ class NoticeBook:
         notice.last = msgspec.structs.replace(
             last, state=ack.action, addressed_to=event.addressed_to
         )
+        if ack.action == "false_alarm" and last.cell_id >= 0:
+            self._quiet[last.cell_id] = _Quiet(
+                last.cell_id,
+                ack.at_ms + self.params.suppress_ms,
+                last.score * self.params.false_alarm_ratio,
+                ack.notice_id,
+            )
         return self._emitted(notice, event)
 
     # --- checkpoints ---------------------------------------------------------------------------
@@ -279,7 +359,9 @@ class NoticeBook:
     def snapshot(self) -> bytes:
         """The book as bytes, notices in id order (the same state gives the same bytes)."""
         notices = [self._notices[k] for k in sorted(self._notices)]
-        return msgspec.json.encode(_State(_BOOK_FORMAT, self.partition, notices))
+        quiet = [self._quiet[c] for c in sorted(self._quiet)]
+        held = [_Held(f, self._held[f]) for f in sorted(self._held)]
+        return msgspec.json.encode(_State(_BOOK_FORMAT, self.partition, notices, quiet, held))
 
     @classmethod
     def restore(cls, data: bytes, partition: int, params: PatrolParams) -> NoticeBook:
@@ -295,10 +377,18 @@ class NoticeBook:
             )
         book = cls(partition, params)
         book._notices = {n.last.notice_id: n for n in state.notices}
+        book._quiet = {q.cell_id: q for q in state.quiet}
+        book._held = {h.flag_id: h.quiet for h in state.held}
         for nid, notice in book._notices.items():  # loop per notice: once, on restore
             book._track(nid, notice)
             heapq.heappush(book._expiries, (notice.last_ms + params.retention_ms, nid))
         return book
+
+
+def _released(quiet: _Quiet, flag: FlagMessage) -> bool:
+    """Whether a flag version of a quieted cell is out: its hold ended by its event time, or
+    its score rose to the margin."""
+    return flag.boundary_ms >= quiet.until_ms or flag.score >= quiet.score
 
 
 def _addressed_after(last: NoticeEvent, escalated: bool) -> list[str]:
@@ -322,6 +412,7 @@ def _flag_fields(flag: FlagMessage) -> dict:
         "grid_code": flag.grid_code,
         "flag_id": flag.flag_id,
         "flag_version": flag.version,
+        "cell_id": flag.cell_id,
         "lat": flag.lat,
         "lon": flag.lon,
         "radius_m": flag.radius_m,

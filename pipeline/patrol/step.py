@@ -4,7 +4,9 @@ The correlate stage hands a partition's alerts, marks and acks of a poll, each w
 in the partition's log. The alerts and marks between two acks go through
 :func:`~pipeline.correlation_loop.correlate_partition`; its flag versions go to the partition's
 :class:`~pipeline.patrol.book.NoticeBook`, then the timers due by the correlator's watermark
-fire, then the ack is applied. So a notice sees everything in log order, and the events do not
+fire, then the ack is applied. A flag version of a cell that a false alarm quieted is held back
+from the partition's result (so from ``hotspots.flags`` and the warehouse) while the hold
+lasts. So a notice sees everything in log order, and the events do not
 depend on where polls cut the log (see :mod:`pipeline.patrol.book`).
 
 The backfill does not run this: notices are for people acting now, and the backfill's outputs
@@ -87,6 +89,8 @@ def patrol_partition(
                 origins,
                 (at[mark:mark_end] - row, declared.take(np.arange(mark, mark_end))),
             )
+            # A cell a false alarm quieted does not flag again (pipeline.patrol.book).
+            result = result._replace(flags=book.screen(result.flags))
             results.append(result)
             events += book.flags(result.flags)
         events += book.due(correlator.watermark)

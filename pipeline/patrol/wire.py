@@ -194,6 +194,7 @@ class NoticeEvent(msgspec.Struct, frozen=True, kw_only=True):
     grid_code: str
     flag_id: str
     flag_version: int  # the flag version the notice last reported
+    cell_id: int = -1  # the flag's lattice cell (a false alarm quiets it); -1: not recorded
     lat: float
     lon: float
     radius_m: float

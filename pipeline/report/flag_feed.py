@@ -3,7 +3,9 @@
 In the embedded mode the worker holds the chDB directory, so nothing else can read the
 warehouse while it runs; the flags topic is open to any consumer. :class:`FlagFeed` reads
 ``hotspots.flags`` from the beginning with aiokafka (the worker's own client), keeps the
-highest version of each flag, and lists the ones not closed.
+highest version of each flag, and lists the ones not closed. Given the notices topic too, it
+folds each flag's notice events into where its notice stands (events of one notice may come
+through different partitions, keyed by the unit addressed: the event's number orders them).
 """
 
 from __future__ import annotations
@@ -12,14 +14,30 @@ import msgspec
 
 from ..exceptions import BrokerError
 from ..outputs import FlagMessage
-from .top import OpenFlag
+from ..patrol.wire import NoticeEvent
+from .top import NoticeStatus, OpenFlag
 
 __all__ = ["FlagFeed"]
 
 _DECODER = msgspec.json.Decoder(FlagMessage)
+_NOTICE = msgspec.json.Decoder(NoticeEvent)
 
 
-def _open_flag(f: FlagMessage) -> OpenFlag:
+def _fold(known: tuple[int, NoticeStatus] | None, event: NoticeEvent) -> tuple[int, NoticeStatus]:
+    """A notice's status with one more of its events, in any order: ``(number of the latest
+    event, status)``; the state is the latest event's, the timers and receipt any event's."""
+    number = int(event.event_id.rsplit("/", 1)[1])
+    last, was = known if known is not None else (-1, NoticeStatus("issued", 0, None, False, False))
+    return max(last, number), NoticeStatus(
+        event.state if number > last else was.state,
+        event.issued_ms,
+        event.receipt_s if event.receipt_s is not None else was.receipt_s,
+        was.reminded or event.kind == "reminder",
+        was.escalated or event.kind == "escalated",
+    )
+
+
+def _open_flag(f: FlagMessage, notice: NoticeStatus | None = None) -> OpenFlag:
     return OpenFlag(
         flag_id=f.flag_id,
         version=f.version,
@@ -37,16 +55,19 @@ def _open_flag(f: FlagMessage) -> OpenFlag:
         source_counts=dict(f.source_counts),
         opened_ms=f.opened_ms,
         boundary_ms=f.boundary_ms,
+        notice=notice,
     )
 
 
 class FlagFeed:
     """``async with FlagFeed(bootstrap, topic) as feed: await feed.poll(); feed.open_flags()``."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, notices_topic: str | None = None) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
+        self.notices_topic = notices_topic
         self.latest: dict[str, FlagMessage] = {}
+        self.notices: dict[str, tuple[int, NoticeStatus]] = {}  # by flag id
         self.undecodable = 0
         self._consumer = None
         self._partitions: list = []
@@ -66,8 +87,12 @@ class FlagFeed:
                 f"cannot reach Kafka at {self.bootstrap} ({exc}); check --bootstrap (the "
                 "worker prints its broker's HOST:PORT) and that the broker runs"
             ) from exc
-        partitions = self._consumer.partitions_for_topic(self.topic) or set()
-        self._partitions = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        topics = [self.topic, *([self.notices_topic] if self.notices_topic else [])]
+        self._partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(self._consumer.partitions_for_topic(topic) or set())
+        ]
         if self._partitions:
             self._consumer.assign(self._partitions)
             await self._consumer.seek_to_beginning(*self._partitions)
@@ -81,9 +106,13 @@ class FlagFeed:
         if not self._partitions:
             return True
         fetched = await self._consumer.getmany(timeout_ms=timeout_ms)
-        for records in fetched.values():
+        for tp, records in fetched.items():
             for record in records:  # one decode per flag version: a few per minute
                 try:
+                    if tp.topic != self.topic:
+                        event = _NOTICE.decode(record.value)
+                        self.notices[event.flag_id] = _fold(self.notices.get(event.flag_id), event)
+                        continue
                     flag = _DECODER.decode(record.value)
                 except msgspec.DecodeError:
                     self.undecodable += 1
@@ -104,4 +133,7 @@ class FlagFeed:
             key=lambda f: (-f.score, f.flag_id),
         )
         clock = max((f.boundary_ms for f in self.latest.values()), default=None)
-        return [_open_flag(f) for f in flags[:limit]], clock
+        return [
+            _open_flag(f, self.notices[f.flag_id][1] if f.flag_id in self.notices else None)
+            for f in flags[:limit]
+        ], clock

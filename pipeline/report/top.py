@@ -2,21 +2,35 @@
 
 A flag is open while its latest version is not ``close``. Its age is measured against the
 stream's own clock (the newest flag boundary stored), so a backfilled day reads the same as a
-live one; live, that clock is within a slide of the wall clock.
+live one; live, that clock is within a slide of the wall clock. Each flag's notice (the patrol
+loop, ``pipeline.patrol``) shows where it stands: waiting for its receipt (with its age, and
+whether it was reminded or escalated), or the latest action and how long the receipt took.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.table import Table
 
 from ..geo.admin_units import AdminRegistry
 from ..warehouse import Warehouse
 
-__all__ = ["OpenFlag", "open_flags", "flags_table"]
+__all__ = ["NoticeStatus", "OpenFlag", "open_flags", "flags_table", "notice_text"]
 
 _FEEDS = {"alarm_phone": "alarm", "dispatch_110": "110", "camera": "cam", "grid_report": "grid"}
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeStatus:
+    """A flag's notice as it stands: its state (``issued`` until received), its issue time,
+    the receipt time (s; None before it) and its timers fired."""
+
+    state: str
+    issued_ms: int
+    receipt_s: float | None
+    reminded: bool
+    escalated: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +51,7 @@ class OpenFlag:
     source_counts: dict
     opened_ms: int
     boundary_ms: int
+    notice: NoticeStatus | None = None
 
 
 def open_flags(warehouse: Warehouse, limit: int = 50) -> tuple[list[OpenFlag], int | None]:
@@ -55,7 +70,44 @@ def open_flags(warehouse: Warehouse, limit: int = 50) -> tuple[list[OpenFlag], i
     )[0]
     cols["source_counts"] = [v if isinstance(v, dict) else dict(v) for v in cols["source_counts"]]
     flags = [OpenFlag(*row) for row in zip(*cols.values(), strict=True)]
+    notices = _notices(warehouse, [f.flag_id for f in flags])
+    flags = [replace(f, notice=notices.get(f.flag_id)) for f in flags]
     return flags, (int(clock[0]) if clock[1] else None)
+
+
+def _notices(warehouse: Warehouse, flag_ids: list[str]) -> dict[str, NoticeStatus]:
+    """The notices of these flags (the ``notices`` view), by flag id."""
+    if not flag_ids:
+        return {}
+    ids = ", ".join("'" + f.replace("'", "") + "'" for f in flag_ids)  # flg-<hex>: no quotes
+    rows = warehouse.query(
+        "SELECT flag_id, last_state, toUnixTimestamp64Milli(issued_time), receipt_seconds, "
+        f"reminded, escalated FROM {warehouse.database}.notices WHERE flag_id IN ({ids})"
+    )
+    return {
+        f: NoticeStatus(s, int(i), None if r is None else float(r), bool(m), bool(e))
+        for f, s, i, r, m, e in rows
+    }
+
+
+def notice_text(notice: NoticeStatus | None, clock_ms: int | None) -> str:
+    """The notice column: ``-`` without a notice; waiting, its age and the timers fired
+    (``issued 7m reminded``, ``issued 34m ESCALATED``); else the latest action and the receipt
+    time (``dispatched, rcvd 3m``; ``LATE`` after an escalation).
+
+    >>> notice_text(NoticeStatus("issued", 0, None, True, False), 7 * 60_000)
+    'issued 7m reminded'
+    >>> notice_text(NoticeStatus("arrived", 0, 2400.0, True, True), None)
+    'arrived, rcvd 40m LATE'
+    """
+    if notice is None:
+        return "-"
+    if notice.receipt_s is None:
+        age = _age(clock_ms - notice.issued_ms) if clock_ms is not None else "?"
+        fired = " ESCALATED" if notice.escalated else " reminded" if notice.reminded else ""
+        return f"{notice.state} {age}{fired}"
+    late = " LATE" if notice.escalated else ""
+    return f"{notice.state}, rcvd {_age(round(notice.receipt_s * 1000))}{late}"
 
 
 def _age(ms: int) -> str:
@@ -69,7 +121,8 @@ def flags_table(
     clock_ms: int | None,
     title: str = "Open hotspot flags",
 ) -> Table:
-    """Place (community name), units, station, score, counts by feed and age of each flag."""
+    """Place (community name), units, station, score, counts by feed, age and notice of each
+    flag."""
     names = {}
     if registry is not None:
         names = dict(
@@ -88,6 +141,7 @@ def flags_table(
         ("seen / expected", "right"),
         *((feed, "right") for feed in _FEEDS.values()),
         ("age", "right"),
+        ("notice", "left"),
     ):
         table.add_column(column, justify=justify)
     for f in flags:
@@ -108,5 +162,6 @@ def flags_table(
             f"{f.observed} / {f.expected:.1f}",
             *counts,
             age,
+            notice_text(f.notice, clock_ms),
         )
     return table

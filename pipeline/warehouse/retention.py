@@ -46,6 +46,7 @@ KEPT = (
     Kept("deadletters", "deadletters", "toDateTime(received_time)"),
     Kept("incidents", "incidents", "toDateTime(last_time)"),
     Kept("flags", "flags", "toDateTime(boundary_time)"),
+    Kept("notice_events", "notices", "toDateTime(at_time)"),
 )
 
 #: How ClickHouse writes a TTL of whole days back in ``system.tables.engine_full``.

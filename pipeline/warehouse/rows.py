@@ -15,7 +15,7 @@ import numpy as np
 from ..deadletter import DeadLetter
 from ..envelope import NormalizedAlert
 
-__all__ = ["alert_rows", "deadletter_rows", "incident_rows", "flag_rows"]
+__all__ = ["alert_rows", "deadletter_rows", "incident_rows", "flag_rows", "notice_event_rows"]
 
 _ALERT_TEXT = {  # warehouse column ← envelope field
     "alert_id": "alert_id",
@@ -150,3 +150,40 @@ def flag_rows(flags: Sequence) -> dict[str, object]:
         "last_time": optional_ms("last_event_ms"),
     }
     return rows | _unit_columns(flags)
+
+
+def notice_event_rows(events: Sequence) -> dict[str, object]:
+    """Warehouse rows of :class:`pipeline.patrol.NoticeEvent` records (one per event); absent
+    acting unit, officer pseudonym and reason are stored empty."""
+
+    def col(name):
+        return list(map(attrgetter(name), events))
+
+    rows: dict[str, object] = {
+        name: col(name)
+        for name in (
+            "event_id",
+            "notice_id",
+            "kind",
+            "state",
+            "addressed_to",
+            "flag_id",
+            "flag_version",
+            "cell_id",
+            "lat",
+            "lon",
+            "radius_m",
+            "score",
+            "observed",
+            "expected",
+            "n_sources",
+            "receipt_s",
+        )
+    }
+    rows |= {name: [v or "" for v in col(name)] for name in ("unit", "officer", "reason")}
+    rows |= {
+        "at_time": _ms(col("at_ms")),
+        "issued_time": _ms(col("issued_ms")),
+        "late": [int(v) for v in col("late")],
+    }
+    return rows | _unit_columns(events)

@@ -22,11 +22,12 @@ from pipeline.correlate import Baseline
 from pipeline.envelope import NormalizedAlert, encode_envelopes, envelope_table, read_envelopes
 from pipeline.geo.admin_units import AdminRegistry, load_registry
 from pipeline.normalize import NormalizedBatch
+from pipeline.patrol import AckRecord, NoticeBook, NoticeEvent, PatrolParams
 from pipeline.ratings import Month, rate_compounds, write_ratings
 from pipeline.settings import RatingThresholds, Settings
 from pipeline.warehouse import migrate
 from pipeline.warehouse.embedded import EmbeddedWarehouse
-from pipeline.warehouse.rows import alert_rows, flag_rows, incident_rows
+from pipeline.warehouse.rows import alert_rows, flag_rows, incident_rows, notice_event_rows
 from tests.conftest import PSEUDONYM_KEY
 
 
@@ -53,6 +54,48 @@ def _envelopes(batches: list[NormalizedBatch], registry: AdminRegistry) -> list[
     return out
 
 
+#: how stations answer their notices, in turn: (action, minutes after the issue)
+_ROTA = (
+    (("received", 3), ("arrived", 12)),
+    (("received", 8), ("arrived", 12)),  # reminded first
+    (("arrived", 40),),  # escalated at 30: a late receipt
+    (),  # never
+)
+
+
+def _notice_events(flags: list) -> list:
+    """The notices of the city's flags (in boundary order, as a correlator makes them), acked
+    by their stations as :data:`_ROTA` says, each ack in time order between the flags."""
+    book, events, acks, issued = NoticeBook(0, PatrolParams()), [], [], 0
+
+    def apply_until(now_ms: int) -> None:
+        nonlocal events
+        for ack in sorted((a for a in acks if a.at_ms <= now_ms), key=lambda a: a.at_ms):
+            events += book.due(ack.at_ms)
+            events.append(book.apply(ack))
+            acks.remove(ack)
+
+    for flag in sorted(flags, key=lambda f: f.boundary_ms):  # loop per flag version: a few
+        apply_until(flag.boundary_ms)
+        for event in book.flags([flag]):
+            events.append(event)
+            if event.kind == "issued":
+                acks += [
+                    AckRecord(
+                        event.notice_id,
+                        event.station_id,
+                        action,
+                        event.issued_ms + m * 60_000,
+                        None,
+                        None,
+                        "",
+                    )
+                    for action, m in _ROTA[issued % len(_ROTA)]
+                ]
+                issued += 1
+    return [e for e in events if isinstance(e, NoticeEvent)]
+
+
 @pytest.fixture(scope="module")
 def city_warehouse(city, tmp_path_factory) -> CityWarehouse:
     registry = load_registry(city.registry)
@@ -77,6 +120,7 @@ def city_warehouse(city, tmp_path_factory) -> CityWarehouse:
     wh.insert("alerts", alert_rows(envelopes))
     wh.insert("flags", flag_rows(flags))
     wh.insert("incidents", incident_rows(incidents))
+    wh.insert("notice_events", notice_event_rows(_notice_events(flags)))
     thresholds = RatingThresholds(yellow_at=1, red_at=2)  # three hours of a city: low counts
     local = snapshot.astimezone(UTC) + timedelta(minutes=thresholds.utc_offset_min)
     month = Month(local.year, local.month)

@@ -36,8 +36,9 @@ def _problems(results) -> list[str]:
     return [f"{r.panel} [{r.ref}]: {p}\n    {r.sql[:300]}" for r in results for p in r.problems]
 
 
-def test_there_are_five_dashboards():
+def test_there_are_six_dashboards():
     assert set(DASHBOARDS) == {
+        "hotspot-notice-receipt",
         "hotspot-command-centre",
         "hotspot-units",
         "hotspot-camera-health",

@@ -115,9 +115,9 @@ def test_the_web_port_listens_on_loopback_only_and_metrics_show_each_partition(
         read_jsonl_chunks(city.replay, []), worker_config.bootstrap, topic_map=feed_topics(settings)
     )
     assert sent == city.records
-    # every topic the worker reads: four feeds, hotspots.acks, alerts.normalized and the three
-    # sink topics
-    inputs = 9 * settings.partitions
+    # every topic the worker reads: four feeds, hotspots.acks, alerts.normalized and the four
+    # sink topics (dead letters, incidents, flags, notices)
+    inputs = 10 * settings.partitions
     scrapes: list = []
     metrics = wait_for(process, port, lambda m: drained(m, inputs), scrapes)
     # On the way, the feeds' backlog showed as lag, never more than was sent.

@@ -33,6 +33,19 @@ def test_demo_runs_to_its_report_and_draws_the_map(tmp_path):
     assert "replayed" in result.stdout and "incidents" in result.stdout
     assert (data / "hotspots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Look further" in result.stdout and "hotspot top --once" in result.stdout
+    # the patrol loop: the report tells receipts and timers, and they add up. (How many flags
+    # a half hour opens, and so which answers are drawn, depends on the wall clock it starts
+    # at: the figures are checked against each other, not against fixed values.)
+    assert "Notices to stations" in result.stdout
+    acks = int(result.stdout.split("simulated stations sent ")[1].split()[0])
+    issued = _count(result.stdout, "notices issued")
+    within = _count(result.stdout, "received within 5 min")
+    reminded = _count(result.stdout, "reminders (no receipt at 5 min)")
+    escalated = _count(result.stdout, "escalations (none at 30 min)")
+    never = _count(result.stdout, "not received")
+    assert acks >= issued - never  # every receipt is an ack the stations sent
+    assert within + reminded <= issued  # in time, or reminded (unless issued at the very end)
+    assert escalated <= reminded  # an escalated notice was reminded first
     # progress while the baseline is fitted too, not only a spinner: the history's records
     # read, then the fit's steps, each to its end (issue 21)
     reading = next(line for line in result.stdout.splitlines() if "baseline: reading" in line)
@@ -97,3 +110,9 @@ def test_demo_runs_to_its_report_and_draws_the_map(tmp_path):
         assert after.returncode == 0, (args, after.stderr[-3000:])
         assert "Traceback" not in after.stderr and (after.stdout + after.stderr).strip(), args
     assert (tmp_path / "i.csv").read_text().startswith("incident_id,")
+
+
+def _count(text: str, label: str) -> int:
+    """The figure on the report's line that starts with ``label``."""
+    line = next(line for line in text.splitlines() if label in line)
+    return int(line.split(label)[1].replace("│", " ").replace(",", "").split()[0])

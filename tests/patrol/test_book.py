@@ -241,3 +241,128 @@ def test_the_log_tells_the_sla_story():
         "duplicate_ack",
         ("arrived", f"{NID}/4", T0 + 41 * MINUTE),
     ]
+
+
+# --- false alarms quiet the cell ---------------------------------------------------------------
+
+HOUR = 60 * MINUTE
+
+
+def reflag(status="open", version=1, at=T0 + HOUR, score=10.0, flag_id="flg-aaaaaaaaaaaaaaaa"):
+    """A later flag of the same cell (``cell_id`` 7) as :func:`flag`."""
+    return msgspec.structs.replace(flag(status, version, at, score), flag_id=flag_id, opened_ms=at)
+
+
+def dismissed_book(at=T0 + 10 * MINUTE) -> NoticeBook:
+    """A book whose notice (score 10) a station called a false alarm at ``at``."""
+    book = issued_book()
+    dismissed = book.apply(ack("false_alarm", at=at, reason="no_incident"))
+    assert (dismissed.kind, dismissed.cell_id, dismissed.reason) == (
+        "false_alarm",
+        7,
+        "no_incident",
+    )
+    book.flags(book.screen([flag("close", 2, T0 + 20 * MINUTE)]))
+    return book
+
+
+def test_a_false_alarm_holds_a_new_flag_of_the_same_cell_for_two_hours_of_event_time():
+    book = dismissed_book()
+    held = [reflag(), reflag("update", 2, T0 + 2 * HOUR, score=14.9)]
+    assert book.screen(held) == [] and book.held() == 1
+    assert book.flags([]) == []
+    # a flag of another cell is not held
+    other = msgspec.structs.replace(reflag(flag_id="flg-bbbbbbbbbbbbbbbb"), cell_id=8)
+    assert book.screen([other]) == [other]
+    # the hold ends 2 h after the ack's own time (T0 + 10 min): the flag comes out as opened
+    (out,) = book.screen([reflag("update", 3, T0 + 2 * HOUR + 10 * MINUTE, score=11.0)])
+    assert (out.status, out.version, out.flag_id) == ("open", 3, "flg-aaaaaaaaaaaaaaaa")
+    (issued,) = book.flags([out])
+    assert issued.kind == "issued" and issued.flag_version == 3 and book.held() == 0
+    assert book.screen([reflag("update", 4, T0 + 3 * HOUR)])[0].status == "update"
+
+
+def test_a_rise_beyond_the_margin_flags_the_cell_again_within_the_hold():
+    book = dismissed_book()
+    assert book.screen([reflag(score=12.0)]) == []
+    (out,) = book.screen([reflag("update", 2, T0 + HOUR + MINUTE, score=15.0)])  # 1.5 x 10
+    assert out.status == "open" and [e.kind for e in book.flags([out])] == ["issued"]
+    # a flag opening with the risen score is not held at all
+    book = dismissed_book()
+    assert book.screen([reflag(score=15.0)]) == [reflag(score=15.0)]
+
+
+def test_a_held_flag_that_closes_is_never_published_and_a_flag_after_the_hold_is_not_held():
+    book = dismissed_book()
+    assert book.screen([reflag(), reflag("close", 2, T0 + HOUR + 5 * MINUTE)]) == []
+    assert book.held() == 0
+    late = reflag(at=T0 + 10 * MINUTE + PARAMS.suppress_ms, flag_id="flg-cccccccccccccccc")
+    assert book.screen([late]) == [late]
+
+
+def test_other_actions_do_not_quiet_the_cell():
+    book = issued_book()
+    book.apply(ack("resolved", at=T0 + 10 * MINUTE))
+    book.flags(book.screen([flag("close", 2, T0 + 20 * MINUTE)]))
+    assert book.screen([reflag()]) == [reflag()]
+
+
+def test_a_restored_book_keeps_its_holds():
+    book = dismissed_book()
+    book.screen([reflag()])
+    restored = NoticeBook.restore(book.snapshot(), 1, PARAMS)
+    assert restored.snapshot() == book.snapshot() and restored.held() == 1
+    released = reflag("update", 2, T0 + HOUR + MINUTE, score=16.0)
+    assert restored.screen([released]) == book.screen([released])
+
+
+def _quieted_log() -> list[tuple]:
+    """A log where the false alarm comes between the flag versions: before it, the cell's
+    versions are out; after it, a new flag of the cell is held until it rises."""
+    return [
+        ("flags", [flag()], T0),
+        ("mark", T0 + 3 * MINUTE),
+        ("ack", ack("false_alarm", at=T0 + 4 * MINUTE, reason="sensor_fault")),
+        ("flags", [flag("close", 2, T0 + 20 * MINUTE)], T0 + 20 * MINUTE),
+        ("flags", [reflag(at=T0 + 30 * MINUTE)], T0 + 30 * MINUTE),
+        ("mark", T0 + 40 * MINUTE),
+        ("flags", [reflag("update", 2, T0 + 50 * MINUTE, score=20.0)], T0 + 50 * MINUTE),
+    ]
+
+
+def _replay_quieted(cuts: set[int]) -> list:
+    """:func:`_replay` of :func:`_quieted_log`, a restore from a snapshot at every cut, with
+    the published flag versions."""
+    book, out, watermark = NoticeBook(1, PARAMS), [], -(2**63)
+    for i, item in enumerate(_quieted_log()):
+        if item[0] == "flags":
+            shown = book.screen(item[1])
+            out += [(f.flag_id, f.version, f.status) for f in shown] + book.flags(shown)
+            watermark = item[2]
+        elif item[0] == "mark":
+            watermark = item[1]
+        else:
+            out += book.due(watermark)
+            out.append(book.apply(item[1]))
+        if i in cuts:
+            out += book.due(watermark)
+            book = NoticeBook.restore(book.snapshot(), 1, PARAMS)
+    return out + book.due(watermark)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sets(st.integers(0, len(_quieted_log()) - 1)))
+def test_a_false_alarm_holds_the_same_flags_wherever_polls_and_restarts_cut_the_log(cuts):
+    told = _replay_quieted(cuts)
+    assert told == _replay_quieted(set())
+    published = [t for t in told if isinstance(t, tuple)]
+    assert published == [
+        ("flg-00112233445566ff", 1, "open"),
+        ("flg-00112233445566ff", 2, "close"),
+        ("flg-aaaaaaaaaaaaaaaa", 2, "open"),  # its version 1 was held, 2 rose past 15
+    ]
+    assert [e.kind for e in told if not isinstance(e, tuple)] == [
+        "issued",
+        "false_alarm",
+        "issued",
+    ]

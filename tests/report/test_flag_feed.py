@@ -96,3 +96,47 @@ def test_top_once_prints_the_open_flags_of_the_topic(broker, flags_topic, tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     assert "P-a" in result.stdout and "P-c" in result.stdout and "P-b" not in result.stdout
     assert "2 open" in result.stdout
+
+
+def test_top_shows_each_notice_s_receipt_state_and_age(broker, flags_topic, tmp_path):
+    """Notice events of flag a (reminded, escalated: the escalation through another partition,
+    before the rest) and of flag c (received at 3 minutes), as the notice book makes them."""
+    from pipeline.patrol import AckRecord, NoticeBook, PatrolParams
+
+    notices = f"{uuid.uuid4().hex[:8]}.notices"
+    ensure_topics(broker.bootstrap, [notices], 2)
+    book = NoticeBook(0, PatrolParams())
+    opened = [msgspec.json.decode(flag(f, 1, "open", 9.0), type=FlagMessage) for f in "ac"]
+    issued_a, issued_c = book.flags(opened)
+    received = book.apply(
+        AckRecord(
+            issued_c.notice_id, "P-c", "received", issued_c.issued_ms + 180_000, None, None, ""
+        )
+    )
+    reminder, escalated = book.due(issued_a.issued_ms + 31 * 60_000)
+    encode = msgspec.json.encode
+    produce(broker.bootstrap, [(notices, encode(escalated))], partition=1)
+    produce(
+        broker.bootstrap,
+        [(notices, encode(e)) for e in (issued_a, issued_c, received, reminder)],
+        partition=0,
+    )
+    env = {
+        **os.environ,
+        "HOTSPOT_DATA_DIR": str(tmp_path),
+        "HOTSPOT_TOPICS__FLAGS": flags_topic,
+        "HOTSPOT_TOPICS__NOTICES": notices,
+        "COLUMNS": "220",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs", "top", "--once", "--bootstrap", broker.bootstrap],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (row_a,) = [line for line in result.stdout.splitlines() if "P-a" in line]
+    (row_c,) = [line for line in result.stdout.splitlines() if "P-c" in line]
+    assert "issued 0m ESCALATED" in row_a  # the clock: the newest flag boundary, 1 s on
+    assert "received, rcvd 3m" in row_c and "LATE" not in row_c

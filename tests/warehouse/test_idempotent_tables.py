@@ -14,9 +14,16 @@ from jobs.runtime import store_admin_units
 from pipeline.deadletter import DeadLetter, Reason
 from pipeline.geo.admin_units import load_registry
 from pipeline.outputs import FlagMessage, IncidentMessage
+from pipeline.patrol import AckRecord, NoticeBook, PatrolParams
 from pipeline.warehouse import migrate
 from pipeline.warehouse.embedded import EmbeddedWarehouse
-from pipeline.warehouse.rows import alert_rows, deadletter_rows, flag_rows, incident_rows
+from pipeline.warehouse.rows import (
+    alert_rows,
+    deadletter_rows,
+    flag_rows,
+    incident_rows,
+    notice_event_rows,
+)
 from tests.tiny_city import tiny_city
 
 from .sample_alerts import sample
@@ -33,6 +40,9 @@ SNAPSHOTS = {
     "flags": "SELECT * FROM hotspot.flags FINAL ORDER BY flag_id",
     "deadletters": "SELECT * FROM hotspot.deadletters FINAL ORDER BY ALL",
     "admin_units": "SELECT * EXCEPT loaded_at FROM hotspot.admin_units FINAL ORDER BY ALL",
+    "notice_events": "SELECT * FROM hotspot.notice_events FINAL ORDER BY event_id",
+    "notices": "SELECT * FROM hotspot.notices ORDER BY notice_id",
+    "false_alarms_by_cell": "SELECT * FROM hotspot.false_alarms_by_cell ORDER BY cell_id",
 }
 
 
@@ -102,6 +112,18 @@ def letter(offset: int) -> DeadLetter:
     )
 
 
+def notice_events() -> list:
+    """A notice of :func:`flag` (issued a minute after T_MS) reminded 5 minutes on, then
+    called a false alarm 7 minutes after its issue."""
+    book = NoticeBook(0, PatrolParams())
+    events = book.flags([flag(1, "open")])
+    events += book.due(T_MS + 7 * 60_000)
+    ack = AckRecord(
+        events[0].notice_id, "PS1", "false_alarm", T_MS + 8 * 60_000, "pseud", "drill", "a/0/0"
+    )
+    return [*events, book.apply(ack)]
+
+
 @pytest.fixture
 def wh(tmp_path):
     warehouse = EmbeddedWarehouse(tmp_path / "chdb")
@@ -115,6 +137,7 @@ def write_everything(wh, registry) -> None:
     wh.insert("incidents", incident_rows([incident(1), incident(2)]))
     wh.insert("flags", flag_rows([flag(1, "open"), flag(2)]))
     wh.insert("deadletters", deadletter_rows([letter(7), letter(8)]))
+    wh.insert("notice_events", notice_event_rows(notice_events()))
     store_admin_units(registry, wh)
 
 
@@ -137,6 +160,7 @@ def test_writing_every_table_twice_reads_as_once(wh):
         "flags",
         "deadletters",
         "admin_units",
+        "notice_events",
     ):
         wh.execute(f"OPTIMIZE TABLE hotspot.{table} FINAL")
     assert snapshot(wh) == once
@@ -175,3 +199,24 @@ def test_admin_units_are_stored_with_every_level_and_parent(wh):
     }
     area = wh.query("SELECT area_km2 FROM hotspot.admin_units FINAL WHERE code = 'C1G1'")[0][0]
     np.testing.assert_allclose(area, 0.555 * 0.476, rtol=0.05)  # 0.005° x 0.005° at 31.2° N
+
+
+def test_notice_events_are_stored_and_read_as_notices_and_false_alarms_per_cell(wh):
+    wh.insert("notice_events", notice_event_rows(notice_events()))
+    kinds = wh.query(
+        "SELECT kind, state, unit, officer, reason, receipt_s, late "
+        "FROM hotspot.notice_events FINAL ORDER BY event_id"
+    )
+    assert kinds == [
+        ("issued", "issued", "", "", "", None, 0),
+        ("reminder", "issued", "", "", "", None, 0),
+        ("false_alarm", "false_alarm", "PS1", "pseud", "drill", 420.0, 0),
+    ]
+    (notice,) = wh.query(
+        "SELECT station_id, last_state, receipt_seconds, reminded, escalated, arrived_time "
+        "FROM hotspot.notices"
+    )
+    assert notice == ("PS1", "false_alarm", 420.0, 1, 0, None)
+    assert wh.query(
+        "SELECT cell_id, grid_code, false_alarms, reasons FROM hotspot.false_alarms_by_cell"
+    ) == [(42, "C1G1", 1, ["drill"])]

@@ -35,6 +35,7 @@ def test_the_default_settings_are_what_the_schema_creates(wh):
         "deadletters": 90,
         "incidents": 0,
         "flags": 0,
+        "notice_events": 400,
     }
 
 
