@@ -93,7 +93,8 @@ def backfill(
     registry = load_admin_registry(settings)
     total = sum(count_records(f) for f in files)
     began = time.perf_counter()
-    with open_warehouse(settings.resolved_warehouse_url) as warehouse:
+    # the admin connection: a backfill deletes the span it rewrites (the writer may not)
+    with open_warehouse(settings.resolved_admin_warehouse_url) as warehouse:
         for change in migrate(warehouse, retention=settings.retention):
             if change.startswith("retention "):  # the settings changed how long rows are kept
                 console.print(f"warehouse {change}", markup=False, highlight=False)
