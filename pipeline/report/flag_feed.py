@@ -11,6 +11,7 @@ from __future__ import annotations
 import msgspec
 
 from ..exceptions import BrokerError
+from ..kafka.clients import Brokers, brokers
 from ..outputs import FlagMessage
 from .top import OpenFlag
 
@@ -43,8 +44,8 @@ def _open_flag(f: FlagMessage) -> OpenFlag:
 class FlagFeed:
     """``async with FlagFeed(bootstrap, topic) as feed: await feed.poll(); feed.open_flags()``."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, bootstrap: Brokers | str, topic: str) -> None:
+        self.bootstrap = brokers(bootstrap)
         self.topic = topic
         self.latest: dict[str, FlagMessage] = {}
         self.undecodable = 0
@@ -52,12 +53,10 @@ class FlagFeed:
         self._partitions: list = []
 
     async def __aenter__(self) -> FlagFeed:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import TopicPartition
         from aiokafka.errors import KafkaError
 
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False
-        )
+        self._consumer = self.bootstrap.consumer(enable_auto_commit=False)
         try:
             await self._consumer.start()
         except KafkaError as exc:
