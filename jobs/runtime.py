@@ -131,6 +131,19 @@ def store_admin_units(registry: AdminRegistry, warehouse: Warehouse) -> int:
     return len(rows["code"])
 
 
+def store_camera_inventory(settings: Settings, registry: AdminRegistry, warehouse) -> int:
+    """Store the cameras file (``settings.resolved_cameras_path``), if any: the camera-health
+    dashboard counts its cameras. Returns how many (0 without a file)."""
+    from pipeline.cameras import load_cameras
+
+    path = settings.resolved_cameras_path
+    if path is None:
+        return 0
+    stored = load_cameras(path, registry, warehouse)
+    log.info("camera inventory: %d cameras from %s", stored, path)
+    return stored
+
+
 @contextlib.contextmanager
 def open_runtime(settings: Settings) -> Iterator[Runtime]:
     settings.require_pseudonym_key()
@@ -177,6 +190,7 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
             log.info("warehouse migration applied: %s", name)
         registry = load_admin_registry(settings)
         store_admin_units(registry, warehouse)
+        store_camera_inventory(settings, registry, warehouse)
         ctx = NormalizeContext.from_settings(settings, registry)
         seeded = seed_dedupe(ctx, warehouse)
         log.info("dedupe index seeded with %d ids from the warehouse", seeded)

@@ -281,6 +281,12 @@ class Settings(BaseSettings):
     registry_path: Path | None = Field(
         None, description="Admin-unit registry (GeoJSON). Empty means data_dir/registry.geojson."
     )
+    cameras_path: Path | None = Field(
+        None,
+        description="Camera inventory (CSV camera_id,lat,lon[,installed_at,retired_at]; "
+        "pipeline/cameras.py), stored at each worker start and backfill. Empty means "
+        "cameras.csv beside the registry, if it exists.",
+    )
     warehouse_tls: bool = Field(
         False,
         description="Connect to a ClickHouse server over TLS (its secure native port, 9440 "
@@ -650,6 +656,15 @@ class Settings(BaseSettings):
     @property
     def resolved_registry_path(self) -> Path:
         return self.registry_path or self.data_dir / "registry.geojson"
+
+    @property
+    def resolved_cameras_path(self) -> Path | None:
+        """The cameras file to load: the setting's (which must exist), else cameras.csv beside
+        the registry when there is one; None: no inventory."""
+        if self.cameras_path is not None:
+            return self.cameras_path
+        beside = self.resolved_registry_path.with_name("cameras.csv")
+        return beside if beside.exists() else None
 
     def pseudonym_secret(self, *, create: bool = True) -> bytes:
         """The HMAC key: the configured one, or one generated once and kept in data_dir.

@@ -71,7 +71,7 @@ def backfill(
 
     from ..allocator import tune_allocator
     from ..garbage_collector import tune_garbage_collector
-    from ..runtime import load_admin_registry, store_admin_units
+    from ..runtime import load_admin_registry, store_admin_units, store_camera_inventory
 
     if clock not in CLOCKS:
         raise typer.BadParameter(
@@ -99,6 +99,7 @@ def backfill(
             if change.startswith("retention "):  # the settings changed how long rows are kept
                 console.print(f"warehouse {change}", markup=False, highlight=False)
         store_admin_units(registry, warehouse)
+        store_camera_inventory(settings, registry, warehouse)
         # Start-up is done: full collections walking the registry, Numba and chDB objects
         # cost about 10% of a backfill's time (benchmarks/README.md).
         tune_garbage_collector()

@@ -106,7 +106,15 @@ def apply_access(warehouse: Warehouse, settings: Settings) -> AccessPlan:
 
 
 #: the tables the row policies cover (50_whole.sql and 40_district.sql name the same ones)
-_POLICY_TABLES = ("alerts", "incidents", "flags", "unit_hour_states", "compound_ratings")
+_POLICY_TABLES = (
+    "alerts",
+    "incidents",
+    "flags",
+    "unit_hour_states",
+    "compound_ratings",
+    "cameras",
+    "camera_status",
+)
 
 
 def _render(text: str, **values: str) -> list[str]:

@@ -18,6 +18,7 @@ import pytest
 
 from jobs.runtime import store_admin_units
 from pipeline.backfill.files import backfill_to_memory
+from pipeline.cameras import load_cameras
 from pipeline.correlate import Baseline
 from pipeline.envelope import NormalizedAlert, encode_envelopes, envelope_table, read_envelopes
 from pipeline.geo.admin_units import AdminRegistry, load_registry
@@ -74,6 +75,7 @@ def city_warehouse(city, tmp_path_factory) -> CityWarehouse:
     wh = EmbeddedWarehouse(tmp_path_factory.mktemp("city-warehouse"))
     migrate(wh)
     store_admin_units(registry, wh)
+    load_cameras(city.registry.with_name("cameras.csv"), registry, wh)  # the sim's inventory
     wh.insert("alerts", alert_rows(envelopes))
     wh.insert("flags", flag_rows(flags))
     wh.insert("incidents", incident_rows(incidents))

@@ -27,6 +27,8 @@ GRANT SELECT ON {db}.flags TO hotspot_district_reader;
 GRANT SELECT ON {db}.unit_hour_states TO hotspot_district_reader;
 GRANT SELECT ON {db}.unit_hour_counts TO hotspot_district_reader;
 GRANT SELECT ON {db}.compound_ratings TO hotspot_district_reader;
+GRANT SELECT ON {db}.cameras TO hotspot_district_reader;
+GRANT SELECT ON {db}.camera_status TO hotspot_district_reader;
 GRANT SELECT ON {db}.admin_units TO hotspot_district_reader;
 
 -- readonly = 1: no writes and no SET, except max_execution_time, which the
