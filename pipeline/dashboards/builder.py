@@ -16,6 +16,7 @@ from .command_centre import command_centre
 from .compounds import compounds
 from .dashboard import Dashboard
 from .grid_reports import grid_reports
+from .pipeline_health import pipeline_health
 from .provisioning import dashboards_yaml, datasource_yaml
 from .units import units
 
@@ -40,6 +41,7 @@ _BUILDERS: tuple[Callable[[], Dashboard], ...] = (
     camera_health,
     grid_reports,
     compounds,
+    pipeline_health,
 )
 
 

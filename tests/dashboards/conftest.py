@@ -27,7 +27,7 @@ from pipeline.ratings import Month, rate_compounds, write_ratings
 from pipeline.settings import RatingThresholds, Settings
 from pipeline.warehouse import migrate
 from pipeline.warehouse.embedded import EmbeddedWarehouse
-from pipeline.warehouse.rows import alert_rows, flag_rows, incident_rows
+from pipeline.warehouse.rows import alert_rows, deadletter_rows, flag_rows, incident_rows
 from tests.conftest import PSEUDONYM_KEY
 
 
@@ -79,6 +79,11 @@ def city_warehouse(city, tmp_path_factory) -> CityWarehouse:
     wh.insert("alerts", alert_rows(envelopes))
     wh.insert("flags", flag_rows(flags))
     wh.insert("incidents", incident_rows(incidents))
+    # the city's bad input; a backfill stamps it with the wall clock, a live worker would have
+    # received it during the city's hours
+    dead = deadletter_rows(memory.deadletters)
+    dead["received_time"] = np.full(len(memory.deadletters), cut_ms - 60_000).astype("M8[ms]")
+    wh.insert("deadletters", dead)
     thresholds = RatingThresholds(yellow_at=1, red_at=2)  # three hours of a city: low counts
     local = snapshot.astimezone(UTC) + timedelta(minutes=thresholds.utc_offset_min)
     month = Month(local.year, local.month)

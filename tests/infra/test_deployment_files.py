@@ -165,13 +165,16 @@ def test_grafana_has_the_plugin_and_its_provisioning_finds_the_dashboards(compos
     mounted = mounts(grafana, INFRA)
     provisioning = mounted["/etc/grafana/provisioning"]
     assert provisioning == INFRA / "grafana" / "provisioning"
-    (source,) = yaml.safe_load((provisioning / "datasources" / "hotspot.yaml").read_text())[
+    sources = yaml.safe_load((provisioning / "datasources" / "hotspot.yaml").read_text())[
         "datasources"
     ]
-    assert source["type"] == "grafana-clickhouse-datasource"
-    # every ${VAR} the data source reads is in Grafana's environment
-    wanted = set(re.findall(r"\$\{(\w+)\}", json.dumps(source)))
+    assert [s["type"] for s in sources] == ["grafana-clickhouse-datasource", "prometheus"]
+    # every ${VAR} the data sources read is in Grafana's environment
+    wanted = set(re.findall(r"\$\{(\w+)\}", json.dumps(sources)))
     assert wanted and wanted <= set(env), wanted - set(env)
+    # Prometheus is reached where compose runs it
+    prometheus = env["PROMETHEUS_URL"]
+    assert prometheus.split("//")[1].split(":")[0] in compose["services"]
     (provider,) = yaml.safe_load((provisioning / "dashboards" / "hotspot.yaml").read_text())[
         "providers"
     ]
@@ -186,7 +189,7 @@ def test_grafana_has_the_plugin_and_its_provisioning_finds_the_dashboards(compos
         for t in panel.get("targets", [])
         if isinstance(t.get("datasource"), dict)
     }
-    assert used == {source["uid"]}
+    assert used == {s["uid"] for s in sources}
 
 
 def test_the_dockerfile_pins_its_base_runs_as_a_user_and_installs_the_repository():
