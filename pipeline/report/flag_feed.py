@@ -8,6 +8,8 @@ highest version of each flag, and lists the ones not closed.
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 
 from ..exceptions import BrokerError
@@ -73,6 +75,10 @@ class FlagFeed:
         return self
 
     async def __aexit__(self, *exc) -> None:
+        # one turn of the loop first: aiokafka's stop() cancels a background task of the
+        # consumer and awaits it, which raises CancelledError if the task has not started yet
+        # (a feed on a topic that does not exist is left at once)
+        await asyncio.sleep(0)
         await self._consumer.stop()
 
     async def poll(self, timeout_ms: int = 500) -> bool:

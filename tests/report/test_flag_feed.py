@@ -96,3 +96,16 @@ def test_top_once_prints_the_open_flags_of_the_topic(broker, flags_topic, tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     assert "P-a" in result.stdout and "P-c" in result.stdout and "P-b" not in result.stdout
     assert "2 open" in result.stdout
+
+
+def test_a_feed_on_a_topic_that_does_not_exist_closes_cleanly(broker):
+    """Regression: left at once, aiokafka's stop() awaited a consumer task cancelled before it
+    ever ran and raised CancelledError (`hotspot top --once --bootstrap` then exited 1 with a
+    traceback on a broker without the flags topic)."""
+
+    async def read() -> tuple[bool, list]:
+        async with FlagFeed(broker.bootstrap, f"no-flags-{uuid.uuid4().hex[:8]}") as feed:
+            return await feed.poll(), feed.open_flags()[0]
+
+    for _ in range(3):
+        assert asyncio.run(read()) == (True, [])
