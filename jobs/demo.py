@@ -84,7 +84,7 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
                 stations.start()
                 sent[0] = send_chunks(
                     read_jsonl_chunks(files.replay, []),
-                    runtime.bootstrap,
+                    runtime.brokers,
                     pacing=Pacing(speed=speed),
                     stop=stop,
                     progress=progress,

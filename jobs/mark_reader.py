@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from pipeline.kafka import read_partitions
+from pipeline.kafka.clients import Brokers, brokers
 from pipeline.marks import MARK_KEY, split_marks
 
 __all__ = ["progress_at"]
@@ -33,7 +34,7 @@ FIRST_STEP = 4096
 
 
 async def progress_at(
-    bootstrap: str,
+    bootstrap: Brokers | str,
     topic: str,
     committed: dict[int, int],
     origins: int,
@@ -63,10 +64,10 @@ async def progress_at(
     return found
 
 
-async def _end_offset(bootstrap: str, topic: str, timeout_s: float) -> int:
+async def _end_offset(bootstrap: Brokers | str, topic: str, timeout_s: float) -> int:
     """Partition 0's end as ListOffsets says: only where reading back starts (the read itself
     goes to the end its fetches report)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = brokers(bootstrap).consumer(enable_auto_commit=False)
     await consumer.start()
     try:
         tp = TopicPartition(topic, 0)

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from pipeline.deadletter import Sealer
 from pipeline.exceptions import ConfigurationError
 from pipeline.geo.admin_units import AdminRegistry, load_registry
 from pipeline.kafka import EmbeddedBroker, bootstrap_servers, ensure_topics, partition_counts
+from pipeline.kafka.clients import Brokers
 from pipeline.marks import check_feed_partitions
 from pipeline.metrics import Metrics
 from pipeline.normalize import NormalizeContext
@@ -89,6 +91,12 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     progress: Progress = field(default_factory=Progress)
 
+    @cached_property
+    def brokers(self) -> Brokers:
+        """The broker with the settings' SASL and TLS options: pass it, not ``bootstrap``,
+        to anything that makes a Kafka client."""
+        return Brokers.from_settings(self.settings, self.bootstrap)
+
 
 def load_admin_registry(settings: Settings) -> AdminRegistry:
     path = settings.resolved_registry_path
@@ -123,6 +131,19 @@ def store_admin_units(registry: AdminRegistry, warehouse: Warehouse) -> int:
     return len(rows["code"])
 
 
+def store_camera_inventory(settings: Settings, registry: AdminRegistry, warehouse) -> int:
+    """Store the cameras file (``settings.resolved_cameras_path``), if any: the camera-health
+    dashboard counts its cameras. Returns how many (0 without a file)."""
+    from pipeline.cameras import load_cameras
+
+    path = settings.resolved_cameras_path
+    if path is None:
+        return 0
+    stored = load_cameras(path, registry, warehouse)
+    log.info("camera inventory: %d cameras from %s", stored, path)
+    return stored
+
+
 @contextlib.contextmanager
 def open_runtime(settings: Settings) -> Iterator[Runtime]:
     settings.require_pseudonym_key()
@@ -136,18 +157,17 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
         else:
             bootstrap = bootstrap_servers(settings.broker_url)
         topics = settings.topics
-        client = settings.kafka_client_options()
+        brokers = Brokers.from_settings(settings, bootstrap)
         ensure_topics(
-            bootstrap,
+            brokers,
             topics.all(),
             settings.partitions,
             compacted={topics.checkpoints},
             replication_factor=settings.replication_factor,
-            client_options=client,
         )
         # Watermark origins are numbered by the setting: the feed topics must match it.
         feeds = list(topics.feeds().values())
-        check_feed_partitions(partition_counts(bootstrap, feeds, client), settings.partitions)
+        check_feed_partitions(partition_counts(brokers, feeds), settings.partitions)
         # A server that is down at start-up is waited for, as a running worker waits for it.
         retry = RetryPolicy.from_settings(settings)
         metrics = Metrics()
@@ -170,6 +190,7 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
             log.info("warehouse migration applied: %s", name)
         registry = load_admin_registry(settings)
         store_admin_units(registry, warehouse)
+        store_camera_inventory(settings, registry, warehouse)
         ctx = NormalizeContext.from_settings(settings, registry)
         seeded = seed_dedupe(ctx, warehouse)
         log.info("dedupe index seeded with %d ids from the warehouse", seeded)

@@ -102,7 +102,7 @@ async def _until_group_drained(runtime: Runtime, topics: list[str]) -> None:
     with the same ends. The ends come from fetch responses (:func:`pipeline.kafka.ends`), not
     ListOffsets, which Tansu has been seen answering with an end below records it had already
     served."""
-    bootstrap, group = runtime.bootstrap, runtime.settings.app_id
+    bootstrap, group = runtime.brokers, runtime.settings.app_id
     previous = None
     while True:
         committed = await asyncio.to_thread(committed_offsets, bootstrap, group)

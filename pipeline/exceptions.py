@@ -13,6 +13,7 @@ __all__ = [
     "WarehouseError",
     "WarehouseUnavailable",
     "WarehouseInUse",
+    "CameraInventoryError",
     "ReplayFileError",
     "EnvelopeError",
     "CheckpointError",
@@ -55,6 +56,10 @@ class WarehouseInUse(WarehouseError):
         super().__init__(message)
         self.pid = pid
         self.command = command
+
+
+class CameraInventoryError(PipelineError):
+    """The cameras file cannot be read, or some of its rows are wrong (all of them listed)."""
 
 
 class ReplayFileError(PipelineError):

@@ -48,6 +48,7 @@ __all__ = [
     "GrafanaSettings",
     "RatingThresholds",
     "Retention",
+    "WarehouseAccess",
     "load_settings",
 ]
 
@@ -122,6 +123,44 @@ class GrafanaSettings(BaseModel):
         "Empty: warehouse_url (which must then be a clickhouse:// URL, not chdb).",
     )
     timeout_s: float = Field(10.0, gt=0, description="HTTP timeout per request, seconds.")
+
+
+class WarehouseAccess(BaseModel):
+    """The ClickHouse users ``hotspot migrate`` creates for Grafana, besides the worker's writer
+    (the user of ``warehouse_url``); ``pipeline.warehouse.access``, README "Production"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reader_user: str = Field(
+        "hotspot_grafana",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Read-only user of the command centre's Grafana: every row.",
+    )
+    reader_password: SecretStr | None = Field(
+        None,
+        description="Its password: HOTSPOT_WAREHOUSE_ACCESS__READER_PASSWORD. Empty: the "
+        "reader is not created.",
+    )
+    district_passwords: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="District code -> password of that district's read-only user "
+        "(hotspot_district_<code>), which sees only its district's rows: "
+        'HOTSPOT_WAREHOUSE_ACCESS__DISTRICT_PASSWORDS=\'{"110101": "..."}\'.',
+    )
+    max_execution_time_s: int = Field(
+        60, ge=1, description="Longest a Grafana query runs, s (the readers may lower it)."
+    )
+
+    @field_validator("district_passwords")
+    @classmethod
+    def _codes_are_plain(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        # codes go into user names and SQL string literals: letters, digits, '_' and '-' only
+        bad = [
+            code for code in value if not code or not all(c.isalnum() or c in "_-" for c in code)
+        ]
+        if bad:
+            raise ValueError(f"district codes {bad} may hold only letters, digits, '_' and '-'")
+        return value
 
 
 class RatingThresholds(BaseModel):
@@ -216,6 +255,16 @@ class Settings(BaseSettings):
         "'clickhouse://user:pass@host:9000/db'. Empty means chdb under data_dir/warehouse. "
         "A secret (it holds the password): printed only as warehouse_display.",
     )
+    warehouse_admin_url: SecretStr = Field(
+        SecretStr(""),
+        description="'clickhouse://admin:pass@host:9000/db' of a user with DDL and access "
+        "management rights, for `hotspot migrate` and `backfill`. Empty: warehouse_url. "
+        "A secret, like warehouse_url.",
+    )
+    warehouse_access: WarehouseAccess = Field(
+        default_factory=WarehouseAccess,
+        description="Grafana's read-only ClickHouse users (created by `hotspot migrate`).",
+    )
     warehouse_retry_initial_s: float = Field(
         0.5,
         gt=0,
@@ -238,6 +287,12 @@ class Settings(BaseSettings):
     )
     registry_path: Path | None = Field(
         None, description="Admin-unit registry (GeoJSON). Empty means data_dir/registry.geojson."
+    )
+    cameras_path: Path | None = Field(
+        None,
+        description="Camera inventory (CSV camera_id,lat,lon[,installed_at,retired_at]; "
+        "pipeline/cameras.py), stored at each worker start and backfill. Empty means "
+        "cameras.csv beside the registry, if it exists.",
     )
     warehouse_tls: bool = Field(
         False,
@@ -502,7 +557,7 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 16 bytes; use e.g. `openssl rand -hex 32`")
         return value
 
-    @field_validator("warehouse_url")
+    @field_validator("warehouse_url", "warehouse_admin_url")
     @classmethod
     def _warehouse_url_parses(cls, value: SecretStr) -> SecretStr:
         url = value.get_secret_value()
@@ -584,12 +639,23 @@ class Settings(BaseSettings):
         url = self.warehouse_url.get_secret_value()
         if not url:
             return f"chdb://{(self.data_dir / 'warehouse').resolve()}"
+        return self._with_tls(url)
+
+    def _with_tls(self, url: str) -> str:
         if self.warehouse_tls and url.startswith("clickhouse://"):
             options = {"secure": "1", "verify": "1" if self.warehouse_tls_verify else "0"}
             if self.warehouse_tls_ca_file is not None:
                 options["ca_certs"] = str(self.warehouse_tls_ca_file)
             url += ("&" if "?" in url else "?") + urlencode(options)
         return url
+
+    @property
+    def resolved_admin_warehouse_url(self) -> str:
+        """The URL of the admin connection (migrations, access, backfill's deletes): the
+        warehouse_admin_url, else the worker's; never print it."""
+        if not self.warehouse_admin_url.get_secret_value():
+            return self.resolved_warehouse_url
+        return self._with_tls(self.warehouse_admin_url.get_secret_value())
 
     @property
     def warehouse_display(self) -> str:
@@ -635,6 +701,15 @@ class Settings(BaseSettings):
     @property
     def resolved_registry_path(self) -> Path:
         return self.registry_path or self.data_dir / "registry.geojson"
+
+    @property
+    def resolved_cameras_path(self) -> Path | None:
+        """The cameras file to load: the setting's (which must exist), else cameras.csv beside
+        the registry when there is one; None: no inventory."""
+        if self.cameras_path is not None:
+            return self.cameras_path
+        beside = self.resolved_registry_path.with_name("cameras.csv")
+        return beside if beside.exists() else None
 
     def pseudonym_secret(self, *, create: bool = True) -> bytes:
         """The HMAC key: the configured one, or one generated once and kept in data_dir.

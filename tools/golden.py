@@ -36,6 +36,7 @@ VOLATILE = {
     "baseline_disks": ["fit_id"],
     "schema_migrations": ["applied_at"],
     "admin_units": ["loaded_at"],
+    "cameras": ["loaded_at"],
 }
 
 #: The cities' device-clock resets (2001) are older than the warehouse keeps; with max_age_s=0

@@ -12,7 +12,7 @@ import typer
 from pipeline.patrol.wire import ACTIONS, FALSE_ALARM_REASONS
 from pipeline.settings import load_settings
 
-from .options import SettingsFile, kafka_bootstrap, parse_time
+from .options import SettingsFile, kafka_brokers, parse_time
 
 __all__ = ["ack"]
 
@@ -94,5 +94,5 @@ def ack(
         ts=np.array([at_ms], np.int64),
         line=np.array([1], np.int64),
     )
-    send_chunks([chunk], kafka_bootstrap(settings, bootstrap))
+    send_chunks([chunk], kafka_brokers(settings, bootstrap))
     typer.echo(f"{action} of {notice} by {unit} sent to {topic}")

@@ -71,7 +71,7 @@ def backfill(
 
     from ..allocator import tune_allocator
     from ..garbage_collector import tune_garbage_collector
-    from ..runtime import load_admin_registry, store_admin_units
+    from ..runtime import load_admin_registry, store_admin_units, store_camera_inventory
 
     if clock not in CLOCKS:
         raise typer.BadParameter(
@@ -93,11 +93,13 @@ def backfill(
     registry = load_admin_registry(settings)
     total = sum(count_records(f) for f in files)
     began = time.perf_counter()
-    with open_warehouse(settings.resolved_warehouse_url) as warehouse:
+    # the admin connection: a backfill deletes the span it rewrites (the writer may not)
+    with open_warehouse(settings.resolved_admin_warehouse_url) as warehouse:
         for change in migrate(warehouse, retention=settings.retention):
             if change.startswith("retention "):  # the settings changed how long rows are kept
                 console.print(f"warehouse {change}", markup=False, highlight=False)
         store_admin_units(registry, warehouse)
+        store_camera_inventory(settings, registry, warehouse)
         # Start-up is done: full collections walking the registry, Numba and chDB objects
         # cost about 10% of a backfill's time (benchmarks/README.md).
         tune_garbage_collector()

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .options import SettingsFile, kafka_bootstrap, settings_from
+from .options import SettingsFile, kafka_brokers, settings_from
+
+if TYPE_CHECKING:
+    from pipeline.kafka.clients import Brokers
 
 __all__ = ["notify"]
 
@@ -44,15 +47,14 @@ def notify(
             'HOTSPOT_WEBHOOK_URLS=\'{"station": "https://sms.example/hook"}\''
         )
     posted, refused = asyncio.run(
-        _run(settings, kafka_bootstrap(settings, bootstrap), urls, until_drained)
+        _run(settings, kafka_brokers(settings, bootstrap), urls, until_drained)
     )
     typer.echo(f"notice events posted: {posted}, refused by the gateway: {refused}")
 
 
-async def _run(settings, bootstrap: str, urls: dict[str, str], until_drained: bool):
+async def _run(settings, brokers: Brokers, urls: dict[str, str], until_drained: bool):
     import aiohttp
     import msgspec
-    from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import OffsetAndMetadata
 
     from pipeline.patrol import NoticeEvent
@@ -61,13 +63,11 @@ async def _run(settings, bootstrap: str, urls: dict[str, str], until_drained: bo
     policy = WebhookPolicy.from_settings(settings)
     decode = msgspec.json.Decoder(NoticeEvent).decode
     topic = settings.topics.notices
-    consumer = AIOKafkaConsumer(
+    consumer = brokers.consumer(  # with the settings' SASL and TLS options
         topic,
-        bootstrap_servers=bootstrap,
         group_id=f"{settings.app_id}-notify",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        **settings.kafka_client_options(),
     )
     posted = refused = 0
     await consumer.start()

@@ -15,18 +15,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pipeline.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from pipeline.kafka.clients import Brokers
 
 __all__ = [
     "LOG_LEVELS",
     "SettingsFile",
     "check_range",
     "check_replay_files",
-    "kafka_bootstrap",
+    "kafka_brokers",
     "new_file",
     "out_folder",
     "parse_log_level",
@@ -52,11 +55,14 @@ def settings_from(file: Path | None, **overrides) -> Settings:
     return load_settings(file, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def kafka_bootstrap(settings: Settings, given: str | None) -> str:
-    """The Kafka HOST:PORT a command sends to: ``--bootstrap``, else the settings' broker
-    (the embedded one lives inside a worker, so it must be named)."""
+def kafka_brokers(settings: Settings, given: str | None) -> Brokers:
+    """The Kafka brokers a command talks to, with the settings' SASL and TLS options:
+    ``--bootstrap`` HOST:PORT, else the settings' broker (the embedded one lives inside a
+    worker, so it must be named)."""
+    from pipeline.kafka.clients import Brokers
+
     if given:
-        return given
+        return Brokers.from_settings(settings, given)
     if settings.broker_url == "embedded":
         raise typer.BadParameter(
             "the settings use the embedded broker, which lives inside a worker: pass "
@@ -65,7 +71,7 @@ def kafka_bootstrap(settings: Settings, given: str | None) -> str:
         )
     from pipeline.kafka import bootstrap_servers
 
-    return bootstrap_servers(settings.broker_url)
+    return Brokers.from_settings(settings, bootstrap_servers(settings.broker_url))
 
 
 def parse_moment(value: str) -> datetime:

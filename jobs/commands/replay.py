@@ -13,7 +13,7 @@ from rich.console import Console
 from pipeline.alerts import SOURCES
 from pipeline.settings import Settings, load_settings
 
-from .options import SettingsFile, check_range, check_replay_files, kafka_bootstrap, parse_time
+from .options import SettingsFile, check_range, check_replay_files, kafka_brokers, parse_time
 from .progress import RecordProgress
 
 __all__ = ["replay"]
@@ -132,7 +132,7 @@ def replay(
         with RecordProgress("replay", total, console=console, enabled=progress) as bar:
             sent = send_chunks(
                 chunks,
-                kafka_bootstrap(settings, bootstrap),
+                kafka_brokers(settings, bootstrap),
                 topic_map=renames,
                 pacing=pacing,
                 stop=stop,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,6 +12,9 @@ from pipeline.settings import load_settings
 
 from .console import stdout_console
 from .options import SettingsFile, check_range, new_file, parse_time
+
+if TYPE_CHECKING:
+    from pipeline.kafka.clients import Brokers
 
 __all__ = ["top", "map_command"]
 
@@ -45,8 +48,11 @@ def top(
     settings = load_settings(settings_file)
     registry = load_admin_registry(settings) if settings.resolved_registry_path.exists() else None
     if bootstrap:
+        from pipeline.kafka.clients import Brokers
+
+        brokers = Brokers.from_settings(settings, bootstrap)  # with its SASL and TLS options
         topics = settings.topics
-        _top_from_topic(bootstrap, topics.flags, topics.notices, registry, refresh, once, limit)
+        _top_from_topic(brokers, topics.flags, topics.notices, registry, refresh, once, limit)
         return
     from pipeline.report import open_flags
 
@@ -71,7 +77,7 @@ def top(
 
 
 def _top_from_topic(
-    bootstrap: str, topic: str, notices: str, registry, refresh: float, once: bool, limit: int
+    bootstrap: Brokers, topic: str, notices: str, registry, refresh: float, once: bool, limit: int
 ) -> None:
     import asyncio
     import logging

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .options import out_folder, parse_moment, positive
+from .options import SettingsFile, out_folder, parse_moment, positive, settings_from
 
 __all__ = ["simulate"]
 
@@ -41,9 +41,11 @@ def simulate(
     to_kafka: Annotated[
         str | None, typer.Option(help="Also send the stream to this bootstrap (host:port).")
     ] = None,
+    settings_file: SettingsFile = None,
 ) -> None:
     """Simulate a city: admin registry, a replay file of the four feeds, and the ground truth."""
     from pipeline.kafka import send_chunks
+    from pipeline.kafka.clients import Brokers
     from pipeline.replay import read_jsonl_chunks
     from pipeline.sim import run_simulation
 
@@ -58,7 +60,9 @@ def simulate(
     )
     typer.echo(f"registry {files.registry}\nreplay   {files.replay}\ntruth    {files.truth}")
     if to_kafka:
-        sent = send_chunks(read_jsonl_chunks(files.replay, []), to_kafka)
+        # the settings' SASL and TLS options: a secured cluster refuses a plaintext client
+        brokers = Brokers.from_settings(settings_from(settings_file), to_kafka)
+        sent = send_chunks(read_jsonl_chunks(files.replay, []), brokers)
         typer.echo(f"sent {sent} messages to {to_kafka}")
 
 

@@ -143,12 +143,7 @@ class PartitionCorrelators:
         silently correlate from an empty window."""
         for attempt in range(attempts):
             try:
-                return await read_state(
-                    self.runtime.bootstrap,
-                    self.topic,
-                    partitions,
-                    client_options=self.runtime.settings.kafka_client_options(),
-                )
+                return await read_state(self.runtime.brokers, self.topic, partitions)
             except (BrokerError, KafkaError) as exc:
                 if attempt == attempts - 1:
                     raise BrokerError(

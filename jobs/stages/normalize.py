@@ -131,7 +131,7 @@ def normalize_stage(
         }
         settings = runtime.settings
         found = await progress_at(
-            runtime.bootstrap, settings.topics.normalized, at, origin_count(settings.partitions)
+            runtime.brokers, settings.topics.normalized, at, origin_count(settings.partitions)
         )
         progress.restore(found, at)
         if len(found) < len(at):

@@ -17,6 +17,7 @@ from .compounds import compounds
 from .dashboard import Dashboard
 from .grid_reports import grid_reports
 from .notice_receipt import notice_receipt
+from .pipeline_health import pipeline_health
 from .provisioning import dashboards_yaml, datasource_yaml
 from .units import units
 
@@ -42,6 +43,7 @@ _BUILDERS: tuple[Callable[[], Dashboard], ...] = (
     grid_reports,
     compounds,
     notice_receipt,
+    pipeline_health,
 )
 
 

@@ -1,10 +1,14 @@
 """Camera health: how much of the range each district's cameras were online, against a 95 %
 target, and where offline cameras cluster now.
 
-Cameras announce themselves going dark (``offline``) and coming back (``online``) on the camera
-feed. A camera is known from any camera alert in the week before the range's end; an outage
-runs from an ``offline`` notice to the camera's next notice (or the end of the range), looked up
-from a day before the range so outages that began earlier count too.
+The cameras are those of the inventory (``cameras``, from the city's cameras file:
+:mod:`pipeline.cameras`) in service during the range, each counted from its installation to its
+retirement within it, so a camera that sends nothing, or has been dark for weeks, still counts.
+Cameras announce going dark (``offline``) and coming back (``online``) on the camera feed; the
+notices are kept apart (``camera_status``), so each camera's status at the range's start is its
+last notice before it, however long ago, and an outage runs from an ``offline`` notice to the
+camera's next notice (or the range's end). The rate is online camera-time over in-service
+camera-time.
 """
 
 from __future__ import annotations
@@ -20,61 +24,79 @@ ONLINE_TARGET = 0.95
 _FROM64 = "toDateTime64($__fromTime, 3, 'UTC')"
 _TO64 = "toDateTime64($__toTime, 3, 'UTC')"
 
-_CAMERAS = f"""
-    SELECT camera_id, argMax(district_code, event_time) AS camera_district
-    FROM alerts
-    WHERE source = 'camera' AND camera_id != '' AND event_time <= $__toTime
-      AND event_time >= $__toTime - INTERVAL 7 DAY AND {in_districts()}
-    GROUP BY camera_id
+# The inventory's cameras in service during the range, with the part of it they were.
+_IN_SERVICE = f"""
+    SELECT camera_id, district_code AS camera_district,
+           greatest(installed_at, {_FROM64}) AS since,
+           least(ifNull(retired_at, {_TO64}), {_TO64}) AS until
+    FROM cameras FINAL
+    WHERE installed_at < {_TO64} AND ifNull(retired_at, {_TO64}) > {_FROM64}
+      AND {in_districts()}
 """
 
-_DOWN_SECONDS = f"""
-    SELECT camera_id, sum(greatest(0, dateDiff('millisecond', greatest(t, {_FROM64}),
-                                               least(t_next, {_TO64})))) / 1000 AS down_s
+# Each camera's status from the range's start: its last notice before the start (moved to the
+# start), then its notices in the range, each lasting until the next one.
+_STATUS_SPANS = f"""
+    SELECT camera_id, category, t,
+           leadInFrame(t, 1, {_TO64}) OVER (
+               PARTITION BY camera_id ORDER BY t
+               ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS t_next
     FROM (
-        SELECT camera_id, category, event_time AS t,
-               leadInFrame(event_time, 1, {_TO64}) OVER (
-                   PARTITION BY camera_id ORDER BY event_time
-                   ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS t_next
-        FROM alerts FINAL
-        WHERE source = 'camera' AND category IN ('offline', 'online')
-          AND event_time >= $__fromTime - INTERVAL 1 DAY AND event_time <= $__toTime
+        SELECT camera_id, argMax(category, event_time) AS category, {_FROM64} AS t
+        FROM camera_status FINAL
+        WHERE event_time <= {_FROM64}
+        GROUP BY camera_id
+        UNION ALL
+        SELECT camera_id, category, event_time AS t
+        FROM camera_status FINAL
+        WHERE event_time > {_FROM64} AND event_time <= {_TO64}
     )
-    WHERE category = 'offline'
-    GROUP BY camera_id
+"""
+
+# Per camera: in-service and offline milliseconds in the range.
+_CAMERA_TIME = f"""
+    SELECT c.camera_id AS camera_id, any(c.camera_district) AS camera_district,
+           dateDiff('millisecond', any(c.since), any(c.until)) AS service_ms,
+           sum(if(s.category = 'offline',
+                  greatest(0, dateDiff('millisecond', greatest(s.t, c.since),
+                                       least(s.t_next, c.until))),
+                  0)) AS down_ms
+    FROM {nested(_IN_SERVICE, 4)} AS c
+    LEFT JOIN {nested(_STATUS_SPANS, 4)} AS s ON s.camera_id = c.camera_id
+    GROUP BY c.camera_id
 """
 
 
 def _online_rate(group_by_district: bool) -> str:
-    key = "c.camera_district AS district_code, d.name AS district, " if group_by_district else ""
+    key = "t.camera_district AS district_code, d.name AS district, " if group_by_district else ""
     tail = (
-        f"LEFT JOIN {unit_names('district')} AS d ON d.code = c.camera_district\n"
-        "        GROUP BY c.camera_district, d.name\n        ORDER BY c.camera_district"
+        f"LEFT JOIN {unit_names('district')} AS d ON d.code = t.camera_district\n"
+        "        GROUP BY t.camera_district, d.name\n        ORDER BY t.camera_district"
         if group_by_district
         else ""
     )
     return f"""
         SELECT {key}count() AS cameras,
-               round(1 - sum(down.down_s)
-                   / (count() * greatest(1, dateDiff('second', $__fromTime, $__toTime))), 4)
-                   AS online_rate
-        FROM {nested(_CAMERAS, 8)} AS c
-        LEFT JOIN {nested(_DOWN_SECONDS, 8)} AS down ON down.camera_id = c.camera_id
+               round(1 - sum(t.down_ms) / greatest(1, sum(t.service_ms)), 6) AS online_rate
+        FROM {nested(_CAMERA_TIME, 8)} AS t
         {tail}
     """
 
 
-# Cameras whose latest notice before the range's end says offline, at their notice's place.
+# Inventory cameras whose last notice up to the range's end says offline, at their place.
 _OFFLINE_NOW = f"""
-    SELECT camera_id, argMax(lat, event_time) AS lat, argMax(lon, event_time) AS lon,
-           max(event_time) AS offline_since, argMax(grid_code, event_time) AS grid_code,
-           argMax(community_code, event_time) AS community_code,
-           argMax(station_id, event_time) AS station_id
-    FROM alerts FINAL
-    WHERE source = 'camera' AND category IN ('offline', 'online') AND event_time <= $__toTime
-      AND event_time >= $__toTime - INTERVAL 7 DAY AND {in_districts()}
-    GROUP BY camera_id
-    HAVING argMax(category, event_time) = 'offline'
+    SELECT c.camera_id AS camera_id, c.lat AS lat, c.lon AS lon, n.since AS offline_since,
+           c.grid_code AS grid_code, c.community_code AS community_code,
+           c.station_id AS station_id
+    FROM cameras AS c FINAL
+    INNER JOIN (
+        SELECT camera_id, max(event_time) AS since
+        FROM camera_status FINAL
+        WHERE event_time <= $__toTime
+        GROUP BY camera_id
+        HAVING argMax(category, event_time) = 'offline'
+    ) AS n ON n.camera_id = c.camera_id
+    WHERE ifNull(c.retired_at, {_TO64}) >= {_TO64} AND {in_districts("c.district_code")}
 """
 
 _CLUSTERS = f"""

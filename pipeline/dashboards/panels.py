@@ -1,18 +1,22 @@
 """Grafana panels as small Python values that render to the dashboard JSON model.
 
-Every panel reads the project's ClickHouse data source through SQL (``rawSql``) with the
-plugin's macros (see :mod:`pipeline.dashboards.macros`). ``format`` 0 asks the plugin for a time
-series (long rows ``time, label, value`` become one series per label), 1 for a table.
+Panels read the project's ClickHouse data source through SQL (``rawSql``) with the plugin's
+macros (see :mod:`pipeline.dashboards.macros`); ``format`` 0 asks the plugin for a time series
+(long rows ``time, label, value`` become one series per label), 1 for a table. Where the data
+is a worker metric (``pipeline/metrics.py``), a panel reads Prometheus with PromQL instead
+(:class:`PromQuery`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "DATASOURCE",
+    "PROMETHEUS",
     "Query",
+    "PromQuery",
     "Panel",
     "Threshold",
     "geomap",
@@ -28,6 +32,8 @@ __all__ = [
 
 #: The data source every panel uses; provisioning and ``dashboards push`` create it with this uid.
 DATASOURCE = {"type": "grafana-clickhouse-datasource", "uid": "hotspot-clickhouse"}
+#: The Prometheus that scrapes the workers (provisioning creates it; infra/compose.yaml runs it).
+PROMETHEUS = {"type": "prometheus", "uid": "hotspot-prometheus"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class Query:
     sql: str
     ref: str = "A"
     time_series: bool = False
+    datasource: ClassVar[dict[str, str]] = DATASOURCE
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +53,27 @@ class Query:
             "queryType": "timeSeries" if self.time_series else "table",
             "format": 0 if self.time_series else 1,
             "rawSql": _tidy(self.sql),
+        }
+
+
+@dataclass(frozen=True)
+class PromQuery:
+    """One PromQL query of a panel; ``legend`` names each series (``{{label}}``)."""
+
+    expr: str
+    legend: str = ""
+    ref: str = "A"
+    time_series: bool = True
+    datasource: ClassVar[dict[str, str]] = PROMETHEUS
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "refId": self.ref,
+            "datasource": PROMETHEUS,
+            "editorMode": "code",
+            "expr": self.expr,
+            "legendFormat": self.legend or "__auto",
+            "range": True,
         }
 
 
@@ -66,7 +94,7 @@ class Panel:
 
     kind: str
     title: str
-    queries: tuple[Query, ...]
+    queries: tuple[Query | PromQuery, ...]
     width: int = 12
     height: int = 8
     description: str = ""
@@ -80,12 +108,16 @@ class Panel:
             "type": self.kind,
             "title": self.title,
             "description": self.description,
-            "datasource": DATASOURCE,
+            "datasource": self.queries[0].datasource,
             "gridPos": {"h": self.height, "w": self.width, "x": x, "y": y},
             "targets": [q.to_json() for q in self.queries],
             "fieldConfig": {"defaults": self.defaults, "overrides": list(self.overrides)},
             "options": self.options,
         }
+
+
+#: a legend below the panel, as a list (Grafana's schema requires ``calcs``, empty: none)
+_LEGEND = {"displayMode": "list", "placement": "bottom", "showLegend": True, "calcs": []}
 
 
 def _tidy(sql: str) -> str:
@@ -188,7 +220,7 @@ def geomap(
 
 def timeseries(
     title: str,
-    query: Query,
+    query: Query | PromQuery,
     *,
     unit: str = "short",
     bars: bool = False,
@@ -223,7 +255,7 @@ def timeseries(
         },
         overrides=overrides,
         options={
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+            "legend": _LEGEND,
             "tooltip": {"mode": "multi", "sort": "desc"},
         },
     )
@@ -231,7 +263,7 @@ def timeseries(
 
 def table(
     title: str,
-    query: Query,
+    query: Query | PromQuery,
     *,
     overrides: tuple[dict, ...] = (),
     sort: str | None = None,
@@ -245,11 +277,12 @@ def table(
         height=size.get("height", 8),
         description=size.get("description", ""),
         defaults={
-            "custom": {"align": "auto", "filterable": True},
+            "custom": {"align": "auto", "filterable": True, "inspect": False},
             "thresholds": _thresholds((Threshold("green"),)),
         },
         overrides=overrides,
         options={
+            "frameIndex": 0,
             "showHeader": True,
             "cellHeight": "sm",
             "sortBy": [{"displayName": sort, "desc": True}] if sort else [],
@@ -259,7 +292,7 @@ def table(
 
 def bargauge(
     title: str,
-    query: Query,
+    query: Query | PromQuery,
     *,
     value: str,
     unit: str,
@@ -292,13 +325,21 @@ def bargauge(
             "displayMode": "basic",
             "showUnfilled": True,
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": f"/^{value}$/", "values": True},
+            # Grafana's defaults, which its schema requires
+            "valueMode": "color",
+            "namePlacement": "auto",
+            "sizing": "auto",
+            "minVizWidth": 8,
+            "minVizHeight": 16,
+            "maxVizHeight": 300,
+            "legend": {**_LEGEND, "showLegend": False},
         },
     )
 
 
 def barchart(
     title: str,
-    query: Query,
+    query: Query | PromQuery,
     *,
     x: str,
     unit: str = "short",
@@ -324,16 +365,21 @@ def barchart(
             "orientation": "auto",
             "groupWidth": 0.7,
             "barWidth": 0.9,
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+            "legend": _LEGEND,
             "stacking": "none",
             "showValue": "auto",
+            # Grafana's defaults, which its schema requires
+            "xTickLabelRotation": 0,
+            "xTickLabelMaxLength": 0,
+            "tooltip": {"mode": "single", "sort": "none"},
+            "fullHighlight": False,
         },
     )
 
 
 def stat(
     title: str,
-    query: Query,
+    query: Query | PromQuery,
     *,
     unit: str = "short",
     steps: tuple[Threshold, ...] = (Threshold("green"),),
@@ -352,5 +398,11 @@ def stat(
             "graphMode": "none",
             "textMode": "value",
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            # Grafana's defaults, which its schema requires
+            "justifyMode": "auto",
+            "wideLayout": True,
+            "showPercentChange": False,
+            "percentChangeColorMode": "standard",
+            "orientation": "auto",
         },
     )

@@ -119,6 +119,8 @@ def preview_dashboard(
     results = []
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
+            if "rawSql" not in target:  # PromQL: checked against pipeline/metrics.py instead
+                continue
             result = TargetResult(
                 dashboard["uid"],
                 panel["title"],

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 
 from ..exceptions import BrokerError, ConfigurationError
+from .clients import Brokers, brokers
 
 __all__ = ["bootstrap_servers", "committed_offsets", "ensure_topics", "partition_counts"]
 
@@ -20,24 +21,20 @@ def bootstrap_servers(broker_url: str) -> str:
 
 
 def ensure_topics(
-    bootstrap: str,
+    bootstrap: Brokers | str,
     names: list[str],
     partitions: int,
     compacted: Collection[str] = (),
     *,
     replication_factor: int = 1,
-    client_options: Mapping[str, object] | None = None,
 ) -> None:
     """Create the topics that do not exist yet; those in ``compacted`` keep each key's newest
-    record only (state topics). ``client_options``: ``Settings.kafka_client_options()``."""
-    from kafka import KafkaAdminClient
+    record only (state topics)."""
     from kafka.admin import NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, client_id="hotspot-admin", **(client_options or {})
-        )
+        admin = brokers(bootstrap).admin(client_id="hotspot-admin")
     except KafkaError as exc:  # nobody answers at that address
         raise BrokerError(
             f"cannot reach Kafka at {bootstrap} ({exc}); check the address (HOTSPOT_BROKER_URL, "
@@ -66,16 +63,11 @@ def ensure_topics(
         admin.close()
 
 
-def partition_counts(
-    bootstrap: str, names: list[str], client_options: Mapping[str, object] | None = None
-) -> dict[str, int]:
+def partition_counts(bootstrap: Brokers | str, names: list[str]) -> dict[str, int]:
     """How many partitions each of the topics ``names`` has (they must exist)."""
-    from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
-    admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id="hotspot-admin", **(client_options or {})
-    )
+    admin = brokers(bootstrap).admin(client_id="hotspot-admin")
     try:
         described = admin.describe_topics(list(names))
     except KafkaError as exc:
@@ -85,11 +77,9 @@ def partition_counts(
     return {d.get("name", d.get("topic")): len(d["partitions"]) for d in described}
 
 
-def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+def committed_offsets(bootstrap: Brokers | str, group: str) -> dict[tuple[str, int], int]:
     """Offsets the consumer group has committed (the next offset it would read)."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = brokers(bootstrap).admin()
     try:
         committed = admin.list_group_offsets({group: None}).get(group, {})
         return {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items()}

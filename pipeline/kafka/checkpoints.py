@@ -23,13 +23,14 @@ import asyncio
 import hashlib
 import json
 import struct
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from ..exceptions import BrokerError, CheckpointError
+from .clients import Brokers, brokers
 from .producer import BatchProducer
 from .reading import read_to_end
 
@@ -170,12 +171,11 @@ async def write_checkpoint(
 
 
 async def read_state(
-    bootstrap: str,
+    bootstrap: Brokers | str,
     topic: str,
     partitions: Iterable[int],
     *,
     timeout_s: float = 60.0,
-    client_options: Mapping[str, object] | None = None,
 ) -> dict[int, dict[bytes, bytes]]:
     """For each of ``partitions``, the newest value of every key in the state-topic partition
     that holds its checkpoints (what a compacted topic keeps); pass one to
@@ -185,9 +185,7 @@ async def read_state(
     (:func:`~pipeline.kafka.reading.read_partitions`: why the end is the fetch responses' high
     watermark, and why a fresh consumer).
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, **(client_options or {})
-    )
+    consumer = brokers(bootstrap).consumer(enable_auto_commit=False)
     await consumer.start()
     try:
         await asyncio.wait_for(consumer.topics(), timeout_s)  # the cluster's metadata

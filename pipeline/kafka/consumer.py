@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer
 
 from ..settings import Settings
+from .clients import Brokers
 
 __all__ = ["group_consumer"]
 
@@ -17,8 +18,7 @@ __all__ = ["group_consumer"]
 def group_consumer(bootstrap: str, settings: Settings) -> AIOKafkaConsumer:
     """An unstarted consumer in the ``settings.app_id`` group. Offsets are committed only by
     the caller (after its batch is written), and a new group starts at the earliest record."""
-    return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+    return Brokers.from_settings(settings, bootstrap).consumer(
         group_id=settings.app_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -29,5 +29,4 @@ def group_consumer(bootstrap: str, settings: Settings) -> AIOKafkaConsumer:
         session_timeout_ms=int(settings.session_timeout_s * 1000),
         heartbeat_interval_ms=int(min(3.0, settings.session_timeout_s / 3) * 1000),
         rebalance_timeout_ms=int(settings.rebalance_timeout_s * 1000),
-        **settings.kafka_client_options(),
     )

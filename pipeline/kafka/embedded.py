@@ -78,7 +78,7 @@ class EmbeddedBroker:
         return self
 
     def _wait_until_ready(self, timeout_s: float) -> None:
-        from kafka import KafkaAdminClient
+        from .clients import Brokers
 
         deadline = time.monotonic() + timeout_s
         last_error: Exception | None = None
@@ -89,7 +89,7 @@ class EmbeddedBroker:
                     f"see {self.log_file or 'its output'}"
                 )
             try:
-                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
+                admin = Brokers(self.bootstrap).admin(request_timeout_ms=2000)  # plaintext
                 admin.list_topics()
                 admin.close()
                 return

@@ -9,13 +9,14 @@ is handed over with ``send_batch``: one future per batch of up to ``max_batch_by
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import NamedTuple
 
 import numpy as np
 from aiokafka import AIOKafkaProducer
 
 from ..settings import Settings
+from .clients import Brokers, brokers
 from .partitioner import key_partitions
 
 __all__ = ["BatchProducer", "Delivery"]
@@ -34,20 +35,18 @@ class BatchProducer:
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: Brokers | str,
         *,
         linger_ms: int,
         max_batch_bytes: int,
         max_request_bytes: int,
-        client_options: Mapping[str, object] | None = None,
     ) -> None:
+        self._brokers = brokers(bootstrap)  # with the settings' TLS and SASL options
         self._config = {
-            "bootstrap_servers": bootstrap,
             "acks": "all",  # a record counts as delivered once the broker has it for good
             "linger_ms": linger_ms,
             "max_batch_size": max_batch_bytes,
             "max_request_size": max_request_bytes,
-            **(client_options or {}),  # TLS and SASL: Settings.kafka_client_options()
         }
         self._producer: AIOKafkaProducer | None = None  # made in start(): it needs a loop
         self._partitions: dict[str, list[int]] = {}
@@ -55,15 +54,14 @@ class BatchProducer:
     @classmethod
     def from_settings(cls, bootstrap: str, settings: Settings) -> BatchProducer:
         return cls(
-            bootstrap,
+            Brokers.from_settings(settings, bootstrap),
             linger_ms=settings.producer_linger_ms,
             max_batch_bytes=settings.producer_batch_bytes,
             max_request_bytes=8 << 20,
-            client_options=settings.kafka_client_options(),
         )
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(**self._config)
+        self._producer = self._brokers.producer(**self._config)
         await self._producer.start()
 
     async def stop(self) -> None:

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from ..exceptions import BrokerError
+from .clients import Brokers, brokers
 
 __all__ = ["ends", "read_partitions", "read_to_end", "read_topic"]
 
@@ -71,7 +72,7 @@ async def read_to_end(
 
 
 async def read_partitions(
-    bootstrap: str,
+    bootstrap: Brokers | str,
     topic: str,
     start: Mapping[int, int | None] | None = None,
     *,
@@ -81,7 +82,7 @@ async def read_partitions(
     (partition → first offset, None: the beginning; None: every partition from the
     beginning). Raises :class:`~pipeline.exceptions.BrokerError` when ``topic`` does not
     exist."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = brokers(bootstrap).consumer(enable_auto_commit=False)
     await consumer.start()
     try:
         await asyncio.wait_for(consumer.topics(), timeout_s)  # the cluster's metadata
@@ -100,7 +101,9 @@ async def read_partitions(
     return {tp.partition: records for tp, records in read.items()}
 
 
-def read_topic(bootstrap: str, topic: str, *, timeout_s: float = 60.0) -> list[ConsumerRecord]:
+def read_topic(
+    bootstrap: Brokers | str, topic: str, *, timeout_s: float = 60.0
+) -> list[ConsumerRecord]:
     """Every record of every partition of ``topic``, by partition and offset (for tests,
     benchmarks and tools; not from inside a running event loop)."""
     read = asyncio.run(read_partitions(bootstrap, topic, timeout_s=timeout_s))
@@ -108,14 +111,17 @@ def read_topic(bootstrap: str, topic: str, *, timeout_s: float = 60.0) -> list[C
 
 
 async def ends(
-    bootstrap: str, topics: list[str], start: Mapping[tuple[str, int], int], *, timeout_s=60.0
+    bootstrap: Brokers | str,
+    topics: list[str],
+    start: Mapping[tuple[str, int], int],
+    *,
+    timeout_s=60.0,
 ) -> dict[tuple[str, int], int]:
     """The end of every partition of ``topics``, as fetch responses from ``start`` (``(topic,
     partition)`` → offset, e.g. a group's committed offsets; 0 where absent) report it: a
     fresh consumer fetches at most a few KiB of each, so asking costs little however far
     behind ``start`` is."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+    consumer = brokers(bootstrap).consumer(
         enable_auto_commit=False,
         max_partition_fetch_bytes=4096,
         fetch_max_wait_ms=100,

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..exceptions import BrokerError
 from ..replay.chunks import NO_TIMESTAMP, RecordChunk
+from .clients import Brokers, brokers
 
 __all__ = ["Pacing", "send_chunks"]
 
@@ -60,7 +61,7 @@ class _Clock:
 
 def send_chunks(
     chunks: Iterable[RecordChunk],
-    bootstrap: str,
+    bootstrap: Brokers | str,
     *,
     topic_map: dict[str, str] | None = None,
     pacing: Pacing = Pacing(),
@@ -73,12 +74,10 @@ def send_chunks(
     ``progress(sent, newest_ts)`` is called about every 0.2 s and at the end; ``stop`` ends
     the replay early.
     """
-    from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
     try:
-        producer = KafkaProducer(
-            bootstrap_servers=bootstrap,
+        producer = brokers(bootstrap).sync_producer(
             linger_ms=5 if pacing.speed else 20,
             batch_size=256 * 1024,
             acks=1,

@@ -10,9 +10,12 @@ through different partitions, keyed by the unit addressed: the event's number or
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 
 from ..exceptions import BrokerError
+from ..kafka.clients import Brokers, brokers
 from ..outputs import FlagMessage
 from ..patrol.wire import NoticeEvent
 from .top import NoticeStatus, OpenFlag
@@ -62,8 +65,10 @@ def _open_flag(f: FlagMessage, notice: NoticeStatus | None = None) -> OpenFlag:
 class FlagFeed:
     """``async with FlagFeed(bootstrap, topic) as feed: await feed.poll(); feed.open_flags()``."""
 
-    def __init__(self, bootstrap: str, topic: str, notices_topic: str | None = None) -> None:
-        self.bootstrap = bootstrap
+    def __init__(
+        self, bootstrap: Brokers | str, topic: str, notices_topic: str | None = None
+    ) -> None:
+        self.bootstrap = brokers(bootstrap)
         self.topic = topic
         self.notices_topic = notices_topic
         self.latest: dict[str, FlagMessage] = {}
@@ -73,12 +78,10 @@ class FlagFeed:
         self._partitions: list = []
 
     async def __aenter__(self) -> FlagFeed:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import TopicPartition
         from aiokafka.errors import KafkaError
 
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False
-        )
+        self._consumer = self.bootstrap.consumer(enable_auto_commit=False)
         try:
             await self._consumer.start()
         except KafkaError as exc:
@@ -99,6 +102,10 @@ class FlagFeed:
         return self
 
     async def __aexit__(self, *exc) -> None:
+        # one turn of the loop first: aiokafka's stop() cancels a background task of the
+        # consumer and awaits it, which raises CancelledError if the task has not started yet
+        # (a feed on a topic that does not exist is left at once)
+        await asyncio.sleep(0)
         await self._consumer.stop()
 
     async def poll(self, timeout_ms: int = 500) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pipeline.sim.city import CityConfig, build_city
 from pipeline.sim.config import SHANGHAI, FaultRates, Hotspot, SimConfig
-from pipeline.sim.registry import write_registry
+from pipeline.sim.registry import write_cameras, write_registry
 from pipeline.sim.simulate import simulate
 from pipeline.sim.truth import write_truth
 from pipeline.sim.writer import write_replay_jsonl
@@ -59,6 +59,8 @@ def run_simulation(
         out_dir / "registry.geojson", out_dir / "replay.jsonl", out_dir / "truth.json", 0
     )
     write_registry(town, files.registry)
+    # beside the registry: the worker loads data_dir/cameras.csv (setting cameras_path)
+    write_cameras(town, files.registry.with_name("cameras.csv"))
     n = write_replay_jsonl(sim.records(), files.replay)
     write_truth(sim.truth, files.truth)
     return SimulationFiles(files.registry, files.replay, files.truth, n)

@@ -17,7 +17,7 @@ import shapely
 
 from pipeline.sim.city import City
 
-__all__ = ["registry_geojson", "write_registry"]
+__all__ = ["registry_geojson", "write_registry", "write_cameras"]
 
 
 def _to_wgs84(city: City, geom: shapely.Geometry) -> shapely.Geometry:
@@ -44,6 +44,16 @@ def registry_geojson(city: City) -> dict[str, Any]:
         geometry = shapely.geometry.mapping(_to_wgs84(city, u.geometry[i]))
         features.append({"type": "Feature", "properties": props, "geometry": geometry})
     return {"type": "FeatureCollection", "features": features}
+
+
+def write_cameras(city: City, path: str | PathLike[str]) -> None:
+    """The city's camera inventory as the cameras file a city exports (``pipeline.cameras``):
+    ``camera_id,lat,lon``, every camera in service before any simulated range."""
+    lat, lon = city.to_latlon(city.cameras.xy)
+    ids = city.cameras.camera_id
+    lines = [f"{c},{a:.7f},{o:.7f}" for c, a, o in zip(ids, lat, lon, strict=True)]
+    with open(path, "w", encoding="utf-8") as fh:  # one line per camera, not per event
+        fh.write("camera_id,lat,lon\n" + "\n".join(lines) + "\n")
 
 
 def write_registry(city: City, path: str | PathLike[str]) -> None:

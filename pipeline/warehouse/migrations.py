@@ -14,6 +14,11 @@ Each file is one or more statements separated by ``;`` at line end. Placeholders
 Applied files are recorded in ``schema_migrations`` with their checksum, so
 a changed file that was already applied is reported instead of silently ignored. Given the
 settings' ``retention``, the tables' TTLs are then brought to it (:mod:`.retention`).
+
+A warehouse that is up to date gets no DDL at all (the record table is created only when it is
+missing), so a worker that connects as the writer of ``schemas/clickhouse/access/`` (insert and
+select, no DDL) starts once ``hotspot migrate`` has run with the admin connection; one that
+finds a pending file without the rights to apply it is told to run that command.
 """
 
 from __future__ import annotations
@@ -54,11 +59,17 @@ def migrate(
     """Apply pending migrations, then ``retention`` (None: leave the TTLs as they are); returns
     the names applied now and, for each TTL changed, ``retention table: old -> new``."""
     db = warehouse.database
-    warehouse.execute(
-        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
-        "(name String, checksum String, applied_at DateTime DEFAULT now()) "
-        "ENGINE = MergeTree ORDER BY name"
+    found = warehouse.query(
+        f"SELECT count() FROM system.tables WHERE database = '{db}' AND name = 'schema_migrations'"
     )
+    if not found[0][0]:
+        _ddl(
+            warehouse,
+            f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
+            "(name String, checksum String, applied_at DateTime DEFAULT now()) "
+            "ENGINE = MergeTree ORDER BY name",
+            "schema_migrations",
+        )
     done = dict(warehouse.query(f"SELECT name, checksum FROM {db}.schema_migrations"))
     applied = []
     placeholders = {"{db}": db, "{h3_settings}": h3_settings(warehouse)}
@@ -75,9 +86,41 @@ def migrate(
         for name, value in placeholders.items():
             text = text.replace(name, value)
         for statement in split_statements(text):
-            warehouse.execute(statement.rstrip(";"))
+            _ddl(warehouse, statement.rstrip(";"), path.name)
         warehouse.insert("schema_migrations", {"name": [path.name], "checksum": [checksum]})
         applied.append(path.name)
     if retention is not None:
-        applied += [f"retention {change}" for change in apply_retention(warehouse, retention)]
+        try:
+            changes = apply_retention(warehouse, retention)
+        except WarehouseError as exc:
+            if _is_denied(exc):
+                raise _denied(exc, "the retention settings' TTLs") from exc
+            raise
+        applied += [f"retention {change}" for change in changes]
     return applied
+
+
+#: ClickHouse's ACCESS_DENIED: the connection's user lacks a grant
+_ACCESS_DENIED = 497
+
+
+def _ddl(warehouse: Warehouse, statement: str, what: str) -> None:
+    try:
+        warehouse.execute(statement)
+    except WarehouseError as exc:
+        if _is_denied(exc):
+            raise _denied(exc, what) from exc
+        raise
+
+
+def _is_denied(exc: WarehouseError) -> bool:
+    return exc.code == _ACCESS_DENIED
+
+
+def _denied(exc: WarehouseError, what: str) -> WarehouseError:
+    return WarehouseError(
+        f"{what} needs schema rights that this connection's user lacks (a writer): run "
+        "`hotspot migrate`, which connects with warehouse_admin_url, before the workers "
+        f"({exc})",
+        code=exc.code,
+    )

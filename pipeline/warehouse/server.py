@@ -38,7 +38,10 @@ class ServerWarehouse(Warehouse):
         # one connection, one statement at a time: the sink stages insert from several threads
         # at once, and the client refuses (or garbles) simultaneous queries on a connection
         self._lock = threading.Lock()
-        self.execute(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        # a writer (schemas/clickhouse/access/) may not create it: ask first
+        known = self.query(f"SELECT count() FROM system.databases WHERE name = '{self.database}'")
+        if not known[0][0]:
+            self.execute(f"CREATE DATABASE IF NOT EXISTS {self.database}")
 
     def _call(self, sql: str, data=None, **kwargs):
         from clickhouse_driver import errors

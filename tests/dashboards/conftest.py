@@ -18,6 +18,7 @@ import pytest
 
 from jobs.runtime import store_admin_units
 from pipeline.backfill.files import backfill_to_memory
+from pipeline.cameras import load_cameras
 from pipeline.correlate import Baseline
 from pipeline.envelope import NormalizedAlert, encode_envelopes, envelope_table, read_envelopes
 from pipeline.geo.admin_units import AdminRegistry, load_registry
@@ -27,7 +28,13 @@ from pipeline.ratings import Month, rate_compounds, write_ratings
 from pipeline.settings import RatingThresholds, Settings
 from pipeline.warehouse import migrate
 from pipeline.warehouse.embedded import EmbeddedWarehouse
-from pipeline.warehouse.rows import alert_rows, flag_rows, incident_rows, notice_event_rows
+from pipeline.warehouse.rows import (
+    alert_rows,
+    deadletter_rows,
+    flag_rows,
+    incident_rows,
+    notice_event_rows,
+)
 from tests.conftest import PSEUDONYM_KEY
 
 
@@ -117,10 +124,16 @@ def city_warehouse(city, tmp_path_factory) -> CityWarehouse:
     wh = EmbeddedWarehouse(tmp_path_factory.mktemp("city-warehouse"))
     migrate(wh)
     store_admin_units(registry, wh)
+    load_cameras(city.registry.with_name("cameras.csv"), registry, wh)  # the sim's inventory
     wh.insert("alerts", alert_rows(envelopes))
     wh.insert("flags", flag_rows(flags))
     wh.insert("incidents", incident_rows(incidents))
     wh.insert("notice_events", notice_event_rows(_notice_events(flags)))
+    # the city's bad input; a backfill stamps it with the wall clock, a live worker would have
+    # received it during the city's hours
+    dead = deadletter_rows(memory.deadletters)
+    dead["received_time"] = np.full(len(memory.deadletters), cut_ms - 60_000).astype("M8[ms]")
+    wh.insert("deadletters", dead)
     thresholds = RatingThresholds(yellow_at=1, red_at=2)  # three hours of a city: low counts
     local = snapshot.astimezone(UTC) + timedelta(minutes=thresholds.utc_offset_min)
     month = Month(local.year, local.month)

@@ -6,7 +6,7 @@ import json
 
 from pipeline.dashboards import all_dashboards, generated_files, stale_files, write_generated
 from pipeline.dashboards.builder import DASHBOARD_DIR, REPO_ROOT
-from pipeline.dashboards.panels import DATASOURCE
+from pipeline.dashboards.panels import DATASOURCE, PROMETHEUS
 
 
 def test_committed_dashboards_and_provisioning_are_current():
@@ -41,5 +41,9 @@ def test_uids_are_unique_and_panels_use_the_provisioned_data_source():
             pos = panel["gridPos"]
             assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24, panel["title"]
             assert panel["targets"], panel["title"]
-            assert all(t["datasource"] == DATASOURCE for t in panel["targets"])
-            assert all(t["rawSql"].strip() for t in panel["targets"])
+            for t in panel["targets"]:
+                assert t["datasource"] in (DATASOURCE, PROMETHEUS), panel["title"]
+                text = t["rawSql"] if t["datasource"] == DATASOURCE else t["expr"]
+                assert text.strip(), panel["title"]
+            assert panel["datasource"] == panel["targets"][0]["datasource"]
+    assert f"uid: {PROMETHEUS['uid']}" in provisioned

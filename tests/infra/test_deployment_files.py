@@ -24,6 +24,9 @@ INFRA = ROOT / "infra"
 #: example values for the secrets compose interpolates from infra/.env
 EXAMPLE_ENV = {
     "CLICKHOUSE_PASSWORD": "pa%40ss",
+    "CLICKHOUSE_WRITER_PASSWORD": "wr%40iter",
+    "CLICKHOUSE_GRAFANA_PASSWORD": "gr@fana",
+    "CLICKHOUSE_DISTRICT_PASSWORDS": '{"110101": "d1strict"}',
     "HOTSPOT_PSEUDONYM_KEY": "00" * 32,
     "GRAFANA_ADMIN_PASSWORD": "admin-pass",
     "HOTSPOT_WORKERS": "3",
@@ -119,7 +122,14 @@ def test_a_service_s_environment_and_mounted_settings_file_load_as_settings(
         monkeypatch.setenv(name, value)
     settings = load_settings(INFRA / "hotspot.example.toml")
     assert settings.broker_url == "kafka://kafka:9092"
-    assert settings.resolved_warehouse_url.startswith("clickhouse://hotspot:")
+    # the workers connect as the writer; only `migrate` has the admin and creates the users
+    assert settings.resolved_warehouse_url.startswith("clickhouse://hotspot_writer:")
+    if service == "migrate":
+        assert settings.resolved_admin_warehouse_url.startswith("clickhouse://hotspot_admin:")
+        assert settings.warehouse_access.reader_password.get_secret_value() == "gr@fana"
+        assert list(settings.warehouse_access.district_passwords) == ["110101"]
+    else:
+        assert not settings.warehouse_admin_url.get_secret_value()
     assert settings.pseudonym_key is not None
     assert str(settings.registry_path) in mounted
     if service == "worker":
@@ -155,13 +165,16 @@ def test_grafana_has_the_plugin_and_its_provisioning_finds_the_dashboards(compos
     mounted = mounts(grafana, INFRA)
     provisioning = mounted["/etc/grafana/provisioning"]
     assert provisioning == INFRA / "grafana" / "provisioning"
-    (source,) = yaml.safe_load((provisioning / "datasources" / "hotspot.yaml").read_text())[
+    sources = yaml.safe_load((provisioning / "datasources" / "hotspot.yaml").read_text())[
         "datasources"
     ]
-    assert source["type"] == "grafana-clickhouse-datasource"
-    # every ${VAR} the data source reads is in Grafana's environment
-    wanted = set(re.findall(r"\$\{(\w+)\}", json.dumps(source)))
+    assert [s["type"] for s in sources] == ["grafana-clickhouse-datasource", "prometheus"]
+    # every ${VAR} the data sources read is in Grafana's environment
+    wanted = set(re.findall(r"\$\{(\w+)\}", json.dumps(sources)))
     assert wanted and wanted <= set(env), wanted - set(env)
+    # Prometheus is reached where compose runs it
+    prometheus = env["PROMETHEUS_URL"]
+    assert prometheus.split("//")[1].split(":")[0] in compose["services"]
     (provider,) = yaml.safe_load((provisioning / "dashboards" / "hotspot.yaml").read_text())[
         "providers"
     ]
@@ -176,7 +189,7 @@ def test_grafana_has_the_plugin_and_its_provisioning_finds_the_dashboards(compos
         for t in panel.get("targets", [])
         if isinstance(t.get("datasource"), dict)
     }
-    assert used == {source["uid"]}
+    assert used == {s["uid"] for s in sources}
 
 
 def test_the_dockerfile_pins_its_base_runs_as_a_user_and_installs_the_repository():
@@ -201,3 +214,28 @@ def test_the_example_env_file_gives_every_variable_compose_requires(compose):
         if line and not line.startswith("#")
     }
     assert required and required <= given, required - given
+
+
+def test_each_service_connects_as_the_clickhouse_user_its_work_needs(compose):
+    """The admin (the server's CLICKHOUSE_USER) only in `migrate`; the workers as the writer
+    `migrate` creates; Grafana as the reader it creates, under the read-only profile whose
+    CHANGEABLE_IN_READONLY constraint needs the mounted server config."""
+    services = compose["services"]
+    admin = environment(services["clickhouse"])["CLICKHOUSE_USER"]
+    migrate_env = environment(services["migrate"])
+    assert migrate_env["HOTSPOT_WAREHOUSE_ADMIN_URL"].startswith(f"clickhouse://{admin}:")
+    for name, service in services.items():
+        if name != "migrate":
+            assert f"://{admin}:" not in json.dumps(environment(service)), name
+    worker_env = environment(services["worker"])
+    assert worker_env["HOTSPOT_WAREHOUSE_URL"].startswith("clickhouse://hotspot_writer:")
+    grafana_env = environment(services["grafana"])
+    assert grafana_env["CLICKHOUSE_USER"] == Settings().warehouse_access.reader_user
+    assert grafana_env["CLICKHOUSE_PASSWORD"] == EXAMPLE_ENV["CLICKHOUSE_GRAFANA_PASSWORD"]
+    assert services["grafana"]["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
+    config = mounts(services["clickhouse"], INFRA)["/etc/clickhouse-server/config.d/access.xml"]
+    assert "<settings_constraints_replace_previous>true<" in config.read_text()
+    roles = (ROOT / "schemas" / "clickhouse" / "access" / "10_roles.sql").read_text()
+    assert "CHANGEABLE_IN_READONLY" in roles

@@ -140,3 +140,16 @@ def test_top_shows_each_notice_s_receipt_state_and_age(broker, flags_topic, tmp_
     (row_c,) = [line for line in result.stdout.splitlines() if "P-c" in line]
     assert "issued 0m ESCALATED" in row_a  # the clock: the newest flag boundary, 1 s on
     assert "received, rcvd 3m" in row_c and "LATE" not in row_c
+
+
+def test_a_feed_on_a_topic_that_does_not_exist_closes_cleanly(broker):
+    """Regression: left at once, aiokafka's stop() awaited a consumer task cancelled before it
+    ever ran and raised CancelledError (`hotspot top --once --bootstrap` then exited 1 with a
+    traceback on a broker without the flags topic)."""
+
+    async def read() -> tuple[bool, list]:
+        async with FlagFeed(broker.bootstrap, f"no-flags-{uuid.uuid4().hex[:8]}") as feed:
+            return await feed.poll(), feed.open_flags()[0]
+
+    for _ in range(3):
+        assert asyncio.run(read()) == (True, [])

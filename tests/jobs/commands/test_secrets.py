@@ -130,3 +130,21 @@ def test_a_settings_error_names_a_secret_setting_without_its_value(tmp_path):
     assert result.returncode == 2
     assert "HOTSPOT_WAREHOUSE_URL" in result.stderr and "w:***@host" in result.stderr
     assert_no_secret(result)
+
+
+def test_migrate_prints_neither_the_admin_nor_the_grafana_passwords(tmp_path):
+    """`hotspot migrate` holds the admin's URL and the readers' passwords (compose's migrate
+    service): an unreachable admin connection names the server, none of them."""
+    closed = f"clickhouse://hotspot_admin:{PASSWORD}@127.0.0.1:{_closed_port()}/hotspot"
+    env = secret_env(
+        HOTSPOT_WAREHOUSE_URL=f"clickhouse://hotspot_writer:{SASL_PASSWORD}@127.0.0.1:1/hotspot",
+        HOTSPOT_WAREHOUSE_ADMIN_URL=closed,
+        HOTSPOT_WAREHOUSE_ACCESS__READER_PASSWORD=KEY,
+        HOTSPOT_WAREHOUSE_ACCESS__DISTRICT_PASSWORDS=json.dumps({"110101": KEY}),
+        HOTSPOT_DATA_DIR=str(tmp_path),
+    )
+    result = hotspot("migrate", env=env)
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "127.0.0.1" in result.stderr
+    assert_no_secret(result)
