@@ -70,7 +70,7 @@ def run_demo(data_dir: Path, *, hours: float, scale: float, seed: int) -> None:
         # The stations answer their notices as the replay's event clock goes (jobs/stations.py).
         clock = [None]
         stations = SimulatedStations(
-            runtime.bootstrap, settings.topics.notices, settings.topics.acks, seed, lambda: clock[0]
+            runtime.brokers, settings.topics.notices, settings.topics.acks, seed, lambda: clock[0]
         )
 
         def progress(n: int, event_ms: int | None = None) -> None:

@@ -20,6 +20,7 @@ import msgspec
 import numpy as np
 
 from pipeline.kafka import send_chunks
+from pipeline.kafka.clients import Brokers
 from pipeline.patrol import NoticeEvent, encode_ack
 from pipeline.replay.chunks import RecordChunk
 from pipeline.sim.stations import station_answers
@@ -28,22 +29,22 @@ __all__ = ["SimulatedStations"]
 
 
 class SimulatedStations(threading.Thread):
-    """``SimulatedStations(bootstrap, notices, acks, seed, clock).start()``, ``.stop.set()``
+    """``SimulatedStations(brokers, notices, acks, seed, clock).start()``, ``.stop.set()``
     when the worker stopped; ``clock()`` is the replay's newest event time (epoch ms, None
     before the first)."""
 
-    def __init__(self, bootstrap, notices, acks, seed, clock) -> None:
+    def __init__(self, brokers: Brokers, notices, acks, seed, clock) -> None:
         super().__init__(name="stations", daemon=True)
-        self.bootstrap, self.notices, self.acks, self.seed = bootstrap, notices, acks, seed
+        self.brokers, self.notices, self.acks, self.seed = brokers, notices, acks, seed
         self.clock = clock
         self.sent = 0
         self.stop = threading.Event()
         self._due: list[tuple[int, str, bytes]] = []  # (at_ms, notice id, ack value)
 
     def run(self) -> None:
-        from kafka import KafkaConsumer, TopicPartition
+        from kafka import TopicPartition
 
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = self.brokers.sync_consumer(enable_auto_commit=False)
         decode = msgspec.json.Decoder(NoticeEvent).decode
         try:
             parts = consumer.partitions_for_topic(self.notices) or set()
@@ -86,5 +87,5 @@ class SimulatedStations(threading.Thread):
             ts=np.array([at for at, _, _ in ready], np.int64),
             line=np.arange(1, len(ready) + 1, dtype=np.int64),
         )
-        send_chunks([chunk], self.bootstrap)
+        send_chunks([chunk], self.brokers)
         self.sent += len(ready)

@@ -64,6 +64,12 @@ class Brokers:
 
         return KafkaProducer(**self._config(config))
 
+    def sync_consumer(self, **config: Any):
+        """A ``kafka.KafkaConsumer`` (kafka-python), for readers outside an event loop."""
+        from kafka import KafkaConsumer
+
+        return KafkaConsumer(**self._config(config))
+
 
 def brokers(where: Brokers | str) -> Brokers:
     """``where`` as :class:`Brokers`: a plain address gets no security options."""
