@@ -55,8 +55,10 @@ def notify(
 async def _run(settings, brokers: Brokers, urls: dict[str, str], until_drained: bool):
     import aiohttp
     import msgspec
+    from aiokafka.errors import KafkaError
     from aiokafka.structs import OffsetAndMetadata
 
+    from pipeline.exceptions import BrokerError
     from pipeline.patrol import NoticeEvent
     from pipeline.patrol.webhook import WebhookPolicy, deliver, posts_for
 
@@ -70,7 +72,14 @@ async def _run(settings, brokers: Brokers, urls: dict[str, str], until_drained: 
         auto_offset_reset="earliest",
     )
     posted = refused = 0
-    await consumer.start()
+    try:
+        await consumer.start()
+    except KafkaError as exc:
+        await consumer.stop()  # else aiokafka warns "Unclosed AIOKafkaConsumer"
+        raise BrokerError(
+            f"cannot reach Kafka at {brokers} ({exc}); check --bootstrap (the worker prints "
+            "its broker's HOST:PORT) and that the broker runs"
+        ) from exc
     try:
         async with aiohttp.ClientSession() as session:
             while True:

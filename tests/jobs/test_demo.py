@@ -44,7 +44,10 @@ def test_demo_runs_to_its_report_and_draws_the_map(tmp_path):
     escalated = _count(result.stdout, "escalations (none at 30 min)")
     never = _count(result.stdout, "not received")
     assert acks >= issued - never  # every receipt is an ack the stations sent
-    assert within + reminded <= issued  # in time, or reminded (unless issued at the very end)
+    assert within <= issued and reminded <= issued
+    # not "within + reminded <= issued": the replay runs ahead of the worker, and a station's
+    # answer dated within 5 minutes can reach its partition after alerts whose marks passed
+    # the deadline, so the notice was reminded and then received in time by its own clock
     assert escalated <= reminded  # an escalated notice was reminded first
     # progress while the baseline is fitted too, not only a spinner: the history's records
     # read, then the fit's steps, each to its end (issue 21)

@@ -370,6 +370,36 @@ CASES = [
         ["registry", "not valid JSON"],
     ),
     (
+        "notify-no-webhooks",
+        ["notify", "--bootstrap", "127.0.0.1:{port}"],
+        {},
+        ["webhook_urls", "HOTSPOT_WEBHOOK_URLS"],
+    ),
+    (
+        "notify-embedded-broker",
+        ["notify"],
+        {"HOTSPOT_WEBHOOK_URLS": '{{"station": "http://127.0.0.1:{port}/hook"}}'},
+        ["embedded broker", "--bootstrap"],
+    ),
+    (
+        "notify-unreachable-broker",
+        ["notify", "--bootstrap", "127.0.0.1:{port}"],
+        {"HOTSPOT_WEBHOOK_URLS": '{{"station": "http://127.0.0.1:{port}/hook"}}'},
+        ["cannot reach Kafka", "127.0.0.1:{port}"],
+    ),
+    (
+        "report-notices-not-a-month",
+        ["report", "notices", "--month", "2026-13"],
+        {},
+        ["2026-13", "YYYY-MM"],
+    ),
+    (
+        "report-notices-no-warehouse",
+        ["report", "notices", "--month", "2026-11"],
+        {},
+        ["no warehouse", "HOTSPOT_DATA_DIR"],
+    ),
+    (
         "settings-file-missing",
         ["top", "--once", "--settings", "{root}/nope.toml"],
         {},
