@@ -29,11 +29,12 @@ __all__ = ["claimed_p", "evaluate_replay", "evaluate_run", "planted_hotspots"]
 
 
 def claimed_p(params: CorrelationParams) -> float:
-    """The p-value a flag may open at, as the threshold states it: ``score >= open_score``
+    """The p-value a flag may open at, as the thresholds state it: ``score >= open_score``
     is ``p <= 10**-open_score`` for one feed at mean severity 0.5 (corroboration and severity
     raise the score, so a corroborated cell opens at a larger p: the claim is the single-feed
-    one). Times the cell tests made, it is the number of chance flags the threshold claims."""
-    return 10.0**-params.open_score
+    one), and ``min_recurrence_days`` bounds p for every flag. Times the cell tests made, it is
+    the number of chance flags the thresholds claim."""
+    return min(10.0**-params.open_score, params.open_p_max)
 
 
 def planted_hotspots(truth: dict) -> list[PlantedHotspot]:

@@ -78,6 +78,11 @@ def report_lines(r) -> list[str]:
         f"false flags per day:         {r.false_flags_per_day:.1f} observed, "
         + ("n/a claimed" if claimed is None else f"{claimed:.1f} claimed by the threshold"),
     ]
+    if r.cell_tests_per_day is not None:
+        lines.append(
+            f"cell tests per day:          {r.cell_tests_per_day:,.0f} "
+            "(set correlation.cell_tests_per_day to this city's figure)"
+        )
     for i, d in enumerate(r.delays_s):
         third = r.delays_after_third_s[i] if r.delays_after_third_s else None
         if d is not None:

@@ -74,6 +74,7 @@ class DetectionReport:
     median_delay_after_third_s: float | None = None
     span_days: float = float("nan")
     claimed_false_flags_per_day: float | None = None  # None without a test count
+    cell_tests_per_day: float | None = None  # what the scan tested (None: not counted)
 
     @property
     def n_covered(self) -> int:
@@ -173,6 +174,7 @@ def evaluate_detection(
         median_delay_after_third_s=float(np.median(third_found)) if third_found else None,
         span_days=days,
         claimed_false_flags_per_day=claimed,
+        cell_tests_per_day=None if cell_tests is None else cell_tests / days,
     )
 
 

@@ -136,5 +136,6 @@ def test_claimed_false_flags_per_day_is_the_threshold_times_the_cell_tests():
     )
     assert r.claimed_false_flags_per_day == pytest.approx(8.0)  # 2 claimed in a quarter day
     assert r.false_flags_per_day == pytest.approx(4.0)
+    assert r.cell_tests_per_day == pytest.approx(8_000.0)
     without = evaluate_detection([], [], PROJECTION, area_km2=10.0, span_ms=DAY)
     assert without.claimed_false_flags_per_day is None and math.isnan(without.precision)

@@ -106,6 +106,8 @@ def test_evaluate_prints_the_detection_figures(runs):
     assert report.claimed_false_flags_per_day > 0
     claimed = re.search(r"([\d.]+) claimed by the threshold", out).group(1)
     assert claimed == f"{report.claimed_false_flags_per_day:.1f}"
+    tests = re.search(r"^cell tests per day:\s+([\d,]+)", out, re.MULTILINE).group(1)
+    assert tests == f"{report.cell_tests_per_day:,.0f}" and report.cell_tests_per_day > 0
 
 
 def test_a_covered_hotspot_is_reported_beside_recall_not_in_it():
