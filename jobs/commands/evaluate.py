@@ -58,6 +58,11 @@ def _minutes(seconds: float | None) -> str:
     return "n/a" if seconds is None else f"{seconds / 60:.1f} min"
 
 
+def _rate(per_day: float) -> str:
+    """One decimal, or two significant digits below 1 (a 30-day bar claims 0.033 a day)."""
+    return f"{per_day:.1f}" if per_day >= 1 or per_day == 0 else f"{per_day:.2g}"
+
+
 def report_lines(r) -> list[str]:
     """The lines ``hotspot evaluate`` prints for a :class:`DetectionReport`, figures first,
     then one line per planted hotspot."""
@@ -75,8 +80,8 @@ def report_lines(r) -> list[str]:
         f"false flags:                 {r.false_flags}",
         f"false flags per 10 km²/day:  {r.false_flags_per_10km2_day:.2f}",
         f"precision:                   {r.precision:.2f}",
-        f"false flags per day:         {r.false_flags_per_day:.1f} observed, "
-        + ("n/a claimed" if claimed is None else f"{claimed:.1f} claimed by the threshold"),
+        f"false flags per day:         {_rate(r.false_flags_per_day)} observed, "
+        + ("n/a claimed" if claimed is None else f"{_rate(claimed)} claimed by the threshold"),
     ]
     if r.cell_tests_per_day is not None:
         lines.append(
