@@ -50,10 +50,11 @@ def backfilled(
 
 def test_chunk_size_does_not_change_a_row(city, tmp_path):
     report, broken, whole = backfilled(city, tmp_path / "whole", 1_000_000)
-    _, _, cut = backfilled(city, tmp_path / "cut", 777, insert_rows=1000)  # many inserts
+    cut_report, _, cut = backfilled(city, tmp_path / "cut", 777, insert_rows=1000)  # many inserts
     assert not broken
     assert report.flag_events > 0 and report.incidents > 0 and report.late > 0
     assert cut == whole
+    assert cut_report.cell_tests == report.cell_tests > 0  # the tests a day behind recurrence
 
 
 def test_a_typed_parquet_replay_gives_the_rows_of_its_jsonl(city, tmp_path):
