@@ -35,7 +35,7 @@ from scipy.stats import poisson
 
 from pipeline.backfill.fit import fit_replay
 from pipeline.correlate import CorrelationParams
-from pipeline.evaluate import evaluate_run
+from pipeline.evaluate import claimed_p, evaluate_run
 from pipeline.geo.admin_units import load_registry
 from pipeline.settings import Settings
 from pipeline.sim import SHANGHAI, CityConfig, run_simulation
@@ -159,6 +159,7 @@ def evaluate(settings, history, planted, quiet, registry) -> None:
     fitted = _fit(history, registry, settings)
     print(f"history fitted: dispersion alpha = {fitted.dispersion:.3f}")
     delays, hits, detectable_hits, false_planted, n_covered = [], [], [], 0, 0
+    after_third, covering, covering_false, opened = [], 0, 0, 0
     for day in planted:
         r = evaluate_run(
             settings, registry, day / "replay.jsonl", day / "truth.json", fitted.baseline
@@ -166,9 +167,9 @@ def evaluate(settings, history, planted, quiet, registry) -> None:
         spots = json.loads((day / "truth.json").read_text())["hotspots"]
         for spot, delay, covered in zip(spots, r.delays_s, r.covered, strict=True):
             ok = oracle_detectable(spot, params.window_s, params.min_count)
-            hits.append(delay is not None or covered)
+            hits.append(delay is not None)  # a flag opened for it (issue 23: not covered)
             if ok:
-                detectable_hits.append(delay is not None or covered)
+                detectable_hits.append(delay is not None)
             planted_n = sum(f["planted"] for f in spot["feeds"].values())
             print(
                 f"  {day.name} {spot['id']} x{spot['multiplier']} {spot['start'][11:16]}"
@@ -176,14 +177,19 @@ def evaluate(settings, history, planted, quiet, registry) -> None:
                 f" oracle_detectable={ok} delay_s={delay}{' (covered)' if covered else ''}"
             )
         delays += [d for d in r.delays_s if d is not None]
+        after_third += [d for d in r.delays_after_third_s if d is not None]
         n_covered += sum(r.covered)
+        covering += r.covering_flags
+        covering_false += r.covering_false
         false_planted += r.false_flags
+        opened += r.flags_opened
     q = evaluate_run(
         settings, registry, quiet / "replay.jsonl", quiet / "truth.json", fitted.baseline
     )
     print(
         f"recall (all planted): {sum(hits)}/{len(hits)} = {np.mean(hits):.2f}"
-        f" ({n_covered} covered by a flag already open)"
+        f" ({n_covered} more covered by {covering} flags already open,"
+        f" {covering_false} of them false flags)"
     )
     print(
         f"recall (oracle-detectable): {sum(detectable_hits)}/{len(detectable_hits)}"
@@ -193,8 +199,21 @@ def evaluate(settings, history, planted, quiet, registry) -> None:
         f"median time to first flag: {np.median(delays) / 60 if delays else float('nan'):.1f} min"
     )
     print(
+        "median delay after the third alert: "
+        f"{np.median(after_third) / 60 if after_third else float('nan'):.1f} min"
+    )
+    print(
         f"false flags per 10 km² per day, quiet day: {q.false_flags_per_10km2_day:.2f}"
         f" ({q.false_flags} flags)"
+    )
+    print(
+        f"quiet day: {q.false_flags_per_day:.1f} false flags a day observed, "
+        f"{q.claimed_false_flags_per_day:.1f} claimed by the threshold"
+        f" (p <= {claimed_p(params):.0e} x cell tests a day)"
+    )
+    print(
+        f"precision, planted days: {(opened - false_planted) / opened if opened else 0:.2f}"
+        f" ({opened - false_planted} of {opened} openings)"
     )
     width, height = json.loads((quiet / "truth.json").read_text())["city"]["size_m"]
     area_days = width * height / 1e7 * len(planted)  # 10 km² units x one day each

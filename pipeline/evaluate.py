@@ -3,7 +3,9 @@ and ``benchmarks/detection_quality.py``.
 
 The run is backfilled into memory, exactly as ``hotspot backfill`` would store it (the same
 settings, partitions, clock and flush), and its flags are scored against the hotspots the
-simulator planted (:func:`~pipeline.correlate.flags.evaluation.evaluate_detection`).
+simulator planted (:func:`~pipeline.correlate.flags.evaluation.evaluate_detection`), with the
+stored alerts (for the delay after each hotspot's third alert) and the cell tests the scan made
+(for the false-flag rate the opening threshold claims, :func:`claimed_p`).
 """
 
 from __future__ import annotations
@@ -16,14 +18,23 @@ from pathlib import Path
 
 from .backfill.files import backfill_to_memory
 from .backfill.fit import fit_replay
-from .correlate import Baseline
+from .correlate import Baseline, CorrelationParams
 from .correlate.baseline.store import prior_baseline
 from .correlate.flags.evaluation import DetectionReport, PlantedHotspot, evaluate_detection
 from .geo.admin_units import AdminRegistry, load_registry
 from .routing import city_projection
 from .settings import Settings
 
-__all__ = ["evaluate_replay", "evaluate_run", "planted_hotspots"]
+__all__ = ["claimed_p", "evaluate_replay", "evaluate_run", "planted_hotspots"]
+
+
+def claimed_p(params: CorrelationParams) -> float:
+    """The p-value a flag may open at, as the thresholds state it: ``score >= open_score``
+    is ``p <= 10**-open_score`` for one feed at mean severity 0.5 (corroboration and severity
+    raise the score, so a corroborated cell opens at a larger p: the claim is the single-feed
+    one), and ``min_recurrence_days`` bounds p for every flag. Times the cell tests made, it is
+    the number of chance flags the thresholds claim."""
+    return min(10.0**-params.open_score, params.open_p_max)
 
 
 def planted_hotspots(truth: dict) -> list[PlantedHotspot]:
@@ -50,15 +61,22 @@ def evaluate_run(
 ) -> DetectionReport:
     """The detection report of ``replay`` with its ground truth ``truth``; ``baseline`` makes
     each partition correlator's baseline."""
-    sink, _ = backfill_to_memory(settings, registry, [Path(replay)], baseline)
+    sink, report = backfill_to_memory(
+        settings, registry, [Path(replay)], baseline, keep_alerts=True
+    )
     facts = json.loads(Path(truth).read_text())
     width, height = facts["city"]["size_m"]
+    alerts = sink.stored_alerts()
+    counted = alerts.severity > 0
     return evaluate_detection(
         sink.flags,
         planted_hotspots(facts),
         city_projection(registry),
         area_km2=width * height / 1e6,
         span_ms=round(facts["config"]["duration"] * 1000),
+        alerts=(alerts.event_ms[counted], alerts.lat[counted], alerts.lon[counted]),
+        cell_tests=report.cell_tests,
+        claimed_p=claimed_p(settings.correlation),
     )
 
 

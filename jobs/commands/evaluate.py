@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from .options import SettingsFile, check_replay_files
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "report_lines"]
 
 
 def evaluate(
@@ -47,7 +47,9 @@ def evaluate(
     ] = False,
     settings_file: SettingsFile = None,
 ) -> None:
-    """Print recall, median time to first flag and false flags per 10 km² per day."""
+    """Print recall (hotspots a flag opened for), covered hotspots, median delays after onset
+    and after the third alert, false flags per 10 km² per day, precision, and the claimed
+    versus observed false-flag rate."""
     from pipeline.evaluate import evaluate_replay
     from pipeline.settings import load_settings
 
@@ -55,18 +57,58 @@ def evaluate(
     r = evaluate_replay(
         _nothing_stored(load_settings(settings_file)), replay, truth, registry, history
     )
-    delay = "n/a" if r.median_delay_s is None else f"{r.median_delay_s / 60:.1f} min"
-    typer.echo(f"planted hotspots:           {r.planted}")
-    typer.echo(f"detected:                   {r.detected}")
-    typer.echo(f"recall:                     {r.recall:.2f}")
-    typer.echo(f"median time to first flag:  {delay}")
-    typer.echo(f"flags opened:               {r.flags_opened}")
-    typer.echo(f"false flags:                {r.false_flags}")
-    typer.echo(f"false flags per 10 km²/day: {r.false_flags_per_10km2_day:.2f}")
-    for i, d in enumerate(r.delays_s):
-        typer.echo(f"  hotspot {i + 1}: " + ("missed" if d is None else f"{d / 60:.1f} min"))
+    for line in report_lines(r):
+        typer.echo(line)
     if false_alarms:
         _print_false_alarms(load_settings(settings_file))
+
+
+def _minutes(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def _rate(per_day: float) -> str:
+    """One decimal, or two significant digits below 1 (a 30-day bar claims 0.033 a day)."""
+    return f"{per_day:.1f}" if per_day >= 1 or per_day == 0 else f"{per_day:.2g}"
+
+
+def report_lines(r) -> list[str]:
+    """The lines ``hotspot evaluate`` prints for a :class:`DetectionReport`, figures first,
+    then one line per planted hotspot."""
+    claimed = r.claimed_false_flags_per_day
+    lines = [
+        f"planted hotspots:            {r.planted}",
+        f"detected (a flag opened):    {r.detected}",
+        f"recall:                      {r.recall:.2f}",
+        f"covered at onset:            {r.n_covered} (by {r.covering_flags} open flags, "
+        f"{r.covering_false} of them false flags before the onset)",
+        f"recall counting covered:     {r.recall_with_covered:.2f} (the pre-issue-23 figure)",
+        f"median delay after onset:    {_minutes(r.median_delay_s)}",
+        f"median delay after 3rd alert: {_minutes(r.median_delay_after_third_s)}",
+        f"flags opened:                {r.flags_opened}",
+        f"false flags:                 {r.false_flags}",
+        f"false flags per 10 km²/day:  {r.false_flags_per_10km2_day:.2f}",
+        f"precision:                   {r.precision:.2f}",
+        f"false flags per day:         {_rate(r.false_flags_per_day)} observed, "
+        + ("n/a claimed" if claimed is None else f"{_rate(claimed)} claimed by the threshold"),
+    ]
+    if r.cell_tests_per_day is not None:
+        lines.append(
+            f"cell tests per day:          {r.cell_tests_per_day:,.0f} "
+            "(set correlation.cell_tests_per_day to this city's figure)"
+        )
+    for i, d in enumerate(r.delays_s):
+        third = r.delays_after_third_s[i] if r.delays_after_third_s else None
+        if d is not None:
+            what = f"opened after {_minutes(d)}" + (
+                "" if third is None else f" ({_minutes(third)} after its third alert)"
+            )
+        elif r.covered and r.covered[i]:
+            what = "covered: a flag was already open at its onset"
+        else:
+            what = "missed"
+        lines.append(f"  hotspot {i + 1}: {what}")
+    return lines
 
 
 def _print_false_alarms(settings) -> None:
@@ -77,7 +119,7 @@ def _print_false_alarms(settings) -> None:
 
     with open_existing_warehouse(settings) as warehouse:
         total, cells = false_alarm_cells(warehouse)
-    typer.echo(f"false alarms recorded:      {total}")
+    typer.echo(f"false alarms recorded:       {total}")
     for c in cells:
         typer.echo(
             f"  cell {c.cell_id} ({c.grid_code or '?'}, {c.station_id or '?'}): "

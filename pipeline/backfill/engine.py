@@ -76,6 +76,10 @@ class BackfillReport:
     bad_lines: list[BadLine] = field(default_factory=list)
     #: rows of an earlier run in this backfill's range, deleted before it stored its own
     replaced: Counter = field(default_factory=Counter)  # table -> rows
+    #: cell tests the scan made (a cell tested at a boundary), each cell counted by the one
+    #: partition that owns it, so the figure does not depend on the partition count
+    #: (:mod:`pipeline.correlate.scan.tally`); set by :meth:`Backfill.finish`
+    cell_tests: int = 0
 
 
 def _concat(parts: list[NormalizedBatch], sizes: list[int]) -> NormalizedBatch:
@@ -410,10 +414,22 @@ class Backfill:
                 )
             if self.correlators:
                 last = max(last or horizon, horizon)
+        self.report.cell_tests = self._owned_cell_tests()
         # a backfill without correlation writes no flags or incidents, and leaves them be
         tables = ("alerts", "incidents", "flags") if self.correlators else ("alerts",)
         self.report.replaced.update(self.sink.finish(last, tables))
         return self.report
+
+    def _owned_cell_tests(self) -> int:
+        """Cell tests of every partition, counting only the cells it owns (a loop per
+        partition): a halo cell is tested by a neighbour too, but flagged only by its owner."""
+        total = 0
+        for partition, correlator in enumerate(self.correlators):
+            ids, counts = correlator.tested.counts()
+            x, y = correlator.lattice.centre(*correlator.lattice.unpack(ids))
+            lat, lon = self.routing.projection.to_latlon(x, y)
+            total += int(counts[self.routing.owns(partition, lat, lon)].sum())
+        return total
 
     # --- sinks --------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from .lattice import Lattice
 from .params import CorrelationParams
 from .scan.scale_counts import Rows, ScaleCounts
 from .scan.scoring import CellScores, score_scale_counts
+from .scan.tally import CellTestTally
 from .window.buffer import COLUMNS, AlertBuffer, alert_keys, utf8_ids
 from .window.event_time import EventWindow
 from .window.events import cell_counts, window_events
@@ -130,6 +131,9 @@ class Correlator:
         self._flags = FlagTracker(params, self.lattice, projection)
         self._rates = DiskRateCache(baseline, self.lattice, params.radii_m)
         self._scale_counts = ScaleCounts(params, self.lattice)
+        #: cell tests made (boundaries each cell was tested at), for the false-flag rate a
+        #: threshold claims; not part of a snapshot (scan.tally)
+        self.tested = CellTestTally()
         self._last_closed: int | None = None
         # The last boundary whose incidents were linked and emitted: rows up to it are linked
         # (or consumed). Not part of a snapshot: a restored buffer has no roots, so it relinks.
@@ -301,6 +305,8 @@ class Correlator:
         nearby, new = self._window_events(b)
         self._scale_counts.advance(b, self._counted_events)
         scores = self._scores(b)
+        if scores.tested is not None:
+            self.tested.add(scores.cell_id[scores.tested])
         self._learn(b, new)
         flags = self._flags.step(b, scores, nearby)
         # An index no flag laid out holds rows of this boundary only: the next builds its own.

@@ -5,9 +5,14 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from .exceptions import CorrelationError
 
-__all__ = ["CorrelationParams"]
+__all__ = ["CorrelationParams", "MAX_RECURRENCE_DAYS"]
+
+#: a million years: "never by chance", finite so it encodes in JSON and ClickHouse
+MAX_RECURRENCE_DAYS = 3.65e8
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,20 @@ class CorrelationParams:
         ``update_score_delta`` (1.0): an open flag emits an ``update`` when its counts change
         or its score moved at least this much since the last event.
 
+    Recurrence interval (issue 23)
+        ``cell_tests_per_day`` (1.1e6): cell tests the scan makes a day in this city (a cell
+        tested at one boundary at one scale or more; its p-value is Bonferroni-corrected over
+        its scales), counted only where a cell holds ``min_count`` counted alerts. A constant,
+        not a live count, so a flag's figures do not depend on batch boundaries, restarts or
+        the partition count. Measure it with ``hotspot evaluate`` (it prints the cell tests a
+        day of the run; :mod:`pipeline.correlate.scan.tally`): 1.13e6 and 1.12e6 on the golden
+        cities (24 x 18 km, scale 1, without and with a fitted baseline). Every flag reports
+        ``recurrence_days = 1 / (p_value x cell_tests_per_day)``: how long one would wait to
+        see a cluster this strong by chance anywhere in the city.
+        ``min_recurrence_days`` (0: off): a flag opens only where its recurrence interval is at
+        least this, i.e. ``p_value <= 1 / (min_recurrence_days x cell_tests_per_day)``, on top
+        of the thresholds above (see README, "Recurrence interval", for the figures).
+
     Baseline and calendar
         ``utc_offset_min`` (480, China Standard Time, no DST): local time for hour-of-week.
     """
@@ -89,6 +108,8 @@ class CorrelationParams:
     corroboration_gain: float = 0.5
     merge_radius_m: float = 1000.0
     update_score_delta: float = 1.0
+    cell_tests_per_day: float = 1.1e6
+    min_recurrence_days: float = 0.0
     utc_offset_min: int = 480
 
     def __post_init__(self) -> None:
@@ -114,6 +135,15 @@ class CorrelationParams:
         self._check_scales()
         if not 0 < self.bh_q < 1:
             raise CorrelationError(f"bh_q must lie in (0, 1), got {self.bh_q!r}")
+        if not (math.isfinite(self.cell_tests_per_day) and self.cell_tests_per_day > 0):
+            raise CorrelationError(
+                f"cell_tests_per_day must be a positive number, got {self.cell_tests_per_day!r};"
+                " `hotspot evaluate` prints the cell tests a day of a run of the city"
+            )
+        if not (math.isfinite(self.min_recurrence_days) and self.min_recurrence_days >= 0):
+            raise CorrelationError(
+                f"min_recurrence_days must be >= 0 days (0: off), got {self.min_recurrence_days!r}"
+            )
         if self.close_score > self.open_score:
             raise CorrelationError("close_score must not exceed open_score (hysteresis)")
 
@@ -143,6 +173,21 @@ class CorrelationParams:
     def scales(self) -> list[tuple[int, float]]:
         """Every (window_s, radius_m) pair scored, windows outer."""
         return [(w, r) for w in self.windows_s for r in self.radii_m]
+
+    @property
+    def open_p_max(self) -> float:
+        """The largest p-value a flag may open at under ``min_recurrence_days`` (1: off)."""
+        if self.min_recurrence_days <= 0:
+            return 1.0
+        return 1.0 / (self.min_recurrence_days * self.cell_tests_per_day)
+
+    def recurrence_days(self, p_value: np.ndarray) -> np.ndarray:
+        """Days one waits for a cell test this significant by chance anywhere in the city:
+        ``1 / (p x cell_tests_per_day)``, capped at ``MAX_RECURRENCE_DAYS`` (p underflows to
+        0 for overwhelming clusters, and JSON has no infinity)."""
+        p = np.asarray(p_value, np.float64) * self.cell_tests_per_day
+        with np.errstate(divide="ignore"):
+            return np.minimum(1.0 / np.maximum(p, 0.0), MAX_RECURRENCE_DAYS)
 
     @property
     def window_ms(self) -> int:

@@ -37,8 +37,9 @@ _ALERT_HEAT = f"""
 
 _OPEN_FLAGS = f"""
     SELECT f.flag_id AS flag, f.opened_time AS opened, f.boundary_time AS updated,
-           round(f.score, 2) AS score, f.observed AS alerts, round(f.expected, 1) AS expected,
-           f.n_sources AS feeds, f.station_id AS station, s.name AS station_name,
+           round(f.score, 2) AS score, round(f.recurrence_days, 1) AS by_chance_every_days,
+           f.observed AS alerts, round(f.expected, 1) AS expected, f.n_sources AS feeds,
+           f.station_id AS station, s.name AS station_name,
            f.community_code AS community, c.name AS community_name, f.lat AS lat, f.lon AS lon
     FROM flags AS f FINAL
     LEFT JOIN {unit_names("community")} AS c ON c.code = f.community_code
@@ -122,7 +123,9 @@ def command_centre() -> Dashboard:
             width=10,
             height=14,
             sort="score",
-            description="Flags not closed, with the responsible station and community.",
+            description="Flags not closed, with the responsible station and community, and "
+            "each one's recurrence interval: how many days one would wait for a cluster this "
+            "strong by chance anywhere in the city (0: unknown, stored before it existed).",
             overrides=(
                 by_name(
                     "score",

@@ -45,6 +45,7 @@ def _open_flag(f: FlagMessage, notice: NoticeStatus | None = None) -> OpenFlag:
         flag_id=f.flag_id,
         version=f.version,
         score=f.score,
+        recurrence_days=f.recurrence_days,
         observed=f.observed,
         expected=f.expected,
         lat=f.lat,

@@ -3,9 +3,9 @@
 Alerts of a time range are counted in cells of about 250 m (aggregated in the warehouse) and
 drawn on a log colour scale over the district, street and community boundaries of the
 registry. Flags open at some time in the range are circles of their radius (latest version):
-red and labelled with their community's name (as ``hotspot top`` shows it) and score while
-open, grey once closed. Labels are placed where they hide nothing (:mod:`.labels`) and the
-legend sits below the map, so nothing on the map is covered.
+red and labelled with their community's name (as ``hotspot top`` shows it), score and
+recurrence interval while open, grey once closed. Labels are placed where they hide nothing
+(:mod:`.labels`) and the legend sits below the map, so nothing on the map is covered.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from matplotlib.transforms import Bbox  # noqa: E402
 from ..geo.admin_units import AdminRegistry  # noqa: E402
 from ..warehouse import Warehouse  # noqa: E402
 from .labels import Label, keep_inside, place_labels  # noqa: E402
+from .top import recurrence  # noqa: E402
 
 __all__ = ["MapFigure", "counted", "draw_map", "map_figure"]
 
@@ -73,7 +74,7 @@ def _flags(warehouse: Warehouse, since_ms: int, until_ms: int) -> dict:
     # the latest version of every flag that was open at some time in the range
     return warehouse.query_columns(
         f"SELECT lat AS y, lon AS x, radius_m AS r, score AS s, status AS st, "
-        f"community_code AS community FROM {db}.flags FINAL "
+        f"community_code AS community, recurrence_days AS every FROM {db}.flags FINAL "
         f"WHERE opened_time < fromUnixTimestamp64Milli(toInt64({int(until_ms)}), 'UTC') AND "
         f"boundary_time >= fromUnixTimestamp64Milli(toInt64({int(since_ms)}), 'UTC') "
         f"ORDER BY status = 'close', score DESC, flag_id"
@@ -183,9 +184,10 @@ def map_figure(
     )
     labels = []
     rows = zip(
-        flags["y"], flags["x"], flags["r"], flags["s"], flags["st"], flags["community"], strict=True
-    )
-    for lat, lon, radius, score, status, community in rows:
+        flags["y"], flags["x"], flags["r"], flags["s"], flags["st"], flags["community"],
+        flags["every"], strict=True,
+    )  # fmt: skip
+    for lat, lon, radius, score, status, community, every in rows:
         is_open = status != "close"
         colour = "#d7191c" if is_open else "#7f7f7f"
         ax.add_patch(
@@ -199,7 +201,8 @@ def map_figure(
             )
         )
         place = names.get(community) or community or f"{lat:.4f}, {lon:.4f}"
-        labels.append(Label(lon, lat, f"{place}  {score:.0f}" if is_open else place, colour))
+        text = f"{place}  {score:.0f}, every {recurrence(every)}" if is_open else place
+        labels.append(Label(lon, lat, text, colour))
     ax.set_xlim(min_lon, max_lon)
     ax.set_ylim(min_lat, max_lat)
     ax.set_aspect(1 / cos_lat)
@@ -247,7 +250,7 @@ def _legend(ax) -> None:
             markersize=12,
             markerfacecolor="none",
             markeredgewidth=2.4,
-            label="open flag (community, score)",
+            label="open flag (community, score, recurrence interval)",
         ),
         Line2D(
             [],

@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 
 from rich.table import Table
 
+from ..correlate.params import MAX_RECURRENCE_DAYS
 from ..geo.admin_units import AdminRegistry
 from ..warehouse import Warehouse
 
-__all__ = ["NoticeStatus", "OpenFlag", "open_flags", "flags_table", "notice_text"]
+__all__ = ["NoticeStatus", "OpenFlag", "open_flags", "flags_table", "notice_text", "recurrence"]
 
 _FEEDS = {"alarm_phone": "alarm", "dispatch_110": "110", "camera": "cam", "grid_report": "grid"}
 
@@ -38,6 +39,7 @@ class OpenFlag:
     flag_id: str
     version: int
     score: float
+    recurrence_days: float  # 0: unknown (a row stored before the column existed)
     observed: int
     expected: float
     lat: float
@@ -58,7 +60,8 @@ def open_flags(warehouse: Warehouse, limit: int = 50) -> tuple[list[OpenFlag], i
     """Open flags by score (highest first) and the stream clock (newest boundary, epoch ms)."""
     db = warehouse.database
     cols = warehouse.query_columns(
-        f"SELECT flag_id, version, score, observed, expected, lat, lon, radius_m, grid_code, "
+        f"SELECT flag_id, version, score, recurrence_days, observed, expected, lat, lon, "
+        f"radius_m, grid_code, "
         f"community_code, street_code, district_code, station_id, source_counts, "
         f"toUnixTimestamp64Milli(opened_time) AS opened_ms, "
         f"toUnixTimestamp64Milli(boundary_time) AS boundary_ms "
@@ -110,6 +113,18 @@ def notice_text(notice: NoticeStatus | None, clock_ms: int | None) -> str:
     return f"{notice.state}, rcvd {_age(round(notice.receipt_s * 1000))}{late}"
 
 
+def recurrence(days: float) -> str:
+    """A recurrence interval as an analyst reads it: hours under a day, days under a year,
+    then years; "-" when unknown."""
+    if not days > 0:
+        return "-"
+    if days >= MAX_RECURRENCE_DAYS:
+        return "never"
+    if days < 1:
+        return f"{days * 24:.1f} h"
+    return f"{days:,.0f} d" if days < 365 else f"{days / 365:,.0f} y"
+
+
 def _age(ms: int) -> str:
     minutes = max(ms, 0) // 60_000
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
@@ -121,8 +136,8 @@ def flags_table(
     clock_ms: int | None,
     title: str = "Open hotspot flags",
 ) -> Table:
-    """Place (community name), units, station, score, counts by feed, age and notice of each
-    flag."""
+    """Place (community name), units, station, score, recurrence interval, counts by feed, age
+    and notice of each flag."""
     names = {}
     if registry is not None:
         names = dict(
@@ -138,6 +153,7 @@ def flags_table(
         ("units (grid/community/street/district)", "left"),
         ("station", "left"),
         ("score", "right"),
+        ("by chance every", "right"),
         ("seen / expected", "right"),
         *((feed, "right") for feed in _FEEDS.values()),
         ("age", "right"),
@@ -159,6 +175,7 @@ def flags_table(
             units,
             f.station_id or "-",
             f"{f.score:.1f}",
+            recurrence(f.recurrence_days),
             f"{f.observed} / {f.expected:.1f}",
             *counts,
             age,

@@ -135,6 +135,7 @@ def flag_rows(flags: Sequence) -> dict[str, object]:
             "cell_id",
             "score",
             "p_value",
+            "recurrence_days",
             "gi_z",
             "observed",
             "expected",

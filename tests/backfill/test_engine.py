@@ -50,10 +50,11 @@ def backfilled(
 
 def test_chunk_size_does_not_change_a_row(city, tmp_path):
     report, broken, whole = backfilled(city, tmp_path / "whole", 1_000_000)
-    _, _, cut = backfilled(city, tmp_path / "cut", 777, insert_rows=1000)  # many inserts
+    cut_report, _, cut = backfilled(city, tmp_path / "cut", 777, insert_rows=1000)  # many inserts
     assert not broken
     assert report.flag_events > 0 and report.incidents > 0 and report.late > 0
     assert cut == whole
+    assert cut_report.cell_tests == report.cell_tests > 0  # the tests a day behind recurrence
 
 
 def test_a_typed_parquet_replay_gives_the_rows_of_its_jsonl(city, tmp_path):
@@ -125,3 +126,28 @@ def test_the_arrival_clock_judges_each_record_by_its_own_arrival(city, tmp_path)
         )
     assert future == [("camera:ahead-15",)]
     assert report.alerts == 61 and report.deadletters["future_time"] == 1
+
+
+def test_cell_tests_do_not_depend_on_the_partition_count(city, tmp_path):
+    """Each partition's correlator also tests its halo cells; the report counts a cell only in
+    the partition that owns it, so the tests per day (the multiple-testing burden a flag's
+    p-value is judged against) are those of one partition (issue 23)."""
+    from functools import partial
+
+    from pipeline.backfill.files import backfill_to_memory
+    from pipeline.correlate.baseline.store import prior_baseline
+
+    registry = load_registry(city.registry)
+    tests = {}
+    for partitions in (1, 3):
+        settings = Settings(
+            data_dir=tmp_path / str(partitions),
+            registry_path=city.registry,
+            pseudonym_key=PSEUDONYM_KEY,
+            partitions=partitions,
+        )
+        engine_report = backfill_to_memory(
+            settings, registry, [city.replay], partial(prior_baseline, settings)
+        )[1]
+        tests[partitions] = engine_report.cell_tests
+    assert tests[1] == tests[3] > 0

@@ -53,6 +53,9 @@ def test_labels_lie_inside_the_map_and_hide_nothing(backfilled_city, city):
         districts = [t.get_window_extent(renderer) for t in drawn.district_names]
         legend = drawn.ax.get_legend().get_window_extent(renderer)
         assert len(labels) > 0 and len(labels) + drawn.unlabelled == drawn.flags
+        texts = [t.get_text() for t in drawn.labels]
+        # an open flag's label says how often chance alone would make it (issue 23)
+        assert any(", every " in t for t in texts), texts
         for box in labels + districts:
             assert frame.x0 <= box.x0 and box.x1 <= frame.x1, "a label is cut at the edge"
             assert frame.y0 <= box.y0 and box.y1 <= frame.y1, "a label is cut at the edge"

@@ -7,11 +7,15 @@ Each cell is scored at its most significant scale (window and radius, see
   significant, holds at least ``min_count`` alerts and at least ``min_rate_ratio`` times its
   expected count. Hot cells are taken best score first; a hot cell within ``merge_radius_m``
   of an open flag's cell (or of a flag opened before it at this boundary) feeds that flag
-  instead of opening its own, so one hotspot gives one flag, not a cluster of them.
+  instead of opening its own, so one hotspot gives one flag, not a cluster of them. With
+  ``min_recurrence_days`` set, its recurrence interval must also reach that many days.
 * **update**: at later boundaries, when the flag cell's counts change or its score moved by at
   least ``update_score_delta`` since the flag's last event.
 * **close**: when its disk holds no counted alert any more, or after ``close_after_slides``
   consecutive boundaries with a score below ``close_score``.
+
+Every event carries the flag's recurrence interval (days), ``1 / (p_value x
+cell_tests_per_day)`` (:class:`~pipeline.correlate.params.CorrelationParams`).
 
 A flag's id derives from its cell and opening boundary, so a replay reproduces it; its version
 increases by one per event.
@@ -56,6 +60,9 @@ class FlagEvent(msgspec.Struct, frozen=True, kw_only=True):
     cell_id: int
     score: float
     p_value: float
+    #: days one waits for a cluster this strong by chance anywhere in the city:
+    #: 1 / (p_value x cell tests a day), see CorrelationParams.cell_tests_per_day
+    recurrence_days: float = 0.0
     gi_z: float | None  # Getis-Ord Gi* of the cell; None when undefined (uniform counts)
     observed: int  # counted alerts within radius_m in the last window_s
     expected: float  # baseline count for the same disk and window
@@ -157,6 +164,7 @@ def _flag_events(
     placed: tuple,
     flags: tuple[list, list, list, list, list],
     boundary_ms: int,
+    params: CorrelationParams,
 ) -> list[FlagEvent]:
     """The events of the flags at rows ``ks`` of ``scores`` (``placed``: their centres and
     disk details; ``flags``: their ids, cells, opening boundaries, versions and statuses).
@@ -172,6 +180,7 @@ def _flag_events(
         scores.window_s[ks].tolist(),
         scores.score[ks].tolist(),
         scores.p_value[ks].tolist(),
+        params.recurrence_days(scores.p_value[ks]).tolist(),
         scores.gi_z[ks].tolist(),
         scores.count[ks].tolist(),
         scores.expected[ks].tolist(),
@@ -197,6 +206,7 @@ def _flag_events(
             cell_id=cell,
             score=score,
             p_value=p,
+            recurrence_days=recurrence,
             gi_z=gi if isfinite(gi) else None,
             observed=count,
             expected=expected,
@@ -207,8 +217,8 @@ def _flag_events(
             first_event_ms=first if first <= last else None,
             last_event_ms=last if first <= last else None,
         )
-        for (flag, cell, opened, version, status, la, lo, radius, window, score, p, gi, count,
-             expected, n_sources, by_source, by_category, grid, first, last) in columns
+        for (flag, cell, opened, version, status, la, lo, radius, window, score, p, recurrence,
+             gi, count, expected, n_sources, by_source, by_category, grid, first, last) in columns
     ]  # fmt: skip
 
 
@@ -258,7 +268,9 @@ class FlagTracker:
             (o.version[emit] + 1).tolist(),
             np.where(closing[emit], "close", "update").tolist(),
         )
-        events = _flag_events(scores, ks[emit], _rows(placed, emit), flags, boundary_ms)
+        events = _flag_events(
+            scores, ks[emit], _rows(placed, emit), flags, boundary_ms, self.params
+        )
         o.last_score[emit] = score[emit]
         o.last_counts[emit] = signature[emit]
         o.version[emit] += 1
@@ -269,7 +281,7 @@ class FlagTracker:
         flag_ids = [flag_id(cell, boundary_ms) for cell in cells]
         n = len(cells)
         flags = (flag_ids, cells, [boundary_ms] * n, [1] * n, ["open"] * n)
-        events += _flag_events(scores, hot, placed, flags, boundary_ms)
+        events += _flag_events(scores, hot, placed, flags, boundary_ms, self.params)
         counts = np.column_stack([scores.count[hot], placed[4].by_source]).astype(np.int64)
         o.add(flag_ids, scores.cell_id[hot], boundary_ms, scores.score[hot], counts)
         return events
@@ -278,9 +290,10 @@ class FlagTracker:
         """Rows of cells that open flags: hot, best first, none within the radius of a flag."""
         p = self.params
         ix, iy = self.lattice.unpack(self.open_cells())
+        # the minimum recurrence interval, as a p-value bar on the cells that may open
+        significant = scores.significant & (scores.p_value <= p.open_p_max)
         columns = (
-            scores.significant, scores.score, scores.count, scores.expected, scores.ix,
-            scores.iy,
+            significant, scores.score, scores.count, scores.expected, scores.ix, scores.iy,
         )  # fmt: skip
         thresholds = (p.open_score, p.min_count, p.min_rate_ratio)
         return hot_cells(columns, ix, iy, thresholds, p.merge_radius_m / p.cell_m)

@@ -129,7 +129,7 @@ def _test_cells(by_src, sev, expected, alpha, min_count, bh_q, gammainc, betainc
             k_max = j + 1
     for j in range(k_max):
         significant[cells[order[j]]] = True
-    return best, count, n_sources, mean_sev, best_expected, p, significant, n_tests
+    return best, count, n_sources, mean_sev, best_expected, p, significant, n_tests, tested_at
 
 
 # --- Python layer ------------------------------------------------------------------------------
@@ -151,7 +151,8 @@ def _special_functions() -> tuple:
 
 class CellTests(NamedTuple):
     """What :func:`cell_tests` returns: per cell, its most significant scale and the figures
-    there; and the number of (cell, scale) tests made."""
+    there; the number of (cell, scale) tests made, and how many scales each cell was tested at
+    (0: not tested, its p-value is 1 by construction and no flag can open there)."""
 
     best: np.ndarray  # scale index (params.scales order)
     count: np.ndarray
@@ -161,6 +162,7 @@ class CellTests(NamedTuple):
     p_value: np.ndarray  # Bonferroni across the cell's tested scales, capped at 1
     significant: np.ndarray  # Benjamini-Hochberg discovery among the tested cells
     n_tests: int
+    scales_tested: np.ndarray  # int64 per cell
 
 
 def cell_tests(

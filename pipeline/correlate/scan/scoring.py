@@ -94,6 +94,9 @@ class CellScores:
     window_s: np.ndarray  # the scale each cell was scored at: window (s) ...
     radius_m: np.ndarray  # ... and disk radius (m)
     n_tests: int = 0  # tests at this boundary: tested cells x scales (Bonferroni, then BH)
+    #: per cell, whether it was tested at any scale (a cell test: what a flag's p-value is
+    #: Bonferroni-corrected to); None where the scores were made without the scan kernel
+    tested: np.ndarray | None = None
 
     def find(self, cell_id: int) -> int:
         """Row of ``cell_id`` (it must have been tested)."""
@@ -387,4 +390,5 @@ def _score(
         window_s=scale_w[tests.best],
         radius_m=scale_r[tests.best],
         n_tests=int(tests.n_tests),
+        tested=tests.scales_tested > 0,
     )

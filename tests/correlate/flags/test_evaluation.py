@@ -64,7 +64,8 @@ def test_hand_made_case():
     ]
     r = evaluate_detection(flags, planted, PROJECTION, area_km2=50.0, span_ms=DAY // 2)
     assert (r.planted, r.detected, r.flags_opened, r.false_flags) == (3, 2, 5, 2)
-    assert r.recall == pytest.approx(2 / 3)
+    assert r.recall == pytest.approx(2 / 3) and r.precision == pytest.approx(3 / 5)
+    assert r.covered == (False, False, False) and r.covering_flags == 0
     assert r.delays_s == (240.0, 600.0, None)
     assert r.median_delay_s == 420.0
     assert r.false_flags_per_10km2_day == pytest.approx(2 / 5 / 0.5)
@@ -92,4 +93,49 @@ def test_a_hotspot_starting_under_an_open_flag_is_covered_without_a_delay():
     r = evaluate_detection(flags, planted, PROJECTION, area_km2=50.0, span_ms=DAY)
     assert r.covered == (True, False)
     assert r.delays_s == (None, None)
-    assert (r.detected, r.recall, r.median_delay_s) == (1, 0.5, None)
+    # Covered is not detected: recall counts the hotspots a flag opened for (issue 23).
+    assert (r.detected, r.recall, r.median_delay_s) == (0, 0.0, None)
+    assert (r.n_covered, r.recall_with_covered) == (1, 0.5)
+    # Flag a opened near no planted hotspot: a false flag covering spot 0 by chance.
+    assert (r.covering_flags, r.covering_false) == (1, 1)
+    assert r.false_flags == 2 and r.precision == 0.0
+
+
+def test_a_hotspot_covered_by_the_flag_of_an_earlier_hotspot_is_covered_by_a_true_flag():
+    planted = [spot(0, 0, T0, T0 + 60 * MIN), spot(300, 0, T0 + 30 * MIN, T0 + 90 * MIN)]
+    flags = [flag(100, 0, T0 + 5 * MIN, fid="a")]  # opens for spot 0, still open at spot 1
+    r = evaluate_detection(flags, planted, PROJECTION, area_km2=50.0, span_ms=DAY)
+    assert r.delays_s == (300.0, None) and r.covered == (False, True)
+    assert (r.detected, r.recall, r.n_covered) == (1, 0.5, 1)
+    assert (r.covering_flags, r.covering_false, r.false_flags, r.precision) == (1, 0, 0, 1.0)
+
+
+def test_delay_after_the_third_alert_in_the_disc_and_span():
+    planted = [spot(0, 0, T0, T0 + 60 * MIN), spot(5000, 0, T0, T0 + 60 * MIN)]
+    flags = [flag(0, 0, T0 + 10 * MIN, fid="a"), flag(5000, 0, T0 + 20 * MIN, fid="b")]
+    # spot 0: alerts at 1, 2 (outside the disc), 3, 4 and 12 min: its third in the disc is at 4
+    # min; one before the onset does not count. Spot 1 holds two alerts only.
+    xs = np.array([0, 900, 50, -50, 0, 0, 5000, 5000], np.float64)
+    minutes = np.array([1, 2, 3, 4, 12, -5, 1, 2])
+    lat, lon = PROJECTION.to_latlon(xs, np.zeros(len(xs)))
+    alerts = (T0 + minutes * MIN, lat, lon)
+    r = evaluate_detection(flags, planted, PROJECTION, area_km2=50.0, span_ms=DAY, alerts=alerts)
+    assert r.delays_after_third_s == (360.0, None)
+    assert r.median_delay_after_third_s == 360.0 and r.median_delay_s == 900.0
+
+
+def test_claimed_false_flags_per_day_is_the_threshold_times_the_cell_tests():
+    r = evaluate_detection(
+        [flag(0, 0, T0, fid="a")],
+        [],
+        PROJECTION,
+        area_km2=10.0,
+        span_ms=DAY // 4,
+        cell_tests=2_000,
+        claimed_p=1e-3,
+    )
+    assert r.claimed_false_flags_per_day == pytest.approx(8.0)  # 2 claimed in a quarter day
+    assert r.false_flags_per_day == pytest.approx(4.0)
+    assert r.cell_tests_per_day == pytest.approx(8_000.0)
+    without = evaluate_detection([], [], PROJECTION, area_km2=10.0, span_ms=DAY)
+    assert without.claimed_false_flags_per_day is None and math.isnan(without.precision)

@@ -129,3 +129,42 @@ def test_state_round_trip_and_schema():
     u = FlagTracker(PARAMS, LATTICE, PROJECTION)
     u.load_state(msgspec.json.decode(msgspec.json.encode(t.state())))
     assert step(u, 1, {(0, 0): (9, 9.0, True)}, 9) == step(t, 1, {(0, 0): (9, 9.0, True)}, 9)
+
+
+def test_every_event_carries_its_recurrence_interval_and_a_minimum_gates_opening():
+    """A flag at p = 1e-6 in a city tested 1.1 million times a day recurs by chance every
+    1 / (1e-6 x 1.1e6) = 0.91 days (issue 23): it opens with a minimum of half a day, not with
+    a minimum of one day, whatever its score."""
+    from dataclasses import replace
+
+    hot = {(0, 0): (8, 8.0, True)}
+    [opened] = FlagTracker(replace(PARAMS, min_recurrence_days=0.5), LATTICE, PROJECTION).step(
+        T0, scores(hot), rows(8)
+    )
+    assert opened.status == "open"
+    assert opened.recurrence_days == 1 / (1e-6 * 1.1e6)
+    assert (
+        FlagTracker(replace(PARAMS, min_recurrence_days=1.0), LATTICE, PROJECTION).step(
+            T0, scores(hot), rows(8)
+        )
+        == []
+    )
+
+
+def test_recurrence_interval_of_an_underflowed_p_value_is_capped():
+    from pipeline.correlate.params import MAX_RECURRENCE_DAYS
+
+    days = PARAMS.recurrence_days(np.array([0.0, 1e-300, 1.0]))
+    assert days.tolist() == [MAX_RECURRENCE_DAYS, MAX_RECURRENCE_DAYS, 1 / 1.1e6]
+    assert PARAMS.open_p_max == 1.0  # no minimum by default
+
+
+def test_recurrence_settings_are_checked():
+    import pytest
+
+    from pipeline.correlate.exceptions import CorrelationError
+
+    with pytest.raises(CorrelationError, match="hotspot evaluate"):
+        CorrelationParams(cell_tests_per_day=0.0)
+    with pytest.raises(CorrelationError, match="min_recurrence_days"):
+        CorrelationParams(min_recurrence_days=-1.0)

@@ -29,7 +29,10 @@ def reference(by_src, sev, expected, alpha, min_count, q):
     p = np.minimum(p_all[rows, best] * np.maximum(n_tested, 1), 1.0)
     significant = np.zeros(len(by_src), bool)
     significant[tested] = benjamini_hochberg(p[tested], q)
-    return best, count, n_sources, mean_sev, expected[rows, best], p, significant, n_tested.sum()
+    return (
+        best, count, n_sources, mean_sev, expected[rows, best], p, significant, n_tested.sum(),
+        n_tested.astype(np.int64),
+    )  # fmt: skip
 
 
 @given(
@@ -64,7 +67,7 @@ def test_ties_keep_the_first_scale_and_the_first_cell():
     got = cell_tests(by_src, np.ones((3, 4)), expected, 0.0, 2, 0.3)
     assert got.best.tolist() == [1, 1, 1]
     assert got.significant.tolist() == [True, True, True]
-    assert got.n_tests == 9
+    assert got.n_tests == 9 and got.scales_tested.tolist() == [3, 3, 3]
 
 
 def test_negative_dispersion_is_refused():

@@ -88,16 +88,64 @@ def test_evaluate_prints_the_detection_figures(runs):
         folder / "registry.geojson",
         history / "replay.jsonl",
     )
-    assert report.planted == 1 and report.detected == 1  # an 8x hotspot over 40 min is found
+    # The case of issue 23: chance flags opened 28-29 min before the 8x hotspot, 400 m from it,
+    # and were still open at its onset. The hotspot is covered, not detected; before, this
+    # printed "recall 1.00" above "hotspot 1: missed".
+    assert (report.planted, report.detected, report.covered) == (1, 0, (True,))
+    assert (report.covering_flags, report.covering_false) == (2, 2)  # 400 m and 640 m away
     out = result.output
-    assert _figure(out, "recall") == "1.00"
-    # A flag already open next to the spot at its onset covers it: detected, but no delay.
-    delay = report.median_delay_s
-    assert _figure(out, "median time to first flag") == (
-        "n/a" if delay is None else f"{delay / 60:.1f}"
-    )
+    assert _figure(out, "recall") == "0.00"
+    assert _figure(out, "recall counting covered") == "1.00"
+    assert "covered at onset:            1 (by 2 open flags, 2 of them false" in out
+    assert _figure(out, "median delay after onset") == "n/a"
+    assert "hotspot 1: covered" in out
     assert _figure(out, "false flags") == str(report.false_flags)
     assert _figure(out, "false flags per 10 km²/day") == f"{report.false_flags_per_10km2_day:.2f}"
+    assert _figure(out, "precision") == f"{report.precision:.2f}"
+    # the scan tested cells, so the threshold states a false-flag rate to compare with
+    assert report.claimed_false_flags_per_day > 0
+    claimed = re.search(r"([\d.]+) claimed by the threshold", out).group(1)
+    assert float(claimed) == pytest.approx(report.claimed_false_flags_per_day, rel=0.06)
+    tests = re.search(r"^cell tests per day:\s+([\d,]+)", out, re.MULTILINE).group(1)
+    assert tests == f"{report.cell_tests_per_day:,.0f}" and report.cell_tests_per_day > 0
+
+
+def test_a_covered_hotspot_is_reported_beside_recall_not_in_it():
+    """Issue 23: a hotspot under a flag already open at its onset printed "recall 1.00" and,
+    below, "hotspot 1: missed". Now recall counts openings only; the cover is its own line,
+    with how many covering flags were false, and the hotspot line says "covered"."""
+    from dataclasses import replace
+
+    from jobs.commands.evaluate import report_lines
+    from pipeline.correlate.flags.evaluation import DetectionReport
+
+    r = DetectionReport(
+        planted=2,
+        detected=1,
+        recall=0.5,
+        delays_s=(None, 240.0),
+        median_delay_s=240.0,
+        flags_opened=5,
+        false_flags=4,
+        false_flags_per_10km2_day=8.0,
+        covered=(True, False),
+        covering_flags=1,
+        covering_false=1,
+        delays_after_third_s=(None, 60.0),
+        median_delay_after_third_s=60.0,
+        span_days=0.25,
+        claimed_false_flags_per_day=10.0,
+    )
+    out = "\n".join(report_lines(r))
+    assert _figure(out, "recall") == "0.50"
+    assert _figure(out, "recall counting covered") == "1.00"
+    assert "covered at onset:            1 (by 1 open flags, 1 of them false" in out
+    assert _figure(out, "precision") == "0.20"
+    assert "16.0 observed, 10.0 claimed" in out
+    thin = "\n".join(report_lines(replace(r, claimed_false_flags_per_day=1 / 30)))
+    assert "16.0 observed, 0.033 claimed" in thin  # a 30-day bar: one chance flag a month
+    assert "hotspot 1: covered" in out and "missed" not in out
+    assert "hotspot 2: opened after 4.0 min (1.0 min after its third alert)" in out
 
 
 def test_evaluate_without_history_uses_the_fallback(runs):
