@@ -13,6 +13,7 @@ from pipeline.envelope import NormalizedAlert
 from pipeline.exceptions import ConfigurationError
 from pipeline.geo.admin_units import load_registry
 from pipeline.ratings import (
+    CompanyRectification,
     Month,
     count_in_compounds,
     months_between,
@@ -29,6 +30,10 @@ from tests.tiny_city import LAT0, LON0, STEP, tiny_city
 THRESHOLDS = RatingThresholds(yellow_at=2, red_at=3)
 
 
+#: the compounds' property-management companies; C2R2's registry entry names none
+COMPANY = {"C1R1": "Acme Property", "C1R2": "Acme Property", "C2R1": "Beta Services"}
+
+
 def _compound(code: str, community: str, i: float, j: float) -> dict:
     box = shapely.box(
         LON0 + i * STEP, LAT0 + j * STEP, LON0 + (i + 0.3) * STEP, LAT0 + (j + 0.3) * STEP
@@ -40,6 +45,7 @@ def _compound(code: str, community: str, i: float, j: float) -> dict:
             "name": f"{code} Garden",
             "level": "compound",
             "parent": community,
+            **({"company": COMPANY[code]} if code in COMPANY else {}),
         },
         "geometry": shapely.geometry.mapping(box),
     }
@@ -213,6 +219,7 @@ def test_job_rates_every_compound_and_marks_two_red_months(warehouse):
         "yellow": 0,
         "red": 2,
         "red_two_months": 1,
+        "under_rectification": 1,
     }
 
 
@@ -226,6 +233,53 @@ def test_rating_again_replaces_the_month(warehouse):
     assert len(table) == len(REGISTRY.compounds)
     assert table[(str(months[2]), "C1R1")][:3] == (3, "green", 0)
     assert warehouse.query("SELECT DISTINCT red_at FROM hotspot.compound_ratings FINAL") == [(10,)]
+
+
+def _rectification_history(months: list[Month]) -> list[NormalizedAlert]:
+    """Counts in the two months (yellow from 2, red from 3): C1R1 red then yellow, C1R2
+    yellow twice, C2R1 green then red, C2R2 (no company named) yellow then red."""
+    plan = {"C1R1": (3, 2), "C1R2": (2, 2), "C2R1": (0, 3), "C2R2": (2, 4)}
+    starts = [m.start_ms(THRESHOLDS.utc_offset_min) + 3_600_000 for m in months]
+    spots = [
+        (code, start + k)
+        for code, counts in plan.items()
+        for start, n in zip(starts, counts, strict=True)
+        for k in range(n)
+    ]
+    return [_alert(n, code, ms) for n, (code, ms) in enumerate(spots)]
+
+
+def test_red_or_yellow_two_months_running_is_under_rectification_with_its_company(warehouse):
+    months = _recent_months()[1:]
+    warehouse.insert("alerts", alert_rows(_rectification_history(months)))
+    ratings = rate_compounds(warehouse, REGISTRY, months[1:], THRESHOLDS)
+    write_ratings(warehouse, ratings, REGISTRY)
+    rows = warehouse.query(
+        "SELECT compound_code, rating, under_rectification, red_two_months, company "
+        "FROM hotspot.compound_ratings FINAL ORDER BY compound_code"
+    )
+    assert rows == [
+        ("C1R1", "yellow", 1, 0, "Acme Property"),  # red, then yellow
+        ("C1R2", "yellow", 1, 0, "Acme Property"),  # yellow twice
+        ("C2R1", "red", 0, 0, "Beta Services"),  # green, then red: not yet
+        ("C2R2", "red", 1, 0, ""),  # yellow, then red; no company named: unknown
+    ]
+    assert ratings.summary()[0]["under_rectification"] == 3
+    assert ratings.companies() == [
+        CompanyRectification(months[1], "Acme Property", ("C1R1", "C1R2")),
+        CompanyRectification(months[1], "", ("C2R2",)),
+    ]
+    assert ratings.companies()[1].label == "(unknown company)"
+
+
+def test_rectification_counts_the_month_before_the_first_rated(warehouse):
+    """Rating the second month alone, or both months, marks it the same."""
+    months = _recent_months()[1:]
+    warehouse.insert("alerts", alert_rows(_rectification_history(months)))
+    both = rate_compounds(warehouse, REGISTRY, months, THRESHOLDS)
+    alone = rate_compounds(warehouse, REGISTRY, months[1:], THRESHOLDS)
+    np.testing.assert_array_equal(both.under_rectification[1], alone.under_rectification[0])
+    assert both.companies(months[0]) == []  # the month before it holds no alert: all green
 
 
 def test_a_registry_without_compounds_is_refused(warehouse):
