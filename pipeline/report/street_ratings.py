@@ -86,12 +86,13 @@ def street_ratings(
     if street is not None:
         where += f" AND street_code = '{street.replace(chr(39), '')}'"  # codes hold no quotes
     cols = warehouse.query_columns(
-        "SELECT toString(month) AS month, compound_code, street_code, rating, "
+        # not aliased `month`: ClickHouse would put the string in the WHERE's `month`
+        "SELECT toString(month) AS rated_month, compound_code, street_code, rating, "
         "under_rectification, company, alerts "
         f"FROM {warehouse.database}.compound_ratings FINAL WHERE {where} "
         "ORDER BY street_code, compound_code"
     )
-    now = np.array(cols["month"], dtype=str) == str(month.first_day())
+    now = np.array(cols["rated_month"], dtype=str) == str(month.first_day())
     if not now.any():
         whose = f" of street {street}" if street is not None else ""
         raise ConfigurationError(
