@@ -100,7 +100,8 @@ def street_ratings(
             + (" or check the street code" if street is not None else "")
         )
     codes = np.array(cols["compound_code"], dtype=object)
-    level = np.array([RATINGS.index(r) for r in cols["rating"]], np.int8)
+    rating = np.array(cols["rating"], dtype=object)
+    level = np.select([rating == name for name in RATINGS], range(len(RATINGS))).astype(np.int8)
     before = dict(zip(codes[~now], level[~now], strict=True))
     streets = np.array(cols["street_code"], dtype=object)
     reports = []
