@@ -37,6 +37,7 @@ __all__ = [
     "CompoundRatings",
     "count_in_compounds",
     "rating_levels",
+    "two_months_running",
     "rate_compounds",
     "write_ratings",
     "months_without_alerts",
@@ -116,6 +117,19 @@ def rating_levels(counts: np.ndarray, thresholds: RatingThresholds) -> np.ndarra
     return (counts >= thresholds.yellow_at).astype(np.int8) + (counts >= thresholds.red_at).astype(
         np.int8
     )
+
+
+def two_months_running(level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``red_two_months`` and ``under_rectification`` of months 1.. from levels shaped
+    (months, compounds) whose first row is the month before: red both months, and red or
+    yellow both months (so every compound red two months running is under rectification).
+
+    >>> red, rect = two_months_running(np.array([[2, 1, 0, 2], [1, 1, 2, 2]], np.int8))
+    >>> red.tolist(), rect.tolist()
+    ([[False, False, False, True]], [[True, True, False, True]])
+    """
+    red, flagged = level == 2, level >= 1
+    return red[1:] & red[:-1], flagged[1:] & flagged[:-1]
 
 
 @dataclass(frozen=True)
@@ -237,15 +251,15 @@ def rate_compounds(
         bounds,
     )
     level = rating_levels(counts, thresholds)
-    red, flagged = level == 2, level >= 1
+    red_two_months, under_rectification = two_months_running(level)
     return CompoundRatings(
         months=list(months),
         compound_codes=registry.compounds.codes,
         alerts=counts[1:],
         level=level[1:],
-        red_two_months=red[1:] & red[:-1],
+        red_two_months=red_two_months,
         thresholds=thresholds,
-        under_rectification=flagged[1:] & flagged[:-1],
+        under_rectification=under_rectification,
         company=registry.compounds.company,
     )
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.envelope import NormalizedAlert
 from pipeline.exceptions import ConfigurationError
@@ -19,6 +21,7 @@ from pipeline.ratings import (
     months_between,
     rate_compounds,
     rating_levels,
+    two_months_running,
     write_ratings,
 )
 from pipeline.settings import RatingThresholds, Settings
@@ -129,6 +132,23 @@ def test_counting_places_points_in_compounds_and_months():
     assert counts.shape == (2, 4)
     assert counts[0].tolist() == [2 if c == "C1R1" else 0 for c in codes]
     assert counts[1].tolist() == [1 if c == "C2R2" else 0 for c in codes]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 5).flatmap(
+        lambda n: st.lists(st.lists(st.integers(0, 2), min_size=n, max_size=n), min_size=2)
+    )
+)
+def test_two_months_running_matches_month_by_month(levels):
+    """Against the definition, compound by compound and month by month."""
+    level = np.array(levels, np.int8)
+    red, rect = two_months_running(level)
+    for k in range(1, len(levels)):
+        for c, (now, before) in enumerate(zip(levels[k], levels[k - 1], strict=True)):
+            assert red[k - 1, c] == (now == 2 and before == 2)
+            assert rect[k - 1, c] == (now >= 1 and before >= 1)
+    assert not (red & ~rect).any()  # red two months running is always under rectification
 
 
 # --- the job against chDB -------------------------------------------------------------------------
