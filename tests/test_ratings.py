@@ -3,6 +3,7 @@ two red months running, and the job against a real chDB warehouse."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 
 import numpy as np
@@ -27,10 +28,12 @@ from pipeline.ratings import (
 from pipeline.settings import RatingThresholds, Settings
 from pipeline.warehouse import migrate
 from pipeline.warehouse.embedded import EmbeddedWarehouse
+from pipeline.warehouse.migrations import SCHEMA_DIR
 from pipeline.warehouse.rows import alert_rows
 from tests.tiny_city import LAT0, LON0, STEP, tiny_city
 
 THRESHOLDS = RatingThresholds(yellow_at=2, red_at=3)
+NEW_COLUMNS = ("under_rectification", "company")  # migration 0017
 
 
 #: the compounds' property-management companies; C2R2's registry entry names none
@@ -300,6 +303,32 @@ def test_rectification_counts_the_month_before_the_first_rated(warehouse):
     alone = rate_compounds(warehouse, REGISTRY, months[1:], THRESHOLDS)
     np.testing.assert_array_equal(both.under_rectification[1], alone.under_rectification[0])
     assert both.companies(months[0]) == []  # the month before it holds no alert: all green
+
+
+def test_months_rated_before_migration_0017_read_no_rectification_until_rated_again(tmp_path):
+    """The columns arrive with defaults (0, unknown company); rating the month again fills them."""
+    older = tmp_path / "schemas"
+    older.mkdir()
+    for path in sorted(SCHEMA_DIR.glob("*.sql")):
+        if path.name < "0017":
+            shutil.copy(path, older / path.name)
+    months = _recent_months()[1:]
+    wh = EmbeddedWarehouse(tmp_path / "chdb")
+    try:
+        migrate(wh, older)
+        wh.insert("alerts", alert_rows(_rectification_history(months)))
+        rows = rate_compounds(wh, REGISTRY, months[1:], THRESHOLDS).rows(REGISTRY)
+        wh.insert("compound_ratings", {k: v for k, v in rows.items() if k not in NEW_COLUMNS})
+        assert migrate(wh) == ["0017_compound_rectification.sql"]
+        query = (
+            "SELECT compound_code, under_rectification, company "
+            "FROM hotspot.compound_ratings FINAL ORDER BY compound_code"
+        )
+        assert {r[1:] for r in wh.query(query)} == {(0, "")}
+        write_ratings(wh, rate_compounds(wh, REGISTRY, months[1:], THRESHOLDS), REGISTRY)
+        assert wh.query(query)[0] == ("C1R1", 1, "Acme Property")
+    finally:
+        wh.close()
 
 
 def test_a_registry_without_compounds_is_refused(warehouse):
