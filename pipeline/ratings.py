@@ -4,7 +4,10 @@ Each compound is rated per calendar month (local time) from the property-crime a
 inside it: ``red`` with at least ``red_at`` alerts, ``yellow`` with at least ``yellow_at``,
 ``green`` otherwise (thresholds and counted categories in ``Settings.ratings``). A compound red
 this month and the month before is marked ``red_two_months``: the command centre's list for
-the monthly review.
+the monthly review. A compound red *or yellow* this month and the month before is
+``under_rectification`` (supervised rectification), recorded against its property-management
+company (the registry's ``company``; ``""``, an unknown company, where it names none): see
+:meth:`CompoundRatings.companies`.
 
 Alerts carry grid, community, street and district codes, not compounds, so the job places them
 with the registry's compound polygons (one vectorised lookup for the whole period) and counts
@@ -34,14 +37,19 @@ __all__ = [
     "CompoundRatings",
     "count_in_compounds",
     "rating_levels",
+    "two_months_running",
     "rate_compounds",
     "write_ratings",
     "months_without_alerts",
     "RATINGS",
+    "UNKNOWN_COMPANY",
+    "CompanyRectification",
 ]
 
 #: Rating names by level (0, 1, 2).
 RATINGS: tuple[str, ...] = ("green", "yellow", "red")
+#: How a compound whose registry entry names no company is shown (stored as "").
+UNKNOWN_COMPANY = "(unknown company)"
 
 
 @dataclass(frozen=True, order=True)
@@ -111,6 +119,32 @@ def rating_levels(counts: np.ndarray, thresholds: RatingThresholds) -> np.ndarra
     )
 
 
+def two_months_running(level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``red_two_months`` and ``under_rectification`` of months 1.. from levels shaped
+    (months, compounds) whose first row is the month before: red both months, and red or
+    yellow both months (so every compound red two months running is under rectification).
+
+    >>> red, rect = two_months_running(np.array([[2, 1, 0, 2], [1, 1, 2, 2]], np.int8))
+    >>> red.tolist(), rect.tolist()
+    ([[False, False, False, True]], [[True, True, False, True]])
+    """
+    red, flagged = level == 2, level >= 1
+    return red[1:] & red[:-1], flagged[1:] & flagged[:-1]
+
+
+@dataclass(frozen=True)
+class CompanyRectification:
+    """A company's compounds under supervised rectification in one month (codes sorted)."""
+
+    month: Month
+    company: str  # "" for compounds whose company the registry does not name
+    compounds: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return self.company or UNKNOWN_COMPANY
+
+
 @dataclass(frozen=True)
 class CompoundRatings:
     """Ratings of every compound for ``months``: arrays shaped (months, compounds)."""
@@ -121,17 +155,35 @@ class CompoundRatings:
     level: np.ndarray  # int8: 0 green, 1 yellow, 2 red
     red_two_months: np.ndarray  # bool
     thresholds: RatingThresholds
+    under_rectification: np.ndarray  # bool: red or yellow this month and the month before
+    company: np.ndarray  # str per compound, "" where the registry names none
 
     def summary(self) -> list[dict[str, object]]:
-        """Per month: compounds per colour and how many are red two months running."""
+        """Per month: compounds per colour, how many are red two months running and how many
+        are under rectification."""
         return [
             {
                 "month": str(m),
                 **{name: int((self.level[k] == lvl).sum()) for lvl, name in enumerate(RATINGS)},
                 "red_two_months": int(self.red_two_months[k].sum()),
+                "under_rectification": int(self.under_rectification[k].sum()),
             }
             for k, m in enumerate(self.months)
         ]
+
+    def companies(self, month: Month | None = None) -> list[CompanyRectification]:
+        """The companies with compounds under rectification in ``month`` (default: the last
+        rated), most compounds first; the unknown company ("") is one of them when it has any."""
+        k = len(self.months) - 1 if month is None else self.months.index(month)
+        under = np.flatnonzero(self.under_rectification[k])
+        names, inverse = np.unique(self.company[under], return_inverse=True)
+        groups = [
+            CompanyRectification(
+                self.months[k], str(name), tuple(sorted(self.compound_codes[under[inverse == j]]))
+            )
+            for j, name in enumerate(names)  # a loop per company
+        ]
+        return sorted(groups, key=lambda g: (-len(g.compounds), g.company == "", g.company))
 
     def rows(self, registry: AdminRegistry) -> dict[str, object]:
         """Warehouse rows (``compound_ratings``), one per month and compound."""
@@ -152,6 +204,8 @@ class CompoundRatings:
             "alerts": self.alerts.ravel().astype(np.uint32),
             "rating": np.array(RATINGS, dtype=object)[self.level.ravel()],
             "red_two_months": self.red_two_months.ravel().astype(np.uint8),
+            "under_rectification": self.under_rectification.ravel().astype(np.uint8),
+            "company": np.tile(self.company.astype(object), n_months),
             "yellow_at": np.full(n_months * n, self.thresholds.yellow_at, np.uint32),
             "red_at": np.full(n_months * n, self.thresholds.red_at, np.uint32),
             "rated_at": np.full(n_months * n, np.datetime64(time.time_ns() // 1_000_000, "ms")),
@@ -197,14 +251,16 @@ def rate_compounds(
         bounds,
     )
     level = rating_levels(counts, thresholds)
-    red = level == 2
+    red_two_months, under_rectification = two_months_running(level)
     return CompoundRatings(
         months=list(months),
         compound_codes=registry.compounds.codes,
         alerts=counts[1:],
         level=level[1:],
-        red_two_months=red[1:] & red[:-1],
+        red_two_months=red_two_months,
         thresholds=thresholds,
+        under_rectification=under_rectification,
+        company=registry.compounds.company,
     )
 
 

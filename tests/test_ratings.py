@@ -3,30 +3,41 @@ two red months running, and the job against a real chDB warehouse."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.envelope import NormalizedAlert
 from pipeline.exceptions import ConfigurationError
 from pipeline.geo.admin_units import load_registry
 from pipeline.ratings import (
+    CompanyRectification,
     Month,
     count_in_compounds,
     months_between,
     rate_compounds,
     rating_levels,
+    two_months_running,
     write_ratings,
 )
 from pipeline.settings import RatingThresholds, Settings
 from pipeline.warehouse import migrate
 from pipeline.warehouse.embedded import EmbeddedWarehouse
+from pipeline.warehouse.migrations import SCHEMA_DIR
 from pipeline.warehouse.rows import alert_rows
 from tests.tiny_city import LAT0, LON0, STEP, tiny_city
 
 THRESHOLDS = RatingThresholds(yellow_at=2, red_at=3)
+NEW_COLUMNS = ("under_rectification", "company")  # migration 0017
+
+
+#: the compounds' property-management companies; C2R2's registry entry names none
+COMPANY = {"C1R1": "Acme Property", "C1R2": "Acme Property", "C2R1": "Beta Services"}
 
 
 def _compound(code: str, community: str, i: float, j: float) -> dict:
@@ -40,6 +51,7 @@ def _compound(code: str, community: str, i: float, j: float) -> dict:
             "name": f"{code} Garden",
             "level": "compound",
             "parent": community,
+            **({"company": COMPANY[code]} if code in COMPANY else {}),
         },
         "geometry": shapely.geometry.mapping(box),
     }
@@ -123,6 +135,23 @@ def test_counting_places_points_in_compounds_and_months():
     assert counts.shape == (2, 4)
     assert counts[0].tolist() == [2 if c == "C1R1" else 0 for c in codes]
     assert counts[1].tolist() == [1 if c == "C2R2" else 0 for c in codes]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 5).flatmap(
+        lambda n: st.lists(st.lists(st.integers(0, 2), min_size=n, max_size=n), min_size=2)
+    )
+)
+def test_two_months_running_matches_month_by_month(levels):
+    """Against the definition, compound by compound and month by month."""
+    level = np.array(levels, np.int8)
+    red, rect = two_months_running(level)
+    for k in range(1, len(levels)):
+        for c, (now, before) in enumerate(zip(levels[k], levels[k - 1], strict=True)):
+            assert red[k - 1, c] == (now == 2 and before == 2)
+            assert rect[k - 1, c] == (now >= 1 and before >= 1)
+    assert not (red & ~rect).any()  # red two months running is always under rectification
 
 
 # --- the job against chDB -------------------------------------------------------------------------
@@ -213,6 +242,7 @@ def test_job_rates_every_compound_and_marks_two_red_months(warehouse):
         "yellow": 0,
         "red": 2,
         "red_two_months": 1,
+        "under_rectification": 1,
     }
 
 
@@ -226,6 +256,79 @@ def test_rating_again_replaces_the_month(warehouse):
     assert len(table) == len(REGISTRY.compounds)
     assert table[(str(months[2]), "C1R1")][:3] == (3, "green", 0)
     assert warehouse.query("SELECT DISTINCT red_at FROM hotspot.compound_ratings FINAL") == [(10,)]
+
+
+def _rectification_history(months: list[Month]) -> list[NormalizedAlert]:
+    """Counts in the two months (yellow from 2, red from 3): C1R1 red then yellow, C1R2
+    yellow twice, C2R1 green then red, C2R2 (no company named) yellow then red."""
+    plan = {"C1R1": (3, 2), "C1R2": (2, 2), "C2R1": (0, 3), "C2R2": (2, 4)}
+    starts = [m.start_ms(THRESHOLDS.utc_offset_min) + 3_600_000 for m in months]
+    spots = [
+        (code, start + k)
+        for code, counts in plan.items()
+        for start, n in zip(starts, counts, strict=True)
+        for k in range(n)
+    ]
+    return [_alert(n, code, ms) for n, (code, ms) in enumerate(spots)]
+
+
+def test_red_or_yellow_two_months_running_is_under_rectification_with_its_company(warehouse):
+    months = _recent_months()[1:]
+    warehouse.insert("alerts", alert_rows(_rectification_history(months)))
+    ratings = rate_compounds(warehouse, REGISTRY, months[1:], THRESHOLDS)
+    write_ratings(warehouse, ratings, REGISTRY)
+    rows = warehouse.query(
+        "SELECT compound_code, rating, under_rectification, red_two_months, company "
+        "FROM hotspot.compound_ratings FINAL ORDER BY compound_code"
+    )
+    assert rows == [
+        ("C1R1", "yellow", 1, 0, "Acme Property"),  # red, then yellow
+        ("C1R2", "yellow", 1, 0, "Acme Property"),  # yellow twice
+        ("C2R1", "red", 0, 0, "Beta Services"),  # green, then red: not yet
+        ("C2R2", "red", 1, 0, ""),  # yellow, then red; no company named: unknown
+    ]
+    assert ratings.summary()[0]["under_rectification"] == 3
+    assert ratings.companies() == [
+        CompanyRectification(months[1], "Acme Property", ("C1R1", "C1R2")),
+        CompanyRectification(months[1], "", ("C2R2",)),
+    ]
+    assert ratings.companies()[1].label == "(unknown company)"
+
+
+def test_rectification_counts_the_month_before_the_first_rated(warehouse):
+    """Rating the second month alone, or both months, marks it the same."""
+    months = _recent_months()[1:]
+    warehouse.insert("alerts", alert_rows(_rectification_history(months)))
+    both = rate_compounds(warehouse, REGISTRY, months, THRESHOLDS)
+    alone = rate_compounds(warehouse, REGISTRY, months[1:], THRESHOLDS)
+    np.testing.assert_array_equal(both.under_rectification[1], alone.under_rectification[0])
+    assert both.companies(months[0]) == []  # the month before it holds no alert: all green
+
+
+def test_months_rated_before_migration_0017_read_no_rectification_until_rated_again(tmp_path):
+    """The columns arrive with defaults (0, unknown company); rating the month again fills them."""
+    older = tmp_path / "schemas"
+    older.mkdir()
+    for path in sorted(SCHEMA_DIR.glob("*.sql")):
+        if path.name < "0017":
+            shutil.copy(path, older / path.name)
+    months = _recent_months()[1:]
+    wh = EmbeddedWarehouse(tmp_path / "chdb")
+    try:
+        migrate(wh, older)
+        wh.insert("alerts", alert_rows(_rectification_history(months)))
+        rows = rate_compounds(wh, REGISTRY, months[1:], THRESHOLDS).rows(REGISTRY)
+        wh.insert("compound_ratings", {k: v for k, v in rows.items() if k not in NEW_COLUMNS})
+        assert migrate(wh) == ["0017_compound_rectification.sql"]
+        query = (
+            "SELECT compound_code, under_rectification, company "
+            "FROM hotspot.compound_ratings FINAL ORDER BY compound_code"
+        )
+        assert {r[1:] for r in wh.query(query)} == {(0, "")}
+        write_ratings(wh, rate_compounds(wh, REGISTRY, months[1:], THRESHOLDS), REGISTRY)
+        assert wh.query(query)[0] == ("C1R1", 1, "Acme Property")
+    finally:
+        wh.close()
 
 
 def test_a_registry_without_compounds_is_refused(warehouse):

@@ -8,10 +8,13 @@ from typing import Annotated
 import typer
 
 from .options import SettingsFile
+from .ratings_report import ratings_report
 
 __all__ = ["report_app"]
 
-report_app = typer.Typer(help="Reports for patrol leads, read from the warehouse.")
+report_app = typer.Typer(
+    help="Reports for patrol leads and street offices, read from the warehouse."
+)
 
 
 @report_app.command("notices")
@@ -42,3 +45,6 @@ def notices(
             f"{u.station_id:<16} {u.issued:>6} {u.overdue:>7} {u.received_late:>5} "
             f"{u.never_received:>5} {worst}"
         )
+
+
+report_app.command("ratings")(ratings_report)

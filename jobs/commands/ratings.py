@@ -48,9 +48,16 @@ def ratings(
         rows = write_ratings(wh, result, registry)
     t = settings.ratings
     typer.echo(f"{rows} ratings written (yellow from {t.yellow_at}, red from {t.red_at} alerts)")
-    typer.echo(f"{'month':<8} {'green':>6} {'yellow':>6} {'red':>6} {'red 2 months':>12}")
+    typer.echo(
+        f"{'month':<8} {'green':>6} {'yellow':>6} {'red':>6} {'red 2 months':>12} "
+        f"{'rectification':>13}"
+    )
     for line in result.summary():
         typer.echo(
             f"{line['month']:<8} {line['green']:>6} {line['yellow']:>6} {line['red']:>6} "
-            f"{line['red_two_months']:>12}"
+            f"{line['red_two_months']:>12} {line['under_rectification']:>13}"
         )
+    groups = result.companies()
+    typer.echo(f"companies with compounds under rectification in {months[-1]}: {len(groups)}")
+    for group in groups:
+        typer.echo(f"  {group.label}: {len(group.compounds)} ({', '.join(group.compounds)})")

@@ -29,6 +29,11 @@ def check(
     read_registry(file, max_listed=None)  # every problem, not the first twenty
     registry = load_registry(file)  # and whatever indexing the units could still refuse
     s, w, n, e = registry.bbox
+    company = registry.compounds.company
+    managed = (
+        f"compounds ({int((company != '').sum()):,} with a property-management company, "
+        f"{len(set(company) - {''}):,} companies)"
+    )
     counts = ", ".join(
         f"{len(getattr(registry, attr)):,} {label}"
         for attr, label in (
@@ -36,7 +41,7 @@ def check(
             ("streets", "streets"),
             ("communities", "communities"),
             ("grids", "grid cells"),
-            ("compounds", "compounds"),
+            ("compounds", managed),
             ("stations", "stations"),
         )
     )

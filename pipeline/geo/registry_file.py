@@ -4,7 +4,9 @@ The registry names every unit of the city's four-level grid (district → street
 grid cell), the residential compounds inside communities, and the police stations. Each Feature's
 ``properties`` hold ``code`` (unique across the file), ``name``, ``level``, ``parent`` (the code
 of the unit one level up) and ``station_id`` (the responsible station; set on streets and
-inherited downwards where a unit has none). Geometry is WGS84 ``[lon, lat]``.
+inherited downwards where a unit has none). A compound may name its property-management company
+(``company``, a string; none means unknown), which answers for its rectification
+(:mod:`pipeline.ratings`); no other level has one. Geometry is WGS84 ``[lon, lat]``.
 
 Every check runs before anything is raised, so one :class:`RegistryError` lists all problems
 found and the person editing the file fixes them in one pass rather than one per run.
@@ -53,6 +55,7 @@ class UnitLevel:
     parent: np.ndarray  # int32
     station_id: np.ndarray  # str
     geometry: np.ndarray  # shapely geometries, x = lon, y = lat
+    company: np.ndarray  # str: property-management company (compounds), "" if none named
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -75,6 +78,7 @@ class _Feature:
     parent: str | None
     station_id: str | None
     geometry: Any  # shapely geometry, or None when unreadable or invalid
+    company: str | None = None
 
     @property
     def who(self) -> str:
@@ -168,6 +172,13 @@ def _parse_feature(pos: int, raw: Any, problems: list[str]) -> _Feature | None:
     f = _Feature(pos, code, level, str(props.get("name") or ""), None, None, None)
     f.parent = _optional_code(f, props, "parent", problems)
     f.station_id = _optional_code(f, props, "station_id", problems)
+    f.company = _optional_code(f, props, "company", problems)
+    if f.company is not None and f.level != "compound":
+        problems.append(
+            f"{f.who}: only compounds have a property-management company; remove company "
+            "or move it to the compounds it manages"
+        )
+        f.company = None
     f.geometry = _parse_geometry(f, raw.get("geometry"), problems)
     return f
 
@@ -330,6 +341,7 @@ def _build_level(level: str, by_code: dict[str, _Feature], stations: dict[str, s
         parent,
         np.array([stations.get(f.code, "") for f in feats], dtype=str),
         np.array([f.geometry for f in feats], dtype=object),
+        np.array([(f.company or "").strip() for f in feats], dtype=str),
     )
     for a in arrays:
         a.flags.writeable = False

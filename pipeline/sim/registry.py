@@ -2,13 +2,17 @@
 
 Each Feature's properties: ``code``, ``name``, ``level``, ``parent`` (null for districts; a
 station's parent is its street) and ``station_id`` (the responsible station, on every unit
-below district level). Coordinates are full-precision floats: rounding them would open
-centimetre gaps between neighbours and break exact point-in-unit lookups at shared edges.
+below district level); compounds also name their property-management company (``company``; a
+few companies manage several compounds each, and some compounds name none, as in a real
+registry where the company is not yet recorded). Coordinates are full-precision floats:
+rounding them would open centimetre gaps between neighbours and break exact point-in-unit
+lookups at shared edges.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from os import PathLike
 from typing import Any
 
@@ -17,7 +21,30 @@ import shapely
 
 from pipeline.sim.city import City
 
-__all__ = ["registry_geojson", "write_registry", "write_cameras"]
+__all__ = ["COMPANIES", "compound_company", "registry_geojson", "write_cameras", "write_registry"]
+
+#: The simulated city's property-management companies.
+COMPANIES: tuple[str, ...] = (
+    "Greenland Property Services",
+    "Vanke Property",
+    "Poly Property Management",
+    "Jinke Smart Services",
+    "Country Garden Services",
+    "Hengda Property",
+)
+
+
+def compound_company(code: str) -> str | None:
+    """The company managing a simulated compound, or None (about one in eight names none).
+
+    Drawn from a checksum of the code, not from the city's random streams, so every other
+    part of the simulated city (and what was generated from it before) stays the same.
+
+    >>> compound_company("D01S01C01R01") == compound_company("D01S01C01R01")
+    True
+    """
+    draw = zlib.crc32(code.encode()) % (8 * len(COMPANIES))
+    return None if draw % 8 == 0 else COMPANIES[draw // 8]
 
 
 def _to_wgs84(city: City, geom: shapely.Geometry) -> shapely.Geometry:
@@ -41,6 +68,8 @@ def registry_geojson(city: City) -> dict[str, Any]:
         }
         if u.station[i] >= 0:
             props["station_id"] = str(u.code[u.station[i]])
+        if u.level[i] == "compound" and (company := compound_company(str(u.code[i]))):
+            props["company"] = company
         geometry = shapely.geometry.mapping(_to_wgs84(city, u.geometry[i]))
         features.append({"type": "Feature", "properties": props, "geometry": geometry})
     return {"type": "FeatureCollection", "features": features}

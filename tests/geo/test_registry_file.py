@@ -116,6 +116,27 @@ def test_station_id_must_name_a_station_feature(city_doc):
     assert "(street 'D2S1'): station_id 'PS77' names no station Feature" in problems_of(city_doc)
 
 
+def test_a_compound_names_its_company_or_none(city_doc):
+    code(city_doc, "K1")["properties"]["company"] = "Vanke Property"
+    compounds = read_registry(city_doc)["compound"]
+    assert dict(zip(compounds.codes, compounds.company, strict=True)) == {
+        "K1": "Vanke Property",
+        "K2": "",  # none named: an unknown company, not an error
+    }
+    assert set(read_registry(city_doc)["grid"].company) == {""}
+
+
+def test_company_must_be_a_string_and_only_on_compounds(city_doc):
+    code(city_doc, "K1")["properties"]["company"] = 42
+    code(city_doc, "D1S1C1G2")["properties"]["company"] = "Vanke Property"
+    msg = problems_of(city_doc)
+    assert "(compound 'K1'): company 42 is not a string; write it as a JSON string" in msg
+    assert (
+        "(grid 'D1S1C1G2'): only compounds have a property-management company; remove company"
+        in msg
+    )
+
+
 def test_all_problems_are_collected_and_the_list_is_capped(city_doc):
     cells = [f for f in city_doc["features"] if f["properties"]["level"] == "grid"]
     for f in cells[:25]:  # nothing refers to grid cells, so no follow-on problems

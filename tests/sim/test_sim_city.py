@@ -1,5 +1,6 @@
 import json
 import re
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ import shapely
 from shapely.geometry import shape
 
 from pipeline.sim import CityConfig, build_city, registry_geojson, write_registry
+from pipeline.sim.registry import COMPANIES
 
 PARENT_LEVEL = {
     "district": None,
@@ -134,6 +136,20 @@ def test_compounds_do_not_overlap(features):
         for i, a in enumerate(polys):
             for b in polys[i + 1 :]:
                 assert a.intersection(b).area <= 1e-12
+
+
+def test_a_few_companies_manage_several_compounds_each(features):
+    """Only compounds name a company; each of the few companies manages several of them, and
+    some compounds name none (an unknown company, as in a registry not yet complete)."""
+    assert all(
+        "company" not in f["properties"] for f in features if f["properties"]["level"] != "compound"
+    )
+    managed = Counter(
+        f["properties"].get("company") for f in features if f["properties"]["level"] == "compound"
+    )
+    assert set(managed) == {*COMPANIES, None}
+    assert min(managed[c] for c in COMPANIES) >= 5
+    assert 0 < managed[None] < sum(managed.values()) / 4
 
 
 def test_population(city):

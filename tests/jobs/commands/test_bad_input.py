@@ -400,6 +400,18 @@ CASES = [
         ["no warehouse", "HOTSPOT_DATA_DIR"],
     ),
     (
+        "report-ratings-not-a-month",
+        ["report", "ratings", "--month", "2026-13"],
+        {},
+        ["2026-13", "YYYY-MM"],
+    ),
+    (
+        "report-ratings-no-warehouse",
+        ["report", "ratings", "--month", "2026-11"],
+        {},
+        ["no warehouse", "HOTSPOT_DATA_DIR"],
+    ),
+    (
         "settings-file-missing",
         ["top", "--once", "--settings", "{root}/nope.toml"],
         {},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -30,8 +31,27 @@ def test_ratings_then_preview_every_panel(env, city):
     rated = runner.invoke(app, ["ratings", "--month", _month(city)], env=env)
     assert rated.exit_code == 0, rated.output
     assert "453 ratings written" in rated.output  # every compound of the simulated city
-    month, green, yellow, red, red_twice = rated.output.splitlines()[-1].split()
+    summary = next(line for line in rated.output.splitlines() if line.startswith(_month(city)))
+    month, green, yellow, red, red_twice, rectified = summary.split()
     assert month == _month(city) and int(green) + int(yellow) + int(red) == 453
+    # the month before holds no alert (all green), so no compound is two months red or yellow
+    assert (red_twice, rectified) == ("0", "0")
+    assert (
+        rated.output.splitlines()[-1]
+        == f"companies with compounds under rectification in {month}: 0"
+    )
+
+    report = runner.invoke(app, ["report", "ratings", "--month", month], env=env)
+    assert report.exit_code == 0, report.output
+    rows = [line for line in report.output.splitlines() if re.match(r"│ D\d\dS\d\d ", line)]
+    streets = {
+        f["properties"]["code"]
+        for f in json.loads(city.registry.read_text())["features"]
+        if f["properties"]["level"] == "street"
+    }
+    assert {row.split()[1] for row in rows} == streets  # a row per street office, named
+    assert sum(int(row.split("│")[3]) for row in rows) == 453
+    assert f"no compound under rectification in {month}" in report.output
 
     start = json.loads(city.truth.read_text())["config"]["start"]
     shown = runner.invoke(

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from pipeline.geo.admin_units import load_registry
+from pipeline.sim.registry import COMPANIES
 from pipeline.warehouse import open_warehouse
 
 pytestmark = pytest.mark.timeout(600)
@@ -101,3 +102,15 @@ def test_a_backfill_of_the_city_runs_on_the_grid_registry(city, grid_over_the_ci
         )
     distinct, on_the_grid, alerts = grids
     assert alerts > 1000 and on_the_grid == alerts and distinct > 50
+
+
+def test_check_counts_the_compounds_with_a_company(city):
+    result = hotspot("registry", "check", str(city.registry))
+    assert result.returncode == 0, result.stderr[-3000:]
+    compounds = load_registry(city.registry).compounds
+    named = int((compounds.company != "").sum())
+    assert 0 < named < len(compounds)  # the simulated registry leaves some compounds unnamed
+    assert f"{len(compounds):,} compounds ({named:,} with a property-management company, " in (
+        result.stdout
+    )
+    assert f"{len(COMPANIES)} companies)" in result.stdout
