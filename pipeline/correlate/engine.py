@@ -317,6 +317,7 @@ class Correlator:
 
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
         p = self.params
+        self._expose_skipped(b)
         if self._skip_quiet and self._quiet(b):
             # No flag is open and no cell can reach min_count: scoring would find nothing to
             # open. Only burst statuses and the baseline move; the scale counts are dropped
@@ -359,10 +360,20 @@ class Correlator:
         cols = {"x": self._buffer.col("x"), "y": self._buffer.col("y")}
         cells, counts = cell_counts(cols, new, self.lattice)
         slide = self.params.slide_ms
-        # One add per slide, skipped ones included (see baseline.exposure): the same hours
-        # whichever boundaries were visited.
+        # One add per slide (see baseline.exposure); skipped slides were added before scoring.
         self.baseline.observe(cells, counts, slide / _HOUR_MS, (b - since) // slide)
         self._last_closed = b
+
+    def _expose_skipped(self, b: int) -> None:
+        """The baseline's exposure of the slides skipped before ``b``, before ``b`` is scored:
+        visited, each would have added its slide after its own scoring, with no counts (no
+        alert entered them)."""
+        slide = self.params.slide_ms
+        if self._last_closed is not None and b - self._last_closed > slide:
+            none = np.empty(0, np.int64)
+            skipped = (b - self._last_closed) // slide - 1
+            self.baseline.observe(none, none.astype(np.float64), slide / _HOUR_MS, skipped)
+            self._last_closed = b - slide  # no row lies between: the same rows are new at b
 
     def _quiet(self, b: int) -> bool:
         """No flag is open and no cell can count ``min_count`` events at ``b``: scoring there
