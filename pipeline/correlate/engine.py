@@ -35,6 +35,7 @@ from .window.buffer import COLUMNS, AlertBuffer, alert_keys, utf8_ids
 from .window.event_time import EventWindow
 from .window.events import cell_counts, window_events
 from .window.late_keys import LateKeys
+from .window.quiet import quiet_window
 
 __all__ = ["Correlator", "CorrelationOutput"]
 
@@ -49,8 +50,6 @@ _SCALE_COLUMNS = ("x", "y", "source", "severity", "event_ms", "repeat")
 # What window_events reads, and the window's events as flags describe them.
 _BURST_COLUMNS = ("event_ms", "x", "y", "source", "category", "severity", "repeat")
 _FLAG_COLUMNS = ("x", "y", "event_ms", "source", "category", "grid")
-# Most events of a window that _quiet compares pairwise (a sparse city's windows hold a few).
-_QUIET_EVENTS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +150,7 @@ class Correlator:
         self._rebuild_ms = max(1, params.window_ms // params.slide_ms // 3) * params.slide_ms
         self._skip_quiet = skip_quiet
         # Events closer than this may share a cell's disk (1 m of slack against rounding).
-        self._quiet_d2 = (2.0 * max(params.radii_m) + 1.0) ** 2
+        self._quiet_reach_m = 2.0 * max(params.radii_m) + 1.0
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
     @property
@@ -376,30 +375,14 @@ class Correlator:
             self._last_closed = b - slide  # no row lies between: the same rows are new at b
 
     def _quiet(self, b: int) -> bool:
-        """No flag is open and no cell can count ``min_count`` events at ``b``: scoring there
-        cannot open a flag.
-
-        A cell's count at any scale is of events within ``max(radii_m)`` of its centre, so
-        ``min_count`` events counted by one cell lie pairwise within twice that radius. Quiet
-        when every event of the window (severity > 0, not a repeat; undecided ones counted)
-        has fewer than ``min_count - 1`` others that close; checked only on windows of at most
-        :data:`_QUIET_EVENTS` events (a busy window is never quiet, and costs one count).
-        """
+        """No flag is open and no cell can count ``min_count`` events at ``b`` (see
+        :mod:`.window.quiet`; undecided alerts counted): scoring there cannot open a flag."""
         if len(self._flags.open_cells()):
             return False
-        buf, m = self._buffer, self.params.min_count
+        buf = self._buffer
+        cols = {name: buf.col(name) for name in ("x", "y", "severity", "repeat")}
         lo, hi = buf.through(b - self.params.window_ms), buf.through(b)
-        events = lo + np.flatnonzero(
-            (buf.col("severity")[lo:hi] > 0) & (buf.col("repeat")[lo:hi] != 1)
-        )
-        if len(events) < m:
-            return True
-        if len(events) > _QUIET_EVENTS or m < 2:
-            return False
-        x, y = buf.col("x")[events], buf.col("y")[events]
-        d2 = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2
-        near = (d2 <= self._quiet_d2).sum(axis=1) - 1  # not itself
-        return bool((near < m - 1).all())
+        return quiet_window(cols, lo, hi, self._quiet_reach_m, self.params.min_count)
 
     def _skip_to_change(self, b: int) -> None:
         """After boundary ``b``, jump to the next boundary at which anything can change.
