@@ -241,20 +241,19 @@ class Correlator:
         p, buf = self.params, self._buffer
         cols = {name: buf.col(name) for name in ("x", "y", "event_ms", "pending", "root")}
         hi, prev = buf.through(b), self._linked_through
-        link_new(
-            cols,
-            0 if prev is None else buf.through(prev),
-            hi,
-            p.incident_radius_m,
-            p.incident_gap_ms,
-        )
+        lo = 0 if prev is None else buf.through(prev)
+        if lo < hi:  # a quiet city's boundaries mostly have no new alert to link
+            link_new(cols, lo, hi, p.incident_radius_m, p.incident_gap_ms)
         self._linked_through = b
         t = cols["event_ms"]
         # Components complete at an earlier boundary were emitted then, so a candidate has a
         # row no more than the gap before that boundary.
         cand_lo = 0 if prev is None else int(np.searchsorted(t, prev - p.incident_gap_ms))
         live_lo = int(np.searchsorted(t, b - p.incident_gap_ms))  # rows that may still link
-        members, heads = complete_components(cols, min(cand_lo, live_lo), live_lo, hi)
+        cand_lo = min(cand_lo, live_lo)
+        if not cols["pending"][cand_lo:live_lo].any():
+            return []  # no candidate: complete_components would find none
+        members, heads = complete_components(cols, cand_lo, live_lo, hi)
         if not len(members):
             return []
         rows = self._rows(members, _INCIDENT_COLUMNS)
