@@ -320,9 +320,15 @@ class Correlator:
             # No flag is open and no cell can reach min_count: scoring would find nothing to
             # open. Only burst statuses and the baseline move; the scale counts are dropped
             # and rebuilt from the window at the next boundary that scores (the same state).
-            _, new = self._window_events(b, index=False)
             if self._scale_counts.kept:
                 self._scale_counts.clear()
+            buf = self._buffer
+            last = self._last_closed
+            if last is not None and buf.through(b) == buf.through(last):
+                # No alert entered (a boundary where an incident completes): nothing to
+                # decide or learn; this slide's exposure goes with the next boundary's.
+                return []
+            _, new = self._window_events(b, index=False)
             self._learn(b, new)
             return []
         nearby, new = self._window_events(b)
