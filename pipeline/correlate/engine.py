@@ -263,11 +263,6 @@ class Correlator:
         cols["root"][members] = -1
         return incidents
 
-    def _counted(self, start_ms: int, end_ms: int) -> np.ndarray:
-        """Buffer rows (ascending) with event time in ``(start_ms, end_ms]`` and severity > 0."""
-        lo, hi = self._buffer.through(start_ms), self._buffer.through(end_ms)
-        return lo + np.flatnonzero(self._buffer.col("severity")[lo:hi] > 0)
-
     def _window_events(self, b: int, index: bool = True) -> tuple[RowIndex | None, np.ndarray]:
         """The window's events at ``b`` (its alerts with severity > 0, bursts counted once),
         indexed for the flags' disks (None when not ``index``: a quiet boundary), and the rows
