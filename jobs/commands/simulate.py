@@ -23,11 +23,22 @@ def simulate(
         ),
     ],
     hours: Annotated[
-        float, typer.Option(help="Simulated duration, hours.", parser=positive)
-    ] = 24.0,
+        float | None,
+        typer.Option(
+            help="Simulated duration, hours (default 24; with --sparse 2160, 90 days).",
+            parser=positive,
+            show_default=False,
+        ),
+    ] = None,
     scale: Annotated[
-        float, typer.Option(help="1.0 = a mid-size city's normal day.", parser=positive)
-    ] = 1.0,
+        float | None,
+        typer.Option(
+            help="1.0 = a mid-size city's normal day (default 1; with --sparse: about 100 "
+            "records a day).",
+            parser=positive,
+            show_default=False,
+        ),
+    ] = None,
     seed: int = 7,
     hotspots: Annotated[int, typer.Option(help="Planted hotspots.", min=0)] = 4,
     start: Annotated[
@@ -38,6 +49,13 @@ def simulate(
             metavar="TIME",
         ),
     ] = None,
+    sparse: Annotated[
+        bool,
+        typer.Option(
+            "--sparse",
+            help="A sparse city: 1,008 km² (36 x 28 km), about 100 records a day, 90 days.",
+        ),
+    ] = False,
     to_kafka: Annotated[
         str | None, typer.Option(help="Also send the stream to this bootstrap (host:port).")
     ] = None,
@@ -47,16 +65,21 @@ def simulate(
     from pipeline.kafka import send_chunks
     from pipeline.kafka.clients import Brokers
     from pipeline.replay import read_jsonl_chunks
-    from pipeline.sim import run_simulation
+    from pipeline.sim import SPARSE, run_simulation
 
+    hours = hours if hours is not None else SPARSE.days * 24 if sparse else 24.0
     begin = start or _recent_start(hours)
+    duration = timedelta(hours=hours)
+    if scale is None:
+        scale = SPARSE.scale(duration, begin) if sparse else 1.0
     files = run_simulation(
         out,
         seed=seed,
         start=begin,
-        duration=timedelta(hours=hours),
+        duration=duration,
         scale=scale,
         n_hotspots=hotspots,
+        city=SPARSE.city_for(seed) if sparse else None,
     )
     typer.echo(f"registry {files.registry}\nreplay   {files.replay}\ntruth    {files.truth}")
     if to_kafka:

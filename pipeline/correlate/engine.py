@@ -36,6 +36,7 @@ from .window.buffer import COLUMNS, AlertBuffer, alert_keys, utf8_ids
 from .window.event_time import EventWindow
 from .window.events import cell_counts, window_events
 from .window.late_keys import LateKeys
+from .window.quiet import quiet_window
 
 __all__ = ["Correlator", "CorrelationOutput"]
 
@@ -112,6 +113,13 @@ class Correlator:
     (feed partitions, :mod:`pipeline.marks`) send alerts; boundaries close on the least
     progress among all of them (:mod:`pipeline.correlate.window.event_time`). The backfill
     has one.
+
+    Quiet boundaries cost little or nothing: where no flag is open and the window holds fewer
+    than ``min_count`` alerts, no flag can open, so scoring is left out; and the boundaries
+    after one up to the next at which anything can change (an alert enters, an incident may
+    complete, the window gets busy again) are not visited at all. Outputs are the same bits as
+    visiting every boundary in full, which ``skip_quiet=False`` does (the tests compare the
+    two).
     """
 
     def __init__(
@@ -120,6 +128,8 @@ class Correlator:
         projection: LocalProjection,
         baseline: Baseline,
         origins: int = 1,
+        *,
+        skip_quiet: bool = True,
     ) -> None:
         self.params = params
         self.projection = projection
@@ -145,6 +155,9 @@ class Correlator:
         self._nearby: RowIndex | None = None
         self._nearby_ms = 0
         self._rebuild_ms = max(1, params.window_ms // params.slide_ms // 3) * params.slide_ms
+        self._skip_quiet = skip_quiet
+        # Events closer than this may share a cell's disk (1 m of slack against rounding).
+        self._quiet_reach_m = 2.0 * max(params.radii_m) + 1.0
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
     @property
@@ -215,7 +228,8 @@ class Correlator:
         while (b := self._window.pop_due()) is not None:  # loop per slide, not per event
             incidents += self._close_incidents(b)
             flags += self._close_hotspots(b)
-            self._skip_idle(b)
+            if self._skip_quiet:
+                self._skip_to_change(b)
             closed = True
         if closed:
             self._evict()
@@ -235,20 +249,19 @@ class Correlator:
         p, buf = self.params, self._buffer
         cols = {name: buf.col(name) for name in ("x", "y", "event_ms", "pending", "root")}
         hi, prev = buf.through(b), self._linked_through
-        link_new(
-            cols,
-            0 if prev is None else buf.through(prev),
-            hi,
-            p.incident_radius_m,
-            p.incident_gap_ms,
-        )
+        lo = 0 if prev is None else buf.through(prev)
+        if lo < hi:  # a quiet city's boundaries mostly have no new alert to link
+            link_new(cols, lo, hi, p.incident_radius_m, p.incident_gap_ms)
         self._linked_through = b
         t = cols["event_ms"]
         # Components complete at an earlier boundary were emitted then, so a candidate has a
         # row no more than the gap before that boundary.
         cand_lo = 0 if prev is None else int(np.searchsorted(t, prev - p.incident_gap_ms))
         live_lo = int(np.searchsorted(t, b - p.incident_gap_ms))  # rows that may still link
-        members, heads = complete_components(cols, min(cand_lo, live_lo), live_lo, hi)
+        cand_lo = min(cand_lo, live_lo)
+        if not cols["pending"][cand_lo:live_lo].any():
+            return []  # no candidate: complete_components would find none
+        members, heads = complete_components(cols, cand_lo, live_lo, hi)
         if not len(members):
             return []
         rows = self._rows(members, _INCIDENT_COLUMNS)
@@ -258,15 +271,10 @@ class Correlator:
         cols["root"][members] = -1
         return incidents
 
-    def _counted(self, start_ms: int, end_ms: int) -> np.ndarray:
-        """Buffer rows (ascending) with event time in ``(start_ms, end_ms]`` and severity > 0."""
-        lo, hi = self._buffer.through(start_ms), self._buffer.through(end_ms)
-        return lo + np.flatnonzero(self._buffer.col("severity")[lo:hi] > 0)
-
-    def _window_events(self, b: int) -> tuple[RowIndex, np.ndarray]:
+    def _window_events(self, b: int, index: bool = True) -> tuple[RowIndex | None, np.ndarray]:
         """The window's events at ``b`` (its alerts with severity > 0, bursts counted once),
-        indexed for the flags' disks, and the rows of those new since the last closed
-        boundary (what the baseline learns).
+        indexed for the flags' disks (None when not ``index``: a quiet boundary), and the rows
+        of those new since the last closed boundary (what the baseline learns).
 
         Burst statuses decided at earlier boundaries are final: only new alerts are decided
         here, with a burst_gap of context before the window. An index that flags laid out is
@@ -280,11 +288,19 @@ class Correlator:
         new_from = max(bounds[1], buf.through(since))
         scan = 0 if self._decided_ms is None else buf.through(self._decided_ms)
         cols = {name: buf.col(name) for name in _BURST_COLUMNS}
-        keep = self._nearby is not None and b - self._nearby_ms < self._rebuild_ms
+        keep = index and self._nearby is not None and b - self._nearby_ms < self._rebuild_ms
         events = window_events(
-            cols, bounds, p.burst_radius_m, p.burst_gap_ms, scan, new_from if keep else None
+            cols,
+            bounds,
+            p.burst_radius_m,
+            p.burst_gap_ms,
+            scan,
+            new_from if keep or not index else None,
         )
         self._decided_ms = b
+        if not index:
+            self._nearby = None  # the next flagging boundary builds its index afresh
+            return None, events
         flag_cols = {name: buf.col(name) for name in _FLAG_COLUMNS}
         if keep:
             self._nearby.extend(flag_cols, events)
@@ -302,6 +318,22 @@ class Correlator:
 
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
         p = self.params
+        self._expose_skipped(b)
+        if self._skip_quiet and self._quiet(b):
+            # No flag is open and no cell can reach min_count: scoring would find nothing to
+            # open. Only burst statuses and the baseline move; the scale counts are dropped
+            # and rebuilt from the window at the next boundary that scores (the same state).
+            if self._scale_counts.kept:
+                self._scale_counts.clear()
+            buf = self._buffer
+            last = self._last_closed
+            if last is not None and buf.through(b) == buf.through(last):
+                # No alert entered (a boundary where an incident completes): nothing to
+                # decide or learn; this slide's exposure goes with the next boundary's.
+                return []
+            _, new = self._window_events(b, index=False)
+            self._learn(b, new)
+            return []
         nearby, new = self._window_events(b)
         self._scale_counts.advance(b, self._counted_events)
         scores = self._scores(b)
@@ -312,9 +344,8 @@ class Correlator:
         # An index no flag laid out holds rows of this boundary only: the next builds its own.
         self._nearby = nearby if nearby.laid_out else None
         # Drop what leaves the windows before the next boundary now, while the buffer holds it
-        # (eviction follows the next boundary). If _skip_idle then jumps ahead, the counts are
-        # already empty (it skips only when no counted alert is left in the next window), so
-        # the later boundary needs no evicted row.
+        # (eviction follows the next boundary). If _skip_to_change then jumps further, it
+        # drops the counts, and the later boundary rebuilds them from rows still held.
         self._scale_counts.retire(b + p.slide_ms, self._counted_events)
         return flags
 
@@ -337,21 +368,58 @@ class Correlator:
         since = b - self.params.slide_ms if self._last_closed is None else self._last_closed
         cols = {"x": self._buffer.col("x"), "y": self._buffer.col("y")}
         cells, counts = cell_counts(cols, new, self.lattice)
-        self.baseline.observe(cells, counts, (b - since) / _HOUR_MS)
+        slide = self.params.slide_ms
+        # One add per slide (see baseline.exposure); skipped slides were added before scoring.
+        self.baseline.observe(cells, counts, slide / _HOUR_MS, (b - since) // slide)
         self._last_closed = b
 
-    def _skip_idle(self, b: int) -> None:
-        """Jump over following boundaries that would have nothing to do."""
-        nxt = b + self.params.slide_ms
-        busy = (
-            len(self._flags.open_cells()) > 0
-            or self._buffer.col("pending")[: self._buffer.through(nxt)].any()
-            or len(self._counted(nxt - self.params.window_ms, nxt)) > 0
-        )
-        if not busy:
-            after = self._buffer.through(b)  # rows are canonical: the next one is the earliest
-            later = self._buffer.col("event_ms")[after:]
-            self._window.skip_to(int(later[0]) if len(later) else None)
+    def _expose_skipped(self, b: int) -> None:
+        """The baseline's exposure of the slides skipped before ``b``, before ``b`` is scored:
+        visited, each would have added its slide after its own scoring, with no counts (no
+        alert entered them)."""
+        slide = self.params.slide_ms
+        if self._last_closed is not None and b - self._last_closed > slide:
+            none = np.empty(0, np.int64)
+            skipped = (b - self._last_closed) // slide - 1
+            self.baseline.observe(none, none.astype(np.float64), slide / _HOUR_MS, skipped)
+            self._last_closed = b - slide  # no row lies between: the same rows are new at b
+
+    def _quiet(self, b: int) -> bool:
+        """No flag is open and no cell can count ``min_count`` events at ``b`` (see
+        :mod:`.window.quiet`; undecided alerts counted): scoring there cannot open a flag."""
+        if len(self._flags.open_cells()):
+            return False
+        buf = self._buffer
+        cols = {name: buf.col(name) for name in ("x", "y", "severity", "repeat")}
+        lo, hi = buf.through(b - self.params.window_ms), buf.through(b)
+        return quiet_window(cols, lo, hi, self._quiet_reach_m, self.params.min_count)
+
+    def _skip_to_change(self, b: int) -> None:
+        """After boundary ``b``, jump to the next boundary at which anything can change.
+
+        The boundaries between are quiet (:meth:`_quiet` holds at the next one, and no alert
+        enters before the target, so windows only lose alerts) and no incident can complete
+        (one completes once its last alert is the gap before a boundary, at the earliest the
+        first pending alert's). Visited, they would emit nothing and change no state but the
+        baseline's exposure, which the target's :meth:`_learn` adds slide by slide.
+        """
+        p, buf = self.params, self._buffer
+        nxt = b + p.slide_ms
+        if not self._quiet(nxt):
+            return
+        after = buf.through(b)
+        due = []
+        if after < len(buf):  # rows are canonical: the next one is the earliest
+            due.append(int(buf.col("event_ms")[after]))
+        pending = buf.col("pending")[:after]
+        first = int(pending.argmax()) if len(pending) else 0
+        if len(pending) and pending[first]:
+            # the first boundary more than the gap after it (_close_incidents' live rows)
+            due.append(int(buf.col("event_ms")[first]) + p.incident_gap_ms + 1)
+        self._window.skip_to(min(due) if due else None)
+        if self._window.next_boundary > nxt and self._scale_counts.kept:
+            # Rows that leave the windows before the target may be evicted by then.
+            self._scale_counts.clear()
 
     def _evict(self) -> None:
         horizon = self._window.horizon_ms() - self.params.burst_gap_ms  # repeat context

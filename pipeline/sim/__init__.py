@@ -10,12 +10,13 @@ A small city, one hour after midnight (grid reports come only in the daytime):
 ['alerts.alarm_phone', 'alerts.camera', 'alerts.dispatch_110']
 
 Or, in one call, a folder with ``registry.geojson``, ``replay.jsonl`` and ``truth.json``:
-:func:`run_simulation`.
+:func:`run_simulation`. ``SPARSE`` describes a sparse city (``hotspot simulate --sparse``).
 """
 
 from pipeline.sim.city import City, CityConfig, build_city
 from pipeline.sim.config import SHANGHAI, FaultRates, Hotspot, PerSource, SimConfig
 from pipeline.sim.files import SimulationFiles, run_simulation
+from pipeline.sim.presets import SPARSE, SparsePreset
 from pipeline.sim.registry import registry_geojson, write_registry
 from pipeline.sim.simulate import SimRecord, Simulation, scale_for_total, simulate
 from pipeline.sim.truth import GroundTruth, write_truth
@@ -42,4 +43,6 @@ __all__ = [
     "read_replay_jsonl",
     "SimulationFiles",
     "run_simulation",
+    "SPARSE",
+    "SparsePreset",
 ]

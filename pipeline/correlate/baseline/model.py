@@ -19,6 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .exposure import add_repeated
+
 __all__ = ["Baseline", "hour_of_week", "HOURS_PER_WEEK"]
 
 HOURS_PER_WEEK = 168
@@ -125,20 +127,25 @@ class Baseline:
         where the baseline models whole disks; None: scoring averages the cells' rates."""
         return None
 
-    def observe(self, cell_ids: np.ndarray, counts: np.ndarray, hours: float) -> None:
-        """Add ``hours`` of stream exposure with these counts per cell (no-op unless learning)."""
+    def observe(
+        self, cell_ids: np.ndarray, counts: np.ndarray, hours: float, times: int = 1
+    ) -> None:
+        """Add ``hours`` of stream exposure ``times`` times (one add per slide, see
+        :mod:`.exposure`) with these counts per cell (no-op unless learning)."""
         if not self.learn:
             return
         cell_ids = np.asarray(cell_ids, np.int64)
         counts = np.asarray(counts, np.float64)
-        if len(cell_ids) and not (np.diff(cell_ids) > 0).all():
+        if not len(cell_ids):
+            pass  # exposure only (most slides of a quiet city): the counts stay as they are
+        elif not (np.diff(cell_ids) > 0).all():
             ids = np.concatenate([self._ids, cell_ids])
             cnt = np.concatenate([self._counts, counts])
             self._ids, inverse = np.unique(ids, return_inverse=True)
             self._counts = np.bincount(inverse, weights=cnt, minlength=len(self._ids))
         else:
             self._merge_unique(cell_ids, counts)
-        self.hours += hours
+        self.hours = add_repeated(self.hours, hours, times)
         self.revision += 1
 
     def _merge_unique(self, cell_ids: np.ndarray, counts: np.ndarray) -> None:

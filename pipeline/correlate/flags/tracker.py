@@ -252,6 +252,8 @@ class FlagTracker:
         the window (for the per-flag details).
         """
         p, o = self.params, self._open
+        if not len(o.cell_id) and not len(self._new_hot_cells(scores)):
+            return []  # nothing open and nothing to open (most boundaries of a quiet city)
         ks = np.searchsorted(scores.cell_id, o.cell_id)  # scores.find, all at once
         placed = self._details(boundary_ms, scores, ks, nearby)
         count, score = scores.count[ks], scores.score[ks]

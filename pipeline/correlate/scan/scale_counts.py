@@ -282,6 +282,11 @@ class ScaleCounts:
         self._hi: int | None = None  # events with event time <= this were added
         self._lo = np.zeros(self._n_win, np.int64)  # window k: events <= _lo[k] were removed
 
+    @property
+    def kept(self) -> bool:
+        """Whether counts are held (else the next :meth:`advance` rebuilds them)."""
+        return self._hi is not None
+
     def __len__(self) -> int:
         """Cells holding any count (own or within a radius)."""
         return int(self._meta[_META_SLOTS] - self._meta[_META_DEAD])

@@ -171,15 +171,30 @@ class AlertBuffer:
         }
         self.keys = KeySet()
 
+    @property
+    def _size(self) -> int:
+        return self._rows
+
+    @_size.setter
+    def _size(self, n: int) -> None:
+        # Every change of the row count (append, compact, restore; a grown column is only
+        # swapped in by append) drops the views col() hands out, which a boundary asks for
+        # dozens of times between two changes.
+        self._rows = n
+        self._views: dict[str, np.ndarray] = {}
+
     def __len__(self) -> int:
-        return self._size
+        return self._rows
 
     def col(self, name: str) -> np.ndarray:
-        return self._cols[name][: self._size]
+        view = self._views.get(name)
+        if view is None:
+            view = self._views[name] = self._cols[name][: self._rows]
+        return view
 
     def through(self, event_ms: int) -> int:
         """Number of leading rows with event time ``<= event_ms`` (rows are canonical)."""
-        return int(self._cols["event_ms"][: self._size].searchsorted(event_ms, side="right"))
+        return int(self.col("event_ms").searchsorted(event_ms, side="right"))
 
     def append(
         self,
@@ -289,3 +304,4 @@ class AlertBuffer:
                 grown = np.empty(new_cap, dtype)
                 grown[: self._size] = arr[: self._size]
                 self._cols[name] = grown
+        self._views = {}  # views of the columns swapped above would be stale
