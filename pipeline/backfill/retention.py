@@ -35,6 +35,11 @@ __all__ = ["RetentionCheck", "scan_event_times", "explain"]
 DAY_MS = 86_400_000
 
 
+#: Tables whose rows a backfill does not date by the records' event times: dead letters count
+#: from when they were received (now), and a backfill issues no notices.
+_NOT_BY_EVENT_TIME = frozenset({"deadletters", "notices"})
+
+
 @dataclass
 class RetentionCheck:
     """Event times seen so far, and how many of them each event-time table would drop at
@@ -53,7 +58,8 @@ class RetentionCheck:
         self._cutoffs = {
             kept: self.now_ms - days * DAY_MS
             for kept in KEPT
-            if kept.setting != "deadletters" and (days := getattr(self.retention, kept.setting))
+            if kept.setting not in _NOT_BY_EVENT_TIME
+            and (days := getattr(self.retention, kept.setting))
         }
         self.dropped = dict.fromkeys(self._cutoffs, 0)
         self.dropped_newest = {}
