@@ -214,10 +214,11 @@ class EventWindow:
         return b
 
     def skip_to(self, next_event_ms: int | None) -> None:
-        """Jump over boundaries with nothing in their window (idle stream, backfill gaps).
+        """Jump to the boundary of ``next_event_ms`` (or as far as the watermark allows when
+        ``None``), never back and never past what is closable.
 
-        ``next_event_ms`` is the earliest retained event time after the last closed boundary,
-        or ``None``. Boundaries before it that are already closable have empty windows.
+        The caller decides that the boundaries jumped over change nothing: empty windows (an
+        idle stream, backfill gaps), or quiet ones (``Correlator._skip_to_change``).
         """
         limit = _ceil_to(self.watermark, self.slide_ms)
         target = (
