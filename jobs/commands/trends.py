@@ -30,20 +30,21 @@ def trends(
     with a pattern on the last day. Thresholds: the settings' `trends.*`."""
     from pipeline.settings import load_settings
     from pipeline.trends import classify_days, days_between, write_trends
+    from pipeline.trends.daily import parse_day
     from pipeline.warehouse import migrate
 
     from ..runtime import load_admin_registry
     from .console import stdout_console
     from .warehouse import open_existing_warehouse
 
-    if until is None and since is not None:
-        until = since
     settings = load_settings(settings_file)
     t = settings.trends
+    if until is None and since is not None:
+        until = parse_day(since, "--since").isoformat()  # --since alone: that one day
     if until is None:
         today = (datetime.now(UTC) + timedelta(minutes=t.utc_offset_min)).date()
         until = (today - timedelta(days=1)).isoformat()
-    days = days_between(since or until, until)  # a ConfigurationError says how to write them
+    days = days_between(since, until)  # a ConfigurationError says how to write them
     registry = load_admin_registry(settings)
     with open_existing_warehouse(settings) as wh:
         migrate(wh)

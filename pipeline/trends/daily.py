@@ -60,9 +60,10 @@ def parse_day(text: str, option: str) -> date:
         ) from None
 
 
-def days_between(since: str, until: str) -> list[date]:
-    """Every day from ``since`` to ``until``, both included."""
-    first, last = parse_day(since, "--since"), parse_day(until, "--until")
+def days_between(since: str | None, until: str) -> list[date]:
+    """Every day from ``since`` (None: ``until``) to ``until``, both included."""
+    last = parse_day(until, "--until")
+    first = last if since is None else parse_day(since, "--since")
     if last < first:
         raise ConfigurationError(f"--since {first} is after --until {last}; swap them")
     count = (last - first).days + 1
