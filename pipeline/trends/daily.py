@@ -210,29 +210,37 @@ def _check_history(
     s = settings
     first_end = _day_end_ms(days[0], s.utc_offset_min)
     last_end = _day_end_ms(days[-1], s.utc_offset_min)
+    step_ms = s.step_minutes * _MINUTE_MS
+    start = first_end - window_ms
+    # the usual case in one cheap query (it stops at the first row found); the rest only to
+    # say what is wrong
+    held_before = warehouse.query(
+        f"SELECT 1 FROM {warehouse.database}.alerts "
+        f"WHERE event_time < fromUnixTimestamp64Milli({start + step_ms}) LIMIT 1"
+    )
+    if held_before:
+        return
     first = _first_alert_ms(warehouse, last_end)
     if first is None:
         raise ConfigurationError(
             f"no alerts stored up to {days[-1]}: nothing to classify and nothing was written; "
             "backfill the history first (`hotspot backfill FILE`)"
         )
-    step_ms = s.step_minutes * _MINUTE_MS
-    start = first_end - window_ms
-    if first >= start + step_ms:  # the window's first step ends before the stored history
-        held = -((first - first_end) // step_ms)  # steps of the window that reach the history
-        ok_day = days[0] + timedelta(days=(first - step_ms - start) // _DAY_MS + 1)
-        shorter = (
-            f", or set HOTSPOT_TRENDS__STEPS={held} (at least trends.min_steps={s.min_steps})"
-            if held >= s.min_steps
-            else f"; the history holds {held} steps, trends.min_steps is {s.min_steps}"
-        )
-        raise ConfigurationError(
-            f"the window of {s.steps} steps of {s.step_minutes} min for {days[0]} starts at "
-            f"{_shown(start, s.utc_offset_min)}, before the first stored alert "
-            f"({_shown(first, s.utc_offset_min)}): its empty steps would read as quiet. "
-            f"Classify from {ok_day} on, backfill history from {_shown(start, s.utc_offset_min)}"
-            f"{shorter}; nothing was written"
-        )
+    # the window's first step ends before the stored history: say where it starts
+    held = -((first - first_end) // step_ms)  # steps of the window that reach the history
+    ok_day = days[0] + timedelta(days=(first - step_ms - start) // _DAY_MS + 1)
+    shorter = (
+        f", or set HOTSPOT_TRENDS__STEPS={held} (at least trends.min_steps={s.min_steps})"
+        if held >= s.min_steps
+        else f"; the history holds {held} steps, trends.min_steps is {s.min_steps}"
+    )
+    raise ConfigurationError(
+        f"the window of {s.steps} steps of {s.step_minutes} min for {days[0]} starts at "
+        f"{_shown(start, s.utc_offset_min)}, before the first stored alert "
+        f"({_shown(first, s.utc_offset_min)}): its empty steps would read as quiet. "
+        f"Classify from {ok_day} on, backfill history from {_shown(start, s.utc_offset_min)}"
+        f"{shorter}; nothing was written"
+    )
 
 
 def classify_days(
