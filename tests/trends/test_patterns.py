@@ -145,3 +145,47 @@ def test_every_cell_gets_one_pattern_that_its_own_series_decides(case):
         series[:, shuffled] == 1, series[:, shuffled] == -1, tau[shuffled], p[shuffled]
     )
     assert (again == codes[shuffled]).all()
+
+
+# --- through the statistics: constructed counts, Gi* per step, Mann-Kendall, the rules ---------
+
+SIDE = 24  # a 24 x 24 lattice of ~500 m cells
+STEPS = 12
+#: pattern -> (centre of its 3 x 3 block, {step: alerts added to each cell of the block});
+#: a negative number empties a 5 x 5 block in that step instead (a cold spot)
+RAMP = np.linspace(5, 16, STEPS)
+PLANTED = {
+    "new hot spot": ((3, 3), {STEPS - 1: 8}),
+    "consecutive hot spot": ((3, 10), dict.fromkeys(range(STEPS - 3, STEPS), 8)),
+    "intensifying hot spot": ((3, 17), dict(enumerate(RAMP))),
+    "persistent hot spot": ((10, 3), dict.fromkeys(range(STEPS), 8)),
+    "diminishing hot spot": ((10, 10), dict(enumerate(RAMP[::-1]))),
+    "sporadic hot spot": ((10, 17), {2: 8, 6: 8, STEPS - 1: 8}),
+    "oscillating hot spot": ((17, 3), {4: -1, 8: 8, STEPS - 1: 8}),
+    "historical hot spot": ((17, 10), dict.fromkeys(range(STEPS - 1), 8)),
+    "new cold spot": ((18, 18), {STEPS - 1: -1}),
+}
+
+
+def test_each_pattern_from_constructed_counts_through_gi_star_and_mann_kendall():
+    """A background of 2-4 alerts a cell that shifts every step, and one block per pattern
+    whose counts follow that pattern's story; the block's centre gets the pattern."""
+    from pipeline.trends.mann_kendall import mann_kendall
+    from pipeline.trends.neighbours import grid_neighbours
+    from pipeline.trends.space_time import hot_and_cold
+
+    row, col = (a.ravel() for a in np.meshgrid(np.arange(SIDE), np.arange(SIDE), indexing="ij"))
+    counts = 2.0 + (row * 7 + col * 3 + np.arange(STEPS)[:, None]) % 3
+    for (r, c), story in PLANTED.values():
+        for step, extra in story.items():
+            half = 2 if extra < 0 else 1
+            block = (abs(row - r) <= half) & (abs(col - c) <= half)
+            counts[step, block] = 0 if extra < 0 else counts[step, block] + extra
+    indptr, indices = grid_neighbours(31.2 + row * 0.0045, 121.4 + col * 0.0053)
+    spots = hot_and_cold(counts, indptr, indices, alpha=0.05)
+    tau, p = mann_kendall(np.nan_to_num(spots.z).T)
+    codes = classify(spots.hot, spots.cold, tau, p)
+    got = {name: pattern_name(int(codes[r * SIDE + c])) for name, ((r, c), _) in PLANTED.items()}
+    assert got == {name: name for name in PLANTED}
+    # far from every block nothing happens
+    assert pattern_name(int(codes[7 * SIDE + 21])) == "no pattern"
