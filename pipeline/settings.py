@@ -48,6 +48,7 @@ __all__ = [
     "GrafanaSettings",
     "RatingThresholds",
     "Retention",
+    "TrendSettings",
     "WarehouseAccess",
     "load_settings",
 ]
@@ -208,6 +209,76 @@ class RatingThresholds(BaseModel):
         if self.red_at <= self.yellow_at:
             raise ValueError(
                 f"ratings.red_at ({self.red_at}) must be above ratings.yellow_at ({self.yellow_at})"
+            )
+        return self
+
+
+class TrendSettings(BaseModel):
+    """Emerging hot-spot trends of grid cells (`hotspot trends`, pipeline/trends): the rules
+    and their thresholds are in :mod:`pipeline.trends.patterns`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sources: tuple[str, ...] = Field(
+        ("alarm_phone", "dispatch_110"),
+        description="Feeds whose alerts are counted. Camera analytics and grid reports are left "
+        "out by default: their volume (cameras: up to millions a day) would drown the calls.",
+    )
+    step_minutes: int = Field(
+        1440, ge=15, description="Length of one time step, minutes (default one day)."
+    )
+    steps: int = Field(
+        28,
+        ge=4,
+        le=400,
+        description="Time steps analysed for each classified day, ending with it (default four "
+        "weeks of days). ArcGIS asks for at least ten.",
+    )
+    min_steps: int = Field(
+        10,
+        ge=4,
+        description="Fewest time steps of stored history a classification needs (Mann-Kendall "
+        "has no power below a handful; ArcGIS's cube needs ten).",
+    )
+    alpha: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="False discovery rate of the hot/cold test of each time step "
+        "(Benjamini-Hochberg over all grid cells of the step).",
+    )
+    trend_alpha: float = Field(
+        0.05, gt=0, lt=1, description="Significance level of the Mann-Kendall trend test."
+    )
+    share: float = Field(
+        0.9,
+        gt=0.5,
+        le=1,
+        description="Share of time steps that makes a cell persistently hot or cold "
+        "(ArcGIS: 90 percent).",
+    )
+    neighbour_m: float = Field(
+        0.0,
+        ge=0,
+        description="Gi* neighbours: grid cells whose centres lie within this distance, m. "
+        "0: 1.5 times the median cell edge (the eight cells around a square cell).",
+    )
+    utc_offset_min: int = Field(480, description="Local time of days, minutes east of UTC.")
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(SOURCES))
+        if unknown or not value:
+            raise ValueError(f"trends.sources must name feeds among {list(SOURCES)}; got {unknown}")
+        return tuple(sorted(set(value)))
+
+    @model_validator(mode="after")
+    def _enough_steps(self) -> TrendSettings:
+        if self.steps < self.min_steps:
+            raise ValueError(
+                f"trends.steps ({self.steps}) is below trends.min_steps ({self.min_steps}): "
+                "raise steps or lower min_steps"
             )
         return self
 
@@ -510,6 +581,9 @@ class Settings(BaseSettings):
     )
     ratings: RatingThresholds = Field(
         default_factory=RatingThresholds, description="Three-colour compound ratings."
+    )
+    trends: TrendSettings = Field(
+        default_factory=TrendSettings, description="Emerging hot-spot trends of grid cells."
     )
     retention: Retention = Field(
         default_factory=Retention, description="How long the warehouse keeps each kind of row."

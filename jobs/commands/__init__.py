@@ -23,6 +23,7 @@ from .replay import replay
 from .report import map_command, top
 from .schemas import schemas
 from .simulate import simulate
+from .trends import trends
 from .worker import worker
 
 __all__ = ["register"]
@@ -40,6 +41,7 @@ COMMANDS = {
     "top": top,
     "map": map_command,
     "ratings": ratings,
+    "trends": trends,
     "schemas": schemas,
     "migrate": migrate,
     "ack": ack,

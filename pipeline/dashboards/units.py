@@ -1,5 +1,6 @@
 """Units: the weekly analysis meeting's view, communities and streets by incidents against the
-previous period of the same length."""
+previous period of the same length, and the grid cells' emerging hot-spot trends (`hotspot
+trends`, table cell_trends) of the latest classified day in the range."""
 
 from __future__ import annotations
 
@@ -47,6 +48,24 @@ _BY_DISTRICT = f"""
     ORDER BY time
 """
 
+# The latest day `hotspot trends` classified within the range; hot spots first, in the order
+# of pipeline/trends/patterns.py (new, consecutive, intensifying, ...), then cold spots.
+_LATEST_TREND_DAY = (
+    "(SELECT max(day) FROM cell_trends WHERE day >= toDate($__fromTime) "
+    "AND day <= toDate($__toTime))"
+)
+_TRENDS = f"""
+    SELECT t.day AS day, t.grid_code AS grid, c.name AS community, s.name AS street,
+           concat(t.pattern, ' ', t.spot, ' spot') AS pattern, t.hot_steps AS hot_steps,
+           t.cold_steps AS cold_steps, t.steps AS steps, round(t.trend_tau, 2) AS trend,
+           t.alerts AS alerts, t.station_id AS station
+    FROM cell_trends AS t FINAL
+    LEFT JOIN {unit_names("community")} AS c ON c.code = t.community_code
+    LEFT JOIN {unit_names("street")} AS s ON s.code = t.street_code
+    WHERE t.day = {_LATEST_TREND_DAY} AND t.code != 0 AND {in_districts("t.district_code")}
+    ORDER BY t.code < 0, abs(t.code), alerts DESC, grid
+"""
+
 _CHANGE_COLOURS = by_name(
     "change",
     **{
@@ -78,6 +97,17 @@ def units() -> Dashboard:
             width=12,
             height=12,
             overrides=(_CHANGE_COLOURS, _RATIO),
+        ),
+        table(
+            "Grid cell trends (emerging hot spots), latest classified day",
+            Query(_TRENDS),
+            width=24,
+            height=10,
+            description="`hotspot trends`: each grid cell's Emerging Hot Spot pattern (new, "
+            "consecutive, intensifying, persistent, diminishing, sporadic, oscillating, "
+            "historical; hot or cold) over the time steps up to the latest day classified in "
+            "the range; trend is the Mann-Kendall tau of its Gi* z-scores. Cells without a "
+            "pattern are left out.",
         ),
         timeseries(
             "Incidents by district",

@@ -112,6 +112,7 @@ _POLICY_TABLES = (
     "flags",
     "unit_hour_states",
     "compound_ratings",
+    "cell_trends",
     "cameras",
     "camera_status",
     "notice_events",

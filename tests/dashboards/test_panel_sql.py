@@ -21,6 +21,8 @@ EMPTY_IN_A_SHORT_CITY = {
     ("hotspot-grid-reports", "Open past 30 h"),
     ("hotspot-compounds", "Red two months running"),
     ("hotspot-pipeline-health", "Late alerts by feed"),  # a backfill's windows wait for all
+    # trends need ten days or more of history (tests/trends/test_daily.py fills this panel)
+    ("hotspot-units", "Grid cell trends (emerging hot spots), latest classified day"),
 }
 
 

@@ -27,6 +27,7 @@ GRANT SELECT ON {db}.flags TO hotspot_district_reader;
 GRANT SELECT ON {db}.unit_hour_states TO hotspot_district_reader;
 GRANT SELECT ON {db}.unit_hour_counts TO hotspot_district_reader;
 GRANT SELECT ON {db}.compound_ratings TO hotspot_district_reader;
+GRANT SELECT ON {db}.cell_trends TO hotspot_district_reader;
 GRANT SELECT ON {db}.cameras TO hotspot_district_reader;
 GRANT SELECT ON {db}.camera_status TO hotspot_district_reader;
 GRANT SELECT ON {db}.notice_events TO hotspot_district_reader;

@@ -5,4 +5,4 @@
 -- a district user nothing, one missing there would show it everything.
 CREATE USER OR REPLACE {user} {auth} SETTINGS PROFILE 'hotspot_readonly';
 GRANT hotspot_district_reader TO {user};
-CREATE ROW POLICY OR REPLACE {user} ON {db}.alerts, {db}.incidents, {db}.flags, {db}.unit_hour_states, {db}.compound_ratings, {db}.cameras, {db}.camera_status, {db}.notice_events USING district_code = '{code}' TO {user};
+CREATE ROW POLICY OR REPLACE {user} ON {db}.alerts, {db}.incidents, {db}.flags, {db}.unit_hour_states, {db}.compound_ratings, {db}.cell_trends, {db}.cameras, {db}.camera_status, {db}.notice_events USING district_code = '{code}' TO {user};

@@ -303,6 +303,25 @@ CASES = [
     ),
     ("ratings-no-month", ["ratings"], {}, ["--month YYYY-MM"]),
     ("ratings-bad-month", ["ratings", "--month", "2026-13"], {}, ["YYYY-MM"]),
+    ("trends-bad-day", ["trends", "--until", "2026-13-01"], {}, ["--until", "YYYY-MM-DD"]),
+    (
+        "trends-reversed",
+        ["trends", "--since", "2026-11-05", "--until", "2026-11-01"],
+        {},
+        ["--since 2026-11-05 is after --until 2026-11-01", "swap"],
+    ),
+    (
+        "trends-no-warehouse",
+        ["trends", "--until", "2026-11-01"],
+        {"HOTSPOT_REGISTRY_PATH": "{registry}"},
+        ["no warehouse", "HOTSPOT_DATA_DIR"],
+    ),
+    (
+        "trends-steps-below-minimum",
+        ["trends"],
+        {"HOTSPOT_TRENDS__STEPS": "5"},
+        ["trends.steps (5)", "min_steps"],
+    ),
     (
         "baseline-reversed",
         ["baseline", "fit", "--since", "2026-11-25", "--until", "2026-11-24"],
@@ -478,6 +497,21 @@ def test_ratings_of_a_month_without_alerts_write_nothing(backfilled_city, tmp_pa
         rows = wh.query(
             f"SELECT count() FROM {wh.database}.compound_ratings WHERE month = '2020-01-01'"
         )
+    assert rows == [(0,)]
+
+
+def test_trends_of_a_day_before_the_stored_history_write_nothing(backfilled_city, tmp_path):
+    """The test city holds a few hours: a four-week window reaches before them."""
+    env = {
+        "HOTSPOT_DATA_DIR": str(backfilled_city.data_dir),
+        "HOTSPOT_REGISTRY_PATH": str(backfilled_city.registry_path),
+    }
+    with open_warehouse(backfilled_city.resolved_warehouse_url) as wh:
+        ((last,),) = wh.query(f"SELECT toDate(max(event_time)) FROM {wh.database}.alerts")
+    result = hotspot(str(tmp_path), "trends", "--until", str(last), env=env)
+    assert_refused(result, "before the first stored alert", "backfill history", "nothing")
+    with open_warehouse(backfilled_city.resolved_warehouse_url) as wh:
+        rows = wh.query(f"SELECT count() FROM {wh.database}.cell_trends")
     assert rows == [(0,)]
 
 
