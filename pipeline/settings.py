@@ -333,6 +333,15 @@ class Settings(BaseSettings):
         "window's temporaries while it closes a boundary, and threads beyond the cores add "
         "memory, not speed.",
     )
+    backfill_processes: int = Field(
+        2,
+        ge=1,
+        description="Processes that correlate a backfill's partitions (HOTSPOT_BACKFILL_"
+        "PROCESSES): 1 correlates in the backfill's own process; N > 1 forks N children, "
+        "partition p in child p % N, while the backfill's process reads, normalises and "
+        "writes. The outputs do not depend on it. Default 2: the project's machine has 2 cores "
+        "and the correlators were most of a dense backfill's time (benchmarks/README.md).",
+    )
     producer_linger_ms: int = Field(
         2, ge=0, description="How long the producer waits to fill a request, ms."
     )
