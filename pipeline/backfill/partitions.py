@@ -12,10 +12,10 @@ Children are forked once, when the pool is made: they inherit the correlators th
 (with the baselines only the parent could read from the warehouse), the registry and the
 compiled Numba dispatchers, so nothing large is pickled and no child loads a cache or compiles.
 Each request is one message per child (a list of partitions' alerts), each reply one message
-(their results, the flag and incident messages as MessagePack: pickling the structs took 0.45 s
-of a child's 3 s on the dense city, MessagePack MSGPACK_COST). A reader thread per child drains
-the replies, so a parent sending the next chunk while a child sends the last one's results
-never blocks on a full pipe.
+(their results, the flag and incident messages as MessagePack: on the dense city's 15,467 flag
+versions and 3,687 incidents, pickling and unpickling took 1.10 s, MessagePack 0.33 s). A
+reader thread per child drains the replies, so a parent sending the next chunk while a child
+sends the last one's results never blocks on a full pipe.
 """
 
 from __future__ import annotations
