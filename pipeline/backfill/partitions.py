@@ -9,8 +9,9 @@ collected in partition order, the order the backfill publishes them in when it c
 process, so the warehouse rows and the flag events do not depend on the number of processes.
 
 Children are forked once, when the pool is made: they inherit the correlators the parent built
-(with the baselines only the parent could read from the warehouse), the registry and the
-compiled Numba dispatchers, so nothing large is pickled and no child loads a cache or compiles.
+(with the baselines only the parent could read from the warehouse) and the registry, so
+nothing large is pickled. Numba kernels the parent has already run are inherited compiled; the
+others each child loads from Numba's cache on first use, as the parent would.
 Each request is one message per child (a list of partitions' alerts), each reply one message
 (their results, the flag and incident messages as MessagePack: on the dense city's 15,467 flag
 versions and 3,687 incidents, pickling and unpickling took 1.10 s, MessagePack 0.33 s). A
