@@ -455,7 +455,9 @@ class Backfill:
             if flush and newest is not None and self.correlators:
                 p = self.settings.correlation
                 horizon = newest + p.window_ms + p.incident_gap_ms + p.lateness_ms + p.slide_ms
-                for _, incidents, flags in self.pool.flush(horizon):  # in partition order
+                self.pool.start_flush(horizon)
+                self.sink.write_held()  # while the correlator processes flush
+                for _, incidents, flags in self.pool.collect():  # in partition order
                     self._publish(incidents, flags)
                 last = max(last or horizon, horizon)
             self.report.cell_tests = self.pool.cell_tests() if self.correlators else 0

@@ -210,9 +210,9 @@ class PartitionPool:
     """Correlate partitions' alerts in this process (``processes`` 1) or in ``processes``
     children; see the module docstring.
 
-    :meth:`submit` hands over a chunk's work and returns at once when children do it;
-    :meth:`collect` returns the oldest submitted chunk's results in partition order. Calls
-    may overlap by any number of chunks: the children take requests in order.
+    :meth:`submit` hands over a chunk's work (:meth:`start_flush` the final flush) and returns
+    at once when children do it; :meth:`collect` returns the oldest request's results in
+    partition order. Requests may overlap by any number: the children take them in order.
     """
 
     def __init__(
@@ -225,6 +225,7 @@ class PartitionPool:
         processes = max(1, min(processes, len(correlators)))
         self._local: _Partitions | None = None
         self._children: list[_Child] = []
+        self._requests: list[str] = []  # methods asked for and not collected, oldest first
         self._done: list[list] = []  # results of the local partitions, oldest first
         if processes == 1:
             self._local = _Partitions(dict(enumerate(correlators)), routing, registry)
@@ -247,26 +248,25 @@ class PartitionPool:
 
     def submit(self, work: list[Work]) -> None:
         """Hand over one chunk's work (one item per partition present, any order)."""
-        if self._local is not None:
-            self._done.append(self._local.correlate(work))
-            return
-        n = len(self._children)
-        for i, child in enumerate(self._children):  # every child replies to every request
-            child.send("correlate", [w for w in work if w[0] % n == i])
+        self._request("correlate", work)
 
-    def collect(self) -> list[tuple[int, PartitionResult]]:
-        """The oldest submitted chunk's results, in partition order."""
+    def start_flush(self, horizon_ms: int) -> None:
+        """Ask every partition to advance to ``horizon_ms``; :meth:`collect` gives its
+        ``(partition, incidents, flags)`` once the chunks submitted before are collected."""
+        self._request("flush", horizon_ms)
+
+    def collect(self) -> list:
+        """The results of the oldest request not collected, in partition order:
+        ``(partition, PartitionResult)`` for a chunk, ``(partition, incidents, flags)`` for a
+        flush."""
+        method = self._requests.pop(0)
         if self._local is not None:
             return self._done.pop(0)
-        return self._gather("correlate")
-
-    def flush(self, horizon_ms: int) -> list[tuple[int, list, list]]:
-        """Every partition advanced to ``horizon_ms``: ``(partition, incidents, flags)`` in
-        partition order. Collect every submitted chunk first."""
-        return self._ask("flush", horizon_ms)
+        return self._gather(method)
 
     def cell_tests(self) -> int:
-        """Cell tests of every partition, each cell counted by the partition that owns it."""
+        """Cell tests of every partition, each cell counted by the partition that owns it
+        (once every request is collected)."""
         if self._local is not None:
             return self._local.cell_tests()
         for child in self._children:
@@ -279,12 +279,15 @@ class PartitionPool:
             child.close()
         self._children = []
 
-    def _ask(self, method: str, *args: Any) -> list:
-        if self._local is not None:
-            return getattr(self._local, method)(*args)
-        for child in self._children:
-            child.send(method, *args)
-        return self._gather(method)
+    def _request(self, method: str, arg: Any) -> None:
+        self._requests.append(method)
+        if self._local is not None:  # done now, collected in order
+            self._done.append(getattr(self._local, method)(arg))
+            return
+        n = len(self._children)
+        for i, child in enumerate(self._children):  # every child replies to every request
+            mine = [w for w in arg if w[0] % n == i] if method == "correlate" else arg
+            child.send(method, mine)
 
     def _gather(self, method: str) -> list:
         """Every child's reply to ``method`` (lists of ``(partition, ...)``), merged in

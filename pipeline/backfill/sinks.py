@@ -51,6 +51,10 @@ class Sink(Protocol):
     def chunk_done(self) -> None:
         """A chunk is processed: a moment to write what is held."""
 
+    def write_held(self) -> None:
+        """Write what is held now: the backfill's correlators are flushing, in their own
+        processes when it has them, so the writes overlap their work."""
+
     def range_starts(self, floor_ms: int) -> None:
         """The backfill's range opens at ``floor_ms`` (its first recorded arrival); called
         once, before the first :meth:`chunk_done`."""
@@ -101,6 +105,9 @@ class WarehouseSink:
         if self._alert_rows + sum(map(len, self._held.values())) >= self.insert_rows:
             self._insert_held()
 
+    def write_held(self) -> None:
+        self._insert_held()
+
     def range_starts(self, floor_ms: int) -> None:
         self._floor_ms = floor_ms
 
@@ -148,6 +155,9 @@ class MemorySink:
         getattr(self, table).extend(records)
 
     def chunk_done(self) -> None:
+        pass
+
+    def write_held(self) -> None:
         pass
 
     def range_starts(self, floor_ms: int) -> None:

@@ -139,7 +139,8 @@ def test_a_bug_in_a_correlator_process_is_raised_with_its_traceback(city, tmp_pa
     pool, _ = _pool(city, tmp_path, 2)
     try:
         with pytest.raises(BackfillError, match=r"(?s)failed correlating.*Traceback.*ValueError"):
-            pool.flush("not a time")  # advance_to takes it as int: a ValueError
+            pool.start_flush("not a time")  # advance_to takes it as int: a ValueError
+            pool.collect()
     finally:
         pool.close()
     assert pool._children == []
