@@ -334,13 +334,15 @@ class Settings(BaseSettings):
         "memory, not speed.",
     )
     backfill_processes: int = Field(
-        2,
-        ge=1,
-        description="Processes that correlate a backfill's partitions (HOTSPOT_BACKFILL_"
-        "PROCESSES): 1 correlates in the backfill's own process; N > 1 forks N children, "
-        "partition p in child p % N, while the backfill's process reads, normalises and "
-        "writes. The outputs do not depend on it. Default 2: the project's machine has 2 cores "
-        "and the correlators were most of a dense backfill's time (benchmarks/README.md).",
+        0,
+        ge=0,
+        description="Processes that correlate a backfill's partitions (at most one per "
+        "partition). 0: one per CPU the backfill may run on (its CPU affinity), so a backfill "
+        "pinned to one core correlates in its own process; 1: in its own process; N > 1: N "
+        "forked children, partition p in child p % N, while the backfill's process reads, "
+        "normalises and writes. The outputs do not depend on it. On a dense city the children "
+        "take about half the CPU time off the backfill's process, and the split costs about "
+        "10% more CPU in all (benchmarks/README.md, backfill.py).",
     )
     producer_linger_ms: int = Field(
         2, ge=0, description="How long the producer waits to fill a request, ms."

@@ -54,7 +54,8 @@ def backfill(
         int | None,
         typer.Option(
             help="Processes that correlate the partitions (default: the setting "
-            "backfill_processes, 2); 1 correlates in this process. The rows do not depend on it.",
+            "backfill_processes; 0 there: one per CPU this process may use); 1 correlates in "
+            "this process. The rows do not depend on it.",
             min=1,
         ),
     ] = None,

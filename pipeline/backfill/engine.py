@@ -21,6 +21,7 @@ ones: the correlator's partition) and the line number as offset.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -142,7 +143,8 @@ class Backfill:
     alerts and dead letters are stored (a fast load of history, e.g. to fit a baseline on).
     ``sink`` receives the alerts, dead letters, incidents and flags (:mod:`.sinks`).
 
-    The correlators run in ``settings.backfill_processes`` processes (:mod:`.partitions`).
+    The correlators run in ``settings.backfill_processes`` processes (:mod:`.partitions`; 0:
+    one per CPU this process may run on).
     Each chunk is stored after the next one is normalised, so the correlators work on one
     chunk while this process normalises the next and writes the one before; the sink
     receives the same calls in the same order whatever the number of processes. Call
@@ -180,9 +182,8 @@ class Backfill:
         ]
         # made last: with processes, the children fork with the correlators built above, and
         # this process's copies of them are not used again
-        self.pool = PartitionPool(
-            self.correlators, self.routing, registry, settings.backfill_processes
-        )
+        processes = settings.backfill_processes or len(os.sched_getaffinity(0))
+        self.pool = PartitionPool(self.correlators, self.routing, registry, processes)
         self._pending: _Pending | None = None
         self._feed_of = {f"alerts.{source}": code for source, code in SOURCE_CODE.items()}
         self._feed_of |= {

@@ -144,3 +144,25 @@ def test_a_bug_in_a_correlator_process_is_raised_with_its_traceback(city, tmp_pa
     finally:
         pool.close()
     assert pool._children == []
+
+
+def test_by_default_a_backfill_pinned_to_one_cpu_correlates_in_its_own_process(city, tmp_path):
+    """``backfill_processes`` 0 (the default): one process per CPU the backfill may run on,
+    so the one-core benchmarks do not pay for children that would share their core."""
+    from pipeline.backfill.engine import Backfill
+    from pipeline.backfill.sinks import MemorySink
+
+    settings = _settings(city, tmp_path, 0)
+    registry = load_registry(city.registry)
+    allowed = os.sched_getaffinity(0)
+    counts = {}
+    try:
+        for cpus in ({min(allowed)}, allowed):
+            os.sched_setaffinity(0, cpus)
+            engine = Backfill(settings, registry, MemorySink(), partial(prior_baseline, settings))
+            counts[len(cpus)] = engine.pool.processes
+            engine.close()
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert counts[1] == 1
+    assert counts[len(allowed)] == min(len(allowed), settings.partitions)

@@ -264,9 +264,9 @@ CASES = [
         ["--processes", "greater than or equal to 1"],
     ),
     (
-        "backfill-processes-setting-zero",
+        "backfill-processes-setting-negative",
         ["backfill", "{replay}"],
-        {"HOTSPOT_BACKFILL_PROCESSES": "0"},
+        {"HOTSPOT_BACKFILL_PROCESSES": "-1"},
         ["backfill_processes"],
     ),
     (
