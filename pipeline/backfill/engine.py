@@ -1,4 +1,4 @@
-"""The live pipeline in one process, without Kafka: normalise, route, correlate, sink.
+"""The live pipeline without Kafka: normalise, route, correlate, sink.
 
 A live worker normalises each feed, publishes envelope records routed by 4 km tile (with halo
 copies near tile edges) and runs one correlator per partition of ``alerts.normalized``, publishing
@@ -8,8 +8,9 @@ incidents and flags. :class:`Backfill` runs the same functions in the same arran
 :class:`~pipeline.correlate.Correlator` per partition stepped by the live stage's
 :func:`~pipeline.correlation_loop.correlate_partition`, the same message and row builders. Only
 the transport differs: records arrive in large chunks in file order, alerts go from stage to
-stage as columns in memory instead of Arrow records on a topic, and results go to a sink
-(:mod:`.sinks`: the warehouse, or memory).
+stage as columns in memory instead of Arrow records on a topic (to the correlators' child
+processes as pickled columns, :mod:`.partitions`), and results go to a sink (:mod:`.sinks`:
+the warehouse, or memory).
 
 The correlator's results do not depend on batch cuts or on arrival order within the allowed
 lateness, so a backfill gives the flags, incidents and warehouse rows of a live run over the
