@@ -54,8 +54,8 @@ def backfill(
         int | None,
         typer.Option(
             help="Processes that correlate the partitions (default: the setting "
-            "backfill_processes; 0 there: one per CPU this process may use); 1 correlates in "
-            "this process. The rows do not depend on it.",
+            "backfill_processes, 1: in this process; 0 there: one per CPU this process may "
+            "use). Worth it on free cores only. The rows do not depend on it.",
             min=1,
         ),
     ] = None,

@@ -146,9 +146,9 @@ def test_a_bug_in_a_correlator_process_is_raised_with_its_traceback(city, tmp_pa
     assert pool._children == []
 
 
-def test_by_default_a_backfill_pinned_to_one_cpu_correlates_in_its_own_process(city, tmp_path):
-    """``backfill_processes`` 0 (the default): one process per CPU the backfill may run on,
-    so the one-core benchmarks do not pay for children that would share their core."""
+def test_processes_0_means_one_per_cpu_the_backfill_may_run_on(city, tmp_path):
+    """``backfill_processes`` 0: one process per CPU the backfill may run on, so a backfill
+    pinned to one core does not pay for children that would share it."""
     from pipeline.backfill.engine import Backfill
     from pipeline.backfill.sinks import MemorySink
 
