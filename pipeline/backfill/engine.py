@@ -458,7 +458,8 @@ class Backfill:
                 p = self.settings.correlation
                 horizon = newest + p.window_ms + p.incident_gap_ms + p.lateness_ms + p.slide_ms
                 self.pool.start_flush(horizon)
-                self.sink.write_held()  # while the correlator processes flush
+                if self.pool.processes > 1:  # write while the correlator processes flush
+                    self.sink.write_held()
                 for _, incidents, flags in self.pool.collect():  # in partition order
                     self._publish(incidents, flags)
                 last = max(last or horizon, horizon)
