@@ -52,8 +52,8 @@ class Sink(Protocol):
         """A chunk is processed: a moment to write what is held."""
 
     def write_held(self) -> None:
-        """Write what is held now: the backfill's correlators are flushing, in their own
-        processes when it has them, so the writes overlap their work."""
+        """Write what is held now (the flags may wait for :meth:`finish`): the backfill's
+        correlator processes are flushing meanwhile, so the writes overlap their work."""
 
     def range_starts(self, floor_ms: int) -> None:
         """The backfill's range opens at ``floor_ms`` (its first recorded arrival); called
