@@ -1,7 +1,8 @@
-"""Backfill benchmark: records/s from a replay file into the embedded warehouse, on one core,
-side by side with plain decoding of the same file (the ceiling).
+"""Backfill benchmark: records/s from a replay file into the embedded warehouse, on one core
+(or ``--cores``), side by side with plain decoding of the same file (the ceiling).
 
-Same simulated city, same files, same process, pinned to one CPU, Numba on one thread:
+Same simulated city, same files, same process, pinned to ``--cores`` CPUs (1 by default),
+Numba on one thread:
 
 * ceiling, JSON Lines — read the file and ``msgspec.json.decode`` every line (values included);
 * ceiling, Parquet    — ``pyarrow.parquet.read_table`` of the same records;
@@ -11,10 +12,13 @@ Same simulated city, same files, same process, pinned to one CPU, Numba on one t
 * ingest              — ``backfill --no-correlate``: read, normalise, dead-letter, write alerts
                         and dead letters to chDB;
 * end to end          — ``backfill``: the above plus tile routing, one correlator per
-                        partition, incidents and flags, and the final flush.
+                        partition, incidents and flags, and the final flush; once per count of
+                        ``--processes`` correlating (``backfill_processes``: 1 correlates in the
+                        backfill's process, N forks N children).
 
 Each is run ``--runs`` times into a fresh chDB directory (opened and migrated before the
-clock starts); medians and ratios to the ceiling of the same file format are printed.
+clock starts), the process counts alternating run by run; medians and ratios to the ceiling
+of the same file format (and, end to end, to the first process count) are printed.
 
 End to end, the work grows with the flag events the input raises: without a fitted baseline a
 correlator compares each cell with the prior (5 alerts per km² per hour by default), and a
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -88,6 +93,7 @@ def backfill(
     correlate: bool,
     insert_rows: int = INSERT_ROWS,
     prior_rate: float | None = None,
+    processes: int = 1,
 ) -> tuple[float, int]:
     """Seconds of ``backfill_files`` (the registry is loaded and chDB opened and migrated
     before the clock starts: that is start-up, not throughput) and records read."""
@@ -101,22 +107,35 @@ def backfill(
             partitions=partitions,
             pseudonym_key="benchmark-key-0123456789",
             max_age_s=0,
+            backfill_processes=processes,
             **prior,
         )
         with open_warehouse(settings.resolved_warehouse_url) as warehouse:
             migrate(warehouse)
+            cpu = _cpu_seconds()
             began = time.perf_counter()
             report, _ = backfill_files(
                 settings, loaded, warehouse, [path], correlate=correlate, insert_rows=insert_rows
             )
             took = time.perf_counter() - began
+            own, children = (b - a for a, b in zip(cpu, _cpu_seconds(), strict=True))
             if correlate:
                 print(
                     f"  {path.name}: {report.flag_events:,} flag events, "
-                    f"{report.incidents:,} incidents, {took:.2f} s",
+                    f"{report.incidents:,} incidents, {processes} process(es), {took:.2f} s; "
+                    f"CPU s: this process {own:.2f}, correlator processes {children:.2f}",
                     flush=True,
                 )
             return took, report.records
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its ended children: on a shared
+    machine the CPU split says what two free cores would do better than the wall clock."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def timed(runs: int, work: Callable[[], int]) -> tuple[float, int]:
@@ -133,6 +152,17 @@ def timed_backfill(runs: int, work: Callable[[], tuple[float, int]]) -> tuple[fl
     return statistics.median(t for t, _ in results), results[0][1]
 
 
+def alternating(
+    runs: int, counts: list[int], work: Callable[[int], tuple[float, int]]
+) -> dict[int, tuple[float, int]]:
+    """Median seconds and records per process count, the counts alternating run by run."""
+    results: dict[int, list[tuple[float, int]]] = {c: [] for c in counts}
+    for _ in range(runs):
+        for count in counts:
+            results[count].append(work(count))
+    return {c: (statistics.median(t for t, _ in r), r[0][1]) for c, r in results.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hours", type=float, default=24.0)
@@ -141,6 +171,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--data", type=Path, default=Path("var/bench/backfill"))
     parser.add_argument("--skip-end-to-end", action="store_true")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="processes that correlate, end to end (each count is timed; the first is the "
+        "baseline of the ratios)",
+    )
+    parser.add_argument("--cores", type=int, default=1, help="CPUs the benchmark may use")
+    parser.add_argument(
+        "--formats",
+        nargs="+",
+        choices=["jsonl", "parquet", "typed"],
+        default=["jsonl", "parquet", "typed"],
+    )
     parser.add_argument(
         "--insert-rows",
         type=int,
@@ -156,7 +201,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, honestly
+    cores = sorted(os.sched_getaffinity(0))[: args.cores]
+    os.sched_setaffinity(0, set(cores))  # one core (or --cores), honestly
     tune_allocator()  # as `hotspot backfill` does
     numba.set_num_threads(1)
     folder = args.data / f"h{args.hours:g}-s{args.scale:g}"
@@ -164,36 +210,52 @@ def main() -> None:
     registry, jsonl, parquet, typed = city(folder, args.hours, args.scale)
     load_registry(registry)  # warm: registry raster and Numba caches load once
     backfill(registry, jsonl, args.partitions, correlate=False)
+    if not args.skip_end_to_end:  # the correlator's kernels compile (or load) here, once,
+        # so that the children forked by every timed run inherit them
+        backfill(registry, jsonl, args.partitions, True, args.insert_rows, args.prior_rate)
     tune_garbage_collector()  # as `hotspot backfill` does once started
 
     load_before = os.getloadavg()[0]
     rows = []
-    for name, path, ceiling in (
-        ("JSON Lines", jsonl, decode_jsonl),
-        ("Parquet", parquet, read_parquet),
-        ("Parq typed", typed, read_parquet),
-    ):
+    files = {
+        "jsonl": ("JSON Lines", jsonl, decode_jsonl),
+        "parquet": ("Parquet", parquet, read_parquet),
+        "typed": ("Parq typed", typed, read_parquet),
+    }
+    for name, path, ceiling in map(files.__getitem__, args.formats):
         top, n = timed(args.runs, lambda p=path, c=ceiling: c(p))
-        rows.append((name, "ceiling (plain decode)", top, n, 1.0))
-        modes = [("ingest (--no-correlate)", False)]
-        if not args.skip_end_to_end:
-            modes.append(("end to end", True))
-        for label, correlate in modes:
-            took, n = timed_backfill(
-                args.runs,
-                lambda p=path, c=correlate: backfill(
-                    registry, p, args.partitions, c, args.insert_rows, args.prior_rate
-                ),
-            )
-            rows.append((name, label, took, n, top / took))
+        rows.append((name, "ceiling (plain decode)", top, n, 1.0, None))
+        took, n = timed_backfill(
+            args.runs,
+            lambda p=path: backfill(
+                registry, p, args.partitions, False, args.insert_rows, args.prior_rate
+            ),
+        )
+        rows.append((name, "ingest (--no-correlate)", took, n, top / took, None))
+        if args.skip_end_to_end:
+            continue
+        timings = alternating(
+            args.runs,
+            args.processes,
+            lambda count, p=path: backfill(
+                registry, p, args.partitions, True, args.insert_rows, args.prior_rate, count
+            ),
+        )
+        first = timings[args.processes[0]][0]
+        for count, (took, n) in timings.items():
+            label = f"end to end, {count} proc"
+            rows.append((name, label, took, n, top / took, first / took))
     print(
         f"\n{n:,} records, {args.hours:g} h at scale {args.scale:g}, {args.partitions} "
-        f"partitions, median of {args.runs} runs, one core; load average "
+        f"partitions, median of {args.runs} runs, {len(cores)} core(s) {cores}; load average "
         f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
-    print(f"{'file':<11} {'path':<26} {'s':>8} {'records/s':>12} {'vs ceiling':>11}")
-    for name, label, took, count, ratio in rows:
-        print(f"{name:<11} {label:<26} {took:8.2f} {count / took:12,.0f} {ratio:11.3f}")
+    print(
+        f"{'file':<11} {'path':<26} {'s':>8} {'records/s':>12} {'vs ceiling':>11} {'vs first':>9}"
+    )
+    for name, label, took, count, ratio, speedup in rows:
+        vs = "" if speedup is None else f"{speedup:9.2f}"
+        print(f"{name:<11} {label:<26} {took:8.2f} {count / took:12,.0f} {ratio:11.3f} {vs}")
 
 
 if __name__ == "__main__":

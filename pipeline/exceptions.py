@@ -17,6 +17,7 @@ __all__ = [
     "ReplayFileError",
     "EnvelopeError",
     "CheckpointError",
+    "BackfillError",
 ]
 
 
@@ -85,3 +86,7 @@ class CheckpointError(PipelineError):
         super().__init__(f"partition {partition}: checkpoint not restored: {reason}")
         self.partition = partition
         self.reason = reason
+
+
+class BackfillError(PipelineError):
+    """A backfill's correlator process failed or died; the message says which and why."""

@@ -50,6 +50,15 @@ def backfill(
         ),
     ] = True,
     chunk: Annotated[int, typer.Option(help="Records per chunk.", min=1)] = 100_000,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            help="Processes that correlate the partitions (default: the setting "
+            "backfill_processes, 1: in this process; 0 there: one per CPU this process may "
+            "use). Worth it on free cores only. The rows do not depend on it.",
+            min=1,
+        ),
+    ] = None,
     ignore_retention: Annotated[
         bool,
         typer.Option(
@@ -80,6 +89,8 @@ def backfill(
     # before the warehouse is touched: a CSV or an empty file stores nothing
     check_replay_files(files)
     settings = load_settings(settings_file)
+    if processes is not None:
+        settings = settings.model_copy(update={"backfill_processes": processes})
     tune_allocator()
     console = Console(stderr=True)
     # before the warehouse is touched: history the warehouse would drop is refused, not lost

@@ -1,4 +1,4 @@
-"""The live pipeline in one process, without Kafka: normalise, route, correlate, sink.
+"""The live pipeline without Kafka: normalise, route, correlate, sink.
 
 A live worker normalises each feed, publishes envelope records routed by 4 km tile (with halo
 copies near tile edges) and runs one correlator per partition of ``alerts.normalized``, publishing
@@ -8,8 +8,9 @@ incidents and flags. :class:`Backfill` runs the same functions in the same arran
 :class:`~pipeline.correlate.Correlator` per partition stepped by the live stage's
 :func:`~pipeline.correlation_loop.correlate_partition`, the same message and row builders. Only
 the transport differs: records arrive in large chunks in file order, alerts go from stage to
-stage as columns in memory instead of Arrow records on a topic, and results go to a sink
-(:mod:`.sinks`: the warehouse, or memory).
+stage as columns in memory instead of Arrow records on a topic (to the correlators' child
+processes as pickled columns, :mod:`.partitions`), and results go to a sink (:mod:`.sinks`:
+the warehouse, or memory).
 
 The correlator's results do not depend on batch cuts or on arrival order within the allowed
 lateness, so a backfill gives the flags, incidents and warehouse rows of a live run over the
@@ -21,6 +22,7 @@ ones: the correlator's partition) and the line number as offset.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -32,13 +34,7 @@ import pyarrow as pa
 
 from ..alerts import SOURCE_CODE, SOURCES, AlertBatch
 from ..correlate import Baseline, Correlator
-from ..correlation_loop import (
-    FAILED_DETAIL,
-    LATE_DETAIL,
-    correlate_partition,
-    owned_messages,
-    partition_rows,
-)
+from ..correlation_loop import FAILED_DETAIL, LATE_DETAIL, partition_rows
 from ..deadletter import DeadLetter, Reason, Sealer
 from ..envelope import as_enveloped
 from ..feeds.decode import Reject
@@ -48,6 +44,7 @@ from ..replay.chunks import NO_TIMESTAMP, BadLine, RecordChunk
 from ..replay.typed import decode_typed, feed_columns
 from ..routing import TileRouting
 from ..settings import Settings
+from .partitions import PartitionPool, Work
 from .sinks import Sink
 
 __all__ = ["Backfill", "BackfillReport", "CLOCKS"]
@@ -114,6 +111,19 @@ def _by_source(parts: list[NormalizedBatch]) -> dict[str, list[NormalizedBatch]]
     return out
 
 
+@dataclass
+class _Pending:
+    """A chunk normalised and handed to the correlators, not yet stored: its alerts per
+    feed, its alerts in file order with their lines, the dead letters of normalising, and
+    which rows of ``alerts`` each partition took (None: not correlated)."""
+
+    feeds: list[NormalizedBatch]
+    alerts: AlertBatch | None
+    lines: np.ndarray | None
+    dead: list[DeadLetter]
+    rows: dict[int, np.ndarray] | None
+
+
 def _joined(parts: list[NormalizedBatch]) -> NormalizedBatch:
     """The alerts of one feed's slices as one batch, for row building (indices not kept)."""
     if len(parts) == 1:
@@ -133,6 +143,13 @@ class Backfill:
     ``baseline`` makes one baseline per partition's correlator. Without ``correlate`` only
     alerts and dead letters are stored (a fast load of history, e.g. to fit a baseline on).
     ``sink`` receives the alerts, dead letters, incidents and flags (:mod:`.sinks`).
+
+    The correlators run in ``settings.backfill_processes`` processes (:mod:`.partitions`; 0:
+    one per CPU this process may run on).
+    Each chunk is stored after the next one is normalised, so the correlators work on one
+    chunk while this process normalises the next and writes the one before; the sink
+    receives the same calls in the same order whatever the number of processes. Call
+    :meth:`close` (or :meth:`finish`) to stop the correlator processes.
     """
 
     def __init__(
@@ -164,6 +181,11 @@ class Backfill:
             Correlator(settings.correlation, self.routing.projection, baseline())
             for _ in range(settings.partitions if correlate else 0)
         ]
+        # made last: with processes, the children fork with the correlators built above, and
+        # this process's copies of them are not used again
+        processes = settings.backfill_processes or len(os.sched_getaffinity(0))
+        self.pool = PartitionPool(self.correlators, self.routing, registry, processes)
+        self._pending: _Pending | None = None
         self._feed_of = {f"alerts.{source}": code for source, code in SOURCE_CODE.items()}
         self._feed_of |= {
             topic: SOURCE_CODE[source] for source, topic in settings.topics.feeds().items()
@@ -181,7 +203,13 @@ class Backfill:
         return self.report
 
     def process(self, chunk: RecordChunk) -> None:
-        """Normalise, correlate and store one chunk of records (in file order)."""
+        """Normalise one chunk of records (in file order) and hand it to the correlators;
+        store the chunk before it (see the class docstring)."""
+        pending = self._prepare(chunk)
+        self._store_pending()
+        self._pending = pending
+
+    def _prepare(self, chunk: RecordChunk) -> _Pending:
         self.report.records += len(chunk)
         feeds = self._feeds(chunk.topic)
         clocks = self._clocks(chunk)
@@ -201,7 +229,9 @@ class Backfill:
             parts.append(batch)
             positions.append(index[batch.index])
         self._skipped(chunk, feeds)
-        self.sink.alerts([_joined(same) for same in _by_source(parts).values()])
+        pending = _Pending(
+            [_joined(same) for same in _by_source(parts).values()], None, None, dead, None
+        )
         if parts:
             order = np.argsort(np.concatenate(positions), kind="stable")  # back to file order
             alerts = AlertBatch.concat([as_enveloped(b.alerts) for b in parts]).take(order)
@@ -216,9 +246,21 @@ class Backfill:
                     self._oldest_event_ms or 2**62, int(alerts.event_ms.min())
                 )
             if self.correlators:
-                dead += self._correlate(alerts, lines)
-        self._store_dead(dead)
+                pending.alerts, pending.lines = alerts, lines
+                pending.rows = self._submit(alerts)
         self._extend_range(chunk)
+        return pending
+
+    def _store_pending(self) -> None:
+        """Store the chunk handed to the correlators last, with their results."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        self.sink.alerts(pending.feeds)
+        dead = pending.dead
+        if pending.rows is not None:
+            dead += self._collect(pending.alerts, pending.lines, pending.rows)
+        self._store_dead(dead)
         self.sink.chunk_done()
 
     def _extend_range(self, chunk: RecordChunk) -> None:
@@ -341,26 +383,33 @@ class Backfill:
 
     # --- correlation --------------------------------------------------------------------------
 
-    def _correlate(self, alerts: AlertBatch, lines: np.ndarray) -> list[DeadLetter]:
+    def _submit(self, alerts: AlertBatch) -> dict[int, np.ndarray]:
+        """Route ``alerts`` and hand each partition its rows (and halo copies); returns the
+        rows of ``alerts`` each partition took."""
         routed = self.routing.route(alerts.lat, alerts.lon)
+        rows: dict[int, np.ndarray] = {}
+        work: list[Work] = []
+        for partition, at in partition_rows(routed.partition):  # loop per partition
+            rows[partition] = routed.row[at]
+            work.append((partition, alerts.take(routed.row[at]), routed.halo[at]))
+        self.pool.submit(work)
+        return rows
+
+    def _collect(
+        self, alerts: AlertBatch, lines: np.ndarray, rows: dict[int, np.ndarray]
+    ) -> list[DeadLetter]:
+        """Publish the correlators' results for a chunk in partition order; its late and
+        failed alerts as dead letters."""
         dead: list[DeadLetter] = []
-        for partition, at in partition_rows(routed.partition):
-            rows = routed.row[at]
-            result = correlate_partition(
-                self.correlators[partition],
-                partition,
-                alerts,
-                rows,
-                routed.halo[at],
-                self.routing,
-                self.registry,
-            )
+        for partition, result in self.pool.collect():  # loop per partition
             self._publish(result.incidents, result.flags)
-            self.report.late += len(result.late)
+            mine = rows[partition]  # the results' positions are in the partition's rows
+            failed, late = mine[result.failed], mine[result.late]
+            self.report.late += len(late)
             dead += self._letters(
-                partition, alerts, result.failed, lines, Reason.INTERNAL_ERROR, FAILED_DETAIL
+                partition, alerts, failed, lines, Reason.INTERNAL_ERROR, FAILED_DETAIL
             )
-            dead += self._letters(partition, alerts, result.late, lines, Reason.LATE, LATE_DETAIL)
+            dead += self._letters(partition, alerts, late, lines, Reason.LATE, LATE_DETAIL)
         return dead
 
     def _letters(
@@ -401,35 +450,30 @@ class Backfill:
         """With ``flush``, advance every correlator past the newest event time read plus the
         window, incident gap and lateness, so every flag and incident is final and stored.
         Without, stop where a live worker that has read the same input would stand."""
-        newest = self.report.newest_event_ms
-        last = self._last_ms
-        if flush and newest is not None:
-            p = self.settings.correlation
-            horizon = newest + p.window_ms + p.incident_gap_ms + p.lateness_ms + p.slide_ms
-            for partition, correlator in enumerate(self.correlators):
-                self._publish(
-                    *owned_messages(
-                        correlator.advance_to(horizon), partition, self.routing, self.registry
-                    )
-                )
-            if self.correlators:
+        try:
+            self._store_pending()
+            newest = self.report.newest_event_ms
+            last = self._last_ms
+            if flush and newest is not None and self.correlators:
+                p = self.settings.correlation
+                horizon = newest + p.window_ms + p.incident_gap_ms + p.lateness_ms + p.slide_ms
+                self.pool.start_flush(horizon)
+                if self.pool.processes > 1:  # write while the correlator processes flush
+                    self.sink.write_held()
+                for _, incidents, flags in self.pool.collect():  # in partition order
+                    self._publish(incidents, flags)
                 last = max(last or horizon, horizon)
-        self.report.cell_tests = self._owned_cell_tests()
+            self.report.cell_tests = self.pool.cell_tests() if self.correlators else 0
+        finally:
+            self.close()
         # a backfill without correlation writes no flags or incidents, and leaves them be
         tables = ("alerts", "incidents", "flags") if self.correlators else ("alerts",)
         self.report.replaced.update(self.sink.finish(last, tables))
         return self.report
 
-    def _owned_cell_tests(self) -> int:
-        """Cell tests of every partition, counting only the cells it owns (a loop per
-        partition): a halo cell is tested by a neighbour too, but flagged only by its owner."""
-        total = 0
-        for partition, correlator in enumerate(self.correlators):
-            ids, counts = correlator.tested.counts()
-            x, y = correlator.lattice.centre(*correlator.lattice.unpack(ids))
-            lat, lon = self.routing.projection.to_latlon(x, y)
-            total += int(counts[self.routing.owns(partition, lat, lon)].sum())
-        return total
+    def close(self) -> None:
+        """Stop the correlator processes (see :mod:`.partitions`); safe to call twice."""
+        self.pool.close()
 
     # --- sinks --------------------------------------------------------------------------------
 

@@ -114,18 +114,21 @@ def _run(
     progress: Callable[[int, int | None], None] | None,
 ) -> tuple[BackfillReport, list[FileBadLine]]:
     broken: list[FileBadLine] = []
-    for path in paths:
-        bad: list[BadLine] = []
-        before = len(engine.report.bad_lines)
-        for chunk in read_chunks(Path(path), bad, chunk_records):
-            engine.process(chunk)
-            if progress is not None:
-                progress(len(chunk), engine.report.newest_event_ms)
-        found = bad + engine.report.bad_lines[before:]
-        broken += [
-            FileBadLine(Path(path), b.line_number, b.reason)
-            for b in sorted(found, key=lambda b: b.line_number)
-        ]
-    report = engine.finish(flush=flush)
+    try:
+        for path in paths:
+            bad: list[BadLine] = []
+            before = len(engine.report.bad_lines)
+            for chunk in read_chunks(Path(path), bad, chunk_records):
+                engine.process(chunk)
+                if progress is not None:
+                    progress(len(chunk), engine.report.newest_event_ms)
+            found = bad + engine.report.bad_lines[before:]
+            broken += [
+                FileBadLine(Path(path), b.line_number, b.reason)
+                for b in sorted(found, key=lambda b: b.line_number)
+            ]
+        report = engine.finish(flush=flush)
+    finally:
+        engine.close()  # the correlator processes stop whatever happened
     report.bad_lines = [BadLine(b.line_number, b.reason) for b in broken]
     return report, broken

@@ -51,6 +51,10 @@ class Sink(Protocol):
     def chunk_done(self) -> None:
         """A chunk is processed: a moment to write what is held."""
 
+    def write_held(self) -> None:
+        """Write what is held now (the flags may wait for :meth:`finish`): the backfill's
+        correlator processes are flushing meanwhile, so the writes overlap their work."""
+
     def range_starts(self, floor_ms: int) -> None:
         """The backfill's range opens at ``floor_ms`` (its first recorded arrival); called
         once, before the first :meth:`chunk_done`."""
@@ -101,6 +105,12 @@ class WarehouseSink:
         if self._alert_rows + sum(map(len, self._held.values())) >= self.insert_rows:
             self._insert_held()
 
+    def write_held(self) -> None:
+        # Flags wait for the flush: its versions supersede many held ones, and versions of a
+        # flag in one block collapse as it is inserted (ReplacingMergeTree), so splitting them
+        # would store rows that only a merge removes (the same rows read with FINAL).
+        self._insert_held(("deadletters", "incidents"))
+
     def range_starts(self, floor_ms: int) -> None:
         self._floor_ms = floor_ms
 
@@ -111,14 +121,14 @@ class WarehouseSink:
         self.replacer.finish(tables, self._floor_ms, last_ms)
         return dict(self.replacer.deleted)
 
-    def _insert_held(self) -> None:
-        """Insert the rows held back, one block per table."""
+    def _insert_held(self, tables: tuple[str, ...] = RECORD_TABLES) -> None:
+        """Insert the alerts and the rows of ``tables`` held back, one block per table."""
         if self._alerts:
             columns = concat_columns(self._alerts)
             self._alerts, self._alert_rows = [], 0
             self._insert("alerts", columns, distinct_keys=distinct(columns["alert_id"]))
         for table, build_rows in _RECORD_ROWS.items():
-            if self._held[table]:
+            if self._held[table] and table in tables:
                 records, self._held[table] = self._held[table], []
                 self._insert(table, build_rows(records))
 
@@ -148,6 +158,9 @@ class MemorySink:
         getattr(self, table).extend(records)
 
     def chunk_done(self) -> None:
+        pass
+
+    def write_held(self) -> None:
         pass
 
     def range_starts(self, floor_ms: int) -> None:

@@ -258,6 +258,18 @@ CASES = [
     ("backfill-missing-file", ["backfill", "{root}/nope.jsonl"], {}, ["does not exist"]),
     ("backfill-unknown-clock", ["backfill", "{replay}", "--clock", "sundial"], {}, ["arrival"]),
     (
+        "backfill-no-processes",
+        ["backfill", "{replay}", "--processes", "0"],
+        {},
+        ["--processes", "greater than or equal to 1"],
+    ),
+    (
+        "backfill-processes-setting-negative",
+        ["backfill", "{replay}"],
+        {"HOTSPOT_BACKFILL_PROCESSES": "-1"},
+        ["backfill_processes"],
+    ),
+    (
         "export-epoch-seconds",
         ["export", "flags", "--since", "1764000000", "--until", "1764003600"],
         {},
