@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.correlate.window.quiet import quiet_window
+from pipeline.correlate.window.quiet import crowding, quiet_window
 
 CELL_M, RADIUS_M = 250.0, 500.0
 
@@ -60,3 +60,17 @@ def test_rows_out_of_range_are_refused():
     cols = columns(np.zeros(1), np.zeros(1), np.ones(1), np.zeros(1, np.int8))
     with pytest.raises(ValueError, match="lo <= hi"):
         quiet_window(cols, 0, 2, 1001.0, 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 12))
+def test_crowding_bounds_the_events_one_cell_counts(seed, n):
+    """The bound the engine's calm boundaries rest on: no cell counts more events than it."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(-2000, 2000, n), rng.uniform(-2000, 2000, n)
+    severity = np.where(rng.random(n) < 0.2, 0.0, 0.5)
+    repeat = rng.choice(np.array([-1, 0, 1], np.int8), n)
+    counted = (severity > 0) & (repeat != 1)
+    bound = crowding(columns(x, y, severity, repeat), 0, n, 2 * RADIUS_M + 1.0)
+    assert most_in_one_disk(x[counted], y[counted]) <= bound <= counted.sum()
+    assert (bound == 0) == (counted.sum() == 0)
