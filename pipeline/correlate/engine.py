@@ -29,10 +29,10 @@ from .incidents.forest import complete_components, link_new
 from .incidents.incident import Incident, build_incidents
 from .lattice import Lattice
 from .params import CorrelationParams
+from .scan.cells_tested import cells_tested
 from .scan.scale_counts import Rows, ScaleCounts
 from .scan.scoring import CellScores, score_scale_counts
 from .scan.tally import CellTestTally
-from .scan.tested_cells import tested_cells
 from .window.buffer import COLUMNS, AlertBuffer, alert_keys, utf8_ids
 from .window.event_time import EventWindow
 from .window.events import cell_counts, window_events
@@ -419,7 +419,7 @@ class Correlator:
         cols = {name: buf.col(name) for name in ("x", "y", "severity", "repeat", "event_ms")}
         radius = max(p.radii_m)
         self.tested.add(
-            tested_cells(cols, (lo, hi), boundaries, p.window_ms, radius, p.cell_m, p.min_count)
+            cells_tested(cols, (lo, hi), boundaries, p.window_ms, radius, p.cell_m, p.min_count)
         )
 
     def _skip_to_change(self, b: int) -> None:

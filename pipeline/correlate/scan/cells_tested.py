@@ -24,7 +24,7 @@ from pipeline.geo.kernels import pack_cell
 
 from ..exceptions import CorrelationError
 
-__all__ = ["tested_cells"]
+__all__ = ["cells_tested"]
 
 
 # --- kernel ----------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ def _tested(cols, lo, hi, boundaries, scale):
 # --- Python layer ------------------------------------------------------------------------------
 
 
-def tested_cells(
+def cells_tested(
     cols: dict[str, np.ndarray],
     rows: tuple[int, int],
     boundaries: np.ndarray,
@@ -114,7 +114,7 @@ def tested_cells(
     >>> cols = {"x": np.array([10.0, 300.0, 5000.0]), "y": np.zeros(3),
     ...         "severity": np.ones(3, np.float32), "repeat": np.zeros(3, np.int8),
     ...         "event_ms": np.array([0, 60_000, 60_000])}
-    >>> ids = tested_cells(cols, (0, 3), np.array([60_000, 1_800_000]), 1_800_000, 500.0,
+    >>> ids = cells_tested(cols, (0, 3), np.array([60_000, 1_800_000]), 1_800_000, 500.0,
     ...                    250.0, 2)
     >>> len(ids)  # at the first boundary the two cells of the pair; at the second none
     2

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from pipeline.correlate.exceptions import CorrelationError
 from pipeline.correlate.lattice import Lattice
+from pipeline.correlate.scan.cells_tested import cells_tested
 from pipeline.correlate.scan.scale_counts import Rows, ScaleCounts
 from pipeline.correlate.scan.scoring import score_scale_counts
-from pipeline.correlate.scan.tested_cells import tested_cells as find_tested  # not a test
 
 from ..helpers import T0
 from .test_scale_counts import BASELINE, PARAM_SETS, _stream
@@ -52,7 +52,7 @@ def test_the_cells_tested_at_each_boundary_are_those_scoring_tests(data):
     boundaries = first + params.slide_ms * np.arange(n, dtype=np.int64)
     min_count = data.draw(st.integers(1, 3))
     params = dataclasses.replace(params, min_count=min_count)
-    ids = find_tested(
+    ids = cells_tested(
         rows,
         (0, len(rows["x"])),
         boundaries,
@@ -76,7 +76,7 @@ def test_a_pair_is_tested_while_both_are_in_the_window_and_not_after():
         "event_ms": np.array([0, 60_000, 60_000]),
     }
     boundaries = np.array([60_000, 1_799_999 + 1, 1_860_000])
-    ids = find_tested(cols, (0, 3), boundaries, 1_800_000, 500.0, 250.0, 2)
+    ids = cells_tested(cols, (0, 3), boundaries, 1_800_000, 500.0, 250.0, 2)
     lattice = Lattice(250.0)
     pair = lattice.cell_id(np.array([0, 1]), np.array([0, 0]))
     # At 60 s both cells of the pair; at 30 min the first alert has left: nothing.
@@ -92,7 +92,7 @@ def test_an_undecided_burst_status_is_a_bug_and_says_so():
         "event_ms": np.array([0, 1]),
     }
     with pytest.raises(CorrelationError, match="undecided"):
-        find_tested(cols, (0, 2), np.array([60_000]), 1_800_000, 500.0, 250.0, 2)
+        cells_tested(cols, (0, 2), np.array([60_000]), 1_800_000, 500.0, 250.0, 2)
 
 
 def test_rows_after_the_first_boundary_are_refused():
@@ -104,7 +104,7 @@ def test_rows_after_the_first_boundary_are_refused():
         "event_ms": np.array([0, 120_000]),
     }
     with pytest.raises(ValueError, match="first boundary"):
-        find_tested(cols, (0, 2), np.array([60_000]), 1_800_000, 500.0, 250.0, 2)
+        cells_tested(cols, (0, 2), np.array([60_000]), 1_800_000, 500.0, 250.0, 2)
 
 
 def test_an_event_exactly_the_radius_from_a_cell_centre_counts_there():
@@ -117,5 +117,5 @@ def test_an_event_exactly_the_radius_from_a_cell_centre_counts_there():
         "repeat": np.zeros(2, np.int8),
         "event_ms": np.array([0, 1]),
     }
-    ids = find_tested(cols, (0, 2), np.array([60_000]), 1_800_000, 500.0, 250.0, 2)
+    ids = cells_tested(cols, (0, 2), np.array([60_000]), 1_800_000, 500.0, 250.0, 2)
     assert ids.tolist() == Lattice(250.0).cell_id(np.array([0, 2]), np.array([0, 0])).tolist()
