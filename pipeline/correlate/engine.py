@@ -158,8 +158,6 @@ class Correlator:
         self._nearby_ms = 0
         self._rebuild_ms = max(1, params.window_ms // params.slide_ms // 3) * params.slide_ms
         self._skip_quiet = skip_quiet
-        # Events closer than this may share a cell's disk (1 m of slack against rounding).
-        self._quiet_reach_m = 2.0 * max(params.radii_m) + 1.0
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
     @property
@@ -394,7 +392,7 @@ class Correlator:
             self._last_closed = b - slide  # no row lies between: the same rows are new at b
 
     def _crowding(self, b: int) -> int:
-        """At most how many events one cell counts at ``b`` (:func:`.window.quiet.crowding`;
+        """At most how many events a scored cell counts at ``b`` (:func:`.window.quiet.crowding`;
         undecided alerts counted); :data:`.window.quiet.CROWDED` while a flag is open.
 
         No more than ``min_count``, and no flag open: the boundary is *calm*, scoring there
@@ -409,7 +407,7 @@ class Correlator:
         buf = self._buffer
         cols = {name: buf.col(name) for name in ("x", "y", "severity", "repeat")}
         lo, hi = buf.through(b - self.params.window_ms), buf.through(b)
-        return crowding(cols, lo, hi, self._quiet_reach_m)
+        return crowding(cols, lo, hi, max(self.params.radii_m), self.params.cell_m)
 
     def _tally_calm(self, boundaries: np.ndarray, hi: int) -> None:
         """Tally the cells tested at calm ``boundaries`` (scoring there would have tested
