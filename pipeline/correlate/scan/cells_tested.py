@@ -10,7 +10,7 @@ is computed as :mod:`pipeline.correlate.scan.scale_counts` computes it (event mi
 centre, compared with the radius squared), so the cells are those its counts would test, bit
 for bit. The engine calls this where a sparse city's windows hold a pair of events near each
 other: scoring there costs dozens of small calls and cannot open a flag
-(:meth:`pipeline.correlate.engine.Correlator._calm`), yet the pair's cells are tested.
+(:meth:`pipeline.correlate.engine.Correlator._crowding`), yet the pair's cells are tested.
 """
 
 from __future__ import annotations
