@@ -16,7 +16,7 @@ city compiles and caches the kernels. Runs alternate between the trees; medians 
 are printed with the ratios to the ceiling and to the baseline, and each tree's incidents and
 flag events, which must be equal (the outputs are compared bit for bit by ``tools/golden.py``).
 
-    PYTHONPATH=. .venv/bin/python benchmarks/backfill_cost.py --baseline 98d22b8 --runs 3
+    PYTHONPATH=. .venv/bin/python benchmarks/backfill_cost.py --baseline d3d236f --runs 3
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from .incidents.forest import complete_components, link_new
 from .incidents.incident import Incident, build_incidents
 from .lattice import Lattice
 from .params import CorrelationParams
+from .scan.cells_tested import cells_tested
 from .scan.scale_counts import Rows, ScaleCounts
 from .scan.scoring import CellScores, score_scale_counts
 from .scan.tally import CellTestTally
@@ -36,7 +37,7 @@ from .window.buffer import COLUMNS, AlertBuffer, alert_keys, utf8_ids
 from .window.event_time import EventWindow
 from .window.events import cell_counts, window_events
 from .window.late_keys import LateKeys
-from .window.quiet import quiet_window
+from .window.quiet import CROWDED, crowding
 
 __all__ = ["Correlator", "CorrelationOutput"]
 
@@ -114,10 +115,11 @@ class Correlator:
     progress among all of them (:mod:`pipeline.correlate.window.event_time`). The backfill
     has one.
 
-    Quiet boundaries cost little or nothing: where no flag is open and the window holds fewer
-    than ``min_count`` alerts, no flag can open, so scoring is left out; and the boundaries
-    after one up to the next at which anything can change (an alert enters, an incident may
-    complete, the window gets busy again) are not visited at all. Outputs are the same bits as
+    Calm boundaries cost little or nothing: where no flag is open and no cell can count more
+    than ``min_count`` alerts, no flag can open (:meth:`_crowding`), so scoring is left out and
+    only the cells it would test are tallied; and the boundaries after one up to the next at
+    which anything can change (an alert enters, an incident may complete, the window gets
+    busy again) are not visited at all. Outputs are the same bits as
     visiting every boundary in full, which ``skip_quiet=False`` does (the tests compare the
     two).
     """
@@ -156,8 +158,6 @@ class Correlator:
         self._nearby_ms = 0
         self._rebuild_ms = max(1, params.window_ms // params.slide_ms // 3) * params.slide_ms
         self._skip_quiet = skip_quiet
-        # Events closer than this may share a cell's disk (1 m of slack against rounding).
-        self._quiet_reach_m = 2.0 * max(params.radii_m) + 1.0
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
     @property
@@ -319,20 +319,27 @@ class Correlator:
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
         p = self.params
         self._expose_skipped(b)
-        if self._skip_quiet and self._quiet(b):
-            # No flag is open and no cell can reach min_count: scoring would find nothing to
-            # open. Only burst statuses and the baseline move; the scale counts are dropped
-            # and rebuilt from the window at the next boundary that scores (the same state).
+        crowd = self._crowding(b) if self._skip_quiet else CROWDED
+        if crowd <= p.min_count:
+            # Calm: no flag is open and scoring could open none (see _crowding). Only burst
+            # statuses, the baseline and the tally of tested cells move; the scale counts are
+            # dropped and rebuilt from the window at the next boundary that scores (the same
+            # state).
             if self._scale_counts.kept:
                 self._scale_counts.clear()
             buf = self._buffer
             last = self._last_closed
-            if last is not None and buf.through(b) == buf.through(last):
-                # No alert entered (a boundary where an incident completes): nothing to
-                # decide or learn; this slide's exposure goes with the next boundary's.
-                return []
-            _, new = self._window_events(b, index=False)
-            self._learn(b, new)
+            new = None
+            if last is None or buf.through(b) != buf.through(last):
+                _, new = self._window_events(b, index=False)
+            # else no alert entered (a boundary where an incident completes): nothing to
+            # decide or learn; this slide's exposure goes with the next boundary's.
+            if crowd == p.min_count:  # fewer: no cell is tested
+                if self._decided_ms is None:  # after a restore: the tally needs the statuses
+                    self._window_events(b, index=False)
+                self._tally_calm(np.array([b]), buf.through(b))
+            if new is not None:
+                self._learn(b, new)
             return []
         nearby, new = self._window_events(b)
         self._scale_counts.advance(b, self._counted_events)
@@ -384,28 +391,49 @@ class Correlator:
             self.baseline.observe(none, none.astype(np.float64), slide / _HOUR_MS, skipped)
             self._last_closed = b - slide  # no row lies between: the same rows are new at b
 
-    def _quiet(self, b: int) -> bool:
-        """No flag is open and no cell can count ``min_count`` events at ``b`` (see
-        :mod:`.window.quiet`; undecided alerts counted): scoring there cannot open a flag."""
+    def _crowding(self, b: int) -> int:
+        """At most how many events a scored cell counts at ``b`` (:func:`.window.quiet.crowding`;
+        undecided alerts counted); :data:`.window.quiet.CROWDED` while a flag is open.
+
+        No more than ``min_count``, and no flag open: the boundary is *calm*, scoring there
+        cannot open a flag whatever the baseline. A scale counting exactly ``min_count`` is
+        tested with its tail given that it reached ``min_count``, which is its own tail:
+        p-value 1 (:mod:`.scan.scale_tests`). So every tested cell's p-value is 1, and
+        Benjamini-Hochberg at ``bh_q < 1`` finds none significant. The cells tested there are
+        still tallied (:meth:`_tally_calm`). A sparse city's pairs (a grid report and its
+        status update) are such windows; below ``min_count`` (quiet) no cell is tested."""
         if len(self._flags.open_cells()):
-            return False
+            return CROWDED
         buf = self._buffer
         cols = {name: buf.col(name) for name in ("x", "y", "severity", "repeat")}
         lo, hi = buf.through(b - self.params.window_ms), buf.through(b)
-        return quiet_window(cols, lo, hi, self._quiet_reach_m, self.params.min_count)
+        return crowding(cols, lo, hi, max(self.params.radii_m), self.params.cell_m)
+
+    def _tally_calm(self, boundaries: np.ndarray, hi: int) -> None:
+        """Tally the cells tested at calm ``boundaries`` (scoring there would have tested
+        them); ``hi``: the rows their windows can hold end there."""
+        p, buf = self.params, self._buffer
+        lo = buf.through(int(boundaries[0]) - p.window_ms)
+        cols = {name: buf.col(name) for name in ("x", "y", "severity", "repeat", "event_ms")}
+        radius = max(p.radii_m)
+        self.tested.add(
+            cells_tested(cols, (lo, hi), boundaries, p.window_ms, radius, p.cell_m, p.min_count)
+        )
 
     def _skip_to_change(self, b: int) -> None:
         """After boundary ``b``, jump to the next boundary at which anything can change.
 
-        The boundaries between are quiet (:meth:`_quiet` holds at the next one, and no alert
+        The boundaries between are calm (:meth:`_crowding` at the next one, and no alert
         enters before the target, so windows only lose alerts) and no incident can complete
         (one completes once its last alert is the gap before a boundary, at the earliest the
         first pending alert's). Visited, they would emit nothing and change no state but the
-        baseline's exposure, which the target's :meth:`_learn` adds slide by slide.
+        baseline's exposure, which the target's :meth:`_learn` adds slide by slide, and the
+        tally of the cells they test, added here for all of them in one kernel call.
         """
         p, buf = self.params, self._buffer
         nxt = b + p.slide_ms
-        if not self._quiet(nxt):
+        crowd = self._crowding(nxt)
+        if crowd > p.min_count:
             return
         after = buf.through(b)
         due = []
@@ -417,9 +445,13 @@ class Correlator:
             # the first boundary more than the gap after it (_close_incidents' live rows)
             due.append(int(buf.col("event_ms")[first]) + p.incident_gap_ms + 1)
         self._window.skip_to(min(due) if due else None)
-        if self._window.next_boundary > nxt and self._scale_counts.kept:
-            # Rows that leave the windows before the target may be evicted by then.
-            self._scale_counts.clear()
+        target = self._window.next_boundary
+        if target > nxt:
+            if crowd == p.min_count:  # fewer: no cell is tested (windows only lose events)
+                self._tally_calm(np.arange(nxt, target, p.slide_ms, dtype=np.int64), after)
+            if self._scale_counts.kept:
+                # Rows that leave the windows before the target may be evicted by then.
+                self._scale_counts.clear()
 
     def _evict(self) -> None:
         horizon = self._window.horizon_ms() - self.params.burst_gap_ms  # repeat context

@@ -323,6 +323,15 @@ def _all_outputs(c: Correlator, batches: list[AlertBatch], end_ms: int):
     return incidents + out.incidents, flags + out.flags, late
 
 
+def _tally(*correlators: Correlator) -> dict[int, int]:
+    """Cell tests per cell, summed over ``correlators`` (one run cut by a restore)."""
+    total: dict[int, int] = {}
+    for c in correlators:
+        for cell, n in zip(*c.tested.counts(), strict=True):
+            total[int(cell)] = total.get(int(cell), 0) + int(n)
+    return total
+
+
 @settings(max_examples=12, deadline=None)
 @given(st.integers(0, 2**16), st.sets(st.integers(1, 90), max_size=8), st.integers(0, 8))
 def test_skipping_quiet_boundaries_gives_the_outputs_of_visiting_every_one(seed, edges, at):
@@ -348,6 +357,10 @@ def test_skipping_quiet_boundaries_gives_the_outputs_of_visiting_every_one(seed,
     restored = fresh(skip=True, data=skipping.snapshot())
     rest = _all_outputs(restored, batches[at:], end)
     assert tuple(a + b for a, b in zip(first, rest, strict=True)) == reference
+    # The cells tested, boundary by boundary (the cell tests a threshold claims): the calm
+    # boundaries tally them unscored, skipped ones in a run, as scoring each would.
+    assert _tally(skipping, restored) == _tally(every)
+    assert sum(_tally(every).values()) > 0  # the pairs' cells were tested
     assert {"open", "close"} <= {f.status for f in reference[1]}  # the cluster was flagged
     assert len(reference[0]) > 40  # incidents emitted
     # The skipping one adds skipped slides' exposure at its next visit: both visit the

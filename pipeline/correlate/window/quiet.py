@@ -1,77 +1,80 @@
-"""Whether a window is quiet: no scoring cell can count ``min_count`` of its events.
+"""How crowded a window is: the most events a scored cell can count at its largest scale.
 
-A cell's count at any scale is of events within the largest scoring radius ``r`` of its centre,
-so ``min_count`` events counted by one cell lie pairwise within ``2 r``. A window where every
-event has fewer than ``min_count - 1`` others that close cannot open a flag, whatever the
-baseline, and the engine skips scoring it (:mod:`pipeline.correlate.engine`). A sparse city's
-windows hold a handful of events, so the pairwise test is cheap; a window of more than
-``max_events`` is never called quiet (a dense city pays one pass over it).
+Scoring tests the cells holding an event of the window (and open flags' cells), each at its
+scales; the largest scale (the whole window, the largest radius ``r``) counts the most, the
+scales being nested. :func:`crowding` is that count's maximum over the cells holding an event,
+counted as :mod:`pipeline.correlate.scan.scale_counts` counts (event minus cell centre, against
+``r * r``), with alerts whose burst status is still undecided counted as events: an upper
+bound, exact once every status is decided. Below ``min_count`` no cell is tested (a *quiet*
+window); at ``min_count`` at most, no flag can open whatever the baseline (a *calm* one, see
+the engine's ``_crowding``), and the engine skips scoring it (:mod:`pipeline.correlate.engine`).
+A sparse city's windows hold a handful of events, so the pairwise pass is cheap; a window of
+more than ``max_events`` is called crowded at once (a dense city pays one pass over it).
 """
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
-__all__ = ["quiet_window"]
+__all__ = ["CROWDED", "crowding"]
+
+#: The bound of a window with too many events to count pairwise: more than any min_count.
+CROWDED = 2**62
 
 
 @numba.njit(cache=True, nogil=True)
-def _quiet(x, y, severity, repeat, lo, hi, reach2, min_count, max_events):
+def _crowding(cols, lo, hi, r2, cell_m, max_events):
+    x, y, severity, repeat = cols
     events = np.empty(max_events, np.int64)
     n = 0
     for i in range(lo, hi):
         if severity[i] > 0 and repeat[i] != 1:  # an event, or not yet decided: counted
             if n == max_events:
-                return False
+                return CROWDED
             events[n] = i
             n += 1
-    if n < min_count:
-        return True
-    if min_count < 2:
-        return False
+    most = 0
     for a in range(n):
+        cx = (np.int64(math.floor(x[events[a]] / cell_m)) + 0.5) * cell_m  # its cell's centre
+        cy = (np.int64(math.floor(y[events[a]] / cell_m)) + 0.5) * cell_m
         near = 0
         for b in range(n):
-            if a != b:
-                dx = x[events[a]] - x[events[b]]
-                dy = y[events[a]] - y[events[b]]
-                if dx * dx + dy * dy <= reach2:
-                    near += 1
-        if near >= min_count - 1:
-            return False
-    return True
+            dx = x[events[b]] - cx  # as scale_counts: event minus cell centre
+            dy = y[events[b]] - cy
+            if dx * dx + dy * dy <= r2:
+                near += 1
+        most = max(most, near)
+    return most
 
 
-def quiet_window(
+def crowding(
     cols: dict[str, np.ndarray],
     lo: int,
     hi: int,
-    reach_m: float,
-    min_count: int,
+    radius_m: float,
+    cell_m: float,
     max_events: int = 64,
-) -> bool:
-    """Whether rows ``lo:hi`` of ``cols`` (``x``, ``y`` metres, ``severity``, ``repeat``: -1
-    undecided, 0 event, 1 repeat) hold no ``min_count`` events pairwise within ``reach_m``
-    (twice the largest scoring radius, plus slack against rounding).
+) -> int:
+    """The most events among rows ``lo:hi`` of ``cols`` (``x``, ``y`` metres, ``severity``,
+    ``repeat``: -1 undecided, counted; 0 event; 1 repeat) within ``radius_m`` (the largest
+    scoring radius) of the centre of a lattice cell (side ``cell_m``) holding one; 0 for no
+    event, :data:`CROWDED` for more than ``max_events``.
 
-    >>> cols = {"x": np.array([0.0, 900.0, 5000.0]), "y": np.zeros(3),
+    >>> cols = {"x": np.array([10.0, 300.0, 5000.0]), "y": np.zeros(3),
     ...         "severity": np.ones(3, np.float32), "repeat": np.zeros(3, np.int8)}
-    >>> quiet_window(cols, 0, 3, 1001.0, 2), quiet_window(cols, 1, 3, 1001.0, 2)
-    (False, True)
+    >>> crowding(cols, 0, 3, 500.0, 250.0), crowding(cols, 1, 3, 500.0, 250.0)
+    (2, 1)
     """
     if not 0 <= lo <= hi <= len(cols["x"]):
         raise ValueError(f"need 0 <= lo <= hi <= rows, got {lo}, {hi}")
-    return bool(
-        _quiet(
-            np.asarray(cols["x"], np.float64),
-            np.asarray(cols["y"], np.float64),
-            cols["severity"],
-            cols["repeat"],
-            lo,
-            hi,
-            float(reach_m) ** 2,
-            int(min_count),
-            int(max_events),
-        )
+    arrays = (
+        np.asarray(cols["x"], np.float64),
+        np.asarray(cols["y"], np.float64),
+        cols["severity"],
+        cols["repeat"],
     )
+    r2 = float(radius_m) * float(radius_m)  # r * r, as scale_counts squares its radii
+    return int(_crowding(arrays, lo, hi, r2, float(cell_m), int(max_events)))
