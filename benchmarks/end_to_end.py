@@ -78,7 +78,7 @@ from pipeline.alerts import SOURCES
 from pipeline.kafka import EmbeddedBroker, ensure_topics, send_chunks
 from pipeline.replay import read_jsonl, read_jsonl_chunks
 from pipeline.settings import Settings, TopicNames
-from pipeline.sim import run_simulation, scale_for_total
+from pipeline.sim import SHANGHAI, run_simulation, scale_for_total
 
 PARTITIONS = 4
 KEY = "benchmark-pseudonym-key-0123456789"
@@ -89,8 +89,20 @@ def run_topics() -> TopicNames:
     return TopicNames(**{k: f"{tag}.{v}" for k, v in TopicNames().model_dump().items()})
 
 
+def daytime_start(span: timedelta, now: datetime | None = None) -> datetime:
+    """The start of a ``span`` that ends at the latest 16:00 in the simulated city (Shanghai)
+    before ``now``. Grid reports come only in the daytime: a span at night leaves the grid
+    feed's partitions without records, so they declare no progress, the correlators' watermark
+    stays put until the idle marks (60 s) and a run drains with no flag and no incident."""
+    now = (now or datetime.now(UTC)).astimezone(SHANGHAI)
+    end = now.replace(hour=16, minute=0, second=0, microsecond=0)
+    if end > now:
+        end -= timedelta(days=1)
+    return end - span
+
+
 def simulate(out: Path, messages: int, span: timedelta, seed: int = 3):
-    start = datetime.now(UTC).replace(microsecond=0) - span
+    start = daytime_start(span)
     return run_simulation(
         out,
         seed=seed,

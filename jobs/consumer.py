@@ -31,7 +31,7 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 
-from pipeline.kafka import BatchProducer, group_consumer
+from pipeline.kafka import BatchProducer, group_consumer, stop_group_consumer
 
 from .alignment import TimeAligner, position_or_unknown
 from .runtime import Runtime
@@ -213,7 +213,7 @@ class BatchConsumer(mode.Service):
             if lane.stage.revoked is not None:
                 await lane.stage.revoked(None)
         if self.consumer is not None:
-            await self.consumer.stop()
+            await stop_group_consumer(self.consumer)
         await self.producer.stop()
 
     async def _run(self) -> None:

@@ -29,8 +29,8 @@ EXPORTS: dict[str, tuple[str, str, str, tuple[str, ...], str]] = {
         "flags",
         "boundary_time",
         "flag_id, version, status, boundary_time, opened_time, first_time, last_time, lat, lon, "
-        f"radius_m, window_s, cell_id, score, p_value, gi_z, observed, expected, n_sources, "
-        f"source_counts, category_counts, {_UNITS}",
+        "radius_m, window_s, cell_id, score, p_value, recurrence_days, gi_z, observed, expected, "
+        f"n_sources, source_counts, category_counts, {_UNITS}",
         ("boundary_time", "opened_time", "first_time", "last_time"),
         "flag_id, version",
     ),

@@ -17,23 +17,21 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from pipeline.geo.kernels import hash_slot
+from pipeline.geo.kernels import probe, table_capacity
 
 __all__ = ["KeyTimes"]
 
+_EMPTY = np.uint64(0)  # a free slot: keys are stored non-zero (:func:`_nonzero`)
 _NEVER = np.iinfo(np.int64).min
 
 
 @numba.njit(cache=True, nogil=True)
 def _put(table, times, keys, at):
     """Set each key's time to the larger of its time and ``at[i]``; returns how many were new."""
-    mask = table.shape[0] - 1
     added = 0
     for i in range(keys.shape[0]):
         k = keys[i]
-        s = hash_slot(k, mask)
-        while table[s] != 0 and table[s] != k:
-            s = (s + 1) & mask
+        s = probe(table, k, _EMPTY)
         if table[s] == 0:
             table[s] = k
             times[s] = at[i]
@@ -45,17 +43,9 @@ def _put(table, times, keys, at):
 
 @numba.njit(cache=True, nogil=True)
 def _get(table, times, keys, never, out):
-    mask = table.shape[0] - 1
     for i in range(keys.shape[0]):
-        k = keys[i]
-        s = hash_slot(k, mask)
-        while table[s] != 0 and table[s] != k:
-            s = (s + 1) & mask
-        out[i] = times[s] if table[s] == k else never
-
-
-def _capacity(n: int) -> int:
-    return 1 << max(10, int(3 * max(n, 1) // 2).bit_length())
+        s = probe(table, keys[i], _EMPTY)
+        out[i] = times[s] if table[s] == keys[i] else never
 
 
 def _nonzero(keys: np.ndarray) -> np.ndarray:
@@ -73,7 +63,7 @@ class KeyTimes:
     """
 
     def __init__(self) -> None:
-        self._table = np.zeros(_capacity(0), np.uint64)
+        self._table = np.zeros(table_capacity(0), np.uint64)
         self._times = np.zeros(len(self._table), np.int64)
         self._size = 0
 
@@ -83,7 +73,7 @@ class KeyTimes:
     def put(self, keys: np.ndarray, at: np.ndarray) -> None:
         keys, at = _nonzero(keys), np.ascontiguousarray(at, np.int64)
         if 3 * (self._size + len(keys)) > 2 * len(self._table):
-            self._rehash(_capacity(self._size + len(keys)), _NEVER)
+            self._rehash(table_capacity(self._size + len(keys)), _NEVER)
         self._size += _put(self._table, self._times, keys, at)
 
     def seen_since(self, keys: np.ndarray, since: int) -> np.ndarray:
@@ -101,11 +91,11 @@ class KeyTimes:
     def forget_before(self, since: int) -> None:
         """Drop the keys last put with a time ``< since`` (memory only: :meth:`seen_since`
         already ignores them)."""
-        self._rehash(_capacity(self._size), since)
+        self._rehash(table_capacity(self._size), since)
 
     def _rehash(self, capacity: int, since: int) -> None:
         live = (self._table != 0) & (self._times >= since)
         keys, times = self._table[live], self._times[live]
-        self._table = np.zeros(max(capacity, _capacity(len(keys))), np.uint64)
+        self._table = np.zeros(max(capacity, table_capacity(len(keys))), np.uint64)
         self._times = np.zeros(len(self._table), np.int64)
         self._size = _put(self._table, self._times, keys, times)

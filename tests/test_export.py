@@ -37,6 +37,8 @@ def test_jsonl_rows_are_sorted_by_id_with_iso_times(backfilled_city, what, key):
         what
     ]
     assert all(r[time_column].endswith("+00:00") for r in rows)
+    if what == "flags":  # how rare each flag is by chance, as `top` and the dashboards show it
+        assert all(r["recurrence_days"] > 0 for r in rows)
 
 
 def test_two_exports_of_the_same_run_are_identical_and_csv_matches(backfilled_city):

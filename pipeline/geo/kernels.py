@@ -40,6 +40,8 @@ __all__ = [
     "layout",
     "lower_bound",
     "pack_cell",
+    "probe",
+    "table_capacity",
     "unpack_cell",
 ]
 
@@ -138,6 +140,24 @@ def hash_slot(key, mask):
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
     return np.int64(z & np.uint64(mask))
+
+
+@numba.njit(cache=True, nogil=True)
+def probe(table, key, empty):
+    """Slot of ``key`` in the open-addressing ``table`` (linear probing from its
+    :func:`hash_slot`; ``empty``, of the table's type, marks a free slot and is never a key):
+    where it is, or the free slot where it goes. The table must keep a free slot (the callers
+    keep it at most two thirds full)."""
+    mask = table.shape[0] - 1
+    s = hash_slot(key, mask)
+    while table[s] != empty and table[s] != key:
+        s = (s + 1) & mask
+    return s
+
+
+def table_capacity(n: int) -> int:
+    """A power-of-two table size that holds ``n`` keys at most two thirds full (1,024 at least)."""
+    return 1 << max(10, int(3 * max(n, 1) // 2).bit_length())
 
 
 @numba.njit(cache=True, nogil=True)

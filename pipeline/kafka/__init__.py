@@ -7,7 +7,7 @@ is the worker's, in ``jobs/``; here is only how the project talks to Kafka.
 """
 
 from .admin import bootstrap_servers, committed_offsets, ensure_topics, partition_counts
-from .consumer import group_consumer
+from .consumer import group_consumer, stop_group_consumer
 from .embedded import EmbeddedBroker, free_port
 from .partitioner import key_partitions
 from .producer import BatchProducer, Delivery
@@ -26,6 +26,7 @@ __all__ = [
     "partition_counts",
     "free_port",
     "group_consumer",
+    "stop_group_consumer",
     "key_partitions",
     "read_partitions",
     "read_to_end",

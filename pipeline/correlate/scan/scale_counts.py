@@ -33,7 +33,7 @@ import numba
 import numpy as np
 
 from pipeline.alerts import SOURCES
-from pipeline.geo.kernels import CELL_OFFSET, hash_slot, pack_cell
+from pipeline.geo.kernels import CELL_OFFSET, pack_cell, probe
 
 from ..exceptions import CorrelationError
 from ..lattice import Lattice
@@ -71,26 +71,16 @@ _META_SLOTS, _META_DEAD = 0, 1  # slots in use (live or dead), slots whose count
 
 
 @numba.njit(cache=True, nogil=True)
-def _probe(table, cell):
-    """Position of ``cell`` in the table, or of the empty entry where it would go."""
-    mask = table.shape[0] - 1
-    s = hash_slot(cell, mask)  # neighbouring cell ids differ in their low bits only
-    while table[s] != _EMPTY and table[s] != cell:
-        s = (s + 1) & mask
-    return s
-
-
-@numba.njit(cache=True, nogil=True)
 def _find(table, table_slot, cell):
     """Slot of ``cell``, -1 when it has none."""
-    s = _probe(table, cell)
+    s = probe(table, cell, _EMPTY)
     return table_slot[s] if table[s] == cell else -1
 
 
 @numba.njit(cache=True, nogil=True)
 def _slot(table, table_slot, cell_of, meta, cell):
     """Slot of ``cell``, a new one when it has none (the caller made room)."""
-    s = _probe(table, cell)
+    s = probe(table, cell, _EMPTY)
     if table[s] == cell:
         return table_slot[s]
     new = meta[_META_SLOTS]
@@ -226,11 +216,8 @@ def _gather(arrays, n_slots, extra):
 
 @numba.njit(cache=True, nogil=True)
 def _rehash(table, table_slot, cell_of, n):
-    mask = table.shape[0] - 1
     for slot in range(n):
-        s = hash_slot(cell_of[slot], mask)
-        while table[s] != _EMPTY:
-            s = (s + 1) & mask
+        s = probe(table, cell_of[slot], _EMPTY)  # not there yet: the free slot
         table[s] = cell_of[slot]
         table_slot[s] = slot
 

@@ -20,13 +20,14 @@ import numba
 import numpy as np
 
 from pipeline.alerts import CATEGORIES, SOURCES
-from pipeline.geo.kernels import CELL_OFFSET, hash_slot, lower_bound, pack_cell
+from pipeline.geo.kernels import CELL_OFFSET, lower_bound, pack_cell, probe
 
 from ..lattice import Lattice
 
 __all__ = ["window_events", "cell_counts"]
 
 _SQUARE_SPAN = 1 << 23
+_FREE = -1  # a free slot of the (square, kind) table (keys are non-negative)
 
 
 # --- kernel ----------------------------------------------------------------------------------
@@ -36,16 +37,6 @@ _SQUARE_SPAN = 1 << 23
 def _key(sx, sy, kind, n_kinds):
     # Squares within +-2**23 of the origin (thousands of km): the key is non-negative.
     return (((sx + _SQUARE_SPAN) << 24) | (sy + _SQUARE_SPAN)) * n_kinds + kind
-
-
-@numba.njit(cache=True, nogil=True)
-def _find(keys, key):
-    """Slot of ``key`` in the open-addressing table, or of the empty slot where it goes."""
-    mask = keys.shape[0] - 1
-    s = hash_slot(key, mask)
-    while keys[s] >= 0 and keys[s] != key:
-        s = (s + 1) & mask
-    return s
 
 
 @numba.njit(cache=True, nogil=True)
@@ -84,7 +75,7 @@ def _window_events(cols, repeat, rows, r2, gap, cell, n_cat, n_kinds):
                 found = 0
                 for dx_sq in range(-1, 2):
                     for dy_sq in range(-1, 2):
-                        slot = _find(keys, _key(sx + dx_sq, sy + dy_sq, kind, n_kinds))
+                        slot = probe(keys, _key(sx + dx_sq, sy + dy_sq, kind, n_kinds), _FREE)
                         j = latest[slot] if keys[slot] >= 0 else -1
                         while j >= 0 and t[i] - t[j] <= gap:
                             dx = x[j] - x[i]
@@ -98,7 +89,7 @@ def _window_events(cols, repeat, rows, r2, gap, cell, n_cat, n_kinds):
                     if found:
                         break
                 repeat[i] = found
-            slot = _find(keys, _key(sx, sy, kind, n_kinds))
+            slot = probe(keys, _key(sx, sy, kind, n_kinds), _FREE)
             prev[i - s0] = latest[slot] if keys[slot] >= 0 else -1
             keys[slot] = _key(sx, sy, kind, n_kinds)
             latest[slot] = i

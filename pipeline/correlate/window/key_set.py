@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from pipeline.geo.kernels import hash_slot
+from pipeline.geo.kernels import probe, table_capacity
 
 __all__ = ["KeySet"]
 
@@ -22,15 +22,12 @@ _EMPTY = np.uint64(0)  # an empty slot; the key 0 itself is tracked apart
 @numba.njit(cache=True, nogil=True)
 def _insert(table, keys):
     """Add the non-zero ``keys``; returns how many were new."""
-    mask = table.shape[0] - 1
     added = 0
     for i in range(keys.shape[0]):
         k = keys[i]
         if k == 0:
             continue
-        s = hash_slot(k, mask)
-        while table[s] != 0 and table[s] != k:
-            s = (s + 1) & mask
+        s = probe(table, k, _EMPTY)
         if table[s] == 0:
             table[s] = k
             added += 1
@@ -39,17 +36,9 @@ def _insert(table, keys):
 
 @numba.njit(cache=True, nogil=True)
 def _contains(table, keys, out):
-    mask = table.shape[0] - 1
     for i in range(keys.shape[0]):
         k = keys[i]
-        s = hash_slot(k, mask)
-        while table[s] != 0 and table[s] != k:
-            s = (s + 1) & mask
-        out[i] = k != 0 and table[s] == k
-
-
-def _capacity(n: int) -> int:
-    return 1 << max(10, int(3 * max(n, 1) // 2).bit_length())
+        out[i] = k != 0 and table[probe(table, k, _EMPTY)] == k
 
 
 class KeySet:
@@ -70,7 +59,7 @@ class KeySet:
     def add(self, keys: np.ndarray) -> None:
         keys = np.ascontiguousarray(keys, np.uint64)
         if 3 * (self._size + len(keys)) > 2 * len(self._table):
-            grown = np.zeros(_capacity(self._size + len(keys)), np.uint64)
+            grown = np.zeros(table_capacity(self._size + len(keys)), np.uint64)
             _insert(grown, self._table[self._table != _EMPTY])
             self._table = grown
         self._size += _insert(self._table, keys)
@@ -88,6 +77,6 @@ class KeySet:
     def rebuild(self, keys: np.ndarray) -> None:
         """Hold exactly ``keys`` from now on (after rows left the buffer)."""
         keys = np.ascontiguousarray(keys, np.uint64)
-        self._table = np.zeros(_capacity(len(keys)), np.uint64)
+        self._table = np.zeros(table_capacity(len(keys)), np.uint64)
         self._size = _insert(self._table, keys)
         self._has_zero = bool((keys == 0).any())
