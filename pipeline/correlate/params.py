@@ -119,7 +119,7 @@ class CorrelationParams:
     merge_tile_m: float = 4000.0
     update_score_delta: float = 1.0
     cell_tests_per_day: float = 1.8e4
-    min_recurrence_days: float = 0.0
+    min_recurrence_days: float = 0.02
     utc_offset_min: int = 480
 
     def __post_init__(self) -> None:
