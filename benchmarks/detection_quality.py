@@ -239,7 +239,8 @@ def evaluate(settings, history, planted, quiet, registry) -> None:
     )
     width, height = json.loads((quiet[0] / "truth.json").read_text())["city"]["size_m"]
     area_days = width * height / 1e7 * len(planted)  # 10 km² units x one day each
-    print(f"false flags per 10 km² per day, planted days: {false_planted / area_days:.2f}")
+    if area_days:  # --days 0: quiet days only
+        print(f"false flags per 10 km² per day, planted days: {false_planted / area_days:.2f}")
 
 
 if __name__ == "__main__":
