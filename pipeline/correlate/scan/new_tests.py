@@ -13,8 +13,8 @@ the cell itself (its own lattice cell) in the last slide ``(b - slide_s, b]``. A
 enters the disks of the cells around its own (about 3 within 250 m, 13 within 500 m), but their
 tests share most of their data with its own cell's test, so they are not new chances either:
 counted as new, the claim stayed 2.5 to 9 times what quiet days produce (see README,
-"Multiple testing over time"). The number of new tests a day is then about the events a day (events in
-one cell in one slide are one test), and:
+"Multiple testing over time"). The number of new tests a day is then about the events a day
+(events in one cell in one slide are one test), and:
 
 * the tally behind ``cell_tests_per_day`` and the claimed false-flag rate counts new tests
   only (:mod:`.tally`);
