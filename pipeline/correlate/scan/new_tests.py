@@ -19,7 +19,8 @@ counted as new, the claim stayed 2.5 to 9 times what quiet days produce (see REA
 * the tally behind ``cell_tests_per_day`` and the claimed false-flag rate counts new tests
   only (:mod:`.tally`);
 * with ``min_recurrence_days`` set, a flag may open only at a new test of its cell, so every
-  opening is one of the tests the claim counts: at most ``p bar x new tests`` chance flags.
+  opening is one of the tests the claim counts: about ``p bar x effective tests`` chance
+  flags (new tests times ``EFFECTIVE_PER_NEW_TEST``, measured).
 
 Whether a test is new depends only on the event times and positions of the events in the
 cell, not on batch cuts, restarts or the number of partitions (the partition owning a cell
