@@ -59,12 +59,18 @@ def oracle_detectable(spot: dict, window_s: float, min_count: int) -> bool:
 
 
 def simulate_all(
-    root: Path, city_seed: int, days: int, reuse: bool = False, hotspot_max_p: float = 1e-9
-) -> tuple[Path, list[Path], Path]:
+    root: Path,
+    city_seed: int,
+    days: int,
+    reuse: bool = False,
+    hotspot_max_p: float = 1e-9,
+    quiet_seeds: tuple[int, ...] = (999,),
+) -> tuple[Path, list[Path], list[Path]]:
     """Simulate (or, with ``reuse``, take the folders already under ``root`` from a run with
     the same seeds) the history week, the planted days and the quiet day. ``hotspot_max_p``
     1.0 plants every drawn hotspot, as the simulator did before it required them to stand out
-    (see :mod:`pipeline.sim.hotspots`)."""
+    (see :mod:`pipeline.sim.hotspots`). ``quiet_seeds``: one quiet day per seed (independent
+    draws of the same city; 999 is the folder ``quiet``)."""
     city = CityConfig(seed=city_seed)
 
     def run(folder: Path, **kwargs) -> Path:
@@ -83,7 +89,11 @@ def simulate_all(
         run(root / f"day{d}", seed=d + 1, start=EVAL_START, hotspot_max_p=hotspot_max_p)
         for d in range(days)
     ]
-    quiet = run(root / "quiet", seed=999, start=EVAL_START, n_hotspots=0)
+    quiet = [
+        run(root / ("quiet" if seed == 999 else f"quiet{seed}"), seed=seed, start=EVAL_START,
+            n_hotspots=0)
+        for seed in quiet_seeds
+    ]  # fmt: skip
     return history / "replay.jsonl", planted, quiet
 
 
@@ -118,13 +128,19 @@ def main() -> None:
         default=1e-9,
         help="simulator's bar for a drawn hotspot to stand out (1.0: plant every draw)",
     )
+    ap.add_argument(
+        "--quiet-seeds",
+        default="999",
+        help="comma-separated seeds of the quiet days (independent draws), e.g. 999,998,997,996",
+    )
     args = ap.parse_args()
+    quiet_seeds = tuple(int(v) for v in args.quiet_seeds.split(","))
     root = args.out or Path(tempfile.mkdtemp(prefix="detection-quality-"))
     t0 = time.perf_counter()
     history, planted, quiet = simulate_all(
-        root, args.city_seed, args.days, args.reuse, args.hotspot_max_p
+        root, args.city_seed, args.days, args.reuse, args.hotspot_max_p, quiet_seeds
     )
-    registry = load_registry(quiet / "registry.geojson")
+    registry = load_registry(quiet[0] / "registry.geojson")
     for text in args.variant or [""]:
         # The environment's settings (HOTSPOT_*), with the variant's correlation params.
         settings = Settings(data_dir=root, correlation=parse_variant(text))
@@ -183,9 +199,10 @@ def evaluate(settings, history, planted, quiet, registry) -> None:
         covering_false += r.covering_false
         false_planted += r.false_flags
         opened += r.flags_opened
-    q = evaluate_run(
-        settings, registry, quiet / "replay.jsonl", quiet / "truth.json", fitted.baseline
-    )
+    qs = [
+        evaluate_run(settings, registry, q / "replay.jsonl", q / "truth.json", fitted.baseline)
+        for q in quiet
+    ]
     print(
         f"recall (all planted): {sum(hits)}/{len(hits)} = {np.mean(hits):.2f}"
         f" ({n_covered} more covered by {covering} flags already open,"
@@ -202,22 +219,28 @@ def evaluate(settings, history, planted, quiet, registry) -> None:
         "median delay after the third alert: "
         f"{np.median(after_third) / 60 if after_third else float('nan'):.1f} min"
     )
+    for folder, q in zip(quiet, qs, strict=True):  # one line per quiet draw
+        print(
+            f"quiet day {folder.name}: {q.false_flags} false flags"
+            f" ({q.false_flags_per_10km2_day:.2f} per 10 km²), claimed"
+            f" {q.claimed_false_flags_per_day:.1f} (p <= {claimed_p(params):.1e} x"
+            f" {q.cell_tests_per_day:,.0f} effective cell tests a day)"
+        )
+    observed = np.mean([q.false_flags_per_day for q in qs])
+    claimed = np.mean([q.claimed_false_flags_per_day for q in qs])
     print(
-        f"false flags per 10 km² per day, quiet day: {q.false_flags_per_10km2_day:.2f}"
-        f" ({q.false_flags} flags)"
-    )
-    print(
-        f"quiet day: {q.false_flags_per_day:.1f} false flags a day observed, "
-        f"{q.claimed_false_flags_per_day:.1f} claimed by the threshold"
-        f" (p <= {claimed_p(params):.0e} x cell tests a day)"
+        f"quiet days pooled ({len(qs)}): {observed:.2f} false flags a day observed,"
+        f" {claimed:.2f} claimed (ratio {observed / claimed if claimed else float('nan'):.2f}),"
+        f" {np.mean([q.false_flags_per_10km2_day for q in qs]):.2f} per 10 km² per day"
     )
     print(
         f"precision, planted days: {(opened - false_planted) / opened if opened else 0:.2f}"
         f" ({opened - false_planted} of {opened} openings)"
     )
-    width, height = json.loads((quiet / "truth.json").read_text())["city"]["size_m"]
+    width, height = json.loads((quiet[0] / "truth.json").read_text())["city"]["size_m"]
     area_days = width * height / 1e7 * len(planted)  # 10 km² units x one day each
-    print(f"false flags per 10 km² per day, planted days: {false_planted / area_days:.2f}")
+    if area_days:  # --days 0: quiet days only
+        print(f"false flags per 10 km² per day, planted days: {false_planted / area_days:.2f}")
 
 
 if __name__ == "__main__":

@@ -632,6 +632,12 @@ class Settings(BaseSettings):
             )
         if 2 * self.halo_m > self.tile_m:
             raise ValueError(f"halo_m ({self.halo_m:.0f} m) must be at most half of tile_m")
+        if c.merge_tile_m != self.tile_m:
+            # flags merge inside a tile so that a partition (whole tiles) decides alone
+            raise ValueError(
+                f"correlation.merge_tile_m ({c.merge_tile_m:.0f} m) must equal tile_m "
+                f"({self.tile_m:.0f} m): set both (HOTSPOT_CORRELATION__MERGE_TILE_M)"
+            )
         return self
 
     @field_validator("pseudonym_key")

@@ -257,3 +257,12 @@ def test_a_short_pseudonym_key_is_refused_by_name_without_its_value(monkeypatch)
     with pytest.raises(ConfigurationError, match="HOTSPOT_PSEUDONYM_KEY.*16 bytes") as refused:
         load_settings()
     assert "short-key" not in str(refused.value)
+
+
+def test_flags_merge_inside_the_routing_tiles():
+    """A partition owns whole tiles and merges flags inside them (issue 23, item 2): the
+    correlation's merge tile is the routing tile, and a mismatch is refused with the fix."""
+    with pytest.raises(ValueError, match="merge_tile_m .* must equal tile_m"):
+        Settings(tile_m=6000.0)
+    s = Settings(tile_m=6000.0, correlation={"merge_tile_m": 6000.0})
+    assert s.correlation.merge_tile_m == s.tile_m == 6000.0

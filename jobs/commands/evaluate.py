@@ -95,7 +95,7 @@ def report_lines(r) -> list[str]:
     if r.cell_tests_per_day is not None:
         lines.append(
             f"cell tests per day:          {r.cell_tests_per_day:,.0f} "
-            "(set correlation.cell_tests_per_day to this city's figure)"
+            "effective (set correlation.cell_tests_per_day to this city's figure)"
         )
     for i, d in enumerate(r.delays_s):
         third = r.delays_after_third_s[i] if r.delays_after_third_s else None

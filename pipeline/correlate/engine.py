@@ -344,8 +344,8 @@ class Correlator:
         nearby, new = self._window_events(b)
         self._scale_counts.advance(b, self._counted_events)
         scores = self._scores(b)
-        if scores.tested is not None:
-            self.tested.add(scores.cell_id[scores.tested])
+        if scores.tested is not None:  # new tests only (scan.new_tests)
+            self.tested.add(scores.cell_id[scores.tested & scores.new_test])
         self._learn(b, new)
         flags = self._flags.step(b, scores, nearby)
         # An index no flag laid out holds rows of this boundary only: the next builds its own.
@@ -367,6 +367,7 @@ class Correlator:
             b,
             self.params,
             self._rates,
+            self._counted_events(b - self.params.slide_ms, b),  # what entered: new tests
         )
 
     def _learn(self, b: int, new: np.ndarray) -> None:

@@ -128,26 +128,42 @@ def test_the_arrival_clock_judges_each_record_by_its_own_arrival(city, tmp_path)
     assert report.alerts == 61 and report.deadletters["future_time"] == 1
 
 
-def test_cell_tests_do_not_depend_on_the_partition_count(city, tmp_path):
+def test_flags_and_new_tests_do_not_depend_on_the_partition_count(city, tmp_path):
     """Each partition's correlator also tests its halo cells; the report counts a cell only in
     the partition that owns it, so the tests per day (the multiple-testing burden a flag's
-    p-value is judged against) are those of one partition (issue 23)."""
+    p-value is judged against) are those of one partition, and a cell's new tests (an event
+    entered its largest disk in the last slide) and so its flags, gated by the recurrence
+    interval, are the same whether the city is one partition or four (issue 23, item 2)."""
     from functools import partial
 
     from pipeline.backfill.files import backfill_to_memory
+    from pipeline.correlate import CorrelationParams
     from pipeline.correlate.baseline.store import prior_baseline
 
     registry = load_registry(city.registry)
-    tests = {}
-    for partitions in (1, 3):
+    params = CorrelationParams(min_recurrence_days=GATE_DAYS, cell_tests_per_day=1e4)
+    tests, flags = {}, {}
+    for partitions in (1, 4):
         settings = Settings(
             data_dir=tmp_path / str(partitions),
             registry_path=city.registry,
             pseudonym_key=PSEUDONYM_KEY,
             partitions=partitions,
+            correlation=params,
         )
-        engine_report = backfill_to_memory(
+        sink, engine_report = backfill_to_memory(
             settings, registry, [city.replay], partial(prior_baseline, settings)
-        )[1]
+        )
         tests[partitions] = engine_report.cell_tests
-    assert tests[1] == tests[3] > 0
+        flags[partitions] = sorted(
+            (f.flag_id, f.version, f.status, f.cell_id, f.p_value, f.recurrence_days)
+            for f in sink.flags
+        )
+    assert tests[1] == tests[4] > 0
+    assert flags[1] == flags[4]
+    opened = [f for f in flags[1] if f[2] == "open"]
+    assert opened and all(p <= params.open_p_max for _, _, _, _, p, _ in opened)
+
+
+#: the recurrence bar of the partition test: some flags open, some cells are held back
+GATE_DAYS = 0.01

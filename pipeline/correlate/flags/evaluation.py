@@ -20,10 +20,11 @@
   after it ends), per 10 km² per simulated day of the given city area and span; **precision**
   is the share of openings that are not false.
 * **claimed vs observed false-flag rate**: ``claimed_p`` (the p-value a flag may open at) times
-  the cell tests the scan made (:mod:`pipeline.correlate.scan.tally`), per day, against the
-  false flags per day observed. Cell tests at successive boundaries overlap and an open flag
-  absorbs its neighbours, so the claim is an upper bound: observed well above it means the
-  test is not calibrated (the baseline or its dispersion is off).
+  the effective cell tests of the run (new tests, :mod:`pipeline.correlate.scan.tally`, times
+  ``EFFECTIVE_PER_NEW_TEST``), per day, against the false flags per day observed; within a
+  factor of two on quiet days with a fitted baseline (README, "Multiple testing over time").
+  Observed well above it means the test is not calibrated (the baseline or its dispersion is
+  off).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import numpy as np
 
 from pipeline.geo.projection import LocalProjection
 
+from ..scan.tally import EFFECTIVE_PER_NEW_TEST
 from .tracker import FlagEvent
 
 __all__ = ["PlantedHotspot", "DetectionReport", "evaluate_detection"]
@@ -74,7 +76,8 @@ class DetectionReport:
     median_delay_after_third_s: float | None = None
     span_days: float = float("nan")
     claimed_false_flags_per_day: float | None = None  # None without a test count
-    cell_tests_per_day: float | None = None  # what the scan tested (None: not counted)
+    #: effective cell tests a day: new tests x EFFECTIVE_PER_NEW_TEST (None: not counted)
+    cell_tests_per_day: float | None = None
 
     @property
     def n_covered(self) -> int:
@@ -157,7 +160,9 @@ def evaluate_detection(
     after_third = _after_third(delays, planted, start, end, spot_xy, projection, alerts)
     third_found = [d for d in after_third if d is not None]
     days = span_ms / _DAY_MS
-    claimed = None if cell_tests is None or claimed_p is None else cell_tests * claimed_p / days
+    # the tally counts new tests; the claim and the setting count effective ones (scan.tally)
+    effective = None if cell_tests is None else cell_tests * EFFECTIVE_PER_NEW_TEST
+    claimed = None if effective is None or claimed_p is None else effective * claimed_p / days
     return DetectionReport(
         planted=len(planted),
         detected=len(found),
@@ -174,7 +179,7 @@ def evaluate_detection(
         median_delay_after_third_s=float(np.median(third_found)) if third_found else None,
         span_days=days,
         claimed_false_flags_per_day=claimed,
-        cell_tests_per_day=None if cell_tests is None else cell_tests / days,
+        cell_tests_per_day=None if effective is None else effective / days,
     )
 
 

@@ -6,9 +6,13 @@ Each cell is scored at its most significant scale (window and radius, see
 * **open**: a cell whose score reaches ``open_score`` that is also Benjamini-Hochberg
   significant, holds at least ``min_count`` alerts and at least ``min_rate_ratio`` times its
   expected count. Hot cells are taken best score first; a hot cell within ``merge_radius_m``
-  of an open flag's cell (or of a flag opened before it at this boundary) feeds that flag
-  instead of opening its own, so one hotspot gives one flag, not a cluster of them. With
-  ``min_recurrence_days`` set, its recurrence interval must also reach that many days.
+  of an open flag's cell (or of a flag opened before it at this boundary) of the same routing
+  tile (``merge_tile_m``) feeds that flag instead of opening its own, so one hotspot gives one
+  flag, not a cluster of them (two where it straddles a tile edge: a partition holds whole
+  tiles, so a cell's flag never depends on how many partitions the city is split into). With
+  ``min_recurrence_days`` set, its recurrence interval must reach that many days instead of
+  Benjamini-Hochberg significance, and it opens only at a new test of its cell (an event
+  entered the cell in the last slide, :mod:`pipeline.correlate.scan.new_tests`).
 * **update**: at later boundaries, when the flag cell's counts change or its score moved by at
   least ``update_score_delta`` since the flag's last event.
 * **close**: when its disk holds no counted alert any more, or after ``close_after_slides``
@@ -294,11 +298,18 @@ class FlagTracker:
         ix, iy = self.lattice.unpack(self.open_cells())
         # the minimum recurrence interval, as a p-value bar on the cells that may open
         significant = scores.significant & (scores.p_value <= p.open_p_max)
+        if p.min_recurrence_days > 0 and scores.new_test is not None:
+            # The bar is the multiple-testing control over the city and the day: it replaces
+            # Benjamini-Hochberg, whose family (the cells of one partition at one boundary)
+            # depends on how many partitions the city is split into; and a flag opens at a new
+            # test only, so every opening is one of the tests the claimed rate counts.
+            significant = (scores.p_value <= p.open_p_max) & scores.new_test
         columns = (
             significant, scores.score, scores.count, scores.expected, scores.ix, scores.iy,
         )  # fmt: skip
         thresholds = (p.open_score, p.min_count, p.min_rate_ratio)
-        return hot_cells(columns, ix, iy, thresholds, p.merge_radius_m / p.cell_m)
+        tile_cells = p.merge_tile_m / p.cell_m
+        return hot_cells(columns, ix, iy, thresholds, p.merge_radius_m / p.cell_m, tile_cells)
 
     def _details(
         self, boundary_ms: int, scores: CellScores, ks: np.ndarray, nearby: RowIndex

@@ -55,7 +55,8 @@ from ..lattice import Lattice
 from ..params import CorrelationParams
 from .expected_counts import factored_expectations
 from .getis_ord import gi_star_cells
-from .scale_counts import ScaleCounts
+from .new_tests import entered_cells
+from .scale_counts import Rows, ScaleCounts
 from .scale_tests import cell_tests
 
 __all__ = [
@@ -97,6 +98,10 @@ class CellScores:
     #: per cell, whether it was tested at any scale (a cell test: what a flag's p-value is
     #: Bonferroni-corrected to); None where the scores were made without the scan kernel
     tested: np.ndarray | None = None
+    #: per cell, whether an event entered the cell in the last slide, i.e. whether
+    #: its test is a new one (:mod:`.new_tests`); None where the caller did not say what
+    #: entered
+    new_test: np.ndarray | None = None
 
     def find(self, cell_id: int) -> int:
         """Row of ``cell_id`` (it must have been tested)."""
@@ -274,11 +279,13 @@ def score_cells(
     boundary_ms: int,
     params: CorrelationParams,
     rates: DiskRateCache | None = None,
+    entered: Rows | None = None,
 ) -> CellScores:
     """Scores of the cells holding counted ``rows`` (the window's alerts with severity > 0,
     in canonical order) plus ``extra_cells`` (ids of open flags' cells), each at its most
     significant scale of ``params.scales``. ``rates``: a memo of ``baseline``'s disk rates
     kept across slides (the engine keeps one); by default one for this call only.
+    ``entered``: the rows of the last slide, which make ``new_test`` (:mod:`.new_tests`).
 
     The batch form, joining every row: the engine keeps the same counts up to date instead
     (:func:`score_scale_counts`), and this is the reference it is tested against."""
@@ -288,8 +295,9 @@ def score_cells(
     by_src, sev = _scale_counts(cx, cy, rows, boundary_ms, params)
     own_cells, own_n = np.unique(point_cells, return_counts=True)
     return _score(
-        cell_id, by_src, sev, own_cells, own_n, lattice, baseline, boundary_ms, params, rates
-    )
+        cell_id, by_src, sev, own_cells, own_n, lattice, baseline, boundary_ms, params, rates,
+        entered,
+    )  # fmt: skip
 
 
 def score_scale_counts(
@@ -300,6 +308,7 @@ def score_scale_counts(
     boundary_ms: int,
     params: CorrelationParams,
     rates: DiskRateCache | None = None,
+    entered: Rows | None = None,
 ) -> CellScores:
     """:func:`score_cells` from counts kept up to date (``counts`` as of ``boundary_ms``): the
     same cells and outputs, bit for bit, without joining the window's rows."""
@@ -316,6 +325,7 @@ def score_scale_counts(
         boundary_ms,
         params,
         rates,
+        entered,
     )
 
 
@@ -354,10 +364,11 @@ def _score(
     boundary_ms: int,
     params: CorrelationParams,
     rates: DiskRateCache | None,
+    entered: Rows | None = None,
 ) -> CellScores:
     """Scores of cells ``cell_id`` (sorted) from their counts by scale and source ``by_src``,
     severity sums ``sev``, and the own counts ``own_n`` of the cells ``own_cells`` holding
-    events (for Gi*)."""
+    events (for Gi*); ``entered``: the rows of the last slide (for ``new_test``)."""
     ix, iy = lattice.unpack(cell_id)
     scales = params.scales
     expected_all = factored_expectations(baseline, lattice, cell_id, boundary_ms, params)
@@ -373,6 +384,9 @@ def _score(
     uix, uiy = lattice.unpack(own_cells)
     offsets = lattice.disk_offsets(params.hotspot_radius_m)
     gi_z = gi_star_cells(uix, uiy, own_n.astype(np.float64), ix, iy, offsets, _MAX_GI_CELLS)
+    new_test = None
+    if entered is not None:
+        new_test = entered_cells(cell_id, lattice, entered)
     scale_w = np.array([w for w, _ in scales], np.int64)
     scale_r = np.array([r for _, r in scales], np.float64)
     return CellScores(
@@ -391,4 +405,5 @@ def _score(
         radius_m=scale_r[tests.best],
         n_tests=int(tests.n_tests),
         tested=tests.scales_tested > 0,
+        new_test=new_test,
     )

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.correlate.flags.evaluation import PlantedHotspot, evaluate_detection
 from pipeline.correlate.flags.tracker import FlagEvent
+from pipeline.correlate.scan.tally import EFFECTIVE_PER_NEW_TEST
 
 from ..helpers import MIN, PROJECTION, T0
 
@@ -124,7 +125,9 @@ def test_delay_after_the_third_alert_in_the_disc_and_span():
     assert r.median_delay_after_third_s == 360.0 and r.median_delay_s == 900.0
 
 
-def test_claimed_false_flags_per_day_is_the_threshold_times_the_cell_tests():
+def test_claimed_false_flags_per_day_is_the_threshold_times_the_effective_cell_tests():
+    """The tally counts new tests; a quarter of them are effective (scan.tally)."""
+    assert EFFECTIVE_PER_NEW_TEST == 0.25
     r = evaluate_detection(
         [flag(0, 0, T0, fid="a")],
         [],
@@ -134,8 +137,9 @@ def test_claimed_false_flags_per_day_is_the_threshold_times_the_cell_tests():
         cell_tests=2_000,
         claimed_p=1e-3,
     )
-    assert r.claimed_false_flags_per_day == pytest.approx(8.0)  # 2 claimed in a quarter day
+    # 500 effective tests x 1e-3: 0.5 claimed in a quarter day
+    assert r.claimed_false_flags_per_day == pytest.approx(2.0)
     assert r.false_flags_per_day == pytest.approx(4.0)
-    assert r.cell_tests_per_day == pytest.approx(8_000.0)
+    assert r.cell_tests_per_day == pytest.approx(2_000.0)
     without = evaluate_detection([], [], PROJECTION, area_km2=10.0, span_ms=DAY)
     assert without.claimed_false_flags_per_day is None and math.isnan(without.precision)

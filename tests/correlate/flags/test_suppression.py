@@ -67,3 +67,48 @@ def test_hot_cells_match_the_numpy_selection(seed):
     got = hot_cells((significant, score, count, expected, ix, iy), tx, ty, thresholds, r)
     want = _hot_reference(significant, score, count, expected, ix, iy, tx, ty, thresholds, r)
     assert got.tolist() == want
+
+
+def _tiled_reference(significant, score, count, expected, ix, iy, tx, ty, thresholds, r, side):
+    """The selection tile by tile: the choice in each tile sees only that tile's cells."""
+
+    def tile(a, b):
+        return (np.floor((a + 0.5) / side).astype(int), np.floor((b + 0.5) / side).astype(int))
+
+    cand_tiles, taken_tiles = tile(ix, iy), tile(tx, ty)
+    chosen = []
+    for key in set(zip(*cand_tiles, strict=True)):  # loop per tile, a reference only
+        rows = np.flatnonzero((cand_tiles[0] == key[0]) & (cand_tiles[1] == key[1]))
+        here = (taken_tiles[0] == key[0]) & (taken_tiles[1] == key[1])
+        got = _hot_reference(
+            significant[rows], score[rows], count[rows], expected[rows], ix[rows], iy[rows],
+            tx[here], ty[here], thresholds, r,
+        )  # fmt: skip
+        chosen += rows[got].tolist()
+    return sorted(chosen)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_hot_cells_merge_only_within_a_tile(seed):
+    """Merging inside tiles: the choice is the union of each tile's own choice, so a partition
+    holding whole tiles chooses alone what the whole city would (issue 23, item 2)."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(0, 200)), int(rng.integers(0, 10))
+    cells = np.unique(np.stack([rng.integers(-20, 20, n), rng.integers(-20, 20, n)], 1), axis=0)
+    ix, iy = cells[:, 0].copy(), cells[:, 1].copy()
+    k = len(ix)
+    score = rng.choice([3.0, 4.5, 8.0], k) * rng.choice([1.0, rng.random()], k) + rng.random(k)
+    count, expected = rng.integers(0, 12, k), rng.choice([0.5, 2.0], k)
+    significant = rng.random(k) < 0.8
+    tx, ty = rng.integers(-20, 20, m), rng.integers(-20, 20, m)
+    r, side = float(rng.choice([1.5, 4.0])), float(rng.choice([4.0, 16.0]))
+    cols = (significant, score, count, expected, ix, iy)
+    got = hot_cells(cols, tx, ty, (3.0, 2, 2.0), r, side)
+    want = _tiled_reference(*cols, tx, ty, (3.0, 2, 2.0), r, side)
+    assert sorted(got.tolist()) == want
+    # one tile over the whole board (coordinates shifted to >= 0) is the city-wide choice
+    shifted = (significant, score, count, expected, ix + 20, iy + 20)
+    assert (
+        hot_cells(shifted, tx + 20, ty + 20, (3.0, 2, 2.0), r, 1e6).tolist()
+        == hot_cells(cols, tx, ty, (3.0, 2, 2.0), r).tolist()
+    )

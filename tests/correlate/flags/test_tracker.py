@@ -15,8 +15,11 @@ from pipeline.correlate.scan.scoring import CellScores
 from ..helpers import MIN, PROJECTION, T0
 
 LATTICE = Lattice(250.0)
-# The hand-set scores below sit around 6; closing starts below 3.
-PARAMS = CorrelationParams(open_score=6.0, close_score=3.0, bh_q=0.01)
+# The hand-set scores below sit around 6; closing starts below 3. No recurrence bar (0): the
+# cells open on Benjamini-Hochberg significance, as the hand-set ``significant`` says.
+PARAMS = CorrelationParams(
+    open_score=6.0, close_score=3.0, bh_q=0.01, cell_tests_per_day=1.1e6, min_recurrence_days=0.0
+)
 
 
 def scores(cells: dict[tuple[int, int], tuple]) -> CellScores:
@@ -151,12 +154,29 @@ def test_every_event_carries_its_recurrence_interval_and_a_minimum_gates_opening
     )
 
 
+def test_under_the_bar_a_flag_opens_at_a_new_test_whatever_benjamini_hochberg_says():
+    """With a recurrence bar, the bar is the multiple-testing control (issue 23, item 2): a
+    cell opens at p under it at a new test (an event entered it in the last slide), even where
+    Benjamini-Hochberg over its partition's cells did not call it; a re-test opens nothing."""
+    from dataclasses import replace
+
+    gated = replace(PARAMS, min_recurrence_days=0.5)  # p <= 1.8e-6: the cells' 1e-6 passes
+    not_bh = {(0, 0): (8, 8.0, False)}
+    for new, opens in ((True, ["open"]), (False, [])):
+        cells = replace(scores(not_bh), new_test=np.array([new]))
+        events = FlagTracker(gated, LATTICE, PROJECTION).step(T0, cells, rows(8))
+        assert [e.status for e in events] == opens
+    # without the bar, Benjamini-Hochberg decides: not significant, not opened
+    cells = replace(scores(not_bh), new_test=np.array([True]))
+    assert FlagTracker(PARAMS, LATTICE, PROJECTION).step(T0, cells, rows(8)) == []
+
+
 def test_recurrence_interval_of_an_underflowed_p_value_is_capped():
     from pipeline.correlate.params import MAX_RECURRENCE_DAYS
 
     days = PARAMS.recurrence_days(np.array([0.0, 1e-300, 1.0]))
     assert days.tolist() == [MAX_RECURRENCE_DAYS, MAX_RECURRENCE_DAYS, 1 / 1.1e6]
-    assert PARAMS.open_p_max == 1.0  # no minimum by default
+    assert PARAMS.open_p_max == 1.0  # no minimum here
 
 
 def test_recurrence_settings_are_checked():

@@ -25,6 +25,8 @@ BASELINE = Baseline(0.0625, 2.0)
 def assert_same_scores(a: CellScores, b: CellScores) -> None:
     for field in dataclasses.fields(CellScores):
         x, y = getattr(a, field.name), getattr(b, field.name)
+        if field.name == "new_test" and (x is None or y is None):
+            continue  # the batch reference is not told what entered (scan.new_tests)
         if isinstance(x, np.ndarray):
             assert x.dtype == y.dtype, field.name
             assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), field.name
