@@ -30,6 +30,7 @@ from .incidents.incident import Incident, build_incidents
 from .lattice import Lattice
 from .params import CorrelationParams
 from .scan.cells_tested import cells_tested
+from .scan.new_tests import entered_cells
 from .scan.scale_counts import Rows, ScaleCounts
 from .scan.scoring import CellScores, score_scale_counts
 from .scan.tally import CellTestTally
@@ -337,7 +338,7 @@ class Correlator:
             if crowd == p.min_count:  # fewer: no cell is tested
                 if self._decided_ms is None:  # after a restore: the tally needs the statuses
                     self._window_events(b, index=False)
-                self._tally_calm(np.array([b]), buf.through(b))
+                self._tally_calm(b)
             if new is not None:
                 self._learn(b, new)
             return []
@@ -399,10 +400,12 @@ class Correlator:
         No more than ``min_count``, and no flag open: the boundary is *calm*, scoring there
         cannot open a flag whatever the baseline. A scale counting exactly ``min_count`` is
         tested with its tail given that it reached ``min_count``, which is its own tail:
-        p-value 1 (:mod:`.scan.scale_tests`). So every tested cell's p-value is 1, and
-        Benjamini-Hochberg at ``bh_q < 1`` finds none significant. The cells tested there are
-        still tallied (:meth:`_tally_calm`). A sparse city's pairs (a grid report and its
-        status update) are such windows; below ``min_count`` (quiet) no cell is tested."""
+        p-value 1 (:mod:`.scan.scale_tests`). So every tested cell's p-value is 1:
+        Benjamini-Hochberg at ``bh_q < 1`` finds none significant, and the recurrence bar
+        (``p <= 1 / (min_recurrence_days x cell_tests_per_day)``, below 1) admits none. The
+        new tests there are still tallied (:meth:`_tally_calm`). A sparse city's pairs (a grid
+        report and its status update) are such windows; below ``min_count`` (quiet) no cell is
+        tested."""
         if len(self._flags.open_cells()):
             return CROWDED
         buf = self._buffer
@@ -410,16 +413,18 @@ class Correlator:
         lo, hi = buf.through(b - self.params.window_ms), buf.through(b)
         return crowding(cols, lo, hi, max(self.params.radii_m), self.params.cell_m)
 
-    def _tally_calm(self, boundaries: np.ndarray, hi: int) -> None:
-        """Tally the cells tested at calm ``boundaries`` (scoring there would have tested
-        them); ``hi``: the rows their windows can hold end there."""
+    def _tally_calm(self, b: int) -> None:
+        """Tally the new tests of the calm boundary ``b``: the cells scoring would have tested
+        there that an event entered in its slide (:mod:`.scan.new_tests`)."""
         p, buf = self.params, self._buffer
-        lo = buf.through(int(boundaries[0]) - p.window_ms)
+        lo, hi = buf.through(b - p.window_ms), buf.through(b)
         cols = {name: buf.col(name) for name in ("x", "y", "severity", "repeat", "event_ms")}
         radius = max(p.radii_m)
-        self.tested.add(
-            cells_tested(cols, (lo, hi), boundaries, p.window_ms, radius, p.cell_m, p.min_count)
+        tested = cells_tested(
+            cols, (lo, hi), np.array([b]), p.window_ms, radius, p.cell_m, p.min_count
         )
+        entered = entered_cells(tested, self.lattice, self._counted_events(b - p.slide_ms, b))
+        self.tested.add(tested[entered])
 
     def _skip_to_change(self, b: int) -> None:
         """After boundary ``b``, jump to the next boundary at which anything can change.
@@ -428,8 +433,9 @@ class Correlator:
         enters before the target, so windows only lose alerts) and no incident can complete
         (one completes once its last alert is the gap before a boundary, at the earliest the
         first pending alert's). Visited, they would emit nothing and change no state but the
-        baseline's exposure, which the target's :meth:`_learn` adds slide by slide, and the
-        tally of the cells they test, added here for all of them in one kernel call.
+        baseline's exposure, which the target's :meth:`_learn` adds slide by slide. Their
+        tests are re-tests of events already tested, not new ones (:mod:`.scan.new_tests`):
+        nothing to tally.
         """
         p, buf = self.params, self._buffer
         nxt = b + p.slide_ms
@@ -448,8 +454,8 @@ class Correlator:
         self._window.skip_to(min(due) if due else None)
         target = self._window.next_boundary
         if target > nxt:
-            if crowd == p.min_count:  # fewer: no cell is tested (windows only lose events)
-                self._tally_calm(np.arange(nxt, target, p.slide_ms, dtype=np.int64), after)
+            # No event enters the slide of a boundary jumped over, so none of the tests there
+            # is new (scan.new_tests): the tally of tested cells has nothing to add.
             if self._scale_counts.kept:
                 # Rows that leave the windows before the target may be evicted by then.
                 self._scale_counts.clear()
