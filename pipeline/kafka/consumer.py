@@ -13,10 +13,11 @@ assignment, which never comes: the group is wedged for as long as the broker run
 whenever the leader leaves just after another member, as two workers that stop together do.
 A member that goes without a word is evicted after its session instead, and eviction clears
 the leader in both states. So a worker that led other members at its last join stops without
-LeaveGroup: its partitions move after ``session_timeout_s``, not at once. A follower, and a
-leader alone in its group, leave as usual (nothing can be left behind by them), so a worker
-that follows another on its own still takes over at once. On Apache Kafka the only effect is
-that delay.
+LeaveGroup: its partitions move after ``session_timeout_s``, not at once. A follower (it is
+never the leader left behind) and a leader alone in its group leave as usual, so a worker that
+follows another on its own still takes over at once. A leader alone that stops just as a
+newcomer joins still leaves and could wedge the group: that window is left open. On Apache
+Kafka the only effect of all this is the delay.
 """
 
 from __future__ import annotations
