@@ -51,7 +51,7 @@ def trends(
         result = classify_days(wh, registry, days, t)
         rows = write_trends(wh, result, registry)
     typer.echo(
-        f"{rows} cell trends written: {len(result.grid_codes)} grid cells x {len(days)} days; "
+        f"{rows} cell trends stored: {len(result.grid_codes)} grid cells x {len(days)} days; "
         f"windows of {t.steps} steps of {t.step_minutes} min, hot/cold at FDR {t.alpha}, "
         f"trend at p < {t.trend_alpha}, persistent from {t.share:.0%} of steps; counted "
         f"{', '.join(t.sources)}"

@@ -309,7 +309,11 @@ _OUTPUTS = {
 
 
 def write_trends(warehouse: Warehouse, trends: CellTrends, registry: AdminRegistry) -> int:
-    """Insert the classification (replacing earlier rows of the same days); rows written."""
-    rows = trends.rows(registry)
-    warehouse.insert("cell_trends", rows, distinct_keys=True)
-    return len(rows["pattern"])
+    """Insert the classification (replacing earlier rows of the same days); the rows the table
+    holds for those days afterwards, read back."""
+    warehouse.insert("cell_trends", trends.rows(registry), distinct_keys=True)
+    days = ", ".join(f"'{day.isoformat()}'" for day in trends.days)
+    stored = warehouse.query(
+        f"SELECT count() FROM {warehouse.database}.cell_trends FINAL WHERE day IN ({days})"
+    )
+    return int(stored[0][0])

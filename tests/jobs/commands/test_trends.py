@@ -42,7 +42,7 @@ def test_trends_writes_the_day_and_lists_the_patterned_cells(env):
     result = CliRunner().invoke(app, ["trends", "--until", str(LAST)], env=env)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].startswith(f"{N} cell trends written: {N} grid cells x 1 days")
+    assert lines[0].startswith(f"{N} cell trends stored: {N} grid cells x 1 days")
     summary = next(line for line in lines if line.startswith(f"{LAST}:"))
     assert "new hot spot" in summary and "persistent hot spot" in summary
     assert "historical hot spot" in summary
