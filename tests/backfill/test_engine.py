@@ -2,50 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from pipeline.backfill.files import backfill_files
 from pipeline.geo.admin_units import load_registry
 from pipeline.settings import Settings
 from pipeline.warehouse import migrate, open_warehouse
+from tests.backfill.stored import backfilled
 from tests.conftest import PSEUDONYM_KEY
-
-
-def backfilled(
-    city, data, chunk_records: int, partitions: int = 2, insert_rows: int = 500_000, path=None
-):
-    settings = Settings(
-        data_dir=data,
-        registry_path=city.registry,
-        pseudonym_key=PSEUDONYM_KEY,
-        partitions=partitions,
-    )
-    registry = load_registry(city.registry)
-    with open_warehouse(settings.resolved_warehouse_url) as wh:
-        migrate(wh)
-        report, broken = backfill_files(
-            settings,
-            registry,
-            wh,
-            [path or city.replay],
-            chunk_records=chunk_records,
-            insert_rows=insert_rows,
-        )
-        db = wh.database
-        rows = {
-            "alerts": sorted(
-                wh.query(
-                    f"SELECT alert_id, source, event_time, lat, lon, category, severity, "
-                    f"grid_code, station_id, caller, device FROM {db}.alerts FINAL"
-                )
-            ),
-            "incidents": sorted(map(repr, wh.query(f"SELECT * FROM {db}.incidents FINAL"))),
-            "flags": sorted(map(repr, wh.query(f"SELECT * FROM {db}.flags FINAL"))),
-            "dead": Counter(
-                wh.query(f"SELECT reason, alert_id, detail FROM {db}.deadletters FINAL")
-            ),
-        }
-    return report, broken, rows
 
 
 def test_chunk_size_does_not_change_a_row(city, tmp_path):

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-from collections import Counter
 from functools import partial
 
 import numpy as np
 import pytest
 
 from pipeline.alerts import AlertBatch
-from pipeline.backfill.files import backfill_files, backfill_to_memory
+from pipeline.backfill.files import backfill_to_memory
 from pipeline.backfill.partitions import PartitionPool
 from pipeline.correlate import Correlator
 from pipeline.correlate.baseline.store import prior_baseline
@@ -20,7 +19,7 @@ from pipeline.exceptions import BackfillError
 from pipeline.geo.admin_units import load_registry
 from pipeline.routing import TileRouting
 from pipeline.settings import Settings
-from pipeline.warehouse import migrate, open_warehouse
+from tests.backfill.stored import DEAD_LETTER_COLUMNS, backfilled
 from tests.conftest import PSEUDONYM_KEY
 
 
@@ -34,44 +33,19 @@ def _settings(city, data, processes: int) -> Settings:
     )
 
 
-def _warehouse_rows(city, data, processes: int):
-    """The report and every row a backfill in ``processes`` processes stores (many small
-    chunks, so chunks overlap in the children; many inserts)."""
-    settings = _settings(city, data, processes)
-    with open_warehouse(settings.resolved_warehouse_url) as wh:
-        migrate(wh)
-        report, broken = backfill_files(
-            settings,
-            load_registry(city.registry),
-            wh,
-            [city.replay],
-            chunk_records=777,
-            insert_rows=1000,
-        )
-        db = wh.database
-        rows = {
-            "alerts": sorted(
-                wh.query(
-                    f"SELECT alert_id, source, event_time, lat, lon, category, severity, "
-                    f"grid_code, station_id, caller, device FROM {db}.alerts FINAL"
-                )
-            ),
-            "incidents": sorted(map(repr, wh.query(f"SELECT * FROM {db}.incidents FINAL"))),
-            "flags": sorted(map(repr, wh.query(f"SELECT * FROM {db}.flags FINAL"))),
-            "dead": Counter(
-                wh.query(
-                    f"SELECT reason, alert_id, detail, topic, partition, offset "
-                    f"FROM {db}.deadletters FINAL"
-                )
-            ),
-        }
-    return report, broken, rows
-
-
 @pytest.mark.parametrize("processes", [2, 3])
 def test_the_process_count_changes_no_row(city, tmp_path, processes):
-    one_report, one_broken, one = _warehouse_rows(city, tmp_path / "one", 1)
-    report, broken, rows = _warehouse_rows(city, tmp_path / "many", processes)
+    # Many small chunks, so chunks overlap in the children; many inserts.
+    stored = partial(
+        backfilled,
+        city,
+        chunk_records=777,
+        partitions=3,
+        insert_rows=1000,
+        dead_letter_columns=f"{DEAD_LETTER_COLUMNS}, topic, partition, offset",
+    )
+    one_report, one_broken, one = stored(tmp_path / "one")
+    report, broken, rows = stored(tmp_path / "many", processes=processes)
     assert one_report.flag_events > 0 and one_report.incidents > 0 and one_report.late > 0
     assert rows == one
     assert broken == one_broken

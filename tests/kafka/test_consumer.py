@@ -7,19 +7,26 @@ import asyncio
 import time
 import uuid
 
+import pytest
+
 from pipeline.kafka import ensure_topics, group_consumer, stop_group_consumer
 from pipeline.settings import Settings
 
 SESSION_S = 3.0
 
 
-def _settings(broker, tmp_path, topic: str) -> Settings:
-    return Settings(
+@pytest.fixture
+def group(broker, tmp_path) -> tuple[Settings, str]:
+    """The settings of a fresh consumer group, and a fresh two-partition topic for it."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    ensure_topics(broker.bootstrap, [topic], 2)
+    settings = Settings(
         data_dir=tmp_path,
         broker_url=f"kafka://{broker.bootstrap}",
         app_id=f"test-{uuid.uuid4().hex[:8]}",
         session_timeout_s=SESSION_S,
     )
+    return settings, topic
 
 
 async def _assigned(consumer, within_s: float) -> float | None:
@@ -39,19 +46,22 @@ async def _member(settings: Settings, bootstrap: str, topic: str):
     return consumer
 
 
-def test_a_leader_that_stops_after_its_follower_leaves_no_wedged_group(broker, tmp_path):
+async def _assigned_member(settings: Settings, bootstrap: str, topic: str):
+    """A member that holds partitions (the test fails if it gets none within 30 s)."""
+    consumer = await _member(settings, bootstrap, topic)
+    assert await _assigned(consumer, 30) is not None
+    return consumer
+
+
+def test_a_leader_that_stops_after_its_follower_leaves_no_wedged_group(broker, group):
     """The order that wedged a group on Tansu 0.6: the follower leaves, the group re-forms, then
     the leader leaves (module docstring). The next member must be assigned: after the leader's
     session at the latest, where before it waited for ever."""
-    topic = f"t-{uuid.uuid4().hex[:8]}"
-    ensure_topics(broker.bootstrap, [topic], 2)
-    settings = _settings(broker, tmp_path, topic)
+    settings, topic = group
 
     async def run() -> float | None:
-        first = await _member(settings, broker.bootstrap, topic)
-        assert await _assigned(first, 30) is not None
-        second = await _member(settings, broker.bootstrap, topic)
-        assert await _assigned(second, 30) is not None
+        first = await _assigned_member(settings, broker.bootstrap, topic)
+        second = await _assigned_member(settings, broker.bootstrap, topic)
         while len(first.assignment()) + len(second.assignment()) != 2:  # both in one generation
             await asyncio.sleep(0.05)
         leader, follower = (first, second) if _led(first) else (second, first)
@@ -73,17 +83,14 @@ def test_a_leader_that_stops_after_its_follower_leaves_no_wedged_group(broker, t
     loop.close()
 
 
-def test_a_member_alone_in_its_group_leads_no_one_and_hands_over(broker, tmp_path):
+def test_a_member_alone_in_its_group_leads_no_one_and_hands_over(broker, group):
     """A leader of no one leaves as usual (it cannot leave a leader behind: its group is formed
     with it alone), and the worker that follows it on its own joins. This is every sequence of
     ``--until-drained`` workers in the tests."""
-    topic = f"t-{uuid.uuid4().hex[:8]}"
-    ensure_topics(broker.bootstrap, [topic], 2)
-    settings = _settings(broker, tmp_path, topic)
+    settings, topic = group
 
     async def run() -> float | None:
-        alone = await _member(settings, broker.bootstrap, topic)
-        assert await _assigned(alone, 30) is not None
+        alone = await _assigned_member(settings, broker.bootstrap, topic)
         assert _led(alone) == 1
         await stop_group_consumer(alone)
         began = time.monotonic()
