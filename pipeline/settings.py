@@ -17,7 +17,7 @@ import os
 import secrets
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 from pydantic import (
@@ -619,6 +619,18 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown feeds {sorted(unknown)}; feeds are {list(SOURCES)}")
         return {**dict.fromkeys(SOURCES, "wgs84"), **value}
 
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_tile_follows_tile_m(cls, data: Any) -> Any:
+        # Flags merge inside a routing tile (a partition holds whole tiles), so the merge
+        # tile is the routing tile unless it is set; a different one is refused below.
+        if not isinstance(data, dict) or "tile_m" not in data:
+            return data
+        correlation = data.get("correlation") or {}
+        if isinstance(correlation, dict) and "merge_tile_m" not in correlation:
+            data = {**data, "correlation": {**correlation, "merge_tile_m": data["tile_m"]}}
+        return data
+
     @model_validator(mode="after")
     def _halo_covers_the_scoring_disk(self) -> Settings:
         # A correlator must see every alert within the hotspot radius of the cells it owns,
@@ -636,7 +648,8 @@ class Settings(BaseSettings):
             # flags merge inside a tile so that a partition (whole tiles) decides alone
             raise ValueError(
                 f"correlation.merge_tile_m ({c.merge_tile_m:.0f} m) must equal tile_m "
-                f"({self.tile_m:.0f} m): set both (HOTSPOT_CORRELATION__MERGE_TILE_M)"
+                f"({self.tile_m:.0f} m): leave HOTSPOT_CORRELATION__MERGE_TILE_M unset, it follows "
+                "tile_m"
             )
         return self
 

@@ -259,10 +259,13 @@ def test_a_short_pseudonym_key_is_refused_by_name_without_its_value(monkeypatch)
     assert "short-key" not in str(refused.value)
 
 
-def test_flags_merge_inside_the_routing_tiles():
+def test_flags_merge_inside_the_routing_tiles(monkeypatch):
     """A partition owns whole tiles and merges flags inside them (issue 23, item 2): the
-    correlation's merge tile is the routing tile, and a mismatch is refused with the fix."""
-    with pytest.raises(ValueError, match="merge_tile_m .* must equal tile_m"):
-        Settings(tile_m=6000.0)
-    s = Settings(tile_m=6000.0, correlation={"merge_tile_m": 6000.0})
-    assert s.correlation.merge_tile_m == s.tile_m == 6000.0
+    correlation's merge tile follows the routing tile, and a different one is refused with
+    the fix."""
+    assert Settings(tile_m=6000.0).correlation.merge_tile_m == 6000.0
+    assert Settings(tile_m=6000.0, correlation={"bh_q": 0.2}).correlation.merge_tile_m == 6000.0
+    monkeypatch.setenv("HOTSPOT_TILE_M", "5000")
+    assert load_settings().correlation.merge_tile_m == 5000.0
+    with pytest.raises(ValueError, match="merge_tile_m .* must equal tile_m .* leave"):
+        Settings(tile_m=6000.0, correlation={"merge_tile_m": 4000.0})

@@ -67,8 +67,8 @@ class CorrelationParams:
         ``merge_radius_m`` (1000 m = 2 x hotspot radius): a hot cell this close to an open
         flag's cell feeds that flag instead of opening its own. Disks closer than twice their
         radius share alerts, so one compact hotspot lights up cells up to about that far apart.
-        ``merge_tile_m`` (4000 m): merging stays inside the routing tiles of this side (it must
-        equal the settings' ``tile_m``): a partition holds whole tiles, so which cell of a
+        ``merge_tile_m`` (4000 m): merging stays inside the routing tiles of this side (the
+        settings set it to their ``tile_m``): a partition holds whole tiles, so which cell of a
         tile opens a flag never depends on how many partitions the city is split into; a
         hotspot straddling a tile edge may give a flag on each side.
         ``update_score_delta`` (1.0): an open flag emits an ``update`` when its counts change
