@@ -94,7 +94,9 @@ for name, engine in json.loads(tables)["data"]:
                               f"AND table = '{{name}}' ORDER BY position", "JSONCompact").bytes())
     keep = [c for (c,) in cols["data"] if c not in volatile.get(name, [])]
     select = ", ".join(f"`{{c}}`" for c in keep)
-    rows = s.query(f"SELECT {{select}} FROM hotspot.`{{name}}` ORDER BY ALL",
+    # FINAL: what a query sees, whatever insert blocks and merges the rows came in
+    final = " FINAL" if engine.startswith(("Replacing", "Collapsing", "Summing")) else ""
+    rows = s.query(f"SELECT {{select}} FROM hotspot.`{{name}}`{{final}} ORDER BY ALL",
                    "JSONCompactEachRow").bytes().decode()
     left_out = volatile.get(name, [])
     (out / f"{{name}}.jsonl").write_text(
@@ -113,7 +115,7 @@ from pipeline.deadletter import Sealer
 sealer = Sealer(Settings().pseudonym_secret())
 s = session.Session({str(data_dir / "warehouse")!r})
 rows = s.query("SELECT topic, partition, offset, alert_id, payload_sealed FROM "
-               "hotspot.deadletters", "JSONCompactEachRow").bytes().decode().splitlines()
+               "hotspot.deadletters FINAL", "JSONCompactEachRow").bytes().decode().splitlines()
 opened = sorted(json.dumps(r[:4] + [sealer.open(r[4]).decode('utf-8', 'replace')])
                 for r in map(json.loads, rows))
 print("\\n".join(opened))
