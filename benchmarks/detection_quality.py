@@ -106,6 +106,8 @@ def parse_variant(text: str) -> CorrelationParams:
         current = getattr(defaults, name)
         if isinstance(current, tuple):
             overrides[name] = tuple(type(current[0])(v) for v in value.split(","))
+        elif isinstance(current, bool):  # bool("False") is True
+            overrides[name] = value.lower() in ("1", "true", "yes")
         else:
             overrides[name] = type(current)(value)
     return CorrelationParams(**overrides)

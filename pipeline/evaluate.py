@@ -21,6 +21,7 @@ from .backfill.fit import fit_replay
 from .correlate import Baseline, CorrelationParams
 from .correlate.baseline.store import prior_baseline
 from .correlate.flags.evaluation import DetectionReport, PlantedHotspot, evaluate_detection
+from .correlate.scan.test_rate import city_params
 from .geo.admin_units import AdminRegistry, load_registry
 from .routing import city_projection
 from .settings import Settings
@@ -33,7 +34,8 @@ def claimed_p(params: CorrelationParams) -> float:
     is ``p <= 10**-open_score`` for one feed at mean severity 0.5 (corroboration and severity
     raise the score, so a corroborated cell opens at a larger p: the claim is the single-feed
     one), and ``min_recurrence_days`` bounds p for every flag. Times the cell tests made, it is
-    the number of chance flags the thresholds claim."""
+    the number of chance flags the thresholds claim. Pass the city's thresholds
+    (:func:`~pipeline.correlate.scan.test_rate.city_params`) for what a run really used."""
     return min(10.0**-params.open_score, params.open_p_max)
 
 
@@ -76,7 +78,8 @@ def evaluate_run(
         span_ms=round(facts["config"]["duration"] * 1000),
         alerts=(alerts.event_ms[counted], alerts.lat[counted], alerts.lon[counted]),
         cell_tests=report.cell_tests,
-        claimed_p=claimed_p(settings.correlation),
+        # the thresholds the correlators used: the city's, from its baseline (scan.test_rate)
+        claimed_p=claimed_p(city_params(settings.correlation, baseline())),
     )
 
 

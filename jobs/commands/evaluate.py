@@ -94,8 +94,9 @@ def report_lines(r) -> list[str]:
     ]
     if r.cell_tests_per_day is not None:
         lines.append(
-            f"cell tests per day:          {r.cell_tests_per_day:,.0f} "
-            "effective (set correlation.cell_tests_per_day to this city's figure)"
+            f"cell tests per day:          {r.cell_tests_per_day:,.2f} effective, counted"
+            " (a fitted baseline's bars use the estimate from it; without one, set"
+            " correlation.cell_tests_per_day to this figure)"
         )
     for i, d in enumerate(r.delays_s):
         third = r.delays_after_third_s[i] if r.delays_after_third_s else None

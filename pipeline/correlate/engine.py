@@ -34,6 +34,7 @@ from .scan.new_tests import entered_cells
 from .scan.scale_counts import Rows, ScaleCounts
 from .scan.scoring import CellScores, score_scale_counts
 from .scan.tally import CellTestTally
+from .scan.test_rate import city_params
 from .window.buffer import COLUMNS, AlertBuffer, alert_keys, utf8_ids
 from .window.event_time import EventWindow
 from .window.events import cell_counts, window_events
@@ -141,7 +142,9 @@ class Correlator:
         self._buffer = AlertBuffer()
         self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms, origins)
         self._late = LateKeys()  # alerts dead-lettered as late: a copy is a duplicate
-        self._flags = FlagTracker(params, self.lattice, projection)
+        # The opening thresholds of this city's number of tests (scan.test_rate): a function
+        # of the baseline, so every partition and restart gets the same ones.
+        self._flags = FlagTracker(city_params(params, baseline), self.lattice, projection)
         self._rates = DiskRateCache(baseline, self.lattice, params.radii_m)
         self._scale_counts = ScaleCounts(params, self.lattice)
         #: cell tests made (boundaries each cell was tested at), for the false-flag rate a

@@ -9,10 +9,15 @@ import numpy as np
 
 from .exceptions import CorrelationError
 
-__all__ = ["CorrelationParams", "MAX_RECURRENCE_DAYS"]
+__all__ = ["CorrelationParams", "MAX_RECURRENCE_DAYS", "OPEN_P_CEILING"]
 
 #: a million years: "never by chance", finite so it encodes in JSON and ClickHouse
 MAX_RECURRENCE_DAYS = 3.65e8
+#: The largest p-value a flag opens at under ``min_recurrence_days``, whatever the city's
+#: number of tests (:mod:`pipeline.correlate.scan.test_rate`): below 1, so a count at
+#: ``min_count`` (conditional p-value exactly 1) never opens one and calm boundaries stay
+#: unable to open flags; 0.05, so no flag opens on a count one test alone calls ordinary.
+OPEN_P_CEILING = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,23 +80,33 @@ class CorrelationParams:
         or its score moved at least this much since the last event.
 
     Recurrence interval and multiple testing over time (issue 23)
-        ``cell_tests_per_day`` (1.8e4): *effective* cell tests the scan makes a day in this
-        city. A cell test counts only where it is new (an event entered the cell in the last
-        slide; re-testing the same events every minute is no new chance,
+        ``cell_tests_per_day`` (1.8e4): *effective* cell tests the scan makes a day in the
+        reference city (the detection benchmark's; with a fitted baseline and
+        ``tests_from_baseline`` each city gets its own figure, see below). A cell test counts
+        only where it is new (an event entered the cell in the last slide; re-testing the
+        same events every minute is no new chance,
         :mod:`pipeline.correlate.scan.new_tests`), times ``EFFECTIVE_PER_NEW_TEST`` (1/4, the
         dependence of a cell's six nested scales and the discreteness of counts, measured on
-        quiet days; :mod:`pipeline.correlate.scan.tally`). A constant, not a live count, so a
+        quiet days; :mod:`pipeline.correlate.scan.tally`). Not a live count, so a
         flag's figures do not depend on batch boundaries, restarts or the partition count.
         ``hotspot evaluate`` prints a run's figure: about 71,000 new tests a day, 17,700
         effective, on the detection benchmark's 432 km² city. Every flag reports
-        ``recurrence_days = 1 / (p_value x cell_tests_per_day)``: how long one would wait to
+        ``recurrence_days = 1 / (p_value x tests a day)``: how long one would wait to
         see a cluster this strong by chance anywhere in the city.
         ``min_recurrence_days`` (see README, "Multiple testing over time", for the figures
         behind the default): a flag opens only where its recurrence interval is at least this,
-        i.e. ``p_value <= 1 / (min_recurrence_days x cell_tests_per_day)``, and only at a new
+        i.e. ``p_value <= 1 / (min_recurrence_days x tests a day)``, and only at a new
         test of its cell. The bar then stands in for Benjamini-Hochberg (``bh_q``), whose
         family, the cells one partition tests at one boundary, depends on how many partitions
         the city is split into. 0 turns the bar off (Benjamini-Hochberg again, on every test).
+        ``tests_from_baseline`` (True): with a fitted baseline, each correlator replaces
+        ``cell_tests_per_day`` by the city's own figure estimated from the baseline, and shifts
+        ``open_score`` and ``close_score`` by ``log10(city / cell_tests_per_day)``
+        (:mod:`pipeline.correlate.scan.test_rate`); ``cell_tests_per_day`` is then the
+        reference the score bars were chosen for (and the figure of a baseline without a
+        fitted table). A sparse city makes about 0.2 effective tests a day; with the
+        reference bars a 3-alert cluster within 250 m could not open a flag there.
+        ``open_p_max`` never exceeds ``OPEN_P_CEILING`` (0.05).
 
     Baseline and calendar
         ``utc_offset_min`` (480, China Standard Time, no DST): local time for hour-of-week.
@@ -120,6 +135,7 @@ class CorrelationParams:
     update_score_delta: float = 1.0
     cell_tests_per_day: float = 1.8e4
     min_recurrence_days: float = 0.02
+    tests_from_baseline: bool = True
     utc_offset_min: int = 480
 
     def __post_init__(self) -> None:
@@ -190,7 +206,7 @@ class CorrelationParams:
         """The largest p-value a flag may open at under ``min_recurrence_days`` (1: off)."""
         if self.min_recurrence_days <= 0:
             return 1.0
-        return 1.0 / (self.min_recurrence_days * self.cell_tests_per_day)
+        return min(1.0 / (self.min_recurrence_days * self.cell_tests_per_day), OPEN_P_CEILING)
 
     def recurrence_days(self, p_value: np.ndarray) -> np.ndarray:
         """Days one waits for a cell test this significant by chance anywhere in the city:

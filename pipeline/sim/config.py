@@ -73,6 +73,10 @@ class Hotspot:
     multiplier: float  # total rate inside = multiplier x the local baseline rate
     feeds: tuple[str, ...] = SOURCES
     id: str = ""  # "HS01"... assigned in order when empty
+    # Exactly this many planted events (spread over ``feeds`` by their baseline shares, evenly
+    # where the disc has no baseline) instead of a Poisson draw of (multiplier - 1) x baseline:
+    # a cluster of a stated size, as in issue 23's "5-10 alerts within 250 m in an hour".
+    count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,13 +168,30 @@ def _locations(places: Places, source: str, category: str, centre, radius, n, rn
     return xy, np.full(n, -1, dtype=np.int64)
 
 
-def _plant_one(places, spot, index, source, expected, cfg, rng) -> FeedEvents | None:
+def _exact_counts(spot: Hotspot, base: dict[str, float], rng) -> dict[str, int] | None:
+    """Per feed, the planted events of a hotspot with an exact ``count`` (None: drawn)."""
+    if spot.count is None:
+        return None
+    if spot.count < 0:
+        raise ValueError(f"hotspot {spot.id}: count must be >= 0, got {spot.count!r}")
+    weights = np.array([base[s] for s in spot.feeds], np.float64)
+    weights = (
+        weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1 / len(weights))
+    )
+    return dict(zip(spot.feeds, rng.multinomial(spot.count, weights).tolist(), strict=True))
+
+
+def _plant_one(
+    places, spot, index, source, expected, cfg, rng, exact: bool = False
+) -> FeedEvents | None:
+    """The planted events of one feed: Poisson(``expected``), or exactly ``expected``."""
     centre = _centre_xy(places.city, spot)
     lo, hi = _span_ms(spot, cfg)
     if expected <= 0 or hi <= lo:
         return None
     mix = _PLANTED_MIX[source]
-    n = rng.multinomial(rng.poisson(expected), list(mix.values()))
+    total = int(expected) if exact else rng.poisson(expected)
+    n = rng.multinomial(total, list(mix.values()))
     parts = []
     for category, k in zip(mix, n, strict=True):  # loop per category of one hotspot
         if k == 0:
@@ -196,8 +213,11 @@ def plant_hotspots(
         spot = spot if spot.id else replace(spot, id=f"HS{i + 1:02d}")
         base = {s: _baseline(places, spot, s, cfg) for s in spot.feeds}
         extra = {s: (spot.multiplier - 1.0) * b for s, b in base.items()}
+        exact = _exact_counts(spot, base, rng)
+        if exact is not None:
+            extra = {s: float(n) for s, n in exact.items()}
         for source, expected in extra.items():
-            events = _plant_one(places, spot, i, source, expected, cfg, rng)
+            events = _plant_one(places, spot, i, source, expected, cfg, rng, exact is not None)
             if events is not None:
                 planted[source].append(events)
         truth.append(PlantedHotspot(spot, base, extra, oracle_p(places, spot, cfg)))

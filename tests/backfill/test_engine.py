@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pipeline.backfill.files import backfill_files
 from pipeline.geo.admin_units import load_registry
 from pipeline.settings import Settings
@@ -129,3 +131,58 @@ def test_flags_and_new_tests_do_not_depend_on_the_partition_count(city, tmp_path
 
 #: the recurrence bar of the partition test: some flags open, some cells are held back
 GATE_DAYS = 0.01
+
+
+def test_a_fitted_baselines_city_bars_do_not_depend_on_the_partition_count(city, tmp_path):
+    """With a fitted table the correlators use the city's own bars (its tests a day estimated
+    from the table, scan.test_rate): every partition builds its baseline from the same table,
+    so 1 and 4 partitions open the same flags with the same recurrence intervals. The table
+    is a sparse city's (0.01 alerts per km² an hour), so the bars sit at the ceiling and flags
+    open at p-values the reference bar (2.8e-3) would refuse (issue 23, item 3)."""
+    from functools import partial
+
+    import numpy as np
+
+    from pipeline.backfill.files import backfill_to_memory
+    from pipeline.correlate import CorrelationParams
+    from pipeline.correlate.baseline.history import CellHourBaseline
+    from pipeline.correlate.lattice import Lattice
+    from pipeline.correlate.params import OPEN_P_CEILING
+    from pipeline.correlate.scan.test_rate import city_params
+
+    registry = load_registry(city.registry)
+    params = CorrelationParams()
+    lattice = Lattice(params.cell_m)
+    ix, iy = np.meshgrid(np.arange(-40, 40), np.arange(-40, 40), indexing="ij")
+    ids = lattice.cell_id(ix.ravel(), iy.ravel())
+
+    def sparse_table() -> CellHourBaseline:
+        return CellHourBaseline(
+            lattice.cell_km2, np.full(168, 0.01), ids, np.full((len(ids), 168), 0.01)
+        )
+
+    bars = city_params(params, sparse_table())
+    assert bars.open_p_max == OPEN_P_CEILING and bars.cell_tests_per_day < 100
+    flags = {}
+    for partitions in (1, 4):
+        settings = Settings(
+            data_dir=tmp_path / str(partitions),
+            registry_path=city.registry,
+            pseudonym_key=PSEUDONYM_KEY,
+            partitions=partitions,
+            correlation=params,
+        )
+        sink, _ = backfill_to_memory(settings, registry, [city.replay], partial(sparse_table))
+        flags[partitions] = sorted(
+            (f.flag_id, f.version, f.status, f.cell_id, f.p_value, f.recurrence_days)
+            for f in sink.flags
+        )
+    assert flags[1] == flags[4]
+    opened = [f for f in flags[1] if f[2] == "open"]
+    assert opened and all(p <= OPEN_P_CEILING for _, _, _, _, p, _ in opened)
+    assert any(p > params.open_p_max for _, _, _, _, p, _ in opened)
+    # recurrence intervals are the city's: 1 / (p x its tests a day)
+    assert all(
+        r == pytest.approx(min(1 / (p * bars.cell_tests_per_day), 3.65e8))
+        for _, _, _, _, p, r in opened
+    )

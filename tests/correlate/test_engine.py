@@ -375,3 +375,51 @@ def test_skipping_quiet_boundaries_gives_the_outputs_of_visiting_every_one(seed,
     assert every.baseline.hours > 40  # two days of exposure learnt
     # every closable boundary was visited by one, a small share (about 10-25 %) by the other
     assert skipping.visited + restored.visited < every.visited / 3
+
+
+def _sparse_table() -> Baseline:
+    """A fitted table at the sparse scenario's rate (0.05 alerts per km² an hour): the city
+    makes a few effective tests a day, so its bars sit at the ceiling (issue 23, item 3)."""
+    from pipeline.correlate.baseline.history import CellHourBaseline
+    from pipeline.correlate.lattice import Lattice
+
+    lattice = Lattice(CorrelationParams().cell_m)
+    ix, iy = np.meshgrid(np.arange(-80, 80), np.arange(-80, 80), indexing="ij")
+    ids = lattice.cell_id(ix.ravel(), iy.ravel())
+    table = np.full((len(ids), 168), 0.05)
+    return CellHourBaseline(lattice.cell_km2, np.full(168, 0.05), ids, table)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 2**16), st.sets(st.integers(1, 90), max_size=8), st.integers(0, 8))
+def test_skipping_quiet_boundaries_is_exact_under_a_sparse_citys_bars(seed, edges, at):
+    """With the bars of a sparse city (p <= 0.05 and a score bar of 0, scan.test_rate) a count
+    at min_count still cannot open a flag (its p-value is 1), so skipping calm boundaries
+    still gives the flags and incidents of visiting every one, across a restore."""
+    from pipeline.correlate.params import OPEN_P_CEILING
+    from pipeline.correlate.scan.test_rate import city_params
+
+    params = CorrelationParams()
+    bars = city_params(params, _sparse_table())
+    assert bars.open_p_max == OPEN_P_CEILING and bars.open_score == 0.0
+    scene = sparse_scenario(seed)
+    batches = cut(scene, [e for e in edges if e < len(scene)])
+    at = min(at, len(batches))
+    end = int(scene.event_ms.max()) + FLUSH
+
+    def fresh(skip: bool, data: bytes | None = None) -> CountingCorrelator:
+        if data is not None:
+            return CountingCorrelator.restore(data, params, PROJECTION, _sparse_table())
+        return CountingCorrelator(params, PROJECTION, _sparse_table(), skip_quiet=skip)
+
+    every = fresh(skip=False)
+    reference = _all_outputs(every, batches, end)
+    skipping = fresh(skip=True)
+    first = _all_outputs(skipping, batches[:at], int(scene.event_ms.min()) - 1)
+    restored = fresh(skip=True, data=skipping.snapshot())
+    rest = _all_outputs(restored, batches[at:], end)
+    assert tuple(a + b for a, b in zip(first, rest, strict=True)) == reference
+    assert _tally(skipping, restored) == _tally(every)
+    opened = [f for f in reference[1] if f.status == "open"]
+    assert opened and all(0 < f.p_value <= OPEN_P_CEILING for f in opened)
+    assert skipping.visited + restored.visited < every.visited / 3
