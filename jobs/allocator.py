@@ -27,8 +27,7 @@ unmapped again. The dense benchmark hour (126,372 records, one process, shared c
 "Where a dense backfill's CPU goes"). The worker keeps its settings, which its memory needs.
 
 A variable already set in the environment (``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_``,
-``MALLOC_TRIM_THRESHOLD_``,
-``ARROW_DEFAULT_MEMORY_POOL``) wins. Elsewhere than glibc the glibc part does nothing.
+``MALLOC_TRIM_THRESHOLD_``, ``ARROW_DEFAULT_MEMORY_POOL``) wins. Elsewhere than glibc the glibc part does nothing.
 """
 
 from __future__ import annotations
