@@ -20,14 +20,15 @@ A batch job (``hotspot backfill``, ``tune_allocator(batch=True)``) maps only blo
 and more, and keeps up to 64 MiB of free memory at the top of its heap. Its chunks of 100,000
 records make NumPy and Arrow temporaries of about 0.1-10 MiB by the thousand; under the
 worker's 256 KiB each is mapped, faulted in page by page (the kernel zeroes every page) and
-unmapped again. The dense benchmark hour (126,372 records, one process, shared cores) took
-137,000-145,000 minor page faults and 0.47-0.59 s of system time with the worker's settings,
-34,000-39,000 and 0.15-0.23 s with a 32 MiB threshold: 4.5-5.4 s of CPU in all against
-3.8-4.0 s, for a peak resident memory of 866-875 MiB against 802-810 MiB (benchmarks/README.md,
-"Where a dense backfill's CPU goes"). The worker keeps its settings, which its memory needs.
+unmapped again. The dense benchmark hour (126,372 records, one process, shared cores, 4 runs
+each way, alternating) took 137,000-147,000 minor page faults and 0.47-0.71 s of system time
+with the worker's settings, 28,000-39,000 and 0.15-0.25 s with the batch ones, for a peak
+resident memory of 866-876 MiB against 802-814 MiB (benchmarks/README.md, "Where a dense
+backfill's CPU goes"). The worker keeps its settings, which its memory needs.
 
 A variable already set in the environment (``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_``,
-``MALLOC_TRIM_THRESHOLD_``, ``ARROW_DEFAULT_MEMORY_POOL``) wins. Elsewhere than glibc the glibc part does nothing.
+``MALLOC_TRIM_THRESHOLD_``, ``ARROW_DEFAULT_MEMORY_POOL``) wins. Elsewhere than glibc the
+glibc part does nothing.
 """
 
 from __future__ import annotations
