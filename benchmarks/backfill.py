@@ -203,7 +203,7 @@ def main() -> None:
 
     cores = sorted(os.sched_getaffinity(0))[: args.cores]
     os.sched_setaffinity(0, set(cores))  # one core (or --cores), honestly
-    tune_allocator()  # as `hotspot backfill` does
+    tune_allocator(batch=True)  # as `hotspot backfill` does
     numba.set_num_threads(1)
     folder = args.data / f"h{args.hours:g}-s{args.scale:g}"
     folder.mkdir(parents=True, exist_ok=True)

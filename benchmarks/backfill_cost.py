@@ -82,7 +82,7 @@ def child(city: Path, partitions: int) -> None:
     from pipeline.settings import Settings
     from pipeline.warehouse import migrate, open_warehouse
 
-    tune_allocator()
+    tune_allocator(batch=True)
     registry = city / "registry.geojson"
     loaded = load_registry(registry)
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:

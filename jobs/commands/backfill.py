@@ -91,7 +91,7 @@ def backfill(
     settings = load_settings(settings_file)
     if processes is not None:
         settings = settings.model_copy(update={"backfill_processes": processes})
-    tune_allocator()
+    tune_allocator(batch=True)  # a batch job: large temporaries stay in the heap
     console = Console(stderr=True)
     # before the warehouse is touched: history the warehouse would drop is refused, not lost
     check = scan_event_times(

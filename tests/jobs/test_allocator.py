@@ -21,8 +21,10 @@ def _probe(code: str, **env: str) -> str:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc settings")
-def test_glibc_takes_the_settings():
-    assert _probe("from jobs.allocator import tune_allocator; print(tune_allocator())") == "True"
+@pytest.mark.parametrize("batch", [False, True])
+def test_glibc_takes_the_settings(batch):
+    code = f"from jobs.allocator import tune_allocator; print(tune_allocator(batch={batch}))"
+    assert _probe(code) == "True"
 
 
 _POOL = (
@@ -37,3 +39,23 @@ def test_arrow_allocates_from_the_system_allocator():
 
 def test_a_pool_chosen_in_the_environment_wins():
     assert _probe(_POOL, ARROW_DEFAULT_MEMORY_POOL="mimalloc") == "mimalloc"
+
+
+_FAULTS = (
+    "import resource, numpy as np; from jobs.allocator import tune_allocator; "
+    "tune_allocator(batch={batch}); np.ones(1 << 19); "  # 4 MiB, once: the heap grows to hold it
+    "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+    "for _ in range(50): np.ones(1 << 19)\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc settings")
+def test_a_batch_job_reuses_its_large_temporaries_instead_of_faulting_them_in_again():
+    # 50 arrays of 4 MiB, each freed before the next: with the worker's threshold each is a
+    # fresh mapping whose pages fault in again (fewer than 1,024 apiece where the kernel backs
+    # part of it with huge pages), with the batch threshold the same heap memory every time
+    worker = int(_probe(_FAULTS.format(batch=False)))
+    batch = int(_probe(_FAULTS.format(batch=True)))
+    assert worker >= 50 * 100, worker
+    assert batch < worker / 20, (batch, worker)

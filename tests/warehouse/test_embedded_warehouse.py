@@ -11,12 +11,14 @@ import time
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.deadletter import DeadLetter, Reason
 from pipeline.envelope import NormalizedAlert
 from pipeline.exceptions import ConfigurationError, WarehouseError
 from pipeline.warehouse import migrate, open_warehouse
-from pipeline.warehouse.embedded import EmbeddedWarehouse
+from pipeline.warehouse.embedded import EmbeddedWarehouse, _map_array
 from pipeline.warehouse.migrations import SCHEMA_DIR, split_statements
 from pipeline.warehouse.rows import alert_rows, deadletter_rows
 
@@ -178,6 +180,35 @@ def test_arrow_columns_read_back_as_the_same_rows(wh):
         ("grid_report:r2", "grid_report", ""),
         ("grid_report:s2", "grid_report", ""),
     ]
+
+
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["camera", "110", "theft", "crowd", ""]), st.integers(1, 99)
+        )
+    )
+)
+def test_counts_by_name_become_the_map_that_converting_each_dict_gives(counts):
+    # the flat conversion keeps every row's keys in dict order, empty rows included
+    per_row = pa.array([list(d.items()) for d in counts], pa.map_(pa.string(), pa.int64()))
+    assert _map_array(counts).equals(per_row)
+
+
+def test_counts_by_name_read_back_as_the_same_maps(wh):
+    migrate(wh)
+    counts = [{"camera": 2, "110": 1}, {}, {"theft": 3}]
+    wh.insert(
+        "flags",
+        {
+            "flag_id": ["a", "b", "c"],
+            "version": [1, 1, 1],
+            "boundary_time": np.full(3, T_MS, np.int64).astype("datetime64[ms]"),
+            "source_counts": counts,
+        },
+    )
+    rows = wh.query("SELECT flag_id, source_counts FROM hotspot.flags FINAL ORDER BY flag_id")
+    assert [dict(r[1]) for r in rows] == counts
 
 
 def test_inserting_the_same_batch_twice_is_idempotent(wh):
