@@ -302,10 +302,15 @@ def encode_envelopes(
     return [_ipc(table.slice(start, step)) for start in range(0, table.num_rows, step)]
 
 
-#: Buffers compressed with Zstandard: a record shrinks 4x (about 170 → 40 bytes an alert
-#: row), Arrow compresses without holding the interpreter lock, and the bytes it saves are
-#: bytes aiokafka copies in Python on the way out and back in (benchmarks/README.md).
-_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")
+#: Buffers compressed with LZ4 (frame), in the calling thread. Compression keeps the bytes
+#: that aiokafka copies in Python, and the broker stores, small: per input alert (1.8 rows with
+#: the halo copies) 154 bytes with LZ4 against 336 uncompressed and 94 with ZSTD. What decided
+#: it is the CPU of the process, every thread counted, since two worker processes share two
+#: cores: encode + decode cost 5.3 µs per alert with LZ4 and no threads, against 8.5 µs with
+#: ZSTD on Arrow's threads (the format until 2026-12-06) and 7.0 µs with ZSTD in the calling
+#: thread (polls of 5,000, median of 5, one pinned core; benchmarks/README.md, end_to_end.py).
+#: Readers take any codec Arrow knows, so records written with ZSTD still read back.
+_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4", use_threads=False)
 
 
 def _ipc(table: pa.Table) -> bytes:
