@@ -8,7 +8,9 @@ stack, and a step's share of the samples, times the process's CPU per alert that
 ``end_to_end.py`` printed, gives its µs per alert. Start-up (imports, opening the runtime,
 Numba compiling) and idle threads (epoll and event waits) are left out. Native code shows
 under its Python caller: a Numba kernel under the function that calls it, chDB under
-``EmbeddedWarehouse``.
+``EmbeddedWarehouse``. Native threads (Arrow's pool, chDB's own) are not sampled: their CPU is
+shared out among the steps that were, and a thread waiting for the interpreter lock counts as
+busy, so the figures are a guide, not exact CPU.
 
 Record a worker process of a run (py-spy is not a project dependency; attach it by process
 id, since ``--subprocesses`` does not follow ``multiprocessing``'s spawned children):
