@@ -114,7 +114,7 @@ def one_run(broker, work: Path, replay: Path, registry_path: Path) -> dict[str, 
     sent = send_chunks(read_jsonl_chunks(replay, []), broker.bootstrap, topic_map=renamed)
     ceiling = asyncio.run(raw_ceiling(broker.bootstrap, topics, sent))
 
-    settings = settings_for(work, broker.bootstrap, topics, registry_path)
+    settings = settings_for(work, broker.bootstrap, topics, registry_path, "hop-cost")
     registry = load_registry(registry_path)
     ctx = NormalizeContext.from_settings(settings, registry)
     routing = TileRouting.from_settings(settings, registry)

@@ -302,10 +302,15 @@ def encode_envelopes(
     return [_ipc(table.slice(start, step)) for start in range(0, table.num_rows, step)]
 
 
-#: Buffers compressed with Zstandard: a record shrinks 4x (about 170 → 40 bytes an alert
-#: row), Arrow compresses without holding the interpreter lock, and the bytes it saves are
-#: bytes aiokafka copies in Python on the way out and back in (benchmarks/README.md).
-_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")
+#: Buffers compressed with LZ4 (frame), in the calling thread. Compression keeps the bytes
+#: that aiokafka copies in Python, and the broker stores, small: per input alert (1.8 rows with
+#: the halo copies) 154 bytes with LZ4 against 336 uncompressed and 94 with ZSTD. What decided
+#: it is the CPU of the process, every thread counted, since two worker processes share two
+#: cores: encode + decode cost 5.3 µs per alert with LZ4 and no threads, against 8.5 µs with
+#: ZSTD on Arrow's threads (the format until 2026-12-06) and 7.0 µs with ZSTD in the calling
+#: thread (polls of 5,000, median of 5, one pinned core; benchmarks/README.md, end_to_end.py).
+#: Readers take any codec Arrow knows, so records written with ZSTD still read back.
+_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4", use_threads=False)
 
 
 def _ipc(table: pa.Table) -> bytes:
@@ -368,10 +373,16 @@ _EXPECTED_TYPES = {name: ENVELOPE_SCHEMA.field(name).type for name in _CORRELATO
 _NULLABLE = ("grid", "origin_progress_ms")
 
 
+#: Decompressed in the calling thread: for records of a few thousand rows, handing the buffers
+#: to Arrow's threads cost more than it saved (decode 2.67 -> 1.65 µs of process CPU per alert,
+#: LZ4 records of polls of 5,000, one pinned core, median of 7, load about 7).
+_READ_OPTIONS = pa.ipc.IpcReadOptions(use_threads=False)
+
+
 def _read(value: bytes) -> pa.Table:
     """One record's table; :class:`EnvelopeError` when it is not an envelope record."""
     try:
-        table = pa.ipc.open_stream(value).read_all()
+        table = pa.ipc.open_stream(value, options=_READ_OPTIONS).read_all()
     except (pa.ArrowInvalid, OSError) as exc:
         raise EnvelopeError(f"not an Arrow IPC stream: {exc}", malformed=True) from exc
     schema = table.schema
@@ -473,7 +484,11 @@ _JSON = msgspec.json.Encoder()
 
 def read_envelopes(values: list[bytes]) -> list[NormalizedAlert]:
     """Every row of every record, every field (for tools and tests; the worker reads columns)."""
-    return [alert for value in values for alert in _alerts(pa.ipc.open_stream(value).read_all())]
+    return [
+        alert
+        for value in values
+        for alert in _alerts(pa.ipc.open_stream(value, options=_READ_OPTIONS).read_all())
+    ]
 
 
 def _alerts(table: pa.Table) -> list[NormalizedAlert]:

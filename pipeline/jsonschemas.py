@@ -55,7 +55,8 @@ def _arrow_schema() -> dict:
         "title": "alerts.normalized",
         "description": (
             "Each record value is one Apache Arrow IPC stream (streaming format, buffers "
-            "compressed with ZSTD) holding one record batch of normalised alerts with these "
+            "compressed with LZ4 frame, or ZSTD in older records: Arrow readers take either) "
+            "holding one record batch of normalised alerts with these "
             "columns, in this order. A record holds alerts of its partition's tiles, in "
             "arrival order. Personal fields are pseudonyms. Records keyed hotspot.watermark "
             "are watermark marks instead (watermark.schema.json)."
