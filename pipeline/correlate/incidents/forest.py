@@ -23,7 +23,7 @@ import math
 import numba
 import numpy as np
 
-from pipeline.geo.kernels import CELL_MARGIN, MIN_CELL, bucket, bucket_count, layout, lower_bound
+from pipeline.geo.kernels import CELL_MARGIN, MIN_CELL, bucket, bucket_count, lower_bound
 
 __all__ = ["link_new", "complete_components"]
 
@@ -54,24 +54,39 @@ def _union_root(parent, ra, b):
 @numba.njit(cache=True, nogil=True)
 def _pending_layout(x, y, t, pending, s0, hi, cell):
     """The pending rows of ``[s0, hi)`` laid out by hash bucket (stable, so each bucket stays
-    in event-time order): ``(rows, xs, ys, ts, start)``."""
+    in event-time order): ``(rows, xs, ys, ts, start)``.
+
+    Every pending row of the gap is laid out again at each boundary (about ten times on a
+    dense window), so this is :func:`~pipeline.geo.kernels.layout` fused with the gathers
+    around it: one bucket per row, the rows and their columns written straight to their
+    sorted positions (no index arrays gathered twice). Same buckets, same order.
+    """
     n = 0
     for i in range(s0, hi):
         if pending[i]:
             n += 1
+    size = bucket_count(n)
+    mask = size - 1
+    start = np.zeros(size + 1, np.int64)
+    row_bucket = np.empty(hi - s0, np.int64)
+    for i in range(s0, hi):
+        if pending[i]:
+            b = bucket(np.int64(math.floor(x[i] / cell)), np.int64(math.floor(y[i] / cell)), mask)
+            row_bucket[i - s0] = b
+            start[b + 1] += 1
+    for b in range(size):
+        start[b + 1] += start[b]
+    fill = start[:-1].copy()
     rows = np.empty(n, np.int64)
-    n = 0
-    for i in range(s0, hi):
-        if pending[i]:
-            rows[n] = i
-            n += 1
-    order, start, _, _ = layout(x[rows], y[rows], cell, bucket_count(n))
-    rows = rows[order]
     xs = np.empty(n)
     ys = np.empty(n)
     ts = np.empty(n, np.int64)
-    for k in range(n):
-        xs[k], ys[k], ts[k] = x[rows[k]], y[rows[k]], t[rows[k]]
+    for i in range(s0, hi):
+        if pending[i]:
+            b = row_bucket[i - s0]
+            k = fill[b]
+            fill[b] = k + 1
+            rows[k], xs[k], ys[k], ts[k] = i, x[i], y[i], t[i]
     return rows, xs, ys, ts, start
 
 

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.correlate.incidents.forest import complete_components, link_new
+from pipeline.correlate.incidents.forest import _pending_layout, complete_components, link_new
 from pipeline.correlate.incidents.incident import link_components
+from pipeline.geo.kernels import CELL_MARGIN, bucket_count, layout
 
 RADIUS, GAP = 150.0, 600_000
 
@@ -83,6 +84,37 @@ def test_long_chains_are_emitted_whole_once_complete(seed):
     y = rng.uniform(0, 40, n)
     boundaries = list(range(60_000, 10_000_000, 60_000))
     assert _check(x, y, t, boundaries, RADIUS, GAP) == n
+
+
+def _reference_layout(x, y, t, pending, s0, hi, cell):
+    """The pending rows' layout as the generic kernel gives it (the fused one must match)."""
+    rows = s0 + np.flatnonzero(pending[s0:hi])
+    order, start, _, _ = layout(x[rows], y[rows], cell, bucket_count(len(rows)))
+    rows = rows[order]
+    return rows, x[rows], y[rows], t[rows], start
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 400),
+    share=st.floats(0.0, 1.0),
+    radius=st.sampled_from([0.0, 0.5, 49.9, 150.0, 5000.0]),
+)
+def test_pending_layout_is_the_generic_layout_of_the_pending_rows(seed, n, share, radius):
+    """Bit for bit the same rows, coordinates, times and bucket starts, in the same order: the
+    linker's unions, hence the forest's pointers, do not change."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.integers(0, 3_000_000, n)).astype(np.int64)
+    x, y = rng.uniform(-3000, 3000, n), rng.uniform(-3000, 3000, n)
+    pending = rng.random(n) < share
+    s0, hi = sorted(rng.integers(0, n + 1, 2).tolist())
+    cell = max(radius, 1.0) * CELL_MARGIN
+    got = _pending_layout(x, y, t, pending, s0, hi, cell)
+    want = _reference_layout(x, y, t, pending, s0, hi, cell)
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype
+        assert np.array_equal(g, w)
 
 
 def test_bad_radius_is_refused():
