@@ -319,7 +319,7 @@ class Correlator:
         city's alerts come in bunches at one place and minute (a report and its updates),
         which look crowded until their repeats are known. Deciding first made the bound
         exact, and scoring at such boundaries needless: on the 90-day benchmark city
-        (8,828 records) 2,311 boundaries were scored before, 2xx after."""
+        (8,828 records) 2,311 boundaries were scored before, none after."""
         p, buf = self.params, self._buffer
         scan = 0 if self._decided_ms is None else buf.through(self._decided_ms)
         hi = buf.through(b)
@@ -452,10 +452,10 @@ class Correlator:
         ``min_count`` events at the largest scale: a flag opens only at such a cell's new test
         (:mod:`.scan.new_tests`), and there every p-value is 1, above the bar (see
         :meth:`_crowding`). The other cells of a busy window are re-tested on data already
-        tested, which can open nothing. A sparse city's window holding three events near each
-        other is busy for the whole window (30 min), yet only the boundaries an event enters
-        need scoring: this left 1,2xx of the 2,311 boundaries scored on the 90-day benchmark
-        city."""
+        tested, which can open nothing. A window holding three events near each other is busy
+        for 30 minutes, yet only the boundaries an event enters near them need scoring (the
+        benchmark's sparse city has no such window once its bursts are decided,
+        :meth:`_decide_bursts`; the skip property test plants them)."""
         p = self.params
         if crowd <= p.min_count:
             return False
