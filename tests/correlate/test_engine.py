@@ -285,6 +285,11 @@ class CountingCorrelator(Correlator):
         self.calm_once_decided += int(decided and self._crowding(b) <= self.params.min_count)
         return decided
 
+    def _no_new_test(self, b):
+        no = super()._no_new_test(b)
+        self.busy_unscored += int(no and self._crowding(b) > self.params.min_count)
+        return no
+
     def _can_open(self, b, crowd):
         can = super()._can_open(b, crowd)
         self.busy_unscored += int(crowd > self.params.min_count and not can)
