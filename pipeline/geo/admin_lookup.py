@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+import scipy.ndimage
 import shapely
 
 from pipeline.geo.projection import EARTH_RADIUS_M
@@ -113,11 +114,12 @@ class PolygonLocator:
         shapely.prepare(polygons)
         frame, shape = _frame(polygons, resolution_m)
         raster = np.full(shape, OUTSIDE, dtype=np.int32)
+        tree = shapely.STRtree(polygons)
         _mark_edges(polygons, frame, raster)
-        _fill_interiors(polygons, frame, raster)
+        _fill_interiors(polygons, frame, raster, tree)
         raster.flags.writeable = False
         frame.flags.writeable = False
-        return cls(polygons, raster, frame, shapely.STRtree(polygons))
+        return cls(polygons, raster, frame, tree)
 
     def locate(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """Index of the polygon covering each point (int32), -1 where none or NaN."""
@@ -167,22 +169,52 @@ def _mark_edges(polygons: np.ndarray, frame: np.ndarray, raster: np.ndarray) -> 
     _mark_rings(u, v, ring.astype(np.int64), raster, _EDGE_MARGIN)
 
 
-def _fill_interiors(polygons: np.ndarray, frame: np.ndarray, raster: np.ndarray) -> None:
-    """Give each unmarked cell whose centre a polygon contains that polygon's index.
+def _fill_interiors(
+    polygons: np.ndarray, frame: np.ndarray, raster: np.ndarray, tree: shapely.STRtree
+) -> None:
+    """Give each unmarked cell whose centre a polygon contains that polygon's index, the
+    lowest index where (tolerated, tiny) overlaps exist.
 
-    Each polygon only looks at the cells of its own bounding box. Going from the highest index
-    down lets the lowest index win where (tolerated, tiny) overlaps exist.
+    Why one test per region is enough: the unmarked cells fall into 4-connected regions, and a
+    region crosses no edge (any cell an edge reaches is marked), so every cell of it lies on
+    the same side of every polygon's boundary. The centre of one cell per region decides the
+    whole region. This replaced a containment test of every cell centre in each polygon's
+    bounding box: 0.9 s of the 1.0 s that loading the 90-day sparse benchmark city's
+    registry (2,309 grid cells, 20 m cells) spent on its two rasters.
     """
-    bounds = shapely.bounds(polygons)
-    for j in range(len(polygons) - 1, -1, -1):
-        r0, r1 = _cell_span(bounds[j, 1], bounds[j, 3], frame[0], frame[2], raster.shape[0])
-        c0, c1 = _cell_span(bounds[j, 0], bounds[j, 2], frame[1], frame[3], raster.shape[1])
-        block = raster[r0:r1, c0:c1]  # a view: writes land in the raster
-        rows, cols = np.nonzero(block != BOUNDARY)
-        lat = frame[0] + (rows + r0 + 0.5) / frame[2]
-        lon = frame[1] + (cols + c0 + 0.5) / frame[3]
-        inside = shapely.contains_xy(polygons[j], lon, lat)
-        block[rows[inside], cols[inside]] = j
+    if len(polygons) == 0 or raster.size == 0:
+        return
+    regions, n = scipy.ndimage.label(raster != BOUNDARY)  # 4-connected: shares a side
+    if n == 0:
+        return
+    first = _first_cells(regions.ravel(), n)
+    rows, cols = np.divmod(first, raster.shape[1])
+    lat = frame[0] + (rows + 0.5) / frame[2]
+    lon = frame[1] + (cols + 0.5) / frame[3]
+    hits_point, hits_poly = tree.query(
+        shapely.points(lon, lat),
+        predicate="within",  # the point lies in the polygon's interior
+    )
+    owner = np.full(len(first) + 1, OUTSIDE, dtype=np.int32)  # by region label; 0 unused
+    lowest = np.full(len(first), len(polygons), dtype=np.int64)
+    np.minimum.at(lowest, hits_point, hits_poly)
+    owner[1:] = np.where(lowest == len(polygons), OUTSIDE, lowest)
+    labelled = regions != 0
+    raster[labelled] = owner[regions[labelled]]
+
+
+def _first_cells(flat: np.ndarray, n: int) -> np.ndarray:
+    """The flat index of the first cell of each region 1..n (labels as ndimage numbers them).
+
+    ndimage numbers regions in the order a row-major scan meets them, so a region's first
+    cell is where the running maximum of the labels rises; ``np.unique`` (a sort of the whole
+    raster, 0.2 s for 2.5 million cells) is the fallback should that order ever change.
+    """
+    rises = np.flatnonzero(np.diff(np.maximum.accumulate(flat), prepend=0) > 0)
+    if len(rises) == n and np.array_equal(flat[rises], np.arange(1, n + 1)):
+        return rises
+    _, first = np.unique(flat, return_index=True)
+    return first[1:] if flat[first[0]] == 0 else first
 
 
 def _cell_span(lo: float, hi: float, origin: float, per_deg: float, n: int) -> tuple[int, int]:

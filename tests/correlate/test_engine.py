@@ -266,22 +266,43 @@ def test_a_copy_of_a_late_alert_is_a_duplicate_also_after_a_snapshot():
 
 
 class CountingCorrelator(Correlator):
-    """Counts the boundaries it visits."""
+    """Counts the boundaries it visits, those it leaves unscored though the window is busy
+    (a cell counts more than ``min_count``: only the recurrence bar's new tests decide), and
+    those found calm once their burst statuses were decided."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.visited = 0
+        self.busy_unscored = 0
+        self.calm_once_decided = 0
 
     def _close_incidents(self, b):
         self.visited += 1
         return super()._close_incidents(b)
 
+    def _decide_bursts(self, b):
+        decided = super()._decide_bursts(b)
+        self.calm_once_decided += int(decided and self._crowding(b) <= self.params.min_count)
+        return decided
+
+    def _no_new_test(self, b):
+        no = super()._no_new_test(b)
+        self.busy_unscored += int(no and self._crowding(b) > self.params.min_count)
+        return no
+
+    def _can_open(self, b, crowd):
+        can = super()._can_open(b, crowd)
+        self.busy_unscored += int(crowd > self.params.min_count and not can)
+        return can
+
 
 def sparse_scenario(seed: int) -> AlertBatch:
     """Two days of a sparse city: about 60 alerts over 20 x 20 km at random times, each a
     third of them followed by a second alert nearby minutes later (windows that must be
-    scored), and one cluster of 12 alerts from three feeds within 100 m in 10 minutes (a
-    flag that opens, updates and closes)."""
+    scored), a tenth of them by a third too (busy windows whose boundaries with no new test
+    cannot open a flag), four by three repeats of the same feed within 15 s and 10 m (a bunch
+    that looks crowded until its repeats are decided), and one cluster of 12 alerts from
+    three feeds within 100 m in 10 minutes (a flag that opens, updates and closes)."""
     rng = np.random.default_rng(seed)
     n = 60
     t = T0_SPARSE + rng.integers(0, 2 * 24 * 60 * MIN, n)
@@ -290,12 +311,22 @@ def sparse_scenario(seed: int) -> AlertBatch:
     t = np.concatenate([t, t[follow] + rng.integers(1, 20, follow.sum()) * MIN])
     x = np.concatenate([x, x[follow] + rng.normal(0, 300, follow.sum())])
     y = np.concatenate([y, y[follow] + rng.normal(0, 300, follow.sum())])
+    third = np.flatnonzero(follow)[: max(1, n // 10)]
+    t = np.concatenate([t, t[third] + rng.integers(1, 25, len(third)) * MIN])
+    x = np.concatenate([x, x[third] + rng.normal(0, 150, len(third))])
+    y = np.concatenate([y, y[third] + rng.normal(0, 150, len(third))])
     at = T0_SPARSE + int(rng.integers(6, 40)) * 60 * MIN
     t = np.concatenate([t, at + rng.integers(0, 10 * MIN, 12)])
     x = np.concatenate([x, 2000 + rng.normal(0, 50, 12)])
     y = np.concatenate([y, -1000 + rng.normal(0, 50, 12)])
+    bunch = np.repeat(rng.choice(n, 4, replace=False), 3)  # three repeats, seconds later
+    t = np.concatenate([t, t[bunch] + np.tile([5_000, 10_000, 15_000], 4)])
+    x = np.concatenate([x, x[bunch] + rng.normal(0, 5, 12)])
+    y = np.concatenate([y, y[bunch] + rng.normal(0, 5, 12)])
     src = rng.choice([0, 1, 3], len(t))
+    cat = rng.integers(0, 20, len(t))
     sev = np.where(rng.random(len(t)) < 0.1, 0.0, rng.uniform(0.2, 1.0, len(t)))
+    src[-12:], cat[-12:], sev[bunch] = src[bunch], cat[bunch], 0.5  # same feed and category
     order = np.argsort(t, kind="stable")
     batch = make_batch(x[order], y[order], t[order], ids=[f"q{seed}:{i}" for i in range(len(t))])
     return AlertBatch(
@@ -304,7 +335,7 @@ def sparse_scenario(seed: int) -> AlertBatch:
         event_ms=batch.event_ms,
         lat=batch.lat,
         lon=batch.lon,
-        category=rng.integers(0, 20, len(t)).astype(np.int16),
+        category=cat[order].astype(np.int16),
         severity=sev[order].astype(np.float32),
         grid=batch.grid,
     )
@@ -375,6 +406,8 @@ def test_skipping_quiet_boundaries_gives_the_outputs_of_visiting_every_one(seed,
     assert every.baseline.hours > 40  # two days of exposure learnt
     # every closable boundary was visited by one, a small share (about 10-25 %) by the other
     assert skipping.visited + restored.visited < every.visited / 3
+    assert skipping.busy_unscored + restored.busy_unscored > 0  # the new tests' bound was used
+    assert skipping.calm_once_decided + restored.calm_once_decided > 0  # a bunch was calm
 
 
 def _sparse_table() -> Baseline:

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import shapely
 import shapely.geometry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.geo.admin_lookup import PolygonLocator, _mark_rings, _read_raster
+from pipeline.geo.admin_lookup import BOUNDARY, PolygonLocator, _mark_rings, _read_raster
 from pipeline.geo.admin_units import AdminRegistry, load_registry
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -277,6 +279,48 @@ def test_locate_on_a_jittered_1600_cell_city_equals_brute_force(jittered_city):
     keep[:3_000] = True
     lat, lon = lat[keep], lon[keep]
     np.testing.assert_array_equal(reg.locate(lat, lon), brute_force(polygons, lat, lon))
+
+
+def centre_by_centre(loc: PolygonLocator) -> np.ndarray:
+    """The raster as the lookup filled it before regions (2026-12-06): every cell no edge
+    reaches gets the lowest index of a polygon whose interior holds the cell's centre."""
+    frame, raster = loc.frame, loc.raster
+    rows, cols = np.nonzero(raster != BOUNDARY)
+    lat = frame[0] + (rows + 0.5) / frame[2]
+    lon = frame[1] + (cols + 0.5) / frame[3]
+    inside = shapely.contains_xy(loc.polygons[:, None], lon[None, :], lat[None, :])
+    expected = raster.copy()
+    expected[rows, cols] = np.where(inside.any(axis=0), inside.argmax(axis=0), -1)
+    return expected
+
+
+def test_raster_of_a_jittered_city_equals_testing_every_cell_centre(jittered_city):
+    loc = load_registry(jittered_city(n=12))._grid_locator
+    assert (loc.raster >= 0).sum() > 0.5 * loc.raster.size  # the interiors were filled
+    np.testing.assert_array_equal(loc.raster, centre_by_centre(loc))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0.0, 0.004), st.floats(0.0, 0.004), st.floats(0.0005, 0.003), st.booleans()
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_raster_of_overlapping_polygons_with_holes_equals_testing_every_cell_centre(boxes):
+    """Overlaps (the lowest index wins), holes, and regions split by other polygons' edges."""
+    polygons = []
+    for x, y, size, holed in boxes:
+        outer = shapely.box(120.0 + x, 30.0 + y, 120.0 + x + size, 30.0 + y + size)
+        hole = shapely.box(
+            120.0 + x + size / 3, 30.0 + y + size / 3, 120.0 + x + size / 2, 30.0 + y + size / 2
+        )
+        polygons.append(outer.difference(hole) if holed else outer)
+    loc = PolygonLocator.build(np.array(polygons, dtype=object), resolution_m=20.0)
+    np.testing.assert_array_equal(loc.raster, centre_by_centre(loc))
 
 
 # --- kernels ----------------------------------------------------------------------------------
