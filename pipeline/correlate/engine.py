@@ -448,8 +448,9 @@ class Correlator:
 
     def _opens_at_new_tests_only(self) -> bool:
         """Whether a flag opens only at a new test of its cell, and never at p-value 1: the
-        recurrence bar (``min_recurrence_days`` set, :meth:`FlagTracker._new_hot_cells`)."""
-        p = self.params
+        recurrence bar (``min_recurrence_days`` set, :meth:`FlagTracker._new_hot_cells`). Read
+        from the tracker's parameters: the city's bars (:mod:`.scan.test_rate`) open flags."""
+        p = self._flags.params
         return p.min_recurrence_days > 0 and p.open_p_max < 1.0
 
     def _no_new_test(self, b: int) -> bool:
