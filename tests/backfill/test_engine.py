@@ -98,31 +98,11 @@ def test_flags_and_new_tests_do_not_depend_on_the_partition_count(city, tmp_path
     p-value is judged against) are those of one partition, and a cell's new tests (an event
     entered its largest disk in the last slide) and so its flags, gated by the recurrence
     interval, are the same whether the city is one partition or four (issue 23, item 2)."""
-    from functools import partial
-
-    from pipeline.backfill.files import backfill_to_memory
     from pipeline.correlate import CorrelationParams
     from pipeline.correlate.baseline.store import prior_baseline
 
-    registry = load_registry(city.registry)
     params = CorrelationParams(min_recurrence_days=GATE_DAYS, cell_tests_per_day=1e4)
-    tests, flags = {}, {}
-    for partitions in (1, 4):
-        settings = Settings(
-            data_dir=tmp_path / str(partitions),
-            registry_path=city.registry,
-            pseudonym_key=PSEUDONYM_KEY,
-            partitions=partitions,
-            correlation=params,
-        )
-        sink, engine_report = backfill_to_memory(
-            settings, registry, [city.replay], partial(prior_baseline, settings)
-        )
-        tests[partitions] = engine_report.cell_tests
-        flags[partitions] = sorted(
-            (f.flag_id, f.version, f.status, f.cell_id, f.p_value, f.recurrence_days)
-            for f in sink.flags
-        )
+    tests, flags = _by_partition_count(city, tmp_path, params, prior_baseline)
     assert tests[1] == tests[4] > 0
     assert flags[1] == flags[4]
     opened = [f for f in flags[1] if f[2] == "open"]
@@ -133,24 +113,49 @@ def test_flags_and_new_tests_do_not_depend_on_the_partition_count(city, tmp_path
 GATE_DAYS = 0.01
 
 
+def _by_partition_count(city, tmp_path, params, baseline_for) -> tuple[dict, dict]:
+    """The cell tests and the sorted flag events of backfilling the city (in memory) as 1
+    and as 4 partitions with ``params``; ``baseline_for(settings)`` builds each partition's
+    baseline."""
+    from functools import partial
+
+    from pipeline.backfill.files import backfill_to_memory
+
+    registry = load_registry(city.registry)
+    tests, flags = {}, {}
+    for partitions in (1, 4):
+        settings = Settings(
+            data_dir=tmp_path / str(partitions),
+            registry_path=city.registry,
+            pseudonym_key=PSEUDONYM_KEY,
+            partitions=partitions,
+            correlation=params,
+        )
+        sink, report = backfill_to_memory(
+            settings, registry, [city.replay], partial(baseline_for, settings)
+        )
+        tests[partitions] = report.cell_tests
+        flags[partitions] = sorted(
+            (f.flag_id, f.version, f.status, f.cell_id, f.p_value, f.recurrence_days)
+            for f in sink.flags
+        )
+    return tests, flags
+
+
 def test_a_fitted_baselines_city_bars_do_not_depend_on_the_partition_count(city, tmp_path):
     """With a fitted table the correlators use the city's own bars (its tests a day estimated
     from the table, scan.test_rate): every partition builds its baseline from the same table,
     so 1 and 4 partitions open the same flags with the same recurrence intervals. The table
     is a sparse city's (0.01 alerts per km² an hour), so the bars sit at the ceiling and flags
     open at p-values the reference bar (2.8e-3) would refuse (issue 23, item 3)."""
-    from functools import partial
-
     import numpy as np
 
-    from pipeline.backfill.files import backfill_to_memory
     from pipeline.correlate import CorrelationParams
     from pipeline.correlate.baseline.history import CellHourBaseline
     from pipeline.correlate.lattice import Lattice
     from pipeline.correlate.params import OPEN_P_CEILING
     from pipeline.correlate.scan.test_rate import city_params
 
-    registry = load_registry(city.registry)
     params = CorrelationParams()
     lattice = Lattice(params.cell_m)
     ix, iy = np.meshgrid(np.arange(-40, 40), np.arange(-40, 40), indexing="ij")
@@ -163,20 +168,7 @@ def test_a_fitted_baselines_city_bars_do_not_depend_on_the_partition_count(city,
 
     bars = city_params(params, sparse_table())
     assert bars.open_p_max == OPEN_P_CEILING and bars.cell_tests_per_day < 100
-    flags = {}
-    for partitions in (1, 4):
-        settings = Settings(
-            data_dir=tmp_path / str(partitions),
-            registry_path=city.registry,
-            pseudonym_key=PSEUDONYM_KEY,
-            partitions=partitions,
-            correlation=params,
-        )
-        sink, _ = backfill_to_memory(settings, registry, [city.replay], partial(sparse_table))
-        flags[partitions] = sorted(
-            (f.flag_id, f.version, f.status, f.cell_id, f.p_value, f.recurrence_days)
-            for f in sink.flags
-        )
+    _, flags = _by_partition_count(city, tmp_path, params, lambda _settings: sparse_table())
     assert flags[1] == flags[4]
     opened = [f for f in flags[1] if f[2] == "open"]
     assert opened and all(p <= OPEN_P_CEILING for _, _, _, _, p, _ in opened)

@@ -363,23 +363,19 @@ def _tally(*correlators: Correlator) -> dict[int, int]:
     return total
 
 
-@settings(max_examples=12, deadline=None)
-@given(st.integers(0, 2**16), st.sets(st.integers(1, 90), max_size=8), st.integers(0, 8))
-def test_skipping_quiet_boundaries_gives_the_outputs_of_visiting_every_one(seed, edges, at):
-    """Issue 19: a sparse city's boundaries are mostly skipped or left unscored, yet the
-    incidents, flags, late alerts and the learned baseline (its stream exposure too, to the
-    bit) equal those of a correlator that visits and scores every boundary, whatever the
-    batch cuts, and across a snapshot and restore."""
-    scene = sparse_scenario(seed)
+def _skipping_against_every(scene: AlertBatch, edges, at: int, params, baseline):
+    """Run ``scene``, cut at ``edges``, through a correlator that visits and scores every
+    boundary, and through one that skips quiet ones, snapshotted and restored after batch
+    ``at``; assert they emit the same outputs. ``baseline()`` builds each one's baseline.
+    Returns the three correlators, the reference outputs and the end of the run."""
     batches = cut(scene, [e for e in edges if e < len(scene)])
     at = min(at, len(batches))
     end = int(scene.event_ms.max()) + FLUSH
-    params = CorrelationParams()
 
     def fresh(skip: bool, data: bytes | None = None) -> CountingCorrelator:
         if data is not None:
-            return CountingCorrelator.restore(data, params, PROJECTION, Baseline(0.0625, 0.05))
-        return CountingCorrelator(params, PROJECTION, Baseline(0.0625, 0.05), skip_quiet=skip)
+            return CountingCorrelator.restore(data, params, PROJECTION, baseline())
+        return CountingCorrelator(params, PROJECTION, baseline(), skip_quiet=skip)
 
     every = fresh(skip=False)
     reference = _all_outputs(every, batches, end)
@@ -388,6 +384,20 @@ def test_skipping_quiet_boundaries_gives_the_outputs_of_visiting_every_one(seed,
     restored = fresh(skip=True, data=skipping.snapshot())
     rest = _all_outputs(restored, batches[at:], end)
     assert tuple(a + b for a, b in zip(first, rest, strict=True)) == reference
+    return every, skipping, restored, reference, end
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(0, 2**16), st.sets(st.integers(1, 90), max_size=8), st.integers(0, 8))
+def test_skipping_quiet_boundaries_gives_the_outputs_of_visiting_every_one(seed, edges, at):
+    """Issue 19: a sparse city's boundaries are mostly skipped or left unscored, yet the
+    incidents, flags, late alerts and the learned baseline (its stream exposure too, to the
+    bit) equal those of a correlator that visits and scores every boundary, whatever the
+    batch cuts, and across a snapshot and restore."""
+    params = CorrelationParams()
+    every, skipping, restored, reference, end = _skipping_against_every(
+        sparse_scenario(seed), edges, at, params, lambda: Baseline(0.0625, 0.05)
+    )
     # The cells tested, boundary by boundary (the cell tests a threshold claims): the calm
     # boundaries tally them unscored, skipped ones in a run, as scoring each would.
     assert _tally(skipping, restored) == _tally(every)
@@ -435,23 +445,9 @@ def test_skipping_quiet_boundaries_is_exact_under_a_sparse_citys_bars(seed, edge
     params = CorrelationParams()
     bars = city_params(params, _sparse_table())
     assert bars.open_p_max == OPEN_P_CEILING and bars.open_score == 0.0
-    scene = sparse_scenario(seed)
-    batches = cut(scene, [e for e in edges if e < len(scene)])
-    at = min(at, len(batches))
-    end = int(scene.event_ms.max()) + FLUSH
-
-    def fresh(skip: bool, data: bytes | None = None) -> CountingCorrelator:
-        if data is not None:
-            return CountingCorrelator.restore(data, params, PROJECTION, _sparse_table())
-        return CountingCorrelator(params, PROJECTION, _sparse_table(), skip_quiet=skip)
-
-    every = fresh(skip=False)
-    reference = _all_outputs(every, batches, end)
-    skipping = fresh(skip=True)
-    first = _all_outputs(skipping, batches[:at], int(scene.event_ms.min()) - 1)
-    restored = fresh(skip=True, data=skipping.snapshot())
-    rest = _all_outputs(restored, batches[at:], end)
-    assert tuple(a + b for a, b in zip(first, rest, strict=True)) == reference
+    every, skipping, restored, reference, _ = _skipping_against_every(
+        sparse_scenario(seed), edges, at, params, _sparse_table
+    )
     assert _tally(skipping, restored) == _tally(every)
     opened = [f for f in reference[1] if f.status == "open"]
     assert opened and all(0 < f.p_value <= OPEN_P_CEILING for f in opened)
