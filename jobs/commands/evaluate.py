@@ -72,6 +72,12 @@ def _rate(per_day: float) -> str:
     return f"{per_day:.1f}" if per_day >= 1 or per_day == 0 else f"{per_day:.2g}"
 
 
+def _tests(per_day: float) -> str:
+    """Whole tests, or two significant digits below 100 (a sparse city makes 0.04-0.18 a
+    day)."""
+    return f"{per_day:,.0f}" if per_day >= 100 else f"{per_day:.2g}"
+
+
 def report_lines(r) -> list[str]:
     """The lines ``hotspot evaluate`` prints for a :class:`DetectionReport`, figures first,
     then one line per planted hotspot."""
@@ -94,7 +100,7 @@ def report_lines(r) -> list[str]:
     ]
     if r.cell_tests_per_day is not None:
         lines.append(
-            f"cell tests per day:          {r.cell_tests_per_day:,.2f} effective, counted"
+            f"cell tests per day:          {_tests(r.cell_tests_per_day)} effective, counted"
             " (a fitted baseline's bars use the estimate from it; without one, set"
             " correlation.cell_tests_per_day to this figure)"
         )

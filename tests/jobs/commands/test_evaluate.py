@@ -105,7 +105,7 @@ def test_evaluate_prints_the_detection_figures(runs):
     assert report.claimed_false_flags_per_day > 0
     claimed = re.search(r"([\d.]+) claimed by the threshold", out).group(1)
     assert float(claimed) == pytest.approx(report.claimed_false_flags_per_day, rel=0.06)
-    tests = re.search(r"^cell tests per day:\s+([\d,]+)", out, re.MULTILINE).group(1)
+    tests = re.search(r"^cell tests per day:\s+([\d,.]+) ", out, re.MULTILINE).group(1)
     assert tests == f"{report.cell_tests_per_day:,.0f}" and report.cell_tests_per_day > 0
 
 
