@@ -426,7 +426,7 @@ class Correlator:
             self.baseline.observe(none, none.astype(np.float64), slide / _HOUR_MS, skipped)
             self._last_closed = b - slide  # no row lies between: the same rows are new at b
 
-    def _crowding(self, b: int) -> int:
+    def _crowding(self, b: int, entered_only: bool = False) -> int:
         """At most how many events a scored cell counts at ``b`` (:func:`.window.quiet.crowding`;
         undecided alerts counted); :data:`.window.quiet.CROWDED` while a flag is open.
 
@@ -438,13 +438,14 @@ class Correlator:
         (``p <= 1 / (min_recurrence_days x cell_tests_per_day)``, below 1) admits none. The
         new tests there are still tallied (:meth:`_tally_calm`). A sparse city's pairs (a grid
         report and its status update) are such windows; below ``min_count`` (quiet) no cell is
-        tested."""
+        tested. ``entered_only``: only the cells an event entered in the last slide."""
         if len(self._flags.open_cells()):
             return CROWDED
-        buf = self._buffer
+        p, buf = self.params, self._buffer
         cols = {name: buf.col(name) for name in ("x", "y", "severity", "repeat")}
-        lo, hi = buf.through(b - self.params.window_ms), buf.through(b)
-        return crowding(cols, lo, hi, max(self.params.radii_m), self.params.cell_m)
+        lo, hi = buf.through(b - p.window_ms), buf.through(b)
+        entered = max(buf.through(b - p.slide_ms), lo) if entered_only else None
+        return crowding(cols, lo, hi, max(p.radii_m), p.cell_m, from_row=entered)
 
     def _opens_at_new_tests_only(self) -> bool:
         """Whether a flag opens only at a new test of its cell, and never at p-value 1: the
@@ -483,12 +484,7 @@ class Correlator:
             return False
         if crowd == CROWDED or not self._opens_at_new_tests_only():
             return True  # a flag is open, a crowded window, or Benjamini-Hochberg: score
-        buf = self._buffer
-        cols = {name: buf.col(name) for name in ("x", "y", "severity", "repeat")}
-        lo, hi = buf.through(b - p.window_ms), buf.through(b)
-        entered = max(buf.through(b - p.slide_ms), lo)
-        radius = max(p.radii_m)
-        return crowding(cols, lo, hi, radius, p.cell_m, from_row=entered) > p.min_count
+        return self._crowding(b, entered_only=True) > p.min_count
 
     def _tally_calm(self, b: int) -> None:
         """Tally the new tests of the calm boundary ``b``: the cells scoring would have tested
