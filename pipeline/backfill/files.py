@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..correlate import Baseline
-from ..correlate.baseline.store import newest_baseline
+from ..correlate.baseline.store import baselines_from, newest_fit
 from ..geo.admin_units import AdminRegistry
 from ..replay.chunks import BadLine, RecordChunk
 from ..replay.jsonl import read_jsonl_chunks
@@ -74,13 +74,14 @@ def backfill_files(
 
     ``progress(records, newest_event_ms)`` is called after every chunk. Alerts and dead
     letters are inserted ``insert_rows`` at a time (see :class:`~.sinks.WarehouseSink`).
-    Correlators start from the warehouse's newest baseline.
+    Correlators start from the warehouse's newest baseline, read once for every partition.
     """
+    baselines = baselines_from(newest_fit(warehouse, settings) if correlate else None, settings)
     engine = Backfill(
         settings,
         registry,
         WarehouseSink(warehouse, registry, insert_rows),
-        lambda: newest_baseline(warehouse, settings),
+        baselines,
         clock=clock,
         correlate=correlate,
     )
