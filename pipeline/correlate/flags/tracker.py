@@ -226,8 +226,9 @@ def _flag_events(
     ]  # fmt: skip
 
 
-def _rows(placed: tuple, rows: np.ndarray) -> tuple:
-    """``placed`` (centres and disk details, see ``FlagTracker._details``) at ``rows``."""
+def _rows(placed: tuple, rows: np.ndarray | slice) -> tuple:
+    """``placed`` (centres and disk details, see ``FlagTracker._details``) at ``rows``
+    (indices, or a slice: views)."""
     cx, cy, lat, lon, d = placed
     details = DiskDetails(
         d.by_source[rows], d.by_category[rows], d.grid[rows], d.first_ms[rows], d.last_ms[rows]
@@ -256,13 +257,20 @@ class FlagTracker:
         the window (for the per-flag details).
         """
         p, o = self.params, self._open
-        if not len(o.cell_id) and not len(self._new_hot_cells(scores)):
-            return []  # nothing open and nothing to open (most boundaries of a quiet city)
         ks = np.searchsorted(scores.cell_id, o.cell_id)  # scores.find, all at once
-        placed = self._details(boundary_ms, scores, ks, nearby)
         count, score = scores.count[ks], scores.score[ks]
-        o.cool = np.where(score < p.close_score, o.cool + 1, 0)
-        closing = (count == 0) | (o.cool >= p.close_after_slides)
+        cool = np.where(score < p.close_score, o.cool + 1, 0)
+        closing = (count == 0) | (cool >= p.close_after_slides)
+        # Which flags close needs no disk details, so the cells that open (which the flags
+        # staying open suppress) are known before any disk is described, and one kernel call
+        # describes both (each disk's figures are its own: the same as two calls).
+        hot = self._new_hot_cells(scores, o.cell_id[~closing])
+        if not len(ks) and not len(hot):
+            return []  # nothing open and nothing to open (most boundaries of a quiet city)
+        o.cool = cool
+        both = self._details(boundary_ms, scores, np.concatenate([ks, hot]), nearby)
+        n_open = len(ks)
+        placed = _rows(both, slice(0, n_open))
         # What a patrol would see change: the count and its split by feed (SOURCES order).
         signature = np.column_stack([count, placed[4].by_source]).astype(np.int64)
         moved = np.abs(score - o.last_score) >= p.update_score_delta
@@ -281,8 +289,7 @@ class FlagTracker:
         o.last_counts[emit] = signature[emit]
         o.version[emit] += 1
         o.keep(np.flatnonzero(~closing))
-        hot = self._new_hot_cells(scores)
-        placed = self._details(boundary_ms, scores, hot, nearby)
+        placed = _rows(both, slice(n_open, None))
         cells = scores.cell_id[hot].tolist()
         flag_ids = [flag_id(cell, boundary_ms) for cell in cells]
         n = len(cells)
@@ -292,10 +299,11 @@ class FlagTracker:
         o.add(flag_ids, scores.cell_id[hot], boundary_ms, scores.score[hot], counts)
         return events
 
-    def _new_hot_cells(self, scores: CellScores) -> np.ndarray:
-        """Rows of cells that open flags: hot, best first, none within the radius of a flag."""
+    def _new_hot_cells(self, scores: CellScores, open_cells: np.ndarray) -> np.ndarray:
+        """Rows of cells that open flags: hot, best first, none within the radius of a flag
+        (of ``open_cells``: those of the flags that stay open)."""
         p = self.params
-        ix, iy = self.lattice.unpack(self.open_cells())
+        ix, iy = self.lattice.unpack(open_cells)
         # the minimum recurrence interval, as a p-value bar on the cells that may open
         significant = scores.significant & (scores.p_value <= p.open_p_max)
         if p.min_recurrence_days > 0 and scores.new_test is not None:
