@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import msgspec
@@ -246,6 +247,11 @@ class FlagTracker:
         self.lattice = lattice
         self.projection = projection
         self._open = _OpenFlags(len(SOURCES))
+        #: ``publishes(lat, lon)``: which flag centres this tracker's events are built for
+        #: (None: all). The others open, update and close all the same (state, versions,
+        #: suppression); only their events, which their partition would drop, are not built.
+        self.publishes: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+        self.transitions = 0  # flag events so far, built or not
 
     def open_cells(self) -> np.ndarray:
         return self._open.cell_id
@@ -275,15 +281,17 @@ class FlagTracker:
         signature = np.column_stack([count, placed[4].by_source]).astype(np.int64)
         moved = np.abs(score - o.last_score) >= p.update_score_delta
         emit = np.flatnonzero(closing | moved | (signature != o.last_counts).any(axis=1))
+        self.transitions += len(emit) + len(hot)
+        built = self._published(placed, emit)
         flags = (
-            [o.flag_id[d] for d in emit.tolist()],
-            o.cell_id[emit].tolist(),
-            o.opened_ms[emit].tolist(),
-            (o.version[emit] + 1).tolist(),
-            np.where(closing[emit], "close", "update").tolist(),
+            [o.flag_id[d] for d in built.tolist()],
+            o.cell_id[built].tolist(),
+            o.opened_ms[built].tolist(),
+            (o.version[built] + 1).tolist(),
+            np.where(closing[built], "close", "update").tolist(),
         )
         events = _flag_events(
-            scores, ks[emit], _rows(placed, emit), flags, boundary_ms, self.params
+            scores, ks[built], _rows(placed, built), flags, boundary_ms, self.params
         )
         o.last_score[emit] = score[emit]
         o.last_counts[emit] = signature[emit]
@@ -292,12 +300,24 @@ class FlagTracker:
         placed = _rows(both, slice(n_open, None))
         cells = scores.cell_id[hot].tolist()
         flag_ids = [flag_id(cell, boundary_ms) for cell in cells]
-        n = len(cells)
-        flags = (flag_ids, cells, [boundary_ms] * n, [1] * n, ["open"] * n)
-        events += _flag_events(scores, hot, placed, flags, boundary_ms, self.params)
+        built = self._published(placed, np.arange(len(hot)))
+        n = len(built)
+        flags = (
+            [flag_ids[d] for d in built.tolist()], [cells[d] for d in built.tolist()],
+            [boundary_ms] * n, [1] * n, ["open"] * n,
+        )  # fmt: skip
+        events += _flag_events(
+            scores, hot[built], _rows(placed, built), flags, boundary_ms, self.params
+        )
         counts = np.column_stack([scores.count[hot], placed[4].by_source]).astype(np.int64)
         o.add(flag_ids, scores.cell_id[hot], boundary_ms, scores.score[hot], counts)
         return events
+
+    def _published(self, placed: tuple, rows: np.ndarray) -> np.ndarray:
+        """Those of ``rows`` (of ``placed``) whose events are built: see :attr:`publishes`."""
+        if self.publishes is None or not len(rows):
+            return rows
+        return rows[self.publishes(placed[2][rows], placed[3][rows])]
 
     def _new_hot_cells(self, scores: CellScores, open_cells: np.ndarray) -> np.ndarray:
         """Rows of cells that open flags: hot, best first, none within the radius of a flag
