@@ -14,7 +14,9 @@ extracted with ``git archive`` into ``--data``/trees and run from there (``PYTHO
 Numba cache), so nothing in another checkout is touched; one untimed warm-up run per tree and
 city compiles and caches the kernels. Runs alternate between the trees; medians of ``--runs``
 are printed with the ratios to the ceiling and to the baseline, and each tree's incidents and
-flag events, which must be equal (the outputs are compared bit for bit by ``tools/golden.py``).
+flag events, which must be equal (the outputs are compared bit for bit by ``tools/golden.py``),
+and each run's CPU time (seconds, and the median's µs per record): on a loaded machine the
+figure to compare.
 
     PYTHONPATH=. .venv/bin/python benchmarks/backfill_cost.py --baseline d3d236f --runs 3
 """
@@ -96,13 +98,14 @@ def child(city: Path, partitions: int) -> None:
         with open_warehouse(settings.resolved_warehouse_url) as warehouse:
             migrate(warehouse)
             tune_garbage_collector()
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             report, _ = backfill_files(settings, loaded, warehouse, [city / "replay.jsonl"])
-            took = time.perf_counter() - began
+            took, cpu = time.perf_counter() - began, time.process_time() - cpu
     print(
         json.dumps(
             {
                 "seconds": took,
+                "cpu_s": cpu,  # this process's CPU time: the figure a loaded machine keeps
                 "records": report.records,
                 "incidents": report.incidents,
                 "flag_events": report.flag_events,
@@ -187,7 +190,12 @@ def main() -> None:
         rows.append((name, "ceiling (plain decode)", ceiling, n, None, None))
         for label, runs in results.items():
             took = statistics.median(r["seconds"] for r in runs)
-            outputs = f"{runs[0]['incidents']:,} inc, {runs[0]['flag_events']:,} flag ev"
+            cpu = [r.get("cpu_s", float("nan")) for r in runs]  # a base without it: nan
+            outputs = (
+                f"{runs[0]['incidents']:,} inc, {runs[0]['flag_events']:,} flag ev; CPU s "
+                + ", ".join(f"{c:.2f}" for c in cpu)
+                + f" ({statistics.median(cpu) / n * 1e6:.1f} µs per record)"
+            )
             rows.append((name, label, took, n, ceiling / took, (base_s / took, outputs)))
     print(
         f"\n{began:%Y-%m-%d %H:%M} UTC, median of {args.runs} runs each, one core, "

@@ -20,6 +20,7 @@ result as rows. Both take late and failed alerts from here, so they dead-letter 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -96,6 +97,8 @@ def correlate_partition(
     correlator; see the module docstring. ``marks``: ``(at, marks)``, mark ``i`` following
     the first ``at[i]`` of ``rows`` (``at`` ascending). Safe to run in a worker thread while
     other partitions' correlators run in others."""
+    # the flags of tiles others own are tracked, but their events are never built
+    correlator.publish_only(partial(routing.owns, partition))
     mine = alerts.take(rows)
     theirs = None if origins is None else origins.take(rows)
     at, declared = marks if marks is not None else (_NONE, Marks.empty())

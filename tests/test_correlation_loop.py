@@ -29,7 +29,16 @@ def batch(ids: list[str], event_ms: list[int]) -> AlertBatch:
     )
 
 
-class Fixed:
+class _Publishing:
+    """What a correlator is told to publish (``Correlator.publish_only``)."""
+
+    owns = None
+
+    def publish_only(self, owns) -> None:
+        self.owns = owns
+
+
+class Fixed(_Publishing):
     """A correlator that reports the alerts with the given ids late (or fails)."""
 
     def __init__(self, late_ids: set[str] | None) -> None:
@@ -48,7 +57,7 @@ def test_partition_rows_groups_rows_in_partition_order():
     assert [r.tolist() for _, r in got] == [[1, 4], [3], [0, 2]]
 
 
-class FirstLate:
+class FirstLate(_Publishing):
     """A correlator that finds the first row of each batch late (a copy judged by its own
     origin's progress; a second copy of the same alert comes in on time)."""
 
@@ -75,6 +84,20 @@ def test_late_and_failed_rows_index_the_whole_batch():
     assert result.late.tolist() == [4]
     assert result.failed.tolist() == []
     assert result.incidents == [] and result.flags == []
+
+
+def test_the_correlator_builds_the_flag_events_of_its_partitions_tiles_only():
+    """The correlator is told which flag centres its partition publishes (the others' events
+    would be dropped by owned_messages): the routing's tiles of that partition."""
+    correlator = Fixed(set())
+    alerts = batch(["a"], [1])
+    correlate_partition(correlator, 2, alerts, np.arange(1), np.zeros(1, bool), ROUTING, None)
+    lat = 31.2 + np.linspace(-0.3, 0.3, 41)
+    lat, lon = np.meshgrid(lat, 121.4 + np.linspace(-0.3, 0.3, 41))
+    lat, lon = lat.ravel(), lon.ravel()
+    owned = correlator.owns(lat, lon)
+    np.testing.assert_array_equal(owned, ROUTING.owns(2, lat, lon))
+    assert 0 < owned.sum() < len(lat)  # some tiles are partition 2's, others are not
 
 
 def test_a_failing_correlator_fails_its_primaries_and_is_logged(caplog):

@@ -31,6 +31,7 @@ import os
 import queue
 import threading
 import traceback
+from functools import partial
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
@@ -83,10 +84,13 @@ class _Partitions:
 
     def flush(self, horizon_ms: int) -> list[tuple[int, list, list]]:
         """Every correlator advanced to ``horizon_ms``: its owned incidents and flags."""
-        return [
-            (p, *owned_messages(c.advance_to(horizon_ms), p, self.routing, self.registry))
-            for p, c in self.correlators.items()  # loop per partition
-        ]
+        out = []
+        for p, c in self.correlators.items():  # loop per partition
+            c.publish_only(partial(self.routing.owns, p))  # events of owned flags only
+            out.append(
+                (p, *owned_messages(c.advance_to(horizon_ms), p, self.routing, self.registry))
+            )
+        return out
 
     def cell_tests(self) -> int:
         """Cell tests of these partitions, each counting only the cells it owns: a halo cell

@@ -452,3 +452,40 @@ def test_skipping_quiet_boundaries_is_exact_under_a_sparse_citys_bars(seed, edge
     opened = [f for f in reference[1] if f.status == "open"]
     assert opened and all(0 < f.p_value <= OPEN_P_CEILING for f in opened)
     assert skipping.visited + restored.visited < every.visited / 3
+
+
+def _owned_west_of(x_m: float):
+    """An ownership of flag centres: those west of ``x_m`` (metres on the test projection)."""
+    return lambda lat, lon: PROJECTION.to_xy(lat, lon)[0] < x_m
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.sampled_from([-1e9, 1e9]) | st.floats(-3000, 3000))
+def test_publish_only_builds_the_events_of_owned_flags_and_no_others(x_m):
+    # The hotspot's flag lies about 700 m east: the whole plane, nothing, or either side.
+    c = engine()
+    c.publish_only(_owned_west_of(x_m))
+    incidents, flags, _, c = run(cut(SCENE, range(250, len(SCENE), 250)), c)
+    owns = _owned_west_of(x_m)
+    assert flags == [f for f in REFERENCE[1] if owns(np.array([f.lat]), np.array([f.lon]))[0]]
+    assert incidents == REFERENCE[0]
+    assert c.stats["flag_events"] == len(REFERENCE[1])  # every flag event, built or not
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(1, len(SCENE) // 250))
+def test_flags_not_published_are_tracked_all_the_same(split):
+    # Nothing published for the first batches, then everything: the later events (versions,
+    # closes, updates) and the state are those of a correlator that published all along.
+    batches = cut(SCENE, range(250, len(SCENE), 250))
+    c, reference = engine(), engine()
+    c.publish_only(lambda lat, lon: np.zeros(len(lat), bool))
+    hidden = [f for b in batches[:split] for f in c.process(b).flags]
+    shown = [f for b in batches[:split] for f in reference.process(b).flags]
+    assert hidden == []
+    c.publish_only(None)
+    _, tail, _, c = run(batches[split:], c)
+    _, reference_tail, _, reference = run(batches[split:], reference)
+    assert shown + tail == REFERENCE[1]
+    assert tail == reference_tail
+    assert c.snapshot() == reference.snapshot()

@@ -21,6 +21,9 @@ class Recording:
         self.calls: list = []
         self.watermark = -(2**63)
 
+    def publish_only(self, owns) -> None:
+        self.owns = owns  # which flags' events to build: this stand-in builds none
+
     def process(self, alerts: AlertBatch, origins=None) -> CorrelationOutput:
         self.calls.append(alerts.alert_id.tolist())
         return CorrelationOutput(AlertBatch.empty(), [], [])

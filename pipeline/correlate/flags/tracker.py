@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import msgspec
@@ -226,8 +227,9 @@ def _flag_events(
     ]  # fmt: skip
 
 
-def _rows(placed: tuple, rows: np.ndarray) -> tuple:
-    """``placed`` (centres and disk details, see ``FlagTracker._details``) at ``rows``."""
+def _rows(placed: tuple, rows: np.ndarray | slice) -> tuple:
+    """``placed`` (centres and disk details, see ``FlagTracker._details``) at ``rows``
+    (indices, or a slice: views)."""
     cx, cy, lat, lon, d = placed
     details = DiskDetails(
         d.by_source[rows], d.by_category[rows], d.grid[rows], d.first_ms[rows], d.last_ms[rows]
@@ -245,6 +247,11 @@ class FlagTracker:
         self.lattice = lattice
         self.projection = projection
         self._open = _OpenFlags(len(SOURCES))
+        #: ``publishes(lat, lon)``: which flag centres this tracker's events are built for
+        #: (None: all). The others open, update and close all the same (state, versions,
+        #: suppression); only their events, which their partition would drop, are not built.
+        self.publishes: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+        self.transitions = 0  # flag events so far, built or not
 
     def open_cells(self) -> np.ndarray:
         return self._open.cell_id
@@ -256,46 +263,67 @@ class FlagTracker:
         the window (for the per-flag details).
         """
         p, o = self.params, self._open
-        if not len(o.cell_id) and not len(self._new_hot_cells(scores)):
-            return []  # nothing open and nothing to open (most boundaries of a quiet city)
         ks = np.searchsorted(scores.cell_id, o.cell_id)  # scores.find, all at once
-        placed = self._details(boundary_ms, scores, ks, nearby)
         count, score = scores.count[ks], scores.score[ks]
-        o.cool = np.where(score < p.close_score, o.cool + 1, 0)
-        closing = (count == 0) | (o.cool >= p.close_after_slides)
+        cool = np.where(score < p.close_score, o.cool + 1, 0)
+        closing = (count == 0) | (cool >= p.close_after_slides)
+        # Which flags close needs no disk details, so the cells that open (which the flags
+        # staying open suppress) are known before any disk is described, and one kernel call
+        # describes both (each disk's figures are its own: the same as two calls).
+        hot = self._new_hot_cells(scores, o.cell_id[~closing])
+        if not len(ks) and not len(hot):
+            return []  # nothing open and nothing to open (most boundaries of a quiet city)
+        o.cool = cool
+        both = self._details(boundary_ms, scores, np.concatenate([ks, hot]), nearby)
+        n_open = len(ks)
+        placed = _rows(both, slice(0, n_open))
         # What a patrol would see change: the count and its split by feed (SOURCES order).
         signature = np.column_stack([count, placed[4].by_source]).astype(np.int64)
         moved = np.abs(score - o.last_score) >= p.update_score_delta
         emit = np.flatnonzero(closing | moved | (signature != o.last_counts).any(axis=1))
+        self.transitions += len(emit) + len(hot)
+        built = self._published(placed, emit)
         flags = (
-            [o.flag_id[d] for d in emit.tolist()],
-            o.cell_id[emit].tolist(),
-            o.opened_ms[emit].tolist(),
-            (o.version[emit] + 1).tolist(),
-            np.where(closing[emit], "close", "update").tolist(),
+            [o.flag_id[d] for d in built.tolist()],
+            o.cell_id[built].tolist(),
+            o.opened_ms[built].tolist(),
+            (o.version[built] + 1).tolist(),
+            np.where(closing[built], "close", "update").tolist(),
         )
         events = _flag_events(
-            scores, ks[emit], _rows(placed, emit), flags, boundary_ms, self.params
+            scores, ks[built], _rows(placed, built), flags, boundary_ms, self.params
         )
         o.last_score[emit] = score[emit]
         o.last_counts[emit] = signature[emit]
         o.version[emit] += 1
         o.keep(np.flatnonzero(~closing))
-        hot = self._new_hot_cells(scores)
-        placed = self._details(boundary_ms, scores, hot, nearby)
+        placed = _rows(both, slice(n_open, None))
         cells = scores.cell_id[hot].tolist()
         flag_ids = [flag_id(cell, boundary_ms) for cell in cells]
-        n = len(cells)
-        flags = (flag_ids, cells, [boundary_ms] * n, [1] * n, ["open"] * n)
-        events += _flag_events(scores, hot, placed, flags, boundary_ms, self.params)
+        built = self._published(placed, np.arange(len(hot)))
+        n = len(built)
+        flags = (
+            [flag_ids[d] for d in built.tolist()], [cells[d] for d in built.tolist()],
+            [boundary_ms] * n, [1] * n, ["open"] * n,
+        )  # fmt: skip
+        events += _flag_events(
+            scores, hot[built], _rows(placed, built), flags, boundary_ms, self.params
+        )
         counts = np.column_stack([scores.count[hot], placed[4].by_source]).astype(np.int64)
         o.add(flag_ids, scores.cell_id[hot], boundary_ms, scores.score[hot], counts)
         return events
 
-    def _new_hot_cells(self, scores: CellScores) -> np.ndarray:
-        """Rows of cells that open flags: hot, best first, none within the radius of a flag."""
+    def _published(self, placed: tuple, rows: np.ndarray) -> np.ndarray:
+        """Those of ``rows`` (of ``placed``) whose events are built: see :attr:`publishes`."""
+        if self.publishes is None or not len(rows):
+            return rows
+        return rows[self.publishes(placed[2][rows], placed[3][rows])]
+
+    def _new_hot_cells(self, scores: CellScores, open_cells: np.ndarray) -> np.ndarray:
+        """Rows of cells that open flags: hot, best first, none within the radius of a flag
+        (of ``open_cells``: those of the flags that stay open)."""
         p = self.params
-        ix, iy = self.lattice.unpack(self.open_cells())
+        ix, iy = self.lattice.unpack(open_cells)
         # the minimum recurrence interval, as a p-value bar on the cells that may open
         significant = scores.significant & (scores.p_value <= p.open_p_max)
         if p.min_recurrence_days > 0 and scores.new_test is not None:
