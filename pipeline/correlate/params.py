@@ -69,6 +69,8 @@ class CorrelationParams:
         sheer volume.
         ``corroboration_gain`` (0.5): each distinct source beyond the first multiplies the
         score by ``1 + gain`` more (see :mod:`pipeline.correlate.scan.scoring`).
+        ``corroboration_min_events`` (1): the events a source must hold in the disk (at the
+        cell's scale) to count as corroboration in the score.
         ``merge_radius_m`` (1000 m = 2 x hotspot radius): a hot cell this close to an open
         flag's cell feeds that flag instead of opening its own. Disks closer than twice their
         radius share alerts, so one compact hotspot lights up cells up to about that far apart.
@@ -130,6 +132,7 @@ class CorrelationParams:
     min_count: int = 2
     min_rate_ratio: float = 2.0
     corroboration_gain: float = 0.5
+    corroboration_min_events: int = 1
     merge_radius_m: float = 1000.0
     merge_tile_m: float = 4000.0
     update_score_delta: float = 1.0
@@ -170,6 +173,11 @@ class CorrelationParams:
         if not (math.isfinite(self.min_recurrence_days) and self.min_recurrence_days >= 0):
             raise CorrelationError(
                 f"min_recurrence_days must be >= 0 days (0: off), got {self.min_recurrence_days!r}"
+            )
+        if self.corroboration_min_events < 1:
+            raise CorrelationError(
+                "corroboration_min_events must be >= 1 (1: every source in the disk counts),"
+                f" got {self.corroboration_min_events!r}"
             )
         if self.close_score > self.open_score:
             raise CorrelationError("close_score must not exceed open_score (hysteresis)")

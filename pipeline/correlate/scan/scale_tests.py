@@ -49,12 +49,13 @@ def _minimum(a, b):
 
 
 @numba.njit(cache=True, nogil=True)
-def _test_cells(by_src, sev, expected, alpha, min_count, bh_q, gammainc, betainc):
+def _test_cells(by_src, sev, expected, alpha, min_count, bh_q, corroborate, gammainc, betainc):
     n, n_scales, n_src = by_src.shape
     r = 1.0 / alpha if alpha > 0 else 0.0
     best = np.zeros(n, np.int64)
     count = np.zeros(n, np.int64)
     n_sources = np.zeros(n, np.int64)
+    n_corroborating = np.zeros(n, np.int64)
     mean_sev = np.zeros(n)
     best_expected = np.zeros(n)
     p = np.zeros(n)
@@ -103,6 +104,8 @@ def _test_cells(by_src, sev, expected, alpha, min_count, bh_q, gammainc, betainc
         for k in range(n_src):
             if by_src[i, b, k] > 0:
                 n_sources[i] += 1
+            if by_src[i, b, k] >= corroborate:
+                n_corroborating[i] += 1
         mean_sev[i] = sev[i, b] / max(counts[b], 1)
         best_expected[i] = expected[i, b]
         p[i] = _minimum(p_all[b] * max(n_tested, 1), 1.0)
@@ -129,7 +132,10 @@ def _test_cells(by_src, sev, expected, alpha, min_count, bh_q, gammainc, betainc
             k_max = j + 1
     for j in range(k_max):
         significant[cells[order[j]]] = True
-    return best, count, n_sources, mean_sev, best_expected, p, significant, n_tests, tested_at
+    return (
+        best, count, n_sources, mean_sev, best_expected, p, significant, n_tests, tested_at,
+        n_corroborating,
+    )  # fmt: skip
 
 
 # --- Python layer ------------------------------------------------------------------------------
@@ -163,6 +169,9 @@ class CellTests(NamedTuple):
     significant: np.ndarray  # Benjamini-Hochberg discovery among the tested cells
     n_tests: int
     scales_tested: np.ndarray  # int64 per cell
+    #: feeds holding at least ``corroborate`` of the events at the best scale (the feeds the
+    #: score counts as corroboration; ``n_sources`` with ``corroborate`` 1)
+    n_corroborating: np.ndarray
 
 
 def cell_tests(
@@ -172,10 +181,12 @@ def cell_tests(
     alpha: float,
     min_count: int,
     bh_q: float,
+    corroborate: int = 1,
 ) -> CellTests:
     """Test every cell at every scale: ``by_src`` ``(cells, scales, sources)`` counts,
     ``sev`` ``(cells, scales)`` severity sums, ``expected`` ``(cells, scales)`` baseline
-    counts, ``alpha`` the negative-binomial dispersion (0: Poisson)."""
+    counts, ``alpha`` the negative-binomial dispersion (0: Poisson); ``corroborate``: the
+    events a feed must hold at the best scale to count in ``n_corroborating``."""
     if not alpha >= 0:
         raise ValueError(f"dispersion alpha must be >= 0, got {alpha!r}")
     by_src = np.ascontiguousarray(by_src, np.int64)
@@ -190,6 +201,7 @@ def cell_tests(
             float(alpha),
             int(min_count),
             float(bh_q),
+            int(corroborate),
             *_special_functions(),
         )
     )

@@ -13,7 +13,7 @@ from pipeline.correlate.scan.scoring import (
 )
 
 
-def reference(by_src, sev, expected, alpha, min_count, q):
+def reference(by_src, sev, expected, alpha, min_count, q, corroborate=1):
     """The straightforward NumPy version (what scoring computed before the kernel)."""
     count_all = by_src.sum(axis=2)
     tail = count_upper_tail(count_all, expected, alpha)
@@ -31,7 +31,7 @@ def reference(by_src, sev, expected, alpha, min_count, q):
     significant[tested] = benjamini_hochberg(p[tested], q)
     return (
         best, count, n_sources, mean_sev, expected[rows, best], p, significant, n_tested.sum(),
-        n_tested.astype(np.int64),
+        n_tested.astype(np.int64), (by_src[rows, best] >= corroborate).sum(axis=1),
     )  # fmt: skip
 
 
@@ -43,18 +43,19 @@ def reference(by_src, sev, expected, alpha, min_count, q):
     min_count=st.integers(0, 4),
     q=st.sampled_from([0.05, 0.3, 1.0]),
     busy=st.floats(0.1, 30.0),
+    corroborate=st.integers(1, 4),
 )
 @settings(max_examples=300, deadline=None)
 def test_fused_tests_equal_the_numpy_reference(
-    seed, cells, scales, alpha, min_count, q, busy
+    seed, cells, scales, alpha, min_count, q, busy, corroborate
 ):  # fmt: skip
     rng = np.random.default_rng(seed)
     by_src = rng.poisson(busy * rng.random((cells, scales, 4)) ** 3)
     sev = np.round(rng.random((cells, scales)) * by_src.sum(axis=2) * 2**20) / 2**20
     expected = np.exp(rng.uniform(-12, 5, (cells, scales)))
     expected[rng.random((cells, scales)) < 0.05] = 0.0  # a disk the baseline calls empty
-    got = cell_tests(by_src, sev, expected, alpha, min_count, q)
-    want = reference(by_src, sev, expected, alpha, min_count, q)
+    got = cell_tests(by_src, sev, expected, alpha, min_count, q, corroborate)
+    want = reference(by_src, sev, expected, alpha, min_count, q, corroborate)
     for name, g, w in zip(got._fields, got, want, strict=True):
         assert np.array_equal(np.asarray(g), np.asarray(w), equal_nan=True), name
         assert np.asarray(g).dtype == np.asarray(w).dtype or name == "n_tests", name
@@ -68,6 +69,17 @@ def test_ties_keep_the_first_scale_and_the_first_cell():
     assert got.best.tolist() == [1, 1, 1]
     assert got.significant.tolist() == [True, True, True]
     assert got.n_tests == 9 and got.scales_tested.tolist() == [3, 3, 3]
+
+
+def test_a_source_corroborates_only_with_enough_events_at_the_best_scale():
+    by_src = np.zeros((1, 1, 3), np.int64)
+    by_src[0, 0] = [9, 1, 2]  # one camera-like feed, a lone call, a pair of reports
+    args = (np.ones((1, 1)), np.full((1, 1), 0.5), 0.0, 2, 0.3)
+    assert cell_tests(by_src, *args).n_sources.tolist() == [3]
+    assert cell_tests(by_src, *args).n_corroborating.tolist() == [3]  # 1: every feed
+    assert cell_tests(by_src, *args, 2).n_corroborating.tolist() == [2]
+    assert cell_tests(by_src, *args, 3).n_corroborating.tolist() == [1]
+    assert cell_tests(by_src, *args, 3).n_sources.tolist() == [3]  # reported as before
 
 
 def test_negative_dispersion_is_refused():

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from scipy.stats import poisson
 
 from pipeline.correlate.baseline.model import Baseline
+from pipeline.correlate.exceptions import CorrelationError
 from pipeline.correlate.lattice import Lattice
 from pipeline.correlate.params import CorrelationParams
 from pipeline.correlate.scan.scoring import (
@@ -92,6 +93,39 @@ def test_score_cells_on_a_hand_made_window():
     )
     assert s.significant.tolist() == [True, False]
     assert s.gi_z[0] > s.gi_z[1]
+
+
+def test_a_lone_alert_of_another_feed_corroborates_only_at_one_event():
+    """Seven alerts of one feed and one of another in a disk: the lone alert multiplies the
+    score by 1 + gain with ``corroboration_min_events`` 1 (each feed in the disk counts), not
+    with 2; the flag still reports both feeds."""
+    lattice = Lattice(250.0)
+    baseline = Baseline(lattice.cell_km2, 2.0)
+    rows = {
+        "x": np.full(8, 125.0),
+        "y": np.full(8, 125.0),
+        "source": np.array([1] * 7 + [0], dtype=np.int8),
+        "severity": np.full(8, 0.5, dtype=np.float32),
+    }
+    boundary = T0 + 30 * MIN - T0 % (60 * MIN)
+    rows["event_ms"] = np.full(8, boundary - 10 * MIN, np.int64)
+    by_min = {
+        m: score_cells(
+            rows,
+            np.array([], np.int64),
+            lattice,
+            baseline,
+            boundary,
+            CorrelationParams(windows_s=(1800,), radii_m=(500.0,), corroboration_min_events=m),
+        )  # fmt: skip
+        for m in (1, 2)
+    }
+    assert by_min[1].n_sources.tolist() == by_min[2].n_sources.tolist() == [2]
+    assert by_min[1].p_value.tolist() == by_min[2].p_value.tolist()
+    np.testing.assert_allclose(by_min[1].score, 1.5 * by_min[2].score)
+    np.testing.assert_allclose(by_min[2].score, -np.log10(by_min[2].p_value))  # severity 0.5
+    with pytest.raises(CorrelationError, match="corroboration_min_events"):
+        CorrelationParams(corroboration_min_events=0)
 
 
 def test_open_flag_cells_are_scored_even_when_empty():
