@@ -57,6 +57,16 @@ _FLAG_COLUMNS = ("x", "y", "event_ms", "source", "category", "grid")
 
 
 @dataclass(frozen=True, slots=True)
+class _Complete:
+    """The rows of the components complete at boundary ``boundary_ms`` (ascending) and each
+    one's root row, consumed there and built into incidents at the end of the call."""
+
+    members: np.ndarray
+    heads: np.ndarray
+    boundary_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class CorrelationOutput:
     """What one call produced. ``late`` rows go to the dead-letter topic with reason ``late``;
     ``late_at``: their positions in the batch passed in (two copies of one alert share its id
@@ -224,18 +234,19 @@ class Correlator:
     # --- boundaries ---------------------------------------------------------------------------
 
     def _close_due(self) -> tuple[list[Incident], list[FlagEvent]]:
-        incidents: list[Incident] = []
+        complete: list[_Complete] = []
         flags: list[FlagEvent] = []
         t = self._buffer.col("event_ms")
         if len(t):
             self._window.start(int(t[0]))  # rows are canonical: the first is the earliest
         closed = False
         while (b := self._window.pop_due()) is not None:  # loop per slide, not per event
-            incidents += self._close_incidents(b)
+            complete += self._close_incidents(b)
             flags += self._close_hotspots(b)
             if self._skip_quiet:
                 self._skip_to_change(b)
             closed = True
+        incidents = self._build_incidents(complete)  # before _evict: their rows are held
         if closed:
             self._evict()
             self._late.forget_before(self._window.horizon_ms())
@@ -247,10 +258,12 @@ class Correlator:
         """Columns ``names`` of buffer rows ``idx`` (ascending, so in canonical order)."""
         return {name: self._buffer.col(name)[idx] for name in names}
 
-    def _close_incidents(self, b: int) -> list[Incident]:
-        """Link the alerts new since the last boundary, and emit the incidents complete at
+    def _close_incidents(self, b: int) -> list[_Complete]:
+        """Link the alerts new since the last boundary, and find the incidents complete at
         ``b``: those that grew no closer than the gap to it (work follows the new alerts and
-        the gap before ``b``, not every pending alert)."""
+        the gap before ``b``, not every pending alert). Their rows are consumed here and built
+        into incidents once per call (:meth:`_build_incidents`), so building costs per
+        incident, not per boundary."""
         p, buf = self.params, self._buffer
         cols = {name: buf.col(name) for name in ("x", "y", "event_ms", "pending", "root")}
         hi, prev = buf.through(b), self._linked_through
@@ -269,11 +282,29 @@ class Correlator:
         members, heads = complete_components(cols, cand_lo, live_lo, hi)
         if not len(members):
             return []
-        rows = self._rows(members, _INCIDENT_COLUMNS)
-        roots = np.searchsorted(members, heads)  # a root is its component's first member
-        _, incidents = build_incidents(rows, roots, b, p.incident_gap_ms, self.projection)
         cols["pending"][members] = False
         cols["root"][members] = -1
+        return [_Complete(members, heads, b)]
+
+    def _build_incidents(self, complete: list[_Complete]) -> list[Incident]:
+        """The incidents of the components ``complete`` found at this call's boundaries, in
+        the order the boundaries emitted them (by boundary, then first event time and id):
+        one :func:`build_incidents` for all, on rows the buffer still holds (nothing is
+        evicted between the boundaries of one call)."""
+        if not complete:
+            return []
+        members = np.concatenate([c.members for c in complete])
+        heads = np.concatenate([c.heads for c in complete])
+        at = np.concatenate([np.full(len(c.members), c.boundary_ms) for c in complete])
+        # Components of different boundaries may interleave in the buffer: rows in canonical
+        # order again (each component's own rows keep their order, so every sum is the same).
+        order = np.argsort(members, kind="stable")
+        members, heads, at = members[order], heads[order], at[order]
+        rows = self._rows(members, _INCIDENT_COLUMNS)
+        roots = np.searchsorted(members, heads)  # a root is its component's first member
+        _, incidents = build_incidents(
+            rows, roots, at, self.params.incident_gap_ms, self.projection
+        )
         return incidents
 
     def _window_events(self, b: int, index: bool = True) -> tuple[RowIndex | None, np.ndarray]:

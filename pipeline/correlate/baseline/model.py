@@ -84,6 +84,9 @@ class Baseline:
         cnt = np.zeros(len(ids)) if counts is None else np.asarray(counts, np.float64)
         self._ids, inverse = np.unique(ids, return_inverse=True)
         self._counts = np.bincount(inverse, weights=cnt, minlength=len(self._ids))
+        # Whether ``_counts`` may be held outside (state(), level_terms()): then a merge copies
+        # it before adding in place, else it adds in place (no copy of every cell per slide).
+        self._counts_shared = False
         self.hours = float(hours)
         self.learn = learn
         if not dispersion >= 0:
@@ -112,6 +115,7 @@ class Baseline:
     def level_terms(self) -> LevelTerms:
         """The learned counts and the scalars of :meth:`levels` (for kernels that compute the
         levels of many cells themselves, as :mod:`pipeline.correlate.scan.expected_counts` does)."""
+        self._counts_shared = True
         return LevelTerms(
             self._ids,
             np.asarray(self._counts, np.float64),
@@ -143,6 +147,7 @@ class Baseline:
             cnt = np.concatenate([self._counts, counts])
             self._ids, inverse = np.unique(ids, return_inverse=True)
             self._counts = np.bincount(inverse, weights=cnt, minlength=len(self._ids))
+            self._counts_shared = False
         else:
             self._merge_unique(cell_ids, counts)
         self.hours = add_repeated(self.hours, hours, times)
@@ -158,8 +163,11 @@ class Baseline:
         known[known] = self._ids[pos[known]] == cell_ids[known]
         if not len(self._ids) and not len(cell_ids):
             return  # nothing seen yet: the general path would also leave no cells
-        # A float64 copy: bincount's dtype, and state() hands the old array out.
-        self._counts = self._counts.astype(np.float64)
+        # float64 (bincount's dtype); a copy where state() or level_terms() handed the array
+        # out, so what they returned never changes.
+        if self._counts_shared or self._counts.dtype != np.float64:
+            self._counts = self._counts.astype(np.float64)
+            self._counts_shared = False
         self._counts[pos[known]] += counts[known]
         fresh = ~known
         if fresh.any():
@@ -211,10 +219,12 @@ class Baseline:
         )
 
     def state(self) -> dict[str, np.ndarray]:
+        self._counts_shared = True
         return {"ids": self._ids, "counts": self._counts, "hours": np.array([self.hours])}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self._ids = np.asarray(state["ids"], np.int64)
         self._counts = np.asarray(state["counts"], np.float64)
+        self._counts_shared = True  # may be the caller's array
         self.hours = float(state["hours"][0])
         self.revision += 1

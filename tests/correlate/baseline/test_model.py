@@ -75,3 +75,17 @@ def test_observe_sorted_unique_cells_matches_the_general_merge(seed):
     for name, value in fast.state().items():
         assert value.dtype == general.state()[name].dtype
         assert value.tobytes() == general.state()[name].tobytes()
+
+
+def test_what_state_and_level_terms_handed_out_never_changes():
+    """The per-slide merge adds in place unless the counts were handed out (state(),
+    level_terms()): what those returned keeps its values while the baseline learns on."""
+    b = Baseline(0.01, 5.0, cell_ids=np.array([1, 4]), counts=np.array([2.0, 3.0]))
+    b.observe(np.array([1, 2]), np.array([1.0, 1.0]), 1 / 60)
+    state, terms = b.state(), b.level_terms()
+    before = state["counts"].copy(), terms.counts.copy()
+    b.observe(np.array([1, 4]), np.array([5.0, 5.0]), 1 / 60)  # known cells only: in place
+    b.observe(np.array([4]), np.array([1.0]), 1 / 60)
+    assert state["counts"].tolist() == before[0].tolist() == [3.0, 1.0, 3.0]
+    assert terms.counts.tolist() == before[1].tolist()
+    assert b.state()["counts"].tolist() == [8.0, 1.0, 9.0]
