@@ -173,6 +173,8 @@ class Correlator:
         self._nearby_ms = 0
         self._rebuild_ms = max(1, params.window_ms // params.slide_ms // 3) * params.slide_ms
         self._skip_quiet = skip_quiet
+        self._opens_for: object = None  # the tracker params _opens_at_new_tests_only read
+        self._opens_new_only = False
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
     @property
@@ -265,25 +267,26 @@ class Correlator:
         into incidents once per call (:meth:`_build_incidents`), so building costs per
         incident, not per boundary."""
         p, buf = self.params, self._buffer
-        cols = {name: buf.col(name) for name in ("x", "y", "event_ms", "pending", "root")}
         hi, prev = buf.through(b), self._linked_through
         lo = 0 if prev is None else buf.through(prev)
         if lo < hi:  # a quiet city's boundaries mostly have no new alert to link
+            cols = {name: buf.col(name) for name in ("x", "y", "event_ms", "pending", "root")}
             link_new(cols, lo, hi, p.incident_radius_m, p.incident_gap_ms)
         self._linked_through = b
-        t = cols["event_ms"]
+        t, gap = buf.col("event_ms"), p.incident_gap_ms
         # Components complete at an earlier boundary were emitted then, so a candidate has a
         # row no more than the gap before that boundary.
-        cand_lo = 0 if prev is None else int(np.searchsorted(t, prev - p.incident_gap_ms))
-        live_lo = int(np.searchsorted(t, b - p.incident_gap_ms))  # rows that may still link
-        cand_lo = min(cand_lo, live_lo)
-        if not cols["pending"][cand_lo:live_lo].any():
+        cand_lo = 0 if prev is None else int(t.searchsorted(prev - gap))
+        live_lo = int(t.searchsorted(b - gap))  # rows that may still link
+        pending = buf.col("pending")
+        if cand_lo >= live_lo or not pending[cand_lo:live_lo].any():
             return []  # no candidate: complete_components would find none
-        members, heads = complete_components(cols, cand_lo, live_lo, hi)
+        forest = {"pending": pending, "root": buf.col("root")}
+        members, heads = complete_components(forest, cand_lo, live_lo, hi)
         if not len(members):
             return []
-        cols["pending"][members] = False
-        cols["root"][members] = -1
+        pending[members] = False
+        forest["root"][members] = -1
         return [_Complete(members, heads, b)]
 
     def _build_incidents(self, complete: list[_Complete]) -> list[Incident]:
@@ -483,7 +486,10 @@ class Correlator:
         recurrence bar (``min_recurrence_days`` set, :meth:`FlagTracker._new_hot_cells`). Read
         from the tracker's parameters: the city's bars (:mod:`.scan.test_rate`) open flags."""
         p = self._flags.params
-        return p.min_recurrence_days > 0 and p.open_p_max < 1.0
+        if p is not self._opens_for:  # frozen params: asked at every boundary, decided once
+            self._opens_for = p
+            self._opens_new_only = p.min_recurrence_days > 0 and p.open_p_max < 1.0
+        return self._opens_new_only
 
     def _no_new_test(self, b: int) -> bool:
         """Whether, under the recurrence bar and with no flag open, no alert entered the slide
