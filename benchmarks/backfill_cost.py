@@ -13,8 +13,10 @@ the registry and opens and migrates a fresh chDB before its clock starts, then t
 extracted with ``git archive`` into ``--data``/trees and run from there (``PYTHONPATH``, its own
 Numba cache), so nothing in another checkout is touched; one untimed warm-up run per tree and
 city compiles and caches the kernels. Runs alternate between the trees; medians of ``--runs``
-are printed with the ratios to the ceiling and to the baseline, and each tree's incidents and
-flag events, which must be equal (the outputs are compared bit for bit by ``tools/golden.py``).
+are printed with the ratios to the ceiling and to the baseline, the median CPU time of the
+process over ``backfill_files`` (records per CPU-second: steadier than rates on a shared
+machine), and each tree's incidents and flag events, which must be equal (the outputs are
+compared bit for bit by ``tools/golden.py``).
 
     PYTHONPATH=. .venv/bin/python benchmarks/backfill_cost.py --baseline d3d236f --runs 3
 """
@@ -96,13 +98,14 @@ def child(city: Path, partitions: int) -> None:
         with open_warehouse(settings.resolved_warehouse_url) as warehouse:
             migrate(warehouse)
             tune_garbage_collector()
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             report, _ = backfill_files(settings, loaded, warehouse, [city / "replay.jsonl"])
-            took = time.perf_counter() - began
+            took, cpu = time.perf_counter() - began, time.process_time() - cpu
     print(
         json.dumps(
             {
                 "seconds": took,
+                "cpu_seconds": cpu,  # every thread of the process (chDB's too), one core
                 "records": report.records,
                 "incidents": report.incidents,
                 "flag_events": report.flag_events,
@@ -187,7 +190,9 @@ def main() -> None:
         rows.append((name, "ceiling (plain decode)", ceiling, n, None, None))
         for label, runs in results.items():
             took = statistics.median(r["seconds"] for r in runs)
+            cpu = statistics.median(r.get("cpu_seconds", float("nan")) for r in runs)
             outputs = f"{runs[0]['incidents']:,} inc, {runs[0]['flag_events']:,} flag ev"
+            outputs += f"; CPU {cpu:.2f} s, {n / cpu:,.0f} records per CPU-second"
             rows.append((name, label, took, n, ceiling / took, (base_s / took, outputs)))
     print(
         f"\n{began:%Y-%m-%d %H:%M} UTC, median of {args.runs} runs each, one core, "
