@@ -455,9 +455,8 @@ class Correlator:
         alert entered them)."""
         slide = self.params.slide_ms
         if self._last_closed is not None and b - self._last_closed > slide:
-            none = np.empty(0, np.int64)
             skipped = (b - self._last_closed) // slide - 1
-            self.baseline.observe(none, none.astype(np.float64), slide / _HOUR_MS, skipped)
+            self.baseline.expose(slide / _HOUR_MS, skipped)
             self._last_closed = b - slide  # no row lies between: the same rows are new at b
 
     def _crowding(self, b: int, entered_only: bool = False) -> int:

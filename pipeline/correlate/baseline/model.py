@@ -151,6 +151,14 @@ class Baseline:
         self.hours = add_repeated(self.hours, hours, times)
         self.revision += 1
 
+    def expose(self, hours: float, times: int = 1) -> None:
+        """:meth:`observe` with no counts: ``hours`` of exposure added ``times`` times (the
+        slides the engine skipped, most of a quiet city's), without building empty arrays."""
+        if not self.learn:
+            return
+        self.hours = add_repeated(self.hours, hours, times)
+        self.revision += 1
+
     def _merge_unique(self, cell_ids: np.ndarray, counts: np.ndarray) -> bool:
         """:meth:`observe`'s merge for sorted, unique ``cell_ids`` (what the engine passes at
         every slide): add to the known cells in place and insert the new ones, instead of
