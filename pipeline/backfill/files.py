@@ -3,6 +3,7 @@ the benchmark run) or into memory (``hotspot evaluate``, the demo's baseline fit
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from .sinks import INSERT_ROWS, MemorySink, WarehouseSink
 __all__ = [
     "backfill_files",
     "backfill_to_memory",
+    "looked_up_once",
     "read_chunks",
     "count_records",
     "FileBadLine",
@@ -80,11 +82,26 @@ def backfill_files(
         settings,
         registry,
         WarehouseSink(warehouse, registry, insert_rows),
-        lambda: newest_baseline(warehouse, settings),
+        looked_up_once(lambda: newest_baseline(warehouse, settings)),
         clock=clock,
         correlate=correlate,
     )
     return _run(engine, paths, chunk_records, flush, progress)
+
+
+def looked_up_once(make: Callable[[], Baseline]) -> Callable[[], Baseline]:
+    """``make`` called once, and a deep copy of what it made for every call (each partition's
+    correlator learns its own): the same baselines as calling ``make`` per partition, without
+    repeating the warehouse's lookup of the newest fit (a few hundredths of a second of chDB
+    each, a fixed cost that a small backfill notices)."""
+    made: list[Baseline] = []
+
+    def baseline() -> Baseline:
+        if not made:
+            made.append(make())
+        return copy.deepcopy(made[0])  # the first one a copy too: the template stays as made
+
+    return baseline
 
 
 def backfill_to_memory(
