@@ -118,10 +118,11 @@ class GrafanaSettings(BaseModel):
         None, description="Service-account token (Editor or Admin): HOTSPOT_GRAFANA__TOKEN."
     )
     folder: str = Field("Hotspot", description="Folder the dashboards go to.")
-    clickhouse_url: str = Field(
-        "",
+    clickhouse_url: SecretStr = Field(
+        SecretStr(""),
         description="ClickHouse as Grafana reaches it, 'clickhouse://user:pass@host:9000/db'. "
-        "Empty: warehouse_url (which must then be a clickhouse:// URL, not chdb).",
+        "Empty: warehouse_url (which must then be a clickhouse:// URL, not chdb). A secret "
+        "(it holds the password), like warehouse_url.",
     )
     timeout_s: float = Field(10.0, gt=0, description="HTTP timeout per request, seconds.")
 

@@ -170,6 +170,13 @@ def test_the_warehouse_password_is_a_secret_shown_only_redacted():
     assert s.warehouse_display == "clickhouse://writer:***@ch:9000/hotspot"
 
 
+def test_grafanas_clickhouse_password_is_a_secret_too(monkeypatch):
+    monkeypatch.setenv("HOTSPOT_GRAFANA__CLICKHOUSE_URL", "clickhouse://reader:hunter2@ch:9000/db")
+    s = load_settings()
+    assert "hunter2" not in repr(s) and "hunter2" not in str(s.model_dump())
+    assert s.grafana.clickhouse_url.get_secret_value().endswith("reader:hunter2@ch:9000/db")
+
+
 def test_warehouse_tls_settings_reach_the_connection_url(tmp_path):
     ca = tmp_path / "ca.pem"
     s = Settings(

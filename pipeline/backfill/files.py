@@ -3,13 +3,12 @@ the benchmark run) or into memory (``hotspot evaluate``, the demo's baseline fit
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..correlate import Baseline
-from ..correlate.baseline.store import newest_baseline
+from ..correlate.baseline.store import baselines_from, newest_fit
 from ..geo.admin_units import AdminRegistry
 from ..replay.chunks import BadLine, RecordChunk
 from ..replay.jsonl import read_jsonl_chunks
@@ -22,7 +21,6 @@ from .sinks import INSERT_ROWS, MemorySink, WarehouseSink
 __all__ = [
     "backfill_files",
     "backfill_to_memory",
-    "looked_up_once",
     "read_chunks",
     "count_records",
     "FileBadLine",
@@ -76,32 +74,18 @@ def backfill_files(
 
     ``progress(records, newest_event_ms)`` is called after every chunk. Alerts and dead
     letters are inserted ``insert_rows`` at a time (see :class:`~.sinks.WarehouseSink`).
-    Correlators start from the warehouse's newest baseline.
+    Correlators start from the warehouse's newest baseline, read once for every partition.
     """
+    baselines = baselines_from(newest_fit(warehouse, settings) if correlate else None, settings)
     engine = Backfill(
         settings,
         registry,
         WarehouseSink(warehouse, registry, insert_rows),
-        looked_up_once(lambda: newest_baseline(warehouse, settings)),
+        baselines,
         clock=clock,
         correlate=correlate,
     )
     return _run(engine, paths, chunk_records, flush, progress)
-
-
-def looked_up_once(make: Callable[[], Baseline]) -> Callable[[], Baseline]:
-    """``make`` called once, and a deep copy of what it made for every call (each partition's
-    correlator learns its own): the same baselines as calling ``make`` per partition, without
-    repeating the warehouse's lookup of the newest fit (a few hundredths of a second of chDB
-    each, a fixed cost that a small backfill notices)."""
-    made: list[Baseline] = []
-
-    def baseline() -> Baseline:
-        if not made:
-            made.append(make())
-        return copy.deepcopy(made[0])  # the first one a copy too: the template stays as made
-
-    return baseline
 
 
 def backfill_to_memory(

@@ -83,7 +83,9 @@ def push_dashboards(settings: Settings) -> PushReport:
     import niquests
     from grafana_client.client import GrafanaException
 
-    clickhouse_url = settings.grafana.clickhouse_url or settings.resolved_warehouse_url
+    clickhouse_url = (
+        settings.grafana.clickhouse_url.get_secret_value() or settings.resolved_warehouse_url
+    )
     model = datasource_model(clickhouse_url)
     api = _api(settings)
     report = PushReport()

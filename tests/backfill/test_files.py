@@ -4,34 +4,45 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.backfill.files import looked_up_once
-from pipeline.correlate.baseline.history import CellHourBaseline
-from pipeline.correlate.baseline.model import Baseline
+from pipeline.backfill.files import backfill_files
+from pipeline.correlate.baseline.district_fit import CellRates
+from pipeline.correlate.baseline.store import store_fit
+from pipeline.geo.admin_units import load_registry
+from pipeline.settings import Settings
+from pipeline.warehouse import migrate, open_warehouse
+from tests.conftest import PSEUDONYM_KEY
 
 
-def test_the_newest_baseline_is_looked_up_once_and_each_partition_gets_its_own():
-    """Four partitions, one warehouse lookup: each correlator's baseline is an equal, separate
-    copy (one learning changes no other), fitted tables and their disks included."""
-    calls = []
-
-    def lookup() -> Baseline:
-        calls.append(1)
-        disk = CellHourBaseline(0.2, np.full(168, 0.5), np.array([3]), np.full((1, 168), 0.7))
-        return CellHourBaseline(
-            0.0625, np.full(168, 0.1), np.array([1, 2]), np.ones((2, 168)), disks={500.0: disk}
+def test_four_partitions_read_the_newest_fit_once(tmp_path, city):
+    """A backfill's partitions share one read of the newest stored fit: four partitions, one
+    lookup of it in the warehouse (each was a chDB query, a fixed cost a small backfill
+    notices). The warehouse is real; its ``query`` is only wrapped to count the lookups."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        registry_path=city.registry,
+        pseudonym_key=PSEUDONYM_KEY,
+        partitions=4,
+    )
+    params = settings.correlation
+    replay = tmp_path / "replay.jsonl"
+    with open(city.replay) as src:
+        replay.write_text("".join(line for _, line in zip(range(2000), src, strict=False)))
+    lookups: list[str] = []
+    with open_warehouse(settings.resolved_warehouse_url) as warehouse:
+        migrate(warehouse)
+        fit = CellRates(
+            (params.cell_m / 1000.0) ** 2, np.array([7]), np.ones((1, 168)), np.ones(168), 0.1
         )
+        store_fit(warehouse, fit, params, 0, 3_600_000)
+        query = warehouse.query
 
-    make = looked_up_once(lookup)
-    made = [make() for _ in range(4)]
-    assert len(calls) == 1
-    assert len({id(b) for b in made}) == 4 and len({id(b.disks[500.0]) for b in made}) == 4
-    for b in made[1:]:
-        assert b.rows()[1].tobytes() == made[0].rows()[1].tobytes()
-        assert (
-            b.expected(np.array([1, 3]), 5).tolist()
-            == made[0].expected(np.array([1, 3]), 5).tolist()
-        )
-    learning = looked_up_once(lambda: Baseline(0.0625, 0.05))
-    a, b = learning(), learning()
-    a.observe(np.array([7]), np.array([1.0]), 1 / 60)
-    assert b.hours == 0.0 and not len(b.state()["ids"]) and len(a.state()["ids"]) == 1
+        def counted(sql: str) -> list[tuple]:
+            if f"FROM {warehouse.database}.baselines WHERE" in sql:
+                lookups.append(sql)
+            return query(sql)
+
+        warehouse.query = counted
+        backfill_files(settings, load_registry(city.registry), warehouse, [replay], flush=False)
+        stored = warehouse.query(f"SELECT count() FROM {warehouse.database}.alerts")
+    assert stored[0][0] > 1000  # the chunk was backfilled, by four partitions' correlators
+    assert len(lookups) == 1

@@ -6,13 +6,15 @@ hour of week with thin cells shrunk toward their district
 baselines scoring reads first (:mod:`pipeline.correlate.baseline.disks`), and writes them to
 the ``baselines`` and ``baseline_disks`` tables. Correlators (live and backfill) start from
 :func:`newest_baseline`: the newest fit made with their lattice and calendar, or the city-wide
-fallback rate while there is none.
+fallback rate while there is none. A backfill's partitions share one read of it
+(:func:`baselines_from`).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 
 import numpy as np
 
@@ -32,7 +34,9 @@ __all__ = [
     "history_alerts",
     "fit_history",
     "store_fit",
+    "newest_fit",
     "newest_baseline",
+    "baselines_from",
     "prior_baseline",
     "FALLBACK_CELL",
 ]
@@ -122,11 +126,10 @@ def store_fit(
     return fit_id
 
 
-def newest_baseline(warehouse: Warehouse, settings: Settings) -> Baseline:
-    """The newest stored fit for the settings' lattice and calendar; else the city-wide
-    fallback (``baseline_prior_rate_km2_h``), learning from the stream."""
+def newest_fit(warehouse: Warehouse, settings: Settings) -> CellRates | None:
+    """The newest stored fit for the settings' lattice and calendar, or None while there is
+    none."""
     params = settings.correlation
-    cell_km2 = (params.cell_m / 1000.0) ** 2
     db = warehouse.database
     newest = warehouse.query(
         f"SELECT fit_id FROM {db}.baselines WHERE cell_m = {float(params.cell_m)} "
@@ -134,20 +137,36 @@ def newest_baseline(warehouse: Warehouse, settings: Settings) -> Baseline:
         f"ORDER BY fitted_time DESC, fit_id DESC LIMIT 1"
     )
     if not newest:
-        return prior_baseline(settings)
+        return None
     cols = warehouse.query_columns(
         f"SELECT cell_id, rates, dispersion FROM {db}.baselines FINAL "
         f"WHERE fit_id = '{newest[0][0]}' ORDER BY cell_id"
     )
     cells, rates, fallback = _table(cols)
     return CellRates(
-        cell_km2,
+        (params.cell_m / 1000.0) ** 2,
         cells,
         rates,
         fallback,
         float(cols["dispersion"][0]),
         _stored_disks(warehouse, newest[0][0]),
-    ).baseline()
+    )
+
+
+def newest_baseline(warehouse: Warehouse, settings: Settings) -> Baseline:
+    """The newest stored fit for the settings' lattice and calendar; else the city-wide
+    fallback (``baseline_prior_rate_km2_h``), learning from the stream."""
+    return baselines_from(newest_fit(warehouse, settings), settings)()
+
+
+def baselines_from(fit: CellRates | None, settings: Settings) -> Callable[[], Baseline]:
+    """A fresh baseline per call from one fit (or the fallback while there is none): what the
+    partitions of one backfill start from, with the warehouse read once. A fitted table is
+    configuration and may be shared; the fallback learns from its partition's stream, so each
+    call makes a new one."""
+    if fit is None:
+        return lambda: prior_baseline(settings)
+    return fit.baseline
 
 
 def prior_baseline(settings: Settings) -> Baseline:

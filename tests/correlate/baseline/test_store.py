@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.correlate import Baseline
-from pipeline.correlate.baseline.district_fit import fit_by_district
+from pipeline.correlate.baseline.district_fit import CellRates, fit_by_district
 from pipeline.correlate.baseline.history import CellHourBaseline, counted_events, fit_cell_hours
 from pipeline.correlate.baseline.store import (
+    baselines_from,
     fit_history,
     history_alerts,
     newest_baseline,
@@ -40,6 +41,22 @@ def test_without_a_fit_the_engine_gets_the_learning_fallback(tmp_path):
         baseline = newest_baseline(wh, settings)
     assert type(baseline) is Baseline and baseline.learn
     assert baseline.prior_rate == settings.baseline_prior_rate_km2_h
+
+
+def test_partitions_sharing_one_read_get_their_own_learning_fallback(tmp_path):
+    from pipeline.settings import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    fallbacks = baselines_from(None, settings)
+    first, second = fallbacks(), fallbacks()
+    assert first is not second and first.learn and second.learn
+    assert first.prior_rate == settings.baseline_prior_rate_km2_h
+
+    fit = CellRates(0.04, np.array([7]), np.full((1, 168), 2.0), np.ones(168), 0.1, {})
+    tables = baselines_from(fit, settings)
+    one, other = tables(), tables()
+    assert isinstance(one, CellHourBaseline) and not one.learn and one is not other
+    assert one.expected(np.array([7]), 5)[0] == other.expected(np.array([7]), 5)[0] == 2.0
 
 
 def test_the_newest_stored_fit_is_loaded_as_it_was_fitted(backfilled_city, city):
