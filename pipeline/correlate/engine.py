@@ -25,7 +25,7 @@ from .baseline.rate_cache import DiskRateCache
 from .exceptions import InvalidBatchError, SnapshotError
 from .flags.details import RowIndex
 from .flags.tracker import FlagEvent, FlagTracker
-from .incidents.forest import complete_components, link_new
+from .incidents.forest import complete_components, earliest_last, link_new
 from .incidents.incident import Incident, build_incidents
 from .lattice import Lattice
 from .params import CorrelationParams
@@ -541,11 +541,11 @@ class Correlator:
         No flag is open, and the boundaries between are calm (:meth:`_crowding` at the next
         one, and no alert enters before the target, so windows only lose alerts), or, under
         the recurrence bar, have no new test (:meth:`_can_open`); and no incident can complete
-        (one completes once its last alert is the gap before a boundary, at the earliest the
-        first pending alert's). Visited, they would emit nothing and change no state but the
-        baseline's exposure, which the target's :meth:`_learn` adds slide by slide. Their
-        tests are re-tests of events already tested, not new ones (:mod:`.scan.new_tests`):
-        nothing to tally.
+        (one completes once its last alert is more than the gap before a boundary: the
+        earliest last alert of a component, :func:`.incidents.forest.earliest_last`). Visited, they
+        would emit nothing and change no state but the baseline's exposure, which the target's
+        :meth:`_learn` adds slide by slide. Their tests are re-tests of events already tested, not
+        new ones (:mod:`.scan.new_tests`): nothing to tally.
         """
         p, buf = self.params, self._buffer
         nxt = b + p.slide_ms
@@ -559,11 +559,12 @@ class Correlator:
         due = []
         if after < len(buf):  # rows are canonical: the next one is the earliest
             due.append(int(buf.col("event_ms")[after]))
-        pending = buf.col("pending")[:after]
-        first = int(pending.argmax()) if len(pending) else 0
-        if len(pending) and pending[first]:
-            # the first boundary more than the gap after it (_close_incidents' live rows)
-            due.append(int(buf.col("event_ms")[first]) + p.incident_gap_ms + 1)
+        forest = {name: buf.col(name) for name in ("pending", "root", "event_ms")}
+        last = earliest_last(forest, after)
+        if last is not None:
+            # No component completes before its last row is more than the gap before a
+            # boundary (_close_incidents' live rows): the first such boundary.
+            due.append(last + p.incident_gap_ms + 1)
         self._window.skip_to(min(due) if due else None)
         target = self._window.next_boundary
         if target > nxt:
