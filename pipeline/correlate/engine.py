@@ -26,7 +26,7 @@ from .baseline.rate_cache import DiskRateCache
 from .exceptions import InvalidBatchError, SnapshotError
 from .flags.details import RowIndex
 from .flags.tracker import FlagEvent, FlagTracker
-from .incidents.forest import complete_components, link_new
+from .incidents.forest import complete_components, earliest_last, link_new
 from .incidents.incident import Incident, build_incidents
 from .lattice import Lattice
 from .params import CorrelationParams
@@ -55,6 +55,16 @@ _SCALE_COLUMNS = ("x", "y", "source", "severity", "event_ms", "repeat")
 # What window_events reads, and the window's events as flags describe them.
 _BURST_COLUMNS = ("event_ms", "x", "y", "source", "category", "severity", "repeat")
 _FLAG_COLUMNS = ("x", "y", "event_ms", "source", "category", "grid")
+
+
+@dataclass(frozen=True, slots=True)
+class _Complete:
+    """The rows of the components complete at boundary ``boundary_ms`` (ascending) and each
+    one's root row, consumed there and built into incidents at the end of the call."""
+
+    members: np.ndarray
+    heads: np.ndarray
+    boundary_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +174,8 @@ class Correlator:
         self._nearby_ms = 0
         self._rebuild_ms = max(1, params.window_ms // params.slide_ms // 3) * params.slide_ms
         self._skip_quiet = skip_quiet
+        self._opens_for: object = None  # the tracker params _opens_at_new_tests_only read
+        self._opens_new_only = False
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
     @property
@@ -233,18 +245,19 @@ class Correlator:
     # --- boundaries ---------------------------------------------------------------------------
 
     def _close_due(self) -> tuple[list[Incident], list[FlagEvent]]:
-        incidents: list[Incident] = []
+        complete: list[_Complete] = []
         flags: list[FlagEvent] = []
         t = self._buffer.col("event_ms")
         if len(t):
             self._window.start(int(t[0]))  # rows are canonical: the first is the earliest
         closed, transitions = False, self._flags.transitions
         while (b := self._window.pop_due()) is not None:  # loop per slide, not per event
-            incidents += self._close_incidents(b)
+            complete += self._close_incidents(b)
             flags += self._close_hotspots(b)
             if self._skip_quiet:
                 self._skip_to_change(b)
             closed = True
+        incidents = self._build_incidents(complete)  # before _evict: their rows are held
         if closed:
             self._evict()
             self._late.forget_before(self._window.horizon_ms())
@@ -256,33 +269,54 @@ class Correlator:
         """Columns ``names`` of buffer rows ``idx`` (ascending, so in canonical order)."""
         return {name: self._buffer.col(name)[idx] for name in names}
 
-    def _close_incidents(self, b: int) -> list[Incident]:
-        """Link the alerts new since the last boundary, and emit the incidents complete at
+    def _close_incidents(self, b: int) -> list[_Complete]:
+        """Link the alerts new since the last boundary, and find the incidents complete at
         ``b``: those that grew no closer than the gap to it (work follows the new alerts and
-        the gap before ``b``, not every pending alert)."""
+        the gap before ``b``, not every pending alert). Their rows are consumed here and built
+        into incidents once per call (:meth:`_build_incidents`), so building costs per
+        incident, not per boundary."""
         p, buf = self.params, self._buffer
-        cols = {name: buf.col(name) for name in ("x", "y", "event_ms", "pending", "root")}
         hi, prev = buf.through(b), self._linked_through
         lo = 0 if prev is None else buf.through(prev)
         if lo < hi:  # a quiet city's boundaries mostly have no new alert to link
+            cols = {name: buf.col(name) for name in ("x", "y", "event_ms", "pending", "root")}
             link_new(cols, lo, hi, p.incident_radius_m, p.incident_gap_ms)
         self._linked_through = b
-        t = cols["event_ms"]
+        t, gap = buf.col("event_ms"), p.incident_gap_ms
         # Components complete at an earlier boundary were emitted then, so a candidate has a
         # row no more than the gap before that boundary.
-        cand_lo = 0 if prev is None else int(np.searchsorted(t, prev - p.incident_gap_ms))
-        live_lo = int(np.searchsorted(t, b - p.incident_gap_ms))  # rows that may still link
-        cand_lo = min(cand_lo, live_lo)
-        if not cols["pending"][cand_lo:live_lo].any():
+        cand_lo = 0 if prev is None else int(t.searchsorted(prev - gap))
+        live_lo = int(t.searchsorted(b - gap))  # rows that may still link
+        pending = buf.col("pending")
+        if cand_lo >= live_lo or not pending[cand_lo:live_lo].any():
             return []  # no candidate: complete_components would find none
-        members, heads = complete_components(cols, cand_lo, live_lo, hi)
+        forest = {"pending": pending, "root": buf.col("root")}
+        members, heads = complete_components(forest, cand_lo, live_lo, hi)
         if not len(members):
             return []
+        pending[members] = False
+        forest["root"][members] = -1
+        return [_Complete(members, heads, b)]
+
+    def _build_incidents(self, complete: list[_Complete]) -> list[Incident]:
+        """The incidents of the components ``complete`` found at this call's boundaries, in
+        the order the boundaries emitted them (by boundary, then first event time and id):
+        one :func:`build_incidents` for all, on rows the buffer still holds (nothing is
+        evicted between the boundaries of one call)."""
+        if not complete:
+            return []
+        members = np.concatenate([c.members for c in complete])
+        heads = np.concatenate([c.heads for c in complete])
+        at = np.concatenate([np.full(len(c.members), c.boundary_ms) for c in complete])
+        # Components of different boundaries may interleave in the buffer: rows in canonical
+        # order again (each component's own rows keep their order, so every sum is the same).
+        order = np.argsort(members, kind="stable")
+        members, heads, at = members[order], heads[order], at[order]
         rows = self._rows(members, _INCIDENT_COLUMNS)
         roots = np.searchsorted(members, heads)  # a root is its component's first member
-        _, incidents = build_incidents(rows, roots, b, p.incident_gap_ms, self.projection)
-        cols["pending"][members] = False
-        cols["root"][members] = -1
+        _, incidents = build_incidents(
+            rows, roots, at, self.params.incident_gap_ms, self.projection
+        )
         return incidents
 
     def _window_events(self, b: int, index: bool = True) -> tuple[RowIndex | None, np.ndarray]:
@@ -430,9 +464,8 @@ class Correlator:
         alert entered them)."""
         slide = self.params.slide_ms
         if self._last_closed is not None and b - self._last_closed > slide:
-            none = np.empty(0, np.int64)
             skipped = (b - self._last_closed) // slide - 1
-            self.baseline.observe(none, none.astype(np.float64), slide / _HOUR_MS, skipped)
+            self.baseline.expose(slide / _HOUR_MS, skipped)
             self._last_closed = b - slide  # no row lies between: the same rows are new at b
 
     def _crowding(self, b: int, entered_only: bool = False) -> int:
@@ -461,7 +494,10 @@ class Correlator:
         recurrence bar (``min_recurrence_days`` set, :meth:`FlagTracker._new_hot_cells`). Read
         from the tracker's parameters: the city's bars (:mod:`.scan.test_rate`) open flags."""
         p = self._flags.params
-        return p.min_recurrence_days > 0 and p.open_p_max < 1.0
+        if p is not self._opens_for:  # frozen params: asked at every boundary, decided once
+            self._opens_for = p
+            self._opens_new_only = p.min_recurrence_days > 0 and p.open_p_max < 1.0
+        return self._opens_new_only
 
     def _no_new_test(self, b: int) -> bool:
         """Whether, under the recurrence bar and with no flag open, no alert entered the slide
@@ -514,11 +550,11 @@ class Correlator:
         No flag is open, and the boundaries between are calm (:meth:`_crowding` at the next
         one, and no alert enters before the target, so windows only lose alerts), or, under
         the recurrence bar, have no new test (:meth:`_can_open`); and no incident can complete
-        (one completes once its last alert is the gap before a boundary, at the earliest the
-        first pending alert's). Visited, they would emit nothing and change no state but the
-        baseline's exposure, which the target's :meth:`_learn` adds slide by slide. Their
-        tests are re-tests of events already tested, not new ones (:mod:`.scan.new_tests`):
-        nothing to tally.
+        (one completes once its last alert is more than the gap before a boundary: the
+        earliest last alert of a component, :func:`.incidents.forest.earliest_last`). Visited, they
+        would emit nothing and change no state but the baseline's exposure, which the target's
+        :meth:`_learn` adds slide by slide. Their tests are re-tests of events already tested, not
+        new ones (:mod:`.scan.new_tests`): nothing to tally.
         """
         p, buf = self.params, self._buffer
         nxt = b + p.slide_ms
@@ -532,11 +568,12 @@ class Correlator:
         due = []
         if after < len(buf):  # rows are canonical: the next one is the earliest
             due.append(int(buf.col("event_ms")[after]))
-        pending = buf.col("pending")[:after]
-        first = int(pending.argmax()) if len(pending) else 0
-        if len(pending) and pending[first]:
-            # the first boundary more than the gap after it (_close_incidents' live rows)
-            due.append(int(buf.col("event_ms")[first]) + p.incident_gap_ms + 1)
+        forest = {name: buf.col(name) for name in ("pending", "root", "event_ms")}
+        last = earliest_last(forest, after)
+        if last is not None:
+            # No component completes before its last row is more than the gap before a
+            # boundary (_close_incidents' live rows): the first such boundary.
+            due.append(last + p.incident_gap_ms + 1)
         self._window.skip_to(min(due) if due else None)
         target = self._window.next_boundary
         if target > nxt:

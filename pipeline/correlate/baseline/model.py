@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .exposure import add_repeated
+from .merge import merge_sorted
 
 __all__ = ["Baseline", "hour_of_week", "HOURS_PER_WEEK"]
 
@@ -84,6 +85,9 @@ class Baseline:
         cnt = np.zeros(len(ids)) if counts is None else np.asarray(counts, np.float64)
         self._ids, inverse = np.unique(ids, return_inverse=True)
         self._counts = np.bincount(inverse, weights=cnt, minlength=len(self._ids))
+        # Whether ``_counts`` may be held outside (state(), level_terms()): then a merge copies
+        # it before adding in place, else it adds in place (no copy of every cell per slide).
+        self._counts_shared = False
         self.hours = float(hours)
         self.learn = learn
         if not dispersion >= 0:
@@ -112,6 +116,7 @@ class Baseline:
     def level_terms(self) -> LevelTerms:
         """The learned counts and the scalars of :meth:`levels` (for kernels that compute the
         levels of many cells themselves, as :mod:`pipeline.correlate.scan.expected_counts` does)."""
+        self._counts_shared = True
         return LevelTerms(
             self._ids,
             np.asarray(self._counts, np.float64),
@@ -136,35 +141,41 @@ class Baseline:
             return
         cell_ids = np.asarray(cell_ids, np.int64)
         counts = np.asarray(counts, np.float64)
-        if not len(cell_ids):
-            pass  # exposure only (most slides of a quiet city): the counts stay as they are
-        elif not (np.diff(cell_ids) > 0).all():
+        if len(cell_ids) and not self._merge_unique(cell_ids, counts):
             ids = np.concatenate([self._ids, cell_ids])
             cnt = np.concatenate([self._counts, counts])
             self._ids, inverse = np.unique(ids, return_inverse=True)
             self._counts = np.bincount(inverse, weights=cnt, minlength=len(self._ids))
-        else:
-            self._merge_unique(cell_ids, counts)
+            self._counts_shared = False
+        # else exposure only (most slides of a quiet city): the counts stay as they are
         self.hours = add_repeated(self.hours, hours, times)
         self.revision += 1
 
-    def _merge_unique(self, cell_ids: np.ndarray, counts: np.ndarray) -> None:
+    def expose(self, hours: float, times: int = 1) -> None:
+        """:meth:`observe` with no counts: ``hours`` of exposure added ``times`` times (the
+        slides the engine skipped, most of a quiet city's), without building empty arrays."""
+        if not self.learn:
+            return
+        self.hours = add_repeated(self.hours, hours, times)
+        self.revision += 1
+
+    def _merge_unique(self, cell_ids: np.ndarray, counts: np.ndarray) -> bool:
         """:meth:`observe`'s merge for sorted, unique ``cell_ids`` (what the engine passes at
         every slide): add to the known cells in place and insert the new ones, instead of
-        re-sorting every cell seen so far. The same values as the general path: each cell
-        there sums ``0.0 + old + count`` (bincount), here ``old + count`` or ``0.0 + count``."""
-        pos = np.searchsorted(self._ids, cell_ids)
-        known = pos < len(self._ids)
-        known[known] = self._ids[pos[known]] == cell_ids[known]
-        if not len(self._ids) and not len(cell_ids):
-            return  # nothing seen yet: the general path would also leave no cells
-        # A float64 copy: bincount's dtype, and state() hands the old array out.
-        self._counts = self._counts.astype(np.float64)
-        self._counts[pos[known]] += counts[known]
-        fresh = ~known
-        if fresh.any():
-            self._ids = np.insert(self._ids, pos[fresh], cell_ids[fresh])
-            self._counts = np.insert(self._counts, pos[fresh], 0.0 + counts[fresh])
+        re-sorting every cell seen so far (:func:`.merge.merge_sorted`). The same values as
+        the general path: each cell there sums ``0.0 + old + count`` (bincount), here
+        ``old + count`` or ``0.0 + count``. False, with nothing changed, where the cells are
+        not sorted and unique (the general path's)."""
+        # float64 (bincount's dtype); a copy where state() or level_terms() handed the array
+        # out, so what they returned never changes.
+        if self._counts_shared or self._counts.dtype != np.float64:
+            self._counts = self._counts.astype(np.float64)
+            self._counts_shared = False
+        ids, merged, fresh = merge_sorted(self._ids, self._counts, cell_ids, counts)
+        if fresh < 0:
+            return False
+        self._ids, self._counts = ids, merged
+        return True
 
     @classmethod
     def fit(
@@ -211,10 +222,12 @@ class Baseline:
         )
 
     def state(self) -> dict[str, np.ndarray]:
+        self._counts_shared = True
         return {"ids": self._ids, "counts": self._counts, "hours": np.array([self.hours])}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self._ids = np.asarray(state["ids"], np.int64)
         self._counts = np.asarray(state["counts"], np.float64)
+        self._counts_shared = True  # may be the caller's array
         self.hours = float(state["hours"][0])
         self.revision += 1

@@ -25,7 +25,7 @@ import numpy as np
 
 from pipeline.geo.kernels import CELL_MARGIN, MIN_CELL, bucket, bucket_count, lower_bound
 
-__all__ = ["link_new", "complete_components"]
+__all__ = ["link_new", "complete_components", "earliest_last"]
 
 
 # --- kernels ---------------------------------------------------------------------------------
@@ -172,6 +172,23 @@ def _complete(pending, root, cand_lo, live_lo, hi):
     return members, heads
 
 
+@numba.njit(cache=True, nogil=True)
+def _earliest_last(pending, root, t, hi):
+    # From the top down, the first pending row met of each component is its last; the lowest
+    # such row is the earliest last. Roots are walked without path halving: a read only.
+    seen = np.zeros(hi, np.int8)
+    best = -1
+    for i in range(hi - 1, -1, -1):
+        if pending[i]:
+            r = i
+            while root[r] >= 0 and root[r] != r:
+                r = root[r]
+            if not seen[r]:
+                seen[r] = 1
+                best = i
+    return -1 if best < 0 else t[best]
+
+
 # --- Python layer ----------------------------------------------------------------------------
 
 
@@ -209,3 +226,16 @@ def complete_components(
     if cand_lo == live_lo:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     return _complete(cols["pending"], cols["root"], cand_lo, live_lo, hi)
+
+
+def earliest_last(cols: dict[str, np.ndarray], hi: int) -> int | None:
+    """The earliest event time at which a component of the pending rows below ``hi`` has its
+    last row (None: no pending row). No component completes at a boundary until that time is
+    more than the gap before it, so the boundaries up to then need no incident check: a
+    component's first row, which the engine's skip used, is earlier for every component of
+    two alerts or more, and made it visit each boundary until the last one's gap had passed.
+    Every pending row below ``hi`` must be linked (an unlinked row counts as its own)."""
+    if not 0 <= hi <= len(cols["pending"]):
+        raise ValueError(f"need 0 <= hi <= {len(cols['pending'])} rows, got {hi}")
+    last = int(_earliest_last(cols["pending"], cols["root"], cols["event_ms"], hi))
+    return None if last < 0 else last

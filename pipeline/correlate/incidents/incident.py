@@ -174,14 +174,17 @@ _CATEGORY_NAMES = np.array(CATEGORIES, dtype=object)
 def build_incidents(
     rows: dict[str, np.ndarray],
     roots: np.ndarray,
-    boundary_ms: int,
+    boundary_ms: int | np.ndarray,
     gap_ms: int,
     projection: LocalProjection,
 ) -> tuple[np.ndarray, list[Incident]]:
     """Incidents complete at ``boundary_ms``, from rows in canonical order and their roots.
 
-    Returns a mask of the rows they consume and the incidents, ordered by first event time and
-    id. Components whose last alert is within ``gap_ms`` of the boundary are left for later.
+    ``boundary_ms``: one boundary for all rows, or each row's (int64, one per row, equal
+    within a component): the engine builds the incidents of all the boundaries one call closed
+    at once. Returns a mask of the rows they consume and the incidents, ordered by boundary,
+    first event time and id. Components whose last alert is within ``gap_ms`` of their
+    boundary are left for later.
     """
     # Roots are rows that are their own root (components() roots each at its smallest row), so
     # the heads and each row's component rank come without sorting: np.unique's result.
@@ -200,7 +203,8 @@ def build_incidents(
     first, last, cx, cy, size, by_src, by_cat, max_sev = _component_sums(
         comp, n, cols, len(SOURCES), len(CATEGORIES)
     )
-    done = last < boundary_ms - gap_ms
+    at = np.broadcast_to(np.asarray(boundary_ms, np.int64), roots.shape)[heads]
+    done = last < at - gap_ms
     nearest = _nearest_member(comp, n, rows["x"], rows["y"], cx, cy)
     lat, lon = projection.to_latlon(cx, cy)
     done_c = np.flatnonzero(done)
@@ -214,12 +218,13 @@ def build_incidents(
     cats = named_counts(by_cat[done_c], _CATEGORY_NAMES)
     grids = rows["grid"][nearest[done_c]].tolist()
     ids = rows["alert_id"][heads[done_c]].tolist()
+    bounds = at[done_c].tolist()
     out = [
         Incident(
             incident_id=incident_id(_text(ids[k])),
             first_event_ms=firsts[k],
             last_event_ms=lasts[k],
-            boundary_ms=boundary_ms,
+            boundary_ms=bounds[k],
             lat=lats[k],
             lon=lons[k],
             n_alerts=sizes[k],
@@ -231,5 +236,5 @@ def build_incidents(
         )
         for k in range(len(done_c))
     ]
-    out.sort(key=lambda inc: (inc.first_event_ms, inc.incident_id))
+    out.sort(key=lambda inc: (inc.boundary_ms, inc.first_event_ms, inc.incident_id))
     return done[comp], out

@@ -182,6 +182,7 @@ class AlertBuffer:
         # dozens of times between two changes.
         self._rows = n
         self._views: dict[str, np.ndarray] = {}
+        self._through: dict[int, int] = {}
 
     def __len__(self) -> int:
         return self._rows
@@ -193,8 +194,19 @@ class AlertBuffer:
         return view
 
     def through(self, event_ms: int) -> int:
-        """Number of leading rows with event time ``<= event_ms`` (rows are canonical)."""
-        return int(self.col("event_ms").searchsorted(event_ms, side="right"))
+        """Number of leading rows with event time ``<= event_ms`` (rows are canonical).
+
+        Memoised until the rows change: a boundary asks for the same few times (its own, the
+        window's start, the last one's) a dozen times, and a search costs more than a lookup.
+        """
+        n = self._through.get(event_ms)
+        if n is None:
+            if len(self._through) >= 4096:  # a long run of boundaries between two changes
+                self._through.clear()
+            n = self._through[event_ms] = int(
+                self.col("event_ms").searchsorted(event_ms, side="right")
+            )
+        return n
 
     def append(
         self,

@@ -75,3 +75,34 @@ def test_observe_sorted_unique_cells_matches_the_general_merge(seed):
     for name, value in fast.state().items():
         assert value.dtype == general.state()[name].dtype
         assert value.tobytes() == general.state()[name].tobytes()
+
+
+def test_what_state_and_level_terms_handed_out_never_changes():
+    """The per-slide merge adds in place unless the counts were handed out (state(),
+    level_terms()): what those returned keeps its values while the baseline learns on."""
+    b = Baseline(0.01, 5.0, cell_ids=np.array([1, 4]), counts=np.array([2.0, 3.0]))
+    b.observe(np.array([1, 2]), np.array([1.0, 1.0]), 1 / 60)
+    state, terms = b.state(), b.level_terms()
+    before = state["counts"].copy(), terms.counts.copy()
+    b.observe(np.array([1, 4]), np.array([5.0, 5.0]), 1 / 60)  # known cells only: in place
+    b.observe(np.array([4]), np.array([1.0]), 1 / 60)
+    assert state["counts"].tolist() == before[0].tolist() == [3.0, 1.0, 3.0]
+    assert terms.counts.tolist() == before[1].tolist()
+    assert b.state()["counts"].tolist() == [8.0, 1.0, 9.0]
+
+
+@pytest.mark.parametrize("times", [0, 1, 7, 1440])
+def test_expose_is_observe_with_no_counts(times):
+    """The engine adds skipped slides' exposure with expose(): the same hours, to the bit, and
+    the same counts, as observe() with empty cells; nothing while not learning."""
+    none = np.empty(0, np.int64)
+    a, b = (Baseline(0.01, 5.0, cell_ids=np.array([3]), counts=np.array([2.0])) for _ in "ab")
+    for base in (a, b):
+        base.observe(np.array([3, 9]), np.array([1.0, 1.0]), 1 / 60)
+    a.expose(1 / 60, times)
+    b.observe(none, none.astype(np.float64), 1 / 60, times)
+    assert a.hours == b.hours and a.revision == b.revision
+    assert a.state()["counts"].tobytes() == b.state()["counts"].tobytes()
+    frozen = Baseline(0.01, 5.0, learn=False)
+    frozen.expose(1 / 60, times)
+    assert frozen.hours == 0.0

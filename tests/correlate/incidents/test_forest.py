@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.correlate.incidents.forest import _pending_layout, complete_components, link_new
+from pipeline.correlate.incidents.forest import (
+    _pending_layout,
+    complete_components,
+    earliest_last,
+    link_new,
+)
 from pipeline.correlate.incidents.incident import link_components
 from pipeline.geo.kernels import CELL_MARGIN, bucket_count, layout
 
@@ -47,6 +52,9 @@ def _check(x, y, t, boundaries, radius, gap):
         last = {}
         for i, r in zip(idx.tolist(), fresh.tolist(), strict=True):
             last[r] = max(last.get(r, t[i]), t[i])
+        # the earliest time a component has its last row (the engine skips boundaries up to
+        # the gap after it): the minimum of the components' last rows' times
+        assert earliest_last(cols, hi) == (min(last.values()) if last else None)
         done = np.array([last[r] < b - gap for r in fresh.tolist()], bool)
         assert np.array_equal(members, idx[done])
         assert np.array_equal(heads, fresh[done])

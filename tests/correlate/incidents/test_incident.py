@@ -140,3 +140,37 @@ def test_json_round_trip_and_schema():
 def test_incident_id_is_a_pure_function_of_the_first_alert():
     assert incident_id("camera:1") == incident_id("camera:1") != incident_id("camera:2")
     assert incident_id("camera:1").startswith("inc-") and len(incident_id("camera:1")) == 20
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60), st.integers(1, 5))
+def test_incidents_of_many_boundaries_at_once_equal_one_call_per_boundary(seed, n, n_bounds):
+    """The engine builds the incidents of every boundary one call closed at once, each
+    component with its own boundary: the same incidents, in the same order, as building them
+    boundary by boundary (what it did before)."""
+    rng = np.random.default_rng(seed)
+    batch = make_batch(
+        np.round(rng.uniform(0, 3000, n), -1),
+        np.round(rng.uniform(0, 3000, n), -1),
+        T0 + rng.integers(0, 40, n) * MIN,
+        ids=[f"camera:{seed % 97}-{i}" for i in range(n)],
+        source=str(rng.choice(["camera", "dispatch_110", "alarm_phone"])),
+        severity=float(rng.choice([0.3, 0.6, 0.9])),
+        grid=int(rng.integers(-1, 9)),
+    )
+    rows = rows_of(batch)
+    roots = link_components(rows["x"], rows["y"], rows["event_ms"], 150.0, 10 * MIN)
+    # Each component is given a boundary after its last alert, as the engine finds them.
+    last = np.full(n, T0)
+    np.maximum.at(last, roots, rows["event_ms"])
+    bound_of_root = (last + 10 * MIN + rng.integers(1, n_bounds + 1, n) * MIN)[roots]
+    expected = []
+    for b in np.unique(bound_of_root).tolist():
+        keep = np.flatnonzero(bound_of_root == b)
+        part = {k: v[keep] for k, v in rows.items()}
+        expected += build_incidents(
+            part, np.searchsorted(keep, roots[keep]), b, 10 * MIN, PROJECTION
+        )[1]
+    consumed, together = build_incidents(rows, roots, bound_of_root, 10 * MIN, PROJECTION)
+    assert consumed.all()
+    assert [i.to_json() for i in together] == [i.to_json() for i in expected]

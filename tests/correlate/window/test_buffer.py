@@ -74,3 +74,21 @@ def test_ids_converted_once_give_the_keys_and_bytes_of_every_path():
     assert (alert_keys(utf8_ids(ids)) == alert_keys(text)).all()
     assert (alert_keys(utf8_ids(ids[:2])) == alert_keys(text[:2])).all()
     assert [b.decode() for b in utf8_ids(ids).tolist()] == ids.tolist()
+
+
+def test_through_is_the_search_after_every_change_of_the_rows():
+    """``through`` is memoised between changes of the rows: after appends and compactions it
+    still answers what a search of the event times does."""
+    rng = np.random.default_rng(5)
+    buf = AlertBuffer(capacity=4)
+    probes = list(range(-5, 130, 3))
+    for step in range(12):
+        t = rng.integers(0, 120, int(rng.integers(1, 6))).tolist()
+        _append(buf, t, [f"a{step}-{i}" for i in range(len(t))])
+        for _ in range(2):  # asked twice: the memo answers the second time
+            got = [buf.through(p) for p in probes]
+            assert got == np.searchsorted(buf.col("event_ms"), probes, side="right").tolist()
+        if step % 3 == 2:
+            buf.compact(rng.random(len(buf)) < 0.7)
+            got = [buf.through(p) for p in probes]
+            assert got == np.searchsorted(buf.col("event_ms"), probes, side="right").tolist()
