@@ -388,13 +388,18 @@ def _skipping_against_every(scene: AlertBatch, edges, at: int, params, baseline)
 
 
 @settings(max_examples=12, deadline=None)
-@given(st.integers(0, 2**16), st.sets(st.integers(1, 90), max_size=8), st.integers(0, 8))
-def test_skipping_quiet_boundaries_gives_the_outputs_of_visiting_every_one(seed, edges, at):
+@given(
+    st.integers(0, 2**16),
+    st.sets(st.integers(1, 90), max_size=8),
+    st.integers(0, 8),
+    st.sampled_from([0.0, 500.0]),
+)
+def test_skipping_quiet_boundaries_gives_the_outputs_of_visiting_every_one(seed, edges, at, apart):
     """Issue 19: a sparse city's boundaries are mostly skipped or left unscored, yet the
     incidents, flags, late alerts and the learned baseline (its stream exposure too, to the
     bit) equal those of a correlator that visits and scores every boundary, whatever the
-    batch cuts, and across a snapshot and restore."""
-    params = CorrelationParams()
+    batch cuts, and across a snapshot and restore (``merge_apart_m`` off or on)."""
+    params = CorrelationParams(merge_apart_m=apart)
     every, skipping, restored, reference, end = _skipping_against_every(
         sparse_scenario(seed), edges, at, params, lambda: Baseline(0.0625, 0.05)
     )
