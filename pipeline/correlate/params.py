@@ -134,6 +134,7 @@ class CorrelationParams:
     corroboration_gain: float = 0.5
     corroboration_min_events: int = 1
     merge_radius_m: float = 1000.0
+    merge_apart_m: float = 0.0
     merge_tile_m: float = 4000.0
     update_score_delta: float = 1.0
     cell_tests_per_day: float = 1.8e4
@@ -163,6 +164,10 @@ class CorrelationParams:
             if not (math.isfinite(v) and v > 0):
                 raise CorrelationError(f"{name} must be a positive number of metres, got {v!r}")
         self._check_scales()
+        if not (math.isfinite(self.merge_apart_m) and self.merge_apart_m >= 0):
+            raise CorrelationError(
+                f"merge_apart_m must be >= 0 m (0: off), got {self.merge_apart_m!r}"
+            )
         if not 0 < self.bh_q < 1:
             raise CorrelationError(f"bh_q must lie in (0, 1), got {self.bh_q!r}")
         if not (math.isfinite(self.cell_tests_per_day) and self.cell_tests_per_day > 0):

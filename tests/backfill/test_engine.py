@@ -92,16 +92,20 @@ def test_the_arrival_clock_judges_each_record_by_its_own_arrival(city, tmp_path)
     assert report.alerts == 61 and report.deadletters["future_time"] == 1
 
 
-def test_flags_and_new_tests_do_not_depend_on_the_partition_count(city, tmp_path):
+@pytest.mark.parametrize("apart_m", [0.0, 500.0])
+def test_flags_and_new_tests_do_not_depend_on_the_partition_count(city, tmp_path, apart_m):
     """Each partition's correlator also tests its halo cells; the report counts a cell only in
     the partition that owns it, so the tests per day (the multiple-testing burden a flag's
     p-value is judged against) are those of one partition, and a cell's new tests (an event
     entered its largest disk in the last slide) and so its flags, gated by the recurrence
-    interval, are the same whether the city is one partition or four (issue 23, item 2)."""
+    interval, are the same whether the city is one partition or four (issue 23, item 2); also
+    with ``merge_apart_m`` (a stronger cell apart from an open flag opens its own)."""
     from pipeline.correlate import CorrelationParams
     from pipeline.correlate.baseline.store import prior_baseline
 
-    params = CorrelationParams(min_recurrence_days=GATE_DAYS, cell_tests_per_day=1e4)
+    params = CorrelationParams(
+        min_recurrence_days=GATE_DAYS, cell_tests_per_day=1e4, merge_apart_m=apart_m
+    )
     tests, flags = _by_partition_count(city, tmp_path, params, prior_baseline)
     assert tests[1] == tests[4] > 0
     assert flags[1] == flags[4]

@@ -404,14 +404,19 @@ def _baselines_equal_past_one_more_alert(every, restored, params, end: int) -> N
 # unscored, a calm bunch or a flag is chance (seed 37595 has no busy window that the new tests'
 # bound leaves unscored), so that the skip paths run is shown by the fixed scenario below.
 @settings(max_examples=12, deadline=None)
-@given(st.integers(0, 2**16), st.sets(st.integers(1, 90), max_size=8), st.integers(0, 8))
-@example(seed=37595, edges={20, 69, 77, 80}, at=0)  # no busy window left unscored
-def test_skipping_quiet_boundaries_gives_the_outputs_of_visiting_every_one(seed, edges, at):
+@given(
+    st.integers(0, 2**16),
+    st.sets(st.integers(1, 90), max_size=8),
+    st.integers(0, 8),
+    st.sampled_from([0.0, 500.0]),
+)
+@example(seed=37595, edges={20, 69, 77, 80}, at=0, apart=0.0)  # no busy window left unscored
+def test_skipping_quiet_boundaries_gives_the_outputs_of_visiting_every_one(seed, edges, at, apart):
     """Issue 19: a sparse city's boundaries are mostly skipped or left unscored, yet the
     incidents, flags, late alerts and the learned baseline (its stream exposure too, to the
     bit) equal those of a correlator that visits and scores every boundary, whatever the
-    batch cuts, and across a snapshot and restore."""
-    params = CorrelationParams()
+    batch cuts, and across a snapshot and restore (``merge_apart_m`` off or on)."""
+    params = CorrelationParams(merge_apart_m=apart)
     every, skipping, restored, _, end = _skipping_against_every(
         sparse_scenario(seed), edges, at, params, lambda: Baseline(0.0625, 0.05)
     )

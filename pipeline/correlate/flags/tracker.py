@@ -9,7 +9,9 @@ Each cell is scored at its most significant scale (window and radius, see
   of an open flag's cell (or of a flag opened before it at this boundary) of the same routing
   tile (``merge_tile_m``) feeds that flag instead of opening its own, so one hotspot gives one
   flag, not a cluster of them (two where it straddles a tile edge: a partition holds whole
-  tiles, so a cell's flag never depends on how many partitions the city is split into). With
+  tiles, so a cell's flag never depends on how many partitions the city is split into),
+  unless ``merge_apart_m`` is set and the cell lies farther than that from the flag's cell and
+  scores higher than it does now (a second cluster, not the first one's fringe). With
   ``min_recurrence_days`` set, its recurrence interval must reach that many days instead of
   Benjamini-Hochberg significance, and it opens only at a new test of its cell (an event
   entered the cell in the last slide, :mod:`pipeline.correlate.scan.new_tests`).
@@ -337,7 +339,10 @@ class FlagTracker:
         )  # fmt: skip
         thresholds = (p.open_score, p.min_count, p.min_rate_ratio)
         tile_cells = p.merge_tile_m / p.cell_m
-        return hot_cells(columns, ix, iy, thresholds, p.merge_radius_m / p.cell_m, tile_cells)
+        # the open flags' cells as scored now (``scores`` holds every open flag's cell)
+        taken_score = scores.score[np.searchsorted(scores.cell_id, self.open_cells())]
+        radius, apart = p.merge_radius_m / p.cell_m, p.merge_apart_m / p.cell_m
+        return hot_cells(columns, ix, iy, thresholds, radius, tile_cells, taken_score, apart)
 
     def _details(
         self, boundary_ms: int, scores: CellScores, ks: np.ndarray, nearby: RowIndex

@@ -112,3 +112,60 @@ def test_hot_cells_merge_only_within_a_tile(seed):
         hot_cells(shifted, tx + 20, ty + 20, (3.0, 2, 2.0), r, 1e6).tolist()
         == hot_cells(cols, tx, ty, (3.0, 2, 2.0), r).tolist()
     )
+
+
+def _apart_reference(cx, cy, cs, tx, ty, ts, r, a):
+    """Greedy choice in priority order with the ``merge_apart_m`` exemption: a taken cell
+    farther than ``a`` holds a candidate back only if it scores at least as high."""
+    taken = list(zip(tx.tolist(), ty.tolist(), ts.tolist(), strict=True))
+    chosen = []
+    for k, (x, y, s) in enumerate(zip(cx.tolist(), cy.tolist(), cs.tolist(), strict=True)):
+        held = [
+            (u - x) ** 2 + (v - y) ** 2 <= r**2
+            and not ((u - x) ** 2 + (v - y) ** 2 > a**2 and s > w)
+            for u, v, w in taken
+        ]
+        if any(held):
+            continue
+        chosen.append(k)
+        taken.append((x, y, s))
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_hot_cells_apart_and_stronger_open_their_own(seed):
+    """With ``apart_cells`` a candidate beyond it that outscores a taken cell is not held back
+    by that cell; 0 gives the plain choice whatever the taken scores."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(0, 200)), int(rng.integers(0, 10))
+    cells = np.unique(np.stack([rng.integers(-20, 20, n), rng.integers(-20, 20, n)], 1), axis=0)
+    ix, iy = cells[:, 0].copy(), cells[:, 1].copy()
+    k = len(ix)
+    score = rng.choice([3.0, 4.5, 8.0], k) * rng.choice([1.0, rng.random()], k) + rng.random(k)
+    count, expected = rng.integers(2, 12, k), np.full(k, 0.5)
+    significant = np.ones(k, bool)
+    tx, ty = rng.integers(-20, 20, m), rng.integers(-20, 20, m)
+    ts = rng.choice([3.0, 6.0, 12.0], m)
+    r, a = float(rng.choice([2.0, 4.0])), float(rng.choice([1.0, 2.0]))
+    cols = (significant, score, count, expected, ix, iy)
+    got = hot_cells(cols, tx, ty, (3.0, 2, 2.0), r, 0.0, ts, a)
+    cand = np.lexsort((ix * 1000 + iy, -score))
+    cand = cand[score[cand] >= 3.0]
+    want = cand[_apart_reference(ix[cand], iy[cand], score[cand], tx, ty, ts, r, a)]
+    assert got.tolist() == want.tolist()
+    assert hot_cells(cols, tx, ty, (3.0, 2, 2.0), r, 0.0, ts, 0.0).tolist() == (
+        hot_cells(cols, tx, ty, (3.0, 2, 2.0), r).tolist()
+    )
+
+
+def test_a_stronger_cell_apart_from_a_flag_opens_a_weaker_or_closer_one_does_not():
+    one = np.ones(3, bool), np.array([9.0, 5.0, 9.0]), np.full(3, 8), np.ones(3)
+    ix, iy = np.array([3, 3, 1]), np.array([0, 1, 0])
+    taken = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    # cell (3, 0) is 3 cells from the flag at (0, 0) and outscores it (9 > 6); (3, 1) is held
+    # back by the cell chosen before it; (1, 0) lies within 2 cells of the flag.
+    got = hot_cells((*one, ix, iy), *taken, (3.0, 2, 2.0), 4.0, 0.0, np.array([6.0]), 2.0)
+    assert got.tolist() == [0]
+    assert (
+        hot_cells((*one, ix, iy), *taken, (3.0, 2, 2.0), 4.0, 0.0, np.array([9.5]), 2.0).size == 0
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jsonschema
 import msgspec
 import numpy as np
@@ -116,6 +118,23 @@ def test_adjacent_hot_cells_make_one_flag_far_ones_their_own():
     assert events == []
 
 
+def test_merge_apart_m_lets_a_stronger_cell_beside_a_flag_open_its_own():
+    """``merge_apart_m``: a hot cell within ``merge_radius_m`` (1000 m) of an open flag but
+    farther than 500 m from its cell opens its own flag when it outscores the flag's cell now;
+    a weaker one there, or a stronger one within 500 m, feeds the flag."""
+    apart = dataclasses.replace(PARAMS, merge_apart_m=500.0)
+    for params, opened in ((PARAMS, []), (apart, [("open", 1)])):
+        t = FlagTracker(params, LATTICE, PROJECTION)
+        assert step(t, 0, {(0, 0): (8, 9.0, True)}, 8) == [("open", 1)]
+        # (3, 0), 750 m away, weaker than the flag's cell: merged either way
+        assert step(t, 1, {(0, 0): (8, 9.0, True), (3, 0): (8, 8.0, True)}, 8) == []
+        # (2, 0), 500 m away (not farther than 500 m), stronger: merged either way
+        assert step(t, 2, {(0, 0): (8, 9.0, True), (2, 0): (8, 12.0, True)}, 8) == []
+        # (3, 0), stronger: its own flag only with merge_apart_m
+        got = step(t, 3, {(0, 0): (8, 9.0, True), (3, 0): (8, 12.0, True)}, 8)
+        assert got == opened and len(t.open_cells()) == 1 + len(opened)
+
+
 def test_cells_that_are_not_clearly_hot_do_not_open():
     t = FlagTracker(PARAMS, LATTICE, PROJECTION)
     assert t.step(T0, scores({(0, 0): (8, 8.0, False)}), rows(8)) == []  # not BH-significant
@@ -188,3 +207,5 @@ def test_recurrence_settings_are_checked():
         CorrelationParams(cell_tests_per_day=0.0)
     with pytest.raises(CorrelationError, match="min_recurrence_days"):
         CorrelationParams(min_recurrence_days=-1.0)
+    with pytest.raises(CorrelationError, match="merge_apart_m"):
+        CorrelationParams(merge_apart_m=-1.0)
