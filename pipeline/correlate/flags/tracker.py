@@ -340,7 +340,7 @@ class FlagTracker:
         thresholds = (p.open_score, p.min_count, p.min_rate_ratio)
         tile_cells = p.merge_tile_m / p.cell_m
         # the open flags' cells as scored now (``scores`` holds every open flag's cell)
-        taken_score = scores.score[np.searchsorted(scores.cell_id, self.open_cells())]
+        taken_score = scores.score[np.searchsorted(scores.cell_id, open_cells)]
         radius, apart = p.merge_radius_m / p.cell_m, p.merge_apart_m / p.cell_m
         return hot_cells(columns, ix, iy, thresholds, radius, tile_cells, taken_score, apart)
 
