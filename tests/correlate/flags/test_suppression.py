@@ -88,16 +88,24 @@ def _tiled_reference(significant, score, count, expected, ix, iy, tx, ty, thresh
     return sorted(chosen)
 
 
-@pytest.mark.parametrize("seed", range(30))
-def test_hot_cells_merge_only_within_a_tile(seed):
-    """Merging inside tiles: the choice is the union of each tile's own choice, so a partition
-    holding whole tiles chooses alone what the whole city would (issue 23, item 2)."""
-    rng = np.random.default_rng(seed)
+def _random_board(rng: np.random.Generator):
+    """Up to 200 distinct cells on a 40 x 40 board with scores around the open bar (3), and a
+    number (under 10) of taken cells to draw."""
     n, m = int(rng.integers(0, 200)), int(rng.integers(0, 10))
     cells = np.unique(np.stack([rng.integers(-20, 20, n), rng.integers(-20, 20, n)], 1), axis=0)
     ix, iy = cells[:, 0].copy(), cells[:, 1].copy()
     k = len(ix)
     score = rng.choice([3.0, 4.5, 8.0], k) * rng.choice([1.0, rng.random()], k) + rng.random(k)
+    return ix, iy, score, m
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_hot_cells_merge_only_within_a_tile(seed):
+    """Merging inside tiles: the choice is the union of each tile's own choice, so a partition
+    holding whole tiles chooses alone what the whole city would (issue 23, item 2)."""
+    rng = np.random.default_rng(seed)
+    ix, iy, score, m = _random_board(rng)
+    k = len(ix)
     count, expected = rng.integers(0, 12, k), rng.choice([0.5, 2.0], k)
     significant = rng.random(k) < 0.8
     tx, ty = rng.integers(-20, 20, m), rng.integers(-20, 20, m)
@@ -137,11 +145,8 @@ def test_hot_cells_apart_and_stronger_open_their_own(seed):
     """With ``apart_cells`` a candidate beyond it that outscores a taken cell is not held back
     by that cell; 0 gives the plain choice whatever the taken scores."""
     rng = np.random.default_rng(seed)
-    n, m = int(rng.integers(0, 200)), int(rng.integers(0, 10))
-    cells = np.unique(np.stack([rng.integers(-20, 20, n), rng.integers(-20, 20, n)], 1), axis=0)
-    ix, iy = cells[:, 0].copy(), cells[:, 1].copy()
+    ix, iy, score, m = _random_board(rng)
     k = len(ix)
-    score = rng.choice([3.0, 4.5, 8.0], k) * rng.choice([1.0, rng.random()], k) + rng.random(k)
     count, expected = rng.integers(2, 12, k), np.full(k, 0.5)
     significant = np.ones(k, bool)
     tx, ty = rng.integers(-20, 20, m), rng.integers(-20, 20, m)
