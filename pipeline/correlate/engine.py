@@ -46,6 +46,7 @@ __all__ = ["Correlator", "CorrelationOutput"]
 
 # 2: buffer rows canonical, ids as UTF-8 bytes, no lat/lon columns; 3: progress per origin
 _SNAPSHOT_FORMAT = 3
+_ABSENT = object()  # a snapshot's setting that no longer exists
 _HOUR_MS = 3_600_000
 # The buffer columns each step reads (copying every column at every slide cost more than the
 # steps themselves on large windows).
@@ -634,14 +635,7 @@ class Correlator:
                 f"snapshot format {header.get('format')} is not "
                 f"{_SNAPSHOT_FORMAT}; replay from the committed offsets instead"
             )
-        if header["params"] != params.to_dict() or header["projection"] != [
-            projection.lat0,
-            projection.lon0,
-        ]:
-            raise SnapshotError(
-                "snapshot was taken with other params or projection; restore "
-                "with the same settings, or replay from the committed offsets"
-            )
+        _check_same_settings(header, params, projection)
         engine = cls(params, projection, baseline, origins)
         # Scale counts start empty and are rebuilt from the buffer at the next boundary.
         engine._buffer = AlertBuffer.from_state({k: npz[f"buffer.{k}"] for k in COLUMNS})
@@ -655,3 +649,33 @@ class Correlator:
         engine._last_closed = header["last_closed"]
         engine.stats = header["stats"]
         return engine
+
+
+def _check_same_settings(
+    header: dict, params: CorrelationParams, projection: LocalProjection
+) -> None:
+    """Refuse a snapshot whose params or projection differ from these, naming what differs.
+
+    A setting the snapshot lacks was added after it was written. A new setting's default keeps
+    the earlier behaviour (:class:`CorrelationParams`' rule), so the snapshot counts as taken
+    under that default: an upgrade restores, instead of rebuilding every partition from its
+    input, unless the new setting is set to something else.
+    """
+    taken = CorrelationParams().to_dict() | header["params"]
+    now = params.to_dict()
+    differ = [
+        f"{k}: {taken[k]!r} in the snapshot, {now.get(k, 'no such setting')!r} now"
+        for k in sorted(taken)
+        if now.get(k, _ABSENT) != taken[k]
+    ]
+    if header["projection"] != [projection.lat0, projection.lon0]:
+        differ.append(
+            f"projection origin: {header['projection']} in the snapshot, "
+            f"{[projection.lat0, projection.lon0]} now"
+        )
+    if differ:
+        raise SnapshotError(
+            "snapshot was taken with other params or projection ("
+            + "; ".join(differ)
+            + "); restore with the same settings, or replay from the committed offsets"
+        )

@@ -24,6 +24,10 @@ OPEN_P_CEILING = 0.05
 class CorrelationParams:
     """Parameters of :class:`pipeline.correlate.engine.Correlator`; units are in the names.
 
+    A setting added to this class must default to the earlier behaviour: a checkpoint written
+    before it existed restores as if taken under that default (``Correlator.restore``). A new
+    setting that cannot keep the earlier behaviour bumps the engine's snapshot format instead.
+
     Windows (event time)
         ``window_s`` (1800 s = 30 min): length of the sliding window scored at each boundary.
         ``slide_s`` (60 s): distance between boundaries; boundaries are multiples of it since

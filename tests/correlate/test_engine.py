@@ -3,6 +3,10 @@ snapshot/restore, and results independent of batch cuts and arrival order."""
 
 from __future__ import annotations
 
+import io
+import json
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -116,7 +120,7 @@ def test_snapshot_restore_continues_identically():
 
 def test_restore_refuses_other_params_and_garbage():
     data = engine().snapshot()
-    with pytest.raises(SnapshotError, match="other params"):
+    with pytest.raises(SnapshotError, match="other params .*window_s: 1800 in the snapshot, 600"):
         Correlator.restore(
             data,
             CorrelationParams(window_s=600, windows_s=(300, 600)),
@@ -125,6 +129,51 @@ def test_restore_refuses_other_params_and_garbage():
         )
     with pytest.raises(SnapshotError, match="not a correlator snapshot"):
         Correlator.restore(b"nonsense", PARAMS, PROJECTION, Baseline(0.0625, RATE))
+
+
+def _snapshot_params(data: bytes) -> dict:
+    return json.loads(np.load(io.BytesIO(data), allow_pickle=False)["header"].tobytes())["params"]
+
+
+def _with_params(data: bytes, params: dict) -> bytes:
+    """``data`` with ``params`` in its header, as a snapshot of other code would have them."""
+    npz = np.load(io.BytesIO(data), allow_pickle=False)
+    header = json.loads(npz["header"].tobytes()) | {"params": params}
+    arrays = {k: npz[k] for k in npz.files if k != "header"}
+    out = io.BytesIO()
+    np.savez(out, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
+    return out.getvalue()
+
+
+def test_a_snapshot_from_before_a_new_setting_restores_under_its_default():
+    """An upgrade that adds a setting (default: the earlier behaviour) keeps the checkpoints;
+    setting it to something else refuses them, naming the setting."""
+    batches = cut(SCENE, range(250, len(SCENE), 250))
+    first = engine()
+    head_inc, head_flags = [], []
+    for b in batches[:6]:
+        out = first.process(b)
+        head_inc += out.incidents
+        head_flags += out.flags
+    data = first.snapshot()
+    added = ("merge_apart_m", "corroboration_min_events")
+    assert set(added) <= set(_snapshot_params(data))
+    older = _with_params(data, {k: v for k, v in _snapshot_params(data).items() if k not in added})
+    restored = Correlator.restore(older, PARAMS, PROJECTION, Baseline(0.0625, RATE))
+    tail_inc, tail_flags, _, _ = run(batches[6:], restored)
+    assert head_inc + tail_inc == REFERENCE[0]
+    assert head_flags + tail_flags == REFERENCE[1]
+
+    changed = replace(PARAMS, merge_apart_m=500.0)
+    with pytest.raises(SnapshotError, match="merge_apart_m: 0.0 in the snapshot, 500.0 now"):
+        Correlator.restore(older, changed, PROJECTION, Baseline(0.0625, RATE))
+
+
+def test_a_snapshot_with_a_setting_since_removed_is_refused():
+    data = engine().snapshot()
+    data = _with_params(data, _snapshot_params(data) | {"retired_knob": 1})
+    with pytest.raises(SnapshotError, match="retired_knob: 1 in the snapshot, 'no such setting'"):
+        Correlator.restore(data, PARAMS, PROJECTION, Baseline(0.0625, RATE))
 
 
 def test_invalid_batches_say_what_to_fix():
