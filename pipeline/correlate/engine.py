@@ -26,7 +26,7 @@ from .baseline.rate_cache import DiskRateCache
 from .exceptions import InvalidBatchError, SnapshotError
 from .flags.details import RowIndex
 from .flags.tracker import FlagEvent, FlagTracker
-from .incidents.forest import complete_components, earliest_last, link_new
+from .incidents.forest import close_boundary, earliest_last
 from .incidents.incident import Incident, build_incidents
 from .lattice import Lattice
 from .params import CorrelationParams
@@ -176,6 +176,9 @@ class Correlator:
         self._skip_quiet = skip_quiet
         self._opens_for: object = None  # the tracker params _opens_at_new_tests_only read
         self._opens_new_only = False
+        # The earliest last row's time of a pending component, as the incident step of
+        # boundary ``[0]`` found it (what the skip after it reads; no row changes between).
+        self._last_at: tuple[int, int | None] | None = None
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
     @property
@@ -274,28 +277,23 @@ class Correlator:
         ``b``: those that grew no closer than the gap to it (work follows the new alerts and
         the gap before ``b``, not every pending alert). Their rows are consumed here and built
         into incidents once per call (:meth:`_build_incidents`), so building costs per
-        incident, not per boundary."""
-        p, buf = self.params, self._buffer
-        hi, prev = buf.through(b), self._linked_through
-        lo = 0 if prev is None else buf.through(prev)
-        if lo < hi:  # a quiet city's boundaries mostly have no new alert to link
-            cols = {name: buf.col(name) for name in ("x", "y", "event_ms", "pending", "root")}
-            link_new(cols, lo, hi, p.incident_radius_m, p.incident_gap_ms)
+        incident, not per boundary. One kernel call (:func:`.incidents.forest.close_boundary`),
+        which also finds the earliest last row :meth:`_skip_to_change` waits for, where a skip
+        may follow (no flag open now)."""
+        p = self.params
+        want = self._skip_quiet and not len(self._flags.open_cells())
+        members, heads, last = close_boundary(
+            self._buffer.views(),
+            b,
+            self._linked_through,
+            p.incident_radius_m,
+            p.incident_gap_ms,
+            want,
+        )
         self._linked_through = b
-        t, gap = buf.col("event_ms"), p.incident_gap_ms
-        # Components complete at an earlier boundary were emitted then, so a candidate has a
-        # row no more than the gap before that boundary.
-        cand_lo = 0 if prev is None else int(t.searchsorted(prev - gap))
-        live_lo = int(t.searchsorted(b - gap))  # rows that may still link
-        pending = buf.col("pending")
-        if cand_lo >= live_lo or not pending[cand_lo:live_lo].any():
-            return []  # no candidate: complete_components would find none
-        forest = {"pending": pending, "root": buf.col("root")}
-        members, heads = complete_components(forest, cand_lo, live_lo, hi)
+        self._last_at = (b, last) if want else None
         if not len(members):
             return []
-        pending[members] = False
-        forest["root"][members] = -1
         return [_Complete(members, heads, b)]
 
     def _build_incidents(self, complete: list[_Complete]) -> list[Incident]:
@@ -335,7 +333,7 @@ class Correlator:
         bounds = (buf.through(start - p.burst_gap_ms), buf.through(start), buf.through(b))
         new_from = max(bounds[1], buf.through(since))
         scan = 0 if self._decided_ms is None else buf.through(self._decided_ms)
-        cols = {name: buf.col(name) for name in _BURST_COLUMNS}
+        cols = buf.views()
         keep = index and self._nearby is not None and b - self._nearby_ms < self._rebuild_ms
         events = window_events(
             cols,
@@ -373,7 +371,7 @@ class Correlator:
             return False
         start = b - p.window_ms
         bounds = (buf.through(start - p.burst_gap_ms), buf.through(start), hi)
-        cols = {name: buf.col(name) for name in _BURST_COLUMNS}
+        cols = buf.views()
         window_events(cols, bounds, p.burst_radius_m, p.burst_gap_ms, scan, hi)
         self._decided_ms = b
         return True
@@ -383,8 +381,7 @@ class Correlator:
         and removes are the events among them (severity > 0, not repeats; their burst
         statuses are decided by then)."""
         buf = self._buffer
-        cols = {name: buf.col(name) for name in _SCALE_COLUMNS}
-        return Rows(cols, buf.through(start_ms), buf.through(end_ms))
+        return Rows(buf.views(), buf.through(start_ms), buf.through(end_ms))
 
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
         p = self.params
@@ -451,11 +448,13 @@ class Correlator:
         """Feed the baseline the events (bursts counted once, like scoring does) that began
         since the last closed boundary (rows ``new``), so each is learnt exactly once."""
         since = b - self.params.slide_ms if self._last_closed is None else self._last_closed
-        cols = {"x": self._buffer.col("x"), "y": self._buffer.col("y")}
-        cells, counts = cell_counts(cols, new, self.lattice)
         slide = self.params.slide_ms
         # One add per slide (see baseline.exposure); skipped slides were added before scoring.
-        self.baseline.observe(cells, counts, slide / _HOUR_MS, (b - since) // slide)
+        if len(new):
+            cells, counts = cell_counts(self._buffer.views(), new, self.lattice)
+            self.baseline.observe(cells, counts, slide / _HOUR_MS, (b - since) // slide)
+        else:  # what observe does with no counts (a boundary whose alerts are all repeats)
+            self.baseline.expose(slide / _HOUR_MS, (b - since) // slide)
         self._last_closed = b
 
     def _expose_skipped(self, b: int) -> None:
@@ -484,7 +483,7 @@ class Correlator:
         if len(self._flags.open_cells()):
             return CROWDED
         p, buf = self.params, self._buffer
-        cols = {name: buf.col(name) for name in ("x", "y", "severity", "repeat")}
+        cols = buf.views()
         lo, hi = buf.through(b - p.window_ms), buf.through(b)
         entered = max(buf.through(b - p.slide_ms), lo) if entered_only else None
         return crowding(cols, lo, hi, max(p.radii_m), p.cell_m, from_row=entered)
@@ -536,7 +535,7 @@ class Correlator:
         there that an event entered in its slide (:mod:`.scan.new_tests`)."""
         p, buf = self.params, self._buffer
         lo, hi = buf.through(b - p.window_ms), buf.through(b)
-        cols = {name: buf.col(name) for name in ("x", "y", "severity", "repeat", "event_ms")}
+        cols = buf.views()
         radius = max(p.radii_m)
         tested = cells_tested(
             cols, (lo, hi), np.array([b]), p.window_ms, radius, p.cell_m, p.min_count
@@ -568,8 +567,10 @@ class Correlator:
         due = []
         if after < len(buf):  # rows are canonical: the next one is the earliest
             due.append(int(buf.col("event_ms")[after]))
-        forest = {name: buf.col(name) for name in ("pending", "root", "event_ms")}
-        last = earliest_last(forest, after)
+        if self._last_at is not None and self._last_at[0] == b:
+            last = self._last_at[1]  # found by this boundary's incident step
+        else:  # a flag was open then, and closed at b
+            last = earliest_last(buf.views(), after)
         if last is not None:
             # No component completes before its last row is more than the gap before a
             # boundary (_close_incidents' live rows): the first such boundary.

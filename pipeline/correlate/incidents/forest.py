@@ -25,7 +25,7 @@ import numpy as np
 
 from pipeline.geo.kernels import CELL_MARGIN, MIN_CELL, bucket, bucket_count, lower_bound
 
-__all__ = ["link_new", "complete_components", "earliest_last"]
+__all__ = ["link_new", "complete_components", "earliest_last", "close_boundary"]
 
 
 # --- kernels ---------------------------------------------------------------------------------
@@ -173,9 +173,10 @@ def _complete(pending, root, cand_lo, live_lo, hi):
 
 
 @numba.njit(cache=True, nogil=True)
-def _earliest_last(pending, root, t, hi):
+def _earliest_last(pending, root, hi):
     # From the top down, the first pending row met of each component is its last; the lowest
-    # such row is the earliest last. Roots are walked without path halving: a read only.
+    # such row is the earliest last (its row; -1: none). Roots are walked without path
+    # halving: a read only.
     seen = np.zeros(hi, np.int8)
     best = -1
     for i in range(hi - 1, -1, -1):
@@ -186,7 +187,37 @@ def _earliest_last(pending, root, t, hi):
             if not seen[r]:
                 seen[r] = 1
                 best = i
-    return -1 if best < 0 else t[best]
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
+def _close_boundary(cols, times, link, want_last):
+    """:func:`close_boundary`'s kernel: ``cols`` ``(x, y, t, pending, root)``, ``times``
+    ``(b, prev, has_prev)``, ``link`` ``(r2, gap, cell)``."""
+    x, y, t, pending, root = cols
+    b, prev, has_prev = times
+    gap = link[1]
+    n = t.shape[0]
+    hi = lower_bound(t, 0, n, b + 1)  # rows up to b (event times are integers)
+    lo = lower_bound(t, 0, n, prev + 1) if has_prev else 0
+    if lo < hi:
+        _link(cols, (lo, hi), link)
+    cand_lo = lower_bound(t, 0, n, prev - gap) if has_prev else 0
+    live_lo = lower_bound(t, 0, n, b - gap)
+    members = np.empty(0, np.int64)
+    heads = np.empty(0, np.int64)
+    candidate = False
+    for i in range(cand_lo, live_lo):
+        if pending[i]:
+            candidate = True
+            break
+    if candidate:
+        members, heads = _complete(pending, root, cand_lo, live_lo, hi)
+        for k in range(members.shape[0]):
+            pending[members[k]] = False
+            root[members[k]] = -1
+    last = _earliest_last(pending, root, hi) if want_last else -1
+    return members, heads, last
 
 
 # --- Python layer ----------------------------------------------------------------------------
@@ -237,5 +268,37 @@ def earliest_last(cols: dict[str, np.ndarray], hi: int) -> int | None:
     Every pending row below ``hi`` must be linked (an unlinked row counts as its own)."""
     if not 0 <= hi <= len(cols["pending"]):
         raise ValueError(f"need 0 <= hi <= {len(cols['pending'])} rows, got {hi}")
-    last = int(_earliest_last(cols["pending"], cols["root"], cols["event_ms"], hi))
-    return None if last < 0 else last
+    last = int(_earliest_last(cols["pending"], cols["root"], hi))
+    return None if last < 0 else int(cols["event_ms"][last])
+
+
+def close_boundary(
+    cols: dict[str, np.ndarray],
+    b: int,
+    prev: int | None,
+    radius_m: float,
+    gap_ms: int,
+    want_last: bool = True,
+) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """The incident step of boundary ``b`` in one kernel call (a quiet city visits a boundary
+    for about every alert, and the Python around several calls cost more than their work):
+    :func:`link_new` of the rows after the last boundary ``prev`` (None: the first), then
+    :func:`complete_components` of those with a pending row from the gap before ``prev`` up to
+    the gap before ``b``, consumed (``pending`` False, ``root`` -1), then :func:`earliest_last`
+    of the pending rows up to ``b`` (None where none, or not ``want_last``).
+
+    ``cols``: the buffer's ``x``, ``y``, ``event_ms``, ``pending`` and ``root`` columns, rows in
+    canonical order, linked up to ``prev`` as this function leaves them. Returns ``(members,
+    heads, last)``: the consumed rows (ascending), each one's root row, and the earliest last.
+    """
+    if not (math.isfinite(radius_m) and radius_m >= 0) or gap_ms < 0:
+        raise ValueError(
+            f"radius_m must be finite and >= 0 and gap_ms >= 0, got {radius_m!r}, {gap_ms!r}"
+        )
+    cell = max(float(radius_m), MIN_CELL) * CELL_MARGIN
+    t = cols["event_ms"]
+    columns = (cols["x"], cols["y"], t, cols["pending"], cols["root"])
+    times = (np.int64(b), np.int64(0 if prev is None else prev), prev is not None)
+    link = (float(radius_m) ** 2, np.int64(gap_ms), cell)
+    members, heads, last = _close_boundary(columns, times, link, bool(want_last))
+    return members, heads, (None if last < 0 else int(t[last]))
