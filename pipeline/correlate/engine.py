@@ -179,6 +179,7 @@ class Correlator:
         # The earliest last row's time of a pending component, as the incident step of
         # boundary ``[0]`` found it (what the skip after it reads; no row changes between).
         self._last_at: tuple[int, int | None] | None = None
+        self._scratch = np.empty(0, np.int64)  # close_boundary's output rows
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
     @property
@@ -282,13 +283,17 @@ class Correlator:
         may follow (no flag open now)."""
         p = self.params
         want = self._skip_quiet and not len(self._flags.open_cells())
+        buf = self._buffer
+        if len(self._scratch) < 2 * len(buf):
+            self._scratch = np.empty(4 * len(buf), np.int64)  # grown, not sized to each call
         members, heads, last = close_boundary(
-            self._buffer.views(),
+            buf.views(),
             b,
             self._linked_through,
             p.incident_radius_m,
             p.incident_gap_ms,
             want,
+            self._scratch,
         )
         self._linked_through = b
         self._last_at = (b, last) if want else None

@@ -135,9 +135,10 @@ def test_close_boundary_is_the_separate_calls(seed, n, cuts, grid, want):
     else:
         x, y = rng.uniform(0, 2000, n), rng.uniform(0, 2000, n)
     one, many = _fresh(x, y, t), _fresh(x, y, t)
-    prev = None
+    prev, scratch = None, np.full(2 * n + 3, -7, np.int64)  # the engine's reused scratch
     for b, wanted in zip(sorted(set(cuts)), want, strict=False):
-        members, heads, last = close_boundary(one, b, prev, RADIUS, GAP, wanted)
+        out = scratch if wanted else None  # either way: its own or the caller's
+        members, heads, last = close_boundary(one, b, prev, RADIUS, GAP, wanted, out)
         m, h, lst = _separate_calls(many, b, prev, RADIUS, GAP)
         assert np.array_equal(members, m) and np.array_equal(heads, h)
         assert last == (lst if wanted else None)
@@ -146,10 +147,13 @@ def test_close_boundary_is_the_separate_calls(seed, n, cuts, grid, want):
         prev = b
 
 
-def test_close_boundary_refuses_a_bad_radius():
+def test_close_boundary_refuses_a_bad_radius_or_a_short_scratch():
     cols = _fresh(np.empty(0), np.empty(0), np.empty(0, np.int64))
     with pytest.raises(ValueError, match="radius_m"):
         close_boundary(cols, 0, None, -1.0, GAP)
+    cols = _fresh(np.zeros(3), np.zeros(3), np.arange(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="at least 6"):
+        close_boundary(cols, 5, None, RADIUS, GAP, out=np.empty(5, np.int64))
 
 
 def _reference_layout(x, y, t, pending, s0, hi, cell):
