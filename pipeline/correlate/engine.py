@@ -133,7 +133,9 @@ class Correlator:
     only the cells it would test are tallied; under the recurrence bar the same holds where no
     cell an event entered in the last slide can (:meth:`_can_open`). The boundaries after one
     up to the next at which anything can change (an alert enters, an incident may complete,
-    the window gets busy again) are not visited at all. Outputs are the same bits as
+    the window gets busy again) are not visited at all, and under the recurrence bar neither
+    are those at which only incidents complete: the skip runs their incident steps alone
+    (:meth:`_complete_ahead`). Outputs are the same bits as
     visiting every boundary in full, which ``skip_quiet=False`` does (the tests compare the
     two).
     """
@@ -508,7 +510,9 @@ class Correlator:
         of ``b``. Then no cell has a new test: no flag can open (:meth:`_can_open`) and the
         tally has nothing to add (:meth:`_tally_calm` tallies entered cells only), so the
         crowding test is not needed. Such are the boundaries where only an incident completes
-        (7,464 of the 14,952 visited on the 90-day benchmark city)."""
+        (7,464 of the 14,952 visited on the 90-day benchmark city), which the skip now runs
+        without a visit where no flag is open (:meth:`_complete_ahead`): this is left for those
+        reached while a flag was open."""
         buf = self._buffer
         return (
             self._opens_at_new_tests_only()
