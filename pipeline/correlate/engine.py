@@ -26,7 +26,7 @@ from .baseline.rate_cache import DiskRateCache
 from .exceptions import InvalidBatchError, SnapshotError
 from .flags.details import RowIndex
 from .flags.tracker import FlagEvent, FlagTracker
-from .incidents.forest import complete_components, earliest_last, link_new
+from .incidents.forest import close_boundary, earliest_last
 from .incidents.incident import Incident, build_incidents
 from .lattice import Lattice
 from .params import CorrelationParams
@@ -134,7 +134,9 @@ class Correlator:
     only the cells it would test are tallied; under the recurrence bar the same holds where no
     cell an event entered in the last slide can (:meth:`_can_open`). The boundaries after one
     up to the next at which anything can change (an alert enters, an incident may complete,
-    the window gets busy again) are not visited at all. Outputs are the same bits as
+    the window gets busy again) are not visited at all, and under the recurrence bar neither
+    are those at which only incidents complete: the skip runs their incident steps alone
+    (:meth:`_complete_ahead`). Outputs are the same bits as
     visiting every boundary in full, which ``skip_quiet=False`` does (the tests compare the
     two).
     """
@@ -177,6 +179,10 @@ class Correlator:
         self._skip_quiet = skip_quiet
         self._opens_for: object = None  # the tracker params _opens_at_new_tests_only read
         self._opens_new_only = False
+        # The earliest last row's time of a pending component, as the incident step of
+        # boundary ``[0]`` found it (what the skip after it reads; no row changes between).
+        self._last_at: tuple[int, int | None] | None = None
+        self._scratch = np.empty(0, np.int64)  # close_boundary's output rows
         self.stats = {"alerts": 0, "late": 0, "duplicates": 0, "incidents": 0, "flag_events": 0}
 
     @property
@@ -256,7 +262,7 @@ class Correlator:
             complete += self._close_incidents(b)
             flags += self._close_hotspots(b)
             if self._skip_quiet:
-                self._skip_to_change(b)
+                complete += self._skip_to_change(b)
             closed = True
         incidents = self._build_incidents(complete)  # before _evict: their rows are held
         if closed:
@@ -275,28 +281,27 @@ class Correlator:
         ``b``: those that grew no closer than the gap to it (work follows the new alerts and
         the gap before ``b``, not every pending alert). Their rows are consumed here and built
         into incidents once per call (:meth:`_build_incidents`), so building costs per
-        incident, not per boundary."""
-        p, buf = self.params, self._buffer
-        hi, prev = buf.through(b), self._linked_through
-        lo = 0 if prev is None else buf.through(prev)
-        if lo < hi:  # a quiet city's boundaries mostly have no new alert to link
-            cols = {name: buf.col(name) for name in ("x", "y", "event_ms", "pending", "root")}
-            link_new(cols, lo, hi, p.incident_radius_m, p.incident_gap_ms)
+        incident, not per boundary. One kernel call (:func:`.incidents.forest.close_boundary`),
+        which also finds the earliest last row :meth:`_skip_to_change` waits for, where a skip
+        may follow (no flag open now)."""
+        p = self.params
+        want = self._skip_quiet and not len(self._flags.open_cells())
+        buf = self._buffer
+        if len(self._scratch) < 2 * len(buf):
+            self._scratch = np.empty(4 * len(buf), np.int64)  # grown, not sized to each call
+        members, heads, last = close_boundary(
+            buf.views(),
+            b,
+            self._linked_through,
+            p.incident_radius_m,
+            p.incident_gap_ms,
+            want,
+            self._scratch,
+        )
         self._linked_through = b
-        t, gap = buf.col("event_ms"), p.incident_gap_ms
-        # Components complete at an earlier boundary were emitted then, so a candidate has a
-        # row no more than the gap before that boundary.
-        cand_lo = 0 if prev is None else int(t.searchsorted(prev - gap))
-        live_lo = int(t.searchsorted(b - gap))  # rows that may still link
-        pending = buf.col("pending")
-        if cand_lo >= live_lo or not pending[cand_lo:live_lo].any():
-            return []  # no candidate: complete_components would find none
-        forest = {"pending": pending, "root": buf.col("root")}
-        members, heads = complete_components(forest, cand_lo, live_lo, hi)
+        self._last_at = (b, last) if want else None
         if not len(members):
             return []
-        pending[members] = False
-        forest["root"][members] = -1
         return [_Complete(members, heads, b)]
 
     def _build_incidents(self, complete: list[_Complete]) -> list[Incident]:
@@ -336,7 +341,7 @@ class Correlator:
         bounds = (buf.through(start - p.burst_gap_ms), buf.through(start), buf.through(b))
         new_from = max(bounds[1], buf.through(since))
         scan = 0 if self._decided_ms is None else buf.through(self._decided_ms)
-        cols = {name: buf.col(name) for name in _BURST_COLUMNS}
+        cols = buf.views()
         keep = index and self._nearby is not None and b - self._nearby_ms < self._rebuild_ms
         events = window_events(
             cols,
@@ -374,7 +379,7 @@ class Correlator:
             return False
         start = b - p.window_ms
         bounds = (buf.through(start - p.burst_gap_ms), buf.through(start), hi)
-        cols = {name: buf.col(name) for name in _BURST_COLUMNS}
+        cols = buf.views()
         window_events(cols, bounds, p.burst_radius_m, p.burst_gap_ms, scan, hi)
         self._decided_ms = b
         return True
@@ -384,8 +389,7 @@ class Correlator:
         and removes are the events among them (severity > 0, not repeats; their burst
         statuses are decided by then)."""
         buf = self._buffer
-        cols = {name: buf.col(name) for name in _SCALE_COLUMNS}
-        return Rows(cols, buf.through(start_ms), buf.through(end_ms))
+        return Rows(buf.views(), buf.through(start_ms), buf.through(end_ms))
 
     def _close_hotspots(self, b: int) -> list[FlagEvent]:
         p = self.params
@@ -452,11 +456,13 @@ class Correlator:
         """Feed the baseline the events (bursts counted once, like scoring does) that began
         since the last closed boundary (rows ``new``), so each is learnt exactly once."""
         since = b - self.params.slide_ms if self._last_closed is None else self._last_closed
-        cols = {"x": self._buffer.col("x"), "y": self._buffer.col("y")}
-        cells, counts = cell_counts(cols, new, self.lattice)
         slide = self.params.slide_ms
         # One add per slide (see baseline.exposure); skipped slides were added before scoring.
-        self.baseline.observe(cells, counts, slide / _HOUR_MS, (b - since) // slide)
+        if len(new):
+            cells, counts = cell_counts(self._buffer.views(), new, self.lattice)
+            self.baseline.observe(cells, counts, slide / _HOUR_MS, (b - since) // slide)
+        else:  # what observe does with no counts (a boundary whose alerts are all repeats)
+            self.baseline.expose(slide / _HOUR_MS, (b - since) // slide)
         self._last_closed = b
 
     def _expose_skipped(self, b: int) -> None:
@@ -485,7 +491,7 @@ class Correlator:
         if len(self._flags.open_cells()):
             return CROWDED
         p, buf = self.params, self._buffer
-        cols = {name: buf.col(name) for name in ("x", "y", "severity", "repeat")}
+        cols = buf.views()
         lo, hi = buf.through(b - p.window_ms), buf.through(b)
         entered = max(buf.through(b - p.slide_ms), lo) if entered_only else None
         return crowding(cols, lo, hi, max(p.radii_m), p.cell_m, from_row=entered)
@@ -505,7 +511,9 @@ class Correlator:
         of ``b``. Then no cell has a new test: no flag can open (:meth:`_can_open`) and the
         tally has nothing to add (:meth:`_tally_calm` tallies entered cells only), so the
         crowding test is not needed. Such are the boundaries where only an incident completes
-        (7,464 of the 14,952 visited on the 90-day benchmark city)."""
+        (7,464 of the 14,952 visited on the 90-day benchmark city), which the skip now runs
+        without a visit where no flag is open (:meth:`_complete_ahead`): this is left for those
+        reached while a flag was open."""
         buf = self._buffer
         return (
             self._opens_at_new_tests_only()
@@ -537,7 +545,7 @@ class Correlator:
         there that an event entered in its slide (:mod:`.scan.new_tests`)."""
         p, buf = self.params, self._buffer
         lo, hi = buf.through(b - p.window_ms), buf.through(b)
-        cols = {name: buf.col(name) for name in ("x", "y", "severity", "repeat", "event_ms")}
+        cols = buf.views()
         radius = max(p.radii_m)
         tested = cells_tested(
             cols, (lo, hi), np.array([b]), p.window_ms, radius, p.cell_m, p.min_count
@@ -545,7 +553,7 @@ class Correlator:
         entered = entered_cells(tested, self.lattice, self._counted_events(b - p.slide_ms, b))
         self.tested.add(tested[entered])
 
-    def _skip_to_change(self, b: int) -> None:
+    def _skip_to_change(self, b: int) -> list[_Complete]:
         """After boundary ``b``, jump to the next boundary at which anything can change.
 
         No flag is open, and the boundaries between are calm (:meth:`_crowding` at the next
@@ -556,21 +564,31 @@ class Correlator:
         would emit nothing and change no state but the baseline's exposure, which the target's
         :meth:`_learn` adds slide by slide. Their tests are re-tests of events already tested, not
         new ones (:mod:`.scan.new_tests`): nothing to tally.
+
+        Under the recurrence bar, the boundaries before the next alert enters at which only
+        incidents complete are not visited either (:meth:`_complete_ahead`): their incidents
+        are returned, as their visits would have found them.
         """
         p, buf = self.params, self._buffer
         nxt = b + p.slide_ms
-        if self._opens_at_new_tests_only():
+        new_only = self._opens_at_new_tests_only()
+        if new_only:
             # No alert enters before the target: no new test, so no flag can open (_can_open)
             if len(self._flags.open_cells()):
-                return
+                return []
         elif self._crowding(nxt) > p.min_count:
-            return
+            return []
         after = buf.through(b)
         due = []
         if after < len(buf):  # rows are canonical: the next one is the earliest
             due.append(int(buf.col("event_ms")[after]))
-        forest = {name: buf.col(name) for name in ("pending", "root", "event_ms")}
-        last = earliest_last(forest, after)
+        if self._last_at is not None and self._last_at[0] == b:
+            last = self._last_at[1]  # found by this boundary's incident step
+        else:  # a flag was open then, and closed at b
+            last = earliest_last(buf.views(), after)
+        complete = []
+        if new_only and last is not None:
+            complete, last = self._complete_ahead(due[0] if due else None, last)
         if last is not None:
             # No component completes before its last row is more than the gap before a
             # boundary (_close_incidents' live rows): the first such boundary.
@@ -583,6 +601,41 @@ class Correlator:
             if self._scale_counts.kept:
                 # Rows that leave the windows before the target may be evicted by then.
                 self._scale_counts.clear()
+        return complete
+
+    def _complete_ahead(self, next_ms: int | None, last: int) -> tuple[list[_Complete], int | None]:
+        """The incidents of the boundaries before the one the next alert (event time
+        ``next_ms``; None: none held) enters, at which only incidents complete, without
+        visiting them; ``last``: the earliest last row's time of a pending component. Returns
+        them and the earliest last row left.
+
+        Under the recurrence bar with no flag open, such a boundary's visit links nothing (no
+        alert entered), consumes the components complete there, finds no new test and so takes
+        the calm path (:meth:`_no_new_test`), which drops the kept scale counts and adds the
+        slides' exposure, nothing else. Here each one's incident step runs alone
+        (:func:`.incidents.forest.close_boundary`, at the first boundary more than the gap
+        after ``last``, while closable), the counts are dropped likewise, and the exposure is
+        added by the next visit: the same slides, one add each in order, so the same bits.
+        About one visit in two on the benchmark's sparse city was such a boundary."""
+        p, buf = self.params, self._buffer
+        slide, gap = p.slide_ms, p.incident_gap_ms
+        stop = self._window.watermark  # a boundary closes only below the watermark
+        if next_ms is not None:  # the boundary the next alert enters is a visit
+            stop = min(stop, -(-next_ms // slide) * slide)
+        complete: list[_Complete] = []
+        while last is not None:
+            at = -(-(last + gap + 1) // slide) * slide  # where that component completes
+            if at >= stop:
+                break
+            members, heads, last = close_boundary(
+                buf.views(), at, self._linked_through, p.incident_radius_m, gap, True, self._scratch
+            )
+            self._linked_through = at
+            if len(members):  # always, as ``last`` was that of a pending component
+                complete.append(_Complete(members, heads, at))
+        if complete and self._scale_counts.kept:
+            self._scale_counts.clear()
+        return complete, last
 
     def _evict(self) -> None:
         horizon = self._window.horizon_ms() - self.params.burst_gap_ms  # repeat context

@@ -25,8 +25,11 @@ import numpy as np
 
 from pipeline.geo.kernels import CELL_MARGIN, MIN_CELL, bucket, bucket_count, lower_bound
 
-__all__ = ["link_new", "complete_components", "earliest_last"]
+__all__ = ["link_new", "complete_components", "earliest_last", "close_boundary"]
 
+
+_NONE = np.empty(0, np.int64)
+_NONE.flags.writeable = False  # shared by every call that consumes nothing
 
 # --- kernels ---------------------------------------------------------------------------------
 
@@ -173,9 +176,10 @@ def _complete(pending, root, cand_lo, live_lo, hi):
 
 
 @numba.njit(cache=True, nogil=True)
-def _earliest_last(pending, root, t, hi):
+def _earliest_last(pending, root, hi):
     # From the top down, the first pending row met of each component is its last; the lowest
-    # such row is the earliest last. Roots are walked without path halving: a read only.
+    # such row is the earliest last (its row; -1: none). Roots are walked without path
+    # halving: a read only.
     seen = np.zeros(hi, np.int8)
     best = -1
     for i in range(hi - 1, -1, -1):
@@ -186,7 +190,35 @@ def _earliest_last(pending, root, t, hi):
             if not seen[r]:
                 seen[r] = 1
                 best = i
-    return -1 if best < 0 else t[best]
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
+def _close_boundary(x, y, t, pending, root, b, prev, has_prev, r2, gap, cell, want_last, out):
+    """:func:`close_boundary`'s kernel. Flat arguments of Python ints and floats, and only ints
+    returned: a call a visit, and Numba's dispatch of nested tuples and NumPy scalars, and its
+    boxing of returned arrays, cost more than the work on a quiet city. The ``k`` consumed
+    rows go to ``out[:k]``, their roots to ``out[k:2k]``; returns ``(k, earliest last row)``."""
+    n = t.shape[0]
+    hi = lower_bound(t, 0, n, b + 1)  # rows up to b (event times are integers)
+    lo = lower_bound(t, 0, n, prev + 1) if has_prev else 0
+    if lo < hi:
+        _link((x, y, t, pending, root), (lo, hi), (r2, gap, cell))
+    cand_lo = lower_bound(t, 0, n, prev - gap) if has_prev else 0
+    live_lo = lower_bound(t, 0, n, b - gap)
+    k = 0
+    for i in range(cand_lo, live_lo):
+        if pending[i]:
+            members, heads = _complete(pending, root, cand_lo, live_lo, hi)
+            k = members.shape[0]
+            for j in range(k):
+                out[j] = members[j]
+                out[k + j] = heads[j]
+                pending[members[j]] = False
+                root[members[j]] = -1
+            break
+    last = _earliest_last(pending, root, hi) if want_last else -1
+    return k, last
 
 
 # --- Python layer ----------------------------------------------------------------------------
@@ -237,5 +269,59 @@ def earliest_last(cols: dict[str, np.ndarray], hi: int) -> int | None:
     Every pending row below ``hi`` must be linked (an unlinked row counts as its own)."""
     if not 0 <= hi <= len(cols["pending"]):
         raise ValueError(f"need 0 <= hi <= {len(cols['pending'])} rows, got {hi}")
-    last = int(_earliest_last(cols["pending"], cols["root"], cols["event_ms"], hi))
-    return None if last < 0 else last
+    last = int(_earliest_last(cols["pending"], cols["root"], hi))
+    return None if last < 0 else int(cols["event_ms"][last])
+
+
+def close_boundary(
+    cols: dict[str, np.ndarray],
+    b: int,
+    prev: int | None,
+    radius_m: float,
+    gap_ms: int,
+    want_last: bool = True,
+    out: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """The incident step of boundary ``b`` in one kernel call (a quiet city visits a boundary
+    for about every alert, and the Python around several calls cost more than their work):
+    :func:`link_new` of the rows after the last boundary ``prev`` (None: the first), then
+    :func:`complete_components` of those with a pending row from the gap before ``prev`` up to
+    the gap before ``b``, consumed (``pending`` False, ``root`` -1), then :func:`earliest_last`
+    of the pending rows up to ``b`` (None where none, or not ``want_last``).
+
+    ``cols``: the buffer's ``x``, ``y``, ``event_ms``, ``pending`` and ``root`` columns, rows in
+    canonical order, linked up to ``prev`` as this function leaves them. ``out``: int64 scratch
+    of at least twice the rows (None: allocated here; the engine keeps one). Returns
+    ``(members, heads, last)``: the consumed rows (ascending), each one's root row, and the
+    earliest last.
+    """
+    if not (math.isfinite(radius_m) and radius_m >= 0) or gap_ms < 0:
+        raise ValueError(
+            f"radius_m must be finite and >= 0 and gap_ms >= 0, got {radius_m!r}, {gap_ms!r}"
+        )
+    t = cols["event_ms"]
+    if out is None:
+        out = np.empty(2 * len(t), np.int64)
+    elif len(out) < 2 * len(t) or out.dtype != np.int64:
+        raise ValueError(f"out must be int64 with at least {2 * len(t)} entries (2 per row)")
+    cell = max(float(radius_m), MIN_CELL) * CELL_MARGIN
+    k, last = _close_boundary(
+        cols["x"],
+        cols["y"],
+        t,
+        cols["pending"],
+        cols["root"],
+        int(b),
+        0 if prev is None else int(prev),
+        prev is not None,
+        float(radius_m) ** 2,
+        int(gap_ms),
+        cell,
+        bool(want_last),
+        out,
+    )
+    if k:
+        members, heads = out[:k].copy(), out[k : 2 * k].copy()
+    else:
+        members = heads = _NONE
+    return members, heads, (None if last < 0 else int(t[last]))

@@ -12,6 +12,8 @@ per event.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import numba
 import numpy as np
 
@@ -37,6 +39,12 @@ COLUMNS: dict[str, np.dtype] = {
     "grid": np.dtype(np.int32),
     "pending": np.dtype(np.bool_),
 }
+
+#: Searches of the event times between two changes of the rows after which ``through`` copies
+#: them into a list and bisects it: ``bisect`` on a list costs a fraction of a scalar
+#: ``ndarray.searchsorted`` call, but the copy is worth it only where many searches follow (a
+#: quiet city's boundaries between two batches), not after every append of a dense stream.
+_BISECT_AFTER = 64
 
 #: Derived columns, not part of a snapshot (a restored buffer starts them at -1): ``root`` is
 #: the alert's parent in the incident union-find forest (:mod:`pipeline.correlate.
@@ -182,7 +190,10 @@ class AlertBuffer:
         # dozens of times between two changes.
         self._rows = n
         self._views: dict[str, np.ndarray] = {}
+        self._all_views: dict[str, np.ndarray] | None = None
         self._through: dict[int, int] = {}
+        self._times: list[int] | None = None  # event times as a list, once worth bisecting
+        self._searches = 0
 
     def __len__(self) -> int:
         return self._rows
@@ -193,20 +204,36 @@ class AlertBuffer:
             view = self._views[name] = self._cols[name][: self._rows]
         return view
 
+    def views(self) -> dict[str, np.ndarray]:
+        """Every column's view of the live rows, by name: one dict until the rows change, for
+        the steps of a boundary that read several columns (read only: do not add keys)."""
+        views = self._all_views
+        if views is None:
+            views = self._all_views = {name: self.col(name) for name in self._cols}
+        return views
+
     def through(self, event_ms: int) -> int:
         """Number of leading rows with event time ``<= event_ms`` (rows are canonical).
 
         Memoised until the rows change: a boundary asks for the same few times (its own, the
         window's start, the last one's) a dozen times, and a search costs more than a lookup.
+        After :data:`_BISECT_AFTER` searches between two changes, the searches bisect a list.
         """
         n = self._through.get(event_ms)
         if n is None:
             if len(self._through) >= 4096:  # a long run of boundaries between two changes
                 self._through.clear()
-            n = self._through[event_ms] = int(
-                self.col("event_ms").searchsorted(event_ms, side="right")
-            )
+            n = self._through[event_ms] = self._search(event_ms)
         return n
+
+    def _search(self, event_ms: int) -> int:
+        times = self._times
+        if times is None:
+            self._searches += 1
+            if self._searches <= _BISECT_AFTER:
+                return int(self.col("event_ms").searchsorted(event_ms, side="right"))
+            times = self._times = self.col("event_ms").tolist()
+        return bisect_right(times, event_ms)
 
     def append(
         self,
@@ -316,4 +343,4 @@ class AlertBuffer:
                 grown = np.empty(new_cap, dtype)
                 grown[: self._size] = arr[: self._size]
                 self._cols[name] = grown
-        self._views = {}  # views of the columns swapped above would be stale
+        self._views, self._all_views = {}, None  # views of the columns swapped above are stale

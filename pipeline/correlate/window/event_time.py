@@ -81,8 +81,10 @@ class EventWindow:
         self.window_ms = window_ms
         self.slide_ms = slide_ms
         self.lateness_ms = lateness_ms
-        #: largest event time each origin has declared (int64 min: nothing yet)
+        #: largest event time each origin has declared (int64 min: nothing yet); written only
+        #: by this class's methods, which forget the remembered watermark
         self.progress = np.full(origins, _NO_TIME, np.int64)
+        self._watermark: int | None = None
         #: The first boundary not yet closed; ``None`` until the first one is known.
         self.next_boundary: int | None = None
 
@@ -94,13 +96,15 @@ class EventWindow:
     def watermark(self) -> int:
         """The least progress over every origin minus the allowed lateness (int64 min while
         some origin has declared nothing)."""
-        # Asked twice per boundary: a list's min over a few origins costs a fraction of
-        # ndarray.min()'s call overhead, for the same value.
-        progress = self.progress
-        low = min(progress.tolist()) if len(progress) <= 64 else int(progress.min())
-        if low == _NO_TIME:
-            return _NO_TIME
-        return low - self.lateness_ms
+        # Asked at least twice per boundary visit, and progress moves only with a batch, a
+        # mark or a restore: remembered until then (every method that writes ``progress``
+        # forgets it).
+        mark = self._watermark
+        if mark is None:
+            progress = self.progress
+            low = min(progress.tolist()) if len(progress) <= 64 else int(progress.min())
+            mark = self._watermark = _NO_TIME if low == _NO_TIME else low - self.lateness_ms
+        return mark
 
     def admit(
         self,
@@ -165,6 +169,7 @@ class EventWindow:
         """
         if not len(event_ms):
             return np.empty(0, np.int64)
+        self._watermark = None
         if origin is None or self.origins == 1:
             groups = [(0, np.arange(len(event_ms)))]
         else:
@@ -191,11 +196,13 @@ class EventWindow:
                 "count? Set the same `partitions` for every worker and the topics"
             )
         np.maximum.at(self.progress, origin, np.asarray(progress_ms, np.int64))
+        self._watermark = None
 
     def advance(self, event_ms: int) -> None:
         """Move every origin's progress to ``event_ms`` (never backwards): the end of a
         backfill, or an idle stream known to have nothing older to come."""
         np.maximum(self.progress, int(event_ms), out=self.progress)
+        self._watermark = None
 
     def start(self, earliest_ms: int) -> None:
         """Set the first boundary from the earliest retained alert, once it is final.
@@ -247,6 +254,6 @@ class EventWindow:
                 f"expects {self.origins} (feeds x partitions): the partition count changed. "
                 "Rebuild the partition from alerts.normalized instead"
             )
-        self.progress = progress
+        self.progress, self._watermark = progress, None
         nb = state["next_boundary"]
         self.next_boundary = None if nb is None else int(nb)

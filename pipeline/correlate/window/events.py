@@ -27,6 +27,7 @@ from ..lattice import Lattice
 __all__ = ["window_events", "cell_counts"]
 
 _SQUARE_SPAN = 1 << 23
+_KINDS = (len(CATEGORIES), len(SOURCES) * len(CATEGORIES))  # categories, (source, category)s
 _FREE = -1  # a free slot of the (square, kind) table (keys are non-negative)
 
 
@@ -40,12 +41,14 @@ def _key(sx, sy, kind, n_kinds):
 
 
 @numba.njit(cache=True, nogil=True)
-def _window_events(cols, repeat, rows, r2, gap, cell, n_cat, n_kinds):
+def _window_events(t, x, y, source, category, severity, repeat, rows, kinds, r2, gap, cell):
     """Decide the undecided counted rows of ``[mid, hi)`` (``repeat`` -1 -> 0 or 1; rows of
     ``[lo, mid)`` are context only; none before ``scan`` is undecided), then return the
-    counted rows of ``[since, hi)`` that are not repeats."""
-    t, x, y, source, category, severity = cols
+    counted rows of ``[since, hi)`` that are not repeats. The columns are flat arguments and
+    the ints Python ints: Numba's dispatch of a tuple of arrays and of NumPy scalars costs
+    microseconds a call, and a quiet city calls this at every boundary an alert enters."""
     lo, mid, hi, scan, since = rows
+    n_cat, n_kinds = kinds
     first = -1
     for i in range(max(mid, scan), hi):
         if severity[i] > 0 and repeat[i] < 0:
@@ -173,13 +176,11 @@ def window_events(
     if gap_ms < 0 or not radius_m >= 0:
         raise ValueError(f"radius_m and gap_ms must be >= 0, got {radius_m!r}, {gap_ms!r}")
     return _window_events(
-        (cols["event_ms"], cols["x"], cols["y"], cols["source"], cols["category"],
-         cols["severity"]),
-        cols["repeat"],
-        (lo, mid, hi, scan_from, since),
+        cols["event_ms"], cols["x"], cols["y"], cols["source"], cols["category"],
+        cols["severity"], cols["repeat"],
+        (int(lo), int(mid), int(hi), int(scan_from), int(since)),
+        _KINDS,
         float(radius_m) * float(radius_m),
-        np.int64(gap_ms),
+        int(gap_ms),
         max(float(radius_m), 1.0) * (1.0 + 2.0**-20),  # squares a little wider than r
-        len(CATEGORIES),
-        len(SOURCES) * len(CATEGORIES),
     )  # fmt: skip

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from pipeline.correlate.incidents.forest import (
     _pending_layout,
+    close_boundary,
     complete_components,
     earliest_last,
     link_new,
@@ -92,6 +93,67 @@ def test_long_chains_are_emitted_whole_once_complete(seed):
     y = rng.uniform(0, 40, n)
     boundaries = list(range(60_000, 10_000_000, 60_000))
     assert _check(x, y, t, boundaries, RADIUS, GAP) == n
+
+
+def _fresh(x, y, t):
+    n = len(t)
+    cols = {"x": x, "y": y, "event_ms": t, "pending": np.ones(n, bool)}
+    return cols | {"root": np.full(n, -1, np.int64)}
+
+
+def _separate_calls(cols, b, prev, radius, gap):
+    """The engine's incident step before close_boundary: its calls one by one."""
+    t = cols["event_ms"]
+    hi = int(np.searchsorted(t, b, "right"))
+    link_new(cols, 0 if prev is None else int(np.searchsorted(t, prev, "right")), hi, radius, gap)
+    cand = 0 if prev is None else int(np.searchsorted(t, prev - gap))
+    live = int(np.searchsorted(t, b - gap))
+    members = heads = np.empty(0, np.int64)
+    if cand < live and cols["pending"][cand:live].any():
+        members, heads = complete_components(cols, cand, live, hi)
+        cols["pending"][members] = False
+        cols["root"][members] = -1
+    return members, heads, earliest_last(cols, hi)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 250),
+    cuts=st.lists(st.integers(-700_000, 3_700_000), min_size=1, max_size=25),
+    grid=st.booleans(),
+    want=st.lists(st.booleans(), min_size=25, max_size=25),
+)
+def test_close_boundary_is_the_separate_calls(seed, n, cuts, grid, want):
+    """One kernel per boundary: the same members, roots, earliest last and forest (every
+    pointer) as link_new, complete_components and earliest_last called one by one; negative
+    times included (the earliest last is a row, not a time that could be -1)."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.integers(-600_000, 3_000_000, n)).astype(np.int64)
+    if grid:
+        x, y = rng.integers(0, 20, n) * 50.0, rng.integers(0, 20, n) * 50.0
+    else:
+        x, y = rng.uniform(0, 2000, n), rng.uniform(0, 2000, n)
+    one, many = _fresh(x, y, t), _fresh(x, y, t)
+    prev, scratch = None, np.full(2 * n + 3, -7, np.int64)  # the engine's reused scratch
+    for b, wanted in zip(sorted(set(cuts)), want, strict=False):
+        out = scratch if wanted else None  # either way: its own or the caller's
+        members, heads, last = close_boundary(one, b, prev, RADIUS, GAP, wanted, out)
+        m, h, lst = _separate_calls(many, b, prev, RADIUS, GAP)
+        assert np.array_equal(members, m) and np.array_equal(heads, h)
+        assert last == (lst if wanted else None)
+        assert np.array_equal(one["root"], many["root"])
+        assert np.array_equal(one["pending"], many["pending"])
+        prev = b
+
+
+def test_close_boundary_refuses_a_bad_radius_or_a_short_scratch():
+    cols = _fresh(np.empty(0), np.empty(0), np.empty(0, np.int64))
+    with pytest.raises(ValueError, match="radius_m"):
+        close_boundary(cols, 0, None, -1.0, GAP)
+    cols = _fresh(np.zeros(3), np.zeros(3), np.arange(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="at least 6"):
+        close_boundary(cols, 5, None, RADIUS, GAP, out=np.empty(5, np.int64))
 
 
 def _reference_layout(x, y, t, pending, s0, hi, cell):

@@ -92,3 +92,37 @@ def test_through_is_the_search_after_every_change_of_the_rows():
             buf.compact(rng.random(len(buf)) < 0.7)
             got = [buf.through(p) for p in probes]
             assert got == np.searchsorted(buf.col("event_ms"), probes, side="right").tolist()
+
+
+def test_through_answers_alike_before_and_after_it_bisects_a_list():
+    """The first searches after a change of the rows use NumPy's search, the later ones
+    bisect a list of the event times: both answer what searchsorted does, for ints and NumPy
+    ints, and a change of the rows drops the list."""
+    from pipeline.correlate.window.buffer import _BISECT_AFTER
+
+    rng = np.random.default_rng(9)
+    buf = AlertBuffer(capacity=4)
+    t = np.sort(rng.integers(0, 1000, 50)).tolist()
+    _append(buf, t, [f"a{i}" for i in range(len(t))])
+    probes = rng.integers(-10, 1010, 3 * _BISECT_AFTER).tolist()
+    probes += [np.int64(p) for p in (-1, 0, t[0], t[-1], 1000)]
+    got = [buf.through(p) for p in probes]
+    assert buf._times is not None  # the list was built
+    assert got == np.searchsorted(buf.col("event_ms"), probes, side="right").tolist()
+    _append(buf, [t[-1] + 5], ["late-one"])
+    assert buf._times is None
+    assert buf.through(t[-1] + 5) == len(buf) and buf.through(t[-1] + 4) == len(buf) - 1
+
+
+def test_views_are_the_live_columns_until_the_rows_change():
+    buf = AlertBuffer(capacity=2)
+    _append(buf, [5, 1], ["a", "b"])
+    views = buf.views()
+    assert views is buf.views()
+    assert {k: v.tolist() for k, v in views.items() if k in ("event_ms", "pending")} == {
+        "event_ms": [1, 5],
+        "pending": [True, True],
+    }
+    _append(buf, [3, 9, 0], ["c", "d", "e"])  # grows past the capacity: new arrays
+    assert buf.views() is not views
+    assert buf.views()["event_ms"].tolist() == [0, 1, 3, 5, 9]

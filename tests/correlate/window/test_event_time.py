@@ -292,3 +292,30 @@ def test_a_redelivered_copy_is_judged_by_its_declared_progress_not_the_origins_s
     # a copy without a declared progress is a duplicate too (checked first, as before)
     late, dup = _admit_declared(w, [1000], [7], [0], [np.iinfo(np.int64).min], retained=[7, 8])
     assert late.tolist() == [False] and dup.tolist() == [True]
+
+
+def test_the_remembered_watermark_follows_every_write_of_progress():
+    """The watermark is remembered between writes of ``progress``: after admits, marks,
+    advances and a restore, asked each time, it is the fresh minimum minus the lateness."""
+    rng = np.random.default_rng(3)
+    w = EventWindow(WINDOW, SLIDE, LATENESS, origins=3)
+    for step in range(60):
+        kind = step % 4
+        if kind == 0:
+            n = int(rng.integers(1, 5))
+            w.admit(
+                rng.integers(0, 50_000, n).astype(np.int64),
+                rng.integers(0, 2**63, n, dtype=np.uint64),
+                np.empty(0, np.uint64),
+                rng.integers(0, 3, n),
+            )
+        elif kind == 1:
+            w.declare(rng.integers(0, 3, 2), rng.integers(0, 60_000, 2))
+        elif kind == 2:
+            w.advance(int(rng.integers(0, 40_000)))
+        else:
+            w.load_state(w.state() | {"progress": rng.integers(0, 70_000, 3).tolist()})
+        low = int(w.progress.min())
+        want = np.iinfo(np.int64).min if low == np.iinfo(np.int64).min else low - LATENESS
+        assert w.watermark == want
+        assert w.watermark == want  # asked twice: the remembered value
