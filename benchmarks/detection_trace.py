@@ -28,6 +28,7 @@ from pipeline.correlate.flags import tracker as flag_tracker
 from pipeline.geo.admin_units import load_registry
 from pipeline.routing import city_projection
 from pipeline.settings import Settings
+from pipeline.sim import SHANGHAI
 
 __all__ = ["main"]
 
@@ -101,6 +102,11 @@ def _alerts_xy(sink, projection):
     return x, y, a.event_ms[c]
 
 
+def _local_hhmm(ms: int) -> str:
+    """The simulated city's local clock (China Standard Time), where the hour profiles live."""
+    return datetime.fromtimestamp(ms / 1000, SHANGHAI).strftime("%H:%M")
+
+
 def _describe_flag(versions, alerts, projection, label: str) -> str:
     first = versions[0]
     x, y = projection.to_xy(np.array([first.lat]), np.array([first.lon]))
@@ -111,7 +117,8 @@ def _describe_flag(versions, alerts, projection, label: str) -> str:
     closed = last.status == "close"
     lasted = (last.boundary_ms - first.boundary_ms) / _MIN_MS
     return (
-        f"{label} n={first.observed} mu={first.expected:.2f} p={first.p_value:.1e}"
+        f"{label} {_local_hhmm(first.boundary_ms)} n={first.observed} mu={first.expected:.2f}"
+        f" p={first.p_value:.1e}"
         f" score={first.score:.2f} w={first.window_s} r={first.radius_m:.0f}"
         f" feeds={first.n_sources} {dict(first.source_counts)} {dict(first.category_counts)}"
         f" | open {lasted:.0f} min{'' if closed else '+'} max n={max(v.observed for v in versions)}"
