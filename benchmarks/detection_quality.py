@@ -65,12 +65,14 @@ def simulate_all(
     reuse: bool = False,
     hotspot_max_p: float = 1e-9,
     quiet_seeds: tuple[int, ...] = (999,),
+    history_days: int = 7,
 ) -> tuple[Path, list[Path], list[Path]]:
     """Simulate (or, with ``reuse``, take the folders already under ``root`` from a run with
     the same seeds) the history week, the planted days and the quiet day. ``hotspot_max_p``
     1.0 plants every drawn hotspot, as the simulator did before it required them to stand out
     (see :mod:`pipeline.sim.hotspots`). ``quiet_seeds``: one quiet day per seed (independent
-    draws of the same city; 999 is the folder ``quiet``)."""
+    draws of the same city; 999 is the folder ``quiet``). ``history_days``: the history ends
+    where the evaluated days begin, so other lengths keep the same planted and quiet days."""
     city = CityConfig(seed=city_seed)
 
     def run(folder: Path, **kwargs) -> Path:
@@ -81,8 +83,8 @@ def simulate_all(
     history = run(
         root / "history",
         seed=1000 + city_seed,
-        duration=timedelta(days=7),
-        start=HISTORY_START,
+        duration=timedelta(days=history_days),
+        start=EVAL_START - timedelta(days=history_days),
         n_hotspots=0,
     )
     planted = [
@@ -135,13 +137,20 @@ def main() -> None:
         default="999",
         help="comma-separated seeds of the quiet days (independent draws), e.g. 999,998,997,996",
     )
+    ap.add_argument(
+        "--history-days",
+        type=int,
+        default=7,
+        help="days of history fitted (ending where the evaluated days begin)",
+    )
     args = ap.parse_args()
     quiet_seeds = tuple(int(v) for v in args.quiet_seeds.split(","))
     root = args.out or Path(tempfile.mkdtemp(prefix="detection-quality-"))
     t0 = time.perf_counter()
     history, planted, quiet = simulate_all(
-        root, args.city_seed, args.days, args.reuse, args.hotspot_max_p, quiet_seeds
-    )
+        root, args.city_seed, args.days, args.reuse, args.hotspot_max_p, quiet_seeds,
+        args.history_days,
+    )  # fmt: skip
     registry = load_registry(quiet[0] / "registry.geojson")
     for text in args.variant or [""]:
         # The environment's settings (HOTSPOT_*), with the variant's correlation params.

@@ -28,6 +28,7 @@ from pipeline.correlate.flags import tracker as flag_tracker
 from pipeline.geo.admin_units import load_registry
 from pipeline.routing import city_projection
 from pipeline.settings import Settings
+from pipeline.sim import SHANGHAI
 
 __all__ = ["main"]
 
@@ -37,9 +38,12 @@ _MIN_MS = 60_000
 def _run(settings, registry, folder: Path, fitted, spots):
     """Backfill ``folder``; per hotspot, the best tested cell near it at each boundary."""
     best: dict[str, list] = {s[0]: [] for s in spots}
+    bars: dict = {}
     step = flag_tracker.FlagTracker.step
 
     def traced(self, boundary_ms, scores, nearby):
+        # the bars a cell must pass to open, as this city's correlator holds them
+        bars.setdefault("bars", (self.params.open_p_max, self.params.open_score))
         if spots and len(scores.cell_id):
             cx, cy = self.lattice.centre(scores.ix, scores.iy)
             for sid, x, y, radius, lo, hi in spots:  # a loop per hotspot and boundary
@@ -57,7 +61,38 @@ def _run(settings, registry, folder: Path, fitted, spots):
         )
     finally:
         flag_tracker.FlagTracker.step = step
-    return sink, best
+    for sid, seen in best.items():
+        # Each partition's correlator steps through the whole day in turn: per boundary, the
+        # best cell of any partition (a hotspot near a tile edge is tested by two).
+        by_boundary: dict[int, tuple] = {}
+        for b, i, scores in seen:
+            if (
+                b not in by_boundary
+                or scores.p_value[i] < by_boundary[b][2].p_value[by_boundary[b][1]]
+            ):
+                by_boundary[b] = (b, i, scores)
+        best[sid] = [by_boundary[b] for b in sorted(by_boundary)]
+    if "bars" in bars:
+        p_max, score_min = bars["bars"]
+        print(f"bars to open: p <= {p_max:.1e}, score >= {score_min:.2f}, new test,"
+              f" count/expected >= {settings.correlation.min_rate_ratio}")  # fmt: skip
+    return sink, best, bars.get("bars")
+
+
+def _stopped_by(s, i, bars, ratio: float) -> str:
+    """The opening bars cell ``i`` of ``s`` misses (merging with an open flag not checked)."""
+    p_max, score_min = bars
+    missed = [
+        name
+        for name, ok in (
+            ("p", s.p_value[i] <= p_max),
+            ("score", s.score[i] >= score_min),
+            ("new", s.new_test is None or s.new_test[i]),
+            ("ratio", s.count[i] >= ratio * s.expected[i]),
+        )
+        if not ok
+    ]
+    return ",".join(missed) or "none (merged?)"
 
 
 def _alerts_xy(sink, projection):
@@ -65,6 +100,11 @@ def _alerts_xy(sink, projection):
     c = a.severity > 0
     x, y = projection.to_xy(a.lat[c], a.lon[c])
     return x, y, a.event_ms[c]
+
+
+def _local_hhmm(ms: int) -> str:
+    """The simulated city's local clock (China Standard Time), where the hour profiles live."""
+    return datetime.fromtimestamp(ms / 1000, SHANGHAI).strftime("%H:%M")
 
 
 def _describe_flag(versions, alerts, projection, label: str) -> str:
@@ -77,7 +117,8 @@ def _describe_flag(versions, alerts, projection, label: str) -> str:
     closed = last.status == "close"
     lasted = (last.boundary_ms - first.boundary_ms) / _MIN_MS
     return (
-        f"{label} n={first.observed} mu={first.expected:.2f} p={first.p_value:.1e}"
+        f"{label} {_local_hhmm(first.boundary_ms)} n={first.observed} mu={first.expected:.2f}"
+        f" p={first.p_value:.1e}"
         f" score={first.score:.2f} w={first.window_s} r={first.radius_m:.0f}"
         f" feeds={first.n_sources} {dict(first.source_counts)} {dict(first.category_counts)}"
         f" | open {lasted:.0f} min{'' if closed else '+'} max n={max(v.observed for v in versions)}"
@@ -89,12 +130,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, required=True, help="detection_quality.py's --out")
     ap.add_argument("--planted", default="day0,day1,day2")
-    ap.add_argument("--quiet", default="quiet")
+    ap.add_argument("--quiet", default="quiet", help="e.g. quiet980,quiet979 (city 3)")
     ap.add_argument("--variant", default="")
     args = ap.parse_args()
     root = args.out
     settings = Settings(data_dir=root, correlation=parse_variant(args.variant))
-    registry = load_registry(root / "quiet" / "registry.geojson")
+    folders = [d for d in f"{args.planted},{args.quiet}".split(",") if d]
+    # every simulated folder holds the city's registry; ``quiet`` exists only with seed 999
+    registry = load_registry(root / folders[0] / "registry.geojson")
     projection = city_projection(registry)
     fitted = fit_replay(settings, registry, [root / "history" / "replay.jsonl"])[0]
     print(f"dispersion {fitted.dispersion:.3f}")
@@ -106,7 +149,7 @@ def main() -> None:
             lo = datetime.fromisoformat(h["start"]).timestamp() * 1000
             hi = datetime.fromisoformat(h["end"]).timestamp() * 1000
             spots.append((h["id"], x[0], y[0], h["radius_m"], lo, hi))
-        sink, best = _run(settings, registry, root / name, fitted, spots)
+        sink, best, bars = _run(settings, registry, root / name, fitted, spots)
         alerts = _alerts_xy(sink, projection)
         by_flag: dict[str, list] = {}
         for f in sink.flags:
@@ -130,14 +173,16 @@ def main() -> None:
                     break
                 print(
                     f"   +{(b - lo) / _MIN_MS:5.1f} min n={s.count[i]} mu={s.expected[i]:.2f}"
+                    f" ratio={s.count[i] / max(s.expected[i], 1e-9):.1f}"
                     f" p={s.p_value[i]:.1e} score={s.score[i]:.2f} w={s.window_s[i]}"
                     f" r={s.radius_m[i]:.0f} feeds={s.n_sources[i]} sev={s.mean_severity[i]:.2f}"
                     f" new={bool(s.new_test[i]) if s.new_test is not None else None}"
+                    f" misses={_stopped_by(s, i, bars, settings.correlation.min_rate_ratio)}"
                 )
             if near:
                 print("   " + _describe_flag(near[0], alerts, projection, "FLAG"))
     for name in [d for d in args.quiet.split(",") if d]:
-        sink, _ = _run(settings, registry, root / name, fitted, [])
+        sink, _, _ = _run(settings, registry, root / name, fitted, [])
         alerts = _alerts_xy(sink, projection)
         by_flag = {}
         for f in sink.flags:
