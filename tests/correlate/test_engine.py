@@ -103,7 +103,9 @@ def test_state_stays_bounded():
     assert peak < 1.3 * window * per_minute + 100  # the hotspot adds 90
 
 
-def test_snapshot_restore_continues_identically():
+def _six_batches_in() -> tuple[Correlator, list, list, list[AlertBatch]]:
+    """A correlator after the first six batches of the reference run, its incidents and flags
+    so far, and the batches left."""
     batches = cut(SCENE, range(250, len(SCENE), 250))
     first = engine()
     head_inc, head_flags = [], []
@@ -111,9 +113,14 @@ def test_snapshot_restore_continues_identically():
         out = first.process(b)
         head_inc += out.incidents
         head_flags += out.flags
+    return first, head_inc, head_flags, batches[6:]
+
+
+def test_snapshot_restore_continues_identically():
+    first, head_inc, head_flags, rest = _six_batches_in()
     data = first.snapshot()
     restored = Correlator.restore(data, PARAMS, PROJECTION, Baseline(0.0625, RATE))
-    tail_inc, tail_flags, _, _ = run(batches[6:], restored)
+    tail_inc, tail_flags, _, _ = run(rest, restored)
     assert head_inc + tail_inc == REFERENCE[0]
     assert head_flags + tail_flags == REFERENCE[1]
 
@@ -148,19 +155,13 @@ def _with_params(data: bytes, params: dict) -> bytes:
 def test_a_snapshot_from_before_a_new_setting_restores_under_its_default():
     """An upgrade that adds a setting (default: the earlier behaviour) keeps the checkpoints;
     setting it to something else refuses them, naming the setting."""
-    batches = cut(SCENE, range(250, len(SCENE), 250))
-    first = engine()
-    head_inc, head_flags = [], []
-    for b in batches[:6]:
-        out = first.process(b)
-        head_inc += out.incidents
-        head_flags += out.flags
+    first, head_inc, head_flags, rest = _six_batches_in()
     data = first.snapshot()
     added = ("merge_apart_m", "corroboration_min_events")
     assert set(added) <= set(_snapshot_params(data))
     older = _with_params(data, {k: v for k, v in _snapshot_params(data).items() if k not in added})
     restored = Correlator.restore(older, PARAMS, PROJECTION, Baseline(0.0625, RATE))
-    tail_inc, tail_flags, _, _ = run(batches[6:], restored)
+    tail_inc, tail_flags, _, _ = run(rest, restored)
     assert head_inc + tail_inc == REFERENCE[0]
     assert head_flags + tail_flags == REFERENCE[1]
 
