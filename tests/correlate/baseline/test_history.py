@@ -126,12 +126,12 @@ def test_dispersion_per_scale_recovers_a_known_alpha_where_it_was_planted():
     params = CorrelationParams()
     m = dispersion_moments(rows, MONDAY_CST, end, lattice, params, params.scales)
     alpha = {scale: num / den for scale, (num, den) in m.items()}
-    # On top of the planted variance, the held-out rate's own error: ~1 / (the ~500 events of
-    # a disk's hour of day over four training days) at most.
+    # On top of the planted variance, the held-out rate's own error: the relative variance of
+    # a disk's hour of day fitted from four training days (~100 events, gamma-mixed), ~0.02.
     for r in (250.0, 500.0):
         assert alpha[(300, r)] == pytest.approx(0.5, abs=0.05)
         assert alpha[(600, r)] == pytest.approx(0.25, abs=0.03)
-        assert alpha[(1800, r)] == pytest.approx(0.5 / 6, abs=0.02)
+        assert alpha[(1800, r)] == pytest.approx(0.5 / 6, abs=0.03)
     # The default estimates at the reference scale, as before the setting; the setting moves it.
     assert estimate_dispersion(rows, MONDAY_CST, end, lattice, params) == pytest.approx(
         alpha[(1800, 500.0)]
