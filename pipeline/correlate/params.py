@@ -117,9 +117,10 @@ class CorrelationParams:
     Baseline dispersion (issue 23)
         ``dispersion_window_s`` (0: ``window_s``) and ``dispersion_radius_m`` (0:
         ``hotspot_radius_m``): the scale at which a fitted baseline estimates its one
-        negative-binomial ``alpha``, used at every scale scored. The default, 30 min x 500 m,
-        is the widest scale; flags mostly open at the small ones, where the estimate there
-        may differ (benchmarks/README.md, "Dispersion per scale").
+        negative-binomial ``alpha``, used at every scale scored. The default is the widest
+        scale, 30 min x 500 m. Flags mostly open at the small ones, but the estimate there is
+        lower (5 min x 250 m: 0.08 against 0.116 on a week's history) and the false flags
+        then double (benchmarks/README.md, "Issue 23, item 3: dispersion per scale").
 
     Baseline and calendar
         ``utc_offset_min`` (480, China Standard Time, no DST): local time for hour-of-week.
