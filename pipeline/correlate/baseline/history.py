@@ -45,6 +45,7 @@ __all__ = [
     "fit_cell_hours",
     "fit_disks",
     "estimate_dispersion",
+    "dispersion_moments",
 ]
 
 _HOUR_MS = 3_600_000
@@ -256,31 +257,55 @@ def estimate_dispersion(
     lattice: Lattice,
     params: CorrelationParams,
 ) -> float:
-    """NB2 ``alpha`` of disk counts in tiled windows, each day held out in turn (see module).
+    """NB2 ``alpha`` of disk counts in tiled windows, each day held out in turn (see module),
+    at the scale ``params.dispersion_scale`` names (by default ``window_s`` x
+    ``hotspot_radius_m``).
 
-    Needs at least two whole days of history; returns 0 (Poisson) otherwise.
+    Needs at least two whole days of history; returns 0 (Poisson) otherwise, and 0 where the
+    moments say the counts vary less than Poisson (a negative estimate is clipped).
     """
+    scale = params.dispersion_scale
+    num, den = dispersion_moments(rows, start_ms, end_ms, lattice, params, [scale])[scale]
+    return max(num / den, 0.0) if den > 0 else 0.0
+
+
+def dispersion_moments(
+    rows: dict[str, np.ndarray],
+    start_ms: int,
+    end_ms: int,
+    lattice: Lattice,
+    params: CorrelationParams,
+    scales: list[tuple[int, float]],
+) -> dict[tuple[int, float], tuple[float, float]]:
+    """Per ``(window_s, radius_m)``, the method-of-moments sums ``(sum((n - mu)^2 - n),
+    sum(mu^2))`` over tiled windows of each held-out day; ``alpha = num / den`` unclipped
+    (negative: less variance than Poisson). Empty or shorter than two days: ``(0, 0)``."""
     days = (end_ms - start_ms) // _DAY_MS
+    out = {(int(w), float(r)): (0.0, 0.0) for w, r in scales}
     if days < 2 or not len(rows["x"]):
-        return 0.0
+        return out
     ix, iy = lattice.index(rows["x"], rows["y"])
     x0, y0 = ix.min(), iy.min()
     shape = (int(ix.max() - x0 + 1), int(iy.max() - y0 + 1))
-    grid_ids = lattice.cell_id(
-        *[
-            a.ravel()
-            for a in np.meshgrid(
-                np.arange(x0, x0 + shape[0]), np.arange(y0, y0 + shape[1]), indexing="ij"
-            )
-        ]
-    )
-    radius = params.hotspot_radius_m
+    grid = np.meshgrid(np.arange(x0, x0 + shape[0]), np.arange(y0, y0 + shape[1]), indexing="ij")
+    grid_ids = lattice.cell_id(*[a.ravel() for a in grid])
+    for radius in sorted({r for _, r in out}):  # loop per radius measured: one by default
+        windows = [w for w, r in out if r == radius]
+        sums = _held_out_sums(rows, (start_ms, end_ms, days), lattice, params, radius, windows,
+                              (x0, y0, shape, grid_ids))  # fmt: skip
+        out.update({(w, radius): sums[w] for w in windows})
+    return out
+
+
+def _held_out_sums(rows, span, lattice, params, radius, windows, grid):
+    """The moment sums of :func:`dispersion_moments` at one radius, per window length."""
+    start_ms, end_ms, days = span
+    x0, y0, shape, grid_ids = grid
     point, disk = disk_members(rows["x"], rows["y"], lattice, radius)
     dix, diy = lattice.unpack(disk)
     on_grid = (dix >= x0) & (dix < x0 + shape[0]) & (diy >= y0) & (diy < y0 + shape[1])
     t = rows["event_ms"]
-    win = params.window_ms
-    num = den = 0.0
+    sums = {w: [0.0, 0.0] for w in windows}
     full = _exposure(start_ms, end_ms, params.utc_offset_min)
     fit = {"level_prior_events": 2.0, "hod_prior_events": 3.0, "dispersion": 0.0}
     for d in range(days):  # loop per held-out day
@@ -296,15 +321,21 @@ def estimate_dispersion(
             utc_offset_min=params.utc_offset_min,
             **fit,
         )
-        n_win = (hi - lo) // win
         sel = test & on_grid
-        k = ((t[point[sel]] - lo) // win).astype(np.int64)
-        n = np.zeros((n_win, *shape))
-        np.add.at(n, (k, dix[sel] - x0, diy[sel] - y0), 1.0)
-        w_start = lo + np.arange(n_win) * win
-        hows = hour_of_week(w_start, params.utc_offset_min)
-        rate = np.stack([train.expected(grid_ids, int(h)).reshape(shape) for h in hows])
-        mu = rate * disk_km2(radius) * win / _HOUR_MS
-        num += float(((n - mu) ** 2 - n).sum())
-        den += float((mu**2).sum())
-    return max(num / den, 0.0) if den > 0 else 0.0
+        for w in windows:  # loop per window length: three at most
+            win = w * 1000
+            n_win = (hi - lo) // win
+            k = ((t[point[sel]] - lo) // win).astype(np.int64)
+            n = np.zeros((n_win, *shape))
+            np.add.at(n, (k, dix[sel] - x0, diy[sel] - y0), 1.0)
+            # one rate map per distinct hour of week (24 a day), not one per window
+            hows, inverse = np.unique(
+                hour_of_week(lo + np.arange(n_win) * win, params.utc_offset_min),
+                return_inverse=True,
+            )
+            maps = np.stack([train.expected(grid_ids, int(h)).reshape(shape) for h in hows])
+            rate = maps[inverse]
+            mu = rate * disk_km2(radius) * win / _HOUR_MS
+            sums[w][0] += float(((n - mu) ** 2 - n).sum())
+            sums[w][1] += float((mu**2).sum())
+    return {w: (a, b) for w, (a, b) in sums.items()}

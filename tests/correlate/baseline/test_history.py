@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 from scipy.stats import nbinom
 
-from pipeline.correlate.baseline.history import estimate_dispersion, fit_cell_hours
+from pipeline.correlate.baseline.history import (
+    dispersion_moments,
+    estimate_dispersion,
+    fit_cell_hours,
+)
+from pipeline.correlate.exceptions import CorrelationError
 from pipeline.correlate.lattice import Lattice
 from pipeline.correlate.params import CorrelationParams
 from pipeline.correlate.scan.scoring import count_upper_tail, poisson_upper_tail
@@ -97,6 +102,69 @@ def test_dispersion_is_small_for_poisson_and_large_for_gamma_mixed_counts():
     mixed = rng.gamma(2.0, 0.25, (168, 20, 20))
     rows, lattice = _poisson_week(mixed * 4, seed=3)
     assert estimate_dispersion(rows, MONDAY_CST, end, lattice, params) > poisson + 0.02
+
+
+def _gamma_poisson_5min(alpha: float, mean: float, days: int, seed: int):
+    """Events at the centres of 6 x 6 cells 1250 m apart (no disk of 500 m holds two), each
+    cell's count in each tiled 5-minute window gamma-Poisson: NB2 ``alpha`` at 5 minutes, and
+    ``alpha / 6`` over 30 minutes (a sum of six independent windows)."""
+    rng = np.random.default_rng(seed)
+    lattice = Lattice(250.0)
+    n_win = days * 288
+    rate = rng.gamma(1.0 / alpha, alpha * mean, (n_win, 6, 6))
+    n = rng.poisson(rate)
+    w, ix, iy = np.nonzero(n)
+    k = n[w, ix, iy]
+    t = MONDAY_CST + np.repeat(w, k) * 300_000 + rng.integers(0, 300_000, k.sum())
+    x, y = lattice.centre(np.repeat(ix, k) * 5, np.repeat(iy, k) * 5)
+    return {"x": x, "y": y, "event_ms": t.astype(np.int64)}, lattice
+
+
+def test_dispersion_per_scale_recovers_a_known_alpha_where_it_was_planted():
+    rows, lattice = _gamma_poisson_5min(0.5, 2.0, days=5, seed=4)
+    end = MONDAY_CST + 5 * 24 * H
+    params = CorrelationParams()
+    m = dispersion_moments(rows, MONDAY_CST, end, lattice, params, params.scales)
+    alpha = {scale: num / den for scale, (num, den) in m.items()}
+    # On top of the planted variance, the held-out rate's own error: the relative variance of
+    # a disk's hour of day fitted from four training days (~100 events, gamma-mixed), ~0.02.
+    for r in (250.0, 500.0):
+        assert alpha[(300, r)] == pytest.approx(0.5, abs=0.05)
+        assert alpha[(600, r)] == pytest.approx(0.25, abs=0.03)
+        assert alpha[(1800, r)] == pytest.approx(0.5 / 6, abs=0.03)
+    # The default estimates at the reference scale, as before the setting; the setting moves it.
+    assert estimate_dispersion(rows, MONDAY_CST, end, lattice, params) == pytest.approx(
+        alpha[(1800, 500.0)]
+    )
+    small = CorrelationParams(dispersion_window_s=300, dispersion_radius_m=250.0)
+    assert small.dispersion_scale == (300, 250.0)
+    assert estimate_dispersion(rows, MONDAY_CST, end, lattice, small) == pytest.approx(
+        alpha[(300, 250.0)]
+    )
+
+
+def test_dispersion_moments_keep_the_sign_and_the_estimate_clips_it():
+    # Exactly one event per cell and 5-minute window: no variance at all, alpha < 0 unclipped.
+    lattice = Lattice(250.0)
+    w, ix, iy = [a.ravel() for a in np.meshgrid(np.arange(2 * 288), np.arange(3), np.arange(3))]
+    x, y = lattice.centre(ix * 5, iy * 5)
+    rows = {"x": x, "y": y, "event_ms": MONDAY_CST + w.astype(np.int64) * 300_000 + 1000}
+    params = CorrelationParams(dispersion_window_s=300, dispersion_radius_m=250.0)
+    end = MONDAY_CST + 2 * 24 * H
+    ((num, den),) = dispersion_moments(
+        rows, MONDAY_CST, end, lattice, params, [(300, 250.0)]
+    ).values()
+    assert den > 0 and num / den < -0.5  # Var 0 against mu 1: (0 - 1) / 1 before the rate error
+    assert estimate_dispersion(rows, MONDAY_CST, end, lattice, params) == 0.0
+
+
+def test_dispersion_scale_defaults_to_the_reference_and_rejects_other_scales():
+    assert CorrelationParams().dispersion_scale == (1800, 500.0)
+    assert CorrelationParams(window_s=600, windows_s=(300, 600)).dispersion_scale == (600, 500.0)
+    for bad in ({"dispersion_window_s": 90}, {"dispersion_window_s": 3600},
+                {"dispersion_radius_m": 600.0}, {"dispersion_radius_m": -1.0}):  # fmt: skip
+        with pytest.raises(CorrelationError, match="dispersion_"):
+            CorrelationParams(**bad)
 
 
 @pytest.mark.parametrize("alpha", [0.01, 0.1, 0.5, 2.0])
