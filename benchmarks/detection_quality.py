@@ -167,8 +167,6 @@ _FIT_FIELDS = (
     "window_s",
     "burst_radius_m",
     "burst_gap_s",
-    "dispersion_window_s",
-    "dispersion_radius_m",
     "utc_offset_min",
 )
 _fitted: dict[tuple, object] = {}

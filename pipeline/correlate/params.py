@@ -114,14 +114,6 @@ class CorrelationParams:
         reference bars a 3-alert cluster within 250 m could not open a flag there.
         ``open_p_max`` never exceeds ``OPEN_P_CEILING`` (0.05).
 
-    Baseline dispersion (issue 23)
-        ``dispersion_window_s`` (0: ``window_s``) and ``dispersion_radius_m`` (0:
-        ``hotspot_radius_m``): the scale at which a fitted baseline estimates its one
-        negative-binomial ``alpha``, used at every scale scored. The default is the widest
-        scale, 30 min x 500 m. Flags mostly open at the small ones, but the estimate there is
-        lower (5 min x 250 m: 0.08 against 0.116 on a week's history) and the false flags
-        then double (benchmarks/README.md, "Issue 23, item 3: dispersion per scale").
-
     Baseline and calendar
         ``utc_offset_min`` (480, China Standard Time, no DST): local time for hour-of-week.
     """
@@ -152,8 +144,6 @@ class CorrelationParams:
     cell_tests_per_day: float = 1.8e4
     min_recurrence_days: float = 0.02
     tests_from_baseline: bool = True
-    dispersion_window_s: int = 0
-    dispersion_radius_m: float = 0.0
     utc_offset_min: int = 480
 
     def __post_init__(self) -> None:
@@ -198,22 +188,8 @@ class CorrelationParams:
                 "corroboration_min_events must be >= 1 (1: every source in the disk counts),"
                 f" got {self.corroboration_min_events!r}"
             )
-        self._check_dispersion_scale()
         if self.close_score > self.open_score:
             raise CorrelationError("close_score must not exceed open_score (hysteresis)")
-
-    def _check_dispersion_scale(self) -> None:
-        w, r = self.dispersion_window_s, self.dispersion_radius_m
-        if not (w >= 0 and w % self.slide_s == 0 and w <= self.window_s):
-            raise CorrelationError(
-                f"dispersion_window_s must be 0 (window_s) or a positive multiple of slide_s "
-                f"({self.slide_s}) at most window_s ({self.window_s}), got {w!r}"
-            )
-        if not (math.isfinite(r) and 0 <= r <= self.hotspot_radius_m):
-            raise CorrelationError(
-                f"dispersion_radius_m must be 0 (hotspot_radius_m) or positive metres at most "
-                f"hotspot_radius_m ({self.hotspot_radius_m}), got {r!r}"
-            )
 
     def _check_scales(self) -> None:
         # Settings may hand over lists (JSON, environment); store tuples so the object hashes.
@@ -256,14 +232,6 @@ class CorrelationParams:
         p = np.asarray(p_value, np.float64) * self.cell_tests_per_day
         with np.errstate(divide="ignore"):
             return np.minimum(1.0 / np.maximum(p, 0.0), MAX_RECURRENCE_DAYS)
-
-    @property
-    def dispersion_scale(self) -> tuple[int, float]:
-        """``(window_s, radius_m)`` at which a fitted baseline estimates its dispersion."""
-        return (
-            int(self.dispersion_window_s or self.window_s),
-            float(self.dispersion_radius_m or self.hotspot_radius_m),
-        )
 
     @property
     def window_ms(self) -> int:

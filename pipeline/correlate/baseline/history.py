@@ -258,13 +258,16 @@ def estimate_dispersion(
     params: CorrelationParams,
 ) -> float:
     """NB2 ``alpha`` of disk counts in tiled windows, each day held out in turn (see module),
-    at the scale ``params.dispersion_scale`` names (by default ``window_s`` x
-    ``hotspot_radius_m``).
+    at the widest scale, ``window_s`` x ``hotspot_radius_m``, and used at every scale scored.
+
+    Estimated at the small scales where flags open, it comes out lower (5 min x 250 m: 0.08
+    against 0.116 on a week's history) and the false flags double (benchmarks/README.md,
+    "Issue 23, item 3: dispersion per scale"), so the widest scale stays.
 
     Needs at least two whole days of history; returns 0 (Poisson) otherwise, and 0 where the
     moments say the counts vary less than Poisson (a negative estimate is clipped).
     """
-    scale = params.dispersion_scale
+    scale = (params.window_s, float(params.hotspot_radius_m))
     num, den = dispersion_moments(rows, start_ms, end_ms, lattice, params, [scale])[scale]
     return max(num / den, 0.0) if den > 0 else 0.0
 

@@ -12,7 +12,6 @@ from pipeline.correlate.baseline.history import (
     estimate_dispersion,
     fit_cell_hours,
 )
-from pipeline.correlate.exceptions import CorrelationError
 from pipeline.correlate.lattice import Lattice
 from pipeline.correlate.params import CorrelationParams
 from pipeline.correlate.scan.scoring import count_upper_tail, poisson_upper_tail
@@ -132,14 +131,9 @@ def test_dispersion_per_scale_recovers_a_known_alpha_where_it_was_planted():
         assert alpha[(300, r)] == pytest.approx(0.5, abs=0.05)
         assert alpha[(600, r)] == pytest.approx(0.25, abs=0.03)
         assert alpha[(1800, r)] == pytest.approx(0.5 / 6, abs=0.03)
-    # The default estimates at the reference scale, as before the setting; the setting moves it.
+    # The fit's estimate is the one at the widest scale.
     assert estimate_dispersion(rows, MONDAY_CST, end, lattice, params) == pytest.approx(
         alpha[(1800, 500.0)]
-    )
-    small = CorrelationParams(dispersion_window_s=300, dispersion_radius_m=250.0)
-    assert small.dispersion_scale == (300, 250.0)
-    assert estimate_dispersion(rows, MONDAY_CST, end, lattice, small) == pytest.approx(
-        alpha[(300, 250.0)]
     )
 
 
@@ -149,22 +143,14 @@ def test_dispersion_moments_keep_the_sign_and_the_estimate_clips_it():
     w, ix, iy = [a.ravel() for a in np.meshgrid(np.arange(2 * 288), np.arange(3), np.arange(3))]
     x, y = lattice.centre(ix * 5, iy * 5)
     rows = {"x": x, "y": y, "event_ms": MONDAY_CST + w.astype(np.int64) * 300_000 + 1000}
-    params = CorrelationParams(dispersion_window_s=300, dispersion_radius_m=250.0)
+    params = CorrelationParams()
     end = MONDAY_CST + 2 * 24 * H
     ((num, den),) = dispersion_moments(
         rows, MONDAY_CST, end, lattice, params, [(300, 250.0)]
     ).values()
     assert den > 0 and num / den < -0.5  # Var 0 against mu 1: (0 - 1) / 1 before the rate error
+    # Over 30 minutes each disk counts exactly 6 every time: less variance than Poisson there too
     assert estimate_dispersion(rows, MONDAY_CST, end, lattice, params) == 0.0
-
-
-def test_dispersion_scale_defaults_to_the_reference_and_rejects_other_scales():
-    assert CorrelationParams().dispersion_scale == (1800, 500.0)
-    assert CorrelationParams(window_s=600, windows_s=(300, 600)).dispersion_scale == (600, 500.0)
-    for bad in ({"dispersion_window_s": 90}, {"dispersion_window_s": 3600},
-                {"dispersion_radius_m": 600.0}, {"dispersion_radius_m": -1.0}):  # fmt: skip
-        with pytest.raises(CorrelationError, match="dispersion_"):
-            CorrelationParams(**bad)
 
 
 @pytest.mark.parametrize("alpha", [0.01, 0.1, 0.5, 2.0])
