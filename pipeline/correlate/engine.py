@@ -52,9 +52,7 @@ _HOUR_MS = 3_600_000
 # steps themselves on large windows).
 _SCORING_COLUMNS = ("source", "event_ms", "x", "y", "category", "severity", "grid")
 _INCIDENT_COLUMNS = ("alert_id", *_SCORING_COLUMNS)
-_SCALE_COLUMNS = ("x", "y", "source", "severity", "event_ms", "repeat")
-# What window_events reads, and the window's events as flags describe them.
-_BURST_COLUMNS = ("event_ms", "x", "y", "source", "category", "severity", "repeat")
+# The window's events as flags describe them.
 _FLAG_COLUMNS = ("x", "y", "event_ms", "source", "category", "grid")
 
 
