@@ -28,6 +28,8 @@ processes against one process. For each count also:
   lock, so the busy time of a stage is not its CPU.
 * Outputs against one process in the same run: flag versions by (flag id, version) and
   incidents by id, byte for byte, and the late dead letters; printed as identical or not.
+* The broker's CPU µs per alert over the same span (sampled every 0.1 s from ``/proc``), so
+  that the cores left for the workers can be read off.
 
 Then live latency, for each rate and each count: the feeds are produced at fixed rates
 (``--rates``) for ``--seconds``, with event time running ``--speed`` times faster than the wall
@@ -56,6 +58,7 @@ import multiprocessing
 import os
 import statistics
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -228,6 +231,40 @@ def cpu_per_alert(reports: list[ProcessReport], messages: int) -> dict[str, tupl
     return out
 
 
+class CpuTrace:
+    """``cpu_s()`` sampled every ``every_s`` in a thread while the block runs, so that the CPU
+    of another process (the broker) can be read over any span of the monotonic clock: the
+    group's span, not the drain check's tail after it."""
+
+    def __init__(self, cpu_s, every_s: float = 0.1) -> None:
+        self._cpu_s, self._every_s = cpu_s, every_s
+        self.samples: list[tuple[float, float]] = []
+
+    def __enter__(self) -> CpuTrace:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._sample_once()
+        self._thread.start()
+        return self
+
+    def _sample_once(self) -> None:
+        self.samples.append((time.monotonic(), self._cpu_s()))
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self._every_s):
+            self._sample_once()
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample_once()
+
+    def over(self, first: float, last: float) -> float:
+        """CPU seconds between the monotonic times ``first`` and ``last`` (interpolated)."""
+        times, cpu = np.array(self.samples).T
+        return float(np.interp(last, times, cpu) - np.interp(first, times, cpu))
+
+
 def group_run(
     broker,
     work: Path,
@@ -244,11 +281,11 @@ def group_run(
     renamed = {f"alerts.{s}": topics.feed(s) for s in SOURCES}
     sent = send_chunks(read_jsonl_chunks(replay, []), broker.bootstrap, topic_map=renamed)
     with WorkerGroup(settings, pin=pin) as group:
-        broker_began = broker.cpu_s()
-        group.wait_drained(sent)
-        broker_cpu = broker.cpu_s() - broker_began
+        with CpuTrace(broker.cpu_s) as broker_trace:
+            group.wait_drained(sent)
         reports = group.stop()
     first, last = _span(reports)
+    broker_cpu = broker_trace.over(first, last)
     count = sum(r.timing["normalize"][2] for r in reports if "normalize" in r.timing)
     return {
         "messages": sent,
@@ -433,7 +470,7 @@ def report_throughput(runs: list[dict], counts: list[int], span_min: float, naiv
             cells.append(f"{busy:.1f} / {cpu:.1f}")
         label = {
             "process": "all (wall of the span / process CPU)",
-            "broker": "the broker (Tansu): - / its CPU while the group drained",
+            "broker": "the broker (Tansu): - / its CPU over the span",
         }.get(stage, stage)
         print(f"| {label} | " + " | ".join(cells) + " |")
     # How many cores the worker processes kept busy over the span: 2 processes on 2 cores can

@@ -204,11 +204,11 @@ class WorkerGroup:
         first = self.settings[0]
         bootstrap, group = first.broker_url.removeprefix("kafka://"), first.app_id
         feeds = set(first.topics.feeds().values())
-        deadline, previous = time.monotonic() + timeout_s, None
+        deadline, previous, known = time.monotonic() + timeout_s, None, {}
         while time.monotonic() < deadline:
             self._check_alive()
             done = committed_offsets(bootstrap, group)
-            now = asyncio.run(ends(bootstrap, first.topics.consumed(), done))
+            now = known = asyncio.run(ends(bootstrap, first.topics.consumed(), done, known=known))
             fed = sum(o for (topic, _), o in done.items() if topic in feeds)
             caught_up = fed >= sent and all(done.get(tp, 0) >= e for tp, e in now.items())
             if caught_up and now == previous:

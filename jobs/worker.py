@@ -103,10 +103,10 @@ async def _until_group_drained(runtime: Runtime, topics: list[str]) -> None:
     ListOffsets, which Tansu has been seen answering with an end below records it had already
     served."""
     bootstrap, group = runtime.brokers, runtime.settings.app_id
-    previous = None
+    previous, known = None, {}
     while True:
         committed = await asyncio.to_thread(committed_offsets, bootstrap, group)
-        now = await ends(bootstrap, topics, committed)
+        now = known = await ends(bootstrap, topics, committed, known=known)
         if all(committed.get(tp, 0) >= end for tp, end in now.items()):
             if now == previous:
                 return

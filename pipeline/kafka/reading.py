@@ -115,12 +115,19 @@ async def ends(
     topics: list[str],
     start: Mapping[tuple[str, int], int],
     *,
+    known: Mapping[tuple[str, int], int] | None = None,
     timeout_s=60.0,
 ) -> dict[tuple[str, int], int]:
     """The end of every partition of ``topics``, as fetch responses from ``start`` (``(topic,
-    partition)`` → offset, e.g. a group's committed offsets; 0 where absent) report it: a
-    fresh consumer fetches at most a few KiB of each, so asking costs little however far
-    behind ``start`` is."""
+    partition)`` → offset, e.g. a group's committed offsets; 0 where absent) report it.
+
+    ``known``: ends an earlier call returned. A partition is fetched from there where that is
+    further on than ``start``, so that asking again, as a drain check does every fraction of a
+    second, costs the broker only what was written since. Tansu answers a fetch with at least
+    one whole record batch of each partition, whatever ``max_partition_fetch_bytes`` says, and
+    lists every batch the partition holds to find it: fetched from a group's committed offsets,
+    each check of a benchmark's drain made Tansu read and send 1.8 MB, and the checks took more
+    of its CPU than the worker's own fetches (2026-12-07, ``benchmarks/end_to_end.py``)."""
     consumer = brokers(bootstrap).consumer(
         enable_auto_commit=False,
         max_partition_fetch_bytes=4096,
@@ -138,7 +145,8 @@ async def ends(
             return {}
         consumer.assign(tps)
         for tp in tps:
-            consumer.seek(tp, start.get((tp.topic, tp.partition), 0))
+            key = (tp.topic, tp.partition)
+            consumer.seek(tp, max(start.get(key, 0), (known or {}).get(key, 0)))
         deadline = time.monotonic() + timeout_s
         while any(consumer.highwater(tp) is None for tp in tps):
             if time.monotonic() > deadline:
