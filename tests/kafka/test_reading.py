@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from pipeline.exceptions import BrokerError
-from pipeline.kafka import ensure_topics, read_partitions, read_topic
+from pipeline.kafka import ends, ensure_topics, read_partitions, read_topic
 
 
 async def _produce(bootstrap: str, topic: str, records: list[tuple[int, bytes]]) -> None:
@@ -57,3 +57,14 @@ def test_records_written_after_a_first_read_are_read_by_the_next(broker, topic):
 def test_a_topic_that_does_not_exist_is_named(broker):
     with pytest.raises(BrokerError, match="does not exist"):
         read_topic(broker.bootstrap, f"missing-{uuid.uuid4().hex[:8]}", timeout_s=10)
+
+
+def test_ends_from_known_ends_see_records_written_since(broker, topic):
+    """A drain check asks again from the ends it learnt: the answer is the same as from the
+    start, and it moves when records are written after the first answer."""
+    first = asyncio.run(ends(broker.bootstrap, [topic], {}))
+    assert first == {(topic, 0): 3, (topic, 1): 2, (topic, 2): 0}
+    assert asyncio.run(ends(broker.bootstrap, [topic], {}, known=first)) == first
+    asyncio.run(_produce(broker.bootstrap, topic, [(1, b"b2"), (2, b"c0")]))
+    again = asyncio.run(ends(broker.bootstrap, [topic], {(topic, 0): 1}, known=first))
+    assert again == {(topic, 0): 3, (topic, 1): 3, (topic, 2): 1}
