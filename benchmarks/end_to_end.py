@@ -290,6 +290,7 @@ def group_run(
     return {
         "messages": sent,
         "rate": count / (last - first),
+        "span": (first, last),
         "moved": moved_partitions(reports),
         "cpu": cpu_per_alert(reports, sent) | {"broker": (0.0, broker_cpu * 1e6 / sent)},
         "rss_mib": max(r.rss_mib for r in reports),

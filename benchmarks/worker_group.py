@@ -200,7 +200,8 @@ class WorkerGroup:
         """Until the group has committed all ``sent`` feed records and every record of the
         topics it reads, twice in a row with the same ends (downstream topics grow while
         upstream stages still work). The ends come from fetch responses, as the worker's own
-        ``--until-drained`` reads them (:func:`pipeline.kafka.ends`)."""
+        ``--until-drained`` reads them (:func:`pipeline.kafka.ends`), and are asked again only
+        once the group has committed those it was last given."""
         first = self.settings[0]
         bootstrap, group = first.broker_url.removeprefix("kafka://"), first.app_id
         feeds = set(first.topics.feeds().values())
@@ -208,12 +209,13 @@ class WorkerGroup:
         while time.monotonic() < deadline:
             self._check_alive()
             done = committed_offsets(bootstrap, group)
-            now = known = asyncio.run(ends(bootstrap, first.topics.consumed(), done, known=known))
+            if all(done.get(tp, 0) >= end for tp, end in known.items()):  # else not yet drained
+                known = asyncio.run(ends(bootstrap, first.topics.consumed(), done, known=known))
             fed = sum(o for (topic, _), o in done.items() if topic in feeds)
-            caught_up = fed >= sent and all(done.get(tp, 0) >= e for tp, e in now.items())
-            if caught_up and now == previous:
+            caught_up = fed >= sent and all(done.get(tp, 0) >= e for tp, e in known.items())
+            if caught_up and known == previous:
                 return
-            previous = now if caught_up else None
+            previous = known if caught_up else None
             time.sleep(0.25)
         raise TimeoutError(f"the group {group} did not drain in {timeout_s:g} s")
 

