@@ -176,6 +176,7 @@ _FIT_FIELDS = (
     "burst_radius_m",
     "burst_gap_s",
     "utc_offset_min",
+    "fill_unseen_hours",
 )
 _fitted: dict[tuple, object] = {}
 #: ``--dispersion-scale``: how far a tail-weighted estimate of alpha could move detection
