@@ -116,6 +116,10 @@ class CorrelationParams:
 
     Baseline and calendar
         ``utc_offset_min`` (480, China Standard Time, no DST): local time for hour-of-week.
+        ``fill_unseen_hours`` (False: today's fits): a fitted baseline's hours of week that the
+        history never saw (7 days cut to whole local days miss one weekday) take the
+        hour-of-day shape instead of a flat rate (:func:`.baseline.history._weekday`); the
+        held-out days of the dispersion estimate too.
     """
 
     window_s: int = 1800
@@ -145,6 +149,7 @@ class CorrelationParams:
     min_recurrence_days: float = 0.02
     tests_from_baseline: bool = True
     utc_offset_min: int = 480
+    fill_unseen_hours: bool = False
 
     def __post_init__(self) -> None:
         for name in ("window_s", "slide_s", "incident_gap_s", "burst_gap_s", "close_after_slides"):

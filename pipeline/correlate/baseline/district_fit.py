@@ -105,6 +105,7 @@ def fit_by_district(
             lattice.cell_km2,
             utc_offset_min=params.utc_offset_min,
             dispersion=alpha,
+            fill_unseen_hours=params.fill_unseen_hours,
         )
 
     city = fit(np.ones(len(cells), bool))
@@ -128,6 +129,7 @@ def fit_by_district(
         lattice,
         params.radii_m,
         utc_offset_min=params.utc_offset_min,
+        fill_unseen_hours=params.fill_unseen_hours,
     )
     step()
     return CellRates(

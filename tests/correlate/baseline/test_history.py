@@ -172,3 +172,25 @@ def test_negative_binomial_tail_is_heavier_than_poisson_and_zero_alpha_is_poisso
     np.testing.assert_array_equal(count_upper_tail(n, mu, 0.0), poisson_upper_tail(n, mu))
     with pytest.raises(ValueError, match="alpha"):
         count_upper_tail(n, mu, -0.1)
+
+
+@pytest.mark.parametrize("fill", [False, True])
+def test_a_weekday_the_history_never_saw_keeps_the_hour_of_day_shape_when_filled(fill):
+    """Six whole days, Tuesday to Sunday, each with 1 event an hour at night (02:00) and 9 in
+    the evening (18:00) in one cell: Monday, never seen, is what a day evaluated right after a
+    7-day history cut to whole local days falls on. Filled, Monday keeps about the 1 : 9 of
+    every other day; unfilled (today's fits) the city-wide day-of-week modulation at the prior
+    undoes the shape and Monday is nearly flat (issue 23 item 3, benchmarks/README.md)."""
+    start, end = MONDAY_CST + 24 * H, MONDAY_CST + 7 * 24 * H
+    days = np.arange(6) * 24 * H + start
+    t = np.concatenate([days + 2 * H + 60_000, np.repeat(days + 18 * H, 9) + 120_000])
+    b = fit_cell_hours(np.ones(len(t), np.int64), t, start, end, KM2, utc_offset_min=480,
+                       fill_unseen_hours=fill)  # fmt: skip
+    cell = np.array([1])
+    tuesday = b.expected(cell, 24 + 18)[0] / b.expected(cell, 24 + 2)[0]
+    monday = b.expected(cell, 18)[0] / b.expected(cell, 2)[0]
+    assert tuesday > 4  # seen days keep their shape (shrunk a little by the prior)
+    if fill:
+        assert monday == pytest.approx(tuesday, rel=0.1)
+    else:  # most of the shape lost (not all: the prior's pseudo-events keep a little)
+        assert monday < tuesday / 4
