@@ -695,7 +695,9 @@ class Correlator:
         )
         engine._window.load_state(header["window"])
         if "late.keys" in npz.files:  # a snapshot from before the late memory: none
-            engine._late.load_state({"keys": npz["late.keys"], "until": npz["late.until"]})
+            engine._late.load_state(
+                {k[len("late.") :]: npz[k] for k in npz.files if k.startswith("late.")}
+            )
         engine._flags.load_state(header["flags"])
         engine._last_closed = header["last_closed"]
         engine.stats = header["stats"]

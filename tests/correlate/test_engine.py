@@ -312,6 +312,37 @@ def test_a_copy_of_a_late_alert_is_a_duplicate_also_after_a_snapshot():
     assert len(engine().process(batch, unjudged).late) == 0  # nothing declared: not late
 
 
+@pytest.mark.timeout(120)  # the window once looped for ever on such a copy
+def test_copies_redelivered_after_the_window_passed_them_change_nothing():
+    """Issue 17: a normaliser killed between publishing and committing redelivers its tail;
+    when the tail held a tick that closed every window, the copies come after their first
+    copies' rows were evicted and their late keys forgotten. They are duplicates: no dead
+    letter twice, no row behind a closed boundary, and what follows is what a run without
+    them gives."""
+    arrival = SCENE.take(np.arange(len(SCENE)))
+    before = np.maximum.accumulate(np.r_[arrival.event_ms[0], arrival.event_ms[:-1]])
+    before[::40] += 10 * MIN  # some alerts are late against what their origin declared
+    came_from = Origins(np.zeros(len(arrival), np.int64), before)
+    tick = int(SCENE.event_ms.max()) + FLUSH
+    tail = np.arange(len(arrival) - 300, len(arrival))
+
+    def outputs(redeliver: bool):
+        c = engine()
+        first = c.process(arrival, came_from)
+        ticked = c.declare(np.array([0]), np.array([tick]))
+        late = first.late.alert_id.tolist()
+        again = c.process(arrival.take(tail), came_from.take(tail)) if redeliver else None
+        after = c.declare(np.array([0]), np.array([tick + FLUSH]))
+        events = first.incidents + ticked.incidents + after.incidents
+        return late, again, events, first.flags + ticked.flags + after.flags
+
+    late, _, incidents, flags = outputs(redeliver=False)
+    late_again, again, incidents_again, flags_again = outputs(redeliver=True)
+    assert late and np.isin(late, arrival.alert_id[tail]).any(), "the tail holds late alerts"
+    assert len(again.late) == 0 and again.duplicates == len(tail)
+    assert (late_again, incidents_again, flags_again) == (late, incidents, flags)
+
+
 # --- quiet boundaries: skipped, yet the same outputs --------------------------------------------
 
 

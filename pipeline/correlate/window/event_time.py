@@ -125,7 +125,13 @@ class EventWindow:
         are each judged by their own origin, whichever arrives first and whichever worker
         normalised them; and a copy that a normaliser redelivers after a restart carries the
         same declared progress as the first copy (restored, :mod:`jobs.watermarks`), so it is
-        judged the same and then dropped as a duplicate, not dead-lettered as late.
+        judged the same and then dropped as a duplicate, not dead-lettered as late. Such a
+        copy can come after the window has passed its first copy, and that row been evicted:
+        the tail the normaliser redelivers held a tick, or an idle mark followed it, that moved
+        every origin on. A judged alert that is not late yet lands behind the watermark is
+        such a copy (a first copy never does, see the module docstring), so it is a duplicate
+        too; a row behind a closed boundary would otherwise enter the window. (A late copy
+        whose first copy was forgotten: :class:`~.late_keys.LateKeys`.)
 
         An alert without a declared progress (the backfill's; the first alert of an origin
         whose progress could not be restored) is judged against this correlator's record of
@@ -142,6 +148,7 @@ class EventWindow:
             retained_dup = retained.contains(keys)
         else:
             retained_dup = np.isin(keys, retained)
+        watermark = self.watermark  # before this batch moves any origin
         prior = self._progress_before(
             event_ms if declared is None else np.maximum(event_ms, declared), origin
         )
@@ -155,7 +162,12 @@ class EventWindow:
         behind = (prior != _NO_TIME) & (event_ms < prior - self.lateness_ms)
         unjudged_dup = retained_dup | _repeated(keys, np.arange(len(keys)))
         late = behind & (judged | ~unjudged_dup)
-        judged_dup = retained_dup | _repeated(keys, np.flatnonzero(~late))
+        # A first copy that is not late lands at or after the watermark (module docstring).
+        # One behind it is a copy redelivered after a tick or an idle mark moved every origin
+        # past its first copy, whose row may be evicted by now: a duplicate, never a row
+        # behind a closed boundary.
+        passed = judged & ~late & (watermark != _NO_TIME) & (event_ms < watermark)
+        judged_dup = retained_dup | passed | _repeated(keys, np.flatnonzero(~late & ~passed))
         duplicate = np.where(judged, judged_dup & ~late, unjudged_dup)
         return late, duplicate
 

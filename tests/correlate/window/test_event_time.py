@@ -89,6 +89,7 @@ def test_skip_jumps_to_the_next_alert_but_not_past_the_watermark():
 # --- several origins -------------------------------------------------------------------------
 
 LATENESS, SLIDE, WINDOW = 100, 60, 600
+NO = np.iinfo(np.int64).min  # no declared progress
 
 
 def test_an_alert_is_late_only_behind_its_own_origins_progress():
@@ -292,6 +293,21 @@ def test_a_redelivered_copy_is_judged_by_its_declared_progress_not_the_origins_s
     # a copy without a declared progress is a duplicate too (checked first, as before)
     late, dup = _admit_declared(w, [1000], [7], [0], [np.iinfo(np.int64).min], retained=[7, 8])
     assert late.tolist() == [False] and dup.tolist() == [True]
+
+
+def test_a_copy_redelivered_after_the_window_passed_its_first_is_a_duplicate():
+    """Issue 17: a normaliser killed before committing redelivers a tail that held a tick, and
+    every origin's progress is far past the copy by the time it comes; its first copy's row
+    is evicted, so only where it lands tells it is a copy. A first copy that is not late
+    never lands behind the watermark; one without a declared progress is judged as before."""
+    w = EventWindow(WINDOW, SLIDE, LATENESS, origins=2)
+    _admit_declared(w, [1000, 1010], [7, 8], [0, 1], [950, 950])
+    w.declare(np.array([0, 1]), np.array([50_000, 50_000]))  # the tick
+    late, dup = _admit_declared(w, [1000, 1010], [7, 8], [0, 1], [950, 950])
+    assert late.tolist() == [False, False] and dup.tolist() == [True, True]
+    # a fresh alert at the watermark is not one (watermark 49,900)
+    late, dup = _admit_declared(w, [49_900, 1000], [9, 10], [0, 1], [50_000, NO])
+    assert late.tolist() == [False, True] and dup.tolist() == [False, False]
 
 
 def test_the_remembered_watermark_follows_every_write_of_progress():

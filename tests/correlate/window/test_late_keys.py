@@ -31,3 +31,22 @@ def test_forgets_what_was_judged_before_the_horizon_and_round_trips_its_state():
     restored = LateKeys()
     restored.load_state(memory.state())
     assert restored.again(np.array([True]), keys(2), np.array([300])).tolist() == [True]
+
+
+def test_a_late_alert_judged_before_what_was_forgotten_is_a_copy():
+    """Issue 17: the window passed a late alert's declared progress (a tick in the tail a
+    killed normaliser redelivers) before its copy came; the key is forgotten, but a first
+    copy is never judged against a progress that old, so the copy is not dead-lettered
+    again. The bound survives a snapshot; one from before it assumes nothing."""
+    memory = LateKeys()
+    memory.again(np.array([True]), keys(1), np.array([100]))
+    memory.forget_before(5000)
+    assert len(memory) == 0
+    again = memory.again(np.array([True, True]), keys(1, 3), np.array([100, 6000]))
+    assert again.tolist() == [True, False]
+    restored = LateKeys()
+    restored.load_state(memory.state())
+    assert restored.again(np.array([True]), keys(2), np.array([100])).tolist() == [True]
+    old = LateKeys()
+    old.load_state({"keys": keys(), "until": np.empty(0, np.int64)})
+    assert old.again(np.array([True]), keys(2), np.array([100])).tolist() == [False]

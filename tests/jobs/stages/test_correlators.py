@@ -18,7 +18,11 @@ A redelivered copy of a late alert (a normaliser killed between publishing and c
 dropped as a duplicate, and only the copy the correlator found late is dead-lettered, by its
 position in the batch: one full-suite run (2026-12-06, commit 73427ff) dead-lettered a late
 camera alert twice after the kills, when both copies came in one batch and the late row was
-looked up by id and event time.
+looked up by id and event time. Another (2026-12-07, commit 1421fb6) dead-lettered five late
+camera alerts twice: the redelivered tail held the closing ticks, the window had passed the
+copies before they came, and the correlator had forgotten the late keys; a copy like that is
+now known by the progress it was judged against (pipeline/correlate/window/late_keys.py), and
+one that is not late by where it lands (pipeline/correlate/window/event_time.py).
 """
 
 from __future__ import annotations
