@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from pipeline.kafka import committed_offsets, ends
+from pipeline.kafka import GroupDrain
 from pipeline.kafka import read_topic as kafka_read_topic
 from pipeline.settings import Settings, TopicNames
 
@@ -197,25 +197,21 @@ class WorkerGroup:
                     )
 
     def wait_drained(self, sent: int, timeout_s: float = 900) -> None:
-        """Until the group has committed all ``sent`` feed records and every record of the
-        topics it reads, twice in a row with the same ends (downstream topics grow while
-        upstream stages still work). The ends come from fetch responses, as the worker's own
-        ``--until-drained`` reads them (:func:`pipeline.kafka.ends`), and are asked again only
-        once the group has committed those it was last given."""
+        """Until the group has committed all ``sent`` feed records and drained the topics it
+        reads (:class:`pipeline.kafka.GroupDrain`, as the worker's ``--until-drained``)."""
         first = self.settings[0]
         bootstrap, group = first.broker_url.removeprefix("kafka://"), first.app_id
         feeds = set(first.topics.feeds().values())
-        deadline, previous, known = time.monotonic() + timeout_s, None, {}
+        drain = GroupDrain(bootstrap, group, first.topics.consumed())
+
+        def fed(committed) -> bool:
+            return sum(o for (topic, _), o in committed.items() if topic in feeds) >= sent
+
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             self._check_alive()
-            done = committed_offsets(bootstrap, group)
-            if all(done.get(tp, 0) >= end for tp, end in known.items()):  # else not yet drained
-                known = asyncio.run(ends(bootstrap, first.topics.consumed(), done, known=known))
-            fed = sum(o for (topic, _), o in done.items() if topic in feeds)
-            caught_up = fed >= sent and all(done.get(tp, 0) >= e for tp, e in known.items())
-            if caught_up and known == previous:
+            if asyncio.run(drain.check(also=fed)):
                 return
-            previous = known if caught_up else None
             time.sleep(0.25)
         raise TimeoutError(f"the group {group} did not drain in {timeout_s:g} s")
 

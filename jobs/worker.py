@@ -8,7 +8,7 @@ import threading
 
 import faust
 
-from pipeline.kafka import committed_offsets, ends
+from pipeline.kafka import GroupDrain
 
 from .allocator import tune_allocator
 from .app import PipelineApp, build_app
@@ -98,18 +98,7 @@ def _stop_when_drained(
 
 
 async def _until_group_drained(runtime: Runtime, topics: list[str]) -> None:
-    """Until the group has committed every partition of ``topics`` to its end, twice in a row
-    with the same ends. The ends come from fetch responses (:func:`pipeline.kafka.ends`), not
-    ListOffsets, which Tansu has been seen answering with an end below records it had already
-    served; they are asked again only once the group has committed those it was last given."""
-    bootstrap, group = runtime.brokers, runtime.settings.app_id
-    previous, known = None, {}
-    while True:
-        committed = await asyncio.to_thread(committed_offsets, bootstrap, group)
-        if all(committed.get(tp, 0) >= end for tp, end in known.items()):  # else not drained
-            known = await ends(bootstrap, topics, committed, known=known)
-        caught_up = all(committed.get(tp, 0) >= end for tp, end in known.items())
-        if caught_up and known == previous:
-            return
-        previous = known if caught_up else None
+    """Until the group has drained ``topics`` (:class:`pipeline.kafka.GroupDrain`)."""
+    drain = GroupDrain(runtime.brokers, runtime.settings.app_id, topics)
+    while not await drain.check():
         await asyncio.sleep(0.25)

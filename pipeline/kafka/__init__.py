@@ -1,6 +1,7 @@
 """Kafka, in one place: topic administration, the embedded Tansu broker, the worker's batch
 producer and group consumer, Kafka's default partitioner for whole batches of keys, the paced
-sender that replays recorded streams, and reading partitions to their end.
+sender that replays recorded streams, reading partitions to their end, and whether a consumer
+group has drained its topics.
 
 What the worker does with what it consumes (its stages, the consume → handle → commit loop)
 is the worker's, in ``jobs/``; here is only how the project talks to Kafka.
@@ -8,6 +9,7 @@ is the worker's, in ``jobs/``; here is only how the project talks to Kafka.
 
 from .admin import bootstrap_servers, committed_offsets, ensure_topics, partition_counts
 from .consumer import group_consumer, stop_group_consumer
+from .drain import GroupDrain
 from .embedded import EmbeddedBroker, free_port
 from .partitioner import key_partitions
 from .producer import BatchProducer, Delivery
@@ -18,6 +20,7 @@ __all__ = [
     "BatchProducer",
     "Delivery",
     "EmbeddedBroker",
+    "GroupDrain",
     "Pacing",
     "bootstrap_servers",
     "committed_offsets",

@@ -6,29 +6,11 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from pipeline.exceptions import BrokerError
-from pipeline.kafka import ends, ensure_topics, read_partitions, read_topic
+from pipeline.kafka import ends, read_partitions, read_topic
 
-
-async def _produce(bootstrap: str, topic: str, records: list[tuple[int, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for partition, value in records:
-            await producer.send_and_wait(topic, value, partition=partition)
-    finally:
-        await producer.stop()
-
-
-@pytest.fixture
-def topic(broker) -> str:
-    name = f"reading-{uuid.uuid4().hex[:8]}"
-    ensure_topics(broker.bootstrap, [name], 3)
-    records = [(0, b"a0"), (1, b"b0"), (0, b"a1"), (0, b"a2"), (1, b"b1")]  # partition 2: none
-    asyncio.run(_produce(broker.bootstrap, name, records))
-    return name
+from .conftest import produce
 
 
 def test_every_record_of_every_partition_in_partition_and_offset_order(broker, topic):
@@ -50,7 +32,7 @@ def test_a_tail_from_an_offset_and_an_empty_partition(broker, topic):
 
 def test_records_written_after_a_first_read_are_read_by_the_next(broker, topic):
     assert len(read_topic(broker.bootstrap, topic)) == 5
-    asyncio.run(_produce(broker.bootstrap, topic, [(2, b"c0")]))
+    asyncio.run(produce(broker.bootstrap, topic, [(2, b"c0")]))
     assert [r.value for r in read_topic(broker.bootstrap, topic)][-1] == b"c0"
 
 
@@ -65,6 +47,6 @@ def test_ends_from_known_ends_see_records_written_since(broker, topic):
     first = asyncio.run(ends(broker.bootstrap, [topic], {}))
     assert first == {(topic, 0): 3, (topic, 1): 2, (topic, 2): 0}
     assert asyncio.run(ends(broker.bootstrap, [topic], {}, known=first)) == first
-    asyncio.run(_produce(broker.bootstrap, topic, [(1, b"b2"), (2, b"c0")]))
+    asyncio.run(produce(broker.bootstrap, topic, [(1, b"b2"), (2, b"c0")]))
     again = asyncio.run(ends(broker.bootstrap, [topic], {(topic, 0): 1}, known=first))
     assert again == {(topic, 0): 3, (topic, 1): 3, (topic, 2): 1}
