@@ -1,10 +1,10 @@
 """Whether a consumer group has drained its topics: the one drain check of the project.
 
-Used by ``hotspot worker --until-drained`` (the demo, the tests' workers), the benchmarks'
-worker groups and the scale-out tests. A group has drained ``topics`` once it has committed
-every partition to its end **twice in a row with the same ends**: downstream topics still
-grow while an upstream stage works, so one look at the ends can come between a stage's
-commit and the records it publishes next.
+Used by ``hotspot worker --until-drained`` (the demo, the tests' workers) and the benchmarks'
+worker groups. A group has drained ``topics`` once it has committed every partition to its
+end **twice in a row with the same ends**: downstream topics still grow while an upstream
+stage works, so one look at the ends can come between a stage's commit and the records it
+publishes next.
 
 The ends are the high watermarks of fetch responses (:func:`.reading.ends`), not ListOffsets
 answers, which Tansu has been seen giving below records it had already served. They are asked
