@@ -41,6 +41,7 @@ from .window.event_time import EventWindow
 from .window.events import cell_counts, window_events
 from .window.late_keys import LateKeys
 from .window.quiet import CROWDED, crowding
+from .window.unjudged_keys import UnjudgedKeys
 
 __all__ = ["Correlator", "CorrelationOutput"]
 
@@ -155,6 +156,7 @@ class Correlator:
         self._buffer = AlertBuffer()
         self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms, origins)
         self._late = LateKeys()  # alerts dead-lettered as late: a copy is a duplicate
+        self._unjudged = UnjudgedKeys()  # alerts that carried no progress: likewise
         # The opening thresholds of this city's number of tests (scan.test_rate): a function
         # of the baseline, so every partition and restart gets the same ones.
         self._flags = FlagTracker(city_params(params, baseline), self.lattice, projection)
@@ -222,7 +224,9 @@ class Correlator:
         )
         late, dup = self._window.admit(batch.event_ms, keys, self._buffer.keys, origin, declared)
         if declared is not None:
-            again = self._late.again(late & (declared != NO_PROGRESS), keys, declared)
+            judged = declared != NO_PROGRESS
+            again = self._late.again(late & judged, keys, declared)
+            again |= self._unjudged.again(~judged & ~dup, keys)
             late, dup = late & ~again, dup | again
         fresh = ~late & ~dup
         x, y = self.projection.to_xy(batch.lat[fresh], batch.lon[fresh])
@@ -658,6 +662,7 @@ class Correlator:
         arrays = {f"buffer.{k}": v for k, v in self._buffer.state().items()}
         arrays |= {f"baseline.{k}": v for k, v in self.baseline.state().items()}
         arrays |= {f"late.{k}": v for k, v in self._late.state().items()}
+        arrays |= {f"unjudged.{k}": v for k, v in self._unjudged.state().items()}
         out = io.BytesIO()
         np.savez(out, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
         return out.getvalue()
@@ -698,6 +703,8 @@ class Correlator:
             engine._late.load_state(
                 {k[len("late.") :]: npz[k] for k in npz.files if k.startswith("late.")}
             )
+        if "unjudged.keys" in npz.files:  # a snapshot from before that memory: none
+            engine._unjudged.load_state({"keys": npz["unjudged.keys"]})
         engine._flags.load_state(header["flags"])
         engine._last_closed = header["last_closed"]
         engine.stats = header["stats"]

@@ -312,6 +312,20 @@ def test_a_copy_of_a_late_alert_is_a_duplicate_also_after_a_snapshot():
     assert len(engine().process(batch, unjudged).late) == 0  # nothing declared: not late
 
 
+def test_a_copy_of_an_alert_without_progress_is_a_duplicate_after_its_row_left_and_a_snapshot():
+    """The first alert of a feed partition with no mark to restore carries no progress; a
+    killed normaliser redelivers it without one, after a tick moved the window past it."""
+    batch = SCENE.take(np.arange(3))
+    came_from = Origins(np.zeros(3, np.int64), np.full(3, NO_PROGRESS, np.int64))
+    c = engine()
+    assert len(c.process(batch, came_from).late) == 0
+    c.declare(np.array([0]), np.array([int(SCENE.event_ms.max()) + FLUSH]))
+    assert c.retained == 0
+    restored = Correlator.restore(c.snapshot(), PARAMS, PROJECTION, Baseline(0.0625, RATE))
+    for again in (c.process(batch, came_from), restored.process(batch, came_from)):
+        assert len(again.late) == 0 and again.duplicates == 3
+
+
 @pytest.mark.timeout(120)  # the window once looped for ever on such a copy
 def test_copies_redelivered_after_the_window_passed_them_change_nothing():
     """Issue 17: a normaliser killed between publishing and committing redelivers its tail;
@@ -343,19 +357,19 @@ def test_copies_redelivered_after_the_window_passed_them_change_nothing():
     assert (late_again, incidents_again, flags_again) == (late, incidents, flags)
 
 
-def _two_origin_arrival(seed: int) -> tuple[AlertBatch, Origins]:
+def _two_origin_arrival(seed: int, restored: bool) -> tuple[AlertBatch, Origins]:
     """SCENE from two origins, each alert stamped with its origin's progress before it as a
-    normaliser would, from a progress restored at the start (so every alert carries one);
-    one alert in twenty arrives 5 minutes late, so some are late."""
+    normaliser would: from a progress ``restored`` at the start, else none on each origin's
+    first alert; one alert in twenty arrives 5 minutes late, so some are late."""
     rng = np.random.default_rng(seed)
     delay = np.where(rng.random(len(SCENE)) < 0.05, 5 * MIN, 0)
     order = np.argsort(SCENE.event_ms + delay, kind="stable")
     arrival, origin = SCENE.take(order), rng.integers(0, 2, len(SCENE))
     before = np.empty(len(arrival), np.int64)
-    restored = int(SCENE.event_ms.min())
+    start = int(SCENE.event_ms.min()) if restored else NO_PROGRESS
     for o in (0, 1):
         at = np.flatnonzero(origin == o)
-        before[at] = np.maximum.accumulate(np.r_[restored, arrival.event_ms[at]])[:-1]
+        before[at] = np.maximum.accumulate(np.r_[start, arrival.event_ms[at]])[:-1]
     return arrival, Origins(origin, before)
 
 
@@ -380,17 +394,20 @@ def _replay(arrival: AlertBatch, came_from: Origins, log: list) -> tuple[list, l
     st.lists(st.integers(1, len(SCENE) - 1), max_size=4, unique=True),
     st.integers(1, 120),
     st.booleans(),
+    st.booleans(),
     st.integers(0, 2**32 - 1),
 )
-def test_tails_redelivered_wherever_the_kills_fall_change_nothing(kills, tail, after_tick, seed):
+@example(kills=[45], tail=45, after_tick=False, restored=False, seed=0)
+def test_tails_redelivered_wherever_the_kills_fall_change_nothing(
+    kills, tail, after_tick, restored, seed
+):
     """Issue 17's crash equivalence, at the engine: a normaliser killed before committing
     redelivers the ``tail`` alerts it had published since, with the progress they carried
     the first time. Wherever the kills fall, and after the closing tick too, the late alerts
-    (each once), incidents and flags are those of the stream without copies. (An alert that
-    carried no progress, stamped where none could be restored, is judged by the classic rule
-    instead; its copy after its row left the window is dead-lettered as late: seed 0, kills
-    [45], tail 45 without the restored progress.)"""
-    arrival, came_from = _two_origin_arrival(seed)
+    (each once), incidents and flags are those of the stream without copies; also where the
+    first alerts carried no progress (nothing restored: the example, whose copy of ``s3:0``
+    came after its row left the window and was dead-lettered before ``UnjudgedKeys``)."""
+    arrival, came_from = _two_origin_arrival(seed, restored)
     tick = int(SCENE.event_ms.max()) + FLUSH
     cuts = [0, *sorted(kills), len(arrival)]
     batches = [np.arange(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]

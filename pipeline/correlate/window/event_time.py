@@ -137,11 +137,8 @@ class EventWindow:
         whose progress could not be restored) is judged against this correlator's record of
         its origin, and the duplicate check comes first, so a redelivery is ignored, not
         dead-lettered as late, while its first copy's row is retained. A copy that comes after
-        the row has left the window is late by this rule, so the live worker dead-letters it
-        although its first copy was admitted: only the first alert of a feed partition whose
-        normaliser had no mark to restore (a new deployment's first batch, killed before its
-        commit) can meet that, and only after the window passed it (2026-12-07, found by
-        ``tests/correlate/test_engine.py``'s redelivery property test; not handled).
+        the row has left the window is late by this rule; the live worker's correlator
+        remembers such alerts and drops it as a duplicate (:mod:`.unjudged_keys`).
 
         ``retained``: the retained keys, as a :class:`KeySet` (what the engine passes: time
         proportional to the batch) or an array. ``origin``: each alert's origin id (None: all
