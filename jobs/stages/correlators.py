@@ -10,7 +10,10 @@ every sink stores idempotently. A checkpoint is written only after the outputs o
 it covers are delivered, so nothing between the checkpoint and a crash is ever lost.
 
 Checkpoints are written every ``checkpoint_every_s`` or ``checkpoint_every_rows`` (whichever
-comes first), when a partition is revoked and when the worker stops. A checkpoint that cannot be
+comes first), when a partition is revoked and when the worker stops. Each writes what changed
+since the last one: the window's settled rows are parts written once
+(:mod:`pipeline.correlate.window.settled_rows`), so a checkpoint's cost follows the input, not
+the window. A checkpoint that cannot be
 restored (unreadable, another format, params or partition count) is reported and the partition
 is rebuilt from the start of its retained input, never crash-looped on.
 
@@ -26,7 +29,7 @@ import functools
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka.errors import KafkaError
 
@@ -68,6 +71,7 @@ class _Held:
     rows: int = 0  # alerts taken since that checkpoint
     since: float = 0.0  # monotonic time of that checkpoint (or of taking the partition)
     notices: NoticeBook | None = None  # its notices; None: none restored, an empty book
+    written: dict[str, dict] = field(default_factory=dict)  # the last checkpoint's parts
 
 
 class PartitionCorrelators:
@@ -196,7 +200,12 @@ class PartitionCorrelators:
         try:
             correlator_state, notices_state = split_state(checkpoint.state)
             restored = Correlator.restore(
-                correlator_state, self.params, self.projection, self._baseline(), self.origins
+                correlator_state,
+                self.params,
+                self.projection,
+                self._baseline(),
+                self.origins,
+                parts=checkpoint.parts,
             )
             notices = (
                 None
@@ -205,7 +214,13 @@ class PartitionCorrelators:
             )
         except (SnapshotError, ValueError) as exc:
             raise CheckpointError(partition, str(exc)) from exc
-        return _Held(restored, checkpoint.offset, checkpoint.generation, notices=notices)
+        return _Held(
+            restored,
+            checkpoint.offset,
+            checkpoint.generation,
+            notices=notices,
+            written=checkpoint.part_entries(),
+        )
 
     # --- checkpoints --------------------------------------------------------------------------
 
@@ -242,21 +257,22 @@ class PartitionCorrelators:
             if held.offset is None:  # nothing processed: nothing to save
                 continue
             began = time.perf_counter()
-            state = join_state(
-                await asyncio.to_thread(held.correlator.snapshot),
-                self.notices(partition).snapshot(),
-            )
+            correlator, parts = await asyncio.to_thread(held.correlator.checkpoint)
             checkpoint = Checkpoint(
                 partition=partition,
                 partitions=count,
                 offset=held.offset,
-                state=state,
+                state=join_state(correlator, self.notices(partition).snapshot()),
                 generation=held.generation + 1,
                 written_ms=int(time.time() * 1000),
+                parts=parts,
             )
             torn = functools.partial(failpoint, "checkpoint-torn")
-            await write_checkpoint(self.producer, self.topic, checkpoint, chunks_written=torn)
+            await write_checkpoint(
+                self.producer, self.topic, checkpoint, chunks_written=torn, written=held.written
+            )
             held.generation, held.rows, held.since = checkpoint.generation, 0, time.monotonic()
+            held.written = checkpoint.part_entries(held.written)
             self._observe(checkpoint, time.perf_counter() - began)
 
     def _observe(self, checkpoint: Checkpoint, seconds: float) -> None:

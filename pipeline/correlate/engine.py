@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,12 +41,14 @@ from .window.event_time import EventWindow
 from .window.events import cell_counts, window_events
 from .window.late_keys import LateKeys
 from .window.quiet import CROWDED, crowding
+from .window.settled_rows import PART_COLUMNS, SettledRows, join_rows
 from .window.unjudged_keys import UnjudgedKeys
 
 __all__ = ["Correlator", "CorrelationOutput"]
 
-# 2: buffer rows canonical, ids as UTF-8 bytes, no lat/lon columns; 3: progress per origin
-_SNAPSHOT_FORMAT = 3
+# 2: buffer rows canonical, ids as UTF-8 bytes, no lat/lon columns; 3: progress per origin;
+# 4: settled rows in parts, ``pending`` as bits (3 still restores)
+_SNAPSHOT_FORMAT = 4
 _ABSENT = object()  # a snapshot's setting that no longer exists
 _HOUR_MS = 3_600_000
 # The buffer columns each step reads (copying every column at every slide cost more than the
@@ -157,6 +159,8 @@ class Correlator:
         self._window = EventWindow(params.window_ms, params.slide_ms, params.lateness_ms, origins)
         self._late = LateKeys()  # alerts dead-lettered as late: a copy is a duplicate
         self._unjudged = UnjudgedKeys()  # alerts that carried no progress: likewise
+        # The parts the last checkpoint wrote the settled rows in; not part of a snapshot.
+        self._settled = SettledRows(params.slide_ms)
         # The opening thresholds of this city's number of tests (scan.test_rate): a function
         # of the baseline, so every partition and restart gets the same ones.
         self._flags = FlagTracker(city_params(params, baseline), self.lattice, projection)
@@ -650,6 +654,20 @@ class Correlator:
 
     def snapshot(self) -> bytes:
         """All state needed to continue identically after a restart, as bytes."""
+        return self._snapshot(None)[0]
+
+    def checkpoint(self) -> tuple[bytes, dict[str, bytes]]:
+        """:meth:`snapshot` for a checkpoint that is written every few seconds: the rows of
+        settled buckets go to parts ``{name: bytes}`` instead, each the same name and bytes at
+        every checkpoint while any of its rows is in the window, so a writer need not write it
+        again (:mod:`.window.settled_rows`). Restore with both."""
+        return self._snapshot(self._last_closed)
+
+    def _snapshot(self, settled_ms: int | None) -> tuple[bytes, dict[str, bytes]]:
+        # Views, not copies: the snapshot is taken between batches, and what it keeps is
+        # written out (np.savez) before it returns.
+        rows = self._buffer.views()
+        inline, parts, live = self._settled.split(rows, settled_ms)
         header = {
             "format": _SNAPSHOT_FORMAT,
             "params": self.params.to_dict(),
@@ -658,14 +676,41 @@ class Correlator:
             "flags": self._flags.state(),
             "last_closed": self._last_closed,
             "stats": self.stats,
+            "rows": len(self._buffer),
+            "parts": [[name, len(mask)] for name, mask in live.items()],
         }
-        arrays = {f"buffer.{k}": v for k, v in self._buffer.state().items()}
+        arrays = {f"buffer.{k}": v for k, v in inline.items()}
+        arrays["buffer.pending_bits"] = np.packbits(rows["pending"])
+        arrays["buffer.live_bits"] = np.packbits(np.concatenate([np.ones(0, bool), *live.values()]))
         arrays |= {f"baseline.{k}": v for k, v in self.baseline.state().items()}
         arrays |= {f"late.{k}": v for k, v in self._late.state().items()}
         arrays |= {f"unjudged.{k}": v for k, v in self._unjudged.state().items()}
         out = io.BytesIO()
         np.savez(out, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
-        return out.getvalue()
+        return out.getvalue(), parts
+
+    def _restored_rows(self, npz, header: dict, parts: Mapping[str, bytes]) -> dict:
+        """The buffer columns of a snapshot, its settled rows joined back from ``parts``."""
+        if "buffer.pending_bits" not in npz.files:  # format 3: every row inline
+            return {k: npz[f"buffer.{k}"] for k in COLUMNS}
+        names = [name for name, _ in header["parts"]]
+        counts = [count for _, count in header["parts"]]
+        bits = np.unpackbits(npz["buffer.live_bits"], count=sum(counts)).astype(bool)
+        inline = {k: npz[f"buffer.{k}"] for k in PART_COLUMNS}
+        try:
+            pieces = np.split(bits, np.cumsum(counts)[:-1]) if names else []
+            live = dict(zip(names, pieces, strict=True))
+            rows = join_rows(inline, parts, live)
+        except ValueError as exc:
+            raise SnapshotError(f"{exc}; replay from the committed offsets instead") from exc
+        if len(rows["key"]) != header["rows"]:
+            raise SnapshotError(
+                f"the snapshot's rows and parts hold {len(rows['key'])} rows, not "
+                f"{header['rows']}; replay from the committed offsets instead"
+            )
+        rows["pending"] = np.unpackbits(npz["buffer.pending_bits"], count=header["rows"])
+        self._settled.adopt({name: parts[name] for name in names})
+        return rows | {"pending": rows["pending"].astype(bool)}
 
     @classmethod
     def restore(
@@ -675,18 +720,20 @@ class Correlator:
         projection: LocalProjection,
         baseline: Baseline,
         origins: int = 1,
+        parts: Mapping[str, bytes] | None = None,
     ) -> Correlator:
         """A correlator that continues exactly where the one that made ``data`` stopped.
 
         ``params`` and ``projection`` must equal the snapshot's (else results would differ);
         ``baseline`` supplies the configuration, its learned state comes from the snapshot.
+        ``parts``: those :meth:`checkpoint` gave with ``data``.
         """
         try:
             npz = np.load(io.BytesIO(data), allow_pickle=False)
             header = json.loads(npz["header"].tobytes())
         except (OSError, ValueError, KeyError) as exc:
             raise SnapshotError(f"not a correlator snapshot ({exc}); start from scratch") from exc
-        if header.get("format") != _SNAPSHOT_FORMAT:
+        if header.get("format") not in (3, _SNAPSHOT_FORMAT):
             raise SnapshotError(
                 f"snapshot format {header.get('format')} is not "
                 f"{_SNAPSHOT_FORMAT}; replay from the committed offsets instead"
@@ -694,7 +741,7 @@ class Correlator:
         _check_same_settings(header, params, projection)
         engine = cls(params, projection, baseline, origins)
         # Scale counts start empty and are rebuilt from the buffer at the next boundary.
-        engine._buffer = AlertBuffer.from_state({k: npz[f"buffer.{k}"] for k in COLUMNS})
+        engine._buffer = AlertBuffer.from_state(engine._restored_rows(npz, header, parts or {}))
         baseline.load_state(
             {k[len("baseline.") :]: npz[k] for k in npz.files if k.startswith("baseline.")}
         )

@@ -13,8 +13,16 @@ writer dies half-way has overwritten only the *other* slot, so the last complete
 finds every chunk it names. On a compacted topic each partition therefore keeps at most two
 checkpoints' chunks and one manifest, however long the worker runs.
 
-Keys are ``b"<p>/manifest"`` and ``b"<p>/<slot>/<chunk>"``; checkpoint ``p`` goes to partition
-``p`` of the state topic (modulo its partition count), so a restore reads one partition.
+A checkpoint may also carry *parts*: named values that stay the same from one checkpoint to the
+next (a correlator's settled rows, :mod:`pipeline.correlate.window.settled_rows`), whose name
+changes whenever their bytes do. A part is written once, when a checkpoint first names it, under
+its own keys; later checkpoints only name it in their manifests. Once a manifest no longer names
+it, its keys get tombstones (after that manifest is written, so the last complete checkpoint
+never loses a part). So a checkpoint writes what changed, not the whole state again.
+
+Keys are ``b"<p>/manifest"``, ``b"<p>/<slot>/<chunk>"`` and ``b"<p>/<part name>/<chunk>"``;
+checkpoint ``p`` goes to partition ``p`` of the state topic (modulo its partition count), so a
+restore reads one partition.
 """
 
 from __future__ import annotations
@@ -23,8 +31,8 @@ import asyncio
 import hashlib
 import json
 import struct
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from aiokafka import TopicPartition
@@ -43,8 +51,9 @@ __all__ = [
     "write_checkpoint",
 ]
 
-#: Version of the manifest and chunk layout (not of the state inside, which has its own).
-CHECKPOINT_FORMAT = 1
+#: Version of the manifest and chunk layout (not of the state inside, which has its own); 2 added
+#: parts, and reads 1 too.
+CHECKPOINT_FORMAT = 2
 #: Chunk size: well below a broker's default ``message.max.bytes`` (1 MiB).
 CHUNK_BYTES = 256 << 10
 _CHUNK_HEADER = struct.Struct(">QI")  # generation, chunk index
@@ -56,7 +65,8 @@ class Checkpoint:
 
     ``partitions``: the input topic's partition count when it was written (state keyed by a
     partition means nothing once the topic is re-partitioned). ``generation`` counts the
-    partition's checkpoints and picks the key slot.
+    partition's checkpoints and picks the key slot. ``parts``: named values written once each
+    (see the module docstring); a name must always stand for the same bytes.
     """
 
     partition: int
@@ -65,19 +75,40 @@ class Checkpoint:
     state: bytes
     generation: int
     written_ms: int
+    parts: Mapping[str, bytes] = field(default_factory=dict)
 
-    def manifest(self) -> dict:
+    def part_entries(self, known: Mapping[str, dict] | None = None) -> dict[str, dict]:
+        """Each part's manifest entry (chunks, size, SHA-256): as in ``known`` (the entries of
+        the parts the last checkpoint wrote) or computed; what a writer passes as ``written``
+        next time. Only new parts are hashed, so a checkpoint costs what changed."""
+        known = known or {}
+        return {name: known.get(name) or _entry(data) for name, data in sorted(self.parts.items())}
+
+    def manifest(self, known: Mapping[str, dict] | None = None) -> dict:
         return {
             "format": CHECKPOINT_FORMAT,
             "partition": self.partition,
             "partitions": self.partitions,
             "offset": self.offset,
             "generation": self.generation,
-            "chunks": max(1, -(-len(self.state) // CHUNK_BYTES)),
+            "chunks": _chunks(len(self.state)),
             "size": len(self.state),
             "sha256": hashlib.sha256(self.state).hexdigest(),
             "written_ms": self.written_ms,
+            "parts": self.part_entries(known),
         }
+
+
+def _entry(data: bytes) -> dict:
+    return {
+        "chunks": _chunks(len(data)),
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def _chunks(size: int) -> int:
+    return max(1, -(-size // CHUNK_BYTES))
 
 
 def _manifest_key(partition: int) -> bytes:
@@ -88,12 +119,24 @@ def _chunk_key(partition: int, slot: int, index: int) -> bytes:
     return f"{partition}/{slot}/{index}".encode()
 
 
-def checkpoint_records(checkpoint: Checkpoint) -> tuple[list[bytes], list[bytes]]:
-    """Keys and values of ``checkpoint``'s records, in the order they must be written (the
-    chunks, then the manifest)."""
-    manifest = checkpoint.manifest()
+def _part_key(partition: int, name: str, index: int) -> bytes:
+    return f"{partition}/{name}/{index}".encode()
+
+
+def checkpoint_records(
+    checkpoint: Checkpoint, written: Mapping[str, dict] | None = None
+) -> tuple[list[bytes], list[bytes]]:
+    """Keys and values of ``checkpoint``'s records, in the order they must be written (the parts
+    not in ``written``, the chunks, then the manifest)."""
+    manifest = checkpoint.manifest(written)
     p, gen, slot = checkpoint.partition, checkpoint.generation, checkpoint.generation % 2
     keys, values = [], []
+    for name, data in sorted(checkpoint.parts.items()):
+        if written is not None and name in written:
+            continue
+        for i in range(_chunks(len(data))):
+            keys.append(_part_key(p, name, i))
+            values.append(data[i * CHUNK_BYTES : (i + 1) * CHUNK_BYTES])
     for i in range(manifest["chunks"]):
         keys.append(_chunk_key(p, slot, i))
         chunk = checkpoint.state[i * CHUNK_BYTES : (i + 1) * CHUNK_BYTES]
@@ -118,9 +161,9 @@ def latest_checkpoint(latest: dict[bytes, bytes], partition: int) -> Checkpoint 
         fmt = manifest["format"]
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(partition, f"its manifest is not readable ({exc})") from exc
-    if fmt != CHECKPOINT_FORMAT:
+    if fmt not in (1, CHECKPOINT_FORMAT):
         raise CheckpointError(
-            partition, f"it has layout format {fmt}; this version reads {CHECKPOINT_FORMAT}"
+            partition, f"it has layout format {fmt}; this version reads 1 to {CHECKPOINT_FORMAT}"
         )
     gen, slot = manifest["generation"], manifest["generation"] % 2
     parts = []
@@ -143,7 +186,21 @@ def latest_checkpoint(latest: dict[bytes, bytes], partition: int) -> Checkpoint 
         state=state,
         generation=gen,
         written_ms=manifest["written_ms"],
+        parts={
+            name: _read_part(latest, partition, name, info)
+            for name, info in manifest.get("parts", {}).items()
+        },
     )
+
+
+def _read_part(latest: dict[bytes, bytes], partition: int, name: str, info: dict) -> bytes:
+    chunks = [latest.get(_part_key(partition, name, i)) for i in range(info["chunks"])]
+    if any(chunk is None for chunk in chunks):
+        raise CheckpointError(partition, f"part {name} is missing (deleted by another writer?)")
+    data = b"".join(chunks)
+    if len(data) != info["size"] or hashlib.sha256(data).hexdigest() != info["sha256"]:
+        raise CheckpointError(partition, f"part {name} does not match the manifest's checksum")
+    return data
 
 
 async def write_checkpoint(
@@ -151,11 +208,14 @@ async def write_checkpoint(
     topic: str,
     checkpoint: Checkpoint,
     chunks_written: Callable[[], None] | None = None,
+    written: Mapping[str, dict] | None = None,
 ) -> None:
-    """Write ``checkpoint``'s chunks, then (once the broker has them) its manifest, to one
-    partition; returns once the broker has it all. ``chunks_written`` is called in between
-    (a crash test's failpoint)."""
-    keys, values = checkpoint_records(checkpoint)
+    """Write ``checkpoint``'s new parts and chunks, then (once the broker has them) its manifest,
+    to one partition, then tombstones for the parts of ``written`` it no longer names; returns
+    once the broker has it all. ``written``: the parts of this partition's last checkpoint
+    (:meth:`Checkpoint.part_entries`), which are not written again. ``chunks_written`` is called
+    before the manifest (a crash test's failpoint)."""
+    keys, values = checkpoint_records(checkpoint, written)
     available = await producer.partitions(topic)
     partition = available[checkpoint.partition % len(available)]
 
@@ -168,6 +228,14 @@ async def write_checkpoint(
     if chunks_written is not None:
         chunks_written()
     await send(keys[-1:], values[-1:])  # the manifest, once the broker has every chunk
+    gone = [
+        _part_key(checkpoint.partition, name, i)
+        for name, entry in sorted((written or {}).items())
+        if name not in checkpoint.parts
+        for i in range(entry["chunks"])
+    ]
+    if gone:  # a compacted topic then drops them
+        await send(gone, [None] * len(gone))
 
 
 async def read_state(

@@ -125,6 +125,48 @@ def test_snapshot_restore_continues_identically():
     assert head_flags + tail_flags == REFERENCE[1]
 
 
+def test_a_checkpoint_restores_like_a_snapshot_and_names_its_settled_rows_again():
+    first, head_inc, head_flags, rest = _six_batches_in()
+    state, parts = first.checkpoint()
+    assert parts, "six batches in, some buckets have settled"
+    assert len(state) < len(first.snapshot())
+    restored = Correlator.restore(state, PARAMS, PROJECTION, Baseline(0.0625, RATE), parts=parts)
+    tail_inc, tail_flags, _, _ = run(rest, restored)
+    assert head_inc + tail_inc == REFERENCE[0]
+    assert head_flags + tail_flags == REFERENCE[1]
+
+    # the next checkpoint names every part whose bucket still holds a row, written as before
+    first.advance_to(int(SCENE.event_ms.max()))  # rows leave the window, none enters
+    _, later = first.checkpoint()
+    held = {int(t) - int(t) % (PARAMS.slide_s * 1000) for t in first._buffer.col("event_ms")}
+    kept = {n for n in parts if int(n.split("/")[1]) in held}
+    assert kept and kept <= set(later)
+
+    missing = sorted(parts)[0]
+    without = {n: d for n, d in parts.items() if n != missing}
+    with pytest.raises(SnapshotError, match=f"{missing} is missing; replay from the committed"):
+        Correlator.restore(state, PARAMS, PROJECTION, Baseline(0.0625, RATE), parts=without)
+
+
+def test_a_snapshot_of_the_format_before_settled_rows_still_restores():
+    first, head_inc, head_flags, rest = _six_batches_in()
+    npz = np.load(io.BytesIO(first.snapshot()), allow_pickle=False)
+    header = json.loads(npz["header"].tobytes()) | {"format": 3}
+    arrays = {k: npz[k] for k in npz.files if k not in ("header", "buffer.pending_bits")}
+    pending = np.unpackbits(npz["buffer.pending_bits"], count=header["rows"]).astype(bool)
+    out = io.BytesIO()
+    np.savez(
+        out,
+        header=np.frombuffer(json.dumps(header).encode(), np.uint8),
+        **arrays,
+        **{"buffer.pending": pending},
+    )
+    restored = Correlator.restore(out.getvalue(), PARAMS, PROJECTION, Baseline(0.0625, RATE))
+    tail_inc, tail_flags, _, _ = run(rest, restored)
+    assert head_inc + tail_inc == REFERENCE[0]
+    assert head_flags + tail_flags == REFERENCE[1]
+
+
 def test_restore_refuses_other_params_and_garbage():
     data = engine().snapshot()
     with pytest.raises(SnapshotError, match="other params .*window_s: 1800 in the snapshot, 600"):

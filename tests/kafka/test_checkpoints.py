@@ -1,10 +1,12 @@
 """Checkpoints on a compacted topic (pipeline/kafka/checkpoints.py): the record layout read back
-as a compacted topic keeps it, torn writes, and a round trip through a real Tansu broker."""
+as a compacted topic keeps it, torn writes, parts written once, and a round trip through a real
+Tansu broker."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -67,7 +69,7 @@ def test_no_manifest_means_no_checkpoint():
         (lambda kv: kv.update({b"3/0/0": kv[b"3/0/0"][:-1] + b"?"}), "checksum"),
         (
             lambda kv: kv.update(
-                {b"3/manifest": kv[b"3/manifest"].replace(b'"format": 1', b'"format": 9')}
+                {b"3/manifest": kv[b"3/manifest"].replace(b'"format": 2', b'"format": 9')}
             ),
             "layout format 9",
         ),
@@ -102,3 +104,64 @@ def test_checkpoints_round_trip_through_a_real_broker(broker):
     assert latest_checkpoint(before[3], 3) is None
     assert latest_checkpoint(after[3], 3) == second
     assert latest_checkpoint(after[1], 1) is None  # same state partition, another key
+
+
+def _with_parts(generation: int, **parts: bytes) -> Checkpoint:
+    return replace(_checkpoint(b"state %d" % generation, generation), parts=parts)
+
+
+def test_a_part_is_written_once_and_a_torn_write_never_loses_the_last_checkpoints_parts():
+    big = b"p" * (CHUNK_BYTES + 3)  # two chunks
+    first = _with_parts(0, **{"rows/1/aa": big, "rows/2/bb": b"b"})
+    second = _with_parts(1, **{"rows/2/bb": b"b", "rows/3/cc": b"c"})
+    keys, values = checkpoint_records(second, written=first.part_entries())
+    assert [k for k in keys if b"rows" in k] == [b"3/rows/3/cc/0"]  # bb is not written again
+    assert {n: e["chunks"] for n, e in first.part_entries().items()} == {
+        "rows/1/aa": 2,
+        "rows/2/bb": 1,
+    }
+
+    latest = _compacted(first)
+    torn = dict(latest)
+    torn.update(zip(keys[:-1], values[:-1], strict=True))
+    assert latest_checkpoint(torn, 3) == first  # died before its manifest: aa is still there
+    latest.update(zip(keys, values, strict=True))
+    latest |= {b"3/rows/1/aa/0": None, b"3/rows/1/aa/1": None}  # the tombstones after it
+    assert latest_checkpoint(latest, 3) == second
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda kv: kv.update({b"3/rows/2/bb/0": None}), "part rows/2/bb is missing"),
+        (lambda kv: kv.update({b"3/rows/2/bb/0": b"x"}), "part rows/2/bb does not match"),
+    ],
+)
+def test_a_missing_or_damaged_part_is_refused(damage, reason):
+    latest = _compacted(_with_parts(0, **{"rows/2/bb": b"b"}))
+    damage(latest)
+    with pytest.raises(CheckpointError, match=f"partition 3: .*{reason}"):
+        latest_checkpoint(latest, 3)
+
+
+def test_parts_and_their_tombstones_round_trip_through_a_real_broker(broker):
+    topic = f"{uuid.uuid4().hex[:8]}.checkpoints"
+    ensure_topics(broker.bootstrap, [topic], 2, compacted={topic})
+    first = _with_parts(0, **{"rows/1/aa": b"a" * (CHUNK_BYTES + 1), "rows/2/bb": b"b"})
+    second = _with_parts(1, **{"rows/2/bb": b"b", "rows/3/cc": b"c"})
+
+    async def run() -> dict:
+        producer = BatchProducer(
+            broker.bootstrap, linger_ms=0, max_batch_bytes=512 << 10, max_request_bytes=8 << 20
+        )
+        await producer.start()
+        try:
+            await write_checkpoint(producer, topic, first)
+            await write_checkpoint(producer, topic, second, written=first.part_entries())
+            return await read_state(broker.bootstrap, topic, [3])
+        finally:
+            await producer.stop()
+
+    latest = asyncio.run(run())[3]
+    assert latest_checkpoint(latest, 3) == second
+    assert latest[b"3/rows/1/aa/0"] is None and latest[b"3/rows/1/aa/1"] is None  # tombstones
