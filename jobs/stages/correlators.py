@@ -182,7 +182,7 @@ class PartitionCorrelators:
             partition,
             checkpoint.offset,
             checkpoint.generation,
-            len(checkpoint.state),
+            checkpoint.size,
         )
         metrics.restores.labels("restored").inc()
         return held
@@ -278,7 +278,7 @@ class PartitionCorrelators:
     def _observe(self, checkpoint: Checkpoint, seconds: float) -> None:
         metrics, label = self.runtime.metrics, str(checkpoint.partition)
         metrics.checkpoint_seconds.observe(seconds)
-        metrics.checkpoint_bytes.labels(label).set(len(checkpoint.state))
+        metrics.checkpoint_bytes.labels(label).set(checkpoint.size)
         metrics.checkpoint_written.labels(label).set(checkpoint.written_ms / 1000)
 
     async def release(self, partitions: set[int] | None) -> None:

@@ -77,6 +77,11 @@ class Checkpoint:
     written_ms: int
     parts: Mapping[str, bytes] = field(default_factory=dict)
 
+    @property
+    def size(self) -> int:
+        """Bytes of the state and every part it names."""
+        return len(self.state) + sum(map(len, self.parts.values()))
+
     def part_entries(self, known: Mapping[str, dict] | None = None) -> dict[str, dict]:
         """Each part's manifest entry (chunks, size, SHA-256): as in ``known`` (the entries of
         the parts the last checkpoint wrote) or computed; what a writer passes as ``written``
