@@ -8,7 +8,26 @@ from collections.abc import Collection
 from ..exceptions import BrokerError, ConfigurationError
 from .clients import Brokers, brokers
 
-__all__ = ["bootstrap_servers", "committed_offsets", "ensure_topics", "partition_counts"]
+__all__ = [
+    "COMPACTED_CONFIGS",
+    "bootstrap_servers",
+    "committed_offsets",
+    "ensure_topics",
+    "partition_counts",
+]
+
+#: Configs of a state topic. Kafka compacts only closed segments, and by default a segment
+#: closes at 1 GiB or after 7 days, so a partition would keep every checkpoint written in that
+#: time, and a restore reads the partition from its start. Segments that close every 10
+#: minutes and a cleaner that runs once a tenth of the log is superseded keep it to about the
+#: newest checkpoint and 10 minutes of writes; tombstones (parts no checkpoint names any more)
+#: go after an hour.
+COMPACTED_CONFIGS = {
+    "cleanup.policy": "compact",
+    "segment.ms": str(10 * 60_000),
+    "min.cleanable.dirty.ratio": "0.1",
+    "delete.retention.ms": str(60 * 60_000),
+}
 
 
 def bootstrap_servers(broker_url: str) -> str:
@@ -29,7 +48,7 @@ def ensure_topics(
     replication_factor: int = 1,
 ) -> None:
     """Create the topics that do not exist yet; those in ``compacted`` keep each key's newest
-    record only (state topics)."""
+    record only (state topics, :data:`COMPACTED_CONFIGS`)."""
     from kafka.admin import NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -50,7 +69,7 @@ def ensure_topics(
                         n,
                         num_partitions=partitions,
                         replication_factor=replication_factor,
-                        topic_configs={"cleanup.policy": "compact"} if n in compacted else {},
+                        topic_configs=COMPACTED_CONFIGS if n in compacted else {},
                     )
                     for n in missing
                 ]
