@@ -708,9 +708,9 @@ class Correlator:
                 f"the snapshot's rows and parts hold {len(rows['key'])} rows, not "
                 f"{header['rows']}; replay from the committed offsets instead"
             )
-        rows["pending"] = np.unpackbits(npz["buffer.pending_bits"], count=header["rows"])
+        pending = np.unpackbits(npz["buffer.pending_bits"], count=header["rows"])
         self._settled.adopt({name: parts[name] for name in names})
-        return rows | {"pending": rows["pending"].astype(bool)}
+        return rows | {"pending": pending.astype(bool)}
 
     @classmethod
     def restore(
@@ -735,8 +735,8 @@ class Correlator:
             raise SnapshotError(f"not a correlator snapshot ({exc}); start from scratch") from exc
         if header.get("format") not in (3, _SNAPSHOT_FORMAT):
             raise SnapshotError(
-                f"snapshot format {header.get('format')} is not "
-                f"{_SNAPSHOT_FORMAT}; replay from the committed offsets instead"
+                f"snapshot format {header.get('format')} is not one this version reads (3 or "
+                f"{_SNAPSHOT_FORMAT}); replay from the committed offsets instead"
             )
         _check_same_settings(header, params, projection)
         engine = cls(params, projection, baseline, origins)

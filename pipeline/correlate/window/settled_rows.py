@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Mapping
+from itertools import pairwise
 
 import numba
 import numpy as np
@@ -70,8 +71,8 @@ class _Part:
 
     @classmethod
     def read(cls, name: str, data: bytes) -> _Part:
-        columns = _load(name, data)
-        return cls(name, data, columns["event_ms"], columns["key"])
+        npz = np.load(io.BytesIO(data), allow_pickle=False)  # reads only the columns asked
+        return cls(name, data, npz["event_ms"], npz["key"])
 
 
 class SettledRows:
@@ -110,7 +111,7 @@ class SettledRows:
         buckets = event_ms[:cut] - event_ms[:cut] % self.bucket_ms
         starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]]).tolist() if cut else []
         parts, live, kept = {}, {}, {}
-        for lo, hi in zip(starts, [*starts[1:], cut][: len(starts)], strict=True):  # per bucket
+        for lo, hi in pairwise([*starts, cut]):  # one step per bucket, not per row
             bucket = int(buckets[lo])
             rows = {name: columns[name][lo:hi] for name in ("event_ms", "key")}
             part = self._parts.get(bucket)
