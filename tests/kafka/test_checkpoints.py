@@ -73,37 +73,15 @@ def test_no_manifest_means_no_checkpoint():
             ),
             "layout format 9",
         ),
+        (lambda kv: kv.update({b"3/rows/2/bb/0": None}), "part rows/2/bb is missing"),
+        (lambda kv: kv.update({b"3/rows/2/bb/0": b"x"}), "part rows/2/bb does not match"),
     ],
 )
 def test_a_damaged_checkpoint_is_refused_with_its_partition_and_reason(damage, reason):
-    latest = _compacted(_checkpoint(b"s" * (CHUNK_BYTES + 10)))
+    latest = _compacted(replace(_checkpoint(b"s" * (CHUNK_BYTES + 10)), parts={"rows/2/bb": b"b"}))
     damage(latest)
     with pytest.raises(CheckpointError, match=f"partition 3: .*{reason}"):
         latest_checkpoint(latest, 3)
-
-
-def test_checkpoints_round_trip_through_a_real_broker(broker):
-    topic = f"{uuid.uuid4().hex[:8]}.checkpoints"
-    ensure_topics(broker.bootstrap, [topic], 2, compacted={topic})
-    first, second = _checkpoint(b"a" * (2 * CHUNK_BYTES), 0), _checkpoint(b"b" * 17, 1)
-
-    async def run() -> tuple:
-        producer = BatchProducer(
-            broker.bootstrap, linger_ms=0, max_batch_bytes=512 << 10, max_request_bytes=8 << 20
-        )
-        await producer.start()
-        try:
-            before = await read_state(broker.bootstrap, topic, [3])
-            for checkpoint in (first, second):
-                await write_checkpoint(producer, topic, checkpoint)
-            return before, await read_state(broker.bootstrap, topic, [1, 3])
-        finally:
-            await producer.stop()
-
-    before, after = asyncio.run(run())
-    assert latest_checkpoint(before[3], 3) is None
-    assert latest_checkpoint(after[3], 3) == second
-    assert latest_checkpoint(after[1], 1) is None  # same state partition, another key
 
 
 def _with_parts(generation: int, **parts: bytes) -> Checkpoint:
@@ -130,38 +108,30 @@ def test_a_part_is_written_once_and_a_torn_write_never_loses_the_last_checkpoint
     assert latest_checkpoint(latest, 3) == second
 
 
-@pytest.mark.parametrize(
-    ("damage", "reason"),
-    [
-        (lambda kv: kv.update({b"3/rows/2/bb/0": None}), "part rows/2/bb is missing"),
-        (lambda kv: kv.update({b"3/rows/2/bb/0": b"x"}), "part rows/2/bb does not match"),
-    ],
-)
-def test_a_missing_or_damaged_part_is_refused(damage, reason):
-    latest = _compacted(_with_parts(0, **{"rows/2/bb": b"b"}))
-    damage(latest)
-    with pytest.raises(CheckpointError, match=f"partition 3: .*{reason}"):
-        latest_checkpoint(latest, 3)
-
-
-def test_parts_and_their_tombstones_round_trip_through_a_real_broker(broker):
+def test_checkpoints_their_parts_and_tombstones_round_trip_through_a_real_broker(broker):
     topic = f"{uuid.uuid4().hex[:8]}.checkpoints"
     ensure_topics(broker.bootstrap, [topic], 2, compacted={topic})
-    first = _with_parts(0, **{"rows/1/aa": b"a" * (CHUNK_BYTES + 1), "rows/2/bb": b"b"})
+    state = b"s" * (2 * CHUNK_BYTES)
+    first = replace(
+        _with_parts(0, **{"rows/1/aa": b"a" * (CHUNK_BYTES + 1), "rows/2/bb": b"b"}), state=state
+    )
     second = _with_parts(1, **{"rows/2/bb": b"b", "rows/3/cc": b"c"})
 
-    async def run() -> dict:
+    async def run() -> tuple:
         producer = BatchProducer(
             broker.bootstrap, linger_ms=0, max_batch_bytes=512 << 10, max_request_bytes=8 << 20
         )
         await producer.start()
         try:
+            before = await read_state(broker.bootstrap, topic, [3])
             await write_checkpoint(producer, topic, first)
             await write_checkpoint(producer, topic, second, written=first.part_entries())
-            return await read_state(broker.bootstrap, topic, [3])
+            return before, await read_state(broker.bootstrap, topic, [1, 3])
         finally:
             await producer.stop()
 
-    latest = asyncio.run(run())[3]
-    assert latest_checkpoint(latest, 3) == second
-    assert latest[b"3/rows/1/aa/0"] is None and latest[b"3/rows/1/aa/1"] is None  # tombstones
+    before, after = asyncio.run(run())
+    assert latest_checkpoint(before[3], 3) is None
+    assert latest_checkpoint(after[3], 3) == second
+    assert after[3][b"3/rows/1/aa/0"] is None and after[3][b"3/rows/1/aa/1"] is None  # tombstones
+    assert latest_checkpoint(after[1], 1) is None  # same state partition, another key
