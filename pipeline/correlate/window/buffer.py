@@ -310,9 +310,6 @@ class AlertBuffer:
         self._size = n
         self.keys.rebuild(self.col("key"))
 
-    def state(self) -> dict[str, np.ndarray]:
-        return {name: self.col(name).copy() for name in COLUMNS}
-
     @classmethod
     def from_state(cls, cols: dict[str, np.ndarray]) -> AlertBuffer:
         n = len(cols["key"])

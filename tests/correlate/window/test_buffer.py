@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.correlate.window.buffer import AlertBuffer, alert_keys
+from pipeline.correlate.window.buffer import COLUMNS, AlertBuffer, alert_keys
 
 from ..helpers import make_batch
 
@@ -32,7 +32,7 @@ def test_append_grows_and_compact_keeps_order():
     assert buf.col("alert_id")[8] == b"id-2-2" + b"x" * 40  # the id column widened (UTF-8)
     buf.compact(buf.col("event_ms") % 2 == 0)
     assert buf.col("event_ms").tolist() == [0, 2, 10, 12, 20, 22]
-    again = AlertBuffer.from_state(buf.state())
+    again = AlertBuffer.from_state({name: buf.col(name).copy() for name in COLUMNS})
     assert again.col("alert_id").tolist() == buf.col("alert_id").tolist()
     assert again.col("pending").all()
 
