@@ -26,20 +26,20 @@ from correlator_scaling import _LAT0, _LON0, _alerts
 from pipeline.correlate import Baseline, Correlator
 from pipeline.correlate.params import CorrelationParams
 from pipeline.geo.projection import LocalProjection
-from pipeline.kafka.checkpoints import Checkpoint, checkpoint_records
+from pipeline.kafka.checkpoints import Checkpoint, Written, checkpoint_records
 
 T0 = 1_700_000_000_000
 
 
-def _sent(checkpoint: Checkpoint, written: dict | None) -> int:
-    keys, values = checkpoint_records(checkpoint, written)
+def _sent(checkpoint: Checkpoint, written: dict) -> int:
+    keys, values = checkpoint_records(checkpoint, Written(parts=written))
     return sum(len(k) + len(v) for k, v in zip(keys, values, strict=True))
 
 
 def _whole(correlator: Correlator, generation: int) -> tuple[int, float]:
     began = time.process_time()
     checkpoint = Checkpoint(0, 4, generation, correlator.snapshot(), generation, 0)
-    sent = _sent(checkpoint, None)
+    sent = _sent(checkpoint, {})
     return sent, time.process_time() - began
 
 

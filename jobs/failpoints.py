@@ -8,6 +8,8 @@ The setting ``failpoint = "NAME:N"`` (``HOTSPOT_FAILPOINT``) makes the worker SI
 comparison.
 
 Names: ``checkpoint-torn`` (a checkpoint's chunks are on the broker, its manifest is not),
+``checkpoint-retiring`` (its manifest is on the broker, the tombstones for what it retires are
+not),
 ``outputs-delivered`` (a correlate batch's outputs are on the broker; no checkpoint, no commit),
 ``warehouse-insert`` (the kill comes from another thread a few milliseconds into the alerts
 insert that follows).
@@ -23,7 +25,7 @@ from pipeline.exceptions import ConfigurationError
 
 __all__ = ["FAILPOINTS", "arm", "failpoint"]
 
-FAILPOINTS = ("checkpoint-torn", "outputs-delivered", "warehouse-insert")
+FAILPOINTS = ("checkpoint-torn", "checkpoint-retiring", "outputs-delivered", "warehouse-insert")
 
 _name, _left = "", 0
 

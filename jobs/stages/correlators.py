@@ -25,11 +25,10 @@ with it and re-read from the same offset, so their timers and acks replay exactl
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 from aiokafka.errors import KafkaError
 
@@ -41,6 +40,7 @@ from pipeline.exceptions import BrokerError, CheckpointError
 from pipeline.kafka import BatchProducer
 from pipeline.kafka.checkpoints import (
     Checkpoint,
+    Written,
     latest_checkpoint,
     read_state,
     write_checkpoint,
@@ -71,7 +71,7 @@ class _Held:
     rows: int = 0  # alerts taken since that checkpoint
     since: float = 0.0  # monotonic time of that checkpoint (or of taking the partition)
     notices: NoticeBook | None = None  # its notices; None: none restored, an empty book
-    written: dict[str, dict] = field(default_factory=dict)  # the last checkpoint's parts
+    written: Written = Written()  # what the state topic holds of the partition
 
 
 class PartitionCorrelators:
@@ -165,18 +165,19 @@ class PartitionCorrelators:
             if checkpoint is None:
                 log.info("partition %d: no checkpoint yet; reading it from the start", partition)
                 metrics.restores.labels("empty").inc()
-                return self._empty()
+                return replace(self._empty(), written=Written.read(state, None))
             held = self._from_checkpoint(checkpoint, count)
         except CheckpointError as exc:
             log.error("%s; rebuilding it from the start of its retained input", exc)
             metrics.restores.labels("refused").inc()
-            empty = self._empty()
-            if checkpoint is not None:
-                # The next checkpoint follows the refused one's generation, in the other key
-                # slot: a writer killed half-way then leaves the refused one as it was (and
-                # refused for its own reason), instead of mixing chunks into its slot.
-                empty.generation = checkpoint.generation
-            return empty
+            # Its parts are written again and its keys retired by the next checkpoint, which
+            # follows its generation, in the other key slot: a writer killed half-way then
+            # leaves the refused one as it was (and refused for its own reason), instead of
+            # mixing chunks into its slot.
+            generation = -1 if checkpoint is None else checkpoint.generation
+            written = Written.read(state, None)
+            return replace(self._empty(), generation=generation, written=written)
+        held.written = Written.read(state, checkpoint)
         log.info(
             "partition %d: restored the checkpoint of offset %d (generation %d, %d bytes)",
             partition,
@@ -219,7 +220,6 @@ class PartitionCorrelators:
             checkpoint.offset,
             checkpoint.generation,
             notices=notices,
-            written=checkpoint.part_entries(),
         )
 
     # --- checkpoints --------------------------------------------------------------------------
@@ -267,12 +267,10 @@ class PartitionCorrelators:
                 written_ms=int(time.time() * 1000),
                 parts=parts,
             )
-            torn = functools.partial(failpoint, "checkpoint-torn")
-            await write_checkpoint(
-                self.producer, self.topic, checkpoint, chunks_written=torn, written=held.written
+            held.written = await write_checkpoint(
+                self.producer, self.topic, checkpoint, held.written, failpoint=failpoint
             )
             held.generation, held.rows, held.since = checkpoint.generation, 0, time.monotonic()
-            held.written = checkpoint.part_entries(held.written)
             self._observe(checkpoint, time.perf_counter() - began)
 
     def _observe(self, checkpoint: Checkpoint, seconds: float) -> None:

@@ -20,6 +20,12 @@ its own keys; later checkpoints only name it in their manifests. Once a manifest
 it, its keys get tombstones (after that manifest is written, so the last complete checkpoint
 never loses a part). So a checkpoint writes what changed, not the whole state again.
 
+A writer remembers what the topic holds of its partition (:class:`Written`): every key with a
+value, read back when it restores. Each checkpoint retires every key its manifest does not need
+(except the other slot's chunks, which the next checkpoint overwrites): parts no longer named,
+chunks past the state's end, and what a writer killed before its tombstones, or a refused
+checkpoint, left behind. So nothing stays on the topic for good.
+
 Keys are ``b"<p>/manifest"``, ``b"<p>/<slot>/<chunk>"`` and ``b"<p>/<part name>/<chunk>"``;
 checkpoint ``p`` goes to partition ``p`` of the state topic (modulo its partition count), so a
 restore reads one partition.
@@ -45,6 +51,7 @@ from .reading import read_to_end
 __all__ = [
     "CHECKPOINT_FORMAT",
     "Checkpoint",
+    "Written",
     "checkpoint_records",
     "latest_checkpoint",
     "read_state",
@@ -104,6 +111,27 @@ class Checkpoint:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What the state topic holds of one partition, as its writer knows it.
+
+    ``keys``: every key with a value (not a tombstone). ``parts``: the manifest entries of the
+    parts the last complete checkpoint named, which the next one neither writes nor hashes
+    again (:meth:`Checkpoint.part_entries`).
+    """
+
+    keys: frozenset[bytes] = frozenset()
+    parts: Mapping[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, latest: Mapping[bytes, bytes | None], checkpoint: Checkpoint | None) -> Written:
+        """What a restore found: ``latest`` as :func:`read_state` gives it, and the checkpoint
+        restored from it (None when there was none, or it was refused: its parts are then
+        written again, and its keys retired)."""
+        keys = frozenset(key for key, value in latest.items() if value is not None)
+        return cls(keys, checkpoint.part_entries() if checkpoint is not None else {})
+
+
 def _entry(data: bytes) -> dict:
     return {
         "chunks": _chunks(len(data)),
@@ -129,15 +157,15 @@ def _part_key(partition: int, name: str, index: int) -> bytes:
 
 
 def checkpoint_records(
-    checkpoint: Checkpoint, written: Mapping[str, dict] | None = None
+    checkpoint: Checkpoint, written: Written = Written()
 ) -> tuple[list[bytes], list[bytes]]:
     """Keys and values of ``checkpoint``'s records, in the order they must be written (the parts
     not in ``written``, the chunks, then the manifest)."""
-    manifest = checkpoint.manifest(written)
+    manifest = checkpoint.manifest(written.parts)
     p, gen, slot = checkpoint.partition, checkpoint.generation, checkpoint.generation % 2
     keys, values = [], []
     for name, data in sorted(checkpoint.parts.items()):
-        if written is not None and name in written:
+        if name in written.parts:
             continue
         for i in range(_chunks(len(data))):
             keys.append(_part_key(p, name, i))
@@ -149,6 +177,24 @@ def checkpoint_records(
     keys.append(_manifest_key(p))
     values.append(json.dumps(manifest, sort_keys=True).encode())
     return keys, values
+
+
+def retired_keys(checkpoint: Checkpoint, held: Iterable[bytes]) -> list[bytes]:
+    """The keys of ``held`` (what the topic holds of the partition) that ``checkpoint``'s
+    manifest does not need, but for the other slot's chunks: tombstones for them, once that
+    manifest is written, lose nothing."""
+    p, slot = checkpoint.partition, checkpoint.generation % 2
+    chunks = _chunks(len(checkpoint.state))
+    needed = {_manifest_key(p)} | {_chunk_key(p, slot, i) for i in range(chunks)}
+    for name, data in checkpoint.parts.items():
+        needed.update(_part_key(p, name, i) for i in range(_chunks(len(data))))
+    other_slot = f"{p}/{1 - slot}/".encode()
+    return sorted(
+        key
+        for key in held
+        if key not in needed
+        and not (key.startswith(other_slot) and key[len(other_slot) :].isdigit())
+    )
 
 
 def latest_checkpoint(latest: dict[bytes, bytes], partition: int) -> Checkpoint | None:
@@ -212,35 +258,37 @@ async def write_checkpoint(
     producer: BatchProducer,
     topic: str,
     checkpoint: Checkpoint,
-    chunks_written: Callable[[], None] | None = None,
-    written: Mapping[str, dict] | None = None,
-) -> None:
+    written: Written = Written(),
+    failpoint: Callable[[str], None] | None = None,
+) -> Written:
     """Write ``checkpoint``'s new parts and chunks, then (once the broker has them) its manifest,
-    to one partition, then tombstones for the parts of ``written`` it no longer names; returns
-    once the broker has it all. ``written``: the parts of this partition's last checkpoint
-    (:meth:`Checkpoint.part_entries`), which are not written again. ``chunks_written`` is called
-    before the manifest (a crash test's failpoint)."""
+    to one partition, then tombstones for every key it retires (:func:`retired_keys`); return
+    what the topic holds now, once the broker has it all. ``written``: what it held before
+    (the last checkpoint's return, or :meth:`Written.read` after a restore).
+
+    ``failpoint`` (a crash test's, :mod:`jobs.failpoints`) is called with ``"checkpoint-torn"``
+    once the chunks are on the broker and the manifest is not, and with
+    ``"checkpoint-retiring"`` once the manifest is and the tombstones it brings are not."""
     keys, values = checkpoint_records(checkpoint, written)
     available = await producer.partitions(topic)
     partition = available[checkpoint.partition % len(available)]
 
-    async def send(keys: list[bytes], values: list[bytes]) -> None:
+    async def send(keys: list[bytes], values: list) -> None:
         await asyncio.gather(
             *await producer.send(topic, np.full(len(keys), partition), keys, values)
         )
 
     await send(keys[:-1], values[:-1])  # the chunks
-    if chunks_written is not None:
-        chunks_written()
+    if failpoint is not None:
+        failpoint("checkpoint-torn")
     await send(keys[-1:], values[-1:])  # the manifest, once the broker has every chunk
-    gone = [
-        _part_key(checkpoint.partition, name, i)
-        for name, entry in sorted((written or {}).items())
-        if name not in checkpoint.parts
-        for i in range(entry["chunks"])
-    ]
-    if gone:  # a compacted topic then drops them
-        await send(gone, [None] * len(gone))
+    held = written.keys | frozenset(keys)
+    retired = retired_keys(checkpoint, held)
+    if retired:  # a compacted topic then drops them
+        if failpoint is not None:
+            failpoint("checkpoint-retiring")
+        await send(retired, [None] * len(retired))
+    return Written(held - frozenset(retired), checkpoint.part_entries(written.parts))
 
 
 async def read_state(

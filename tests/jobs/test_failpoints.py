@@ -15,7 +15,9 @@ from pipeline.exceptions import ConfigurationError
 
 @pytest.mark.parametrize("spec", ["checkpoint", "outputs-delivered:x", "nowhere:2"])
 def test_a_failpoint_that_does_not_exist_is_refused_with_the_names_there_are(spec):
-    with pytest.raises(ConfigurationError, match="checkpoint-torn, outputs-delivered"):
+    with pytest.raises(
+        ConfigurationError, match="checkpoint-torn, checkpoint-retiring, outputs-delivered"
+    ):
         arm(spec)
     arm("")
 

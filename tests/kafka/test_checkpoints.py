@@ -17,9 +17,11 @@ from pipeline.kafka import BatchProducer, ensure_topics
 from pipeline.kafka.checkpoints import (
     CHUNK_BYTES,
     Checkpoint,
+    Written,
     checkpoint_records,
     latest_checkpoint,
     read_state,
+    retired_keys,
     write_checkpoint,
 )
 
@@ -92,7 +94,7 @@ def test_a_part_is_written_once_and_a_torn_write_never_loses_the_last_checkpoint
     big = b"p" * (CHUNK_BYTES + 3)  # two chunks
     first = _with_parts(0, **{"rows/1/aa": big, "rows/2/bb": b"b"})
     second = _with_parts(1, **{"rows/2/bb": b"b", "rows/3/cc": b"c"})
-    keys, values = checkpoint_records(second, written=first.part_entries())
+    keys, values = checkpoint_records(second, Written(parts=first.part_entries()))
     assert [k for k in keys if b"rows" in k] == [b"3/rows/3/cc/0"]  # bb is not written again
     assert {n: e["chunks"] for n, e in first.part_entries().items()} == {
         "rows/1/aa": 2,
@@ -104,8 +106,30 @@ def test_a_part_is_written_once_and_a_torn_write_never_loses_the_last_checkpoint
     torn.update(zip(keys[:-1], values[:-1], strict=True))
     assert latest_checkpoint(torn, 3) == first  # died before its manifest: aa is still there
     latest.update(zip(keys, values, strict=True))
-    latest |= {b"3/rows/1/aa/0": None, b"3/rows/1/aa/1": None}  # the tombstones after it
+    retired = retired_keys(second, latest)
+    assert retired == [b"3/rows/1/aa/0", b"3/rows/1/aa/1"]  # tombstones after the manifest
+    latest |= dict.fromkeys(retired)
     assert latest_checkpoint(latest, 3) == second
+
+
+def test_a_checkpoint_retires_whatever_its_manifest_does_not_need_but_the_other_slot():
+    """What a writer killed before its tombstones, or a refused checkpoint, left on the topic is
+    retired by the next checkpoint after a restore; the other slot's chunks are overwritten
+    next time instead."""
+    big = b"s" * (2 * CHUNK_BYTES + 1)  # three chunks in slot 0
+    first = replace(_with_parts(0, **{"rows/1/aa": b"a"}), state=big)
+    second = _with_parts(1, **{"rows/2/bb": b"b"})  # one chunk in slot 1
+    third = _with_parts(2, **{"rows/2/bb": b"b"})  # one chunk in slot 0
+    latest = _compacted(first, second)  # the writer of second died before its tombstones
+    assert latest_checkpoint(latest, 3) == second
+    restored = Written.read(latest, second)
+    assert retired_keys(second, restored.keys) == [b"3/rows/1/aa/0"]
+    assert retired_keys(third, restored.keys) == [b"3/0/1", b"3/0/2", b"3/rows/1/aa/0"]
+    assert restored.parts == second.part_entries()
+    # refused (or none): nothing is reused, and its parts are retired once no longer named
+    refused = Written.read(latest | {b"3/rows/9/zz/0": None}, None)
+    assert refused.parts == {} and b"3/rows/9/zz/0" not in refused.keys
+    assert b"3/rows/2/bb/0" in checkpoint_records(third, refused)[0]
 
 
 def test_checkpoints_their_parts_and_tombstones_round_trip_through_a_real_broker(broker):
@@ -124,14 +148,16 @@ def test_checkpoints_their_parts_and_tombstones_round_trip_through_a_real_broker
         await producer.start()
         try:
             before = await read_state(broker.bootstrap, topic, [3])
-            await write_checkpoint(producer, topic, first)
-            await write_checkpoint(producer, topic, second, written=first.part_entries())
-            return before, await read_state(broker.bootstrap, topic, [1, 3])
+            written = await write_checkpoint(producer, topic, first)
+            written = await write_checkpoint(producer, topic, second, written)
+            return before, written, await read_state(broker.bootstrap, topic, [1, 3])
         finally:
             await producer.stop()
 
-    before, after = asyncio.run(run())
+    before, written, after = asyncio.run(run())
     assert latest_checkpoint(before[3], 3) is None
     assert latest_checkpoint(after[3], 3) == second
     assert after[3][b"3/rows/1/aa/0"] is None and after[3][b"3/rows/1/aa/1"] is None  # tombstones
+    assert written == Written.read(after[3], second)  # what the writer knows is what is there
+    assert after[3][b"3/0/1"] is not None  # the other slot: overwritten next time
     assert latest_checkpoint(after[1], 1) is None  # same state partition, another key
