@@ -91,8 +91,8 @@ class Checkpoint:
 
     def part_entries(self, known: Mapping[str, dict] | None = None) -> dict[str, dict]:
         """Each part's manifest entry (chunks, size, SHA-256): as in ``known`` (the entries of
-        the parts the last checkpoint wrote) or computed; what a writer passes as ``written``
-        next time. Only new parts are hashed, so a checkpoint costs what changed."""
+        the parts the last checkpoint wrote) or computed; :attr:`Written.parts` after it is
+        written. Only new parts are hashed, so a checkpoint costs what changed."""
         known = known or {}
         return {name: known.get(name) or _entry(data) for name, data in sorted(self.parts.items())}
 
