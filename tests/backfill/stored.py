@@ -26,8 +26,9 @@ def backfilled(
     processes: int = 1,
     dead_letter_columns: str = DEAD_LETTER_COLUMNS,
 ):
-    """The report, the broken-file list and the stored rows (FINAL, sorted) of one backfill
-    of ``path`` (the city's replay by default) into ``data``."""
+    """The report, the broken-file list and the stored rows (FINAL, sorted; the rollups as
+    their views count them) of one backfill of ``path`` (the city's replay by default) into
+    ``data``."""
     settings = Settings(
         data_dir=data,
         registry_path=city.registry,
@@ -56,5 +57,10 @@ def backfilled(
             "incidents": sorted(map(repr, wh.query(f"SELECT * FROM {db}.incidents FINAL"))),
             "flags": sorted(map(repr, wh.query(f"SELECT * FROM {db}.flags FINAL"))),
             "dead": Counter(wh.query(f"SELECT {dead_letter_columns} FROM {db}.deadletters FINAL")),
+            # the rollups, as the dashboards read them
+            **{
+                view: sorted(map(repr, wh.query(f"SELECT * FROM {db}.{view}")))
+                for view in ("cell_minute_counts", "unit_hour_counts")
+            },
         }
     return report, broken, rows
