@@ -259,8 +259,6 @@ class Backfill:
         self.sink.alerts(pending.feeds)
         dead = pending.dead
         if pending.rows is not None:
-            if self.pool.processes > 1:  # they are still correlating: insert meanwhile
-                self.sink.write_alerts()
             dead += self._collect(pending.alerts, pending.lines, pending.rows)
         self._store_dead(dead)
         self.sink.chunk_done()

@@ -55,10 +55,6 @@ class Sink(Protocol):
         """Write what is held now (the flags may wait for :meth:`finish`): the backfill's
         correlator processes are flushing meanwhile, so the writes overlap their work."""
 
-    def write_alerts(self) -> None:
-        """Write the alerts held now: the backfill is about to wait for its correlator
-        processes, so the insert overlaps their work."""
-
     def range_starts(self, floor_ms: int) -> None:
         """The backfill's range opens at ``floor_ms`` (its first recorded arrival); called
         once, before the first :meth:`chunk_done`."""
@@ -76,9 +72,7 @@ class WarehouseSink:
     and rollup view, and more parts to merge later, on the same core; tens of ms for the flags
     table), so a few large blocks cost far less than one per chunk and partition. Flags keep
     every version and incidents their own ids, so the order of the blocks changes no row.
-    Until :meth:`finish`, a chunk's rows may not be in the warehouse yet. With correlator
-    processes, the alerts go in a chunk at a time (:meth:`write_alerts`), while the backfill
-    would otherwise wait for those processes.
+    Until :meth:`finish`, a chunk's rows may not be in the warehouse yet.
 
     Before a block goes in, what the warehouse held in its span is deleted, and at the end
     what it held in the whole range (:class:`~.replace.RangeReplacer`): a re-run leaves the
@@ -116,9 +110,6 @@ class WarehouseSink:
         # flag in one block collapse as it is inserted (ReplacingMergeTree), so splitting them
         # would store rows that only a merge removes (the same rows read with FINAL).
         self._insert_held(("deadletters", "incidents"))
-
-    def write_alerts(self) -> None:
-        self._insert_held(())
 
     def range_starts(self, floor_ms: int) -> None:
         self._floor_ms = floor_ms
@@ -170,9 +161,6 @@ class MemorySink:
         pass
 
     def write_held(self) -> None:
-        pass
-
-    def write_alerts(self) -> None:
         pass
 
     def range_starts(self, floor_ms: int) -> None:
