@@ -25,6 +25,11 @@ correlator compares each cell with the prior (5 alerts per km² per hour by defa
 scale-20 city (about 280 per km² per hour over its 432 km²) flags most busy cells.
 ``--prior-rate 280`` runs it as if configured for that city; each run prints its flag events.
 
+``--without-rollups`` (an experiment, not a configuration) also times every end-to-end count
+with the two rollup views dropped after the migration (``cell_minute_states_mv``,
+``unit_hour_states_mv``: migrations 0007 and 0008), alternating run by run with the full
+schema, so that what the rollups cost the backfill can be read off.
+
     .venv/bin/python benchmarks/backfill.py --hours 24 --scale 1 --runs 3
 """
 
@@ -53,6 +58,12 @@ from pipeline.replay.parquet import jsonl_to_parquet
 from pipeline.settings import Settings
 from pipeline.sim import run_simulation
 from pipeline.warehouse import migrate, open_warehouse
+
+#: The materialized views that fill the rollups on every ``alerts`` insert.
+ROLLUP_VIEWS = ("cell_minute_states_mv", "unit_hour_states_mv")
+
+#: An end-to-end variant: (processes that correlate, whether the rollup views are there).
+Variant = tuple[int, bool]
 
 
 def city(folder: Path, hours: float, scale: float) -> tuple[Path, Path, Path, Path]:
@@ -94,6 +105,7 @@ def backfill(
     insert_rows: int = INSERT_ROWS,
     prior_rate: float | None = None,
     processes: int = 1,
+    rollups: bool = True,
 ) -> tuple[float, int]:
     """Seconds of ``backfill_files`` (the registry is loaded and chDB opened and migrated
     before the clock starts: that is start-up, not throughput) and records read."""
@@ -112,6 +124,9 @@ def backfill(
         )
         with open_warehouse(settings.resolved_warehouse_url) as warehouse:
             migrate(warehouse)
+            if not rollups:
+                for view in ROLLUP_VIEWS:
+                    warehouse.execute(f"DROP TABLE {warehouse.database}.{view}")
             cpu = _cpu_seconds()
             began = time.perf_counter()
             report, _ = backfill_files(
@@ -122,7 +137,8 @@ def backfill(
             if correlate:
                 print(
                     f"  {path.name}: {report.flag_events:,} flag events, "
-                    f"{report.incidents:,} incidents, {processes} process(es), {took:.2f} s; "
+                    f"{report.incidents:,} incidents, {processes} process(es)"
+                    f"{'' if rollups else ', no rollup views'}, {took:.2f} s; "
                     f"CPU s: this process {own:.2f}, correlator processes {children:.2f}",
                     flush=True,
                 )
@@ -153,14 +169,14 @@ def timed_backfill(runs: int, work: Callable[[], tuple[float, int]]) -> tuple[fl
 
 
 def alternating(
-    runs: int, counts: list[int], work: Callable[[int], tuple[float, int]]
-) -> dict[int, tuple[float, int]]:
-    """Median seconds and records per process count, the counts alternating run by run."""
-    results: dict[int, list[tuple[float, int]]] = {c: [] for c in counts}
+    runs: int, variants: list[Variant], work: Callable[[Variant], tuple[float, int]]
+) -> dict[Variant, tuple[float, int]]:
+    """Median seconds and records per variant, the variants alternating run by run."""
+    results: dict[Variant, list[tuple[float, int]]] = {v: [] for v in variants}
     for _ in range(runs):
-        for count in counts:
-            results[count].append(work(count))
-    return {c: (statistics.median(t for t, _ in r), r[0][1]) for c, r in results.items()}
+        for variant in variants:
+            results[variant].append(work(variant))
+    return {v: (statistics.median(t for t, _ in r), r[0][1]) for v, r in results.items()}
 
 
 def main() -> None:
@@ -199,7 +215,15 @@ def main() -> None:
         help="baseline prior, alerts per km² per hour (default: the settings' "
         "5.0; a scale-20 city has about 280)",
     )
+    parser.add_argument(
+        "--without-rollups",
+        action="store_true",
+        help="an experiment: also time each count with the rollup views dropped",
+    )
     args = parser.parse_args()
+    variants = [(count, True) for count in args.processes]
+    if args.without_rollups:
+        variants += [(count, False) for count in args.processes]
 
     cores = sorted(os.sched_getaffinity(0))[: args.cores]
     os.sched_setaffinity(0, set(cores))  # one core (or --cores), honestly
@@ -236,14 +260,14 @@ def main() -> None:
             continue
         timings = alternating(
             args.runs,
-            args.processes,
-            lambda count, p=path: backfill(
-                registry, p, args.partitions, True, args.insert_rows, args.prior_rate, count
+            variants,
+            lambda variant, p=path: backfill(
+                registry, p, args.partitions, True, args.insert_rows, args.prior_rate, *variant
             ),
         )
-        first = timings[args.processes[0]][0]
-        for count, (took, n) in timings.items():
-            label = f"end to end, {count} proc"
+        first = timings[variants[0]][0]
+        for (count, rollups), (took, n) in timings.items():
+            label = f"end to end, {count} proc{'' if rollups else ', no rollups'}"
             rows.append((name, label, took, n, top / took, first / took))
     print(
         f"\n{n:,} records, {args.hours:g} h at scale {args.scale:g}, {args.partitions} "
@@ -251,11 +275,11 @@ def main() -> None:
         f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
     print(
-        f"{'file':<11} {'path':<26} {'s':>8} {'records/s':>12} {'vs ceiling':>11} {'vs first':>9}"
+        f"{'file':<11} {'path':<38} {'s':>8} {'records/s':>12} {'vs ceiling':>11} {'vs first':>9}"
     )
     for name, label, took, count, ratio, speedup in rows:
         vs = "" if speedup is None else f"{speedup:9.2f}"
-        print(f"{name:<11} {label:<26} {took:8.2f} {count / took:12,.0f} {ratio:11.3f} {vs}")
+        print(f"{name:<11} {label:<38} {took:8.2f} {count / took:12,.0f} {ratio:11.3f} {vs}")
 
 
 if __name__ == "__main__":
