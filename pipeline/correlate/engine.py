@@ -29,7 +29,7 @@ from .flags.tracker import FlagEvent, FlagTracker
 from .incidents.forest import close_boundary, earliest_last
 from .incidents.incident import Incident, build_incidents
 from .lattice import Lattice
-from .params import CorrelationParams
+from .params import EARLIER_DEFAULTS, CorrelationParams
 from .scan.cells_tested import cells_tested
 from .scan.new_tests import entered_cells
 from .scan.scale_counts import Rows, ScaleCounts
@@ -763,12 +763,13 @@ def _check_same_settings(
 ) -> None:
     """Refuse a snapshot whose params or projection differ from these, naming what differs.
 
-    A setting the snapshot lacks was added after it was written. A new setting's default keeps
-    the earlier behaviour (:class:`CorrelationParams`' rule), so the snapshot counts as taken
-    under that default: an upgrade restores, instead of rebuilding every partition from its
-    input, unless the new setting is set to something else.
+    A setting the snapshot lacks was added after it was written, so the snapshot counts as
+    taken under the setting's earlier behaviour (:class:`CorrelationParams`' rule): its
+    default, or its value in ``EARLIER_DEFAULTS`` where the default has changed since. An
+    upgrade that adds a setting restores, instead of rebuilding every partition from its
+    input, unless the setting is set to something else than it was.
     """
-    taken = CorrelationParams().to_dict() | header["params"]
+    taken = CorrelationParams().to_dict() | EARLIER_DEFAULTS | header["params"]
     now = params.to_dict()
     differ = [
         f"{k}: {taken[k]!r} in the snapshot, {now.get(k, 'no such setting')!r} now"

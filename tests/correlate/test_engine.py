@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pipeline.alerts import AlertBatch
 from pipeline.correlate import Baseline, CorrelationParams, Correlator
 from pipeline.correlate.exceptions import InvalidBatchError, SnapshotError
+from pipeline.correlate.params import EARLIER_DEFAULTS
 from pipeline.marks import NO_PROGRESS, Origins
 
 from .helpers import MIN, PROJECTION, city_scenario, make_batch
@@ -25,8 +26,8 @@ SCENE, RATE = city_scenario(seed=3)
 FLUSH = 60 * MIN  # past the last alert: every window and incident gap has closed
 
 
-def engine() -> Correlator:
-    return Correlator(PARAMS, PROJECTION, Baseline(0.0625, RATE))
+def engine(params: CorrelationParams = PARAMS) -> Correlator:
+    return Correlator(params, PROJECTION, Baseline(0.0625, RATE))
 
 
 def run(batches: list[AlertBatch], c: Correlator | None = None):
@@ -103,11 +104,13 @@ def test_state_stays_bounded():
     assert peak < 1.3 * window * per_minute + 100  # the hotspot adds 90
 
 
-def _six_batches_in() -> tuple[Correlator, list, list, list[AlertBatch]]:
+def _six_batches_in(
+    params: CorrelationParams = PARAMS,
+) -> tuple[Correlator, list, list, list[AlertBatch]]:
     """A correlator after the first six batches of the reference run, its incidents and flags
     so far, and the batches left."""
     batches = cut(SCENE, range(250, len(SCENE), 250))
-    first = engine()
+    first = engine(params)
     head_inc, head_flags = [], []
     for b in batches[:6]:
         out = first.process(b)
@@ -194,22 +197,32 @@ def _with_params(data: bytes, params: dict) -> bytes:
     return out.getvalue()
 
 
-def test_a_snapshot_from_before_a_new_setting_restores_under_its_default():
-    """An upgrade that adds a setting (default: the earlier behaviour) keeps the checkpoints;
-    setting it to something else refuses them, naming the setting."""
-    first, head_inc, head_flags, rest = _six_batches_in()
+def test_a_snapshot_from_before_a_setting_restores_under_its_earlier_behaviour():
+    """An upgrade that adds a setting keeps the checkpoints: a snapshot that does not name it
+    counts as taken under the setting's earlier behaviour, its default (``fill_unseen_hours``)
+    or, where the default has changed since, its value in ``EARLIER_DEFAULTS``. Restored under
+    those values it continues identically; under today's defaults it is refused, naming each
+    setting whose default changed, so the worker rebuilds the partition from its input."""
+    earlier = replace(PARAMS, **EARLIER_DEFAULTS)
+    reference = run(cut(SCENE, range(250, len(SCENE), 250)), engine(earlier))
+    first, head_inc, head_flags, rest = _six_batches_in(earlier)
     data = first.snapshot()
-    added = ("merge_apart_m", "corroboration_min_events")
-    assert set(added) <= set(_snapshot_params(data))
-    older = _with_params(data, {k: v for k, v in _snapshot_params(data).items() if k not in added})
-    restored = Correlator.restore(older, PARAMS, PROJECTION, Baseline(0.0625, RATE))
+    lacking = ("fill_unseen_hours", *EARLIER_DEFAULTS)
+    assert set(lacking) <= set(_snapshot_params(data))
+    older = _with_params(
+        data, {k: v for k, v in _snapshot_params(data).items() if k not in lacking}
+    )
+    restored = Correlator.restore(older, earlier, PROJECTION, Baseline(0.0625, RATE))
     tail_inc, tail_flags, _, _ = run(rest, restored)
-    assert head_inc + tail_inc == REFERENCE[0]
-    assert head_flags + tail_flags == REFERENCE[1]
+    assert head_inc + tail_inc == reference[0]
+    assert head_flags + tail_flags == reference[1]
 
-    changed = replace(PARAMS, merge_apart_m=500.0)
-    with pytest.raises(SnapshotError, match="merge_apart_m: 0.0 in the snapshot, 500.0 now"):
-        Correlator.restore(older, changed, PROJECTION, Baseline(0.0625, RATE))
+    with pytest.raises(
+        SnapshotError,
+        match="corroboration_min_events: 1 in the snapshot, 2 now; "
+        "merge_apart_m: 0.0 in the snapshot, 500.0 now\\)",
+    ):
+        Correlator.restore(older, PARAMS, PROJECTION, Baseline(0.0625, RATE))
 
 
 def test_a_snapshot_with_a_setting_since_removed_is_refused():

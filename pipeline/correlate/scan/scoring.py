@@ -35,11 +35,11 @@ smallest plain tail), and its counts, expectation and sources at that scale.
 * ``score = -log10(p_value) * (1 + gain * (n_corroborating - 1)) * (0.5 + mean_severity)``:
   increasing in the count, in the number of corroborating feeds and in severity, decreasing in
   the expected count. A single feed at mean severity 0.5 scores exactly ``-log10(p_value)``.
-  A feed corroborates when it holds at least ``corroboration_min_events`` (default 1: every
-  feed in the disk) of the disk's events at the best scale. In the dense benchmark city one
-  feed (cameras) brings about 19 events in 20, so a disk of 13 events holds a lone alert of
-  another feed about half the time by chance; README, "Dense cities: what a late hotspot and
-  a false flag look like", gives what requiring 2 does.
+  A feed corroborates when it holds at least ``corroboration_min_events`` (default 2; 1 counts
+  every feed in the disk) of the disk's events at the best scale. In the dense benchmark city
+  one feed (cameras) brings about 19 events in 20, so a disk of 13 events holds a lone alert
+  of another feed about half the time by chance; docs/detection.md gives what requiring 2
+  does.
 * ``gi_z``: Getis-Ord Gi* of per-cell counts over the rectangle of tested cells (disk of
   ``hotspot_radius_m``), a secondary statistic reported on flags.
 """

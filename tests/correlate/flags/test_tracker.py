@@ -122,8 +122,9 @@ def test_merge_apart_m_lets_a_stronger_cell_beside_a_flag_open_its_own():
     """``merge_apart_m``: a hot cell within ``merge_radius_m`` (1000 m) of an open flag but
     farther than 500 m from its cell opens its own flag when it outscores the flag's cell now;
     a weaker one there, or a stronger one within 500 m, feeds the flag."""
+    off = dataclasses.replace(PARAMS, merge_apart_m=0.0)
     apart = dataclasses.replace(PARAMS, merge_apart_m=500.0)
-    for params, opened in ((PARAMS, []), (apart, [("open", 1)])):
+    for params, opened in ((off, []), (apart, [("open", 1)])):
         t = FlagTracker(params, LATTICE, PROJECTION)
         assert step(t, 0, {(0, 0): (8, 9.0, True)}, 8) == [("open", 1)]
         # (3, 0), 750 m away, weaker than the flag's cell: merged either way
