@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ from .flags.tracker import FlagEvent, FlagTracker
 from .incidents.forest import close_boundary, earliest_last
 from .incidents.incident import Incident, build_incidents
 from .lattice import Lattice
-from .params import EARLIER_DEFAULTS, CorrelationParams
+from .params import EARLIER_DEFAULTS, RESTORE_ADOPTS, CorrelationParams
 from .scan.cells_tested import cells_tested
 from .scan.new_tests import entered_cells
 from .scan.scale_counts import Rows, ScaleCounts
@@ -45,6 +46,8 @@ from .window.settled_rows import PART_COLUMNS, SettledRows, join_rows
 from .window.unjudged_keys import UnjudgedKeys
 
 __all__ = ["Correlator", "CorrelationOutput"]
+
+log = logging.getLogger(__name__)
 
 # 2: buffer rows canonical, ids as UTF-8 bytes, no lat/lon columns; 3: progress per origin;
 # 4: settled rows in parts, ``pending`` as bits (3 still restores)
@@ -767,15 +770,27 @@ def _check_same_settings(
     taken under the setting's earlier behaviour (:class:`CorrelationParams`' rule): its
     default, or its value in ``EARLIER_DEFAULTS`` where the default has changed since. An
     upgrade that adds a setting restores, instead of rebuilding every partition from its
-    input, unless the setting is set to something else than it was.
+    input, unless the setting is set to something else than it was. A setting in
+    ``RESTORE_ADOPTS`` may differ: the restore goes on under today's value, and says so.
     """
     taken = CorrelationParams().to_dict() | EARLIER_DEFAULTS | header["params"]
     now = params.to_dict()
-    differ = [
-        f"{k}: {taken[k]!r} in the snapshot, {now.get(k, 'no such setting')!r} now"
-        for k in sorted(taken)
-        if now.get(k, _ABSENT) != taken[k]
-    ]
+    changed = [k for k in sorted(taken) if now.get(k, _ABSENT) != taken[k]]
+
+    def what(keys: list[str]) -> list[str]:
+        return [
+            f"{k}: {taken[k]!r} in the snapshot, {now.get(k, 'no such setting')!r} now"
+            for k in keys
+        ]
+
+    adopted = [k for k in changed if k in RESTORE_ADOPTS]
+    if adopted:
+        log.warning(
+            "restoring a correlator snapshot taken under other flag-opening settings (%s): "
+            "flags it holds stay open, new ones open by today's settings",
+            "; ".join(what(adopted)),
+        )
+    differ = what([k for k in changed if k not in RESTORE_ADOPTS])
     if header["projection"] != [projection.lat0, projection.lon0]:
         differ.append(
             f"projection origin: {header['projection']} in the snapshot, "

@@ -9,7 +9,13 @@ import numpy as np
 
 from .exceptions import CorrelationError
 
-__all__ = ["CorrelationParams", "EARLIER_DEFAULTS", "MAX_RECURRENCE_DAYS", "OPEN_P_CEILING"]
+__all__ = [
+    "CorrelationParams",
+    "EARLIER_DEFAULTS",
+    "MAX_RECURRENCE_DAYS",
+    "OPEN_P_CEILING",
+    "RESTORE_ADOPTS",
+]
 
 #: a million years: "never by chance", finite so it encodes in JSON and ClickHouse
 MAX_RECURRENCE_DAYS = 3.65e8
@@ -20,10 +26,15 @@ MAX_RECURRENCE_DAYS = 3.65e8
 OPEN_P_CEILING = 0.05
 
 #: Settings whose default changed after they were added, with the value they had before
-#: (issue 23: 2026-12-07). A checkpoint that does not name one was taken under that value, so
-#: a worker on today's defaults refuses it, naming the setting, and rebuilds the partition
-#: from its input rather than carry on flags opened under the earlier rule.
+#: (issue 23: 2026-12-07). A checkpoint that does not name one was taken under that value.
 EARLIER_DEFAULTS: dict[str, object] = {"corroboration_min_events": 1, "merge_apart_m": 0.0}
+
+#: Settings a restore adopts when the checkpoint was taken under another value: they only
+#: decide which hot cells open a flag at the boundaries to come, and a checkpoint's state
+#: (window, counts, open flags, baseline) is the same under any of their values. Refusing
+#: would rebuild the partition from its retained input and re-emit its past flags under the
+#: new rule, days of them after an upgrade. The two whose defaults changed on 2026-12-07.
+RESTORE_ADOPTS = frozenset({"corroboration_min_events", "merge_apart_m"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +44,8 @@ class CorrelationParams:
     A checkpoint written before a setting existed restores as if taken under the setting's
     earlier behaviour (``Correlator.restore``): its default, or, where the default has changed
     since, the value in ``EARLIER_DEFAULTS``. A new setting that has no earlier behaviour bumps
-    the engine's snapshot format instead.
+    the engine's snapshot format instead. A checkpoint taken under other values is refused,
+    except for the settings in ``RESTORE_ADOPTS``.
 
     Windows (event time)
         ``window_s`` (1800 s = 30 min): length of the sliding window scored at each boundary.

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pipeline.alerts import AlertBatch
 from pipeline.correlate import Baseline, CorrelationParams, Correlator
 from pipeline.correlate.exceptions import InvalidBatchError, SnapshotError
-from pipeline.correlate.params import EARLIER_DEFAULTS
+from pipeline.correlate.params import EARLIER_DEFAULTS, RESTORE_ADOPTS
 from pipeline.marks import NO_PROGRESS, Origins
 
 from .helpers import MIN, PROJECTION, city_scenario, make_batch
@@ -107,9 +107,9 @@ def test_state_stays_bounded():
 def _six_batches_in(
     params: CorrelationParams = PARAMS,
 ) -> tuple[Correlator, list, list, list[AlertBatch]]:
-    """A correlator after the first six batches of the reference run, its incidents and flags
-    so far, and the batches left."""
-    batches = cut(SCENE, range(250, len(SCENE), 250))
+    """A correlator after the first six batches of 30 alerts (180 of the scene's 292, with the
+    planted hotspot's flag open), its incidents and flags so far, and the batches left."""
+    batches = cut(SCENE, range(30, len(SCENE), 30))
     first = engine(params)
     head_inc, head_flags = [], []
     for b in batches[:6]:
@@ -139,7 +139,8 @@ def test_a_checkpoint_restores_like_a_snapshot_and_names_its_settled_rows_again(
     assert head_flags + tail_flags == REFERENCE[1]
 
     # the next checkpoint names every part whose bucket still holds a row, written as before
-    first.advance_to(int(SCENE.event_ms.max()))  # rows leave the window, none enters
+    newest = int(first._buffer.col("event_ms").max())
+    first.advance_to(newest + 10 * MIN)  # rows leave the window, none enters
     _, later = first.checkpoint()
     held = {int(t) - int(t) % (PARAMS.slide_s * 1000) for t in first._buffer.col("event_ms")}
     kept = {n for n in parts if int(n.split("/")[1]) in held}
@@ -200,9 +201,8 @@ def _with_params(data: bytes, params: dict) -> bytes:
 def test_a_snapshot_from_before_a_setting_restores_under_its_earlier_behaviour():
     """An upgrade that adds a setting keeps the checkpoints: a snapshot that does not name it
     counts as taken under the setting's earlier behaviour, its default (``fill_unseen_hours``)
-    or, where the default has changed since, its value in ``EARLIER_DEFAULTS``. Restored under
-    those values it continues identically; under today's defaults it is refused, naming each
-    setting whose default changed, so the worker rebuilds the partition from its input."""
+    or, where the default has changed since, its value in ``EARLIER_DEFAULTS``; restored under
+    those values it continues identically."""
     earlier = replace(PARAMS, **EARLIER_DEFAULTS)
     reference = run(cut(SCENE, range(250, len(SCENE), 250)), engine(earlier))
     first, head_inc, head_flags, rest = _six_batches_in(earlier)
@@ -217,12 +217,36 @@ def test_a_snapshot_from_before_a_setting_restores_under_its_earlier_behaviour()
     assert head_inc + tail_inc == reference[0]
     assert head_flags + tail_flags == reference[1]
 
-    with pytest.raises(
-        SnapshotError,
-        match="corroboration_min_events: 1 in the snapshot, 2 now; "
-        "merge_apart_m: 0.0 in the snapshot, 500.0 now\\)",
-    ):
-        Correlator.restore(older, PARAMS, PROJECTION, Baseline(0.0625, RATE))
+
+def test_a_snapshot_under_other_flag_opening_settings_is_adopted(caplog):
+    """The settings in ``RESTORE_ADOPTS`` only decide which cells open a flag from now on, so
+    a snapshot taken under other values (here the defaults before 2026-12-07, named by the
+    snapshot or implied by their absence) restores under today's, with a warning naming
+    them, instead of being refused; the flag it holds open goes on under the same id."""
+    assert set(EARLIER_DEFAULTS) == RESTORE_ADOPTS
+    earlier = replace(PARAMS, **EARLIER_DEFAULTS)
+    first, _, head_flags, rest = _six_batches_in(earlier)
+    held_open = {f.flag_id for f in head_flags} - {
+        f.flag_id for f in head_flags if f.status == "close"
+    }
+    assert held_open and rest
+    data = first.snapshot()
+    older = _with_params(
+        data, {k: v for k, v in _snapshot_params(data).items() if k not in EARLIER_DEFAULTS}
+    )
+    for snapshot in (data, older):
+        caplog.clear()
+        restored = Correlator.restore(snapshot, PARAMS, PROJECTION, Baseline(0.0625, RATE))
+        assert "corroboration_min_events: 1 in the snapshot, 2 now; merge_apart_m: 0.0" in (
+            caplog.text
+        )
+        _, tail_flags, _, _ = run(rest, restored)
+        assert held_open <= {f.flag_id for f in tail_flags if f.status == "close"}
+
+    with pytest.raises(SnapshotError, match="open_score: 7.0 in the snapshot, 6.0 now"):
+        Correlator.restore(
+            data, replace(PARAMS, open_score=6.0), PROJECTION, Baseline(0.0625, RATE)
+        )
 
 
 def test_a_snapshot_with_a_setting_since_removed_is_refused():
