@@ -477,6 +477,21 @@ def _latencies(published: np.ndarray, sent_at: np.ndarray, trigger: np.ndarray) 
 MEMORY = ("rss_mib", "anon_mib")
 
 
+def cores_needed(runs: list[dict], one: int, rate: float) -> str:
+    """What issue 17's targets ask of the machine at one process's CPU per alert (worker and
+    broker): more processes can only add CPU per alert, so these are lower bounds."""
+    per_alert_us = sum(
+        statistics.median(r[one]["cpu"][k][1] for r in runs) for k in ("process", "broker")
+    )
+    return (
+        f"at {one} process's {per_alert_us:.1f} µs of worker + broker CPU per alert, "
+        f"1.8x its rate ({1.8 * rate:,.0f}/s) needs {1.8 * rate * per_alert_us / 1e6:.2f} "
+        f"cores and 50,000/s {50_000 * per_alert_us / 1e6:.2f}, on a machine of "
+        f"{len(os.sched_getaffinity(0))} (the benchmark's own producers and drain checks not "
+        "counted)"
+    )
+
+
 def report_throughput(runs: list[dict], counts: list[int], span_min: float, naive: bool) -> None:
     one = min(counts)
     med = {"ceiling": statistics.median(r["ceiling"] for r in runs)}
@@ -530,6 +545,7 @@ def report_throughput(runs: list[dict], counts: list[int], span_min: float, naiv
         + " |"
     )
     print()
+    print(cores_needed(runs, one, med[one]))
     for n in counts:
         if n == one:
             continue
