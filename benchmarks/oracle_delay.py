@@ -41,10 +41,10 @@ import numpy as np
 
 from pipeline.backfill.files import backfill_to_memory
 from pipeline.backfill.fit import fit_replay
+from pipeline.correlate.baseline.history import counted_events
 from pipeline.correlate.baseline.store import prior_baseline
 from pipeline.correlate.scan.scoring import count_upper_tail
 from pipeline.correlate.scan.test_rate import city_params, city_tests_per_day
-from pipeline.correlate.window.bursts import repeat_mask
 from pipeline.evaluate import claimed_p
 from pipeline.geo.admin_units import load_registry
 from pipeline.routing import city_projection
@@ -59,47 +59,41 @@ TARGET_FALSE_FLAGS = 0.5
 TARGET_DELAY_S = 300
 
 
-def _counted(settings: Settings, registry, replay: Path) -> dict[str, np.ndarray]:
-    """The replay's alerts with severity > 0 in canonical order, x/y in metres, and whether
-    each repeats an earlier one (the engine's burst rule)."""
+def _alerts_and_events(settings: Settings, registry, replay: Path):
+    """The replay's alerts with severity > 0 (times and x/y in metres: what ``hotspot
+    evaluate`` counts the third alert among), and its events, what scoring counts
+    (:func:`~pipeline.correlate.baseline.history.counted_events`: bursts collapsed)."""
     sink, _ = backfill_to_memory(
         settings, registry, [replay], lambda: prior_baseline(settings), correlate=False,
         keep_alerts=True,
     )  # fmt: skip
     alerts = sink.stored_alerts()
     alerts = alerts.take(alerts.severity > 0)
-    order = np.lexsort((alerts.alert_id.astype(str), alerts.event_ms))
-    x, y = city_projection(registry).to_xy(alerts.lat[order], alerts.lon[order])
-    rows = {
-        "x": x,
-        "y": y,
-        "event_ms": alerts.event_ms[order],
-        "source": alerts.source[order],
-        "category": alerts.category[order],
-    }
-    p = settings.correlation
-    rows["repeat"] = repeat_mask(rows, p.burst_radius_m, p.burst_gap_s * 1000)
-    return rows
+    projection = city_projection(registry)
+    x, y = projection.to_xy(alerts.lat, alerts.lon)
+    counted = {"event_ms": alerts.event_ms, "x": x, "y": y}
+    return counted, counted_events(alerts, projection, settings.correlation)
 
 
-def oracle_delays(
-    rows: dict[str, np.ndarray], spot: dict, xy, bars: list[float], alpha: float = 0.0
-) -> dict:
+def _inside(rows: dict[str, np.ndarray], xy, radius_m: float, start: float, end: float):
+    """Sorted event times of ``rows`` in the disc and span."""
+    t = rows["event_ms"]
+    near = np.hypot(rows["x"] - xy[0], rows["y"] - xy[1]) <= radius_m
+    return np.sort(t[near & (t >= start) & (t <= end)])
+
+
+def oracle_delays(alerts, events, spot: dict, xy, bars: list[float], alpha: float = 0.0) -> dict:
     """One hotspot's third alert (ms after onset), the oracle's delay after it at each of
     ``bars`` (s; None: not within the span) and its p-value 5 minutes after it. ``alpha``:
     the test's dispersion (0: Poisson, the exact rate known; the engine's fitted alpha: the
     oracle's disc and onset with the engine's uncertainty about the rate)."""
     start = datetime.fromisoformat(spot["start"]).timestamp() * 1000
     end = datetime.fromisoformat(spot["end"]).timestamp() * 1000
-    t = rows["event_ms"]
-    inside = (np.hypot(rows["x"] - xy[0], rows["y"] - xy[1]) <= spot["radius_m"]) & (
-        (t >= start) & (t <= end)
-    )
-    alerts = t[inside]
-    events = np.sort(t[inside & ~rows["repeat"]])
-    if len(alerts) < 3:
+    in_disc = _inside(alerts, xy, spot["radius_m"], start, end)
+    if len(in_disc) < 3:
         return {"third_ms": None, "delays": [None] * len(bars), "p_at_target": None}
-    third = alerts[2]
+    third = in_disc[2]
+    events = _inside(events, xy, spot["radius_m"], start, end)
     rate = sum(f["baseline_expected"] for f in spot["feeds"].values()) / (end - start)
     boundaries = np.arange((start // _MIN_MS + 1) * _MIN_MS, end + _MIN_MS, _MIN_MS)
     n = np.searchsorted(events, boundaries, side="right")  # events in (start, b]
@@ -147,10 +141,10 @@ def main() -> None:
     projection = city_projection(registry)
     found = []
     for day in days:  # a few days
-        rows = _counted(settings, registry, day / "replay.jsonl")
+        alerts, events = _alerts_and_events(settings, registry, day / "replay.jsonl")
         for spot in json.loads((day / "truth.json").read_text())["hotspots"]:
             xy = projection.to_xy(np.array([spot["lat"]]), np.array([spot["lon"]]))
-            r = oracle_delays(rows, spot, (float(xy[0][0]), float(xy[1][0])), bars, alpha)
+            r = oracle_delays(alerts, events, spot, (float(xy[0][0]), float(xy[1][0])), bars, alpha)
             found.append(r)
             third, target_s, engine_s = (
                 "-" if v is None else f"{v:.0f}"
