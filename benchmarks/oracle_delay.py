@@ -59,7 +59,7 @@ TARGET_FALSE_FLAGS = 0.5
 TARGET_DELAY_S = 300
 
 
-def _alerts_and_events(settings: Settings, registry, replay: Path):
+def _alerts_and_events(settings: Settings, registry, projection, replay: Path):
     """The replay's alerts with severity > 0 (times and x/y in metres: what ``hotspot
     evaluate`` counts the third alert among), and its events, what scoring counts
     (:func:`~pipeline.correlate.baseline.history.counted_events`: bursts collapsed)."""
@@ -69,7 +69,6 @@ def _alerts_and_events(settings: Settings, registry, replay: Path):
     )  # fmt: skip
     alerts = sink.stored_alerts()
     alerts = alerts.take(alerts.severity > 0)
-    projection = city_projection(registry)
     x, y = projection.to_xy(alerts.lat, alerts.lon)
     counted = {"event_ms": alerts.event_ms, "x": x, "y": y}
     return counted, counted_events(alerts, projection, settings.correlation)
@@ -107,6 +106,10 @@ def oracle_delays(alerts, events, spot: dict, xy, bars: list[float], alpha: floa
     return {"third_ms": third - start, "delays": delays, "p_at_target": float(p[max(k, 0)])}
 
 
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
 def _median_min(values) -> str:
     found = [v for v in values if v is not None]
     return f"{np.median(found) / 60:.1f} min" if found else "none"
@@ -130,33 +133,29 @@ def main() -> None:
     alpha = baseline.dispersion if args.dispersion == "fitted" else float(args.dispersion)
     tests = city_tests_per_day(baseline, params)
     width, height = json.loads((days[0] / "truth.json").read_text())["city"]["size_m"]
-    target_bar = TARGET_FALSE_FLAGS * width * height / 1e7 / tests
+    area_10km2 = width * height / 1e7
+    target_bar = TARGET_FALSE_FLAGS * area_10km2 / tests
     engine_bar = claimed_p(city_params(params, baseline))
     bars = [target_bar, engine_bar]
     print(
-        f"{tests:,.0f} effective tests a day on {width * height / 1e6:.0f} km²: target's bar"
+        f"{tests:,.0f} effective tests a day on {area_10km2 * 10:.0f} km²: target's bar"
         f" p <= {target_bar:.2e}, engine's bar p <= {engine_bar:.2e}; oracle's dispersion"
         f" alpha = {alpha:.3f}"
     )
     projection = city_projection(registry)
     found = []
     for day in days:  # a few days
-        alerts, events = _alerts_and_events(settings, registry, day / "replay.jsonl")
+        alerts, events = _alerts_and_events(settings, registry, projection, day / "replay.jsonl")
         for spot in json.loads((day / "truth.json").read_text())["hotspots"]:
             xy = projection.to_xy(np.array([spot["lat"]]), np.array([spot["lon"]]))
             r = oracle_delays(alerts, events, spot, (float(xy[0][0]), float(xy[1][0])), bars, alpha)
             found.append(r)
-            third, target_s, engine_s = (
-                "-" if v is None else f"{v:.0f}"
-                for v in (
-                    None if r["third_ms"] is None else r["third_ms"] / 1000,
-                    *r["delays"],
-                )
-            )
+            third = None if r["third_ms"] is None else r["third_ms"] / 1000
             print(
                 f"  {day.name} {spot['id']} x{spot['multiplier']} r={spot['radius_m']:.0f} m"
-                f" third alert +{third} s; oracle delay after it (s): target's bar"
-                f" {target_s}, engine's bar {engine_s}; p 5 min after it"
+                f" third alert +{_seconds(third)} s; oracle delay after it (s): target's bar"
+                f" {_seconds(r['delays'][0])}, engine's bar {_seconds(r['delays'][1])};"
+                " p 5 min after it"
                 f" {float('nan') if r['p_at_target'] is None else r['p_at_target']:.1e}"
             )
     at_target = [r["p_at_target"] for r in found if r["p_at_target"] is not None]
@@ -167,7 +166,7 @@ def main() -> None:
     )
     print(
         f"median p-value 5 min after the third alert: {needed:.1e}; at that bar the scan's"
-        f" tests would give {needed * tests / (width * height / 1e7):.2f} chance flags"
+        f" tests would give {needed * tests / area_10km2:.2f} chance flags"
         " per 10 km² per day"
     )
 
