@@ -220,8 +220,8 @@ def test_a_snapshot_from_before_a_setting_restores_under_its_earlier_behaviour()
 
 def test_a_snapshot_under_other_flag_opening_settings_is_adopted(caplog):
     """The settings in ``RESTORE_ADOPTS`` only decide which cells open a flag from now on, so
-    a snapshot taken under other values (here the defaults before 2026-12-07, named by the
-    snapshot or implied by their absence) restores under today's, with a warning naming
+    a snapshot taken under other values (here the defaults before 2026-12-07 and -08, named by
+    the snapshot or implied by their absence) restores under today's, with a warning naming
     them, instead of being refused; the flag it holds open goes on under the same id."""
     assert set(EARLIER_DEFAULTS) == RESTORE_ADOPTS
     earlier = replace(PARAMS, **EARLIER_DEFAULTS)
@@ -240,13 +240,12 @@ def test_a_snapshot_under_other_flag_opening_settings_is_adopted(caplog):
         assert "corroboration_min_events: 1 in the snapshot, 2 now; merge_apart_m: 0.0" in (
             caplog.text
         )
+        assert "window_weight_ratio: 1.0 in the snapshot, 2.0 now" in caplog.text
         _, tail_flags, _, _ = run(rest, restored)
         assert held_open <= {f.flag_id for f in tail_flags if f.status == "close"}
 
-    with pytest.raises(SnapshotError, match="open_score: 7.0 in the snapshot, 6.0 now"):
-        Correlator.restore(
-            data, replace(PARAMS, open_score=6.0), PROJECTION, Baseline(0.0625, RATE)
-        )
+    with pytest.raises(SnapshotError, match="min_count: 2 in the snapshot, 3 now"):
+        Correlator.restore(data, replace(PARAMS, min_count=3), PROJECTION, Baseline(0.0625, RATE))
 
 
 def test_a_snapshot_with_a_setting_since_removed_is_refused():

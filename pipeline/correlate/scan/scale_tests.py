@@ -1,6 +1,6 @@
 """The tests of one boundary's scored cells in one kernel call: per cell and scale the count's
-upper tail and its selective p-value, the most significant scale, Bonferroni across a cell's
-scales, and Benjamini-Hochberg across the tested cells.
+upper tail and its selective p-value, the most significant scale, a weighted Bonferroni across
+a cell's scales, and Benjamini-Hochberg across the tested cells.
 
 This is what :func:`pipeline.correlate.scan.scoring.count_upper_tail`,
 :func:`~pipeline.correlate.scan.scoring.selective_upper_tail`,
@@ -49,7 +49,9 @@ def _minimum(a, b):
 
 
 @numba.njit(cache=True, nogil=True)
-def _test_cells(by_src, sev, expected, alpha, min_count, bh_q, corroborate, gammainc, betainc):
+def _test_cells(
+    by_src, sev, expected, weights, alpha, min_count, bh_q, corroborate, gammainc, betainc
+):
     n, n_scales, n_src = by_src.shape
     r = 1.0 / alpha if alpha > 0 else 0.0
     best = np.zeros(n, np.int64)
@@ -64,9 +66,11 @@ def _test_cells(by_src, sev, expected, alpha, min_count, bh_q, corroborate, gamm
     counts = np.zeros(n_scales, np.int64)
     tail = np.zeros(n_scales)
     p_all = np.zeros(n_scales)
+    rank = np.zeros(n_scales)
     n_tests = 0
     for i in range(n):
         n_tested = 0
+        weight_tested = 0.0
         for s in range(n_scales):
             c = 0
             for k in range(n_src):
@@ -74,6 +78,7 @@ def _test_cells(by_src, sev, expected, alpha, min_count, bh_q, corroborate, gamm
             counts[s] = c
             if c >= min_count:
                 n_tested += 1
+                weight_tested += weights[s]
         for s in range(n_scales):
             c = counts[s]
             p_all[s] = 1.0
@@ -88,9 +93,14 @@ def _test_cells(by_src, sev, expected, alpha, min_count, bh_q, corroborate, gamm
                 reach = _tail(np.float64(min_count), mu, alpha, r, gammainc, betainc)
                 conditional = tail[s] / reach if reach > 0 else 1.0
                 p_all[s] = _minimum(conditional, 1.0)
-        # The most significant scale: of the tested ones (p_all, 1 where untested), else by the
-        # plain tail; np.argmin's first minimum, a NaN counting as the minimum.
-        rank = p_all if n_tested > 0 else tail
+        # The most significant scale: of the tested ones by p_all over the scale's weight
+        # (p_all 1 where untested), else by the plain tail; np.argmin's first minimum, a NaN
+        # counting as the minimum.
+        if n_tested > 0:
+            for s in range(n_scales):
+                rank[s] = p_all[s] / weights[s]
+        else:
+            rank[:] = tail
         b = 0
         if rank[0] == rank[0]:
             for s in range(1, n_scales):
@@ -108,7 +118,9 @@ def _test_cells(by_src, sev, expected, alpha, min_count, bh_q, corroborate, gamm
                 n_corroborating[i] += 1
         mean_sev[i] = sev[i, b] / max(counts[b], 1)
         best_expected[i] = expected[i, b]
-        p[i] = _minimum(p_all[b] * max(n_tested, 1), 1.0)
+        # Weighted Bonferroni over the tested scales: with equal weights, times their number.
+        factor = weight_tested / weights[b] if n_tested > 0 else 1.0
+        p[i] = _minimum(p_all[b] * factor, 1.0)
         tested_at[i] = n_tested
         n_tests += n_tested
     # Benjamini-Hochberg over the tested cells, in cell order: a stable sort of their p-values,
@@ -165,7 +177,7 @@ class CellTests(NamedTuple):
     n_sources: np.ndarray
     mean_severity: np.ndarray
     expected: np.ndarray
-    p_value: np.ndarray  # Bonferroni across the cell's tested scales, capped at 1
+    p_value: np.ndarray  # weighted Bonferroni across the cell's tested scales, capped at 1
     significant: np.ndarray  # Benjamini-Hochberg discovery among the tested cells
     n_tests: int
     scales_tested: np.ndarray  # int64 per cell
@@ -182,22 +194,31 @@ def cell_tests(
     min_count: int,
     bh_q: float,
     corroborate: int = 1,
+    weights: np.ndarray | None = None,
 ) -> CellTests:
     """Test every cell at every scale: ``by_src`` ``(cells, scales, sources)`` counts,
     ``sev`` ``(cells, scales)`` severity sums, ``expected`` ``(cells, scales)`` baseline
     counts, ``alpha`` the negative-binomial dispersion (0: Poisson); ``corroborate``: the
-    events a feed must hold at the best scale to count in ``n_corroborating``."""
+    events a feed must hold at the best scale to count in ``n_corroborating``; ``weights``:
+    per scale, its weight in the cell's Bonferroni correction (positive; None: equal, a
+    tested scale's p-value times the number tested). A scale's p-value is multiplied by the
+    summed weight of the cell's tested scales over its own, and the smallest product wins."""
     if not alpha >= 0:
         raise ValueError(f"dispersion alpha must be >= 0, got {alpha!r}")
     by_src = np.ascontiguousarray(by_src, np.int64)
     if by_src.ndim != 3 or sev.shape != by_src.shape[:2] or expected.shape != sev.shape:
         raise ValueError("by_src must be (cells, scales, sources), sev and expected "
                          "(cells, scales)")  # fmt: skip
+    n_scales = by_src.shape[1]
+    weights = np.ones(n_scales) if weights is None else np.asarray(weights, np.float64)
+    if weights.shape != (n_scales,) or not (weights > 0).all():
+        raise ValueError(f"weights must be one positive number per scale, got {weights!r}")
     return CellTests(
         *_test_cells(
             by_src,
             np.ascontiguousarray(sev, np.float64),
             np.ascontiguousarray(expected, np.float64),
+            weights,
             float(alpha),
             int(min_count),
             float(bh_q),

@@ -24,12 +24,15 @@ For each tested cell (one holding a counted alert, or anchoring an open flag) an
   scales holding that many are *tested*, each by its tail given that it reached ``min_count``
   (:func:`selective_upper_tail`); the others get p-value 1.
 
-Each cell keeps its most significant tested scale (``window_s``, ``radius_m``; ties to the
-shortest window, then the smallest disk; a cell tested at no scale keeps the scale of its
-smallest plain tail), and its counts, expectation and sources at that scale.
+Each cell keeps its most significant tested scale, by the weighted p-value below
+(``window_s``, ``radius_m``; ties to the shortest window, then the smallest disk; a cell tested
+at no scale keeps the scale of its smallest plain tail), and its counts, expectation and
+sources at that scale.
 
-* ``p_value``: the best scale's p-value times the number of scales tested at the cell
-  (Bonferroni across them, capped at 1).
+* ``p_value``: a weighted Bonferroni across the scales tested at the cell: each scale's p-value
+  times the summed weight of the tested scales over its own (``params.scale_weights``: a
+  window weighs ``window_weight_ratio`` times the next longer one; with equal weights, times
+  the number tested), the smallest product, capped at 1. That scale is the cell's best.
 * ``significant``: Benjamini-Hochberg at ``bh_q`` over those p-values of the cells tested at
   this boundary; ``n_tests`` counts every (cell, scale) test made.
 * ``score = -log10(p_value) * (1 + gain * (n_corroborating - 1)) * (0.5 + mean_severity)``:
@@ -381,7 +384,7 @@ def _score(
         expected_all = _expected_all(baseline, lattice, cell_id, boundary_ms, params, rates)
     tests = cell_tests(
         by_src, sev, expected_all, baseline.dispersion, params.min_count, params.bh_q,
-        params.corroboration_min_events,
+        params.corroboration_min_events, params.scale_weights,
     )  # fmt: skip
     score = hotspot_score(
         tests.p_value, tests.n_corroborating, tests.mean_severity, params.corroboration_gain

@@ -1,8 +1,10 @@
 """The multi-scale scan: short windows and small disks find small, fresh hotspots, and every
-tested scale enters the false discovery control (Bonferroni across the scales that reach
-``min_count``, then BH across cells)."""
+tested scale enters the false discovery control (a weighted Bonferroni across the scales that
+reach ``min_count``, then BH across cells)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -51,7 +53,8 @@ def test_small_fresh_hotspot_is_missed_by_the_old_single_scale():
 
 
 def test_every_tested_scale_counts_in_the_false_discovery_control():
-    params = CorrelationParams(**{**STRICT, "bh_q": 0.05, "min_count": 3})  # 6 scales
+    # 6 scales, weighed equally: plain Bonferroni
+    params = CorrelationParams(**{**STRICT, "bh_q": 0.05, "min_count": 3, "window_weight_ratio": 1})
     lattice = Lattice(250.0)
     boundary = T0 + 30 * MIN - T0 % (60 * MIN)  # the 30-min window lies in one local hour
     # Cell (0, 0): four alerts at its centre 2 min ago; cell (4, 0): one alert 20 min ago.
@@ -78,6 +81,14 @@ def test_every_tested_scale_counts_in_the_false_discovery_control():
     # is tested at, it does not.
     assert benjamini_hochberg(np.array([conditional]), params.bh_q).tolist() == [True]
     assert s.significant.tolist() == [False, False]
+    # With the default weights (4, 2, 1) by window, the 5-min scales hold 8 of the 14 tested
+    # weight units between them: the best one pays 14 / 4 instead of 6.
+    weighted = replace(params, window_weight_ratio=CorrelationParams().window_weight_ratio)
+    s = score_cells(
+        rows, np.array([], np.int64), lattice, Baseline(0.0625, RATE), boundary, weighted
+    )
+    assert s.window_s.tolist() == [300, 1800] and s.radius_m.tolist() == [250.0, 250.0]
+    np.testing.assert_allclose(s.p_value, [min(3.5 * conditional, 1.0), 1.0], rtol=1e-9)
 
 
 def test_a_scale_below_min_count_is_not_tested():
@@ -107,6 +118,8 @@ def test_a_scale_below_min_count_is_not_tested():
         {"radii_m": (250.0, 250.0)},
         {"radii_m": (750.0,)},
         {"radii_m": (0.0,)},
+        {"window_weight_ratio": 0.0},
+        {"window_weight_ratio": float("nan")},
     ],
 )
 def test_scales_are_validated(fields):
