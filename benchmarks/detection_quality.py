@@ -205,7 +205,8 @@ def evaluate(settings, history, planted, quiet, registry) -> None:
             settings, registry, day / "replay.jsonl", day / "truth.json", fitted.baseline
         )
         spots = json.loads((day / "truth.json").read_text())["hotspots"]
-        for spot, delay, covered in zip(spots, r.delays_s, r.covered, strict=True):
+        per_spot = zip(spots, r.delays_s, r.delays_after_third_s, r.covered, strict=True)
+        for spot, delay, third, covered in per_spot:
             ok = oracle_detectable(spot, params.window_s, params.min_count)
             hits.append(delay is not None)  # a flag opened for it (issue 23: not covered)
             if ok:
@@ -214,7 +215,8 @@ def evaluate(settings, history, planted, quiet, registry) -> None:
             print(
                 f"  {day.name} {spot['id']} x{spot['multiplier']} {spot['start'][11:16]}"
                 f" planted={planted_n} oracle_p={spot.get('oracle_p', float('nan')):.1e}"
-                f" oracle_detectable={ok} delay_s={delay}{' (covered)' if covered else ''}"
+                f" oracle_detectable={ok} delay_s={delay} after_third_s={third}"
+                f"{' (covered)' if covered else ''}"
             )
         delays += [d for d in r.delays_s if d is not None]
         after_third += [d for d in r.delays_after_third_s if d is not None]
