@@ -2,7 +2,7 @@
 
 For each planted hotspot of the given days: at every boundary from its onset until its first
 flag (at most 40 min), the tested cell within its radius (+250 m) with the smallest p-value:
-count, expected count, p-value (Bonferroni over scales, conditional on ``min_count``), score,
+count, expected count, p-value (weighted Bonferroni over scales, given ``min_count``), score,
 its scale, distinct feeds and whether the test is new. For the flags of the quiet days (all
 false): the opening figures, their sources and categories, how long they stayed open, the
 largest count they reached, and the counted alerts that entered their disk in the 10 minutes

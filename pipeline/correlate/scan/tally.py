@@ -26,13 +26,13 @@ __all__ = ["CellTestTally", "EFFECTIVE_PER_NEW_TEST"]
 
 #: Effective independent tests per new cell test (issue 23, items 1-2). A new test is a cell
 #: tested at a boundary where an event entered it (:mod:`.new_tests`); its p-value is the best
-#: of up to six nested scales times their number (Bonferroni; weighted since 2026-12-08, with
-#: the same bound, chance flags then ran at 0.66-0.75 of the claim), and the counts are discrete, so
+#: of up to six nested scales times their number (Bonferroni), and the counts are discrete, so
 #: P(p <= bar) under the null is well below the bar. Measured on four independent quiet days of
 #: the detection benchmark city with a fitted baseline (about 71,000 new tests a day each):
 #: chance flags reaching p <= 1e-3, 3e-4, 1e-4 and 3e-5 were 14.3, 7.0, 1.8 and 0.75 a day,
 #: 0.20, 0.33, 0.25 and 0.35 times bar x new tests. 1/4 puts the claim within a factor of two
-#: of each (README, "Multiple testing over time").
+#: of each (README, "Multiple testing over time"). Since 2026-12-08 the Bonferroni is weighted
+#: by window (same bound); chance flags at the default bars then ran at 0.66-0.75 of the claim.
 EFFECTIVE_PER_NEW_TEST = 0.25
 
 #: Tested cell ids are appended per boundary and folded into (cell, count) pairs once this many
