@@ -101,7 +101,8 @@ class CorrelationParams:
         build up mostly in the long ones: on the dense benchmark city, 7 of 14 flags near
         planted hotspots opened at 5 min and 8 of 54 chance flags did (docs/detection.md,
         "Weights across windows"). With the score bar at 2.8 the dense cities' targets are
-        met; 3 was the bar before the weights.
+        met over three planted days (over six, city 1's median is 5.3 min); 3 was the bar
+        before the weights.
         ``open_score`` (2.8) / ``close_score`` (2.0): score thresholds to open a flag and to
         start counting towards closing it. ``close_after_slides`` (3): consecutive boundaries
         below ``close_score`` that close a flag (hysteresis). ``min_count`` (2): fewest
